@@ -1,0 +1,129 @@
+//! The one registry of stable diagnostic codes.
+//!
+//! Codes are never reused or removed; a retired code stays listed with "(retired)" in its
+//! summary. Ranges by phase: `E00xx` lexical, `E01xx` syntax, `E02xx` names and imports,
+//! `E03xx` types and units, `E04xx` schema and lowering, `E05xx` numerics at run time, `E06xx`
+//! store, `E07xx` morphology files, `E08xx` ISF parameter and network files, `E09xx` internal,
+//! `W0xxx` warnings. A test (`tests/diagnostics.rs`) fails when a code has no case exercising it.
+
+use serde::Serialize;
+
+macro_rules! codes {
+    ($($name:ident => $summary:literal,)*) => {
+        /// A stable diagnostic code such as `E0301`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        pub enum Code { $($name,)* }
+
+        impl Code {
+            /// Every registered code, in registry order.
+            pub const ALL: &'static [Code] = &[$(Code::$name,)*];
+
+            /// The code as printed, e.g. `"E0301"`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$name => stringify!($name),)* }
+            }
+
+            /// One-line description of what the code means.
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$name => $summary,)* }
+            }
+
+            /// Look a code up by its printed form.
+            pub fn parse(s: &str) -> Option<Code> {
+                match s { $(stringify!($name) => Some(Code::$name),)* _ => None }
+            }
+        }
+    };
+}
+
+codes! {
+    // ---- E00xx lexical ----
+    E0001 => "unexpected character",
+    E0002 => "unterminated string literal",
+    E0003 => "invalid escape sequence in string",
+    E0004 => "malformed number",
+    E0005 => "unterminated block comment",
+    // ---- E01xx syntax ----
+    E0101 => "syntax error",
+    E0102 => "unexpected end of input",
+    E0103 => "NMODL or hoc idiom: write it the isf way",
+    E0104 => "duplicate field in a block",
+    E0105 => "duplicate declaration",
+    E0106 => "duplicate key in a record",
+    // ---- E02xx names and imports ----
+    E0201 => "unknown name",
+    E0202 => "unknown stdlib module",
+    E0203 => "imported file not found or unreadable",
+    E0204 => "import cycle",
+    E0205 => "imported name not found in module",
+    E0206 => "unknown mechanism",
+    E0207 => "unknown function",
+    E0208 => "name declared but of the wrong kind",
+    E0209 => "unknown field of a record",
+    E0210 => "unknown parameter of a mechanism",
+    E0211 => "referenced file not found",
+    // ---- E03xx types and units ----
+    E0301 => "dimension mismatch",
+    E0302 => "unknown unit",
+    E0303 => "operands of different dimensions added or compared",
+    E0304 => "exponent must be a dimensionless constant",
+    E0305 => "argument of a transcendental function must be dimensionless",
+    E0306 => "value has the wrong type",
+    E0307 => "condition is not a boolean",
+    E0308 => "branches of a conditional differ in dimension",
+    E0309 => "wrong number of arguments",
+    E0310 => "unknown or duplicate named argument",
+    E0311 => "list elements differ in type or dimension",
+    E0312 => "offset unit (degC) used in a product",
+    E0313 => "division by zero in a constant expression",
+    E0314 => "value out of range",
+    E0315 => "value is not a compile-time constant",
+    // ---- E04xx schema and lowering ----
+    E0401 => "unknown field for this declaration",
+    E0402 => "required field missing",
+    E0403 => "unknown block for this declaration",
+    E0404 => "mechanism is of the wrong kind for this place",
+    E0405 => "duration must be positive",
+    E0406 => "time step does not divide the duration",
+    E0407 => "trials must be a positive integer",
+    E0408 => "unknown sweep path",
+    E0409 => "reference to an undeclared neuron or network",
+    E0410 => "mechanism state declared but not given a gate or equation",
+    E0411 => "mechanism uses an unknown ion",
+    E0412 => "invalid discretization rule",
+    E0413 => "section label not present in the morphology",
+    E0414 => "density is negative or not finite on the cell",
+    // ---- E05xx numerics at run time ----
+    E0501 => "non-finite value in the solver",
+    E0502 => "runaway membrane voltage",
+    // ---- E06xx store ----
+    E0601 => "store key is corrupt or truncated",
+    E0602 => "store not found or not an isf store",
+    // ---- E07xx morphology files ----
+    E0701 => "morphology file cannot be read",
+    E0702 => "malformed morphology statement",
+    E0703 => "malformed number in morphology file",
+    E0704 => "unknown section in connect statement",
+    E0705 => "cycle in section connectivity",
+    E0706 => "section not connected to the soma",
+    E0707 => "non-positive diameter",
+    E0708 => "truncated morphology file",
+    E0709 => "malformed SWC line",
+    E0710 => "SWC parent sample not found",
+    E0711 => "morphology has no sections",
+    E0712 => "morphology has no soma",
+    E0713 => "section label not recognised",
+    E0714 => "section has fewer than two 3-D points",
+    // ---- E08xx ISF parameter and network files ----
+    E0801 => "ISF parameter file cannot be read",
+    E0802 => "malformed ISF parameter file",
+    E0803 => "unknown key in ISF parameter file",
+    E0804 => "missing key in ISF parameter file",
+    // ---- E09xx internal ----
+    E0901 => "internal error, please report",
+    // ---- W0xxx warnings ----
+    W0101 => "unused let binding",
+    W0102 => "unused import",
+    W0103 => "parameter left at its default",
+    W0104 => "field shadows a stdlib name",
+}

@@ -1,0 +1,1 @@
+//! Readers for ISF's legacy file formats (`.param`, `.syn`, `.con`, landmark files).
