@@ -11,3 +11,4 @@ pub mod formats;
 pub mod morph;
 pub mod sim;
 pub mod source;
+pub mod syntax;

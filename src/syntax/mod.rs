@@ -1,0 +1,5 @@
+//! Syntax: the logos lexer, the pest parser, the AST and the pretty-printer.
+
+pub mod ast;
+pub mod lexer;
+pub mod parser;
