@@ -4,6 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod fmt;
 pub mod morph;
 
 /// isf — simulate reconstructed neurons under in-vivo-like synaptic input.
@@ -19,6 +20,11 @@ pub struct Cli {
 pub enum Command {
     /// Inspect a morphology: sections or segments as a table, CSV or JSON.
     Morph(morph::MorphArgs),
+    /// Format .isf files in place (canonical layout, comments kept).
+    #[command(
+        after_help = "Examples:\n  isf fmt model.isf stdlib/*.isf\n  isf fmt --check examples/*.isf\n  cat model.isf | isf fmt -"
+    )]
+    Fmt(fmt::FmtArgs),
 }
 
 /// Parse arguments, run the command and return the process exit code.
@@ -26,5 +32,6 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
         Command::Morph(args) => morph::run(args),
+        Command::Fmt(args) => fmt::run(args),
     }
 }
