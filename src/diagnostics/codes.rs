@@ -58,7 +58,6 @@ codes! {
     E0205 => "imported name not found in module",
     E0206 => "unknown mechanism",
     E0207 => "unknown function",
-    E0208 => "name declared but of the wrong kind",
     E0209 => "unknown field of a record",
     E0210 => "unknown parameter of a mechanism",
     E0211 => "referenced file not found",
@@ -124,6 +123,5 @@ codes! {
     // ---- W0xxx warnings ----
     W0101 => "unused let binding",
     W0102 => "unused import",
-    W0103 => "parameter left at its default",
     W0104 => "field shadows a stdlib name",
 }

@@ -343,6 +343,9 @@ pub const SIGNATURES: &[Signature] = &[
     },
 ];
 
+/// Functions whose argument must be a pure number.
+const TRANSCENDENTAL: &[&str] = &["exp", "log", "log10", "sin", "cos", "tanh"];
+
 /// True when an object is an activity generator (they can be added).
 pub fn is_activity(o: &Obj) -> bool {
     matches!(o.kind.as_str(), "poisson" | "psth" | "spike_times" | "sum")
@@ -486,7 +489,20 @@ pub fn call(
             ok = false;
             continue;
         }
-        let v = check_want(ev, v, sig.params[slot], a.value.span);
+        let v = match v {
+            Val::Q { dim, .. } if TRANSCENDENTAL.contains(&sig.name) && !dim.is_one() => {
+                ev.diags.push(
+                    Diagnostic::new(
+                        Code::E0305,
+                        format!("argument of `{}` must be dimensionless", sig.name),
+                    )
+                    .label(a.value.span, format!("this is {}", dim.describe()))
+                    .help("divide by a reference value, e.g. `exp(v / 10 mV)`"),
+                );
+                Val::Err
+            }
+            v => check_want(ev, v, sig.params[slot], a.value.span),
+        };
         if v.is_err() {
             ok = false;
         }
@@ -551,9 +567,13 @@ fn check_want(ev: &mut Evaluator, v: Val, p: Param, span: Span) -> Val {
                 if path.is_file() {
                     Val::Str(path.to_string_lossy().into_owned())
                 } else {
+                    let shown = std::env::current_dir()
+                        .ok()
+                        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+                        .unwrap_or_else(|| path.display().to_string());
                     ev.diags.push(
                         Diagnostic::new(Code::E0211, format!("file not found: {s}"))
-                            .label(span, format!("looked for {}", path.display()))
+                            .label(span, format!("looked for {shown}"))
                             .note("paths are relative to the script that names them"),
                     );
                     Val::Err

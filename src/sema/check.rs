@@ -253,7 +253,7 @@ impl Session {
                 continue;
             }
             if let Some((_, prev)) = m.syms.get(&name.name)
-                && prev.file != file
+                && !m.own.contains(&name.name)
             {
                 self.diags.push(
                     Diagnostic::new(
@@ -1094,6 +1094,7 @@ impl Session {
             match entry {
                 Entry::Field(f) => {
                     let mut scope = self.scope(mid);
+                    scope.locals = pos_locals.clone();
                     let mut ev = Evaluator {
                         diags,
                         base_dir: base.to_path_buf(),
