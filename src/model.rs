@@ -93,6 +93,8 @@ pub struct NeuronModel {
     pub temperature_degc: f64,
     pub v_init_mv: f64,
     pub discretization: Discretization,
+    /// A generated axon (`isf_axon()`), if any.
+    pub axon: Option<Value>,
     pub regions: Vec<RegionModel>,
 }
 

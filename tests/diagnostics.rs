@@ -30,7 +30,9 @@ fn expected(text: &str) -> BTreeSet<String> {
 
 /// Relative path from the package root (stable across machines).
 fn rel(p: &Path) -> PathBuf {
-    p.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(p).to_path_buf()
+    p.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(p)
+        .to_path_buf()
 }
 
 #[test]
@@ -48,9 +50,15 @@ fn every_case_produces_exactly_its_codes() {
             .collect();
         // Every diagnostic carries a span inside its file.
         for d in &checked.diagnostics {
-            let span = d.primary_span().unwrap_or_else(|| panic!("{}: {} has no span", case.display(), d.code.as_str()));
+            let span = d
+                .primary_span()
+                .unwrap_or_else(|| panic!("{}: {} has no span", case.display(), d.code.as_str()));
             let len = checked.sources.get(span.file).text.len() as u32;
-            assert!(span.start <= span.end && span.end <= len, "{}: bad span", case.display());
+            assert!(
+                span.start <= span.end && span.end <= len,
+                "{}: bad span",
+                case.display()
+            );
         }
         if want != got {
             let rendered: String = checked
@@ -80,7 +88,10 @@ fn every_case_produces_exactly_its_codes() {
 
 /// Codes that are exercised by other tests (file readers, solver) or not reachable yet.
 const ELSEWHERE: &[(&str, &str)] = &[
-    ("E0413", "needs the morphology's labels at check time (issue 3 integration)"),
+    (
+        "E0413",
+        "needs the morphology's labels at check time (issue 3 integration)",
+    ),
     ("E0901", "internal errors only"),
 ];
 
@@ -103,7 +114,10 @@ fn every_front_end_code_has_a_case() {
             missing.push(s);
         }
     }
-    assert!(missing.is_empty(), "codes without a case in tests/diagnostics: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "codes without a case in tests/diagnostics: {missing:?}"
+    );
     let errors = covered.iter().filter(|c| c.starts_with('E')).count();
     eprintln!("distinct error codes exercised by case files: {errors}");
     assert!(errors >= 40, "only {errors} error codes exercised");

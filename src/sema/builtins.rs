@@ -157,6 +157,11 @@ pub const SIGNATURES: &[Signature] = &[
         params: &[req("path", Want::Path)],
         doc: "an ISF network parameter file (.param)",
     },
+    Signature {
+        name: "isf_axon",
+        params: &[],
+        doc: "ISF's generated axon: AIS 20 um + 30 um and 1000 um myelin attached at soma(0.5) (as ISF creates it when the cell parameters have an AIS)",
+    },
     // discretization rules
     Signature {
         name: "isf_d_lambda",
@@ -569,7 +574,9 @@ fn check_want(ev: &mut Evaluator, v: Val, p: Param, span: Span) -> Val {
                 } else {
                     let shown = std::env::current_dir()
                         .ok()
-                        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+                        .and_then(|cwd| {
+                            path.strip_prefix(cwd).ok().map(|p| p.display().to_string())
+                        })
                         .unwrap_or_else(|| path.display().to_string());
                     ev.diags.push(
                         Diagnostic::new(Code::E0211, format!("file not found: {s}"))

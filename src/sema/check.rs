@@ -535,6 +535,7 @@ impl Session {
                                     frequency_hz: 100.0,
                                     max_length_um: None,
                                 },
+                                axon: None,
                                 regions: vec![],
                             });
                         } else {
@@ -948,6 +949,7 @@ impl Session {
             max_length_um: None,
         };
         let mut regions = Vec::new();
+        let mut axon = None;
         let mut used_mechs = Vec::new();
         let mut seen: HashMap<String, Span> = HashMap::new();
         let mech_names: Vec<String> = self.modules[mid as usize]
@@ -998,7 +1000,15 @@ impl Session {
                             Val::Err => {}
                             other => ev.diags.push(Diagnostic::new(Code::E0412, "invalid discretization rule").label(f.value.span, format!("this is {}", other.type_name())).help("use isf_d_lambda(…), d_lambda(0.1), max_length(30 um) or fixed(3)")),
                         },
-                        other => ev.diags.push(unknown_field(other, f.name.span, "a neuron", &["morphology", "temperature", "v_init", "discretization"])),
+                        "axon" => match v {
+                            Val::Obj(ref o) if o.kind == "isf_axon" => axon = lower_val(&v),
+                            Val::Err => {}
+                            other => ev.diags.push(
+                                Diagnostic::new(Code::E0306, "axon must be `isf_axon()`")
+                                    .label(f.value.span, format!("this is {}", other.type_name())),
+                            ),
+                        },
+                        other => ev.diags.push(unknown_field(other, f.name.span, "a neuron", &["morphology", "temperature", "v_init", "discretization", "axon"])),
                     }
                 }
                 Entry::Block(sb) => {
@@ -1052,6 +1062,7 @@ impl Session {
             temperature_degc: temperature,
             v_init_mv: v_init,
             discretization: disc,
+            axon,
             regions,
         });
     }

@@ -42,7 +42,9 @@ pub fn resolve_unit(u: &UnitExpr, diags: &mut Vec<Diagnostic>) -> Option<units::
             let names = units::common_unit_names();
             let mut d = Diagnostic::new(Code::E0302, format!("unknown unit `{}`", f.name))
                 .label(f.span, "not a unit isf knows");
-            if let Some(s) = suggest(&f.name, names.iter().map(String::as_str)) {
+            if let Some(s) = units::spelled_out(&f.name) {
+                d = d.help(format!("did you mean `{s}`?"));
+            } else if let Some(s) = suggest(&f.name, names.iter().map(String::as_str)) {
                 d = d.help(format!("did you mean `{s}`?"));
             } else {
                 d = d.note("units combine SI prefixes (m, u, n, M, …) with V, A, S, F, ohm, m, s, g, mol, M, Hz, K and degC; `:units` in the REPL lists them");
@@ -313,7 +315,12 @@ impl Evaluator<'_> {
                         }
                     },
                     Val::Region(r) => builtins::region_member(self, &r, field),
-                    Val::Obj(o) if o.kind == "sites" || o.kind == "site" => {
+                    Val::Obj(o)
+                        if matches!(
+                            o.kind.as_str(),
+                            "sites" | "site" | "section" | "apical_distance"
+                        ) =>
+                    {
                         builtins::probe(self, Val::Obj(o), field)
                     }
                     other => self.err(

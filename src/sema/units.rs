@@ -16,7 +16,6 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
 pub struct Dim(pub [i8; 6]);
 
-
 const BASE_SYMBOLS: [&str; 6] = ["m", "kg", "s", "A", "K", "mol"];
 
 #[allow(clippy::should_implement_trait)]
@@ -328,6 +327,72 @@ pub fn common_unit_names() -> Vec<String> {
     .collect();
     v.sort();
     v
+}
+
+/// Suggest the isf spelling for a unit written out in words (`mVolt` → `mV`, `microsiemens`
+/// → `uS`, `celsius` → `degC`).
+pub fn spelled_out(name: &str) -> Option<String> {
+    const WORDS: &[(&str, &str)] = &[
+        ("volt", "V"),
+        ("volts", "V"),
+        ("ampere", "A"),
+        ("amp", "A"),
+        ("amps", "A"),
+        ("second", "s"),
+        ("seconds", "s"),
+        ("sec", "s"),
+        ("siemens", "S"),
+        ("farad", "F"),
+        ("ohms", "ohm"),
+        ("meter", "m"),
+        ("metre", "m"),
+        ("meters", "m"),
+        ("molar", "M"),
+        ("hertz", "Hz"),
+        ("hz", "Hz"),
+        ("kelvin", "K"),
+        ("celsius", "degC"),
+        ("degc", "degC"),
+        ("gram", "g"),
+        ("liter", "L"),
+        ("litre", "L"),
+        ("mole", "mol"),
+        ("coulomb", "C"),
+    ];
+    const WORD_PREFIXES: &[(&str, &str)] = &[
+        ("micro", "u"),
+        ("milli", "m"),
+        ("nano", "n"),
+        ("pico", "p"),
+        ("kilo", "k"),
+        ("mega", "M"),
+        ("giga", "G"),
+        ("centi", "c"),
+    ];
+    let lower = name.to_lowercase();
+    let lookup = |w: &str| WORDS.iter().find(|(k, _)| *k == w).map(|(_, v)| *v);
+    if let Some(v) = lookup(&lower) {
+        return Some(v.to_string());
+    }
+    for (wp, p) in WORD_PREFIXES {
+        if let Some(rest) = lower.strip_prefix(wp)
+            && let Some(v) = lookup(rest)
+        {
+            return Some(format!("{p}{v}"));
+        }
+    }
+    // A one-letter SI prefix followed by a word: mVolt, uSiemens.
+    let mut chars = name.chars();
+    let first = chars.next()?;
+    let rest: String = chars.collect();
+    if PREFIXES
+        .iter()
+        .any(|(p, _)| p.starts_with(first) && p.len() == first.len_utf8())
+        && let Some(v) = lookup(&rest.to_lowercase())
+    {
+        return Some(format!("{first}{v}"));
+    }
+    None
 }
 
 /// Resolve one unit name such as `mV`, `cm2`, `Mohm`, `degC`.
