@@ -117,9 +117,15 @@ impl SourceMap {
     }
 
     /// Register a text and return its id.
-    pub fn add(&mut self, origin: Origin, name: impl Into<String>, text: impl Into<String>) -> FileId {
+    pub fn add(
+        &mut self,
+        origin: Origin,
+        name: impl Into<String>,
+        text: impl Into<String>,
+    ) -> FileId {
         let id = FileId(self.files.len() as u32);
-        self.files.push(Source::new(origin, name.into(), text.into()));
+        self.files
+            .push(Source::new(origin, name.into(), text.into()));
         id
     }
 
