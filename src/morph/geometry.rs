@@ -188,8 +188,8 @@ mod tests {
     use super::*;
     use crate::morph::{Label, Point3};
 
-    /// spec 01 §1.5: d 2→4 µm over 10 µm, then 4 µm over 10 µm, nseg 2, Ra 35.4 assumed
-    /// by NEURON's default.
+    /// spec 01 §1.5: d 2→4 µm over 10 µm, then 4 µm over 10 µm, nseg 2 (the quoted `ri`
+    /// values are for Ra = 100 Ω·cm).
     #[test]
     fn spec_three_point_section() {
         let p = |z: f64, d: f64| Point3 {
@@ -207,7 +207,7 @@ mod tests {
             preset_nseg: None,
             line: 0,
         };
-        let s = section_segments(&sec, 2, 35.4);
+        let s = section_segments(&sec, 2, 100.0);
         assert!((s.area_um2[0] - 94.7178).abs() < 1e-4, "{:?}", s.area_um2);
         assert!((s.area_um2[1] - 125.6637).abs() < 1e-4);
         assert!((s.ri_mohm[0] - 1.061033).abs() < 1e-6, "{:?}", s.ri_mohm);

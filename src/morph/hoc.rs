@@ -44,22 +44,22 @@ pub fn read_hoc_str(text: &str, file: &str) -> Result<Morphology, MorphError> {
         file: file.to_string(),
         sections: r.sections,
     };
-    validate(&m).map_err(|e| {
-        // A section without points at the very end usually means the file was cut off.
-        if e.code == Code::E0714
-            && m.sections
-                .last()
-                .is_some_and(|s| s.line == e.line && s.points.is_empty())
-        {
-            MorphError {
-                code: Code::E0708,
-                message: format!("{} (the file seems to be truncated)", e.message),
-                ..e
-            }
-        } else {
-            e
-        }
-    })?;
+    // A last section without points usually means the file was cut off.
+    if let Some(last) = m.sections.last()
+        && last.points.is_empty()
+    {
+        return Err(MorphError::new(
+            Code::E0708,
+            format!(
+                "section `{}` has no 3-D points and the file ends (truncated file?)",
+                last.name
+            ),
+            file,
+            last.line,
+            0,
+        ));
+    }
+    validate(&m)?;
     Ok(m)
 }
 
@@ -120,12 +120,53 @@ struct Reader<'a> {
     depth: usize,
 }
 
-/// One statement: its characters with their 1-based column, and its line.
-struct Stmt {
-    chars: Vec<(usize, char)>,
+/// One statement: a byte range of a (comment-free) line.
+struct Stmt<'t> {
+    text: &'t str,
+    start: usize,
+    end: usize,
     line: usize,
     /// The statement is on the last non-blank line of the file (for truncation errors).
     last_line: bool,
+}
+
+/// Replace comments by spaces (one per character, so columns stay right) and return the
+/// updated "inside a block comment" state.
+fn strip_comments<'a>(
+    raw: &'a str,
+    line: usize,
+    in_comment: &mut Option<(usize, usize)>,
+) -> std::borrow::Cow<'a, str> {
+    if in_comment.is_none() && !raw.contains('/') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let chars: Vec<char> = raw.chars().collect();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if in_comment.is_some() {
+            if c == '*' && next == Some('/') {
+                *in_comment = None;
+                out.push_str("  ");
+                i += 2;
+            } else {
+                out.push(' ');
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            *in_comment = Some((line, i + 1));
+            out.push_str("  ");
+            i += 2;
+        } else if c == '/' && next == Some('/') {
+            break;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl Reader<'_> {
@@ -140,51 +181,29 @@ impl Reader<'_> {
         for (li, raw) in lines.iter().enumerate() {
             let line = li + 1;
             let is_last = Some(li) == last_nonblank;
-            let chars: Vec<char> = raw.chars().collect();
-            let mut cur: Vec<(usize, char)> = Vec::new();
+            let clean = strip_comments(raw, line, &mut in_comment);
+            let bytes = clean.as_bytes();
             let mut paren = 0usize;
-            let mut i = 0;
-            while i < chars.len() {
-                let c = chars[i];
-                let col = i + 1;
-                if in_comment.is_some() {
-                    if c == '*' && chars.get(i + 1) == Some(&'/') {
-                        in_comment = None;
-                        i += 2;
-                    } else {
-                        i += 1;
-                    }
-                    continue;
-                }
-                if c == '/' && chars.get(i + 1) == Some(&'*') {
-                    in_comment = Some((line, col));
-                    i += 2;
-                    continue;
-                }
-                if c == '/' && chars.get(i + 1) == Some(&'/') {
-                    break;
-                }
-                match c {
-                    '(' => {
-                        paren += 1;
-                        cur.push((col, c));
-                    }
-                    ')' => {
-                        paren = paren.saturating_sub(1);
-                        cur.push((col, c));
-                    }
-                    '{' | '}' | ';' if paren == 0 => {
+            let mut start = 0;
+            for (i, &b) in bytes.iter().enumerate() {
+                match b {
+                    b'(' => paren += 1,
+                    b')' => paren = paren.saturating_sub(1),
+                    b'{' | b'}' | b';' if paren == 0 => {
                         let stmt = Stmt {
-                            chars: std::mem::take(&mut cur),
+                            text: &clean,
+                            start,
+                            end: i,
                             line,
                             last_line: is_last,
                         };
-                        let opens_block = c == '{';
-                        self.statement(&stmt, opens_block)?;
-                        match c {
-                            '{' => self.depth += 1,
-                            '}' => {
+                        self.statement(&stmt, b == b'{')?;
+                        start = i + 1;
+                        match b {
+                            b'{' => self.depth += 1,
+                            b'}' => {
                                 if self.depth == 0 {
+                                    let col = clean[..i].chars().count() + 1;
                                     return Err(self.err(Code::E0702, "unmatched `}`", line, col));
                                 }
                                 self.depth -= 1;
@@ -198,12 +217,13 @@ impl Reader<'_> {
                             _ => {}
                         }
                     }
-                    _ => cur.push((col, c)),
+                    _ => {}
                 }
-                i += 1;
             }
             let stmt = Stmt {
-                chars: cur,
+                text: &clean,
+                start,
+                end: bytes.len(),
                 line,
                 last_line: is_last,
             };
@@ -231,7 +251,7 @@ impl Reader<'_> {
 
     /// Handle one statement. `opens_block`: the statement is followed by `{`.
     fn statement(&mut self, st: &Stmt, opens_block: bool) -> Result<(), MorphError> {
-        let mut c = Cursor { st, pos: 0 };
+        let mut c = Cursor { st, pos: st.start };
         loop {
             c.skip_ws();
             if c.at_end() {
@@ -326,7 +346,7 @@ impl Reader<'_> {
                 let text = st.text();
                 if text.contains("Spine") {
                     // ISF skips spine lines inside point lists.
-                    c.pos = st.chars.len();
+                    c.pos = st.end;
                     return Ok(());
                 }
                 Err(self.err(
@@ -466,7 +486,7 @@ impl Reader<'_> {
 
     fn pt3dadd(&mut self, c: &mut Cursor) -> Result<(), MorphError> {
         let line = c.st.line;
-        let col0 = c.col();
+        let col0 = c.col().saturating_sub("pt3dadd".len());
         c.skip_ws();
         self.expect(c, '(')?;
         let mut v = [0.0f64; 4];
@@ -553,103 +573,91 @@ impl Reader<'_> {
     }
 }
 
-impl Stmt {
+impl Stmt<'_> {
     fn text(&self) -> String {
-        self.chars
-            .iter()
-            .map(|(_, c)| *c)
-            .collect::<String>()
-            .trim()
-            .to_string()
+        self.text[self.start..self.end].trim().to_string()
     }
 }
 
-/// Character cursor over one statement.
-struct Cursor<'s> {
-    st: &'s Stmt,
+/// Cursor over one statement (byte position, always on a character boundary).
+struct Cursor<'s, 't> {
+    st: &'s Stmt<'t>,
     pos: usize,
 }
 
-impl Cursor<'_> {
+impl Cursor<'_, '_> {
+    fn rest(&self) -> &str {
+        &self.st.text[self.pos.min(self.st.end)..self.st.end]
+    }
     fn peek(&self) -> Option<char> {
-        self.st.chars.get(self.pos).map(|(_, c)| *c)
+        self.rest().chars().next()
+    }
+    fn bump(&mut self) {
+        if let Some(c) = self.peek() {
+            self.pos += c.len_utf8();
+        }
     }
     fn at_end(&self) -> bool {
-        self.pos >= self.st.chars.len()
+        self.pos >= self.st.end
     }
-    /// Column of the current character (or just past the last one).
+    /// 1-based column (in characters) of the cursor.
     fn col(&self) -> usize {
-        match self.st.chars.get(self.pos) {
-            Some((col, _)) => *col,
-            None => self.st.chars.last().map(|(c, _)| c + 1).unwrap_or(1),
-        }
+        self.st.text[..self.pos.min(self.st.end)].chars().count() + 1
     }
     fn skip_ws(&mut self) {
         while self.peek().is_some_and(char::is_whitespace) {
-            self.pos += 1;
+            self.bump();
         }
     }
     fn rest_is_blank(&self) -> bool {
-        self.st.chars[self.pos.min(self.st.chars.len())..]
-            .iter()
-            .all(|(_, c)| c.is_whitespace())
+        self.rest().trim().is_empty()
     }
     fn eat(&mut self, ch: char) -> bool {
         if self.peek() == Some(ch) {
-            self.pos += 1;
+            self.bump();
             true
         } else {
             false
         }
     }
     fn ident(&mut self) -> Option<String> {
-        let start = self.pos;
-        if !self
-            .peek()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let rest = self.rest();
+        if !rest
+            .bytes()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
         {
             return None;
         }
-        while self
-            .peek()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            self.pos += 1;
-        }
-        Some(
-            self.st.chars[start..self.pos]
-                .iter()
-                .map(|(_, c)| *c)
-                .collect(),
-        )
+        let n = rest
+            .bytes()
+            .position(|c| !(c.is_ascii_alphanumeric() || c == b'_'))
+            .unwrap_or(rest.len());
+        let out = rest[..n].to_string();
+        self.pos += n;
+        Some(out)
     }
     /// The longest run of characters that can belong to a number (validated by the caller).
-    fn number_text(&mut self) -> String {
-        let start = self.pos;
-        while let Some(c) = self.peek() {
-            let prev = if self.pos > start {
-                self.st.chars.get(self.pos - 1).map(|(_, c)| *c)
-            } else {
-                None
-            };
+    fn number_text(&mut self) -> &str {
+        let rest = self.rest().as_bytes();
+        let mut n = 0;
+        while n < rest.len() {
+            let c = rest[n];
             let ok = c.is_ascii_digit()
-                || c == '.'
-                || c == 'e'
-                || c == 'E'
-                || ((c == '-' || c == '+')
-                    && (self.pos == start || matches!(prev, Some('e') | Some('E'))));
+                || c == b'.'
+                || c == b'e'
+                || c == b'E'
+                || ((c == b'-' || c == b'+') && (n == 0 || matches!(rest[n - 1], b'e' | b'E')));
             if !ok {
                 break;
             }
-            self.pos += 1;
+            n += 1;
         }
-        self.st.chars[start..self.pos]
-            .iter()
-            .map(|(_, c)| *c)
-            .collect()
+        let start = self.pos.min(self.st.end);
+        self.pos = start + n;
+        &self.st.text[start..start + n]
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
