@@ -508,7 +508,8 @@ impl Reader<'_> {
                 col0,
             ));
         };
-        if !(v[3] > 0.0) {
+        // (values are finite here, so `<=` also covers what `!(> 0)` would)
+        if v[3] <= 0.0 {
             return Err(self.err(
                 Code::E0707,
                 format!(

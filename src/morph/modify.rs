@@ -25,7 +25,7 @@ pub fn scale_apical(
         .map(|r| 0.5 * morph.sections[r].length_um())
         .unwrap_or(0.0);
     let mut scaled = Vec::new();
-    for i in 0..morph.sections.len() {
+    for (i, d0) in dist0.iter().enumerate() {
         if scaled.len() >= max_sections {
             break;
         }
@@ -34,7 +34,7 @@ pub fn scale_apical(
             continue;
         }
         // dist0 is measured from soma(0.5); ISF measures from soma(0).
-        let far_end = soma_half + dist0[i] + s.length_um();
+        let far_end = soma_half + d0 + s.length_um();
         if far_end > max_dist_um {
             continue;
         }

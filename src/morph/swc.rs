@@ -105,7 +105,7 @@ pub fn read_swc_str(text: &str, file: &str) -> Result<Morphology, MorphError> {
         let ty = int(1, "type")?;
         let (x, y, z, r) = (num(2)?, num(3)?, num(4)?, num(5)?);
         let parent_id = int(6, "parent id")?;
-        if !(r > 0.0) {
+        if r <= 0.0 {
             return Err(err(
                 Code::E0707,
                 format!("radius {r} of sample {id} is not positive"),
