@@ -333,3 +333,31 @@ proptest! {
 thread_local! {
     static SAMPLE: String = sample_hoc();
 }
+
+#[test]
+fn truncations_of_the_full_real_file_give_located_errors() {
+    let dir = std::env::var_os("ISF_CONFORMANCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"));
+    let Ok(text) = std::fs::read_to_string(dir.join("inputs/86_C2_center.hoc")) else {
+        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+        return;
+    };
+    let mut codes = std::collections::BTreeMap::new();
+    for k in 1..150 {
+        // a prime stride spreads the cut points over all kinds of positions
+        let mut cut = (k * text.len()) / 150 + k * 7;
+        while !text.is_char_boundary(cut.min(text.len())) {
+            cut += 1;
+        }
+        match hoc::read_hoc_str(&text[..cut.min(text.len())], "cut.hoc") {
+            Ok(m) => assert!(!m.sections.is_empty()),
+            Err(e) => {
+                assert!(e.code.as_str().starts_with("E07"), "{e}");
+                assert!(e.line > 0, "truncation error without a line: {e}");
+                *codes.entry(e.code.as_str()).or_insert(0) += 1;
+            }
+        }
+    }
+    eprintln!("error codes for 149 truncations: {codes:?}");
+}

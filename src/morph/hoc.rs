@@ -128,6 +128,8 @@ struct Stmt<'t> {
     line: usize,
     /// The statement is on the last non-blank line of the file (for truncation errors).
     last_line: bool,
+    /// The line is pure ASCII, so byte offsets are columns (the common, fast case).
+    ascii: bool,
 }
 
 /// Replace comments by spaces (one per character, so columns stay right) and return the
@@ -183,6 +185,7 @@ impl Reader<'_> {
             let is_last = Some(li) == last_nonblank;
             let clean = strip_comments(raw, line, &mut in_comment);
             let bytes = clean.as_bytes();
+            let ascii = clean.is_ascii();
             let mut paren = 0usize;
             let mut start = 0;
             for (i, &b) in bytes.iter().enumerate() {
@@ -196,6 +199,7 @@ impl Reader<'_> {
                             end: i,
                             line,
                             last_line: is_last,
+                            ascii,
                         };
                         self.statement(&stmt, b == b'{')?;
                         start = i + 1;
@@ -226,8 +230,25 @@ impl Reader<'_> {
                 end: bytes.len(),
                 line,
                 last_line: is_last,
+                ascii,
             };
-            self.statement(&stmt, false)?;
+            // The file ends inside `{ …`: whatever is wrong with this last piece, the cause
+            // is most likely a cut-off file.
+            let cut_off = is_last && self.depth > 0;
+            self.statement(&stmt, false).map_err(|e| {
+                if cut_off && e.code != Code::E0708 {
+                    MorphError {
+                        code: Code::E0708,
+                        message: format!(
+                            "{} (the file ends inside this statement: truncated file?)",
+                            e.message
+                        ),
+                        ..e
+                    }
+                } else {
+                    e
+                }
+            })?;
         }
         if let Some((l, c)) = in_comment {
             return Err(self.err(
@@ -603,7 +624,11 @@ impl Cursor<'_, '_> {
     }
     /// 1-based column (in characters) of the cursor.
     fn col(&self) -> usize {
-        self.st.text[..self.pos.min(self.st.end)].chars().count() + 1
+        let pos = self.pos.min(self.st.end);
+        if self.st.ascii {
+            return pos + 1;
+        }
+        self.st.text[..pos].chars().count() + 1
     }
     fn skip_ws(&mut self) {
         while self.peek().is_some_and(char::is_whitespace) {
