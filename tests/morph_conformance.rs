@@ -287,3 +287,43 @@ fn example_swc_cell_reads_and_discretizes() {
     let geo = geometry(&morph, &nseg, &passive);
     check_invariants(&morph, &geo);
 }
+
+#[test]
+fn cli_sections_csv_matches_reference_columns() {
+    let dir = conformance_dir();
+    let hoc_path = dir.join("inputs/86_C2_center.hoc");
+    if !hoc_path.exists() {
+        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+        return;
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isf"))
+        .args(["morph", "--format", "csv", "--param"])
+        .arg(dir.join("inputs/86_C2_center.param"))
+        .arg(&hoc_path)
+        .output()
+        .expect("run isf morph");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    assert_eq!(
+        &header[..6],
+        &[
+            "sec_index",
+            "label",
+            "parent_index",
+            "parent_x",
+            "L_um",
+            "nseg"
+        ]
+    );
+    let (h, rows) = read_csv(&dir.join("discretization/86_C2_center_sections.csv"));
+    let ours: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(ours.len(), rows.len());
+    for (o, r) in ours.iter().zip(&rows) {
+        for (k, col) in header[..6].iter().enumerate() {
+            // same text: both sides print the shortest round-trip representation
+            assert_eq!(o[k], r[h[*col]], "column {col} of section {}", o[0]);
+        }
+    }
+}

@@ -33,11 +33,17 @@ pub struct ParamNode {
 /// A `.param` value. Dicts keep file order (ISF relies on it for cell-modify functions).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ParamValue {
+    /// `None` / `null`.
     Null,
+    /// `True`/`False` (or `true`/`false`).
     Bool(bool),
+    /// Any number, including NaN and ±Infinity.
     Number(f64),
+    /// A quoted string.
     String(String),
+    /// A list or tuple.
     List(Vec<ParamNode>),
+    /// A dict, entries in file order.
     Dict(Vec<(String, ParamNode)>),
 }
 

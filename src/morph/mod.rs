@@ -82,9 +82,13 @@ impl fmt::Display for Label {
 /// One 3-D point: position and diameter in µm, as read from the file (double precision).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Point3 {
+    /// x coordinate, µm.
     pub x: f64,
+    /// y coordinate, µm.
     pub y: f64,
+    /// z coordinate, µm.
     pub z: f64,
+    /// Diameter, µm.
     pub d: f64,
 }
 
