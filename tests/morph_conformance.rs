@@ -327,3 +327,22 @@ fn cli_sections_csv_matches_reference_columns() {
         }
     }
 }
+
+#[test]
+fn network_param_parses() {
+    let path = conformance_dir().join("inputs/network.param");
+    if !path.exists() {
+        eprintln!("SKIPPED: conformance data not found at {}", path.display());
+        return;
+    }
+    let root = read_param_file(&path).expect("network.param parses");
+    let net = root
+        .get("network")
+        .and_then(|n| n.entries())
+        .expect("network dict");
+    assert_eq!(net.len(), 278);
+    // tuples become lists of two numbers
+    let json = root.to_json();
+    let iv = &json["network"]["L45Peak_D1"]["celltype"]["pointcell"]["intervals"][0];
+    assert_eq!(iv, &serde_json::json!([0.0, 1.0]));
+}
