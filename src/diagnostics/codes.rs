@@ -102,7 +102,7 @@ codes! {
     E0701 => "morphology file cannot be read",
     E0702 => "malformed morphology statement",
     E0703 => "malformed number in morphology file",
-    E0704 => "unknown section in connect statement",
+    E0704 => "unknown section name in a connect or access statement",
     E0705 => "cycle in section connectivity",
     E0706 => "section not connected to the soma",
     E0707 => "non-positive diameter",
@@ -113,6 +113,8 @@ codes! {
     E0712 => "morphology has no soma",
     E0713 => "section label not recognised",
     E0714 => "section has fewer than two 3-D points",
+    E0715 => "section has zero length",
+    E0716 => "unsupported statement in morphology file",
     // ---- E08xx ISF parameter and network files ----
     E0801 => "ISF parameter file cannot be read",
     E0802 => "malformed ISF parameter file",
