@@ -3,8 +3,8 @@
 use isf::diagnostics::Code;
 use isf::sim::synth::{branched_cell, cylinder_cell};
 use isf::sim::{
-    CableTree, CurrentCtx, Mechanism, NodeId, Pas, Recording, SimConfig, SimError, Simulation,
-    StateCtx,
+    CableTree, CurrentCtx, Mechanism, NodeId, NodeOrder, Pas, Recording, SimConfig, SimError,
+    Simulation, StateCtx,
 };
 use std::sync::{Arc, Mutex};
 
@@ -160,4 +160,34 @@ fn bad_settings_are_rejected() {
             .is_err()
     );
     assert!(sim.run(1, &[99]).is_err());
+}
+
+#[test]
+fn node_orders_agree_to_rounding() {
+    let geom = branched_cell(400, 11);
+    let run = |order: NodeOrder| -> Vec<f64> {
+        let tree = CableTree::from_geometry_ordered(&geom, order).unwrap();
+        let mut sim = Simulation::new(tree, SimConfig::default()).unwrap();
+        let nodes: Vec<NodeId> = sim.tree().segment_nodes().collect();
+        let g: Vec<f64> = (0..nodes.len())
+            .map(|k| 1e-4 * (1.0 + (k % 7) as f64))
+            .collect();
+        let e = vec![-70.0; nodes.len()];
+        sim.add_mechanism(Box::new(Pas::new(nodes, g, e).unwrap()))
+            .unwrap();
+        sim.add_iclamp(5, 0.7, 1.0, 3.0, 0.3).unwrap();
+        let probes: Vec<NodeId> = (0..geom.sections.len())
+            .map(|s| sim.tree().node_at(s, 0.5))
+            .collect();
+        let rec = sim.run(400, &probes).unwrap();
+        (0..probes.len()).flat_map(|j| rec.trace(j)).collect()
+    };
+    let neuron = run(NodeOrder::Neuron);
+    let level = run(NodeOrder::Level);
+    let max_diff = neuron
+        .iter()
+        .zip(&level)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(max_diff < 1e-10, "orders differ by {max_diff} mV");
 }

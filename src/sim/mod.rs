@@ -39,4 +39,4 @@ pub mod tree;
 pub use engine::{Recording, SimConfig, Simulation, steps_for};
 pub use error::SimError;
 pub use mech::{CurrentCtx, IClamp, Mechanism, Pas, StateCtx};
-pub use tree::{CableTree, NodeId, NodeKind};
+pub use tree::{CableTree, NodeId, NodeKind, NodeOrder};

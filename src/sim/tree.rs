@@ -15,11 +15,20 @@
 //!
 //! # Ordering
 //!
-//! Root 0-end nodes come first (indices `0..n_roots`), then the sections in breadth-first order
-//! from the roots (children in section-index order), each contributing its `nseg` segment nodes
-//! then its 1-end node. Hence `parent[i] < i` for every non-root node (Hines ordering). NEURON
-//! uses the same breadth-first scheme; only the order of siblings may differ, which changes
-//! floating-point summation order (a few ulp), not the equations.
+//! Nodes are numbered so that `parent[i] < i` for every non-root node (Hines ordering); root
+//! 0-end nodes are `0..n_roots`. Two orders are offered ([`NodeOrder`]):
+//!
+//! * [`NodeOrder::Neuron`]: NEURON's own — sections breadth-first from the roots (children in
+//!   section-index order; NEURON's sibling order may differ), each contributing its `nseg`
+//!   segment nodes then its 1-end node, so a section's nodes are contiguous;
+//! * [`NodeOrder::Level`] (default): nodes sorted by depth (number of nodes to the root), ties
+//!   in NEURON order. The elimination then walks through many independent branches at once
+//!   instead of one long section after another; the Hines recurrences are latency-bound chains
+//!   (a division per node), so interleaving independent chains lets the CPU overlap them —
+//!   3.3 instead of 11 ns per node for the solve on a 1,142-segment cell.
+//!
+//! Both orders give the same matrix and the same elimination pairs; only the order in which a
+//! parent's diagonal collects its children's contributions differs, i.e. rounding (a few ulp).
 //!
 //! # Units of the coupling coefficients
 //!
@@ -67,11 +76,23 @@ pub struct SectionNodes {
     pub name: String,
     /// Number of segments.
     pub nseg: u32,
-    /// Node of segment 0; segment `k` is `first + k`, the 1-end node is `first + nseg`.
-    pub first: NodeId,
     /// The node at this section's 0-end: its own root node for a root section, otherwise the
     /// parent node its first segment connects to.
     pub zero_end: NodeId,
+    /// The zero-area node at the section's 1-end.
+    pub one_end: NodeId,
+    /// Offset of this section's segment nodes in the tree's segment table.
+    seg_offset: usize,
+}
+
+/// How nodes are numbered (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NodeOrder {
+    /// NEURON's order: sections breadth-first, nodes of a section contiguous.
+    Neuron,
+    /// By depth from the root, then NEURON's order: faster elimination.
+    #[default]
+    Level,
 }
 
 /// A branched cable in NEURON's node layout, structure of arrays, Hines-ordered.
@@ -86,6 +107,8 @@ pub struct CableTree {
     node_section: Vec<u32>,
     node_kind: Vec<NodeKind>,
     sections: Vec<SectionNodes>,
+    /// Segment nodes of all sections, section after section (`SectionNodes::seg_offset`).
+    seg_nodes: Vec<NodeId>,
 }
 
 /// NEURON's `node_index`: the segment containing `x` (0 < x < 1), boundaries going to the
@@ -103,8 +126,16 @@ impl CableTree {
     /// Fails (with [`SimError::InvalidGeometry`]) when a section has no segments, mismatched
     /// per-segment vectors, a non-positive or non-finite area or axial resistance, a parent
     /// index out of range, an attachment position outside `[0, 1]`, or is not reachable from a
-    /// root (a cycle).
+    /// root (a cycle). Uses [`NodeOrder::Level`].
     pub fn from_geometry(geom: &CellGeometry) -> Result<CableTree, SimError> {
+        CableTree::from_geometry_ordered(geom, NodeOrder::default())
+    }
+
+    /// [`CableTree::from_geometry`] with an explicit node numbering.
+    pub fn from_geometry_ordered(
+        geom: &CellGeometry,
+        order_kind: NodeOrder,
+    ) -> Result<CableTree, SimError> {
         let nsec = geom.sections.len();
         let bad = |section: usize, message: String| SimError::InvalidGeometry {
             section,
@@ -199,67 +230,106 @@ impl CableTree {
         if n_nodes >= NO_PARENT as usize {
             return Err(bad(0, "too many nodes".into()));
         }
-        let mut tree = CableTree {
-            n_roots: roots.len(),
-            parent: vec![NO_PARENT; n_nodes],
-            a: vec![0.0; n_nodes],
-            b: vec![0.0; n_nodes],
-            area_um2: vec![END_NODE_AREA_UM2; n_nodes],
-            cm_uf_cm2: vec![0.0; n_nodes],
-            node_section: vec![0; n_nodes],
-            node_kind: vec![NodeKind::OneEnd; n_nodes],
-            sections: geom
-                .sections
-                .iter()
-                .map(|s| SectionNodes {
-                    name: s.name.clone(),
-                    nseg: s.nseg as u32,
-                    first: NO_PARENT,
-                    zero_end: NO_PARENT,
-                })
-                .collect(),
-        };
-        for (r, &s) in roots.iter().enumerate() {
-            tree.sections[s].zero_end = r as NodeId;
-            tree.node_section[r] = s as u32;
-            tree.node_kind[r] = NodeKind::RootEnd;
-        }
 
-        // Assign node indices and per-node resistance to the parent; the coefficients need the
-        // parent's area, which is known once all areas are placed.
+        // Pass 1: NEURON's layout. Per node: parent, resistance to the parent, area, cm,
+        // section and role; per section: first segment node, 0-end and 1-end nodes.
+        let mut parent = vec![NO_PARENT; n_nodes];
         let mut ri_mohm = vec![0.0; n_nodes];
+        let mut area_um2 = vec![END_NODE_AREA_UM2; n_nodes];
+        let mut cm_uf_cm2 = vec![0.0; n_nodes];
+        let mut node_section = vec![0u32; n_nodes];
+        let mut node_kind = vec![NodeKind::OneEnd; n_nodes];
+        let mut first = vec![NO_PARENT; nsec];
+        let mut zero_end = vec![NO_PARENT; nsec];
+        for (r, &s) in roots.iter().enumerate() {
+            zero_end[s] = r as NodeId;
+            node_section[r] = s as u32;
+            node_kind[r] = NodeKind::RootEnd;
+        }
         let mut next = roots.len() as NodeId;
         for &s in &order {
             let sec = &geom.sections[s];
             let nseg = sec.nseg as u32;
-            let first = next;
+            first[s] = next;
             next += nseg + 1;
-            tree.sections[s].first = first;
-            let attach = match sec.parent {
-                None => tree.sections[s].zero_end,
-                Some(p) => {
-                    let zero_end = tree.node_at(p, sec.parent_x);
-                    tree.sections[s].zero_end = zero_end;
-                    zero_end
-                }
-            };
-            for k in 0..nseg {
-                let node = (first + k) as usize;
-                tree.parent[node] = if k == 0 { attach } else { first + k - 1 };
-                ri_mohm[node] = sec.seg_ri_mohm[k as usize];
-                tree.area_um2[node] = sec.seg_area_um2[k as usize];
-                tree.cm_uf_cm2[node] = sec.cm_uf_cm2;
-                tree.node_section[node] = s as u32;
-                tree.node_kind[node] = NodeKind::Segment(k);
+            if let Some(p) = sec.parent {
+                // nrn_parent_info: x = 0 inherits the parent's own 0-end node (walking up),
+                // x = 1 is the parent's 1-end node, otherwise the segment containing x.
+                let x = sec.parent_x;
+                zero_end[s] = if x <= 0.0 {
+                    zero_end[p]
+                } else if x >= 1.0 {
+                    first[p] + geom.sections[p].nseg as u32
+                } else {
+                    first[p] + segment_index(geom.sections[p].nseg as u32, x)
+                };
             }
-            let end = (first + nseg) as usize;
-            tree.parent[end] = first + nseg - 1;
+            for k in 0..nseg {
+                let node = (first[s] + k) as usize;
+                parent[node] = if k == 0 {
+                    zero_end[s]
+                } else {
+                    node as NodeId - 1
+                };
+                ri_mohm[node] = sec.seg_ri_mohm[k as usize];
+                area_um2[node] = sec.seg_area_um2[k as usize];
+                cm_uf_cm2[node] = sec.cm_uf_cm2;
+                node_section[node] = s as u32;
+                node_kind[node] = NodeKind::Segment(k);
+            }
+            let end = (first[s] + nseg) as usize;
+            parent[end] = end as NodeId - 1;
             ri_mohm[end] = sec.end_ri_mohm;
-            tree.node_section[end] = s as u32;
-            tree.node_kind[end] = NodeKind::OneEnd;
+            node_section[end] = s as u32;
         }
         debug_assert_eq!(next as usize, n_nodes);
 
+        // Pass 2: renumber. `perm[new] = old`; a stable sort by depth keeps NEURON's order
+        // within a level and keeps roots (depth 0) first.
+        let mut perm: Vec<usize> = (0..n_nodes).collect();
+        if order_kind == NodeOrder::Level {
+            let mut depth = vec![0u32; n_nodes];
+            for i in roots.len()..n_nodes {
+                depth[i] = depth[parent[i] as usize] + 1;
+            }
+            perm.sort_by_key(|&i| depth[i]);
+        }
+        let mut new_of = vec![0 as NodeId; n_nodes];
+        for (new, &old) in perm.iter().enumerate() {
+            new_of[old] = new as NodeId;
+        }
+        let remap = |v: &[f64]| -> Vec<f64> { perm.iter().map(|&old| v[old]).collect() };
+        let mut tree = CableTree {
+            n_roots: roots.len(),
+            parent: perm
+                .iter()
+                .map(|&old| match parent[old] {
+                    NO_PARENT => NO_PARENT,
+                    p => new_of[p as usize],
+                })
+                .collect(),
+            a: vec![0.0; n_nodes],
+            b: vec![0.0; n_nodes],
+            area_um2: remap(&area_um2),
+            cm_uf_cm2: remap(&cm_uf_cm2),
+            node_section: perm.iter().map(|&old| node_section[old]).collect(),
+            node_kind: perm.iter().map(|&old| node_kind[old]).collect(),
+            sections: Vec::with_capacity(nsec),
+            seg_nodes: Vec::with_capacity(n_nodes),
+        };
+        for (s, sec) in geom.sections.iter().enumerate() {
+            let nseg = sec.nseg as u32;
+            tree.sections.push(SectionNodes {
+                name: sec.name.clone(),
+                nseg,
+                zero_end: new_of[zero_end[s] as usize],
+                one_end: new_of[(first[s] + nseg) as usize],
+                seg_offset: tree.seg_nodes.len(),
+            });
+            tree.seg_nodes
+                .extend((first[s]..first[s] + nseg).map(|old| new_of[old as usize]));
+        }
+        let ri_mohm = remap(&ri_mohm);
         for (i, &ri) in ri_mohm.iter().enumerate().skip(tree.n_roots) {
             let p = tree.parent[i] as usize;
             debug_assert!(p < i, "Hines ordering violated");
@@ -280,9 +350,9 @@ impl CableTree {
         if x <= 0.0 {
             sn.zero_end
         } else if x >= 1.0 {
-            sn.first + sn.nseg
+            sn.one_end
         } else {
-            sn.first + segment_index(sn.nseg, x)
+            self.seg_nodes[sn.seg_offset + segment_index(sn.nseg, x) as usize]
         }
     }
 
@@ -309,12 +379,12 @@ impl CableTree {
     pub fn segment_node(&self, section: usize, seg: usize) -> NodeId {
         let sn = &self.sections[section];
         assert!(seg < sn.nseg as usize, "segment index out of range");
-        sn.first + seg as NodeId
+        self.seg_nodes[sn.seg_offset + seg]
     }
 
     /// All segment (non-zero-area) nodes, section by section in section-index order.
     pub fn segment_nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
-        self.sections.iter().flat_map(|s| s.first..s.first + s.nseg)
+        self.seg_nodes.iter().copied()
     }
 
     /// Number of nodes, including zero-area end nodes.
@@ -360,12 +430,18 @@ impl CableTree {
     /// Override the specific capacitance of every segment of `section` (e.g. spine correction).
     pub fn set_section_cm(&mut self, section: usize, cm_uf_cm2: f64) {
         let sn = &self.sections[section];
-        for i in sn.first..sn.first + sn.nseg {
+        for &i in &self.seg_nodes[sn.seg_offset..sn.seg_offset + sn.nseg as usize] {
             self.cm_uf_cm2[i as usize] = cm_uf_cm2;
         }
     }
 
-    /// Per-section node ranges, in section-index order.
+    /// Segment nodes of `section`, from its 0-end to its 1-end.
+    pub fn section_segment_nodes(&self, section: usize) -> &[NodeId] {
+        let sn = &self.sections[section];
+        &self.seg_nodes[sn.seg_offset..sn.seg_offset + sn.nseg as usize]
+    }
+
+    /// Per-section node ends, in section-index order.
     pub fn sections(&self) -> &[SectionNodes] {
         &self.sections
     }
@@ -440,7 +516,12 @@ mod tests {
                 sec("d4", Some(1), 0.5, 1),
             ],
         };
-        let t = CableTree::from_geometry(&geom).unwrap();
+        for order in [NodeOrder::Neuron, NodeOrder::Level] {
+            check_layout(&CableTree::from_geometry_ordered(&geom, order).unwrap());
+        }
+    }
+
+    fn check_layout(t: &CableTree) {
         assert_eq!(t.n_roots(), 1);
         assert_eq!(t.n_nodes(), 1 + 2 + 4 + 3 + 2 + 2);
         for i in 1..t.n_nodes() {
