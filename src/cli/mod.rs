@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod fmt;
 pub mod morph;
 pub mod plan;
 
@@ -31,6 +32,11 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Inspect a morphology: sections or segments as a table, CSV or JSON.
     Morph(morph::MorphArgs),
+    /// Format .isf files in place (canonical layout, comments kept).
+    #[command(
+        after_help = "Examples:\n  isf fmt model.isf stdlib/*.isf\n  isf fmt --check examples/*.isf\n  cat model.isf | isf fmt -"
+    )]
+    Fmt(fmt::FmtArgs),
 }
 
 /// Parse arguments, run the command and return the process exit code.
@@ -40,5 +46,6 @@ pub fn main() -> i32 {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Morph(args) => morph::run(args),
+        Command::Fmt(args) => fmt::run(args),
     }
 }

@@ -1,0 +1,165 @@
+//! Shared test helpers: the snippet corpus covering every grammar construct, file discovery,
+//! and a span-insensitive AST comparison.
+#![allow(dead_code)]
+
+use isf::source::FileId;
+use isf::syntax::ast::File;
+use isf::syntax::parser::parse_file;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Snippets covering every grammar construct (all parse without diagnostics).
+pub const CORPUS: &[&str] = &[
+    // imports of all forms
+    "import std.channels.hay2011.*\nimport std.synapses.{glutamate, gaba}\nimport std.cells\nimport std.cells as c\nimport \"other.isf\" as other\nimport \"x.isf\"\nimport a.{b,}\n",
+    // let with and without unit annotations
+    "let x = 3 mV\nlet y: mV = -70 mV\nlet z: 1 = 0.5\nlet g: S/cm2 = 3.26e-5 S/cm2\nlet r: ohm*cm = 100 ohm*cm\nlet k: m^-2 = 2 m^-2\nlet w: kg*m^2/s^3/A = 1 kg*m^2/s^3/A\n",
+    // all declaration kinds
+    "neuron A {}\nnetwork N { cells: [A, A] }\nexperiment E { duration: 100 ms }\nmechanism M : density { gate m { inf: 1, tau: 1 ms } }\nmechanism P : point {}\nneuron X = isf_param(\"x.param\")\nneuron Y = load(\"a\", scale: 2)\nnetwork Z : big = f()\n",
+    // sub-blocks with names, statements, sweeps, expression entries
+    r#"
+neuron L5PT {
+  morphology: swc("cells/l5pt.swc")
+  soma { Ra: 100 ohm*cm, pas { g: 3.26e-5 S/cm2, e: -90 mV } }
+  receptor glutamate { tau: 2 ms }
+  let local = 3
+  parameter gbar: S/cm2 = 1e-5 S/cm2
+  parameter a, b: mV, c = 1, d: 1 = 2
+  state m, h
+  current ina = gbar * m^3 * h * (v - ena)
+  assigned x
+  constant k = 2
+  L2.*.glutamate.tau in [40 ms, 50 ms]
+  * in [1, 2]
+  tau in 1 ms .. 5 ms by 1 ms
+  spikes(soma, threshold: 0 mV)
+  record(v)
+}
+"#,
+    // operators and precedence
+    "let a = -x^2\nlet b = 2^-1\nlet c = not a and b or c\nlet d = a < b\nlet e = a <= b == (c >= d) != (e > f)\nlet f = 1 + 2 * 3 - 4 / 5\nlet g = (1 + 2) * 3\nlet h = 2^3^2\nlet i = (2^3)^2\nlet j = - -x\nlet k = not not x\nlet l = -(x + 1)\nlet m = (-x)^2\nlet n = 1 - (2 - 3)\nlet o = a / (b * c)\nlet p = 2^-x * y\nlet q = 3 mV ^ 2\nlet r = (3 mV)^2\nlet s = a - -b\n",
+    // if, ranges, calls, member, index, lists, tuples, records
+    "let a = if x > 0 then 1 else 2\nlet b = if a then if b then 1 else 2 else 3\nlet c = 1 .. 10\nlet d = 0 ms .. 100 ms by 0.5 ms\nlet e = f(1, 2, name: \"x\")\nlet f = a.b.c\nlet g = a[0][1]\nlet h = [1, 2, 3]\nlet i = []\nlet j = (a,)\nlet k = (a, b)\nlet l = ()\nlet m = { a: 1, b: \"two\" }\nlet n = {}\nlet o = f(x)(y).z[0]\nlet p = (if a then b else c) + 1\nlet q = x + if a then b else c\nlet r = [1, 2,]\nlet s = f(a, b,)\nlet t = (1 .. 2)\nlet u = 1.5 .x\nlet v = 3 mV.x\nlet w = (a + b).c\nlet x = true or false\nlet y = a .. b by if c then d else e\n",
+    // strings with escapes
+    r#"let s = "a\"b\\c\nd\te\rf\0g\u{B5}h µ"
+let t = ""
+import "dir/with \"quote\".isf"
+"#,
+    // comments everywhere
+    r#"// header comment
+
+/* block
+   comment */
+import std.x.* // trailing import
+// before let
+let a = [1, // one
+  2 /* two */, 3]
+neuron A { // opening
+  // leading
+  soma { // soma opening
+    g: 1 // g
+    /* lead e */ e: 2
+  } // after soma
+
+  // after blank
+  state m // the state
+  x: f(1, /* inside call */ 2)
+  // dangling at end
+} // after A
+neuron /* in header */ B { x: 1 }
+neuron C {
+  // only a comment
+}
+let b = 2 /* one */ /* two */ // three
+// final comment
+"#,
+    // entries that need separators
+    "neuron A {\n  x: a, (b)\n  y: c, [1]\n  z: d, -1\n  foo, bar {}\n  baz, { a: 1 }\n  parameter, q\n  state m, { a: 1 }\n  state n, (1)\n  current i = 1, (2)\n}\n",
+    // unicode names and units
+    "let µ = 1 µm\nlet Ω = 2 Mohm\nlet r = 3 MΩ\n",
+    // nested blocks and long blocks
+    "experiment Sweep {\n  cell: L5PT\n  stimulus { kind: \"ramp\", amplitude: 0.1 nA .. 1 nA by 0.1 nA, duration: 100 ms, delay: 10 ms, name: \"a long name to make the line long\" }\n  net { a { b { c { d: 1 } } } }\n}\n",
+    // blank lines and comments between items and entries
+    "let a = 1\n\n\n\nlet b = 2\nlet c = 3\n\n// c\n\nlet d = 4\nneuron A {\n\n  a: 1\n\n\n  b: 2\n}\n",
+];
+
+/// Parse, asserting there are no diagnostics.
+pub fn parse_ok(src: &str) -> File {
+    let r = parse_file(FileId(0), src);
+    assert!(
+        r.diagnostics.is_empty(),
+        "does not parse:\n{src}\n{:#?}",
+        r.diagnostics
+    );
+    r.file
+}
+
+/// The AST as JSON with every span removed (keys `span`, `*_span`, span-shaped values) and
+/// without the comment list.
+pub fn strip(file: &File) -> Value {
+    let mut v = serde_json::to_value(&file.items).expect("serialize");
+    strip_value(&mut v);
+    v
+}
+
+fn is_span(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => {
+            m.len() == 3
+                && m.contains_key("file")
+                && m.contains_key("start")
+                && m.contains_key("end")
+        }
+        _ => false,
+    }
+}
+
+fn strip_value(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, _| k != "span" && !k.ends_with("_span"));
+            for (_, x) in m.iter_mut() {
+                if is_span(x) {
+                    *x = Value::Null;
+                } else {
+                    strip_value(x);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for x in a.iter_mut() {
+                if is_span(x) {
+                    *x = Value::Null;
+                } else {
+                    strip_value(x);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every `.isf` file under the given directories of the crate (recursively; missing ones skipped).
+pub fn isf_files(dirs: &[&str]) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for d in dirs {
+        walk(&root.join(d), &mut out);
+    }
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else if p.extension().is_some_and(|x| x == "isf") {
+            out.push(p);
+        }
+    }
+}
