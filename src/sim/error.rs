@@ -8,31 +8,49 @@ use std::fmt;
 pub enum SimError {
     /// The geometry handed over by the morphology code cannot form a cable tree.
     InvalidGeometry {
+        /// Section index.
         section: usize,
+        /// Section name.
         name: String,
+        /// What is wrong.
         message: String,
     },
     /// A location `(section, x)` that does not exist on the cell.
     InvalidLocation {
+        /// Section index as given.
         section: usize,
+        /// Position as given.
         x: f64,
+        /// What is wrong.
         message: String,
     },
     /// A simulation setting or mechanism parameter that cannot be used (e.g. `dt ≤ 0`).
-    InvalidSetting { message: String },
+    InvalidSetting {
+        /// What is wrong.
+        message: String,
+    },
     /// A voltage became NaN or infinite (E0501).
     NonFinite {
+        /// Node index in the tree.
         node: u32,
+        /// `section(x)` of the node.
         location: String,
+        /// Time at the end of the failing step, ms.
         t_ms: f64,
+        /// The offending value.
         v_mv: f64,
     },
     /// A voltage left the plausible range `±v_limit_mv` (E0502).
     Runaway {
+        /// Node index in the tree.
         node: u32,
+        /// `section(x)` of the node.
         location: String,
+        /// Time at the end of the failing step, ms.
         t_ms: f64,
+        /// The offending voltage, mV.
         v_mv: f64,
+        /// The configured limit, mV.
         v_limit_mv: f64,
     },
 }
