@@ -91,3 +91,64 @@ fn print_corpus() {
         }
     }
 }
+
+#[test]
+fn cli() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let exe = env!("CARGO_BIN_EXE_isf");
+    let dir = std::env::temp_dir().join(format!("isf-fmt-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ugly = dir.join("ugly.isf");
+    let bad = dir.join("bad.isf");
+    std::fs::write(&ugly, "neuron A{x:1}\n").expect("write");
+    std::fs::write(&bad, "neuron A { x: }\n").expect("write");
+    let run = |args: &[&str]| Command::new(exe).args(args).output().expect("run isf");
+
+    let out = run(&["fmt", "--check", ugly.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ugly.isf"));
+    assert_eq!(
+        std::fs::read_to_string(&ugly).unwrap(),
+        "neuron A{x:1}\n",
+        "--check writes nothing"
+    );
+
+    let out = run(&["fmt", ugly.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(&ugly).unwrap(),
+        "neuron A { x: 1 }\n"
+    );
+    assert_eq!(
+        run(&["fmt", "--check", ugly.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    let out = run(&["fmt", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E0101"));
+    assert_eq!(std::fs::read_to_string(&bad).unwrap(), "neuron A { x: }\n");
+
+    let mut child = Command::new(exe)
+        .args(["fmt", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"let x=1 // c\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "let x = 1 // c\n");
+    // No temporary files are left behind.
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(left.len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -105,6 +105,8 @@ struct Rendered {
     ends_with_expr: bool,
     bare_name: bool,
     bare_stmt: bool,
+    /// A statement (a comma after it would start another binding).
+    is_stmt: bool,
     /// A bare name that is a contextual keyword (`parameter`, `state`, …).
     contextual: bool,
     /// A sub-block without a name (`head { … }`).
@@ -253,6 +255,7 @@ impl Printer<'_> {
             ends_with_expr: true,
             bare_name: false,
             bare_stmt: false,
+            is_stmt: false,
             headonly_block: false,
             contextual: false,
         };
@@ -289,6 +292,7 @@ impl Printer<'_> {
             Node::Entry(Entry::Field(f)) => r.text = field(f),
             Node::Entry(Entry::Stmt(s)) => {
                 r.text = stmt(s);
+                r.is_stmt = true;
                 r.ends_with_expr = s.bindings.last().is_some_and(|b| b.value.is_some());
                 r.bare_stmt =
                     s.bindings.len() == 1 && s.bindings[0].ty.is_none() && !r.ends_with_expr;
@@ -365,15 +369,23 @@ fn needs_comma(prev: &Rendered, next_r: &Rendered) -> bool {
     if prev.ends_with_expr && matches!(c, '(' | '[' | '-') {
         return true;
     }
-    let starts_ident = {
-        let word: String = next
-            .chars()
-            .take_while(|&ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | 'µ' | 'μ' | 'Ω'))
-            .collect();
-        !word.is_empty()
-            && !word.starts_with(|d: char| d.is_ascii_digit())
-            && !KEYWORDS.contains(&word.as_str())
-    };
+    let word: String = next
+        .chars()
+        .take_while(|&ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | 'µ' | 'μ' | 'Ω'))
+        .collect();
+    let starts_ident = !word.is_empty()
+        && !word.starts_with(|d: char| d.is_ascii_digit())
+        && !KEYWORDS.contains(&word.as_str());
+    // The grammar matches the operator words `and`, `or`, `by` and `in` without a word
+    // boundary, so `x` then `order: 1` would read as `x or der`.
+    if prev.ends_with_expr
+        && !prev.is_stmt
+        && ["and", "or", "by", "in"]
+            .iter()
+            .any(|k| word.starts_with(k))
+    {
+        return true;
+    }
     // `foo` then `bar { … }` reads as the sub-block `foo bar { … }`; `parameter` then `x`
     // as a statement; `foo` or `state m` then `{ … }` as a sub-block.
     let glue_name = starts_ident && (next_r.headonly_block || prev.contextual);

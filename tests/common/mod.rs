@@ -79,6 +79,14 @@ let b = 2 /* one */ /* two */ // three
     "let µ = 1 µm\nlet Ω = 2 Mohm\nlet r = 3 MΩ\n",
     // nested blocks and long blocks
     "experiment Sweep {\n  cell: L5PT\n  stimulus { kind: \"ramp\", amplitude: 0.1 nA .. 1 nA by 0.1 nA, duration: 100 ms, delay: 10 ms, name: \"a long name to make the line long\" }\n  net { a { b { c { d: 1 } } } }\n}\n",
+    // comments inside expressions, statements, imports, headers and empty files
+    "import std.{a, // first\n b /* second */}\nneuron A {\n  parameter a /* a */, b = 1 // b\n  x.*/*w*/.y in [1 /* one */]\n  r: { a: 1, // a\n b: 2 }\n  sub /* name */ n /* brace */ { /* open */ /* again */ x: 1 /* x */ }\n}\n",
+    "",
+    "// only a comment",
+    "/* a */ /* b */ let x = 1 /* c */\n\n\n/* d */\n",
+    "neuron A { /* open */ }\nneuron B {\n\n  // first\n\n  x: 1\n\n  // last\n\n}\n",
+    // separators around operator-like words (the grammar has no word boundary there)
+    "neuron A {\n  x: a, order: 1\n  m, inf: 2\n  r: 1 .. 2, bypass: 3\n  s: b, android: 4\n}\n",
     // blank lines and comments between items and entries
     "let a = 1\n\n\n\nlet b = 2\nlet c = 3\n\n// c\n\nlet d = 4\nneuron A {\n\n  a: 1\n\n\n  b: 2\n}\n",
 ];
