@@ -1,14 +1,17 @@
 //! isf: a language and engine for simulating reconstructed neurons under in-vivo-like input.
 //!
 //! Pipeline: source text → tokens ([`syntax::lexer`], logos) → AST ([`syntax::parser`], pest)
-//! → checked model ([`sema`], names and physical dimensions) → lowered model ([`lower`], plain
-//! `f64` in canonical units, content-hashed) → simulation ([`sim`]) → store. See
-//! `ARCHITECTURE.md` for the module map and invariants.
+//! → checked values ([`sema`], names and physical dimensions) → lowered [`model`] (plain `f64`
+//! in canonical units, content-hashed) → simulation ([`sim`]) → store. See `ARCHITECTURE.md`
+//! for the module map and invariants.
 
 pub mod cli;
 pub mod diagnostics;
 pub mod formats;
+pub mod model;
 pub mod morph;
+pub mod sema;
 pub mod sim;
 pub mod source;
+pub mod stdlib;
 pub mod syntax;

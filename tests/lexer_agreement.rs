@@ -34,6 +34,9 @@ fn pest_tokens(text: &str) -> Option<Vec<Tok>> {
             // Unit powers and the dimensionless `1` are plain numbers to logos.
             Rule::number | Rule::unit_exp | Rule::dimensionless => Class::Number,
             Rule::string => Class::String,
+            // Field names may be reserved words (`neuron: Cell`); logos calls those keywords.
+            Rule::field_key if isf::syntax::lexer::KEYWORDS.contains(&p.as_str()) => continue,
+            Rule::field_key => Class::Ident,
             // Keywords (decl kinds, booleans, operators) and punctuation are not compared.
             _ => continue,
         };

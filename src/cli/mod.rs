@@ -4,12 +4,20 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod check;
 pub mod fmt;
 pub mod morph;
+pub mod plan;
 
 /// isf — simulate reconstructed neurons under in-vivo-like synaptic input.
 #[derive(Parser, Debug)]
-#[command(name = "isf", version, about, long_about = None)]
+#[command(
+    name = "isf",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:\n  isf check examples/quickstart.isf\n  isf check --format json examples/*.isf\n  isf plan examples/quickstart.isf\n  isf fmt --check examples/*.isf\n  isf morph cell.hoc --param cell.param --segments --format csv"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -18,6 +26,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Parse and check scripts; exit 0 when clean, 1 on errors.
+    Check(check::CheckArgs),
+    /// Print the lowered model of a script (all quantities in canonical units) and its hash.
+    Plan(plan::PlanArgs),
     /// Inspect a morphology: sections or segments as a table, CSV or JSON.
     Morph(morph::MorphArgs),
     /// Format .isf files in place (canonical layout, comments kept).
@@ -31,6 +43,8 @@ pub enum Command {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Morph(args) => morph::run(args),
         Command::Fmt(args) => fmt::run(args),
     }

@@ -58,7 +58,6 @@ codes! {
     E0205 => "imported name not found in module",
     E0206 => "unknown mechanism",
     E0207 => "unknown function",
-    E0208 => "name declared but of the wrong kind",
     E0209 => "unknown field of a record",
     E0210 => "unknown parameter of a mechanism",
     E0211 => "referenced file not found",
@@ -103,7 +102,7 @@ codes! {
     E0701 => "morphology file cannot be read",
     E0702 => "malformed morphology statement",
     E0703 => "malformed number in morphology file",
-    E0704 => "unknown section in connect statement",
+    E0704 => "unknown section name in a connect or access statement",
     E0705 => "cycle in section connectivity",
     E0706 => "section not connected to the soma",
     E0707 => "non-positive diameter",
@@ -114,6 +113,8 @@ codes! {
     E0712 => "morphology has no soma",
     E0713 => "section label not recognised",
     E0714 => "section has fewer than two 3-D points",
+    E0715 => "section has zero length",
+    E0716 => "unsupported statement in morphology file",
     // ---- E08xx ISF parameter and network files ----
     E0801 => "ISF parameter file cannot be read",
     E0802 => "malformed ISF parameter file",
@@ -124,6 +125,5 @@ codes! {
     // ---- W0xxx warnings ----
     W0101 => "unused let binding",
     W0102 => "unused import",
-    W0103 => "parameter left at its default",
     W0104 => "field shadows a stdlib name",
 }

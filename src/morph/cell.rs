@@ -9,6 +9,7 @@ use serde::Serialize;
 /// All sections of one discretized cell.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CellGeometry {
+    /// Sections in section-index order.
     pub sections: Vec<SectionGeometry>,
 }
 

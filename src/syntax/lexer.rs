@@ -171,7 +171,14 @@ pub const KEYWORDS: &[&str] = &[
 ];
 
 /// Contextual words: identifiers with a special meaning at the start of a block entry.
-pub const CONTEXTUAL: &[&str] = &["parameter", "state", "current", "assigned", "constant"];
+pub const CONTEXTUAL: &[&str] = &[
+    "parameter",
+    "state",
+    "current",
+    "assigned",
+    "constant",
+    "derivative",
+];
 
 /// A token with its byte range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

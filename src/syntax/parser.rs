@@ -497,6 +497,7 @@ impl Cx {
             Rule::field => {
                 let mut inner = p.into_inner();
                 let name = self.ident(inner.next().expect("field name"));
+                // (field_key)
                 let value = self.expr(inner.next().expect("field value"));
                 Entry::Field(Field { name, value, span })
             }

@@ -1,0 +1,215 @@
+//! The lowered model: what a checked script means, with every quantity a plain `f64` in
+//! isf's canonical units (listed in [`crate::sema::units::CANONICAL`]) and a content hash.
+//!
+//! Field names carry their unit (`_mv`, `_ms`, `_um`, …); position-dependent values are
+//! [`Ex`] expressions whose result is in the unit named beside them. `isf plan` prints this;
+//! later stages extend it with compartments, kernels, synapses and trials.
+
+use crate::sema::ex::Ex;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Version of the model layout (bumped when fields change meaning).
+pub const MODEL_VERSION: u32 = 1;
+
+/// A whole checked script.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Model {
+    pub version: u32,
+    pub mechanisms: Vec<MechModel>,
+    pub neurons: Vec<NeuronModel>,
+    pub networks: Vec<NetworkModel>,
+    pub experiments: Vec<ExperimentModel>,
+}
+
+impl Model {
+    /// SHA-256 of the model's canonical JSON, hex encoded.
+    pub fn content_hash(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(Sha256::digest(&json))
+    }
+}
+
+/// A mechanism declared in the language.
+#[derive(Clone, Debug, Serialize)]
+pub struct MechModel {
+    pub name: String,
+    /// `density` or `point`.
+    pub sort: String,
+    /// Where it was declared (`file:line`).
+    pub origin: String,
+    pub ions: Vec<IonUse>,
+    pub parameters: Vec<ParamModel>,
+    pub states: Vec<StateModel>,
+    pub currents: Vec<CurrentModel>,
+}
+
+/// Ion reads and writes of a mechanism.
+#[derive(Clone, Debug, Serialize)]
+pub struct IonUse {
+    pub ion: String,
+    pub reads: Vec<String>,
+    pub writes: Vec<String>,
+}
+
+/// A mechanism parameter with its canonical unit and default.
+#[derive(Clone, Debug, Serialize)]
+pub struct ParamModel {
+    pub name: String,
+    pub unit: String,
+    pub default: Option<f64>,
+}
+
+/// A state variable: a gate (exact exponential update towards `inf` with `tau`) or an ODE.
+#[derive(Clone, Debug, Serialize)]
+pub struct StateModel {
+    pub name: String,
+    pub unit: String,
+    pub init: Option<f64>,
+    /// Steady state (dimensionless) and time constant (ms) for gates.
+    pub inf: Option<Ex>,
+    pub tau_ms: Option<Ex>,
+    /// Time derivative in `unit`/ms for ODE states.
+    pub derivative: Option<Ex>,
+}
+
+/// A current a mechanism contributes (mA/cm² for density mechanisms, nA for point processes).
+#[derive(Clone, Debug, Serialize)]
+pub struct CurrentModel {
+    pub name: String,
+    pub unit: String,
+    /// The ion the current is written to; `None` for a non-specific current.
+    pub ion: Option<String>,
+    pub expr: Ex,
+}
+
+/// A neuron: morphology, discretization and per-region biophysics.
+#[derive(Clone, Debug, Serialize)]
+pub struct NeuronModel {
+    pub name: String,
+    /// `hoc`, `swc` or `isf_param` with the resolved path.
+    pub source: Source,
+    pub temperature_degc: f64,
+    pub v_init_mv: f64,
+    pub discretization: Discretization,
+    /// A generated axon (`isf_axon()`), if any.
+    pub axon: Option<Value>,
+    pub regions: Vec<RegionModel>,
+}
+
+/// Where a neuron's geometry (or whole definition) comes from.
+#[derive(Clone, Debug, Serialize)]
+pub struct Source {
+    pub format: String,
+    pub path: String,
+}
+
+/// The discretization rule.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Discretization {
+    /// ISF's rule: d_lambda 0.1 on the middle 3-D point's diameter, optional maximum length.
+    IsfDLambda {
+        frequency_hz: f64,
+        max_length_um: Option<f64>,
+    },
+    /// NEURON's length-weighted d_lambda rule.
+    DLambda { d_lambda: f64, frequency_hz: f64 },
+    /// Segments no longer than this.
+    MaxLength { max_length_um: f64 },
+    /// The same nseg everywhere.
+    Fixed { nseg: u32 },
+}
+
+/// Biophysics of one region (label).
+#[derive(Clone, Debug, Serialize)]
+pub struct RegionModel {
+    pub region: String,
+    pub ra_ohm_cm: Option<f64>,
+    pub cm_uf_cm2: Option<f64>,
+    /// Fixed reversal potentials (`ena`, `ek`, …) in mV.
+    pub reversal_mv: BTreeMap<String, f64>,
+    pub mechanisms: Vec<MechInstance>,
+}
+
+/// A mechanism inserted in a region with parameter values (functions of position).
+#[derive(Clone, Debug, Serialize)]
+pub struct MechInstance {
+    pub mechanism: String,
+    pub parameters: BTreeMap<String, Density>,
+}
+
+/// A parameter value over the cell: an expression of position in `unit`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Density {
+    pub unit: String,
+    pub expr: Ex,
+}
+
+/// A lowered value of a network or experiment field.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    Num {
+        value: f64,
+        unit: String,
+    },
+    Expr {
+        expr: Ex,
+        unit: String,
+    },
+    Bool(bool),
+    Str(String),
+    List(Vec<Value>),
+    Record(BTreeMap<String, Value>),
+    Obj {
+        kind: String,
+        args: BTreeMap<String, Value>,
+    },
+    Ref {
+        decl: String,
+        name: String,
+    },
+}
+
+/// A network: presynaptic populations.
+#[derive(Clone, Debug, Serialize)]
+pub struct NetworkModel {
+    pub name: String,
+    pub populations: Vec<PopulationModel>,
+}
+
+/// One presynaptic population.
+#[derive(Clone, Debug, Serialize)]
+pub struct PopulationModel {
+    pub name: String,
+    pub fields: BTreeMap<String, Value>,
+    pub receptors: BTreeMap<String, BTreeMap<String, Value>>,
+}
+
+/// An experiment: what to run, vary, record and where to store it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExperimentModel {
+    pub name: String,
+    pub neuron: String,
+    pub network: Option<String>,
+    pub duration_ms: f64,
+    pub dt_ms: f64,
+    pub n_steps: u64,
+    pub trials: u64,
+    pub seed: u64,
+    pub stimuli: BTreeMap<String, BTreeMap<String, Value>>,
+    pub sweep: Vec<SweepAxisModel>,
+    /// Number of sweep points (product of the axis lengths).
+    pub sweep_points: u64,
+    pub record: Vec<Value>,
+    pub store: Option<String>,
+}
+
+/// One sweep axis: a path into the declarations and its values.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepAxisModel {
+    pub path: String,
+    pub values: Vec<Value>,
+}

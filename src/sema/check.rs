@@ -1,0 +1,2333 @@
+//! The checker: imports and name resolution across files and the stdlib, declaration schemas,
+//! mechanism bodies, and construction of the lowered [`Model`].
+//!
+//! Everything is reported, nothing aborts: each problem becomes a diagnostic and the erroneous
+//! part is skipped, so one run lists all mistakes of a script.
+
+use super::builtins::{self, POSITION_VARS};
+use super::eval::{Evaluator, Names, resolve_unit};
+use super::ex::Ex;
+use super::units::{self, Dim};
+use super::value::{Obj, Val};
+use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::model::{self, *};
+use crate::source::{FileId, Origin, SourceMap, Span};
+use crate::syntax::ast::{
+    self, BinOp, Block, DeclBody, DeclKind, Entry, ImportNames, ImportTarget,
+};
+use crate::syntax::parser;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Result of checking a script.
+pub struct Checked {
+    pub sources: SourceMap,
+    pub diagnostics: Vec<Diagnostic>,
+    pub model: Model,
+    /// The root file's id.
+    pub root: Option<FileId>,
+}
+
+impl Checked {
+    /// True when there are errors (warnings do not count).
+    pub fn has_errors(&self) -> bool {
+        crate::diagnostics::has_errors(&self.diagnostics)
+    }
+}
+
+/// Check a script file on disk.
+pub fn check_path(path: &Path) -> Checked {
+    let mut s = Session::default();
+    let root = match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let origin = Origin::Path(normalize(path));
+            Some(s.load(origin, path.display().to_string(), text, None))
+        }
+        Err(e) => {
+            s.diags.push(
+                Diagnostic::new(Code::E0203, format!("cannot read {}: {e}", path.display()))
+                    .note("check the path and permissions"),
+            );
+            None
+        }
+    };
+    s.finish(root)
+}
+
+/// Check a script given as text (tests, REPL); relative paths resolve against `base_dir`.
+pub fn check_text(name: &str, text: &str, base_dir: &Path) -> Checked {
+    let mut s = Session::default();
+    let origin = Origin::Path(normalize(&base_dir.join(name)));
+    let root = s.load(origin, name.to_string(), text.to_string(), None);
+    s.finish(Some(root))
+}
+
+fn normalize(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// A name bound at module level.
+#[derive(Clone, Debug)]
+enum Sym {
+    Let(Val),
+    Decl(usize),
+    Mech(usize),
+    Module(u32),
+}
+
+#[derive(Default)]
+struct Module {
+    syms: HashMap<String, (Sym, Span)>,
+    /// Names declared in this module itself (what `*` imports).
+    own: Vec<String>,
+    used: HashMap<String, bool>,
+    imports: Vec<(String, Span)>,
+}
+
+/// What the checker knows about a mechanism.
+#[derive(Clone, Debug)]
+pub struct MechInfo {
+    pub name: String,
+    pub sort: String,
+    /// (name, dimension, canonical scale, unit) of each parameter.
+    pub params: Vec<(String, Dim, f64, String)>,
+    pub model: MechModel,
+    pub span: Span,
+}
+
+#[derive(Default)]
+struct Session {
+    sources: SourceMap,
+    diags: Vec<Diagnostic>,
+    modules: Vec<Module>,
+    loading: Vec<Origin>,
+    loaded: HashMap<String, u32>,
+    mechs: Vec<MechInfo>,
+    decls: Vec<(DeclKind, String, u32)>,
+    model: Model,
+}
+
+/// Name lookup for one module plus local scopes.
+struct Scope<'a> {
+    modules: &'a mut Vec<Module>,
+    mechs: &'a [MechInfo],
+    decls: &'a [(DeclKind, String, u32)],
+    module: u32,
+    locals: Vec<(String, Val)>,
+}
+
+impl Names for Scope<'_> {
+    fn lookup(&mut self, name: &str) -> Option<Val> {
+        if let Some((_, v)) = self.locals.iter().rev().find(|(n, _)| n == name) {
+            return Some(v.clone());
+        }
+        let m = &mut self.modules[self.module as usize];
+        let (sym, _) = m.syms.get(name)?.clone();
+        m.used.insert(name.to_string(), true);
+        Some(sym_val(&sym, self.mechs, self.decls))
+    }
+
+    fn candidates(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.locals.iter().map(|(n, _)| n.clone()).collect();
+        v.extend(self.modules[self.module as usize].syms.keys().cloned());
+        v
+    }
+
+    fn module_member(&mut self, module: u32, name: &str) -> Option<Val> {
+        let m = &self.modules[module as usize];
+        if !m.own.iter().any(|n| n == name) {
+            return None;
+        }
+        let (sym, _) = m.syms.get(name)?.clone();
+        Some(sym_val(&sym, self.mechs, self.decls))
+    }
+}
+
+fn sym_val(sym: &Sym, mechs: &[MechInfo], decls: &[(DeclKind, String, u32)]) -> Val {
+    match sym {
+        Sym::Let(v) => v.clone(),
+        Sym::Decl(i) => Val::Decl(decls[*i].0, decls[*i].1.clone()),
+        Sym::Mech(i) => Val::Decl(DeclKind::Mechanism, mechs[*i].name.clone()),
+        Sym::Module(m) => Val::Module(*m),
+    }
+}
+
+/// Region names a neuron accepts, with the ISF label each one maps to.
+pub const REGIONS: &[(&str, &str)] = &[
+    ("soma", "Soma"),
+    ("dendrite", "Dendrite"),
+    ("apical_dendrite", "ApicalDendrite"),
+    ("ais", "AIS"),
+    ("myelin", "Myelin"),
+    ("node", "Node"),
+    ("axon", "Axon"),
+    ("all", "*"),
+];
+
+/// Ions mechanisms may use, with the variables they provide: (ion, reversal, current,
+/// inside concentration).
+pub const IONS: &[(&str, &str, &str, &str)] = &[
+    ("na", "ena", "ina", "nai"),
+    ("k", "ek", "ik", "ki"),
+    ("ca", "eca", "ica", "cai"),
+];
+
+impl Session {
+    fn finish(mut self, root: Option<FileId>) -> Checked {
+        // Unused top-level lets and imports of the root module are warnings.
+        if let Some(m) = self.modules.first() {
+            let mut warn = Vec::new();
+            for (name, (sym, span)) in &m.syms {
+                if matches!(sym, Sym::Let(_))
+                    && !m.used.get(name).copied().unwrap_or(false)
+                    && m.own.contains(name)
+                {
+                    warn.push(
+                        Diagnostic::new(Code::W0101, format!("`{name}` is never used"))
+                            .label(*span, "defined here")
+                            .help(format!(
+                                "remove it, or prefix it with an underscore: `_{name}`"
+                            )),
+                    );
+                }
+            }
+            for (name, span) in &m.imports {
+                let used = m.used.iter().any(|(n, u)| *u && (n == name || name == "*"));
+                if !used && name != "*" {
+                    warn.push(
+                        Diagnostic::new(
+                            Code::W0102,
+                            format!("`{name}` is imported but never used"),
+                        )
+                        .label(*span, "imported here"),
+                    );
+                }
+            }
+            warn.retain(|d| !d.message.starts_with("`_"));
+            warn.sort_by_key(|d| d.primary_span().map(|s| (s.file, s.start)));
+            self.diags.extend(warn);
+        }
+        self.model.version = model::MODEL_VERSION;
+        Checked {
+            sources: self.sources,
+            diagnostics: self.diags,
+            model: self.model,
+            root,
+        }
+    }
+
+    /// Load, parse and check one module; returns its file id.
+    fn load(&mut self, origin: Origin, name: String, text: String, _from: Option<Span>) -> FileId {
+        let file = self.sources.add(origin.clone(), name, text);
+        let mid = self.modules.len() as u32;
+        self.modules.push(Module::default());
+        self.loading.push(origin);
+        let text = self.sources.get(file).text.clone();
+        let parsed = parser::parse_file(file, &text);
+        self.diags.extend(parsed.diagnostics);
+        let ast = parsed.file;
+        let base = self.sources.get(file).base_dir();
+        // 1. imports
+        for item in &ast.items {
+            if let ast::Item::Import(imp) = item {
+                self.import(mid, imp, &base);
+            }
+        }
+        // 2. declare names (duplicates reported here)
+        for item in &ast.items {
+            let (name, kind) = match item {
+                ast::Item::Decl(d) => (&d.name, Some(d.kind)),
+                ast::Item::Let(l) => (&l.name, None),
+                ast::Item::Import(_) => continue,
+            };
+            let m = &mut self.modules[mid as usize];
+            if m.own.contains(&name.name) {
+                let prev = m.syms.get(&name.name).map(|s| s.1);
+                let mut d =
+                    Diagnostic::new(Code::E0105, format!("`{}` is declared twice", name.name))
+                        .label(name.span, "declared again here");
+                if let Some(p) = prev {
+                    d = d.label(p, "first declared here");
+                }
+                self.diags.push(d);
+                continue;
+            }
+            if let Some((_, prev)) = m.syms.get(&name.name)
+                && !m.own.contains(&name.name)
+            {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::W0104,
+                        format!("`{}` shadows an imported name", name.name),
+                    )
+                    .label(name.span, "this declaration hides the import")
+                    .label(*prev, "imported from here"),
+                );
+            }
+            m.own.push(name.name.clone());
+            let sym = match kind {
+                Some(k) => {
+                    self.decls.push((k, name.name.clone(), mid));
+                    Sym::Decl(self.decls.len() - 1)
+                }
+                None => Sym::Let(Val::Err),
+            };
+            self.modules[mid as usize]
+                .syms
+                .insert(name.name.clone(), (sym, name.span));
+        }
+        // 3. top-level lets in order
+        for item in &ast.items {
+            if let ast::Item::Let(l) = item {
+                let mut ev_diags = Vec::new();
+                let v = {
+                    let mut scope = self.scope(mid);
+                    let mut ev = Evaluator {
+                        diags: &mut ev_diags,
+                        base_dir: base.clone(),
+                    };
+                    let v = ev.eval(&l.value, &mut scope);
+                    check_annotation(&mut ev, v, l.ty.as_ref(), l.value.span)
+                };
+                self.diags.extend(ev_diags);
+                let m = &mut self.modules[mid as usize];
+                if let Some(entry) = m.syms.get_mut(&l.name.name)
+                    && matches!(entry.0, Sym::Let(_))
+                    && entry.1 == l.name.span
+                {
+                    entry.0 = Sym::Let(v);
+                }
+            }
+        }
+        // 4. declarations: mechanisms first (neurons need their parameters)
+        for pass in [
+            DeclKind::Mechanism,
+            DeclKind::Neuron,
+            DeclKind::Network,
+            DeclKind::Experiment,
+        ] {
+            for item in &ast.items {
+                if let ast::Item::Decl(d) = item
+                    && d.kind == pass
+                {
+                    self.decl(mid, d, &base);
+                }
+            }
+        }
+        self.loading.pop();
+        file
+    }
+
+    fn scope(&mut self, module: u32) -> Scope<'_> {
+        Scope {
+            modules: &mut self.modules,
+            mechs: &self.mechs,
+            decls: &self.decls,
+            module,
+            locals: Vec::new(),
+        }
+    }
+
+    fn import(&mut self, mid: u32, imp: &ast::Import, base: &Path) {
+        let (target_mod, names, label_span) = match &imp.target {
+            ImportTarget::File { path, span } => {
+                let full = normalize(&base.join(path));
+                let origin = Origin::Path(full.clone());
+                let Some(m) = self.load_dep(origin, path.clone(), *span, || {
+                    std::fs::read_to_string(&full).map_err(|e| e.to_string())
+                }) else {
+                    return;
+                };
+                (m, ImportNames::Glob(*span), *span)
+            }
+            ImportTarget::Module { path, names } => {
+                let parts: Vec<&str> = path.iter().map(|p| p.name.as_str()).collect();
+                let span = path
+                    .first()
+                    .map(|p| p.span)
+                    .unwrap_or(imp.span)
+                    .to(path.last().map(|p| p.span).unwrap_or(imp.span));
+                if parts.first() != Some(&"std") {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::E0202,
+                            format!("unknown module `{}`", parts.join(".")),
+                        )
+                        .label(span, "module paths start with `std`")
+                        .help("import your own files by path: `import \"cells/my_cell.isf\"`"),
+                    );
+                    return;
+                }
+                let Some((name, text)) = crate::stdlib::module(&parts[1..]) else {
+                    let all = crate::stdlib::module_names();
+                    let wanted = parts.join(".");
+                    let mut d =
+                        Diagnostic::new(Code::E0202, format!("unknown stdlib module `{wanted}`"))
+                            .label(span, "no such module");
+                    if let Some(s) = suggest(&wanted, all.iter().map(String::as_str)) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    } else {
+                        d = d.note(format!("stdlib modules: {}", all.join(", ")));
+                    }
+                    self.diags.push(d);
+                    return;
+                };
+                let origin = Origin::Stdlib(name.clone());
+                let Some(m) = self.load_dep(origin, name, span, || Ok(text.to_string())) else {
+                    return;
+                };
+                (m, names.clone(), span)
+            }
+        };
+        let own: Vec<String> = self.modules[target_mod as usize].own.clone();
+        let bind = |s: &mut Self, name: &str, span: Span| {
+            let sym = s.modules[target_mod as usize]
+                .syms
+                .get(name)
+                .map(|x| x.0.clone());
+            if let Some(sym) = sym {
+                let m = &mut s.modules[mid as usize];
+                m.syms.insert(name.to_string(), (sym, span));
+            }
+        };
+        match names {
+            ImportNames::Glob(_) => {
+                for n in &own {
+                    bind(self, n, label_span);
+                }
+                self.modules[mid as usize]
+                    .imports
+                    .push(("*".into(), label_span));
+            }
+            ImportNames::List(list) => {
+                for id in list {
+                    if own.contains(&id.name) {
+                        bind(self, &id.name, id.span);
+                        self.modules[mid as usize]
+                            .imports
+                            .push((id.name.clone(), id.span));
+                    } else {
+                        let mut d = Diagnostic::new(
+                            Code::E0205,
+                            format!("module has no declaration `{}`", id.name),
+                        )
+                        .label(id.span, "not found in the module");
+                        if let Some(s) = suggest(&id.name, own.iter().map(String::as_str)) {
+                            d = d.help(format!("did you mean `{s}`?"));
+                        }
+                        self.diags.push(d);
+                    }
+                }
+            }
+            ImportNames::Module => {
+                let alias =
+                    imp.alias
+                        .as_ref()
+                        .map(|a| a.name.clone())
+                        .or_else(|| match &imp.target {
+                            ImportTarget::Module { path, .. } => {
+                                path.last().map(|p| p.name.clone())
+                            }
+                            _ => None,
+                        });
+                if let Some(a) = alias {
+                    let m = &mut self.modules[mid as usize];
+                    m.syms
+                        .insert(a.clone(), (Sym::Module(target_mod), label_span));
+                    m.imports.push((a, label_span));
+                }
+            }
+        }
+    }
+
+    fn load_dep(
+        &mut self,
+        origin: Origin,
+        name: String,
+        span: Span,
+        read: impl FnOnce() -> Result<String, String>,
+    ) -> Option<u32> {
+        if self.loading.contains(&origin) {
+            let mut d = Diagnostic::new(
+                Code::E0204,
+                format!("import cycle: `{name}` imports itself"),
+            )
+            .label(span, "this import closes a cycle");
+            let chain: Vec<String> = self
+                .loading
+                .iter()
+                .map(|o| match o {
+                    Origin::Path(p) => p
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    Origin::Stdlib(s) | Origin::Virtual(s) => s.clone(),
+                })
+                .collect();
+            d = d.note(format!("import chain: {} → {name}", chain.join(" → ")));
+            self.diags.push(d);
+            return None;
+        }
+        let key = format!("{origin:?}");
+        if let Some(&m) = self.loaded.get(&key) {
+            return Some(m);
+        }
+        let text = match read() {
+            Ok(t) => t,
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::new(Code::E0203, format!("cannot import `{name}`"))
+                        .label(span, e)
+                        .note("import paths are relative to the importing file"),
+                );
+                return None;
+            }
+        };
+        let mid = self.modules.len() as u32;
+        self.load(origin, name, text, Some(span));
+        self.loaded.insert(key, mid);
+        Some(mid)
+    }
+
+    fn decl(&mut self, mid: u32, d: &ast::Decl, base: &Path) {
+        // Only the first declaration of a name is checked further.
+        let m = &self.modules[mid as usize];
+        if m.syms.get(&d.name.name).map(|s| s.1) != Some(d.name.span) {
+            return;
+        }
+        match (&d.body, d.kind) {
+            (DeclBody::Block(b), DeclKind::Mechanism) => self.mechanism(mid, d, b, base),
+            (DeclBody::Block(b), DeclKind::Neuron) => self.neuron(mid, &d.name, b, base),
+            (DeclBody::Block(b), DeclKind::Network) => self.network(mid, &d.name, b, base),
+            (DeclBody::Block(b), DeclKind::Experiment) => self.experiment(mid, &d.name, b, base),
+            (DeclBody::Expr(e), kind) => {
+                let mut diags = Vec::new();
+                let v = {
+                    let mut scope = self.scope(mid);
+                    let mut ev = Evaluator {
+                        diags: &mut diags,
+                        base_dir: base.to_path_buf(),
+                    };
+                    ev.eval(e, &mut scope)
+                };
+                self.diags.extend(diags);
+                let want = match kind {
+                    DeclKind::Neuron => "isf_param",
+                    DeclKind::Network => "isf_network_param",
+                    _ => "",
+                };
+                match v {
+                    Val::Obj(o) if o.kind == want => {
+                        let path = match o.get("path") {
+                            Some(Val::Str(s)) => s.clone(),
+                            _ => String::new(),
+                        };
+                        if kind == DeclKind::Neuron {
+                            self.model.neurons.push(NeuronModel {
+                                name: d.name.name.clone(),
+                                source: model::Source {
+                                    format: "isf_param".into(),
+                                    path,
+                                },
+                                temperature_degc: 34.0,
+                                v_init_mv: -75.0,
+                                discretization: Discretization::IsfDLambda {
+                                    frequency_hz: 100.0,
+                                    max_length_um: None,
+                                },
+                                axon: None,
+                                regions: vec![],
+                            });
+                        } else {
+                            self.model.networks.push(NetworkModel {
+                                name: d.name.name.clone(),
+                                populations: vec![],
+                            });
+                        }
+                    }
+                    Val::Err => {}
+                    other => {
+                        let mut diag = Diagnostic::new(
+                            Code::E0306,
+                            format!("a {} cannot be defined by this value", kind.as_str()),
+                        )
+                        .label(e.span, format!("this is {}", other.type_name()));
+                        if !want.is_empty() {
+                            diag = diag.help(format!(
+                                "write `{} {} = {want}(\"file.param\")` or give a block",
+                                kind.as_str(),
+                                d.name.name
+                            ));
+                        }
+                        self.diags.push(diag);
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ mechanisms
+
+    fn mechanism(&mut self, mid: u32, d: &ast::Decl, b: &Block, base: &Path) {
+        let sort = d
+            .sort
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| "density".into());
+        if let Some(s) = &d.sort
+            && s.name != "density"
+            && s.name != "point"
+        {
+            self.diags.push(
+                Diagnostic::new(Code::E0404, format!("unknown mechanism sort `{}`", s.name))
+                    .label(s.span, "expected `density` or `point`"),
+            );
+        }
+        let current_dim = if sort == "point" {
+            Dim::CURRENT
+        } else {
+            Dim([-2, 0, 0, 1, 0, 0])
+        };
+        let mut diags = Vec::new();
+        let mut mm = MechModel {
+            name: d.name.name.clone(),
+            sort: sort.clone(),
+            origin: self.origin_string(d.name.span),
+            ions: vec![],
+            parameters: vec![],
+            states: vec![],
+            currents: vec![],
+        };
+        let mut params = Vec::new();
+        let mut locals: Vec<(String, Val)> = vec![
+            ("v".into(), q_var("v", Dim::VOLTAGE)),
+            ("t".into(), q_var("t", Dim::TIME)),
+            (
+                "celsius".into(),
+                Val::Q {
+                    dim: Dim::TEMPERATURE,
+                    abs: true,
+                    ex: Ex::bin(BinOp::Add, Ex::var("celsius", 1.0), Ex::Const(273.15)),
+                },
+            ),
+            (
+                "FARADAY".into(),
+                Val::si(96485.33212, Dim([0, 0, 1, 1, 0, -1])),
+            ),
+            (
+                "R_GAS".into(),
+                Val::si(8.314462618, Dim([2, 1, -2, 0, -1, -1])),
+            ),
+            ("PI".into(), Val::num(std::f64::consts::PI)),
+        ];
+        if sort == "point" {
+            locals.push(("area".into(), q_var("area", Dim([2, 0, 0, 0, 0, 0]))));
+        }
+        // writes: name -> ion
+        let mut ion_writes: HashMap<String, String> = HashMap::new();
+        let mut declared_states: Vec<(String, Span, Dim)> = Vec::new();
+        let mut integrated: Vec<String> = Vec::new();
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        {
+            let mut scope = self.scope(mid);
+            scope.locals = locals;
+            let mut ev = Evaluator {
+                diags: &mut diags,
+                base_dir: base.to_path_buf(),
+            };
+            for entry in &b.entries {
+                match entry {
+                    Entry::Block(sb) if sb.head.name == "ion" => {
+                        let Some(ion) = &sb.name else {
+                            ev.diags.push(Diagnostic::new(Code::E0101, "an ion block needs the ion's name").label(sb.head.span, "write e.g. `ion na { reads: ena, writes: ina }`"));
+                            continue;
+                        };
+                        let Some(&(_, e, i, c)) = IONS.iter().find(|x| x.0 == ion.name) else {
+                            let mut dg = Diagnostic::new(Code::E0411, format!("unknown ion `{}`", ion.name))
+                                .label(ion.span, "isf knows the ions na, k and ca")
+                                .help("for a non-specific current, declare `current i = …` without an ion block");
+                            if let Some(s) = suggest(&ion.name, IONS.iter().map(|x| x.0)) {
+                                dg = dg.help(format!("did you mean `{s}`?"));
+                            }
+                            ev.diags.push(dg);
+                            continue;
+                        };
+                        let mut use_ = IonUse { ion: ion.name.clone(), reads: vec![], writes: vec![] };
+                        for en in &sb.body.entries {
+                            let Entry::Field(f) = en else {
+                                ev.diags.push(Diagnostic::new(Code::E0401, "an ion block has only `reads` and `writes`").label(en.span(), "unexpected entry"));
+                                continue;
+                            };
+                            let names = name_list(&f.value);
+                            let write = match f.name.name.as_str() {
+                                "reads" => false,
+                                "writes" => true,
+                                other => {
+                                    let mut dg = Diagnostic::new(Code::E0401, format!("unknown field `{other}` in an ion block")).label(f.name.span, "expected `reads` or `writes`");
+                                    if let Some(s) = suggest(other, ["reads", "writes"]) {
+                                        dg = dg.help(format!("did you mean `{s}`?"));
+                                    }
+                                    ev.diags.push(dg);
+                                    continue;
+                                }
+                            };
+                            let Some(names) = names else {
+                                ev.diags.push(Diagnostic::new(Code::E0306, "expected a name or a list of names").label(f.value.span, format!("e.g. `{}: [{e}, {i}]`", f.name.name)));
+                                continue;
+                            };
+                            for (n, sp) in names {
+                                let dim = if n == e { Dim::VOLTAGE } else if n == i { current_dim } else if n == c || n == format!("{}o", &c[..c.len() - 1]) { Dim::CONCENTRATION } else {
+                                    ev.diags.push(Diagnostic::new(Code::E0201, format!("ion `{}` has no variable `{n}`", ion.name)).label(sp, format!("the {} ion provides {e}, {i} and {c}", ion.name)));
+                                    continue;
+                                };
+                                if write {
+                                    use_.writes.push(n.clone());
+                                    ion_writes.insert(n.clone(), ion.name.clone());
+                                    if n == c {
+                                        // a written concentration is a state of this mechanism
+                                        continue;
+                                    }
+                                } else {
+                                    use_.reads.push(n.clone());
+                                    scope.locals.push((n.clone(), q_var(&n, dim)));
+                                }
+                            }
+                        }
+                        mm.ions.push(use_);
+                    }
+                    Entry::Stmt(st) => {
+                        for bnd in &st.bindings {
+                            let declares = st.keyword.name != "derivative";
+                            if let Some(prev) = seen.get(&bnd.name.name).copied().filter(|_| declares) {
+                                ev.diags.push(Diagnostic::new(Code::E0105, format!("`{}` is declared twice in this mechanism", bnd.name.name)).label(bnd.name.span, "declared again here").label(prev, "first declared here"));
+                                continue;
+                            }
+                            if declares {
+                                seen.insert(bnd.name.name.clone(), bnd.name.span);
+                            }
+                            let ann = bnd.ty.as_ref().and_then(|t| ann_unit(t, ev.diags));
+                            match st.keyword.name.as_str() {
+                                "parameter" | "constant" => {
+                                    let val = bnd.value.as_ref().map(|e| (ev.eval(e, &mut scope), e.span));
+                                    let dim = match (&ann, &val) {
+                                        (Some(u), Some((v, sp))) => {
+                                            let v = ev.expect_dim(v.clone(), u.dim, *sp, &format!("default of `{}`", bnd.name.name));
+                                            if v.is_err() { None } else { Some(u.dim) }
+                                        }
+                                        (Some(u), None) => Some(u.dim),
+                                        (None, Some((Val::Q { dim, abs: false, .. }, _))) => Some(*dim),
+                                        (None, Some((Val::Err, _))) => None,
+                                        (None, Some((v, sp))) => {
+                                            ev.diags.push(Diagnostic::new(Code::E0306, "a parameter must be a quantity").label(*sp, format!("this is {}", v.type_name())));
+                                            None
+                                        }
+                                        (None, None) => {
+                                            ev.diags.push(Diagnostic::new(Code::E0402, format!("parameter `{}` needs a unit or a default", bnd.name.name)).label(bnd.name.span, "write e.g. `parameter gbar: S/cm2 = 1e-5 S/cm2`"));
+                                            None
+                                        }
+                                    };
+                                    let Some(dim) = dim else {
+                                        scope.locals.push((bnd.name.name.clone(), Val::Err));
+                                        continue;
+                                    };
+                                    let (scale, unit) = units::canonical_scale(dim);
+                                    let default = val.as_ref().and_then(|(v, _)| v.const_si()).map(|x| x / scale);
+                                    if st.keyword.name == "parameter" {
+                                        params.push((bnd.name.name.clone(), dim, scale, unit.clone()));
+                                        mm.parameters.push(ParamModel { name: bnd.name.name.clone(), unit, default });
+                                        scope.locals.push((bnd.name.name.clone(), Val::Q { dim, abs: false, ex: Ex::var(&bnd.name.name, scale) }));
+                                    } else {
+                                        scope.locals.push((bnd.name.name.clone(), val.map(|x| x.0).unwrap_or(Val::Err)));
+                                    }
+                                }
+                                "state" => {
+                                    let dim = ann.map(|u| u.dim).unwrap_or(Dim::ONE);
+                                    let (scale, unit) = units::canonical_scale(dim);
+                                    let init = match &bnd.value {
+                                        Some(e) => {
+                                            let v = ev.eval(e, &mut scope);
+                                            let v = ev.expect_dim(v, dim, e.span, &format!("initial value of `{}`", bnd.name.name));
+                                            v.const_si().map(|x| x / scale)
+                                        }
+                                        None => None,
+                                    };
+                                    declared_states.push((bnd.name.name.clone(), bnd.name.span, dim));
+                                    mm.states.push(StateModel { name: bnd.name.name.clone(), unit, init, inf: None, tau_ms: None, derivative: None });
+                                    scope.locals.push((bnd.name.name.clone(), Val::Q { dim, abs: false, ex: Ex::var(&bnd.name.name, scale) }));
+                                }
+                                "current" => {
+                                    let Some(e) = &bnd.value else {
+                                        ev.diags.push(Diagnostic::new(Code::E0402, format!("current `{}` needs an expression", bnd.name.name)).label(bnd.name.span, "write `current i = g * (v - e)`"));
+                                        continue;
+                                    };
+                                    let v = ev.eval(e, &mut scope);
+                                    let what = if sort == "point" { "a point-process current" } else { "a density current" };
+                                    let v = ev.expect_dim(v, current_dim, e.span, what);
+                                    if let Val::Q { ex, .. } = v {
+                                        let (scale, unit) = units::canonical_scale(current_dim);
+                                        let ion = ion_writes.get(&bnd.name.name).cloned();
+                                        mm.currents.push(CurrentModel { name: bnd.name.name.clone(), unit, ion, expr: ex.clone().canonical(scale) });
+                                        scope.locals.push((bnd.name.name.clone(), Val::Q { dim: current_dim, abs: false, ex }));
+                                    }
+                                }
+                                "derivative" => {
+                                    let Some(e) = &bnd.value else { continue };
+                                    let Some((_, _, sdim)) = declared_states.iter().find(|s| s.0 == bnd.name.name).cloned() else {
+                                        ev.diags.push(Diagnostic::new(Code::E0201, format!("`{}` is not a state of this mechanism", bnd.name.name)).label(bnd.name.span, "declare it first with `state`"));
+                                        continue;
+                                    };
+                                    let v = ev.eval(e, &mut scope);
+                                    let want = sdim.div(Dim::TIME);
+                                    let v = ev.expect_dim(v, want, e.span, &format!("the derivative of `{}`", bnd.name.name));
+                                    if let Val::Q { ex, .. } = v {
+                                        let (scale, _) = units::canonical_scale(sdim);
+                                        if let Some(s) = mm.states.iter_mut().find(|s| s.name == bnd.name.name) {
+                                            // unit/ms: divide SI by (scale / 1e-3)
+                                            s.derivative = Some(ex.canonical(scale / 1e-3));
+                                        }
+                                        integrated.push(bnd.name.name.clone());
+                                    }
+                                }
+                                other => {
+                                    ev.diags.push(Diagnostic::new(Code::E0401, format!("`{other}` is not allowed in a mechanism")).label(st.keyword.span, "here"));
+                                }
+                            }
+                        }
+                    }
+                    Entry::Let(l) => {
+                        let v = ev.eval(&l.value, &mut scope);
+                        let v = check_annotation(&mut ev, v, l.ty.as_ref(), l.value.span);
+                        scope.locals.push((l.name.name.clone(), v));
+                    }
+                    Entry::Block(sb) if sb.head.name == "gate" => {
+                        let Some(g) = &sb.name else {
+                            ev.diags.push(Diagnostic::new(Code::E0101, "a gate block needs the state's name").label(sb.head.span, "write `gate m { inf: …, tau: … }`"));
+                            continue;
+                        };
+                        if !declared_states.iter().any(|s| s.0 == g.name) {
+                            let mut dg = Diagnostic::new(Code::E0201, format!("`{}` is not a state of this mechanism", g.name)).label(g.span, "declare it first with `state`");
+                            if let Some(s) = suggest(&g.name, declared_states.iter().map(|s| s.0.as_str())) {
+                                dg = dg.help(format!("did you mean `{s}`?"));
+                            }
+                            ev.diags.push(dg);
+                            continue;
+                        }
+                        let depth = scope.locals.len();
+                        let mut got: HashMap<&str, (Ex, Span)> = HashMap::new();
+                        for en in &sb.body.entries {
+                            match en {
+                                Entry::Let(l) => {
+                                    let v = ev.eval(&l.value, &mut scope);
+                                    let v = check_annotation(&mut ev, v, l.ty.as_ref(), l.value.span);
+                                    scope.locals.push((l.name.name.clone(), v));
+                                }
+                                Entry::Field(f) => {
+                                    let (key, want): (&str, Dim) = match f.name.name.as_str() {
+                                        "alpha" => ("alpha", Dim::FREQUENCY),
+                                        "beta" => ("beta", Dim::FREQUENCY),
+                                        "inf" => ("inf", Dim::ONE),
+                                        "tau" => ("tau", Dim::TIME),
+                                        other => {
+                                            let mut dg = Diagnostic::new(Code::E0401, format!("unknown field `{other}` in a gate")).label(f.name.span, "a gate has alpha, beta, inf and tau");
+                                            if let Some(s) = suggest(other, ["alpha", "beta", "inf", "tau"]) {
+                                                dg = dg.help(format!("did you mean `{s}`?"));
+                                            }
+                                            ev.diags.push(dg);
+                                            continue;
+                                        }
+                                    };
+                                    if let Some((_, prev)) = got.get(key) {
+                                        ev.diags.push(Diagnostic::new(Code::E0104, format!("`{key}` given twice")).label(f.name.span, "given again here").label(*prev, "first given here"));
+                                        continue;
+                                    }
+                                    let v = ev.eval(&f.value, &mut scope);
+                                    let v = ev.expect_dim(v, want, f.value.span, &format!("`{key}` of gate `{}`", g.name));
+                                    if let Val::Q { ex, .. } = &v {
+                                        got.insert(key, (ex.clone(), f.name.span));
+                                    }
+                                    // alpha and beta are visible to inf and tau
+                                    scope.locals.push((key.to_string(), v));
+                                }
+                                other => ev.diags.push(Diagnostic::new(Code::E0401, "a gate block has fields and lets only").label(other.span(), "unexpected entry")),
+                            }
+                        }
+                        scope.locals.truncate(depth);
+                        let ab = got.get("alpha").zip(got.get("beta")).map(|(a, b)| (a.0.clone(), b.0.clone()));
+                        let inf = got.get("inf").map(|x| x.0.clone()).or_else(|| ab.clone().map(|(a, b)| Ex::bin(BinOp::Div, a.clone(), Ex::bin(BinOp::Add, a, b))));
+                        let tau = got.get("tau").map(|x| x.0.clone()).or_else(|| ab.map(|(a, b)| Ex::bin(BinOp::Div, Ex::Const(1.0), Ex::bin(BinOp::Add, a, b))));
+                        match (inf, tau) {
+                            (Some(inf), Some(tau)) => {
+                                if let Some(s) = mm.states.iter_mut().find(|s| s.name == g.name) {
+                                    s.inf = Some(inf);
+                                    s.tau_ms = Some(tau.canonical(1e-3));
+                                }
+                                integrated.push(g.name.clone());
+                            }
+                            _ => ev.diags.push(Diagnostic::new(Code::E0402, format!("gate `{}` needs `inf` and `tau`, or `alpha` and `beta`", g.name)).label(sb.span, "incomplete gate")),
+                        }
+                    }
+                    Entry::Block(sb) => {
+                        let mut dg = Diagnostic::new(Code::E0403, format!("unknown block `{}` in a mechanism", sb.head.name)).label(sb.head.span, "mechanisms have `ion` and `gate` blocks");
+                        if let Some(s) = suggest(&sb.head.name, ["ion", "gate"]) {
+                            dg = dg.help(format!("did you mean `{s}`?"));
+                        }
+                        ev.diags.push(dg);
+                    }
+                    other => ev.diags.push(Diagnostic::new(Code::E0401, "unexpected entry in a mechanism").label(other.span(), "mechanisms contain ion, parameter, state, let, gate, derivative and current entries")),
+                }
+            }
+        }
+        for (name, span, _) in &declared_states {
+            if !integrated.contains(name) {
+                diags.push(
+                    Diagnostic::new(
+                        Code::E0410,
+                        format!("state `{name}` has no gate or derivative"),
+                    )
+                    .label(*span, "declared here but never integrated")
+                    .help(format!(
+                        "add `gate {name} {{ inf: …, tau: … }}` or `derivative {name} = …`"
+                    )),
+                );
+            }
+        }
+        if mm.currents.is_empty()
+            && !mm.ions.iter().any(|i| !i.writes.is_empty())
+            && sort == "density"
+        {
+            diags.push(
+                Diagnostic::new(
+                    Code::E0402,
+                    format!(
+                        "mechanism `{}` contributes no current and writes nothing",
+                        d.name.name
+                    ),
+                )
+                .label(d.name.span, "declare `current i = …`"),
+            );
+        }
+        let had_errors = crate::diagnostics::has_errors(&diags);
+        self.diags.extend(diags);
+        let idx = self.mechs.len();
+        self.mechs.push(MechInfo {
+            name: d.name.name.clone(),
+            sort,
+            params,
+            model: mm.clone(),
+            span: d.name.span,
+        });
+        if let Some(entry) = self.modules[mid as usize].syms.get_mut(&d.name.name) {
+            entry.0 = Sym::Mech(idx);
+        }
+        if mid == 0 && !had_errors {
+            self.model.mechanisms.push(mm);
+        }
+    }
+
+    fn origin_string(&self, span: Span) -> String {
+        let src = self.sources.get(span.file);
+        let (line, _) = src.line_col(span.start as usize);
+        format!("{}:{line}", src.name)
+    }
+
+    fn mech_by_name(&self, mid: u32, name: &str) -> Option<usize> {
+        match self.modules[mid as usize].syms.get(name) {
+            Some((Sym::Mech(i), _)) => Some(*i),
+            _ => None,
+        }
+    }
+
+    // ------------------------------------------------------------------ neurons
+
+    fn neuron(&mut self, mid: u32, name: &ast::Ident, b: &Block, base: &Path) {
+        let mut diags = Vec::new();
+        let mut source = None;
+        let mut temperature = 34.0;
+        let mut v_init = -75.0;
+        let mut disc = Discretization::IsfDLambda {
+            frequency_hz: 100.0,
+            max_length_um: None,
+        };
+        let mut regions = Vec::new();
+        let mut axon = None;
+        let mut used_mechs = Vec::new();
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        let mech_names: Vec<String> = self.modules[mid as usize]
+            .syms
+            .iter()
+            .filter(|(_, s)| matches!(s.0, Sym::Mech(_)))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for entry in &b.entries {
+            if let Some(dup) = dup_check(entry, &mut seen) {
+                diags.push(dup);
+                continue;
+            }
+            match entry {
+                Entry::Field(f) => {
+                    let mut scope = self.scope(mid);
+                    let mut ev = Evaluator { diags: &mut diags, base_dir: base.to_path_buf() };
+                    let v = ev.eval(&f.value, &mut scope);
+                    match f.name.name.as_str() {
+                        "morphology" => match v {
+                            Val::Obj(o) if o.kind == "hoc" || o.kind == "swc" => {
+                                if let Some(Val::Str(p)) = o.get("path") {
+                                    source = Some(model::Source { format: o.kind.clone(), path: p.clone() });
+                                }
+                            }
+                            Val::Err => source = Some(model::Source { format: "error".into(), path: String::new() }),
+                            other => {
+                                ev.diags.push(Diagnostic::new(Code::E0306, "morphology must be `hoc(…)` or `swc(…)`").label(f.value.span, format!("this is {}", other.type_name())).help("write `morphology: swc(\"cells/cell.swc\")`"));
+                                source = Some(model::Source { format: "error".into(), path: String::new() });
+                            }
+                        },
+                        "temperature" => {
+                            if let Some(t) = temperature_value(&mut ev, v, f.value.span) {
+                                temperature = t;
+                            }
+                        }
+                        "v_init" => {
+                            let v = ev.expect_dim(v, Dim::VOLTAGE, f.value.span, "v_init");
+                            if let Some(x) = v.const_si() {
+                                v_init = x * 1e3;
+                            }
+                        }
+                        "discretization" => match v {
+                            Val::Obj(o) => match discretization(&o) {
+                                Some(d) => disc = d,
+                                None => ev.diags.push(Diagnostic::new(Code::E0412, "invalid discretization rule").label(f.value.span, format!("`{}(…)` is not a discretization rule", o.kind)).help("use isf_d_lambda(…), d_lambda(0.1), max_length(30 um) or fixed(3)")),
+                            },
+                            Val::Err => {}
+                            other => ev.diags.push(Diagnostic::new(Code::E0412, "invalid discretization rule").label(f.value.span, format!("this is {}", other.type_name())).help("use isf_d_lambda(…), d_lambda(0.1), max_length(30 um) or fixed(3)")),
+                        },
+                        "axon" => match v {
+                            Val::Obj(ref o) if o.kind == "isf_axon" => axon = lower_val(&v),
+                            Val::Err => {}
+                            other => ev.diags.push(
+                                Diagnostic::new(Code::E0306, "axon must be `isf_axon()`")
+                                    .label(f.value.span, format!("this is {}", other.type_name())),
+                            ),
+                        },
+                        other => ev.diags.push(unknown_field(other, f.name.span, "a neuron", &["morphology", "temperature", "v_init", "discretization", "axon"])),
+                    }
+                }
+                Entry::Block(sb) => {
+                    if !REGIONS.iter().any(|r| r.0 == sb.head.name) {
+                        let mut d = Diagnostic::new(Code::E0403, format!("unknown region `{}`", sb.head.name)).label(sb.head.span, "not a region of a neuron");
+                        if let Some(s) = suggest(&sb.head.name, REGIONS.iter().map(|r| r.0)) {
+                            d = d.help(format!("did you mean `{s}`?"));
+                        } else if mech_names.contains(&sb.head.name) {
+                            d = d.help(format!("mechanisms go inside a region: `soma {{ {} {{ … }} }}`", sb.head.name));
+                        } else {
+                            d = d.note(format!("regions: {}", REGIONS.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")));
+                        }
+                        diags.push(d);
+                        continue;
+                    }
+                    if let Some(n) = &sb.name {
+                        diags.push(Diagnostic::new(Code::E0101, "a region block takes no name").label(n.span, "remove this"));
+                    }
+                    let r = self.region(mid, &sb.head.name, &sb.body, base, &mut diags, &mut used_mechs);
+                    regions.push(r);
+                }
+                other => diags.push(Diagnostic::new(Code::E0401, "unexpected entry in a neuron").label(other.span(), "a neuron has fields (morphology, temperature, v_init, discretization) and region blocks")),
+            }
+        }
+        if source.is_none() {
+            diags.push(
+                Diagnostic::new(
+                    Code::E0402,
+                    format!("neuron `{}` has no morphology", name.name),
+                )
+                .label(name.span, "add `morphology: swc(\"…\")` or `hoc(\"…\")`"),
+            );
+        }
+        let ok = !crate::diagnostics::has_errors(&diags);
+        self.diags.extend(diags);
+        if mid != 0 || !ok {
+            return;
+        }
+        for i in used_mechs {
+            let m = &self.mechs[i].model;
+            if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
+                self.model.mechanisms.push(m.clone());
+            }
+        }
+        self.model.neurons.push(NeuronModel {
+            name: name.name.clone(),
+            source: source.unwrap_or(model::Source {
+                format: "none".into(),
+                path: String::new(),
+            }),
+            temperature_degc: temperature,
+            v_init_mv: v_init,
+            discretization: disc,
+            axon,
+            regions,
+        });
+    }
+
+    fn region(
+        &mut self,
+        mid: u32,
+        region: &str,
+        b: &Block,
+        base: &Path,
+        diags: &mut Vec<Diagnostic>,
+        used: &mut Vec<usize>,
+    ) -> RegionModel {
+        let mut r = RegionModel {
+            region: region.into(),
+            ra_ohm_cm: None,
+            cm_uf_cm2: None,
+            reversal_mv: BTreeMap::new(),
+            mechanisms: vec![],
+        };
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        let pos_locals: Vec<(String, Val)> = POSITION_VARS
+            .iter()
+            .map(|(n, d, s, _)| {
+                (
+                    n.to_string(),
+                    Val::Q {
+                        dim: *d,
+                        abs: false,
+                        ex: Ex::var(n, *s),
+                    },
+                )
+            })
+            .collect();
+        for entry in &b.entries {
+            if let Some(dup) = dup_check(entry, &mut seen) {
+                diags.push(dup);
+                continue;
+            }
+            match entry {
+                Entry::Field(f) => {
+                    let mut scope = self.scope(mid);
+                    scope.locals = pos_locals.clone();
+                    let mut ev = Evaluator {
+                        diags,
+                        base_dir: base.to_path_buf(),
+                    };
+                    let v = ev.eval(&f.value, &mut scope);
+                    let n = f.name.name.as_str();
+                    let (want, what) = match n {
+                        "Ra" => (Dim([3, 1, -3, -2, 0, 0]), "axial resistivity Ra"),
+                        "cm" => (Dim([-4, -1, 4, 2, 0, 0]), "specific capacitance cm"),
+                        "ena" | "ek" | "eca" => (Dim::VOLTAGE, "a reversal potential"),
+                        _ => {
+                            let mech_like = self.mech_by_name(mid, n).is_some();
+                            let mut d = unknown_field(
+                                n,
+                                f.name.span,
+                                "a region",
+                                &["Ra", "cm", "ena", "ek", "eca"],
+                            );
+                            if mech_like {
+                                d = d.help(format!(
+                                    "a mechanism takes a block: `{n} {{ gbar: … }}`"
+                                ));
+                            }
+                            ev.diags.push(d);
+                            continue;
+                        }
+                    };
+                    let v = ev.expect_dim(v, want, f.value.span, what);
+                    let Some(x) = v.const_si() else {
+                        if !v.is_err() {
+                            ev.diags.push(
+                                Diagnostic::new(Code::E0315, format!("{what} must be a constant"))
+                                    .label(f.value.span, "varies over the cell"),
+                            );
+                        }
+                        continue;
+                    };
+                    let (scale, _) = units::canonical_scale(want);
+                    if x <= 0.0 && (n == "Ra" || n == "cm") {
+                        ev.diags.push(
+                            Diagnostic::new(Code::E0314, format!("{what} must be positive"))
+                                .label(f.value.span, "zero or negative"),
+                        );
+                        continue;
+                    }
+                    match n {
+                        "Ra" => r.ra_ohm_cm = Some(x / scale),
+                        "cm" => r.cm_uf_cm2 = Some(x / scale),
+                        _ => {
+                            r.reversal_mv.insert(n.to_string(), x / scale);
+                        }
+                    }
+                }
+                Entry::Block(sb) => {
+                    let Some(mi) = self.mech_by_name(mid, &sb.head.name) else {
+                        let cands: Vec<String> = self.modules[mid as usize]
+                            .syms
+                            .iter()
+                            .filter(|(_, s)| matches!(s.0, Sym::Mech(_)))
+                            .map(|(n, _)| n.clone())
+                            .collect();
+                        let mut d = Diagnostic::new(
+                            Code::E0206,
+                            format!("unknown mechanism `{}`", sb.head.name),
+                        )
+                        .label(sb.head.span, "no mechanism of this name is in scope");
+                        if let Some(s) = suggest(&sb.head.name, cands.iter().map(String::as_str)) {
+                            d = d.help(format!("did you mean `{s}`?"));
+                        } else {
+                            d = d.help("import mechanisms, e.g. `import std.channels.hay2011.*`");
+                        }
+                        diags.push(d);
+                        continue;
+                    };
+                    let info = self.mechs[mi].clone();
+                    if info.sort != "density" {
+                        diags.push(
+                            Diagnostic::new(
+                                Code::E0404,
+                                format!(
+                                    "`{}` is a point process, not a density mechanism",
+                                    info.name
+                                ),
+                            )
+                            .label(sb.head.span, "cannot be inserted in a region")
+                            .label(info.span, "declared here"),
+                        );
+                        continue;
+                    }
+                    if !used.contains(&mi) {
+                        used.push(mi);
+                    }
+                    let mut inst = MechInstance {
+                        mechanism: info.name.clone(),
+                        parameters: BTreeMap::new(),
+                    };
+                    let mut pseen: HashMap<String, Span> = HashMap::new();
+                    let mut scope = self.scope(mid);
+                    scope.locals = pos_locals.clone();
+                    let mut ev = Evaluator {
+                        diags,
+                        base_dir: base.to_path_buf(),
+                    };
+                    for en in &sb.body.entries {
+                        if let Some(dup) = dup_check(en, &mut pseen) {
+                            ev.diags.push(dup);
+                            continue;
+                        }
+                        let Entry::Field(f) = en else {
+                            ev.diags.push(
+                                Diagnostic::new(
+                                    Code::E0401,
+                                    "a mechanism block has parameter values only",
+                                )
+                                .label(en.span(), "write `name: value`"),
+                            );
+                            continue;
+                        };
+                        let Some((pn, dim, scale, unit)) =
+                            info.params.iter().find(|p| p.0 == f.name.name).cloned()
+                        else {
+                            let mut d = Diagnostic::new(
+                                Code::E0210,
+                                format!("`{}` has no parameter `{}`", info.name, f.name.name),
+                            )
+                            .label(f.name.span, "unknown parameter")
+                            .label(info.span, "mechanism declared here");
+                            if let Some(s) =
+                                suggest(&f.name.name, info.params.iter().map(|p| p.0.as_str()))
+                            {
+                                d = d.help(format!("did you mean `{s}`?"));
+                            } else {
+                                d = d.note(format!(
+                                    "parameters of {}: {}",
+                                    info.name,
+                                    info.params
+                                        .iter()
+                                        .map(|p| p.0.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ));
+                            }
+                            ev.diags.push(d);
+                            continue;
+                        };
+                        let v = ev.eval(&f.value, &mut scope);
+                        let v =
+                            ev.expect_dim(v, dim, f.value.span, &format!("`{}.{}`", info.name, pn));
+                        if let Val::Q { ex, .. } = v {
+                            if let Some(c) = ex.as_const()
+                                && !c.is_finite()
+                            {
+                                ev.diags.push(
+                                    Diagnostic::new(Code::E0414, "value is not finite")
+                                        .label(f.value.span, "NaN or infinite"),
+                                );
+                                continue;
+                            }
+                            inst.parameters.insert(
+                                pn,
+                                Density {
+                                    unit,
+                                    expr: ex.canonical(scale),
+                                },
+                            );
+                        }
+                    }
+                    r.mechanisms.push(inst);
+                }
+                other => diags.push(
+                    Diagnostic::new(Code::E0401, "unexpected entry in a region").label(
+                        other.span(),
+                        "a region has Ra, cm, reversal potentials and mechanism blocks",
+                    ),
+                ),
+            }
+        }
+        r
+    }
+
+    // ------------------------------------------------------------------ networks
+
+    fn network(&mut self, mid: u32, name: &ast::Ident, b: &Block, base: &Path) {
+        let mut diags = Vec::new();
+        let mut pops = Vec::new();
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for entry in &b.entries {
+            match entry {
+                Entry::Let(l) => {
+                    let _ = l;
+                    diags.push(
+                        Diagnostic::new(Code::E0401, "`let` inside a network is not supported yet")
+                            .label(entry.span(), "move it to the top level"),
+                    );
+                }
+                Entry::Block(sb) if sb.head.name == "population" => {
+                    let Some(pname) = &sb.name else {
+                        diags.push(
+                            Diagnostic::new(Code::E0101, "a population needs a name")
+                                .label(sb.head.span, "write `population L5tt_C2 { … }`"),
+                        );
+                        continue;
+                    };
+                    if let Some(prev) = seen.insert(pname.name.clone(), pname.span) {
+                        diags.push(
+                            Diagnostic::new(
+                                Code::E0105,
+                                format!("population `{}` is declared twice", pname.name),
+                            )
+                            .label(pname.span, "declared again here")
+                            .label(prev, "first declared here"),
+                        );
+                        continue;
+                    }
+                    let p = self.population(mid, pname, &sb.body, base, &mut diags);
+                    pops.push(p);
+                }
+                Entry::Block(sb) => {
+                    let mut d = Diagnostic::new(
+                        Code::E0403,
+                        format!("unknown block `{}` in a network", sb.head.name),
+                    )
+                    .label(sb.head.span, "networks contain `population` blocks");
+                    if let Some(s) = suggest(&sb.head.name, ["population"]) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    diags.push(d);
+                }
+                other => diags.push(
+                    Diagnostic::new(Code::E0401, "unexpected entry in a network").label(
+                        other.span(),
+                        "networks contain `population NAME { … }` blocks",
+                    ),
+                ),
+            }
+        }
+        let ok = !crate::diagnostics::has_errors(&diags);
+        self.diags.extend(diags);
+        if mid == 0 && ok {
+            self.model.networks.push(NetworkModel {
+                name: name.name.clone(),
+                populations: pops,
+            });
+        }
+    }
+
+    fn population(
+        &mut self,
+        mid: u32,
+        pname: &ast::Ident,
+        b: &Block,
+        base: &Path,
+        diags: &mut Vec<Diagnostic>,
+    ) -> PopulationModel {
+        let mut p = PopulationModel {
+            name: pname.name.clone(),
+            fields: BTreeMap::new(),
+            receptors: BTreeMap::new(),
+        };
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        const FIELDS: &[&str] = &[
+            "cells",
+            "synapses",
+            "release_probability",
+            "activity",
+            "delay",
+            "cell_type",
+            "column",
+            "excitatory",
+        ];
+        for entry in &b.entries {
+            if let Some(dup) = dup_check(entry, &mut seen) {
+                diags.push(dup);
+                continue;
+            }
+            let mut scope = self.scope(mid);
+            let mut ev = Evaluator {
+                diags,
+                base_dir: base.to_path_buf(),
+            };
+            match entry {
+                Entry::Field(f) => {
+                    let v = ev.eval(&f.value, &mut scope);
+                    let n = f.name.name.as_str();
+                    let v = match n {
+                        "cells" => want_int(&mut ev, v, f.value.span, "cells", 1.0),
+                        "synapses" => match v {
+                            Val::Obj(ref o) if o.kind == "anatomy" => v,
+                            other => want_int(&mut ev, other, f.value.span, "synapses", 0.0),
+                        },
+                        "release_probability" => {
+                            let v = ev.expect_dim(v, Dim::ONE, f.value.span, "release_probability");
+                            match v.const_si() {
+                                Some(x) if !(0.0..=1.0).contains(&x) => {
+                                    ev.diags.push(
+                                        Diagnostic::new(
+                                            Code::E0314,
+                                            "release probability must be within 0 and 1",
+                                        )
+                                        .label(f.value.span, format!("{x} is outside [0, 1]")),
+                                    );
+                                    Val::Err
+                                }
+                                _ => v,
+                            }
+                        }
+                        "activity" => match v {
+                            Val::Obj(ref o) if builtins::is_activity(o) => v,
+                            Val::Err => v,
+                            other => {
+                                ev.diags.push(Diagnostic::new(Code::E0306, "activity must be an activity generator").label(f.value.span, format!("this is {}", other.type_name())).help("use poisson(interval: …), psth(bins: …, offset: …), spike_times([…]) or a sum of them"));
+                                Val::Err
+                            }
+                        },
+                        "delay" => ev.expect_dim(v, Dim::TIME, f.value.span, "delay"),
+                        "cell_type" | "column" => match v {
+                            Val::Str(_) | Val::Err => v,
+                            other => {
+                                ev.diags.push(
+                                    Diagnostic::new(Code::E0306, format!("`{n}` must be a string"))
+                                        .label(
+                                            f.value.span,
+                                            format!("this is {}", other.type_name()),
+                                        ),
+                                );
+                                Val::Err
+                            }
+                        },
+                        "excitatory" => match v {
+                            Val::Bool(Ex::Const(_)) | Val::Err => v,
+                            other => {
+                                ev.diags.push(
+                                    Diagnostic::new(
+                                        Code::E0306,
+                                        "`excitatory` must be true or false",
+                                    )
+                                    .label(f.value.span, format!("this is {}", other.type_name())),
+                                );
+                                Val::Err
+                            }
+                        },
+                        _ => {
+                            ev.diags
+                                .push(unknown_field(n, f.name.span, "a population", FIELDS));
+                            Val::Err
+                        }
+                    };
+                    if let Some(l) = lower_val(&v) {
+                        p.fields.insert(n.to_string(), l);
+                    }
+                }
+                Entry::Block(sb) if sb.head.name == "receptor" => {
+                    let Some(rn) = &sb.name else {
+                        ev.diags.push(
+                            Diagnostic::new(
+                                Code::E0101,
+                                "a receptor block needs the receptor's name",
+                            )
+                            .label(sb.head.span, "write `receptor glutamate { … }`"),
+                        );
+                        continue;
+                    };
+                    let Some(params) = receptor_params(&rn.name) else {
+                        let mut d =
+                            Diagnostic::new(Code::E0206, format!("unknown receptor `{}`", rn.name))
+                                .label(rn.span, "not a synapse mechanism");
+                        if let Some(s) = suggest(&rn.name, RECEPTORS.iter().map(|r| r.0)) {
+                            d = d.help(format!("did you mean `{s}`?"));
+                        } else {
+                            d = d.note(format!(
+                                "receptors: {}",
+                                RECEPTORS.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                        ev.diags.push(d);
+                        continue;
+                    };
+                    let mut fields = BTreeMap::new();
+                    let mut rseen: HashMap<String, Span> = HashMap::new();
+                    for en in &sb.body.entries {
+                        if let Some(dup) = dup_check(en, &mut rseen) {
+                            ev.diags.push(dup);
+                            continue;
+                        }
+                        let Entry::Field(f) = en else {
+                            ev.diags.push(
+                                Diagnostic::new(
+                                    Code::E0401,
+                                    "a receptor block has parameter values only",
+                                )
+                                .label(en.span(), "write `name: value`"),
+                            );
+                            continue;
+                        };
+                        let Some(&(_, dim)) = params.iter().find(|p| p.0 == f.name.name) else {
+                            let mut d = Diagnostic::new(
+                                Code::E0210,
+                                format!(
+                                    "receptor `{}` has no parameter `{}`",
+                                    rn.name, f.name.name
+                                ),
+                            )
+                            .label(f.name.span, "unknown parameter");
+                            if let Some(s) = suggest(&f.name.name, params.iter().map(|p| p.0)) {
+                                d = d.help(format!("did you mean `{s}`?"));
+                            } else {
+                                d = d.note(format!(
+                                    "parameters: {}",
+                                    params.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+                                ));
+                            }
+                            ev.diags.push(d);
+                            continue;
+                        };
+                        let v = ev.eval(&f.value, &mut scope);
+                        let v = ev.expect_dim(v, dim, f.value.span, &format!("`{}`", f.name.name));
+                        if let Some(l) = lower_val(&v) {
+                            fields.insert(f.name.name.clone(), l);
+                        }
+                    }
+                    p.receptors.insert(rn.name.clone(), fields);
+                }
+                Entry::Block(sb) => {
+                    let mut d = Diagnostic::new(
+                        Code::E0403,
+                        format!("unknown block `{}` in a population", sb.head.name),
+                    )
+                    .label(sb.head.span, "populations contain `receptor` blocks");
+                    if let Some(s) = suggest(&sb.head.name, ["receptor"]) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    ev.diags.push(d);
+                }
+                other => ev.diags.push(
+                    Diagnostic::new(Code::E0401, "unexpected entry in a population").label(
+                        other.span(),
+                        "write `name: value` fields and `receptor` blocks",
+                    ),
+                ),
+            }
+        }
+        for req in ["cells", "activity"] {
+            if !seen.contains_key(req) {
+                diags.push(
+                    Diagnostic::new(
+                        Code::E0402,
+                        format!("population `{}` has no `{req}`", pname.name),
+                    )
+                    .label(pname.span, format!("add `{req}: …`")),
+                );
+            }
+        }
+        p
+    }
+
+    // ------------------------------------------------------------------ experiments
+
+    fn experiment(&mut self, mid: u32, name: &ast::Ident, b: &Block, base: &Path) {
+        let mut diags = Vec::new();
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        let mut neuron: Option<(String, Span)> = None;
+        let mut network: Option<String> = None;
+        let mut duration = None;
+        let mut dt = (0.025, None);
+        let mut trials = 1u64;
+        let mut seed = 0u64;
+        let mut store = None;
+        let mut stimuli: BTreeMap<String, BTreeMap<String, model::Value>> = BTreeMap::new();
+        let mut record = Vec::new();
+        let mut sweeps: Vec<&ast::Block> = Vec::new();
+        let region_locals: Vec<(String, Val)> = REGIONS
+            .iter()
+            .filter(|r| r.0 != "all")
+            .map(|r| (r.0.to_string(), Val::Region(r.0.to_string())))
+            .collect();
+        const FIELDS: &[&str] = &[
+            "neuron", "network", "duration", "dt", "trials", "seed", "store",
+        ];
+        for entry in &b.entries {
+            if let Some(dup) = dup_check(entry, &mut seen) {
+                diags.push(dup);
+                continue;
+            }
+            let mut scope = self.scope(mid);
+            scope.locals = region_locals.clone();
+            let mut ev = Evaluator {
+                diags: &mut diags,
+                base_dir: base.to_path_buf(),
+            };
+            match entry {
+                Entry::Field(f) => {
+                    let v = ev.eval(&f.value, &mut scope);
+                    match f.name.name.as_str() {
+                        "neuron" | "network" => {
+                            let want = if f.name.name == "neuron" {
+                                DeclKind::Neuron
+                            } else {
+                                DeclKind::Network
+                            };
+                            match v {
+                                Val::Decl(k, n) if k == want => {
+                                    if want == DeclKind::Neuron {
+                                        neuron = Some((n, f.value.span));
+                                    } else {
+                                        network = Some(n);
+                                    }
+                                }
+                                Val::Err => {}
+                                other => {
+                                    ev.diags.push(
+                                        Diagnostic::new(
+                                            Code::E0409,
+                                            format!(
+                                                "`{}` must name a {}",
+                                                f.name.name,
+                                                want.as_str()
+                                            ),
+                                        )
+                                        .label(
+                                            f.value.span,
+                                            format!("this is {}", other.type_name()),
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                        "duration" => {
+                            let v = ev.expect_dim(v, Dim::TIME, f.value.span, "duration");
+                            if let Some(x) = v.const_si() {
+                                if x <= 0.0 {
+                                    ev.diags.push(
+                                        Diagnostic::new(Code::E0405, "duration must be positive")
+                                            .label(f.value.span, "zero or negative"),
+                                    );
+                                } else {
+                                    duration = Some((x * 1e3, f.value.span));
+                                }
+                            }
+                        }
+                        "dt" => {
+                            let v = ev.expect_dim(v, Dim::TIME, f.value.span, "dt");
+                            if let Some(x) = v.const_si() {
+                                if x <= 0.0 {
+                                    ev.diags.push(
+                                        Diagnostic::new(Code::E0405, "time step must be positive")
+                                            .label(f.value.span, "zero or negative"),
+                                    );
+                                } else {
+                                    dt = (x * 1e3, Some(f.value.span));
+                                }
+                            }
+                        }
+                        "trials" => {
+                            if let Some(x) = v.const_si().filter(|x| {
+                                x.fract() == 0.0
+                                    && *x >= 1.0
+                                    && matches!(v, Val::Q { dim, .. } if dim.is_one())
+                            }) {
+                                trials = x as u64;
+                            } else if !v.is_err() {
+                                ev.diags.push(
+                                    Diagnostic::new(
+                                        Code::E0407,
+                                        "trials must be a positive integer",
+                                    )
+                                    .label(f.value.span, format!("this is {}", describe_val(&v))),
+                                );
+                            }
+                        }
+                        "seed" => {
+                            if let Some(x) = v
+                                .const_si()
+                                .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 2f64.powi(53))
+                            {
+                                seed = x as u64;
+                            } else if !v.is_err() {
+                                ev.diags.push(
+                                    Diagnostic::new(
+                                        Code::E0314,
+                                        "seed must be a non-negative integer",
+                                    )
+                                    .label(f.value.span, format!("this is {}", describe_val(&v))),
+                                );
+                            }
+                        }
+                        "store" => match v {
+                            Val::Str(s) => {
+                                store = Some(base.join(s).to_string_lossy().into_owned())
+                            }
+                            Val::Err => {}
+                            other => ev.diags.push(
+                                Diagnostic::new(Code::E0306, "store must be a path string")
+                                    .label(f.value.span, format!("this is {}", other.type_name())),
+                            ),
+                        },
+                        other => ev.diags.push(unknown_field(
+                            other,
+                            f.name.span,
+                            "an experiment",
+                            FIELDS,
+                        )),
+                    }
+                }
+                Entry::Block(sb) => {
+                    match sb.head.name.as_str() {
+                        "stimulus" => {
+                            let sname = sb
+                                .name
+                                .as_ref()
+                                .map(|n| n.name.clone())
+                                .unwrap_or_else(|| "stimulus".into());
+                            let mut fields = BTreeMap::new();
+                            let mut sseen: HashMap<String, Span> = HashMap::new();
+                            for en in &sb.body.entries {
+                                if let Some(dup) = dup_check(en, &mut sseen) {
+                                    ev.diags.push(dup);
+                                    continue;
+                                }
+                                let Entry::Field(f) = en else {
+                                    ev.diags.push(
+                                        Diagnostic::new(
+                                            Code::E0401,
+                                            "a stimulus block has fields only",
+                                        )
+                                        .label(en.span(), "write `name: value`"),
+                                    );
+                                    continue;
+                                };
+                                let v = ev.eval(&f.value, &mut scope);
+                                let v = match f.name.name.as_str() {
+                                    "at" => match v {
+                                        Val::Obj(ref o)
+                                            if o.kind == "site"
+                                                || o.kind == "section"
+                                                || o.kind == "apical_distance" =>
+                                        {
+                                            v
+                                        }
+                                        Val::Region(r) => Val::Obj(Obj {
+                                            kind: "site".into(),
+                                            args: vec![
+                                                ("region".into(), Val::Str(r)),
+                                                ("x".into(), Val::num(0.5)),
+                                            ],
+                                        }),
+                                        Val::Err => v,
+                                        other => {
+                                            ev.diags.push(Diagnostic::new(Code::E0306, "`at` must be a site").label(f.value.span, format!("this is {}", other.type_name())).help("write e.g. `soma(0.5)`, `section(38, 0.5)` or `apical_distance(620 um)`"));
+                                            Val::Err
+                                        }
+                                    },
+                                    "kind" => match v {
+                                        Val::Str(ref s)
+                                            if ["step", "epsp"].contains(&s.as_str()) =>
+                                        {
+                                            v
+                                        }
+                                        _ => {
+                                            ev.diags.push(
+                                                Diagnostic::new(
+                                                    Code::E0306,
+                                                    "`kind` must be \"step\" or \"epsp\"",
+                                                )
+                                                .label(f.value.span, "unknown stimulus kind"),
+                                            );
+                                            Val::Err
+                                        }
+                                    },
+                                    "amp" | "imax" => ev.expect_dim(
+                                        v,
+                                        Dim::CURRENT,
+                                        f.value.span,
+                                        &format!("`{}`", f.name.name),
+                                    ),
+                                    "delay" | "duration" | "onset" | "tau_rise" | "tau_decay" => ev
+                                        .expect_dim(
+                                            v,
+                                            Dim::TIME,
+                                            f.value.span,
+                                            &format!("`{}`", f.name.name),
+                                        ),
+                                    other => {
+                                        ev.diags.push(unknown_field(
+                                            other,
+                                            f.name.span,
+                                            "a stimulus",
+                                            STIMULUS_FIELDS,
+                                        ));
+                                        Val::Err
+                                    }
+                                };
+                                if let Some(l) = lower_val(&v) {
+                                    fields.insert(f.name.name.clone(), l);
+                                }
+                            }
+                            if !sseen.contains_key("at") {
+                                ev.diags.push(
+                                    Diagnostic::new(Code::E0402, "stimulus has no site")
+                                        .label(sb.span, "add `at: soma(0.5)`"),
+                                );
+                            }
+                            stimuli.insert(sname, fields);
+                        }
+                        "record" => {
+                            for en in &sb.body.entries {
+                                let Entry::Expr(e) = en else {
+                                    ev.diags.push(Diagnostic::new(Code::E0401, "a record block lists what to record").label(en.span(), "write e.g. `soma.v` or `spikes(soma, threshold: 0 mV)`"));
+                                    continue;
+                                };
+                                let v = if let ast::ExprKind::Name(n) = &e.kind {
+                                    if RECORDABLE.contains(&n.as_str()) {
+                                        Val::Obj(Obj {
+                                            kind: n.clone(),
+                                            args: vec![],
+                                        })
+                                    } else {
+                                        ev.eval(e, &mut scope)
+                                    }
+                                } else {
+                                    ev.eval(e, &mut scope)
+                                };
+                                match &v {
+                                Val::Obj(o) if ["probe", "spikes", "current", "state", "synapse_activations", "presynaptic_spikes", "all_compartments"].contains(&o.kind.as_str()) => {
+                                    if let Some(l) = lower_val(&v) {
+                                        record.push(l);
+                                    }
+                                }
+                                Val::Err => {}
+                                other => ev.diags.push(Diagnostic::new(Code::E0306, "this cannot be recorded").label(e.span, format!("this is {}", other.type_name())).help("record `soma.v`, `spikes(soma)`, `synapse_activations`, `all_compartments` …")),
+                            }
+                            }
+                        }
+                        "sweep" => sweeps.push(&sb.body),
+                        other => {
+                            let mut d = Diagnostic::new(
+                                Code::E0403,
+                                format!("unknown block `{other}` in an experiment"),
+                            )
+                            .label(
+                                sb.head.span,
+                                "experiments have stimulus, sweep and record blocks",
+                            );
+                            if let Some(s) = suggest(other, ["stimulus", "sweep", "record"]) {
+                                d = d.help(format!("did you mean `{s}`?"));
+                            }
+                            ev.diags.push(d);
+                        }
+                    }
+                }
+                other => ev.diags.push(
+                    Diagnostic::new(Code::E0401, "unexpected entry in an experiment").label(
+                        other.span(),
+                        "experiments have fields and stimulus, sweep and record blocks",
+                    ),
+                ),
+            }
+        }
+        if neuron.is_none() && !seen.contains_key("neuron") {
+            diags.push(
+                Diagnostic::new(
+                    Code::E0402,
+                    format!("experiment `{}` has no neuron", name.name),
+                )
+                .label(name.span, "add `neuron: NAME`"),
+            );
+        }
+        if duration.is_none() && !seen.contains_key("duration") {
+            diags.push(
+                Diagnostic::new(
+                    Code::E0402,
+                    format!("experiment `{}` has no duration", name.name),
+                )
+                .label(name.span, "add `duration: 300 ms`"),
+            );
+        }
+        let mut n_steps = 0;
+        if let Some((dur, dspan)) = duration {
+            let k = dur / dt.0;
+            if (k - k.round()).abs() > 1e-9 * k.max(1.0) {
+                let mut d = Diagnostic::new(Code::E0406, "time step does not divide the duration")
+                    .label(dspan, format!("{dur} ms is {k:.4} steps of {} ms", dt.0));
+                if let Some(s) = dt.1 {
+                    d = d.label(s, "time step");
+                }
+                diags.push(d.help("choose a duration that is a whole number of steps"));
+            } else {
+                n_steps = k.round() as u64;
+            }
+        }
+        // Sweep axes are checked against the declarations they name.
+        let mut axes = Vec::new();
+        for sw in sweeps {
+            for en in &sw.entries {
+                let Entry::Sweep(ax) = en else {
+                    diags.push(
+                        Diagnostic::new(Code::E0401, "a sweep block lists axes")
+                            .label(en.span(), "write `path.to.parameter in [values]`"),
+                    );
+                    continue;
+                };
+                if let Some(a) = self.sweep_axis(
+                    mid,
+                    ax,
+                    base,
+                    &stimuli,
+                    neuron.as_ref().map(|n| n.0.as_str()),
+                    network.as_deref(),
+                    &mut diags,
+                ) {
+                    axes.push(a);
+                }
+            }
+        }
+        let ok = !crate::diagnostics::has_errors(&diags);
+        self.diags.extend(diags);
+        if mid != 0 || !ok {
+            return;
+        }
+        let sweep_points = axes
+            .iter()
+            .map(|a: &SweepAxisModel| a.values.len() as u64)
+            .product::<u64>()
+            .max(1);
+        self.model.experiments.push(ExperimentModel {
+            name: name.name.clone(),
+            neuron: neuron.map(|n| n.0).unwrap_or_default(),
+            network,
+            duration_ms: duration.map(|d| d.0).unwrap_or(0.0),
+            dt_ms: dt.0,
+            n_steps,
+            trials,
+            seed,
+            stimuli,
+            sweep: axes,
+            sweep_points,
+            record,
+            store,
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sweep_axis(
+        &mut self,
+        mid: u32,
+        ax: &ast::SweepAxis,
+        base: &Path,
+        stimuli: &BTreeMap<String, BTreeMap<String, model::Value>>,
+        neuron: Option<&str>,
+        network: Option<&str>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<SweepAxisModel> {
+        let segs: Vec<String> = ax
+            .path
+            .iter()
+            .map(|s| match s {
+                ast::PathSeg::Name(i) => i.name.clone(),
+                ast::PathSeg::Wildcard(_) => "*".into(),
+            })
+            .collect();
+        let path_str = segs.join(".");
+        let mut scope = self.scope(mid);
+        let mut ev = Evaluator {
+            diags,
+            base_dir: base.to_path_buf(),
+        };
+        let values = ev.eval(&ax.values, &mut scope);
+        let values = match values {
+            Val::List(v) => v,
+            Val::Err => return None,
+            other => {
+                ev.diags.push(
+                    Diagnostic::new(Code::E0306, "sweep values must be a list or a range")
+                        .label(ax.values.span, format!("this is {}", other.type_name()))
+                        .help("write `[a, b, c]` or `a .. b by step`"),
+                );
+                return None;
+            }
+        };
+        // What does the path name? Resolve the dimension it expects.
+        let want: Option<Dim> = match segs.first().map(String::as_str) {
+            Some("stimulus") if segs.len() == 3 => {
+                if stimuli.contains_key(&segs[1]) {
+                    stimulus_field_dim(&segs[2])
+                } else {
+                    None
+                }
+            }
+            Some(first) if Some(first) == network && segs.len() == 4 => receptor_params(&segs[2])
+                .and_then(|p| p.iter().find(|x| x.0 == segs[3]).map(|x| x.1)),
+            Some(first) if Some(first) == neuron && segs.len() == 4 => {
+                let mech = &segs[2];
+                match self.mech_by_name(mid, mech) {
+                    Some(mi) => self.mechs[mi]
+                        .params
+                        .iter()
+                        .find(|p| p.0 == segs[3])
+                        .map(|p| p.1),
+                    None => None,
+                }
+            }
+            Some(first) if Some(first) == neuron && segs.len() == 3 => match segs[2].as_str() {
+                "Ra" => Some(Dim([3, 1, -3, -2, 0, 0])),
+                "cm" => Some(Dim([-4, -1, 4, 2, 0, 0])),
+                "ena" | "ek" | "eca" => Some(Dim::VOLTAGE),
+                _ => None,
+            },
+            Some("duration") | Some("dt") if segs.len() == 1 => Some(Dim::TIME),
+            _ => None,
+        };
+        let Some(want) = want else {
+            let first = ax
+                .path
+                .first()
+                .map(|s| match s {
+                    ast::PathSeg::Name(i) => i.span,
+                    ast::PathSeg::Wildcard(s) => *s,
+                })
+                .unwrap_or(ax.span);
+            let last_span = ax
+                .path
+                .last()
+                .map(|s| match s {
+                    ast::PathSeg::Name(i) => i.span,
+                    ast::PathSeg::Wildcard(s) => *s,
+                })
+                .unwrap_or(ax.span);
+            ev.diags.push(
+                Diagnostic::new(Code::E0408, format!("sweep path `{path_str}` names nothing"))
+                    .label(first.to(last_span), "no parameter at this path")
+                    .note("paths look like `stimulus.NAME.amp`, `NEURON.region.MECHANISM.param`, `NEURON.region.cm` or `NETWORK.POPULATION|*.RECEPTOR.param`"),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for v in values {
+            let v = ev.expect_dim(v, want, ax.values.span, &format!("a value of `{path_str}`"));
+            if let Some(l) = lower_val(&v) {
+                out.push(l);
+            }
+        }
+        Some(SweepAxisModel {
+            path: path_str,
+            values: out,
+        })
+    }
+}
+
+/// Receptor mechanisms and their parameters (until synapses are declared in the stdlib).
+pub const RECEPTORS: &[(&str, &[(&str, Dim)])] = &[
+    (
+        "glutamate",
+        &[
+            ("weight_ampa", Dim::CONDUCTANCE),
+            ("weight_nmda", Dim::CONDUCTANCE),
+            ("tau_ampa_rise", Dim::TIME),
+            ("tau_ampa_decay", Dim::TIME),
+            ("tau_nmda_rise", Dim::TIME),
+            ("tau_nmda_decay", Dim::TIME),
+            ("e", Dim::VOLTAGE),
+            ("mg", Dim::CONCENTRATION),
+            ("facilitation", Dim::ONE),
+            ("tau_facilitation", Dim::TIME),
+            ("depression", Dim::ONE),
+            ("tau_depression", Dim::TIME),
+        ],
+    ),
+    (
+        "gaba",
+        &[
+            ("weight", Dim::CONDUCTANCE),
+            ("tau_rise", Dim::TIME),
+            ("tau_decay", Dim::TIME),
+            ("e", Dim::VOLTAGE),
+            ("facilitation", Dim::ONE),
+            ("tau_facilitation", Dim::TIME),
+            ("depression", Dim::ONE),
+            ("tau_depression", Dim::TIME),
+        ],
+    ),
+    (
+        "exp2syn",
+        &[
+            ("weight", Dim::CONDUCTANCE),
+            ("tau_rise", Dim::TIME),
+            ("tau_decay", Dim::TIME),
+            ("e", Dim::VOLTAGE),
+        ],
+    ),
+];
+
+fn receptor_params(name: &str) -> Option<&'static [(&'static str, Dim)]> {
+    RECEPTORS.iter().find(|r| r.0 == name).map(|r| r.1)
+}
+
+const STIMULUS_FIELDS: &[&str] = &[
+    "at",
+    "kind",
+    "amp",
+    "delay",
+    "duration",
+    "onset",
+    "tau_rise",
+    "tau_decay",
+    "imax",
+];
+
+/// Names that can be recorded without arguments.
+pub const RECORDABLE: &[&str] = &[
+    "synapse_activations",
+    "presynaptic_spikes",
+    "all_compartments",
+];
+
+fn stimulus_field_dim(f: &str) -> Option<Dim> {
+    match f {
+        "amp" | "imax" => Some(Dim::CURRENT),
+        "delay" | "duration" | "onset" | "tau_rise" | "tau_decay" => Some(Dim::TIME),
+        _ => None,
+    }
+}
+
+fn q_var(name: &str, dim: Dim) -> Val {
+    let (scale, _) = units::canonical_scale(dim);
+    Val::Q {
+        dim,
+        abs: false,
+        ex: Ex::var(name, scale),
+    }
+}
+
+fn ann_unit(t: &ast::UnitAnn, diags: &mut Vec<Diagnostic>) -> Option<units::Unit> {
+    match t {
+        ast::UnitAnn::Dimensionless(_) => Some(units::Unit {
+            scale: 1.0,
+            dim: Dim::ONE,
+            affine_offset: None,
+        }),
+        ast::UnitAnn::Unit(u) => resolve_unit(u, diags),
+    }
+}
+
+fn check_annotation(ev: &mut Evaluator, v: Val, ty: Option<&ast::UnitAnn>, span: Span) -> Val {
+    match ty.and_then(|t| ann_unit(t, ev.diags)) {
+        Some(u) if u.affine_offset.is_some() => match v {
+            Val::Q { dim, abs: true, .. } if dim == Dim::TEMPERATURE => v,
+            other => ev.expect_dim(other, Dim::TEMPERATURE, span, "the value"),
+        },
+        Some(u) => ev.expect_dim(v, u.dim, span, "the value"),
+        None => v,
+    }
+}
+
+fn name_list(e: &ast::Expr) -> Option<Vec<(String, Span)>> {
+    match &e.kind {
+        ast::ExprKind::Name(n) => Some(vec![(n.clone(), e.span)]),
+        ast::ExprKind::List(items) => items
+            .iter()
+            .map(|i| match &i.kind {
+                ast::ExprKind::Name(n) => Some((n.clone(), i.span)),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+fn dup_check(entry: &Entry, seen: &mut HashMap<String, Span>) -> Option<Diagnostic> {
+    let (name, span) = match entry {
+        Entry::Field(f) => (f.name.name.clone(), f.name.span),
+        Entry::Block(b) => {
+            let n = match &b.name {
+                Some(n) => format!("{} {}", b.head.name, n.name),
+                None => b.head.name.clone(),
+            };
+            if matches!(b.head.name.as_str(), "sweep" | "record") {
+                return None;
+            }
+            (n, b.head.span)
+        }
+        _ => return None,
+    };
+    seen.insert(name.clone(), span).map(|prev| {
+        Diagnostic::new(Code::E0104, format!("`{name}` is given twice"))
+            .label(span, "given again here")
+            .label(prev, "first given here")
+            .help("remove one of them")
+    })
+}
+
+fn unknown_field(name: &str, span: Span, place: &str, known: &[&str]) -> Diagnostic {
+    let mut d = Diagnostic::new(Code::E0401, format!("unknown field `{name}` for {place}"))
+        .label(span, "not accepted here");
+    if let Some(s) = suggest(name, known.iter().copied()) {
+        d = d.help(format!("did you mean `{s}`?"));
+    } else {
+        d = d.note(format!("{place} accepts: {}", known.join(", ")));
+    }
+    d
+}
+
+fn want_int(ev: &mut Evaluator, v: Val, span: Span, what: &str, min: f64) -> Val {
+    match &v {
+        Val::Q {
+            dim,
+            ex: Ex::Const(x),
+            ..
+        } if dim.is_one() && x.fract() == 0.0 && *x >= min => v,
+        Val::Err => v,
+        other => {
+            ev.diags.push(
+                Diagnostic::new(Code::E0306, format!("`{what}` must be an integer ≥ {min}"))
+                    .label(span, format!("this is {}", describe_val(other))),
+            );
+            Val::Err
+        }
+    }
+}
+
+fn describe_val(v: &Val) -> String {
+    match v {
+        Val::Q {
+            ex: Ex::Const(x),
+            dim,
+            ..
+        } if dim.is_one() => format!("{x}"),
+        other => other.type_name(),
+    }
+}
+
+fn temperature_value(ev: &mut Evaluator, v: Val, span: Span) -> Option<f64> {
+    match v {
+        Val::Q {
+            dim,
+            abs: true,
+            ex: Ex::Const(k),
+        } if dim == Dim::TEMPERATURE => Some(k - 273.15),
+        Val::Q {
+            dim,
+            abs: false,
+            ex: Ex::Const(k),
+        } if dim == Dim::TEMPERATURE => {
+            // Kelvin given for an absolute temperature: accepted as thermodynamic temperature.
+            Some(k - 273.15)
+        }
+        Val::Err => None,
+        other => {
+            ev.expect_dim(other, Dim::TEMPERATURE, span, "temperature");
+            None
+        }
+    }
+}
+
+fn discretization(o: &Obj) -> Option<Discretization> {
+    let q = |n: &str, scale: f64| o.get(n).and_then(|v| v.const_si()).map(|x| x / scale);
+    Some(match o.kind.as_str() {
+        "isf_d_lambda" => Discretization::IsfDLambda {
+            frequency_hz: q("frequency", 1.0).unwrap_or(100.0),
+            max_length_um: q("max_length", 1e-6),
+        },
+        "d_lambda" => Discretization::DLambda {
+            d_lambda: q("d_lambda", 1.0)?,
+            frequency_hz: q("frequency", 1.0).unwrap_or(100.0),
+        },
+        "max_length" => Discretization::MaxLength {
+            max_length_um: q("length", 1e-6)?,
+        },
+        "fixed" => Discretization::Fixed {
+            nseg: q("nseg", 1.0)? as u32,
+        },
+        _ => return None,
+    })
+}
+
+/// Lower a checked value into the model's canonical form; `None` for errors.
+pub fn lower_val(v: &Val) -> Option<model::Value> {
+    Some(match v {
+        Val::Err => return None,
+        Val::Q { dim, abs, ex } => {
+            let (scale, unit) = if *abs {
+                (1.0, "degC".to_string())
+            } else {
+                units::canonical_scale(*dim)
+            };
+            let ex = if *abs {
+                Ex::bin(BinOp::Sub, ex.clone(), Ex::Const(273.15))
+            } else {
+                ex.clone().canonical(scale)
+            };
+            match ex.as_const() {
+                Some(c) => model::Value::Num { value: c, unit },
+                None => model::Value::Expr { expr: ex, unit },
+            }
+        }
+        Val::Bool(ex) => match ex.as_const() {
+            Some(c) => model::Value::Bool(c != 0.0),
+            None => model::Value::Expr {
+                expr: ex.clone(),
+                unit: "bool".into(),
+            },
+        },
+        Val::Str(s) => model::Value::Str(s.clone()),
+        Val::List(items) | Val::Tuple(items) => {
+            model::Value::List(items.iter().filter_map(lower_val).collect())
+        }
+        Val::Record(fs) => model::Value::Record(
+            fs.iter()
+                .filter_map(|(k, v)| lower_val(v).map(|l| (k.clone(), l)))
+                .collect(),
+        ),
+        Val::Obj(o) => model::Value::Obj {
+            kind: o.kind.clone(),
+            args: o
+                .args
+                .iter()
+                .filter_map(|(k, v)| lower_val(v).map(|l| (k.clone(), l)))
+                .collect(),
+        },
+        Val::Decl(k, n) => model::Value::Ref {
+            decl: k.as_str().into(),
+            name: n.clone(),
+        },
+        Val::Region(r) => model::Value::Str(r.clone()),
+        Val::Module(_) => return None,
+    })
+}

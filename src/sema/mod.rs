@@ -1,0 +1,13 @@
+//! Semantic analysis: names, imports, physical dimensions and declaration schemas.
+//!
+//! [`check::check_path`] runs the whole front end on a script and returns diagnostics plus the
+//! lowered [`crate::model::Model`].
+
+pub mod builtins;
+pub mod check;
+pub mod eval;
+pub mod ex;
+pub mod units;
+pub mod value;
+
+pub use check::{Checked, check_path, check_text};

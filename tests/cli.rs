@@ -1,0 +1,91 @@
+//! The `isf` binary: exit codes, output formats and help.
+
+use std::process::Command;
+
+fn isf(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_isf"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run isf");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_exit_codes() {
+    let (code, _, err) = isf(&["check", "stdlib/channels/hay2011.isf"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = isf(&["check", "tests/diagnostics/E0301_wrong_dimension.isf"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0301"), "{err}");
+    let (code, _, _) = isf(&["check"]);
+    assert_eq!(code, 2, "usage error");
+    let (code, _, _) = isf(&["check", "--bogus", "x.isf"]);
+    assert_eq!(code, 2, "usage error");
+    let (code, _, err) = isf(&["check", "no/such/file.isf"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0203"), "{err}");
+}
+
+#[test]
+fn warnings_do_not_fail_unless_denied() {
+    let (code, _, err) = isf(&["check", "tests/diagnostics/W0101_unused_let.isf"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("W0101"));
+    let (code, _, _) = isf(&[
+        "check",
+        "--deny-warnings",
+        "tests/diagnostics/W0101_unused_let.isf",
+    ]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn json_diagnostics() {
+    let (code, out, _) = isf(&[
+        "check",
+        "--format",
+        "json",
+        "tests/diagnostics/E0302_unknown_unit.isf",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid json");
+    let d = &v[0]["diagnostics"][0];
+    assert_eq!(d["code"], "E0302");
+    assert_eq!(d["labels"][0]["line"], 2);
+    assert!(d["help"].as_str().unwrap_or("").contains("mV"));
+}
+
+#[test]
+fn plan_is_stable_and_hashed() {
+    let (code, a, err) = isf(&["plan", "tests/diagnostics/W0104_shadows_import.isf"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, b, _) = isf(&["plan", "tests/diagnostics/W0104_shadows_import.isf"]);
+    assert_eq!(a, b, "plan output is deterministic");
+    assert!(a.starts_with("plan (model v1) hash "), "{a}");
+    let (code, j, _) = isf(&[
+        "plan",
+        "--json",
+        "tests/diagnostics/W0104_shadows_import.isf",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(v["hash"].as_str().unwrap().len(), 64);
+    let (code, _, err) = isf(&["plan", "tests/diagnostics/E0301_wrong_dimension.isf"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0301"));
+}
+
+#[test]
+fn help_has_examples() {
+    let (code, out, _) = isf(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Examples:") && out.contains("isf check"),
+        "{out}"
+    );
+}

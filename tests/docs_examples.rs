@@ -1,0 +1,38 @@
+//! Every ```isf block in docs/ parses; blocks of docs/language.md check clean together.
+
+use std::path::Path;
+
+fn blocks(md: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in md.lines() {
+        match (&mut cur, line.trim_start()) {
+            (None, l) if l.starts_with("```isf") => cur = Some(String::new()),
+            (Some(_), l) if l.starts_with("```") => out.push(cur.take().unwrap()),
+            (Some(b), _) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn language_guide_examples_check() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let md = std::fs::read_to_string(docs.join("language.md")).unwrap();
+    let bs = blocks(&md);
+    assert!(bs.len() >= 4, "{}", bs.len());
+    let all = bs.join("\n");
+    let c = isf::sema::check_text("language.md.isf", &all, &docs);
+    let text: String = c
+        .diagnostics
+        .iter()
+        .map(|d| isf::diagnostics::render::plain(d, &c.sources))
+        .collect();
+    assert!(!c.has_errors(), "{text}");
+    assert_eq!(c.model.experiments.len(), 1);
+    assert_eq!(c.model.experiments[0].sweep_points, 3);
+}
