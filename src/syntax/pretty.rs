@@ -9,6 +9,8 @@
 //! before the next item or entry, and a comment inside an expression is moved to its own line
 //! before the item or entry that contains it.
 //!
+//! Expressions are printed on one line, except that an `if … then … else …` that makes its line
+//! wider than 100 columns gets `then` and `else` on lines of their own.
 //! Entries are separated by new lines; a comma is added only where the next entry would
 //! otherwise be read as a continuation of the previous one (`x` then `(1)` would be a call).
 //! The output is stable: formatting it again gives the same text.
@@ -19,7 +21,7 @@ use super::lexer::{self, KEYWORDS, Token};
 const INDENT: &str = "    ";
 /// Maximum width of a one-line block.
 const WIDTH: usize = 100;
-/// Maximum width of a field that may share a line with others.
+/// Maximum width of a field that may share a line with others (a lone field may be longer).
 const SHORT_FIELD: usize = 40;
 
 /// Format a parsed file. `source` is the text the file was parsed from; it is used to place
@@ -103,6 +105,10 @@ struct Rendered {
     hoisted: Vec<usize>,
     text: String,
     ends_with_expr: bool,
+    /// The last expression ends with a range without `by` (a following `by…` word would glue).
+    open_range: bool,
+    /// An expression entry that is a name or a dotted path (a following `in…` word would glue).
+    path_like: bool,
     bare_name: bool,
     bare_stmt: bool,
     /// A statement (a comma after it would start another binding).
@@ -253,6 +259,8 @@ impl Printer<'_> {
             hoisted: Vec::new(),
             text: String::new(),
             ends_with_expr: true,
+            open_range: false,
+            path_like: false,
             bare_name: false,
             bare_stmt: false,
             is_stmt: false,
@@ -261,7 +269,11 @@ impl Printer<'_> {
         };
         match n {
             Node::Item(Item::Import(i)) => r.text = import(i),
-            Node::Item(Item::Let(l)) | Node::Entry(Entry::Let(l)) => r.text = let_stmt(l),
+            Node::Item(Item::Let(l)) | Node::Entry(Entry::Let(l)) => {
+                r.text = let_stmt(l);
+                r.text = break_if(&r.text, &l.value, indent);
+                r.open_range = open_range(&l.value);
+            }
             Node::Item(Item::Decl(d)) => {
                 let mut head = format!("{} {}", d.kind.as_str(), d.name.name);
                 if let Some(s) = &d.sort {
@@ -274,7 +286,10 @@ impl Printer<'_> {
                         r.text = format!("{head} {}", self.block(b, indent, col));
                         r.ends_with_expr = false;
                     }
-                    DeclBody::Expr(e) => r.text = format!("{head} = {}", expr(e, Ctx::Top)),
+                    DeclBody::Expr(e) => {
+                        r.text = format!("{head} = {}", expr(e, Ctx::Top));
+                        r.open_range = open_range(e);
+                    }
                 }
             }
             Node::Entry(Entry::Block(sb)) => {
@@ -289,10 +304,18 @@ impl Printer<'_> {
                 r.text = format!("{head} {}", self.block(&sb.body, indent, col));
                 r.ends_with_expr = false;
             }
-            Node::Entry(Entry::Field(f)) => r.text = field(f),
+            Node::Entry(Entry::Field(f)) => {
+                r.text = break_if(&field(f), &f.value, indent);
+                r.open_range = open_range(&f.value);
+            }
             Node::Entry(Entry::Stmt(s)) => {
                 r.text = stmt(s);
                 r.is_stmt = true;
+                r.open_range = s
+                    .bindings
+                    .last()
+                    .and_then(|b| b.value.as_ref())
+                    .is_some_and(open_range);
                 r.ends_with_expr = s.bindings.last().is_some_and(|b| b.value.is_some());
                 r.bare_stmt =
                     s.bindings.len() == 1 && s.bindings[0].ty.is_none() && !r.ends_with_expr;
@@ -307,9 +330,12 @@ impl Printer<'_> {
                     })
                     .collect();
                 r.text = format!("{} in {}", path.join("."), expr(&s.values, Ctx::Top));
+                r.open_range = open_range(&s.values);
             }
             Node::Entry(Entry::Expr(e)) => {
-                r.text = expr(e, Ctx::Top);
+                r.text = break_if(&expr(e, Ctx::Top), e, indent);
+                r.open_range = open_range(e);
+                r.path_like = path_like(e);
                 if let ExprKind::Name(n) = &e.kind {
                     r.bare_name = true;
                     r.contextual = lexer::CONTEXTUAL.contains(&n.as_str());
@@ -335,7 +361,8 @@ impl Printer<'_> {
                 .entries
                 .iter()
                 .map(|en| match en {
-                    Entry::Field(f) => Some(field(f)).filter(|t| t.len() <= SHORT_FIELD),
+                    Entry::Field(f) => Some(field(f))
+                        .filter(|t| b.entries.len() == 1 || t.chars().count() <= SHORT_FIELD),
                     _ => None,
                 })
                 .collect();
@@ -377,13 +404,13 @@ fn needs_comma(prev: &Rendered, next_r: &Rendered) -> bool {
         && !word.starts_with(|d: char| d.is_ascii_digit())
         && !KEYWORDS.contains(&word.as_str());
     // The grammar matches the operator words `and`, `or`, `by` and `in` without a word
-    // boundary, so `x` then `order: 1` would read as `x or der`.
-    if prev.ends_with_expr
-        && !prev.is_stmt
-        && ["and", "or", "by", "in"]
-            .iter()
-            .any(|k| word.starts_with(k))
-    {
+    // boundary, so `x` then `order: 1` would read as `x or der`, `1 .. 2` then `bypass: 1` as
+    // a step, and `m` then `inf: 1` as a sweep. (After a statement a comma would start another
+    // binding; a parsed file never has such a statement before such a word.)
+    let glue_word = (prev.ends_with_expr && (word.starts_with("and") || word.starts_with("or")))
+        || (prev.open_range && word.starts_with("by"))
+        || (prev.path_like && word.starts_with("in"));
+    if glue_word && !prev.is_stmt {
         return true;
     }
     // `foo` then `bar { … }` reads as the sub-block `foo bar { … }`; `parameter` then `x`
@@ -414,6 +441,46 @@ fn import(i: &Import) -> String {
         s += &a.name;
     }
     s
+}
+
+/// True when `e` ends with a range that has no `by` step (at the top or in an `else` tail).
+fn open_range(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Range { step: None, .. } => true,
+        ExprKind::Range { step: Some(s), .. } => absorbs_by(s),
+        _ => absorbs_by(e),
+    }
+}
+
+/// A name or a dotted chain of names (`a`, `a.b.c`), which reads as a sweep path before `in`.
+fn path_like(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Name(_) => true,
+        ExprKind::Member(b, _) => path_like(b),
+        _ => false,
+    }
+}
+
+/// When the line `flat` (ending with the expression `value`) is too wide and `value` is an
+/// `if`, put `then` and `else` on lines of their own, indented one step.
+fn break_if(flat: &str, value: &Expr, indent: usize) -> String {
+    let ExprKind::If(c, a, b) = &value.kind else {
+        return flat.to_string();
+    };
+    if indent * 4 + flat.chars().count() <= WIDTH {
+        return flat.to_string();
+    }
+    let one = expr_inner(value);
+    let Some(prefix) = flat.strip_suffix(one.as_str()) else {
+        return flat.to_string();
+    };
+    let pad = INDENT.repeat(indent + 1);
+    format!(
+        "{prefix}if {}\n{pad}then {}\n{pad}else {}",
+        expr(c, Ctx::Top),
+        expr(a, Ctx::Top),
+        expr(b, Ctx::Top)
+    )
 }
 
 fn let_stmt(l: &Let) -> String {

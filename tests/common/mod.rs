@@ -85,8 +85,12 @@ let b = 2 /* one */ /* two */ // three
     "// only a comment",
     "/* a */ /* b */ let x = 1 /* c */\n\n\n/* d */\n",
     "neuron A { /* open */ }\nneuron B {\n\n  // first\n\n  x: 1\n\n  // last\n\n}\n",
+    // derivative statements and field names that are reserved words
+    "mechanism Pool : pool {\n  state cai\n  derivative cai = -ica / decay\n}\nexperiment E {\n  neuron: L5PT\n  network: C2\n  x: a\n  and: 1\n  y: 1 .. 2\n  by: 3\n  m\n  in: 4\n}\n",
+    // a long if/then/else is broken over three lines; a lone long field stays on one line
+    "mechanism Ih : density {\n  gate m {\n    tau: if u < -50 mV then (1.25 ms + 175.03 ms * exp(0.026 mV^-1 * u)) / qt else (1.25 ms + 13 ms * exp(-0.026 mV^-1 * u)) / qt // c\n  }\n  Ih { gbar: 0.0002 S/cm2 * (-0.8696 + 2.087 * exp(3.6161 * relative_distance)) }\n}\nlet x = if aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa then bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb else ccccccccccccccccccccccccccccccc\n",
     // separators around operator-like words (the grammar has no word boundary there)
-    "neuron A {\n  x: a, order: 1\n  m, inf: 2\n  r: 1 .. 2, bypass: 3\n  s: b, android: 4\n}\n",
+    "neuron A {\n  x: a, order: 1\n  m, inf: 2\n  r: 1 .. 2, bypass: 3\n  s: b, android: 4\n  t: 1, inner: 5\n  u: 1 .. 2 by 1\n  byte: 6\n}\n",
     // blank lines and comments between items and entries
     "let a = 1\n\n\n\nlet b = 2\nlet c = 3\n\n// c\n\nlet d = 4\nneuron A {\n\n  a: 1\n\n\n  b: 2\n}\n",
 ];
