@@ -288,7 +288,10 @@ fn mutations() {
     let mut extra = 0;
     for s in &seeds {
         check(s);
-        for cut in (0..s.len()).step_by((s.len() / 40).max(7)).filter(|&c| s.is_char_boundary(c)) {
+        for cut in (0..s.len())
+            .step_by((s.len() / 40).max(7))
+            .filter(|&c| s.is_char_boundary(c))
+        {
             check(&s[..cut]);
             extra += 1;
         }
