@@ -110,7 +110,7 @@ pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Vec<Diagnostic>> {
     match IsfParser::parse(Rule::expr_only, text) {
         Ok(mut pairs) => {
             let p = pairs.next().expect("expr_only");
-            Ok(cx.expr(p.into_inner().next().expect("expr")))
+            Ok(cx.expr(p.into_inner().find(not_kw).expect("expr")))
         }
         Err(e) => Err(vec![error_to_diag(file, text, 0, &e)]),
     }
@@ -135,6 +135,7 @@ pub fn parse_repl(file: FileId, text: &str) -> Result<ReplInput, (Vec<Diagnostic
             let p = pairs.next().expect("repl_input");
             let inner = p
                 .into_inner()
+                .filter(not_kw)
                 .find(|p| p.as_rule() != Rule::EOI)
                 .expect("content");
             Ok(match inner.as_rule() {
@@ -287,7 +288,7 @@ fn error_to_diag(
     }
     let mut d = Diagnostic::new(Code::E0101, format!("expected {expected}, found `{found}`"))
         .label(span, format!("expected {expected}"));
-    if found == "=" && expected.contains("`:`") {
+    if found == "=" {
         d = d.help("fields are written `name: value`");
     } else if found == ";" {
         d = d.help("isf needs no semicolons");
@@ -354,8 +355,28 @@ fn describe(r: Rule) -> Option<&'static str> {
         Rule::path | Rule::path_seg => "a path",
         Rule::binding => "a name",
         Rule::module_import => "a module path",
+        Rule::kw_in => "`in`",
+        Rule::kw_by => "`by`",
+        Rule::kw_then => "`then`",
+        Rule::kw_else => "`else`",
+        Rule::kw_as => "`as`",
         _ => return None,
     })
+}
+
+/// Keyword tokens carry no information for the AST; conversion skips them.
+fn not_kw(p: &Pair<Rule>) -> bool {
+    !matches!(
+        p.as_rule(),
+        Rule::kw_import
+            | Rule::kw_as
+            | Rule::kw_let
+            | Rule::kw_if
+            | Rule::kw_then
+            | Rule::kw_else
+            | Rule::kw_in
+            | Rule::kw_by
+    )
 }
 
 /// Conversion context: file and byte offset of the parsed chunk.
@@ -379,6 +400,7 @@ impl Cx {
 
     fn items(&self, file: Pair<Rule>) -> Vec<Item> {
         file.into_inner()
+            .filter(not_kw)
             .filter(|p| p.as_rule() != Rule::EOI)
             .map(|p| self.item(p))
             .collect()
@@ -395,7 +417,7 @@ impl Cx {
 
     fn import(&self, p: Pair<Rule>) -> Import {
         let span = self.span(&p);
-        let mut inner = p.into_inner();
+        let mut inner = p.into_inner().filter(not_kw);
         let t = inner.next().expect("import target");
         let target = match t.as_rule() {
             Rule::string => ImportTarget::File {
@@ -405,13 +427,17 @@ impl Cx {
             _ => {
                 let mut path = Vec::new();
                 let mut names = ImportNames::Module;
-                for q in t.into_inner() {
+                for q in t.into_inner().filter(not_kw) {
                     match q.as_rule() {
                         Rule::ident => path.push(self.ident(q)),
                         Rule::import_glob => names = ImportNames::Glob(self.span(&q)),
                         Rule::import_list => {
-                            names =
-                                ImportNames::List(q.into_inner().map(|i| self.ident(i)).collect())
+                            names = ImportNames::List(
+                                q.into_inner()
+                                    .filter(not_kw)
+                                    .map(|i| self.ident(i))
+                                    .collect(),
+                            )
                         }
                         _ => {}
                     }
@@ -435,7 +461,7 @@ impl Cx {
 
     fn let_stmt(&self, p: Pair<Rule>) -> Let {
         let span = self.span(&p);
-        let mut inner = p.into_inner();
+        let mut inner = p.into_inner().filter(not_kw);
         let name = self.ident(inner.next().expect("let name"));
         let mut ty = None;
         let mut value = None;
@@ -455,7 +481,7 @@ impl Cx {
 
     fn decl(&self, p: Pair<Rule>) -> Decl {
         let span = self.span(&p);
-        let mut inner = p.into_inner();
+        let mut inner = p.into_inner().filter(not_kw);
         let k = inner.next().expect("decl kind");
         let kind = match k.as_str() {
             "neuron" => DeclKind::Neuron,
@@ -486,7 +512,11 @@ impl Cx {
 
     fn block(&self, p: Pair<Rule>) -> Block {
         let span = self.span(&p);
-        let entries = p.into_inner().map(|q| self.entry(q)).collect();
+        let entries = p
+            .into_inner()
+            .filter(not_kw)
+            .map(|q| self.entry(q))
+            .collect();
         Block { entries, span }
     }
 
@@ -495,7 +525,7 @@ impl Cx {
         match p.as_rule() {
             Rule::let_stmt => Entry::Let(self.let_stmt(p)),
             Rule::field => {
-                let mut inner = p.into_inner();
+                let mut inner = p.into_inner().filter(not_kw);
                 let name = self.ident(inner.next().expect("field name"));
                 // (field_key)
                 let value = self.expr(inner.next().expect("field value"));
@@ -505,7 +535,7 @@ impl Cx {
                 let mut head = None;
                 let mut name = None;
                 let mut body = None;
-                for q in p.into_inner() {
+                for q in p.into_inner().filter(not_kw) {
                     match q.as_rule() {
                         Rule::ident if head.is_none() => head = Some(self.ident(q)),
                         Rule::ident => name = Some(self.ident(q)),
@@ -520,7 +550,7 @@ impl Cx {
                 })
             }
             Rule::stmt => {
-                let mut inner = p.into_inner();
+                let mut inner = p.into_inner().filter(not_kw);
                 let keyword = self.ident(inner.next().expect("stmt kw"));
                 let bindings = inner.map(|b| self.binding(b)).collect();
                 Entry::Stmt(Stmt {
@@ -530,13 +560,14 @@ impl Cx {
                 })
             }
             Rule::sweep_axis => {
-                let mut inner = p.into_inner();
+                let mut inner = p.into_inner().filter(not_kw);
                 let path = inner
                     .next()
                     .expect("path")
                     .into_inner()
+                    .filter(not_kw)
                     .map(|seg| {
-                        let s = seg.into_inner().next().expect("seg");
+                        let s = seg.into_inner().find(not_kw).expect("seg");
                         match s.as_rule() {
                             Rule::wildcard => PathSeg::Wildcard(self.span(&s)),
                             _ => PathSeg::Name(self.ident(s)),
@@ -546,14 +577,14 @@ impl Cx {
                 let values = self.expr(inner.next().expect("values"));
                 Entry::Sweep(SweepAxis { path, values, span })
             }
-            Rule::expr_entry => Entry::Expr(self.expr(p.into_inner().next().expect("expr"))),
+            Rule::expr_entry => Entry::Expr(self.expr(p.into_inner().find(not_kw).expect("expr"))),
             r => unreachable!("entry rule {r:?}"),
         }
     }
 
     fn binding(&self, p: Pair<Rule>) -> Binding {
         let span = self.span(&p);
-        let mut inner = p.into_inner();
+        let mut inner = p.into_inner().filter(not_kw);
         let name = self.ident(inner.next().expect("binding name"));
         let mut ty = None;
         let mut value = None;
@@ -572,7 +603,7 @@ impl Cx {
     }
 
     fn unit_ann(&self, p: Pair<Rule>) -> UnitAnn {
-        let q = p.into_inner().next().expect("unit ann");
+        let q = p.into_inner().find(not_kw).expect("unit ann");
         match q.as_rule() {
             Rule::dimensionless => UnitAnn::Dimensionless(self.span(&q)),
             _ => UnitAnn::Unit(self.unit(q)),
@@ -583,19 +614,19 @@ impl Cx {
         let span = self.span(&p);
         let mut factors = Vec::new();
         let mut divide = false;
-        for q in p.into_inner() {
+        for q in p.into_inner().filter(not_kw) {
             match q.as_rule() {
                 Rule::unit_op => divide = q.as_str() == "/",
                 Rule::unit_atom => {
                     let fspan = self.span(&q);
                     let mut name = String::new();
                     let mut power = 1;
-                    for r in q.into_inner() {
+                    for r in q.into_inner().filter(not_kw) {
                         match r.as_rule() {
                             Rule::unit_name => name = r.as_str().to_string(),
                             Rule::unit_pow => {
                                 let mut neg = false;
-                                for s in r.into_inner() {
+                                for s in r.into_inner().filter(not_kw) {
                                     match s.as_rule() {
                                         Rule::unit_neg => neg = true,
                                         _ => power = s.as_str().parse::<i32>().unwrap_or(i32::MAX),
@@ -623,10 +654,10 @@ impl Cx {
 
     fn expr(&self, p: Pair<Rule>) -> Expr {
         match p.as_rule() {
-            Rule::expr => self.expr(p.into_inner().next().expect("range_expr")),
+            Rule::expr => self.expr(p.into_inner().find(not_kw).expect("range_expr")),
             Rule::range_expr => {
                 let span = self.span(&p);
-                let mut inner = p.into_inner();
+                let mut inner = p.into_inner().filter(not_kw);
                 let start = self.expr(inner.next().expect("start"));
                 match inner.next() {
                     None => start,
@@ -654,7 +685,7 @@ impl Cx {
     fn binexpr(&self, p: Pair<Rule>) -> Expr {
         let mut operands = Vec::new();
         let mut ops = Vec::new();
-        for q in p.into_inner() {
+        for q in p.into_inner().filter(not_kw) {
             match q.as_rule() {
                 Rule::unary => operands.push(self.unary(q)),
                 r => ops.push(match r {
@@ -683,10 +714,10 @@ impl Cx {
         let span = self.span(&p);
         let mut prefixes = Vec::new();
         let mut operand = None;
-        for q in p.into_inner() {
+        for q in p.into_inner().filter(not_kw) {
             match q.as_rule() {
                 Rule::prefix => {
-                    let op = q.into_inner().next().expect("prefix op");
+                    let op = q.into_inner().find(not_kw).expect("prefix op");
                     prefixes.push((
                         if op.as_rule() == Rule::neg {
                             UnOp::Neg
@@ -712,7 +743,7 @@ impl Cx {
     }
 
     fn power(&self, p: Pair<Rule>) -> Expr {
-        let mut inner = p.into_inner();
+        let mut inner = p.into_inner().filter(not_kw);
         let base = self.postfix(inner.next().expect("base"));
         match (inner.next(), inner.next()) {
             (Some(_), Some(exp)) => {
@@ -728,7 +759,7 @@ impl Cx {
     }
 
     fn postfix(&self, p: Pair<Rule>) -> Expr {
-        let mut inner = p.into_inner();
+        let mut inner = p.into_inner().filter(not_kw);
         let mut e = self.primary(inner.next().expect("primary"));
         for q in inner {
             let span = Span::new(self.file, e.span.start as usize, self.span(&q).end as usize);
@@ -736,8 +767,9 @@ impl Cx {
                 Rule::call => {
                     let args = q
                         .into_inner()
+                        .filter(not_kw)
                         .map(|a| {
-                            let mut ai = a.into_inner();
+                            let mut ai = a.into_inner().filter(not_kw);
                             let first = ai.next().expect("arg");
                             match ai.next() {
                                 Some(v) => Arg {
@@ -753,12 +785,13 @@ impl Cx {
                         .collect();
                     ExprKind::Call(Box::new(e), args)
                 }
-                Rule::member => {
-                    ExprKind::Member(Box::new(e), self.ident(q.into_inner().next().expect("m")))
-                }
+                Rule::member => ExprKind::Member(
+                    Box::new(e),
+                    self.ident(q.into_inner().find(not_kw).expect("m")),
+                ),
                 _ => ExprKind::Index(
                     Box::new(e),
-                    Box::new(self.expr(q.into_inner().next().expect("i"))),
+                    Box::new(self.expr(q.into_inner().find(not_kw).expect("i"))),
                 ),
             };
             e = Expr { kind, span };
@@ -770,7 +803,7 @@ impl Cx {
         let span = self.span(&p);
         let kind = match p.as_rule() {
             Rule::quantity => {
-                let mut inner = p.into_inner();
+                let mut inner = p.into_inner().filter(not_kw);
                 let num = inner.next().expect("number");
                 let text = num.as_str().to_string();
                 let value = text.parse::<f64>().unwrap_or(f64::NAN);
@@ -787,17 +820,22 @@ impl Cx {
             Rule::boolean => ExprKind::Bool(p.as_str() == "true"),
             Rule::ident => ExprKind::Name(p.as_str().to_string()),
             Rule::if_expr => {
-                let mut inner = p.into_inner();
+                let mut inner = p.into_inner().filter(not_kw);
                 let c = self.expr(inner.next().expect("cond"));
                 let a = self.expr(inner.next().expect("then"));
                 let b = self.expr(inner.next().expect("else"));
                 ExprKind::If(Box::new(c), Box::new(a), Box::new(b))
             }
-            Rule::list => ExprKind::List(p.into_inner().map(|q| self.expr(q)).collect()),
+            Rule::list => ExprKind::List(
+                p.into_inner()
+                    .filter(not_kw)
+                    .map(|q| self.expr(q))
+                    .collect(),
+            ),
             Rule::paren_or_tuple => {
                 let mut trailing = false;
                 let mut elems = Vec::new();
-                for q in p.into_inner() {
+                for q in p.into_inner().filter(not_kw) {
                     if q.as_rule() == Rule::trailing_comma {
                         trailing = true;
                     } else {
@@ -812,8 +850,9 @@ impl Cx {
             }
             Rule::record => ExprKind::Record(
                 p.into_inner()
+                    .filter(not_kw)
                     .map(|f| {
-                        let mut fi = f.into_inner();
+                        let mut fi = f.into_inner().filter(not_kw);
                         let k = self.ident(fi.next().expect("key"));
                         let v = self.expr(fi.next().expect("value"));
                         (k, v)
@@ -945,6 +984,19 @@ neuron B = isf_param("x.param")
         );
         assert_eq!(r.diagnostics.len(), 2, "{:?}", r.diagnostics);
         assert_eq!(r.file.items.len(), 1);
+    }
+
+    #[test]
+    fn keywords_end_at_word_boundaries() {
+        // `order` must not read as `or der`, `inside` not as `in side`.
+        p("neuron A {\n  x: a\n  order: 1\n}\n");
+        p("neuron A {\n  m\n  inside: 1\n}\n");
+        let x = e("notx");
+        assert!(matches!(x.kind, ExprKind::Name(_)));
+        // `a orb` is two names in a row, not `a or b`.
+        assert!(parse_expr(FileId(0), "a orb").is_err());
+        let x = e("a or b");
+        assert!(matches!(x.kind, ExprKind::Binary(BinOp::Or, _, _)));
     }
 
     #[test]
