@@ -212,4 +212,7 @@ pub struct ExperimentModel {
 pub struct SweepAxisModel {
     pub path: String,
     pub values: Vec<Value>,
+    /// Axes with the same group vary together (`sweep zip`); groups form a grid, the first
+    /// group varying slowest.
+    pub group: u32,
 }

@@ -1575,7 +1575,9 @@ impl Session {
         let mut store = None;
         let mut stimuli: BTreeMap<String, BTreeMap<String, model::Value>> = BTreeMap::new();
         let mut record = Vec::new();
-        let mut sweeps: Vec<&ast::Block> = Vec::new();
+        // (zip marker, block): a plain `sweep` block makes a grid of its axes, `sweep zip`
+        // varies its axes together.
+        let mut sweeps: Vec<(Option<Span>, &ast::SubBlock)> = Vec::new();
         let region_locals: Vec<(String, Val)> = REGIONS
             .iter()
             .filter(|r| r.0 != "all")
@@ -1838,7 +1840,17 @@ impl Session {
                             }
                             }
                         }
-                        "sweep" => sweeps.push(&sb.body),
+                        "sweep" => match &sb.name {
+                            None => sweeps.push((None, sb)),
+                            Some(n) if n.name == "zip" => sweeps.push((Some(n.span), sb)),
+                            Some(n) => ev.diags.push(
+                                Diagnostic::new(
+                                    Code::E0403,
+                                    format!("unknown sweep kind `{}`", n.name),
+                                )
+                                .label(n.span, "write `sweep { … }` (grid) or `sweep zip { … }`"),
+                            ),
+                        },
                         other => {
                             let mut d = Diagnostic::new(
                                 Code::E0403,
@@ -1897,8 +1909,9 @@ impl Session {
         }
         // Sweep axes are checked against the declarations they name.
         let mut axes = Vec::new();
-        for sw in sweeps {
-            for en in &sw.entries {
+        for (zip, sw) in sweeps {
+            let first_axis = axes.len();
+            for en in &sw.body.entries {
                 let Entry::Sweep(ax) = en else {
                     diags.push(
                         Diagnostic::new(Code::E0401, "a sweep block lists axes")
@@ -1918,17 +1931,35 @@ impl Session {
                     axes.push(a);
                 }
             }
+            for (i, a) in axes[first_axis..].iter_mut().enumerate() {
+                a.group = (first_axis + if zip.is_some() { 0 } else { i }) as u32;
+            }
+            if zip.is_some() {
+                let zipped = &mut axes[first_axis..];
+                let len = zipped.first().map(|a| a.values.len());
+                if let Some(bad) = zipped.iter().find(|a| Some(a.values.len()) != len) {
+                    diags.push(
+                        Diagnostic::new(Code::E0309, "zipped sweep axes differ in length")
+                            .label(
+                                sw.span,
+                                format!(
+                                    "`{}` has {} values, the first axis {}",
+                                    bad.path,
+                                    bad.values.len(),
+                                    len.unwrap_or(0)
+                                ),
+                            )
+                            .help("axes of `sweep zip` vary together and need equally many values"),
+                    );
+                }
+            }
         }
         let ok = !crate::diagnostics::has_errors(&diags);
         self.diags.extend(diags);
         if mid != 0 || !ok {
             return;
         }
-        let sweep_points = axes
-            .iter()
-            .map(|a: &SweepAxisModel| a.values.len() as u64)
-            .product::<u64>()
-            .max(1);
+        let sweep_points = crate::run::sweep_points(&axes);
         self.model.experiments.push(ExperimentModel {
             name: name.name.clone(),
             neuron: neuron.map(|n| n.0).unwrap_or_default(),
@@ -2049,6 +2080,8 @@ impl Session {
         Some(SweepAxisModel {
             path: path_str,
             values: out,
+            // assigned by the caller: its own grid dimension, or its `sweep zip` group
+            group: 0,
         })
     }
 }

@@ -1,0 +1,211 @@
+//! Planning a run: sweep points × trials as independent work items, their seeds, and shards.
+//!
+//! Everything here is a pure function of the lowered experiment, so any process — a second
+//! thread, a resumed run, a cluster array task — derives the same work items, the same seeds
+//! and the same shard membership without talking to the others.
+
+use crate::model::{ExperimentModel, SweepAxisModel, Value};
+use serde::Serialize;
+
+/// One simulation to run: a sweep point and a trial, with its seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct WorkItem {
+    /// Position in the run, `point * trials + trial`.
+    pub index: u64,
+    pub point: u64,
+    pub trial: u64,
+    /// Seed of this trial's random streams (see [`stream_seed`]).
+    pub seed: u64,
+}
+
+/// Number of sweep points: the product over axis groups of each group's length (1 without a
+/// sweep). Zipped axes share a group and count once.
+pub fn sweep_points(axes: &[SweepAxisModel]) -> u64 {
+    groups(axes)
+        .iter()
+        .map(|g| axes[g[0]].values.len() as u64)
+        .product::<u64>()
+        .max(1)
+}
+
+/// Axis indices per group, groups in order of first appearance.
+fn groups(axes: &[SweepAxisModel]) -> Vec<Vec<usize>> {
+    let mut out: Vec<(u32, Vec<usize>)> = Vec::new();
+    for (i, a) in axes.iter().enumerate() {
+        match out.iter_mut().find(|(g, _)| *g == a.group) {
+            Some((_, v)) => v.push(i),
+            None => out.push((a.group, vec![i])),
+        }
+    }
+    out.into_iter().map(|(_, v)| v).collect()
+}
+
+/// The parameter values of one sweep point: `(path, value)` for every axis. The first group
+/// varies slowest (row-major order).
+pub fn point_values(axes: &[SweepAxisModel], point: u64) -> Vec<(String, Value)> {
+    let gs = groups(axes);
+    let mut rest = point;
+    let mut idx = vec![0usize; gs.len()];
+    for (k, g) in gs.iter().enumerate().rev() {
+        let len = axes[g[0]].values.len().max(1) as u64;
+        idx[k] = (rest % len) as usize;
+        rest /= len;
+    }
+    let mut out = Vec::new();
+    for (k, g) in gs.iter().enumerate() {
+        for &a in g {
+            if let Some(v) = axes[a].values.get(idx[k]) {
+                out.push((axes[a].path.clone(), v.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// SplitMix64 finaliser: a bijective mix of 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Seed of a trial, derived from the experiment seed, the sweep point and the trial number
+/// only — never from thread or execution order.
+pub fn trial_seed(master: u64, point: u64, trial: u64) -> u64 {
+    mix(mix(mix(master) ^ point) ^ trial.wrapping_mul(0xD6E8_FEB8_6659_FD93))
+}
+
+/// Seed of one random stream of a trial (e.g. one presynaptic population), so that adding a
+/// population does not change the draws of the others.
+pub fn stream_seed(trial_seed: u64, stream: u64) -> u64 {
+    mix(trial_seed ^ mix(stream.wrapping_add(1)))
+}
+
+/// All work items of an experiment, in run order.
+pub fn work_items(exp: &ExperimentModel) -> Vec<WorkItem> {
+    let points = sweep_points(&exp.sweep);
+    let mut v = Vec::with_capacity((points * exp.trials) as usize);
+    for point in 0..points {
+        for trial in 0..exp.trials {
+            v.push(WorkItem {
+                index: point * exp.trials + trial,
+                point,
+                trial,
+                seed: trial_seed(exp.seed, point, trial),
+            });
+        }
+    }
+    v
+}
+
+/// A deterministic subset of the work: shard `k` of `n` (1-based, as in `--shard 2/8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub k: u64,
+    pub n: u64,
+}
+
+impl Shard {
+    /// Parse `K/N` with `1 <= K <= N`.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("expected K/N, e.g. 2/8, found `{s}`"))?;
+        let k: u64 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad shard number `{k}`"))?;
+        let n: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad shard count `{n}`"))?;
+        if n == 0 || k == 0 || k > n {
+            return Err(format!("shard {k}/{n}: need 1 <= K <= N"));
+        }
+        Ok(Shard { k, n })
+    }
+
+    /// True when the item belongs to this shard (round robin over item indices, so every
+    /// shard gets a similar mix of sweep points).
+    pub fn contains(&self, item: &WorkItem) -> bool {
+        item.index % self.n == self.k - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn axis(path: &str, n: usize, group: u32) -> SweepAxisModel {
+        SweepAxisModel {
+            path: path.into(),
+            values: (0..n)
+                .map(|i| Value::Num {
+                    value: i as f64,
+                    unit: "nA".into(),
+                })
+                .collect(),
+            group,
+        }
+    }
+
+    #[test]
+    fn grid_and_zip_points() {
+        let grid = [axis("a", 3, 0), axis("b", 2, 1)];
+        assert_eq!(sweep_points(&grid), 6);
+        let p = point_values(&grid, 5);
+        assert_eq!(
+            p[0].1,
+            Value::Num {
+                value: 2.0,
+                unit: "nA".into()
+            }
+        );
+        assert_eq!(
+            p[1].1,
+            Value::Num {
+                value: 1.0,
+                unit: "nA".into()
+            }
+        );
+        let zip = [axis("a", 3, 0), axis("b", 3, 0)];
+        assert_eq!(sweep_points(&zip), 3);
+        let p = point_values(&zip, 2);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].1, p[1].1);
+        assert_eq!(sweep_points(&[]), 1);
+    }
+
+    #[test]
+    fn seeds_are_distinct_and_order_free() {
+        let mut seen = std::collections::HashSet::new();
+        for p in 0..50 {
+            for t in 0..200 {
+                assert!(seen.insert(trial_seed(42, p, t)), "collision at {p}/{t}");
+            }
+        }
+        assert_ne!(trial_seed(1, 0, 0), trial_seed(2, 0, 0));
+        assert_ne!(stream_seed(7, 0), stream_seed(7, 1));
+    }
+
+    #[test]
+    fn shards_partition_the_work() {
+        let items: Vec<WorkItem> = (0..103)
+            .map(|i| WorkItem {
+                index: i,
+                point: i / 10,
+                trial: i % 10,
+                seed: 0,
+            })
+            .collect();
+        let shards: Vec<Shard> = (1..=4).map(|k| Shard { k, n: 4 }).collect();
+        for it in &items {
+            assert_eq!(shards.iter().filter(|s| s.contains(it)).count(), 1);
+        }
+        assert!(Shard::parse("0/3").is_err());
+        assert!(Shard::parse("4/3").is_err());
+        assert!(Shard::parse("x").is_err());
+        assert_eq!(Shard::parse("2/8"), Ok(Shard { k: 2, n: 8 }));
+    }
+}
