@@ -7,6 +7,8 @@
 use crate::model::{ExperimentModel, SweepAxisModel, Value};
 use serde::Serialize;
 
+pub mod exec;
+
 /// One simulation to run: a sweep point and a trial, with its seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct WorkItem {
