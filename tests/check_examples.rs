@@ -78,3 +78,23 @@ fn large_script_checks_fast() {
         assert!(best < 0.1, "took {:.1} ms", best * 1e3);
     }
 }
+
+#[test]
+fn shipped_files_are_formatted() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    isf_files(&root.join("examples"), &mut files);
+    isf_files(&root.join("stdlib"), &mut files);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let parsed = isf::syntax::parser::parse_file(isf::source::FileId(0), &text);
+        assert!(parsed.diagnostics.is_empty(), "{}", f.display());
+        let formatted = isf::syntax::pretty::format_file(&parsed.file, &text);
+        assert!(
+            formatted == text,
+            "{} is not formatted: run `isf fmt {}`",
+            f.display(),
+            f.display()
+        );
+    }
+}

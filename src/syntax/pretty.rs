@@ -64,7 +64,71 @@ pub fn format_file(file: &File, source: &str) -> String {
         out.push_str(&c);
         out.push('\n');
     }
-    out
+    align_trailing_comments(&out)
+}
+
+/// Byte offset of a trailing `//` comment in a formatted line (outside strings), if any.
+fn trailing_comment(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    let mut in_str = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if in_str => i += 1,
+            b'"' => in_str = !in_str,
+            b'/' if !in_str && b.get(i + 1) == Some(&b'/') => {
+                // A whole-line comment is not a trailing one.
+                return (!line[..i].trim().is_empty()).then_some(i);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Align the trailing comments of consecutive lines in one column (two spaces after the
+/// longest code), as gofmt does; a group that would pass 100 columns keeps single spaces.
+/// Depends only on the code widths, so formatting stays idempotent.
+fn align_trailing_comments(text: &str) -> String {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        while j < lines.len() && trailing_comment(lines[j]).is_some() {
+            j += 1;
+        }
+        if j == i {
+            out.push(lines[i].to_string());
+            i += 1;
+            continue;
+        }
+        let parts: Vec<(&str, &str)> = lines[i..j]
+            .iter()
+            .map(|l| {
+                let k = trailing_comment(l).unwrap_or(l.len());
+                (l[..k].trim_end(), &l[k..])
+            })
+            .collect();
+        let col = parts
+            .iter()
+            .map(|(c, _)| c.chars().count())
+            .max()
+            .unwrap_or(0)
+            + 2;
+        let fits = parts.iter().all(|(_, c)| col + c.chars().count() <= 100);
+        for (code, comment) in parts {
+            if fits && j - i > 1 {
+                let pad = col - code.chars().count();
+                out.push(format!("{code}{}{comment}", " ".repeat(pad)));
+            } else {
+                out.push(format!("{code} {comment}"));
+            }
+        }
+        i = j;
+    }
+    out.join("\n")
 }
 
 /// Format one expression on one line (REPL echo, error messages).
