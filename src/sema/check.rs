@@ -84,6 +84,14 @@ struct Module {
     imports: Vec<(String, Span)>,
 }
 
+/// The part of a mechanism a region needs: its name, sort and parameter table.
+struct MechSig {
+    name: String,
+    sort: String,
+    params: Vec<(String, Dim, f64, String)>,
+    span: Span,
+}
+
 /// What the checker knows about a mechanism.
 #[derive(Clone, Debug)]
 pub struct MechInfo {
@@ -1180,7 +1188,16 @@ impl Session {
                         diags.push(d);
                         continue;
                     };
-                    let info = self.mechs[mi].clone();
+                    // Only the parameter table is needed here; the model (expression trees) stays put.
+                    let info = {
+                        let m = &self.mechs[mi];
+                        MechSig {
+                            name: m.name.clone(),
+                            sort: m.sort.clone(),
+                            params: m.params.clone(),
+                            span: m.span,
+                        }
+                    };
                     if info.sort != "density" {
                         diags.push(
                             Diagnostic::new(
