@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod diagnostics;
 pub mod formats;
+pub mod kernel;
 pub mod model;
 pub mod morph;
 pub mod run;

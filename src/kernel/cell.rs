@@ -1,0 +1,626 @@
+//! [`ActiveCell`]: a cable tree with compiled mechanism kernels, ions and electrodes, advanced
+//! with NEURON's fixed-step backward-Euler scheme (`secondorder = 0`).
+//!
+//! One step from `t_n` to `t_{n+1}` (NEURON's `nrn_fixed_step`, as in [`crate::sim::engine`]):
+//!
+//! 1. reversal potentials of ions whose inside concentration a mechanism writes: Nernst from
+//!    the present concentrations (NEURON's ion mechanisms run first in the current phase);
+//! 2. ion current totals ← 0; every mechanism adds `−i(v_n)` to `rhs`, `∂i/∂v` to `d` and its
+//!    ion currents to the ion totals; electrodes add their current at `t_n + dt/2`;
+//! 3. axial terms, Hines solve, `v ← v + Δv`;
+//! 4. states with `v_{n+1}`: mechanisms that write a concentration first (NEURON runs
+//!    `CaDynamics_E2` before `SK_E2`, which then sees the new `cai`), then the others in the
+//!    given order; written concentrations are published to the ion after each mechanism;
+//! 5. `t ← t_{n+1}`; record.
+//!
+//! Initialisation (`finitialize(v_init)`): every voltage `v_init`; concentrations at NEURON's
+//! defaults (`nai0` 10, `nao0` 140, `ki0` 54.4, `ko0` 2.5, `cai0` 5e-5, `cao0` 2 mM); Nernst
+//! reversal potentials where a concentration is written; then every mechanism's states (gates at
+//! `x∞(v_init)`, ODE states at their declared initial value), writers first.
+//!
+//! Nernst: `e = 1000·R·(T + 273.15)/F / z · ln(co/ci)` mV with NEURON ≥ 8's constants
+//! `R = 8.314462618…`, `F = 96485.33212…` (exact SI products) and `T` the cell temperature.
+
+use super::error::KernelError;
+use super::mechanism::{CompileEnv, CompiledMech, Env, IonPool};
+use crate::model::MechModel;
+use crate::sim::hines;
+use crate::sim::tree::{CableTree, NodeId};
+use crate::sim::{IClamp, SimError};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Gas constant, J/(mol·K) (NEURON ≥ 8: k_B·N_A).
+pub const GAS_CONSTANT: f64 = 8.314_462_618_153_24;
+/// Faraday constant, C/mol (NEURON ≥ 8: e·N_A).
+pub const FARADAY: f64 = 96_485.332_123_310_01;
+/// NEURON's `eca` where no mechanism writes `cai` (independent of temperature).
+pub const ECA_DEFAULT_MV: f64 = 132.457_934_163_700_9;
+
+/// Ions the cell knows: name, valence, default inside/outside concentration (mM), default
+/// reversal potential (mV) where none is given and no concentration is written.
+const IONS: [(&str, f64, f64, f64, f64); 3] = [
+    ("na", 1.0, 10.0, 140.0, 50.0),
+    ("k", 1.0, 54.4, 2.5, -77.0),
+    ("ca", 2.0, 5.0e-5, 2.0, ECA_DEFAULT_MV),
+];
+
+/// Settings of an active-cell run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CellConfig {
+    /// Time step, ms.
+    pub dt_ms: f64,
+    /// Initial voltage of every node, mV.
+    pub v_init_mv: f64,
+    /// Temperature (`celsius`), °C: the Nernst potentials and any mechanism reading `celsius`.
+    pub celsius_degc: f64,
+    /// A voltage beyond `±v_limit_mv` stops the run (E0502).
+    pub v_limit_mv: f64,
+}
+
+impl Default for CellConfig {
+    fn default() -> CellConfig {
+        CellConfig {
+            dt_ms: 0.025,
+            v_init_mv: -75.0,
+            celsius_degc: 34.0,
+            v_limit_mv: 1.0e3,
+        }
+    }
+}
+
+/// One mechanism inserted on a set of compartments.
+///
+/// Compartments are **segment indices** in the tree's segment order
+/// ([`CableTree::segment_nodes`]: section by section in section-index order, segments from the
+/// 0-end), i.e. the row order of the conformance segment table. `params` maps a parameter name
+/// of the mechanism to one value per listed compartment, in the parameter's canonical unit
+/// (S/cm², mV, ms, mM, µm, …, as in [`MechModel::parameters`]); parameters not given take
+/// their declared default.
+#[derive(Clone, Debug)]
+pub struct MechPlacement<'a> {
+    /// The lowered mechanism.
+    pub mechanism: &'a MechModel,
+    /// Segment indices carrying it.
+    pub segments: Vec<usize>,
+    /// Parameter columns (one value per entry of `segments`).
+    pub params: BTreeMap<String, Vec<f64>>,
+}
+
+/// EPSP-shaped current (spec 03 §3.7, Schaefer et al. 2003), a point process:
+/// `i = −adjust·imax·[(1 − e(−s/τ0)) − (1 − e(−s/τ1))]` nA for `s = t − onset ≥ 0`, with
+/// `e(x) = 0` for `x < −100` and `adjust` normalising the bracket's peak to 1 (inward current
+/// of peak `imax`).
+#[derive(Clone, Copy, Debug)]
+pub struct Epsp {
+    /// Node it sits in.
+    pub node: NodeId,
+    /// Onset, ms.
+    pub onset_ms: f64,
+    /// Rise time constant, ms.
+    pub tau0_ms: f64,
+    /// Decay time constant, ms.
+    pub tau1_ms: f64,
+    /// Peak current, nA.
+    pub imax_na: f64,
+}
+
+impl Epsp {
+    fn ex(x: f64) -> f64 {
+        if x < -100.0 { 0.0 } else { x.exp() }
+    }
+
+    /// The peak normalisation (the mod file's INITIAL block).
+    pub fn adjust(&self) -> f64 {
+        let (t0, t1) = (self.tau0_ms, self.tau1_ms);
+        let tpeak = t0 * t1 * (t0 / t1).ln() / (t0 - t1);
+        1.0 / ((1.0 - Self::ex(-tpeak / t0)) - (1.0 - Self::ex(-tpeak / t1)))
+    }
+
+    /// Membrane current (outward positive) at time `t_ms`, nA.
+    pub fn current_na(&self, t_ms: f64, adjust: f64) -> f64 {
+        if t_ms < self.onset_ms {
+            0.0
+        } else {
+            let s = t_ms - self.onset_ms;
+            -adjust
+                * self.imax_na
+                * ((1.0 - Self::ex(-s / self.tau0_ms)) - (1.0 - Self::ex(-s / self.tau1_ms)))
+        }
+    }
+}
+
+/// Wall time spent in the parts of the step loop.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Profile {
+    /// Reversal potentials, mechanism currents and electrodes.
+    pub currents: Duration,
+    /// Axial terms, Hines solve, voltage update and check.
+    pub matrix: Duration,
+    /// Mechanism state updates.
+    pub states: Duration,
+    /// Steps taken.
+    pub steps: u64,
+}
+
+/// Voltage traces at fixed nodes, sample-major, preallocated.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    /// Time step, ms (sample `k` is at `t = k·dt`).
+    pub dt_ms: f64,
+    /// Probe nodes, in column order.
+    pub probes: Vec<NodeId>,
+    data: Vec<f64>,
+    len: usize,
+}
+
+impl Trace {
+    /// Number of samples.
+    pub fn n_samples(&self) -> usize {
+        self.len
+    }
+
+    /// Voltage of probe `j` at sample `k`, mV.
+    pub fn v_mv(&self, k: usize, j: usize) -> f64 {
+        self.data[k * self.probes.len() + j]
+    }
+
+    /// The whole trace of probe `j`, mV.
+    pub fn column(&self, j: usize) -> Vec<f64> {
+        (0..self.len).map(|k| self.v_mv(k, j)).collect()
+    }
+
+    fn push(&mut self, v: &[f64]) {
+        let np = self.probes.len();
+        if (self.len + 1) * np > self.data.len() {
+            return;
+        }
+        for (j, &p) in self.probes.iter().enumerate() {
+            self.data[self.len * np + j] = v[p as usize];
+        }
+        self.len += 1;
+    }
+}
+
+/// A cell with compiled mechanisms, ready to integrate (see the module docs).
+pub struct ActiveCell {
+    tree: CableTree,
+    cfg: CellConfig,
+    mechs: Vec<CompiledMech>,
+    ions: Vec<IonPool>,
+    /// Fixed reversal potentials per node before initialisation (restored by `init`).
+    e_fixed: Vec<Vec<f64>>,
+    iclamps: Vec<IClamp>,
+    epsps: Vec<(Epsp, f64)>,
+    v_mv: Vec<f64>,
+    rhs: Vec<f64>,
+    d: Vec<f64>,
+    d_fixed: Vec<f64>,
+    step: u64,
+    /// Accumulated phase timings.
+    pub profile: Profile,
+}
+
+impl ActiveCell {
+    /// Build the cell: compile every placed mechanism and set up the ions.
+    ///
+    /// `reversal_mv` gives fixed reversal potentials per compartment (segment order, see
+    /// [`MechPlacement`]) by variable name (`ena`, `ek`, `eca`); NaN entries take NEURON's
+    /// default (`ena` 50, `ek` −77, `eca` 132.458 mV). Where a mechanism writes an ion's inside
+    /// concentration (a calcium pool), that ion's reversal potential follows Nernst instead.
+    pub fn new(
+        tree: CableTree,
+        placements: &[MechPlacement<'_>],
+        reversal_mv: &[(String, Vec<f64>)],
+        cfg: CellConfig,
+    ) -> Result<ActiveCell, KernelError> {
+        let setup = |message: String| KernelError::Setup { message };
+        if !(cfg.dt_ms.is_finite() && cfg.dt_ms > 0.0) || !cfg.v_init_mv.is_finite() {
+            return Err(setup("dt must be positive and v_init finite".into()));
+        }
+        let n_nodes = tree.n_nodes();
+        let seg_nodes: Vec<NodeId> = tree.segment_nodes().collect();
+        let n_seg = seg_nodes.len();
+        // Ions.
+        let mut ions: Vec<IonPool> = IONS
+            .iter()
+            .map(|&(name, z, ci, co, e)| IonPool {
+                name: name.into(),
+                valence: z,
+                e_mv: vec![e; n_nodes],
+                ci_mm: vec![ci; n_nodes],
+                co_mm: vec![co; n_nodes],
+                i_ma_cm2: vec![0.0; n_nodes],
+                nernst_nodes: Vec::new(),
+            })
+            .collect();
+        for (name, col) in reversal_mv {
+            let ion = ions
+                .iter()
+                .position(|p| name.strip_prefix('e') == Some(p.name.as_str()))
+                .ok_or_else(|| setup(format!("`{name}` is not a known reversal potential")))?;
+            if col.len() != n_seg {
+                return Err(setup(format!(
+                    "`{name}` has {} values, the cell has {n_seg} compartments",
+                    col.len()
+                )));
+            }
+            for (&nd, &e) in seg_nodes.iter().zip(col) {
+                if !e.is_nan() {
+                    ions[ion].e_mv[nd as usize] = e;
+                }
+            }
+        }
+        let ion_names: Vec<String> = ions.iter().map(|p| p.name.clone()).collect();
+        let env = CompileEnv {
+            dt_ms: cfg.dt_ms,
+            celsius_degc: cfg.celsius_degc,
+        };
+        let mut mechs = Vec::new();
+        for pl in placements {
+            let m = pl.mechanism;
+            let cerr = |message: String| KernelError::Compile {
+                mechanism: m.name.clone(),
+                message,
+            };
+            let mut nodes = Vec::with_capacity(pl.segments.len());
+            for &s in &pl.segments {
+                nodes.push(*seg_nodes.get(s).ok_or_else(|| {
+                    cerr(format!(
+                        "compartment {s} does not exist ({n_seg} compartments)"
+                    ))
+                })?);
+            }
+            for k in pl.params.keys() {
+                if !m.parameters.iter().any(|p| p.name == *k) {
+                    return Err(cerr(format!("unknown parameter `{k}`")));
+                }
+            }
+            let mut cols = Vec::new();
+            for p in &m.parameters {
+                let col = match pl.params.get(&p.name) {
+                    Some(c) => {
+                        if c.len() != nodes.len() {
+                            return Err(cerr(format!(
+                                "parameter `{}` has {} values for {} compartments",
+                                p.name,
+                                c.len(),
+                                nodes.len()
+                            )));
+                        }
+                        if let Some(x) = c.iter().find(|x| !x.is_finite()) {
+                            return Err(cerr(format!("parameter `{}` is {x}", p.name)));
+                        }
+                        c.clone()
+                    }
+                    None => {
+                        let d = p.default.ok_or_else(|| {
+                            cerr(format!(
+                                "parameter `{}` has no value and no default",
+                                p.name
+                            ))
+                        })?;
+                        vec![d; nodes.len()]
+                    }
+                };
+                cols.push(col);
+            }
+            let cm = CompiledMech::new(m, nodes, &cols, &ion_names, tree.area_um2(), env)?;
+            mechs.push(cm);
+        }
+        // Concentration writers run first (stable order otherwise).
+        mechs.sort_by_key(|m| !m.writes_concentration());
+        // Nernst nodes: where a mechanism writes the inside concentration.
+        for m in &mechs {
+            for (ion, pool) in ions.iter_mut().enumerate() {
+                if m.writes_inside(ion) {
+                    pool.nernst_nodes.extend_from_slice(&m.nodes);
+                }
+            }
+        }
+        for p in &mut ions {
+            p.nernst_nodes.sort_unstable();
+            p.nernst_nodes.dedup();
+        }
+        let e_fixed = ions.iter().map(|p| p.e_mv.clone()).collect();
+        let mut cell = ActiveCell {
+            cfg,
+            mechs,
+            ions,
+            e_fixed,
+            iclamps: Vec::new(),
+            epsps: Vec::new(),
+            v_mv: vec![cfg.v_init_mv; n_nodes],
+            rhs: vec![0.0; n_nodes],
+            d: vec![0.0; n_nodes],
+            d_fixed: vec![0.0; n_nodes],
+            step: 0,
+            profile: Profile::default(),
+            tree,
+        };
+        let cfac = 1.0e-3 / cfg.dt_ms;
+        let t = &cell.tree;
+        for (df, &cm) in cell.d_fixed.iter_mut().zip(t.cm_uf_cm2()) {
+            *df = cfac * cm;
+        }
+        for i in t.n_roots()..t.n_nodes() {
+            cell.d_fixed[i] -= t.b()[i];
+            cell.d_fixed[t.parent()[i] as usize] -= t.a()[i];
+        }
+        Ok(cell)
+    }
+
+    /// The tree.
+    pub fn tree(&self) -> &CableTree {
+        &self.tree
+    }
+
+    /// The compiled mechanisms, in execution order.
+    pub fn mechanisms(&self) -> &[CompiledMech] {
+        &self.mechs
+    }
+
+    /// The ions (reversal potentials, concentrations, current totals per node).
+    pub fn ions(&self) -> &[IonPool] {
+        &self.ions
+    }
+
+    /// Voltages of all nodes, mV.
+    pub fn v_mv(&self) -> &[f64] {
+        &self.v_mv
+    }
+
+    /// Current time, ms.
+    pub fn t_ms(&self) -> f64 {
+        self.step as f64 * self.cfg.dt_ms
+    }
+
+    /// Add a current clamp at `(section, x)` (NEURON places it in the segment containing x).
+    pub fn add_iclamp(
+        &mut self,
+        section: usize,
+        x: f64,
+        delay_ms: f64,
+        dur_ms: f64,
+        amp_na: f64,
+    ) -> Result<(), KernelError> {
+        let node = self.tree.location(section, x)?;
+        if ![delay_ms, dur_ms, amp_na].iter().all(|v| v.is_finite()) {
+            return Err(KernelError::Setup {
+                message: "IClamp delay, dur and amp must be finite".into(),
+            });
+        }
+        self.iclamps.push(IClamp {
+            node,
+            delay_ms,
+            dur_ms,
+            amp_na,
+        });
+        Ok(())
+    }
+
+    /// Add an EPSP-shaped current ([`Epsp`]) at `(section, x)`.
+    pub fn add_epsp(
+        &mut self,
+        section: usize,
+        x: f64,
+        onset_ms: f64,
+        tau0_ms: f64,
+        tau1_ms: f64,
+        imax_na: f64,
+    ) -> Result<(), KernelError> {
+        let node = self.tree.location(section, x)?;
+        let e = Epsp {
+            node,
+            onset_ms,
+            tau0_ms,
+            tau1_ms,
+            imax_na,
+        };
+        let adjust = e.adjust();
+        if !(tau0_ms > 0.0 && tau1_ms > 0.0 && tau0_ms != tau1_ms)
+            || !adjust.is_finite()
+            || !onset_ms.is_finite()
+            || !imax_na.is_finite()
+        {
+            return Err(KernelError::Setup {
+                message: "epsp needs finite onset and imax and positive, different tau0, tau1"
+                    .into(),
+            });
+        }
+        self.epsps.push((e, adjust));
+        Ok(())
+    }
+
+    fn nernst(ions: &mut [IonPool], celsius: f64) {
+        let ktf = 1000.0 * GAS_CONSTANT * (celsius + 273.15) / FARADAY;
+        for p in ions {
+            let k = ktf / p.valence;
+            for &nd in &p.nernst_nodes {
+                let n = nd as usize;
+                let (ci, co) = (p.ci_mm[n], p.co_mm[n]);
+                p.e_mv[n] = if ci <= 0.0 {
+                    1e6
+                } else if co <= 0.0 {
+                    -1e6
+                } else {
+                    k * (co / ci).ln()
+                };
+            }
+        }
+    }
+
+    /// NEURON's `finitialize(v_init)` (see the module docs).
+    pub fn init(&mut self) {
+        self.step = 0;
+        self.v_mv.fill(self.cfg.v_init_mv);
+        for ((p, e), &(_, _, ci, co, _)) in self.ions.iter_mut().zip(&self.e_fixed).zip(&IONS) {
+            p.e_mv.copy_from_slice(e);
+            p.ci_mm.fill(ci);
+            p.co_mm.fill(co);
+            p.i_ma_cm2.fill(0.0);
+        }
+        Self::nernst(&mut self.ions, self.cfg.celsius_degc);
+        let mut env = Env {
+            t_ms: 0.0,
+            v_mv: &self.v_mv,
+            ions: &mut self.ions,
+        };
+        for m in &mut self.mechs {
+            m.initialise(&mut env);
+        }
+        // Concentrations set by the initial states change the Nernst potentials.
+        Self::nernst(&mut self.ions, self.cfg.celsius_degc);
+    }
+
+    /// Advance one fixed step (see the module docs). On error the state is left as computed.
+    pub fn step(&mut self) -> Result<(), KernelError> {
+        let dt = self.cfg.dt_ms;
+        let t0 = Instant::now();
+        // 1–2. Reversal potentials, currents at the half step.
+        Self::nernst(&mut self.ions, self.cfg.celsius_degc);
+        for p in &mut self.ions {
+            p.i_ma_cm2.fill(0.0);
+        }
+        self.rhs.fill(0.0);
+        self.d.copy_from_slice(&self.d_fixed);
+        let t_half = (self.step as f64 + 0.5) * dt;
+        {
+            let mut env = Env {
+                t_ms: t_half,
+                v_mv: &self.v_mv,
+                ions: &mut self.ions,
+            };
+            for m in &mut self.mechs {
+                m.add_currents(&mut env, &mut self.rhs, &mut self.d);
+            }
+        }
+        let area = self.tree.area_um2();
+        for c in &self.iclamps {
+            let n = c.node as usize;
+            self.rhs[n] += c.current_na(t_half) * (1.0e2 / area[n]);
+        }
+        for (e, adjust) in &self.epsps {
+            let n = e.node as usize;
+            // Membrane current of a point process: subtract (outward positive).
+            self.rhs[n] -= e.current_na(t_half, *adjust) * (1.0e2 / area[n]);
+        }
+        let t1 = Instant::now();
+
+        // 3. Axial terms, solve, update.
+        let tree = &self.tree;
+        let nr = tree.n_roots();
+        let n = self.v_mv.len();
+        {
+            let (v, rhs) = (&self.v_mv, &mut self.rhs);
+            for i in nr..n {
+                let p = tree.parent()[i] as usize;
+                let dv = v[p] - v[i];
+                rhs[i] -= tree.b()[i] * dv;
+                rhs[p] += tree.a()[i] * dv;
+            }
+        }
+        hines::solve(
+            nr,
+            tree.parent(),
+            tree.a(),
+            tree.b(),
+            &mut self.d,
+            &mut self.rhs,
+        );
+        let limit = self.cfg.v_limit_mv;
+        let mut ok = true;
+        for (v, &dv) in self.v_mv.iter_mut().zip(&self.rhs) {
+            *v += dv;
+            ok &= v.abs() <= limit;
+        }
+        self.step += 1;
+        let t_ms = self.step as f64 * dt;
+        let t2 = Instant::now();
+        if !ok {
+            return Err(self.diagnose(t_ms));
+        }
+
+        // 4. States with the new voltage.
+        {
+            let mut env = Env {
+                t_ms,
+                v_mv: &self.v_mv,
+                ions: &mut self.ions,
+            };
+            for m in &mut self.mechs {
+                m.advance(&mut env);
+            }
+        }
+        let t3 = Instant::now();
+        self.profile.currents += t1 - t0;
+        self.profile.matrix += t2 - t1;
+        self.profile.states += t3 - t2;
+        self.profile.steps += 1;
+        Ok(())
+    }
+
+    /// Name the first mechanism state that is not finite, else the voltage problem.
+    #[cold]
+    fn diagnose(&self, t_ms: f64) -> KernelError {
+        for m in &self.mechs {
+            if let Some((k, state, value)) = m.first_non_finite_state() {
+                return KernelError::NonFiniteState {
+                    mechanism: m.name.clone(),
+                    state: state.to_string(),
+                    location: self.tree.node_label(m.nodes[k]),
+                    t_ms,
+                    value,
+                };
+            }
+        }
+        let limit = self.cfg.v_limit_mv;
+        let node = self
+            .v_mv
+            .iter()
+            .position(|v| !v.is_finite())
+            .or_else(|| self.v_mv.iter().position(|v| v.abs() > limit))
+            .unwrap_or(0);
+        let v_mv = self.v_mv[node];
+        let location = self.tree.node_label(node as NodeId);
+        KernelError::Voltage(if v_mv.is_finite() {
+            SimError::Runaway {
+                node: node as NodeId,
+                location,
+                t_ms,
+                v_mv,
+                v_limit_mv: limit,
+            }
+        } else {
+            SimError::NonFinite {
+                node: node as NodeId,
+                location,
+                t_ms,
+                v_mv,
+            }
+        })
+    }
+
+    /// Initialise, record sample 0, take `n_steps` steps recording after each: the trace holds
+    /// `t = k·dt`, `k = 0..=n_steps`. The step loop does not allocate.
+    pub fn run(&mut self, n_steps: usize, probes: &[NodeId]) -> Result<Trace, KernelError> {
+        if let Some(&p) = probes.iter().find(|&&p| p as usize >= self.v_mv.len()) {
+            return Err(KernelError::Setup {
+                message: format!("probe node {p} does not exist"),
+            });
+        }
+        let mut tr = Trace {
+            dt_ms: self.cfg.dt_ms,
+            probes: probes.to_vec(),
+            data: vec![0.0; (n_steps + 1) * probes.len()],
+            len: 0,
+        };
+        self.init();
+        tr.push(&self.v_mv);
+        for _ in 0..n_steps {
+            self.step()?;
+            tr.push(&self.v_mv);
+        }
+        Ok(tr)
+    }
+}

@@ -1,0 +1,42 @@
+//! Mechanism kernels: [`MechModel`](crate::model::MechModel)s compiled to fast columnar code,
+//! and [`ActiveCell`], a cable tree with such kernels, ions and electrodes advanced with
+//! NEURON's fixed-step scheme.
+//!
+//! * [`dag`]: expression DAG from the lowered [`Ex`](crate::sema::ex::Ex) trees — constant
+//!   folding, common-subexpression elimination (hash-consing), symbolic derivatives;
+//! * [`vexp`]: a vectorisable `exp`;
+//! * [`program`]: columnar bytecode over chunks of instances (structure of arrays);
+//! * [`mechanism`]: one mechanism on all its compartments (currents with `∂i/∂v`, `cnexp`
+//!   state updates, initialisation);
+//! * [`cell`]: [`ActiveCell`] — ions (fixed `ena`/`ek`, Nernst `eca` where a calcium pool
+//!   writes `cai`), IClamp and [`Epsp`] electrodes, the step loop, NaN/runaway diagnostics;
+//! * [`table`]: builders for the conformance cell (86_C2_center) from its `.hoc`/`.param` and
+//!   per-compartment densities from the conformance segment table (tests, benches).
+//!
+//! ```no_run
+//! use isf::kernel::{ActiveCell, CellConfig, MechPlacement};
+//! # fn demo(tree: isf::sim::CableTree, pas: &isf::model::MechModel) -> Result<(), isf::kernel::KernelError> {
+//! let n = tree.n_segments();
+//! let placements = [MechPlacement {
+//!     mechanism: pas,
+//!     segments: (0..n).collect(),
+//!     params: [("g".to_string(), vec![3e-5; n])].into_iter().collect(),
+//! }];
+//! let mut cell = ActiveCell::new(tree, &placements, &[], CellConfig::default())?;
+//! cell.add_iclamp(0, 0.5, 100.0, 150.0, 0.5)?;
+//! let soma = cell.tree().node_at(0, 0.5);
+//! let trace = cell.run(12_000, &[soma])?;
+//! # let _ = trace; Ok(()) }
+//! ```
+
+pub mod cell;
+pub mod dag;
+pub mod error;
+pub mod mechanism;
+pub mod program;
+pub mod table;
+pub mod vexp;
+
+pub use cell::{ActiveCell, CellConfig, Epsp, MechPlacement, Profile, Trace};
+pub use error::KernelError;
+pub use mechanism::CompiledMech;
