@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod diagnostics;
 pub mod formats;
+pub mod lower;
 pub mod model;
 pub mod morph;
 pub mod sema;
