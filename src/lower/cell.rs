@@ -221,9 +221,9 @@ fn morph_rule(d: &crate::model::Discretization) -> morph::Discretization {
     }
 }
 
-/// Read the neuron's morphology and append the generated axon if requested.
+/// Read the neuron's morphology file (without the generated axon).
 pub fn read_morphology(neuron: &NeuronModel) -> Result<Morphology, LowerError> {
-    let mut m = match neuron.source.format.as_str() {
+    match neuron.source.format.as_str() {
         "hoc" | "swc" => Morphology::read(std::path::Path::new(&neuron.source.path)),
         other => {
             return Err(LowerError::new(
@@ -235,11 +235,7 @@ pub fn read_morphology(neuron: &NeuronModel) -> Result<Morphology, LowerError> {
     .map_err(|e| LowerError {
         field: Some("morphology".into()),
         ..LowerError::new(e.code, format!("{}: {}", e.location(), e.message))
-    })?;
-    if neuron.axon.is_some() {
-        m.add_hay2013_axon();
-    }
-    Ok(m)
+    })
 }
 
 /// Regions in application order: `all` first, then the others in script order, so that a
@@ -256,7 +252,20 @@ pub fn build_cell(
     neuron: &NeuronModel,
     mechs: &[MechModel],
 ) -> Result<LoweredCell, Vec<LowerError>> {
-    let mut morph = read_morphology(neuron).map_err(|e| vec![e])?;
+    let morph = read_morphology(neuron).map_err(|e| vec![e])?;
+    build_cell_from(neuron, mechs, morph)
+}
+
+/// [`build_cell`] with the morphology already read by [`read_morphology`] (callers that
+/// lower many neurons of one file read it once).
+pub fn build_cell_from(
+    neuron: &NeuronModel,
+    mechs: &[MechModel],
+    mut morph: Morphology,
+) -> Result<LoweredCell, Vec<LowerError>> {
+    if neuron.axon.is_some() {
+        morph.add_hay2013_axon();
+    }
     let n_sec = morph.sections.len();
     let mut errors = Vec::new();
     let order = ordered_regions(neuron);

@@ -107,6 +107,8 @@ struct Session {
     model: Model,
     /// Virtual modules generated from `isf_param(…)`: their neuron joins the model.
     param_modules: Vec<u32>,
+    /// Morphologies read while lowering neurons, by path (each file is read once).
+    morphologies: HashMap<String, Result<crate::morph::Morphology, crate::lower::cell::LowerError>>,
 }
 
 /// Name lookup for one module plus local scopes.
@@ -1111,11 +1113,21 @@ impl Session {
         };
         // Lower the cell now: labels the morphology lacks (E0413), densities that are negative
         // or not finite somewhere (E0414) and unreadable morphologies are script errors.
-        let mechs: Vec<MechModel> = used_mechs
-            .iter()
-            .map(|&i| self.mechs[i].model.clone())
-            .collect();
-        if let Err(errs) = crate::lower::cell::build_cell(&neuron, &mechs) {
+        for &i in &used_mechs {
+            let m = &self.mechs[i].model;
+            if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
+                self.model.mechanisms.push(m.clone());
+            }
+        }
+        let morph = self
+            .morphologies
+            .entry(neuron.source.path.clone())
+            .or_insert_with(|| crate::lower::cell::read_morphology(&neuron))
+            .clone()
+            .map_err(|e| vec![e]);
+        let lowered = morph
+            .and_then(|m| crate::lower::cell::build_cell_from(&neuron, &self.model.mechanisms, m));
+        if let Err(errs) = lowered {
             for e in errs {
                 let region = e.region.as_ref().and_then(|r| region_spans.get(r));
                 let param_span = match (region, &e.mechanism, &e.parameter) {
@@ -1138,11 +1150,6 @@ impl Session {
                 self.diags.push(d);
             }
             return;
-        }
-        for m in mechs {
-            if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
-                self.model.mechanisms.push(m);
-            }
         }
         self.model.neurons.push(neuron);
     }
