@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diagnostics;
 pub mod formats;
 pub mod kernel;
+pub mod lower;
 pub mod model;
 pub mod morph;
 pub mod run;

@@ -96,6 +96,11 @@ pub struct NeuronModel {
     /// A generated axon (`isf_axon()`), if any.
     pub axon: Option<Value>,
     pub regions: Vec<RegionModel>,
+    /// Cell modifications (`scale_apical_morph_86()`, `scale_apical(…)`) applied in order
+    /// after discretization and biophysics. Omitted from the JSON (and so from the hash)
+    /// when empty, so models without them hash as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modify: Vec<Value>,
 }
 
 /// Where a neuron's geometry (or whole definition) comes from.

@@ -162,6 +162,17 @@ pub const SIGNATURES: &[Signature] = &[
         params: &[],
         doc: "ISF's generated axon: AIS 20 um + 30 um and 1000 um myelin attached at soma(0.5) (as ISF creates it when the cell parameters have an AIS)",
     },
+    // cell modifications (applied after discretization and biophysics, in list order)
+    Signature {
+        name: "scale_apical_morph_86",
+        params: &[],
+        doc: "ISF's cell-modify function for morphology 86: diameters x2.5 on the first 33 apical sections whose far end is within 1000 um of soma(0)",
+    },
+    Signature {
+        name: "scale_apical",
+        params: &[req("scale", Want::Q(ONE))],
+        doc: "ISF's cell-modify function: multiply the diameters of all apical sections by `scale`",
+    },
     // discretization rules
     Signature {
         name: "isf_d_lambda",
@@ -614,37 +625,52 @@ fn type_err(ev: &mut Evaluator, span: Span, what: &str, want: &str, found: &Val)
     Val::Err
 }
 
-/// Position variables available in region contexts (units: µm, dimensionless).
+/// Position variables available in region contexts (units: µm, dimensionless). Each is
+/// evaluated at a compartment centre by [`crate::lower::cell`]; the three distance conventions
+/// are those of spec 01 §1.6.
 pub const POSITION_VARS: &[(&str, Dim, f64, &str)] = &[
     (
         "distance",
         Dim::LENGTH,
         1e-6,
-        "path distance to the soma (from the soma attachment point), um",
+        "path distance from the soma attachment point (ISF's label-origin distance, def. 2; from soma(0) on the soma), um",
     ),
     (
         "soma_distance",
         Dim::LENGTH,
         1e-6,
-        "path distance from soma(0) (ISF's definition for linear rules), um",
+        "path distance from soma(0) (ISF's definition for linear rules, def. 1), um",
     ),
     (
         "relative_distance",
         Dim::ONE,
         1.0,
-        "distance divided by the region's largest distance",
+        "distance divided by max_distance",
+    ),
+    (
+        "max_distance",
+        Dim::LENGTH,
+        1e-6,
+        "the region's largest distance (def. 2, to the far end of its farthest terminal; soma: its length), um",
     ),
     ("diameter", Dim::LENGTH, 1e-6, "segment diameter, um"),
     (
         "z_distance",
         Dim::LENGTH,
         1e-6,
-        "height above the soma centre, um",
+        "height above the soma centre (z of the 3-D points, interpolated), um",
     ),
     ("x", Dim::ONE, 1.0, "position along the section, 0..1"),
 ];
 
+/// Internal position variable of `exponential_by_z_dist` (ISF's rule): `z_distance` on
+/// apical dendrites, `distance` elsewhere (spec 02 §2.5), um. Not visible to scripts.
+pub const ISF_Z_DISTANCE: &str = "isf_z_distance";
+
 fn pos(name: &str) -> Ex {
+    if name == ISF_Z_DISTANCE {
+        return Ex::var(name, 1e-6);
+    }
     let (_, _, scale, _) = POSITION_VARS
         .iter()
         .find(|p| p.0 == name)
@@ -830,7 +856,7 @@ fn build(
             let (v, _) = arg("value").unwrap_or((Val::Err, span));
             let (d, x) = qex(&v);
             let base = if name == "exponential_by_z_dist" {
-                "z_distance"
+                ISF_Z_DISTANCE
             } else {
                 "distance"
             };
@@ -905,12 +931,18 @@ fn build(
 }
 
 /// The distance variable for a distribution: relative (dimensionless) or absolute (length).
+/// Relative distances always divide by the region's maximum label-origin (def. 2) distance,
+/// also when the distance itself is measured from soma(0) (`linear`, `linear_capped`) or is
+/// a height (`exponential_by_z_dist`), exactly as ISF does (spec 02 §2.5).
 fn distance_var(relative: &Option<(Val, Span)>, base: &str) -> (Dim, Ex) {
     let rel = matches!(relative, Some((Val::Bool(Ex::Const(x)), _)) if *x != 0.0);
-    if rel {
-        (Dim::ONE, pos("relative_distance"))
-    } else {
-        (Dim::LENGTH, pos(base))
+    match (rel, base) {
+        (true, "distance") => (Dim::ONE, pos("relative_distance")),
+        (true, _) => (
+            Dim::ONE,
+            Ex::bin(BinOp::Div, pos(base), pos("max_distance")),
+        ),
+        (false, _) => (Dim::LENGTH, pos(base)),
     }
 }
 

@@ -113,6 +113,10 @@ struct Session {
     mechs: Vec<MechInfo>,
     decls: Vec<(DeclKind, String, u32)>,
     model: Model,
+    /// Virtual modules generated from `isf_param(…)`: their neuron joins the model.
+    param_modules: Vec<u32>,
+    /// Morphologies read while lowering neurons, by path (each file is read once).
+    morphologies: HashMap<String, Result<crate::morph::Morphology, crate::lower::cell::LowerError>>,
 }
 
 /// Name lookup for one module plus local scopes.
@@ -531,21 +535,7 @@ impl Session {
                             _ => String::new(),
                         };
                         if kind == DeclKind::Neuron {
-                            self.model.neurons.push(NeuronModel {
-                                name: d.name.name.clone(),
-                                source: model::Source {
-                                    format: "isf_param".into(),
-                                    path,
-                                },
-                                temperature_degc: 34.0,
-                                v_init_mv: -75.0,
-                                discretization: Discretization::IsfDLambda {
-                                    frequency_hz: 100.0,
-                                    max_length_um: None,
-                                },
-                                axon: None,
-                                regions: vec![],
-                            });
+                            self.isf_param_neuron(mid, &d.name, &path, e.span);
                         } else {
                             self.model.networks.push(NetworkModel {
                                 name: d.name.name.clone(),
@@ -947,6 +937,40 @@ impl Session {
 
     // ------------------------------------------------------------------ neurons
 
+    /// `neuron X = isf_param("cell.param")`: translate the file to isf source (exactly what
+    /// `isf convert` prints) and check that text as a virtual module next to the `.param`
+    /// file, whose neuron (named `X`) joins the model.
+    fn isf_param_neuron(&mut self, mid: u32, name: &ast::Ident, path: &str, span: Span) {
+        let param = Path::new(path);
+        let dir = param.parent().map(Path::to_path_buf).unwrap_or_default();
+        let text = match crate::lower::isf_param::convert_file(param, &dir, &name.name) {
+            Ok(t) => t,
+            Err(errs) => {
+                for e in errs {
+                    self.diags.push(
+                        Diagnostic::new(e.code, format!("{}: {}", e.location(), e.message))
+                            .label(span, "in this ISF cell parameter file"),
+                    );
+                }
+                return;
+            }
+        };
+        if mid != 0 {
+            return;
+        }
+        // A distinct origin per declaration, so that two neurons from one file both load.
+        let origin = Origin::Path(PathBuf::from(format!("{path}#{}.isf", name.name)));
+        let shown = format!(
+            "{} (as isf)",
+            param
+                .file_name()
+                .map(|f| f.to_string_lossy())
+                .unwrap_or_default()
+        );
+        self.param_modules.push(self.modules.len() as u32);
+        self.load_dep(origin, shown, span, || Ok(text));
+    }
+
     fn neuron(&mut self, mid: u32, name: &ast::Ident, b: &Block, base: &Path) {
         let mut diags = Vec::new();
         let mut source = None;
@@ -958,7 +982,13 @@ impl Session {
         };
         let mut regions = Vec::new();
         let mut axon = None;
+        let mut modify = Vec::new();
         let mut used_mechs = Vec::new();
+        // Where things are written, to locate errors found by lowering the cell.
+        let mut morph_span = None;
+        let mut modify_span = None;
+        let mut region_spans: HashMap<String, (Span, HashMap<(String, String), Span>)> =
+            HashMap::new();
         let mut seen: HashMap<String, Span> = HashMap::new();
         let mech_names: Vec<String> = self.modules[mid as usize]
             .syms
@@ -976,6 +1006,9 @@ impl Session {
                     let mut scope = self.scope(mid);
                     let mut ev = Evaluator { diags: &mut diags, base_dir: base.to_path_buf() };
                     let v = ev.eval(&f.value, &mut scope);
+                    if f.name.name == "morphology" {
+                        morph_span = Some(f.value.span);
+                    }
                     match f.name.name.as_str() {
                         "morphology" => match v {
                             Val::Obj(o) if o.kind == "hoc" || o.kind == "swc" => {
@@ -1016,7 +1049,23 @@ impl Session {
                                     .label(f.value.span, format!("this is {}", other.type_name())),
                             ),
                         },
-                        other => ev.diags.push(unknown_field(other, f.name.span, "a neuron", &["morphology", "temperature", "v_init", "discretization", "axon"])),
+                        "modify" => {
+                            modify_span = Some(f.value.span);
+                            match v {
+                                Val::List(items) => {
+                                    for it in items {
+                                        match it {
+                                            Val::Obj(ref o) if o.kind == "scale_apical_morph_86" || o.kind == "scale_apical" => modify.extend(lower_val(&it)),
+                                            Val::Err => {}
+                                            other => ev.diags.push(Diagnostic::new(Code::E0306, "not a cell modification").label(f.value.span, format!("found {}", other.type_name())).help("use scale_apical_morph_86() or scale_apical(scale: 2)")),
+                                        }
+                                    }
+                                }
+                                Val::Err => {}
+                                other => ev.diags.push(Diagnostic::new(Code::E0306, "modify must be a list of cell modifications").label(f.value.span, format!("this is {}", other.type_name())).help("write `modify: [scale_apical_morph_86()]`")),
+                            }
+                        }
+                        other => ev.diags.push(unknown_field(other, f.name.span, "a neuron", &["morphology", "temperature", "v_init", "discretization", "axon", "modify"])),
                     }
                 }
                 Entry::Block(sb) => {
@@ -1035,7 +1084,9 @@ impl Session {
                     if let Some(n) = &sb.name {
                         diags.push(Diagnostic::new(Code::E0101, "a region block takes no name").label(n.span, "remove this"));
                     }
-                    let r = self.region(mid, &sb.head.name, &sb.body, base, &mut diags, &mut used_mechs);
+                    let mut pspans = HashMap::new();
+                    let r = self.region(mid, &sb.head.name, &sb.body, base, &mut diags, &mut used_mechs, &mut pspans);
+                    region_spans.insert(sb.head.name.clone(), (sb.head.span, pspans));
                     regions.push(r);
                 }
                 other => diags.push(Diagnostic::new(Code::E0401, "unexpected entry in a neuron").label(other.span(), "a neuron has fields (morphology, temperature, v_init, discretization) and region blocks")),
@@ -1052,16 +1103,10 @@ impl Session {
         }
         let ok = !crate::diagnostics::has_errors(&diags);
         self.diags.extend(diags);
-        if mid != 0 || !ok {
+        if !ok || (mid != 0 && !self.param_modules.contains(&mid)) {
             return;
         }
-        for i in used_mechs {
-            let m = &self.mechs[i].model;
-            if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
-                self.model.mechanisms.push(m.clone());
-            }
-        }
-        self.model.neurons.push(NeuronModel {
+        let neuron = NeuronModel {
             name: name.name.clone(),
             source: source.unwrap_or(model::Source {
                 format: "none".into(),
@@ -1072,7 +1117,49 @@ impl Session {
             discretization: disc,
             axon,
             regions,
-        });
+            modify,
+        };
+        // Lower the cell now: labels the morphology lacks (E0413), densities that are negative
+        // or not finite somewhere (E0414) and unreadable morphologies are script errors.
+        for &i in &used_mechs {
+            let m = &self.mechs[i].model;
+            if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
+                self.model.mechanisms.push(m.clone());
+            }
+        }
+        let morph = self
+            .morphologies
+            .entry(neuron.source.path.clone())
+            .or_insert_with(|| crate::lower::cell::read_morphology(&neuron))
+            .clone()
+            .map_err(|e| vec![e]);
+        let lowered = morph
+            .and_then(|m| crate::lower::cell::build_cell_from(&neuron, &self.model.mechanisms, m));
+        if let Err(errs) = lowered {
+            for e in errs {
+                let region = e.region.as_ref().and_then(|r| region_spans.get(r));
+                let param_span = match (region, &e.mechanism, &e.parameter) {
+                    (Some((_, ps)), Some(m), Some(p)) => ps.get(&(m.clone(), p.clone())).copied(),
+                    _ => None,
+                };
+                let (at, label) = match (param_span, region, e.field.as_deref()) {
+                    (Some(s), _, _) => (s, "this value"),
+                    (None, Some((s, _)), _) => (*s, "in this region"),
+                    (None, None, Some("morphology")) => {
+                        (morph_span.unwrap_or(name.span), "this morphology")
+                    }
+                    (None, None, Some("modify")) => (modify_span.unwrap_or(name.span), "here"),
+                    _ => (name.span, "in this neuron"),
+                };
+                let mut d = Diagnostic::new(e.code, e.message).label(at, label);
+                if let Some(n) = e.note {
+                    d = d.note(n);
+                }
+                self.diags.push(d);
+            }
+            return;
+        }
+        self.model.neurons.push(neuron);
     }
 
     fn region(
@@ -1083,6 +1170,7 @@ impl Session {
         base: &Path,
         diags: &mut Vec<Diagnostic>,
         used: &mut Vec<usize>,
+        spans: &mut HashMap<(String, String), Span>,
     ) -> RegionModel {
         let mut r = RegionModel {
             region: region.into(),
@@ -1281,6 +1369,7 @@ impl Session {
                                 );
                                 continue;
                             }
+                            spans.insert((info.name.clone(), pn.clone()), f.value.span);
                             inst.parameters.insert(
                                 pn,
                                 Density {
