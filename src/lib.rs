@@ -10,6 +10,7 @@ pub mod diagnostics;
 pub mod formats;
 pub mod model;
 pub mod morph;
+pub mod repl;
 pub mod sema;
 pub mod sim;
 pub mod source;

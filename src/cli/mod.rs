@@ -8,6 +8,7 @@ pub mod check;
 pub mod fmt;
 pub mod morph;
 pub mod plan;
+pub mod repl;
 
 /// isf — simulate reconstructed neurons under in-vivo-like synaptic input.
 #[derive(Parser, Debug)]
@@ -37,6 +38,8 @@ pub enum Command {
         after_help = "Examples:\n  isf fmt model.isf stdlib/*.isf\n  isf fmt --check examples/*.isf\n  cat model.isf | isf fmt -"
     )]
     Fmt(fmt::FmtArgs),
+    /// Interactive session: evaluate expressions with units, declare items, :run a neuron.
+    Repl(repl::ReplArgs),
 }
 
 /// Parse arguments, run the command and return the process exit code.
@@ -47,5 +50,6 @@ pub fn main() -> i32 {
         Command::Plan(args) => plan::run(args),
         Command::Morph(args) => morph::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Repl(args) => repl::run(args),
     }
 }
