@@ -750,7 +750,7 @@ mod tests {
             r.out
         );
         let r = s.handle(":run L5PT 1 mV");
-        assert!(r.error && r.out.contains("E0303"), "{}", r.out);
+        assert!(r.error && r.out.contains("E0301"), "{}", r.out);
         let r = s.handle(":run L5T");
         assert!(r.error && r.out.contains("L5PT"), "{}", r.out);
     }
