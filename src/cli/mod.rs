@@ -9,6 +9,7 @@ pub mod convert;
 pub mod fmt;
 pub mod morph;
 pub mod plan;
+pub mod repl;
 
 /// isf — simulate reconstructed neurons under in-vivo-like synaptic input.
 #[derive(Parser, Debug)]
@@ -40,6 +41,8 @@ pub enum Command {
     Fmt(fmt::FmtArgs),
     /// Convert an ISF cell parameter file (.param) into a readable .isf neuron declaration.
     Convert(convert::ConvertArgs),
+    /// Interactive session: evaluate expressions with units, declare items, :run a neuron.
+    Repl(repl::ReplArgs),
 }
 
 /// Parse arguments, run the command and return the process exit code.
@@ -51,5 +54,6 @@ pub fn main() -> i32 {
         Command::Morph(args) => morph::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Repl(args) => repl::run(args),
     }
 }
