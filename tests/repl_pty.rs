@@ -29,7 +29,8 @@ fn a_first_session_through_a_terminal() {
     // An error shows its code and the session goes on.
     p.send_line("let bad = 1 mV + 2 ms").unwrap();
     p.exp_string("E0303").unwrap();
-    p.exp_string("cannot add values of different dimensions").unwrap();
+    p.exp_string("cannot add values of different dimensions")
+        .unwrap();
     p.send_line("let tau = 20 ms").unwrap();
     p.exp_string("tau = 20 ms").unwrap();
     p.send_line("tau * 3").unwrap();
@@ -45,11 +46,13 @@ fn a_first_session_through_a_terminal() {
     p.send_line("import std.channels.hay2011.{pas}").unwrap();
     p.exp_string("imported").unwrap();
     p.send_line("neuron Tiny {").unwrap();
-    p.send_line("    morphology: swc(\"examples/cells/l5pt_simple.swc\")").unwrap();
+    p.send_line("    morphology: swc(\"examples/cells/l5pt_simple.swc\")")
+        .unwrap();
     p.send_line("    v_init: -70 mV").unwrap();
     p.send_line("    all {").unwrap();
     p.send_line("        Ra: 100 ohm*cm, cm: 1 uF/cm2").unwrap();
-    p.send_line("        pas { g: 5e-5 S/cm2, e: -70 mV }").unwrap();
+    p.send_line("        pas { g: 5e-5 S/cm2, e: -70 mV }")
+        .unwrap();
     p.send_line("    }").unwrap();
     p.send_line("}").unwrap();
     p.exp_string("defined neuron Tiny").unwrap();

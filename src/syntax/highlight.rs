@@ -121,14 +121,16 @@ pub fn highlight(text: &str) -> Vec<Highlight> {
         let adjacent_prev = prev.is_some_and(|p| p.end == l.start);
         // A unit is a name right after a number with only blanks between, on the same line;
         // it continues through `*`, `/`, `^`, `-` and digits written without spaces.
+        // `*` and `/` continue a unit only when a name follows without a space.
+        let operator_then_name = !matches!(l.token, Some(Token::Star | Token::Slash))
+            || next.is_some_and(|n| n.start == l.end && n.token == Some(Token::Ident));
         let unit_continues = in_unit
             && adjacent_prev
             && matches!(
                 l.token,
                 Some(Token::Ident | Token::Star | Token::Slash | Token::Caret | Token::Number)
             )
-            && !(matches!(l.token, Some(Token::Star | Token::Slash))
-                && !next.is_some_and(|n| n.start == l.end && n.token == Some(Token::Ident)));
+            && operator_then_name;
         let unit_minus = in_unit
             && adjacent_prev
             && l.token == Some(Token::Minus)
