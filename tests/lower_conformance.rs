@@ -99,7 +99,7 @@ fn compare(cell: &LoweredCell, path_name: &str) {
                     };
                     max_rel = max_rel.max(rel);
                     compared += 1;
-                    if !(rel <= 1e-9) {
+                    if rel.is_nan() || rel > 1e-9 {
                         failures.push(format!(
                             "{path_name} {col} sec {sec} seg {seg}: got {g}, want {want}"
                         ));
