@@ -99,7 +99,7 @@ fn compare(cell: &LoweredCell, path_name: &str) {
                     };
                     max_rel = max_rel.max(rel);
                     compared += 1;
-                    if !(rel <= 1e-9) {
+                    if rel.is_nan() || rel > 1e-9 {
                         failures.push(format!(
                             "{path_name} {col} sec {sec} seg {seg}: got {g}, want {want}"
                         ));
@@ -138,6 +138,22 @@ fn isf_param_and_converted_script_match_reference() {
     let a = lower_script(&script);
     compare(&a, "isf_param");
     assert_eq!(a.modified_sections.len(), 33, "scale_apical_morph_86");
+    // Independent anchors of the other two conventions (conformance README, spec 01 §1.6):
+    // the recording label `sec_025_seg_001_x_0.500_somaDist_198.1` (def. 1, from soma(0))
+    // and the apical maximum distance 1576.5529 um used by the relative Ih gradient.
+    let c = a.seg_offset[25] + 1;
+    assert!((a.positions.x[c] - 0.5).abs() < 1e-12);
+    let d1 = a.positions.soma_distance_um[c];
+    assert!((d1 - 198.1).abs() < 0.05, "somaDist {d1}");
+    let apical0 = a.seg_offset[a
+        .geometry
+        .sections
+        .iter()
+        .position(|s| s.label == "ApicalDendrite")
+        .expect("apical")];
+    let dmax = a.positions.max_distance_um[apical0];
+    assert!((dmax - 1576.5529).abs() < 5e-5, "apical dmax {dmax}");
+    println!("somaDist(sec 25, x 0.5) = {d1:.4} um, apical max distance = {dmax:.4} um");
 
     // (b) `isf convert -o` and the converted file, checked and lowered again.
     let out = tmp.join("sub/converted.isf");

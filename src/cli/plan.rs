@@ -32,8 +32,68 @@ pub fn run(args: PlanArgs) -> i32 {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         print!("{}", render_plan(&checked.model));
+        print!("{}", render_cells(&checked.model));
     }
     0
+}
+
+/// The compartment summary of every neuron (below the model; not part of its hash): per
+/// region sections, compartments, area, Ra/cm, and per mechanism where it is inserted.
+/// Labels of the morphology that no region covers are listed with NEURON's defaults.
+pub fn render_cells(model: &Model) -> String {
+    use crate::lower::cell::build_cell;
+    let mut out = String::new();
+    for n in &model.neurons {
+        let cell = match build_cell(n, &model.mechanisms) {
+            Ok(c) => c,
+            Err(errs) => {
+                out.push_str(&format!("cell {}: not lowered\n", n.name));
+                for e in errs {
+                    out.push_str(&format!("  {}: {}\n", e.code.as_str(), e.message));
+                }
+                continue;
+            }
+        };
+        let g = &cell.geometry;
+        let area: f64 = g.sections.iter().flat_map(|s| s.seg_area_um2.iter()).sum();
+        out.push_str(&format!(
+            "cell {}: {} sections, {} compartments, area {:.1} um2\n",
+            n.name,
+            g.sections.len(),
+            cell.n_compartments(),
+            area
+        ));
+        out.push_str("  regions:\n");
+        for r in &cell.regions {
+            let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_else(|| "mixed".into());
+            out.push_str(&format!(
+                "    {:<16} label {:<15} sections {:>4}  compartments {:>5}  area {:>10.1} um2  Ra {} ohm*cm  cm {} uF/cm2{}\n",
+                r.region,
+                r.label,
+                r.sections,
+                r.compartments,
+                r.area_um2,
+                opt(r.ra_ohm_cm),
+                opt(r.cm_uf_cm2),
+                if r.defaults {
+                    "  (not in the script: NEURON defaults, no mechanisms)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        out.push_str("  mechanisms (compartments):\n");
+        for m in &cell.mechanisms {
+            out.push_str(&format!("    {:<16} {:>5}\n", m.name, m.compartments.len()));
+        }
+        if !cell.modified_sections.is_empty() {
+            out.push_str(&format!(
+                "  modified sections (diameters): {}\n",
+                cell.modified_sections.len()
+            ));
+        }
+    }
+    out
 }
 
 /// The readable, line-oriented form of a model: stable key order, one value per line.

@@ -222,19 +222,21 @@ fn morph_rule(d: &crate::model::Discretization) -> morph::Discretization {
 }
 
 /// Read the neuron's morphology file (without the generated axon).
-pub fn read_morphology(neuron: &NeuronModel) -> Result<Morphology, LowerError> {
+pub fn read_morphology(neuron: &NeuronModel) -> Result<Morphology, Box<LowerError>> {
     match neuron.source.format.as_str() {
         "hoc" | "swc" => Morphology::read(std::path::Path::new(&neuron.source.path)),
         other => {
-            return Err(LowerError::new(
+            return Err(Box::new(LowerError::new(
                 Code::E0901,
                 format!("neuron source `{other}` has no morphology to lower"),
-            ));
+            )));
         }
     }
-    .map_err(|e| LowerError {
-        field: Some("morphology".into()),
-        ..LowerError::new(e.code, format!("{}: {}", e.location(), e.message))
+    .map_err(|e| {
+        Box::new(LowerError {
+            field: Some("morphology".into()),
+            ..LowerError::new(e.code, format!("{}: {}", e.location(), e.message))
+        })
     })
 }
 
@@ -252,7 +254,7 @@ pub fn build_cell(
     neuron: &NeuronModel,
     mechs: &[MechModel],
 ) -> Result<LoweredCell, Vec<LowerError>> {
-    let morph = read_morphology(neuron).map_err(|e| vec![e])?;
+    let morph = read_morphology(neuron).map_err(|e| vec![*e])?;
     build_cell_from(neuron, mechs, morph)
 }
 

@@ -548,10 +548,13 @@ fn region(cx: &mut Cx, cat: &MechCatalogue, region: &str, n: &ParamNode) -> Opti
     Some(out)
 }
 
-/// The isf parameter name of an ISF parameter key of mechanism `mech`.
+/// The isf parameter name of an ISF parameter key of mechanism `mech`: `g<mech>bar` is
+/// `gbar`; `gbar` itself is not an ISF (NEURON) name and maps to nothing.
 fn param_name(mech: &str, key: &str, params: &[(String, String)]) -> String {
     if key == format!("g{mech}bar") && params.iter().any(|p| p.0 == "gbar") {
         "gbar".into()
+    } else if key == "gbar" {
+        format!("{key} (write g{mech}bar)")
     } else {
         key.to_string()
     }

@@ -116,7 +116,7 @@ struct Session {
     /// Virtual modules generated from `isf_param(…)`: their neuron joins the model.
     param_modules: Vec<u32>,
     /// Morphologies read while lowering neurons, by path (each file is read once).
-    morphologies: HashMap<String, Result<crate::morph::Morphology, crate::lower::cell::LowerError>>,
+    morphologies: HashMap<String, MorphRead>,
 }
 
 /// Name lookup for one module plus local scopes.
@@ -163,6 +163,12 @@ fn sym_val(sym: &Sym, mechs: &[MechInfo], decls: &[(DeclKind, String, u32)]) -> 
         Sym::Module(m) => Val::Module(*m),
     }
 }
+
+/// A morphology read for lowering, or why it could not be read.
+type MorphRead = Result<crate::morph::Morphology, Box<crate::lower::cell::LowerError>>;
+
+/// Where each mechanism parameter of a region is written: (mechanism, parameter) → span.
+type ParamSpans = HashMap<(String, String), Span>;
 
 /// Region names a neuron accepts, with the ISF label each one maps to.
 pub const REGIONS: &[(&str, &str)] = &[
@@ -987,8 +993,7 @@ impl Session {
         // Where things are written, to locate errors found by lowering the cell.
         let mut morph_span = None;
         let mut modify_span = None;
-        let mut region_spans: HashMap<String, (Span, HashMap<(String, String), Span>)> =
-            HashMap::new();
+        let mut region_spans: HashMap<String, (Span, ParamSpans)> = HashMap::new();
         let mut seen: HashMap<String, Span> = HashMap::new();
         let mech_names: Vec<String> = self.modules[mid as usize]
             .syms
@@ -1084,8 +1089,7 @@ impl Session {
                     if let Some(n) = &sb.name {
                         diags.push(Diagnostic::new(Code::E0101, "a region block takes no name").label(n.span, "remove this"));
                     }
-                    let mut pspans = HashMap::new();
-                    let r = self.region(mid, &sb.head.name, &sb.body, base, &mut diags, &mut used_mechs, &mut pspans);
+                    let (r, pspans) = self.region(mid, &sb.head.name, &sb.body, base, &mut diags, &mut used_mechs);
                     region_spans.insert(sb.head.name.clone(), (sb.head.span, pspans));
                     regions.push(r);
                 }
@@ -1132,7 +1136,7 @@ impl Session {
             .entry(neuron.source.path.clone())
             .or_insert_with(|| crate::lower::cell::read_morphology(&neuron))
             .clone()
-            .map_err(|e| vec![e]);
+            .map_err(|e| vec![*e]);
         let lowered = morph
             .and_then(|m| crate::lower::cell::build_cell_from(&neuron, &self.model.mechanisms, m));
         if let Err(errs) = lowered {
@@ -1170,8 +1174,8 @@ impl Session {
         base: &Path,
         diags: &mut Vec<Diagnostic>,
         used: &mut Vec<usize>,
-        spans: &mut HashMap<(String, String), Span>,
-    ) -> RegionModel {
+    ) -> (RegionModel, ParamSpans) {
+        let mut spans = ParamSpans::new();
         let mut r = RegionModel {
             region: region.into(),
             ra_ohm_cm: None,
@@ -1389,7 +1393,7 @@ impl Session {
                 ),
             }
         }
-        r
+        (r, spans)
     }
 
     // ------------------------------------------------------------------ networks
