@@ -10,6 +10,7 @@ pub mod diagnostics;
 pub mod formats;
 pub mod model;
 pub mod morph;
+pub mod network;
 pub mod run;
 pub mod sema;
 pub mod sim;
