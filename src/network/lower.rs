@@ -13,8 +13,11 @@ use crate::model::{NetworkModel, PopulationModel, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// `(isf name, ISF mechanism, [(isf parameter, [ISF parameters])])`.
-pub const RECEPTOR_MAP: &[(&str, &str, &[(&str, &[&str])])] = &[
+/// `(isf parameter, [ISF mechanism parameters])`.
+pub type ParamMap = &'static [(&'static str, &'static [&'static str])];
+
+/// `(isf name, ISF mechanism, parameter map)`.
+pub const RECEPTOR_MAP: &[(&str, &str, ParamMap)] = &[
     (
         "glutamate",
         "glutamate_syn",

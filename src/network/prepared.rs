@@ -39,9 +39,8 @@ pub fn read_anatomies(
     for p in &network.populations {
         if let SynapseSource::Anatomy { syn, con } = &p.synapses {
             let key = (syn.clone(), con.clone());
-            if !out.contains_key(&key) {
-                let a = Anatomy::read(syn, con)?;
-                out.insert(key, Arc::new(a));
+            if let std::collections::hash_map::Entry::Vacant(e) = out.entry(key) {
+                e.insert(Arc::new(Anatomy::read(syn, con)?));
             }
         }
     }
@@ -207,6 +206,7 @@ impl PreparedNetwork {
             }
             cell_of[ct.synapse[k] as usize] = c;
         }
+        #[allow(clippy::needless_range_loop)] // id indexes five parallel arrays
         for id in 0..st.len() {
             let Some(pl) = placer.place(st.section[id], st.x[id]) else {
                 return Err(FileError::new(
