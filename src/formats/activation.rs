@@ -163,7 +163,7 @@ mod tests {
     #[test]
     fn located_errors() {
         let e = parse_activation("L1_C2\t2\t13.5\t72\t5\tApical\t1.0,x,\n", "a.csv").unwrap_err();
-        assert_eq!((e.code, e.line, e.column), (Code::E0805, 1, 23));
+        assert_eq!((e.code, e.line, e.column), (Code::E0805, 1, 26));
         let e = parse_activation("# h\nL1_C2\t2\tfar\t72\t5\tApical\t1.0,\n", "a.csv").unwrap_err();
         assert_eq!((e.code, e.line, e.column), (Code::E0805, 2, 9));
         let e = parse_activation("L1_C2\t2\n", "a.csv").unwrap_err();
