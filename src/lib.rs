@@ -12,6 +12,7 @@ pub mod kernel;
 pub mod lower;
 pub mod model;
 pub mod morph;
+pub mod network;
 pub mod repl;
 pub mod run;
 pub mod sema;

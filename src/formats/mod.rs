@@ -4,7 +4,10 @@
 //! are never shown with carets), so their errors carry a plain `file:line:column` location in
 //! a [`FileError`] instead of a span.
 
+pub mod activation;
+pub mod con;
 pub mod param;
+pub mod syn;
 
 use crate::diagnostics::{Code, Diagnostic};
 use serde::Serialize;

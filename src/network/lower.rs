@@ -1,0 +1,263 @@
+//! `.isf` `network` blocks (checked [`crate::model::NetworkModel`]) → typed [`Network`], the
+//! same model an ISF network `.param` file gives.
+//!
+//! Receptor names and parameters map onto ISF's mechanisms:
+//! `glutamate` → `glutamate_syn` (weights `[weight_ampa, weight_nmda]`; `tau_nmda_decay` →
+//! `tau1`, `tau_nmda_rise` → `tau2`, `tau_ampa_decay` → `tau3`, `tau_ampa_rise` → `tau4`,
+//! `depression`/`facilitation`/`tau_*` → both components' `decay*`/`facil*`/`taud*`/`tauf*`,
+//! `mg` → `n = 0.25/mM · mg`), `gaba` → `gaba_syn` (`tau_rise` → `risetime`, `tau_decay` →
+//! `decaytime`, …), `exp2syn` → `exp2syn` (`tau1`, `tau2`, `e`).
+
+use super::types::*;
+use crate::model::{NetworkModel, PopulationModel, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// `(isf parameter, [ISF mechanism parameters])`.
+pub type ParamMap = &'static [(&'static str, &'static [&'static str])];
+
+/// `(isf name, ISF mechanism, parameter map)`.
+pub const RECEPTOR_MAP: &[(&str, &str, ParamMap)] = &[
+    (
+        "glutamate",
+        "glutamate_syn",
+        &[
+            ("tau_nmda_decay", &["tau1"]),
+            ("tau_nmda_rise", &["tau2"]),
+            ("tau_ampa_decay", &["tau3"]),
+            ("tau_ampa_rise", &["tau4"]),
+            ("e", &["e"]),
+            ("depression", &["decayampa", "decaynmda"]),
+            ("tau_depression", &["taudampa", "taudnmda"]),
+            ("facilitation", &["facilampa", "facilnmda"]),
+            ("tau_facilitation", &["taufampa", "taufnmda"]),
+        ],
+    ),
+    (
+        "gaba",
+        "gaba_syn",
+        &[
+            ("tau_rise", &["risetime"]),
+            ("tau_decay", &["decaytime"]),
+            ("e", &["e"]),
+            ("depression", &["decaygaba"]),
+            ("tau_depression", &["taudgaba"]),
+            ("facilitation", &["facilgaba"]),
+            ("tau_facilitation", &["taufgaba"]),
+        ],
+    ),
+    (
+        "exp2syn",
+        "exp2syn",
+        &[
+            ("tau_rise", &["tau1"]),
+            ("tau_decay", &["tau2"]),
+            ("e", &["e"]),
+        ],
+    ),
+];
+
+/// glutamate_syn's Mg-block constant per mM of Mg (spec 03 §3.6: n = 0.25 /mM at 1 mM).
+const GLUTAMATE_N_PER_MM: f64 = 0.25;
+
+fn num(v: &Value) -> Option<f64> {
+    match v {
+        Value::Num { value, .. } => Some(*value),
+        _ => None,
+    }
+}
+
+fn err(pop: &str, msg: impl std::fmt::Display) -> String {
+    format!("population `{pop}`: {msg}")
+}
+
+/// Lower a checked `.isf` network to the typed model. Errors are messages for values the
+/// checker accepted but the network cannot use (e.g. a non-constant expression).
+pub fn from_model(m: &NetworkModel) -> Result<Network, String> {
+    let mut out = Network {
+        name: m.name.clone(),
+        ..Network::default()
+    };
+    for p in &m.populations {
+        out.populations.push(population(p)?);
+    }
+    Ok(out)
+}
+
+fn population(p: &PopulationModel) -> Result<Population, String> {
+    let f = |k: &str| p.fields.get(k);
+    let cells = f("cells")
+        .and_then(num)
+        .ok_or_else(|| err(&p.name, "`cells` must be a constant number"))? as u32;
+    let synapses = match f("synapses") {
+        Some(Value::Obj { kind, args }) if kind == "anatomy" => {
+            let path = |k: &str| match args.get(k) {
+                Some(Value::Str(s)) => Ok(PathBuf::from(s)),
+                _ => Err(err(&p.name, format!("anatomy has no `{k}` path"))),
+            };
+            SynapseSource::Anatomy {
+                syn: path("syn")?,
+                con: path("con")?,
+            }
+        }
+        Some(v) => SynapseSource::Count(
+            num(v).ok_or_else(|| err(&p.name, "`synapses` must be a number or anatomy(…)"))? as u32,
+        ),
+        None => SynapseSource::Count(cells),
+    };
+    let release = match f("release_probability") {
+        None => Release::Always,
+        Some(v) => Release::Probability(
+            num(v).ok_or_else(|| err(&p.name, "`release_probability` must be constant"))?,
+        ),
+    };
+    let delay_ms = f("delay").and_then(num).unwrap_or(0.0);
+    let mut receptors = Vec::new();
+    for (name, params) in &p.receptors {
+        receptors.push(receptor(&p.name, name, params, delay_ms)?);
+    }
+    let mut activity = Vec::new();
+    if let Some(a) = f("activity") {
+        activities(&p.name, a, &mut activity)?;
+    }
+    let (mut cell_type, mut column) = split_type(&p.name);
+    if let Some(Value::Str(s)) = f("cell_type") {
+        cell_type = s.clone();
+    }
+    if let Some(Value::Str(s)) = f("column") {
+        column = s.clone();
+    }
+    let excitatory = match f("excitatory") {
+        Some(Value::Bool(b)) => Some(*b),
+        _ => cell_type_excitatory(&cell_type)
+            .or_else(|| receptors.first().map(|r| !r.mechanism.contains("gaba"))),
+    };
+    Ok(Population {
+        name: p.name.clone(),
+        cell_type,
+        column,
+        cells,
+        synapses,
+        release,
+        receptors,
+        activity,
+        excitatory,
+    })
+}
+
+fn receptor(
+    pop: &str,
+    name: &str,
+    params: &BTreeMap<String, Value>,
+    delay_ms: f64,
+) -> Result<Receptor, String> {
+    let &(_, mech, map) = RECEPTOR_MAP
+        .iter()
+        .find(|r| r.0 == name)
+        .ok_or_else(|| err(pop, format!("unknown receptor `{name}`")))?;
+    let get = |k: &str| -> Result<Option<f64>, String> {
+        match params.get(k) {
+            None => Ok(None),
+            Some(v) => num(v)
+                .map(Some)
+                .ok_or_else(|| err(pop, format!("`{name}.{k}` must be constant"))),
+        }
+    };
+    let weights_ns = if name == "glutamate" {
+        vec![
+            get("weight_ampa")?.unwrap_or(0.0),
+            get("weight_nmda")?.unwrap_or(0.0),
+        ]
+    } else {
+        vec![get("weight")?.unwrap_or(0.0)]
+    };
+    let mut parameters = Vec::new();
+    for (k, targets) in map {
+        if let Some(v) = get(k)? {
+            for t in *targets {
+                parameters.push((t.to_string(), v));
+            }
+        }
+    }
+    if name == "glutamate"
+        && let Some(mg) = get("mg")?
+    {
+        parameters.push(("n".into(), GLUTAMATE_N_PER_MM * mg));
+    }
+    Ok(Receptor {
+        mechanism: mech.to_string(),
+        delay_ms,
+        threshold_mv: 0.0,
+        weights_ns,
+        lognormal_weights: false,
+        parameters,
+    })
+}
+
+fn activities(pop: &str, v: &Value, out: &mut Vec<Activity>) -> Result<(), String> {
+    let Value::Obj { kind, args } = v else {
+        return Err(err(pop, "`activity` must be an activity generator"));
+    };
+    let t = |k: &str| args.get(k).and_then(num);
+    match kind.as_str() {
+        "sum" => {
+            // Parts are numbered "0", "1", …; order numerically (the map sorts as text).
+            let mut parts: Vec<(usize, &Value)> = args
+                .iter()
+                .map(|(k, v)| (k.parse().unwrap_or(usize::MAX), v))
+                .collect();
+            parts.sort_by_key(|p| p.0);
+            for (_, part) in parts {
+                activities(pop, part, out)?;
+            }
+        }
+        "poisson" => out.push(Activity::Poisson {
+            interval_ms: t("interval")
+                .ok_or_else(|| err(pop, "poisson needs a constant interval"))?,
+            noise: 1.0,
+            start_ms: t("start").unwrap_or(0.0),
+            stop_ms: t("stop"),
+            nspikes: None,
+        }),
+        "psth" => {
+            let mut bins = Vec::new();
+            let Some(Value::List(items)) = args.get("bins") else {
+                return Err(err(pop, "psth needs a list of bins"));
+            };
+            for b in items {
+                let bad = || err(pop, "a psth bin is ((begin, end), probability)");
+                let Value::List(pair) = b else {
+                    return Err(bad());
+                };
+                let [Value::List(iv), p] = pair.as_slice() else {
+                    return Err(bad());
+                };
+                let [b0, b1] = iv.as_slice() else {
+                    return Err(bad());
+                };
+                bins.push(PsthBin {
+                    begin_ms: num(b0).ok_or_else(bad)?,
+                    end_ms: num(b1).ok_or_else(bad)?,
+                    probability: num(p).ok_or_else(bad)?,
+                });
+            }
+            out.push(Activity::Psth {
+                bins,
+                offset_ms: t("offset").unwrap_or(0.0),
+            });
+        }
+        "spike_times" => {
+            let Some(Value::List(items)) = args.get("times") else {
+                return Err(err(pop, "spike_times needs a list of times"));
+            };
+            let mut times_ms = items
+                .iter()
+                .map(|v| num(v).ok_or_else(|| err(pop, "spike times must be constant")))
+                .collect::<Result<Vec<_>, _>>()?;
+            times_ms.sort_by(f64::total_cmp);
+            out.push(Activity::SpikeTimes { times_ms });
+        }
+        other => return Err(err(pop, format!("`{other}` is not an activity generator"))),
+    }
+    Ok(())
+}
