@@ -97,6 +97,7 @@ codes! {
     E0502 => "runaway membrane voltage",
     E0503 => "non-finite mechanism state during a run",
     E0504 => "mechanism cannot be compiled to a kernel or placed on the cell",
+    E0510 => "not supported by the simulator yet",
     // ---- E06xx store ----
     E0601 => "store key is corrupt or truncated",
     E0602 => "store not found or not an isf store",

@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod con;
+pub mod landmark;
 pub mod param;
 pub mod syn;
 

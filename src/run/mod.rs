@@ -7,6 +7,7 @@
 use crate::model::{ExperimentModel, SweepAxisModel, Value};
 use serde::Serialize;
 
+pub mod cellsim;
 pub mod exec;
 
 /// One simulation to run: a sweep point and a trial, with its seed.

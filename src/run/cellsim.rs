@@ -1,0 +1,578 @@
+//! Running experiments on a single cell: the [`TrialRunner`] behind `isf run` for experiments
+//! with current-clamp and EPSP stimuli (no presynaptic network yet).
+//!
+//! Per sweep point the neuron is lowered once (only when the point changes neuron parameters;
+//! otherwise the experiment's base cell is shared), then every trial builds an
+//! [`ActiveCell`] from the lowered cell, adds the stimuli, runs NEURON's fixed-step scheme and
+//! returns the recorded traces and spike times. Nothing here is random, so all trials of a
+//! point are identical until network input arrives.
+
+use super::WorkItem;
+use super::exec::{TrialOutput, TrialRunner};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::kernel::{ActiveCell, CellConfig, MechPlacement};
+use crate::lower::cell::{LoweredCell, build_cell, read_morphology, region_label};
+use crate::model::{Density, ExperimentModel, Model, NeuronModel, Value};
+use crate::morph::{Morphology, arcs};
+use crate::sema::ex::Ex;
+use crate::sim::NodeId;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A place on the cell: section index and position along it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Site {
+    pub section: usize,
+    pub x: f64,
+}
+
+/// One recording.
+#[derive(Clone, Debug, PartialEq)]
+enum Probe {
+    /// Membrane voltage trace (mV) at a site.
+    V { name: String, site: Site },
+    /// Spike times (ms): first sample at or above threshold after one below it (spec 07).
+    Spikes {
+        name: String,
+        site: Site,
+        threshold_mv: f64,
+    },
+}
+
+/// A stimulus resolved to a site and numbers.
+#[derive(Clone, Debug, PartialEq)]
+enum Stim {
+    Step {
+        site: Site,
+        delay_ms: f64,
+        dur_ms: f64,
+        amp_na: f64,
+    },
+    Epsp {
+        site: Site,
+        onset_ms: f64,
+        tau0_ms: f64,
+        tau1_ms: f64,
+        imax_na: f64,
+    },
+}
+
+fn unsupported(what: String) -> Diagnostic {
+    Diagnostic::new(Code::E0510, what)
+}
+
+/// Runs the trials of one cell experiment.
+pub struct CellRunner {
+    exp: ExperimentModel,
+    neuron: NeuronModel,
+    mechanisms: Vec<crate::model::MechModel>,
+    morph: Morphology,
+    base: LoweredCell,
+    /// Lowered cells of sweep points that change the neuron.
+    per_point: Mutex<HashMap<u64, std::sync::Arc<LoweredCell>>>,
+    probes: Vec<Probe>,
+}
+
+impl CellRunner {
+    /// Prepare an experiment of a checked model: lower its neuron and resolve recordings.
+    pub fn new(model: &Model, exp: &ExperimentModel) -> Result<CellRunner, Diagnostic> {
+        if let Some(net) = &exp.network {
+            return Err(unsupported(format!(
+                "experiment `{}` uses network `{net}`: running networks is not supported yet",
+                exp.name
+            )));
+        }
+        let neuron = model
+            .neurons
+            .iter()
+            .find(|n| n.name == exp.neuron)
+            .cloned()
+            .ok_or_else(|| {
+                Diagnostic::new(
+                    Code::E0409,
+                    format!("neuron `{}` is not declared in this script", exp.neuron),
+                )
+            })?;
+        let base = lower(&neuron, &model.mechanisms)?;
+        let morph = read_morphology(&neuron).map_err(|e| lower_diag(&[*e]))?;
+        let mut r = CellRunner {
+            exp: exp.clone(),
+            neuron,
+            mechanisms: model.mechanisms.clone(),
+            morph,
+            base,
+            per_point: Mutex::new(HashMap::new()),
+            probes: Vec::new(),
+        };
+        r.probes = r.resolve_probes()?;
+        // Resolve stimuli once to report unsupported ones before any trial runs.
+        r.stimuli(&[])?;
+        Ok(r)
+    }
+
+    /// Names of the recorded traces and event lists, in output order.
+    pub fn outputs(&self) -> Vec<String> {
+        self.probes
+            .iter()
+            .map(|p| match p {
+                Probe::V { name, .. } | Probe::Spikes { name, .. } => name.clone(),
+            })
+            .collect()
+    }
+
+    /// Number of compartments of the base cell.
+    pub fn n_compartments(&self) -> usize {
+        self.base.n_compartments()
+    }
+
+    fn site_of_value(&self, v: &Value) -> Result<Vec<Site>, Diagnostic> {
+        let Value::Obj { kind, args } = v else {
+            return Err(unsupported(format!("not a site: {v:?}")));
+        };
+        let num = |k: &str| match args.get(k) {
+            Some(Value::Num { value, .. }) => Some(*value),
+            _ => None,
+        };
+        match kind.as_str() {
+            "site" => {
+                let region = match args.get("region") {
+                    Some(Value::Str(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                let label = region_label(&region);
+                let section = self
+                    .base
+                    .geometry
+                    .sections
+                    .iter()
+                    .position(|s| label.is_none_or(|l| s.label == l.as_str()))
+                    .ok_or_else(|| {
+                        Diagnostic::new(
+                            Code::E0413,
+                            format!("the morphology has no section in region `{region}`"),
+                        )
+                    })?;
+                Ok(vec![Site {
+                    section,
+                    x: num("x").unwrap_or(0.5),
+                }])
+            }
+            "section" => {
+                let section = num("index").unwrap_or(-1.0);
+                let n = self.base.geometry.sections.len();
+                if section < 0.0 || section as usize >= n {
+                    return Err(Diagnostic::new(
+                        Code::E0314,
+                        format!("section {section} does not exist (the cell has {n} sections)"),
+                    ));
+                }
+                Ok(vec![Site {
+                    section: section as usize,
+                    x: num("x").unwrap_or(0.5),
+                }])
+            }
+            "sites" => {
+                let path = match args.get("path") {
+                    Some(Value::Str(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                let points = crate::formats::landmark::read_landmarks(Path::new(&path))
+                    .map_err(|e| e.to_diagnostic_plain())?;
+                let nseg: Vec<usize> = self.base.geometry.sections.iter().map(|s| s.nseg).collect();
+                Ok(points
+                    .iter()
+                    .map(|p| nearest_site(&self.morph, &nseg, *p))
+                    .collect())
+            }
+            other => Err(unsupported(format!(
+                "sites of kind `{other}` are not supported by the simulator yet"
+            ))),
+        }
+    }
+
+    fn resolve_probes(&self) -> Result<Vec<Probe>, Diagnostic> {
+        let mut out = Vec::new();
+        for r in &self.exp.record {
+            let Value::Obj { kind, args } = r else {
+                continue;
+            };
+            match kind.as_str() {
+                "probe" => {
+                    let var = match args.get("variable") {
+                        Some(Value::Str(s)) => s.clone(),
+                        _ => String::new(),
+                    };
+                    if var != "v" {
+                        return Err(unsupported(format!(
+                            "recording `{var}` is not supported yet (only `v`)"
+                        )));
+                    }
+                    let site = args.get("site").cloned().unwrap_or(Value::Bool(false));
+                    let sites = self.site_of_value(&site)?;
+                    let base = site_name(&site);
+                    for (i, s) in sites.iter().enumerate() {
+                        let name = if sites.len() > 1 {
+                            format!("{base}[{i}].v")
+                        } else {
+                            format!("{base}.v")
+                        };
+                        out.push(Probe::V { name, site: *s });
+                    }
+                }
+                "spikes" => {
+                    let at = args.get("at").cloned().unwrap_or(Value::Bool(false));
+                    let at = match at {
+                        Value::Str(region) => Value::Obj {
+                            kind: "site".into(),
+                            args: BTreeMap::from([
+                                ("region".into(), Value::Str(region)),
+                                (
+                                    "x".into(),
+                                    Value::Num {
+                                        value: 0.5,
+                                        unit: "1".into(),
+                                    },
+                                ),
+                            ]),
+                        },
+                        other => other,
+                    };
+                    let threshold_mv = match args.get("threshold") {
+                        Some(Value::Num { value, .. }) => *value,
+                        _ => 0.0,
+                    };
+                    let sites = self.site_of_value(&at)?;
+                    let base = site_name(&at);
+                    for (i, s) in sites.iter().enumerate() {
+                        let name = if sites.len() > 1 {
+                            format!("spikes({base}[{i}])")
+                        } else {
+                            format!("spikes({base})")
+                        };
+                        out.push(Probe::Spikes {
+                            name,
+                            site: *s,
+                            threshold_mv,
+                        });
+                    }
+                }
+                other => {
+                    return Err(unsupported(format!(
+                        "recording `{other}` is not supported by the simulator yet"
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stimuli with the sweep point's overrides applied.
+    fn stimuli(&self, point: &[(String, Value)]) -> Result<Vec<Stim>, Diagnostic> {
+        let mut stims = self.exp.stimuli.clone();
+        for (path, v) in point {
+            let parts: Vec<&str> = path.split('.').collect();
+            if let ["stimulus", name, field] = parts.as_slice() {
+                if let Some(s) = stims.get_mut(*name) {
+                    s.insert(field.to_string(), v.clone());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (name, f) in &stims {
+            let num = |k: &str, default: f64| match f.get(k) {
+                Some(Value::Num { value, .. }) => *value,
+                _ => default,
+            };
+            let at = f.get("at").cloned().unwrap_or(Value::Bool(false));
+            let sites = self.site_of_value(&at)?;
+            let site = sites[0];
+            let kind = match f.get("kind") {
+                Some(Value::Str(k)) => k.clone(),
+                _ => "step".into(),
+            };
+            out.push(match kind.as_str() {
+                "epsp" => Stim::Epsp {
+                    site,
+                    onset_ms: num("onset", 0.0),
+                    tau0_ms: num("tau_rise", 0.2),
+                    tau1_ms: num("tau_decay", 3.0),
+                    imax_na: num("imax", 0.0),
+                },
+                _ => {
+                    if !f.contains_key("amp") {
+                        return Err(unsupported(format!("stimulus `{name}` has no `amp`")));
+                    }
+                    Stim::Step {
+                        site,
+                        delay_ms: num("delay", 0.0),
+                        dur_ms: num("duration", self.exp.duration_ms),
+                        amp_na: num("amp", 0.0),
+                    }
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// The lowered cell for a sweep point (the base cell unless the point changes the neuron).
+    fn cell_for(
+        &self,
+        point_index: u64,
+        point: &[(String, Value)],
+    ) -> Result<Option<std::sync::Arc<LoweredCell>>, Diagnostic> {
+        let neuron_overrides: Vec<&(String, Value)> = point
+            .iter()
+            .filter(|(p, _)| p.split('.').next() == Some(self.neuron.name.as_str()))
+            .collect();
+        if neuron_overrides.is_empty() {
+            return Ok(None);
+        }
+        if let Some(c) = self
+            .per_point
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&point_index).cloned())
+        {
+            return Ok(Some(c));
+        }
+        let mut n = self.neuron.clone();
+        for (path, v) in neuron_overrides {
+            apply_neuron_override(&mut n, path, v)?;
+        }
+        let cell = std::sync::Arc::new(lower(&n, &self.mechanisms)?);
+        if let Ok(mut m) = self.per_point.lock() {
+            m.insert(point_index, cell.clone());
+        }
+        Ok(Some(cell))
+    }
+}
+
+fn site_name(v: &Value) -> String {
+    match v {
+        Value::Obj { kind, args } => match kind.as_str() {
+            "site" => match (args.get("region"), args.get("x")) {
+                (Some(Value::Str(r)), Some(Value::Num { value, .. })) if *value == 0.5 => r.clone(),
+                (Some(Value::Str(r)), Some(Value::Num { value, .. })) => format!("{r}({value})"),
+                _ => "site".into(),
+            },
+            "section" => match (args.get("index"), args.get("x")) {
+                (Some(Value::Num { value: i, .. }), Some(Value::Num { value: x, .. })) => {
+                    format!("section({i}, {x})")
+                }
+                (Some(Value::Num { value: i, .. }), None) => format!("section({i})"),
+                _ => "section".into(),
+            },
+            "sites" => "sites".into(),
+            k => k.to_string(),
+        },
+        Value::Str(s) => s.clone(),
+        _ => "site".into(),
+    }
+}
+
+fn lower(n: &NeuronModel, mechs: &[crate::model::MechModel]) -> Result<LoweredCell, Diagnostic> {
+    build_cell(n, mechs).map_err(|e| lower_diag(&e))
+}
+
+fn lower_diag(errors: &[crate::lower::cell::LowerError]) -> Diagnostic {
+    let first = &errors[0];
+    let mut d = Diagnostic::new(first.code, first.message.clone());
+    for e in &errors[1..] {
+        d = d.note(format!("[{}] {}", e.code.as_str(), e.message));
+    }
+    d
+}
+
+/// Apply `NEURON.REGION.FIELD` or `NEURON.REGION.MECHANISM.PARAM` to a neuron model.
+fn apply_neuron_override(n: &mut NeuronModel, path: &str, v: &Value) -> Result<(), Diagnostic> {
+    let Value::Num { value, unit } = v else {
+        return Err(unsupported(format!(
+            "sweep value of `{path}` is not a number"
+        )));
+    };
+    let parts: Vec<&str> = path.split('.').collect();
+    let region = parts.get(1).copied().unwrap_or("");
+    let Some(r) = n.regions.iter_mut().find(|r| r.region == region) else {
+        return Err(Diagnostic::new(
+            Code::E0408,
+            format!("sweep path `{path}`: the neuron has no `{region}` block"),
+        ));
+    };
+    match parts.as_slice() {
+        [_, _, "Ra"] => r.ra_ohm_cm = Some(*value),
+        [_, _, "cm"] => r.cm_uf_cm2 = Some(*value),
+        [_, _, e] if e.starts_with('e') => {
+            r.reversal_mv.insert(e.to_string(), *value);
+        }
+        [_, _, mech, param] => {
+            let Some(m) = r.mechanisms.iter_mut().find(|m| m.mechanism == *mech) else {
+                return Err(Diagnostic::new(
+                    Code::E0408,
+                    format!("sweep path `{path}`: `{mech}` is not inserted in `{region}`"),
+                ));
+            };
+            m.parameters.insert(
+                param.to_string(),
+                Density {
+                    unit: unit.clone(),
+                    expr: Ex::Const(*value),
+                },
+            );
+        }
+        _ => {
+            return Err(Diagnostic::new(
+                Code::E0408,
+                format!("sweep path `{path}` cannot be applied"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// ISF's mapping of a point to a compartment: the nearest 3-D point of any section, then the
+/// position of that point along its section (arc length fraction), snapped to the nearest
+/// compartment centre.
+pub fn nearest_site(morph: &Morphology, nseg: &[usize], p: [f64; 3]) -> Site {
+    let mut best = (f64::INFINITY, 0, 0);
+    for (s, sec) in morph.sections.iter().enumerate() {
+        for (i, q) in sec.points.iter().enumerate() {
+            let d = (q.x - p[0]).powi(2) + (q.y - p[1]).powi(2) + (q.z - p[2]).powi(2);
+            if d < best.0 {
+                best = (d, s, i);
+            }
+        }
+    }
+    let (_, s, i) = best;
+    let a = arcs(&morph.sections[s].points);
+    let total = a.last().copied().unwrap_or(0.0);
+    let x = if total > 0.0 { a[i] / total } else { 0.5 };
+    let n = nseg.get(s).copied().unwrap_or(1).max(1);
+    let seg = ((x * n as f64).floor() as usize).min(n - 1);
+    let centres = [seg.saturating_sub(1), seg, (seg + 1).min(n - 1)];
+    let best_seg = centres
+        .into_iter()
+        .min_by(|&j, &k| {
+            let cj = ((j as f64 + 0.5) / n as f64 - x).abs();
+            let ck = ((k as f64 + 0.5) / n as f64 - x).abs();
+            cj.total_cmp(&ck)
+        })
+        .unwrap_or(seg);
+    Site {
+        section: s,
+        x: (best_seg as f64 + 0.5) / n as f64,
+    }
+}
+
+/// Spike times: the first sample at or above `threshold` after a sample below it (spec 07
+/// §7.1), reported at that sample's time, no interpolation.
+pub fn spike_times(v: &[f64], dt_ms: f64, threshold_mv: f64) -> Vec<f64> {
+    v.windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[0] < threshold_mv && w[1] >= threshold_mv)
+        .map(|(k, _)| (k + 1) as f64 * dt_ms)
+        .collect()
+}
+
+impl TrialRunner for CellRunner {
+    fn run(&self, _item: &WorkItem, point: &[(String, Value)]) -> Result<TrialOutput, Diagnostic> {
+        let cell_override = self.cell_for(_item.point, point)?;
+        let lc: &LoweredCell = cell_override.as_deref().unwrap_or(&self.base);
+        let mut duration = self.exp.duration_ms;
+        let mut dt = self.exp.dt_ms;
+        for (p, v) in point {
+            if let Value::Num { value, .. } = v {
+                match p.as_str() {
+                    "duration" => duration = *value,
+                    "dt" => dt = *value,
+                    _ => {}
+                }
+            }
+        }
+        let n_steps = (duration / dt).round() as usize;
+        let tree = crate::sim::CableTree::from_geometry(&lc.geometry)
+            .map_err(|e| Diagnostic::new(Code::E0504, e.to_string()))?;
+        let placements: Vec<MechPlacement> = lc
+            .mechanisms
+            .iter()
+            .filter_map(|t| {
+                let m = self.mechanisms.iter().find(|m| m.name == t.name)?;
+                Some(MechPlacement {
+                    mechanism: m,
+                    segments: t.compartments.clone(),
+                    params: t
+                        .params
+                        .iter()
+                        .map(|c| (c.name.clone(), c.values.clone()))
+                        .collect(),
+                })
+            })
+            .collect();
+        let reversal: Vec<(String, Vec<f64>)> = lc
+            .reversal_mv
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let cfg = CellConfig {
+            dt_ms: dt,
+            v_init_mv: self.neuron.v_init_mv,
+            celsius_degc: self.neuron.temperature_degc,
+            ..CellConfig::default()
+        };
+        let mut cell =
+            ActiveCell::new(tree, &placements, &reversal, cfg).map_err(|e| e.to_diagnostic())?;
+        for s in self.stimuli(point)? {
+            match s {
+                Stim::Step {
+                    site,
+                    delay_ms,
+                    dur_ms,
+                    amp_na,
+                } => cell.add_iclamp(site.section, site.x, delay_ms, dur_ms, amp_na),
+                Stim::Epsp {
+                    site,
+                    onset_ms,
+                    tau0_ms,
+                    tau1_ms,
+                    imax_na,
+                } => cell.add_epsp(site.section, site.x, onset_ms, tau0_ms, tau1_ms, imax_na),
+            }
+            .map_err(|e| e.to_diagnostic())?;
+        }
+        let nodes: Vec<NodeId> = self
+            .probes
+            .iter()
+            .map(|p| match p {
+                Probe::V { site, .. } | Probe::Spikes { site, .. } => {
+                    cell.tree().node_at(site.section, site.x)
+                }
+            })
+            .collect();
+        let trace = cell.run(n_steps, &nodes).map_err(|e| e.to_diagnostic())?;
+        let mut out = TrialOutput::default();
+        for (j, p) in self.probes.iter().enumerate() {
+            let col = trace.column(j);
+            match p {
+                Probe::V { name, .. } => out.traces.push((name.clone(), col)),
+                Probe::Spikes {
+                    name, threshold_mv, ..
+                } => out
+                    .events
+                    .push((name.clone(), spike_times(&col, dt, *threshold_mv))),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spike_detection_is_first_sample_at_threshold() {
+        let v = [-70.0, -10.0, 0.0, 20.0, -5.0, 10.0];
+        assert_eq!(spike_times(&v, 0.5, 0.0), vec![1.0, 2.5]);
+        assert!(spike_times(&[1.0, 2.0], 0.1, 0.0).is_empty());
+    }
+}
