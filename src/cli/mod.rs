@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod db;
 pub mod fmt;
 pub mod morph;
 pub mod plan;
@@ -37,6 +38,8 @@ pub enum Command {
         after_help = "Examples:\n  isf fmt model.isf stdlib/*.isf\n  isf fmt --check examples/*.isf\n  cat model.isf | isf fmt -"
     )]
     Fmt(fmt::FmtArgs),
+    /// Inspect, export, merge and verify results stores.
+    Db(db::DbArgs),
 }
 
 /// Parse arguments, run the command and return the process exit code.
@@ -47,5 +50,6 @@ pub fn main() -> i32 {
         Command::Plan(args) => plan::run(args),
         Command::Morph(args) => morph::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Db(args) => db::run(args),
     }
 }
