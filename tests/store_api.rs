@@ -474,3 +474,58 @@ fn open_refuses_what_is_not_a_store() {
     .unwrap();
     assert_eq!(Store::open(s.path()).unwrap_err().code, Code::E0608);
 }
+
+/// The S4 soma traces (real simulator output, 4 decimals) survive the store bit for bit with
+/// the default (decimal) encoding, and compress better than the gzip CSV they come from.
+#[test]
+fn conformance_traces_roundtrip_bit_exact() {
+    use std::io::Read;
+    let base = std::env::var_os("ISF_CONFORMANCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"));
+    let path = base.join("outputs/86_C2_center_S4_soma_traces.csv.gz");
+    if !path.is_file() {
+        eprintln!(
+            "SKIPPED: {} not found (set ISF_CONFORMANCE)",
+            path.display()
+        );
+        return;
+    }
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(fs::File::open(&path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut times = Vec::new();
+    let mut cols: Vec<Vec<f64>> = vec![Vec::new(); header.len() - 1];
+    for l in lines {
+        let mut f = l.split(',').map(|x| x.parse::<f64>().unwrap());
+        times.push(f.next().unwrap());
+        for c in cols.iter_mut() {
+            c.push(f.next().unwrap());
+        }
+    }
+    assert_eq!((cols.len(), times.len()), (20, 12_001));
+    let ids = header[1..].iter().map(|s| s.to_string()).collect();
+    let t = Table::traces(ids, &times, cols.concat());
+    let (_d, s) = store();
+    s.put_table("vt", &t, Metadata::now()).unwrap();
+    let back = s.get_table("vt").unwrap();
+    let bits = |t: &Table| match t.column("vm").unwrap() {
+        Column::F64Array { data, .. } => data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        _ => unreachable!(),
+    };
+    assert_eq!(bits(&back), bits(&t));
+    assert_eq!(back, t);
+    let stored: u64 = fs::read_dir(s.path().join("vt"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let gz = fs::metadata(&path).unwrap().len();
+    eprintln!(
+        "S4 soma traces: {stored} bytes stored, gzip CSV {gz}, raw {}",
+        20 * 12_001 * 8
+    );
+    assert!(stored < gz, "stored {stored} ≥ gzip CSV {gz}");
+}

@@ -75,6 +75,17 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
         )
         .unwrap();
     }
+    // Values with 4 decimals, as parsed from ISF CSV output: stored in the decimal encoding.
+    let vm_dec: Vec<f64> = vm
+        .iter()
+        .map(|x| format!("{x:.4}").parse().unwrap())
+        .collect();
+    s.put_table(
+        "traces_4_decimals",
+        &Table::traces(ids.clone(), &times, vm_dec.clone()),
+        Metadata::now(),
+    )
+    .unwrap();
     let act = Table::new()
         .with(
             "synapse_type",
@@ -93,9 +104,10 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
         .unwrap();
 
     let expected = serde_json::json!({
-        "keys": ["answer", "morphology", "params", "sweep", "synapse_activation", "voltage_traces"],
+        "keys": ["answer", "morphology", "params", "sweep", "synapse_activation",
+                 "traces_4_decimals", "voltage_traces"],
         "keys_recursive": ["answer", "morphology", "params", "sweep/w0.5/seed",
-                           "synapse_activation", "voltage_traces"],
+                           "synapse_activation", "traces_4_decimals", "voltage_traces"],
         "params": params,
         "seed": 123, "plan_hash": "0123abcd", "script": script,
         "trials": TRIALS, "samples": SAMPLES, "trial_index": ids,
@@ -103,10 +115,13 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
         "synapse_type": ["L5tt_C2", "VPM_C2", "L1_C1"],
         "synapse_ID": [19, 2, 1u64 << 40],
         "times_ragged": [[14.3144635349], [], [258.2, 260.0, 301.5]],
+        "soma_distance": [1539.71545505, 1360.9, 20.0],
     });
     std::fs::write(dir.join("expected.json"), expected.to_string()).unwrap();
     let raw: Vec<u8> = vm.iter().flat_map(|x| x.to_le_bytes()).collect();
     std::fs::write(dir.join("expected_vm.bin"), raw).unwrap();
+    let raw: Vec<u8> = vm_dec.iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(dir.join("expected_vm_dec.bin"), raw).unwrap();
     assert!(s.verify().ok());
     root
 }
@@ -134,5 +149,5 @@ fn python_reader_reads_what_isf_writes() {
     );
     eprintln!("{text}");
     assert!(out.status.success(), "python reader failed:\n{text}");
-    assert!(text.contains("5 passed, 0 failed"), "{text}");
+    assert!(text.contains("6 passed, 0 failed"), "{text}");
 }

@@ -41,10 +41,26 @@ impl Codec {
     }
 }
 
-/// Compress `src` with byte shuffle for items of `typesize` bytes, single-threaded.
+/// The shuffle filter applied before compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shuffle {
+    /// Group byte `k` of every item together (`BLOSC_SHUFFLE`).
+    Byte,
+    /// Group bit `k` of every item together (`BLOSC_BITSHUFFLE`); slower, often smaller for
+    /// floats whose low mantissa bits are noise.
+    Bit,
+}
+
+/// Compress `src` with the given shuffle for items of `typesize` bytes, single-threaded.
 ///
 /// Returns `None` when `src` exceeds [`MAX_BUFFER`] or c-blosc reports an internal error.
-pub fn compress(src: &[u8], codec: Codec, clevel: u8, typesize: usize) -> Option<Vec<u8>> {
+pub fn compress(
+    src: &[u8],
+    codec: Codec,
+    clevel: u8,
+    shuffle: Shuffle,
+    typesize: usize,
+) -> Option<Vec<u8>> {
     if src.len() > MAX_BUFFER {
         return None;
     }
@@ -55,7 +71,10 @@ pub fn compress(src: &[u8], codec: Codec, clevel: u8, typesize: usize) -> Option
     let n = unsafe {
         blosc_src::blosc_compress_ctx(
             c_int::from(clevel.min(9)),
-            blosc_src::BLOSC_SHUFFLE as c_int,
+            match shuffle {
+                Shuffle::Byte => blosc_src::BLOSC_SHUFFLE as c_int,
+                Shuffle::Bit => blosc_src::BLOSC_BITSHUFFLE as c_int,
+            },
             typesize,
             src.len(),
             src.as_ptr() as *const c_void,
@@ -115,13 +134,17 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32)
             .flat_map(|i| (f64::from(i) * 0.025).to_le_bytes())
             .collect();
-        for codec in [Codec::BloscLz, Codec::Lz4, Codec::Zstd] {
-            let c = compress(&data, codec, 5, 8).unwrap();
+        for (codec, sh) in [
+            (Codec::BloscLz, Shuffle::Byte),
+            (Codec::Lz4, Shuffle::Bit),
+            (Codec::Zstd, Shuffle::Byte),
+        ] {
+            let c = compress(&data, codec, 5, sh, 8).unwrap();
             assert!(c.len() < data.len() / 2, "{codec:?} did not compress");
             assert_eq!(decompress(&c).unwrap(), data);
         }
         assert_eq!(
-            decompress(&compress(&[], Codec::Lz4, 5, 8).unwrap()).unwrap(),
+            decompress(&compress(&[], Codec::Lz4, 5, Shuffle::Byte, 8).unwrap()).unwrap(),
             b""
         );
     }
@@ -130,7 +153,7 @@ mod tests {
     fn garbage_is_an_error_not_a_crash() {
         assert!(decompress(b"").is_err());
         assert!(decompress(&[2, 1, 0x11, 8, 255, 255, 255, 127, 0, 0, 0, 0]).is_err());
-        let mut c = compress(&[7u8; 4096], Codec::Zstd, 5, 8).unwrap();
+        let mut c = compress(&[7u8; 4096], Codec::Zstd, 5, Shuffle::Bit, 8).unwrap();
         c.truncate(c.len() - 1);
         assert!(decompress(&c).is_err());
     }

@@ -18,7 +18,7 @@
 //! The checksum is verified before anything is decompressed or decoded, so a flipped bit or a
 //! truncated file is reported as corrupt instead of reaching c-blosc or msgpack.
 
-use super::blosc::{self, Codec};
+use super::blosc::{self, Codec, Shuffle};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,10 +52,16 @@ pub enum FrameError {
 }
 
 /// Encode `msgpack` as a complete payload file.
-pub fn encode(kind: FileKind, msgpack: &[u8], codec: Codec, clevel: u8) -> Option<Vec<u8>> {
-    // typesize 8 + byte shuffle: numeric columns are raw f64/i64 arrays inside the document,
-    // so grouping byte lanes of 8-byte items is what makes them compress.
-    let body = blosc::compress(msgpack, codec, clevel, 8)?;
+pub fn encode(
+    kind: FileKind,
+    msgpack: &[u8],
+    codec: Codec,
+    clevel: u8,
+    shuffle: Shuffle,
+) -> Option<Vec<u8>> {
+    // typesize 8 + shuffle: numeric columns are raw f64/i64 arrays inside the document, so
+    // grouping the byte (or bit) lanes of 8-byte items is what makes them compress.
+    let body = blosc::compress(msgpack, codec, clevel, shuffle, 8)?;
     let mut out = Vec::with_capacity(HEADER + body.len() + 4);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -196,7 +202,7 @@ mod tests {
     #[test]
     fn frame_roundtrip_and_damage() {
         let doc = rmp_serde::to_vec(&vec![1.5f64; 1000]).unwrap();
-        let f = encode(FileKind::Entry, &doc, Codec::Lz4, 5).unwrap();
+        let f = encode(FileKind::Entry, &doc, Codec::Lz4, 5, Shuffle::Byte).unwrap();
         assert_eq!(decode(&f, FileKind::Entry).unwrap(), doc);
         assert!(matches!(
             decode(&f, FileKind::Chunk),

@@ -26,7 +26,7 @@ pub mod frame;
 pub mod meta;
 pub mod table;
 
-pub use blosc::Codec;
+pub use blosc::{Codec, Shuffle};
 pub use error::{Result, StoreError};
 pub use meta::Metadata;
 pub use table::{Column, ColumnSpec, DType, Table};
@@ -91,20 +91,27 @@ impl Kind {
 pub struct WriteOptions {
     /// Compressor inside the blosc frame.
     pub codec: Codec,
-    /// Compression level 0–9.
+    /// Compression level 0–9 (for zstd, c-blosc uses zstd level `2·clevel − 1`, 22 at 9).
     pub clevel: u8,
+    /// Shuffle filter.
+    pub shuffle: Shuffle,
+    /// Store float columns whose values are all short decimals (as parsed from text with a
+    /// fixed number of decimals) as scaled integer deltas; lossless, checked bit for bit.
+    pub decimal: bool,
     /// Target raw size of one table chunk in bytes (`put_table` splits by rows; a chunk holds
     /// at least one row).
     pub chunk_bytes: usize,
 }
 
 impl Default for WriteOptions {
-    /// zstd level 5: on soma traces it compresses about twice as well as lz4 at a write
-    /// speed far above what simulations produce (see `benches/store.rs`).
+    /// zstd (c-blosc level 5), bit shuffle, decimal encoding on, 4 MiB chunks: the smallest
+    /// of the fast settings on the S4 soma traces (`benches/store.rs`).
     fn default() -> WriteOptions {
         WriteOptions {
             codec: Codec::Zstd,
             clevel: 5,
+            shuffle: Shuffle::Bit,
+            decimal: true,
             chunk_bytes: 4 << 20,
         }
     }
@@ -403,18 +410,24 @@ impl Store {
         let mut raw = Vec::new();
         rmpv::encode::write_value(&mut raw, doc)
             .map_err(|e| StoreError::at(Code::E0605, key, format!("cannot encode: {e}")))?;
-        let bytes =
-            frame::encode(kind, &raw, self.opts.codec, self.opts.clevel).ok_or_else(|| {
-                StoreError::at(
-                    Code::E0610,
-                    key,
-                    format!(
-                        "{} bytes encoded; one file holds at most {} (store large data as a table)",
-                        raw.len(),
-                        blosc::MAX_BUFFER
-                    ),
-                )
-            })?;
+        let bytes = frame::encode(
+            kind,
+            &raw,
+            self.opts.codec,
+            self.opts.clevel,
+            self.opts.shuffle,
+        )
+        .ok_or_else(|| {
+            StoreError::at(
+                Code::E0610,
+                key,
+                format!(
+                    "{} bytes encoded; one file holds at most {} (store large data as a table)",
+                    raw.len(),
+                    blosc::MAX_BUFFER
+                ),
+            )
+        })?;
         frame::write_atomic(path, &bytes).map_err(|e| StoreError::io(Some(key), path, &e))
     }
 
@@ -751,7 +764,7 @@ impl Store {
         n: u64,
     ) -> Result<ChunkRef> {
         let file = chunk_name(n);
-        let doc = table::chunk_to_value(t, rows);
+        let doc = table::chunk_to_value(t, rows, self.opts.decimal);
         self.write_payload(&dir.join(&file), key, FileKind::Chunk, &doc)?;
         Ok(ChunkRef {
             file,

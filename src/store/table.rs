@@ -321,16 +321,100 @@ pub fn schema_from_value(v: &Value) -> Result<Vec<ColumnSpec>, String> {
         .collect()
 }
 
-/// Encode the rows of `t` as a chunk document `{"rows": n, "columns": [...]}`.
-pub fn chunk_to_value(t: &Table, rows: usize) -> Value {
+/// Most decimals tried by the decimal encoding; `|x|·10^d` must also stay below 2^53.
+pub const MAX_DECIMALS: u32 = 12;
+
+/// Powers of ten as exact doubles (every one up to 10^22 is exactly representable).
+fn pow10(d: u32) -> f64 {
+    10u64.pow(d) as f64
+}
+
+/// The fewest decimals `d ≤ MAX_DECIMALS` such that every value is exactly (bit for bit)
+/// `k / 10^d` for an integer `k` with `|k| < 2^53`, with those integers. Division of exact
+/// integers is correctly rounded, so this holds exactly for values parsed from decimal text
+/// with at most `d` decimals; NaN, infinities and −0 never qualify.
+pub fn decimal_ints(v: &[f64]) -> Option<(u32, Vec<i64>)> {
+    const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
+    'next: for d in 0..=MAX_DECIMALS {
+        let p = pow10(d);
+        let mut out = Vec::with_capacity(v.len());
+        for &x in v {
+            let k = (x * p).round();
+            // Check what the reader will compute from the integer (−0 becomes +0 there).
+            let fits = k.abs() < LIMIT;
+            if !fits || ((k as i64) as f64 / p).to_bits() != x.to_bits() {
+                continue 'next;
+            }
+            out.push(k as i64);
+        }
+        return Some((d, out));
+    }
+    None
+}
+
+/// A float column's encoding: raw little-endian doubles, or — when `decimal` is set and the
+/// values are short decimals — `{"enc": "dec", "decimals": d, "data": i64 deltas}`, where the
+/// integers `k = x·10^d` are stored as differences along each row of `width` values (the
+/// first of a row as is). Lossless either way; the deltas of a smooth trace are small, so
+/// their high bytes are zero and compress away.
+fn f64_column(v: &[f64], width: usize, decimal: bool) -> Value {
+    if decimal
+        && !v.is_empty()
+        && let Some((d, ks)) = decimal_ints(v)
+    {
+        let mut b = Vec::with_capacity(ks.len() * 8);
+        for row in ks.chunks(width.max(1)) {
+            let mut prev = 0i64;
+            for &k in row {
+                b.extend_from_slice(&(k - prev).to_le_bytes());
+                prev = k;
+            }
+        }
+        return Value::Map(vec![
+            (s("enc"), s("dec")),
+            (s("decimals"), Value::from(d)),
+            (s("data"), Value::Binary(b)),
+        ]);
+    }
+    Value::Map(vec![(s("data"), Value::Binary(f64_bytes(v)))])
+}
+
+fn f64_column_from(c: &Value, width: usize) -> Result<Vec<f64>, String> {
+    let Some(Value::Binary(b)) = get(c, "data") else {
+        return Err("missing binary 'data'".into());
+    };
+    match get(c, "enc").and_then(Value::as_str) {
+        None | Some("f64") => bytes_f64(b).ok_or_else(|| "length".into()),
+        Some("dec") => {
+            let d = get(c, "decimals")
+                .and_then(Value::as_u64)
+                .filter(|&d| d <= 22)
+                .ok_or("bad decimals")? as u32;
+            let p = pow10(d);
+            let ks = bytes_u64(b).ok_or("length")?;
+            let mut out = Vec::with_capacity(ks.len());
+            for row in ks.chunks(width.max(1)) {
+                let mut k = 0i64;
+                for &dk in row {
+                    k = k.wrapping_add(dk as i64);
+                    out.push(k as f64 / p);
+                }
+            }
+            Ok(out)
+        }
+        Some(other) => Err(format!("unknown encoding {other:?}")),
+    }
+}
+
+/// Encode the rows of `t` as a chunk document `{"rows": n, "columns": [...]}`; `decimal`
+/// allows the decimal encoding of float columns (see [`decimal_ints`]).
+pub fn chunk_to_value(t: &Table, rows: usize, decimal: bool) -> Value {
     let cols = t
         .columns
         .iter()
         .map(|(_, c)| match c {
-            Column::F64(v) => Value::Map(vec![(s("data"), Value::Binary(f64_bytes(v)))]),
-            Column::F64Array { data, .. } => {
-                Value::Map(vec![(s("data"), Value::Binary(f64_bytes(data)))])
-            }
+            Column::F64(v) => f64_column(v, v.len(), decimal),
+            Column::F64Array { width, data } => f64_column(data, *width, decimal),
             Column::I64(v) => {
                 let b = v.iter().flat_map(|x| x.to_le_bytes()).collect();
                 Value::Map(vec![(s("data"), Value::Binary(b))])
@@ -385,10 +469,10 @@ pub fn chunk_from_value(v: &Value, schema: &[ColumnSpec]) -> Result<Table, Strin
             _ => Err(bad(&format!("missing binary '{k}'"))),
         };
         let col = match &spec.dtype {
-            DType::F64 => Column::F64(bytes_f64(bin("data")?).ok_or_else(|| bad("length"))?),
+            DType::F64 => Column::F64(f64_column_from(c, rows).map_err(|m| bad(&m))?),
             DType::F64Array(w) => Column::F64Array {
                 width: *w,
-                data: bytes_f64(bin("data")?).ok_or_else(|| bad("length"))?,
+                data: f64_column_from(c, *w).map_err(|m| bad(&m))?,
             },
             DType::I64 => Column::I64(
                 bytes_u64(bin("data")?)
@@ -458,12 +542,48 @@ mod tests {
     fn chunk_roundtrip() {
         let t = sample();
         assert_eq!(t.rows(), Ok(2));
-        let v = chunk_to_value(&t, 2);
-        let back = chunk_from_value(&v, &t.schema()).unwrap();
-        // NaN != NaN: compare bit patterns through the debug form.
-        assert_eq!(format!("{back:?}"), format!("{t:?}"));
+        for decimal in [false, true] {
+            let v = chunk_to_value(&t, 2, decimal);
+            let back = chunk_from_value(&v, &t.schema()).unwrap();
+            // NaN != NaN: compare bit patterns through the debug form.
+            assert_eq!(format!("{back:?}"), format!("{t:?}"));
+        }
         let schema = schema_from_value(&schema_to_value(&t.schema())).unwrap();
         assert_eq!(schema, t.schema());
+    }
+
+    #[test]
+    fn decimal_encoding_is_bit_exact_or_not_used() {
+        let parsed: Vec<f64> = ["-75.0171", "0.0015", "20", "-0.0001", "123456.789012"]
+            .iter()
+            .map(|x| x.parse().unwrap())
+            .collect();
+        let (d, ks) = decimal_ints(&parsed).unwrap();
+        assert_eq!(d, 6);
+        assert_eq!(ks[0], -75_017_100);
+        assert_eq!(decimal_ints(&[1.0, 2.5]).unwrap().0, 1);
+        for bad in [
+            f64::NAN,
+            f64::INFINITY,
+            -0.0,
+            0.1 + 0.2,
+            1e300,
+            std::f64::consts::PI,
+        ] {
+            assert_eq!(decimal_ints(&[1.0, bad]), None, "{bad}");
+        }
+        // Round trip through the chunk encoding, rows of 2 with per-row deltas.
+        let t = Table::new().with(
+            "vm",
+            Column::F64Array {
+                width: 2,
+                data: vec![-75.0171, -75.0172, 30.5, -80.25],
+            },
+        );
+        let v = chunk_to_value(&t, 2, true);
+        let col = &get(&v, "columns").unwrap().as_array().unwrap()[0];
+        assert_eq!(get(col, "enc").and_then(Value::as_str), Some("dec"));
+        assert_eq!(chunk_from_value(&v, &t.schema()).unwrap(), t);
     }
 
     #[test]
@@ -478,7 +598,7 @@ mod tests {
             },
         );
         assert!(t.rows().is_err());
-        let mut v = chunk_to_value(&sample(), 2);
+        let mut v = chunk_to_value(&sample(), 2, true);
         if let Value::Map(m) = &mut v {
             m[0].1 = Value::from(3u64);
         }

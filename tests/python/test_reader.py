@@ -49,12 +49,21 @@ def check_traces(db, exp, root):
     assert np.array_equal(df.to_numpy(), vm)
 
 
+def check_decimal_traces(db, exp, root):
+    vm = np.fromfile(os.path.join(root, "expected_vm_dec.bin"), dtype="<f8")
+    arr = db.load_array("traces_4_decimals")
+    assert arr.shape == (exp["trials"], exp["samples"])
+    # Bit-exact, not merely close.
+    assert arr.tobytes() == vm.tobytes()
+
+
 def check_mixed(db, exp):
     t = db.load_table("synapse_activation")
     assert list(t.columns["synapse_type"]) == exp["synapse_type"]
     assert t.columns["synapse_ID"].dtype == np.int64
     assert list(t.columns["synapse_ID"]) == exp["synapse_ID"]
     assert [list(x) for x in t.columns["times"]] == exp["times_ragged"]
+    assert list(t.columns["soma_distance"]) == exp["soma_distance"]
     df = db["synapse_activation"]
     assert list(df.columns) == ["synapse_type", "synapse_ID", "soma_distance", "times"]
     assert len(df) == len(exp["synapse_ID"])
@@ -97,6 +106,7 @@ def main():
     tests = [
         ("values, sub-stores, folders, metadata", lambda: check_values(db, exp)),
         ("trace table", lambda: check_traces(db, exp, os.path.dirname(os.path.abspath(root)))),
+        ("decimal-encoded trace table", lambda: check_decimal_traces(db, exp, os.path.dirname(os.path.abspath(root)))),
         ("mixed and ragged columns", lambda: check_mixed(db, exp)),
         ("corruption is detected and named", lambda: check_corruption_is_named(root)),
         ("intact store verifies", lambda: (_ for _ in ()).throw(AssertionError(db.verify())) if db.verify() else None),

@@ -80,10 +80,13 @@ def _decode_chunk(doc, columns, key):
     out = {}
     for spec, col in zip(columns, doc["columns"]):
         name, dtype = spec["name"], spec["dtype"]
-        if dtype in ("f64", "i64", "f64_array"):
-            arr = np.frombuffer(col["data"], dtype="<f8" if dtype != "i64" else "<i8")
+        if dtype == "i64":
+            arr = np.frombuffer(col["data"], dtype="<i8")
+        elif dtype in ("f64", "f64_array"):
+            width = spec["width"] if dtype == "f64_array" else rows
+            arr = _floats(col, width, key)
             if dtype == "f64_array":
-                arr = arr.reshape(rows, spec["width"])
+                arr = arr.reshape(rows, width)
         elif dtype == "str":
             arr = np.array(col["data"], dtype=object)
         elif dtype == "f64_list":
@@ -98,6 +101,23 @@ def _decode_chunk(doc, columns, key):
             raise CorruptKey(key, f"column {name!r} has {len(arr)} rows, chunk says {rows}")
         out[name] = arr
     return out
+
+
+def _floats(col, width, key):
+    """A float column: raw doubles, or the decimal encoding (integer deltas along rows of
+    ``width`` values, scaled by 10**decimals; see docs/store-format.md)."""
+    enc = col.get("enc", "f64")
+    if enc == "f64":
+        return np.frombuffer(col["data"], dtype="<f8")
+    if enc == "dec":
+        deltas = np.frombuffer(col["data"], dtype="<i8")
+        if deltas.size == 0:
+            return np.empty(0)
+        k = np.cumsum(deltas.reshape(-1, width), axis=1)
+        # Exact: |k| < 2**53 and 10**d is an exact double, so the division rounds once,
+        # exactly as parsing the decimal text did.
+        return (k.astype(np.float64) / float(10 ** col["decimals"])).ravel()
+    raise CorruptKey(key, f"unknown float encoding {enc!r}")
 
 
 class Table:
