@@ -202,6 +202,19 @@ fn tables_chunk_append_and_check_schema() {
         Code::E0609
     );
 
+    // A run declares the table (schema, provenance) before its first trial finishes.
+    let empty = Table::traces(vec![], &[0.0, 0.025], vec![]);
+    let meta = Metadata {
+        seed: Some(5),
+        ..Metadata::default()
+    };
+    s.put_table("run/vt", &empty, meta).unwrap();
+    assert_eq!(s.get_table("run/vt").unwrap(), empty);
+    let one = Table::traces(vec!["t0".into()], &[0.0, 0.025], vec![-75.0, -74.0]);
+    assert_eq!(s.append_rows("run/vt", &one).unwrap(), 1);
+    assert_eq!(s.get_table("run/vt").unwrap(), one);
+    assert_eq!(s.metadata("run/vt").unwrap().seed, Some(5));
+
     // Mixed columns and ragged lists; append creates a missing table.
     s.append_rows("synapse_activation", &activations()).unwrap();
     s.append_rows("synapse_activation", &activations()).unwrap();

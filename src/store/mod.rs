@@ -862,9 +862,10 @@ impl Store {
                 DType::I64 => Column::I64(vec![]),
                 DType::Str => Column::Str(vec![]),
                 DType::F64List => Column::F64List(vec![]),
+                // No capacity from the manifest: a damaged one must not cause a huge allocation.
                 DType::F64Array(w) => Column::F64Array {
                     width: w,
-                    data: Vec::with_capacity(w * info.rows as usize),
+                    data: Vec::new(),
                 },
             };
             t.columns.push((c.name.clone(), col));
