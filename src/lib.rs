@@ -19,4 +19,5 @@ pub mod sema;
 pub mod sim;
 pub mod source;
 pub mod stdlib;
+pub mod store;
 pub mod syntax;

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod convert;
+pub mod db;
 pub mod fmt;
 pub mod morph;
 pub mod plan;
@@ -43,6 +44,8 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Interactive session: evaluate expressions with units, declare items, :run a neuron.
     Repl(repl::ReplArgs),
+    /// Inspect, export, merge and verify results stores.
+    Db(db::DbArgs),
 }
 
 /// Parse arguments, run the command and return the process exit code.
@@ -55,5 +58,6 @@ pub fn main() -> i32 {
         Command::Fmt(args) => fmt::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Repl(args) => repl::run(args),
+        Command::Db(args) => db::run(args),
     }
 }

@@ -101,6 +101,14 @@ codes! {
     // ---- E06xx store ----
     E0601 => "store key is corrupt or truncated",
     E0602 => "store not found or not an isf store",
+    E0603 => "invalid store key",
+    E0604 => "store key not found",
+    E0605 => "stored value has a different kind or type",
+    E0606 => "conflicting key while merging stores",
+    E0607 => "store input/output error",
+    E0608 => "unsupported store format version",
+    E0609 => "table rows do not match the table's columns",
+    E0610 => "value too large for one store file",
     // ---- E07xx morphology files ----
     E0701 => "morphology file cannot be read",
     E0702 => "malformed morphology statement",

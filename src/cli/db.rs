@@ -1,0 +1,408 @@
+//! `isf db ls|show|get|export|merge|verify`: inspect, export, merge and check results stores.
+//!
+//! Exit codes: 0 success; 1 a store problem (missing key, damaged file, merge conflict,
+//! failed verification), printed as `error[E06xx]: key '…': …` on stderr.
+
+use crate::store::export::{table_to_csv, table_to_npy, value_to_csv, value_to_npy};
+use crate::store::{KeyInfo, Kind, Metadata, Store, StoreError};
+use clap::{Args, Subcommand, ValueEnum};
+use rmpv::Value;
+use std::path::PathBuf;
+
+/// Arguments of `isf db`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db export results/ voltage_traces -o vt.npy\n  isf db merge results/ shard0/ shard1/\n  isf db verify results/ --fix"
+)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    pub command: DbCommand,
+}
+
+/// The `isf db` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum DbCommand {
+    /// List keys with kind, size, rows and provenance.
+    Ls {
+        /// Store directory.
+        store: PathBuf,
+        /// A sub-store to list instead of the top level.
+        key: Option<String>,
+        /// List every key below, not only the top level.
+        #[arg(short, long)]
+        recursive: bool,
+    },
+    /// Print a key's metadata and a summary of its value.
+    Show {
+        /// Store directory.
+        store: PathBuf,
+        /// Key (`/`-separated).
+        key: String,
+    },
+    /// Print a value as JSON, a table as CSV, a folder's path.
+    Get {
+        /// Store directory.
+        store: PathBuf,
+        /// Key (`/`-separated).
+        key: String,
+    },
+    /// Write a table or numeric value to a CSV or NumPy `.npy` file.
+    Export {
+        /// Store directory.
+        store: PathBuf,
+        /// Key (`/`-separated).
+        key: String,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Output format (default: from the output file's extension).
+        #[arg(long, value_enum)]
+        format: Option<ExportFormat>,
+        /// Column to export as `.npy` (default: the table's only array column).
+        #[arg(long)]
+        column: Option<String>,
+    },
+    /// Merge shard stores into DEST (created when missing); conflicting keys abort.
+    Merge {
+        /// Destination store.
+        dest: PathBuf,
+        /// Shard stores to merge in.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
+    /// Check every file's checksum and structure; exit 1 when a key is damaged.
+    Verify {
+        /// Store directory.
+        store: PathBuf,
+        /// Also remove leftovers of interrupted writes.
+        #[arg(long)]
+        fix: bool,
+    },
+}
+
+/// Export file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Npy,
+}
+
+fn fail(e: &StoreError) -> i32 {
+    eprintln!("{e}");
+    1
+}
+
+/// Run `isf db`.
+pub fn run(args: DbArgs) -> i32 {
+    let r = match args.command {
+        DbCommand::Ls {
+            store,
+            key,
+            recursive,
+        } => ls(&store, key.as_deref(), recursive),
+        DbCommand::Show { store, key } => show(&store, &key),
+        DbCommand::Get { store, key } => get(&store, &key),
+        DbCommand::Export {
+            store,
+            key,
+            output,
+            format,
+            column,
+        } => export(&store, &key, &output, format, column.as_deref()),
+        DbCommand::Merge { dest, shards } => merge(&dest, &shards),
+        DbCommand::Verify { store, fix } => return verify(&store, fix),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Human-readable byte count.
+fn size(b: u64) -> String {
+    match b {
+        b if b < 1 << 10 => format!("{b} B"),
+        b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b if b < 1 << 30 => format!("{:.1} MiB", b as f64 / 1048576.0),
+        b => format!("{:.2} GiB", b as f64 / 1073741824.0),
+    }
+}
+
+fn ls(path: &PathBuf, key: Option<&str>, recursive: bool) -> Result<i32, StoreError> {
+    let mut store = Store::open(path)?;
+    if let Some(k) = key {
+        store = store.sub_existing(k)?;
+    }
+    let mut rows = Vec::new();
+    let mut errors = 0;
+    collect(&store, "", recursive, &mut rows, &mut errors)?;
+    println!(
+        "{:<40} {:<6} {:>10} {:>7}  {:<20} {:>10}  plan",
+        "KEY", "KIND", "SIZE", "ROWS", "CREATED", "SEED"
+    );
+    for (k, info) in rows {
+        let m = &info.meta;
+        println!(
+            "{:<40} {:<6} {:>10} {:>7}  {:<20} {:>10}  {}",
+            k,
+            info.kind.name(),
+            size(info.bytes),
+            info.rows.map_or("-".into(), |r| r.to_string()),
+            m.created.as_deref().unwrap_or("-"),
+            m.seed.map_or("-".into(), |s| s.to_string()),
+            m.plan_hash
+                .as_deref()
+                .map_or("-", |h| &h[..h.len().min(12)]),
+        );
+    }
+    Ok(i32::from(errors > 0))
+}
+
+fn collect(
+    store: &Store,
+    prefix: &str,
+    recursive: bool,
+    out: &mut Vec<(String, KeyInfo)>,
+    errors: &mut usize,
+) -> Result<(), StoreError> {
+    for item in store.list()? {
+        match item {
+            Ok(info) => {
+                let k = format!("{prefix}{}", info.key);
+                let descend = recursive && info.kind == Kind::Store;
+                let key = info.key.clone();
+                out.push((k.clone(), info));
+                if descend {
+                    collect(
+                        &store.sub_existing(&key)?,
+                        &format!("{k}/"),
+                        true,
+                        out,
+                        errors,
+                    )?;
+                }
+            }
+            Err(e) => {
+                *errors += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A msgpack value as JSON (binary as its length, non-finite floats as strings).
+pub fn to_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Nil => J::Null,
+        Value::Boolean(b) => J::Bool(*b),
+        Value::Integer(i) => i
+            .as_i64()
+            .map(J::from)
+            .or_else(|| i.as_u64().map(J::from))
+            .unwrap_or(J::Null),
+        Value::F32(x) => float_json(f64::from(*x)),
+        Value::F64(x) => float_json(*x),
+        Value::String(s) => J::String(s.as_str().unwrap_or("<invalid utf-8>").to_string()),
+        Value::Binary(b) => J::String(format!("<{} bytes>", b.len())),
+        Value::Array(a) => J::Array(a.iter().map(to_json).collect()),
+        Value::Map(m) => J::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Value::String(s) => s.as_str().unwrap_or("?").to_string(),
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
+        Value::Ext(t, b) => J::String(format!("<ext {t}: {} bytes>", b.len())),
+    }
+}
+
+fn float_json(x: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(x)
+        .map(serde_json::Value::Number)
+        .unwrap_or_else(|| serde_json::Value::String(x.to_string()))
+}
+
+fn meta_json(m: &Metadata) -> String {
+    serde_json::to_string_pretty(m).unwrap_or_default()
+}
+
+fn show(path: &PathBuf, key: &str) -> Result<i32, StoreError> {
+    let store = Store::open(path)?;
+    let kind = store.kind(key)?;
+    println!("key:  {key}\nkind: {}", kind.name());
+    let meta = store.metadata(key)?;
+    // The script can be long; show its first lines here (`isf db get` has it all).
+    let mut shown = meta.clone();
+    if let Some(s) = &shown.script {
+        let lines = s.lines().count();
+        if lines > 5 {
+            let head: Vec<&str> = s.lines().take(5).collect();
+            shown.script = Some(format!("{}\n… ({lines} lines)", head.join("\n")));
+        }
+    }
+    println!("metadata: {}", meta_json(&shown));
+    match kind {
+        Kind::Value => {
+            let v = to_json(&store.get_value(key)?);
+            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+            if text.len() > 4000 {
+                println!("value ({} bytes as JSON): {} …", text.len(), &text[..4000]);
+            } else {
+                println!("value: {text}");
+            }
+        }
+        Kind::Table => {
+            let info = store.table_info(key)?;
+            println!("rows: {}\nchunks: {}", info.rows, info.chunks.len());
+            println!("columns:");
+            for c in &info.columns {
+                match c.dtype {
+                    crate::store::DType::F64Array(w) => {
+                        println!("  {}: f64_array[{w}]", c.name)
+                    }
+                    ref d => println!("  {}: {}", c.name, d.name()),
+                }
+            }
+            for (k, v) in &info.attrs {
+                let text = to_json(v).to_string();
+                if text.len() > 120 {
+                    let n = v
+                        .as_array()
+                        .map_or(String::new(), |a| format!("{} items, ", a.len()));
+                    println!("attr {k}: ({n}{} bytes as JSON)", text.len());
+                } else {
+                    println!("attr {k}: {text}");
+                }
+            }
+        }
+        Kind::Store => {
+            let sub = store.sub_existing(key)?;
+            println!("keys: {}", sub.keys()?.join(", "));
+        }
+        Kind::Folder => {
+            let p = store.managed_folder(key)?;
+            println!("path: {}", p.display());
+        }
+    }
+    Ok(0)
+}
+
+fn get(path: &PathBuf, key: &str) -> Result<i32, StoreError> {
+    let store = Store::open(path)?;
+    match store.kind(key)? {
+        Kind::Value => {
+            let v = to_json(&store.get_value(key)?);
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Kind::Table => {
+            let t = store.get_table(key)?;
+            let csv = table_to_csv(&t)
+                .map_err(|m| StoreError::at(crate::diagnostics::Code::E0601, key, m))?;
+            print!("{csv}");
+        }
+        Kind::Store => println!("{}", store.sub_existing(key)?.keys()?.join("\n")),
+        Kind::Folder => println!("{}", store.managed_folder(key)?.display()),
+    }
+    Ok(0)
+}
+
+fn export(
+    path: &PathBuf,
+    key: &str,
+    out: &PathBuf,
+    format: Option<ExportFormat>,
+    column: Option<&str>,
+) -> Result<i32, StoreError> {
+    use crate::diagnostics::Code;
+    let format = match format {
+        Some(f) => f,
+        None => match out.extension().and_then(|e| e.to_str()) {
+            Some("npy") => ExportFormat::Npy,
+            Some("csv") => ExportFormat::Csv,
+            _ => {
+                eprintln!(
+                    "error: cannot tell the format from {}; use --format csv|npy",
+                    out.display()
+                );
+                return Ok(2);
+            }
+        },
+    };
+    let store = Store::open(path)?;
+    let bad = |m: String| StoreError::at(Code::E0605, key, m);
+    let bytes = match store.kind(key)? {
+        Kind::Table => {
+            let t = store.get_table(key)?;
+            match format {
+                ExportFormat::Csv => table_to_csv(&t).map_err(bad)?.into_bytes(),
+                ExportFormat::Npy => table_to_npy(&t, column).map_err(bad)?.to_npy(),
+            }
+        }
+        Kind::Value => {
+            let v = store.get_value(key)?;
+            match format {
+                ExportFormat::Csv => value_to_csv(&v).map_err(bad)?.into_bytes(),
+                ExportFormat::Npy => value_to_npy(&v).map_err(bad)?.to_npy(),
+            }
+        }
+        k => return Err(bad(format!("is a {}; nothing to export", k.name()))),
+    };
+    std::fs::write(out, &bytes).map_err(|e| StoreError::io(Some(key), out, &e))?;
+    eprintln!("wrote {} ({})", out.display(), size(bytes.len() as u64));
+    Ok(0)
+}
+
+fn merge(dest: &PathBuf, shards: &[PathBuf]) -> Result<i32, StoreError> {
+    let target = Store::create(dest)?;
+    for shard in shards {
+        let src = Store::open(shard)?;
+        let r = target.merge(&src)?;
+        println!(
+            "{}: {} key(s) copied, {} identical",
+            shard.display(),
+            r.copied.len(),
+            r.identical.len()
+        );
+    }
+    Ok(0)
+}
+
+fn verify(path: &PathBuf, fix: bool) -> i32 {
+    let store = match Store::open(path) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    if fix {
+        for p in store.fix() {
+            println!("removed {}", p.display());
+        }
+    }
+    let r = store.verify();
+    for p in &r.problems {
+        eprintln!("{p}");
+    }
+    for s in &r.strays {
+        println!(
+            "stray (harmless, `--fix` removes it when safe): {}",
+            s.display()
+        );
+    }
+    println!(
+        "checked {} entries and {} chunks ({}): {}",
+        r.entries,
+        r.chunks,
+        size(r.bytes),
+        if r.ok() {
+            "ok".to_string()
+        } else {
+            format!("{} damaged key(s)", r.problems.len())
+        }
+    );
+    i32::from(!r.ok())
+}

@@ -1,0 +1,240 @@
+//! Payload files: the byte framing every `*.isf` file of a store shares, and atomic writes.
+//!
+//! Layout (all integers little-endian; `docs/store-format.md` is the normative description):
+//!
+//! ```text
+//! offset  size  field
+//! 0       8     magic  b"ISFSTORE"
+//! 8       2     format version (u16) = 1
+//! 10      1     file kind: 1 = key entry, 2 = table chunk
+//! 11      1     reserved, 0
+//! 12      4     reserved, 0
+//! 16      8     body length B (u64)
+//! 24      8     decoded (msgpack) length (u64)
+//! 32      B     body: one c-blosc frame holding the msgpack document
+//! 32+B    4     CRC-32 (IEEE, as zlib's crc32) of bytes [0, 32+B)
+//! ```
+//!
+//! The checksum is verified before anything is decompressed or decoded, so a flipped bit or a
+//! truncated file is reported as corrupt instead of reaching c-blosc or msgpack.
+
+use super::blosc::{self, Codec, Shuffle};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// First eight bytes of every payload file.
+pub const MAGIC: &[u8; 8] = b"ISFSTORE";
+/// The format version this code writes and reads.
+pub const VERSION: u16 = 1;
+/// Header length in bytes.
+pub const HEADER: usize = 32;
+/// Prefix of temporary files and directories; readers skip names starting with `.`.
+pub const TMP_PREFIX: &str = ".tmp-";
+
+/// What a payload file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A key's entry (`key.isf`): kind, metadata, and the value or the table manifest.
+    Entry = 1,
+    /// One chunk of table rows.
+    Chunk = 2,
+}
+
+/// Why a payload file could not be decoded.
+#[derive(Debug, PartialEq)]
+pub enum FrameError {
+    /// Damaged: wrong magic, wrong length, checksum mismatch, bad blosc frame.
+    Corrupt(String),
+    /// Intact but written by a newer format version.
+    Version(u16),
+}
+
+/// Encode `msgpack` as a complete payload file.
+pub fn encode(
+    kind: FileKind,
+    msgpack: &[u8],
+    codec: Codec,
+    clevel: u8,
+    shuffle: Shuffle,
+) -> Option<Vec<u8>> {
+    // typesize 8 + shuffle: numeric columns are raw f64/i64 arrays inside the document, so
+    // grouping the byte (or bit) lanes of 8-byte items is what makes them compress.
+    let body = blosc::compress(msgpack, codec, clevel, shuffle, 8)?;
+    let mut out = Vec::with_capacity(HEADER + body.len() + 4);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.push(kind as u8);
+    out.extend_from_slice(&[0u8; 5]);
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(msgpack.len() as u64).to_le_bytes());
+    out.extend_from_slice(&body);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Some(out)
+}
+
+/// Check the framing and checksum of a payload file and return its msgpack document.
+pub fn decode(bytes: &[u8], expect: FileKind) -> Result<Vec<u8>, FrameError> {
+    let corrupt = |m: String| Err(FrameError::Corrupt(m));
+    if bytes.len() < HEADER + 4 {
+        return corrupt(format!(
+            "file is {} bytes, shorter than a header",
+            bytes.len()
+        ));
+    }
+    if &bytes[..8] != MAGIC {
+        return corrupt("bad magic bytes (not an isf store file)".into());
+    }
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
+    let body_len = u64_at(16);
+    let expected = (HEADER as u64 + 4).checked_add(body_len);
+    if expected != Some(bytes.len() as u64) {
+        return corrupt(format!(
+            "truncated or extended: header announces {} bytes, file has {}",
+            body_len.saturating_add(HEADER as u64 + 4),
+            bytes.len()
+        ));
+    }
+    let end = bytes.len() - 4;
+    let stored = u32::from_le_bytes(bytes[end..].try_into().expect("4 bytes"));
+    let actual = crc32fast::hash(&bytes[..end]);
+    if stored != actual {
+        return corrupt(format!(
+            "checksum mismatch (stored {stored:08x}, computed {actual:08x})"
+        ));
+    }
+    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    if version != VERSION {
+        return Err(FrameError::Version(version));
+    }
+    if bytes[10] != expect as u8 {
+        return corrupt(format!(
+            "file kind {} where {} was expected",
+            bytes[10], expect as u8
+        ));
+    }
+    let raw = blosc::decompress(&bytes[HEADER..end]).map_err(FrameError::Corrupt)?;
+    if raw.len() as u64 != u64_at(24) {
+        return corrupt("decoded length differs from the header".into());
+    }
+    Ok(raw)
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh temporary name in `dir` for this process: `.tmp-<pid>-<n>-<hint>`.
+pub fn temp_path(dir: &Path, hint: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{TMP_PREFIX}{}-{n}-{hint}", std::process::id()))
+}
+
+/// Write `bytes` to `path` atomically: temporary file in the same directory, fsync, rename,
+/// fsync of the directory. Readers see either the old file or the complete new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = temp_path(dir, name);
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// fsync a directory so a rename inside it is durable (a no-op where directories cannot be
+/// opened, as on Windows).
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    match File::open(dir) {
+        Ok(d) => d.sync_all().or(Ok(())),
+        Err(_) => Ok(()),
+    }
+}
+
+/// The process id embedded in a temporary name, if it is one.
+pub fn temp_owner(name: &str) -> Option<u32> {
+    name.strip_prefix(TMP_PREFIX)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// True when a temporary file may be removed: its writer is gone. On Linux that is known
+/// from `/proc`; elsewhere a file older than an hour is taken as abandoned.
+pub fn temp_is_stale(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let Some(pid) = temp_owner(name) else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return false;
+    }
+    if Path::new("/proc/self").exists() {
+        return !Path::new(&format!("/proc/{pid}")).exists();
+    }
+    older_than(path, 3600)
+}
+
+/// True when `path` was last modified more than `secs` seconds ago.
+pub fn older_than(path: &Path, secs: u64) -> bool {
+    fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() > secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_roundtrip_and_damage() {
+        let doc = rmp_serde::to_vec(&vec![1.5f64; 1000]).unwrap();
+        let f = encode(FileKind::Entry, &doc, Codec::Lz4, 5, Shuffle::Byte).unwrap();
+        assert_eq!(decode(&f, FileKind::Entry).unwrap(), doc);
+        assert!(matches!(
+            decode(&f, FileKind::Chunk),
+            Err(FrameError::Corrupt(_))
+        ));
+        for cut in [0, 10, HEADER, f.len() - 1] {
+            assert!(matches!(
+                decode(&f[..cut], FileKind::Entry),
+                Err(FrameError::Corrupt(_))
+            ));
+        }
+        for i in [0, 9, 20, HEADER + 3, f.len() - 2] {
+            let mut g = f.clone();
+            g[i] ^= 0x40;
+            assert!(
+                decode(&g, FileKind::Entry).is_err(),
+                "flip at {i} undetected"
+            );
+        }
+        let mut v2 = f.clone();
+        v2[8] = 2;
+        let end = v2.len() - 4;
+        let crc = crc32fast::hash(&v2[..end]);
+        v2[end..].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(decode(&v2, FileKind::Entry), Err(FrameError::Version(2)));
+    }
+
+    #[test]
+    fn temp_names_carry_the_pid() {
+        let p = temp_path(Path::new("/x"), "key.isf");
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert_eq!(temp_owner(name), Some(std::process::id()));
+        assert_eq!(temp_owner("chunk-000001.isf"), None);
+    }
+}

@@ -1,0 +1,607 @@
+//! Columnar tables: the in-memory form, and the msgpack encoding of chunks and schemas.
+//!
+//! A table is a list of named, equally long columns. Numeric columns are encoded as msgpack
+//! `bin` holding raw little-endian bytes, so the blosc byte shuffle (typesize 8) sees aligned
+//! 8-byte lanes and a reader can view them without parsing (`numpy.frombuffer`).
+//!
+//! Column types cover what ISF stores per trial: voltage traces (`F64Array`: one row of
+//! `width` samples per trial), spike times (`F64List`: ragged, any number per row), synapse
+//! activations (`Str`, `I64`, `F64` and `F64List` side by side).
+
+use rmpv::Value;
+use std::collections::BTreeMap;
+
+/// The type of one column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DType {
+    /// One `f64` per row.
+    F64,
+    /// One `i64` per row.
+    I64,
+    /// One UTF-8 string per row.
+    Str,
+    /// Any number of `f64` per row (ragged), e.g. spike or activation times.
+    F64List,
+    /// Exactly `width` `f64` per row, e.g. a voltage trace of `width` samples.
+    F64Array(usize),
+}
+
+impl DType {
+    /// The name used in the format (`f64`, `i64`, `str`, `f64_list`, `f64_array`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DType::F64 => "f64",
+            DType::I64 => "i64",
+            DType::Str => "str",
+            DType::F64List => "f64_list",
+            DType::F64Array(_) => "f64_array",
+        }
+    }
+}
+
+/// One column's data.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Column {
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    Str(Vec<String>),
+    F64List(Vec<Vec<f64>>),
+    /// Row-major `rows × width` values.
+    F64Array {
+        width: usize,
+        data: Vec<f64>,
+    },
+}
+
+impl Column {
+    /// The column's type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            Column::F64(_) => DType::F64,
+            Column::I64(_) => DType::I64,
+            Column::Str(_) => DType::Str,
+            Column::F64List(_) => DType::F64List,
+            Column::F64Array { width, .. } => DType::F64Array(*width),
+        }
+    }
+
+    /// Number of rows, or `None` for an `F64Array` whose data is not a multiple of its width.
+    pub fn len(&self) -> Option<usize> {
+        Some(match self {
+            Column::F64(v) => v.len(),
+            Column::I64(v) => v.len(),
+            Column::Str(v) => v.len(),
+            Column::F64List(v) => v.len(),
+            Column::F64Array { width, data } => match (*width, data.len()) {
+                (0, 0) => 0,
+                (0, _) => return None,
+                (w, n) if n.is_multiple_of(w) => n / w,
+                _ => return None,
+            },
+        })
+    }
+
+    /// True when the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    fn slice(&self, a: usize, b: usize) -> Column {
+        match self {
+            Column::F64(v) => Column::F64(v[a..b].to_vec()),
+            Column::I64(v) => Column::I64(v[a..b].to_vec()),
+            Column::Str(v) => Column::Str(v[a..b].to_vec()),
+            Column::F64List(v) => Column::F64List(v[a..b].to_vec()),
+            Column::F64Array { width, data } => Column::F64Array {
+                width: *width,
+                data: data[a * width..b * width].to_vec(),
+            },
+        }
+    }
+
+    fn extend(&mut self, other: Column) {
+        match (self, other) {
+            (Column::F64(a), Column::F64(b)) => a.extend(b),
+            (Column::I64(a), Column::I64(b)) => a.extend(b),
+            (Column::Str(a), Column::Str(b)) => a.extend(b),
+            (Column::F64List(a), Column::F64List(b)) => a.extend(b),
+            (Column::F64Array { data: a, .. }, Column::F64Array { data: b, .. }) => a.extend(b),
+            _ => {}
+        }
+    }
+
+    /// Approximate size of the raw values in bytes (8 per number, string lengths).
+    pub fn raw_bytes(&self) -> usize {
+        match self {
+            Column::F64(v) => v.len() * 8,
+            Column::I64(v) => v.len() * 8,
+            Column::Str(v) => v.iter().map(String::len).sum(),
+            Column::F64List(v) => v.iter().map(|r| 8 + r.len() * 8).sum(),
+            Column::F64Array { data, .. } => data.len() * 8,
+        }
+    }
+}
+
+/// A column's name and type, as kept in a table's manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub dtype: DType,
+}
+
+/// A table: named columns of equal length plus free-form attributes (msgpack values, e.g.
+/// the sample times of a trace column).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<(String, Column)>,
+    pub attrs: BTreeMap<String, Value>,
+}
+
+/// Attribute naming the labels of an `F64Array` column's entries: `<column>.labels`.
+pub fn labels_attr(column: &str) -> String {
+    format!("{column}.labels")
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new() -> Table {
+        Table::default()
+    }
+
+    /// Add a column (builder style).
+    pub fn with(mut self, name: &str, column: Column) -> Table {
+        self.columns.push((name.to_string(), column));
+        self
+    }
+
+    /// Add an attribute (builder style).
+    pub fn with_attr(mut self, name: &str, value: Value) -> Table {
+        self.attrs.insert(name.to_string(), value);
+        self
+    }
+
+    /// A voltage-trace table in ISF's layout: column `sim_trial_index` (one label per trial)
+    /// and column `vm` (`F64Array`, one row of samples per trial, row-major `data`), with the
+    /// sample times in attribute `vm.labels`.
+    pub fn traces(trial_index: Vec<String>, times_ms: &[f64], data: Vec<f64>) -> Table {
+        Table::new()
+            .with("sim_trial_index", Column::Str(trial_index))
+            .with(
+                "vm",
+                Column::F64Array {
+                    width: times_ms.len(),
+                    data,
+                },
+            )
+            .with_attr(
+                &labels_attr("vm"),
+                Value::Array(times_ms.iter().map(|&t| Value::F64(t)).collect()),
+            )
+    }
+
+    /// The column called `name`.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> Vec<ColumnSpec> {
+        self.columns
+            .iter()
+            .map(|(n, c)| ColumnSpec {
+                name: n.clone(),
+                dtype: c.dtype(),
+            })
+            .collect()
+    }
+
+    /// Number of rows; `Err` when columns differ in length or names repeat.
+    pub fn rows(&self) -> Result<usize, String> {
+        let mut rows = None;
+        for (i, (name, col)) in self.columns.iter().enumerate() {
+            if self.columns[..i].iter().any(|(n, _)| n == name) {
+                return Err(format!("column '{name}' appears twice"));
+            }
+            let n = col
+                .len()
+                .ok_or_else(|| format!("column '{name}': data is not a multiple of its width"))?;
+            match rows {
+                None => rows = Some(n),
+                Some(r) if r != n => {
+                    return Err(format!("column '{name}' has {n} rows, expected {r}"));
+                }
+                _ => {}
+            }
+        }
+        Ok(rows.unwrap_or(0))
+    }
+
+    /// Rows `a..b` (columns only; attributes stay with the manifest).
+    pub fn slice(&self, a: usize, b: usize) -> Table {
+        Table {
+            columns: self
+                .columns
+                .iter()
+                .map(|(n, c)| (n.clone(), c.slice(a, b)))
+                .collect(),
+            attrs: BTreeMap::new(),
+        }
+    }
+
+    /// Append the rows of `other`, which must have the same schema.
+    pub(crate) fn extend(&mut self, other: Table) {
+        for ((_, a), (_, b)) in self.columns.iter_mut().zip(other.columns) {
+            a.extend(b);
+        }
+    }
+
+    /// Approximate raw size in bytes.
+    pub fn raw_bytes(&self) -> usize {
+        self.columns.iter().map(|(_, c)| c.raw_bytes()).sum()
+    }
+}
+
+fn s(v: &str) -> Value {
+    Value::from(v)
+}
+
+fn f64_bytes(v: &[f64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len() * 8);
+    for x in v {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out
+}
+
+fn bytes_f64(b: &[u8]) -> Option<Vec<f64>> {
+    b.len().is_multiple_of(8).then(|| {
+        b.chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect()
+    })
+}
+
+fn bytes_u64(b: &[u8]) -> Option<Vec<u64>> {
+    b.len().is_multiple_of(8).then(|| {
+        b.chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect()
+    })
+}
+
+/// Encode a schema as the manifest's `columns` array.
+pub fn schema_to_value(schema: &[ColumnSpec]) -> Value {
+    Value::Array(
+        schema
+            .iter()
+            .map(|c| {
+                let mut m = vec![(s("name"), s(&c.name)), (s("dtype"), s(c.dtype.name()))];
+                if let DType::F64Array(w) = c.dtype {
+                    m.push((s("width"), Value::from(w as u64)));
+                }
+                Value::Map(m)
+            })
+            .collect(),
+    )
+}
+
+/// Look a key up in a msgpack map.
+pub fn get<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
+    map.as_map()?
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(key))
+        .map(|(_, v)| v)
+}
+
+/// Decode the manifest's `columns` array.
+pub fn schema_from_value(v: &Value) -> Result<Vec<ColumnSpec>, String> {
+    let arr = v.as_array().ok_or("table columns are not an array")?;
+    arr.iter()
+        .map(|c| {
+            let name = get(c, "name")
+                .and_then(Value::as_str)
+                .ok_or("column without name")?;
+            let dtype = match get(c, "dtype").and_then(Value::as_str) {
+                Some("f64") => DType::F64,
+                Some("i64") => DType::I64,
+                Some("str") => DType::Str,
+                Some("f64_list") => DType::F64List,
+                Some("f64_array") => DType::F64Array(
+                    get(c, "width")
+                        .and_then(Value::as_u64)
+                        .ok_or("f64_array column without width")? as usize,
+                ),
+                other => return Err(format!("column '{name}': unknown dtype {other:?}")),
+            };
+            Ok(ColumnSpec {
+                name: name.to_string(),
+                dtype,
+            })
+        })
+        .collect()
+}
+
+/// Most decimals tried by the decimal encoding; `|x|·10^d` must also stay below 2^53.
+pub const MAX_DECIMALS: u32 = 12;
+
+/// Powers of ten as exact doubles (every one up to 10^22 is exactly representable).
+fn pow10(d: u32) -> f64 {
+    10u64.pow(d) as f64
+}
+
+/// The fewest decimals `d ≤ MAX_DECIMALS` such that every value is exactly (bit for bit)
+/// `k / 10^d` for an integer `k` with `|k| < 2^53`, with those integers. Division of exact
+/// integers is correctly rounded, so this holds exactly for values parsed from decimal text
+/// with at most `d` decimals; NaN, infinities and −0 never qualify.
+pub fn decimal_ints(v: &[f64]) -> Option<(u32, Vec<i64>)> {
+    const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
+    'next: for d in 0..=MAX_DECIMALS {
+        let p = pow10(d);
+        let mut out = Vec::with_capacity(v.len());
+        for &x in v {
+            let k = (x * p).round();
+            // Check what the reader will compute from the integer (−0 becomes +0 there).
+            let fits = k.abs() < LIMIT;
+            if !fits || ((k as i64) as f64 / p).to_bits() != x.to_bits() {
+                continue 'next;
+            }
+            out.push(k as i64);
+        }
+        return Some((d, out));
+    }
+    None
+}
+
+/// A float column's encoding: raw little-endian doubles, or — when `decimal` is set and the
+/// values are short decimals — `{"enc": "dec", "decimals": d, "data": i64 deltas}`, where the
+/// integers `k = x·10^d` are stored as differences along each row of `width` values (the
+/// first of a row as is). Lossless either way; the deltas of a smooth trace are small, so
+/// their high bytes are zero and compress away.
+fn f64_column(v: &[f64], width: usize, decimal: bool) -> Value {
+    if decimal
+        && !v.is_empty()
+        && let Some((d, ks)) = decimal_ints(v)
+    {
+        let mut b = Vec::with_capacity(ks.len() * 8);
+        for row in ks.chunks(width.max(1)) {
+            let mut prev = 0i64;
+            for &k in row {
+                b.extend_from_slice(&(k - prev).to_le_bytes());
+                prev = k;
+            }
+        }
+        return Value::Map(vec![
+            (s("enc"), s("dec")),
+            (s("decimals"), Value::from(d)),
+            (s("data"), Value::Binary(b)),
+        ]);
+    }
+    Value::Map(vec![(s("data"), Value::Binary(f64_bytes(v)))])
+}
+
+fn f64_column_from(c: &Value, width: usize) -> Result<Vec<f64>, String> {
+    let Some(Value::Binary(b)) = get(c, "data") else {
+        return Err("missing binary 'data'".into());
+    };
+    match get(c, "enc").and_then(Value::as_str) {
+        None | Some("f64") => bytes_f64(b).ok_or_else(|| "length".into()),
+        Some("dec") => {
+            let d = get(c, "decimals")
+                .and_then(Value::as_u64)
+                .filter(|&d| d <= 22)
+                .ok_or("bad decimals")? as u32;
+            let p = pow10(d);
+            let ks = bytes_u64(b).ok_or("length")?;
+            let mut out = Vec::with_capacity(ks.len());
+            for row in ks.chunks(width.max(1)) {
+                let mut k = 0i64;
+                for &dk in row {
+                    k = k.wrapping_add(dk as i64);
+                    out.push(k as f64 / p);
+                }
+            }
+            Ok(out)
+        }
+        Some(other) => Err(format!("unknown encoding {other:?}")),
+    }
+}
+
+/// Encode the rows of `t` as a chunk document `{"rows": n, "columns": [...]}`; `decimal`
+/// allows the decimal encoding of float columns (see [`decimal_ints`]).
+pub fn chunk_to_value(t: &Table, rows: usize, decimal: bool) -> Value {
+    let cols = t
+        .columns
+        .iter()
+        .map(|(_, c)| match c {
+            Column::F64(v) => f64_column(v, v.len(), decimal),
+            Column::F64Array { width, data } => f64_column(data, *width, decimal),
+            Column::I64(v) => {
+                let b = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                Value::Map(vec![(s("data"), Value::Binary(b))])
+            }
+            Column::Str(v) => Value::Map(vec![(
+                s("data"),
+                Value::Array(v.iter().map(|x| s(x)).collect()),
+            )]),
+            Column::F64List(v) => {
+                let mut offsets = Vec::with_capacity((v.len() + 1) * 8);
+                let mut data = Vec::new();
+                let mut at = 0u64;
+                offsets.extend_from_slice(&at.to_le_bytes());
+                for r in v {
+                    at += r.len() as u64;
+                    offsets.extend_from_slice(&at.to_le_bytes());
+                    data.extend_from_slice(&f64_bytes(r));
+                }
+                Value::Map(vec![
+                    (s("offsets"), Value::Binary(offsets)),
+                    (s("data"), Value::Binary(data)),
+                ])
+            }
+        })
+        .collect();
+    Value::Map(vec![
+        (s("rows"), Value::from(rows as u64)),
+        (s("columns"), Value::Array(cols)),
+    ])
+}
+
+/// Decode a chunk document against the table's schema, checking every length.
+pub fn chunk_from_value(v: &Value, schema: &[ColumnSpec]) -> Result<Table, String> {
+    let rows = get(v, "rows")
+        .and_then(Value::as_u64)
+        .ok_or("chunk without row count")? as usize;
+    let cols = get(v, "columns")
+        .and_then(Value::as_array)
+        .ok_or("chunk without columns")?;
+    if cols.len() != schema.len() {
+        return Err(format!(
+            "chunk has {} columns, schema {}",
+            cols.len(),
+            schema.len()
+        ));
+    }
+    let mut table = Table::new();
+    for (spec, c) in schema.iter().zip(cols) {
+        let bad = |what: &str| format!("column '{}': {what}", spec.name);
+        let bin = |k: &str| match get(c, k) {
+            Some(Value::Binary(b)) => Ok(b.as_slice()),
+            _ => Err(bad(&format!("missing binary '{k}'"))),
+        };
+        let col = match &spec.dtype {
+            DType::F64 => Column::F64(f64_column_from(c, rows).map_err(|m| bad(&m))?),
+            DType::F64Array(w) => Column::F64Array {
+                width: *w,
+                data: f64_column_from(c, *w).map_err(|m| bad(&m))?,
+            },
+            DType::I64 => Column::I64(
+                bytes_u64(bin("data")?)
+                    .ok_or_else(|| bad("length"))?
+                    .into_iter()
+                    .map(|x| x as i64)
+                    .collect(),
+            ),
+            DType::Str => Column::Str(
+                get(c, "data")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| bad("missing string array"))?
+                    .iter()
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| bad("non-string"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            DType::F64List => {
+                let offsets = bytes_u64(bin("offsets")?).ok_or_else(|| bad("offsets length"))?;
+                let data = bytes_f64(bin("data")?).ok_or_else(|| bad("length"))?;
+                if offsets.len() != rows + 1
+                    || offsets[0] != 0
+                    || offsets.windows(2).any(|w| w[0] > w[1])
+                    || offsets[rows] as usize != data.len()
+                {
+                    return Err(bad("inconsistent offsets"));
+                }
+                Column::F64List(
+                    offsets
+                        .windows(2)
+                        .map(|w| data[w[0] as usize..w[1] as usize].to_vec())
+                        .collect(),
+                )
+            }
+        };
+        if col.len() != Some(rows) {
+            return Err(bad(&format!("{:?} rows, chunk says {rows}", col.len())));
+        }
+        table.columns.push((spec.name.clone(), col));
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Table {
+        Table::new()
+            .with("id", Column::Str(vec!["a".into(), "b".into()]))
+            .with("n", Column::I64(vec![-1, 1 << 40]))
+            .with("x", Column::F64(vec![0.5, f64::NAN]))
+            .with("t", Column::F64List(vec![vec![], vec![1.0, 2.0, 3.0]]))
+            .with(
+                "vm",
+                Column::F64Array {
+                    width: 3,
+                    data: vec![1., 2., 3., 4., 5., 6.],
+                },
+            )
+    }
+
+    #[test]
+    fn chunk_roundtrip() {
+        let t = sample();
+        assert_eq!(t.rows(), Ok(2));
+        for decimal in [false, true] {
+            let v = chunk_to_value(&t, 2, decimal);
+            let back = chunk_from_value(&v, &t.schema()).unwrap();
+            // NaN != NaN: compare bit patterns through the debug form.
+            assert_eq!(format!("{back:?}"), format!("{t:?}"));
+        }
+        let schema = schema_from_value(&schema_to_value(&t.schema())).unwrap();
+        assert_eq!(schema, t.schema());
+    }
+
+    #[test]
+    fn decimal_encoding_is_bit_exact_or_not_used() {
+        let parsed: Vec<f64> = ["-75.0171", "0.0015", "20", "-0.0001", "123456.789012"]
+            .iter()
+            .map(|x| x.parse().unwrap())
+            .collect();
+        let (d, ks) = decimal_ints(&parsed).unwrap();
+        assert_eq!(d, 6);
+        assert_eq!(ks[0], -75_017_100);
+        assert_eq!(decimal_ints(&[1.0, 2.5]).unwrap().0, 1);
+        for bad in [
+            f64::NAN,
+            f64::INFINITY,
+            -0.0,
+            0.1 + 0.2,
+            1e300,
+            std::f64::consts::PI,
+        ] {
+            assert_eq!(decimal_ints(&[1.0, bad]), None, "{bad}");
+        }
+        // Round trip through the chunk encoding, rows of 2 with per-row deltas.
+        let t = Table::new().with(
+            "vm",
+            Column::F64Array {
+                width: 2,
+                data: vec![-75.0171, -75.0172, 30.5, -80.25],
+            },
+        );
+        let v = chunk_to_value(&t, 2, true);
+        let col = &get(&v, "columns").unwrap().as_array().unwrap()[0];
+        assert_eq!(get(col, "enc").and_then(Value::as_str), Some("dec"));
+        assert_eq!(chunk_from_value(&v, &t.schema()).unwrap(), t);
+    }
+
+    #[test]
+    fn inconsistent_tables_are_rejected() {
+        let t = sample().with("short", Column::F64(vec![1.0]));
+        assert!(t.rows().unwrap_err().contains("short"));
+        let t = Table::new().with(
+            "vm",
+            Column::F64Array {
+                width: 4,
+                data: vec![0.0; 6],
+            },
+        );
+        assert!(t.rows().is_err());
+        let mut v = chunk_to_value(&sample(), 2, true);
+        if let Value::Map(m) = &mut v {
+            m[0].1 = Value::from(3u64);
+        }
+        assert!(chunk_from_value(&v, &sample().schema()).is_err());
+    }
+}

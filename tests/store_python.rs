@@ -1,0 +1,153 @@
+//! The pure-Python reader (`src/store/python/isf_store.py`) reads a store written by isf:
+//! values, nested sub-stores, a managed folder, metadata, a trace table (numpy array and
+//! DataFrame), mixed and ragged columns, and reports corruption naming the key.
+//!
+//! Needs python3 with msgpack, blosc, numpy and pandas (`.ci/run` installs them); without
+//! them the test prints a loud SKIPPED and passes.
+
+use isf::store::{Column, Metadata, Store, Table};
+use std::path::Path;
+use std::process::Command;
+
+const TRIALS: usize = 7;
+const SAMPLES: usize = 1201;
+
+fn python_ready() -> Result<(), String> {
+    let out = Command::new("python3")
+        .args(["-c", "import msgpack, blosc, numpy, pandas"])
+        .output()
+        .map_err(|e| format!("python3 not runnable: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+fn write_fixture(dir: &Path) -> std::path::PathBuf {
+    let root = dir.join("db");
+    // Small chunks so the reader has to concatenate several.
+    let s = Store::create(&root)
+        .unwrap()
+        .with_options(isf::store::WriteOptions {
+            chunk_bytes: 2 * SAMPLES * 8,
+            ..Default::default()
+        });
+    let params = serde_json::json!({"tStop_ms": 345.0, "dt_ms": 0.025, "cell": "86_C2_center",
+        "labels": ["soma", "apical"], "nested": {"n": 3, "flag": true, "none": null}});
+    s.put("params", &params).unwrap();
+    s.put("answer", &42i64).unwrap();
+    s.put("sweep/w0.5/seed", &7u64).unwrap();
+    let folder = s.managed_folder("morphology").unwrap();
+    std::fs::write(folder.join("cell.hoc"), "create soma\n").unwrap();
+
+    let times: Vec<f64> = (0..SAMPLES).map(|i| i as f64 * 0.025).collect();
+    let ids: Vec<String> = (0..TRIALS)
+        .map(|i| format!("results/20260101-1553_seed123_pid456/{i:06}"))
+        .collect();
+    // Irregular values (not a formula Python could recompute) exercise exact bit equality.
+    let vm: Vec<f64> = (0..TRIALS * SAMPLES)
+        .map(|i| -75.0 + ((i as f64) * 0.37).sin() * 20.0 + (i % 13) as f64 / 7.0)
+        .collect();
+    let script = "import std.cells\ncell c = ...\n";
+    let meta = Metadata {
+        seed: Some(123),
+        plan_hash: Some("0123abcd".into()),
+        script: Some(script.into()),
+        sweep_point: Some([("weight".to_string(), serde_json::json!(0.5))].into()),
+        ..Metadata::default()
+    };
+    // First three trials at once, the rest appended one by one as a sweep would.
+    s.put_table(
+        "voltage_traces",
+        &Table::traces(ids[..3].to_vec(), &times, vm[..3 * SAMPLES].to_vec()),
+        meta,
+    )
+    .unwrap();
+    for i in 3..TRIALS {
+        s.append_rows(
+            "voltage_traces",
+            &Table::traces(
+                vec![ids[i].clone()],
+                &times,
+                vm[i * SAMPLES..(i + 1) * SAMPLES].to_vec(),
+            ),
+        )
+        .unwrap();
+    }
+    // Values with 4 decimals, as parsed from ISF CSV output: stored in the decimal encoding.
+    let vm_dec: Vec<f64> = vm
+        .iter()
+        .map(|x| format!("{x:.4}").parse().unwrap())
+        .collect();
+    s.put_table(
+        "traces_4_decimals",
+        &Table::traces(ids.clone(), &times, vm_dec.clone()),
+        Metadata::now(),
+    )
+    .unwrap();
+    let act = Table::new()
+        .with(
+            "synapse_type",
+            Column::Str(vec!["L5tt_C2".into(), "VPM_C2".into(), "L1_C1".into()]),
+        )
+        .with("synapse_ID", Column::I64(vec![19, 2, 1 << 40]))
+        .with(
+            "soma_distance",
+            Column::F64(vec![1539.71545505, 1360.9, 20.0]),
+        )
+        .with(
+            "times",
+            Column::F64List(vec![vec![14.3144635349], vec![], vec![258.2, 260.0, 301.5]]),
+        );
+    s.put_table("synapse_activation", &act, Metadata::now())
+        .unwrap();
+
+    let expected = serde_json::json!({
+        "keys": ["answer", "morphology", "params", "sweep", "synapse_activation",
+                 "traces_4_decimals", "voltage_traces"],
+        "keys_recursive": ["answer", "morphology", "params", "sweep/w0.5/seed",
+                           "synapse_activation", "traces_4_decimals", "voltage_traces"],
+        "params": params,
+        "seed": 123, "plan_hash": "0123abcd", "script": script,
+        "trials": TRIALS, "samples": SAMPLES, "trial_index": ids,
+        "times": times[..3],
+        "synapse_type": ["L5tt_C2", "VPM_C2", "L1_C1"],
+        "synapse_ID": [19, 2, 1u64 << 40],
+        "times_ragged": [[14.3144635349], [], [258.2, 260.0, 301.5]],
+        "soma_distance": [1539.71545505, 1360.9, 20.0],
+    });
+    std::fs::write(dir.join("expected.json"), expected.to_string()).unwrap();
+    let raw: Vec<u8> = vm.iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(dir.join("expected_vm.bin"), raw).unwrap();
+    let raw: Vec<u8> = vm_dec.iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(dir.join("expected_vm_dec.bin"), raw).unwrap();
+    assert!(s.verify().ok());
+    root
+}
+
+#[test]
+fn python_reader_reads_what_isf_writes() {
+    if let Err(why) = python_ready() {
+        eprintln!(
+            "\n*** SKIPPED: python reader test: {why}\n*** install with: pip install msgpack blosc numpy pandas\n"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = write_fixture(dir.path());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/test_reader.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(&root)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{text}");
+    assert!(out.status.success(), "python reader failed:\n{text}");
+    assert!(text.contains("6 passed, 0 failed"), "{text}");
+}
