@@ -137,7 +137,7 @@ fn ls(path: &PathBuf, key: Option<&str>, recursive: bool) -> Result<i32, StoreEr
     let mut errors = 0;
     collect(&store, "", recursive, &mut rows, &mut errors)?;
     println!(
-        "{:<40} {:<6} {:>10} {:>7}  {:<20} {:>10}  plan",
+        "{:<40} {:<6} {:>10} {:>7}  {:<20} {:>10}  PLAN",
         "KEY", "KIND", "SIZE", "ROWS", "CREATED", "SEED"
     );
     for (k, info) in rows {
@@ -286,7 +286,7 @@ fn show(path: &PathBuf, key: &str) -> Result<i32, StoreError> {
             println!("keys: {}", sub.keys()?.join(", "));
         }
         Kind::Folder => {
-            let p = store.managed_folder(key)?;
+            let p = store.folder_path(key)?;
             println!("path: {}", p.display());
         }
     }
@@ -307,7 +307,7 @@ fn get(path: &PathBuf, key: &str) -> Result<i32, StoreError> {
             print!("{csv}");
         }
         Kind::Store => println!("{}", store.sub_existing(key)?.keys()?.join("\n")),
-        Kind::Folder => println!("{}", store.managed_folder(key)?.display()),
+        Kind::Folder => println!("{}", store.folder_path(key)?.display()),
     }
     Ok(0)
 }

@@ -688,6 +688,19 @@ impl Store {
         Ok(files)
     }
 
+    /// The directory of the existing managed folder at `key` (never creates anything).
+    pub fn folder_path(&self, key: &str) -> Result<PathBuf> {
+        let (dir, full, e) = self.entry(key)?;
+        if e.kind != Kind::Folder {
+            return Err(StoreError::at(
+                Code::E0605,
+                &full,
+                format!("is a {}, not a managed folder", e.kind.name()),
+            ));
+        }
+        Ok(dir.join(FILES))
+    }
+
     /// Delete a key (any kind, recursively). The key disappears atomically (its directory is
     /// renamed away first), then its files are removed.
     pub fn delete(&self, key: &str) -> Result<()> {
