@@ -11,6 +11,7 @@ pub mod fmt;
 pub mod morph;
 pub mod plan;
 pub mod repl;
+pub mod run;
 
 /// isf — simulate reconstructed neurons under in-vivo-like synaptic input.
 #[derive(Parser, Debug)]
@@ -42,6 +43,11 @@ pub enum Command {
     Fmt(fmt::FmtArgs),
     /// Convert an ISF cell parameter file (.param) into a readable .isf neuron declaration.
     Convert(convert::ConvertArgs),
+    /// Run experiments: sweep points x trials in parallel into a results store (resumable).
+    #[command(
+        after_help = "Examples:\n  isf run examples/quickstart.isf\n  isf run model.isf --out results/sweep.isfdb --jobs 8\n  isf run model.isf --resume            # after an interruption\n  isf run model.isf --shard $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT --out shard_$SLURM_ARRAY_TASK_ID.isfdb\n  isf run model.isf --dry-run"
+    )]
+    Run(run::RunArgs),
     /// Interactive session: evaluate expressions with units, declare items, :run a neuron.
     Repl(repl::ReplArgs),
     /// Inspect, export, merge and verify results stores.
@@ -58,6 +64,7 @@ pub fn main() -> i32 {
         Command::Fmt(args) => fmt::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Repl(args) => repl::run(args),
+        Command::Run(args) => run::run(args),
         Command::Db(args) => db::run(args),
     }
 }

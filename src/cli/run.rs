@@ -1,0 +1,226 @@
+//! `isf run FILE`: check a script, plan its experiments' work items and simulate them in
+//! parallel into a results store, resumably.
+
+use super::check::{Format, emit};
+use crate::diagnostics::{Diagnostic, render};
+use crate::run::cellsim::CellRunner;
+use crate::run::exec::execute;
+use crate::run::sink::StoreSink;
+use crate::run::{Shard, point_values, work_items};
+use crate::store::{Metadata, Store};
+use clap::Args;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Arguments of `isf run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Script with at least one experiment.
+    pub file: PathBuf,
+    /// Experiment to run (default: every experiment of the script).
+    #[arg(long, short)]
+    pub experiment: Option<String>,
+    /// Results store (default: the experiment's `store:` field).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Continue an interrupted run: skip trials already in the store.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run only shard K of N (1-based), e.g. `--shard 3/16` in a cluster job array.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Print the work items and where results would go, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn fail(d: Diagnostic) -> i32 {
+    eprint!("{}", render::plain(&d, &crate::source::SourceMap::new()));
+    1
+}
+
+/// Run `isf run`.
+pub fn run(args: RunArgs) -> i32 {
+    let checked = crate::sema::check_path(&args.file);
+    emit(&checked.diagnostics, &checked.sources, Format::Human);
+    if checked.has_errors() {
+        return 1;
+    }
+    let model = &checked.model;
+    let shard = match args.shard.as_deref().map(Shard::parse).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --shard: {e}");
+            return 2;
+        }
+    };
+    let exps: Vec<_> = model
+        .experiments
+        .iter()
+        .filter(|e| args.experiment.as_ref().is_none_or(|n| *n == e.name))
+        .collect();
+    if exps.is_empty() {
+        eprintln!(
+            "error: no experiment{} to run in {}",
+            args.experiment
+                .as_ref()
+                .map(|n| format!(" named `{n}`"))
+                .unwrap_or_default(),
+            args.file.display()
+        );
+        return 1;
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let c = cancel.clone();
+        // A second Ctrl-C while stopping kills the process the usual way.
+        let _ = ctrlc::set_handler(move || {
+            if c.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping: finishing the trials in flight (Ctrl-C again to abort)");
+        });
+    }
+    let script = std::fs::read_to_string(&args.file).unwrap_or_default();
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let mut status = 0;
+    for exp in exps {
+        let all = work_items(exp);
+        let items: Vec<_> = all
+            .iter()
+            .filter(|i| shard.is_none_or(|s| s.contains(i)))
+            .copied()
+            .collect();
+        let out = match (&args.out, &exp.store) {
+            (Some(o), _) => o.clone(),
+            (None, Some(s)) => PathBuf::from(s),
+            (None, None) => {
+                eprintln!(
+                    "error: experiment `{}` has no `store:` field; give --out STORE",
+                    exp.name
+                );
+                return 1;
+            }
+        };
+        eprintln!(
+            "{}: {} sweep points x {} trials = {} work items{}, {} steps of {} ms, store {}",
+            exp.name,
+            exp.sweep_points,
+            exp.trials,
+            all.len(),
+            shard
+                .map(|s| format!(" ({} in shard {}/{})", items.len(), s.k, s.n))
+                .unwrap_or_default(),
+            exp.n_steps,
+            exp.dt_ms,
+            out.display()
+        );
+        if args.dry_run {
+            for it in items.iter().take(20) {
+                let p: Vec<String> = point_values(&exp.sweep, it.point)
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", serde_json::to_string(v).unwrap_or_default()))
+                    .collect();
+                println!(
+                    "{:>6}  point {:>4}  trial {:>4}  seed {:016x}  {}",
+                    it.index,
+                    it.point,
+                    it.trial,
+                    it.seed,
+                    p.join(" ")
+                );
+            }
+            if items.len() > 20 {
+                println!("… {} more", items.len() - 20);
+            }
+            continue;
+        }
+        let store = match Store::create(&out) {
+            Ok(s) => s,
+            Err(e) => return fail(e.to_diagnostic()),
+        };
+        if !args.resume && store.contains(&exp.name) {
+            eprintln!(
+                "error: {} already holds results of `{}`; use --resume to continue or choose another --out",
+                out.display(),
+                exp.name
+            );
+            return 1;
+        }
+        let runner = match CellRunner::new(model, exp) {
+            Ok(r) => r,
+            Err(d) => return fail(d),
+        };
+        let mut meta = Metadata {
+            isf_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            plan_hash: Some(model.content_hash()),
+            script: Some(script.clone()),
+            ..Metadata::default()
+        };
+        meta.extra.insert("trials".into(), exp.trials.to_string());
+        meta.extra.insert("experiment".into(), exp.name.clone());
+        let axes = exp.sweep.clone();
+        let sink = match StoreSink::new(
+            &store,
+            &exp.name,
+            meta,
+            Box::new(move |p| point_values(&axes, p)),
+        ) {
+            Ok(s) => s,
+            Err(d) => return fail(d),
+        };
+        let axes = exp.sweep.clone();
+        let progress = !args.quiet && std::io::stderr().is_terminal();
+        let t0 = std::time::Instant::now();
+        let result = execute(
+            &items,
+            &move |p| point_values(&axes, p),
+            &runner,
+            &sink,
+            jobs,
+            progress,
+            &cancel,
+        );
+        let (summary, failures) = match result {
+            Ok(r) => r,
+            Err(d) => return fail(d),
+        };
+        for (item, d) in &failures {
+            eprintln!("trial p{:06}_t{:06} failed:", item.point, item.trial);
+            eprint!("{}", render::plain(d, &checked.sources));
+        }
+        eprintln!(
+            "{}: ran {} trials ({} already stored, {} failed) in {:.2} s with {jobs} threads",
+            exp.name,
+            summary.ran,
+            summary.skipped,
+            summary.failed,
+            t0.elapsed().as_secs_f64()
+        );
+        if summary.cancelled {
+            eprintln!("interrupted: rerun with --resume to finish");
+            return 130;
+        }
+        if summary.failed > 0 {
+            status = 1;
+            continue;
+        }
+        // Tables are assembled only from a complete set (a shard assembles its own items).
+        if let Err(d) = sink.assemble(&items, exp.dt_ms) {
+            return fail(d);
+        }
+    }
+    status
+}
