@@ -51,10 +51,10 @@ Commands:
   :reset            forget everything declared
   :quit             leave (also Ctrl-D); Ctrl-C clears the current input
 
-What :run simulates today: the cable (morphology, discretization, Ra, cm), the passive leak
-`pas` with each region's parameters, and the current step. Active channels (NaTa_t, Ih, ...),
-calcium dynamics, synapses and sweeps are NOT simulated yet and are listed after each run, so
-a passive membrane \"spikes\" only by crossing 0 mV once. Spikes are upward crossings of 0 mV.";
+What :run simulates: the whole neuron as `isf run` does (cable, every mechanism of every
+region compiled to kernels, calcium pools and Nernst eca) under one current step, with NEURON's
+fixed-step scheme. Synaptic input and sweeps are not part of :run (use `isf run`).
+Spikes are upward crossings of 0 mV.";
 
 /// The commands, for completion and \"did you mean\".
 pub const COMMANDS: &[&str] = &[
@@ -409,7 +409,7 @@ impl Session {
             "load" | "l" => self.load(arg),
             "plan" => self.plan(arg),
             "run" => self.run(arg),
-            "db" => Reply::err(DB_UNAVAILABLE),
+            "db" => db_command(arg),
             _ => {
                 let typed = format!(":{word}");
                 let hint = suggest(&typed, COMMANDS.iter().copied())
@@ -561,10 +561,27 @@ impl Session {
     }
 }
 
-/// What `:db` says until the results store exists. The seam: when `crate::store` lands, `:db`
-/// dispatches to it here.
-pub const DB_UNAVAILABLE: &str =
-    "store not available yet: `:db` will query results stores once isf can write them";
+/// `:db ARGS`: the `isf db` command inside the session (`:db ls results/run.isfdb`). Its
+/// output goes straight to the terminal, as from the shell.
+fn db_command(arg: &str) -> Reply {
+    #[derive(clap::Parser)]
+    #[command(name = ":db", no_binary_name = true)]
+    struct Db {
+        #[command(flatten)]
+        args: crate::cli::db::DbArgs,
+    }
+    use clap::Parser;
+    match Db::try_parse_from(arg.split_whitespace()) {
+        Ok(db) => {
+            if crate::cli::db::run(db.args) == 0 {
+                Reply::ok("")
+            } else {
+                Reply::err("")
+            }
+        }
+        Err(e) => Reply::err(e.render().to_string()),
+    }
+}
 
 fn one_source(name: &str, text: &str) -> SourceMap {
     let mut s = SourceMap::new();
@@ -591,10 +608,7 @@ fn show_run(req: &run::RunRequest, r: &run::RunResult, took: std::time::Duration
         f(req.step.delay_ms),
         f(req.step.delay_ms + req.step.duration_ms)
     );
-    out += &format!(
-        "simulated: cable + {} + current step",
-        run::SIMULATED_MECHANISMS.join(", ")
-    );
+    out += "simulated: cable + every mechanism + current step";
     if r.not_simulated.is_empty() {
         out.push('\n');
     } else {
@@ -732,7 +746,8 @@ mod tests {
         let r = s.handle(":lod x");
         assert!(r.error && r.out.contains(":load"), "{}", r.out);
         assert!(s.handle(":quit").quit);
-        assert!(s.handle(":db list").out.contains("not available"));
+        let r = s.handle(":db list");
+        assert!(r.error && r.out.contains("ls"), "{}", r.out);
     }
 
     #[test]
@@ -743,12 +758,16 @@ mod tests {
         assert!(r.out.contains("neuron L5PT"), "{}", r.out);
         let r = s.handle(":run quickstart 3 nA");
         assert!(!r.error, "{}", r.out);
-        assert!(r.out.contains("NOT simulated: "), "{}", r.out);
-        assert!(
-            r.out.contains("spikes (upward crossings of 0 mV): 1 at"),
-            "{}",
-            r.out
-        );
+        // The full engine: a 3 nA step makes the Hay cell fire repetitively.
+        assert!(!r.out.contains("NOT simulated"), "{}", r.out);
+        let n: usize = r
+            .out
+            .split("spikes (upward crossings of 0 mV): ")
+            .nth(1)
+            .and_then(|t| t.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(n >= 5, "{}", r.out);
         let r = s.handle(":run L5PT 1 mV");
         assert!(r.error && r.out.contains("E0301"), "{}", r.out);
         let r = s.handle(":run L5T");

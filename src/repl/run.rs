@@ -1,23 +1,12 @@
 //! `:run`: simulate a neuron of the lowered model under a current step.
 //!
 //! The seam is [`simulate`]: one function from the lowered [`Model`] and a [`RunRequest`] to a
-//! [`RunResult`]. Today it simulates what the solver in [`crate::sim`] provides: the cable
-//! (morphology, discretization, Ra, cm), the passive leak `pas` with the region's parameters and
-//! the current step (`IClamp`). Every other mechanism of the neuron is listed in
-//! [`RunResult::not_simulated`], so the user is told. When the active-mechanism engine lands,
-//! only [`simulate`] has to change; request building, spike detection and the plot stay.
+//! [`RunResult`]. It runs the same engine as `isf run` (the neuron lowered to compartments,
+//! every mechanism compiled to kernels, NEURON's fixed-step scheme) with one current step.
 
 use crate::diagnostics::Diagnostic;
-use crate::model::{self, Model, NeuronModel, Value};
-use crate::morph::discretize::{self, Discretization};
-use crate::morph::geometry;
-use crate::morph::{Label, LabelPassive, Morphology, Passive};
-use crate::sema::check::REGIONS;
-use crate::sim::{CableTree, Pas, SimConfig, Simulation, steps_for};
+use crate::model::{Model, Value};
 use std::collections::BTreeMap;
-
-/// Mechanisms [`simulate`] integrates (the rest of a neuron's mechanisms are reported).
-pub const SIMULATED_MECHANISMS: &[&str] = &["pas"];
 
 /// A rectangular current step (NEURON's IClamp).
 #[derive(Clone, Debug, PartialEq)]
@@ -172,216 +161,71 @@ pub fn request_for(model: &Model, name: &str, amp_na: Option<f64>) -> Result<Run
     )
 }
 
-/// ISF label for a region name as written in isf (`soma` → `Soma`; `all` → `*`).
-fn region_label(region: &str) -> Option<&'static str> {
-    REGIONS.iter().find(|(r, _)| *r == region).map(|(_, l)| *l)
-}
-
-/// The label a region block applies to (`soma` → Soma); `None` for `all`.
-fn block_label(r: &model::RegionModel) -> Option<Label> {
-    region_label(&r.region).and_then(Label::parse)
-}
-
-/// The region block that applies to sections of `label`: its own, else `all`.
-fn region_of(n: &NeuronModel, label: Label) -> Option<&model::RegionModel> {
-    n.regions
-        .iter()
-        .find(|r| block_label(r) == Some(label))
-        .or_else(|| n.regions.iter().find(|r| r.region == "all"))
-}
-
-/// Run the request on the model. See the module docs for what is simulated.
+/// Run the request on the model with the full engine: every mechanism of the neuron (the
+/// compiled kernels of [`crate::kernel`]), its cable and the current step.
 pub fn simulate(model: &Model, req: &RunRequest) -> Result<RunResult, RunError> {
-    let unsupported = |m: String| Err(RunError::Unsupported(m));
-    let Some(neuron) = model.neurons.iter().find(|n| n.name == req.neuron) else {
-        return unsupported(format!("no neuron `{}`", req.neuron));
-    };
-    if neuron.source.format != "swc" && neuron.source.format != "hoc" {
-        return unsupported(format!(
-            "`:run` reads hoc and swc morphologies; `{}` comes from a {} file",
-            neuron.name, neuron.source.format
-        ));
+    use crate::model::ExperimentModel;
+    use crate::run::cellsim::CellRunner;
+    use crate::run::exec::TrialRunner;
+    if !model.neurons.iter().any(|n| n.name == req.neuron) {
+        return Err(RunError::Unsupported(format!("no neuron `{}`", req.neuron)));
     }
-    let mut morph = Morphology::read(std::path::Path::new(&neuron.source.path))
-        .map_err(|e| RunError::Diag(e.to_diagnostic_plain()))?;
-    if neuron.axon.is_some() {
-        morph.add_hay2013_axon();
-    }
-
-    // Ra and cm per label, from the region blocks (`all` is the fallback).
-    let fallback = |r: Option<&model::RegionModel>| {
-        let d = Passive::default();
-        Passive {
-            ra_ohm_cm: r.and_then(|r| r.ra_ohm_cm).unwrap_or(d.ra_ohm_cm),
-            cm_uf_cm2: r.and_then(|r| r.cm_uf_cm2).unwrap_or(d.cm_uf_cm2),
-        }
+    let num = |value: f64, unit: &str| Value::Num {
+        value,
+        unit: unit.into(),
     };
-    let all = neuron.regions.iter().find(|r| r.region == "all");
-    let passive = LabelPassive {
-        by_label: neuron
-            .regions
-            .iter()
-            .filter_map(|r| block_label(r).map(|l| (l, r)))
-            .map(|(l, r)| {
-                let p = fallback(Some(r));
-                let a = fallback(all);
-                (
-                    l,
-                    Passive {
-                        ra_ohm_cm: r.ra_ohm_cm.map_or(a.ra_ohm_cm, |_| p.ra_ohm_cm),
-                        cm_uf_cm2: r.cm_uf_cm2.map_or(a.cm_uf_cm2, |_| p.cm_uf_cm2),
-                    },
-                )
-            })
-            .collect(),
-        default: fallback(all),
+    let site = Value::Obj {
+        kind: "site".into(),
+        args: BTreeMap::from([
+            ("region".into(), Value::Str(req.step.region.clone())),
+            ("x".into(), num(req.step.x, "1")),
+        ]),
     };
-    let rule = match &neuron.discretization {
-        model::Discretization::IsfDLambda {
-            frequency_hz,
-            max_length_um,
-        } => Discretization::Isf {
-            f_hz: *frequency_hz,
-            max_seg_length_um: *max_length_um,
-        },
-        model::Discretization::DLambda {
-            d_lambda,
-            frequency_hz,
-        } => Discretization::NeuronDLambda {
-            d_lambda: *d_lambda,
-            f_hz: *frequency_hz,
-        },
-        model::Discretization::MaxLength { max_length_um } => Discretization::MaxSegLength {
-            max_um: *max_length_um,
-        },
-        model::Discretization::Fixed { nseg } => Discretization::Fixed {
-            nseg: *nseg as usize,
-        },
-    };
-    let nseg = discretize::discretize(&morph, &rule, &passive);
-    let geom = geometry::geometry(&morph, &nseg, &passive);
-    let tree = CableTree::from_geometry(&geom).map_err(|e| RunError::Diag(e.to_diagnostic()))?;
-    let cfg = SimConfig {
+    let stimulus = BTreeMap::from([
+        ("at".to_string(), site.clone()),
+        ("amp".to_string(), num(req.step.amp_na, "nA")),
+        ("delay".to_string(), num(req.step.delay_ms, "ms")),
+        ("duration".to_string(), num(req.step.duration_ms, "ms")),
+    ]);
+    let n_steps = (req.t_stop_ms / req.dt_ms).round() as u64;
+    let exp = ExperimentModel {
+        name: "repl".into(),
+        neuron: req.neuron.clone(),
+        network: None,
+        duration_ms: req.t_stop_ms,
         dt_ms: req.dt_ms,
-        v_init_mv: neuron.v_init_mv,
-        ..Default::default()
+        n_steps,
+        trials: 1,
+        seed: 0,
+        stimuli: BTreeMap::from([("step".to_string(), stimulus)]),
+        sweep: vec![],
+        sweep_points: 1,
+        record: vec![Value::Obj {
+            kind: "probe".into(),
+            args: BTreeMap::from([
+                ("site".into(), site),
+                ("variable".into(), Value::Str("v".into())),
+            ]),
+        }],
+        store: None,
     };
-    let mut sim = Simulation::new(tree, cfg).map_err(|e| RunError::Diag(e.to_diagnostic()))?;
-
-    // pas: one instance per segment, parameters evaluated at the segment's position.
-    let pas_defaults: BTreeMap<&str, f64> = model
-        .mechanisms
-        .iter()
-        .find(|m| m.name == "pas")
-        .map(|m| {
-            m.parameters
-                .iter()
-                .filter_map(|p| p.default.map(|d| (p.name.as_str(), d)))
-                .collect()
-        })
+    let runner = CellRunner::new(model, &exp).map_err(RunError::Diag)?;
+    let item = crate::run::work_items(&exp)[0];
+    let out = runner.run(&item, &[]).map_err(RunError::Diag)?;
+    let v_mv = out
+        .traces
+        .into_iter()
+        .next()
+        .map(|t| t.1)
         .unwrap_or_default();
-    let mut not_simulated: Vec<String> = Vec::new();
-    let (mut nodes, mut gs, mut es) = (Vec::new(), Vec::new(), Vec::new());
-    // relative_distance divides by the region's largest distance.
-    let mut max_dist: BTreeMap<String, f64> = BTreeMap::new();
-    for s in &geom.sections {
-        let m = max_dist.entry(s.label.clone()).or_insert(0.0);
-        for &d in &s.seg_dist_um {
-            *m = m.max(d);
-        }
-    }
-    for (si, s) in geom.sections.iter().enumerate() {
-        let Some(label) = Label::parse(&s.label) else {
-            continue;
-        };
-        let Some(region) = region_of(neuron, label) else {
-            continue;
-        };
-        for mi in &region.mechanisms {
-            if !SIMULATED_MECHANISMS.contains(&mi.mechanism.as_str())
-                && !not_simulated.contains(&mi.mechanism)
-            {
-                not_simulated.push(mi.mechanism.clone());
-            }
-        }
-        let Some(pas) = region.mechanisms.iter().find(|m| m.mechanism == "pas") else {
-            continue;
-        };
-        let seg_nodes = sim.tree().section_segment_nodes(si).to_vec();
-        for (k, node) in seg_nodes.into_iter().enumerate() {
-            let dist = s.seg_dist_um.get(k).copied().unwrap_or(0.0);
-            let rmax = max_dist.get(&s.label).copied().unwrap_or(0.0);
-            let vars = |v: &str| match v {
-                "distance" | "soma_distance" => dist,
-                "relative_distance" if rmax > 0.0 => dist / rmax,
-                "relative_distance" => 0.0,
-                "diameter" => s.seg_diam_um.get(k).copied().unwrap_or(f64::NAN),
-                "x" => s.seg_x.get(k).copied().unwrap_or(0.5),
-                _ => f64::NAN,
-            };
-            let param = |name: &str| -> Result<f64, RunError> {
-                let v = match pas.parameters.get(name) {
-                    Some(d) => d.expr.eval(&vars),
-                    None => pas_defaults.get(name).copied().unwrap_or(f64::NAN),
-                };
-                if v.is_finite() {
-                    Ok(v)
-                } else {
-                    Err(RunError::Unsupported(format!(
-                        "pas `{name}` in section `{}` has no finite value here (position \
-                         variables other than distance, relative_distance, diameter and x are \
-                         not available to :run yet)",
-                        s.name
-                    )))
-                }
-            };
-            gs.push(param("g")?);
-            es.push(param("e")?);
-            nodes.push(node);
-        }
-    }
-    if !nodes.is_empty() {
-        let pas = Pas::new(nodes, gs, es).map_err(|e| RunError::Diag(e.to_diagnostic()))?;
-        sim.add_mechanism(Box::new(pas))
-            .map_err(|e| RunError::Diag(e.to_diagnostic()))?;
-    }
-
-    let Some(label) = region_label(&req.step.region).and_then(Label::parse) else {
-        return unsupported(format!(
-            "a step into `{}` is not supported by :run (use a region such as soma)",
-            req.step.region
-        ));
-    };
-    let Some(section) = morph.sections.iter().position(|s| s.label == label) else {
-        return unsupported(format!(
-            "`{}` has no {} section for the stimulus",
-            neuron.name, req.step.region
-        ));
-    };
-    sim.add_iclamp(
-        section,
-        req.step.x,
-        req.step.delay_ms,
-        req.step.duration_ms,
-        req.step.amp_na,
-    )
-    .map_err(|e| RunError::Diag(e.to_diagnostic()))?;
-    let probe = sim
-        .tree()
-        .location(section, req.step.x)
-        .map_err(|e| RunError::Diag(e.to_diagnostic()))?;
-    let rec = sim
-        .run(steps_for(req.t_stop_ms, req.dt_ms), &[probe])
-        .map_err(|e| RunError::Diag(e.to_diagnostic()))?;
-    let v_mv = rec.trace(0);
     let spikes_ms = crossings(&v_mv, req.dt_ms, req.threshold_mv);
     Ok(RunResult {
         probe: format!("{}({})", req.step.region, req.step.x),
         dt_ms: req.dt_ms,
         v_mv,
         spikes_ms,
-        n_compartments: geom.n_segments(),
-        not_simulated,
+        n_compartments: runner.n_compartments(),
+        not_simulated: Vec::new(),
     })
 }
 
