@@ -46,12 +46,24 @@ pub fn exp(x: f64) -> f64 {
         1.0 / 479001600.0,
         1.0 / 6227020800.0,
     ];
-    let mut p = C[13];
-    let mut i = 13;
-    while i > 0 {
-        i -= 1;
-        p = p * r + C[i];
-    }
+    // Estrin's scheme (pairs, then powers r², r⁴, r⁸): a dependency chain of 4 multiply-add
+    // levels instead of Horner's 13, so the out-of-order core overlaps more of the loop.
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let r8 = r4 * r4;
+    let p01 = C[0] + C[1] * r;
+    let p23 = C[2] + C[3] * r;
+    let p45 = C[4] + C[5] * r;
+    let p67 = C[6] + C[7] * r;
+    let p89 = C[8] + C[9] * r;
+    let p1011 = C[10] + C[11] * r;
+    let p1213 = C[12] + C[13] * r;
+    let p03 = p01 + p23 * r2;
+    let p47 = p45 + p67 * r2;
+    let p811 = p89 + p1011 * r2;
+    let p07 = p03 + p47 * r4;
+    let p813 = p811 + p1213 * r4;
+    let p = p07 + p813 * r8;
     let scale = f64::from_bits((k.wrapping_add(1023) as u64) << 52);
     let y = p * scale;
     if x > X_MAX {
