@@ -226,13 +226,13 @@ impl Dag {
                 }
             }
             Op::Pow => match c(1) {
-                Some(e) if e == 1.0 => return a[0],
-                Some(e) if e == 2.0 => return self.apply(Op::Mul, &[a[0], a[0]]),
-                Some(e) if e == 3.0 => {
+                Some(1.0) => return a[0],
+                Some(2.0) => return self.apply(Op::Mul, &[a[0], a[0]]),
+                Some(3.0) => {
                     let sq = self.apply(Op::Mul, &[a[0], a[0]]);
                     return self.apply(Op::Mul, &[sq, a[0]]);
                 }
-                Some(e) if e == 4.0 => {
+                Some(4.0) => {
                     let sq = self.apply(Op::Mul, &[a[0], a[0]]);
                     return self.apply(Op::Mul, &[sq, sq]);
                 }

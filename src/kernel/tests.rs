@@ -371,8 +371,8 @@ fn calcium_pool_exact_step() {
     assert_eq!(cm.state(0), &[5e-5; 3]);
     cm.advance(&mut env);
     let f = 96485.33212;
-    for k in 0..3 {
-        let a = -10000.0 * ica[k] * gamma / (2.0 * f * depth) + min_cai / decay;
+    for (k, &ica_k) in ica.iter().enumerate() {
+        let a = -10000.0 * ica_k * gamma / (2.0 * f * depth) + min_cai / decay;
         let b = -1.0 / decay;
         let steady = -a / b;
         let want = steady + (5e-5 - steady) * (b * dt).exp();

@@ -8,8 +8,9 @@
 //! fused multiply-add is used, so results are bit-identical whatever SIMD width runs them.
 
 const LOG2E: f64 = std::f64::consts::LOG2_E;
-const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+/// fdlibm's `ln2_hi` (32 trailing zero bits, so `k·LN2_HI` is exact) and `ln2_lo`.
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 /// 1.5·2^52: adding it rounds to an integer held in the low mantissa bits.
 const SHIFT: f64 = 6_755_399_441_055_744.0;
 const X_MAX: f64 = 709.0;
@@ -19,13 +20,7 @@ const X_MIN: f64 = -708.39;
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
     // Clamp into the range where 2^k is a normal number; NaN fails both tests and stays NaN.
-    let xc = if x > X_MAX {
-        X_MAX
-    } else if x < X_MIN {
-        X_MIN
-    } else {
-        x
-    };
+    let xc = x.clamp(X_MIN, X_MAX);
     let t = xc * LOG2E + SHIFT;
     let kf = t - SHIFT;
     let k = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
