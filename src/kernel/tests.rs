@@ -449,3 +449,87 @@ fn gate_step_is_exact_exponential() {
         );
     }
 }
+
+/// Lower a mechanism written in the language (with a one-point neuron that inserts it).
+fn lower_one(src: &str, name: &str) -> MechModel {
+    let dir = std::env::temp_dir().join(format!("isf-kernel-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tiny.swc"), "1 1 0 0 0 10 -1\n").unwrap();
+    let text = format!(
+        "{src}\nneuron N {{\n    morphology: swc(\"tiny.swc\")\n    soma {{ {name} {{}} }}\n}}\n"
+    );
+    let checked = crate::sema::check_text("t.isf", &text, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    checked
+        .model
+        .mechanisms
+        .into_iter()
+        .find(|m| m.name == name)
+        .expect("lowered")
+}
+
+fn one_compartment() -> crate::sim::CableTree {
+    use crate::morph::cell::{CellGeometry, SectionGeometry};
+    let soma = SectionGeometry {
+        name: "soma".into(),
+        nseg: 1,
+        cm_uf_cm2: 1.0,
+        seg_x: vec![0.5],
+        seg_area_um2: vec![1000.0],
+        seg_ri_mohm: vec![0.1],
+        end_ri_mohm: 0.1,
+        ..Default::default()
+    };
+    crate::sim::CableTree::from_geometry(&CellGeometry {
+        sections: vec![soma],
+    })
+    .unwrap()
+}
+
+/// A state that turns NaN mid-run stops the run with E0503 naming mechanism, state,
+/// compartment and time.
+#[test]
+fn non_finite_state_is_reported_with_location() {
+    use super::cell::{ActiveCell, CellConfig, MechPlacement};
+    let m = lower_one(
+        "mechanism Bad : density {\n    parameter gbar: S/cm2 = 0.001 S/cm2\n    state m\n    \
+         gate m {\n        inf: if t > 1 ms then sqrt(v / 1 mV) else 0.5\n        tau: 1 ms\n    }\n    \
+         current i = gbar * m * (v + 70 mV)\n}\n",
+        "Bad",
+    );
+    let pl = [MechPlacement {
+        mechanism: &m,
+        segments: vec![0],
+        params: Default::default(),
+    }];
+    let mut cell = ActiveCell::new(one_compartment(), &pl, &[], CellConfig::default()).unwrap();
+    let err = cell.run(100, &[0]).expect_err("NaN must stop the run");
+    assert_eq!(err.code(), crate::diagnostics::Code::E0503, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("`Bad`") && msg.contains("soma(0.5000)") && msg.contains("t = 1.05"),
+        "{msg}"
+    );
+}
+
+/// A state equation that is not linear in the state cannot use the exact exponential update.
+#[test]
+fn nonlinear_ode_is_rejected() {
+    use super::cell::{ActiveCell, CellConfig, MechPlacement};
+    let m = lower_one(
+        "mechanism Quad : density {\n    state x: mM = 1 mM\n    derivative x = -x * x / (1 mM * 1 ms)\n    \
+         current i = 0.001 S/cm2 * (x / 1 mM) * (v + 70 mV)\n}\n",
+        "Quad",
+    );
+    let pl = [MechPlacement {
+        mechanism: &m,
+        segments: vec![0],
+        params: Default::default(),
+    }];
+    let err = ActiveCell::new(one_compartment(), &pl, &[], CellConfig::default())
+        .err()
+        .expect("nonlinear ODE rejected");
+    assert_eq!(err.code(), crate::diagnostics::Code::E0504);
+    assert!(err.to_string().contains("not linear"), "{err}");
+}
