@@ -323,14 +323,7 @@ impl CompiledMech {
             let xk = (3 + s) as u32;
             match *u {
                 Upd::Gate { inf, tau } => {
-                    let mdt = dag.constant(-env.dt_ms);
-                    let q = dag.apply(Op::Div, &[mdt, tau]);
-                    let e = dag.apply(Op::Exp, &[q]);
-                    let one = dag.constant(1.0);
-                    let f = dag.apply(Op::Sub, &[one, e]);
-                    let diff = dag.apply(Op::Sub, &[inf, x]);
-                    let step = dag.apply(Op::Mul, &[f, diff]);
-                    let new = dag.apply(Op::Add, &[x, step]);
+                    let new = dag.apply(Op::Cnexp((-env.dt_ms).to_bits()), &[x, inf, tau]);
                     s_outs.push((new, Slot::Col(s as u32)));
                     i_outs.push((inf, Slot::Col(s as u32)));
                 }

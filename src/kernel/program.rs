@@ -17,7 +17,7 @@ use super::dag::{Dag, Id, Node, Op};
 use super::vexp;
 
 /// Instances per chunk.
-pub const CHUNK: usize = 128;
+pub const CHUNK: usize = 256;
 
 /// Where an operand lives.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -250,28 +250,25 @@ fn un(d: &mut [f64], a: Src<'_>, f: impl Fn(f64) -> f64) {
 }
 
 #[inline(always)]
-fn sel(d: &mut [f64], c: Src<'_>, a: Src<'_>, b: Src<'_>) {
+fn tern(d: &mut [f64], a: Src<'_>, b: Src<'_>, c: Src<'_>, f: impl Fn(f64, f64, f64) -> f64) {
     let n = d.len();
-    let pick = |c: f64, a: f64, b: f64| if c != 0.0 { a } else { b };
     macro_rules! go {
-        ($c:expr, $a:expr, $b:expr) => {
+        ($a:expr, $b:expr, $c:expr) => {
             for (i, o) in d.iter_mut().enumerate() {
-                *o = pick(Get::get($c, i), Get::get($a, i), Get::get($b, i));
+                *o = f(Get::get($a, i), Get::get($b, i), Get::get($c, i));
             }
         };
     }
-    match (c, a, b) {
-        (Src::S(c), Src::S(a), Src::S(b)) => go!(&c[..n], &a[..n], &b[..n]),
-        (Src::S(c), Src::S(a), Src::C(b)) => go!(&c[..n], &a[..n], b),
-        (Src::S(c), Src::C(a), Src::S(b)) => go!(&c[..n], a, &b[..n]),
-        (Src::S(c), Src::C(a), Src::C(b)) => go!(&c[..n], a, b),
-        (Src::C(c), a, b) => {
-            let s = if c != 0.0 { a } else { b };
-            match s {
-                Src::S(x) => d.copy_from_slice(&x[..n]),
-                Src::C(x) => d.fill(x),
-            }
-        }
+    use Src::{C, S};
+    match (a, b, c) {
+        (S(a), S(b), S(c)) => go!(&a[..n], &b[..n], &c[..n]),
+        (S(a), S(b), C(c)) => go!(&a[..n], &b[..n], c),
+        (S(a), C(b), S(c)) => go!(&a[..n], b, &c[..n]),
+        (S(a), C(b), C(c)) => go!(&a[..n], b, c),
+        (C(a), S(b), S(c)) => go!(a, &b[..n], &c[..n]),
+        (C(a), S(b), C(c)) => go!(a, &b[..n], c),
+        (C(a), C(b), S(c)) => go!(a, b, &c[..n]),
+        (C(a), C(b), C(c)) => go!(a, b, c),
     }
 }
 
@@ -362,7 +359,21 @@ fn run_generic(
                     Op::Or => bin(d, a, b, |x, y| t(x != 0.0 || y != 0.0)),
                     Op::Min => bin(d, a, b, |x, y| Op::Min.eval(x, y, 0.0)),
                     Op::Max => bin(d, a, b, |x, y| Op::Max.eval(x, y, 0.0)),
-                    Op::Select => sel(d, a, b, src(args[2])),
+                    Op::Select => tern(
+                        d,
+                        a,
+                        b,
+                        src(args[2]),
+                        |c, x, y| {
+                            if c != 0.0 { x } else { y }
+                        },
+                    ),
+                    Op::Cnexp(mdt) => {
+                        let mdt = f64::from_bits(mdt);
+                        tern(d, a, b, src(args[2]), |x, inf, tau| {
+                            x + (1.0 - vexp::exp(mdt / tau)) * (inf - x)
+                        })
+                    }
                 }
             }
         }
