@@ -417,6 +417,16 @@ mod tests {
             p.run_chunk(&mut cols, n, &mut tmp, s0, len);
             s0 += len;
         }
+        // The baseline (non-AVX) variant gives bit-identical results.
+        let mut cols2 = cols.clone();
+        cols2[2 * n..].fill(0.0);
+        let mut s0 = 0;
+        while s0 < n {
+            let len = CHUNK.min(n - s0);
+            run_generic(&p.code, &mut cols2, n, &mut tmp, s0, len);
+            s0 += len;
+        }
+        assert_eq!(cols, cols2, "SIMD and baseline variants differ");
         for i in 0..n {
             let want = d.eval(f, &[cols[i], cols[n + i]]);
             let got = cols[2 * n + i];
