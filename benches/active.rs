@@ -4,10 +4,10 @@
 //! the run loop (initialisation + steps), ns per compartment-step, and the split between
 //! mechanism currents, matrix (axial terms + Hines solve) and state updates.
 //!
-//! Measured on the shared 2-vCPU EPYC dev VM (load average 5–10 from other jobs), 2026-11-27:
-//! best wall 1.47–1.69 s (107–123 ns per compartment-step), best on-CPU 1.18 s (86 ns);
-//! currents ≈ 30 %, matrix ≈ 7 %, states ≈ 63 % of the loop. NEURON 9.0.2 in the same session
-//! (anchor `time.py`, load ≈ 6): 5.41 s median wall for the same case.
+//! Measured on the shared 2-vCPU EPYC dev VM, 2026-11-27, load average ≈ 2.6 from other jobs:
+//! best of 5 1.21 s wall = 88 ns per compartment-step (currents 25, matrix 7, states 56 ns);
+//! 208,678 column instructions × instances per step, 0.45 ns each. NEURON 9.0.2 in the same
+//! session (anchor `time.py`, 3 repeats): 3.15–3.54 s, median 3.37 s, so isf is ≈ 2.8× faster.
 //!
 //! Run with `cargo bench --bench active`. Needs the conformance data (`ISF_CONFORMANCE`, default
 //! `../shared/conformance` next to the crate); prints `SKIPPED:` without it.
@@ -57,10 +57,13 @@ fn main() {
         "{:<14} {:>9} {:>22}",
         "mechanism", "instances", "instr (cur/state/init)"
     );
+    let mut elem_ops = 0usize;
     for m in cell.mechanisms() {
         let [a, b, c] = m.n_instructions;
         println!("{:<14} {:>9} {:>8}/{}/{}", m.name, m.len(), a, b, c);
+        elem_ops += (a + b) * m.len();
     }
+    println!("column instructions x instances per step (currents + states): {elem_ops}");
     cell.add_iclamp(0, 0.5, 100.0, 150.0, 0.793)
         .expect("iclamp");
     let t = cell.tree();
@@ -102,6 +105,10 @@ fn main() {
         per(p.currents),
         per(p.matrix),
         per(p.states)
+    );
+    println!(
+        "kernel time per element-instruction (currents + states, best wall): {:.2} ns",
+        (p.currents + p.states).as_secs_f64() * 1e9 / (n_steps as f64 * elem_ops as f64)
     );
     if best_cpu.is_finite() {
         println!(

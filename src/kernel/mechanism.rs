@@ -6,7 +6,7 @@
 //!   **symbolically** from the expression tree (exact for the Hay channels, which are linear in
 //!   `v`; NEURON's finite difference at `v + 0.001 mV` differs from it only by rounding).
 //! * Gates: `x ← x + (1 − exp(−dt/τ))·(x∞ − x)` with `x∞`, `τ` at the voltage after the solve
-//!   (NEURON's `cnexp`).
+//!   (NEURON's `cnexp`), executed as one fused column instruction.
 //! * ODE states `dx/dt = f(x, …)` must be linear in `x` (checked symbolically: `b = ∂f/∂x` may
 //!   not depend on `x`); then `x ← x − (1 − exp(b·dt))·f(x)/b` (`x + dt·f` where `b = 0`),
 //!   which is the exact exponential update `cnexp` generates for `dx/dt = a + b·x`.
