@@ -295,7 +295,8 @@ fn s0_s1_s2_match_neuron() {
         } else if max_dt > 0.1 + 1e-9 {
             failures.push(format!("{}: spike times differ by {max_dt} ms", c.name));
         }
-        if !(stats[0].0 < 0.5) {
+        // NaN must fail too, hence not `> 0.5`.
+        if stats[0].0.is_nan() || stats[0].0 >= 0.5 {
             failures.push(format!("{}: soma RMS |dV| {} mV", c.name, stats[0].0));
         }
     }

@@ -215,7 +215,7 @@ impl ActiveCell {
         cfg: CellConfig,
     ) -> Result<ActiveCell, KernelError> {
         let setup = |message: String| KernelError::Setup { message };
-        if !(cfg.dt_ms.is_finite() && cfg.dt_ms > 0.0) || !cfg.v_init_mv.is_finite() {
+        if !(cfg.dt_ms.is_finite() && cfg.dt_ms > 0.0 && cfg.v_init_mv.is_finite()) {
             return Err(setup("dt must be positive and v_init finite".into()));
         }
         let n_nodes = tree.n_nodes();
@@ -418,11 +418,13 @@ impl ActiveCell {
             imax_na,
         };
         let adjust = e.adjust();
-        if !(tau0_ms > 0.0 && tau1_ms > 0.0 && tau0_ms != tau1_ms)
-            || !adjust.is_finite()
-            || !onset_ms.is_finite()
-            || !imax_na.is_finite()
-        {
+        let usable = tau0_ms > 0.0
+            && tau1_ms > 0.0
+            && tau0_ms != tau1_ms
+            && adjust.is_finite()
+            && onset_ms.is_finite()
+            && imax_na.is_finite();
+        if !usable {
             return Err(KernelError::Setup {
                 message: "epsp needs finite onset and imax and positive, different tau0, tau1"
                     .into(),

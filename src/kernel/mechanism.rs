@@ -6,7 +6,7 @@
 //!   **symbolically** from the expression tree (exact for the Hay channels, which are linear in
 //!   `v`; NEURON's finite difference at `v + 0.001 mV` differs from it only by rounding).
 //! * Gates: `x ← x + (1 − exp(−dt/τ))·(x∞ − x)` with `x∞`, `τ` at the voltage after the solve
-//!   (NEURON's `cnexp`).
+//!   (NEURON's `cnexp`), executed as one fused column instruction.
 //! * ODE states `dx/dt = f(x, …)` must be linear in `x` (checked symbolically: `b = ∂f/∂x` may
 //!   not depend on `x`); then `x ← x − (1 − exp(b·dt))·f(x)/b` (`x + dt·f` where `b = 0`),
 //!   which is the exact exponential update `cnexp` generates for `dx/dt = a + b·x`.
@@ -323,14 +323,7 @@ impl CompiledMech {
             let xk = (3 + s) as u32;
             match *u {
                 Upd::Gate { inf, tau } => {
-                    let mdt = dag.constant(-env.dt_ms);
-                    let q = dag.apply(Op::Div, &[mdt, tau]);
-                    let e = dag.apply(Op::Exp, &[q]);
-                    let one = dag.constant(1.0);
-                    let f = dag.apply(Op::Sub, &[one, e]);
-                    let diff = dag.apply(Op::Sub, &[inf, x]);
-                    let step = dag.apply(Op::Mul, &[f, diff]);
-                    let new = dag.apply(Op::Add, &[x, step]);
+                    let new = dag.apply(Op::Cnexp((-env.dt_ms).to_bits()), &[x, inf, tau]);
                     s_outs.push((new, Slot::Col(s as u32)));
                     i_outs.push((inf, Slot::Col(s as u32)));
                 }

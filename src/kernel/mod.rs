@@ -40,3 +40,6 @@ pub mod vexp;
 pub use cell::{ActiveCell, CellConfig, Epsp, MechPlacement, Profile, Trace};
 pub use error::KernelError;
 pub use mechanism::CompiledMech;
+
+#[cfg(test)]
+mod tests;

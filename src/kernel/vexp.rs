@@ -8,8 +8,9 @@
 //! fused multiply-add is used, so results are bit-identical whatever SIMD width runs them.
 
 const LOG2E: f64 = std::f64::consts::LOG2_E;
-const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+/// fdlibm's `ln2_hi` (32 trailing zero bits, so `k·LN2_HI` is exact) and `ln2_lo`.
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 /// 1.5·2^52: adding it rounds to an integer held in the low mantissa bits.
 const SHIFT: f64 = 6_755_399_441_055_744.0;
 const X_MAX: f64 = 709.0;
@@ -19,13 +20,7 @@ const X_MIN: f64 = -708.39;
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
     // Clamp into the range where 2^k is a normal number; NaN fails both tests and stays NaN.
-    let xc = if x > X_MAX {
-        X_MAX
-    } else if x < X_MIN {
-        X_MIN
-    } else {
-        x
-    };
+    let xc = x.clamp(X_MIN, X_MAX);
     let t = xc * LOG2E + SHIFT;
     let kf = t - SHIFT;
     let k = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
@@ -46,12 +41,24 @@ pub fn exp(x: f64) -> f64 {
         1.0 / 479001600.0,
         1.0 / 6227020800.0,
     ];
-    let mut p = C[13];
-    let mut i = 13;
-    while i > 0 {
-        i -= 1;
-        p = p * r + C[i];
-    }
+    // Estrin's scheme (pairs, then powers r², r⁴, r⁸): a dependency chain of 4 multiply-add
+    // levels instead of Horner's 13, so the out-of-order core overlaps more of the loop.
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let r8 = r4 * r4;
+    let p01 = C[0] + C[1] * r;
+    let p23 = C[2] + C[3] * r;
+    let p45 = C[4] + C[5] * r;
+    let p67 = C[6] + C[7] * r;
+    let p89 = C[8] + C[9] * r;
+    let p1011 = C[10] + C[11] * r;
+    let p1213 = C[12] + C[13] * r;
+    let p03 = p01 + p23 * r2;
+    let p47 = p45 + p67 * r2;
+    let p811 = p89 + p1011 * r2;
+    let p07 = p03 + p47 * r4;
+    let p813 = p811 + p1213 * r4;
+    let p = p07 + p813 * r8;
     let scale = f64::from_bits((k.wrapping_add(1023) as u64) << 52);
     let y = p * scale;
     if x > X_MAX {
