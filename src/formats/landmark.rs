@@ -65,19 +65,19 @@ pub fn parse_landmarks(text: &str, file: &str) -> Result<Vec<[f64; 3]>, FileErro
             0,
         ));
     }
-    if let Some(n) = expected {
-        if n != points.len() {
-            return Err(FileError::new(
-                Code::E0802,
-                format!(
-                    "the header defines {n} markers but the data has {}",
-                    points.len()
-                ),
-                file,
-                0,
-                0,
-            ));
-        }
+    if let Some(n) = expected
+        && n != points.len()
+    {
+        return Err(FileError::new(
+            Code::E0802,
+            format!(
+                "the header defines {n} markers but the data has {}",
+                points.len()
+            ),
+            file,
+            0,
+            0,
+        ));
     }
     Ok(points)
 }

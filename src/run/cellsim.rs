@@ -272,10 +272,10 @@ impl CellRunner {
         let mut stims = self.exp.stimuli.clone();
         for (path, v) in point {
             let parts: Vec<&str> = path.split('.').collect();
-            if let ["stimulus", name, field] = parts.as_slice() {
-                if let Some(s) = stims.get_mut(*name) {
-                    s.insert(field.to_string(), v.clone());
-                }
+            if let ["stimulus", name, field] = parts.as_slice()
+                && let Some(s) = stims.get_mut(*name)
+            {
+                s.insert(field.to_string(), v.clone());
             }
         }
         let mut out = Vec::new();
