@@ -35,4 +35,18 @@ fn language_guide_examples_check() {
     assert!(!c.has_errors(), "{text}");
     assert_eq!(c.model.experiments.len(), 1);
     assert_eq!(c.model.experiments[0].sweep_points, 3);
+    // The tutorial's experiment runs (first trial of each sweep point) and the step makes the
+    // cell fire more at larger amplitudes.
+    use isf::run::exec::TrialRunner;
+    let exp = &c.model.experiments[0];
+    let runner = isf::run::cellsim::CellRunner::new(&c.model, exp).expect("runnable");
+    let mut counts = Vec::new();
+    for item in isf::run::work_items(exp).iter().filter(|i| i.trial == 0) {
+        let out = runner
+            .run(item, &isf::run::point_values(&exp.sweep, item.point))
+            .expect("trial runs");
+        counts.push(out.events[0].1.len());
+    }
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    assert!(counts[2] > 0, "{counts:?}");
 }

@@ -29,8 +29,11 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub jobs: Option<usize>,
     /// Continue an interrupted run: skip trials already in the store.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
+    /// Delete this experiment's earlier results in the store first.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Run only shard K of N (1-based), e.g. `--shard 3/16` in a cluster job array.
     #[arg(long)]
     pub shard: Option<String>,
@@ -151,9 +154,14 @@ pub fn run(args: RunArgs) -> i32 {
             Ok(s) => s,
             Err(e) => return fail(e.to_diagnostic()),
         };
+        if args.overwrite && store.contains(&exp.name) {
+            if let Err(e) = store.delete(&exp.name) {
+                return fail(e.to_diagnostic());
+            }
+        }
         if !args.resume && store.contains(&exp.name) {
             eprintln!(
-                "error: {} already holds results of `{}`; use --resume to continue or choose another --out",
+                "error: {} already holds results of `{}`; use --resume to continue, --overwrite to start again, or another --out",
                 out.display(),
                 exp.name
             );
