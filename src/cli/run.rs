@@ -154,10 +154,11 @@ pub fn run(args: RunArgs) -> i32 {
             Ok(s) => s,
             Err(e) => return fail(e.to_diagnostic()),
         };
-        if args.overwrite && store.contains(&exp.name) {
-            if let Err(e) = store.delete(&exp.name) {
-                return fail(e.to_diagnostic());
-            }
+        if args.overwrite
+            && store.contains(&exp.name)
+            && let Err(e) = store.delete(&exp.name)
+        {
+            return fail(e.to_diagnostic());
         }
         if !args.resume && store.contains(&exp.name) {
             eprintln!(
