@@ -65,7 +65,7 @@ fn trial_count(out: &Path) -> usize {
     std::fs::read_dir(out.join("sweep/trials"))
         .map(|d| {
             d.flatten()
-                .filter(|e| e.path().join("key.isf").is_file())
+                .filter(|e| e.path().join("key.isfd").is_file())
                 .count()
         })
         .unwrap_or(0)

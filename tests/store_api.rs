@@ -99,7 +99,7 @@ fn key_names_are_validated() {
         "../x",
         ".hidden",
         "a//b",
-        "key.isf",
+        "key.isfd",
         "é",
         &"x".repeat(121),
     ] {
@@ -261,7 +261,7 @@ fn corruption_and_truncation_are_named_and_contained() {
     assert!(s.verify().ok());
 
     // Truncate a's entry, flip one byte in t's chunk, truncate nested/c to nothing.
-    let a = s.path().join("a/key.isf");
+    let a = s.path().join("a/key.isfd");
     let len = fs::metadata(&a).unwrap().len();
     fs::OpenOptions::new()
         .write(true)
@@ -274,7 +274,7 @@ fn corruption_and_truncation_are_named_and_contained() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 1;
     fs::write(&c, bytes).unwrap();
-    fs::write(s.path().join("nested/c/key.isf"), b"").unwrap();
+    fs::write(s.path().join("nested/c/key.isfd"), b"").unwrap();
 
     let r = s.verify();
     let mut named: Vec<_> = r
@@ -333,19 +333,19 @@ fn stray_temporary_files_are_ignored_and_cleaned() {
         .unwrap();
     // What a writer killed mid-write leaves: a temp entry in a key dir, a temp beside keys,
     // a key directory with no entry yet, and a chunk written but never listed.
-    let stray_entry = s.path().join(format!("a/.tmp-{DEAD_PID}-0-key.isf"));
+    let stray_entry = s.path().join(format!("a/.tmp-{DEAD_PID}-0-key.isfd"));
     fs::write(&stray_entry, b"half").unwrap();
     let stray_root = s.path().join(format!(".tmp-{DEAD_PID}-1-merge"));
     fs::create_dir(&stray_root).unwrap();
     let incomplete = s.path().join("b");
     fs::create_dir(&incomplete).unwrap();
-    fs::write(incomplete.join(format!(".tmp-{DEAD_PID}-2-key.isf")), b"x").unwrap();
-    let orphan = s.path().join("t/chunk-000099.isf");
+    fs::write(incomplete.join(format!(".tmp-{DEAD_PID}-2-key.isfd")), b"x").unwrap();
+    let orphan = s.path().join("t/chunk-000099.isfd");
     fs::copy(chunk_path(&s, "t", 0), &orphan).unwrap();
     // A temp file of a live writer (this process) must survive.
     let live = s
         .path()
-        .join(format!(".tmp-{}-9-key.isf", std::process::id()));
+        .join(format!(".tmp-{}-9-key.isfd", std::process::id()));
     fs::write(&live, b"in progress").unwrap();
 
     assert_eq!(s.keys().unwrap(), ["a", "t"]);
@@ -462,7 +462,7 @@ fn merge_shards() {
     assert!(!merged.contains("new_key"));
 
     // A damaged shard is refused.
-    fs::write(c.path().join("new_key/key.isf"), b"ISFSTORE").unwrap();
+    fs::write(c.path().join("new_key/key.isfd"), b"ISFSTORE").unwrap();
     let e = Store::create(d.path().join("n"))
         .unwrap()
         .merge(&c)

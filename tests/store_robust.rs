@@ -51,7 +51,7 @@ proptest! {
     fn random_bytes_are_errors(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let d = tempfile::tempdir().unwrap();
         let s = fixture(d.path());
-        fs::write(s.path().join("v/key.isf"), &bytes).unwrap();
+        fs::write(s.path().join("v/key.isfd"), &bytes).unwrap();
         fs::write(chunk(&s), &bytes).unwrap();
         read_all(&s);
         prop_assert_eq!(s.get_value("v").unwrap_err().code, Code::E0601);
@@ -62,7 +62,7 @@ proptest! {
     fn every_flip_is_detected(pos in any::<prop::sample::Index>(), bit in 0u8..8, which in 0..2usize) {
         let d = tempfile::tempdir().unwrap();
         let s = fixture(d.path());
-        let path = if which == 0 { s.path().join("t/key.isf") } else { chunk(&s) };
+        let path = if which == 0 { s.path().join("t/key.isfd") } else { chunk(&s) };
         let mut b = fs::read(&path).unwrap();
         let i = pos.index(b.len());
         b[i] ^= 1 << bit;
@@ -82,9 +82,9 @@ proptest! {
         let d = tempfile::tempdir().unwrap();
         let s = fixture(d.path());
         let (path, kind) = match which {
-            0 => (s.path().join("t/key.isf"), FileKind::Entry),
+            0 => (s.path().join("t/key.isfd"), FileKind::Entry),
             1 => (chunk(&s), FileKind::Chunk),
-            _ => (s.path().join("v/key.isf"), FileKind::Entry),
+            _ => (s.path().join("v/key.isfd"), FileKind::Entry),
         };
         let mut doc = frame::decode(&fs::read(&path).unwrap(), kind).unwrap();
         for (i, x) in flips {

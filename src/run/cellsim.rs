@@ -185,6 +185,10 @@ impl CellRunner {
                     .map(|p| nearest_site(&self.morph, &nseg, *p))
                     .collect())
             }
+            "apical_distance" => {
+                let d = num("distance").unwrap_or(f64::NAN);
+                apical_site(&self.morph, d).map(|s| vec![s])
+            }
             other => Err(unsupported(format!(
                 "sites of kind `{other}` are not supported by the simulator yet"
             ))),
@@ -428,6 +432,46 @@ fn apply_neuron_override(n: &mut NeuronModel, path: &str, v: &Value) -> Result<(
         }
     }
     Ok(())
+}
+
+/// ISF's `get_inner_section_at_distance` (spec 01 §1.7): among apical sections that "connect
+/// beyond" 1000 µm (their 1-end lies farther, or a child's subtree does), the one whose 1-end
+/// distance is the smallest value greater than `dist_um`; `x = (dist − distance(sec, 0)) / L`.
+/// Distances are ISF's definition 1 (from soma(0)).
+pub fn apical_site(morph: &Morphology, dist_um: f64) -> Result<Site, Diagnostic> {
+    const BEYOND_UM: f64 = 1000.0;
+    let n = morph.sections.len();
+    let root = morph.root().unwrap_or(0);
+    let d2 = crate::morph::geometry::distances_to_0_end(morph);
+    let len: Vec<f64> = morph.sections.iter().map(|s| s.length_um()).collect();
+    // Children of the soma attach at soma(0.5): definition 1 adds half the soma length.
+    let d0 = |i: usize| {
+        if i == root {
+            0.0
+        } else {
+            d2[i] + 0.5 * len[root]
+        }
+    };
+    let apical = |i: usize| morph.sections[i].label == crate::morph::Label::ApicalDendrite;
+    let children = morph.children();
+    let mut beyond = vec![false; n];
+    for &i in morph.topological_order().iter().rev() {
+        beyond[i] =
+            (apical(i) && d0(i) + len[i] > BEYOND_UM) || children[i].iter().any(|&c| beyond[c]);
+    }
+    let best = (0..n)
+        .filter(|&i| beyond[i] && apical(i) && d0(i) + len[i] > dist_um)
+        .min_by(|&a, &b| (d0(a) + len[a]).total_cmp(&(d0(b) + len[b])));
+    match best {
+        Some(i) if dist_um.is_finite() && len[i] > 0.0 => Ok(Site {
+            section: i,
+            x: ((dist_um - d0(i)) / len[i]).clamp(0.0, 1.0),
+        }),
+        _ => Err(Diagnostic::new(
+            Code::E0314,
+            format!("no point on the apical trunk at {dist_um} um from the soma"),
+        )),
+    }
 }
 
 /// ISF's mapping of a point to a compartment: the nearest 3-D point of any section, then the

@@ -1,4 +1,4 @@
-//! Payload files: the byte framing every `*.isf` file of a store shares, and atomic writes.
+//! Payload files: the byte framing every `*.isfd` file of a store shares, and atomic writes.
 //!
 //! Layout (all integers little-endian; `docs/store-format.md` is the normative description):
 //!
@@ -36,7 +36,7 @@ pub const TMP_PREFIX: &str = ".tmp-";
 /// What a payload file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
-    /// A key's entry (`key.isf`): kind, metadata, and the value or the table manifest.
+    /// A key's entry (`key.isfd`): kind, metadata, and the value or the table manifest.
     Entry = 1,
     /// One chunk of table rows.
     Chunk = 2,
@@ -232,9 +232,9 @@ mod tests {
 
     #[test]
     fn temp_names_carry_the_pid() {
-        let p = temp_path(Path::new("/x"), "key.isf");
+        let p = temp_path(Path::new("/x"), "key.isfd");
         let name = p.file_name().unwrap().to_str().unwrap();
         assert_eq!(temp_owner(name), Some(std::process::id()));
-        assert_eq!(temp_owner("chunk-000001.isf"), None);
+        assert_eq!(temp_owner("chunk-000001.isfd"), None);
     }
 }

@@ -5,14 +5,14 @@
 //!
 //! ```text
 //! <store>/isf-store.json          marker {"format": "isf-store", "version": 1}
-//! <store>/<key>/key.isf           entry: kind, metadata, and the value or a table manifest
-//! <store>/<key>/chunk-000000.isf  table chunks (rows), immutable once written
+//! <store>/<key>/key.isfd           entry: kind, metadata, and the value or a table manifest
+//! <store>/<key>/chunk-000000.isfd  table chunks (rows), immutable once written
 //! <store>/<key>/files/            managed folder contents
-//! <store>/<sub>/key.isf           kind "store"; its child keys are directories beside it
+//! <store>/<sub>/key.isfd           kind "store"; its child keys are directories beside it
 //! ```
 //!
 //! Consistency without locks: every file is written to a temporary name (leading `.`) in its
-//! final directory, fsynced and renamed. A key exists once its `key.isf` exists; a table grows
+//! final directory, fsynced and renamed. A key exists once its `key.isfd` exists; a table grows
 //! by writing a new chunk and then atomically replacing the manifest that lists the chunks. So
 //! readers running beside a writer see each key either as before or as after a write, and a
 //! crash leaves at most stray temporary files, which readers ignore and [`Store::fix`] (or the
@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 /// Name of the marker file at the root of a store.
 pub const MARKER: &str = "isf-store.json";
 /// Name of a key's entry file.
-pub const ENTRY: &str = "key.isf";
+pub const ENTRY: &str = "key.isfd";
 /// Name of a managed folder's directory inside its key directory.
 pub const FILES: &str = "files";
 const DELETING: &str = ".deleting-";
@@ -245,12 +245,12 @@ fn dir_size(path: &Path) -> u64 {
 }
 
 fn chunk_name(n: u64) -> String {
-    format!("chunk-{n:06}.isf")
+    format!("chunk-{n:06}.isfd")
 }
 
 fn chunk_number(name: &str) -> Option<u64> {
     name.strip_prefix("chunk-")?
-        .strip_suffix(".isf")?
+        .strip_suffix(".isfd")?
         .parse()
         .ok()
 }

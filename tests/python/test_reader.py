@@ -73,7 +73,7 @@ def check_corruption_is_named(db_path):
     with tempfile.TemporaryDirectory() as tmp:
         copy = os.path.join(tmp, "db")
         shutil.copytree(db_path, copy)
-        entry = os.path.join(copy, "voltage_traces", "key.isf")
+        entry = os.path.join(copy, "voltage_traces", "key.isfd")
         chunk = sorted(f for f in os.listdir(os.path.dirname(entry)) if f.startswith("chunk-"))[0]
         path = os.path.join(copy, "voltage_traces", chunk)
         data = bytearray(open(path, "rb").read())
@@ -89,7 +89,7 @@ def check_corruption_is_named(db_path):
         problems = db.verify()
         assert [p.key for p in problems] == ["voltage_traces"], problems
         # Truncation of an entry is named too.
-        p2 = os.path.join(copy, "answer", "key.isf")
+        p2 = os.path.join(copy, "answer", "key.isfd")
         data = open(p2, "rb").read()
         open(p2, "wb").write(data[:-3])
         assert sorted(p.key for p in db.verify()) == ["answer", "voltage_traces"]

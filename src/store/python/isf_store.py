@@ -26,7 +26,7 @@ import numpy as np
 MAGIC = b"ISFSTORE"
 VERSION = 1
 HEADER = struct.Struct("<8sHBB4xQQ")  # magic, version, file kind, reserved, body len, raw len
-ENTRY_FILE = "key.isf"
+ENTRY_FILE = "key.isfd"
 MARKER = "isf-store.json"
 KIND_ENTRY = 1
 KIND_CHUNK = 2
