@@ -32,12 +32,53 @@ pub struct Site {
 enum Probe {
     /// Membrane voltage trace (mV) at a site.
     V { name: String, site: Site },
+    /// An ion variable at a site: reversal potential (mV), inside concentration (mM) or the
+    /// total membrane current of the ion (mA/cm²).
+    Ion {
+        name: String,
+        site: Site,
+        ion: String,
+        field: IonField,
+    },
+    /// A state variable of a mechanism at a site (in the state's canonical unit).
+    State {
+        name: String,
+        site: Site,
+        mechanism: String,
+        state: String,
+    },
+    /// The voltage of every compartment (segment order), one trace each.
+    AllV { name: String },
     /// Spike times (ms): first sample at or above threshold after one below it (spec 07).
     Spikes {
         name: String,
         site: Site,
         threshold_mv: f64,
     },
+}
+
+/// Which ion value an [`Probe::Ion`] records.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum IonField {
+    Reversal,
+    Inside,
+    Current,
+}
+
+/// An ion variable name (`eca`, `cai`, `ica`, …) as (ion, field).
+fn ion_variable(name: &str) -> Option<(String, IonField)> {
+    for ion in ["na", "k", "ca"] {
+        if name == format!("e{ion}") {
+            return Some((ion.into(), IonField::Reversal));
+        }
+        if name == format!("{ion}i") {
+            return Some((ion.into(), IonField::Inside));
+        }
+        if name == format!("i{ion}") {
+            return Some((ion.into(), IonField::Current));
+        }
+    }
+    None
 }
 
 /// A stimulus resolved to a site and numbers.
@@ -116,7 +157,11 @@ impl CellRunner {
         self.probes
             .iter()
             .map(|p| match p {
-                Probe::V { name, .. } | Probe::Spikes { name, .. } => name.clone(),
+                Probe::V { name, .. }
+                | Probe::Spikes { name, .. }
+                | Probe::Ion { name, .. }
+                | Probe::State { name, .. }
+                | Probe::AllV { name } => name.clone(),
             })
             .collect()
     }
@@ -207,21 +252,31 @@ impl CellRunner {
                         Some(Value::Str(s)) => s.clone(),
                         _ => String::new(),
                     };
-                    if var != "v" {
-                        return Err(unsupported(format!(
-                            "recording `{var}` is not supported yet (only `v`)"
-                        )));
-                    }
+                    let ion = if var == "v" {
+                        None
+                    } else {
+                        Some(ion_variable(&var).ok_or_else(|| {
+                            unsupported(format!("recording `{var}` is not supported yet"))
+                        })?)
+                    };
                     let site = args.get("site").cloned().unwrap_or(Value::Bool(false));
                     let sites = self.site_of_value(&site)?;
                     let base = site_name(&site);
                     for (i, s) in sites.iter().enumerate() {
                         let name = if sites.len() > 1 {
-                            format!("{base}[{i}].v")
+                            format!("{base}[{i}].{var}")
                         } else {
-                            format!("{base}.v")
+                            format!("{base}.{var}")
                         };
-                        out.push(Probe::V { name, site: *s });
+                        out.push(match &ion {
+                            None => Probe::V { name, site: *s },
+                            Some((ion, field)) => Probe::Ion {
+                                name,
+                                site: *s,
+                                ion: ion.clone(),
+                                field: *field,
+                            },
+                        });
                     }
                 }
                 "spikes" => {
@@ -261,6 +316,63 @@ impl CellRunner {
                         });
                     }
                 }
+                "state" | "current" => {
+                    let at = args.get("at").cloned().unwrap_or(Value::Bool(false));
+                    let at = match at {
+                        Value::Str(region) => Value::Obj {
+                            kind: "site".into(),
+                            args: BTreeMap::from([
+                                ("region".into(), Value::Str(region)),
+                                (
+                                    "x".into(),
+                                    Value::Num {
+                                        value: 0.5,
+                                        unit: "1".into(),
+                                    },
+                                ),
+                            ]),
+                        },
+                        other => other,
+                    };
+                    let text = |k: &str| match args.get(k) {
+                        Some(Value::Str(s)) => s.clone(),
+                        _ => String::new(),
+                    };
+                    let sites = self.site_of_value(&at)?;
+                    let base = site_name(&at);
+                    for (i, s) in sites.iter().enumerate() {
+                        let idx = if sites.len() > 1 {
+                            format!("[{i}]")
+                        } else {
+                            String::new()
+                        };
+                        if kind == "current" {
+                            let var = text("name");
+                            let Some((ion, IonField::Current)) = ion_variable(&var) else {
+                                return Err(unsupported(format!(
+                                    "recording current `{var}`: only the ion currents ina, ik and ica can be recorded yet"
+                                )));
+                            };
+                            out.push(Probe::Ion {
+                                name: format!("{base}{idx}.{var}"),
+                                site: *s,
+                                ion,
+                                field: IonField::Current,
+                            });
+                        } else {
+                            let (mechanism, state) = (text("mechanism"), text("name"));
+                            out.push(Probe::State {
+                                name: format!("{base}{idx}.{mechanism}.{state}"),
+                                site: *s,
+                                mechanism,
+                                state,
+                            });
+                        }
+                    }
+                }
+                "all_compartments" => out.push(Probe::AllV {
+                    name: "all_compartments.v".into(),
+                }),
                 other => {
                     return Err(unsupported(format!(
                         "recording `{other}` is not supported by the simulator yet"
@@ -434,6 +546,14 @@ fn apply_neuron_override(n: &mut NeuronModel, path: &str, v: &Value) -> Result<(
     Ok(())
 }
 
+/// Where a recording reads each sample.
+#[derive(Clone, Copy, Debug)]
+enum Reader {
+    V(NodeId),
+    Ion(usize, IonField, NodeId),
+    State(usize, usize, usize),
+}
+
 /// ISF's `get_inner_section_at_distance` (spec 01 §1.7): among apical sections that "connect
 /// beyond" 1000 µm (their 1-end lies farther, or a child's subtree does), the one whose 1-end
 /// distance is the smallest value greater than `dist_um`; `x = (dist − distance(sec, 0)) / L`.
@@ -583,26 +703,112 @@ impl TrialRunner for CellRunner {
             }
             .map_err(|e| e.to_diagnostic())?;
         }
-        let nodes: Vec<NodeId> = self
-            .probes
-            .iter()
-            .map(|p| match p {
-                Probe::V { site, .. } | Probe::Spikes { site, .. } => {
-                    cell.tree().node_at(site.section, site.x)
-                }
-            })
-            .collect();
-        let trace = cell.run(n_steps, &nodes).map_err(|e| e.to_diagnostic())?;
-        let mut out = TrialOutput::default();
-        for (j, p) in self.probes.iter().enumerate() {
-            let col = trace.column(j);
+        // Where each recording reads its value: resolved once, then sampled every step into
+        // preallocated buffers.
+        let mut readers: Vec<Reader> = Vec::new();
+        for p in &self.probes {
             match p {
-                Probe::V { name, .. } => out.traces.push((name.clone(), col)),
+                Probe::V { site, .. } | Probe::Spikes { site, .. } => {
+                    readers.push(Reader::V(cell.tree().node_at(site.section, site.x)))
+                }
+                Probe::Ion {
+                    site,
+                    ion,
+                    field,
+                    name,
+                } => {
+                    let node = cell.tree().node_at(site.section, site.x);
+                    let k = cell
+                        .ions()
+                        .iter()
+                        .position(|p| p.name == *ion)
+                        .ok_or_else(|| unsupported(format!("{name}: the cell has no {ion} ion")))?;
+                    readers.push(Reader::Ion(k, *field, node));
+                }
+                Probe::State {
+                    site,
+                    mechanism,
+                    state,
+                    name,
+                } => {
+                    let node = cell.tree().node_at(site.section, site.x);
+                    let (m, mech) = cell
+                        .mechanisms()
+                        .iter()
+                        .enumerate()
+                        .find(|(_, m)| m.name == *mechanism)
+                        .ok_or_else(|| {
+                            unsupported(format!(
+                                "{name}: `{mechanism}` is not inserted in this cell"
+                            ))
+                        })?;
+                    let s = mech
+                        .state_names
+                        .iter()
+                        .position(|n| n == state)
+                        .ok_or_else(|| {
+                            unsupported(format!("{name}: `{mechanism}` has no state `{state}`"))
+                        })?;
+                    let i = mech.nodes.iter().position(|&n| n == node).ok_or_else(|| {
+                        unsupported(format!(
+                            "{name}: `{mechanism}` is not inserted at this site"
+                        ))
+                    })?;
+                    readers.push(Reader::State(m, s, i));
+                }
+                Probe::AllV { .. } => {
+                    for n in cell.tree().segment_nodes() {
+                        readers.push(Reader::V(n));
+                    }
+                }
+            }
+        }
+        let samples = n_steps + 1;
+        let mut data: Vec<Vec<f64>> = readers
+            .iter()
+            .map(|_| Vec::with_capacity(samples))
+            .collect();
+        let sample = |cell: &ActiveCell, data: &mut [Vec<f64>]| {
+            for (r, col) in readers.iter().zip(data.iter_mut()) {
+                col.push(match *r {
+                    Reader::V(n) => cell.v_mv()[n as usize],
+                    Reader::Ion(k, f, n) => {
+                        let p = &cell.ions()[k];
+                        match f {
+                            IonField::Reversal => p.e_mv[n as usize],
+                            IonField::Inside => p.ci_mm[n as usize],
+                            IonField::Current => p.i_ma_cm2[n as usize],
+                        }
+                    }
+                    Reader::State(m, s, i) => cell.mechanisms()[m].state(s)[i],
+                });
+            }
+        };
+        cell.init();
+        sample(&cell, &mut data);
+        for _ in 0..n_steps {
+            cell.step().map_err(|e| e.to_diagnostic())?;
+            sample(&cell, &mut data);
+        }
+        let mut out = TrialOutput::default();
+        let mut cols = data.into_iter();
+        for p in &self.probes {
+            match p {
+                Probe::V { name, .. } | Probe::Ion { name, .. } | Probe::State { name, .. } => out
+                    .traces
+                    .push((name.clone(), cols.next().unwrap_or_default())),
                 Probe::Spikes {
                     name, threshold_mv, ..
-                } => out
-                    .events
-                    .push((name.clone(), spike_times(&col, dt, *threshold_mv))),
+                } => {
+                    let v = cols.next().unwrap_or_default();
+                    out.events
+                        .push((name.clone(), spike_times(&v, dt, *threshold_mv)));
+                }
+                Probe::AllV { name } => {
+                    for (k, col) in cols.by_ref().take(lc.n_compartments()).enumerate() {
+                        out.traces.push((format!("{name}[{k:05}]"), col));
+                    }
+                }
             }
         }
         Ok(out)

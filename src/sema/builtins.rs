@@ -285,6 +285,27 @@ pub const SIGNATURES: &[Signature] = &[
         ],
         doc: "value*(offset + scale/(1 + exp((D - x_offset)/width)))",
     },
+    // random samples for sweeps (deterministic: same seed, same values)
+    Signature {
+        name: "random_uniform",
+        params: &[
+            req("low", Want::AnyQ),
+            req("high", Want::AnyQ),
+            req("n", Want::Int),
+            opt("seed", Want::Int),
+        ],
+        doc: "n values drawn uniformly from [low, high) with the given seed (a sweep axis)",
+    },
+    Signature {
+        name: "random_normal",
+        params: &[
+            req("mean", Want::AnyQ),
+            req("sd", Want::AnyQ),
+            req("n", Want::Int),
+            opt("seed", Want::Int),
+        ],
+        doc: "n values drawn from a normal distribution with the given seed (a sweep axis)",
+    },
     // activity generators
     Signature {
         name: "poisson",
@@ -926,8 +947,73 @@ fn build(
             }
             obj(name, named)
         }
+        "random_uniform" | "random_normal" => {
+            let (a_name, b_name) = if name == "random_uniform" {
+                ("low", "high")
+            } else {
+                ("mean", "sd")
+            };
+            let (a, sa) = arg(a_name).unwrap_or((Val::Err, span));
+            let (b, _) = arg(b_name).unwrap_or((Val::Err, span));
+            let (da, xa) = qex(&a);
+            let (db, xb) = qex(&b);
+            if da != db {
+                ev.diags.push(
+                    Diagnostic::new(
+                        Code::E0303,
+                        format!("`{a_name}` and `{b_name}` differ in dimension"),
+                    )
+                    .label(sa, format!("{} and {}", da.describe(), db.describe())),
+                );
+                return Val::Err;
+            }
+            let (Some(x), Some(y)) = (xa.as_const(), xb.as_const()) else {
+                ev.diags.push(
+                    Diagnostic::new(Code::E0315, "random sample bounds must be constants")
+                        .label(span, "depends on values known only at run time"),
+                );
+                return Val::Err;
+            };
+            let n = arg("n").and_then(|v| v.0.const_si()).unwrap_or(0.0) as u64;
+            if n == 0 || n > 1_000_000 {
+                ev.diags.push(
+                    Diagnostic::new(
+                        Code::E0314,
+                        "number of samples must be within 1 and 1,000,000",
+                    )
+                    .label(span, format!("n = {n}")),
+                );
+                return Val::Err;
+            }
+            let seed = arg("seed").and_then(|v| v.0.const_si()).unwrap_or(0.0) as u64;
+            let values = random_samples(name == "random_normal", x, y, n, seed);
+            Val::List(values.into_iter().map(|v| Val::si(v, da)).collect())
+        }
         _ => obj(name, named),
     }
+}
+
+/// Deterministic random samples (SplitMix64 stream): uniform in `[a, b)`, or normal with mean
+/// `a` and standard deviation `b` (Box-Muller). Same arguments, same values, on any machine.
+pub fn random_samples(normal: bool, a: f64, b: f64, n: u64, seed: u64) -> Vec<f64> {
+    let mut state = seed ^ 0x5DEE_CE66_D1CE_4E5B;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|_| {
+            if normal {
+                let (u1, u2) = (1.0 - next(), next());
+                a + b * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+            } else {
+                a + (b - a) * next()
+            }
+        })
+        .collect()
 }
 
 /// The distance variable for a distribution: relative (dimensionless) or absolute (length).

@@ -934,9 +934,15 @@ impl Session {
         format!("{}:{line}", src.name)
     }
 
-    fn mech_by_name(&self, mid: u32, name: &str) -> Option<usize> {
-        match self.modules[mid as usize].syms.get(name) {
-            Some((Sym::Mech(i), _)) => Some(*i),
+    /// The mechanism a name refers to in a module; marks the name used (W0102).
+    fn mech_by_name(&mut self, mid: u32, name: &str) -> Option<usize> {
+        let m = &mut self.modules[mid as usize];
+        match m.syms.get(name) {
+            Some((Sym::Mech(i), _)) => {
+                let i = *i;
+                m.used.insert(name.to_string(), true);
+                Some(i)
+            }
             _ => None,
         }
     }
