@@ -551,6 +551,19 @@ impl SynapseKernel {
         }
     }
 
+    /// Node and conductance states `[A, B, C, D]` (nS) of glutamate channel `c`.
+    pub fn glutamate_state(&self, c: usize) -> (NodeId, [f64; 4]) {
+        (
+            self.g_node[c],
+            [self.g_a[c], self.g_b[c], self.g_c[c], self.g_d[c]],
+        )
+    }
+
+    /// Node and conductance states `[R, D]` (nS) of GABA channel `c`.
+    pub fn gaba_state(&self, c: usize) -> (NodeId, [f64; 2]) {
+        (self.i_node[c], [self.i_r[c], self.i_d[c]])
+    }
+
     /// Time step the kernel was compiled for, ms.
     pub fn dt_ms(&self) -> f64 {
         self.dt_ms
