@@ -569,3 +569,116 @@ impl SynapseKernel {
         self.dt_ms
     }
 }
+
+/// Receptor of a network file's receptor entry: `glutamate_syn`/`gaba_syn` (and the `_old`
+/// variants, same equations) with the mod defaults overridden by the entry's parameters.
+pub fn receptor_from_network(r: &crate::network::Receptor) -> Result<Receptor, KernelError> {
+    let setup = |message: String| KernelError::Setup { message };
+    let unknown = |name: &str| {
+        setup(format!(
+            "receptor `{}` has no parameter `{name}`",
+            r.mechanism
+        ))
+    };
+    match r.mechanism.as_str() {
+        "glutamate_syn" | "glutamate_syn_old" => {
+            let mut p = GlutamateParams::default();
+            for (name, v) in &r.parameters {
+                let slot = match name.as_str() {
+                    "tau1" => &mut p.tau1,
+                    "tau2" => &mut p.tau2,
+                    "tau3" => &mut p.tau3,
+                    "tau4" => &mut p.tau4,
+                    "e" => &mut p.e,
+                    "n" => &mut p.n,
+                    "gama" => &mut p.gama,
+                    "decayampa" => &mut p.decayampa,
+                    "decaynmda" => &mut p.decaynmda,
+                    "taudampa" => &mut p.taudampa,
+                    "taudnmda" => &mut p.taudnmda,
+                    "facilampa" => &mut p.facilampa,
+                    "facilnmda" => &mut p.facilnmda,
+                    "taufampa" => &mut p.taufampa,
+                    "taufnmda" => &mut p.taufnmda,
+                    "tau_ampa" => continue,
+                    _ => return Err(unknown(name)),
+                };
+                *slot = *v;
+            }
+            Ok(Receptor::Glutamate(p))
+        }
+        "gaba_syn" | "gaba_syn_old" => {
+            let mut p = GabaParams::default();
+            for (name, v) in &r.parameters {
+                let slot = match name.as_str() {
+                    "e" => &mut p.e,
+                    "risetime" => &mut p.risetime,
+                    "decaytime" => &mut p.decaytime,
+                    "decaygaba" => &mut p.decaygaba,
+                    "taudgaba" => &mut p.taudgaba,
+                    "facilgaba" => &mut p.facilgaba,
+                    "taufgaba" => &mut p.taufgaba,
+                    _ => return Err(unknown(name)),
+                };
+                *slot = *v;
+            }
+            Ok(Receptor::Gaba(p))
+        }
+        other => Err(setup(format!(
+            "receptor mechanism `{other}` has no synapse kernel (glutamate_syn and gaba_syn do)"
+        ))),
+    }
+}
+
+/// The synapses of one trial: one [`Synapse`] per receptor of every active synapse of `trial`,
+/// at the synapse's section and compartment-clamped `x`, with the trial's weights (the
+/// receptors' slots in order; a scalar `glutamate_syn` weight leaves NMDA at 0, as in ISF),
+/// release times and the receptor's delay. Coalescing is on.
+pub fn synapses_from_trial_input(
+    network: &crate::network::Network,
+    trial: &crate::network::TrialInput,
+) -> Result<SynapseSet, KernelError> {
+    let mut receptors = Vec::with_capacity(network.populations.len());
+    for pop in &network.populations {
+        let rs = pop
+            .receptors
+            .iter()
+            .map(|r| Ok((receptor_from_network(r)?, r.weights_ns.len(), r.delay_ms)))
+            .collect::<Result<Vec<_>, KernelError>>()?;
+        receptors.push(rs);
+    }
+    let mut set = SynapseSet {
+        synapses: Vec::with_capacity(trial.n_active()),
+        coalesce: true,
+    };
+    for a in trial.iter() {
+        let rs = receptors
+            .get(a.population as usize)
+            .ok_or_else(|| KernelError::Setup {
+                message: format!("trial input names population {}", a.population),
+            })?;
+        let mut w = a.weights_ns;
+        for &(receptor, n_w, delay_ms) in rs {
+            if w.len() < n_w || n_w > 2 {
+                return Err(KernelError::Setup {
+                    message: format!(
+                        "population {}: receptor weights do not match the trial's weights",
+                        a.population
+                    ),
+                });
+            }
+            let mut weights_ns = [0.0; 2];
+            weights_ns[..n_w].copy_from_slice(&w[..n_w]);
+            w = &w[n_w..];
+            set.synapses.push(Synapse {
+                section: a.section as usize,
+                x: a.x,
+                receptor,
+                weights_ns,
+                release_times_ms: a.release_times_ms.to_vec(),
+                delay_ms,
+            });
+        }
+    }
+    Ok(set)
+}
