@@ -23,6 +23,7 @@
 
 use super::error::KernelError;
 use super::mechanism::{CompileEnv, CompiledMech, Env, IonPool};
+use super::synapse::{SynapseKernel, SynapseSet};
 use crate::model::MechModel;
 use crate::sim::hines;
 use crate::sim::tree::{CableTree, NodeId};
@@ -192,6 +193,8 @@ pub struct ActiveCell {
     e_fixed: Vec<Vec<f64>>,
     iclamps: Vec<IClamp>,
     epsps: Vec<(Epsp, f64)>,
+    /// Synaptic point processes and their release events (spec 03 §3.6, §3.8).
+    synapses: Option<SynapseKernel>,
     v_mv: Vec<f64>,
     rhs: Vec<f64>,
     d: Vec<f64>,
@@ -330,6 +333,7 @@ impl ActiveCell {
             e_fixed,
             iclamps: Vec::new(),
             epsps: Vec::new(),
+            synapses: None,
             v_mv: vec![cfg.v_init_mv; n_nodes],
             rhs: vec![0.0; n_nodes],
             d: vec![0.0; n_nodes],
@@ -434,6 +438,34 @@ impl ActiveCell {
         Ok(())
     }
 
+    /// Add synapses ([`SynapseSet`]; see [`super::synapse`]). Calling again appends; the
+    /// events are delivered from the next [`ActiveCell::init`] on.
+    pub fn add_synapses(&mut self, set: SynapseSet) -> Result<(), KernelError> {
+        let mut specs = self
+            .synapses
+            .take()
+            .map(|k| k.specs().to_vec())
+            .unwrap_or_default();
+        specs.extend(set.synapses);
+        self.synapses = Some(SynapseKernel::new(
+            &self.tree,
+            specs,
+            set.coalesce,
+            self.cfg.dt_ms,
+        )?);
+        Ok(())
+    }
+
+    /// Remove all synapses.
+    pub fn clear_synapses(&mut self) {
+        self.synapses = None;
+    }
+
+    /// The compiled synapses, if any.
+    pub fn synapses(&self) -> Option<&SynapseKernel> {
+        self.synapses.as_ref()
+    }
+
     fn nernst(ions: &mut [IonPool], celsius: f64) {
         let ktf = 1000.0 * GAS_CONSTANT * (celsius + 273.15) / FARADAY;
         for p in ions {
@@ -473,6 +505,9 @@ impl ActiveCell {
         }
         // Concentrations set by the initial states change the Nernst potentials.
         Self::nernst(&mut self.ions, self.cfg.celsius_degc);
+        if let Some(k) = &mut self.synapses {
+            k.init();
+        }
     }
 
     /// Advance one fixed step (see the module docs). On error the state is left as computed.
@@ -506,6 +541,11 @@ impl ActiveCell {
             let n = e.node as usize;
             // Membrane current of a point process: subtract (outward positive).
             self.rhs[n] -= e.current_na(t_half, *adjust) * (1.0e2 / area[n]);
+        }
+        if let Some(k) = &mut self.synapses {
+            // Events of this step first (spec 03 §3.8), then the currents at v_n.
+            k.deliver(self.step);
+            k.add_currents(&self.v_mv, &mut self.rhs, &mut self.d);
         }
         let t1 = Instant::now();
 
@@ -553,6 +593,9 @@ impl ActiveCell {
             for m in &mut self.mechs {
                 m.advance(&mut env);
             }
+        }
+        if let Some(k) = &mut self.synapses {
+            k.advance();
         }
         let t3 = Instant::now();
         self.profile.currents += t1 - t0;
