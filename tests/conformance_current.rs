@@ -14,86 +14,11 @@
 
 use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
-use isf::morph::{Morphology, arcs};
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::conformance::{DT_MS, conformance_dir, landmarks, read_trace, site_of, spikes};
+use isf::morph::Morphology;
 use std::time::Instant;
-
-const DT_MS: f64 = 0.025;
-
-/// `$ISF_CONFORMANCE`, or `../shared/conformance` next to the crate.
-fn conformance_dir() -> PathBuf {
-    std::env::var_os("ISF_CONFORMANCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"))
-}
-
-/// A reference trace: header names and columns.
-fn read_trace(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
-    let text = std::fs::read_to_string(path).expect("reference trace readable");
-    let mut lines = text.lines();
-    let head: Vec<String> = lines
-        .next()
-        .expect("header")
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    let mut cols = vec![Vec::new(); head.len()];
-    for l in lines.filter(|l| !l.is_empty()) {
-        for (c, f) in l.split(',').enumerate() {
-            cols[c].push(f.parse::<f64>().expect("number"));
-        }
-    }
-    (head, cols)
-}
-
-/// ISF's spike rule: sample i with v[i−1] < 0 ≤ v[i]; the spike time is t[i].
-fn spikes(v: &[f64]) -> Vec<f64> {
-    (1..v.len())
-        .filter(|&i| v[i - 1] < 0.0 && v[i] >= 0.0)
-        .map(|i| i as f64 * DT_MS)
-        .collect()
-}
-
-/// The landmark points of an AmiraMesh ASCII landmark file.
-fn landmarks(path: &Path) -> Vec<[f64; 3]> {
-    let text = std::fs::read_to_string(path).expect("landmark file readable");
-    let data = text.split("@1").nth(2).expect("data section");
-    data.lines()
-        .filter_map(|l| {
-            let v: Vec<f64> = l
-                .split_whitespace()
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            (v.len() == 3).then(|| [v[0], v[1], v[2]])
-        })
-        .collect()
-}
-
-/// ISF's mapping of a point to a compartment: the nearest 3-D point of any section, then the
-/// compartment of that section whose centre is nearest to the point's arc-length position.
-fn site_of(morph: &Morphology, nseg: &[usize], p: [f64; 3]) -> (usize, usize) {
-    let mut best = (f64::INFINITY, 0, 0);
-    for (s, sec) in morph.sections.iter().enumerate() {
-        for (i, q) in sec.points.iter().enumerate() {
-            let d = (q.x - p[0]).powi(2) + (q.y - p[1]).powi(2) + (q.z - p[2]).powi(2);
-            if d < best.0 {
-                best = (d, s, i);
-            }
-        }
-    }
-    let (_, s, i) = best;
-    let a = arcs(&morph.sections[s].points);
-    let x = a[i] / a[a.len() - 1];
-    let n = nseg[s];
-    let seg = (0..n)
-        .min_by(|&j, &k| {
-            let cj = ((j as f64 + 0.5) / n as f64 - x).abs();
-            let ck = ((k as f64 + 0.5) / n as f64 - x).abs();
-            cj.total_cmp(&ck)
-        })
-        .expect("nseg > 0");
-    (s, seg)
-}
 
 struct Case {
     name: &'static str,

@@ -280,23 +280,7 @@ impl CellRunner {
                     }
                 }
                 "spikes" => {
-                    let at = args.get("at").cloned().unwrap_or(Value::Bool(false));
-                    let at = match at {
-                        Value::Str(region) => Value::Obj {
-                            kind: "site".into(),
-                            args: BTreeMap::from([
-                                ("region".into(), Value::Str(region)),
-                                (
-                                    "x".into(),
-                                    Value::Num {
-                                        value: 0.5,
-                                        unit: "1".into(),
-                                    },
-                                ),
-                            ]),
-                        },
-                        other => other,
-                    };
+                    let at = site_arg(args.get("at"));
                     let threshold_mv = match args.get("threshold") {
                         Some(Value::Num { value, .. }) => *value,
                         _ => 0.0,
@@ -317,23 +301,7 @@ impl CellRunner {
                     }
                 }
                 "state" | "current" => {
-                    let at = args.get("at").cloned().unwrap_or(Value::Bool(false));
-                    let at = match at {
-                        Value::Str(region) => Value::Obj {
-                            kind: "site".into(),
-                            args: BTreeMap::from([
-                                ("region".into(), Value::Str(region)),
-                                (
-                                    "x".into(),
-                                    Value::Num {
-                                        value: 0.5,
-                                        unit: "1".into(),
-                                    },
-                                ),
-                            ]),
-                        },
-                        other => other,
-                    };
+                    let at = site_arg(args.get("at"));
                     let text = |k: &str| match args.get(k) {
                         Some(Value::Str(s)) => s.clone(),
                         _ => String::new(),
@@ -461,6 +429,28 @@ impl CellRunner {
             m.insert(point_index, cell.clone());
         }
         Ok(Some(cell))
+    }
+}
+
+/// The `at:` argument of a recording as a site object: a bare region (`spikes(soma)`) means
+/// its section's middle.
+fn site_arg(at: Option<&Value>) -> Value {
+    match at {
+        Some(Value::Str(region)) => Value::Obj {
+            kind: "site".into(),
+            args: BTreeMap::from([
+                ("region".into(), Value::Str(region.clone())),
+                (
+                    "x".into(),
+                    Value::Num {
+                        value: 0.5,
+                        unit: "1".into(),
+                    },
+                ),
+            ]),
+        },
+        Some(other) => other.clone(),
+        None => Value::Bool(false),
     }
 }
 

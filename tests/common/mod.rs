@@ -2,6 +2,8 @@
 //! and a span-insensitive AST comparison.
 #![allow(dead_code)]
 
+pub mod conformance;
+
 use isf::source::FileId;
 use isf::syntax::ast::File;
 use isf::syntax::parser::parse_file;
