@@ -182,6 +182,10 @@ pub enum Value {
 #[derive(Clone, Debug, Serialize)]
 pub struct NetworkModel {
     pub name: String,
+    /// The ISF network parameter file of `network N = isf_network_param("…")` (resolved path);
+    /// its populations are read from there when the network is run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isf_network_param: Option<String>,
     pub populations: Vec<PopulationModel>,
 }
 

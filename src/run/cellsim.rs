@@ -110,6 +110,8 @@ pub struct CellRunner {
     mechanisms: Vec<crate::model::MechModel>,
     morph: Morphology,
     base: LoweredCell,
+    /// The experiment's presynaptic network with every synapse placed on the cell.
+    network: Option<crate::network::PreparedNetwork>,
     /// Lowered cells of sweep points that change the neuron.
     per_point: Mutex<HashMap<u64, std::sync::Arc<LoweredCell>>>,
     probes: Vec<Probe>,
@@ -118,12 +120,6 @@ pub struct CellRunner {
 impl CellRunner {
     /// Prepare an experiment of a checked model: lower its neuron and resolve recordings.
     pub fn new(model: &Model, exp: &ExperimentModel) -> Result<CellRunner, Diagnostic> {
-        if let Some(net) = &exp.network {
-            return Err(unsupported(format!(
-                "experiment `{}` uses network `{net}`: running networks is not supported yet",
-                exp.name
-            )));
-        }
         let neuron = model
             .neurons
             .iter()
@@ -136,13 +132,22 @@ impl CellRunner {
                 )
             })?;
         let base = lower(&neuron, &model.mechanisms)?;
-        let morph = read_morphology(&neuron).map_err(|e| lower_diag(&[*e]))?;
+        let mut morph = read_morphology(&neuron).map_err(|e| lower_diag(&[*e]))?;
+        if neuron.axon.is_some() {
+            // Same sections as the lowered cell (the generated axon comes last).
+            morph.add_hay2013_axon();
+        }
+        let network = match &exp.network {
+            Some(name) => Some(prepare_network(model, name, &morph, &base)?),
+            None => None,
+        };
         let mut r = CellRunner {
             exp: exp.clone(),
             neuron,
             mechanisms: model.mechanisms.clone(),
             morph,
             base,
+            network,
             per_point: Mutex::new(HashMap::new()),
             probes: Vec::new(),
         };
@@ -477,6 +482,46 @@ fn site_name(v: &Value) -> String {
     }
 }
 
+/// Read (or lower) the experiment's network and place its synapses on the cell once.
+fn prepare_network(
+    model: &Model,
+    name: &str,
+    morph: &Morphology,
+    cell: &LoweredCell,
+) -> Result<crate::network::PreparedNetwork, Diagnostic> {
+    let nm = model
+        .networks
+        .iter()
+        .find(|n| n.name == name)
+        .ok_or_else(|| {
+            Diagnostic::new(
+                Code::E0409,
+                format!("network `{name}` is not declared in this script"),
+            )
+        })?;
+    let net = match &nm.isf_network_param {
+        Some(path) => crate::network::isf_network_param(Path::new(path))
+            .map_err(|e| e.to_diagnostic_plain())?,
+        None => crate::network::lower::from_model(nm)
+            .map_err(|e| unsupported(format!("network `{name}`: {e}")))?,
+    };
+    let nseg: Vec<usize> = cell.geometry.sections.iter().map(|s| s.nseg).collect();
+    if nseg.len() != morph.sections.len() {
+        return Err(Diagnostic::new(
+            Code::E0901,
+            "internal error, please report: cell and morphology disagree on sections",
+        ));
+    }
+    let placer = crate::network::Placer::new(morph, &nseg);
+    let labels = morph
+        .sections
+        .iter()
+        .map(|s| s.label.as_str().to_string())
+        .collect();
+    crate::network::PreparedNetwork::build(&net, &placer, labels)
+        .map_err(|e| e.to_diagnostic_plain())
+}
+
 fn lower(n: &NeuronModel, mechs: &[crate::model::MechModel]) -> Result<LoweredCell, Diagnostic> {
     build_cell(n, mechs).map_err(|e| lower_diag(&e))
 }
@@ -675,6 +720,13 @@ impl TrialRunner for CellRunner {
         };
         let mut cell =
             ActiveCell::new(tree, &placements, &reversal, cfg).map_err(|e| e.to_diagnostic())?;
+        if let Some(prep) = &self.network {
+            // All randomness of a trial derives from its seed (spec 04; `run::stream_seed`).
+            let input = crate::network::generate_trial(prep, _item.seed, duration);
+            let set = crate::kernel::synapse::synapses_from_trial_input(&prep.network, &input)
+                .map_err(|e| e.to_diagnostic())?;
+            cell.add_synapses(set).map_err(|e| e.to_diagnostic())?;
+        }
         for s in self.stimuli(point)? {
             match s {
                 Stim::Step {

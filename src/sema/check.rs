@@ -545,6 +545,7 @@ impl Session {
                         } else {
                             self.model.networks.push(NetworkModel {
                                 name: d.name.name.clone(),
+                                isf_network_param: Some(path),
                                 populations: vec![],
                             });
                         }
@@ -1463,6 +1464,7 @@ impl Session {
         if mid == 0 && ok {
             self.model.networks.push(NetworkModel {
                 name: name.name.clone(),
+                isf_network_param: None,
                 populations: pops,
             });
         }
