@@ -35,6 +35,25 @@ fn s4_network_trials_run_and_reproduce() {
     let a2 = run(0);
     assert_eq!(a, a2, "same seed, same trial");
     assert_ne!(a.traces[0].1, b.traces[0].1, "trials differ");
+    // Synapse activations: one row per active synapse, ISF's columns; presynaptic spikes.
+    let act = &a
+        .tables
+        .iter()
+        .find(|t| t.0 == "synapse_activations")
+        .expect("activations")
+        .1;
+    let rows = act.rows().expect("consistent table");
+    assert!(
+        (3500..4500).contains(&rows),
+        "{rows} active synapses (reference ~4000)"
+    );
+    let pre = &a
+        .tables
+        .iter()
+        .find(|t| t.0 == "presynaptic_spikes")
+        .expect("presynaptic")
+        .1;
+    assert!(pre.rows().expect("consistent") > 0);
     for out in [&a, &b] {
         let v = &out.traces[0].1;
         let k245 = (245.0 / exp.dt_ms) as usize;

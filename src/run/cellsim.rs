@@ -49,6 +49,10 @@ enum Probe {
     },
     /// The voltage of every compartment (segment order), one trace each.
     AllV { name: String },
+    /// Synapse activations of the trial (needs a network): one row per active synapse.
+    Activations,
+    /// Presynaptic spike times of the trial (needs a network): one row per presynaptic cell.
+    PresynapticSpikes,
     /// Spike times (ms): first sample at or above threshold after one below it (spec 07).
     Spikes {
         name: String,
@@ -167,6 +171,8 @@ impl CellRunner {
                 | Probe::Ion { name, .. }
                 | Probe::State { name, .. }
                 | Probe::AllV { name } => name.clone(),
+                Probe::Activations => "synapse_activations".into(),
+                Probe::PresynapticSpikes => "presynaptic_spikes".into(),
             })
             .collect()
     }
@@ -343,6 +349,13 @@ impl CellRunner {
                         }
                     }
                 }
+                "synapse_activations" | "presynaptic_spikes" if self.network.is_none() => {
+                    return Err(unsupported(format!(
+                        "recording `{kind}` needs a network: the experiment has none"
+                    )));
+                }
+                "synapse_activations" => out.push(Probe::Activations),
+                "presynaptic_spikes" => out.push(Probe::PresynapticSpikes),
                 "all_compartments" => out.push(Probe::AllV {
                     name: "all_compartments.v".into(),
                 }),
@@ -581,6 +594,63 @@ fn apply_neuron_override(n: &mut NeuronModel, path: &str, v: &Value) -> Result<(
     Ok(())
 }
 
+/// One row per active synapse, in ISF's order (type, then synapse id): type, synapse id, soma
+/// distance (µm), section, 3-D point, label and release times (ms) — the columns of ISF's
+/// `simulation_run*_synapses.csv`.
+fn activation_table(
+    prep: &crate::network::PreparedNetwork,
+    inp: &crate::network::TrialInput,
+) -> crate::store::Table {
+    use crate::store::{Column, Table};
+    let rows = crate::network::activation_rows(prep, inp);
+    Table::new()
+        .with(
+            "synapse_type",
+            Column::Str(rows.iter().map(|r| r.synapse_type.clone()).collect()),
+        )
+        .with(
+            "synapse_id",
+            Column::I64(rows.iter().map(|r| r.synapse_id).collect()),
+        )
+        .with(
+            "soma_distance_um",
+            Column::F64(rows.iter().map(|r| r.soma_distance_um).collect()),
+        )
+        .with(
+            "section",
+            Column::I64(rows.iter().map(|r| r.section as i64).collect()),
+        )
+        .with(
+            "point",
+            Column::I64(rows.iter().map(|r| r.point as i64).collect()),
+        )
+        .with(
+            "label",
+            Column::Str(rows.iter().map(|r| r.label.clone()).collect()),
+        )
+        .with(
+            "release_times_ms",
+            Column::F64List(rows.into_iter().map(|r| r.times_ms).collect()),
+        )
+}
+
+/// One row per presynaptic cell with at least one spike: the cell's global index (populations
+/// in network order, cells within each) and its spike times (ms).
+fn presynaptic_table(inp: &crate::network::TrialInput) -> crate::store::Table {
+    use crate::store::{Column, Table};
+    let (mut cell, mut times) = (Vec::new(), Vec::new());
+    for c in 0..inp.spike_offsets.len().saturating_sub(1) {
+        let t = inp.spikes(c);
+        if !t.is_empty() {
+            cell.push(c as i64);
+            times.push(t.to_vec());
+        }
+    }
+    Table::new()
+        .with("cell", Column::I64(cell))
+        .with("spike_times_ms", Column::F64List(times))
+}
+
 /// Where a recording reads each sample.
 #[derive(Clone, Copy, Debug)]
 enum Reader {
@@ -720,12 +790,14 @@ impl TrialRunner for CellRunner {
         };
         let mut cell =
             ActiveCell::new(tree, &placements, &reversal, cfg).map_err(|e| e.to_diagnostic())?;
+        let mut input = None;
         if let Some(prep) = &self.network {
             // All randomness of a trial derives from its seed (spec 04; `run::stream_seed`).
-            let input = crate::network::generate_trial(prep, _item.seed, duration);
-            let set = crate::kernel::synapse::synapses_from_trial_input(&prep.network, &input)
+            let inp = crate::network::generate_trial(prep, _item.seed, duration);
+            let set = crate::kernel::synapse::synapses_from_trial_input(&prep.network, &inp)
                 .map_err(|e| e.to_diagnostic())?;
             cell.add_synapses(set).map_err(|e| e.to_diagnostic())?;
+            input = Some(inp);
         }
         for s in self.stimuli(point)? {
             match s {
@@ -803,6 +875,7 @@ impl TrialRunner for CellRunner {
                         readers.push(Reader::V(n));
                     }
                 }
+                Probe::Activations | Probe::PresynapticSpikes => {}
             }
         }
         let samples = n_steps + 1;
@@ -849,6 +922,18 @@ impl TrialRunner for CellRunner {
                 Probe::AllV { name } => {
                     for (k, col) in cols.by_ref().take(lc.n_compartments()).enumerate() {
                         out.traces.push((format!("{name}[{k:05}]"), col));
+                    }
+                }
+                Probe::Activations => {
+                    if let (Some(prep), Some(inp)) = (&self.network, &input) {
+                        out.tables
+                            .push(("synapse_activations".into(), activation_table(prep, inp)));
+                    }
+                }
+                Probe::PresynapticSpikes => {
+                    if let Some(inp) = &input {
+                        out.tables
+                            .push(("presynaptic_spikes".into(), presynaptic_table(inp)));
                     }
                 }
             }

@@ -21,6 +21,8 @@ pub struct TrialOutput {
     pub traces: Vec<(String, Vec<f64>)>,
     /// Event times in ms by name (e.g. `spikes(soma)`).
     pub events: Vec<(String, Vec<f64>)>,
+    /// Per-trial tables by name (e.g. `synapse_activations`: one row per active synapse).
+    pub tables: Vec<(String, crate::store::Table)>,
 }
 
 /// Simulates one work item.
@@ -144,7 +146,7 @@ mod tests {
             }
             Ok(TrialOutput {
                 traces: vec![("v".into(), vec![item.seed as f64; 4])],
-                events: vec![],
+                ..TrialOutput::default()
             })
         }
     }

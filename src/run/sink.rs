@@ -6,6 +6,8 @@
 //!   item's point, trial, seed, one `F64Array` column per trace and one `F64List` column per
 //!   event list), written atomically. These keys are the source of truth: `--resume` skips
 //!   every item whose key exists, so a killed run loses only the trials in flight.
+//! * `EXPERIMENT/synapse_activations/p…_t…`, `EXPERIMENT/presynaptic_spikes/p…_t…` — per-trial
+//!   tables of network runs, written before the trial key.
 //! * `EXPERIMENT/traces/NAME` and `EXPERIMENT/events/NAME` — assembled when every item is
 //!   done: one row per work item in run order (`sim_trial_index` = `p000003/t000012`), so a
 //!   resumed run ends with exactly the tables of an uninterrupted one.
@@ -177,6 +179,13 @@ impl ResultSink for StoreSink {
         }
         for (name, v) in &out.events {
             t = t.with(name, Column::F64List(vec![v.clone()]));
+        }
+        // Per-trial tables (synapse activations, presynaptic spikes) go first: the trial key
+        // is written last, so a trial counts as done only when everything of it is stored.
+        for (name, table) in &out.tables {
+            let sub = self.exp.sub(&column_key(name)).map_err(store_err)?;
+            sub.put_table(&trial_key(item), table, self.meta_for(item))
+                .map_err(store_err)?;
         }
         self.trials
             .put_table(&trial_key(item), &t, self.meta_for(item))
