@@ -4,19 +4,15 @@
 //!
 //! Cells:
 //! * `synthetic`: [`branched_cell`] with exactly 1,142 segments;
-//! * `86_C2_center (table)`: the real cell's topology, areas, axial resistances, cm and pas
-//!   densities read from the conformance discretization tables, if found (directory from
-//!   `ISF_CONFORMANCE`, default `../shared/conformance` next to the crate). The tables do not
-//!   list the last half-segment resistance `ri(1)`; it is approximated by half the last
-//!   segment's `ri` (exact for cylinders), which is irrelevant for timing.
+//! * `86_C2_center (isf_param)`: the real cell from ISF's `.hoc` and `.param` files (directory
+//!   from `ISF_CONFORMANCE`, default `../shared/conformance` next to the crate), lowered exactly
+//!   as `isf run` does, with its `pas` densities.
 //!
 //! Measured on the 2-vCPU EPYC dev VM (other jobs on the second core): best of 5 runs
 //! 5.8–6.9 ns per compartment-step for both cells (NEURON ~19 ns, Arbor ~9 ns passive).
 //!
-//! TODO(morph): once `crate::morph` exposes a `.hoc` reader and discretization, build the real
-//! cell from `inputs/86_C2_center.hoc` + `.param` instead of the tables.
 
-use isf::morph::cell::{CellGeometry, SectionGeometry};
+use isf::morph::cell::CellGeometry;
 use isf::sim::synth::branched_cell;
 use isf::sim::{CableTree, NodeId, Pas, SimConfig, Simulation, steps_for};
 use std::path::PathBuf;
@@ -57,68 +53,41 @@ fn conformance_dir() -> PathBuf {
     )
 }
 
-fn real_cell_from_tables() -> Option<Bench> {
-    let dir = conformance_dir().join("discretization");
-    let secs = std::fs::read_to_string(dir.join("86_C2_center_sections.csv")).ok()?;
-    let segs = std::fs::read_to_string(dir.join("86_C2_center_segments.csv")).ok()?;
-    let col = |header: &str, name: &str| header.split(',').position(|c| c == name);
-    let mut lines = secs.lines();
-    let h = lines.next()?;
-    let (ci, cn, cp, cx, cl, cs, cra, ccm) = (
-        col(h, "sec_index")?,
-        col(h, "hoc_name")?,
-        col(h, "parent_index")?,
-        col(h, "parent_x")?,
-        col(h, "L_um")?,
-        col(h, "nseg")?,
-        col(h, "Ra")?,
-        col(h, "cm")?,
-    );
-    let mut sections = Vec::new();
-    for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
-        let idx: usize = f[ci].parse().ok()?;
-        assert_eq!(idx, sections.len());
-        let parent: i64 = f[cp].parse().ok()?;
-        sections.push(SectionGeometry {
-            name: f[cn].to_string(),
-            parent: usize::try_from(parent).ok(),
-            parent_x: f[cx].parse().unwrap_or(0.0),
-            length_um: f[cl].parse().ok()?,
-            nseg: f[cs].parse().ok()?,
-            ra_ohm_cm: f[cra].parse().ok()?,
-            cm_uf_cm2: f[ccm].parse().ok()?,
-            ..Default::default()
-        });
+/// The real cell the way a user gets it: ISF's parameter file through `isf_param`, lowered
+/// by `lower::cell::build_cell` (morphology, generated axon, discretization, apical scaling);
+/// only `pas` is simulated.
+fn real_cell() -> Option<Bench> {
+    let dir = conformance_dir();
+    let param = dir.join("inputs/86_C2_center.param");
+    if !param.is_file() {
+        return None;
     }
-    let mut pas: Vec<Vec<(f64, f64)>> = vec![Vec::new(); sections.len()];
-    let mut lines = segs.lines();
-    let h = lines.next()?;
-    let (si, sx, sa, sr, sg, se) = (
-        col(h, "sec_index")?,
-        col(h, "x")?,
-        col(h, "area_um2")?,
-        col(h, "ri_Mohm")?,
-        col(h, "pas.g")?,
-        col(h, "pas.e")?,
+    let text = format!(
+        "neuron L5PT = isf_param({:?})\n",
+        param.display().to_string()
     );
-    for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
-        let s: usize = f[si].parse().ok()?;
-        let sec = &mut sections[s];
-        sec.seg_x.push(f[sx].parse().ok()?);
-        sec.seg_area_um2.push(f[sa].parse().ok()?);
-        sec.seg_ri_mohm.push(f[sr].parse().ok()?);
-        pas[s].push((f[sg].parse().ok()?, f[se].parse().ok()?));
+    let checked = isf::sema::check_text("bench.isf", &text, &dir);
+    if checked.has_errors() {
+        return None;
     }
-    for sec in &mut sections {
-        let last = *sec.seg_ri_mohm.last()?;
-        sec.end_ri_mohm = if sec.nseg == 1 { last } else { last / 2.0 };
+    let neuron = checked.model.neurons.first()?;
+    let cell = isf::lower::cell::build_cell(neuron, &checked.model.mechanisms).ok()?;
+    let pas = cell.mechanism("pas")?;
+    let col = |n: &str| pas.params.iter().find(|c| c.name == n).map(|c| &c.values);
+    let (g, e) = (col("g")?, col("e")?);
+    let mut per_sec: Vec<Vec<(f64, f64)>> = cell
+        .geometry
+        .sections
+        .iter()
+        .map(|s| vec![(0.0, -70.0); s.nseg])
+        .collect();
+    for (k, (&s, &seg)) in pas.section.iter().zip(&pas.seg).enumerate() {
+        per_sec[s][seg] = (g[k], e[k]);
     }
     Some(Bench {
-        name: "86_C2_center (table)".into(),
-        geom: CellGeometry { sections },
-        pas,
+        name: "86_C2_center (isf_param)".into(),
+        geom: cell.geometry,
+        pas: per_sec,
         // Soma and the two conformance recording sites (sections 38 and 20).
         probes: vec![(0, 0.5), (38, 0.928571), (20, 0.038462)],
     })
@@ -181,7 +150,7 @@ fn main() {
         return;
     }
     run(&synthetic());
-    match real_cell_from_tables() {
+    match real_cell() {
         Some(b) => run(&b),
         None => println!(
             "86_C2_center tables not found in {} (set ISF_CONFORMANCE)",
