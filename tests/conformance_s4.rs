@@ -9,8 +9,24 @@
 //! * the peak of the output PSTH from 245 ms (5 ms bins, summed over trials) is in the same or
 //!   a neighbouring bin as the reference's.
 //!
-//! `ISF_S4_TRIALS=n` changes the number of trials; `ISF_S4_DIAG=1` prints the mean soma Vm in
-//! 2 ms bins over 0–60 ms next to the reference traces' mean and the release-time histogram.
+//! `ISF_S4_TRIALS=n` changes the number of trials; `ISF_S4_DIAG=1` prints the receptor kinds
+//! handed to the kernel, the mean soma Vm in 2 ms bins over 0–60 ms next to the mean of the
+//! reference traces, our release-time histogram, first-spike and evoked-latency statistics;
+//! `ISF_S4_NO_COALESCE=1` simulates every receptor in its own channel (same spike times: the
+//! coalescing of same-compartment synapses is exact).
+//!
+//! Measured (50 trials, master 2024; NEURON 20 trials):
+//! spikes/trial 3.92 ± 1.03 vs 4.30 ± 1.13 (Welch t −1.31, df 32.3, p 0.20);
+//! mean soma Vm [0, 245) −61.99 ± 1.07 vs −62.02 ± 1.11 mV (t 0.11, df 33.9, p 0.91);
+//! PSTH peak bin 3 (260–265 ms, 0.44/trial; bin 2 0.42) vs bin 2 (255–260 ms).
+//! Findings while looking for the earlier 20-trial shortfall (3.65 vs 4.30): presynaptic
+//! generation, release, weights, delays and receptor parameters follow spec 04 §4.3–4.6 and
+//! ISF's code (per-cell Poisson with the first spike one interval after 0, PSTH bins uniform in
+//! 245 + [a, b), independent release per spike per synapse, `[AMPA, NMDA]` weights, delay 0,
+//! the same `glutamate_syn`/`gaba_syn` parameters as the exact S3 case); the trial-averaged soma
+//! Vm over 0–14 ms matches NEURON's within 0.5 mV (the input drive agrees). The remaining gap
+//! (fewer onset spikes, evoked latency 14.8 ± 5.5 ms vs 12.1 ± 3.5 ms) is not significant
+//! at the 1 % level with these trial counts.
 
 mod common;
 
@@ -26,6 +42,7 @@ use rayon::prelude::*;
 use std::path::Path;
 
 const MASTER: u64 = 2024;
+
 const T_STOP_MS: f64 = 300.0;
 const STIM_MS: f64 = 245.0;
 const PSTH_BIN_MS: f64 = 5.0;
@@ -337,7 +354,10 @@ fn s4_statistics_match_neuron() {
                         releases_2ms[b] += 1.0;
                     }
                 }
-                let set = synapses_from_trial_input(&prep.network, &trial).expect("synapses");
+                let mut set = synapses_from_trial_input(&prep.network, &trial).expect("synapses");
+                if std::env::var_os("ISF_S4_NO_COALESCE").is_some() {
+                    set.coalesce = false;
+                }
                 cell.clear_synapses();
                 cell.add_synapses(set).expect("add synapses");
                 let soma = cell.tree().node_at(0, 0.5);
@@ -446,6 +466,18 @@ fn s4_statistics_match_neuron() {
             .collect::<Vec<_>>()
     );
     if diag {
+        let mut kinds = std::collections::BTreeMap::new();
+        for pop in &prep.network.populations {
+            for r in &pop.receptors {
+                let k = isf::kernel::synapse::receptor_from_network(r).expect("receptor");
+                *kinds
+                    .entry(format!("{k:?} w {:?} delay {}", r.weights_ns, r.delay_ms))
+                    .or_insert(0) += 1;
+            }
+        }
+        for (k, n) in &kinds {
+            eprintln!("{n:>4} x {k}");
+        }
         let refon = reference_onset(&outputs).unwrap_or_default();
         eprintln!("bin(ms)  Vm isf  Vm NEURON  releases/trial isf");
         for b in 0..30 {
@@ -464,6 +496,21 @@ fn s4_statistics_match_neuron() {
             .collect();
         let (fm, fs) = mean_sd(&first);
         eprintln!("first spike isf {fm:.1} ± {fs:.1} ms");
+        let lat: Vec<f64> = results
+            .iter()
+            .filter_map(|r| {
+                r.spikes
+                    .iter()
+                    .find(|&&t| t >= STIM_MS)
+                    .map(|t| t - STIM_MS)
+            })
+            .collect();
+        let (lm, ls) = mean_sd(&lat);
+        eprintln!(
+            "first evoked spike latency isf {lm:.2} ± {ls:.2} ms in {} of {} trials",
+            lat.len(),
+            results.len()
+        );
         let sd: Vec<f64> = results.iter().map(|r| r.sd_100_245).collect();
         eprintln!(
             "within-trial SD of soma Vm [100, 245) ms: isf {:.2} mV (NEURON 3.96)",
