@@ -478,6 +478,39 @@ fn s4_statistics_match_neuron() {
         for (k, n) in &kinds {
             eprintln!("{n:>4} x {k}");
         }
+        // Active excitatory (glutamate) synapses and release events per trial.
+        let (mut exc, mut act, mut rel_e, mut rel) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for k in 0..n_trials {
+            let trial = generate_trial(&prep, trial_seed(MASTER, 0, k), T_STOP_MS);
+            let is_exc = |p: u32| {
+                prep.network.populations[p as usize]
+                    .receptors
+                    .iter()
+                    .any(|r| r.mechanism.starts_with("glutamate"))
+            };
+            exc.push(trial.iter().filter(|a| is_exc(a.population)).count() as f64);
+            rel_e.push(
+                trial
+                    .iter()
+                    .filter(|a| is_exc(a.population))
+                    .map(|a| a.release_times_ms.len())
+                    .sum::<usize>() as f64,
+            );
+            act.push(trial.n_active() as f64);
+            rel.push(trial.n_releases() as f64);
+        }
+        let f = |x: &[f64]| {
+            let (m, s) = mean_sd(x);
+            format!("{m:.0} ± {s:.0}")
+        };
+        eprintln!(
+            "isf per trial: active {} (exc {}), releases {} (exc {})",
+            f(&act),
+            f(&exc),
+            f(&rel),
+            f(&rel_e)
+        );
         let refon = reference_onset(&outputs).unwrap_or_default();
         eprintln!("bin(ms)  Vm isf  Vm NEURON  releases/trial isf");
         for b in 0..30 {
@@ -529,4 +562,114 @@ fn s4_statistics_match_neuron() {
         peak_ours.abs_diff(peak_ref) <= 1,
         "output PSTH peak in bin {peak_ours}, NEURON in bin {peak_ref}"
     );
+}
+
+/// The presynaptic side alone (fast, no simulation): over 200 trials, the mean numbers of
+/// active excitatory and inhibitory synapses and of release events agree with their exact
+/// expectations under spec 04 §4.4–4.5 (Poisson count with mean T/interval thinned by the
+/// release probability, PSTH bins Bernoulli(p_bin·p_rel)): E[active] = Σ_syn (1 − P(no
+/// release)), E[releases] = Σ_syn E[spikes]·p. Bound: 4.5 standard errors.
+/// Expectations for S4: 2980.2 exc + 1011.8 inh active, 4765.2 releases; NEURON's 20 trials
+/// give 3006 ± 53 exc, 997 inh, 4755 ± 86 releases (exc 2.2 SE above the expectation).
+#[test]
+fn s4_presynaptic_counts_match_their_expectation() {
+    use isf::network::{Activity, Release};
+    let dir = conformance_dir();
+    let inputs = dir.join("inputs");
+    if !inputs.join("network.param").exists() {
+        eprintln!(
+            "SKIPPED: S4 conformance data not found at {}",
+            dir.display()
+        );
+        return;
+    }
+    let hoc_path = inputs.join("86_C2_center.hoc");
+    let cp = cell_params(
+        &read_param_file(&inputs.join("86_C2_center.param")).unwrap(),
+        "86_C2_center.param",
+    )
+    .unwrap();
+    let mut morph = hoc::read_hoc_file(&hoc_path).unwrap();
+    morph.add_hay2013_axon();
+    let nseg = discretize(&morph, &cp.discretization, &cp.passive);
+    let placer = Placer::new(&morph, &nseg);
+    let labels = morph
+        .sections
+        .iter()
+        .map(|s| s.label.as_str().to_string())
+        .collect();
+    let net = isf_network_param(&inputs.join("network.param")).unwrap();
+    let prep = PreparedNetwork::build(&net, &placer, labels).unwrap();
+    let is_exc: Vec<bool> = prep
+        .network
+        .populations
+        .iter()
+        .map(|p| {
+            p.receptors
+                .iter()
+                .any(|r| r.mechanism.starts_with("glutamate"))
+        })
+        .collect();
+    // Exact expectations.
+    let (mut e_act, mut e_rel) = ([0.0; 2], 0.0);
+    for (pi, pop) in prep.network.populations.iter().enumerate() {
+        let Release::Probability(p) = pop.release else {
+            panic!("S4 uses numeric release probabilities")
+        };
+        let (mut log_p_none, mut n_spikes) = (0.0, 0.0);
+        for a in &pop.activity {
+            match a {
+                Activity::Poisson {
+                    interval_ms,
+                    noise,
+                    start_ms,
+                    stop_ms: None,
+                    nspikes: None,
+                } => {
+                    assert!(*noise == 1.0 && *start_ms == 0.0, "S4: plain Poisson");
+                    let lam = T_STOP_MS / interval_ms;
+                    log_p_none -= p * lam;
+                    n_spikes += lam;
+                }
+                Activity::Psth { bins, .. } => {
+                    for b in bins {
+                        log_p_none += (1.0 - b.probability * p).ln();
+                        n_spikes += b.probability;
+                    }
+                }
+                other => panic!("S4 has no {other:?}"),
+            }
+        }
+        let n = prep.synapse_range[pi].len() as f64;
+        e_act[usize::from(!is_exc[pi])] += n * (1.0 - log_p_none.exp());
+        e_rel += n * n_spikes * p;
+    }
+    let n_trials = 200u64;
+    let trials = isf::network::generate_trials(
+        &prep,
+        &(0..n_trials)
+            .map(|k| trial_seed(MASTER, 0, k))
+            .collect::<Vec<_>>(),
+        T_STOP_MS,
+    );
+    let (mut exc, mut inh, mut rel) = (Vec::new(), Vec::new(), Vec::new());
+    for t in &trials {
+        let ne = t.iter().filter(|a| is_exc[a.population as usize]).count();
+        exc.push(ne as f64);
+        inh.push((t.n_active() - ne) as f64);
+        rel.push(t.n_releases() as f64);
+    }
+    for (what, x, e) in [
+        ("active excitatory synapses", &exc, e_act[0]),
+        ("active inhibitory synapses", &inh, e_act[1]),
+        ("release events", &rel, e_rel),
+    ] {
+        let (m, s) = mean_sd(x);
+        let se = s / (x.len() as f64).sqrt();
+        eprintln!("{what}: isf {m:.1} ± {s:.1} per trial ({n_trials} trials), expectation {e:.1}");
+        assert!(
+            (m - e).abs() < 4.5 * se,
+            "{what}: mean {m:.1} vs expectation {e:.1} (SE {se:.1})"
+        );
+    }
 }
