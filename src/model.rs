@@ -25,9 +25,44 @@ pub struct Model {
 
 impl Model {
     /// SHA-256 of the model's canonical JSON, hex encoded.
+    ///
+    /// Input files enter by content, not by location: every referenced file path (morphologies,
+    /// parameter files, landmark files) is replaced by the SHA-256 of the file's bytes, and the
+    /// output store location is left out. So the same script and data give the same hash in
+    /// any checkout, and editing a morphology changes it.
     pub fn content_hash(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        content_address(&mut v);
+        let json = serde_json::to_vec(&v).unwrap_or_default();
         hex::encode(Sha256::digest(&json))
+    }
+}
+
+/// Replace file paths in a model's JSON by the hash of their contents; drop store locations.
+fn content_address(v: &mut serde_json::Value) {
+    use serde_json::Value as J;
+    let file_hash = |p: &str| match std::fs::read(p) {
+        Ok(bytes) => format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),
+        Err(_) => format!(
+            "missing:{}",
+            std::path::Path::new(p)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ),
+    };
+    match v {
+        J::Object(m) => {
+            m.remove("store");
+            for (k, x) in m.iter_mut() {
+                match (k.as_str(), &*x) {
+                    ("path" | "isf_network_param", J::String(p)) => *x = J::String(file_hash(p)),
+                    _ => content_address(x),
+                }
+            }
+        }
+        J::Array(a) => a.iter_mut().for_each(content_address),
+        _ => {}
     }
 }
 

@@ -89,3 +89,29 @@ fn help_has_examples() {
         "{out}"
     );
 }
+
+#[test]
+fn plan_hash_follows_content_not_location() {
+    let hash_in = |dir: &std::path::Path, swc: &str| {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("cell.swc"), swc).unwrap();
+        std::fs::write(
+            dir.join("m.isf"),
+            "neuron A {\n    morphology: swc(\"cell.swc\")\n}\n",
+        )
+        .unwrap();
+        let (code, out, err) = isf(&["plan", dir.join("m.isf").to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        out.lines().next().unwrap_or_default().to_string()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let swc = "1 1 0 0 0 10 -1\n2 3 0 10 0 2 1\n3 3 0 100 0 1 2\n";
+    let a = hash_in(&tmp.path().join("one"), swc);
+    let b = hash_in(&tmp.path().join("two/deeper"), swc);
+    assert_eq!(a, b, "same script and data in two places");
+    let c = hash_in(
+        &tmp.path().join("three"),
+        "1 1 0 0 0 10 -1\n2 3 0 10 0 2 1\n3 3 0 120 0 1 2\n",
+    );
+    assert_ne!(a, c, "a changed morphology changes the plan hash");
+}
