@@ -115,7 +115,77 @@ pub fn render_plan(model: &Model) -> String {
     out
 }
 
+/// An expression (`sema::ex::Ex` as JSON) as one line of infix text; variables show their
+/// SI factor (`0.001*v` is v in volts, the form the expression computes in).
+fn ex_text(v: &Value) -> Option<String> {
+    let Value::Object(m) = v else { return None };
+    if m.len() != 1 {
+        return None;
+    }
+    let (k, x) = m.iter().next()?;
+    let arr = |x: &Value| x.as_array().cloned().unwrap_or_default();
+    Some(match k.as_str() {
+        "Const" => {
+            let c = x.as_f64()?;
+            format!("{c}")
+        }
+        "Var" => {
+            let name = x.get("name")?.as_str()?;
+            match x.get("scale")?.as_f64()? {
+                1.0 => name.to_string(),
+                s => format!("{s}*{name}"),
+            }
+        }
+        "Unary" => {
+            let a = arr(x);
+            let op = if a.first()?.as_str()? == "Neg" {
+                "-"
+            } else {
+                "not "
+            };
+            format!("{op}({})", ex_text(a.get(1)?)?)
+        }
+        "Bin" => {
+            let a = arr(x);
+            let op = match a.first()?.as_str()? {
+                "Or" => "or",
+                "And" => "and",
+                "Eq" => "==",
+                "Ne" => "!=",
+                "Lt" => "<",
+                "Le" => "<=",
+                "Gt" => ">",
+                "Ge" => ">=",
+                "Add" => "+",
+                "Sub" => "-",
+                "Mul" => "*",
+                "Div" => "/",
+                _ => "^",
+            };
+            format!("({} {op} {})", ex_text(a.get(1)?)?, ex_text(a.get(2)?)?)
+        }
+        "If" => {
+            let a = arr(x);
+            format!(
+                "(if {} then {} else {})",
+                ex_text(a.first()?)?,
+                ex_text(a.get(1)?)?,
+                ex_text(a.get(2)?)?
+            )
+        }
+        "Call" => {
+            let a = arr(x);
+            let args: Option<Vec<String>> = arr(a.get(1)?).iter().map(ex_text).collect();
+            format!("{}({})", a.first()?.as_str()?, args?.join(", "))
+        }
+        _ => return None,
+    })
+}
+
 fn scalar(v: &Value) -> Option<String> {
+    if let Some(t) = ex_text(v) {
+        return Some(t);
+    }
     Some(match v {
         Value::Null => "-".into(),
         Value::Bool(b) => b.to_string(),
