@@ -1318,28 +1318,17 @@ impl Session {
                         mechanism: info.name.clone(),
                         parameters: BTreeMap::new(),
                     };
-                    let mut pseen: HashMap<String, Span> = HashMap::new();
                     let mut scope = self.scope(mid);
                     scope.locals = pos_locals.clone();
                     let mut ev = Evaluator {
                         diags,
                         base_dir: base.to_path_buf(),
                     };
-                    for en in &sb.body.entries {
-                        if let Some(dup) = dup_check(en, &mut pseen) {
-                            ev.diags.push(dup);
-                            continue;
-                        }
-                        let Entry::Field(f) = en else {
-                            ev.diags.push(
-                                Diagnostic::new(
-                                    Code::E0401,
-                                    "a mechanism block has parameter values only",
-                                )
-                                .label(en.span(), "write `name: value`"),
-                            );
-                            continue;
-                        };
+                    for f in value_fields(
+                        &sb.body,
+                        "a mechanism block has parameter values only",
+                        ev.diags,
+                    ) {
                         let Some((pn, dim, scale, unit)) =
                             info.params.iter().find(|p| p.0 == f.name.name).cloned()
                         else {
@@ -1602,22 +1591,11 @@ impl Session {
                         continue;
                     };
                     let mut fields = BTreeMap::new();
-                    let mut rseen: HashMap<String, Span> = HashMap::new();
-                    for en in &sb.body.entries {
-                        if let Some(dup) = dup_check(en, &mut rseen) {
-                            ev.diags.push(dup);
-                            continue;
-                        }
-                        let Entry::Field(f) = en else {
-                            ev.diags.push(
-                                Diagnostic::new(
-                                    Code::E0401,
-                                    "a receptor block has parameter values only",
-                                )
-                                .label(en.span(), "write `name: value`"),
-                            );
-                            continue;
-                        };
+                    for f in value_fields(
+                        &sb.body,
+                        "a receptor block has parameter values only",
+                        ev.diags,
+                    ) {
                         let Some(&(_, dim)) = params.iter().find(|p| p.0 == f.name.name) else {
                             let mut d = Diagnostic::new(
                                 Code::E0210,
@@ -1838,22 +1816,9 @@ impl Session {
                                 .map(|n| n.name.clone())
                                 .unwrap_or_else(|| "stimulus".into());
                             let mut fields = BTreeMap::new();
-                            let mut sseen: HashMap<String, Span> = HashMap::new();
-                            for en in &sb.body.entries {
-                                if let Some(dup) = dup_check(en, &mut sseen) {
-                                    ev.diags.push(dup);
-                                    continue;
-                                }
-                                let Entry::Field(f) = en else {
-                                    ev.diags.push(
-                                        Diagnostic::new(
-                                            Code::E0401,
-                                            "a stimulus block has fields only",
-                                        )
-                                        .label(en.span(), "write `name: value`"),
-                                    );
-                                    continue;
-                                };
+                            for f in
+                                value_fields(&sb.body, "a stimulus block has fields only", ev.diags)
+                            {
                                 let v = ev.eval(&f.value, &mut scope);
                                 let v = match f.name.name.as_str() {
                                     "at" => match v {
@@ -1921,7 +1886,12 @@ impl Session {
                                     fields.insert(f.name.name.clone(), l);
                                 }
                             }
-                            if !sseen.contains_key("at") {
+                            let has_at = sb
+                                .body
+                                .entries
+                                .iter()
+                                .any(|e| matches!(e, Entry::Field(f) if f.name.name == "at"));
+                            if !has_at {
                                 ev.diags.push(
                                     Diagnostic::new(Code::E0402, "stimulus has no site")
                                         .label(sb.span, "add `at: soma(0.5)`"),
@@ -2321,6 +2291,31 @@ fn name_list(e: &ast::Expr) -> Option<Vec<(String, Span)>> {
             .collect(),
         _ => None,
     }
+}
+
+/// The fields of a block that holds only `name: value` entries; a repeated field (E0104) or
+/// any other kind of entry (E0401, `message`) is reported and skipped.
+fn value_fields<'b>(
+    block: &'b Block,
+    message: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<&'b ast::Field> {
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    let mut out = Vec::new();
+    for en in &block.entries {
+        if let Some(dup) = dup_check(en, &mut seen) {
+            diags.push(dup);
+            continue;
+        }
+        match en {
+            Entry::Field(f) => out.push(f),
+            other => diags.push(
+                Diagnostic::new(Code::E0401, message.to_string())
+                    .label(other.span(), "write `name: value`"),
+            ),
+        }
+    }
+    out
 }
 
 fn dup_check(entry: &Entry, seen: &mut HashMap<String, Span>) -> Option<Diagnostic> {
