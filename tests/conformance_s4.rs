@@ -32,13 +32,11 @@
 
 mod common;
 
-use common::conformance::{DT_MS, conformance_dir, spikes};
-use isf::formats::param::{cell_params, read_param_file};
+use common::conformance::{DT_MS, conformance_dir, s4_network, spikes};
 use isf::kernel::synapse::synapses_from_trial_input;
 use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
-use isf::morph::{discretize, hoc};
-use isf::network::{Placer, PreparedNetwork, generate_trial, isf_network_param};
+use isf::network::generate_trial;
 use isf::run::trial_seed;
 use rayon::prelude::*;
 use std::path::Path;
@@ -313,18 +311,7 @@ fn s4_statistics_match_neuron() {
     let reference = read_reference(&outputs);
     let hoc_path = inputs.join("86_C2_center.hoc");
     let param_path = inputs.join("86_C2_center.param");
-    let cp = cell_params(&read_param_file(&param_path).unwrap(), "86_C2_center.param").unwrap();
-    let mut morph = hoc::read_hoc_file(&hoc_path).unwrap();
-    morph.add_hay2013_axon();
-    let nseg = discretize(&morph, &cp.discretization, &cp.passive);
-    let placer = Placer::new(&morph, &nseg);
-    let labels = morph
-        .sections
-        .iter()
-        .map(|s| s.label.as_str().to_string())
-        .collect();
-    let net = isf_network_param(&inputs.join("network.param")).unwrap();
-    let prep = PreparedNetwork::build(&net, &placer, labels).unwrap();
+    let prep = s4_network(&inputs);
     let (tree, _) = isf_cell_tree(&hoc_path, &param_path).expect("cell");
     let mechs = hay2011_mechanisms().expect("hay2011 lowers");
     let table = SegmentTable::read(&dir.join("discretization/86_C2_center_segments.csv"))
@@ -590,23 +577,7 @@ fn s4_presynaptic_counts_match_their_expectation() {
         );
         return;
     }
-    let hoc_path = inputs.join("86_C2_center.hoc");
-    let cp = cell_params(
-        &read_param_file(&inputs.join("86_C2_center.param")).unwrap(),
-        "86_C2_center.param",
-    )
-    .unwrap();
-    let mut morph = hoc::read_hoc_file(&hoc_path).unwrap();
-    morph.add_hay2013_axon();
-    let nseg = discretize(&morph, &cp.discretization, &cp.passive);
-    let placer = Placer::new(&morph, &nseg);
-    let labels = morph
-        .sections
-        .iter()
-        .map(|s| s.label.as_str().to_string())
-        .collect();
-    let net = isf_network_param(&inputs.join("network.param")).unwrap();
-    let prep = PreparedNetwork::build(&net, &placer, labels).unwrap();
+    let prep = s4_network(&inputs);
     let is_exc: Vec<bool> = prep
         .network
         .populations

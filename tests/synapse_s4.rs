@@ -8,12 +8,14 @@
 //! Run with `cargo test --release --test synapse_s4 -- --nocapture`; `ISF_S4_TRIALS=20` runs
 //! 20 trials (seeds `trial_seed(2024, 0, t)`) and prints their mean and SD.
 
-use isf::formats::param::{cell_params, read_param_file};
+mod common;
+
+use common::conformance::s4_network;
 use isf::kernel::synapse::synapses_from_trial_input;
 use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
-use isf::morph::{discretize, hoc};
-use isf::network::{Placer, PreparedNetwork, generate_trial, isf_network_param};
+
+use isf::network::generate_trial;
 use isf::run::trial_seed;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -35,22 +37,7 @@ fn one_s4_trial_runs_end_to_end() {
         return;
     }
     let hoc_path = inputs.join("86_C2_center.hoc");
-    let cp = cell_params(
-        &read_param_file(&inputs.join("86_C2_center.param")).unwrap(),
-        "86_C2_center.param",
-    )
-    .unwrap();
-    let mut morph = hoc::read_hoc_file(&hoc_path).unwrap();
-    morph.add_hay2013_axon();
-    let nseg = discretize(&morph, &cp.discretization, &cp.passive);
-    let placer = Placer::new(&morph, &nseg);
-    let labels = morph
-        .sections
-        .iter()
-        .map(|s| s.label.as_str().to_string())
-        .collect();
-    let net = isf_network_param(&inputs.join("network.param")).unwrap();
-    let prep = PreparedNetwork::build(&net, &placer, labels).unwrap();
+    let prep = s4_network(&inputs);
 
     let (tree, _) = isf_cell_tree(&hoc_path, &inputs.join("86_C2_center.param")).expect("cell");
     let mechs = hay2011_mechanisms().expect("hay2011 lowers");

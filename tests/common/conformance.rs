@@ -81,3 +81,31 @@ pub fn site_of(morph: &Morphology, nseg: &[usize], p: [f64; 3]) -> (usize, usize
         .expect("nseg > 0");
     (s, seg)
 }
+
+/// The conformance cell's morphology as ISF builds it (with the generated axon) and the nseg
+/// of every section under ISF's rule with the cell file's Ra and cm.
+pub fn cell_morphology(inputs: &Path) -> (Morphology, Vec<usize>) {
+    use isf::formats::param::{cell_params, read_param_file};
+    let cp = cell_params(
+        &read_param_file(&inputs.join("86_C2_center.param")).expect("cell .param"),
+        "86_C2_center.param",
+    )
+    .expect("cell parameters");
+    let mut morph = isf::morph::hoc::read_hoc_file(&inputs.join("86_C2_center.hoc")).expect("hoc");
+    morph.add_hay2013_axon();
+    let nseg = isf::morph::discretize(&morph, &cp.discretization, &cp.passive);
+    (morph, nseg)
+}
+
+/// The S4 network (`network.param` with its anatomy) with every synapse placed on the cell.
+pub fn s4_network(inputs: &Path) -> isf::network::PreparedNetwork {
+    let (morph, nseg) = cell_morphology(inputs);
+    let placer = isf::network::Placer::new(&morph, &nseg);
+    let labels = morph
+        .sections
+        .iter()
+        .map(|s| s.label.as_str().to_string())
+        .collect();
+    let net = isf::network::isf_network_param(&inputs.join("network.param")).expect("network");
+    isf::network::PreparedNetwork::build(&net, &placer, labels).expect("placed network")
+}
