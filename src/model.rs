@@ -70,7 +70,7 @@ fn content_address(v: &mut serde_json::Value) {
 #[derive(Clone, Debug, Serialize)]
 pub struct MechModel {
     pub name: String,
-    /// `density` or `point`.
+    /// `density`, `point` or `synapse` (a point process that receives release events).
     pub sort: String,
     /// Where it was declared (`file:line`).
     pub origin: String,
@@ -78,6 +78,20 @@ pub struct MechModel {
     pub parameters: Vec<ParamModel>,
     pub states: Vec<StateModel>,
     pub currents: Vec<CurrentModel>,
+    /// Synapses: the parameters a connection's weight vector sets, in slot order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weights: Vec<String>,
+    /// Synapses: what one release event does (simultaneous assignments to states).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventAssign>,
+}
+
+/// `state: new value` in a synapse's `event` block; the value is in the state's canonical
+/// unit and sees the pre-event values of every state.
+#[derive(Clone, Debug, Serialize)]
+pub struct EventAssign {
+    pub state: String,
+    pub expr: Ex,
 }
 
 /// Ion reads and writes of a mechanism.

@@ -14,7 +14,7 @@
 //! 1e-6 mV. Run with `cargo test --release --test conformance_s3 -- --nocapture` for the table
 //! and the timings.
 
-use isf::kernel::synapse::{GabaParams, GlutamateParams, Receptor, Synapse, SynapseSet};
+use isf::kernel::synapse::{Receptor, Synapse, SynapseSet};
 use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
 mod common;
@@ -69,20 +69,31 @@ fn s3_synapses(dir: &Path) -> (Vec<Synapse>, Vec<(usize, usize)>) {
     let mut segs = Vec::new();
     for (k, r) in rows.iter().enumerate() {
         let id: usize = r[c_id].parse().expect("id");
-        assert_eq!(id, k, "synapse ids in order");
-        let receptor = match r[c_rec].as_str() {
-            "glutamate_syn" => Receptor::Glutamate(GlutamateParams::isf_example()),
-            "gaba_syn" => Receptor::Gaba(GabaParams::isf_example()),
-            other => panic!("unknown receptor {other}"),
-        };
         let w1 = r[c_w1].parse::<f64>().unwrap_or(0.0);
         let w1 = if w1.is_nan() { 0.0 } else { w1 };
+        assert_eq!(id, k, "synapse ids in order");
+        // ISF's example values (network.param): tau1 26 ms, no depression; GABA e −80 mV.
+        let receptor = match r[c_rec].as_str() {
+            "glutamate_syn" => Receptor::stdlib(
+                "glutamate_syn",
+                &[("tau1", 26.0), ("decayampa", 1.0), ("decaynmda", 1.0)],
+            ),
+            "gaba_syn" => Receptor::stdlib("gaba_syn", &[("e", -80.0), ("decaygaba", 1.0)]),
+            other => panic!("unknown receptor {other}"),
+        }
+        .expect("stdlib synapse");
+        let w0: f64 = r[c_w0].parse().expect("w0");
+        let weights_ns = if r[c_rec] == "glutamate_syn" {
+            vec![w0, w1]
+        } else {
+            vec![w0]
+        };
         let section: usize = r[c_sec].parse().expect("section");
         syns.push(Synapse {
             section,
             x: r[c_x].parse().expect("x"),
             receptor,
-            weights_ns: [r[c_w0].parse().expect("w0"), w1],
+            weights_ns,
             release_times_ms: times.remove(&id).unwrap_or_default(),
             delay_ms: 0.0,
         });
@@ -174,7 +185,10 @@ fn s3_synapses_match_neuron() {
         run_s = run_s.min(timed_run(&mut cell, &probes).1);
     }
     let kernel = cell.synapses().expect("synapses").clone();
-    let (ng, ni) = kernel.n_channels();
+    let (ng, ni) = (
+        kernel.n_channels_of("glutamate_syn"),
+        kernel.n_channels_of("gaba_syn"),
+    );
 
     // Synapse kernel alone (delivery, currents, states) over the same steps.
     let mut k = kernel.clone();
@@ -183,12 +197,7 @@ fn s3_synapses_match_neuron() {
     let t0 = Instant::now();
     let reps = 10;
     for _ in 0..reps {
-        k.init();
-        for step in 0..n_steps as u64 {
-            k.deliver(step);
-            k.add_currents(&v, &mut rhs, &mut d);
-            k.advance();
-        }
+        k.run_frozen(&v, n_steps as u64, &mut rhs, &mut d);
     }
     let kernel_s = t0.elapsed().as_secs_f64() / reps as f64;
     std::hint::black_box((&rhs, &d));

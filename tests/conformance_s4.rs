@@ -463,9 +463,15 @@ fn s4_statistics_match_neuron() {
         let mut kinds = std::collections::BTreeMap::new();
         for pop in &prep.network.populations {
             for r in &pop.receptors {
-                let k = isf::kernel::synapse::receptor_from_network(r).expect("receptor");
+                let k = isf::kernel::synapse::receptor_from_network(r, &[]).expect("receptor");
                 *kinds
-                    .entry(format!("{k:?} w {:?} delay {}", r.weights_ns, r.delay_ms))
+                    .entry(format!(
+                        "{} {:?} w {:?} delay {}",
+                        k.mech.name(),
+                        k.params,
+                        r.weights_ns,
+                        r.delay_ms
+                    ))
                     .or_insert(0) += 1;
             }
         }

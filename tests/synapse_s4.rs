@@ -71,7 +71,11 @@ fn one_s4_trial_runs_end_to_end() {
         let n_syn = set.synapses.len();
         cell.clear_synapses();
         cell.add_synapses(set).expect("add synapses");
-        let (ng, ni) = cell.synapses().unwrap().n_channels();
+        let kern = cell.synapses().unwrap();
+        let (ng, ni) = (
+            kern.n_channels_of("glutamate_syn"),
+            kern.n_channels_of("gaba_syn"),
+        );
         let t0 = Instant::now();
         let trace = cell.run(n_steps, &[soma]).expect("run");
         let run_s = t0.elapsed().as_secs_f64();
@@ -86,12 +90,7 @@ fn one_s4_trial_runs_end_to_end() {
         let vf = cell.v_mv().to_vec();
         let (mut rhs, mut d) = (vec![0.0; vf.len()], vec![0.0; vf.len()]);
         let t1 = Instant::now();
-        k.init();
-        for step in 0..n_steps as u64 {
-            k.deliver(step);
-            k.add_currents(&vf, &mut rhs, &mut d);
-            k.advance();
-        }
+        k.run_frozen(&vf, n_steps as u64, &mut rhs, &mut d);
         let kernel_s = t1.elapsed().as_secs_f64();
         std::hint::black_box((&rhs, &d));
         eprintln!(

@@ -452,6 +452,7 @@ impl ActiveCell {
             specs,
             set.coalesce,
             self.cfg.dt_ms,
+            self.cfg.celsius_degc,
         )?);
         Ok(())
     }
@@ -503,11 +504,11 @@ impl ActiveCell {
         for m in &mut self.mechs {
             m.initialise(&mut env);
         }
+        if let Some(k) = &mut self.synapses {
+            k.init(&mut env);
+        }
         // Concentrations set by the initial states change the Nernst potentials.
         Self::nernst(&mut self.ions, self.cfg.celsius_degc);
-        if let Some(k) = &mut self.synapses {
-            k.init();
-        }
     }
 
     /// Advance one fixed step (see the module docs). On error the state is left as computed.
@@ -545,7 +546,12 @@ impl ActiveCell {
         if let Some(k) = &mut self.synapses {
             // Events of this step first (spec 03 §3.8), then the currents at v_n.
             k.deliver(self.step);
-            k.add_currents(&self.v_mv, &mut self.rhs, &mut self.d);
+            let mut env = Env {
+                t_ms: t_half,
+                v_mv: &self.v_mv,
+                ions: &mut self.ions,
+            };
+            k.add_currents(&mut env, &mut self.rhs, &mut self.d);
         }
         let t1 = Instant::now();
 
@@ -593,9 +599,9 @@ impl ActiveCell {
             for m in &mut self.mechs {
                 m.advance(&mut env);
             }
-        }
-        if let Some(k) = &mut self.synapses {
-            k.advance();
+            if let Some(k) = &mut self.synapses {
+                k.advance(&mut env);
+            }
         }
         let t3 = Instant::now();
         self.profile.currents += t1 - t0;
@@ -618,6 +624,19 @@ impl ActiveCell {
                     value,
                 };
             }
+        }
+        if let Some((mechanism, state, node, value)) = self
+            .synapses
+            .as_ref()
+            .and_then(|k| k.first_non_finite_state())
+        {
+            return KernelError::NonFiniteState {
+                mechanism: mechanism.to_string(),
+                state: state.to_string(),
+                location: self.tree.node_label(node),
+                t_ms,
+                value,
+            };
         }
         let limit = self.cfg.v_limit_mv;
         let node = self

@@ -3,8 +3,11 @@
 //! update, and initialisation.
 //!
 //! * Currents: every `current` expression `i` of the [`MechModel`] plus `g = ∂i/∂v`, derived
-//!   **symbolically** from the expression tree (exact for the Hay channels, which are linear in
-//!   `v`; NEURON's finite difference at `v + 0.001 mV` differs from it only by rounding).
+//!   **symbolically** from the expression tree for density mechanisms (exact for the Hay
+//!   channels, which are linear in `v`; NEURON's finite difference at `v + 0.001 mV` differs
+//!   from it only by rounding), and as NEURON's difference quotient
+//!   `(i(v + 0.001) − i(v))/0.001` for point processes (synapses with a Mg block are nonlinear
+//!   in `v`, where the two differ).
 //! * Gates: `x ← x + (1 − exp(−dt/τ))·(x∞ − x)` with `x∞`, `τ` at the voltage after the solve
 //!   (NEURON's `cnexp`), executed as one fused column instruction.
 //! * ODE states `dx/dt = f(x, …)` must be linear in `x` (checked symbolically: `b = ∂f/∂x` may
@@ -82,6 +85,7 @@ pub(crate) struct Env<'a> {
     pub ions: &'a mut [IonPool],
 }
 
+#[derive(Clone)]
 struct Compiled {
     prog: Program,
     gathers: Vec<(Gather, u32)>,
@@ -96,6 +100,7 @@ struct CurOut {
 }
 
 /// A mechanism compiled for its instances (see the module docs).
+#[derive(Clone)]
 pub struct CompiledMech {
     /// Mechanism name.
     pub name: String,
@@ -297,9 +302,20 @@ impl CompiledMech {
         let mut cur_out = Vec::new();
         let mut next = n_gather;
         for &(i, ion) in &currents {
-            let g = dag
-                .derivative(i, 0)
-                .map_err(|m| err(format!("conductance: {m}")))?;
+            let g = if point {
+                // Point processes: nocmodl's difference quotient (i(v + 0.001) − i(v))/0.001,
+                // as NEURON computes it (it differs from ∂i/∂v for nonlinear currents such as
+                // the NMDA Mg block; matching it keeps synaptic runs at NEURON's numbers).
+                let h = dag.constant(0.001);
+                let v = input_nodes[0];
+                let vh = dag.apply(Op::Add, &[v, h]);
+                let i1 = dag.substitute(i, 0, vh);
+                let di = dag.apply(Op::Sub, &[i1, i]);
+                dag.apply(Op::Div, &[di, h])
+            } else {
+                dag.derivative(i, 0)
+                    .map_err(|m| err(format!("conductance: {m}")))?
+            };
             outs.push((i, Slot::Tmp(next)));
             outs.push((g, Slot::Tmp(next + 1)));
             cur_out.push(CurOut {
@@ -442,6 +458,12 @@ impl CompiledMech {
     pub fn state(&self, s: usize) -> &[f64] {
         let n = self.nodes.len();
         &self.cols[s * n..(s + 1) * n]
+    }
+
+    /// State `s` of every instance, writable (synapse events add to conductance states).
+    pub(crate) fn state_mut(&mut self, s: usize) -> &mut [f64] {
+        let n = self.nodes.len();
+        &mut self.cols[s * n..(s + 1) * n]
     }
 
     fn gather(tmp: &mut [f64], gathers: &[(Gather, u32)], nodes: &[NodeId], env: &Env<'_>) {

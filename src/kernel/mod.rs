@@ -10,7 +10,8 @@
 //!   state updates, initialisation);
 //! * [`cell`]: [`ActiveCell`] — ions (fixed `ena`/`ek`, Nernst `eca` where a calcium pool
 //!   writes `cai`), IClamp and [`Epsp`] electrodes, the step loop, NaN/runaway diagnostics;
-//! * [`synapse`]: `glutamate_syn` and `gaba_syn` point processes with release-event delivery
+//! * [`synapse`]: synapse mechanisms declared in the language (`: synapse`), merged per
+//!   compartment where exact, with release-event delivery
 //!   ([`ActiveCell::add_synapses`]);
 //! * [`table`]: builders for the conformance cell (86_C2_center) from its `.hoc`/`.param` and
 //!   per-compartment densities from the conformance segment table (tests, benches).

@@ -1,30 +1,30 @@
-//! Synaptic point processes of ISF's network model (spec 03 §3.6) as native Rust kernels, and
+//! Synaptic point processes declared in the language (`mechanism NAME : synapse`, spec 03
+//! §3.6; ISF's receptors are in `stdlib/synapses/isf.isf`) compiled for a cell, and
 //! release-event delivery with NEURON's fixed-step timing (spec 03 §3.8).
 //!
-//! Mechanisms, with exactly the equations of `neuron-anchor/mod/glutamate_syn.mod` and
-//! `gaba_syn.mod`:
+//! **Analysis** ([`SynapseMech::analyse`]). Every state of a synapse has a `derivative`. States
+//! the current depends on (and states their equations depend on) are *conductance states*;
+//! the rest are *per-synapse states* (depression, facilitation). Per-synapse states must obey
+//! `dx/dt = a + b·x` with `a`, `b` depending on parameters only, so they can be advanced
+//! lazily, exactly, at each of the synapse's events: `x ← x∞ + (x − x∞)·exp(b·dt)^n` over the
+//! `n` steps since the last event (`x∞ = −a/b`; `x + n·a·dt` where `b = 0`), which equals the
+//! per-step `cnexp` update up to rounding. An event must *add* to conductance states
+//! (`A: A + kick`, the kick free of conductance states) and may set per-synapse states to any
+//! function of parameters, per-synapse states and `t`; all right-hand sides see the pre-event
+//! values.
 //!
-//! * [`GlutamateParams`] — AMPA (`C − D`, rise `tau4`, decay `tau3`) plus NMDA (`A − B`, rise
-//!   `tau2`, decay `tau1`) with the Mg block `1/(1 + n·exp(−gama·v))`; event weights
-//!   `[w_ampa, w_nmda]` in nS (peak conductances); multiplicative depression and additive
-//!   facilitation per synapse, the kick using the pre-event `d·f`;
-//! * [`GabaParams`] — GABA_A (`D − R`, rise `risetime`, decay `decaytime`), weight `w` in nS,
-//!   same depression/facilitation.
+//! **Merging.** When the conductance equations and the current are linear and homogeneous in
+//! the conductance states (checked structurally on the expression DAG; e.g. `dA/dt = −A/τ`,
+//! `i = (A − B)·mg(v)·(v − e)`), the sum of several synapses' states obeys the same equations,
+//! so synapses of one mechanism with the same conductance-relevant parameters on the same
+//! compartment share one *channel* (exact up to the order of floating-point additions). Other
+//! synapses get a channel each.
 //!
-//! Currents `i = 1e-3·g(nS)·(v − e)` nA enter the compartment like any NEURON point process:
-//! `rhs −= i(v)·100/area`, `d += (i(v + 0.001) − i(v))/0.001 · 100/area` (nocmodl's numerical
-//! `di/dv`, which includes the derivative of the Mg block). States use `cnexp` (exact
-//! exponential decay per step) after the voltage update.
-//!
-//! **Layout.** Conductance states live in *channels*, structure of arrays. Synapses of one
-//! receptor kind with identical conductance parameters (time constants, reversal, Mg-block
-//! constants) on the same compartment share one channel when [`SynapseSet::coalesce`] is set:
-//! the conductance states are linear and decay with the same factors, and the NMDA Mg block
-//! multiplies the *summed* `A − B` at the compartment voltage, so the merged channel is
-//! mathematically identical to the sum of the separate synapses (it differs only by floating
-//! point rounding in the order of additions). Depression/facilitation states stay per synapse;
-//! they are advanced lazily at each of the synapse's events with the `cnexp` factor raised to
-//! the number of steps since the last event (equal to the per-step update up to rounding).
+//! **Channels** are compiled like any point-process mechanism ([`CompiledMech`]: columnar
+//! bytecode, symbolic `∂i/∂v`, exact exponential update), with one instance per channel:
+//! currents enter as `rhs −= i·100/area`, `d += g·100/area` with NEURON's difference quotient
+//! `g = (i(v + 0.001) − i(v))/0.001` (with the NMDA Mg block the symbolic `∂i/∂v` would differ
+//! from NEURON by up to 1e-3 mV over an S3 run).
 //!
 //! **Event timing.** An event at `t_e` (release time + delay) is applied before the current
 //! phase of the step starting at `t_n = n·dt` with `n = ⌊t_e/dt + 1/2⌋`, i.e. when
@@ -34,11 +34,16 @@
 //! take effect between the state update of step `n − 1` and the current phase of step `n`,
 //! which is where this module applies them. Exact half-way times depend on NEURON's floating
 //! point accumulation of `t` and are rounded up here. Events of one step are applied in time
-//! order. The delivery loop walks a pre-sorted event array and does not allocate.
+//! order. Delivery walks a pre-sorted event array and evaluates the event expressions into
+//! preallocated buffers: the step loop does not allocate.
 
+use super::dag::{Dag, Id, Node, Op};
 use super::error::KernelError;
+use super::mechanism::{CompileEnv, CompiledMech, Env};
+use crate::model::{MechModel, StateModel};
 use crate::sim::tree::{CableTree, NodeId};
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 /// NEURON's double-exponential peak normalisation for rise `taur` < decay `taud`:
 /// `1/(exp(−t_peak/taud) − exp(−t_peak/taur))`, `t_peak = taur·taud/(taud − taur)·ln(taud/taur)`.
@@ -47,126 +52,469 @@ pub fn peaknorm(taur: f64, taud: f64) -> f64 {
     1.0 / ((-tpeak / taud).exp() - (-tpeak / taur).exp())
 }
 
-/// Parameters of `glutamate_syn` (defaults of the mod file).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct GlutamateParams {
-    /// NMDA decay, ms.
-    pub tau1: f64,
-    /// NMDA rise, ms.
-    pub tau2: f64,
-    /// AMPA decay, ms.
-    pub tau3: f64,
-    /// AMPA rise, ms.
-    pub tau4: f64,
-    /// Reversal potential, mV.
-    pub e: f64,
-    /// Mg-block constant, /mM.
-    pub n: f64,
-    /// Mg-block voltage slope, /mV.
-    pub gama: f64,
-    /// Multiplicative AMPA depression per event.
-    pub decayampa: f64,
-    /// Multiplicative NMDA depression per event.
-    pub decaynmda: f64,
-    /// Recovery of AMPA depression, ms.
-    pub taudampa: f64,
-    /// Recovery of NMDA depression, ms.
-    pub taudnmda: f64,
-    /// Additive AMPA facilitation per event.
-    pub facilampa: f64,
-    /// Additive NMDA facilitation per event.
-    pub facilnmda: f64,
-    /// Recovery of AMPA facilitation, ms.
-    pub taufampa: f64,
-    /// Recovery of NMDA facilitation, ms.
-    pub taufnmda: f64,
+/// Input layout of every DAG here (the same as [`CompiledMech`]'s): `v`, `t`, `celsius`, the
+/// states, the parameters.
+const IN_V: u32 = 0;
+const IN_T: u32 = 1;
+const IN_STATES: u32 = 3;
+
+/// How an expression depends on a set of variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lin {
+    /// Not at all.
+    Free,
+    /// Linearly and homogeneously (`f(λx) = λ·f(x)`).
+    Hom,
+    /// Otherwise.
+    Other,
 }
 
-impl Default for GlutamateParams {
-    fn default() -> GlutamateParams {
-        GlutamateParams {
-            tau1: 50.0,
-            tau2: 2.0,
-            tau3: 2.0,
-            tau4: 0.1,
-            e: 0.0,
-            n: 0.25,
-            gama: 0.08,
-            decayampa: 0.5,
-            decaynmda: 0.5,
-            taudampa: 200.0,
-            taudnmda: 200.0,
-            facilampa: 0.0,
-            facilnmda: 0.0,
-            taufampa: 200.0,
-            taufnmda: 200.0,
+/// Structural linearity of `root` in the inputs `vars` (conservative: `Other` when unsure).
+fn linearity(dag: &Dag, root: Id, vars: &[u32]) -> Lin {
+    use Lin::*;
+    let nodes = dag.nodes();
+    let mut c = vec![Free; root as usize + 1];
+    for i in 0..=root as usize {
+        c[i] = match nodes[i] {
+            Node::Const(_) => Free,
+            Node::Input(k) => {
+                if vars.contains(&k) {
+                    Hom
+                } else {
+                    Free
+                }
+            }
+            Node::Apply(op, a) => {
+                let x = |j: usize| c[a[j] as usize];
+                match op {
+                    Op::Add | Op::Sub => match (x(0), x(1)) {
+                        (Free, Free) => Free,
+                        (Hom, Hom) => Hom,
+                        _ => Other,
+                    },
+                    Op::Neg => x(0),
+                    Op::Mul => match (x(0), x(1)) {
+                        (Free, Free) => Free,
+                        (Hom, Free) | (Free, Hom) => Hom,
+                        _ => Other,
+                    },
+                    Op::Div => match (x(0), x(1)) {
+                        (Free, Free) => Free,
+                        (Hom, Free) => Hom,
+                        _ => Other,
+                    },
+                    Op::Select => match (x(0), x(1), x(2)) {
+                        (Free, Free, Free) => Free,
+                        (Free, Hom, Hom) => Hom,
+                        _ => Other,
+                    },
+                    _ => {
+                        if (0..op.arity()).all(|j| x(j) == Free) {
+                            Free
+                        } else {
+                            Other
+                        }
+                    }
+                }
+            }
+        };
+    }
+    c[root as usize]
+}
+
+/// A synapse mechanism analysed for the event-driven kernel (see the module docs).
+#[derive(Clone, Debug)]
+pub struct SynapseMech {
+    /// The mechanism as declared.
+    pub model: MechModel,
+    /// The point-process model compiled per channel: the conductance states and the current.
+    channel_model: MechModel,
+    /// Conductance states (indices into `model.states`), in channel column order.
+    channel: Vec<usize>,
+    /// Per-synapse states (indices into `model.states`).
+    plastic: Vec<usize>,
+    /// Parameters the channel part depends on (synapses merge only when these are equal).
+    channel_params: Vec<usize>,
+    /// Whether synapses may share channels.
+    mergeable: bool,
+    /// Parameter index of each weight slot.
+    weight_params: Vec<usize>,
+    /// Event and per-synapse dynamics DAG (inputs as [`IN_V`] …).
+    dag: Dag,
+    /// Additive kick per conductance state touched by events: (channel column, root).
+    kicks: Vec<(usize, Id)>,
+    /// New value per per-synapse state set by events: (plastic index, root).
+    sets: Vec<(usize, Id)>,
+    /// `dx/dt = a + b·x` per per-synapse state: (a, b) roots.
+    plastic_ab: Vec<(Id, Id)>,
+}
+
+impl SynapseMech {
+    /// Analyse a checked synapse mechanism (see the module docs); the error says what does not
+    /// fit the kernel's model of a synapse.
+    pub fn analyse(model: &MechModel) -> Result<SynapseMech, String> {
+        if model.sort != "synapse" {
+            return Err(format!("`{}` is a {} mechanism", model.name, model.sort));
         }
+        if !model.ions.is_empty() {
+            return Err("synapses cannot read or write ions".into());
+        }
+        let ns = model.states.len();
+        let mut names: Vec<&str> = vec!["v", "t", "celsius"];
+        names.extend(model.states.iter().map(|s| s.name.as_str()));
+        names.extend(model.parameters.iter().map(|p| p.name.as_str()));
+        let param_in = |j: usize| (IN_STATES as usize + ns + j) as u32;
+        let state_in = |s: usize| IN_STATES + s as u32;
+        let mut dag = Dag::default();
+        let inputs: Vec<Id> = (0..names.len() as u32).map(|k| dag.input(k)).collect();
+        let lower = |dag: &mut Dag, ex: &crate::sema::ex::Ex, what: &str| {
+            dag.from_ex(ex, &mut |name| {
+                names.iter().position(|x| *x == name).map(|k| inputs[k])
+            })
+            .map_err(|m| format!("{what}: {m}"))
+        };
+        let mut current = Vec::new();
+        for c in &model.currents {
+            current.push(lower(&mut dag, &c.expr, &format!("current {}", c.name))?);
+        }
+        let mut deriv = Vec::new();
+        for s in &model.states {
+            let Some(d) = &s.derivative else {
+                return Err(format!("state `{}` needs a `derivative` equation", s.name));
+            };
+            deriv.push(lower(&mut dag, d, &format!("derivative of {}", s.name))?);
+        }
+        // Conductance states: those the current depends on, closed under the equations.
+        let mut is_channel: Vec<bool> = (0..ns)
+            .map(|s| current.iter().any(|&i| dag.depends_on(i, state_in(s))))
+            .collect();
+        loop {
+            let mut grew = false;
+            for c in 0..ns {
+                if !is_channel[c] {
+                    continue;
+                }
+                for s in 0..ns {
+                    if !is_channel[s] && dag.depends_on(deriv[c], state_in(s)) {
+                        is_channel[s] = true;
+                        grew = true;
+                    }
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        let channel: Vec<usize> = (0..ns).filter(|&s| is_channel[s]).collect();
+        let plastic: Vec<usize> = (0..ns).filter(|&s| !is_channel[s]).collect();
+        let ch_in: Vec<u32> = channel.iter().map(|&s| state_in(s)).collect();
+        // Per-synapse states: linear with parameter-only coefficients.
+        let mut plastic_ab = Vec::new();
+        for &p in &plastic {
+            let f = deriv[p];
+            let name = &model.states[p].name;
+            for (k, what) in [(IN_V, "v"), (IN_T, "t")] {
+                if dag.depends_on(f, k) {
+                    return Err(format!(
+                        "the equation of per-synapse state `{name}` depends on {what}"
+                    ));
+                }
+            }
+            if let Some(o) = (0..ns).find(|&s| s != p && dag.depends_on(f, state_in(s))) {
+                return Err(format!(
+                    "the equation of per-synapse state `{name}` depends on state `{}`",
+                    model.states[o].name
+                ));
+            }
+            let b = dag.derivative(f, state_in(p))?;
+            if dag.depends_on(b, state_in(p)) {
+                return Err(format!(
+                    "the equation of `{name}` is not linear in `{name}`"
+                ));
+            }
+            let zero = dag.constant(0.0);
+            let a = dag.substitute(f, state_in(p), zero);
+            plastic_ab.push((a, b));
+        }
+        for &c in &channel {
+            if let Some(&p) = plastic
+                .iter()
+                .find(|&&p| dag.depends_on(deriv[c], state_in(p)))
+            {
+                return Err(format!(
+                    "conductance state `{}` depends on per-synapse state `{}`",
+                    model.states[c].name, model.states[p].name
+                ));
+            }
+        }
+        let mergeable = current
+            .iter()
+            .chain(channel.iter().map(|&c| &deriv[c]))
+            .all(|&r| linearity(&dag, r, &ch_in) == Lin::Hom);
+        let channel_params: Vec<usize> = (0..model.parameters.len())
+            .filter(|&j| {
+                current
+                    .iter()
+                    .chain(channel.iter().map(|&c| &deriv[c]))
+                    .any(|&r| dag.depends_on(r, param_in(j)))
+            })
+            .collect();
+        // Events.
+        let mut kicks = Vec::new();
+        let mut sets = Vec::new();
+        for ea in &model.events {
+            let s = model
+                .states
+                .iter()
+                .position(|x| x.name == ea.state)
+                .ok_or_else(|| format!("event sets unknown state `{}`", ea.state))?;
+            let e = lower(&mut dag, &ea.expr, &format!("event value of {}", ea.state))?;
+            if dag.depends_on(e, IN_V) {
+                return Err(format!("the event value of `{}` depends on v", ea.state));
+            }
+            if let Some(ci) = channel.iter().position(|&c| c == s) {
+                let d = dag.derivative(e, state_in(s))?;
+                let others = channel
+                    .iter()
+                    .filter(|&&c| c != s)
+                    .any(|&c| dag.depends_on(e, state_in(c)));
+                if dag.as_const(d) != Some(1.0) || others {
+                    return Err(format!(
+                        "an event must add to conductance state `{0}` (`{0}: {0} + …`, the \
+                         added amount free of conductance states)",
+                        ea.state
+                    ));
+                }
+                let zero = dag.constant(0.0);
+                kicks.push((ci, dag.substitute(e, state_in(s), zero)));
+            } else {
+                if let Some(&c) = channel.iter().find(|&&c| dag.depends_on(e, state_in(c))) {
+                    return Err(format!(
+                        "the event value of per-synapse state `{}` depends on conductance \
+                         state `{}`",
+                        ea.state, model.states[c].name
+                    ));
+                }
+                let pi = plastic.iter().position(|&p| p == s).unwrap_or(0);
+                sets.push((pi, e));
+            }
+        }
+        let weight_params = model
+            .weights
+            .iter()
+            .map(|w| {
+                model
+                    .parameters
+                    .iter()
+                    .position(|p| p.name == *w)
+                    .ok_or_else(|| format!("weight `{w}` is not a parameter"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let channel_model = MechModel {
+            name: model.name.clone(),
+            sort: "point".into(),
+            origin: model.origin.clone(),
+            ions: vec![],
+            parameters: model.parameters.clone(),
+            states: channel
+                .iter()
+                .map(|&c| model.states[c].clone())
+                .collect::<Vec<StateModel>>(),
+            currents: model.currents.clone(),
+            weights: vec![],
+            events: vec![],
+        };
+        Ok(SynapseMech {
+            model: model.clone(),
+            channel_model,
+            channel,
+            plastic,
+            channel_params,
+            mergeable,
+            weight_params,
+            dag,
+            kicks,
+            sets,
+            plastic_ab,
+        })
+    }
+
+    /// Mechanism name.
+    pub fn name(&self) -> &str {
+        &self.model.name
+    }
+
+    /// Whether synapses of this mechanism can share conductance channels.
+    pub fn mergeable(&self) -> bool {
+        self.mergeable
+    }
+
+    /// Names of the conductance states and of the per-synapse states.
+    pub fn state_split(&self) -> (Vec<&str>, Vec<&str>) {
+        let n = |v: &[usize]| {
+            v.iter()
+                .map(|&s| self.model.states[s].name.as_str())
+                .collect()
+        };
+        (n(&self.channel), n(&self.plastic))
+    }
+
+    /// Number of weight slots.
+    pub fn n_weights(&self) -> usize {
+        self.weight_params.len()
+    }
+
+    /// Evaluate every DAG node up to `upto` for `inputs` into `buf` (no allocation once `buf`
+    /// is long enough).
+    fn eval_into(&self, upto: usize, inputs: &[f64], buf: &mut Vec<f64>) {
+        if buf.len() < upto {
+            buf.resize(upto, 0.0);
+        }
+        for (i, node) in self.dag.nodes()[..upto].iter().enumerate() {
+            buf[i] = match *node {
+                Node::Const(b) => f64::from_bits(b),
+                Node::Input(k) => inputs[k as usize],
+                Node::Apply(op, [a, b, c]) => {
+                    let g = |x: Id| buf[x as usize];
+                    op.eval(g(a), g(b), g(c))
+                }
+            };
+        }
+    }
+
+    /// One past the largest event root (nodes evaluated per event).
+    fn event_upto(&self) -> usize {
+        self.kicks
+            .iter()
+            .chain(&self.sets)
+            .map(|&(_, r)| r as usize + 1)
+            .max()
+            .unwrap_or(0)
     }
 }
 
-impl GlutamateParams {
-    /// The values of ISF's example network files (tau1 26 ms, no depression, no facilitation).
-    pub fn isf_example() -> GlutamateParams {
-        GlutamateParams {
-            tau1: 26.0,
-            decayampa: 1.0,
-            decaynmda: 1.0,
-            ..GlutamateParams::default()
+/// The synapses of `std.synapses.isf` (ISF's `glutamate_syn`, `gaba_syn`, and `exp2syn`),
+/// checked and analysed once per process.
+pub fn stdlib_synapses() -> Result<&'static [Arc<SynapseMech>], String> {
+    static LIB: OnceLock<Result<Vec<Arc<SynapseMech>>, String>> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let (name, text) = crate::stdlib::module(&["synapses", "isf"])
+            .ok_or_else(|| "stdlib module std.synapses.isf is missing".to_string())?;
+        let checked = crate::sema::check_text(&name, text, std::path::Path::new("."));
+        if checked.has_errors() {
+            let msgs: Vec<String> = checked
+                .diagnostics
+                .iter()
+                .map(|d| format!("{}: {}", d.code.as_str(), d.message))
+                .collect();
+            return Err(msgs.join("; "));
         }
+        checked
+            .model
+            .mechanisms
+            .iter()
+            .filter(|m| m.sort == "synapse")
+            .map(|m| SynapseMech::analyse(m).map(Arc::new))
+            .collect()
+    })
+    .as_ref()
+    .map(|v| v.as_slice())
+    .map_err(Clone::clone)
+}
+
+/// A synapse mechanism by name: from `declared` (a model's mechanisms) first, then the
+/// standard library. ISF's `*_old` variants (same equations) resolve to the plain names.
+pub fn find_synapse(name: &str, declared: &[MechModel]) -> Result<Arc<SynapseMech>, KernelError> {
+    let setup = |message: String| KernelError::Setup { message };
+    if let Some(m) = declared
+        .iter()
+        .find(|m| m.name == name && m.sort == "synapse")
+    {
+        return SynapseMech::analyse(m)
+            .map(Arc::new)
+            .map_err(|e| setup(format!("synapse `{name}`: {e}")));
+    }
+    let lib = stdlib_synapses().map_err(setup)?;
+    let base = name.strip_suffix("_old").unwrap_or(name);
+    lib.iter()
+        .find(|m| m.name() == base)
+        .cloned()
+        .ok_or_else(|| {
+            setup(format!(
+                "no synapse mechanism `{name}` (declared synapses and std.synapses.isf: {})",
+                lib.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+            ))
+        })
+}
+
+/// A receptor: a synapse mechanism with its parameter values (canonical units, in the order
+/// of the mechanism's parameters; weight parameters are set per synapse).
+#[derive(Clone, Debug)]
+pub struct Receptor {
+    /// The analysed mechanism.
+    pub mech: Arc<SynapseMech>,
+    /// Parameter values.
+    pub params: Vec<f64>,
+}
+
+impl PartialEq for Receptor {
+    fn eq(&self, o: &Receptor) -> bool {
+        self.mech.name() == o.mech.name()
+            && self.params.len() == o.params.len()
+            && self
+                .params
+                .iter()
+                .zip(&o.params)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
     }
 }
 
-/// Parameters of `gaba_syn` (defaults of the mod file).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct GabaParams {
-    /// Reversal potential, mV.
-    pub e: f64,
-    /// Rise time constant, ms.
-    pub risetime: f64,
-    /// Decay time constant, ms.
-    pub decaytime: f64,
-    /// Multiplicative depression per event.
-    pub decaygaba: f64,
-    /// Recovery of depression, ms.
-    pub taudgaba: f64,
-    /// Additive facilitation per event.
-    pub facilgaba: f64,
-    /// Recovery of facilitation, ms.
-    pub taufgaba: f64,
-}
-
-impl Default for GabaParams {
-    fn default() -> GabaParams {
-        GabaParams {
-            e: -60.0,
-            risetime: 1.0,
-            decaytime: 20.0,
-            decaygaba: 0.8,
-            taudgaba: 200.0,
-            facilgaba: 0.0,
-            taufgaba: 200.0,
+impl Receptor {
+    /// The mechanism's defaults overridden by `(name, value)` pairs (canonical units).
+    pub fn new(mech: Arc<SynapseMech>, overrides: &[(&str, f64)]) -> Result<Receptor, String> {
+        let mut params: Vec<f64> = mech
+            .model
+            .parameters
+            .iter()
+            .map(|p| p.default.unwrap_or(0.0))
+            .collect();
+        for &(name, v) in overrides {
+            let j = mech
+                .model
+                .parameters
+                .iter()
+                .position(|p| p.name == name)
+                .ok_or_else(|| format!("receptor `{}` has no parameter `{name}`", mech.name()))?;
+            params[j] = v;
         }
+        Ok(Receptor { mech, params })
     }
-}
 
-impl GabaParams {
-    /// The values of ISF's example network files (e −80 mV, no depression).
-    pub fn isf_example() -> GabaParams {
-        GabaParams {
-            e: -80.0,
-            decaygaba: 1.0,
-            ..GabaParams::default()
+    /// A standard-library synapse (`glutamate_syn`, `gaba_syn`, `exp2syn`) with overrides.
+    pub fn stdlib(name: &str, overrides: &[(&str, f64)]) -> Result<Receptor, KernelError> {
+        let mech = find_synapse(name, &[])?;
+        Receptor::new(mech, overrides).map_err(|message| KernelError::Setup { message })
+    }
+
+    /// The parameter values of a synapse with event weights `weights` (slot order). Slots not
+    /// given keep the receptor's value, which is 0 for the stdlib synapses (as ISF's
+    /// zero-initialised NetCon weight vector: a scalar `glutamate_syn` weight leaves NMDA 0).
+    fn with_weights(&self, weights: &[f64]) -> Result<Vec<f64>, String> {
+        let slots = &self.mech.weight_params;
+        if weights.len() > slots.len() {
+            return Err(format!(
+                "{} weights given, receptor `{}` takes {}",
+                weights.len(),
+                self.mech.name(),
+                slots.len()
+            ));
         }
+        let mut p = self.params.clone();
+        for (&j, &w) in slots.iter().zip(weights) {
+            p[j] = w;
+        }
+        Ok(p)
     }
-}
-
-/// Receptor mechanism of one synapse.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Receptor {
-    /// `glutamate_syn`; weights `[w_ampa, w_nmda]` nS.
-    Glutamate(GlutamateParams),
-    /// `gaba_syn`; weight `[w, _]` nS (the second entry is ignored).
-    Gaba(GabaParams),
 }
 
 /// One synapse: location, receptor, event weights and release times.
@@ -176,10 +524,10 @@ pub struct Synapse {
     pub section: usize,
     /// Position on the section (NEURON puts the synapse in the compartment containing it).
     pub x: f64,
-    /// Receptor and its parameters.
+    /// Receptor mechanism and its parameters.
     pub receptor: Receptor,
-    /// Event weights, nS (glutamate: AMPA, NMDA; GABA: first entry).
-    pub weights_ns: [f64; 2],
+    /// Event weights in the receptor's slot order (nS for ISF's receptors).
+    pub weights_ns: Vec<f64>,
     /// Release times, ms (any order; sorted on compilation; must be finite and ≥ 0).
     pub release_times_ms: Vec<f64>,
     /// Delay from release to the event at the receptor, ms (NetCon delay; ≥ 0).
@@ -191,8 +539,8 @@ pub struct Synapse {
 pub struct SynapseSet {
     /// The synapses.
     pub synapses: Vec<Synapse>,
-    /// Merge the conductance states of same-kind, same-parameter synapses per compartment
-    /// (exact up to rounding, see the module docs). Default `true`.
+    /// Merge the conductance states of synapses per compartment where that is exact (see the
+    /// module docs). Default `true`.
     pub coalesce: bool,
 }
 
@@ -212,91 +560,89 @@ impl SynapseSet {
     }
 }
 
-/// Per-step decay factor of `x' = −x/tau` (`cnexp`).
-fn decay(dt: f64, tau: f64) -> f64 {
-    (-dt / tau).exp()
+/// The synapses of one mechanism on a cell.
+#[derive(Clone)]
+struct Kind {
+    mech: Arc<SynapseMech>,
+    /// One instance per channel.
+    chan: CompiledMech,
+    /// Per synapse: its channel.
+    syn_channel: Vec<u32>,
+    /// Per synapse × parameter (row per synapse).
+    par: Vec<f64>,
+    /// Per synapse × per-synapse state.
+    pl: Vec<f64>,
+    /// Per synapse × per-synapse state: `exp(b·dt)` and `x∞` (or `a·dt` where `b = 0`).
+    pl_rec: Vec<f64>,
+    pl_inf: Vec<f64>,
+    pl_drift: Vec<bool>,
+    /// Initial values of the per-synapse states.
+    pl_init: Vec<f64>,
+    /// Step of each synapse's last event.
+    last: Vec<u64>,
+    /// Scratch: DAG inputs and node values.
+    inputs: Vec<f64>,
+    buf: Vec<f64>,
+    upto: usize,
 }
 
-/// `1 − decay(dt, tau)`: nocmodl's `cnexp` form `x += (1 − exp(−dt/tau))·(0 − x)`.
-fn one_minus_decay(dt: f64, tau: f64) -> f64 {
-    1.0 - (-dt / tau).exp()
-}
-
-/// Compiled synapses of a cell: conductance channels, per-synapse plasticity, events.
-#[derive(Clone, Debug, Default)]
+/// Compiled synapses of a cell: channels, per-synapse states, events.
+#[derive(Clone, Default)]
 pub struct SynapseKernel {
     specs: Vec<Synapse>,
     dt_ms: f64,
-    // Glutamate channels (SoA).
-    g_node: Vec<u32>,
-    g_scale: Vec<f64>,
-    g_e: Vec<f64>,
-    g_n: Vec<f64>,
-    g_gama: Vec<f64>,
-    /// `exp(−0.001·gama)`: the Mg-block exponential's factor for the `di/dv` probe.
-    g_mg_dv: Vec<f64>,
-    g_a: Vec<f64>,
-    g_b: Vec<f64>,
-    g_c: Vec<f64>,
-    g_d: Vec<f64>,
-    /// `1 − exp(−dt/τ)` per state.
-    g_fa: Vec<f64>,
-    g_fb: Vec<f64>,
-    g_fc: Vec<f64>,
-    g_fd: Vec<f64>,
-    // GABA channels (SoA).
-    i_node: Vec<u32>,
-    i_scale: Vec<f64>,
-    i_e: Vec<f64>,
-    i_r: Vec<f64>,
-    i_d: Vec<f64>,
-    i_fr: Vec<f64>,
-    i_fd: Vec<f64>,
-    // Per synapse: channel, kicks `factor·w` for (AMPA or GABA, NMDA), plasticity.
-    s_glu: Vec<bool>,
-    s_channel: Vec<u32>,
-    s_kick: Vec<[f64; 2]>,
-    /// Depression `d` and facilitation `f` of components 0 (AMPA/GABA) and 1 (NMDA).
-    s_df: Vec<[f64; 4]>,
-    /// Per-step recovery factors of `d0, d1, f0, f1`.
-    s_rec: Vec<[f64; 4]>,
-    /// `decay0, decay1, facil0, facil1`.
-    s_plast: Vec<[f64; 4]>,
-    /// Step index of the last event (plasticity state is current as of then).
-    s_last: Vec<u64>,
-    // Events sorted by (step, time): step, synapse.
+    kinds: Vec<Kind>,
+    // Events sorted by (step, time, order given): step, time, kind, synapse within the kind.
     ev_step: Vec<u64>,
+    ev_t: Vec<f64>,
+    ev_kind: Vec<u32>,
     ev_syn: Vec<u32>,
     next: usize,
 }
 
+impl std::fmt::Debug for SynapseKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SynapseKernel")
+            .field("synapses", &self.specs.len())
+            .field("channels", &self.channels())
+            .field("events", &self.ev_step.len())
+            .finish()
+    }
+}
+
 impl SynapseKernel {
-    /// Compile `specs` for `tree` with time step `dt_ms`.
+    /// Compile `specs` for `tree` with time step `dt_ms` at temperature `celsius_degc`.
     pub fn new(
         tree: &CableTree,
         specs: Vec<Synapse>,
         coalesce: bool,
         dt_ms: f64,
+        celsius_degc: f64,
     ) -> Result<SynapseKernel, KernelError> {
         let setup = |message: String| KernelError::Setup { message };
-        let mut k = SynapseKernel {
-            dt_ms,
-            ..SynapseKernel::default()
-        };
         let area = tree.area_um2();
-        let mut glu_key: HashMap<(NodeId, [u64; 7]), u32> = HashMap::new();
-        let mut gaba_key: HashMap<(NodeId, [u64; 3]), u32> = HashMap::new();
-        let mut events: Vec<(u64, f64, u32)> = Vec::new();
+        // Group by mechanism (first appearance order).
+        let mut kind_of: HashMap<String, usize> = HashMap::new();
+        struct Build {
+            mech: Arc<SynapseMech>,
+            nodes: Vec<NodeId>,
+            ch_par: Vec<Vec<f64>>,
+            key: HashMap<(NodeId, Vec<u64>), u32>,
+            syn_channel: Vec<u32>,
+            par: Vec<f64>,
+            global: Vec<usize>,
+        }
+        let mut builds: Vec<Build> = Vec::new();
+        let mut events: Vec<(u64, f64, u32, u32)> = Vec::new();
         for (s, syn) in specs.iter().enumerate() {
+            let mech = &syn.receptor.mech;
             let node = tree.location(syn.section, syn.x)?;
-            let a = area[node as usize];
-            if a <= 0.0 {
+            if area[node as usize] <= 0.0 {
                 return Err(setup(format!(
                     "synapse {s}: section {} x {} is a zero-area node",
                     syn.section, syn.x
                 )));
             }
-            let scale = 1.0e2 / a;
             if !(syn.weights_ns.iter().all(|w| w.is_finite())
                 && syn.delay_ms.is_finite()
                 && syn.delay_ms >= 0.0)
@@ -305,93 +651,58 @@ impl SynapseKernel {
                     "synapse {s}: weights must be finite and the delay finite and ≥ 0"
                 )));
             }
-            let positive = |v: &[f64]| v.iter().all(|x| x.is_finite() && *x > 0.0);
-            match syn.receptor {
-                Receptor::Glutamate(p) => {
-                    if !positive(&[
-                        p.tau1, p.tau2, p.tau3, p.tau4, p.taudampa, p.taudnmda, p.taufampa,
-                        p.taufnmda,
-                    ]) || p.tau2 >= p.tau1
-                        || p.tau4 >= p.tau3
-                        || ![p.e, p.n, p.gama, p.decayampa, p.decaynmda]
-                            .iter()
-                            .chain(&[p.facilampa, p.facilnmda])
-                            .all(|x| x.is_finite())
-                    {
-                        return Err(setup(format!(
-                            "synapse {s}: glutamate_syn needs positive time constants with \
-                             tau2 < tau1, tau4 < tau3 and finite parameters"
-                        )));
-                    }
-                    let key = [p.tau1, p.tau2, p.tau3, p.tau4, p.e, p.n, p.gama].map(f64::to_bits);
-                    let new_ch = k.g_node.len() as u32;
-                    let ch = if coalesce {
-                        *glu_key.entry((node, key)).or_insert(new_ch)
-                    } else {
-                        new_ch
-                    };
-                    if ch == new_ch {
-                        k.g_node.push(node);
-                        k.g_scale.push(scale);
-                        k.g_e.push(p.e);
-                        k.g_n.push(p.n);
-                        k.g_gama.push(p.gama);
-                        k.g_mg_dv.push((-0.001 * p.gama).exp());
-                        k.g_fa.push(one_minus_decay(dt_ms, p.tau1));
-                        k.g_fb.push(one_minus_decay(dt_ms, p.tau2));
-                        k.g_fc.push(one_minus_decay(dt_ms, p.tau3));
-                        k.g_fd.push(one_minus_decay(dt_ms, p.tau4));
-                    }
-                    k.s_glu.push(true);
-                    k.s_channel.push(ch);
-                    k.s_kick.push([
-                        peaknorm(p.tau4, p.tau3) * syn.weights_ns[0],
-                        peaknorm(p.tau2, p.tau1) * syn.weights_ns[1],
-                    ]);
-                    k.s_rec.push([
-                        decay(dt_ms, p.taudampa),
-                        decay(dt_ms, p.taudnmda),
-                        decay(dt_ms, p.taufampa),
-                        decay(dt_ms, p.taufnmda),
-                    ]);
-                    k.s_plast
-                        .push([p.decayampa, p.decaynmda, p.facilampa, p.facilnmda]);
-                }
-                Receptor::Gaba(p) => {
-                    if !positive(&[p.risetime, p.decaytime, p.taudgaba, p.taufgaba])
-                        || p.risetime >= p.decaytime
-                        || ![p.e, p.decaygaba, p.facilgaba]
-                            .iter()
-                            .all(|x| x.is_finite())
-                    {
-                        return Err(setup(format!(
-                            "synapse {s}: gaba_syn needs positive time constants with \
-                             risetime < decaytime and finite parameters"
-                        )));
-                    }
-                    let key = [p.risetime, p.decaytime, p.e].map(f64::to_bits);
-                    let new_ch = k.i_node.len() as u32;
-                    let ch = if coalesce {
-                        *gaba_key.entry((node, key)).or_insert(new_ch)
-                    } else {
-                        new_ch
-                    };
-                    if ch == new_ch {
-                        k.i_node.push(node);
-                        k.i_scale.push(scale);
-                        k.i_e.push(p.e);
-                        k.i_fr.push(one_minus_decay(dt_ms, p.risetime));
-                        k.i_fd.push(one_minus_decay(dt_ms, p.decaytime));
-                    }
-                    k.s_glu.push(false);
-                    k.s_channel.push(ch);
-                    k.s_kick
-                        .push([peaknorm(p.risetime, p.decaytime) * syn.weights_ns[0], 0.0]);
-                    let (rd, rf) = (decay(dt_ms, p.taudgaba), decay(dt_ms, p.taufgaba));
-                    k.s_rec.push([rd, rd, rf, rf]);
-                    k.s_plast.push([p.decaygaba, 1.0, p.facilgaba, 0.0]);
+            let params = syn
+                .receptor
+                .with_weights(&syn.weights_ns)
+                .map_err(|m| setup(format!("synapse {s}: {m}")))?;
+            if let Some(j) = params.iter().position(|x| !x.is_finite()) {
+                return Err(setup(format!(
+                    "synapse {s}: parameter `{}` of `{}` is not finite",
+                    mech.model.parameters[j].name,
+                    mech.name()
+                )));
+            }
+            let k = *kind_of.entry(mech.name().to_string()).or_insert_with(|| {
+                builds.push(Build {
+                    mech: mech.clone(),
+                    nodes: vec![],
+                    ch_par: vec![vec![]; mech.model.parameters.len()],
+                    key: HashMap::new(),
+                    syn_channel: vec![],
+                    par: vec![],
+                    global: vec![],
+                });
+                builds.len() - 1
+            });
+            let b = &mut builds[k];
+            if !Arc::ptr_eq(&b.mech, mech) && b.mech.model.origin != mech.model.origin {
+                return Err(setup(format!(
+                    "two different synapse mechanisms are called `{}`",
+                    mech.name()
+                )));
+            }
+            let new_ch = b.nodes.len() as u32;
+            let ch = if coalesce && b.mech.mergeable {
+                let key: Vec<u64> = b
+                    .mech
+                    .channel_params
+                    .iter()
+                    .map(|&j| params[j].to_bits())
+                    .collect();
+                *b.key.entry((node, key)).or_insert(new_ch)
+            } else {
+                new_ch
+            };
+            if ch == new_ch {
+                b.nodes.push(node);
+                for (j, col) in b.ch_par.iter_mut().enumerate() {
+                    col.push(params[j]);
                 }
             }
+            let within = b.syn_channel.len() as u32;
+            b.syn_channel.push(ch);
+            b.par.extend_from_slice(&params);
+            b.global.push(s);
             for &t in &syn.release_times_ms {
                 if !(t.is_finite() && t >= 0.0) {
                     return Err(setup(format!(
@@ -401,24 +712,122 @@ impl SynapseKernel {
                 let te = t + syn.delay_ms;
                 let step = (te / dt_ms + 0.5).floor();
                 if step < u64::MAX as f64 {
-                    events.push((step as u64, te, s as u32));
+                    events.push((step as u64, te, k as u32, within));
                 }
             }
         }
-        events.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)).then(x.2.cmp(&y.2)));
-        k.ev_step = events.iter().map(|e| e.0).collect();
-        k.ev_syn = events.iter().map(|e| e.2).collect();
-        let (ng, ni, ns) = (k.g_node.len(), k.i_node.len(), specs.len());
-        k.g_a = vec![0.0; ng];
-        k.g_b = vec![0.0; ng];
-        k.g_c = vec![0.0; ng];
-        k.g_d = vec![0.0; ng];
-        k.i_r = vec![0.0; ni];
-        k.i_d = vec![0.0; ni];
-        k.s_df = vec![[1.0; 4]; ns];
-        k.s_last = vec![0; ns];
-        k.specs = specs;
-        Ok(k)
+        // Events in (step, time, synapse order) — the synapse order given, as before grouping.
+        events.sort_by(|x, y| {
+            x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)).then_with(|| {
+                let gx = builds[x.2 as usize].global[x.3 as usize];
+                let gy = builds[y.2 as usize].global[y.3 as usize];
+                gx.cmp(&gy)
+            })
+        });
+        let env = CompileEnv {
+            dt_ms,
+            celsius_degc,
+        };
+        let mut kinds = Vec::with_capacity(builds.len());
+        for b in builds {
+            let m = &b.mech;
+            let chan = CompiledMech::new(&m.channel_model, b.nodes, &b.ch_par, &[], area, env)?;
+            let np = m.model.parameters.len();
+            let npl = m.plastic.len();
+            let n_syn = b.syn_channel.len();
+            let ns = m.model.states.len();
+            let mut inputs = vec![0.0; IN_STATES as usize + ns + np];
+            inputs[2] = celsius_degc;
+            let upto_ab = m
+                .plastic_ab
+                .iter()
+                .map(|&(a, bb)| a.max(bb) as usize + 1)
+                .max()
+                .unwrap_or(0)
+                .max(m.event_upto());
+            let pl_init: Vec<f64> = m
+                .plastic
+                .iter()
+                .map(|&p| m.model.states[p].init.unwrap_or(0.0))
+                .collect();
+            for (j, &p) in m.plastic.iter().enumerate() {
+                inputs[IN_STATES as usize + p] = pl_init[j];
+            }
+            let mut buf = Vec::new();
+            let (mut pl_rec, mut pl_inf, mut pl_drift) = (
+                Vec::with_capacity(n_syn * npl),
+                Vec::with_capacity(n_syn * npl),
+                Vec::with_capacity(n_syn * npl),
+            );
+            for s in 0..n_syn {
+                inputs[IN_STATES as usize + ns..].copy_from_slice(&b.par[s * np..(s + 1) * np]);
+                m.eval_into(upto_ab, &inputs, &mut buf);
+                // A first event must give finite values (e.g. rise = decay makes the peak
+                // normalisation 0/0).
+                for (st, &r) in m
+                    .kicks
+                    .iter()
+                    .map(|(c, r)| (m.channel[*c], r))
+                    .chain(m.sets.iter().map(|(j, r)| (m.plastic[*j], r)))
+                {
+                    if !buf[r as usize].is_finite() {
+                        return Err(setup(format!(
+                            "synapse {}: an event gives `{}` of `{}` the value {} (check the \
+                             parameters)",
+                            b.global[s],
+                            m.model.states[st].name,
+                            m.name(),
+                            buf[r as usize]
+                        )));
+                    }
+                }
+                for (j, &(a, bb)) in m.plastic_ab.iter().enumerate() {
+                    let (a, bb) = (buf[a as usize], buf[bb as usize]);
+                    if !(a.is_finite() && bb.is_finite()) {
+                        return Err(setup(format!(
+                            "synapse {}: the equation of `{}` has non-finite coefficients",
+                            b.global[s], m.model.states[m.plastic[j]].name
+                        )));
+                    }
+                    if bb == 0.0 {
+                        pl_rec.push(1.0);
+                        pl_inf.push(a * dt_ms);
+                        pl_drift.push(true);
+                    } else {
+                        pl_rec.push((bb * dt_ms).exp());
+                        pl_inf.push(-a / bb);
+                        pl_drift.push(false);
+                    }
+                }
+            }
+            let upto = m.event_upto();
+            buf.resize(upto.max(buf.len()), 0.0);
+            kinds.push(Kind {
+                mech: b.mech.clone(),
+                chan,
+                syn_channel: b.syn_channel,
+                par: b.par,
+                pl: pl_init.repeat(n_syn),
+                pl_rec,
+                pl_inf,
+                pl_drift,
+                pl_init,
+                last: vec![0; n_syn],
+                inputs,
+                buf,
+                upto,
+            });
+        }
+        Ok(SynapseKernel {
+            specs,
+            dt_ms,
+            kinds,
+            ev_step: events.iter().map(|e| e.0).collect(),
+            ev_t: events.iter().map(|e| e.1).collect(),
+            ev_kind: events.iter().map(|e| e.2).collect(),
+            ev_syn: events.iter().map(|e| e.3).collect(),
+            next: 0,
+        })
     }
 
     /// The synapse specifications, in the order given.
@@ -426,9 +835,20 @@ impl SynapseKernel {
         &self.specs
     }
 
-    /// Number of conductance channels (glutamate, GABA) after coalescing.
-    pub fn n_channels(&self) -> (usize, usize) {
-        (self.g_node.len(), self.i_node.len())
+    /// Conductance channels per mechanism after merging: (mechanism, synapses, channels).
+    pub fn channels(&self) -> Vec<(String, usize, usize)> {
+        self.kinds
+            .iter()
+            .map(|k| (k.mech.name().to_string(), k.syn_channel.len(), k.chan.len()))
+            .collect()
+    }
+
+    /// Channels of mechanism `name` (0 when absent).
+    pub fn n_channels_of(&self, name: &str) -> usize {
+        self.kinds
+            .iter()
+            .find(|k| k.mech.name() == name)
+            .map_or(0, |k| k.chan.len())
     }
 
     /// Number of events that will be delivered over a run of any length.
@@ -436,132 +856,116 @@ impl SynapseKernel {
         self.ev_step.len()
     }
 
-    /// NEURON's `INITIAL` blocks: conductance states 0, `d = f = 1`; events rewound.
-    pub fn init(&mut self) {
-        for v in [
-            &mut self.g_a,
-            &mut self.g_b,
-            &mut self.g_c,
-            &mut self.g_d,
-            &mut self.i_r,
-            &mut self.i_d,
-        ] {
-            v.fill(0.0);
+    /// Conductance state `state` of every channel of mechanism `name` with the channels'
+    /// nodes, if both exist.
+    pub fn channel_state(&self, name: &str, state: &str) -> Option<(&[NodeId], &[f64])> {
+        let k = self.kinds.iter().find(|k| k.mech.name() == name)?;
+        let s = k.chan.state_names.iter().position(|x| x == state)?;
+        Some((&k.chan.nodes, k.chan.state(s)))
+    }
+
+    /// NEURON's `INITIAL` blocks: states at their initial values; events rewound.
+    pub(crate) fn init(&mut self, env: &mut Env<'_>) {
+        for k in &mut self.kinds {
+            k.chan.initialise(env);
+            let n = k.syn_channel.len();
+            for s in 0..n {
+                let w = k.pl_init.len();
+                k.pl[s * w..(s + 1) * w].copy_from_slice(&k.pl_init);
+            }
+            k.last.fill(0);
         }
-        self.s_df.fill([1.0; 4]);
-        self.s_last.fill(0);
         self.next = 0;
     }
 
     /// Apply the events of step `step` (those with `⌊t_e/dt + 1/2⌋ = step`; earlier undelivered
-    /// ones too) to the conductance states.
-    pub fn deliver(&mut self, step: u64) {
+    /// ones too).
+    pub(crate) fn deliver(&mut self, step: u64) {
         while self.next < self.ev_step.len() && self.ev_step[self.next] <= step {
-            let s = self.ev_syn[self.next] as usize;
+            let i = self.next;
             self.next += 1;
-            // Plasticity: recover lazily over the steps since the last event.
-            let df = &mut self.s_df[s];
-            let rec = &self.s_rec[s];
-            let pl = &self.s_plast[s];
-            let n = step - self.s_last[s];
+            let k = &mut self.kinds[self.ev_kind[i] as usize];
+            let s = self.ev_syn[i] as usize;
+            let m = &*k.mech;
+            let npl = m.plastic.len();
+            let ns = m.model.states.len();
+            let np = m.model.parameters.len();
+            // Per-synapse states: recover lazily over the steps since the last event.
+            let n = step - k.last[s];
+            k.last[s] = step;
+            let pl = &mut k.pl[s * npl..(s + 1) * npl];
             if n > 0 {
-                for j in 0..4 {
-                    if df[j] != 1.0 {
+                for (j, x) in pl.iter_mut().enumerate() {
+                    let q = s * npl + j;
+                    if k.pl_drift[q] {
+                        *x += k.pl_inf[q] * n as f64;
+                    } else if *x != k.pl_inf[q] {
                         let f = if n <= i32::MAX as u64 {
-                            rec[j].powi(n as i32)
+                            k.pl_rec[q].powi(n as i32)
                         } else {
                             0.0
                         };
-                        df[j] = 1.0 + (df[j] - 1.0) * f;
+                        *x = k.pl_inf[q] + (*x - k.pl_inf[q]) * f;
                     }
                 }
             }
-            self.s_last[s] = step;
-            let kick = self.s_kick[s];
-            let c = self.s_channel[s] as usize;
-            let k0 = kick[0] * df[0] * df[2];
-            if self.s_glu[s] {
-                let k1 = kick[1] * df[1] * df[3];
-                self.g_a[c] += k1;
-                self.g_b[c] += k1;
-                self.g_c[c] += k0;
-                self.g_d[c] += k0;
-            } else {
-                self.i_r[c] += k0;
-                self.i_d[c] += k0;
+            // Inputs: t = event time, conductance states 0 (kicks are free of them),
+            // per-synapse states, parameters.
+            k.inputs[IN_T as usize] = self.ev_t[i];
+            for (j, &p) in m.plastic.iter().enumerate() {
+                k.inputs[IN_STATES as usize + p] = pl[j];
             }
-            df[0] *= pl[0];
-            df[1] *= pl[1];
-            df[2] += pl[2];
-            df[3] += pl[3];
-        }
-    }
-
-    /// Add the synaptic currents at voltages `v` to `rhs` (−i·100/area) and their numerical
-    /// `di/dv` to `d`, as nocmodl's point-process current code does.
-    pub fn add_currents(&self, v: &[f64], rhs: &mut [f64], d: &mut [f64]) {
-        for c in 0..self.g_node.len() {
-            let (gn, ga) = (self.g_a[c] - self.g_b[c], self.g_c[c] - self.g_d[c]);
-            if gn == 0.0 && ga == 0.0 {
-                continue;
+            k.inputs[IN_STATES as usize + ns..].copy_from_slice(&k.par[s * np..(s + 1) * np]);
+            m.eval_into(k.upto, &k.inputs, &mut k.buf);
+            let ch = k.syn_channel[s] as usize;
+            for &(c, r) in &m.kicks {
+                k.chan.state_mut(c)[ch] += k.buf[r as usize];
             }
-            let nd = self.g_node[c] as usize;
-            let (e, n, gama) = (self.g_e[c], self.g_n[c], self.g_gama[c]);
-            // exp(−gama·(v + 0.001)) = exp(−gama·v)·exp(−0.001·gama): one exp per channel.
-            let cur = |v: f64, x: f64| {
-                let gnmda = gn / (1.0 + n * x);
-                0.001 * gnmda * (v - e) + 0.001 * ga * (v - e)
-            };
-            let vn = v[nd];
-            let x0 = (-gama * vn).exp();
-            let i1 = cur(vn + 0.001, x0 * self.g_mg_dv[c]);
-            let i0 = cur(vn, x0);
-            let s = self.g_scale[c];
-            rhs[nd] -= i0 * s;
-            d[nd] += (i1 - i0) / 0.001 * s;
-        }
-        for c in 0..self.i_node.len() {
-            let g = self.i_d[c] - self.i_r[c];
-            if g == 0.0 {
-                continue;
+            for &(j, r) in &m.sets {
+                pl[j] = k.buf[r as usize];
             }
-            let nd = self.i_node[c] as usize;
-            let e = self.i_e[c];
-            let vn = v[nd];
-            let i1 = 0.001 * g * (vn + 0.001 - e);
-            let i0 = 0.001 * g * (vn - e);
-            let s = self.i_scale[c];
-            rhs[nd] -= i0 * s;
-            d[nd] += (i1 - i0) / 0.001 * s;
         }
     }
 
-    /// `cnexp` update of the conductance states over one step (nocmodl's form
-    /// `x += (1 − exp(−dt/τ))·(0 − x)`).
-    pub fn advance(&mut self) {
-        for c in 0..self.g_node.len() {
-            self.g_a[c] += self.g_fa[c] * -self.g_a[c];
-            self.g_b[c] += self.g_fb[c] * -self.g_b[c];
-            self.g_c[c] += self.g_fc[c] * -self.g_c[c];
-            self.g_d[c] += self.g_fd[c] * -self.g_d[c];
-        }
-        for c in 0..self.i_node.len() {
-            self.i_r[c] += self.i_fr[c] * -self.i_r[c];
-            self.i_d[c] += self.i_fd[c] * -self.i_d[c];
+    /// Add the synaptic currents at the present voltages to `rhs` and `∂i/∂v` to `d`.
+    pub(crate) fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
+        for k in &mut self.kinds {
+            k.chan.add_currents(env, rhs, d);
         }
     }
 
-    /// Node and conductance states `[A, B, C, D]` (nS) of glutamate channel `c`.
-    pub fn glutamate_state(&self, c: usize) -> (NodeId, [f64; 4]) {
-        (
-            self.g_node[c],
-            [self.g_a[c], self.g_b[c], self.g_c[c], self.g_d[c]],
-        )
+    /// Exact exponential update of the conductance states over one step.
+    pub(crate) fn advance(&mut self, env: &mut Env<'_>) {
+        for k in &mut self.kinds {
+            k.chan.advance(env);
+        }
     }
 
-    /// Node and conductance states `[R, D]` (nS) of GABA channel `c`.
-    pub fn gaba_state(&self, c: usize) -> (NodeId, [f64; 2]) {
-        (self.i_node[c], [self.i_r[c], self.i_d[c]])
+    /// The first channel with a non-finite state: (mechanism, state, node, value).
+    pub(crate) fn first_non_finite_state(&self) -> Option<(&str, &str, NodeId, f64)> {
+        self.kinds.iter().find_map(|k| {
+            k.chan
+                .first_non_finite_state()
+                .map(|(c, st, v)| (k.mech.name(), st, k.chan.nodes[c], v))
+        })
+    }
+
+    /// Run the synapses alone for `n_steps` at frozen voltages `v_mv` (benchmarks and tests):
+    /// initialise, then per step deliver the events, add the currents to `rhs` and `∂i/∂v` to
+    /// `d`, and advance the states.
+    pub fn run_frozen(&mut self, v_mv: &[f64], n_steps: u64, rhs: &mut [f64], d: &mut [f64]) {
+        let mut ions: Vec<super::mechanism::IonPool> = Vec::new();
+        let mut env = Env {
+            t_ms: 0.0,
+            v_mv,
+            ions: &mut ions,
+        };
+        self.init(&mut env);
+        for step in 0..n_steps {
+            self.deliver(step);
+            self.add_currents(&mut env, rhs, d);
+            self.advance(&mut env);
+        }
     }
 
     /// Time step the kernel was compiled for, ms.
@@ -570,115 +974,420 @@ impl SynapseKernel {
     }
 }
 
-/// Receptor of a network file's receptor entry: `glutamate_syn`/`gaba_syn` (and the `_old`
-/// variants, same equations) with the mod defaults overridden by the entry's parameters.
-pub fn receptor_from_network(r: &crate::network::Receptor) -> Result<Receptor, KernelError> {
-    let setup = |message: String| KernelError::Setup { message };
-    let unknown = |name: &str| {
-        setup(format!(
-            "receptor `{}` has no parameter `{name}`",
-            r.mechanism
-        ))
-    };
-    match r.mechanism.as_str() {
-        "glutamate_syn" | "glutamate_syn_old" => {
-            let mut p = GlutamateParams::default();
-            for (name, v) in &r.parameters {
-                let slot = match name.as_str() {
-                    "tau1" => &mut p.tau1,
-                    "tau2" => &mut p.tau2,
-                    "tau3" => &mut p.tau3,
-                    "tau4" => &mut p.tau4,
-                    "e" => &mut p.e,
-                    "n" => &mut p.n,
-                    "gama" => &mut p.gama,
-                    "decayampa" => &mut p.decayampa,
-                    "decaynmda" => &mut p.decaynmda,
-                    "taudampa" => &mut p.taudampa,
-                    "taudnmda" => &mut p.taudnmda,
-                    "facilampa" => &mut p.facilampa,
-                    "facilnmda" => &mut p.facilnmda,
-                    "taufampa" => &mut p.taufampa,
-                    "taufnmda" => &mut p.taufnmda,
-                    "tau_ampa" => continue,
-                    _ => return Err(unknown(name)),
-                };
-                *slot = *v;
-            }
-            Ok(Receptor::Glutamate(p))
+/// Receptor of a network's receptor entry: the synapse mechanism of that name (declared in
+/// `declared` or in `std.synapses.isf`; ISF's `*_old` variants map to the plain names) with its
+/// defaults overridden by the entry's parameters. ISF network files give parameters in the mod
+/// files' units, which are the canonical units of the stdlib synapses (ms, mV, nS).
+pub fn receptor_from_network(
+    r: &crate::network::Receptor,
+    declared: &[MechModel],
+) -> Result<Receptor, KernelError> {
+    let mech = find_synapse(&r.mechanism, declared)?;
+    // `tau_ampa` is listed by glutamate_syn's mod file but unused by its equations (spec 03).
+    let overrides: Vec<(&str, f64)> = r
+        .parameters
+        .iter()
+        .filter(|(n, _)| !(mech.name() == "glutamate_syn" && n == "tau_ampa"))
+        .map(|(n, v)| (n.as_str(), *v))
+        .collect();
+    if r.weights_ns.len() > mech.n_weights() {
+        return Err(KernelError::Setup {
+            message: format!(
+                "receptor `{}` takes {} weights, the network gives {}",
+                r.mechanism,
+                mech.n_weights(),
+                r.weights_ns.len()
+            ),
+        });
+    }
+    Receptor::new(mech, &overrides).map_err(|message| KernelError::Setup { message })
+}
+
+/// A network's receptors resolved once: per population, (receptor, weight slots, delay).
+#[derive(Clone, Debug)]
+pub struct NetworkReceptors {
+    per_population: Vec<Vec<(Receptor, usize, f64)>>,
+}
+
+impl NetworkReceptors {
+    /// Resolve every population's receptors (see [`receptor_from_network`]).
+    pub fn new(
+        network: &crate::network::Network,
+        declared: &[MechModel],
+    ) -> Result<NetworkReceptors, KernelError> {
+        let mut per_population = Vec::with_capacity(network.populations.len());
+        for pop in &network.populations {
+            let rs = pop
+                .receptors
+                .iter()
+                .map(|r| {
+                    Ok((
+                        receptor_from_network(r, declared)?,
+                        r.weights_ns.len(),
+                        r.delay_ms,
+                    ))
+                })
+                .collect::<Result<Vec<_>, KernelError>>()?;
+            per_population.push(rs);
         }
-        "gaba_syn" | "gaba_syn_old" => {
-            let mut p = GabaParams::default();
-            for (name, v) in &r.parameters {
-                let slot = match name.as_str() {
-                    "e" => &mut p.e,
-                    "risetime" => &mut p.risetime,
-                    "decaytime" => &mut p.decaytime,
-                    "decaygaba" => &mut p.decaygaba,
-                    "taudgaba" => &mut p.taudgaba,
-                    "facilgaba" => &mut p.facilgaba,
-                    "taufgaba" => &mut p.taufgaba,
-                    _ => return Err(unknown(name)),
-                };
-                *slot = *v;
+        Ok(NetworkReceptors { per_population })
+    }
+
+    /// The synapses of one trial: one [`Synapse`] per receptor of every active synapse of
+    /// `trial`, at the synapse's section and compartment-clamped `x`, with the trial's weights
+    /// (the receptors' slots in order; a scalar `glutamate_syn` weight leaves NMDA at 0, as in
+    /// ISF), release times and the receptor's delay. Merging is on.
+    pub fn synapses(&self, trial: &crate::network::TrialInput) -> Result<SynapseSet, KernelError> {
+        let mut set = SynapseSet {
+            synapses: Vec::with_capacity(trial.n_active()),
+            coalesce: true,
+        };
+        for a in trial.iter() {
+            let rs = self
+                .per_population
+                .get(a.population as usize)
+                .ok_or_else(|| KernelError::Setup {
+                    message: format!("trial input names population {}", a.population),
+                })?;
+            let mut w = a.weights_ns;
+            for (receptor, n_w, delay_ms) in rs {
+                if w.len() < *n_w {
+                    return Err(KernelError::Setup {
+                        message: format!(
+                            "population {}: receptor weights do not match the trial's weights",
+                            a.population
+                        ),
+                    });
+                }
+                set.synapses.push(Synapse {
+                    section: a.section as usize,
+                    x: a.x,
+                    receptor: receptor.clone(),
+                    weights_ns: w[..*n_w].to_vec(),
+                    release_times_ms: a.release_times_ms.to_vec(),
+                    delay_ms: *delay_ms,
+                });
+                w = &w[*n_w..];
             }
-            Ok(Receptor::Gaba(p))
         }
-        other => Err(setup(format!(
-            "receptor mechanism `{other}` has no synapse kernel (glutamate_syn and gaba_syn do)"
-        ))),
+        Ok(set)
     }
 }
 
-/// The synapses of one trial: one [`Synapse`] per receptor of every active synapse of `trial`,
-/// at the synapse's section and compartment-clamped `x`, with the trial's weights (the
-/// receptors' slots in order; a scalar `glutamate_syn` weight leaves NMDA at 0, as in ISF),
-/// release times and the receptor's delay. Coalescing is on.
+/// [`NetworkReceptors::synapses`] for a network whose receptors are standard-library synapses.
 pub fn synapses_from_trial_input(
     network: &crate::network::Network,
     trial: &crate::network::TrialInput,
 ) -> Result<SynapseSet, KernelError> {
-    let mut receptors = Vec::with_capacity(network.populations.len());
-    for pop in &network.populations {
-        let rs = pop
-            .receptors
-            .iter()
-            .map(|r| Ok((receptor_from_network(r)?, r.weights_ns.len(), r.delay_ms)))
-            .collect::<Result<Vec<_>, KernelError>>()?;
-        receptors.push(rs);
+    NetworkReceptors::new(network, &[])?.synapses(trial)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::mechanism::IonPool;
+    use crate::sim::synth::cylinder_cell;
+
+    const DT: f64 = 0.025;
+
+    fn tree() -> CableTree {
+        CableTree::from_geometry(&cylinder_cell(100.0, 2.0, 5, 100.0, 1.0)).unwrap()
     }
-    let mut set = SynapseSet {
-        synapses: Vec::with_capacity(trial.n_active()),
-        coalesce: true,
-    };
-    for a in trial.iter() {
-        let rs = receptors
-            .get(a.population as usize)
-            .ok_or_else(|| KernelError::Setup {
-                message: format!("trial input names population {}", a.population),
-            })?;
-        let mut w = a.weights_ns;
-        for &(receptor, n_w, delay_ms) in rs {
-            if w.len() < n_w || n_w > 2 {
-                return Err(KernelError::Setup {
-                    message: format!(
-                        "population {}: receptor weights do not match the trial's weights",
-                        a.population
-                    ),
-                });
-            }
-            let mut weights_ns = [0.0; 2];
-            weights_ns[..n_w].copy_from_slice(&w[..n_w]);
-            w = &w[n_w..];
-            set.synapses.push(Synapse {
-                section: a.section as usize,
-                x: a.x,
-                receptor,
-                weights_ns,
-                release_times_ms: a.release_times_ms.to_vec(),
-                delay_ms,
-            });
+
+    fn gaba(over: &[(&str, f64)]) -> Receptor {
+        let mut o = vec![("e", -80.0), ("decaygaba", 1.0)];
+        o.extend_from_slice(over);
+        Receptor::stdlib("gaba_syn", &o).unwrap()
+    }
+
+    fn glutamate() -> Receptor {
+        Receptor::stdlib(
+            "glutamate_syn",
+            &[("tau1", 26.0), ("decayampa", 1.0), ("decaynmda", 1.0)],
+        )
+        .unwrap()
+    }
+
+    fn syn(receptor: &Receptor, w: &[f64], times: &[f64]) -> Synapse {
+        Synapse {
+            section: 0,
+            x: 0.5,
+            receptor: receptor.clone(),
+            weights_ns: w.to_vec(),
+            release_times_ms: times.to_vec(),
+            delay_ms: 0.0,
         }
     }
-    Ok(set)
+
+    fn kernel(syns: Vec<Synapse>, coalesce: bool) -> SynapseKernel {
+        SynapseKernel::new(&tree(), syns, coalesce, DT, 34.0).unwrap()
+    }
+
+    /// Drive the kernel alone at a fixed voltage.
+    struct Drive {
+        v: Vec<f64>,
+        ions: Vec<IonPool>,
+    }
+
+    impl Drive {
+        fn new(vm: f64) -> Drive {
+            Drive {
+                v: vec![vm; tree().n_nodes()],
+                ions: vec![],
+            }
+        }
+        fn env(&mut self) -> Env<'_> {
+            Env {
+                t_ms: 0.0,
+                v_mv: &self.v,
+                ions: &mut self.ions,
+            }
+        }
+    }
+
+    fn state(k: &SynapseKernel, mech: &str, st: &str) -> f64 {
+        k.channel_state(mech, st).unwrap().1[0]
+    }
+
+    /// GABA conductance `D − R` after each of `n` steps.
+    fn gaba_trace(k: &mut SynapseKernel, n: u64) -> Vec<f64> {
+        let mut dr = Drive::new(-70.0);
+        k.init(&mut dr.env());
+        (0..n)
+            .map(|s| {
+                k.deliver(s);
+                k.advance(&mut dr.env());
+                state(k, "gaba_syn", "D") - state(k, "gaba_syn", "R")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn peaknorm_gives_unit_peak() {
+        for (r, d) in [(0.1, 2.0), (2.0, 26.0), (1.0, 20.0)] {
+            let f = peaknorm(r, d);
+            let tp = r * d / (d - r) * (d / r).ln();
+            let g = |t: f64| f * ((-t / d).exp() - (-t / r).exp());
+            assert!((g(tp) - 1.0).abs() < 1e-12);
+            assert!(g(tp * 0.99) < 1.0 && g(tp * 1.01) < 1.0);
+        }
+    }
+
+    #[test]
+    fn gaba_conductance_is_the_normalised_double_exponential() {
+        let mut k = kernel(vec![syn(&gaba(&[]), &[1.5], &[10.0])], true);
+        let g = gaba_trace(&mut k, 2000);
+        let f = peaknorm(1.0, 20.0);
+        // Delivered before step 400 (t = 10 ms); after step m the states decayed m − 399 steps.
+        for (m, &gm) in g.iter().enumerate() {
+            let t = if m >= 400 { (m - 399) as f64 * DT } else { 0.0 };
+            let want = if m >= 400 {
+                1.5 * f * ((-t / 20.0).exp() - (-t / 1.0).exp())
+            } else {
+                0.0
+            };
+            assert!((gm - want).abs() < 1e-12, "step {m}: {gm} vs {want}");
+        }
+        let peak = g.iter().copied().fold(0.0, f64::max);
+        assert!((peak - 1.5).abs() < 1e-3, "peak {peak}");
+    }
+
+    #[test]
+    fn events_round_to_the_nearest_grid_time() {
+        // spec 03 §3.8 (NEURON 9.0.2): 10.0, 10.01, 10.0124 act from the step at 10.0;
+        // 10.0126, 10.02 from the step at 10.025.
+        for (t, step) in [
+            (10.0, 400),
+            (10.01, 400),
+            (10.0124, 400),
+            (10.0126, 401),
+            (10.02, 401),
+            (0.0, 0),
+            (0.0124, 0),
+        ] {
+            let mut k = kernel(vec![syn(&gaba(&[]), &[1.0], &[t])], true);
+            let g = gaba_trace(&mut k, 500);
+            let first = g.iter().position(|&x| x != 0.0).unwrap();
+            assert_eq!(first, step, "event at {t} ms");
+        }
+    }
+
+    #[test]
+    fn depression_and_facilitation_use_the_pre_event_state() {
+        let r = gaba(&[
+            ("decaygaba", 0.5),
+            ("facilgaba", 0.2),
+            ("taudgaba", 100.0),
+            ("taufgaba", 50.0),
+            ("e", -60.0),
+        ]);
+        // Two events 10 ms apart (steps 0 and 400): second kick = factor·w·d·f with
+        // d = 1 − 0.5·exp(−10/100), f = 1 + 0.2·exp(−10/50).
+        let mut k = kernel(vec![syn(&r, &[1.0], &[0.0, 10.0])], true);
+        let mut dr = Drive::new(-70.0);
+        k.init(&mut dr.env());
+        let f = peaknorm(1.0, 20.0);
+        k.deliver(0);
+        assert!((state(&k, "gaba_syn", "R") - f).abs() < 1e-15);
+        for s in 0..400 {
+            k.deliver(s);
+            k.advance(&mut dr.env());
+        }
+        let before = state(&k, "gaba_syn", "R");
+        k.deliver(400);
+        let kick = state(&k, "gaba_syn", "R") - before;
+        let d = 1.0 - 0.5 * (-10.0f64 / 100.0).exp();
+        let fa = 1.0 + 0.2 * (-10.0f64 / 50.0).exp();
+        assert!(
+            (kick - f * d * fa).abs() < 1e-12 * f,
+            "{kick} vs {}",
+            f * d * fa
+        );
+    }
+
+    #[test]
+    fn glutamate_kicks_ampa_and_nmda_with_their_factors() {
+        let mut k = kernel(vec![syn(&glutamate(), &[1.2, 0.7], &[5.0])], true);
+        let mut dr = Drive::new(-70.0);
+        k.init(&mut dr.env());
+        k.deliver(200);
+        let st = |n: &str| state(&k, "glutamate_syn", n);
+        let (f1, f2) = (peaknorm(2.0, 26.0), peaknorm(0.1, 2.0));
+        for (got, want) in [
+            (st("A"), 0.7 * f1),
+            (st("B"), 0.7 * f1),
+            (st("C"), 1.2 * f2),
+            (st("D"), 1.2 * f2),
+        ] {
+            assert!((got - want).abs() <= 1e-15 * want, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn mg_block_current_and_slope() {
+        // Constant voltage, states set by one event then decayed one step: rhs and d
+        // contributions equal i(v) and di/dv of the mod file's current, scaled by 100/area.
+        let t = tree();
+        let mut k = kernel(vec![syn(&glutamate(), &[1.0, 2.0], &[0.0])], true);
+        let mut dr = Drive::new(-70.0);
+        k.init(&mut dr.env());
+        k.deliver(0);
+        k.advance(&mut dr.env());
+        let st = |n: &str| state(&k, "glutamate_syn", n);
+        let (a, b, c, d) = (st("A"), st("B"), st("C"), st("D"));
+        let node = k.channel_state("glutamate_syn", "A").unwrap().0[0] as usize;
+        let n = t.n_nodes();
+        for vm in [-80.0, -40.0, 0.0, 20.0] {
+            let mut dr = Drive::new(vm);
+            let (mut rhs, mut dd) = (vec![0.0; n], vec![0.0; n]);
+            k.add_currents(&mut dr.env(), &mut rhs, &mut dd);
+            let i = |v: f64| {
+                0.001 * (a - b) / (1.0 + 0.25 * (-0.08 * v).exp()) * (v - 0.0)
+                    + 0.001 * (c - d) * (v - 0.0)
+            };
+            let s = 1e2 / t.area_um2()[node];
+            // nocmodl's difference quotient at +0.001 mV.
+            let (i0, g) = (i(vm), (i(vm + 0.001) - i(vm)) / 0.001);
+            assert!((rhs[node] + i0 * s).abs() <= 1e-12 * (i0 * s).abs().max(1e-12));
+            assert!((dd[node] - g * s).abs() <= 1e-9 * (g * s).abs(), "{vm}");
+        }
+    }
+
+    #[test]
+    fn merging_shares_same_compartment_channels() {
+        let (g, i) = (glutamate(), gaba(&[]));
+        let syns = vec![
+            syn(&g, &[1.0, 1.0], &[1.0]),
+            syn(&g, &[2.0, 1.0], &[2.0]),
+            syn(&i, &[1.0], &[3.0]),
+            syn(&i, &[1.0], &[4.0]),
+            Synapse {
+                x: 0.05,
+                ..syn(&g, &[1.0, 1.0], &[])
+            },
+        ];
+        let merged = kernel(syns.clone(), true);
+        assert_eq!(
+            merged.channels(),
+            [("glutamate_syn".into(), 3, 2), ("gaba_syn".into(), 2, 1)]
+        );
+        let sep = kernel(syns, false);
+        assert_eq!(
+            sep.channels(),
+            [("glutamate_syn".into(), 3, 3), ("gaba_syn".into(), 2, 2)]
+        );
+        assert_eq!(merged.n_events(), 4);
+    }
+
+    #[test]
+    fn active_cell_runs_synapses_and_reinitialises() {
+        use crate::kernel::{ActiveCell, CellConfig};
+        let mut cell = ActiveCell::new(tree(), &[], &[], CellConfig::default()).unwrap();
+        let mut set = SynapseSet::new();
+        set.synapses.push(syn(&glutamate(), &[5.0, 5.0], &[2.0]));
+        cell.add_synapses(set).unwrap();
+        let probe = cell.tree().node_at(0, 0.5);
+        let a = cell.run(400, &[probe]).unwrap().column(0);
+        let b = cell.run(400, &[probe]).unwrap().column(0);
+        assert_eq!(a, b, "init rewinds events and states");
+        // No membrane mechanisms: v stays at v_init until the first conductance step.
+        assert!(a[..=81].iter().all(|&v| v == -75.0));
+        assert!(a[100] > -75.0);
+    }
+
+    #[test]
+    fn bad_input_is_rejected() {
+        let p = gaba(&[]);
+        for s in [
+            syn(&p, &[1.0], &[-1.0]),
+            syn(&p, &[1.0], &[f64::NAN]),
+            syn(&p, &[f64::INFINITY], &[1.0]),
+            syn(&p, &[1.0, 2.0], &[1.0]),
+            Synapse {
+                section: 3,
+                ..syn(&p, &[1.0], &[])
+            },
+            // equal rise and decay: the peak normalisation is 0/0
+            syn(&gaba(&[("risetime", 20.0)]), &[1.0], &[]),
+        ] {
+            assert!(SynapseKernel::new(&tree(), vec![s], true, DT, 34.0).is_err());
+        }
+    }
+
+    #[test]
+    fn stdlib_synapses_analyse_and_merge() {
+        let lib = stdlib_synapses().expect("stdlib synapses");
+        let names: Vec<&str> = lib.iter().map(|m| m.name()).collect();
+        assert_eq!(names, ["glutamate_syn", "gaba_syn", "exp2syn"]);
+        for m in lib {
+            assert!(m.mergeable(), "{} should merge", m.name());
+        }
+        let glu = &lib[0];
+        let (ch, pl) = glu.state_split();
+        assert_eq!(ch, ["A", "B", "C", "D"]);
+        assert_eq!(pl, ["dampa", "dnmda", "fampa", "fnmda"]);
+        // Merge key: the time constants, e, n and gama — not the weights or plasticity.
+        let key: Vec<&str> = glu
+            .channel_params
+            .iter()
+            .map(|&j| glu.model.parameters[j].name.as_str())
+            .collect();
+        assert_eq!(key, ["tau1", "tau2", "tau3", "tau4", "e", "n", "gama"]);
+    }
+
+    #[test]
+    fn linearity_classes() {
+        let mut d = Dag::default();
+        let (a, b, v) = (d.input(3), d.input(4), d.input(0));
+        let ab = d.apply(Op::Sub, &[a, b]);
+        let e = d.apply(Op::Exp, &[v]);
+        let g = d.apply(Op::Div, &[ab, e]);
+        assert_eq!(linearity(&d, g, &[3, 4]), Lin::Hom);
+        let sq = d.apply(Op::Mul, &[a, a]);
+        assert_eq!(linearity(&d, sq, &[3, 4]), Lin::Other);
+        let one = d.constant(1.0);
+        let aff = d.apply(Op::Add, &[a, one]);
+        assert_eq!(linearity(&d, aff, &[3, 4]), Lin::Other);
+        assert_eq!(linearity(&d, e, &[3, 4]), Lin::Free);
+    }
 }

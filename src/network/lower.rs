@@ -6,7 +6,9 @@
 //! `tau1`, `tau_nmda_rise` → `tau2`, `tau_ampa_decay` → `tau3`, `tau_ampa_rise` → `tau4`,
 //! `depression`/`facilitation`/`tau_*` → both components' `decay*`/`facil*`/`taud*`/`tauf*`,
 //! `mg` → `n = 0.25/mM · mg`), `gaba` → `gaba_syn` (`tau_rise` → `risetime`, `tau_decay` →
-//! `decaytime`, …), `exp2syn` → `exp2syn` (`tau1`, `tau2`, `e`).
+//! `decaytime`, …), `exp2syn` → `exp2syn` (`tau1`, `tau2`, `e`). Any other receptor name is a
+//! synapse mechanism declared in the language; its parameters (weights included) keep their
+//! names.
 
 use super::types::*;
 use crate::model::{NetworkModel, PopulationModel, Value};
@@ -151,10 +153,6 @@ fn receptor(
     params: &BTreeMap<String, Value>,
     delay_ms: f64,
 ) -> Result<Receptor, String> {
-    let &(_, mech, map) = RECEPTOR_MAP
-        .iter()
-        .find(|r| r.0 == name)
-        .ok_or_else(|| err(pop, format!("unknown receptor `{name}`")))?;
     let get = |k: &str| -> Result<Option<f64>, String> {
         match params.get(k) {
             None => Ok(None),
@@ -162,6 +160,24 @@ fn receptor(
                 .map(Some)
                 .ok_or_else(|| err(pop, format!("`{name}.{k}` must be constant"))),
         }
+    };
+    let Some(&(_, mech, map)) = RECEPTOR_MAP.iter().find(|r| r.0 == name) else {
+        // A synapse mechanism declared `: synapse` (checked): parameters by their own names,
+        // weights included (they are parameters of the mechanism).
+        let mut parameters = Vec::new();
+        for k in params.keys() {
+            if let Some(v) = get(k)? {
+                parameters.push((k.clone(), v));
+            }
+        }
+        return Ok(Receptor {
+            mechanism: name.to_string(),
+            delay_ms,
+            threshold_mv: 0.0,
+            weights_ns: vec![],
+            lognormal_weights: false,
+            parameters,
+        });
     };
     let weights_ns = if name == "glutamate" {
         vec![

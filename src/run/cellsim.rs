@@ -116,6 +116,8 @@ pub struct CellRunner {
     base: LoweredCell,
     /// The experiment's presynaptic network with every synapse placed on the cell.
     network: Option<crate::network::PreparedNetwork>,
+    /// The network's receptors resolved to synapse mechanisms (declared or stdlib).
+    receptors: Option<crate::kernel::synapse::NetworkReceptors>,
     /// Lowered cells of sweep points that change the neuron.
     per_point: Mutex<HashMap<u64, std::sync::Arc<LoweredCell>>>,
     probes: Vec<Probe>,
@@ -145,6 +147,13 @@ impl CellRunner {
             Some(name) => Some(prepare_network(model, name, &morph, &base)?),
             None => None,
         };
+        let receptors = match &network {
+            Some(prep) => Some(
+                crate::kernel::synapse::NetworkReceptors::new(&prep.network, &model.mechanisms)
+                    .map_err(|e| e.to_diagnostic())?,
+            ),
+            None => None,
+        };
         let mut r = CellRunner {
             exp: exp.clone(),
             neuron,
@@ -152,6 +161,7 @@ impl CellRunner {
             morph,
             base,
             network,
+            receptors,
             per_point: Mutex::new(HashMap::new()),
             probes: Vec::new(),
         };
@@ -791,11 +801,10 @@ impl TrialRunner for CellRunner {
         let mut cell =
             ActiveCell::new(tree, &placements, &reversal, cfg).map_err(|e| e.to_diagnostic())?;
         let mut input = None;
-        if let Some(prep) = &self.network {
+        if let (Some(prep), Some(receptors)) = (&self.network, &self.receptors) {
             // All randomness of a trial derives from its seed (spec 04; `run::stream_seed`).
             let inp = crate::network::generate_trial(prep, _item.seed, duration);
-            let set = crate::kernel::synapse::synapses_from_trial_input(&prep.network, &inp)
-                .map_err(|e| e.to_diagnostic())?;
+            let set = receptors.synapses(&inp).map_err(|e| e.to_diagnostic())?;
             cell.add_synapses(set).map_err(|e| e.to_diagnostic())?;
             input = Some(inp);
         }

@@ -580,15 +580,15 @@ impl Session {
             .map(|s| s.name.clone())
             .unwrap_or_else(|| "density".into());
         if let Some(s) = &d.sort
-            && s.name != "density"
-            && s.name != "point"
+            && !["density", "point", "synapse"].contains(&s.name.as_str())
         {
             self.diags.push(
                 Diagnostic::new(Code::E0404, format!("unknown mechanism sort `{}`", s.name))
-                    .label(s.span, "expected `density` or `point`"),
+                    .label(s.span, "expected `density`, `point` or `synapse`"),
             );
         }
-        let current_dim = if sort == "point" {
+        let synapse = sort == "synapse";
+        let current_dim = if sort == "point" || synapse {
             Dim::CURRENT
         } else {
             Dim([-2, 0, 0, 1, 0, 0])
@@ -602,8 +602,13 @@ impl Session {
             parameters: vec![],
             states: vec![],
             currents: vec![],
+            weights: vec![],
+            events: vec![],
         };
         let mut params = Vec::new();
+        let mut weights_span: Option<Span> = None;
+        let mut weight_names: Vec<(String, Span)> = Vec::new();
+        let mut event_span: Option<Span> = None;
         let mut locals: Vec<(String, Val)> = vec![
             ("v".into(), q_var("v", Dim::VOLTAGE)),
             ("t".into(), q_var("t", Dim::TIME)),
@@ -642,6 +647,53 @@ impl Session {
             };
             for entry in &b.entries {
                 match entry {
+                    Entry::Block(sb) if synapse && (sb.head.name == "ion" || sb.head.name == "gate") => {
+                        ev.diags.push(Diagnostic::new(Code::E0403, format!("a synapse has no `{}` blocks", sb.head.name)).label(sb.head.span, "not allowed in a synapse").help("synapse states change by `derivative` equations and in the `event` block"));
+                    }
+                    Entry::Field(f) if synapse && f.name.name == "weights" => {
+                        if let Some(prev) = weights_span {
+                            ev.diags.push(Diagnostic::new(Code::E0104, "`weights` given twice").label(f.name.span, "given again here").label(prev, "first given here"));
+                            continue;
+                        }
+                        weights_span = Some(f.name.span);
+                        match name_list(&f.value) {
+                            Some(names) => weight_names = names,
+                            None => ev.diags.push(Diagnostic::new(Code::E0306, "expected a list of parameter names").label(f.value.span, "e.g. `weights: [w_ampa, w_nmda]`")),
+                        }
+                    }
+                    Entry::Block(sb) if synapse && sb.head.name == "event" => {
+                        if let Some(prev) = event_span {
+                            ev.diags.push(Diagnostic::new(Code::E0104, "a synapse has one `event` block").label(sb.head.span, "given again here").label(prev, "first given here"));
+                            continue;
+                        }
+                        event_span = Some(sb.head.span);
+                        let mut given: HashMap<String, Span> = HashMap::new();
+                        for en in &sb.body.entries {
+                            let Entry::Field(f) = en else {
+                                ev.diags.push(Diagnostic::new(Code::E0401, "an event block has `state: new value` entries only").label(en.span(), "unexpected entry").help("e.g. `event { A: A + w * factor }`"));
+                                continue;
+                            };
+                            let Some((_, _, sdim)) = declared_states.iter().find(|x| x.0 == f.name.name).cloned() else {
+                                let mut dg = Diagnostic::new(Code::E0201, format!("`{}` is not a state of this synapse", f.name.name)).label(f.name.span, "declare it first with `state`");
+                                if let Some(s) = suggest(&f.name.name, declared_states.iter().map(|s| s.0.as_str())) {
+                                    dg = dg.help(format!("did you mean `{s}`?"));
+                                }
+                                ev.diags.push(dg);
+                                continue;
+                            };
+                            if let Some(prev) = given.get(&f.name.name) {
+                                ev.diags.push(Diagnostic::new(Code::E0104, format!("`{}` set twice in one event", f.name.name)).label(f.name.span, "set again here").label(*prev, "first set here"));
+                                continue;
+                            }
+                            given.insert(f.name.name.clone(), f.name.span);
+                            let v = ev.eval(&f.value, &mut scope);
+                            let v = ev.expect_dim(v, sdim, f.value.span, &format!("the new value of `{}`", f.name.name));
+                            if let Val::Q { ex, .. } = v {
+                                let (scale, _) = units::canonical_scale(sdim);
+                                mm.events.push(crate::model::EventAssign { state: f.name.name.clone(), expr: ex.canonical(scale) });
+                            }
+                        }
+                    }
                     Entry::Block(sb) if sb.head.name == "ion" => {
                         let Some(ion) = &sb.name else {
                             ev.diags.push(Diagnostic::new(Code::E0101, "an ion block needs the ion's name").label(sb.head.span, "write e.g. `ion na { reads: ena, writes: ina }`"));
@@ -893,6 +945,52 @@ impl Session {
                     .help(format!(
                         "add `gate {name} {{ inf: …, tau: … }}` or `derivative {name} = …`"
                     )),
+                );
+            }
+        }
+        if synapse {
+            for (w, sp) in &weight_names {
+                if mm.parameters.iter().any(|p| p.name == *w) {
+                    mm.weights.push(w.clone());
+                } else {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::E0201,
+                            format!("weight `{w}` is not a parameter of this synapse"),
+                        )
+                        .label(*sp, "declare it with `parameter`"),
+                    );
+                }
+            }
+            if event_span.is_none() {
+                diags.push(
+                    Diagnostic::new(
+                        Code::E0402,
+                        format!("synapse `{}` has no `event` block", d.name.name),
+                    )
+                    .label(
+                        d.name.span,
+                        "a synapse needs to say what a release event does",
+                    )
+                    .help("e.g. `event { A: A + w, B: B + w }`"),
+                );
+            }
+            if mm.currents.is_empty() {
+                diags.push(
+                    Diagnostic::new(
+                        Code::E0402,
+                        format!("synapse `{}` contributes no current", d.name.name),
+                    )
+                    .label(d.name.span, "declare `current i = g * (v - e)`"),
+                );
+            }
+            if !crate::diagnostics::has_errors(&diags)
+                && let Err(m) = crate::kernel::synapse::SynapseMech::analyse(&mm)
+            {
+                diags.push(
+                    Diagnostic::new(Code::E0504, format!("synapse `{}` cannot be simulated: {m}", d.name.name))
+                        .label(d.name.span, "declared here")
+                        .note("synapse states must follow linear equations with constant coefficients; events must add to conductance states"),
                 );
             }
         }
@@ -1472,6 +1570,24 @@ impl Session {
             fields: BTreeMap::new(),
             receptors: BTreeMap::new(),
         };
+        // Synapse mechanisms visible here (declared or imported): name → (index, parameters).
+        let synapses: Vec<(String, usize, Vec<(String, Dim)>)> = self.modules[mid as usize]
+            .syms
+            .iter()
+            .filter_map(|(n, s)| match s.0 {
+                Sym::Mech(i) if self.mechs[i].sort == "synapse" => Some((
+                    n.clone(),
+                    i,
+                    self.mechs[i]
+                        .params
+                        .iter()
+                        .map(|x| (x.0.clone(), x.1))
+                        .collect(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let mut used_synapses: Vec<(String, usize)> = Vec::new();
         let mut seen: HashMap<String, Span> = HashMap::new();
         const FIELDS: &[&str] = &[
             "cells",
@@ -1575,21 +1691,32 @@ impl Session {
                         );
                         continue;
                     };
-                    let Some(params) = receptor_params(&rn.name) else {
+                    let declared = synapses.iter().find(|x| x.0 == rn.name);
+                    let alias: Option<Vec<(String, Dim)>> = receptor_params(&rn.name)
+                        .map(|ps| ps.iter().map(|(n, d)| (n.to_string(), *d)).collect());
+                    let Some(params) = declared.map(|x| x.2.clone()).or(alias) else {
+                        let known: Vec<&str> = RECEPTORS
+                            .iter()
+                            .map(|r| r.0)
+                            .chain(synapses.iter().map(|x| x.0.as_str()))
+                            .collect();
                         let mut d =
                             Diagnostic::new(Code::E0206, format!("unknown receptor `{}`", rn.name))
                                 .label(rn.span, "not a synapse mechanism");
-                        if let Some(s) = suggest(&rn.name, RECEPTORS.iter().map(|r| r.0)) {
+                        if let Some(s) = suggest(&rn.name, known.iter().copied()) {
                             d = d.help(format!("did you mean `{s}`?"));
                         } else {
                             d = d.note(format!(
-                                "receptors: {}",
-                                RECEPTORS.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")
+                                "receptors: {} (or a mechanism declared `: synapse`)",
+                                known.join(", ")
                             ));
                         }
                         ev.diags.push(d);
                         continue;
                     };
+                    if let Some(x) = declared {
+                        used_synapses.push((x.0.clone(), x.1));
+                    }
                     let mut fields = BTreeMap::new();
                     for f in value_fields(
                         &sb.body,
@@ -1605,12 +1732,18 @@ impl Session {
                                 ),
                             )
                             .label(f.name.span, "unknown parameter");
-                            if let Some(s) = suggest(&f.name.name, params.iter().map(|p| p.0)) {
+                            if let Some(s) =
+                                suggest(&f.name.name, params.iter().map(|p| p.0.as_str()))
+                            {
                                 d = d.help(format!("did you mean `{s}`?"));
                             } else {
                                 d = d.note(format!(
                                     "parameters: {}",
-                                    params.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+                                    params
+                                        .iter()
+                                        .map(|p| p.0.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
                                 ));
                             }
                             ev.diags.push(d);
@@ -1641,6 +1774,13 @@ impl Session {
                         "write `name: value` fields and `receptor` blocks",
                     ),
                 ),
+            }
+        }
+        for (n, i) in used_synapses {
+            self.mech_by_name(mid, &n);
+            let m = &self.mechs[i].model;
+            if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
+                self.model.mechanisms.push(m.clone());
             }
         }
         for req in ["cells", "activity"] {
