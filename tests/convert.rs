@@ -332,3 +332,64 @@ fn missing_label_and_negative_density_through_isf_param() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `isf convert network.param -o DIR/net.isf`: the written network checks clean from its own
+/// directory (anatomy paths relative to the output) and lowers to the same typed network as
+/// `isf_network_param`.
+#[test]
+fn network_param_converts_through_the_cli() {
+    let inputs = std::env::var_os("ISF_CONFORMANCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"))
+        .join("inputs");
+    let param = inputs.join("network.param");
+    if !param.exists() {
+        eprintln!(
+            "SKIPPED: conformance data not found at {}",
+            inputs.display()
+        );
+        return;
+    }
+    let dir = temp_dir("netconv").join("sub");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("net.isf");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_isf"))
+        .args([
+            "convert",
+            param.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .args(["--name", "C2"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("network C2 {"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    let checked = isf::sema::check_text("net.isf", &text, &dir);
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{:?}",
+        checked.diagnostics.iter().take(3).collect::<Vec<_>>()
+    );
+    let mut a = isf::network::lower::from_model(&checked.model.networks[0]).unwrap();
+    let mut b = isf::network::isf_network_param(&param).unwrap();
+    for n in [&mut a, &mut b] {
+        n.name.clear();
+        for p in &mut n.populations {
+            for r in &mut p.receptors {
+                r.parameters.sort_by(|x, y| x.0.cmp(&y.0));
+            }
+            if let isf::network::SynapseSource::Anatomy { syn, con } = &mut p.synapses {
+                *syn = std::fs::canonicalize(&*syn).unwrap();
+                *con = std::fs::canonicalize(&*con).unwrap();
+            }
+        }
+    }
+    assert_eq!(a.populations.len(), b.populations.len());
+    assert_eq!(a, b);
+}

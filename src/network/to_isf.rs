@@ -55,13 +55,7 @@ fn population(s: &mut String, p: &Population, base: &Path) -> Result<(), String>
     let _ = writeln!(s, "        cells: {}", p.cells);
     match &p.synapses {
         SynapseSource::Anatomy { syn, con } => {
-            let rel = |q: &Path| {
-                q.strip_prefix(base)
-                    .unwrap_or(q)
-                    .display()
-                    .to_string()
-                    .replace('\\', "/")
-            };
+            let rel = |q: &Path| crate::lower::isf_param::relative_to(q, base).replace('\\', "/");
             let _ = writeln!(
                 s,
                 "        synapses: anatomy(syn: \"{}\", con: \"{}\")",
