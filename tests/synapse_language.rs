@@ -60,7 +60,7 @@ mechanism my_exp2 : synapse {
 fn run(inputs: &Path, receptor: &str) -> Vec<f64> {
     let i = inputs.display();
     let text = format!(
-        r#"import std.synapses.isf.{{glutamate_syn}}
+        r#"import std.synapses.{{glutamate_syn}}
 {MY_GLU}
 neuron L5PT = isf_param("{i}/86_C2_center.param")
 network N {{

@@ -1,5 +1,5 @@
 //! Synaptic point processes declared in the language (`mechanism NAME : synapse`, spec 03
-//! §3.6; ISF's receptors are in `stdlib/synapses/isf.isf`) compiled for a cell, and
+//! §3.6; ISF's receptors are in `stdlib/synapses.isf`) compiled for a cell, and
 //! release-event delivery with NEURON's fixed-step timing (spec 03 §3.8).
 //!
 //! **Analysis** ([`SynapseMech::analyse`]). Every state of a synapse has a `derivative`. States
@@ -393,13 +393,13 @@ impl SynapseMech {
     }
 }
 
-/// The synapses of `std.synapses.isf` (ISF's `glutamate_syn`, `gaba_syn`, and `exp2syn`),
+/// The synapses of `std.synapses` (ISF's `glutamate_syn`, `gaba_syn`, and `exp2syn`),
 /// checked and analysed once per process.
 pub fn stdlib_synapses() -> Result<&'static [Arc<SynapseMech>], String> {
     static LIB: OnceLock<Result<Vec<Arc<SynapseMech>>, String>> = OnceLock::new();
     LIB.get_or_init(|| {
-        let (name, text) = crate::stdlib::module(&["synapses", "isf"])
-            .ok_or_else(|| "stdlib module std.synapses.isf is missing".to_string())?;
+        let (name, text) = crate::stdlib::module(&["synapses"])
+            .ok_or_else(|| "stdlib module std.synapses is missing".to_string())?;
         let checked = crate::sema::check_text(&name, text, std::path::Path::new("."));
         if checked.has_errors() {
             let msgs: Vec<String> = checked
@@ -441,7 +441,7 @@ pub fn find_synapse(name: &str, declared: &[MechModel]) -> Result<Arc<SynapseMec
         .cloned()
         .ok_or_else(|| {
             setup(format!(
-                "no synapse mechanism `{name}` (declared synapses and std.synapses.isf: {})",
+                "no synapse mechanism `{name}` (declared synapses and std.synapses: {})",
                 lib.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
             ))
         })
@@ -975,7 +975,7 @@ impl SynapseKernel {
 }
 
 /// Receptor of a network's receptor entry: the synapse mechanism of that name (declared in
-/// `declared` or in `std.synapses.isf`; ISF's `*_old` variants map to the plain names) with its
+/// `declared` or in `std.synapses`; ISF's `*_old` variants map to the plain names) with its
 /// defaults overridden by the entry's parameters. ISF network files give parameters in the mod
 /// files' units, which are the canonical units of the stdlib synapses (ms, mV, nS).
 pub fn receptor_from_network(
