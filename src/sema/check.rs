@@ -2416,11 +2416,12 @@ fn replay_source(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<ReplaySource> {
     let path = base.join(s);
+    // Shown relative to the working directory when below it.
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string());
     if !path.is_file() {
-        let shown = std::env::current_dir()
-            .ok()
-            .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
-            .unwrap_or_else(|| path.display().to_string());
         diags.push(
             Diagnostic::new(Code::E0211, format!("file not found: {s}"))
                 .label(span, format!("looked for {shown}"))
@@ -2438,7 +2439,8 @@ fn replay_source(
                 releases: releases as u64,
             })
         }
-        Err(e) => {
+        Err(mut e) => {
+            e.file = shown;
             diags.push(
                 Diagnostic::new(e.code, format!("{}: {}", e.location(), e.message))
                     .label(span, "in this replay file")
