@@ -327,3 +327,22 @@ experiment legacy {{
         lib.n_releases()
     );
 }
+
+/// `examples/replay.isf` checks and runs: every recorded synapse of a file is replayed.
+#[test]
+fn example_script_replays() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let c = isf::sema::check_path(&root.join("examples/replay.isf"));
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    let exp = &c.model.experiments[0];
+    assert_eq!(exp.trials, 2);
+    let runner = CellRunner::new(&c.model, exp).unwrap_or_else(|d| panic!("{d:?}"));
+    for item in work_items(exp) {
+        let out = runner
+            .run(&item, &point_values(&exp.sweep, item.point))
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        let rows = table(&out, "synapse_activations").rows();
+        assert_eq!(rows, Ok(exp.replay[item.trial as usize].synapses as usize));
+        assert!(out.traces[0].1.iter().all(|v| v.is_finite()));
+    }
+}
