@@ -346,3 +346,25 @@ fn example_script_replays() {
         assert!(out.traces[0].1.iter().all(|v| v.is_finite()));
     }
 }
+
+/// The plan hash covers the replay files by content: editing a file changes it, moving the
+/// same files elsewhere does not.
+#[test]
+fn plan_hash_covers_replay_contents() {
+    let hash = |dir: &Path| {
+        let c = checked(dir, &script(r#"["t0.csv"]"#));
+        c.model.content_hash()
+    };
+    let (a, b) = (scratch("hash-a"), scratch("hash-b"));
+    let text = format!("{CSV_HEADER}\n0,VPM_C2,4,0.5,12.5\n");
+    std::fs::write(a.join("t0.csv"), &text).unwrap();
+    std::fs::write(b.join("t0.csv"), &text).unwrap();
+    let h = hash(&a);
+    assert_eq!(h, hash(&b), "same contents elsewhere");
+    std::fs::write(
+        b.join("t0.csv"),
+        format!("{CSV_HEADER}\n0,VPM_C2,4,0.5,12.75\n"),
+    )
+    .unwrap();
+    assert_ne!(h, hash(&b), "edited contents");
+}
