@@ -24,7 +24,8 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-/// A small cell and a two-population network block (no anatomy), replaying `replay`.
+/// A small cell and a two-population network block (no anatomy), replaying `replay` (no
+/// `replay` field when empty).
 fn script(replay: &str) -> String {
     let swc = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
     format!(
@@ -53,8 +54,7 @@ network Net {{
 experiment E {{
     neuron: N
     network: Net
-    replay: {replay}
-    duration: 50 ms
+{replay_line}    duration: 50 ms
     record {{
         soma.v
         synapse_activations
@@ -62,7 +62,12 @@ experiment E {{
     }}
 }}
 "#,
-        swc.display()
+        swc.display(),
+        replay_line = if replay.is_empty() {
+            String::new()
+        } else {
+            format!("    replay: {replay}\n")
+        }
     )
 }
 
@@ -367,4 +372,89 @@ fn plan_hash_covers_replay_contents() {
     )
     .unwrap();
     assert_ne!(h, hash(&b), "edited contents");
+}
+
+mod fuzz {
+    use super::*;
+    use isf::network::replay::{ReplayFile, trial_input};
+    use proptest::prelude::*;
+
+    /// Fields that make near-valid lines of both formats.
+    const FIELDS: &[&str] = &[
+        "0",
+        "1",
+        "7",
+        "-1",
+        "4",
+        "400",
+        "99",
+        "0.5",
+        "1.5",
+        "-3",
+        "nan",
+        "inf",
+        "1e308",
+        "12.5",
+        "VPM_C2",
+        "L45Peak_C2",
+        "L5tt_C2",
+        "",
+        " ",
+        "x",
+        "Dendrite",
+        "1.0,2.0,",
+        "3,",
+        "4294967296",
+        "synapse_id",
+        "spike_time_ms",
+    ];
+
+    fn setup() -> &'static (isf::network::PreparedNetwork, isf::network::Placer) {
+        static SETUP: std::sync::OnceLock<(isf::network::PreparedNetwork, isf::network::Placer)> =
+            std::sync::OnceLock::new();
+        SETUP.get_or_init(|| {
+            let c = checked(&scratch("fuzz"), &script(""));
+            let net = isf::network::lower::from_model(&c.model.networks[0]).expect("network");
+            let swc = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
+            let morph = isf::morph::Morphology::read(&swc).expect("swc");
+            let nseg = vec![3; morph.sections.len()];
+            let placer = isf::network::Placer::new(&morph, &nseg);
+            let labels = morph
+                .sections
+                .iter()
+                .map(|s| s.label.as_str().to_string())
+                .collect();
+            (
+                isf::network::PreparedNetwork::without_anatomy(&net, labels),
+                placer,
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Reading and placing arbitrary replay files never panics: rows are accepted or a
+        /// located error comes back.
+        #[test]
+        fn replay_files_never_panic(
+            header in prop::sample::select(vec![
+                format!("{CSV_HEADER}\n"), format!("{HEADER}\n"), String::new(),
+                "spike_time_ms,synapse_id\n".to_string(),
+            ]),
+            lines in prop::collection::vec(
+                (prop::collection::vec(prop::sample::select(FIELDS), 0..9), any::<bool>()),
+                0..6,
+            ),
+        ) {
+            let (prep, placer) = setup();
+            let mut text = header;
+            for (fields, tab) in lines {
+                text.push_str(&fields.join(if tab { "\t" } else { "," }));
+                text.push('\n');
+            }
+            if let Ok(f) = ReplayFile::parse(&text, "f.csv") {
+                let _ = trial_input(prep, placer, &f);
+            }
+        }
+    }
 }
