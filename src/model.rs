@@ -263,6 +263,24 @@ pub struct ExperimentModel {
     pub sweep_points: u64,
     pub record: Vec<Value>,
     pub store: Option<String>,
+    /// Recorded synaptic input replayed instead of generated network activity, one file per
+    /// trial (`replay: "file.csv"` or a list). Omitted from the JSON when empty, so models
+    /// without it hash as before; the files enter the hash by content (field `path`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replay: Vec<ReplaySource>,
+}
+
+/// One replay file: an ISF synapse activation file or a spike-time CSV.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReplaySource {
+    /// Resolved path.
+    pub path: String,
+    /// `isf_activations` or `spike_times` (see [`crate::network::replay`]).
+    pub format: String,
+    /// Synapses with at least one release.
+    pub synapses: u64,
+    /// Release events.
+    pub releases: u64,
 }
 
 /// One sweep axis: a path into the declarations and its values.

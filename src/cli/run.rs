@@ -180,6 +180,14 @@ pub fn run(args: RunArgs) -> i32 {
         };
         meta.extra.insert("trials".into(), exp.trials.to_string());
         meta.extra.insert("experiment".into(), exp.name.clone());
+        if !exp.replay.is_empty() {
+            // Trial t replays file t.
+            let files: Vec<&str> = exp.replay.iter().map(|r| r.path.as_str()).collect();
+            meta.extra.insert(
+                "replay".into(),
+                serde_json::to_string(&files).unwrap_or_default(),
+            );
+        }
         let axes = exp.sweep.clone();
         let sink = match StoreSink::new(
             &store,

@@ -131,11 +131,11 @@ codes! {
     E0802 => "malformed ISF parameter file",
     E0803 => "unknown key in ISF parameter file",
     E0804 => "missing key in ISF parameter file",
-    E0805 => "malformed line in a .syn, .con or synapse activation file",
+    E0805 => "malformed line in a .syn, .con, synapse activation or spike-time file",
     E0806 => ".syn and .con files do not match",
     E0807 => "presynaptic cell index out of range",
     E0808 => "value out of range in a network parameter file",
-    E0809 => "synapse type of the network not found in the anatomy files",
+    E0809 => "synapse type not found (network vs. anatomy or replay file)",
     E0810 => "synapse location outside the morphology",
     // ---- E09xx internal ----
     E0901 => "internal error, please report",

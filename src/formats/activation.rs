@@ -6,7 +6,8 @@
 //! L1_C2\t2\t1360.90328786\t72\t5\tApicalDendrite\t258.249399586,
 //! ```
 //! One line per active synapse; times are release times in ms, each followed by a comma. The
-//! legacy 6-column variant without synapse ID is accepted (synapse ID = −1).
+//! legacy 6-column variant without synapse ID is accepted (synapse ID = −1). Times must be
+//! finite and ≥ 0.
 
 use crate::diagnostics::Code;
 use crate::formats::FileError;
@@ -98,10 +99,16 @@ pub fn parse_activation(text: &str, file: &str) -> Result<Vec<ActivationRow>, Fi
             if s.is_empty() {
                 continue;
             }
-            times_ms.push(
-                s.parse()
-                    .map_err(|_| err(k0 + 4, format!("activation time `{s}` is not a number")))?,
-            );
+            let t: f64 = s
+                .parse()
+                .map_err(|_| err(k0 + 4, format!("activation time `{s}` is not a number")))?;
+            if !t.is_finite() || t < 0.0 {
+                return Err(err(
+                    k0 + 4,
+                    format!("activation time {t} ms: times must be finite and ≥ 0"),
+                ));
+            }
+            times_ms.push(t);
         }
         rows.push(ActivationRow {
             synapse_type: f[0].trim().to_string(),
@@ -114,6 +121,19 @@ pub fn parse_activation(text: &str, file: &str) -> Result<Vec<ActivationRow>, Fi
         });
     }
     Ok(rows)
+}
+
+/// 1-based line numbers of the data rows of an activation file's text (the lines
+/// [`parse_activation`] turns into rows, in order), to locate errors found after parsing.
+pub fn data_lines(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
 }
 
 /// Write rows in ISF's layout (header, TAB-separated fields, every time followed by a comma).
@@ -166,6 +186,8 @@ mod tests {
         assert_eq!((e.code, e.line, e.column), (Code::E0805, 1, 26));
         let e = parse_activation("# h\nL1_C2\t2\tfar\t72\t5\tApical\t1.0,\n", "a.csv").unwrap_err();
         assert_eq!((e.code, e.line, e.column), (Code::E0805, 2, 9));
+        let e = parse_activation("L1_C2\t2\t13.5\t72\t5\tApical\t1.0,-2,\n", "a.csv").unwrap_err();
+        assert_eq!((e.code, e.line, e.column), (Code::E0805, 1, 26));
         let e = parse_activation("L1_C2\t2\n", "a.csv").unwrap_err();
         assert_eq!((e.code, e.line, e.column), (Code::E0805, 1, 1));
     }

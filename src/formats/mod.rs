@@ -1,4 +1,5 @@
-//! Readers for ISF's legacy file formats (`.param`, `.syn`, `.con`, landmark files).
+//! Readers for ISF's legacy file formats (`.param`, `.syn`, `.con`, landmark files, synapse
+//! activations) and plain spike-time CSV files.
 //!
 //! Legacy files are not registered in the [`crate::source::SourceMap`] (they can be large and
 //! are never shown with carets), so their errors carry a plain `file:line:column` location in
@@ -8,6 +9,7 @@ pub mod activation;
 pub mod con;
 pub mod landmark;
 pub mod param;
+pub mod spike_times;
 pub mod syn;
 
 use crate::diagnostics::{Code, Diagnostic};

@@ -94,7 +94,8 @@ pub fn population_stream(name: &str, purpose: u64) -> u64 {
 pub struct TrialInput {
     /// The trial's seed.
     pub trial_seed: u64,
-    /// Prepared-synapse index of each active synapse.
+    /// Prepared-synapse index of each active synapse (`u32::MAX` for a replayed synapse that
+    /// is not in the anatomy, see [`super::replay`]).
     pub synapse: Vec<u32>,
     /// Population index of each active synapse.
     pub population: Vec<u32>,

@@ -6,13 +6,15 @@
 //! morphology → [`prepared::PreparedNetwork`] (every synapse placed once, spec 04 §4.5);
 //! per trial seed → [`activity::TrialInput`] (presynaptic spikes, active synapses, release
 //! times, weights). Recorded activations (ISF `simulation_run*_synapses.csv`) replay through
-//! [`replay`].
+//! [`replay`]; [`replay::trial_input`] also takes spike-time CSVs and anatomy-free networks
+//! (`experiment { replay: … }`).
 
 pub mod activity;
 pub mod lower;
 pub mod param;
 pub mod placement;
 pub mod prepared;
+pub mod replay;
 pub mod rng;
 pub mod to_isf;
 pub mod types;

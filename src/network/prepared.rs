@@ -93,6 +93,31 @@ impl PreparedNetwork {
         Self::with_anatomies(network, &files, placer, labels)
     }
 
+    /// The network with no synapse placed (no anatomy read): every population has an empty
+    /// synapse range. Replayed input ([`super::replay`]) brings its own synapse locations.
+    pub fn without_anatomy(network: &Network, section_labels: Vec<String>) -> PreparedNetwork {
+        let mut cell_base = vec![0u32];
+        for p in &network.populations {
+            let last = *cell_base.last().unwrap_or(&0);
+            cell_base.push(last.saturating_add(p.cells));
+        }
+        PreparedNetwork {
+            network: network.clone(),
+            cell_base,
+            synapse_range: vec![0..0; network.populations.len()],
+            syn_population: Vec::new(),
+            syn_id: Vec::new(),
+            syn_cell: Vec::new(),
+            syn_section: Vec::new(),
+            syn_point: Vec::new(),
+            syn_x: Vec::new(),
+            syn_segment: Vec::new(),
+            syn_soma_distance_um: Vec::new(),
+            syn_keep: Vec::new(),
+            section_labels,
+        }
+    }
+
     /// As [`PreparedNetwork::build`], with already read anatomy files (keyed by the
     /// populations' `(syn, con)` paths).
     pub fn with_anatomies(

@@ -208,6 +208,7 @@ pub fn simulate(model: &Model, req: &RunRequest) -> Result<RunResult, RunError> 
             ]),
         }],
         store: None,
+        replay: vec![],
     };
     let runner = CellRunner::new(model, &exp).map_err(RunError::Diag)?;
     let item = crate::run::work_items(&exp)[0];

@@ -1,11 +1,11 @@
 //! Running experiments on a single cell: the [`TrialRunner`] behind `isf run` for experiments
-//! with current-clamp and EPSP stimuli (no presynaptic network yet).
+//! with current-clamp and EPSP stimuli and network input (generated per trial from its seed,
+//! or replayed from recorded files, `replay:`).
 //!
 //! Per sweep point the neuron is lowered once (only when the point changes neuron parameters;
 //! otherwise the experiment's base cell is shared), then every trial builds an
 //! [`ActiveCell`] from the lowered cell, adds the stimuli, runs NEURON's fixed-step scheme and
-//! returns the recorded traces and spike times. Nothing here is random, so all trials of a
-//! point are identical until network input arrives.
+//! returns the recorded traces and spike times. Only generated network input is random.
 
 use super::WorkItem;
 use super::exec::{TrialOutput, TrialRunner};
@@ -114,10 +114,13 @@ pub struct CellRunner {
     mechanisms: Vec<crate::model::MechModel>,
     morph: Morphology,
     base: LoweredCell,
-    /// The experiment's presynaptic network with every synapse placed on the cell.
+    /// The experiment's presynaptic network with every synapse placed on the cell (without
+    /// placed synapses when a replay does not need the anatomy).
     network: Option<crate::network::PreparedNetwork>,
     /// The network's receptors resolved to synapse mechanisms (declared or stdlib).
     receptors: Option<crate::kernel::synapse::NetworkReceptors>,
+    /// Replayed input, one per trial (`replay:`); empty when activity is generated.
+    replay: Vec<crate::network::TrialInput>,
     /// Lowered cells of sweep points that change the neuron.
     per_point: Mutex<HashMap<u64, std::sync::Arc<LoweredCell>>>,
     probes: Vec<Probe>,
@@ -143,9 +146,21 @@ impl CellRunner {
             // Same sections as the lowered cell (the generated axon comes last).
             morph.add_hay2013_axon();
         }
-        let network = match &exp.network {
-            Some(name) => Some(prepare_network(model, name, &morph, &base)?),
-            None => None,
+        let (network, replay) = match &exp.network {
+            Some(name) if !exp.replay.is_empty() => {
+                let (prep, replay) = prepare_replay(model, name, &exp.replay, &morph, &base)?;
+                (Some(prep), replay)
+            }
+            Some(name) => (
+                Some(prepare_network(model, name, &morph, &base)?),
+                Vec::new(),
+            ),
+            None if !exp.replay.is_empty() => {
+                return Err(unsupported(
+                    "replay needs a network giving the receptors of each cell type".into(),
+                ));
+            }
+            None => (None, Vec::new()),
         };
         let receptors = match &network {
             Some(prep) => Some(
@@ -162,6 +177,7 @@ impl CellRunner {
             base,
             network,
             receptors,
+            replay,
             per_point: Mutex::new(HashMap::new()),
             probes: Vec::new(),
         };
@@ -512,6 +528,56 @@ fn prepare_network(
     morph: &Morphology,
     cell: &LoweredCell,
 ) -> Result<crate::network::PreparedNetwork, Diagnostic> {
+    let net = typed_network(model, name)?;
+    let (placer, labels) = cell_placer(morph, cell)?;
+    crate::network::PreparedNetwork::build(&net, &placer, labels)
+        .map_err(|e| e.to_diagnostic_plain())
+}
+
+/// The experiment's network for a replay and the input of every trial, read and placed once
+/// (every file is checked before any trial runs). The anatomy is read only when an ISF
+/// activation file is replayed on a network that has one (to keep the recorded synapse IDs
+/// and soma distances); spike-time files and anatomy-free networks place each replayed
+/// synapse from its own location.
+fn prepare_replay(
+    model: &Model,
+    name: &str,
+    files: &[crate::model::ReplaySource],
+    morph: &Morphology,
+    cell: &LoweredCell,
+) -> Result<
+    (
+        crate::network::PreparedNetwork,
+        Vec<crate::network::TrialInput>,
+    ),
+    Diagnostic,
+> {
+    use crate::network::replay::{ReplayFile, trial_input};
+    use crate::network::{PreparedNetwork, SynapseSource};
+    let net = typed_network(model, name)?;
+    let (placer, labels) = cell_placer(morph, cell)?;
+    let read: Vec<ReplayFile> = files
+        .iter()
+        .map(|f| ReplayFile::read(Path::new(&f.path)).map_err(|e| e.to_diagnostic_plain()))
+        .collect::<Result<_, _>>()?;
+    let anatomy = net
+        .populations
+        .iter()
+        .all(|p| matches!(p.synapses, SynapseSource::Anatomy { .. }));
+    let prep = if anatomy && read.iter().any(|f| f.format() == "isf_activations") {
+        PreparedNetwork::build(&net, &placer, labels).map_err(|e| e.to_diagnostic_plain())?
+    } else {
+        PreparedNetwork::without_anatomy(&net, labels)
+    };
+    let inputs = read
+        .iter()
+        .map(|f| trial_input(&prep, &placer, f).map_err(|e| e.to_diagnostic_plain()))
+        .collect::<Result<_, _>>()?;
+    Ok((prep, inputs))
+}
+
+/// The typed network named `name` (read from its ISF file or lowered from its block).
+fn typed_network(model: &Model, name: &str) -> Result<crate::network::Network, Diagnostic> {
     let nm = model
         .networks
         .iter()
@@ -522,12 +588,20 @@ fn prepare_network(
                 format!("network `{name}` is not declared in this script"),
             )
         })?;
-    let net = match &nm.isf_network_param {
-        Some(path) => crate::network::isf_network_param(Path::new(path))
-            .map_err(|e| e.to_diagnostic_plain())?,
+    match &nm.isf_network_param {
+        Some(path) => {
+            crate::network::isf_network_param(Path::new(path)).map_err(|e| e.to_diagnostic_plain())
+        }
         None => crate::network::lower::from_model(nm)
-            .map_err(|e| unsupported(format!("network `{name}`: {e}")))?,
-    };
+            .map_err(|e| unsupported(format!("network `{name}`: {e}"))),
+    }
+}
+
+/// Synapse placement on the cell (ISF's rule) and the section labels for output files.
+fn cell_placer(
+    morph: &Morphology,
+    cell: &LoweredCell,
+) -> Result<(crate::network::Placer, Vec<String>), Diagnostic> {
     let nseg: Vec<usize> = cell.geometry.sections.iter().map(|s| s.nseg).collect();
     if nseg.len() != morph.sections.len() {
         return Err(Diagnostic::new(
@@ -541,8 +615,7 @@ fn prepare_network(
         .iter()
         .map(|s| s.label.as_str().to_string())
         .collect();
-    crate::network::PreparedNetwork::build(&net, &placer, labels)
-        .map_err(|e| e.to_diagnostic_plain())
+    Ok((placer, labels))
 }
 
 fn lower(n: &NeuronModel, mechs: &[crate::model::MechModel]) -> Result<LoweredCell, Diagnostic> {
@@ -802,8 +875,25 @@ impl TrialRunner for CellRunner {
             ActiveCell::new(tree, &placements, &reversal, cfg).map_err(|e| e.to_diagnostic())?;
         let mut input = None;
         if let (Some(prep), Some(receptors)) = (&self.network, &self.receptors) {
-            // All randomness of a trial derives from its seed (spec 04; `run::stream_seed`).
-            let inp = crate::network::generate_trial(prep, _item.seed, duration);
+            // All randomness of a trial derives from its seed (spec 04; `run::stream_seed`);
+            // a replay takes its trial's recorded input instead.
+            let inp = if self.replay.is_empty() {
+                crate::network::generate_trial(prep, _item.seed, duration)
+            } else {
+                self.replay
+                    .get(_item.trial as usize)
+                    .cloned()
+                    .ok_or_else(|| {
+                        Diagnostic::new(
+                            Code::E0314,
+                            format!(
+                                "trial {} has no replay file ({} given)",
+                                _item.trial,
+                                self.replay.len()
+                            ),
+                        )
+                    })?
+            };
             let set = receptors.synapses(&inp).map_err(|e| e.to_diagnostic())?;
             cell.add_synapses(set).map_err(|e| e.to_diagnostic())?;
             input = Some(inp);

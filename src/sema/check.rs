@@ -1809,6 +1809,11 @@ impl Session {
         let mut trials = 1u64;
         let mut seed = 0u64;
         let mut store = None;
+        // Replay files that read, the number listed, and where `replay`/`trials` are written.
+        let mut replay: Vec<ReplaySource> = Vec::new();
+        let mut replay_listed = 0usize;
+        let mut replay_span: Option<Span> = None;
+        let mut trials_span: Option<Span> = None;
         let mut stimuli: BTreeMap<String, BTreeMap<String, model::Value>> = BTreeMap::new();
         let mut record = Vec::new();
         // (zip marker, block): a plain `sweep` block makes a grid of its axes, `sweep zip`
@@ -1820,7 +1825,7 @@ impl Session {
             .map(|r| (r.0.to_string(), Val::Region(r.0.to_string())))
             .collect();
         const FIELDS: &[&str] = &[
-            "neuron", "network", "duration", "dt", "trials", "seed", "store",
+            "neuron", "network", "duration", "dt", "trials", "seed", "store", "replay",
         ];
         for entry in &b.entries {
             if let Some(dup) = dup_check(entry, &mut seen) {
@@ -1903,6 +1908,7 @@ impl Session {
                                     && matches!(v, Val::Q { dim, .. } if dim.is_one())
                             }) {
                                 trials = x as u64;
+                                trials_span = Some(f.value.span);
                             } else if !v.is_err() {
                                 ev.diags.push(
                                     Diagnostic::new(
@@ -1927,6 +1933,40 @@ impl Session {
                                     )
                                     .label(f.value.span, format!("this is {}", describe_val(&v))),
                                 );
+                            }
+                        }
+                        "replay" => {
+                            replay_span = Some(f.value.span);
+                            let items = match v {
+                                Val::List(items) => items,
+                                other => vec![other],
+                            };
+                            if items.is_empty() {
+                                ev.diags.push(
+                                    Diagnostic::new(Code::E0314, "replay lists no file")
+                                        .label(f.value.span, "empty list")
+                                        .help("give one synapse activation or spike-time file per trial"),
+                                );
+                            }
+                            for it in items {
+                                replay_listed += 1;
+                                match it {
+                                    Val::Str(s) => {
+                                        if let Some(r) = replay_source(base, &s, f.value.span, ev.diags)
+                                        {
+                                            replay.push(r);
+                                        }
+                                    }
+                                    Val::Err => {}
+                                    other => ev.diags.push(
+                                        Diagnostic::new(
+                                            Code::E0306,
+                                            "replay must be a file path or a list of file paths",
+                                        )
+                                        .label(f.value.span, format!("this is {}", other.type_name()))
+                                        .help("write `replay: \"run0.csv\"` or `replay: [\"run0.csv\", \"run1.csv\"]`"),
+                                    ),
+                                }
                             }
                         }
                         "store" => match v {
@@ -2121,6 +2161,31 @@ impl Session {
                 .label(name.span, "add `duration: 300 ms`"),
             );
         }
+        if let Some(rspan) = replay_span {
+            if network.is_none() && !seen.contains_key("network") {
+                diags.push(
+                    Diagnostic::new(Code::E0402, "replay needs a network")
+                        .label(rspan, "recorded input for these synapses")
+                        .label(name.span, "add `network: NAME`")
+                        .help("the network's populations give the receptors and weights of every cell type in the replay files"),
+                );
+            }
+            match trials_span {
+                Some(tspan) if trials != replay_listed as u64 => diags.push(
+                    Diagnostic::new(
+                        Code::E0314,
+                        format!(
+                            "trials is {trials}, but replay lists {replay_listed} file{}",
+                            if replay_listed == 1 { "" } else { "s" }
+                        ),
+                    )
+                    .label(tspan, "number of trials")
+                    .label(rspan, "one trial per file")
+                    .help("leave out `trials`: a replay runs one trial per file"),
+                ),
+                _ => trials = (replay_listed as u64).max(1),
+            }
+        }
         let mut n_steps = 0;
         if let Some((dur, dspan)) = duration {
             let k = dur / dt.0;
@@ -2202,6 +2267,7 @@ impl Session {
             sweep_points,
             record,
             store,
+            replay,
         });
     }
 
@@ -2479,6 +2545,50 @@ fn dup_check(entry: &Entry, seen: &mut HashMap<String, Span>) -> Option<Diagnost
             .label(prev, "first given here")
             .help("remove one of them")
     })
+}
+
+/// Resolve and read one replay file (relative to the script's directory): the model entry,
+/// or a diagnostic at `span` (missing file E0211; the reader's located E08xx errors).
+fn replay_source(
+    base: &Path,
+    s: &str,
+    span: Span,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ReplaySource> {
+    let path = base.join(s);
+    // Shown relative to the working directory when below it.
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string());
+    if !path.is_file() {
+        diags.push(
+            Diagnostic::new(Code::E0211, format!("file not found: {s}"))
+                .label(span, format!("looked for {shown}"))
+                .note("paths are relative to the script that names them"),
+        );
+        return None;
+    }
+    match crate::network::replay::ReplayFile::read(&path) {
+        Ok(f) => {
+            let (synapses, releases) = f.counts();
+            Some(ReplaySource {
+                path: path.to_string_lossy().into_owned(),
+                format: f.format().to_string(),
+                synapses: synapses as u64,
+                releases: releases as u64,
+            })
+        }
+        Err(mut e) => {
+            e.file = shown;
+            diags.push(
+                Diagnostic::new(e.code, format!("{}: {}", e.location(), e.message))
+                    .label(span, "in this replay file")
+                    .note("replay files are ISF synapse activation files or CSVs with columns synapse_id, cell_type, section_id, x, spike_time_ms"),
+            );
+            None
+        }
+    }
 }
 
 fn unknown_field(name: &str, span: Span, place: &str, known: &[&str]) -> Diagnostic {
