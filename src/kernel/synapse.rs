@@ -147,6 +147,10 @@ pub struct SynapseMech {
     sets: Vec<(usize, Id)>,
     /// `dx/dt = a + b·x` per per-synapse state: (a, b) roots.
     plastic_ab: Vec<(Id, Id)>,
+    /// When every conductance state decays on its own (`dx/dt = b·x`, `b` from parameters):
+    /// the `b` root per channel column. The kernel then advances channels with one multiply-add
+    /// per state instead of the compiled state program.
+    decay_b: Option<Vec<Id>>,
 }
 
 impl SynapseMech {
@@ -251,6 +255,23 @@ impl SynapseMech {
             .iter()
             .chain(channel.iter().map(|&c| &deriv[c]))
             .all(|&r| linearity(&dag, r, &ch_in) == Lin::Hom);
+        // Self-contained exponential decay of every conductance state.
+        let mut decay_b = Some(Vec::new());
+        for &c in &channel {
+            let f = deriv[c];
+            let own = state_in(c);
+            let alone = !dag.depends_on(f, IN_V)
+                && !dag.depends_on(f, IN_T)
+                && (0..ns).all(|s| s == c || !dag.depends_on(f, state_in(s)))
+                && linearity(&dag, f, &[own]) == Lin::Hom;
+            match (&mut decay_b, alone) {
+                (Some(v), true) => {
+                    let b = dag.derivative(f, own)?;
+                    v.push(b);
+                }
+                _ => decay_b = None,
+            }
+        }
         let channel_params: Vec<usize> = (0..model.parameters.len())
             .filter(|&j| {
                 current
@@ -316,6 +337,8 @@ impl SynapseMech {
             origin: model.origin.clone(),
             ions: vec![],
             parameters: model.parameters.clone(),
+            // With native decay the compiled state program is not run; the equations stay for
+            // the record.
             states: channel
                 .iter()
                 .map(|&c| model.states[c].clone())
@@ -336,6 +359,7 @@ impl SynapseMech {
             kicks,
             sets,
             plastic_ab,
+            decay_b,
         })
     }
 
@@ -578,6 +602,8 @@ struct Kind {
     pl_drift: Vec<bool>,
     /// Initial values of the per-synapse states.
     pl_init: Vec<f64>,
+    /// Native decay: per channel column, per channel, nocmodl's `1 − exp(b·dt)`.
+    decay_k: Option<Vec<Vec<f64>>>,
     /// Step of each synapse's last event.
     last: Vec<u64>,
     /// Scratch: DAG inputs and node values.
@@ -731,6 +757,34 @@ impl SynapseKernel {
         let mut kinds = Vec::with_capacity(builds.len());
         for b in builds {
             let m = &b.mech;
+            let decay_k = match &m.decay_b {
+                None => None,
+                Some(roots) => {
+                    let np = m.model.parameters.len();
+                    let ns = m.model.states.len();
+                    let upto = roots.iter().map(|&r| r as usize + 1).max().unwrap_or(0);
+                    let mut inputs = vec![0.0; IN_STATES as usize + ns + np];
+                    let mut buf = Vec::new();
+                    let mut k = vec![Vec::with_capacity(b.nodes.len()); roots.len()];
+                    for ch in 0..b.nodes.len() {
+                        for (j, col) in b.ch_par.iter().enumerate() {
+                            inputs[IN_STATES as usize + ns + j] = col[ch];
+                        }
+                        m.eval_into(upto, &inputs, &mut buf);
+                        for (kc, &r) in k.iter_mut().zip(roots) {
+                            let bb = buf[r as usize];
+                            if !bb.is_finite() {
+                                return Err(setup(format!(
+                                    "`{}`: a conductance state decays with rate {bb} /ms",
+                                    m.name()
+                                )));
+                            }
+                            kc.push(1.0 - (bb * dt_ms).exp());
+                        }
+                    }
+                    Some(k)
+                }
+            };
             let chan = CompiledMech::new(&m.channel_model, b.nodes, &b.ch_par, &[], area, env)?;
             let np = m.model.parameters.len();
             let npl = m.plastic.len();
@@ -812,6 +866,7 @@ impl SynapseKernel {
                 pl_inf,
                 pl_drift,
                 pl_init,
+                decay_k,
                 last: vec![0; n_syn],
                 inputs,
                 buf,
@@ -937,7 +992,17 @@ impl SynapseKernel {
     /// Exact exponential update of the conductance states over one step.
     pub(crate) fn advance(&mut self, env: &mut Env<'_>) {
         for k in &mut self.kinds {
-            k.chan.advance(env);
+            match &k.decay_k {
+                // nocmodl's cnexp form for dx/dt = b·x: x += (1 − exp(b·dt))·(0 − x).
+                Some(cols) => {
+                    for (c, kc) in cols.iter().enumerate() {
+                        for (x, &f) in k.chan.state_mut(c).iter_mut().zip(kc) {
+                            *x += f * -*x;
+                        }
+                    }
+                }
+                None => k.chan.advance(env),
+            }
         }
     }
 
@@ -1361,6 +1426,7 @@ mod tests {
         assert_eq!(names, ["glutamate_syn", "gaba_syn", "exp2syn"]);
         for m in lib {
             assert!(m.mergeable(), "{} should merge", m.name());
+            assert!(m.decay_b.is_some(), "{} decays natively", m.name());
         }
         let glu = &lib[0];
         let (ch, pl) = glu.state_split();
