@@ -198,9 +198,10 @@ impl SynapseMech {
                 if !is_channel[c] {
                     continue;
                 }
-                for s in 0..ns {
-                    if !is_channel[s] && dag.depends_on(deriv[c], state_in(s)) {
-                        is_channel[s] = true;
+                let f = deriv[c];
+                for (s, ch) in is_channel.iter_mut().enumerate() {
+                    if !*ch && dag.depends_on(f, state_in(s)) {
+                        *ch = true;
                         grew = true;
                     }
                 }

@@ -127,6 +127,17 @@ pub struct CellRunner {
 }
 
 impl CellRunner {
+    /// The experiment's network with its synapses placed, if any (benchmarks and tests).
+    pub fn network(&self) -> Option<&crate::network::PreparedNetwork> {
+        self.network.as_ref()
+    }
+
+    /// The cable tree of the experiment's cell at its base parameters (benchmarks and tests).
+    pub fn cell_tree(&self) -> Result<crate::sim::CableTree, Diagnostic> {
+        crate::sim::CableTree::from_geometry(&self.base.geometry)
+            .map_err(|e| Diagnostic::new(Code::E0504, e.to_string()))
+    }
+
     /// Prepare an experiment of a checked model: lower its neuron and resolve recordings.
     pub fn new(model: &Model, exp: &ExperimentModel) -> Result<CellRunner, Diagnostic> {
         let neuron = model

@@ -1571,7 +1571,8 @@ impl Session {
             receptors: BTreeMap::new(),
         };
         // Synapse mechanisms visible here (declared or imported): name → (index, parameters).
-        let synapses: Vec<(String, usize, Vec<(String, Dim)>)> = self.modules[mid as usize]
+        type SynapseSym = (String, usize, Vec<(String, Dim)>);
+        let synapses: Vec<SynapseSym> = self.modules[mid as usize]
             .syms
             .iter()
             .filter_map(|(n, s)| match s.0 {
