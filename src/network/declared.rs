@@ -307,7 +307,10 @@ mod tests {
         assert_eq!(el.at(5.0), (1, 0.5));
         assert_eq!(el.at(10.0), (3, 0.5));
         assert_eq!(el.at(25.0), (3, 0.75));
-        assert_eq!(el.at(39.999_999), (3, 0.5 + 0.5 * (29.999_999 / 30.0)));
+        let (sec, x) = el.at(39.999_999);
+        assert_eq!(sec, 3);
+        assert!((x - (1.0 - 0.5e-6 / 30.0)).abs() < 1e-12, "{x}");
+        assert_eq!(el.at(40.0), (3, 1.0));
     }
 
     #[test]
