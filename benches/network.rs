@@ -37,7 +37,7 @@ fn main() {
         let net = isf_network_param(&inputs.join("network.param")).unwrap();
         let t1 = Instant::now();
         let placer = Placer::new(&morph, &nseg);
-        let p = PreparedNetwork::build(&net, &placer, labels.clone()).unwrap();
+        let p = PreparedNetwork::build(&net, &placer, labels.clone(), 0).unwrap();
         let t2 = Instant::now();
         parse = parse.min((t1 - t0).as_secs_f64() * 1e3);
         prep_t = prep_t.min((t2 - t1).as_secs_f64() * 1e3);

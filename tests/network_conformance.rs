@@ -48,7 +48,7 @@ fn setup() -> Option<(Placer, PreparedNetwork)> {
     let t0 = Instant::now();
     let net = isf_network_param(&inputs.join("network.param")).unwrap();
     let t1 = Instant::now();
-    let prep = PreparedNetwork::build(&net, &placer, labels).unwrap();
+    let prep = PreparedNetwork::build(&net, &placer, labels, 0).unwrap();
     let t2 = Instant::now();
     eprintln!(
         "network.param parse {:.1} ms; .syn/.con read + check + placement {:.1} ms (debug/release as built)",

@@ -33,6 +33,7 @@ pub fn run(args: PlanArgs) -> i32 {
     } else {
         print!("{}", render_plan(&checked.model));
         print!("{}", render_cells(&checked.model));
+        print!("{}", render_synapses(&checked.model));
     }
     0
 }
@@ -91,6 +92,111 @@ pub fn render_cells(model: &Model) -> String {
                 "  modified sections (diameters): {}\n",
                 cell.modified_sections.len()
             ));
+        }
+    }
+    out
+}
+
+/// The synapses of every experiment's network as `isf run` places them on its neuron (below
+/// the model; not part of its hash): per population the presynaptic cells, the synapses,
+/// where they come from, how many sit on each label and their soma distances.
+pub fn render_synapses(model: &Model) -> String {
+    use crate::network::SynapseSource;
+    let mut out = String::new();
+    for exp in &model.experiments {
+        let Some(net_name) = &exp.network else {
+            continue;
+        };
+        if !exp.replay.is_empty() {
+            out.push_str(&format!(
+                "synapses of {} ({net_name}): replayed from {} files\n",
+                exp.name,
+                exp.replay.len()
+            ));
+            continue;
+        }
+        let prep = match crate::run::cellsim::placed_network(model, exp) {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(d) => {
+                out.push_str(&format!(
+                    "synapses of {} ({net_name} on {}): not placed\n  {}: {}\n",
+                    exp.name,
+                    exp.neuron,
+                    d.code.as_str(),
+                    d.message
+                ));
+                continue;
+            }
+        };
+        out.push_str(&format!(
+            "synapses of {} ({net_name} on {}, seed {}): {} synapses from {} presynaptic cells\n",
+            exp.name,
+            exp.neuron,
+            exp.seed,
+            prep.n_synapses(),
+            prep.n_cells(),
+        ));
+        for (pi, p) in prep.network.populations.iter().enumerate() {
+            let r = prep.synapse_range[pi].clone();
+            let mut labels: Vec<(String, usize)> = Vec::new();
+            for s in r.clone() {
+                let l = prep
+                    .section_labels
+                    .get(prep.syn_section[s] as usize)
+                    .cloned()
+                    .unwrap_or_default();
+                match labels.iter_mut().find(|x| x.0 == l) {
+                    Some(x) => x.1 += 1,
+                    None => labels.push((l, 1)),
+                }
+            }
+            labels.sort();
+            let d = &prep.syn_soma_distance_um[r.clone()];
+            let (lo, hi) = d
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                });
+            let mut connected: Vec<u32> = prep.syn_cell[r.clone()].to_vec();
+            connected.sort_unstable();
+            connected.dedup();
+            let source = match &p.synapses {
+                SynapseSource::Anatomy { syn, .. } => format!(
+                    "anatomy {}",
+                    syn.file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                ),
+                SynapseSource::Declared(dd) => {
+                    let regions = if dd.regions.is_empty() {
+                        crate::network::declared::DEFAULT_REGIONS.join(", ")
+                    } else {
+                        dd.regions.join(", ")
+                    };
+                    match dd.distance_um {
+                        Some((a, b)) => format!("declared on {regions}, {a}-{b} um"),
+                        None => format!("declared on {regions}"),
+                    }
+                }
+            };
+            out.push_str(&format!(
+                "  {:<16} cells {:>6}  synapses {:>6}  connected cells {:>6}  {source}\n",
+                p.name,
+                p.cells,
+                r.len(),
+                connected.len()
+            ));
+            if !r.is_empty() {
+                let per: Vec<String> = labels.iter().map(|(l, n)| format!("{l} {n}")).collect();
+                out.push_str(&format!(
+                    "  {:<16} {}; soma distance {:.1}-{:.1} um\n",
+                    "",
+                    per.join(", "),
+                    lo,
+                    hi
+                ));
+            }
         }
     }
     out

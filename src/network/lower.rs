@@ -102,10 +102,11 @@ fn population(p: &PopulationModel) -> Result<Population, String> {
                 con: path("con")?,
             }
         }
-        Some(v) => SynapseSource::Count(
+        Some(v) => SynapseSource::Declared(declared(
+            p,
             num(v).ok_or_else(|| err(&p.name, "`synapses` must be a number or anatomy(…)"))? as u32,
-        ),
-        None => SynapseSource::Count(cells),
+        )?),
+        None => SynapseSource::Declared(declared(p, cells)?),
     };
     let release = match f("release_probability") {
         None => Release::Always,
@@ -145,6 +146,38 @@ fn population(p: &PopulationModel) -> Result<Population, String> {
         activity,
         excitatory,
     })
+}
+
+/// `count` declared synapses with the population's `location` and `distance`.
+fn declared(p: &PopulationModel, count: u32) -> Result<DeclaredSynapses, String> {
+    let mut out = DeclaredSynapses::count(count);
+    if let Some(v) = p.fields.get("location") {
+        let Value::List(items) = v else {
+            return Err(err(&p.name, "`location` must be a list of regions"));
+        };
+        for it in items {
+            let Value::Str(r) = it else {
+                return Err(err(&p.name, "`location` must be a list of regions"));
+            };
+            out.regions.push(r.clone());
+        }
+    }
+    if let Some(v) = p.fields.get("distance") {
+        let bounds = match v {
+            Value::List(items) => items.iter().map(num).collect::<Option<Vec<f64>>>(),
+            _ => None,
+        };
+        match bounds.as_deref() {
+            Some(&[from, to]) => out.distance_um = Some((from, to)),
+            _ => {
+                return Err(err(
+                    &p.name,
+                    "`distance` must be a pair of constant lengths",
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn receptor(

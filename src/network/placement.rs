@@ -86,6 +86,25 @@ impl Placer {
             .is_some_and(|r| !r.is_empty())
     }
 
+    /// A section's length (ISF's double-precision sum of its point distances), µm.
+    pub fn section_length_um(&self, section: u32) -> f64 {
+        self.length_um.get(section as usize).copied().unwrap_or(0.0)
+    }
+
+    /// Soma distance (definition 3) at a section's 0-end: the summed lengths of its
+    /// ancestors below the soma, µm; the soma (and its sections) is at distance 0 everywhere.
+    pub fn start_distance_um(&self, section: u32) -> f64 {
+        self.ancestors_um
+            .get(section as usize)
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// Whether a section is a root (soma) section, where every position has distance 0.
+    pub fn is_root(&self, section: u32) -> bool {
+        self.on_soma.get(section as usize).copied().unwrap_or(false)
+    }
+
     /// `relPts` (normalised arc length of each 3-D point) of a section.
     pub fn rel_pts(&self, section: u32) -> &[f64] {
         &self.rel_pts[section as usize]

@@ -83,14 +83,17 @@ pub struct PreparedNetwork {
 }
 
 impl PreparedNetwork {
-    /// Read the anatomy files of `network` and place its synapses on the cell.
+    /// Read the anatomy files of `network` and place its synapses on the cell; synapses
+    /// declared by count are placed from `placement_seed`
+    /// ([`super::declared::placement_seed`] of the experiment seed).
     pub fn build(
         network: &Network,
         placer: &Placer,
         labels: Vec<String>,
+        placement_seed: u64,
     ) -> Result<PreparedNetwork, FileError> {
         let files = read_anatomies(network)?;
-        Self::with_anatomies(network, &files, placer, labels)
+        Self::with_anatomies(network, &files, placer, labels, placement_seed)
     }
 
     /// The network with no synapse placed (no anatomy read): every population has an empty
@@ -125,6 +128,7 @@ impl PreparedNetwork {
         files: &HashMap<(PathBuf, PathBuf), Arc<Anatomy>>,
         placer: &Placer,
         section_labels: Vec<String>,
+        placement_seed: u64,
     ) -> Result<PreparedNetwork, FileError> {
         let mut out = PreparedNetwork {
             network: network.clone(),
@@ -154,7 +158,7 @@ impl PreparedNetwork {
             })?;
             out.cell_base.push(next);
             let start = out.syn_id.len();
-            out.add_population(pi, pop, files, placer)?;
+            out.add_population(pi, pop, files, placer, placement_seed)?;
             out.synapse_range.push(start..out.syn_id.len());
         }
         out.apply_modify();
@@ -167,20 +171,36 @@ impl PreparedNetwork {
         pop: &Population,
         files: &HashMap<(PathBuf, PathBuf), Arc<Anatomy>>,
         placer: &Placer,
+        placement_seed: u64,
     ) -> Result<(), FileError> {
         let (syn_path, con_path) = match &pop.synapses {
             SynapseSource::Anatomy { syn, con } => (syn, con),
-            SynapseSource::Count(_) => {
-                return Err(FileError::new(
-                    Code::E0809,
-                    format!(
-                        "population `{}` gives only a synapse count; placing synapses needs `synapses: anatomy(syn: …, con: …)`",
-                        pop.name
-                    ),
-                    &self.network.name,
-                    0,
-                    0,
-                ));
+            SynapseSource::Declared(d) => {
+                let placed = super::declared::place(
+                    placer,
+                    &self.section_labels,
+                    &pop.name,
+                    pop.cells,
+                    d,
+                    placement_seed,
+                )
+                .map_err(|e| {
+                    let code = match e.kind {
+                        super::declared::NoPlaceKind::MissingRegion(_) => Code::E0413,
+                        super::declared::NoPlaceKind::Empty => Code::E0415,
+                    };
+                    FileError::new(
+                        code,
+                        format!("population `{}`: {} ({})", pop.name, e.message, e.note),
+                        &self.network.name,
+                        0,
+                        0,
+                    )
+                })?;
+                for (id, (pl, cell)) in placed.into_iter().enumerate() {
+                    self.push_synapse(pi, id as u32, cell, &pl);
+                }
+                return Ok(());
             }
         };
         let Some(an) = files.get(&(syn_path.clone(), con_path.clone())) else {
@@ -246,17 +266,21 @@ impl PreparedNetwork {
                     0,
                 ));
             };
-            self.syn_population.push(pi as u32);
-            self.syn_id.push(id as u32);
-            self.syn_cell.push(cell_of[id]);
-            self.syn_section.push(pl.section);
-            self.syn_point.push(pl.point);
-            self.syn_x.push(pl.x);
-            self.syn_segment.push(pl.segment);
-            self.syn_soma_distance_um.push(pl.soma_distance_um);
-            self.syn_keep.push(SourceMask::MAX);
+            self.push_synapse(pi, id as u32, cell_of[id], &pl);
         }
         Ok(())
+    }
+
+    fn push_synapse(&mut self, pi: usize, id: u32, cell: u32, pl: &super::Placement) {
+        self.syn_population.push(pi as u32);
+        self.syn_id.push(id);
+        self.syn_cell.push(cell);
+        self.syn_section.push(pl.section);
+        self.syn_point.push(pl.point);
+        self.syn_x.push(pl.x);
+        self.syn_segment.push(pl.segment);
+        self.syn_soma_distance_um.push(pl.soma_distance_um);
+        self.syn_keep.push(SourceMask::MAX);
     }
 
     fn apply_modify(&mut self) {

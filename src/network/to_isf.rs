@@ -63,8 +63,14 @@ fn population(s: &mut String, p: &Population, base: &Path) -> Result<(), String>
                 rel(con)
             );
         }
-        SynapseSource::Count(n) => {
-            let _ = writeln!(s, "        synapses: {n}");
+        SynapseSource::Declared(d) => {
+            let _ = writeln!(s, "        synapses: {}", d.count);
+            if !d.regions.is_empty() {
+                let _ = writeln!(s, "        location: [{}]", d.regions.join(", "));
+            }
+            if let Some((from, to)) = d.distance_um {
+                let _ = writeln!(s, "        distance: ({from} um, {to} um)");
+            }
         }
     }
     match p.release {

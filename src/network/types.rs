@@ -56,9 +56,34 @@ pub enum SynapseSource {
         /// `.con` file, resolved relative to the referencing file.
         con: PathBuf,
     },
-    /// A number of synapses without locations (`.isf` `synapses: N`); each synapse gets one
-    /// presynaptic cell (synapse i ← cell i mod cells).
-    Count(u32),
+    /// Synapses declared in `.isf` without an anatomy (`synapses: N`, optionally `location`
+    /// and `distance`): placed at random by path length ([`super::declared`]), synapse i on
+    /// presynaptic cell i mod cells.
+    Declared(DeclaredSynapses),
+}
+
+/// `synapses: N` of an `.isf` population: how many synapses and where they may go.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeclaredSynapses {
+    /// Number of synapses.
+    pub count: u32,
+    /// Regions as in neuron blocks (`dendrite`, `apical_dendrite`, `soma`, …); empty means
+    /// the default, [`super::declared::DEFAULT_REGIONS`].
+    pub regions: Vec<String>,
+    /// Path-length range from the soma `[from, to]`, µm (the `distance` of neuron region
+    /// expressions and the `soma_distance_um` of synapse activation rows).
+    pub distance_um: Option<(f64, f64)>,
+}
+
+impl DeclaredSynapses {
+    /// `count` synapses on the default regions, anywhere.
+    pub fn count(count: u32) -> DeclaredSynapses {
+        DeclaredSynapses {
+            count,
+            regions: Vec::new(),
+            distance_um: None,
+        }
+    }
 }
 
 /// How presynaptic spikes become release times (spec 04 §4.5).

@@ -163,7 +163,7 @@ impl CellRunner {
                 (Some(prep), replay)
             }
             Some(name) => (
-                Some(prepare_network(model, name, &morph, &base)?),
+                Some(prepare_network(model, name, &morph, &base, exp.seed)?),
                 Vec::new(),
             ),
             None if !exp.replay.is_empty() => {
@@ -532,16 +532,47 @@ fn site_name(v: &Value) -> String {
     }
 }
 
-/// Read (or lower) the experiment's network and place its synapses on the cell once.
+/// The experiment's network with every synapse placed on its neuron, exactly as `isf run`
+/// places them (for `isf plan`'s synapse summary). `None` when the experiment has no network.
+pub fn placed_network(
+    model: &Model,
+    exp: &ExperimentModel,
+) -> Result<Option<crate::network::PreparedNetwork>, Diagnostic> {
+    let Some(name) = &exp.network else {
+        return Ok(None);
+    };
+    let neuron = model
+        .neurons
+        .iter()
+        .find(|n| n.name == exp.neuron)
+        .ok_or_else(|| {
+            Diagnostic::new(
+                Code::E0409,
+                format!("neuron `{}` is not declared in this script", exp.neuron),
+            )
+        })?;
+    let base = lower(neuron, &model.mechanisms)?;
+    let mut morph = read_morphology(neuron).map_err(|e| lower_diag(&[*e]))?;
+    if neuron.axon.is_some() {
+        morph.add_hay2013_axon();
+    }
+    prepare_network(model, name, &morph, &base, exp.seed).map(Some)
+}
+
+/// Read (or lower) the experiment's network and place its synapses on the cell once:
+/// anatomy synapses from their files, declared ones from the experiment seed
+/// ([`crate::network::declared`]), the same for every trial.
 fn prepare_network(
     model: &Model,
     name: &str,
     morph: &Morphology,
     cell: &LoweredCell,
+    experiment_seed: u64,
 ) -> Result<crate::network::PreparedNetwork, Diagnostic> {
     let net = typed_network(model, name)?;
     let (placer, labels) = cell_placer(morph, cell)?;
-    crate::network::PreparedNetwork::build(&net, &placer, labels)
+    let seed = crate::network::declared::placement_seed(experiment_seed);
+    crate::network::PreparedNetwork::build(&net, &placer, labels, seed)
         .map_err(|e| e.to_diagnostic_plain())
 }
 
@@ -576,7 +607,8 @@ fn prepare_replay(
         .iter()
         .all(|p| matches!(p.synapses, SynapseSource::Anatomy { .. }));
     let prep = if anatomy && read.iter().any(|f| f.format() == "isf_activations") {
-        PreparedNetwork::build(&net, &placer, labels).map_err(|e| e.to_diagnostic_plain())?
+        // Only anatomy populations here (checked above): no declared synapse to place.
+        PreparedNetwork::build(&net, &placer, labels, 0).map_err(|e| e.to_diagnostic_plain())?
     } else {
         PreparedNetwork::without_anatomy(&net, labels)
     };

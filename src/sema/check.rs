@@ -113,10 +113,41 @@ struct Session {
     mechs: Vec<MechInfo>,
     decls: Vec<(DeclKind, String, u32)>,
     model: Model,
-    /// Virtual modules generated from `isf_param(…)`: their neuron joins the model.
-    param_modules: Vec<u32>,
+    /// Virtual modules generated from `isf_param(…)` and the module whose declaration
+    /// made each one: the neuron belongs to that module.
+    param_modules: Vec<(u32, u32)>,
+    /// Neurons and networks checked in imported files; they join the model when an
+    /// experiment of the root file uses them ([`Session::pull_imported`]).
+    imported: Vec<ImportedDecl>,
+    /// `(module, name)` of the imported declarations already in the model.
+    pulled: Vec<(u32, String)>,
+    /// Where a network's populations place declared synapses: network name (root file and
+    /// imported) → population → (`location` span, `distance` span), for located errors
+    /// when an experiment pairs the network with a neuron.
+    placement_spans: HashMap<(u32, String), Vec<PlacementSpans>>,
     /// Morphologies read while lowering neurons, by path (each file is read once).
     morphologies: HashMap<String, MorphRead>,
+}
+
+/// A neuron or network declared in an imported file, with the mechanisms it uses.
+struct ImportedDecl {
+    module: u32,
+    name: String,
+    neuron: Option<NeuronModel>,
+    network: Option<NetworkModel>,
+    mechanisms: Vec<MechModel>,
+}
+
+/// A synapse mechanism visible in a module: (name, index in `mechs`, parameters).
+type VisibleSynapse = (String, usize, Vec<(String, Dim)>);
+
+/// Where a population of declared synapses restricts their placement.
+#[derive(Clone, Debug)]
+struct PlacementSpans {
+    population: String,
+    name: Span,
+    location: Option<Span>,
+    distance: Option<Span>,
 }
 
 /// Name lookup for one module plus local scopes.
@@ -543,11 +574,15 @@ impl Session {
                         if kind == DeclKind::Neuron {
                             self.isf_param_neuron(mid, &d.name, &path, e.span);
                         } else {
-                            self.model.networks.push(NetworkModel {
-                                name: d.name.name.clone(),
-                                isf_network_param: Some(path),
-                                populations: vec![],
-                            });
+                            self.add_network(
+                                mid,
+                                NetworkModel {
+                                    name: d.name.name.clone(),
+                                    isf_network_param: Some(path),
+                                    populations: vec![],
+                                },
+                                Vec::new(),
+                            );
                         }
                     }
                     Val::Err => {}
@@ -1066,9 +1101,6 @@ impl Session {
                 return;
             }
         };
-        if mid != 0 {
-            return;
-        }
         // A distinct origin per declaration, so that two neurons from one file both load.
         let origin = Origin::Path(PathBuf::from(format!("{path}#{}.isf", name.name)));
         let shown = format!(
@@ -1078,8 +1110,20 @@ impl Session {
                 .map(|f| f.to_string_lossy())
                 .unwrap_or_default()
         );
-        self.param_modules.push(self.modules.len() as u32);
+        let owner = self.owner(mid);
+        self.param_modules.push((self.modules.len() as u32, owner));
         self.load_dep(origin, shown, span, || Ok(text));
+    }
+
+    /// The module a declaration of module `mid` belongs to: the declaring module of an
+    /// `isf_param(…)` virtual module, else `mid` itself. Declarations of module 0 (the root
+    /// file) always join the model.
+    fn owner(&self, mid: u32) -> u32 {
+        self.param_modules
+            .iter()
+            .find(|(v, _)| *v == mid)
+            .map(|(_, o)| *o)
+            .unwrap_or(mid)
     }
 
     fn neuron(&mut self, mid: u32, name: &ast::Ident, b: &Block, base: &Path) {
@@ -1212,9 +1256,10 @@ impl Session {
         }
         let ok = !crate::diagnostics::has_errors(&diags);
         self.diags.extend(diags);
-        if !ok || (mid != 0 && !self.param_modules.contains(&mid)) {
+        if !ok {
             return;
         }
+        let owner = self.owner(mid);
         let neuron = NeuronModel {
             name: name.name.clone(),
             source: source.unwrap_or(model::Source {
@@ -1230,10 +1275,20 @@ impl Session {
         };
         // Lower the cell now: labels the morphology lacks (E0413), densities that are negative
         // or not finite somewhere (E0414) and unreadable morphologies are script errors.
+        // A neuron of an imported file is checked the same way; it joins the model (with its
+        // mechanisms) only when an experiment of the root file uses it.
+        let mut mechs: Vec<MechModel> = Vec::new();
         for &i in &used_mechs {
             let m = &self.mechs[i].model;
-            if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
-                self.model.mechanisms.push(m.clone());
+            if !mechs.iter().any(|x| x.name == m.name) {
+                mechs.push(m.clone());
+            }
+        }
+        if owner == 0 {
+            for m in &mechs {
+                if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
+                    self.model.mechanisms.push(m.clone());
+                }
             }
         }
         let morph = self
@@ -1242,8 +1297,12 @@ impl Session {
             .or_insert_with(|| crate::lower::cell::read_morphology(&neuron))
             .clone()
             .map_err(|e| vec![*e]);
-        let lowered = morph
-            .and_then(|m| crate::lower::cell::build_cell_from(&neuron, &self.model.mechanisms, m));
+        let known = if owner == 0 {
+            &self.model.mechanisms
+        } else {
+            &mechs
+        };
+        let lowered = morph.and_then(|m| crate::lower::cell::build_cell_from(&neuron, known, m));
         if let Err(errs) = lowered {
             for e in errs {
                 let region = e.region.as_ref().and_then(|r| region_spans.get(r));
@@ -1268,7 +1327,17 @@ impl Session {
             }
             return;
         }
-        self.model.neurons.push(neuron);
+        if owner == 0 {
+            self.model.neurons.push(neuron);
+        } else {
+            self.imported.push(ImportedDecl {
+                module: owner,
+                name: name.name.clone(),
+                neuron: Some(neuron),
+                network: None,
+                mechanisms: mechs,
+            });
+        }
     }
 
     fn region(
@@ -1495,6 +1564,8 @@ impl Session {
     fn network(&mut self, mid: u32, name: &ast::Ident, b: &Block, base: &Path) {
         let mut diags = Vec::new();
         let mut pops = Vec::new();
+        let mut used_mechs: Vec<MechModel> = Vec::new();
+        let mut spans: Vec<PlacementSpans> = Vec::new();
         let mut seen: HashMap<String, Span> = HashMap::new();
         for entry in &b.entries {
             match entry {
@@ -1524,8 +1595,10 @@ impl Session {
                         );
                         continue;
                     }
-                    let p = self.population(mid, pname, &sb.body, base, &mut diags);
+                    let (p, mechs, sp) = self.population(mid, pname, &sb.body, base, &mut diags);
                     pops.push(p);
+                    used_mechs.extend(mechs);
+                    spans.push(sp);
                 }
                 Entry::Block(sb) => {
                     let mut d = Diagnostic::new(
@@ -1548,11 +1621,46 @@ impl Session {
         }
         let ok = !crate::diagnostics::has_errors(&diags);
         self.diags.extend(diags);
-        if mid == 0 && ok {
-            self.model.networks.push(NetworkModel {
-                name: name.name.clone(),
-                isf_network_param: None,
-                populations: pops,
+        if ok {
+            let mut mechs: Vec<MechModel> = Vec::new();
+            for m in used_mechs {
+                if !mechs.iter().any(|x| x.name == m.name) {
+                    mechs.push(m);
+                }
+            }
+            let owner = self.owner(mid);
+            self.placement_spans
+                .insert((owner, name.name.clone()), spans);
+            self.add_network(
+                mid,
+                NetworkModel {
+                    name: name.name.clone(),
+                    isf_network_param: None,
+                    populations: pops,
+                },
+                mechs,
+            );
+        }
+    }
+
+    /// A checked network joins the model (root file) or waits until an experiment of the root
+    /// file uses it (imported file), with the synapse mechanisms its receptors use.
+    fn add_network(&mut self, mid: u32, net: NetworkModel, mechs: Vec<MechModel>) {
+        let owner = self.owner(mid);
+        if owner == 0 {
+            for m in mechs {
+                if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
+                    self.model.mechanisms.push(m);
+                }
+            }
+            self.model.networks.push(net);
+        } else {
+            self.imported.push(ImportedDecl {
+                module: owner,
+                name: net.name.clone(),
+                neuron: None,
+                network: Some(net),
+                mechanisms: mechs,
             });
         }
     }
@@ -1564,15 +1672,20 @@ impl Session {
         b: &Block,
         base: &Path,
         diags: &mut Vec<Diagnostic>,
-    ) -> PopulationModel {
+    ) -> (PopulationModel, Vec<MechModel>, PlacementSpans) {
+        let mut spans = PlacementSpans {
+            population: pname.name.clone(),
+            name: pname.span,
+            location: None,
+            distance: None,
+        };
         let mut p = PopulationModel {
             name: pname.name.clone(),
             fields: BTreeMap::new(),
             receptors: BTreeMap::new(),
         };
         // Synapse mechanisms visible here (declared or imported): name → (index, parameters).
-        type SynapseSym = (String, usize, Vec<(String, Dim)>);
-        let synapses: Vec<SynapseSym> = self.modules[mid as usize]
+        let synapses: Vec<VisibleSynapse> = self.modules[mid as usize]
             .syms
             .iter()
             .filter_map(|(n, s)| match s.0 {
@@ -1599,7 +1712,11 @@ impl Session {
             "cell_type",
             "column",
             "excitatory",
+            "location",
+            "distance",
         ];
+        let mut anatomy_span: Option<Span> = None;
+        let mut placement_fields: Vec<(String, Span)> = Vec::new();
         for entry in &b.entries {
             if let Some(dup) = dup_check(entry, &mut seen) {
                 diags.push(dup);
@@ -1612,12 +1729,29 @@ impl Session {
             };
             match entry {
                 Entry::Field(f) => {
-                    let v = ev.eval(&f.value, &mut scope);
                     let n = f.name.name.as_str();
+                    if n == "location" {
+                        // Region names as in neuron blocks (`apical_dendrite`, …).
+                        scope.locals = region_locals();
+                    }
+                    let v = ev.eval(&f.value, &mut scope);
                     let v = match n {
+                        "location" => {
+                            spans.location = Some(f.value.span);
+                            placement_fields.push((n.to_string(), f.name.span));
+                            location_value(&mut ev, v, f.value.span)
+                        }
+                        "distance" => {
+                            spans.distance = Some(f.value.span);
+                            placement_fields.push((n.to_string(), f.name.span));
+                            distance_value(&mut ev, v, f.value.span)
+                        }
                         "cells" => want_int(&mut ev, v, f.value.span, "cells", 1.0),
                         "synapses" => match v {
-                            Val::Obj(ref o) if o.kind == "anatomy" => v,
+                            Val::Obj(ref o) if o.kind == "anatomy" => {
+                                anatomy_span = Some(f.value.span);
+                                v
+                            }
                             other => want_int(&mut ev, other, f.value.span, "synapses", 0.0),
                         },
                         "release_probability" => {
@@ -1777,12 +1911,26 @@ impl Session {
                 ),
             }
         }
+        if let Some(a) = anatomy_span {
+            for (n, at) in &placement_fields {
+                diags.push(
+                    Diagnostic::new(
+                        Code::E0401,
+                        format!("`{n}` applies to declared synapses, not to an anatomy"),
+                    )
+                    .label(*at, "this restricts where declared synapses are placed")
+                    .label(
+                        a,
+                        "these synapses come from .syn/.con files with their own locations",
+                    )
+                    .help(format!("remove `{n}`, or declare a count: `synapses: 100`")),
+                );
+            }
+        }
+        let mut mechs = Vec::new();
         for (n, i) in used_synapses {
             self.mech_by_name(mid, &n);
-            let m = &self.mechs[i].model;
-            if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
-                self.model.mechanisms.push(m.clone());
-            }
+            mechs.push(self.mechs[i].model.clone());
         }
         for req in ["cells", "activity"] {
             if !seen.contains_key(req) {
@@ -1795,7 +1943,7 @@ impl Session {
                 );
             }
         }
-        p
+        (p, mechs, spans)
     }
 
     // ------------------------------------------------------------------ experiments
@@ -1805,6 +1953,9 @@ impl Session {
         let mut seen: HashMap<String, Span> = HashMap::new();
         let mut neuron: Option<(String, Span)> = None;
         let mut network: Option<String> = None;
+        // Declaring module and span of the neuron and network fields.
+        let mut neuron_from: Option<u32> = None;
+        let mut network_at: Option<(Option<u32>, Span)> = None;
         let mut duration = None;
         let mut dt = (0.025, None);
         let mut trials = 1u64;
@@ -1820,11 +1971,7 @@ impl Session {
         // (zip marker, block): a plain `sweep` block makes a grid of its axes, `sweep zip`
         // varies its axes together.
         let mut sweeps: Vec<(Option<Span>, &ast::SubBlock)> = Vec::new();
-        let region_locals: Vec<(String, Val)> = REGIONS
-            .iter()
-            .filter(|r| r.0 != "all")
-            .map(|r| (r.0.to_string(), Val::Region(r.0.to_string())))
-            .collect();
+        let region_locals = region_locals();
         const FIELDS: &[&str] = &[
             "neuron", "network", "duration", "dt", "trials", "seed", "store", "replay",
         ];
@@ -1833,6 +1980,12 @@ impl Session {
                 diags.push(dup);
                 continue;
             }
+            let from_module = match entry {
+                Entry::Field(f) if matches!(f.name.name.as_str(), "neuron" | "network") => {
+                    self.decl_module(mid, &f.value)
+                }
+                _ => None,
+            };
             let mut scope = self.scope(mid);
             scope.locals = region_locals.clone();
             let mut ev = Evaluator {
@@ -1853,8 +2006,10 @@ impl Session {
                                 Val::Decl(k, n) if k == want => {
                                     if want == DeclKind::Neuron {
                                         neuron = Some((n, f.value.span));
+                                        neuron_from = from_module;
                                     } else {
                                         network = Some(n);
+                                        network_at = Some((from_module, f.value.span));
                                     }
                                 }
                                 Val::Err => {}
@@ -2253,6 +2408,20 @@ impl Session {
         if mid != 0 || !ok {
             return;
         }
+        // Neurons and networks of imported files join the model when used here.
+        let mut pulled_ok = true;
+        if let Some((n, at)) = &neuron {
+            pulled_ok &= self.pull_imported(neuron_from, DeclKind::Neuron, n, *at);
+        }
+        if let (Some(n), Some((from, at))) = (&network, network_at) {
+            pulled_ok &= self.pull_imported(from, DeclKind::Network, n, at);
+        }
+        if !pulled_ok {
+            return;
+        }
+        if let (Some((nn, nat)), Some(net), Some((from, _))) = (&neuron, &network, network_at) {
+            self.check_placement(nn, *nat, net, from.map(|m| self.owner(m)).unwrap_or(0));
+        }
         let sweep_points = crate::run::sweep_points(&axes);
         self.model.experiments.push(ExperimentModel {
             name: name.name.clone(),
@@ -2270,6 +2439,161 @@ impl Session {
             store,
             replay,
         });
+    }
+
+    /// The module that declares what `e` names (`Cell`, or `module.Cell`), seen from module
+    /// `mid`; `None` when `e` is not such a reference.
+    fn decl_module(&self, mid: u32, e: &ast::Expr) -> Option<u32> {
+        let sym_module = |m: u32, name: &str| match self.modules[m as usize].syms.get(name) {
+            Some((Sym::Decl(i), _)) => self.decls.get(*i).map(|d| self.owner(d.2)),
+            _ => None,
+        };
+        match &e.kind {
+            ast::ExprKind::Name(n) => sym_module(mid, n),
+            ast::ExprKind::Paren(inner) => self.decl_module(mid, inner),
+            ast::ExprKind::Member(base, field) => match &base.kind {
+                ast::ExprKind::Name(m) => match self.modules[mid as usize].syms.get(m) {
+                    Some((Sym::Module(t), _)) => sym_module(*t, &field.name),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Make the neuron or network `name` declared in module `from` part of the model: root
+    /// declarations already are; an imported one is added (once) with the mechanisms it uses.
+    /// Two different declarations of one name cannot both be in the model (E0105). Returns
+    /// false when it could not be added.
+    fn pull_imported(&mut self, from: Option<u32>, kind: DeclKind, name: &str, at: Span) -> bool {
+        let in_model = |s: &Self| match kind {
+            DeclKind::Neuron => s.model.neurons.iter().any(|n| n.name == name),
+            _ => s.model.networks.iter().any(|n| n.name == name),
+        };
+        let from = from.or_else(|| {
+            // Not a plain reference: the only declaration of that name, if unique.
+            let mut hits = self
+                .imported
+                .iter()
+                .filter(|d| d.name == name && (d.neuron.is_some() == (kind == DeclKind::Neuron)));
+            let first = hits.next().map(|d| d.module);
+            if hits.next().is_none() { first } else { None }
+        });
+        let Some(from) = from else {
+            // A root declaration with errors, or an ambiguous expression: nothing to add.
+            return in_model(self);
+        };
+        if from == 0 || self.pulled.iter().any(|p| p.0 == from && p.1 == name) {
+            return in_model(self);
+        }
+        let Some(k) = self.imported.iter().position(|d| {
+            d.module == from && d.name == name && (d.neuron.is_some() == (kind == DeclKind::Neuron))
+        }) else {
+            // The imported declaration has errors (reported in its file).
+            return false;
+        };
+        if in_model(self) {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::E0105,
+                    format!("two different {}s named `{name}` are used", kind.as_str()),
+                )
+                .label(at, "this one is declared in an imported file")
+                .note("the model identifies neurons and networks by name: rename one of them"),
+            );
+            return false;
+        }
+        let d = &self.imported[k];
+        for m in &d.mechanisms {
+            if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
+                self.model.mechanisms.push(m.clone());
+            }
+        }
+        if let Some(n) = &d.neuron {
+            self.model.neurons.push(n.clone());
+        }
+        if let Some(n) = &d.network {
+            self.model.networks.push(n.clone());
+        }
+        self.pulled.push((from, name.to_string()));
+        true
+    }
+
+    /// Declared synapses need a place on the experiment's neuron: every region a population's
+    /// `location` lists must exist on the cell (E0413), and the regions within its `distance`
+    /// range must have some length (E0415). Checked once per experiment, on the cell as
+    /// lowered (with the generated axon).
+    fn check_placement(&mut self, neuron: &str, neuron_at: Span, network: &str, owner: u32) {
+        let Some(nm) = self
+            .model
+            .neurons
+            .iter()
+            .find(|n| n.name == neuron)
+            .cloned()
+        else {
+            return;
+        };
+        let Some(net) = self
+            .model
+            .networks
+            .iter()
+            .find(|n| n.name == network)
+            .cloned()
+        else {
+            return;
+        };
+        let Some(Ok(mut morph)) = self.morphologies.get(&nm.source.path).cloned() else {
+            return;
+        };
+        if nm.axon.is_some() {
+            morph.add_hay2013_axon();
+        }
+        let Ok(typed) = crate::network::lower::from_model(&net) else {
+            return;
+        };
+        let spans = self
+            .placement_spans
+            .get(&(owner, network.to_string()))
+            .cloned()
+            .unwrap_or_default();
+        let placer = crate::network::Placer::new(&morph, &[]);
+        let labels: Vec<String> = morph
+            .sections
+            .iter()
+            .map(|s| s.label.as_str().to_string())
+            .collect();
+        for p in &typed.populations {
+            let crate::network::SynapseSource::Declared(d) = &p.synapses else {
+                continue;
+            };
+            if d.count == 0 {
+                continue;
+            }
+            let sp = spans.iter().find(|s| s.population == p.name);
+            let at = |f: fn(&PlacementSpans) -> Option<Span>| sp.and_then(f).or(sp.map(|s| s.name));
+            if let Err(e) = crate::network::declared::eligible(&placer, &labels, d) {
+                let (code, span, what) = match e.kind {
+                    crate::network::declared::NoPlaceKind::MissingRegion(_) => {
+                        (Code::E0413, at(|s| s.location), "not on this cell")
+                    }
+                    crate::network::declared::NoPlaceKind::Empty => (
+                        Code::E0415,
+                        at(|s| s.distance.or(s.location)),
+                        "no place for synapses here",
+                    ),
+                };
+                let mut diag =
+                    Diagnostic::new(code, format!("population `{}`: {}", p.name, e.message));
+                if let Some(s) = span {
+                    diag = diag.label(s, what);
+                }
+                diag = diag
+                    .label(neuron_at, format!("on the neuron `{neuron}`"))
+                    .note(e.note);
+                self.diags.push(diag);
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -2379,6 +2703,125 @@ impl Session {
             group: 0,
         })
     }
+}
+
+/// Region names (`soma`, `apical_dendrite`, …; not `all`) as values, for the scopes where
+/// they name places on the cell (experiments, a population's `location`).
+fn region_locals() -> Vec<(String, Val)> {
+    REGIONS
+        .iter()
+        .filter(|r| r.0 != "all")
+        .map(|r| (r.0.to_string(), Val::Region(r.0.to_string())))
+        .collect()
+}
+
+/// A population's `location`: a region or a list of regions, lowered to a list of region
+/// names (duplicates removed, order kept).
+fn location_value(ev: &mut Evaluator, v: Val, span: Span) -> Val {
+    let items = match v {
+        Val::Err => return Val::Err,
+        Val::Region(_) => vec![v],
+        Val::List(items) => items,
+        other => {
+            ev.diags.push(
+                Diagnostic::new(
+                    Code::E0306,
+                    "`location` must be a region or a list of regions",
+                )
+                .label(span, format!("this is {}", other.type_name()))
+                .help("write e.g. `location: apical_dendrite` or `location: [dendrite, apical_dendrite]`"),
+            );
+            return Val::Err;
+        }
+    };
+    if items.is_empty() {
+        ev.diags.push(
+            Diagnostic::new(Code::E0314, "`location` lists no region")
+                .label(span, "empty list")
+                .help("leave `location` out to place synapses on all dendrites"),
+        );
+        return Val::Err;
+    }
+    let mut out: Vec<Val> = Vec::new();
+    for it in items {
+        match it {
+            Val::Region(r) => {
+                if !out.iter().any(|x| matches!(x, Val::Region(y) if *y == r)) {
+                    out.push(Val::Region(r));
+                }
+            }
+            Val::Err => return Val::Err,
+            other => {
+                ev.diags.push(
+                    Diagnostic::new(Code::E0306, "`location` must list regions")
+                        .label(span, format!("this list holds {}", other.type_name()))
+                        .note(format!(
+                            "regions: {}",
+                            REGIONS
+                                .iter()
+                                .filter(|r| r.0 != "all")
+                                .map(|r| r.0)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                );
+                return Val::Err;
+            }
+        }
+    }
+    Val::List(out)
+}
+
+/// A population's `distance`: `(from, to)`, path lengths from the soma with
+/// `0 ≤ from < to`.
+fn distance_value(ev: &mut Evaluator, v: Val, span: Span) -> Val {
+    let items = match v {
+        Val::Err => return Val::Err,
+        Val::Tuple(items) | Val::List(items) if items.len() == 2 => items,
+        other => {
+            ev.diags.push(
+                Diagnostic::new(Code::E0306, "`distance` must be a pair `(from, to)`")
+                    .label(span, format!("this is {}", other.type_name()))
+                    .help("write e.g. `distance: (200 um, 800 um)`: path length from the soma"),
+            );
+            return Val::Err;
+        }
+    };
+    let mut bounds = Vec::new();
+    let mut out = Vec::new();
+    for it in items {
+        let it = ev.expect_dim(it, Dim::LENGTH, span, "`distance`");
+        if it.is_err() {
+            return Val::Err;
+        }
+        match it.const_si() {
+            Some(x) => bounds.push(x * 1e6),
+            None => {
+                ev.diags.push(
+                    Diagnostic::new(Code::E0315, "`distance` bounds must be constants")
+                        .label(span, "not a compile-time constant"),
+                );
+                return Val::Err;
+            }
+        }
+        out.push(it);
+    }
+    let (from, to) = (bounds[0], bounds[1]);
+    if !(from >= 0.0 && from < to && to.is_finite()) {
+        ev.diags.push(
+            Diagnostic::new(Code::E0314, "`distance` must satisfy 0 ≤ from < to").label(
+                span,
+                format!("from {} um to {} um", round_um(from), round_um(to)),
+            ),
+        );
+        return Val::Err;
+    }
+    Val::List(out)
+}
+
+/// A length for messages: µm rounded to 1e-9 (`200`, not `199.99999999999997`).
+fn round_um(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
 }
 
 /// Receptor mechanisms and their parameters (until synapses are declared in the stdlib).

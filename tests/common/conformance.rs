@@ -107,5 +107,5 @@ pub fn s4_network(inputs: &Path) -> isf::network::PreparedNetwork {
         .map(|s| s.label.as_str().to_string())
         .collect();
     let net = isf::network::isf_network_param(&inputs.join("network.param")).expect("network");
-    isf::network::PreparedNetwork::build(&net, &placer, labels).expect("placed network")
+    isf::network::PreparedNetwork::build(&net, &placer, labels, 0).expect("placed network")
 }
