@@ -202,7 +202,7 @@ impl Dag {
     }
 
     /// Apply an operation with constant folding and IEEE-exact simplifications
-    /// (`x+0`, `x−0`, `x·1`, `x/1`, `x^1`, small integer powers as products). `0·x → 0` is
+    /// (`x+0`, `x−0`, `x·1`, `x/1`, `x^1`), and integer powers up to 16 as products. `0·x → 0` is
     /// also applied (it drops the NaN of `0·∞`; it only arises from differentiation).
     pub fn apply(&mut self, op: Op, args: &[Id]) -> Id {
         debug_assert_eq!(args.len(), op.arity());
@@ -229,19 +229,37 @@ impl Dag {
                     return x;
                 }
             }
-            Op::Pow => match c(1) {
-                Some(1.0) => return a[0],
-                Some(2.0) => return self.apply(Op::Mul, &[a[0], a[0]]),
-                Some(3.0) => {
-                    let sq = self.apply(Op::Mul, &[a[0], a[0]]);
-                    return self.apply(Op::Mul, &[sq, a[0]]);
+            Op::Pow => {
+                // Integer exponents up to 16 as products (square and multiply), negative ones
+                // as the reciprocal: a few ulp from `powf`, and no scalar libm call.
+                if let Some(b) = c(1)
+                    && b == b.trunc()
+                    && b.abs() <= 16.0
+                    && b != 0.0
+                {
+                    let mut n = b.abs() as u32;
+                    let mut base = a[0];
+                    let mut acc: Option<Id> = None;
+                    while n > 0 {
+                        if n & 1 == 1 {
+                            acc = Some(match acc {
+                                None => base,
+                                Some(p) => self.apply(Op::Mul, &[p, base]),
+                            });
+                        }
+                        n >>= 1;
+                        if n > 0 {
+                            base = self.apply(Op::Mul, &[base, base]);
+                        }
+                    }
+                    let p = acc.unwrap_or(a[0]);
+                    if b < 0.0 {
+                        let one = self.constant(1.0);
+                        return self.apply(Op::Div, &[one, p]);
+                    }
+                    return p;
                 }
-                Some(4.0) => {
-                    let sq = self.apply(Op::Mul, &[a[0], a[0]]);
-                    return self.apply(Op::Mul, &[sq, sq]);
-                }
-                _ => {}
-            },
+            }
             Op::Select => {
                 if a[1] == a[2] {
                     return a[1];

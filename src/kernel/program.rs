@@ -32,8 +32,22 @@ pub enum Slot {
 
 #[derive(Clone, Copy, Debug)]
 enum Ins {
-    Apply { op: Op, dst: u32, args: [Slot; 3] },
-    Store { dst: Slot, src: Slot },
+    Apply {
+        op: Op,
+        dst: u32,
+        args: [Slot; 3],
+    },
+    Store {
+        dst: Slot,
+        src: Slot,
+    },
+    /// `a^b` for a constant, non-integer `b`: `exp(b·ln a)` with the vectorised `exp` and
+    /// `ln` (libm's `pow` is a scalar call; the results differ by a few ulp).
+    PowC {
+        dst: u32,
+        a: Slot,
+        b: f64,
+    },
 }
 
 /// A compiled program (see the module docs).
@@ -110,7 +124,12 @@ impl Program {
                         }
                         _ => (op, args),
                     };
-                    code.push(Ins::Apply { op, dst, args });
+                    match (op, args[1]) {
+                        (Op::Pow, Slot::Const(b)) if b.is_finite() => {
+                            code.push(Ins::PowC { dst, a: args[0], b })
+                        }
+                        _ => code.push(Ins::Apply { op, dst, args }),
+                    }
                     slot_of[id] = Some(Slot::Tmp(dst));
                     // Free operands whose last use is this node (after allocating dst, so
                     // dst never aliases an operand).
@@ -150,6 +169,15 @@ impl Program {
     /// Whether the program is empty.
     pub fn is_empty(&self) -> bool {
         self.code.is_empty()
+    }
+
+    /// One line per instruction (for inspecting what a mechanism compiles to).
+    pub fn listing(&self) -> String {
+        let mut s = String::new();
+        for ins in &self.code {
+            s.push_str(&format!("{ins:?}\n"));
+        }
+        s
     }
 
     /// Run on instances `start..start + len` (`len ≤ CHUNK`). `cols` holds the persistent
@@ -321,6 +349,9 @@ fn run_generic(
     let t = |b: bool| b as u8 as f64;
     for ins in code {
         match *ins {
+            Ins::PowC { dst, a, b } => un(dst_slice(Slot::Tmp(dst)), src(a), |x| {
+                vexp::exp(b * vexp::ln(x))
+            }),
             Ins::Store { dst, src: s } => {
                 let d = dst_slice(dst);
                 match src(s) {
