@@ -199,6 +199,14 @@ pub struct ActiveCell {
     rhs: Vec<f64>,
     d: Vec<f64>,
     d_fixed: Vec<f64>,
+    /// Node of each segment (compartment), and `v`, mechanism currents and conductances in
+    /// segment order: the mechanisms work on these (their instances are a few contiguous runs
+    /// of segments, so gathers and scatters are block copies), and the cell moves them between
+    /// node and segment order once per step.
+    seg_nodes: Vec<NodeId>,
+    v_seg: Vec<f64>,
+    rhs_seg: Vec<f64>,
+    d_seg: Vec<f64>,
     step: u64,
     /// Accumulated phase timings.
     pub profile: Profile,
@@ -308,7 +316,8 @@ impl ActiveCell {
                 };
                 cols.push(col);
             }
-            let cm = CompiledMech::new(m, nodes, &cols, &ion_names, tree.area_um2(), env)?;
+            let mut cm = CompiledMech::new(m, nodes, &cols, &ion_names, tree.area_um2(), env)?;
+            cm.set_index(pl.segments.iter().map(|&s| s as u32).collect());
             mechs.push(cm);
         }
         // Concentration writers run first (stable order otherwise).
@@ -338,6 +347,10 @@ impl ActiveCell {
             rhs: vec![0.0; n_nodes],
             d: vec![0.0; n_nodes],
             d_fixed: vec![0.0; n_nodes],
+            v_seg: vec![cfg.v_init_mv; n_seg],
+            rhs_seg: vec![0.0; n_seg],
+            d_seg: vec![0.0; n_seg],
+            seg_nodes,
             step: 0,
             profile: Profile::default(),
             tree,
@@ -488,6 +501,7 @@ impl ActiveCell {
     pub fn init(&mut self) {
         self.step = 0;
         self.v_mv.fill(self.cfg.v_init_mv);
+        self.v_seg.fill(self.cfg.v_init_mv);
         for ((p, e), &(_, _, ci, co, _)) in self.ions.iter_mut().zip(&self.e_fixed).zip(&IONS) {
             p.e_mv.copy_from_slice(e);
             p.ci_mm.fill(ci);
@@ -497,7 +511,7 @@ impl ActiveCell {
         Self::nernst(&mut self.ions, self.cfg.celsius_degc);
         let mut env = Env {
             t_ms: 0.0,
-            v_mv: &self.v_mv,
+            v_mv: &self.v_seg,
             ions: &mut self.ions,
         };
         for m in &mut self.mechs {
@@ -521,16 +535,26 @@ impl ActiveCell {
         }
         self.rhs.fill(0.0);
         self.d.copy_from_slice(&self.d_fixed);
+        self.rhs_seg.fill(0.0);
+        for (ds, &nd) in self.d_seg.iter_mut().zip(&self.seg_nodes) {
+            *ds = self.d_fixed[nd as usize];
+        }
         let t_half = (self.step as f64 + 0.5) * dt;
         {
             let mut env = Env {
                 t_ms: t_half,
-                v_mv: &self.v_mv,
+                v_mv: &self.v_seg,
                 ions: &mut self.ions,
             };
             for m in &mut self.mechs {
-                m.add_currents(&mut env, &mut self.rhs, &mut self.d);
+                m.add_currents(&mut env, &mut self.rhs_seg, &mut self.d_seg);
             }
+        }
+        // Segments have distinct nodes; d_seg started from d_fixed, so the sums are formed in
+        // the same order as when mechanisms added to the node arrays directly.
+        for ((&nd, &r), &g) in self.seg_nodes.iter().zip(&self.rhs_seg).zip(&self.d_seg) {
+            self.rhs[nd as usize] = r;
+            self.d[nd as usize] = g;
         }
         let area = self.tree.area_um2();
         for c in &self.iclamps {
@@ -576,6 +600,9 @@ impl ActiveCell {
             *v += dv;
             ok &= v.abs() <= limit;
         }
+        for (vs, &nd) in self.v_seg.iter_mut().zip(&self.seg_nodes) {
+            *vs = self.v_mv[nd as usize];
+        }
         self.step += 1;
         let t_ms = self.step as f64 * dt;
         let t2 = Instant::now();
@@ -587,7 +614,7 @@ impl ActiveCell {
         {
             let mut env = Env {
                 t_ms,
-                v_mv: &self.v_mv,
+                v_mv: &self.v_seg,
                 ions: &mut self.ions,
             };
             for m in &mut self.mechs {

@@ -47,6 +47,15 @@ pub fn ion_var(name: &str, ion: &str) -> Option<IonVar> {
     }
 }
 
+/// Columns are padded to a multiple of this many instances (the padding repeats the last
+/// instance), so the column loops, unrolled to 16 elements, never run a scalar remainder.
+pub const PAD: usize = 16;
+
+/// `n` rounded up to a multiple of [`PAD`].
+fn padded(n: usize) -> usize {
+    n.div_ceil(PAD) * PAD
+}
+
 /// A per-instance value gathered into a temporary before a program runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Gather {
@@ -78,8 +87,47 @@ pub struct IonPool {
 /// What a program run sees.
 pub(crate) struct Env<'a> {
     pub t_ms: f64,
+    /// Voltages, indexed by the mechanisms' membrane index (see [`CompiledMech::set_index`]).
     pub v_mv: &'a [f64],
+    /// Ions, indexed by node.
     pub ions: &'a mut [IonPool],
+}
+
+/// Contiguous runs of a mechanism's membrane index, chunk by chunk: gathers of `v` and the
+/// scatter of currents copy whole runs (vectorised) instead of one indexed element at a time.
+#[derive(Clone, Debug, Default)]
+struct Runs {
+    /// Runs of chunk `c` are `runs[first[c]..first[c + 1]]`.
+    first: Vec<usize>,
+    /// `(offset in the chunk, first index, length)`.
+    runs: Vec<(u32, u32, u32)>,
+}
+
+impl Runs {
+    fn new(index: &[u32]) -> Runs {
+        let mut r = Runs::default();
+        for chunk in index.chunks(CHUNK) {
+            let first = r.runs.len();
+            r.first.push(first);
+            for (off, &i) in chunk.iter().enumerate() {
+                let in_chunk = r.runs.len() > first;
+                match r.runs.last_mut() {
+                    Some((_, s, l)) if in_chunk && *s + *l == i => *l += 1,
+                    _ => r.runs.push((off as u32, i, 1)),
+                }
+            }
+        }
+        r.first.push(r.runs.len());
+        r
+    }
+
+    /// Runs of the chunk starting at instance `start`.
+    fn chunk(&self, start: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let c = start / CHUNK;
+        self.runs[self.first[c]..self.first[c + 1]]
+            .iter()
+            .map(|&(o, s, l)| (o as usize, s as usize, l as usize))
+    }
 }
 
 struct Compiled {
@@ -101,14 +149,21 @@ pub struct CompiledMech {
     pub name: String,
     /// Node of each instance.
     pub nodes: Vec<NodeId>,
+    /// Membrane index of each instance: where its `v` is read and its currents are added
+    /// (the node by default; [`ActiveCell`](super::ActiveCell) uses segment order, in which a
+    /// mechanism's instances form a few contiguous runs).
+    index: Vec<u32>,
+    runs: Runs,
     /// Point process: currents are in nA and scaled by `1e2/area`.
     point: bool,
     /// `1e2/area` per instance for point processes (empty for density mechanisms).
     fac: Vec<f64>,
     /// State names in column order (state `s` is column `s`).
     pub state_names: Vec<String>,
-    /// Persistent columns: states first, then non-uniform parameters.
+    /// Persistent columns: states first, then non-uniform parameters; each `n_pad` long.
     cols: Vec<f64>,
+    /// Column length: the number of instances rounded up to a multiple of [`PAD`].
+    n_pad: usize,
     tmp: Vec<f64>,
     current: Compiled,
     cur_out: Vec<CurOut>,
@@ -382,10 +437,13 @@ impl CompiledMech {
             }
         }
 
-        let mut cols = vec![0.0; n_cols as usize * n];
+        let n_pad = padded(n);
+        let mut cols = vec![0.0; n_cols as usize * n_pad];
         for (j, c) in param_col.iter().enumerate() {
             if let Some(c) = *c {
-                cols[c as usize * n..(c as usize + 1) * n].copy_from_slice(&params[j]);
+                let col = &mut cols[c as usize * n_pad..(c as usize + 1) * n_pad];
+                col[..n].copy_from_slice(&params[j]);
+                col[n..].fill(params[j][n - 1]);
             }
         }
         let n_tmp = current
@@ -408,14 +466,39 @@ impl CompiledMech {
             state_names: mech.states.iter().map(|s| s.name.clone()).collect(),
             n_instructions: [current.prog.len(), state.prog.len(), init.prog.len()],
             cols,
+            n_pad,
             tmp: vec![0.0; n_tmp * CHUNK],
             current,
             cur_out,
             state,
             init,
             conc_writes,
+            runs: Runs::new(&nodes),
+            index: nodes.clone(),
             nodes,
         })
+    }
+
+    /// The compiled programs (currents, states, initialisation) as text, one instruction a
+    /// line (for inspection).
+    pub fn listing(&self) -> String {
+        format!(
+            "currents (gathers {:?}):\n{}states (gathers {:?}):\n{}init:\n{}",
+            self.current.gathers,
+            self.current.prog.listing(),
+            self.state.gathers,
+            self.state.prog.listing(),
+            self.init.prog.listing()
+        )
+    }
+
+    /// Set the membrane index of every instance (see the field docs): `v_mv` of the programs'
+    /// environment and the `rhs`/`d` arrays of [`CompiledMech::add_currents`] are then indexed
+    /// by it.
+    pub(crate) fn set_index(&mut self, index: Vec<u32>) {
+        assert_eq!(index.len(), self.nodes.len());
+        self.runs = Runs::new(&index);
+        self.index = index;
     }
 
     /// Number of instances.
@@ -440,17 +523,28 @@ impl CompiledMech {
 
     /// State `s` of every instance.
     pub fn state(&self, s: usize) -> &[f64] {
-        let n = self.nodes.len();
-        &self.cols[s * n..(s + 1) * n]
+        &self.cols[s * self.n_pad..][..self.nodes.len()]
     }
 
-    fn gather(tmp: &mut [f64], gathers: &[(Gather, u32)], nodes: &[NodeId], env: &Env<'_>) {
+    /// Gather the chunk's inputs into their temporaries: `nodes` are the chunk's instances,
+    /// `len_pad ≥ nodes.len()` the padded length (padding repeats the last instance).
+    #[allow(clippy::too_many_arguments)]
+    fn gather(
+        tmp: &mut [f64],
+        gathers: &[(Gather, u32)],
+        nodes: &[NodeId],
+        runs: &Runs,
+        start: usize,
+        len_pad: usize,
+        env: &Env<'_>,
+    ) {
         for &(g, t) in gathers {
-            let dst = &mut tmp[t as usize * CHUNK..t as usize * CHUNK + nodes.len()];
+            let col = &mut tmp[t as usize * CHUNK..][..len_pad];
+            let (dst, pad) = col.split_at_mut(nodes.len());
             match g {
                 Gather::V => {
-                    for (d, &nd) in dst.iter_mut().zip(nodes) {
-                        *d = env.v_mv[nd as usize];
+                    for (o, s, l) in runs.chunk(start) {
+                        dst[o..o + l].copy_from_slice(&env.v_mv[s..s + l]);
                     }
                 }
                 Gather::T => dst.fill(env.t_ms),
@@ -467,13 +561,15 @@ impl CompiledMech {
                     }
                 }
             }
+            if let Some(&last) = dst.last() {
+                pad.fill(last);
+            }
         }
     }
 
     fn scatter_conc(&self, ions: &mut [IonPool]) {
-        let n = self.nodes.len();
         for &(s, ion) in &self.conc_writes {
-            let col = &self.cols[s * n..(s + 1) * n];
+            let col = self.state(s);
             let ci = &mut ions[ion].ci_mm;
             for (&nd, &x) in self.nodes.iter().zip(col) {
                 ci[nd as usize] = x;
@@ -493,56 +589,80 @@ impl CompiledMech {
     }
 
     fn run_states(&mut self, init: bool, env: &mut Env<'_>) {
-        let n = self.nodes.len();
+        let (n, n_pad) = (self.nodes.len(), self.n_pad);
         let c = if init { &self.init } else { &self.state };
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
+            let len_pad = CHUNK.min(n_pad - start);
             Self::gather(
                 &mut self.tmp,
                 &c.gathers,
                 &self.nodes[start..start + len],
+                &self.runs,
+                start,
+                len_pad,
                 env,
             );
             c.prog
-                .run_chunk(&mut self.cols, n, &mut self.tmp, start, len);
+                .run_chunk(&mut self.cols, n_pad, &mut self.tmp, start, len_pad);
             start += len;
         }
         self.scatter_conc(env.ions);
     }
 
-    /// Add currents to `rhs` (mA/cm², inward positive), conductances to `d` (S/cm²) and ion
-    /// currents to the ions' totals.
+    /// Add currents to `rhs` (mA/cm², inward positive), conductances to `d` (S/cm²) — both
+    /// indexed by the membrane index — and ion currents to the ions' totals.
     pub(crate) fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
-        let n = self.nodes.len();
+        let (n, n_pad) = (self.nodes.len(), self.n_pad);
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
+            let len_pad = CHUNK.min(n_pad - start);
             let nodes = &self.nodes[start..start + len];
-            Self::gather(&mut self.tmp, &self.current.gathers, nodes, env);
+            Self::gather(
+                &mut self.tmp,
+                &self.current.gathers,
+                nodes,
+                &self.runs,
+                start,
+                len_pad,
+                env,
+            );
             self.current
                 .prog
-                .run_chunk(&mut self.cols, n, &mut self.tmp, start, len);
+                .run_chunk(&mut self.cols, n_pad, &mut self.tmp, start, len_pad);
             for co in &self.cur_out {
                 let i_col = &self.tmp[co.i_tmp as usize * CHUNK..][..len];
                 let g_col = &self.tmp[co.g_tmp as usize * CHUNK..][..len];
-                if self.point {
-                    let fac = &self.fac[start..start + len];
-                    for (((&nd, &i), &g), &f) in nodes.iter().zip(i_col).zip(g_col).zip(fac) {
-                        rhs[nd as usize] -= i * f;
-                        d[nd as usize] += g * f;
-                    }
-                } else {
-                    for ((&nd, &i), &g) in nodes.iter().zip(i_col).zip(g_col) {
-                        rhs[nd as usize] -= i;
-                        d[nd as usize] += g;
+                for (o, s, l) in self.runs.chunk(start) {
+                    let (rhs, d) = (&mut rhs[s..s + l], &mut d[s..s + l]);
+                    let (i_col, g_col) = (&i_col[o..o + l], &g_col[o..o + l]);
+                    if self.point {
+                        let fac = &self.fac[start + o..start + o + l];
+                        for k in 0..l {
+                            rhs[k] -= i_col[k] * fac[k];
+                            d[k] += g_col[k] * fac[k];
+                        }
+                    } else {
+                        for k in 0..l {
+                            rhs[k] -= i_col[k];
+                            d[k] += g_col[k];
+                        }
                     }
                 }
                 if let Some(ion) = co.ion {
-                    let tot = &mut env.ions[ion].i_ma_cm2;
-                    for (k, (&nd, &i)) in nodes.iter().zip(i_col).enumerate() {
-                        let f = if self.point { self.fac[start + k] } else { 1.0 };
-                        tot[nd as usize] += i * f;
+                    // A slice, not the Vec: the loop then keeps its pointer in a register.
+                    let tot: &mut [f64] = &mut env.ions[ion].i_ma_cm2;
+                    if self.point {
+                        let fac = &self.fac[start..start + len];
+                        for ((&nd, &i), &f) in nodes.iter().zip(i_col).zip(fac) {
+                            tot[nd as usize] += i * f;
+                        }
+                    } else {
+                        for (&nd, &i) in nodes.iter().zip(i_col) {
+                            tot[nd as usize] += i;
+                        }
                     }
                 }
             }
@@ -552,13 +672,10 @@ impl CompiledMech {
 
     /// The first instance with a non-finite state: (instance, state name, value).
     pub fn first_non_finite_state(&self) -> Option<(usize, &str, f64)> {
-        let n = self.nodes.len();
         for (s, name) in self.state_names.iter().enumerate() {
-            if let Some(k) = self.cols[s * n..(s + 1) * n]
-                .iter()
-                .position(|x| !x.is_finite())
-            {
-                return Some((k, name, self.cols[s * n + k]));
+            let col = self.state(s);
+            if let Some(k) = col.iter().position(|x| !x.is_finite()) {
+                return Some((k, name, col[k]));
             }
         }
         None
