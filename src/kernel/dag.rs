@@ -229,6 +229,12 @@ impl Dag {
                     return x;
                 }
             }
+            _ => {}
+        }
+        if let Some(id) = self.scale_rules(op, a, &k) {
+            return id;
+        }
+        match op {
             Op::Pow => {
                 // Integer exponents up to 16 as products (square and multiply), negative ones
                 // as the reciprocal: a few ulp from `powf`, and no scalar libm call.
@@ -271,6 +277,159 @@ impl Dag {
             _ => {}
         }
         self.intern(Node::Apply(op, a))
+    }
+
+    /// `x·c` for a node `Mul(x, c)` with a constant `c`.
+    fn scaled(&self, id: Id) -> Option<(Id, f64)> {
+        match self.nodes[id as usize] {
+            Node::Apply(Op::Mul, [x, c, _]) => self.as_const(c).map(|c| (x, c)),
+            _ => None,
+        }
+    }
+
+    /// Constant factors float outwards and merge: the lowered expressions are in SI units, so
+    /// every `mV` or `ms` in a rate function is a multiplication or division by a constant
+    /// (`(v·0.001 + 0.038)·1000` for `v + 38 mV` over `1 mV`). Rewritten to `x·c` with `x` free
+    /// of unit factors, the factors merge, cancel, or end in one multiplication. The rules:
+    /// constants on the right of products, `−x = x·(−1)`, `(x·a)·b = x·(ab)`,
+    /// `(x·a)·y = (x·y)·a`, `(x·a)/y = (x/y)·a`, `x/(y·a) = (x/y)·(1/a)`, `x/a = x·(1/a)`,
+    /// `a/y = (1/y)·a`, `x·a ± y·a = (x ± y)·a`, `x·a + b = (x + b/a)·a`,
+    /// `c ? x·a : y·a = (c ? x : y)·a`. Reassociating products changes results by a few
+    /// rounding errors of the product; `x·a + b = (x + b/a)·a` keeps the absolute error of the
+    /// sum (the rate functions' removable singularities, `(v + 38 mV)/(1 − exp(…))`, see the
+    /// same rounded `v + 38` in numerator and denominator, as before). Comparisons are left
+    /// alone, so the singularity guards (`v == −38 mV`) test exactly what they did.
+    fn scale_rules(&mut self, op: Op, a: [Id; 3], k: &[Option<f64>]) -> Option<Id> {
+        // A merged factor is used only if it is a normal number (no overflow, underflow or 0).
+        let ok = |c: f64| c.is_normal();
+        let c = |i: usize| k.get(i).copied().flatten();
+        let (x, y) = (a[0], a[1]);
+        Some(match op {
+            Op::Neg => {
+                let m1 = self.constant(-1.0);
+                self.apply(Op::Mul, &[x, m1])
+            }
+            Op::Mul => match (c(0), c(1)) {
+                (Some(_), None) => self.apply(Op::Mul, &[y, x]),
+                (None, Some(b)) => {
+                    let (x, a) = self.scaled(x)?;
+                    if !ok(a * b) {
+                        return None;
+                    }
+                    let ab = self.constant(a * b);
+                    self.apply(Op::Mul, &[x, ab])
+                }
+                (None, None) => {
+                    let (p, f) = if let Some((xx, f)) = self.scaled(x) {
+                        (self.apply(Op::Mul, &[xx, y]), f)
+                    } else if let Some((yy, f)) = self.scaled(y) {
+                        (self.apply(Op::Mul, &[x, yy]), f)
+                    } else {
+                        return None;
+                    };
+                    let f = self.constant(f);
+                    self.apply(Op::Mul, &[p, f])
+                }
+                _ => return None,
+            },
+            Op::Div => match (c(0), c(1)) {
+                (None, Some(b)) => {
+                    if !ok(1.0 / b) {
+                        return None;
+                    }
+                    let r = self.constant(1.0 / b);
+                    self.apply(Op::Mul, &[x, r])
+                }
+                (Some(a0), None) if a0 != 1.0 => {
+                    let one = self.constant(1.0);
+                    let r = self.apply(Op::Div, &[one, y]);
+                    self.apply(Op::Mul, &[r, x])
+                }
+                (Some(_), None) => {
+                    let (yy, f) = self.scaled(y)?;
+                    if !ok(1.0 / f) {
+                        return None;
+                    }
+                    let r = self.apply(Op::Div, &[x, yy]);
+                    let f = self.constant(1.0 / f);
+                    self.apply(Op::Mul, &[r, f])
+                }
+                (None, None) => {
+                    if let Some((xx, f)) = self.scaled(x) {
+                        let q = self.apply(Op::Div, &[xx, y]);
+                        let f = self.constant(f);
+                        self.apply(Op::Mul, &[q, f])
+                    } else if let Some((yy, f)) = self.scaled(y)
+                        && ok(1.0 / f)
+                    {
+                        let q = self.apply(Op::Div, &[x, yy]);
+                        let f = self.constant(1.0 / f);
+                        self.apply(Op::Mul, &[q, f])
+                    } else {
+                        return None;
+                    }
+                }
+                _ => return None,
+            },
+            Op::Add | Op::Sub => {
+                // x − b = x + (−b) and b − x = x·(−1) + b (both exact).
+                if op == Op::Sub && c(1).is_some() {
+                    let nb = self.constant(-c(1)?);
+                    return Some(self.apply(Op::Add, &[x, nb]));
+                }
+                if op == Op::Sub && c(0).is_some() {
+                    let m1 = self.constant(-1.0);
+                    let nx = self.apply(Op::Mul, &[y, m1]);
+                    return Some(self.apply(Op::Add, &[nx, x]));
+                }
+                if op == Op::Add && c(0).is_some() {
+                    return Some(self.apply(Op::Add, &[y, x]));
+                }
+                if let Some(b) = c(1) {
+                    // x·a + b = (x + b/a)·a
+                    let (xx, f) = self.scaled(x)?;
+                    if !ok(b / f) {
+                        return None;
+                    }
+                    let bf = self.constant(b / f);
+                    let s = self.apply(Op::Add, &[xx, bf]);
+                    let f = self.constant(f);
+                    return Some(self.apply(Op::Mul, &[s, f]));
+                }
+                match (self.scaled(x), self.scaled(y)) {
+                    (Some((xx, f)), Some((yy, g))) if f == g || f == -g => {
+                        let op2 = if (f == g) == (op == Op::Add) {
+                            Op::Add
+                        } else {
+                            Op::Sub
+                        };
+                        let s = self.apply(op2, &[xx, yy]);
+                        let f = self.constant(f);
+                        self.apply(Op::Mul, &[s, f])
+                    }
+                    // x + y·(−1) = x − y, x − y·(−1) = x + y (exact).
+                    (_, Some((yy, g))) if g == -1.0 => {
+                        let op2 = if op == Op::Add { Op::Sub } else { Op::Add };
+                        self.apply(op2, &[x, yy])
+                    }
+                    (Some((xx, f)), _) if f == -1.0 && op == Op::Add => {
+                        self.apply(Op::Sub, &[y, xx])
+                    }
+                    _ => return None,
+                }
+            }
+            Op::Select => {
+                let (xx, f) = self.scaled(a[1])?;
+                let (yy, g) = self.scaled(a[2])?;
+                if f != g {
+                    return None;
+                }
+                let s = self.apply(Op::Select, &[a[0], xx, yy]);
+                let f = self.constant(f);
+                self.apply(Op::Mul, &[s, f])
+            }
+            _ => return None,
+        })
     }
 
     fn bin(&mut self, op: Op, a: Id, b: Id) -> Id {
