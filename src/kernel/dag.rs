@@ -408,13 +408,11 @@ impl Dag {
                         self.apply(Op::Mul, &[s, f])
                     }
                     // x + y·(−1) = x − y, x − y·(−1) = x + y (exact).
-                    (_, Some((yy, g))) if g == -1.0 => {
+                    (_, Some((yy, -1.0))) => {
                         let op2 = if op == Op::Add { Op::Sub } else { Op::Add };
                         self.apply(op2, &[x, yy])
                     }
-                    (Some((xx, f)), _) if f == -1.0 && op == Op::Add => {
-                        self.apply(Op::Sub, &[y, xx])
-                    }
+                    (Some((xx, -1.0)), _) if op == Op::Add => self.apply(Op::Sub, &[y, xx]),
                     _ => return None,
                 }
             }
