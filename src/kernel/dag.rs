@@ -35,6 +35,9 @@ pub enum Op {
     /// The exact exponential gate update `x + (1 − exp(−dt/τ))·(x∞ − x)` of operands
     /// `(x, x∞, τ)`; carries the bits of `−dt`. One instruction instead of six passes.
     Cnexp(u64),
+    /// The same update with the rate `r = 1/τ` as third operand: `x + (1 − exp(−dt·r))·(x∞ − x)`
+    /// (carries the bits of `−dt`); saves the two divisions of `τ = 1/(α + β)` and `−dt/τ`.
+    CnexpRate(u64),
     Exp,
     Log,
     Log10,
@@ -115,6 +118,7 @@ impl Op {
                 }
             }
             Op::Cnexp(mdt) => a + (1.0 - (f64::from_bits(mdt) / c).exp()) * (b - a),
+            Op::CnexpRate(mdt) => a + (1.0 - (f64::from_bits(mdt) * c).exp()) * (b - a),
             Op::Exp => a.exp(),
             Op::Log => a.ln(),
             Op::Log10 => a.log10(),
@@ -145,7 +149,7 @@ impl Op {
             | Op::Tanh
             | Op::Floor
             | Op::Ceil => 1,
-            Op::Select | Op::Cnexp(_) => 3,
+            Op::Select | Op::Cnexp(_) | Op::CnexpRate(_) => 3,
             _ => 2,
         }
     }
@@ -279,8 +283,8 @@ impl Dag {
         self.intern(Node::Apply(op, a))
     }
 
-    /// `x·c` for a node `Mul(x, c)` with a constant `c`.
-    fn scaled(&self, id: Id) -> Option<(Id, f64)> {
+    /// `(x, c)` for a node `Mul(x, c)` with a constant `c`.
+    pub fn scaled(&self, id: Id) -> Option<(Id, f64)> {
         match self.nodes[id as usize] {
             Node::Apply(Op::Mul, [x, c, _]) => self.as_const(c).map(|c| (x, c)),
             _ => None,
@@ -637,7 +641,7 @@ impl Dag {
                         let pick = self.bin(cmp, a, b);
                         self.apply(Op::Select, &[pick, da, db])
                     }
-                    Op::Cnexp(_) => {
+                    Op::Cnexp(_) | Op::CnexpRate(_) => {
                         return Err("the gate update has no derivative".into());
                     }
                     Op::Select => {

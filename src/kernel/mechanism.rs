@@ -6,14 +6,15 @@
 //!   **symbolically** from the expression tree (exact for the Hay channels, which are linear in
 //!   `v`; NEURON's finite difference at `v + 0.001 mV` differs from it only by rounding).
 //! * Gates: `x ← x + (1 − exp(−dt/τ))·(x∞ − x)` with `x∞`, `τ` at the voltage after the solve
-//!   (NEURON's `cnexp`), executed as one fused column instruction.
+//!   (NEURON's `cnexp`), executed as one fused column instruction (with the rate `1/τ` where
+//!   `τ = 1/(α + β)`, and with a precomputed factor where `τ` is constant).
 //! * ODE states `dx/dt = f(x, …)` must be linear in `x` (checked symbolically: `b = ∂f/∂x` may
 //!   not depend on `x`); then `x ← x − (1 − exp(b·dt))·f(x)/b` (`x + dt·f` where `b = 0`),
 //!   which is the exact exponential update `cnexp` generates for `dx/dt = a + b·x`.
 //! * Parameters that have the same value on every instance are compiled in as constants
 //!   (then folded); others are columns.
 
-use super::dag::{Dag, Id, Op};
+use super::dag::{Dag, Id, Node, Op};
 use super::error::KernelError;
 use super::program::{CHUNK, Program, Slot};
 use crate::model::MechModel;
@@ -54,6 +55,30 @@ pub const PAD: usize = 16;
 /// `n` rounded up to a multiple of [`PAD`].
 fn padded(n: usize) -> usize {
     n.div_ceil(PAD) * PAD
+}
+
+/// The exact exponential gate update `x + (1 − exp(−dt/τ))·(x∞ − x)`, in its cheapest form:
+/// a constant factor of `τ` folds into `−dt`; `τ = 1/r` uses the rate `r` (no divisions); a
+/// constant `τ` gives a constant `1 − exp(−dt/τ)` (computed with the same `exp` the program
+/// would use).
+fn gate_update(dag: &mut Dag, dt_ms: f64, x: Id, inf: Id, tau: Id) -> Id {
+    if let Some(t) = dag.as_const(tau) {
+        let k = dag.constant(1.0 - super::vexp::exp(-dt_ms / t));
+        let d = dag.apply(Op::Sub, &[inf, x]);
+        let kd = dag.apply(Op::Mul, &[d, k]);
+        return dag.apply(Op::Add, &[x, kd]);
+    }
+    let (t, c) = match dag.scaled(tau) {
+        Some((t, c)) if (dt_ms / c).is_normal() => (t, c),
+        _ => (tau, 1.0),
+    };
+    let mdt = -dt_ms / c;
+    if let Node::Apply(Op::Div, [one, r, _]) = dag.nodes()[t as usize]
+        && dag.as_const(one) == Some(1.0)
+    {
+        return dag.apply(Op::CnexpRate(mdt.to_bits()), &[x, inf, r]);
+    }
+    dag.apply(Op::Cnexp(mdt.to_bits()), &[x, inf, t])
 }
 
 /// A per-instance value gathered into a temporary before a program runs.
@@ -378,7 +403,7 @@ impl CompiledMech {
             let xk = (3 + s) as u32;
             match *u {
                 Upd::Gate { inf, tau } => {
-                    let new = dag.apply(Op::Cnexp((-env.dt_ms).to_bits()), &[x, inf, tau]);
+                    let new = gate_update(&mut dag, env.dt_ms, x, inf, tau);
                     s_outs.push((new, Slot::Col(s as u32)));
                     i_outs.push((inf, Slot::Col(s as u32)));
                 }

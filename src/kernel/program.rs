@@ -10,8 +10,10 @@
 //!
 //! Compilation ([`Program::compile`]) walks a [`Dag`] from its roots in id order (a valid
 //! evaluation order), gives every computed node a temporary and frees it after its last use
-//! (linear-scan reuse), then copies the roots into their destinations at the end, so a program
-//! may overwrite the very state columns it reads.
+//! (linear-scan reuse). A root is computed straight into its destination where that is safe
+//! (the destination column is not read afterwards; a gate update `x ← x + …` runs in place);
+//! other roots are copied into their destinations at the end, so a program may overwrite the
+//! very state columns it reads.
 
 use super::dag::{Dag, Id, Node, Op};
 use super::vexp;
@@ -32,9 +34,12 @@ pub enum Slot {
 
 #[derive(Clone, Copy, Debug)]
 enum Ins {
+    /// `dst ← op(args)`. The destination is a temporary, or the output column itself when
+    /// no later instruction reads that column; it may then be the first operand (an in-place
+    /// update such as a gate's `x ← x + …`, see [`in_place`]) but never another one.
     Apply {
         op: Op,
-        dst: u32,
+        dst: Slot,
         args: [Slot; 3],
     },
     Store {
@@ -91,6 +96,44 @@ impl Program {
                 }
             }
         }
+        // A root computed by an instruction is written straight into its destination (no copy
+        // at the end) when that is safe: a reserved temporary always; a column if no later
+        // instruction reads the column's old value, and the root's own instruction reads it at
+        // most as the first operand of an in-place operation.
+        let mut direct: Vec<Option<Slot>> = vec![None; n];
+        for &(r, dst) in outputs {
+            let Node::Apply(op, a) = nodes[r as usize] else {
+                continue;
+            };
+            let pow_c = op == Op::Pow && dag.as_const(a[1]).is_some();
+            if direct[r as usize].is_some() || pow_c {
+                continue;
+            }
+            let ok = match dst {
+                Slot::Tmp(_) => true,
+                Slot::Col(_) => {
+                    let readers: Vec<usize> = (0..n)
+                        .filter(|&x| live[x])
+                        .filter(|&x| matches!(nodes[x], Node::Input(k) if input_slot[k as usize] == dst))
+                        .collect();
+                    readers.iter().all(|&x| {
+                        let lu = last_use[x];
+                        let own = a[..op.arity()].iter().position(|&y| y as usize == x);
+                        lu < r as usize
+                            || (lu == r as usize
+                                && own == Some(0)
+                                && !a[1..op.arity()].contains(&(x as Id))
+                                && in_place(op))
+                    }) && !outputs
+                        .iter()
+                        .any(|&(r2, _)| readers.contains(&(r2 as usize)))
+                }
+                Slot::Const(_) => false,
+            };
+            if ok {
+                direct[r as usize] = Some(dst);
+            }
+        }
         for &(r, _) in outputs {
             last_use[r as usize] = usize::MAX;
         }
@@ -106,10 +149,13 @@ impl Program {
                 Node::Const(b) => slot_of[id] = Some(Slot::Const(f64::from_bits(b))),
                 Node::Input(k) => slot_of[id] = Some(input_slot[k as usize]),
                 Node::Apply(op, a) => {
-                    let dst = free.pop().unwrap_or_else(|| {
-                        n_tmp += 1;
-                        n_tmp - 1
-                    });
+                    let dst = match direct[id] {
+                        Some(d) => d,
+                        None => Slot::Tmp(free.pop().unwrap_or_else(|| {
+                            n_tmp += 1;
+                            n_tmp - 1
+                        })),
+                    };
                     let mut args = [Slot::Const(0.0); 3];
                     for (s, &x) in args.iter_mut().zip(&a[..op.arity()]) {
                         *s = slot_of[x as usize].expect("operand evaluated before use");
@@ -124,13 +170,13 @@ impl Program {
                         }
                         _ => (op, args),
                     };
-                    match (op, args[1]) {
-                        (Op::Pow, Slot::Const(b)) if b.is_finite() => {
+                    match (op, args[1], dst) {
+                        (Op::Pow, Slot::Const(b), Slot::Tmp(dst)) if b.is_finite() => {
                             code.push(Ins::PowC { dst, a: args[0], b })
                         }
                         _ => code.push(Ins::Apply { op, dst, args }),
                     }
-                    slot_of[id] = Some(Slot::Tmp(dst));
+                    slot_of[id] = Some(dst);
                     // Free operands whose last use is this node (after allocating dst, so
                     // dst never aliases an operand).
                     for (j, &x) in a[..op.arity()].iter().enumerate() {
@@ -207,6 +253,14 @@ impl Program {
     }
 }
 
+/// Operations the executor can run in place (destination = first operand).
+fn in_place(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Add | Op::Sub | Op::Mul | Op::Cnexp(_) | Op::CnexpRate(_)
+    )
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn run_avx2(
@@ -270,6 +324,42 @@ fn bin(d: &mut [f64], a: Src<'_>, b: Src<'_>, f: impl Fn(f64, f64) -> f64) {
 }
 
 #[inline(always)]
+fn bin_ip(d: &mut [f64], b: Src<'_>, f: impl Fn(f64, f64) -> f64) {
+    let n = d.len();
+    match b {
+        Src::S(y) => {
+            let y = &y[..n];
+            for (o, &y) in d.iter_mut().zip(y) {
+                *o = f(*o, y);
+            }
+        }
+        Src::C(y) => {
+            for o in d.iter_mut() {
+                *o = f(*o, y);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn tern_ip(d: &mut [f64], b: Src<'_>, c: Src<'_>, f: impl Fn(f64, f64, f64) -> f64) {
+    let n = d.len();
+    macro_rules! go {
+        ($b:expr, $c:expr) => {
+            for (i, o) in d.iter_mut().enumerate() {
+                *o = f(*o, Get::get($b, i), Get::get($c, i));
+            }
+        };
+    }
+    match (b, c) {
+        (Src::S(b), Src::S(c)) => go!(&b[..n], &c[..n]),
+        (Src::S(b), Src::C(c)) => go!(&b[..n], c),
+        (Src::C(b), Src::S(c)) => go!(b, &c[..n]),
+        (Src::C(b), Src::C(c)) => go!(b, c),
+    }
+}
+
+#[inline(always)]
 fn un(d: &mut [f64], a: Src<'_>, f: impl Fn(f64) -> f64) {
     match a {
         Src::S(x) => map1(d, x, f),
@@ -315,7 +405,9 @@ fn run_generic(
     let n_tmps = tmp.len() / CHUNK;
     // SAFETY (for `src`/`dst_slice`): every index is range-checked against the buffers'
     // lengths; the compiler never gives an instruction a destination equal to one of its
-    // operands (see `Program::compile`), so the one mutable slice never overlaps a shared one.
+    // operands other than the first of an in-place operation (see `Program::compile`), which
+    // is then read through the mutable slice only, so the one mutable slice never overlaps a
+    // shared one.
     let src = |s: Slot| -> Src<'_> {
         match s {
             Slot::Const(c) => Src::C(c),
@@ -359,8 +451,31 @@ fn run_generic(
                     Src::C(c) => d.fill(c),
                 }
             }
+            Ins::Apply { op, dst, args } if args[0] == dst => {
+                // In place: the first operand is read from the destination itself.
+                let d = dst_slice(dst);
+                let (b, c) = (src(args[1]), src(args[2]));
+                match op {
+                    Op::Add => bin_ip(d, b, |x, y| x + y),
+                    Op::Sub => bin_ip(d, b, |x, y| x - y),
+                    Op::Mul => bin_ip(d, b, |x, y| x * y),
+                    Op::Cnexp(mdt) => {
+                        let mdt = f64::from_bits(mdt);
+                        tern_ip(d, b, c, |x, inf, tau| {
+                            x + (1.0 - vexp::exp(mdt / tau)) * (inf - x)
+                        })
+                    }
+                    Op::CnexpRate(mdt) => {
+                        let mdt = f64::from_bits(mdt);
+                        tern_ip(d, b, c, |x, inf, r| {
+                            x + (1.0 - vexp::exp(mdt * r)) * (inf - x)
+                        })
+                    }
+                    _ => unreachable!("{op:?} is not compiled in place"),
+                }
+            }
             Ins::Apply { op, dst, args } => {
-                let d = dst_slice(Slot::Tmp(dst));
+                let d = dst_slice(dst);
                 let (a, b) = (src(args[0]), src(args[1]));
                 match op {
                     Op::Neg => un(d, a, |x| -x),
@@ -403,6 +518,12 @@ fn run_generic(
                         let mdt = f64::from_bits(mdt);
                         tern(d, a, b, src(args[2]), |x, inf, tau| {
                             x + (1.0 - vexp::exp(mdt / tau)) * (inf - x)
+                        })
+                    }
+                    Op::CnexpRate(mdt) => {
+                        let mdt = f64::from_bits(mdt);
+                        tern(d, a, b, src(args[2]), |x, inf, r| {
+                            x + (1.0 - vexp::exp(mdt * r)) * (inf - x)
                         })
                     }
                 }
