@@ -238,6 +238,15 @@ impl Dag {
         if let Some(id) = self.scale_rules(op, a, &k) {
             return id;
         }
+        if op == Op::Exp
+            && let Some(e) = self.existing_exp_of_negation(a[0])
+        {
+            // exp(−y) where exp(y) is already computed: 1/exp(y), a division instead of a
+            // second exponential (the rate pairs α(v), β(v) = f(v + c), f(−v − c)); within
+            // two roundings of exp(−y).
+            let one = self.constant(1.0);
+            return self.apply(Op::Div, &[one, e]);
+        }
         match op {
             Op::Pow => {
                 // Integer exponents up to 16 as products (square and multiply), negative ones
@@ -281,6 +290,24 @@ impl Dag {
             _ => {}
         }
         self.intern(Node::Apply(op, a))
+    }
+
+    /// The existing node `exp(−y)` for a node `y`, if any (`−y` in canonical form: `x·(−c)`
+    /// for `y = x·c`, else `y·(−1)`).
+    fn existing_exp_of_negation(&self, y: Id) -> Option<Id> {
+        let find = |n: Node| self.index.get(&n).copied();
+        let neg = match self.scaled(y) {
+            Some((x, -1.0)) => x,
+            Some((x, c)) => find(Node::Apply(
+                Op::Mul,
+                [x, find(Node::Const((-c).to_bits()))?, 0],
+            ))?,
+            None => find(Node::Apply(
+                Op::Mul,
+                [y, find(Node::Const((-1.0f64).to_bits()))?, 0],
+            ))?,
+        };
+        find(Node::Apply(Op::Exp, [neg, 0, 0]))
     }
 
     /// `(x, c)` for a node `Mul(x, c)` with a constant `c`.
