@@ -12,7 +12,8 @@
 //!   not depend on `x`); then `x ← x − (1 − exp(b·dt))·f(x)/b` (`x + dt·f` where `b = 0`),
 //!   which is the exact exponential update `cnexp` generates for `dx/dt = a + b·x`.
 //! * Parameters that have the same value on every instance are compiled in as constants
-//!   (then folded); others are columns.
+//!   (then folded); others are columns, and subexpressions of those columns alone are computed
+//!   once at construction into extra columns (parameters do not change afterwards).
 
 use super::dag::{Dag, Id, Node, Op};
 use super::error::KernelError;
@@ -185,7 +186,8 @@ pub struct CompiledMech {
     fac: Vec<f64>,
     /// State names in column order (state `s` is column `s`).
     pub state_names: Vec<String>,
-    /// Persistent columns: states first, then non-uniform parameters; each `n_pad` long.
+    /// Persistent columns: states first, then non-uniform parameters, then subexpressions of
+    /// those parameters alone (computed once); each `n_pad` long.
     cols: Vec<f64>,
     /// Column length: the number of instances rounded up to a multiple of [`PAD`].
     n_pad: usize,
@@ -389,12 +391,6 @@ impl CompiledMech {
             });
             next += 2;
         }
-        let roots: Vec<Id> = outs.iter().map(|o| o.0).collect();
-        let current = Compiled {
-            prog: Program::compile(&dag, &input_slot, &outs, next),
-            gathers: gathers_for(&dag, &roots),
-        };
-
         // State program and initialisation.
         let mut s_outs = Vec::new();
         let mut i_outs = Vec::new();
@@ -438,16 +434,58 @@ impl CompiledMech {
                 }
             }
         }
-        let roots: Vec<Id> = s_outs.iter().map(|o| o.0).collect();
-        let state = Compiled {
-            prog: Program::compile(&dag, &input_slot, &s_outs, n_gather),
-            gathers: gathers_for(&dag, &roots),
+        // Subexpressions of parameter columns alone (no v, t, state or ion value) are the same
+        // every step: they are computed once, into extra columns (e.g. the calcium pool's
+        // 1 − exp(−dt/decay) where decay varies along the cell).
+        let hoisted = {
+            let param_input = |k: u32| {
+                let j = (k as usize).wrapping_sub(3 + n_states);
+                param_col.get(j).is_some_and(Option::is_some)
+            };
+            let nodes = dag.nodes();
+            let mut inv = vec![false; nodes.len()];
+            for (id, nd) in nodes.iter().enumerate() {
+                inv[id] = match *nd {
+                    Node::Const(_) => true,
+                    Node::Input(k) => param_input(k),
+                    Node::Apply(op, a) => a[..op.arity()].iter().all(|&x| inv[x as usize]),
+                };
+            }
+            let mut live = vec![false; nodes.len()];
+            let mut frontier = vec![false; nodes.len()];
+            let mut stack: Vec<Id> = Vec::new();
+            for &(r, _) in outs.iter().chain(&s_outs).chain(&i_outs) {
+                frontier[r as usize] = inv[r as usize];
+                stack.push(r);
+            }
+            while let Some(id) = stack.pop() {
+                if std::mem::replace(&mut live[id as usize], true) || inv[id as usize] {
+                    continue;
+                }
+                if let Node::Apply(op, a) = nodes[id as usize] {
+                    for &x in &a[..op.arity()] {
+                        frontier[x as usize] |= inv[x as usize];
+                        stack.push(x);
+                    }
+                }
+            }
+            let mut h = Vec::new();
+            for (id, nd) in nodes.iter().enumerate() {
+                if frontier[id] && matches!(nd, Node::Apply(..)) {
+                    h.push((id as Id, Slot::Col(n_cols)));
+                    n_cols += 1;
+                }
+            }
+            h
         };
-        let roots: Vec<Id> = i_outs.iter().map(|o| o.0).collect();
-        let init = Compiled {
-            prog: Program::compile(&dag, &input_slot, &i_outs, n_gather),
-            gathers: gathers_for(&dag, &roots),
+        let hoist_prog = Program::compile(&dag, &input_slot, &hoisted, n_gather);
+        let compile = |outs: &[(Id, Slot)], reserved: u32| Compiled {
+            prog: Program::compile_with(&dag, &input_slot, &hoisted, outs, reserved),
+            gathers: gathers_for(&dag, &outs.iter().map(|o| o.0).collect::<Vec<_>>()),
         };
+        let current = compile(&outs, next);
+        let state = compile(&s_outs, n_gather);
+        let init = compile(&i_outs, n_gather);
 
         // States that are ion concentrations written by this mechanism.
         let mut conc_writes = Vec::new();
@@ -475,7 +513,15 @@ impl CompiledMech {
             .prog
             .n_tmp()
             .max(state.prog.n_tmp())
-            .max(init.prog.n_tmp());
+            .max(init.prog.n_tmp())
+            .max(hoist_prog.n_tmp());
+        let mut tmp = vec![0.0; n_tmp * CHUNK];
+        let mut start = 0;
+        while start < n_pad {
+            let len = CHUNK.min(n_pad - start);
+            hoist_prog.run_chunk(&mut cols, n_pad, &mut tmp, start, len);
+            start += len;
+        }
         let fac = if point {
             nodes
                 .iter()
@@ -492,7 +538,7 @@ impl CompiledMech {
             n_instructions: [current.prog.len(), state.prog.len(), init.prog.len()],
             cols,
             n_pad,
-            tmp: vec![0.0; n_tmp * CHUNK],
+            tmp,
             current,
             cur_out,
             state,

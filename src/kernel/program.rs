@@ -74,8 +74,24 @@ impl Program {
         outputs: &[(Id, Slot)],
         n_reserved: u32,
     ) -> Program {
+        Program::compile_with(dag, input_slot, &[], outputs, n_reserved)
+    }
+
+    /// [`Program::compile`] with some nodes already computed: `fixed` maps a node to the
+    /// column holding its values (e.g. a subexpression of parameters only, computed once).
+    pub fn compile_with(
+        dag: &Dag,
+        input_slot: &[Slot],
+        fixed: &[(Id, Slot)],
+        outputs: &[(Id, Slot)],
+        n_reserved: u32,
+    ) -> Program {
         let nodes = dag.nodes();
         let n = nodes.len();
+        let mut fixed_slot: Vec<Option<Slot>> = vec![None; n];
+        for &(id, s) in fixed {
+            fixed_slot[id as usize] = Some(s);
+        }
         // Reachability and last use (instruction position = node id).
         let mut live = vec![false; n];
         let mut stack: Vec<Id> = outputs.iter().map(|o| o.0).collect();
@@ -83,7 +99,9 @@ impl Program {
             if std::mem::replace(&mut live[id as usize], true) {
                 continue;
             }
-            if let Node::Apply(op, a) = nodes[id as usize] {
+            if let Node::Apply(op, a) = nodes[id as usize]
+                && fixed_slot[id as usize].is_none()
+            {
                 stack.extend_from_slice(&a[..op.arity()]);
             }
         }
@@ -92,7 +110,9 @@ impl Program {
             if !live[id] {
                 continue;
             }
-            if let Node::Apply(op, a) = nodes[id] {
+            if let Node::Apply(op, a) = nodes[id]
+                && fixed_slot[id].is_none()
+            {
                 for &x in &a[..op.arity()] {
                     last_use[x as usize] = last_use[x as usize].max(id);
                 }
@@ -107,6 +127,9 @@ impl Program {
             let Node::Apply(op, a) = nodes[r as usize] else {
                 continue;
             };
+            if fixed_slot[r as usize].is_some() {
+                continue;
+            }
             let pow_c = op == Op::Pow && dag.as_const(a[1]).is_some();
             if direct[r as usize].is_some() || pow_c {
                 continue;
@@ -145,6 +168,10 @@ impl Program {
         let mut code = Vec::new();
         for id in 0..n {
             if !live[id] {
+                continue;
+            }
+            if let Some(s) = fixed_slot[id] {
+                slot_of[id] = Some(s);
                 continue;
             }
             match nodes[id] {

@@ -58,8 +58,10 @@ pub fn exp(x: f64) -> f64 {
     let p811 = p89 + p1011 * r2;
     let p07 = p03 + p47 * r4;
     let p = p07 + p811 * r8;
-    let scale = f64::from_bits((k.wrapping_add(1023) as u64) << 52);
-    let y = p * scale;
+    // p·2^k by adding k to the exponent field: p ∈ [0.7, 1.5) and the clamp keep p·2^k a
+    // normal number (k = −1022 only with r > 0), where this equals the multiplication exactly;
+    // an integer addition is cheaper than a floating-point multiplication here.
+    let y = f64::from_bits(p.to_bits().wrapping_add((k as u64) << 52));
     if x > X_MAX {
         f64::INFINITY
     } else if x < X_MIN {
