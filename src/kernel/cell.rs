@@ -484,8 +484,8 @@ impl ActiveCell {
     }
 
     /// Nernst potentials at the ions' `nernst_nodes`. `scratch` holds at least as many values
-    /// as the longest list: the logarithms are taken in one pass over it with the vectorisable
-    /// [`vexp::ln`] (within 2 ulp of libm's).
+    /// as the longest list: the logarithms are taken in one vectorised pass over it
+    /// ([`vexp::ln_in_place`], within 2 ulp of libm's).
     fn nernst(ions: &mut [IonPool], celsius: f64, scratch: &mut [f64]) {
         let ktf = 1000.0 * GAS_CONSTANT * (celsius + 273.15) / FARADAY;
         for p in ions {
@@ -495,9 +495,7 @@ impl ActiveCell {
             for (r, &nd) in r.iter_mut().zip(&p.nernst_nodes) {
                 *r = co[nd as usize] / ci[nd as usize];
             }
-            for r in r.iter_mut() {
-                *r = vexp::ln(*r);
-            }
+            vexp::ln_in_place(r);
             for (&l, &nd) in r.iter().zip(&p.nernst_nodes) {
                 let n = nd as usize;
                 p.e_mv[n] = if ci[n] <= 0.0 {
