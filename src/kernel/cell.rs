@@ -207,6 +207,13 @@ pub struct ActiveCell {
     seg_nodes: Vec<NodeId>,
     /// Work space of the Nernst update (one value per node).
     scratch: Vec<f64>,
+    /// The ions in segment order, which the mechanisms read and write (block copies, like
+    /// `v_seg`); `nernst_nodes` there are segment indices. After every step (and `init`) the
+    /// values that changed are published to the node-indexed `ions`: reversal potentials and
+    /// concentrations at the Nernst segments, current totals at `ion_current_segs`.
+    ions_seg: Vec<IonPool>,
+    /// Per ion, the segments where some mechanism has a current of it.
+    ion_current_segs: Vec<Vec<u32>>,
     v_seg: Vec<f64>,
     rhs_seg: Vec<f64>,
     d_seg: Vec<f64>,
@@ -337,6 +344,35 @@ impl ActiveCell {
             p.nernst_nodes.sort_unstable();
             p.nernst_nodes.dedup();
         }
+        let segs_where = |pred: &dyn Fn(&CompiledMech) -> bool| -> Vec<u32> {
+            let mut v: Vec<u32> = mechs
+                .iter()
+                .filter(|m| pred(m))
+                .flat_map(|m| m.index().iter().copied())
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let ions_seg: Vec<IonPool> = ions
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                let g = |col: &[f64]| seg_nodes.iter().map(|&nd| col[nd as usize]).collect();
+                IonPool {
+                    name: p.name.clone(),
+                    valence: p.valence,
+                    e_mv: g(&p.e_mv),
+                    ci_mm: g(&p.ci_mm),
+                    co_mm: g(&p.co_mm),
+                    i_ma_cm2: vec![0.0; n_seg],
+                    nernst_nodes: segs_where(&|m| m.writes_inside(k)),
+                }
+            })
+            .collect();
+        let ion_current_segs = (0..ions.len())
+            .map(|k| segs_where(&|m| m.writes_current(k)))
+            .collect();
         let e_fixed = ions.iter().map(|p| p.e_mv.clone()).collect();
         let mut cell = ActiveCell {
             cfg,
@@ -351,6 +387,8 @@ impl ActiveCell {
             d: vec![0.0; n_nodes],
             d_fixed: vec![0.0; n_nodes],
             scratch: vec![0.0; n_nodes],
+            ions_seg,
+            ion_current_segs,
             v_seg: vec![cfg.v_init_mv; n_seg],
             rhs_seg: vec![0.0; n_seg],
             d_seg: vec![0.0; n_seg],
@@ -509,6 +547,26 @@ impl ActiveCell {
         }
     }
 
+    /// Copy what the mechanisms changed in `ions_seg` to the node-indexed `ions`.
+    fn publish_ions(&mut self) {
+        let sn = &self.seg_nodes;
+        for ((p, q), cur) in self
+            .ions
+            .iter_mut()
+            .zip(&self.ions_seg)
+            .zip(&self.ion_current_segs)
+        {
+            for &s in &q.nernst_nodes {
+                let (s, n) = (s as usize, sn[s as usize] as usize);
+                p.e_mv[n] = q.e_mv[s];
+                p.ci_mm[n] = q.ci_mm[s];
+            }
+            for &s in cur {
+                p.i_ma_cm2[sn[s as usize] as usize] = q.i_ma_cm2[s as usize];
+            }
+        }
+    }
+
     /// NEURON's `finitialize(v_init)` (see the module docs).
     pub fn init(&mut self) {
         self.step = 0;
@@ -520,17 +578,25 @@ impl ActiveCell {
             p.co_mm.fill(co);
             p.i_ma_cm2.fill(0.0);
         }
-        Self::nernst(&mut self.ions, self.cfg.celsius_degc, &mut self.scratch);
+        for (q, p) in self.ions_seg.iter_mut().zip(&self.ions) {
+            for (s, &nd) in self.seg_nodes.iter().enumerate() {
+                let n = nd as usize;
+                (q.e_mv[s], q.ci_mm[s], q.co_mm[s]) = (p.e_mv[n], p.ci_mm[n], p.co_mm[n]);
+            }
+            q.i_ma_cm2.fill(0.0);
+        }
+        Self::nernst(&mut self.ions_seg, self.cfg.celsius_degc, &mut self.scratch);
         let mut env = Env {
             t_ms: 0.0,
             v_mv: &self.v_seg,
-            ions: &mut self.ions,
+            ions: &mut self.ions_seg,
         };
         for m in &mut self.mechs {
             m.initialise(&mut env);
         }
         // Concentrations set by the initial states change the Nernst potentials.
-        Self::nernst(&mut self.ions, self.cfg.celsius_degc, &mut self.scratch);
+        Self::nernst(&mut self.ions_seg, self.cfg.celsius_degc, &mut self.scratch);
+        self.publish_ions();
         if let Some(k) = &mut self.synapses {
             k.init();
         }
@@ -541,8 +607,8 @@ impl ActiveCell {
         let dt = self.cfg.dt_ms;
         let t0 = Instant::now();
         // 1–2. Reversal potentials, currents at the half step.
-        Self::nernst(&mut self.ions, self.cfg.celsius_degc, &mut self.scratch);
-        for p in &mut self.ions {
+        Self::nernst(&mut self.ions_seg, self.cfg.celsius_degc, &mut self.scratch);
+        for p in &mut self.ions_seg {
             p.i_ma_cm2.fill(0.0);
         }
         self.rhs.fill(0.0);
@@ -556,7 +622,7 @@ impl ActiveCell {
             let mut env = Env {
                 t_ms: t_half,
                 v_mv: &self.v_seg,
-                ions: &mut self.ions,
+                ions: &mut self.ions_seg,
             };
             for m in &mut self.mechs {
                 m.add_currents(&mut env, &mut self.rhs_seg, &mut self.d_seg);
@@ -619,6 +685,7 @@ impl ActiveCell {
         let t_ms = self.step as f64 * dt;
         let t2 = Instant::now();
         if !ok {
+            self.publish_ions();
             return Err(self.diagnose(t_ms));
         }
 
@@ -627,12 +694,13 @@ impl ActiveCell {
             let mut env = Env {
                 t_ms,
                 v_mv: &self.v_seg,
-                ions: &mut self.ions,
+                ions: &mut self.ions_seg,
             };
             for m in &mut self.mechs {
                 m.advance(&mut env);
             }
         }
+        self.publish_ions();
         if let Some(k) = &mut self.synapses {
             k.advance();
         }

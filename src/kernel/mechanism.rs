@@ -115,7 +115,7 @@ pub(crate) struct Env<'a> {
     pub t_ms: f64,
     /// Voltages, indexed by the mechanisms' membrane index (see [`CompiledMech::set_index`]).
     pub v_mv: &'a [f64],
-    /// Ions, indexed by node.
+    /// Ions, indexed by the membrane index too.
     pub ions: &'a mut [IonPool],
 }
 
@@ -175,9 +175,9 @@ pub struct CompiledMech {
     pub name: String,
     /// Node of each instance.
     pub nodes: Vec<NodeId>,
-    /// Membrane index of each instance: where its `v` is read and its currents are added
-    /// (the node by default; [`ActiveCell`](super::ActiveCell) uses segment order, in which a
-    /// mechanism's instances form a few contiguous runs).
+    /// Membrane index of each instance: where its `v` and ion values are read and its currents
+    /// are added (the node by default; [`ActiveCell`](super::ActiveCell) uses segment order, in
+    /// which a mechanism's instances form a few contiguous runs).
     index: Vec<u32>,
     runs: Runs,
     /// Point process: currents are in nA and scaled by `1e2/area`.
@@ -563,9 +563,9 @@ impl CompiledMech {
         )
     }
 
-    /// Set the membrane index of every instance (see the field docs): `v_mv` of the programs'
-    /// environment and the `rhs`/`d` arrays of [`CompiledMech::add_currents`] are then indexed
-    /// by it.
+    /// Set the membrane index of every instance (see the field docs): `v_mv` and the ions of
+    /// the programs' environment and the `rhs`/`d` arrays of [`CompiledMech::add_currents`] are
+    /// then indexed by it.
     pub(crate) fn set_index(&mut self, index: Vec<u32>) {
         assert_eq!(index.len(), self.nodes.len());
         self.runs = Runs::new(&index);
@@ -627,8 +627,8 @@ impl CompiledMech {
                         IonVar::Outside => &p.co_mm,
                         IonVar::Current => &p.i_ma_cm2,
                     };
-                    for (d, &nd) in dst.iter_mut().zip(nodes) {
-                        *d = src[nd as usize];
+                    for (o, s, l) in runs.chunk(start) {
+                        dst[o..o + l].copy_from_slice(&src[s..s + l]);
                     }
                 }
             }
@@ -642,10 +642,22 @@ impl CompiledMech {
         for &(s, ion) in &self.conc_writes {
             let col = self.state(s);
             let ci = &mut ions[ion].ci_mm;
-            for (&nd, &x) in self.nodes.iter().zip(col) {
-                ci[nd as usize] = x;
+            for start in (0..self.nodes.len()).step_by(CHUNK) {
+                for (o, i, l) in self.runs.chunk(start) {
+                    ci[i..i + l].copy_from_slice(&col[start + o..start + o + l]);
+                }
             }
         }
+    }
+
+    /// The membrane index of every instance (see [`CompiledMech::set_index`]).
+    pub(crate) fn index(&self) -> &[u32] {
+        &self.index
+    }
+
+    /// Whether this mechanism has a current of ion number `ion`.
+    pub(crate) fn writes_current(&self, ion: usize) -> bool {
+        self.cur_out.iter().any(|c| c.ion == Some(ion))
     }
 
     /// Initialise the states (gates at their steady state, ODE states at their initial value)
@@ -723,16 +735,18 @@ impl CompiledMech {
                     }
                 }
                 if let Some(ion) = co.ion {
-                    // A slice, not the Vec: the loop then keeps its pointer in a register.
-                    let tot: &mut [f64] = &mut env.ions[ion].i_ma_cm2;
-                    if self.point {
-                        let fac = &self.fac[start..start + len];
-                        for ((&nd, &i), &f) in nodes.iter().zip(i_col).zip(fac) {
-                            tot[nd as usize] += i * f;
-                        }
-                    } else {
-                        for (&nd, &i) in nodes.iter().zip(i_col) {
-                            tot[nd as usize] += i;
+                    let tot = &mut env.ions[ion].i_ma_cm2;
+                    for (o, s, l) in self.runs.chunk(start) {
+                        let (tot, i_col) = (&mut tot[s..s + l], &i_col[o..o + l]);
+                        if self.point {
+                            let fac = &self.fac[start + o..start + o + l];
+                            for k in 0..l {
+                                tot[k] += i_col[k] * fac[k];
+                            }
+                        } else {
+                            for k in 0..l {
+                                tot[k] += i_col[k];
+                            }
                         }
                     }
                 }
