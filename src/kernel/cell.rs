@@ -212,8 +212,10 @@ pub struct ActiveCell {
     /// values that changed are published to the node-indexed `ions`: reversal potentials and
     /// concentrations at the Nernst segments, current totals at `ion_current_segs`.
     ions_seg: Vec<IonPool>,
-    /// Per ion, the segments where some mechanism has a current of it.
-    ion_current_segs: Vec<Vec<u32>>,
+    /// Per ion, `(segment, node)` where some mechanism has a current of it, and where some
+    /// mechanism writes its inside concentration (the Nernst segments).
+    ion_current_segs: Vec<Vec<(u32, u32)>>,
+    ion_nernst_segs: Vec<Vec<(u32, u32)>>,
     v_seg: Vec<f64>,
     rhs_seg: Vec<f64>,
     d_seg: Vec<f64>,
@@ -370,8 +372,17 @@ impl ActiveCell {
                 }
             })
             .collect();
+        let with_nodes = |segs: Vec<u32>| -> Vec<(u32, u32)> {
+            segs.into_iter()
+                .map(|s| (s, seg_nodes[s as usize]))
+                .collect()
+        };
         let ion_current_segs = (0..ions.len())
-            .map(|k| segs_where(&|m| m.writes_current(k)))
+            .map(|k| with_nodes(segs_where(&|m| m.writes_current(k))))
+            .collect();
+        let ion_nernst_segs = ions_seg
+            .iter()
+            .map(|q| with_nodes(q.nernst_nodes.clone()))
             .collect();
         let e_fixed = ions.iter().map(|p| p.e_mv.clone()).collect();
         let mut cell = ActiveCell {
@@ -389,6 +400,7 @@ impl ActiveCell {
             scratch: vec![0.0; n_nodes],
             ions_seg,
             ion_current_segs,
+            ion_nernst_segs,
             v_seg: vec![cfg.v_init_mv; n_seg],
             rhs_seg: vec![0.0; n_seg],
             d_seg: vec![0.0; n_seg],
@@ -549,20 +561,17 @@ impl ActiveCell {
 
     /// Copy what the mechanisms changed in `ions_seg` to the node-indexed `ions`.
     fn publish_ions(&mut self) {
-        let sn = &self.seg_nodes;
-        for ((p, q), cur) in self
-            .ions
-            .iter_mut()
-            .zip(&self.ions_seg)
-            .zip(&self.ion_current_segs)
-        {
-            for &s in &q.nernst_nodes {
-                let (s, n) = (s as usize, sn[s as usize] as usize);
-                p.e_mv[n] = q.e_mv[s];
-                p.ci_mm[n] = q.ci_mm[s];
+        let lists = self.ion_nernst_segs.iter().zip(&self.ion_current_segs);
+        for ((p, q), (nernst, cur)) in self.ions.iter_mut().zip(&self.ions_seg).zip(lists) {
+            // Slices, not Vecs: the loops keep their pointers in registers.
+            let (pe, pc): (&mut [f64], &mut [f64]) = (&mut p.e_mv, &mut p.ci_mm);
+            for &(s, n) in nernst {
+                pe[n as usize] = q.e_mv[s as usize];
+                pc[n as usize] = q.ci_mm[s as usize];
             }
-            for &s in cur {
-                p.i_ma_cm2[sn[s as usize] as usize] = q.i_ma_cm2[s as usize];
+            let (pi, qi): (&mut [f64], &[f64]) = (&mut p.i_ma_cm2, &q.i_ma_cm2);
+            for &(s, n) in cur {
+                pi[n as usize] = qi[s as usize];
             }
         }
     }
