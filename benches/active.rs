@@ -4,10 +4,14 @@
 //! the run loop (initialisation + steps), ns per compartment-step, and the split between
 //! mechanism currents, matrix (axial terms + Hines solve) and state updates.
 //!
-//! Measured on the shared 2-vCPU EPYC dev VM, 2026-11-27, load average ≈ 2.6 from other jobs:
-//! best of 5 1.21 s wall = 88 ns per compartment-step (currents 25, matrix 7, states 56 ns);
-//! 208,678 column instructions × instances per step, 0.45 ns each. NEURON 9.0.2 in the same
-//! session (anchor `time.py`, 3 repeats): 3.15–3.54 s, median 3.37 s, so isf is ≈ 2.8× faster.
+//! Measured on the shared 2-vCPU EPYC (Zen 4, AVX-512 executor) dev VM, 2026-11-27, load
+//! average ≈ 0.8–2.8 from other jobs, on-CPU thread time: best of 7 0.70 s = 51.4 ns per
+//! compartment-step, median 52.2 ns (currents 14, matrix 7, states 31 ns); 127,403 column
+//! instructions × instances per step. The same session's build of the kernel before the
+//! speed-up work (commit 85cd8e7): best of 5 1.20 s = 87.8 ns (currents 25, matrix 7, states
+//! 56), median ≈ 89 ns, so 1.7× faster. Earlier the same day NEURON 9.0.2 (anchor `time.py`, 3
+//! repeats): 3.15–3.54 s, median 3.37 s, ≈ 4.8× slower than isf now. Timings on this machine
+//! vary by ±10 % with the load; compare best-of-N on-CPU times from the same session.
 //!
 //! Run with `cargo bench --bench active`. Needs the conformance data (`ISF_CONFORMANCE`, default
 //! `../shared/conformance` next to the crate); prints `SKIPPED:` without it.

@@ -1,6 +1,8 @@
 //! Expression DAG for kernel compilation: hash-consed nodes (so equal subexpressions are
-//! computed once — common-subexpression elimination), constant folding at construction, and
-//! symbolic differentiation (conductance `∂i/∂v`, linear ODE coefficient `∂f/∂x`).
+//! computed once — common-subexpression elimination), constant folding and canonical forms at
+//! construction (constant factors float outwards and merge, see `Dag::scale_rules`;
+//! `exp(−y)` reuses `exp(y)`), and symbolic differentiation (conductance `∂i/∂v`, linear ODE
+//! coefficient `∂f/∂x`).
 //!
 //! Nodes are appended in construction order, so every node's operands have smaller ids: the
 //! id order is a valid evaluation order.
