@@ -24,6 +24,7 @@
 use super::error::KernelError;
 use super::mechanism::{CompileEnv, CompiledMech, Env, IonPool};
 use super::synapse::{SynapseKernel, SynapseSet};
+use super::vexp;
 use crate::model::MechModel;
 use crate::sim::hines;
 use crate::sim::tree::{CableTree, NodeId};
@@ -199,6 +200,25 @@ pub struct ActiveCell {
     rhs: Vec<f64>,
     d: Vec<f64>,
     d_fixed: Vec<f64>,
+    /// Node of each segment (compartment), and `v`, mechanism currents and conductances in
+    /// segment order: the mechanisms work on these (their instances are a few contiguous runs
+    /// of segments, so gathers and scatters are block copies), and the cell moves them between
+    /// node and segment order once per step.
+    seg_nodes: Vec<NodeId>,
+    /// Work space of the Nernst update (one value per node).
+    scratch: Vec<f64>,
+    /// The ions in segment order, which the mechanisms read and write (block copies, like
+    /// `v_seg`); `nernst_nodes` there are segment indices. After every step (and `init`) the
+    /// values that changed are published to the node-indexed `ions`: reversal potentials and
+    /// concentrations at the Nernst segments, current totals at `ion_current_segs`.
+    ions_seg: Vec<IonPool>,
+    /// Per ion, `(segment, node)` where some mechanism has a current of it, and where some
+    /// mechanism writes its inside concentration (the Nernst segments).
+    ion_current_segs: Vec<Vec<(u32, u32)>>,
+    ion_nernst_segs: Vec<Vec<(u32, u32)>>,
+    v_seg: Vec<f64>,
+    rhs_seg: Vec<f64>,
+    d_seg: Vec<f64>,
     step: u64,
     /// Accumulated phase timings.
     pub profile: Profile,
@@ -308,7 +328,8 @@ impl ActiveCell {
                 };
                 cols.push(col);
             }
-            let cm = CompiledMech::new(m, nodes, &cols, &ion_names, tree.area_um2(), env)?;
+            let mut cm = CompiledMech::new(m, nodes, &cols, &ion_names, tree.area_um2(), env)?;
+            cm.set_index(pl.segments.iter().map(|&s| s as u32).collect());
             mechs.push(cm);
         }
         // Concentration writers run first (stable order otherwise).
@@ -325,6 +346,44 @@ impl ActiveCell {
             p.nernst_nodes.sort_unstable();
             p.nernst_nodes.dedup();
         }
+        let segs_where = |pred: &dyn Fn(&CompiledMech) -> bool| -> Vec<u32> {
+            let mut v: Vec<u32> = mechs
+                .iter()
+                .filter(|m| pred(m))
+                .flat_map(|m| m.index().iter().copied())
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let ions_seg: Vec<IonPool> = ions
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                let g = |col: &[f64]| seg_nodes.iter().map(|&nd| col[nd as usize]).collect();
+                IonPool {
+                    name: p.name.clone(),
+                    valence: p.valence,
+                    e_mv: g(&p.e_mv),
+                    ci_mm: g(&p.ci_mm),
+                    co_mm: g(&p.co_mm),
+                    i_ma_cm2: vec![0.0; n_seg],
+                    nernst_nodes: segs_where(&|m| m.writes_inside(k)),
+                }
+            })
+            .collect();
+        let with_nodes = |segs: Vec<u32>| -> Vec<(u32, u32)> {
+            segs.into_iter()
+                .map(|s| (s, seg_nodes[s as usize]))
+                .collect()
+        };
+        let ion_current_segs = (0..ions.len())
+            .map(|k| with_nodes(segs_where(&|m| m.writes_current(k))))
+            .collect();
+        let ion_nernst_segs = ions_seg
+            .iter()
+            .map(|q| with_nodes(q.nernst_nodes.clone()))
+            .collect();
         let e_fixed = ions.iter().map(|p| p.e_mv.clone()).collect();
         let mut cell = ActiveCell {
             cfg,
@@ -338,6 +397,14 @@ impl ActiveCell {
             rhs: vec![0.0; n_nodes],
             d: vec![0.0; n_nodes],
             d_fixed: vec![0.0; n_nodes],
+            scratch: vec![0.0; n_nodes],
+            ions_seg,
+            ion_current_segs,
+            ion_nernst_segs,
+            v_seg: vec![cfg.v_init_mv; n_seg],
+            rhs_seg: vec![0.0; n_seg],
+            d_seg: vec![0.0; n_seg],
+            seg_nodes,
             step: 0,
             profile: Profile::default(),
             tree,
@@ -467,20 +534,45 @@ impl ActiveCell {
         self.synapses.as_ref()
     }
 
-    fn nernst(ions: &mut [IonPool], celsius: f64) {
+    /// Nernst potentials at the ions' `nernst_nodes`. `scratch` holds at least as many values
+    /// as the longest list: the logarithms are taken in one vectorised pass over it
+    /// ([`vexp::ln_in_place`], within 2 ulp of libm's).
+    fn nernst(ions: &mut [IonPool], celsius: f64, scratch: &mut [f64]) {
         let ktf = 1000.0 * GAS_CONSTANT * (celsius + 273.15) / FARADAY;
         for p in ions {
             let k = ktf / p.valence;
-            for &nd in &p.nernst_nodes {
+            let (ci, co) = (&p.ci_mm, &p.co_mm);
+            let r = &mut scratch[..p.nernst_nodes.len()];
+            for (r, &nd) in r.iter_mut().zip(&p.nernst_nodes) {
+                *r = co[nd as usize] / ci[nd as usize];
+            }
+            vexp::ln_in_place(r);
+            for (&l, &nd) in r.iter().zip(&p.nernst_nodes) {
                 let n = nd as usize;
-                let (ci, co) = (p.ci_mm[n], p.co_mm[n]);
-                p.e_mv[n] = if ci <= 0.0 {
+                p.e_mv[n] = if ci[n] <= 0.0 {
                     1e6
-                } else if co <= 0.0 {
+                } else if co[n] <= 0.0 {
                     -1e6
                 } else {
-                    k * (co / ci).ln()
+                    k * l
                 };
+            }
+        }
+    }
+
+    /// Copy what the mechanisms changed in `ions_seg` to the node-indexed `ions`.
+    fn publish_ions(&mut self) {
+        let lists = self.ion_nernst_segs.iter().zip(&self.ion_current_segs);
+        for ((p, q), (nernst, cur)) in self.ions.iter_mut().zip(&self.ions_seg).zip(lists) {
+            // Slices, not Vecs: the loops keep their pointers in registers.
+            let (pe, pc): (&mut [f64], &mut [f64]) = (&mut p.e_mv, &mut p.ci_mm);
+            for &(s, n) in nernst {
+                pe[n as usize] = q.e_mv[s as usize];
+                pc[n as usize] = q.ci_mm[s as usize];
+            }
+            let (pi, qi): (&mut [f64], &[f64]) = (&mut p.i_ma_cm2, &q.i_ma_cm2);
+            for &(s, n) in cur {
+                pi[n as usize] = qi[s as usize];
             }
         }
     }
@@ -489,26 +581,41 @@ impl ActiveCell {
     pub fn init(&mut self) {
         self.step = 0;
         self.v_mv.fill(self.cfg.v_init_mv);
+        self.v_seg.fill(self.cfg.v_init_mv);
         for ((p, e), &(_, _, ci, co, _)) in self.ions.iter_mut().zip(&self.e_fixed).zip(&IONS) {
             p.e_mv.copy_from_slice(e);
             p.ci_mm.fill(ci);
             p.co_mm.fill(co);
             p.i_ma_cm2.fill(0.0);
         }
-        Self::nernst(&mut self.ions, self.cfg.celsius_degc);
+        for (q, p) in self.ions_seg.iter_mut().zip(&self.ions) {
+            for (s, &nd) in self.seg_nodes.iter().enumerate() {
+                let n = nd as usize;
+                (q.e_mv[s], q.ci_mm[s], q.co_mm[s]) = (p.e_mv[n], p.ci_mm[n], p.co_mm[n]);
+            }
+            q.i_ma_cm2.fill(0.0);
+        }
+        Self::nernst(&mut self.ions_seg, self.cfg.celsius_degc, &mut self.scratch);
         let mut env = Env {
             t_ms: 0.0,
-            v_mv: &self.v_mv,
-            ions: &mut self.ions,
+            v_mv: &self.v_seg,
+            ions: &mut self.ions_seg,
         };
         for m in &mut self.mechs {
             m.initialise(&mut env);
         }
+        // Concentrations set by the initial states change the Nernst potentials.
+        Self::nernst(&mut self.ions_seg, self.cfg.celsius_degc, &mut self.scratch);
+        self.publish_ions();
         if let Some(k) = &mut self.synapses {
+            // Synapse channels are indexed by node (they read no ions).
+            let mut env = Env {
+                t_ms: 0.0,
+                v_mv: &self.v_mv,
+                ions: &mut self.ions,
+            };
             k.init(&mut env);
         }
-        // Concentrations set by the initial states change the Nernst potentials.
-        Self::nernst(&mut self.ions, self.cfg.celsius_degc);
     }
 
     /// Advance one fixed step (see the module docs). On error the state is left as computed.
@@ -516,22 +623,32 @@ impl ActiveCell {
         let dt = self.cfg.dt_ms;
         let t0 = Instant::now();
         // 1–2. Reversal potentials, currents at the half step.
-        Self::nernst(&mut self.ions, self.cfg.celsius_degc);
-        for p in &mut self.ions {
+        Self::nernst(&mut self.ions_seg, self.cfg.celsius_degc, &mut self.scratch);
+        for p in &mut self.ions_seg {
             p.i_ma_cm2.fill(0.0);
         }
         self.rhs.fill(0.0);
         self.d.copy_from_slice(&self.d_fixed);
+        self.rhs_seg.fill(0.0);
+        for (ds, &nd) in self.d_seg.iter_mut().zip(&self.seg_nodes) {
+            *ds = self.d_fixed[nd as usize];
+        }
         let t_half = (self.step as f64 + 0.5) * dt;
         {
             let mut env = Env {
                 t_ms: t_half,
-                v_mv: &self.v_mv,
-                ions: &mut self.ions,
+                v_mv: &self.v_seg,
+                ions: &mut self.ions_seg,
             };
             for m in &mut self.mechs {
-                m.add_currents(&mut env, &mut self.rhs, &mut self.d);
+                m.add_currents(&mut env, &mut self.rhs_seg, &mut self.d_seg);
             }
+        }
+        // Segments have distinct nodes; d_seg started from d_fixed, so the sums are formed in
+        // the same order as when mechanisms added to the node arrays directly.
+        for ((&nd, &r), &g) in self.seg_nodes.iter().zip(&self.rhs_seg).zip(&self.d_seg) {
+            self.rhs[nd as usize] = r;
+            self.d[nd as usize] = g;
         }
         let area = self.tree.area_um2();
         for c in &self.iclamps {
@@ -546,6 +663,7 @@ impl ActiveCell {
         if let Some(k) = &mut self.synapses {
             // Events of this step first (spec 03 §3.8), then the currents at v_n.
             k.deliver(self.step);
+            // Synapse channels are indexed by node (they read no ions).
             let mut env = Env {
                 t_ms: t_half,
                 v_mv: &self.v_mv,
@@ -582,10 +700,14 @@ impl ActiveCell {
             *v += dv;
             ok &= v.abs() <= limit;
         }
+        for (vs, &nd) in self.v_seg.iter_mut().zip(&self.seg_nodes) {
+            *vs = self.v_mv[nd as usize];
+        }
         self.step += 1;
         let t_ms = self.step as f64 * dt;
         let t2 = Instant::now();
         if !ok {
+            self.publish_ions();
             return Err(self.diagnose(t_ms));
         }
 
@@ -593,15 +715,21 @@ impl ActiveCell {
         {
             let mut env = Env {
                 t_ms,
-                v_mv: &self.v_mv,
-                ions: &mut self.ions,
+                v_mv: &self.v_seg,
+                ions: &mut self.ions_seg,
             };
             for m in &mut self.mechs {
                 m.advance(&mut env);
             }
-            if let Some(k) = &mut self.synapses {
-                k.advance(&mut env);
-            }
+        }
+        self.publish_ions();
+        if let Some(k) = &mut self.synapses {
+            let mut env = Env {
+                t_ms,
+                v_mv: &self.v_mv,
+                ions: &mut self.ions,
+            };
+            k.advance(&mut env);
         }
         let t3 = Instant::now();
         self.profile.currents += t1 - t0;

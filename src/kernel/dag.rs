@@ -1,6 +1,8 @@
 //! Expression DAG for kernel compilation: hash-consed nodes (so equal subexpressions are
-//! computed once — common-subexpression elimination), constant folding at construction, and
-//! symbolic differentiation (conductance `∂i/∂v`, linear ODE coefficient `∂f/∂x`).
+//! computed once — common-subexpression elimination), constant folding and canonical forms at
+//! construction (constant factors float outwards and merge, see `Dag::scale_rules`;
+//! `exp(−y)` reuses `exp(y)`), and symbolic differentiation (conductance `∂i/∂v`, linear ODE
+//! coefficient `∂f/∂x`).
 //!
 //! Nodes are appended in construction order, so every node's operands have smaller ids: the
 //! id order is a valid evaluation order.
@@ -35,6 +37,9 @@ pub enum Op {
     /// The exact exponential gate update `x + (1 − exp(−dt/τ))·(x∞ − x)` of operands
     /// `(x, x∞, τ)`; carries the bits of `−dt`. One instruction instead of six passes.
     Cnexp(u64),
+    /// The same update with the rate `r = 1/τ` as third operand: `x + (1 − exp(−dt·r))·(x∞ − x)`
+    /// (carries the bits of `−dt`); saves the two divisions of `τ = 1/(α + β)` and `−dt/τ`.
+    CnexpRate(u64),
     Exp,
     Log,
     Log10,
@@ -115,6 +120,7 @@ impl Op {
                 }
             }
             Op::Cnexp(mdt) => a + (1.0 - (f64::from_bits(mdt) / c).exp()) * (b - a),
+            Op::CnexpRate(mdt) => a + (1.0 - (f64::from_bits(mdt) * c).exp()) * (b - a),
             Op::Exp => a.exp(),
             Op::Log => a.ln(),
             Op::Log10 => a.log10(),
@@ -145,7 +151,7 @@ impl Op {
             | Op::Tanh
             | Op::Floor
             | Op::Ceil => 1,
-            Op::Select | Op::Cnexp(_) => 3,
+            Op::Select | Op::Cnexp(_) | Op::CnexpRate(_) => 3,
             _ => 2,
         }
     }
@@ -202,7 +208,7 @@ impl Dag {
     }
 
     /// Apply an operation with constant folding and IEEE-exact simplifications
-    /// (`x+0`, `x−0`, `x·1`, `x/1`, `x^1`, small integer powers as products). `0·x → 0` is
+    /// (`x+0`, `x−0`, `x·1`, `x/1`, `x^1`), and integer powers up to 16 as products. `0·x → 0` is
     /// also applied (it drops the NaN of `0·∞`; it only arises from differentiation).
     pub fn apply(&mut self, op: Op, args: &[Id]) -> Id {
         debug_assert_eq!(args.len(), op.arity());
@@ -229,19 +235,52 @@ impl Dag {
                     return x;
                 }
             }
-            Op::Pow => match c(1) {
-                Some(1.0) => return a[0],
-                Some(2.0) => return self.apply(Op::Mul, &[a[0], a[0]]),
-                Some(3.0) => {
-                    let sq = self.apply(Op::Mul, &[a[0], a[0]]);
-                    return self.apply(Op::Mul, &[sq, a[0]]);
+            _ => {}
+        }
+        if let Some(id) = self.scale_rules(op, a, &k) {
+            return id;
+        }
+        if op == Op::Exp
+            && let Some(e) = self.existing_exp_of_negation(a[0])
+        {
+            // exp(−y) where exp(y) is already computed: 1/exp(y), a division instead of a
+            // second exponential (the rate pairs α(v), β(v) = f(v + c), f(−v − c)); within
+            // two roundings of exp(−y).
+            let one = self.constant(1.0);
+            return self.apply(Op::Div, &[one, e]);
+        }
+        match op {
+            Op::Pow => {
+                // Integer exponents up to 16 as products (square and multiply), negative ones
+                // as the reciprocal: a few ulp from `powf`, and no scalar libm call.
+                if let Some(b) = c(1)
+                    && b == b.trunc()
+                    && b.abs() <= 16.0
+                    && b != 0.0
+                {
+                    let mut n = b.abs() as u32;
+                    let mut base = a[0];
+                    let mut acc: Option<Id> = None;
+                    while n > 0 {
+                        if n & 1 == 1 {
+                            acc = Some(match acc {
+                                None => base,
+                                Some(p) => self.apply(Op::Mul, &[p, base]),
+                            });
+                        }
+                        n >>= 1;
+                        if n > 0 {
+                            base = self.apply(Op::Mul, &[base, base]);
+                        }
+                    }
+                    let p = acc.unwrap_or(a[0]);
+                    if b < 0.0 {
+                        let one = self.constant(1.0);
+                        return self.apply(Op::Div, &[one, p]);
+                    }
+                    return p;
                 }
-                Some(4.0) => {
-                    let sq = self.apply(Op::Mul, &[a[0], a[0]]);
-                    return self.apply(Op::Mul, &[sq, sq]);
-                }
-                _ => {}
-            },
+            }
             Op::Select => {
                 if a[1] == a[2] {
                     return a[1];
@@ -253,6 +292,175 @@ impl Dag {
             _ => {}
         }
         self.intern(Node::Apply(op, a))
+    }
+
+    /// The existing node `exp(−y)` for a node `y`, if any (`−y` in canonical form: `x·(−c)`
+    /// for `y = x·c`, else `y·(−1)`).
+    fn existing_exp_of_negation(&self, y: Id) -> Option<Id> {
+        let find = |n: Node| self.index.get(&n).copied();
+        let neg = match self.scaled(y) {
+            Some((x, -1.0)) => x,
+            Some((x, c)) => find(Node::Apply(
+                Op::Mul,
+                [x, find(Node::Const((-c).to_bits()))?, 0],
+            ))?,
+            None => find(Node::Apply(
+                Op::Mul,
+                [y, find(Node::Const((-1.0f64).to_bits()))?, 0],
+            ))?,
+        };
+        find(Node::Apply(Op::Exp, [neg, 0, 0]))
+    }
+
+    /// `(x, c)` for a node `Mul(x, c)` with a constant `c`.
+    pub fn scaled(&self, id: Id) -> Option<(Id, f64)> {
+        match self.nodes[id as usize] {
+            Node::Apply(Op::Mul, [x, c, _]) => self.as_const(c).map(|c| (x, c)),
+            _ => None,
+        }
+    }
+
+    /// Constant factors float outwards and merge: the lowered expressions are in SI units, so
+    /// every `mV` or `ms` in a rate function is a multiplication or division by a constant
+    /// (`(v·0.001 + 0.038)·1000` for `v + 38 mV` over `1 mV`). Rewritten to `x·c` with `x` free
+    /// of unit factors, the factors merge, cancel, or end in one multiplication. The rules:
+    /// constants on the right of products, `−x = x·(−1)`, `(x·a)·b = x·(ab)`,
+    /// `(x·a)·y = (x·y)·a`, `(x·a)/y = (x/y)·a`, `x/(y·a) = (x/y)·(1/a)`, `x/a = x·(1/a)`,
+    /// `a/y = (1/y)·a`, `x·a ± y·a = (x ± y)·a`, `x·a + b = (x + b/a)·a`,
+    /// `c ? x·a : y·a = (c ? x : y)·a`. Reassociating products changes results by a few
+    /// rounding errors of the product; `x·a + b = (x + b/a)·a` keeps the absolute error of the
+    /// sum (the rate functions' removable singularities, `(v + 38 mV)/(1 − exp(…))`, see the
+    /// same rounded `v + 38` in numerator and denominator, as before). Comparisons are left
+    /// alone, so the singularity guards (`v == −38 mV`) test exactly what they did.
+    fn scale_rules(&mut self, op: Op, a: [Id; 3], k: &[Option<f64>]) -> Option<Id> {
+        // A merged factor is used only if it is a normal number (no overflow, underflow or 0).
+        let ok = |c: f64| c.is_normal();
+        let c = |i: usize| k.get(i).copied().flatten();
+        let (x, y) = (a[0], a[1]);
+        Some(match op {
+            Op::Neg => {
+                let m1 = self.constant(-1.0);
+                self.apply(Op::Mul, &[x, m1])
+            }
+            Op::Mul => match (c(0), c(1)) {
+                (Some(_), None) => self.apply(Op::Mul, &[y, x]),
+                (None, Some(b)) => {
+                    let (x, a) = self.scaled(x)?;
+                    if !ok(a * b) {
+                        return None;
+                    }
+                    let ab = self.constant(a * b);
+                    self.apply(Op::Mul, &[x, ab])
+                }
+                (None, None) => {
+                    let (p, f) = if let Some((xx, f)) = self.scaled(x) {
+                        (self.apply(Op::Mul, &[xx, y]), f)
+                    } else if let Some((yy, f)) = self.scaled(y) {
+                        (self.apply(Op::Mul, &[x, yy]), f)
+                    } else {
+                        return None;
+                    };
+                    let f = self.constant(f);
+                    self.apply(Op::Mul, &[p, f])
+                }
+                _ => return None,
+            },
+            Op::Div => match (c(0), c(1)) {
+                (None, Some(b)) => {
+                    if !ok(1.0 / b) {
+                        return None;
+                    }
+                    let r = self.constant(1.0 / b);
+                    self.apply(Op::Mul, &[x, r])
+                }
+                (Some(a0), None) if a0 != 1.0 => {
+                    let one = self.constant(1.0);
+                    let r = self.apply(Op::Div, &[one, y]);
+                    self.apply(Op::Mul, &[r, x])
+                }
+                (Some(_), None) => {
+                    let (yy, f) = self.scaled(y)?;
+                    if !ok(1.0 / f) {
+                        return None;
+                    }
+                    let r = self.apply(Op::Div, &[x, yy]);
+                    let f = self.constant(1.0 / f);
+                    self.apply(Op::Mul, &[r, f])
+                }
+                (None, None) => {
+                    if let Some((xx, f)) = self.scaled(x) {
+                        let q = self.apply(Op::Div, &[xx, y]);
+                        let f = self.constant(f);
+                        self.apply(Op::Mul, &[q, f])
+                    } else if let Some((yy, f)) = self.scaled(y)
+                        && ok(1.0 / f)
+                    {
+                        let q = self.apply(Op::Div, &[x, yy]);
+                        let f = self.constant(1.0 / f);
+                        self.apply(Op::Mul, &[q, f])
+                    } else {
+                        return None;
+                    }
+                }
+                _ => return None,
+            },
+            Op::Add | Op::Sub => {
+                // x − b = x + (−b) and b − x = x·(−1) + b (both exact).
+                if op == Op::Sub && c(1).is_some() {
+                    let nb = self.constant(-c(1)?);
+                    return Some(self.apply(Op::Add, &[x, nb]));
+                }
+                if op == Op::Sub && c(0).is_some() {
+                    let m1 = self.constant(-1.0);
+                    let nx = self.apply(Op::Mul, &[y, m1]);
+                    return Some(self.apply(Op::Add, &[nx, x]));
+                }
+                if op == Op::Add && c(0).is_some() {
+                    return Some(self.apply(Op::Add, &[y, x]));
+                }
+                if let Some(b) = c(1) {
+                    // x·a + b = (x + b/a)·a
+                    let (xx, f) = self.scaled(x)?;
+                    if !ok(b / f) {
+                        return None;
+                    }
+                    let bf = self.constant(b / f);
+                    let s = self.apply(Op::Add, &[xx, bf]);
+                    let f = self.constant(f);
+                    return Some(self.apply(Op::Mul, &[s, f]));
+                }
+                match (self.scaled(x), self.scaled(y)) {
+                    (Some((xx, f)), Some((yy, g))) if f == g || f == -g => {
+                        let op2 = if (f == g) == (op == Op::Add) {
+                            Op::Add
+                        } else {
+                            Op::Sub
+                        };
+                        let s = self.apply(op2, &[xx, yy]);
+                        let f = self.constant(f);
+                        self.apply(Op::Mul, &[s, f])
+                    }
+                    // x + y·(−1) = x − y, x − y·(−1) = x + y (exact).
+                    (_, Some((yy, -1.0))) => {
+                        let op2 = if op == Op::Add { Op::Sub } else { Op::Add };
+                        self.apply(op2, &[x, yy])
+                    }
+                    (Some((xx, -1.0)), _) if op == Op::Add => self.apply(Op::Sub, &[y, xx]),
+                    _ => return None,
+                }
+            }
+            Op::Select => {
+                let (xx, f) = self.scaled(a[1])?;
+                let (yy, g) = self.scaled(a[2])?;
+                if f != g {
+                    return None;
+                }
+                let s = self.apply(Op::Select, &[a[0], xx, yy]);
+                let f = self.constant(f);
+                self.apply(Op::Mul, &[s, f])
+            }
+            _ => return None,
+        })
     }
 
     fn bin(&mut self, op: Op, a: Id, b: Id) -> Id {
@@ -462,7 +670,7 @@ impl Dag {
                         let pick = self.bin(cmp, a, b);
                         self.apply(Op::Select, &[pick, da, db])
                     }
-                    Op::Cnexp(_) => {
+                    Op::Cnexp(_) | Op::CnexpRate(_) => {
                         return Err("the gate update has no derivative".into());
                     }
                     Op::Select => {

@@ -9,14 +9,16 @@
 //!   `(i(v + 0.001) − i(v))/0.001` for point processes (synapses with a Mg block are nonlinear
 //!   in `v`, where the two differ).
 //! * Gates: `x ← x + (1 − exp(−dt/τ))·(x∞ − x)` with `x∞`, `τ` at the voltage after the solve
-//!   (NEURON's `cnexp`), executed as one fused column instruction.
+//!   (NEURON's `cnexp`), executed as one fused column instruction (with the rate `1/τ` where
+//!   `τ = 1/(α + β)`, and with a precomputed factor where `τ` is constant).
 //! * ODE states `dx/dt = f(x, …)` must be linear in `x` (checked symbolically: `b = ∂f/∂x` may
 //!   not depend on `x`); then `x ← x − (1 − exp(b·dt))·f(x)/b` (`x + dt·f` where `b = 0`),
 //!   which is the exact exponential update `cnexp` generates for `dx/dt = a + b·x`.
 //! * Parameters that have the same value on every instance are compiled in as constants
-//!   (then folded); others are columns.
+//!   (then folded); others are columns, and subexpressions of those columns alone are computed
+//!   once at construction into extra columns (parameters do not change afterwards).
 
-use super::dag::{Dag, Id, Op};
+use super::dag::{Dag, Id, Node, Op};
 use super::error::KernelError;
 use super::program::{CHUNK, Program, Slot};
 use crate::model::MechModel;
@@ -50,6 +52,39 @@ pub fn ion_var(name: &str, ion: &str) -> Option<IonVar> {
     }
 }
 
+/// Columns are padded to a multiple of this many instances (the padding repeats the last
+/// instance), so the column loops, unrolled to 16 elements, never run a scalar remainder.
+pub const PAD: usize = 16;
+
+/// `n` rounded up to a multiple of [`PAD`].
+fn padded(n: usize) -> usize {
+    n.div_ceil(PAD) * PAD
+}
+
+/// The exact exponential gate update `x + (1 − exp(−dt/τ))·(x∞ − x)`, in its cheapest form:
+/// a constant factor of `τ` folds into `−dt`; `τ = 1/r` uses the rate `r` (no divisions); a
+/// constant `τ` gives a constant `1 − exp(−dt/τ)` (computed with the same `exp` the program
+/// would use).
+fn gate_update(dag: &mut Dag, dt_ms: f64, x: Id, inf: Id, tau: Id) -> Id {
+    if let Some(t) = dag.as_const(tau) {
+        let k = dag.constant(1.0 - super::vexp::exp(-dt_ms / t));
+        let d = dag.apply(Op::Sub, &[inf, x]);
+        let kd = dag.apply(Op::Mul, &[d, k]);
+        return dag.apply(Op::Add, &[x, kd]);
+    }
+    let (t, c) = match dag.scaled(tau) {
+        Some((t, c)) if (dt_ms / c).is_normal() => (t, c),
+        _ => (tau, 1.0),
+    };
+    let mdt = -dt_ms / c;
+    if let Node::Apply(Op::Div, [one, r, _]) = dag.nodes()[t as usize]
+        && dag.as_const(one) == Some(1.0)
+    {
+        return dag.apply(Op::CnexpRate(mdt.to_bits()), &[x, inf, r]);
+    }
+    dag.apply(Op::Cnexp(mdt.to_bits()), &[x, inf, t])
+}
+
 /// A per-instance value gathered into a temporary before a program runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Gather {
@@ -81,8 +116,47 @@ pub struct IonPool {
 /// What a program run sees.
 pub(crate) struct Env<'a> {
     pub t_ms: f64,
+    /// Voltages, indexed by the mechanisms' membrane index (see [`CompiledMech::set_index`]).
     pub v_mv: &'a [f64],
+    /// Ions, indexed by the membrane index too.
     pub ions: &'a mut [IonPool],
+}
+
+/// Contiguous runs of a mechanism's membrane index, chunk by chunk: gathers of `v` and the
+/// scatter of currents copy whole runs (vectorised) instead of one indexed element at a time.
+#[derive(Clone, Debug, Default)]
+struct Runs {
+    /// Runs of chunk `c` are `runs[first[c]..first[c + 1]]`.
+    first: Vec<usize>,
+    /// `(offset in the chunk, first index, length)`.
+    runs: Vec<(u32, u32, u32)>,
+}
+
+impl Runs {
+    fn new(index: &[u32]) -> Runs {
+        let mut r = Runs::default();
+        for chunk in index.chunks(CHUNK) {
+            let first = r.runs.len();
+            r.first.push(first);
+            for (off, &i) in chunk.iter().enumerate() {
+                let in_chunk = r.runs.len() > first;
+                match r.runs.last_mut() {
+                    Some((_, s, l)) if in_chunk && *s + *l == i => *l += 1,
+                    _ => r.runs.push((off as u32, i, 1)),
+                }
+            }
+        }
+        r.first.push(r.runs.len());
+        r
+    }
+
+    /// Runs of the chunk starting at instance `start`.
+    fn chunk(&self, start: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let c = start / CHUNK;
+        self.runs[self.first[c]..self.first[c + 1]]
+            .iter()
+            .map(|&(o, s, l)| (o as usize, s as usize, l as usize))
+    }
 }
 
 #[derive(Clone)]
@@ -106,14 +180,22 @@ pub struct CompiledMech {
     pub name: String,
     /// Node of each instance.
     pub nodes: Vec<NodeId>,
+    /// Membrane index of each instance: where its `v` and ion values are read and its currents
+    /// are added (the node by default; [`ActiveCell`](super::ActiveCell) uses segment order, in
+    /// which a mechanism's instances form a few contiguous runs).
+    index: Vec<u32>,
+    runs: Runs,
     /// Point process: currents are in nA and scaled by `1e2/area`.
     point: bool,
     /// `1e2/area` per instance for point processes (empty for density mechanisms).
     fac: Vec<f64>,
     /// State names in column order (state `s` is column `s`).
     pub state_names: Vec<String>,
-    /// Persistent columns: states first, then non-uniform parameters.
+    /// Persistent columns: states first, then non-uniform parameters, then subexpressions of
+    /// those parameters alone (computed once); each `n_pad` long.
     cols: Vec<f64>,
+    /// Column length: the number of instances rounded up to a multiple of [`PAD`].
+    n_pad: usize,
     tmp: Vec<f64>,
     current: Compiled,
     cur_out: Vec<CurOut>,
@@ -325,12 +407,6 @@ impl CompiledMech {
             });
             next += 2;
         }
-        let roots: Vec<Id> = outs.iter().map(|o| o.0).collect();
-        let current = Compiled {
-            prog: Program::compile(&dag, &input_slot, &outs, next),
-            gathers: gathers_for(&dag, &roots),
-        };
-
         // State program and initialisation.
         let mut s_outs = Vec::new();
         let mut i_outs = Vec::new();
@@ -339,7 +415,7 @@ impl CompiledMech {
             let xk = (3 + s) as u32;
             match *u {
                 Upd::Gate { inf, tau } => {
-                    let new = dag.apply(Op::Cnexp((-env.dt_ms).to_bits()), &[x, inf, tau]);
+                    let new = gate_update(&mut dag, env.dt_ms, x, inf, tau);
                     s_outs.push((new, Slot::Col(s as u32)));
                     i_outs.push((inf, Slot::Col(s as u32)));
                 }
@@ -374,16 +450,58 @@ impl CompiledMech {
                 }
             }
         }
-        let roots: Vec<Id> = s_outs.iter().map(|o| o.0).collect();
-        let state = Compiled {
-            prog: Program::compile(&dag, &input_slot, &s_outs, n_gather),
-            gathers: gathers_for(&dag, &roots),
+        // Subexpressions of parameter columns alone (no v, t, state or ion value) are the same
+        // every step: they are computed once, into extra columns (e.g. the calcium pool's
+        // 1 − exp(−dt/decay) where decay varies along the cell).
+        let hoisted = {
+            let param_input = |k: u32| {
+                let j = (k as usize).wrapping_sub(3 + n_states);
+                param_col.get(j).is_some_and(Option::is_some)
+            };
+            let nodes = dag.nodes();
+            let mut inv = vec![false; nodes.len()];
+            for (id, nd) in nodes.iter().enumerate() {
+                inv[id] = match *nd {
+                    Node::Const(_) => true,
+                    Node::Input(k) => param_input(k),
+                    Node::Apply(op, a) => a[..op.arity()].iter().all(|&x| inv[x as usize]),
+                };
+            }
+            let mut live = vec![false; nodes.len()];
+            let mut frontier = vec![false; nodes.len()];
+            let mut stack: Vec<Id> = Vec::new();
+            for &(r, _) in outs.iter().chain(&s_outs).chain(&i_outs) {
+                frontier[r as usize] = inv[r as usize];
+                stack.push(r);
+            }
+            while let Some(id) = stack.pop() {
+                if std::mem::replace(&mut live[id as usize], true) || inv[id as usize] {
+                    continue;
+                }
+                if let Node::Apply(op, a) = nodes[id as usize] {
+                    for &x in &a[..op.arity()] {
+                        frontier[x as usize] |= inv[x as usize];
+                        stack.push(x);
+                    }
+                }
+            }
+            let mut h = Vec::new();
+            for (id, nd) in nodes.iter().enumerate() {
+                if frontier[id] && matches!(nd, Node::Apply(..)) {
+                    h.push((id as Id, Slot::Col(n_cols)));
+                    n_cols += 1;
+                }
+            }
+            h
         };
-        let roots: Vec<Id> = i_outs.iter().map(|o| o.0).collect();
-        let init = Compiled {
-            prog: Program::compile(&dag, &input_slot, &i_outs, n_gather),
-            gathers: gathers_for(&dag, &roots),
+        let hoist_prog = Program::compile(&dag, &input_slot, &hoisted, n_gather);
+        let compile = |outs: &[(Id, Slot)], reserved: u32| Compiled {
+            prog: Program::compile_with(&dag, &input_slot, &hoisted, outs, reserved),
+            gathers: gathers_for(&dag, &outs.iter().map(|o| o.0).collect::<Vec<_>>()),
         };
+        let current = compile(&outs, next);
+        let state = compile(&s_outs, n_gather);
+        let init = compile(&i_outs, n_gather);
 
         // States that are ion concentrations written by this mechanism.
         let mut conc_writes = Vec::new();
@@ -398,17 +516,28 @@ impl CompiledMech {
             }
         }
 
-        let mut cols = vec![0.0; n_cols as usize * n];
+        let n_pad = padded(n);
+        let mut cols = vec![0.0; n_cols as usize * n_pad];
         for (j, c) in param_col.iter().enumerate() {
             if let Some(c) = *c {
-                cols[c as usize * n..(c as usize + 1) * n].copy_from_slice(&params[j]);
+                let col = &mut cols[c as usize * n_pad..(c as usize + 1) * n_pad];
+                col[..n].copy_from_slice(&params[j]);
+                col[n..].fill(params[j][n - 1]);
             }
         }
         let n_tmp = current
             .prog
             .n_tmp()
             .max(state.prog.n_tmp())
-            .max(init.prog.n_tmp());
+            .max(init.prog.n_tmp())
+            .max(hoist_prog.n_tmp());
+        let mut tmp = vec![0.0; n_tmp * CHUNK];
+        let mut start = 0;
+        while start < n_pad {
+            let len = CHUNK.min(n_pad - start);
+            hoist_prog.run_chunk(&mut cols, n_pad, &mut tmp, start, len);
+            start += len;
+        }
         let fac = if point {
             nodes
                 .iter()
@@ -424,14 +553,39 @@ impl CompiledMech {
             state_names: mech.states.iter().map(|s| s.name.clone()).collect(),
             n_instructions: [current.prog.len(), state.prog.len(), init.prog.len()],
             cols,
-            tmp: vec![0.0; n_tmp * CHUNK],
+            n_pad,
+            tmp,
             current,
             cur_out,
             state,
             init,
             conc_writes,
+            runs: Runs::new(&nodes),
+            index: nodes.clone(),
             nodes,
         })
+    }
+
+    /// The compiled programs (currents, states, initialisation) as text, one instruction a
+    /// line (for inspection).
+    pub fn listing(&self) -> String {
+        format!(
+            "currents (gathers {:?}):\n{}states (gathers {:?}):\n{}init:\n{}",
+            self.current.gathers,
+            self.current.prog.listing(),
+            self.state.gathers,
+            self.state.prog.listing(),
+            self.init.prog.listing()
+        )
+    }
+
+    /// Set the membrane index of every instance (see the field docs): `v_mv` and the ions of
+    /// the programs' environment and the `rhs`/`d` arrays of [`CompiledMech::add_currents`] are
+    /// then indexed by it.
+    pub(crate) fn set_index(&mut self, index: Vec<u32>) {
+        assert_eq!(index.len(), self.nodes.len());
+        self.runs = Runs::new(&index);
+        self.index = index;
     }
 
     /// Number of instances.
@@ -456,23 +610,34 @@ impl CompiledMech {
 
     /// State `s` of every instance.
     pub fn state(&self, s: usize) -> &[f64] {
-        let n = self.nodes.len();
-        &self.cols[s * n..(s + 1) * n]
+        &self.cols[s * self.n_pad..][..self.nodes.len()]
     }
 
     /// State `s` of every instance, writable (synapse events add to conductance states).
     pub(crate) fn state_mut(&mut self, s: usize) -> &mut [f64] {
         let n = self.nodes.len();
-        &mut self.cols[s * n..(s + 1) * n]
+        &mut self.cols[s * self.n_pad..][..n]
     }
 
-    fn gather(tmp: &mut [f64], gathers: &[(Gather, u32)], nodes: &[NodeId], env: &Env<'_>) {
+    /// Gather the chunk's inputs into their temporaries: `nodes` are the chunk's instances,
+    /// `len_pad ≥ nodes.len()` the padded length (padding repeats the last instance).
+    #[allow(clippy::too_many_arguments)]
+    fn gather(
+        tmp: &mut [f64],
+        gathers: &[(Gather, u32)],
+        nodes: &[NodeId],
+        runs: &Runs,
+        start: usize,
+        len_pad: usize,
+        env: &Env<'_>,
+    ) {
         for &(g, t) in gathers {
-            let dst = &mut tmp[t as usize * CHUNK..t as usize * CHUNK + nodes.len()];
+            let col = &mut tmp[t as usize * CHUNK..][..len_pad];
+            let (dst, pad) = col.split_at_mut(nodes.len());
             match g {
                 Gather::V => {
-                    for (d, &nd) in dst.iter_mut().zip(nodes) {
-                        *d = env.v_mv[nd as usize];
+                    for (o, s, l) in runs.chunk(start) {
+                        dst[o..o + l].copy_from_slice(&env.v_mv[s..s + l]);
                     }
                 }
                 Gather::T => dst.fill(env.t_ms),
@@ -484,23 +649,37 @@ impl CompiledMech {
                         IonVar::Outside => &p.co_mm,
                         IonVar::Current => &p.i_ma_cm2,
                     };
-                    for (d, &nd) in dst.iter_mut().zip(nodes) {
-                        *d = src[nd as usize];
+                    for (o, s, l) in runs.chunk(start) {
+                        dst[o..o + l].copy_from_slice(&src[s..s + l]);
                     }
                 }
+            }
+            if let Some(&last) = dst.last() {
+                pad.fill(last);
             }
         }
     }
 
     fn scatter_conc(&self, ions: &mut [IonPool]) {
-        let n = self.nodes.len();
         for &(s, ion) in &self.conc_writes {
-            let col = &self.cols[s * n..(s + 1) * n];
+            let col = self.state(s);
             let ci = &mut ions[ion].ci_mm;
-            for (&nd, &x) in self.nodes.iter().zip(col) {
-                ci[nd as usize] = x;
+            for start in (0..self.nodes.len()).step_by(CHUNK) {
+                for (o, i, l) in self.runs.chunk(start) {
+                    ci[i..i + l].copy_from_slice(&col[start + o..start + o + l]);
+                }
             }
         }
+    }
+
+    /// The membrane index of every instance (see [`CompiledMech::set_index`]).
+    pub(crate) fn index(&self) -> &[u32] {
+        &self.index
+    }
+
+    /// Whether this mechanism has a current of ion number `ion`.
+    pub(crate) fn writes_current(&self, ion: usize) -> bool {
+        self.cur_out.iter().any(|c| c.ion == Some(ion))
     }
 
     /// Initialise the states (gates at their steady state, ODE states at their initial value)
@@ -515,56 +694,82 @@ impl CompiledMech {
     }
 
     fn run_states(&mut self, init: bool, env: &mut Env<'_>) {
-        let n = self.nodes.len();
+        let (n, n_pad) = (self.nodes.len(), self.n_pad);
         let c = if init { &self.init } else { &self.state };
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
+            let len_pad = CHUNK.min(n_pad - start);
             Self::gather(
                 &mut self.tmp,
                 &c.gathers,
                 &self.nodes[start..start + len],
+                &self.runs,
+                start,
+                len_pad,
                 env,
             );
             c.prog
-                .run_chunk(&mut self.cols, n, &mut self.tmp, start, len);
+                .run_chunk(&mut self.cols, n_pad, &mut self.tmp, start, len_pad);
             start += len;
         }
         self.scatter_conc(env.ions);
     }
 
-    /// Add currents to `rhs` (mA/cm², inward positive), conductances to `d` (S/cm²) and ion
-    /// currents to the ions' totals.
+    /// Add currents to `rhs` (mA/cm², inward positive), conductances to `d` (S/cm²) — both
+    /// indexed by the membrane index — and ion currents to the ions' totals.
     pub(crate) fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
-        let n = self.nodes.len();
+        let (n, n_pad) = (self.nodes.len(), self.n_pad);
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
+            let len_pad = CHUNK.min(n_pad - start);
             let nodes = &self.nodes[start..start + len];
-            Self::gather(&mut self.tmp, &self.current.gathers, nodes, env);
+            Self::gather(
+                &mut self.tmp,
+                &self.current.gathers,
+                nodes,
+                &self.runs,
+                start,
+                len_pad,
+                env,
+            );
             self.current
                 .prog
-                .run_chunk(&mut self.cols, n, &mut self.tmp, start, len);
+                .run_chunk(&mut self.cols, n_pad, &mut self.tmp, start, len_pad);
             for co in &self.cur_out {
                 let i_col = &self.tmp[co.i_tmp as usize * CHUNK..][..len];
                 let g_col = &self.tmp[co.g_tmp as usize * CHUNK..][..len];
-                if self.point {
-                    let fac = &self.fac[start..start + len];
-                    for (((&nd, &i), &g), &f) in nodes.iter().zip(i_col).zip(g_col).zip(fac) {
-                        rhs[nd as usize] -= i * f;
-                        d[nd as usize] += g * f;
-                    }
-                } else {
-                    for ((&nd, &i), &g) in nodes.iter().zip(i_col).zip(g_col) {
-                        rhs[nd as usize] -= i;
-                        d[nd as usize] += g;
+                for (o, s, l) in self.runs.chunk(start) {
+                    let (rhs, d) = (&mut rhs[s..s + l], &mut d[s..s + l]);
+                    let (i_col, g_col) = (&i_col[o..o + l], &g_col[o..o + l]);
+                    if self.point {
+                        let fac = &self.fac[start + o..start + o + l];
+                        for k in 0..l {
+                            rhs[k] -= i_col[k] * fac[k];
+                            d[k] += g_col[k] * fac[k];
+                        }
+                    } else {
+                        for k in 0..l {
+                            rhs[k] -= i_col[k];
+                            d[k] += g_col[k];
+                        }
                     }
                 }
                 if let Some(ion) = co.ion {
                     let tot = &mut env.ions[ion].i_ma_cm2;
-                    for (k, (&nd, &i)) in nodes.iter().zip(i_col).enumerate() {
-                        let f = if self.point { self.fac[start + k] } else { 1.0 };
-                        tot[nd as usize] += i * f;
+                    for (o, s, l) in self.runs.chunk(start) {
+                        let (tot, i_col) = (&mut tot[s..s + l], &i_col[o..o + l]);
+                        if self.point {
+                            let fac = &self.fac[start + o..start + o + l];
+                            for k in 0..l {
+                                tot[k] += i_col[k] * fac[k];
+                            }
+                        } else {
+                            for k in 0..l {
+                                tot[k] += i_col[k];
+                            }
+                        }
                     }
                 }
             }
@@ -574,13 +779,10 @@ impl CompiledMech {
 
     /// The first instance with a non-finite state: (instance, state name, value).
     pub fn first_non_finite_state(&self) -> Option<(usize, &str, f64)> {
-        let n = self.nodes.len();
         for (s, name) in self.state_names.iter().enumerate() {
-            if let Some(k) = self.cols[s * n..(s + 1) * n]
-                .iter()
-                .position(|x| !x.is_finite())
-            {
-                return Some((k, name, self.cols[s * n + k]));
+            let col = self.state(s);
+            if let Some(k) = col.iter().position(|x| !x.is_finite()) {
+                return Some((k, name, col[k]));
             }
         }
         None

@@ -3,8 +3,9 @@
 //! NEURON's fixed-step scheme.
 //!
 //! * [`dag`]: expression DAG from the lowered [`Ex`](crate::sema::ex::Ex) trees — constant
-//!   folding, common-subexpression elimination (hash-consing), symbolic derivatives;
-//! * [`vexp`]: a vectorisable `exp`;
+//!   folding, unit factors floated out and merged, common-subexpression elimination
+//!   (hash-consing), symbolic derivatives;
+//! * [`vexp`]: vectorisable `exp` and `ln`;
 //! * [`program`]: columnar bytecode over chunks of instances (structure of arrays);
 //! * [`mechanism`]: one mechanism on all its compartments (currents with `∂i/∂v`, `cnexp`
 //!   state updates, initialisation);
