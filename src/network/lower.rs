@@ -243,6 +243,24 @@ fn receptor(
     })
 }
 
+/// `[((begin, end), value), …]` as numbers (ms for the interval), or `None` if malformed.
+fn interval_pairs(v: Option<&Value>) -> Option<Vec<((f64, f64), f64)>> {
+    let Some(Value::List(items)) = v else {
+        return None;
+    };
+    items
+        .iter()
+        .map(|b| {
+            let Value::List(pair) = b else { return None };
+            let [Value::List(iv), x] = pair.as_slice() else {
+                return None;
+            };
+            let [b0, b1] = iv.as_slice() else { return None };
+            Some(((num(b0)?, num(b1)?), num(x)?))
+        })
+        .collect()
+}
+
 fn activities(pop: &str, v: &Value, out: &mut Vec<Activity>) -> Result<(), String> {
     let Value::Obj { kind, args } = v else {
         return Err(err(pop, "`activity` must be an activity generator"));
@@ -263,11 +281,103 @@ fn activities(pop: &str, v: &Value, out: &mut Vec<Activity>) -> Result<(), Strin
         "poisson" => out.push(Activity::Poisson {
             interval_ms: t("interval")
                 .ok_or_else(|| err(pop, "poisson needs a constant interval"))?,
-            noise: 1.0,
+            noise: t("noise").unwrap_or(1.0),
             start_ms: t("start").unwrap_or(0.0),
             stop_ms: t("stop"),
-            nspikes: None,
+            nspikes: t("count").map(|c| c as u32),
         }),
+        "psth_count" => {
+            let bad = || err(pop, "a psth_count bin is ((begin, end), number of cells)");
+            let mut bins = Vec::new();
+            for ((b0, b1), n) in interval_pairs(args.get("bins")).ok_or_else(bad)? {
+                if n < 0.0 || n.fract() != 0.0 {
+                    return Err(bad());
+                }
+                bins.push((b0, b1, n as u32));
+            }
+            out.push(Activity::PsthAbsolute {
+                bins,
+                offset_ms: t("offset").unwrap_or(0.0),
+            });
+        }
+        "normal_spike" | "uniform_spike" | "lognormal_spike" => {
+            let need =
+                |k: &str| t(k).ok_or_else(|| err(pop, format!("{kind} needs a constant `{k}`")));
+            let shape = match kind.as_str() {
+                "normal_spike" => SingleShape::Normal {
+                    mean_ms: need("mean")?,
+                    sd_ms: need("sd")?,
+                },
+                "uniform_spike" => SingleShape::Uniform {
+                    window_ms: need("window")?,
+                },
+                _ => SingleShape::LogNormal {
+                    mu: need("mu")?,
+                    sigma: need("sigma")?,
+                },
+            };
+            // ISF's `normal` defaults its offset to 10 ms, the others to 0.
+            let default_offset = if kind == "normal_spike" { 10.0 } else { 0.0 };
+            let active = need("active")?;
+            if !(0.0..=1.0).contains(&active) {
+                return Err(err(
+                    pop,
+                    format!("{kind}: `active` {active} is outside [0, 1]"),
+                ));
+            }
+            out.push(Activity::Single {
+                active_fraction: active,
+                shape,
+                offset_ms: t("offset").unwrap_or(default_offset),
+            });
+        }
+        "poisson_rates" => {
+            let bad = || err(pop, "a poisson_rates segment is ((begin, end), rate)");
+            let segments = interval_pairs(args.get("segments"))
+                .ok_or_else(bad)?
+                .into_iter()
+                .map(|((b0, b1), r)| (b0, b1, r))
+                .collect::<Vec<_>>();
+            if let Some(&(b0, b1, r)) = segments.iter().find(|s| !(s.2 >= 0.0 && s.1 >= s.0)) {
+                return Err(err(
+                    pop,
+                    format!("poisson_rates: rate {r} Hz over [{b0}, {b1}) ms is invalid"),
+                ));
+            }
+            out.push(Activity::PiecewisePoisson { segments });
+        }
+        "modulated" => {
+            let need =
+                |k: &str| t(k).ok_or_else(|| err(pop, format!("modulated needs a constant `{k}`")));
+            let phase = match args.get("phase") {
+                None => PhaseRule::Zero,
+                Some(Value::Str(p)) if p == "zero" => PhaseRule::Zero,
+                Some(Value::Str(p)) if p == "uniform" => PhaseRule::Uniform,
+                Some(Value::Str(p)) if p == "normal" => PhaseRule::Normal {
+                    mean: need("phase_mean")?,
+                    sd: need("phase_sd")?,
+                },
+                Some(_) => {
+                    return Err(err(pop, "phase is \"zero\", \"uniform\" or \"normal\""));
+                }
+            };
+            let m = need("modulation")?;
+            if !(0.0..=1.0).contains(&m) {
+                return Err(err(
+                    pop,
+                    format!("modulated: `modulation` {m} is outside [0, 1]"),
+                ));
+            }
+            out.push(Activity::Modulated {
+                rate_before_offset_hz: need("rate_before")?,
+                mean_rate_hz: need("mean_rate")?,
+                max_modulation: m,
+                frequency_hz: need("frequency")?,
+                bin_ms: need("bin")?,
+                phase,
+                offset_ms: t("offset").unwrap_or(0.0),
+            });
+        }
         "psth" => {
             let mut bins = Vec::new();
             let Some(Value::List(items)) = args.get("bins") else {

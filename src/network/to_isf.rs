@@ -194,9 +194,6 @@ fn activity(a: &Activity) -> Result<String, String> {
             stop_ms,
             nspikes,
         } => {
-            if *noise != 1.0 || nspikes.is_some() {
-                return Err("spiketrain with noise ≠ 1 or nspikes has no .isf form yet".into());
-            }
             let mut args = vec![format!("interval: {}", ms(*interval_ms))];
             if *start_ms != 0.0 {
                 args.push(format!("start: {}", ms(*start_ms)));
@@ -204,7 +201,75 @@ fn activity(a: &Activity) -> Result<String, String> {
             if let Some(t) = stop_ms {
                 args.push(format!("stop: {}", ms(*t)));
             }
+            if *noise != 1.0 {
+                args.push(format!("noise: {noise}"));
+            }
+            if let Some(n) = nspikes {
+                args.push(format!("count: {n}"));
+            }
             format!("poisson({})", args.join(", "))
+        }
+        Activity::PsthAbsolute { bins, offset_ms } => {
+            let b: Vec<String> = bins
+                .iter()
+                .map(|(b0, b1, n)| format!("(({}, {}), {n})", ms(*b0), ms(*b1)))
+                .collect();
+            format!(
+                "psth_count(bins: [{}], offset: {})",
+                b.join(", "),
+                ms(*offset_ms)
+            )
+        }
+        Activity::Single {
+            active_fraction,
+            shape,
+            offset_ms,
+        } => {
+            let o = ms(*offset_ms);
+            match shape {
+                SingleShape::Normal { mean_ms, sd_ms } => format!(
+                    "normal_spike(active: {active_fraction}, mean: {}, sd: {}, offset: {o})",
+                    ms(*mean_ms),
+                    ms(*sd_ms)
+                ),
+                SingleShape::Uniform { window_ms } => format!(
+                    "uniform_spike(active: {active_fraction}, window: {}, offset: {o})",
+                    ms(*window_ms)
+                ),
+                SingleShape::LogNormal { mu, sigma } => format!(
+                    "lognormal_spike(active: {active_fraction}, mu: {mu}, sigma: {sigma}, offset: {o})"
+                ),
+            }
+        }
+        Activity::PiecewisePoisson { segments } => {
+            let s: Vec<String> = segments
+                .iter()
+                .map(|(b0, b1, r)| format!("(({}, {}), {r} Hz)", ms(*b0), ms(*b1)))
+                .collect();
+            format!("poisson_rates(segments: [{}])", s.join(", "))
+        }
+        Activity::Modulated {
+            rate_before_offset_hz,
+            mean_rate_hz,
+            max_modulation,
+            frequency_hz,
+            bin_ms,
+            phase,
+            offset_ms,
+        } => {
+            let ph = match phase {
+                PhaseRule::Zero => "phase: \"zero\"".to_string(),
+                PhaseRule::Uniform => "phase: \"uniform\"".to_string(),
+                PhaseRule::Normal { mean, sd } => {
+                    format!("phase: \"normal\", phase_mean: {mean}, phase_sd: {sd}")
+                }
+            };
+            format!(
+                "modulated(rate_before: {rate_before_offset_hz} Hz, mean_rate: {mean_rate_hz} Hz, \
+                 modulation: {max_modulation}, frequency: {frequency_hz} Hz, bin: {}, offset: {}, {ph})",
+                ms(*bin_ms),
+                ms(*offset_ms)
+            )
         }
         Activity::Psth { bins, offset_ms } => {
             let b: Vec<String> = bins
@@ -224,6 +289,5 @@ fn activity(a: &Activity) -> Result<String, String> {
             let t: Vec<String> = times_ms.iter().map(|&t| ms(t)).collect();
             format!("spike_times([{}])", t.join(", "))
         }
-        other => return Err(format!("activity {other:?} has no .isf form yet")),
     })
 }

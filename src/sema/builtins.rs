@@ -313,8 +313,64 @@ pub const SIGNATURES: &[Signature] = &[
             req("interval", Want::Q(T)),
             opt("start", Want::Q(T)),
             opt("stop", Want::Q(T)),
+            opt("noise", Want::Q(ONE)),
+            opt("count", Want::Int),
         ],
-        doc: "ongoing Poisson activity with the given mean interval",
+        doc: "ongoing activity with the given mean interval (noise 1 = Poisson, 0 = regular; count = exactly this many spikes)",
+    },
+    Signature {
+        name: "psth_count",
+        params: &[req("bins", Want::Any), opt("offset", Want::Q(T))],
+        doc: "evoked activity: list of ((start, end), n) bins; exactly n distinct cells spike once in each bin",
+    },
+    Signature {
+        name: "normal_spike",
+        params: &[
+            req("active", Want::Q(ONE)),
+            req("mean", Want::Q(T)),
+            req("sd", Want::Q(T)),
+            opt("offset", Want::Q(T)),
+        ],
+        doc: "a fraction of cells spikes once at offset + mean + sd·N(0, 1) (ISF `normal`; offset default 10 ms)",
+    },
+    Signature {
+        name: "uniform_spike",
+        params: &[
+            req("active", Want::Q(ONE)),
+            req("window", Want::Q(T)),
+            opt("offset", Want::Q(T)),
+        ],
+        doc: "a fraction of cells spikes once, uniformly in offset + [0, window) (ISF `uniform`)",
+    },
+    Signature {
+        name: "lognormal_spike",
+        params: &[
+            req("active", Want::Q(ONE)),
+            req("mu", Want::Q(ONE)),
+            req("sigma", Want::Q(ONE)),
+            opt("offset", Want::Q(T)),
+        ],
+        doc: "a fraction of cells spikes once at offset + LogNormal(mu, sigma) ms (ISF `lognormal`)",
+    },
+    Signature {
+        name: "poisson_rates",
+        params: &[req("segments", Want::Any)],
+        doc: "Poisson activity with a piecewise-constant rate: list of ((start, end), rate) segments (ISF `PSTH_poissontrain`)",
+    },
+    Signature {
+        name: "modulated",
+        params: &[
+            req("rate_before", Want::Q(Dim::FREQUENCY)),
+            req("mean_rate", Want::Q(Dim::FREQUENCY)),
+            req("modulation", Want::Q(ONE)),
+            req("frequency", Want::Q(Dim::FREQUENCY)),
+            req("bin", Want::Q(T)),
+            opt("offset", Want::Q(T)),
+            opt("phase", Want::Str),
+            opt("phase_mean", Want::Q(ONE)),
+            opt("phase_sd", Want::Q(ONE)),
+        ],
+        doc: "sinusoidally modulated Poisson rate after offset (ISF `poissontrain_modulated`; phase \"zero\", \"uniform\" or \"normal\" with phase_mean/phase_sd in radians)",
     },
     Signature {
         name: "psth",
@@ -385,7 +441,19 @@ const TRANSCENDENTAL: &[&str] = &["exp", "log", "log10", "sin", "cos", "tanh"];
 
 /// True when an object is an activity generator (they can be added).
 pub fn is_activity(o: &Obj) -> bool {
-    matches!(o.kind.as_str(), "poisson" | "psth" | "spike_times" | "sum")
+    matches!(
+        o.kind.as_str(),
+        "poisson"
+            | "psth"
+            | "psth_count"
+            | "normal_spike"
+            | "uniform_spike"
+            | "lognormal_spike"
+            | "poisson_rates"
+            | "modulated"
+            | "spike_times"
+            | "sum"
+    )
 }
 
 /// The signature of a builtin by name.
