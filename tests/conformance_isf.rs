@@ -6,6 +6,9 @@
 //! Bounds (issue 4): the same spike count, every spike time within 0.1 ms, soma RMS |ΔV|
 //! < 0.5 mV. The references print 6 decimals, so a perfect match shows |ΔV| ≤ 5e-7 mV.
 
+mod common;
+
+use common::conformance::rms_max;
 use isf::run::cellsim::CellRunner;
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};
@@ -32,18 +35,6 @@ fn read_csv(path: &Path) -> Vec<Vec<f64>> {
                 .collect()
         })
         .collect()
-}
-
-fn rms_max(a: &[f64], b: &[f64]) -> (f64, f64) {
-    assert_eq!(a.len(), b.len(), "trace lengths differ");
-    let mut s = 0.0;
-    let mut m: f64 = 0.0;
-    for (x, y) in a.iter().zip(b) {
-        let d = (x - y).abs();
-        s += d * d;
-        m = m.max(d);
-    }
-    ((s / a.len() as f64).sqrt(), m)
 }
 
 #[test]

@@ -11,25 +11,13 @@
 
 mod common;
 
-use common::conformance::{conformance_dir, read_trace};
+use common::conformance::{conformance_dir, read_trace, rms_max};
 use isf::run::cellsim::CellRunner;
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};
 use isf::store::Column;
 use std::collections::HashMap;
 use std::path::Path;
-
-fn rms_max(a: &[f64], b: &[f64]) -> (f64, f64) {
-    assert_eq!(a.len(), b.len(), "trace lengths differ");
-    let mut s = 0.0;
-    let mut m: f64 = 0.0;
-    for (x, y) in a.iter().zip(b) {
-        let d = (x - y).abs();
-        s += d * d;
-        m = m.max(d);
-    }
-    ((s / a.len() as f64).sqrt(), m)
-}
 
 #[test]
 fn s3_script_replays_recorded_spikes_like_neuron() {

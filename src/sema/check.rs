@@ -2824,7 +2824,8 @@ fn round_um(x: f64) -> f64 {
     (x * 1e9).round() / 1e9
 }
 
-/// Receptor mechanisms and their parameters (until synapses are declared in the stdlib).
+/// Short receptor names for the `std.synapses` mechanisms and their parameters (mapped onto the
+/// mechanisms' own parameters by `network::lower::RECEPTOR_MAP`).
 pub const RECEPTORS: &[(&str, &[(&str, Dim)])] = &[
     (
         "glutamate",

@@ -7,6 +7,19 @@ use std::path::{Path, PathBuf};
 /// The time step of every conformance case, ms.
 pub const DT_MS: f64 = 0.025;
 
+/// RMS and maximum of `|a − b|` over two equally long traces.
+pub fn rms_max(a: &[f64], b: &[f64]) -> (f64, f64) {
+    assert_eq!(a.len(), b.len(), "trace lengths differ");
+    let mut s = 0.0;
+    let mut m: f64 = 0.0;
+    for (x, y) in a.iter().zip(b) {
+        let d = (x - y).abs();
+        s += d * d;
+        m = m.max(d);
+    }
+    ((s / a.len() as f64).sqrt(), m)
+}
+
 /// `$ISF_CONFORMANCE`, or `../shared/conformance` next to the crate.
 pub fn conformance_dir() -> PathBuf {
     std::env::var_os("ISF_CONFORMANCE")
