@@ -16,8 +16,9 @@
 //! Prints `SKIPPED:` without the data.
 //!
 //! Measured on the shared 2-vCPU dev VM, 2026-11-27, load average ≈ 1.6 (nothing else
-//! compute-bound), 5 repeats: setup 12.0 + 24.0 ms best (check; runner), trial 919 ms best /
-//! 960 ms median (input 1.2 ms, synapse kernel construction 4.6 ms), total 0.955 s best.
+//! compute-bound), 5 repeats: setup 12.0 + 24.0 ms best (check; runner), trial 848 ms best /
+//! 892 ms median (input 1.2 ms, synapse kernel construction 4.9 ms), total 0.884 s best,
+//! ≈ 0.93 s median.
 
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};

@@ -761,7 +761,22 @@ impl SynapseKernel {
             celsius_degc,
         };
         let mut kinds = Vec::with_capacity(builds.len());
-        for b in builds {
+        for mut b in builds {
+            // Channels in node order: channels on neighbouring compartments then form runs, so
+            // gathering v and adding currents are block copies rather than scattered accesses.
+            let mut order: Vec<usize> = (0..b.nodes.len()).collect();
+            order.sort_by_key(|&c| b.nodes[c]);
+            let mut new_index = vec![0u32; order.len()];
+            for (new, &old) in order.iter().enumerate() {
+                new_index[old] = new as u32;
+            }
+            b.nodes = order.iter().map(|&c| b.nodes[c]).collect();
+            for col in &mut b.ch_par {
+                *col = order.iter().map(|&c| col[c]).collect();
+            }
+            for ch in &mut b.syn_channel {
+                *ch = new_index[*ch as usize];
+            }
             let m = &b.mech;
             let decay_k = match &m.decay_b {
                 None => None,
