@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::conformance::rms_max;
+use common::conformance::{print_table_header, print_table_row, rms_max};
 use isf::run::cellsim::CellRunner;
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};
@@ -66,18 +66,7 @@ fn isf_script_reproduces_s0_s1_s2() {
         ("S2", 1, "S2_EPSP"),
         ("S2", 2, "S2_BAC"),
     ];
-    println!(
-        "{:<16} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "case",
-        "spikes",
-        "max dt",
-        "soma RMS",
-        "soma max",
-        "site1 RMS",
-        "site1 max",
-        "site2 RMS",
-        "site2 max"
-    );
+    print_table_header();
     let mut failures = Vec::new();
     for exp_name in ["S0", "S1", "S2"] {
         let exp = model
@@ -123,10 +112,11 @@ fn isf_script_reproduces_s0_s1_s2() {
                 .zip(&ref_spikes)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f64::max);
-            println!(
-                "{case:<16} {:>3}/{:<3} {max_dt:>8.3} {s_rms:>9.2e} {s_max:>9.2e} {a_rms:>9.2e} {a_max:>9.2e} {b_rms:>9.2e} {b_max:>9.2e}",
-                spikes.len(),
-                ref_spikes.len()
+            print_table_row(
+                case,
+                (spikes.len(), ref_spikes.len()),
+                max_dt,
+                [(s_rms, s_max), (a_rms, a_max), (b_rms, b_max)],
             );
             if exp_name == "S2" {
                 let (e_rms, e_max) = rms_max(trace("section(38, 0.99975085).v"), &col(4));

@@ -11,7 +11,9 @@
 
 mod common;
 
-use common::conformance::{conformance_dir, read_trace, rms_max};
+use common::conformance::{
+    conformance_dir, print_table_header, print_table_row, read_trace, rms_max,
+};
 use isf::run::cellsim::CellRunner;
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};
@@ -136,23 +138,12 @@ fn s3_script_replays_recorded_spikes_like_neuron() {
         .zip(ref_spikes)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    println!(
-        "{:<6} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "case",
-        "spikes",
-        "max dt",
-        "soma RMS",
-        "soma max",
-        "site1 RMS",
-        "site1 max",
-        "site2 RMS",
-        "site2 max"
-    );
-    println!(
-        "{:<6} {:>3}/{:<3} {max_dt:>8.3} {s_rms:>9.2e} {s_max:>9.2e} {a_rms:>9.2e} {a_max:>9.2e} {b_rms:>9.2e} {b_max:>9.2e}",
+    print_table_header();
+    print_table_row(
         "S3",
-        spikes.len(),
-        ref_spikes.len()
+        (spikes.len(), ref_spikes.len()),
+        max_dt,
+        [(s_rms, s_max), (a_rms, a_max), (b_rms, b_max)],
     );
     println!("setup {setup_s:.2} s, trial {run_s:.2} s");
     assert_eq!(spikes.len(), ref_spikes.len(), "spike count");

@@ -1,5 +1,7 @@
 //! The network .param → .isf conversion and the .isf lowering give the same typed network.
 
+mod common;
+
 use isf::formats::param::read_param_file;
 use isf::network::lower::from_model;
 use isf::network::{Network, isf_network_param, network_param_to_isf};
@@ -15,17 +17,22 @@ fn normalized(mut n: Network) -> Network {
     n
 }
 
-#[test]
-fn conformance_network_round_trips_through_isf() {
-    let dir = std::env::var_os("ISF_CONFORMANCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/conformance"))
-        .join("inputs");
+/// The conformance inputs folder and its `network.param`, or `None` (and a loud SKIPPED).
+fn network_param() -> Option<(PathBuf, PathBuf)> {
+    let dir = common::conformance::conformance_dir().join("inputs");
     let path = dir.join("network.param");
     if !path.exists() {
         eprintln!("SKIPPED: conformance data not found at {}", dir.display());
-        return;
+        return None;
     }
+    Some((dir, path))
+}
+
+#[test]
+fn conformance_network_round_trips_through_isf() {
+    let Some((dir, path)) = network_param() else {
+        return;
+    };
     let direct = isf_network_param(&path).unwrap();
     let root = read_param_file(&path).unwrap();
     let text = network_param_to_isf(&root, "network.param", &dir, "S4").unwrap();
@@ -46,15 +53,9 @@ fn conformance_network_round_trips_through_isf() {
 #[test]
 fn every_activity_generator_round_trips_through_isf() {
     use isf::network::{Activity, PhaseRule, SingleShape};
-    let dir = std::env::var_os("ISF_CONFORMANCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/conformance"))
-        .join("inputs");
-    let path = dir.join("network.param");
-    if !path.exists() {
-        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+    let Some((dir, path)) = network_param() else {
         return;
-    }
+    };
     let mut net = isf_network_param(&path).unwrap();
     net.name = "Gens".into();
     net.populations.truncate(3);

@@ -134,8 +134,7 @@ impl CellRunner {
 
     /// The cable tree of the experiment's cell at its base parameters (benchmarks and tests).
     pub fn cell_tree(&self) -> Result<crate::sim::CableTree, Diagnostic> {
-        crate::sim::CableTree::from_geometry(&self.base.geometry)
-            .map_err(|e| Diagnostic::new(Code::E0504, e.to_string()))
+        cable_tree(&self.base)
     }
 
     /// Prepare an experiment of a checked model: lower its neuron and resolve recordings.
@@ -559,6 +558,12 @@ pub fn placed_network(
     prepare_network(model, name, &morph, &base, exp.seed).map(Some)
 }
 
+/// The cable tree of a lowered cell (E0504 if its geometry is unusable).
+fn cable_tree(lc: &LoweredCell) -> Result<crate::sim::CableTree, Diagnostic> {
+    crate::sim::CableTree::from_geometry(&lc.geometry)
+        .map_err(|e| Diagnostic::new(Code::E0504, e.to_string()))
+}
+
 /// Read (or lower) the experiment's network and place its synapses on the cell once:
 /// anatomy synapses from their files, declared ones from the experiment seed
 /// ([`crate::network::declared`]), the same for every trial.
@@ -885,8 +890,7 @@ impl TrialRunner for CellRunner {
             }
         }
         let n_steps = (duration / dt).round() as usize;
-        let tree = crate::sim::CableTree::from_geometry(&lc.geometry)
-            .map_err(|e| Diagnostic::new(Code::E0504, e.to_string()))?;
+        let tree = cable_tree(lc)?;
         let placements: Vec<MechPlacement> = lc
             .mechanisms
             .iter()

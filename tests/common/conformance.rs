@@ -7,6 +7,32 @@ use std::path::{Path, PathBuf};
 /// The time step of every conformance case, ms.
 pub const DT_MS: f64 = 0.025;
 
+/// Header of the conformance table printed by the script-based cases (current injection, S3).
+pub fn print_table_header() {
+    println!(
+        "{:<16} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "case",
+        "spikes",
+        "max dt",
+        "soma RMS",
+        "soma max",
+        "site1 RMS",
+        "site1 max",
+        "site2 RMS",
+        "site2 max"
+    );
+}
+
+/// One row of that table: spike counts, largest spike-time difference (ms) and the
+/// (RMS, max) |ΔV| (mV) at the soma and the two sites.
+pub fn print_table_row(case: &str, spikes: (usize, usize), max_dt: f64, err: [(f64, f64); 3]) {
+    let [(s_rms, s_max), (a_rms, a_max), (b_rms, b_max)] = err;
+    println!(
+        "{case:<16} {:>3}/{:<3} {max_dt:>8.3} {s_rms:>9.2e} {s_max:>9.2e} {a_rms:>9.2e} {a_max:>9.2e} {b_rms:>9.2e} {b_max:>9.2e}",
+        spikes.0, spikes.1
+    );
+}
+
 /// RMS and maximum of `|a − b|` over two equally long traces.
 pub fn rms_max(a: &[f64], b: &[f64]) -> (f64, f64) {
     assert_eq!(a.len(), b.len(), "trace lengths differ");
