@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Version of the model layout (bumped when fields change meaning).
-pub const MODEL_VERSION: u32 = 1;
+pub const MODEL_VERSION: u32 = 2;
 
 /// A whole checked script.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -246,7 +246,8 @@ pub struct PopulationModel {
     pub receptors: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
-/// An experiment: what to run, vary, record and where to store it.
+/// An experiment: what to run, vary, record and where to store it. Everything the run stage
+/// needs is typed here (stimuli, recordings, sweep targets); the run stage matches no strings.
 #[derive(Clone, Debug, Serialize)]
 pub struct ExperimentModel {
     pub name: String,
@@ -257,17 +258,149 @@ pub struct ExperimentModel {
     pub n_steps: u64,
     pub trials: u64,
     pub seed: u64,
-    pub stimuli: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Stimuli by name (sorted by name: the order they are added to the cell).
+    pub stimuli: Vec<StimulusModel>,
     pub sweep: Vec<SweepAxisModel>,
     /// Number of sweep points (product of the axis lengths).
     pub sweep_points: u64,
-    pub record: Vec<Value>,
+    /// Recordings in `record` order, each with its unique output name.
+    pub record: Vec<RecordingModel>,
     pub store: Option<String>,
     /// Recorded synaptic input replayed instead of generated network activity, one file per
     /// trial (`replay: "file.csv"` or a list). Omitted from the JSON when empty, so models
     /// without it hash as before; the files enter the hash by content (field `path`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replay: Vec<ReplaySource>,
+}
+
+/// A place on the cell named in a script; resolved to (section, x) on the lowered cell by
+/// the run stage.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "site", rename_all = "snake_case")]
+pub enum SiteSpec {
+    /// `soma(0.5)`, `apical_dendrite(0.3)`: the first section of the region, position `x`.
+    Region { region: String, x: f64 },
+    /// `section(38, 0.5)`: section by index.
+    Section { index: u64, x: f64 },
+    /// `sites("file.landmarkAscii")`: every landmark snapped to its nearest compartment.
+    Landmarks { path: String },
+    /// `apical_distance(620 um)`: ISF's point on the apical trunk at this soma distance.
+    ApicalDistance { distance_um: f64 },
+}
+
+impl SiteSpec {
+    /// The site as written in a recording name: its function and arguments (`soma`,
+    /// `soma(0.3)`, `section(38, 0.5)`, `apical_distance(620 um)`, `sites(file)`), so two
+    /// different sites never share a name.
+    pub fn name(&self) -> String {
+        match self {
+            SiteSpec::Region { region, x } if *x == 0.5 => region.clone(),
+            SiteSpec::Region { region, x } => format!("{region}({x})"),
+            SiteSpec::Section { index, x } => format!("section({index}, {x})"),
+            SiteSpec::Landmarks { path } => format!(
+                "sites({})",
+                std::path::Path::new(path)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
+            SiteSpec::ApicalDistance { distance_um } => {
+                format!("apical_distance({distance_um} um)")
+            }
+        }
+    }
+}
+
+/// A stimulus of an experiment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StimulusModel {
+    pub name: String,
+    pub at: SiteSpec,
+    pub kind: StimulusKind,
+}
+
+/// What a stimulus injects (times in ms, currents in nA).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StimulusKind {
+    /// NEURON's IClamp: `amp` from `delay` for `duration` (to the end of the run when the
+    /// script gives none).
+    Step {
+        delay_ms: f64,
+        duration_ms: Option<f64>,
+        amp_na: f64,
+    },
+    /// ISF's double-exponential current (`epsp`).
+    Epsp {
+        onset_ms: f64,
+        tau_rise_ms: f64,
+        tau_decay_ms: f64,
+        imax_na: f64,
+    },
+}
+
+/// One recording with its output name (unique within the experiment; sites recorded at
+/// several places get `[i]` appended per place by the run stage).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecordingModel {
+    pub name: String,
+    pub what: Recording,
+}
+
+/// What a recording samples.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Recording {
+    /// Membrane voltage (mV).
+    Voltage { at: SiteSpec },
+    /// An ion variable: reversal potential (`eca`, mV), inside concentration (`cai`, mM) or
+    /// the ion's membrane current (`ica`, mA/cm²).
+    Ion {
+        at: SiteSpec,
+        ion: String,
+        field: IonField,
+    },
+    /// A mechanism state (in the state's canonical unit).
+    State {
+        at: SiteSpec,
+        mechanism: String,
+        state: String,
+    },
+    /// Spike times (ms): first sample at or above the threshold after one below it.
+    Spikes { at: SiteSpec, threshold_mv: f64 },
+    /// The voltage of every compartment.
+    AllCompartments,
+    /// Synapse activations of each trial (needs a network).
+    SynapseActivations,
+    /// Presynaptic spike times of each trial (needs a network).
+    PresynapticSpikes,
+}
+
+/// Which ion value an ion recording samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IonField {
+    Reversal,
+    Inside,
+    Current,
+}
+
+impl IonField {
+    /// An ion variable name (`eca`, `cai`, `ica`, …) as (ion, field).
+    pub fn parse(name: &str) -> Option<(String, IonField)> {
+        for ion in ["na", "k", "ca"] {
+            if name == format!("e{ion}") {
+                return Some((ion.into(), IonField::Reversal));
+            }
+            if name == format!("{ion}i") {
+                return Some((ion.into(), IonField::Inside));
+            }
+            if name == format!("i{ion}") {
+                return Some((ion.into(), IonField::Current));
+            }
+        }
+        None
+    }
 }
 
 /// One replay file: an ISF synapse activation file or a spike-time CSV.
@@ -283,11 +416,16 @@ pub struct ReplaySource {
     pub releases: u64,
 }
 
-/// One sweep axis: a path into the declarations and its values.
+/// One sweep axis: a path into the declarations, the typed target it resolved to at check
+/// time, and its values in the target's canonical unit.
 #[derive(Clone, Debug, Serialize)]
 pub struct SweepAxisModel {
+    /// The path as written (`stimulus.step.amp`), for messages and stored metadata.
     pub path: String,
-    pub values: Vec<Value>,
+    pub target: crate::sema::sweep::SweepTarget,
+    /// Canonical unit of the values (`nA`, `ms`, `1`, …) for display.
+    pub unit: String,
+    pub values: Vec<crate::sema::sweep::SweepValue>,
     /// Axes with the same group vary together (`sweep zip`); groups form a grid, the first
     /// group varying slowest.
     pub group: u32,

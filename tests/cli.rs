@@ -66,7 +66,7 @@ fn plan_is_stable_and_hashed() {
     assert_eq!(code, 0, "{err}");
     let (_, b, _) = isf(&["plan", "tests/diagnostics/W0104_shadows_import.isf"]);
     assert_eq!(a, b, "plan output is deterministic");
-    assert!(a.starts_with("plan (model v1) hash "), "{a}");
+    assert!(a.starts_with("plan (model v2) hash "), "{a}");
     let (code, j, _) = isf(&[
         "plan",
         "--json",

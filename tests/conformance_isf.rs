@@ -99,8 +99,14 @@ fn isf_script_reproduces_s0_s1_s2() {
                     .1
             };
             let (s_rms, s_max) = rms_max(trace("soma.v"), &col(1));
-            let (a_rms, a_max) = rms_max(trace("sites[0].v"), &col(2));
-            let (b_rms, b_max) = rms_max(trace("sites[1].v"), &col(3));
+            let (a_rms, a_max) = rms_max(
+                trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[0].v"),
+                &col(2),
+            );
+            let (b_rms, b_max) = rms_max(
+                trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[1].v"),
+                &col(3),
+            );
             let spikes = &out
                 .events
                 .iter()

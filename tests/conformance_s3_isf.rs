@@ -125,8 +125,14 @@ fn s3_script_replays_recorded_spikes_like_neuron() {
             .1
     };
     let (s_rms, s_max) = rms_max(trace("soma.v"), &cols[1]);
-    let (a_rms, a_max) = rms_max(trace("sites[0].v"), &cols[2]);
-    let (b_rms, b_max) = rms_max(trace("sites[1].v"), &cols[3]);
+    let (a_rms, a_max) = rms_max(
+        trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[0].v"),
+        &cols[2],
+    );
+    let (b_rms, b_max) = rms_max(
+        trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[1].v"),
+        &cols[3],
+    );
     let spikes = &out
         .events
         .iter()

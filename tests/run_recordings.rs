@@ -46,11 +46,11 @@ experiment E {
         format!("{:?}", exp.sweep),
         format!("{:?}", again.model.experiments[0].sweep)
     );
+    assert_eq!(exp.sweep[0].unit, "nA");
     for v in &exp.sweep[0].values {
-        let isf::model::Value::Num { value, unit } = v else {
+        let isf::sema::sweep::SweepValue::Num(value) = v else {
             panic!("{v:?}")
         };
-        assert_eq!(unit, "nA");
         assert!((0.5..1.5).contains(value), "{value}");
     }
     let runner = isf::run::cellsim::CellRunner::new(&c.model, exp).expect("runnable");

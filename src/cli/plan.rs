@@ -14,6 +14,9 @@ pub struct PlanArgs {
     /// Print JSON instead of the readable form.
     #[arg(long)]
     pub json: bool,
+    /// List every path each experiment can sweep, with the kind of value it takes.
+    #[arg(long)]
+    pub sweepable: bool,
 }
 
 /// Run `isf plan`; exit 1 when the script has errors.
@@ -24,6 +27,12 @@ pub fn run(args: PlanArgs) -> i32 {
         return 1;
     }
     emit(&checked.diagnostics, &checked.sources, Format::Human);
+    if args.sweepable {
+        for (exp, schema) in checked.model.experiments.iter().zip(&checked.schemas) {
+            print!("{}", render_sweepable(&exp.name, schema));
+        }
+        return 0;
+    }
     if args.json {
         let mut v = serde_json::to_value(&checked.model).unwrap_or_default();
         if let Value::Object(m) = &mut v {
@@ -36,6 +45,38 @@ pub fn run(args: PlanArgs) -> i32 {
         print!("{}", render_synapses(&checked.model));
     }
     0
+}
+
+/// The sweepable paths of one experiment, one per line with the value they take.
+pub fn render_sweepable(experiment: &str, schema: &crate::sema::sweep::Schema) -> String {
+    use crate::sema::sweep::{Range, ValueKind};
+    let mut out = format!(
+        "sweepable paths of {experiment} ({}):\n",
+        schema.entries.len()
+    );
+    for e in &schema.entries {
+        let kind = match e.kind {
+            ValueKind::Quantity { dim, range } => {
+                let unit = crate::sema::units::canonical_scale(dim).1;
+                let unit = if e.target == crate::sema::sweep::SweepTarget::Temperature {
+                    "degC".to_string()
+                } else {
+                    unit
+                };
+                match range {
+                    Range::Any => unit,
+                    Range::Positive => format!("{unit}, > 0"),
+                    Range::NonNegative => format!("{unit}, >= 0"),
+                    Range::Unit => "in [0, 1]".into(),
+                }
+            }
+            ValueKind::Count { min } => format!("whole number >= {min}"),
+            ValueKind::Regions => "region or list of regions".into(),
+            ValueKind::LengthPair => "(from, to) lengths".into(),
+        };
+        out.push_str(&format!("  {:<48} {kind}\n", e.path));
+    }
+    out
 }
 
 /// The compartment summary of every neuron (below the model; not part of its hash): per

@@ -93,6 +93,7 @@ codes! {
     E0413 => "section label not present in the morphology",
     E0414 => "density is negative or not finite on the cell",
     E0415 => "declared synapses have no place on the cell (regions, distance range)",
+    E0416 => "two recordings of an experiment have the same name",
     // ---- E05xx numerics at run time ----
     E0501 => "non-finite value in the solver",
     E0502 => "runaway membrane voltage",

@@ -5,8 +5,7 @@
 //! every mechanism compiled to kernels, NEURON's fixed-step scheme) with one current step.
 
 use crate::diagnostics::Diagnostic;
-use crate::model::{Model, Value};
-use std::collections::BTreeMap;
+use crate::model::Model;
 
 /// A rectangular current step (NEURON's IClamp).
 #[derive(Clone, Debug, PartialEq)]
@@ -65,34 +64,26 @@ const DEFAULT_STEP: (f64, f64, f64) = (20.0, 100.0, 150.0);
 pub fn request_for(model: &Model, name: &str, amp_na: Option<f64>) -> Result<RunRequest, String> {
     if let Some(e) = model.experiments.iter().find(|e| e.name == name) {
         let mut notes = Vec::new();
-        let Some((sname, st)) = e.stimuli.iter().next() else {
+        let Some(st) = e.stimuli.first() else {
             return Err(format!(
                 "experiment `{name}` has no stimulus; `:run {}` runs its neuron with a step",
                 e.neuron
             ));
         };
-        let num = |k: &str| match st.get(k) {
-            Some(Value::Num { value, .. }) => Some(*value),
-            _ => None,
-        };
-        let (Some(delay), Some(dur), Some(amp)) = (num("delay"), num("duration"), num("amp"))
+        let sname = &st.name;
+        let crate::model::StimulusKind::Step {
+            delay_ms: delay,
+            duration_ms: dur,
+            amp_na: amp,
+        } = st.kind
         else {
             return Err(format!(
                 "stimulus `{sname}` of `{name}` is not a current step (delay, duration, amp)"
             ));
         };
-        let (region, x) = match st.get("at") {
-            Some(Value::Obj { kind, args }) if kind == "site" => {
-                let region = match args.get("region") {
-                    Some(Value::Str(r)) => r.clone(),
-                    _ => "soma".into(),
-                };
-                let x = match args.get("x") {
-                    Some(Value::Num { value, .. }) => *value,
-                    _ => 0.5,
-                };
-                (region, x)
-            }
+        let dur = dur.unwrap_or(e.duration_ms - delay);
+        let (region, x) = match &st.at {
+            crate::model::SiteSpec::Region { region, x } => (region.clone(), *x),
             _ => ("soma".into(), 0.5),
         };
         if e.stimuli.len() > 1 {
@@ -170,23 +161,20 @@ pub fn simulate(model: &Model, req: &RunRequest) -> Result<RunResult, RunError> 
     if !model.neurons.iter().any(|n| n.name == req.neuron) {
         return Err(RunError::Unsupported(format!("no neuron `{}`", req.neuron)));
     }
-    let num = |value: f64, unit: &str| Value::Num {
-        value,
-        unit: unit.into(),
+    use crate::model::{Recording, RecordingModel, SiteSpec, StimulusKind, StimulusModel};
+    let site = SiteSpec::Region {
+        region: req.step.region.clone(),
+        x: req.step.x,
     };
-    let site = Value::Obj {
-        kind: "site".into(),
-        args: BTreeMap::from([
-            ("region".into(), Value::Str(req.step.region.clone())),
-            ("x".into(), num(req.step.x, "1")),
-        ]),
+    let stimulus = StimulusModel {
+        name: "step".into(),
+        at: site.clone(),
+        kind: StimulusKind::Step {
+            delay_ms: req.step.delay_ms,
+            duration_ms: Some(req.step.duration_ms),
+            amp_na: req.step.amp_na,
+        },
     };
-    let stimulus = BTreeMap::from([
-        ("at".to_string(), site.clone()),
-        ("amp".to_string(), num(req.step.amp_na, "nA")),
-        ("delay".to_string(), num(req.step.delay_ms, "ms")),
-        ("duration".to_string(), num(req.step.duration_ms, "ms")),
-    ]);
     let n_steps = (req.t_stop_ms / req.dt_ms).round() as u64;
     let exp = ExperimentModel {
         name: "repl".into(),
@@ -197,15 +185,12 @@ pub fn simulate(model: &Model, req: &RunRequest) -> Result<RunResult, RunError> 
         n_steps,
         trials: 1,
         seed: 0,
-        stimuli: BTreeMap::from([("step".to_string(), stimulus)]),
+        stimuli: vec![stimulus],
         sweep: vec![],
         sweep_points: 1,
-        record: vec![Value::Obj {
-            kind: "probe".into(),
-            args: BTreeMap::from([
-                ("site".into(), site),
-                ("variable".into(), Value::Str("v".into())),
-            ]),
+        record: vec![RecordingModel {
+            name: format!("{}.v", site.name()),
+            what: Recording::Voltage { at: site },
         }],
         store: None,
         replay: vec![],

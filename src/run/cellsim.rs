@@ -2,23 +2,32 @@
 //! with current-clamp and EPSP stimuli and network input (generated per trial from its seed,
 //! or replayed from recorded files, `replay:`).
 //!
-//! Per sweep point the neuron is lowered once (only when the point changes neuron parameters;
-//! otherwise the experiment's base cell is shared), then every trial builds an
-//! [`ActiveCell`] from the lowered cell, adds the stimuli, runs NEURON's fixed-step scheme and
-//! returns the recorded traces and spike times. Only generated network input is random.
+//! The experiment arrives typed (stimuli, recordings and sweep targets resolved at check
+//! time, [`crate::model`]); nothing here matches on names. Per sweep point the runner builds
+//! the point's [`PointInputs`] once — duration and time step, the lowered cell (lowered anew
+//! only when the point changes the neuron), the stimuli, the recordings' sites and the
+//! network with its synapses placed (placed anew only when the point moves synapses or
+//! changes the cell) — then every trial builds an [`ActiveCell`] from them, runs NEURON's
+//! fixed-step scheme and returns the recorded traces and spike times. Only generated network
+//! input is random.
 
 use super::WorkItem;
 use super::exec::{TrialOutput, TrialRunner};
 use crate::diagnostics::{Code, Diagnostic};
+use crate::kernel::synapse::NetworkReceptors;
 use crate::kernel::{ActiveCell, CellConfig, MechPlacement};
 use crate::lower::cell::{LoweredCell, build_cell, read_morphology, region_label};
-use crate::model::{Density, ExperimentModel, Model, NeuronModel, Value};
+use crate::model::{
+    ExperimentModel, IonField, Model, NeuronModel, Recording, SiteSpec, StimulusKind, Value,
+};
 use crate::morph::{Morphology, arcs};
-use crate::sema::ex::Ex;
+use crate::network::replay::ReplayFile;
+use crate::network::{Network, PreparedNetwork, TrialInput};
+use crate::sema::sweep::{self, SweepTarget, SweepValue};
 use crate::sim::NodeId;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// A place on the cell: section index and position along it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -27,13 +36,12 @@ pub struct Site {
     pub x: f64,
 }
 
-/// One recording.
+/// One recording resolved to places on the cell.
 #[derive(Clone, Debug, PartialEq)]
 enum Probe {
     /// Membrane voltage trace (mV) at a site.
     V { name: String, site: Site },
-    /// An ion variable at a site: reversal potential (mV), inside concentration (mM) or the
-    /// total membrane current of the ion (mA/cm²).
+    /// An ion variable at a site.
     Ion {
         name: String,
         site: Site,
@@ -61,33 +69,23 @@ enum Probe {
     },
 }
 
-/// Which ion value an [`Probe::Ion`] records.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum IonField {
-    Reversal,
-    Inside,
-    Current,
-}
-
-/// An ion variable name (`eca`, `cai`, `ica`, …) as (ion, field).
-fn ion_variable(name: &str) -> Option<(String, IonField)> {
-    for ion in ["na", "k", "ca"] {
-        if name == format!("e{ion}") {
-            return Some((ion.into(), IonField::Reversal));
-        }
-        if name == format!("{ion}i") {
-            return Some((ion.into(), IonField::Inside));
-        }
-        if name == format!("i{ion}") {
-            return Some((ion.into(), IonField::Current));
+impl Probe {
+    fn name(&self) -> String {
+        match self {
+            Probe::V { name, .. }
+            | Probe::Spikes { name, .. }
+            | Probe::Ion { name, .. }
+            | Probe::State { name, .. }
+            | Probe::AllV { name } => name.clone(),
+            Probe::Activations => "synapse_activations".into(),
+            Probe::PresynapticSpikes => "presynaptic_spikes".into(),
         }
     }
-    None
 }
 
-/// A stimulus resolved to a site and numbers.
+/// A stimulus resolved to a site and numbers (ms, nA).
 #[derive(Clone, Debug, PartialEq)]
-enum Stim {
+pub enum Stim {
     Step {
         site: Site,
         delay_ms: f64,
@@ -107,37 +105,60 @@ fn unsupported(what: String) -> Diagnostic {
     Diagnostic::new(Code::E0510, what)
 }
 
-/// Runs the trials of one cell experiment.
-pub struct CellRunner {
+/// Everything a sweep point determines: what its trials simulate, apart from the seed.
+#[derive(Debug)]
+pub struct PointInputs {
+    pub duration_ms: f64,
+    pub dt_ms: f64,
+    pub n_steps: u64,
+    pub temperature_degc: f64,
+    pub v_init_mv: f64,
+    /// The lowered cell (the experiment's base cell unless the point changes the neuron).
+    pub cell: Arc<LoweredCell>,
+    /// Stimuli with their sites on this cell, in name order.
+    pub stimuli: Vec<Stim>,
+    probes: Vec<Probe>,
+    /// The network with every synapse placed (typed populations included).
+    pub network: Option<Arc<PreparedNetwork>>,
+    receptors: Option<Arc<NetworkReceptors>>,
+    /// Replayed input, one per trial (`replay:`); empty when activity is generated.
+    pub replay: Arc<Vec<TrialInput>>,
+}
+
+/// What an experiment's points are built from (fixed for the run).
+struct Setup {
     exp: ExperimentModel,
     neuron: NeuronModel,
     mechanisms: Vec<crate::model::MechModel>,
     morph: Morphology,
-    base: LoweredCell,
-    /// The experiment's presynaptic network with every synapse placed on the cell (without
-    /// placed synapses when a replay does not need the anatomy).
-    network: Option<crate::network::PreparedNetwork>,
-    /// The network's receptors resolved to synapse mechanisms (declared or stdlib).
-    receptors: Option<crate::kernel::synapse::NetworkReceptors>,
-    /// Replayed input, one per trial (`replay:`); empty when activity is generated.
-    replay: Vec<crate::network::TrialInput>,
-    /// Lowered cells of sweep points that change the neuron.
-    per_point: Mutex<HashMap<u64, std::sync::Arc<LoweredCell>>>,
-    probes: Vec<Probe>,
+    /// The typed network before placement (sweep points change copies of it).
+    base_network: Option<Network>,
+    /// Replay files, read once (a point that changes the network derives its input anew).
+    replay_files: Vec<ReplayFile>,
+}
+
+/// Runs the trials of one cell experiment.
+pub struct CellRunner {
+    setup: Setup,
+    /// The experiment's own point (no sweep values applied).
+    base: Arc<PointInputs>,
+    /// Inputs of sweep points that change anything, built on first use.
+    per_point: Mutex<HashMap<u64, Arc<PointInputs>>>,
 }
 
 impl CellRunner {
     /// The experiment's network with its synapses placed, if any (benchmarks and tests).
-    pub fn network(&self) -> Option<&crate::network::PreparedNetwork> {
-        self.network.as_ref()
+    pub fn network(&self) -> Option<&PreparedNetwork> {
+        self.base.network.as_deref()
     }
 
     /// The cable tree of the experiment's cell at its base parameters (benchmarks and tests).
     pub fn cell_tree(&self) -> Result<crate::sim::CableTree, Diagnostic> {
-        cable_tree(&self.base)
+        cable_tree(&self.base.cell)
     }
 
-    /// Prepare an experiment of a checked model: lower its neuron and resolve recordings.
+    /// Prepare an experiment of a checked model: lower its neuron, place its network, read
+    /// replayed input and resolve stimuli and recordings.
     pub fn new(model: &Model, exp: &ExperimentModel) -> Result<CellRunner, Diagnostic> {
         let neuron = model
             .neurons
@@ -150,91 +171,221 @@ impl CellRunner {
                     format!("neuron `{}` is not declared in this script", exp.neuron),
                 )
             })?;
-        let base = lower(&neuron, &model.mechanisms)?;
         let mut morph = read_morphology(&neuron).map_err(|e| lower_diag(&[*e]))?;
         if neuron.axon.is_some() {
             // Same sections as the lowered cell (the generated axon comes last).
             morph.add_hay2013_axon();
         }
-        let (network, replay) = match &exp.network {
-            Some(name) if !exp.replay.is_empty() => {
-                let (prep, replay) = prepare_replay(model, name, &exp.replay, &morph, &base)?;
-                (Some(prep), replay)
-            }
-            Some(name) => (
-                Some(prepare_network(model, name, &morph, &base, exp.seed)?),
-                Vec::new(),
-            ),
+        let base_network = match &exp.network {
+            Some(name) => Some(typed_network(model, name)?),
             None if !exp.replay.is_empty() => {
                 return Err(unsupported(
                     "replay needs a network giving the receptors of each cell type".into(),
                 ));
             }
-            None => (None, Vec::new()),
-        };
-        let receptors = match &network {
-            Some(prep) => Some(
-                crate::kernel::synapse::NetworkReceptors::new(&prep.network, &model.mechanisms)
-                    .map_err(|e| e.to_diagnostic())?,
-            ),
             None => None,
         };
-        let mut r = CellRunner {
+        let replay_files: Vec<ReplayFile> = exp
+            .replay
+            .iter()
+            .map(|f| ReplayFile::read(Path::new(&f.path)).map_err(|e| e.to_diagnostic_plain()))
+            .collect::<Result<_, _>>()?;
+        let setup = Setup {
             exp: exp.clone(),
             neuron,
             mechanisms: model.mechanisms.clone(),
             morph,
-            base,
-            network,
-            receptors,
-            replay,
-            per_point: Mutex::new(HashMap::new()),
-            probes: Vec::new(),
+            base_network,
+            replay_files,
         };
-        r.probes = r.resolve_probes()?;
-        // Resolve stimuli once to report unsupported ones before any trial runs.
-        r.stimuli(&[])?;
-        Ok(r)
+        let base = Arc::new(setup.build_point(&[], None)?);
+        Ok(CellRunner {
+            setup,
+            base,
+            per_point: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Names of the recorded traces and event lists, in output order.
     pub fn outputs(&self) -> Vec<String> {
-        self.probes
-            .iter()
-            .map(|p| match p {
-                Probe::V { name, .. }
-                | Probe::Spikes { name, .. }
-                | Probe::Ion { name, .. }
-                | Probe::State { name, .. }
-                | Probe::AllV { name } => name.clone(),
-                Probe::Activations => "synapse_activations".into(),
-                Probe::PresynapticSpikes => "presynaptic_spikes".into(),
-            })
-            .collect()
+        self.base.probes.iter().map(Probe::name).collect()
     }
 
     /// Number of compartments of the base cell.
     pub fn n_compartments(&self) -> usize {
-        self.base.n_compartments()
+        self.base.cell.n_compartments()
     }
 
-    fn site_of_value(&self, v: &Value) -> Result<Vec<Site>, Diagnostic> {
-        let Value::Obj { kind, args } = v else {
-            return Err(unsupported(format!("not a site: {v:?}")));
+    /// The inputs of sweep point `point` (built once, then shared by its trials).
+    pub fn point_inputs(&self, point: u64) -> Result<Arc<PointInputs>, Diagnostic> {
+        let settings = super::point_settings(&self.setup.exp.sweep, point);
+        if settings.is_empty() {
+            return Ok(self.base.clone());
+        }
+        if let Some(p) = self
+            .per_point
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&point).cloned())
+        {
+            return Ok(p);
+        }
+        let p = Arc::new(self.setup.build_point(&settings, Some(&self.base))?);
+        if let Ok(mut m) = self.per_point.lock() {
+            m.insert(point, p.clone());
+        }
+        Ok(p)
+    }
+}
+
+impl Setup {
+    /// Build a point's inputs from the experiment with `settings` applied; parts the settings
+    /// leave alone are shared with `base`.
+    fn build_point(
+        &self,
+        settings: &[(&SweepTarget, &SweepValue)],
+        base: Option<&PointInputs>,
+    ) -> Result<PointInputs, Diagnostic> {
+        let bad = |m: String| Diagnostic::new(Code::E0408, m);
+        let (mut duration_ms, mut dt_ms) = (self.exp.duration_ms, self.exp.dt_ms);
+        let mut neuron: Option<NeuronModel> = None;
+        let mut stimuli = self.exp.stimuli.clone();
+        let mut network: Option<Network> = None;
+        let mut moves_synapses = false;
+        for &(t, v) in settings {
+            match t {
+                SweepTarget::Duration | SweepTarget::Dt => {
+                    let SweepValue::Num(x) = v else {
+                        return Err(bad(format!("{t:?}: not a number")));
+                    };
+                    if *t == SweepTarget::Duration {
+                        duration_ms = *x;
+                    } else {
+                        dt_ms = *x;
+                    }
+                }
+                SweepTarget::Stimulus { .. } => {
+                    sweep::apply_stimulus(&mut stimuli, t, v).map_err(bad)?
+                }
+                SweepTarget::Temperature
+                | SweepTarget::VInit
+                | SweepTarget::Region { .. }
+                | SweepTarget::Mechanism { .. } => {
+                    let n = neuron.get_or_insert_with(|| self.neuron.clone());
+                    sweep::apply_neuron(n, t, v).map_err(bad)?;
+                }
+                SweepTarget::Population { field, .. } => {
+                    let Some(b) = &self.base_network else {
+                        return Err(bad("the experiment has no network".into()));
+                    };
+                    let net = network.get_or_insert_with(|| b.clone());
+                    sweep::apply_network(net, t, v).map_err(bad)?;
+                    moves_synapses |= field.moves_synapses();
+                }
+            }
+        }
+        if !(duration_ms > 0.0 && dt_ms > 0.0) {
+            return Err(Diagnostic::new(
+                Code::E0405,
+                format!("duration {duration_ms} ms and time step {dt_ms} ms must be positive"),
+            ));
+        }
+        let n_steps = (duration_ms / dt_ms).round();
+        // Whether only passive cable parameters change matters not: any neuron change may
+        // change the compartments (d_lambda), so the cell is lowered anew.
+        let new_cell = neuron.is_some();
+        let neuron_ref = neuron.as_ref().unwrap_or(&self.neuron);
+        let cell = match (base, new_cell) {
+            (Some(b), false) => b.cell.clone(),
+            _ => Arc::new(lower(neuron_ref, &self.mechanisms)?),
         };
-        let num = |k: &str| match args.get(k) {
-            Some(Value::Num { value, .. }) => Some(*value),
-            _ => None,
-        };
-        match kind.as_str() {
-            "site" => {
-                let region = match args.get("region") {
-                    Some(Value::Str(s)) => s.clone(),
-                    _ => String::new(),
+        // Synapses are placed on compartments: a new cell or moved synapses place anew; a
+        // point that changes only receptors, release or activity keeps the base placement.
+        let (prep, replay) = match (&self.base_network, base) {
+            (None, _) => (None, Arc::new(Vec::new())),
+            (Some(b), Some(bp)) if !new_cell && !moves_synapses && network.is_none() => {
+                let _ = b;
+                (bp.network.clone(), bp.replay.clone())
+            }
+            (Some(b), bp) => {
+                let net = network.as_ref().unwrap_or(b);
+                let keep = bp.filter(|_| !new_cell && !moves_synapses);
+                let (prep, replay) = if self.exp.replay.is_empty() {
+                    let prep = match keep.and_then(|k| k.network.as_deref()) {
+                        Some(k) => PreparedNetwork {
+                            network: net.clone(),
+                            ..k.clone()
+                        },
+                        None => prepare_network(net, &self.morph, &cell, self.exp.seed)?,
+                    };
+                    (prep, Vec::new())
+                } else {
+                    prepare_replay(net, &self.replay_files, &self.morph, &cell)?
                 };
-                let label = region_label(&region);
-                let section = self
-                    .base
+                (Some(Arc::new(prep)), Arc::new(replay))
+            }
+        };
+        let receptors = match (&prep, base) {
+            (None, _) => None,
+            (Some(_), Some(bp)) if network.is_none() => bp.receptors.clone(),
+            (Some(p), _) => Some(Arc::new(
+                NetworkReceptors::new(&p.network, &self.mechanisms)
+                    .map_err(|e| e.to_diagnostic())?,
+            )),
+        };
+        let mut stims = Vec::new();
+        for s in &stimuli {
+            let site = self.sites(&s.at, &cell)?[0];
+            stims.push(match s.kind {
+                StimulusKind::Step {
+                    delay_ms,
+                    duration_ms: d,
+                    amp_na,
+                } => Stim::Step {
+                    site,
+                    delay_ms,
+                    dur_ms: d.unwrap_or(duration_ms),
+                    amp_na,
+                },
+                StimulusKind::Epsp {
+                    onset_ms,
+                    tau_rise_ms,
+                    tau_decay_ms,
+                    imax_na,
+                } => Stim::Epsp {
+                    site,
+                    onset_ms,
+                    tau0_ms: tau_rise_ms,
+                    tau1_ms: tau_decay_ms,
+                    imax_na,
+                },
+            });
+        }
+        let probes = match base {
+            Some(b) if !new_cell => b.probes.clone(),
+            _ => self.probes(&cell, prep.is_some())?,
+        };
+        Ok(PointInputs {
+            duration_ms,
+            dt_ms,
+            n_steps: n_steps as u64,
+            temperature_degc: neuron_ref.temperature_degc,
+            v_init_mv: neuron_ref.v_init_mv,
+            cell,
+            stimuli: stims,
+            probes,
+            network: prep,
+            receptors,
+            replay,
+        })
+    }
+
+    /// The places on `cell` a site names (several for landmark files).
+    fn sites(&self, at: &SiteSpec, cell: &LoweredCell) -> Result<Vec<Site>, Diagnostic> {
+        match at {
+            SiteSpec::Region { region, x } => {
+                let label = region_label(region);
+                let section = cell
                     .geometry
                     .sections
                     .iter()
@@ -245,289 +396,116 @@ impl CellRunner {
                             format!("the morphology has no section in region `{region}`"),
                         )
                     })?;
-                Ok(vec![Site {
-                    section,
-                    x: num("x").unwrap_or(0.5),
-                }])
+                Ok(vec![Site { section, x: *x }])
             }
-            "section" => {
-                let section = num("index").unwrap_or(-1.0);
-                let n = self.base.geometry.sections.len();
-                if section < 0.0 || section as usize >= n {
+            SiteSpec::Section { index, x } => {
+                let n = cell.geometry.sections.len();
+                if *index as usize >= n {
                     return Err(Diagnostic::new(
                         Code::E0314,
-                        format!("section {section} does not exist (the cell has {n} sections)"),
+                        format!("section {index} does not exist (the cell has {n} sections)"),
                     ));
                 }
                 Ok(vec![Site {
-                    section: section as usize,
-                    x: num("x").unwrap_or(0.5),
+                    section: *index as usize,
+                    x: *x,
                 }])
             }
-            "sites" => {
-                let path = match args.get("path") {
-                    Some(Value::Str(s)) => s.clone(),
-                    _ => String::new(),
-                };
-                let points = crate::formats::landmark::read_landmarks(Path::new(&path))
+            SiteSpec::Landmarks { path } => {
+                let points = crate::formats::landmark::read_landmarks(Path::new(path))
                     .map_err(|e| e.to_diagnostic_plain())?;
-                let nseg: Vec<usize> = self.base.geometry.sections.iter().map(|s| s.nseg).collect();
+                let nseg: Vec<usize> = cell.geometry.sections.iter().map(|s| s.nseg).collect();
                 Ok(points
                     .iter()
                     .map(|p| nearest_site(&self.morph, &nseg, *p))
                     .collect())
             }
-            "apical_distance" => {
-                let d = num("distance").unwrap_or(f64::NAN);
-                apical_site(&self.morph, d).map(|s| vec![s])
+            SiteSpec::ApicalDistance { distance_um } => {
+                apical_site(&self.morph, *distance_um).map(|s| vec![s])
             }
-            other => Err(unsupported(format!(
-                "sites of kind `{other}` are not supported by the simulator yet"
-            ))),
         }
     }
 
-    fn resolve_probes(&self) -> Result<Vec<Probe>, Diagnostic> {
+    /// The recordings resolved to places on `cell`.
+    fn probes(&self, cell: &LoweredCell, has_network: bool) -> Result<Vec<Probe>, Diagnostic> {
         let mut out = Vec::new();
         for r in &self.exp.record {
-            let Value::Obj { kind, args } = r else {
-                continue;
-            };
-            match kind.as_str() {
-                "probe" => {
-                    let var = match args.get("variable") {
-                        Some(Value::Str(s)) => s.clone(),
-                        _ => String::new(),
-                    };
-                    let ion = if var == "v" {
-                        None
-                    } else {
-                        Some(ion_variable(&var).ok_or_else(|| {
-                            unsupported(format!("recording `{var}` is not supported yet"))
-                        })?)
-                    };
-                    let site = args.get("site").cloned().unwrap_or(Value::Bool(false));
-                    let sites = self.site_of_value(&site)?;
-                    let base = site_name(&site);
-                    for (i, s) in sites.iter().enumerate() {
-                        let name = if sites.len() > 1 {
-                            format!("{base}[{i}].{var}")
-                        } else {
-                            format!("{base}.{var}")
-                        };
-                        out.push(match &ion {
-                            None => Probe::V { name, site: *s },
-                            Some((ion, field)) => Probe::Ion {
-                                name,
-                                site: *s,
-                                ion: ion.clone(),
-                                field: *field,
-                            },
-                        });
-                    }
-                }
-                "spikes" => {
-                    let at = site_arg(args.get("at"));
-                    let threshold_mv = match args.get("threshold") {
-                        Some(Value::Num { value, .. }) => *value,
-                        _ => 0.0,
-                    };
-                    let sites = self.site_of_value(&at)?;
-                    let base = site_name(&at);
-                    for (i, s) in sites.iter().enumerate() {
-                        let name = if sites.len() > 1 {
-                            format!("spikes({base}[{i}])")
-                        } else {
-                            format!("spikes({base})")
-                        };
-                        out.push(Probe::Spikes {
-                            name,
-                            site: *s,
-                            threshold_mv,
-                        });
-                    }
-                }
-                "state" | "current" => {
-                    let at = site_arg(args.get("at"));
-                    let text = |k: &str| match args.get(k) {
-                        Some(Value::Str(s)) => s.clone(),
-                        _ => String::new(),
-                    };
-                    let sites = self.site_of_value(&at)?;
-                    let base = site_name(&at);
-                    for (i, s) in sites.iter().enumerate() {
-                        let idx = if sites.len() > 1 {
-                            format!("[{i}]")
-                        } else {
-                            String::new()
-                        };
-                        if kind == "current" {
-                            let var = text("name");
-                            let Some((ion, IonField::Current)) = ion_variable(&var) else {
-                                return Err(unsupported(format!(
-                                    "recording current `{var}`: only the ion currents ina, ik and ica can be recorded yet"
-                                )));
-                            };
-                            out.push(Probe::Ion {
-                                name: format!("{base}{idx}.{var}"),
-                                site: *s,
-                                ion,
-                                field: IonField::Current,
-                            });
-                        } else {
-                            let (mechanism, state) = (text("mechanism"), text("name"));
-                            out.push(Probe::State {
-                                name: format!("{base}{idx}.{mechanism}.{state}"),
-                                site: *s,
-                                mechanism,
-                                state,
-                            });
+            let many = |sites: &[Site], i: usize, name: &str| -> String {
+                if sites.len() > 1 {
+                    // `sites(f).v` → `sites(f)[3].v`, `spikes(sites(f))` → `spikes(sites(f)[3])`.
+                    match name.strip_prefix("spikes(") {
+                        Some(rest) => {
+                            format!("spikes({}[{i}])", rest.trim_end_matches(')'))
                         }
+                        None => match name.split_once(").") {
+                            Some((a, b)) => format!("{a})[{i}].{b}"),
+                            None => format!("{name}[{i}]"),
+                        },
+                    }
+                } else {
+                    name.to_string()
+                }
+            };
+            match &r.what {
+                Recording::Voltage { at } => {
+                    let sites = self.sites(at, cell)?;
+                    for (i, s) in sites.iter().enumerate() {
+                        out.push(Probe::V {
+                            name: many(&sites, i, &r.name),
+                            site: *s,
+                        });
                     }
                 }
-                "synapse_activations" | "presynaptic_spikes" if self.network.is_none() => {
-                    return Err(unsupported(format!(
-                        "recording `{kind}` needs a network: the experiment has none"
-                    )));
+                Recording::Ion { at, ion, field } => {
+                    let sites = self.sites(at, cell)?;
+                    for (i, s) in sites.iter().enumerate() {
+                        out.push(Probe::Ion {
+                            name: many(&sites, i, &r.name),
+                            site: *s,
+                            ion: ion.clone(),
+                            field: *field,
+                        });
+                    }
                 }
-                "synapse_activations" => out.push(Probe::Activations),
-                "presynaptic_spikes" => out.push(Probe::PresynapticSpikes),
-                "all_compartments" => out.push(Probe::AllV {
-                    name: "all_compartments.v".into(),
+                Recording::State {
+                    at,
+                    mechanism,
+                    state,
+                } => {
+                    let sites = self.sites(at, cell)?;
+                    for (i, s) in sites.iter().enumerate() {
+                        out.push(Probe::State {
+                            name: many(&sites, i, &r.name),
+                            site: *s,
+                            mechanism: mechanism.clone(),
+                            state: state.clone(),
+                        });
+                    }
+                }
+                Recording::Spikes { at, threshold_mv } => {
+                    let sites = self.sites(at, cell)?;
+                    for (i, s) in sites.iter().enumerate() {
+                        out.push(Probe::Spikes {
+                            name: many(&sites, i, &r.name),
+                            site: *s,
+                            threshold_mv: *threshold_mv,
+                        });
+                    }
+                }
+                Recording::AllCompartments => out.push(Probe::AllV {
+                    name: r.name.clone(),
                 }),
-                other => {
+                Recording::SynapseActivations | Recording::PresynapticSpikes if !has_network => {
                     return Err(unsupported(format!(
-                        "recording `{other}` is not supported by the simulator yet"
+                        "recording `{}` needs a network: the experiment has none",
+                        r.name
                     )));
                 }
+                Recording::SynapseActivations => out.push(Probe::Activations),
+                Recording::PresynapticSpikes => out.push(Probe::PresynapticSpikes),
             }
         }
         Ok(out)
-    }
-
-    /// Stimuli with the sweep point's overrides applied.
-    fn stimuli(&self, point: &[(String, Value)]) -> Result<Vec<Stim>, Diagnostic> {
-        let mut stims = self.exp.stimuli.clone();
-        for (path, v) in point {
-            let parts: Vec<&str> = path.split('.').collect();
-            if let ["stimulus", name, field] = parts.as_slice()
-                && let Some(s) = stims.get_mut(*name)
-            {
-                s.insert(field.to_string(), v.clone());
-            }
-        }
-        let mut out = Vec::new();
-        for (name, f) in &stims {
-            let num = |k: &str, default: f64| match f.get(k) {
-                Some(Value::Num { value, .. }) => *value,
-                _ => default,
-            };
-            let at = f.get("at").cloned().unwrap_or(Value::Bool(false));
-            let sites = self.site_of_value(&at)?;
-            let site = sites[0];
-            let kind = match f.get("kind") {
-                Some(Value::Str(k)) => k.clone(),
-                _ => "step".into(),
-            };
-            out.push(match kind.as_str() {
-                "epsp" => Stim::Epsp {
-                    site,
-                    onset_ms: num("onset", 0.0),
-                    tau0_ms: num("tau_rise", 0.2),
-                    tau1_ms: num("tau_decay", 3.0),
-                    imax_na: num("imax", 0.0),
-                },
-                _ => {
-                    if !f.contains_key("amp") {
-                        return Err(unsupported(format!("stimulus `{name}` has no `amp`")));
-                    }
-                    Stim::Step {
-                        site,
-                        delay_ms: num("delay", 0.0),
-                        dur_ms: num("duration", self.exp.duration_ms),
-                        amp_na: num("amp", 0.0),
-                    }
-                }
-            });
-        }
-        Ok(out)
-    }
-
-    /// The lowered cell for a sweep point (the base cell unless the point changes the neuron).
-    fn cell_for(
-        &self,
-        point_index: u64,
-        point: &[(String, Value)],
-    ) -> Result<Option<std::sync::Arc<LoweredCell>>, Diagnostic> {
-        let neuron_overrides: Vec<&(String, Value)> = point
-            .iter()
-            .filter(|(p, _)| p.split('.').next() == Some(self.neuron.name.as_str()))
-            .collect();
-        if neuron_overrides.is_empty() {
-            return Ok(None);
-        }
-        if let Some(c) = self
-            .per_point
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&point_index).cloned())
-        {
-            return Ok(Some(c));
-        }
-        let mut n = self.neuron.clone();
-        for (path, v) in neuron_overrides {
-            apply_neuron_override(&mut n, path, v)?;
-        }
-        let cell = std::sync::Arc::new(lower(&n, &self.mechanisms)?);
-        if let Ok(mut m) = self.per_point.lock() {
-            m.insert(point_index, cell.clone());
-        }
-        Ok(Some(cell))
-    }
-}
-
-/// The `at:` argument of a recording as a site object: a bare region (`spikes(soma)`) means
-/// its section's middle.
-fn site_arg(at: Option<&Value>) -> Value {
-    match at {
-        Some(Value::Str(region)) => Value::Obj {
-            kind: "site".into(),
-            args: BTreeMap::from([
-                ("region".into(), Value::Str(region.clone())),
-                (
-                    "x".into(),
-                    Value::Num {
-                        value: 0.5,
-                        unit: "1".into(),
-                    },
-                ),
-            ]),
-        },
-        Some(other) => other.clone(),
-        None => Value::Bool(false),
-    }
-}
-
-fn site_name(v: &Value) -> String {
-    match v {
-        Value::Obj { kind, args } => match kind.as_str() {
-            "site" => match (args.get("region"), args.get("x")) {
-                (Some(Value::Str(r)), Some(Value::Num { value, .. })) if *value == 0.5 => r.clone(),
-                (Some(Value::Str(r)), Some(Value::Num { value, .. })) => format!("{r}({value})"),
-                _ => "site".into(),
-            },
-            "section" => match (args.get("index"), args.get("x")) {
-                (Some(Value::Num { value: i, .. }), Some(Value::Num { value: x, .. })) => {
-                    format!("section({i}, {x})")
-                }
-                (Some(Value::Num { value: i, .. }), None) => format!("section({i})"),
-                _ => "section".into(),
-            },
-            "sites" => "sites".into(),
-            k => k.to_string(),
-        },
-        Value::Str(s) => s.clone(),
-        _ => "site".into(),
     }
 }
 
@@ -536,7 +514,7 @@ fn site_name(v: &Value) -> String {
 pub fn placed_network(
     model: &Model,
     exp: &ExperimentModel,
-) -> Result<Option<crate::network::PreparedNetwork>, Diagnostic> {
+) -> Result<Option<PreparedNetwork>, Diagnostic> {
     let Some(name) = &exp.network else {
         return Ok(None);
     };
@@ -555,7 +533,8 @@ pub fn placed_network(
     if neuron.axon.is_some() {
         morph.add_hay2013_axon();
     }
-    prepare_network(model, name, &morph, &base, exp.seed).map(Some)
+    let net = typed_network(model, name)?;
+    prepare_network(&net, &morph, &base, exp.seed).map(Some)
 }
 
 /// The cable tree of a lowered cell (E0504 if its geometry is unusable).
@@ -564,58 +543,43 @@ fn cable_tree(lc: &LoweredCell) -> Result<crate::sim::CableTree, Diagnostic> {
         .map_err(|e| Diagnostic::new(Code::E0504, e.to_string()))
 }
 
-/// Read (or lower) the experiment's network and place its synapses on the cell once:
-/// anatomy synapses from their files, declared ones from the experiment seed
-/// ([`crate::network::declared`]), the same for every trial.
+/// Place a network's synapses on the cell: anatomy synapses from their files, declared ones
+/// from the experiment seed ([`crate::network::declared`]), the same for every trial.
 fn prepare_network(
-    model: &Model,
-    name: &str,
+    net: &Network,
     morph: &Morphology,
     cell: &LoweredCell,
     experiment_seed: u64,
-) -> Result<crate::network::PreparedNetwork, Diagnostic> {
-    let net = typed_network(model, name)?;
+) -> Result<PreparedNetwork, Diagnostic> {
     let (placer, labels) = cell_placer(morph, cell)?;
     let seed = crate::network::declared::placement_seed(experiment_seed);
-    crate::network::PreparedNetwork::build(&net, &placer, labels, seed)
-        .map_err(|e| e.to_diagnostic_plain())
+    PreparedNetwork::build(net, &placer, labels, seed).map_err(|e| e.to_diagnostic_plain())
 }
 
-/// The experiment's network for a replay and the input of every trial, read and placed once
-/// (every file is checked before any trial runs). The anatomy is read only when an ISF
-/// activation file is replayed on a network that has one (to keep the recorded synapse IDs
-/// and soma distances); spike-time files and anatomy-free networks place each replayed
-/// synapse from its own location.
+/// The network for a replay and the input of every trial, derived from the replay files
+/// (read once, before any trial runs). The anatomy is read only when an ISF activation file
+/// is replayed on a network that has one (to keep the recorded synapse IDs and soma
+/// distances); spike-time files and anatomy-free networks place each replayed synapse from
+/// its own location. The trial inputs carry the network's weights, so a point that changes
+/// the network derives them anew.
 fn prepare_replay(
-    model: &Model,
-    name: &str,
-    files: &[crate::model::ReplaySource],
+    net: &Network,
+    read: &[ReplayFile],
     morph: &Morphology,
     cell: &LoweredCell,
-) -> Result<
-    (
-        crate::network::PreparedNetwork,
-        Vec<crate::network::TrialInput>,
-    ),
-    Diagnostic,
-> {
-    use crate::network::replay::{ReplayFile, trial_input};
-    use crate::network::{PreparedNetwork, SynapseSource};
-    let net = typed_network(model, name)?;
+) -> Result<(PreparedNetwork, Vec<TrialInput>), Diagnostic> {
+    use crate::network::SynapseSource;
+    use crate::network::replay::trial_input;
     let (placer, labels) = cell_placer(morph, cell)?;
-    let read: Vec<ReplayFile> = files
-        .iter()
-        .map(|f| ReplayFile::read(Path::new(&f.path)).map_err(|e| e.to_diagnostic_plain()))
-        .collect::<Result<_, _>>()?;
     let anatomy = net
         .populations
         .iter()
         .all(|p| matches!(p.synapses, SynapseSource::Anatomy { .. }));
     let prep = if anatomy && read.iter().any(|f| f.format() == "isf_activations") {
         // Only anatomy populations here (checked above): no declared synapse to place.
-        PreparedNetwork::build(&net, &placer, labels, 0).map_err(|e| e.to_diagnostic_plain())?
+        PreparedNetwork::build(net, &placer, labels, 0).map_err(|e| e.to_diagnostic_plain())?
     } else {
-        PreparedNetwork::without_anatomy(&net, labels)
+        PreparedNetwork::without_anatomy(net, labels)
     };
     let inputs = read
         .iter()
@@ -677,52 +641,6 @@ fn lower_diag(errors: &[crate::lower::cell::LowerError]) -> Diagnostic {
         d = d.note(format!("[{}] {}", e.code.as_str(), e.message));
     }
     d
-}
-
-/// Apply `NEURON.REGION.FIELD` or `NEURON.REGION.MECHANISM.PARAM` to a neuron model.
-fn apply_neuron_override(n: &mut NeuronModel, path: &str, v: &Value) -> Result<(), Diagnostic> {
-    let Value::Num { value, unit } = v else {
-        return Err(unsupported(format!(
-            "sweep value of `{path}` is not a number"
-        )));
-    };
-    let parts: Vec<&str> = path.split('.').collect();
-    let region = parts.get(1).copied().unwrap_or("");
-    let Some(r) = n.regions.iter_mut().find(|r| r.region == region) else {
-        return Err(Diagnostic::new(
-            Code::E0408,
-            format!("sweep path `{path}`: the neuron has no `{region}` block"),
-        ));
-    };
-    match parts.as_slice() {
-        [_, _, "Ra"] => r.ra_ohm_cm = Some(*value),
-        [_, _, "cm"] => r.cm_uf_cm2 = Some(*value),
-        [_, _, e] if e.starts_with('e') => {
-            r.reversal_mv.insert(e.to_string(), *value);
-        }
-        [_, _, mech, param] => {
-            let Some(m) = r.mechanisms.iter_mut().find(|m| m.mechanism == *mech) else {
-                return Err(Diagnostic::new(
-                    Code::E0408,
-                    format!("sweep path `{path}`: `{mech}` is not inserted in `{region}`"),
-                ));
-            };
-            m.parameters.insert(
-                param.to_string(),
-                Density {
-                    unit: unit.clone(),
-                    expr: Ex::Const(*value),
-                },
-            );
-        }
-        _ => {
-            return Err(Diagnostic::new(
-                Code::E0408,
-                format!("sweep path `{path}` cannot be applied"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// One row per active synapse, in ISF's order (type, then synapse id): type, synapse id, soma
@@ -875,27 +793,20 @@ pub fn spike_times(v: &[f64], dt_ms: f64, threshold_mv: f64) -> Vec<f64> {
 }
 
 impl TrialRunner for CellRunner {
-    fn run(&self, _item: &WorkItem, point: &[(String, Value)]) -> Result<TrialOutput, Diagnostic> {
-        let cell_override = self.cell_for(_item.point, point)?;
-        let lc: &LoweredCell = cell_override.as_deref().unwrap_or(&self.base);
-        let mut duration = self.exp.duration_ms;
-        let mut dt = self.exp.dt_ms;
-        for (p, v) in point {
-            if let Value::Num { value, .. } = v {
-                match p.as_str() {
-                    "duration" => duration = *value,
-                    "dt" => dt = *value,
-                    _ => {}
-                }
-            }
-        }
-        let n_steps = (duration / dt).round() as usize;
+    /// Run one trial. The sweep point's values come from the typed axes of the experiment
+    /// (`item.point`); `_point` is their display form (paths and values with units), which
+    /// the store records as metadata.
+    fn run(&self, item: &WorkItem, _point: &[(String, Value)]) -> Result<TrialOutput, Diagnostic> {
+        let pi = self.point_inputs(item.point)?;
+        let lc: &LoweredCell = &pi.cell;
+        let (duration, dt) = (pi.duration_ms, pi.dt_ms);
+        let n_steps = pi.n_steps as usize;
         let tree = cable_tree(lc)?;
         let placements: Vec<MechPlacement> = lc
             .mechanisms
             .iter()
             .filter_map(|t| {
-                let m = self.mechanisms.iter().find(|m| m.name == t.name)?;
+                let m = self.setup.mechanisms.iter().find(|m| m.name == t.name)?;
                 Some(MechPlacement {
                     mechanism: m,
                     segments: t.compartments.clone(),
@@ -914,39 +825,36 @@ impl TrialRunner for CellRunner {
             .collect();
         let cfg = CellConfig {
             dt_ms: dt,
-            v_init_mv: self.neuron.v_init_mv,
-            celsius_degc: self.neuron.temperature_degc,
+            v_init_mv: pi.v_init_mv,
+            celsius_degc: pi.temperature_degc,
             ..CellConfig::default()
         };
         let mut cell =
             ActiveCell::new(tree, &placements, &reversal, cfg).map_err(|e| e.to_diagnostic())?;
         let mut input = None;
-        if let (Some(prep), Some(receptors)) = (&self.network, &self.receptors) {
+        if let (Some(prep), Some(receptors)) = (&pi.network, &pi.receptors) {
             // All randomness of a trial derives from its seed (spec 04; `run::stream_seed`);
             // a replay takes its trial's recorded input instead.
-            let inp = if self.replay.is_empty() {
-                crate::network::generate_trial(prep, _item.seed, duration)
+            let inp = if self.setup.exp.replay.is_empty() {
+                crate::network::generate_trial(prep, item.seed, duration)
             } else {
-                self.replay
-                    .get(_item.trial as usize)
-                    .cloned()
-                    .ok_or_else(|| {
-                        Diagnostic::new(
-                            Code::E0314,
-                            format!(
-                                "trial {} has no replay file ({} given)",
-                                _item.trial,
-                                self.replay.len()
-                            ),
-                        )
-                    })?
+                pi.replay.get(item.trial as usize).cloned().ok_or_else(|| {
+                    Diagnostic::new(
+                        Code::E0314,
+                        format!(
+                            "trial {} has no replay file ({} given)",
+                            item.trial,
+                            pi.replay.len()
+                        ),
+                    )
+                })?
             };
             let set = receptors.synapses(&inp).map_err(|e| e.to_diagnostic())?;
             cell.add_synapses(set).map_err(|e| e.to_diagnostic())?;
             input = Some(inp);
         }
-        for s in self.stimuli(point)? {
-            match s {
+        for s in &pi.stimuli {
+            match *s {
                 Stim::Step {
                     site,
                     delay_ms,
@@ -966,7 +874,7 @@ impl TrialRunner for CellRunner {
         // Where each recording reads its value: resolved once, then sampled every step into
         // preallocated buffers.
         let mut readers: Vec<Reader> = Vec::new();
-        for p in &self.probes {
+        for p in &pi.probes {
             match p {
                 Probe::V { site, .. } | Probe::Spikes { site, .. } => {
                     readers.push(Reader::V(cell.tree().node_at(site.section, site.x)))
@@ -1053,7 +961,7 @@ impl TrialRunner for CellRunner {
         }
         let mut out = TrialOutput::default();
         let mut cols = data.into_iter();
-        for p in &self.probes {
+        for p in &pi.probes {
             match p {
                 Probe::V { name, .. } | Probe::Ion { name, .. } | Probe::State { name, .. } => out
                     .traces
@@ -1071,7 +979,7 @@ impl TrialRunner for CellRunner {
                     }
                 }
                 Probe::Activations => {
-                    if let (Some(prep), Some(inp)) = (&self.network, &input) {
+                    if let (Some(prep), Some(inp)) = (&pi.network, &input) {
                         out.tables
                             .push(("synapse_activations".into(), activation_table(prep, inp)));
                     }

@@ -5,6 +5,7 @@
 //! and the same shard membership without talking to the others.
 
 use crate::model::{ExperimentModel, SweepAxisModel, Value};
+use crate::sema::sweep::{SweepTarget, SweepValue};
 use serde::Serialize;
 
 pub mod cellsim;
@@ -44,26 +45,50 @@ fn groups(axes: &[SweepAxisModel]) -> Vec<Vec<usize>> {
     out.into_iter().map(|(_, v)| v).collect()
 }
 
-/// The parameter values of one sweep point: `(path, value)` for every axis. The first group
-/// varies slowest (row-major order).
-pub fn point_values(axes: &[SweepAxisModel], point: u64) -> Vec<(String, Value)> {
+/// The value index of every axis at sweep point `point`. The first group varies slowest
+/// (row-major order).
+fn point_indices(axes: &[SweepAxisModel], point: u64) -> Vec<usize> {
     let gs = groups(axes);
     let mut rest = point;
-    let mut idx = vec![0usize; gs.len()];
-    for (k, g) in gs.iter().enumerate().rev() {
+    let mut idx = vec![0usize; axes.len()];
+    for g in gs.iter().rev() {
         let len = axes[g[0]].values.len().max(1) as u64;
-        idx[k] = (rest % len) as usize;
+        for &a in g {
+            idx[a] = (rest % len) as usize;
+        }
         rest /= len;
     }
-    let mut out = Vec::new();
-    for (k, g) in gs.iter().enumerate() {
-        for &a in g {
-            if let Some(v) = axes[a].values.get(idx[k]) {
-                out.push((axes[a].path.clone(), v.clone()));
-            }
-        }
-    }
-    out
+    idx
+}
+
+/// The typed settings of one sweep point: `(target, value)` for every axis, in axis order.
+pub fn point_settings(axes: &[SweepAxisModel], point: u64) -> Vec<(&SweepTarget, &SweepValue)> {
+    point_indices(axes, point)
+        .into_iter()
+        .zip(axes)
+        .filter_map(|(i, a)| a.values.get(i).map(|v| (&a.target, v)))
+        .collect()
+}
+
+/// The parameter values of one sweep point for people and stored metadata: `(path, value
+/// with its unit)` for every axis.
+pub fn point_values(axes: &[SweepAxisModel], point: u64) -> Vec<(String, Value)> {
+    let num = |value: f64, unit: &str| Value::Num {
+        value,
+        unit: unit.to_string(),
+    };
+    point_indices(axes, point)
+        .into_iter()
+        .zip(axes)
+        .filter_map(|(i, a)| {
+            let v = match a.values.get(i)? {
+                SweepValue::Num(x) => num(*x, &a.unit),
+                SweepValue::Pair(x, y) => Value::List(vec![num(*x, "um"), num(*y, "um")]),
+                SweepValue::Regions(r) => Value::List(r.iter().cloned().map(Value::Str).collect()),
+            };
+            Some((a.path.clone(), v))
+        })
+        .collect()
 }
 
 /// SplitMix64 finaliser: a bijective mix of 64 bits.
@@ -144,12 +169,9 @@ mod tests {
     fn axis(path: &str, n: usize, group: u32) -> SweepAxisModel {
         SweepAxisModel {
             path: path.into(),
-            values: (0..n)
-                .map(|i| Value::Num {
-                    value: i as f64,
-                    unit: "nA".into(),
-                })
-                .collect(),
+            target: SweepTarget::Duration,
+            unit: "nA".into(),
+            values: (0..n).map(|i| SweepValue::Num(i as f64)).collect(),
             group,
         }
     }

@@ -7,6 +7,8 @@
 use super::builtins::{self, POSITION_VARS};
 use super::eval::{Evaluator, Names, resolve_unit};
 use super::ex::Ex;
+use super::sweep::{Schema, SchemaInput, SweepTarget, SweepValue, ValueKind};
+use super::typed;
 use super::units::{self, Dim};
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, suggest};
@@ -26,6 +28,9 @@ pub struct Checked {
     pub model: Model,
     /// The root file's id.
     pub root: Option<FileId>,
+    /// The sweepable paths of each experiment of the model (same order as
+    /// `model.experiments`).
+    pub schemas: Vec<Schema>,
 }
 
 impl Checked {
@@ -121,6 +126,8 @@ struct Session {
     imported: Vec<ImportedDecl>,
     /// `(module, name)` of the imported declarations already in the model.
     pulled: Vec<(u32, String)>,
+    /// The sweep schema of each experiment in the model.
+    schemas: Vec<Schema>,
     /// Where a network's populations place declared synapses: network name (root file and
     /// imported) → population → (`location` span, `distance` span), for located errors
     /// when an experiment pairs the network with a neuron.
@@ -262,6 +269,7 @@ impl Session {
             diagnostics: self.diags,
             model: self.model,
             root,
+            schemas: self.schemas,
         }
     }
 
@@ -1966,7 +1974,7 @@ impl Session {
         let mut replay_listed = 0usize;
         let mut replay_span: Option<Span> = None;
         let mut trials_span: Option<Span> = None;
-        let mut stimuli: BTreeMap<String, BTreeMap<String, model::Value>> = BTreeMap::new();
+        let mut stimuli: BTreeMap<String, (BTreeMap<String, model::Value>, Span)> = BTreeMap::new();
         let mut record = Vec::new();
         // (zip marker, block): a plain `sweep` block makes a grid of its axes, `sweep zip`
         // varies its axes together.
@@ -2233,7 +2241,7 @@ impl Session {
                                         .label(sb.span, "add `at: soma(0.5)`"),
                                 );
                             }
-                            stimuli.insert(sname, fields);
+                            stimuli.insert(sname, (fields, sb.span));
                         }
                         "record" => {
                             for en in &sb.body.entries {
@@ -2256,7 +2264,7 @@ impl Session {
                                 match &v {
                                 Val::Obj(o) if ["probe", "spikes", "current", "state", "synapse_activations", "presynaptic_spikes", "all_compartments"].contains(&o.kind.as_str()) => {
                                     if let Some(l) = lower_val(&v) {
-                                        record.push(l);
+                                        record.push((l, e.span));
                                     }
                                 }
                                 Val::Err => {}
@@ -2356,53 +2364,6 @@ impl Session {
                 n_steps = k.round() as u64;
             }
         }
-        // Sweep axes are checked against the declarations they name.
-        let mut axes = Vec::new();
-        for (zip, sw) in sweeps {
-            let first_axis = axes.len();
-            for en in &sw.body.entries {
-                let Entry::Sweep(ax) = en else {
-                    diags.push(
-                        Diagnostic::new(Code::E0401, "a sweep block lists axes")
-                            .label(en.span(), "write `path.to.parameter in [values]`"),
-                    );
-                    continue;
-                };
-                if let Some(a) = self.sweep_axis(
-                    mid,
-                    ax,
-                    base,
-                    &stimuli,
-                    neuron.as_ref().map(|n| n.0.as_str()),
-                    network.as_deref(),
-                    &mut diags,
-                ) {
-                    axes.push(a);
-                }
-            }
-            for (i, a) in axes[first_axis..].iter_mut().enumerate() {
-                a.group = (first_axis + if zip.is_some() { 0 } else { i }) as u32;
-            }
-            if zip.is_some() {
-                let zipped = &mut axes[first_axis..];
-                let len = zipped.first().map(|a| a.values.len());
-                if let Some(bad) = zipped.iter().find(|a| Some(a.values.len()) != len) {
-                    diags.push(
-                        Diagnostic::new(Code::E0309, "zipped sweep axes differ in length")
-                            .label(
-                                sw.span,
-                                format!(
-                                    "`{}` has {} values, the first axis {}",
-                                    bad.path,
-                                    bad.values.len(),
-                                    len.unwrap_or(0)
-                                ),
-                            )
-                            .help("axes of `sweep zip` vary together and need equally many values"),
-                    );
-                }
-            }
-        }
         let ok = !crate::diagnostics::has_errors(&diags);
         self.diags.extend(diags);
         if mid != 0 || !ok {
@@ -2422,7 +2383,82 @@ impl Session {
         if let (Some((nn, nat)), Some(net), Some((from, _))) = (&neuron, &network, network_at) {
             self.check_placement(nn, *nat, net, from.map(|m| self.owner(m)).unwrap_or(0));
         }
+        // The typed plan: stimuli, recordings and sweep targets, each resolved here so that
+        // the run stage has nothing left to reject.
+        let mut diags = Vec::new();
+        let mut typed_stimuli = Vec::new();
+        for (sname, (fields, span)) in &stimuli {
+            match typed::stimulus(sname, fields) {
+                Ok(s) => typed_stimuli.push(s),
+                Err(m) => diags.push(
+                    Diagnostic::new(Code::E0306, format!("stimulus `{sname}`: {m}"))
+                        .label(*span, "in this stimulus"),
+                ),
+            }
+        }
+        let mut typed_record: Vec<model::RecordingModel> = Vec::new();
+        let mut record_at: Vec<Span> = Vec::new();
+        for (v, span) in &record {
+            match typed::recording(v) {
+                Ok(r)
+                    if network.is_none()
+                        && matches!(
+                            r.what,
+                            model::Recording::SynapseActivations
+                                | model::Recording::PresynapticSpikes
+                        ) =>
+                {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::E0402,
+                            format!("recording `{}` needs a network", r.name),
+                        )
+                        .label(*span, "this records synaptic input")
+                        .label(name.span, "add `network: NAME` to this experiment"),
+                    );
+                }
+                Ok(r) => {
+                    if let Some(k) = typed_record.iter().position(|o| o.name == r.name) {
+                        diags.push(
+                            Diagnostic::new(
+                                Code::E0416,
+                                format!("two recordings are both named `{}`", r.name),
+                            )
+                            .label(*span, "this recording")
+                            .label(record_at[k], "has the same name as this one")
+                            .help("record each variable at each site once"),
+                        );
+                    } else {
+                        typed_record.push(r);
+                        record_at.push(*span);
+                    }
+                }
+                Err(m) => diags
+                    .push(Diagnostic::new(Code::E0306, m).label(*span, "this cannot be recorded")),
+            }
+        }
+        let neuron_name = neuron.as_ref().map(|n| n.0.clone()).unwrap_or_default();
+        let schema = self.schema(
+            &typed_stimuli,
+            &neuron_name,
+            network.as_deref(),
+            !replay.is_empty(),
+        );
+        let axes = self.sweeps(
+            mid,
+            base,
+            &sweeps,
+            &schema,
+            (duration.map(|d| d.0).unwrap_or(0.0), dt.0),
+            &mut diags,
+        );
+        let ok = !crate::diagnostics::has_errors(&diags);
+        self.diags.extend(diags);
+        if !ok {
+            return;
+        }
         let sweep_points = crate::run::sweep_points(&axes);
+        self.schemas.push(schema);
         self.model.experiments.push(ExperimentModel {
             name: name.name.clone(),
             neuron: neuron.map(|n| n.0).unwrap_or_default(),
@@ -2432,10 +2468,10 @@ impl Session {
             n_steps,
             trials,
             seed,
-            stimuli,
+            stimuli: typed_stimuli,
             sweep: axes,
             sweep_points,
-            record,
+            record: typed_record,
             store,
             replay,
         });
@@ -2597,14 +2633,153 @@ impl Session {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// Every sweepable path of an experiment with these stimuli, neuron and network.
+    fn schema(
+        &self,
+        stimuli: &[StimulusModel],
+        neuron: &str,
+        network: Option<&str>,
+        replay: bool,
+    ) -> Schema {
+        let neuron_model = self.model.neurons.iter().find(|n| n.name == neuron);
+        // The typed network, as the run stage reads it (an unreadable network file is
+        // reported where it is declared; its paths are then simply unknown here).
+        let typed_net = network.and_then(|name| {
+            let nm = self.model.networks.iter().find(|n| n.name == name)?;
+            match &nm.isf_network_param {
+                Some(p) => crate::network::isf_network_param(Path::new(p)).ok(),
+                None => crate::network::lower::from_model(nm).ok(),
+            }
+        });
+        let mech_params = |name: &str| -> Option<Vec<(String, Dim)>> {
+            self.mechs
+                .iter()
+                .rev()
+                .find(|m| m.name == name)
+                .map(|m| m.params.iter().map(|p| (p.0.clone(), p.1)).collect())
+        };
+        let mech_ions = |name: &str| -> Vec<String> {
+            self.mechs
+                .iter()
+                .rev()
+                .find(|m| m.name == name)
+                .map(|m| m.model.ions.iter().map(|i| i.ion.clone()).collect())
+                .unwrap_or_default()
+        };
+        Schema::build(&SchemaInput {
+            stimuli,
+            neuron: neuron_model,
+            network: network.zip(typed_net.as_ref()),
+            mech_params: &mech_params,
+            mech_ions: &mech_ions,
+            replay,
+        })
+    }
+
+    /// The sweep blocks of a root experiment, resolved against the schema of its stimuli,
+    /// neuron and network: every axis a typed target with values in canonical units.
+    #[allow(clippy::too_many_arguments)]
+    fn sweeps(
+        &mut self,
+        mid: u32,
+        base: &Path,
+        sweeps: &[(Option<Span>, &ast::SubBlock)],
+        schema: &Schema,
+        (duration_ms, dt_ms): (f64, f64),
+        diags: &mut Vec<Diagnostic>,
+    ) -> Vec<SweepAxisModel> {
+        if sweeps.is_empty() {
+            return Vec::new();
+        }
+        let mut axes: Vec<SweepAxisModel> = Vec::new();
+        let mut spans: Vec<Span> = Vec::new();
+        for (zip, sw) in sweeps {
+            let first_axis = axes.len();
+            for en in &sw.body.entries {
+                let Entry::Sweep(ax) = en else {
+                    diags.push(
+                        Diagnostic::new(Code::E0401, "a sweep block lists axes")
+                            .label(en.span(), "write `path.to.parameter in [values]`"),
+                    );
+                    continue;
+                };
+                if let Some(a) = self.sweep_axis(mid, ax, base, schema, diags) {
+                    axes.push(a);
+                    spans.push(ax.span);
+                }
+            }
+            for (i, a) in axes[first_axis..].iter_mut().enumerate() {
+                a.group = (first_axis + if zip.is_some() { 0 } else { i }) as u32;
+            }
+            if zip.is_some() {
+                let zipped = &mut axes[first_axis..];
+                let len = zipped.first().map(|a| a.values.len());
+                if let Some(bad) = zipped.iter().find(|a| Some(a.values.len()) != len) {
+                    diags.push(
+                        Diagnostic::new(Code::E0309, "zipped sweep axes differ in length")
+                            .label(
+                                sw.span,
+                                format!(
+                                    "`{}` has {} values, the first axis {}",
+                                    bad.path,
+                                    bad.values.len(),
+                                    len.unwrap_or(0)
+                                ),
+                            )
+                            .help("axes of `sweep zip` vary together and need equally many values"),
+                    );
+                }
+            }
+        }
+        // Every point's time step must divide its duration.
+        let find = |t: &SweepTarget| axes.iter().position(|a| a.target == *t);
+        let (di, ti) = (find(&SweepTarget::Duration), find(&SweepTarget::Dt));
+        if di.is_some() || ti.is_some() {
+            let vals = |i: Option<usize>, base: f64| -> Vec<f64> {
+                match i {
+                    Some(i) => axes[i]
+                        .values
+                        .iter()
+                        .filter_map(|v| match v {
+                            SweepValue::Num(x) => Some(*x),
+                            _ => None,
+                        })
+                        .collect(),
+                    None => vec![base],
+                }
+            };
+            let (ds, ts) = (vals(di, duration_ms), vals(ti, dt_ms));
+            let zipped = matches!((di, ti), (Some(a), Some(b)) if axes[a].group == axes[b].group);
+            let pairs: Vec<(f64, f64)> = if zipped {
+                ds.iter().copied().zip(ts.iter().copied()).collect()
+            } else {
+                ds.iter()
+                    .flat_map(|d| ts.iter().map(move |t| (*d, *t)))
+                    .collect()
+            };
+            if let Some((d, t)) = pairs.into_iter().find(|(d, t)| {
+                let k = d / t;
+                (k - k.round()).abs() > 1e-9 * k.max(1.0)
+            }) {
+                let at = di.or(ti).map(|i| spans[i]).unwrap_or(sweeps[0].1.span);
+                diags.push(
+                    Diagnostic::new(Code::E0406, "time step does not divide the duration")
+                        .label(at, format!("a sweep point runs {d} ms in steps of {t} ms"))
+                        .help("every sweep point needs a duration that is a whole number of steps"),
+                );
+            }
+        }
+        axes
+    }
+
+    /// One sweep axis: its path looked up in the experiment's schema (did-you-mean over the
+    /// valid paths when absent), its values checked against the target's dimension and range.
     fn sweep_axis(
         &mut self,
         mid: u32,
         ax: &ast::SweepAxis,
         base: &Path,
-        stimuli: &BTreeMap<String, BTreeMap<String, model::Value>>,
-        neuron: Option<&str>,
-        network: Option<&str>,
+        schema: &Schema,
         diags: &mut Vec<Diagnostic>,
     ) -> Option<SweepAxisModel> {
         let segs: Vec<String> = ax
@@ -2616,12 +2791,34 @@ impl Session {
             })
             .collect();
         let path_str = segs.join(".");
+        let seg_span = |s: &ast::PathSeg| match s {
+            ast::PathSeg::Name(i) => i.span,
+            ast::PathSeg::Wildcard(s) => *s,
+        };
+        let path_span = match (ax.path.first(), ax.path.last()) {
+            (Some(a), Some(b)) => seg_span(a).to(seg_span(b)),
+            _ => ax.span,
+        };
         let mut scope = self.scope(mid);
+        scope.locals = region_locals();
         let mut ev = Evaluator {
             diags,
             base_dir: base.to_path_buf(),
         };
         let values = ev.eval(&ax.values, &mut scope);
+        let Some(entry) = schema.find(&path_str) else {
+            let mut d = Diagnostic::new(
+                Code::E0408,
+                format!("sweep path `{path_str}` names nothing"),
+            )
+            .label(path_span, "no sweepable parameter at this path");
+            d = match schema.suggest(&path_str) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d,
+            };
+            ev.diags.push(d.note("paths look like `stimulus.NAME.amp`, `duration`, `NEURON.region.MECHANISM.param`, `NEURON.region.cm`, `NETWORK.POPULATION|*.RECEPTOR.param`, `NETWORK.POPULATION|*.release_probability` or `NETWORK.POPULATION|*.activity.GENERATOR.param`; `isf plan --sweepable` lists them all"));
+            return None;
+        };
         let values = match values {
             Val::List(v) => v,
             Val::Err => return None,
@@ -2634,70 +2831,100 @@ impl Session {
                 return None;
             }
         };
-        // What does the path name? Resolve the dimension it expects.
-        let want: Option<Dim> = match segs.first().map(String::as_str) {
-            Some("stimulus") if segs.len() == 3 => {
-                if stimuli.contains_key(&segs[1]) {
-                    stimulus_field_dim(&segs[2])
-                } else {
-                    None
-                }
-            }
-            Some(first) if Some(first) == network && segs.len() == 4 => receptor_params(&segs[2])
-                .and_then(|p| p.iter().find(|x| x.0 == segs[3]).map(|x| x.1)),
-            Some(first) if Some(first) == neuron && segs.len() == 4 => {
-                let mech = &segs[2];
-                match self.mech_by_name(mid, mech) {
-                    Some(mi) => self.mechs[mi]
-                        .params
-                        .iter()
-                        .find(|p| p.0 == segs[3])
-                        .map(|p| p.1),
-                    None => None,
-                }
-            }
-            Some(first) if Some(first) == neuron && segs.len() == 3 => match segs[2].as_str() {
-                "Ra" => Some(Dim([3, 1, -3, -2, 0, 0])),
-                "cm" => Some(Dim([-4, -1, 4, 2, 0, 0])),
-                "ena" | "ek" | "eca" => Some(Dim::VOLTAGE),
-                _ => None,
-            },
-            Some("duration") | Some("dt") if segs.len() == 1 => Some(Dim::TIME),
-            _ => None,
-        };
-        let Some(want) = want else {
-            let first = ax
-                .path
-                .first()
-                .map(|s| match s {
-                    ast::PathSeg::Name(i) => i.span,
-                    ast::PathSeg::Wildcard(s) => *s,
-                })
-                .unwrap_or(ax.span);
-            let last_span = ax
-                .path
-                .last()
-                .map(|s| match s {
-                    ast::PathSeg::Name(i) => i.span,
-                    ast::PathSeg::Wildcard(s) => *s,
-                })
-                .unwrap_or(ax.span);
-            ev.diags.push(
-                Diagnostic::new(Code::E0408, format!("sweep path `{path_str}` names nothing"))
-                    .label(first.to(last_span), "no parameter at this path")
-                    .note("paths look like `stimulus.NAME.amp`, `NEURON.region.MECHANISM.param`, `NEURON.region.cm` or `NETWORK.POPULATION|*.RECEPTOR.param`"),
-            );
-            return None;
-        };
+        let vspan = ax.values.span;
         let mut out = Vec::new();
+        let mut unit = String::new();
+        let bad = |what: String| {
+            Diagnostic::new(Code::E0314, format!("a value of `{path_str}` {what}"))
+                .label(vspan, "in these values")
+        };
         for v in values {
-            let v = ev.expect_dim(v, want, ax.values.span, &format!("a value of `{path_str}`"));
-            if let Some(l) = lower_val(&v) {
-                out.push(l);
-            }
+            let value = match entry.kind {
+                ValueKind::Quantity { dim, range } => {
+                    let v = ev.expect_dim(v, dim, vspan, &format!("a value of `{path_str}`"));
+                    match lower_val(&v) {
+                        Some(model::Value::Num { value, unit: u }) => {
+                            if entry.target == SweepTarget::Temperature && u != "degC" {
+                                ev.diags.push(bad("must be a temperature in degC".into()));
+                                return None;
+                            }
+                            if let Some(why) = range.violation(value) {
+                                ev.diags.push(bad(format!("{why}: {value} {u}")));
+                                return None;
+                            }
+                            unit = u;
+                            SweepValue::Num(value)
+                        }
+                        Some(_) => {
+                            ev.diags.push(
+                                Diagnostic::new(
+                                    Code::E0315,
+                                    format!("values of `{path_str}` must be constants"),
+                                )
+                                .label(vspan, "not a compile-time constant"),
+                            );
+                            return None;
+                        }
+                        None => return None,
+                    }
+                }
+                ValueKind::Count { min } => {
+                    let x = match &v {
+                        Val::Q { dim, .. } if dim.is_one() => v.const_si(),
+                        _ => None,
+                    };
+                    match x {
+                        Some(x) if x.fract() == 0.0 && x >= min as f64 && x <= u32::MAX as f64 => {
+                            unit = "1".into();
+                            SweepValue::Num(x)
+                        }
+                        _ if v.is_err() => return None,
+                        _ => {
+                            ev.diags.push(
+                                Diagnostic::new(
+                                    Code::E0407,
+                                    format!("values of `{path_str}` must be whole numbers ≥ {min}"),
+                                )
+                                .label(vspan, format!("this holds {}", describe_val(&v))),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                ValueKind::Regions => match location_value(&mut ev, v, vspan) {
+                    Val::List(items) => SweepValue::Regions(
+                        items
+                            .into_iter()
+                            .filter_map(|r| match r {
+                                Val::Region(r) => Some(r),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                    _ => return None,
+                },
+                ValueKind::LengthPair => match distance_value(&mut ev, v, vspan) {
+                    Val::List(items) => {
+                        let b: Vec<f64> = items
+                            .iter()
+                            .filter_map(|x| match lower_val(x) {
+                                Some(model::Value::Num { value, .. }) => Some(value),
+                                _ => None,
+                            })
+                            .collect();
+                        let [from, to] = b[..] else { return None };
+                        unit = "um".into();
+                        SweepValue::Pair(from, to)
+                    }
+                    _ => return None,
+                },
+            };
+            out.push(value);
         }
         Some(SweepAxisModel {
             path: path_str,
+            target: entry.target.clone(),
+            unit,
             values: out,
             // assigned by the caller: its own grid dimension, or its `sweep zip` group
             group: 0,
@@ -2824,49 +3051,7 @@ fn round_um(x: f64) -> f64 {
     (x * 1e9).round() / 1e9
 }
 
-/// Short receptor names for the `std.synapses` mechanisms and their parameters (mapped onto the
-/// mechanisms' own parameters by `network::lower::RECEPTOR_MAP`).
-pub const RECEPTORS: &[(&str, &[(&str, Dim)])] = &[
-    (
-        "glutamate",
-        &[
-            ("weight_ampa", Dim::CONDUCTANCE),
-            ("weight_nmda", Dim::CONDUCTANCE),
-            ("tau_ampa_rise", Dim::TIME),
-            ("tau_ampa_decay", Dim::TIME),
-            ("tau_nmda_rise", Dim::TIME),
-            ("tau_nmda_decay", Dim::TIME),
-            ("e", Dim::VOLTAGE),
-            ("mg", Dim::CONCENTRATION),
-            ("facilitation", Dim::ONE),
-            ("tau_facilitation", Dim::TIME),
-            ("depression", Dim::ONE),
-            ("tau_depression", Dim::TIME),
-        ],
-    ),
-    (
-        "gaba",
-        &[
-            ("weight", Dim::CONDUCTANCE),
-            ("tau_rise", Dim::TIME),
-            ("tau_decay", Dim::TIME),
-            ("e", Dim::VOLTAGE),
-            ("facilitation", Dim::ONE),
-            ("tau_facilitation", Dim::TIME),
-            ("depression", Dim::ONE),
-            ("tau_depression", Dim::TIME),
-        ],
-    ),
-    (
-        "exp2syn",
-        &[
-            ("weight", Dim::CONDUCTANCE),
-            ("tau_rise", Dim::TIME),
-            ("tau_decay", Dim::TIME),
-            ("e", Dim::VOLTAGE),
-        ],
-    ),
-];
+pub use super::sweep::RECEPTORS;
 
 fn receptor_params(name: &str) -> Option<&'static [(&'static str, Dim)]> {
     RECEPTORS.iter().find(|r| r.0 == name).map(|r| r.1)
@@ -2890,14 +3075,6 @@ pub const RECORDABLE: &[&str] = &[
     "presynaptic_spikes",
     "all_compartments",
 ];
-
-fn stimulus_field_dim(f: &str) -> Option<Dim> {
-    match f {
-        "amp" | "imax" => Some(Dim::CURRENT),
-        "delay" | "duration" | "onset" | "tau_rise" | "tau_decay" => Some(Dim::TIME),
-        _ => None,
-    }
-}
 
 fn q_var(name: &str, dim: Dim) -> Val {
     let (scale, _) = units::canonical_scale(dim);

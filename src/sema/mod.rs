@@ -7,6 +7,8 @@ pub mod builtins;
 pub mod check;
 pub mod eval;
 pub mod ex;
+pub mod sweep;
+pub mod typed;
 pub mod units;
 pub mod value;
 
