@@ -220,7 +220,10 @@ fn run(script: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, String) {
         .args(extra)
         .output()
         .unwrap();
-    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// Bytes of every file of every trial key, by path.
@@ -270,7 +273,11 @@ fn resume_after_an_edit_is_refused() {
             && !err.contains("ran "),
         "{err}"
     );
-    assert_eq!(before, trial_files(&out), "a refused resume changed trial keys");
+    assert_eq!(
+        before,
+        trial_files(&out),
+        "a refused resume changed trial keys"
+    );
     // --overwrite starts again with the new plan.
     let (code, err) = run(&b, &out, &["--overwrite"]);
     assert_eq!(code, Some(0), "{err}");
@@ -304,7 +311,10 @@ fn more_trials_extend_fewer_or_other_sweep_refused() {
 
     let (code, err) = run(&four, &out, &["--resume"]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("[E0612]") && err.contains("trials: 6 → 4"), "{err}");
+    assert!(
+        err.contains("[E0612]") && err.contains("trials: 6 → 4"),
+        "{err}"
+    );
     let other = small(
         tmp.path(),
         "other.isf",
@@ -435,9 +445,7 @@ fn swept_duration_and_dt_store_traces_per_point() {
             "{sweep}"
         );
         for p in 0..2 {
-            let t = s
-                .get_table(&format!("e/traces/soma.v/p{p:06}"))
-                .unwrap();
+            let t = s.get_table(&format!("e/traces/soma.v/p{p:06}")).unwrap();
             let Some(isf::store::Column::F64Array { width, data }) = t.column("vm") else {
                 panic!("no vm column");
             };
@@ -445,7 +453,10 @@ fn swept_duration_and_dt_store_traces_per_point() {
             let times = t.attrs.get("vm.labels").and_then(|v| v.as_array()).unwrap();
             assert_eq!(times.len(), widths[p]);
             let end = times.last().and_then(|v| v.as_f64()).unwrap();
-            assert!((end - last[p]).abs() < 1e-9, "{sweep}: point {p} ends at {end}");
+            assert!(
+                (end - last[p]).abs() < 1e-9,
+                "{sweep}: point {p} ends at {end}"
+            );
             assert_eq!(
                 t.column("sim_trial_index"),
                 Some(&isf::store::Column::Str(vec![
@@ -480,8 +491,7 @@ fn merge_of_shards_assembles_refuses_other_plans_and_is_idempotent() {
             .unwrap();
         (
             o.status.code(),
-            String::from_utf8_lossy(&o.stdout).into_owned()
-                + &String::from_utf8_lossy(&o.stderr),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
         )
     };
     let (code, out) = merge("m", &["s1", "s2"]);
@@ -503,5 +513,9 @@ fn merge_of_shards_assembles_refuses_other_plans_and_is_idempotent() {
         out.contains("[E0606]") && out.contains("stimuli.step.amp: 0.8 nA → 1.0 nA"),
         "{out}"
     );
-    assert!(!Store::open(d("m2")).unwrap().contains("e/trials/p000000_t000001"));
+    assert!(
+        !Store::open(d("m2"))
+            .unwrap()
+            .contains("e/trials/p000000_t000001")
+    );
 }

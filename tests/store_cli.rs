@@ -309,8 +309,9 @@ fn verify_reports_run_results_of_another_plan() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        err.contains("error[E0612]: key 'e/trials/p000000_t000001': computed from a different plan")
-            && err.contains("key 'e/trials/p000000_t000007': not a work item"),
+        err.contains(
+            "error[E0612]: key 'e/trials/p000000_t000001': computed from a different plan"
+        ) && err.contains("key 'e/trials/p000000_t000007': not a work item"),
         "{err}"
     );
     assert!(out.contains("2 run result(s) inconsistent"), "{out}");

@@ -7,14 +7,14 @@
 //! `merge` (into its destination) and `verify --fix` write, so they take the store's writer
 //! lock; the other subcommands only read and never lock.
 
-use crate::store::export::{table_to_csv, table_to_npy, value_to_csv, value_to_npy};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::run::fingerprint::{Plan, diff, diff_summary};
 use crate::run::sink::{PLAN_KEY, assemble, plan_items, stored_plan, verify_runs};
+use crate::store::export::{table_to_csv, table_to_npy, value_to_csv, value_to_npy};
 use crate::store::{KeyInfo, Kind, Metadata, Store, StoreError};
-use std::collections::BTreeSet;
 use clap::{Args, Subcommand, ValueEnum};
 use rmpv::Value;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// Arguments of `isf db`.

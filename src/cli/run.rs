@@ -2,10 +2,10 @@
 //! parallel into a results store, resumably.
 
 use super::check::{Format, emit};
-use crate::diagnostics::{Diagnostic, render};
-use crate::run::cellsim::CellRunner;
 use crate::diagnostics::Code;
+use crate::diagnostics::{Diagnostic, render};
 use crate::model::Value;
+use crate::run::cellsim::CellRunner;
 use crate::run::exec::{ResultSink, execute};
 use crate::run::fingerprint::Plan;
 use crate::run::sink::StoreSink;
@@ -159,8 +159,11 @@ pub fn run(args: RunArgs) -> i32 {
             }
             continue;
         }
-        let held = std::fs::canonicalize(&out)
-            .is_ok_and(|o| locks.iter().any(|l| std::fs::canonicalize(l.store()).ok() == Some(o.clone())));
+        let held = std::fs::canonicalize(&out).is_ok_and(|o| {
+            locks
+                .iter()
+                .any(|l| std::fs::canonicalize(l.store()).ok() == Some(o.clone()))
+        });
         let store = if held {
             match Store::open(&out) {
                 Ok(s) => s,

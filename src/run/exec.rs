@@ -159,7 +159,10 @@ mod tests {
             Ok(self.0.lock().unwrap().keys().copied().collect())
         }
         fn write(&self, item: &WorkItem, out: &TrialOutput) -> Result<(), Diagnostic> {
-            self.0.lock().unwrap().insert((item.point, item.trial), out.clone());
+            self.0
+                .lock()
+                .unwrap()
+                .insert((item.point, item.trial), out.clone());
             Ok(())
         }
     }

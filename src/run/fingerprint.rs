@@ -41,7 +41,9 @@ fn mentions(v: &J, name: &str) -> bool {
 
 /// The named element of a model list (`neurons`, `networks`, …), or null.
 fn named<'a>(list: &'a J, name: &J) -> Option<&'a J> {
-    list.as_array()?.iter().find(|x| x.get("name") == Some(name))
+    list.as_array()?
+        .iter()
+        .find(|x| x.get("name") == Some(name))
 }
 
 impl Plan {
@@ -85,7 +87,10 @@ impl Plan {
         uses.insert("network".into(), network);
         uses.insert("mechanisms".into(), J::Object(mechanisms));
         if let Some(o) = exp.as_object_mut() {
-            o.insert("model_version".into(), model.get("version").cloned().unwrap_or(J::Null));
+            o.insert(
+                "model_version".into(),
+                model.get("version").cloned().unwrap_or(J::Null),
+            );
             o.insert("uses".into(), J::Object(uses));
         }
         // Axis `path`s name model fields, not files: only their values are content-addressed.
@@ -221,9 +226,7 @@ impl Plan {
 fn show(v: Option<&J>) -> String {
     match v {
         None => "(absent)".into(),
-        Some(J::Object(m))
-            if m.len() == 2 && m.contains_key("value") && m.contains_key("unit") =>
-        {
+        Some(J::Object(m)) if m.len() == 2 && m.contains_key("value") && m.contains_key("unit") => {
             let unit = m["unit"].as_str().unwrap_or_default();
             format!("{} {unit}", m["value"]).trim_end().to_string()
         }
@@ -288,7 +291,11 @@ pub fn diff(old: &J, new: &J) -> Vec<String> {
 
 /// At most `max` lines of a diff, then how many more there are.
 pub fn diff_summary(lines: &[String], max: usize) -> String {
-    let mut s: Vec<String> = lines.iter().take(max).map(|l| format!("      {l}")).collect();
+    let mut s: Vec<String> = lines
+        .iter()
+        .take(max)
+        .map(|l| format!("      {l}"))
+        .collect();
     if lines.len() > max {
         s.push(format!("      … and {} more", lines.len() - max));
     }

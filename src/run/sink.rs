@@ -1,7 +1,7 @@
 //! Writing run results into a store, resumably, and checking that a store's results belong
 //! to one plan.
 //!
-//! Layout under the store (see `docs/store-format.md`, "Runs"):
+//! Layout under the store (see `docs/store-format.md` §9):
 //!
 //! * `EXPERIMENT/plan` — the experiment's plan JSON ([`Plan`]), written before any trial; a
 //!   later run compares against it to say what changed.
@@ -96,8 +96,11 @@ pub fn stored_plan(exp: &Store) -> Result<Option<Plan>, Diagnostic> {
     }
 }
 
-/// Every trial key of an experiment with its stored fingerprint (`None` when it has none).
-fn stored_items(exp: &Store) -> Result<Vec<((u64, u64), Option<String>)>, Diagnostic> {
+/// A stored item: `(point, trial)` and its fingerprint (`None` when it has none).
+type StoredItem = ((u64, u64), Option<String>);
+
+/// Every trial key of an experiment with its stored fingerprint.
+fn stored_items(exp: &Store) -> Result<Vec<StoredItem>, Diagnostic> {
     let trials = match exp.sub_existing("trials") {
         Ok(t) => t,
         Err(e) if e.code == Code::E0604 => return Ok(Vec::new()),
@@ -115,7 +118,7 @@ fn stored_items(exp: &Store) -> Result<Vec<((u64, u64), Option<String>)>, Diagno
 }
 
 /// Stored items that do not belong to `plan`: `(outside the plan, different fingerprint)`.
-fn mismatches(plan: &Plan, stored: &[((u64, u64), Option<String>)]) -> (u64, u64) {
+fn mismatches(plan: &Plan, stored: &[StoredItem]) -> (u64, u64) {
     let mut outside = 0;
     let mut different = 0;
     for ((p, t), h) in stored {
@@ -174,7 +177,11 @@ impl StoreSink {
                 Code::E0612,
                 format!(
                     "{} holds results of `{}` from a different plan; nothing was run",
-                    self.exp.path().parent().unwrap_or(self.exp.path()).display(),
+                    self.exp
+                        .path()
+                        .parent()
+                        .unwrap_or(self.exp.path())
+                        .display(),
                     name.unwrap_or("?")
                 ),
             );
@@ -224,10 +231,14 @@ impl StoreSink {
             .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or_default()))
             .collect();
         m.sweep_point = (!point.is_empty()).then_some(point);
-        m.extra
-            .insert("item_hash".into(), self.plan.item_hash(item.point, item.trial));
-        m.extra
-            .insert("dt_ms".into(), format!("{}", (self.dt_of_point)(item.point)));
+        m.extra.insert(
+            "item_hash".into(),
+            self.plan.item_hash(item.point, item.trial),
+        );
+        m.extra.insert(
+            "dt_ms".into(),
+            format!("{}", (self.dt_of_point)(item.point)),
+        );
         m
     }
 

@@ -73,7 +73,10 @@ fn holder(path: &Path) -> String {
             .is_ok()
             && let Ok(j) = serde_json::from_str::<serde_json::Value>(&text)
         {
-            let g = |k: &str| j.get(k).map(|v| v.to_string().trim_matches('"').to_string());
+            let g = |k: &str| {
+                j.get(k)
+                    .map(|v| v.to_string().trim_matches('"').to_string())
+            };
             return format!(
                 "pid {} on host {} since {} ({})",
                 g("pid").unwrap_or_else(|| "?".into()),
