@@ -39,7 +39,8 @@ impl Model {
 }
 
 /// Replace file paths in a model's JSON by the hash of their contents; drop store locations.
-fn content_address(v: &mut serde_json::Value) {
+/// Shared with the run fingerprints ([`crate::run::fingerprint`]), which hash parts of it.
+pub(crate) fn content_address(v: &mut serde_json::Value) {
     use serde_json::Value as J;
     let file_hash = |p: &str| match std::fs::read(p) {
         Ok(bytes) => format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),

@@ -254,3 +254,65 @@ fn merge_shards_and_conflicts() {
         text(&o)
     );
 }
+
+#[test]
+fn writers_lock_readers_do_not() {
+    let d = tempfile::tempdir().unwrap();
+    let s = fixture(d.path(), "db", 1);
+    let p = s.path().to_str().unwrap();
+    let other = Store::create(d.path().join("other")).unwrap();
+    other.put("new", &1).unwrap();
+    let held = isf::store::lock::lock(s.path(), "a test holding the lock").unwrap();
+    for args in [
+        vec!["db", "verify", p, "--fix"],
+        vec!["db", "merge", p, other.path().to_str().unwrap()],
+    ] {
+        let o = isf(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = text(&o).1;
+        assert!(
+            err.contains("error[E0611]")
+                && err.contains(&format!("pid {}", std::process::id()))
+                && err.contains("a test holding the lock"),
+            "{err}"
+        );
+    }
+    assert!(!s.contains("new"));
+    assert!(isf(&["db", "verify", p]).status.success());
+    assert!(isf(&["db", "ls", p]).status.success());
+    drop(held);
+    assert!(isf(&["db", "verify", p, "--fix"]).status.success());
+}
+
+#[test]
+fn verify_reports_run_results_of_another_plan() {
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::create(d.path().join("db")).unwrap();
+    let plan = serde_json::json!({"name": "e", "trials": 2, "seed": 1, "sweep": []});
+    let exp = s.sub("e").unwrap();
+    exp.put("plan", &plan).unwrap();
+    let mut meta = Metadata::default();
+    meta.extra.insert("item_hash".into(), "0".repeat(64));
+    exp.put_table(
+        "trials/p000000_t000001",
+        &Table::new().with("point", isf::store::Column::I64(vec![0])),
+        meta.clone(),
+    )
+    .unwrap();
+    exp.put_table(
+        "trials/p000000_t000007",
+        &Table::new().with("point", isf::store::Column::I64(vec![0])),
+        meta,
+    )
+    .unwrap();
+    let o = isf(&["db", "verify", s.path().to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains(
+            "error[E0612]: key 'e/trials/p000000_t000001': computed from a different plan"
+        ) && err.contains("key 'e/trials/p000000_t000007': not a work item"),
+        "{err}"
+    );
+    assert!(out.contains("2 run result(s) inconsistent"), "{out}");
+}

@@ -1,12 +1,20 @@
 //! `isf db ls|show|get|export|merge|verify`: inspect, export, merge and check results stores.
 //!
 //! Exit codes: 0 success; 1 a store problem (missing key, damaged file, merge conflict,
-//! failed verification), printed as `error[E06xx]: key '…': …` on stderr.
+//! failed verification, store locked by another writer), printed as
+//! `error[E06xx]: key '…': …` on stderr.
+//!
+//! `merge` (into its destination) and `verify --fix` write, so they take the store's writer
+//! lock; the other subcommands only read and never lock.
 
+use crate::diagnostics::{Code, Diagnostic};
+use crate::run::fingerprint::{Plan, diff, diff_summary};
+use crate::run::sink::{PLAN_KEY, assemble, plan_items, stored_plan, verify_runs};
 use crate::store::export::{table_to_csv, table_to_npy, value_to_csv, value_to_npy};
 use crate::store::{KeyInfo, Kind, Metadata, Store, StoreError};
 use clap::{Args, Subcommand, ValueEnum};
 use rmpv::Value;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// Arguments of `isf db`.
@@ -62,7 +70,9 @@ pub enum DbCommand {
         #[arg(long)]
         column: Option<String>,
     },
-    /// Merge shard stores into DEST (created when missing); conflicting keys abort.
+    /// Merge shard stores into DEST (created when missing); conflicting keys or experiments
+    /// of different plans abort. Experiments complete after the merge get their trace and
+    /// event tables assembled.
     Merge {
         /// Destination store.
         dest: PathBuf,
@@ -70,7 +80,8 @@ pub enum DbCommand {
         #[arg(required = true)]
         shards: Vec<PathBuf>,
     },
-    /// Check every file's checksum and structure; exit 1 when a key is damaged.
+    /// Check every file's checksum and structure, and that run results belong to their
+    /// experiment's stored plan; exit 1 when a key is damaged or inconsistent.
     Verify {
         /// Store directory.
         store: PathBuf,
@@ -358,17 +369,102 @@ fn export(
     Ok(0)
 }
 
+/// A diagnostic of the run stage as a store error (its notes folded into the message).
+fn as_store_error(d: Diagnostic) -> StoreError {
+    let mut m = d.message;
+    for n in d.notes {
+        m += &format!("; {n}");
+    }
+    StoreError::new(d.code, m)
+}
+
+/// Experiments of `store`: top-level sub-stores holding a stored plan.
+fn experiments(store: &Store) -> Result<Vec<(String, Store, Plan)>, StoreError> {
+    let mut out = Vec::new();
+    for k in store.keys()? {
+        if store.kind(&k)? != Kind::Store {
+            continue;
+        }
+        let exp = store.sub_existing(&k)?;
+        if let Some(plan) = stored_plan(&exp).map_err(as_store_error)? {
+            out.push((k, exp, plan));
+        }
+    }
+    Ok(out)
+}
+
+/// Refuse a shard holding an experiment whose plan differs from the destination's.
+fn same_plans(target: &Store, shard: &Store, name: &std::path::Path) -> Result<(), StoreError> {
+    for (exp, _, theirs) in experiments(shard)? {
+        let Ok(ours) = target.sub_existing(&exp) else {
+            continue;
+        };
+        if let Some(ours) = stored_plan(&ours).map_err(as_store_error)?
+            && ours.json != theirs.json
+        {
+            return Err(StoreError::at(
+                Code::E0606,
+                &format!("{exp}/{PLAN_KEY}"),
+                format!(
+                    "{} holds `{exp}` from a different plan than the destination:\n{}\nnothing was merged",
+                    name.display(),
+                    diff_summary(&diff(&ours.json, &theirs.json), 10)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn merge(dest: &PathBuf, shards: &[PathBuf]) -> Result<i32, StoreError> {
-    let target = Store::create(dest)?;
+    let (target, _lock) = Store::create_locked(dest, "isf db merge")?;
+    let mut touched = BTreeSet::new();
     for shard in shards {
         let src = Store::open(shard)?;
+        same_plans(&target, &src, shard)?;
         let r = target.merge(&src)?;
+        for k in &r.copied {
+            touched.insert(k.split('/').next().unwrap_or_default().to_string());
+        }
         println!(
             "{}: {} key(s) copied, {} identical",
             shard.display(),
             r.copied.len(),
             r.identical.len()
         );
+    }
+    // Shards store trial keys only; the merged store gets the tables once it is complete.
+    for (name, exp, plan) in experiments(&target)? {
+        let assembled = exp.contains("traces") || exp.contains("events");
+        if !touched.contains(&name) && assembled {
+            continue;
+        }
+        let items = plan_items(&plan);
+        let trials = exp.sub_existing("trials").ok();
+        let have = items
+            .iter()
+            .filter(|(p, t)| {
+                trials
+                    .as_ref()
+                    .is_some_and(|s| s.contains(&format!("p{p:06}_t{t:06}")))
+            })
+            .count();
+        if have < items.len() {
+            println!(
+                "{name}: {have} of {} items stored; tables are assembled once all shards are merged",
+                items.len()
+            );
+            continue;
+        }
+        // The tables' provenance (script, plan hash) is that of the first item.
+        let mut meta = match (&trials, items.first()) {
+            (Some(s), Some((p, t))) => s.metadata(&format!("p{p:06}_t{t:06}"))?,
+            _ => Metadata::default(),
+        };
+        meta.created = None;
+        meta.host = None;
+        let n = assemble(&exp, &plan, &items, meta).map_err(as_store_error)?;
+        println!("{name}: trace and event tables assembled from {n} items");
     }
     Ok(0)
 }
@@ -377,6 +473,15 @@ fn verify(path: &PathBuf, fix: bool) -> i32 {
     let store = match Store::open(path) {
         Ok(s) => s,
         Err(e) => return fail(&e),
+    };
+    // Held to the end: removing leftovers must not race a writer that still needs them.
+    let _lock = if fix {
+        match crate::store::lock::lock(path, "isf db verify --fix") {
+            Ok(l) => Some(l),
+            Err(e) => return fail(&e),
+        }
+    } else {
+        None
     };
     if fix {
         for p in store.fix() {
@@ -393,16 +498,30 @@ fn verify(path: &PathBuf, fix: bool) -> i32 {
             s.display()
         );
     }
+    let runs = verify_runs(&store);
+    for d in &runs {
+        eprintln!("error[{}]: {}", d.code.as_str(), d.message);
+    }
+    let mut verdict = Vec::new();
+    if !r.ok() {
+        verdict.push(format!("{} damaged key(s)", r.problems.len()));
+    }
+    if !runs.is_empty() {
+        verdict.push(format!(
+            "{} run result(s) inconsistent with their plan",
+            runs.len()
+        ));
+    }
     println!(
         "checked {} entries and {} chunks ({}): {}",
         r.entries,
         r.chunks,
         size(r.bytes),
-        if r.ok() {
+        if verdict.is_empty() {
             "ok".to_string()
         } else {
-            format!("{} damaged key(s)", r.problems.len())
+            verdict.join(", ")
         }
     );
-    i32::from(!r.ok())
+    i32::from(!verdict.is_empty())
 }

@@ -2,12 +2,15 @@
 //! parallel into a results store, resumably.
 
 use super::check::{Format, emit};
+use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostic, render};
+use crate::model::Value;
 use crate::run::cellsim::CellRunner;
-use crate::run::exec::execute;
+use crate::run::exec::{ResultSink, execute};
+use crate::run::fingerprint::Plan;
 use crate::run::sink::StoreSink;
 use crate::run::{Shard, point_values, work_items};
-use crate::store::{Metadata, Store};
+use crate::store::{Metadata, Store, WriterLock};
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -28,7 +31,8 @@ pub struct RunArgs {
     /// Worker threads (default: all cores).
     #[arg(long, short)]
     pub jobs: Option<usize>,
-    /// Continue an interrupted run: skip trials already in the store.
+    /// Continue an interrupted run: skip trials already in the store. Refused when the
+    /// script's plan changed, except for added trials or sweep values.
     #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
     /// Delete this experiment's earlier results in the store first.
@@ -98,6 +102,11 @@ pub fn run(args: RunArgs) -> i32 {
             .map(|n| n.get())
             .unwrap_or(1)
     });
+    let model_json = serde_json::to_value(model).unwrap_or_default();
+    // Held until the process ends: one writer per store (a store may serve several
+    // experiments, and a second lock on it from this process would refuse itself).
+    let mut locks: Vec<WriterLock> = Vec::new();
+    let command = format!("isf run {}", args.file.display());
     let mut status = 0;
     for exp in exps {
         let all = work_items(exp);
@@ -150,9 +159,30 @@ pub fn run(args: RunArgs) -> i32 {
             }
             continue;
         }
-        let store = match Store::create(&out) {
-            Ok(s) => s,
-            Err(e) => return fail(e.to_diagnostic()),
+        let held = std::fs::canonicalize(&out).is_ok_and(|o| {
+            locks
+                .iter()
+                .any(|l| std::fs::canonicalize(l.store()).ok() == Some(o.clone()))
+        });
+        let store = if held {
+            match Store::open(&out) {
+                Ok(s) => s,
+                Err(e) => return fail(e.to_diagnostic()),
+            }
+        } else {
+            match Store::create_locked(&out, &command) {
+                Ok((s, l)) => {
+                    locks.push(l);
+                    s
+                }
+                Err(e) => return fail(e.to_diagnostic()),
+            }
+        };
+        let Some(plan) = Plan::from_model_json(&model_json, &exp.name) else {
+            return fail(Diagnostic::new(
+                Code::E0901,
+                format!("experiment `{}` is missing from its own plan", exp.name),
+            ));
         };
         if args.overwrite
             && store.contains(&exp.name)
@@ -189,15 +219,47 @@ pub fn run(args: RunArgs) -> i32 {
             );
         }
         let axes = exp.sweep.clone();
+        let dt_axes = exp.sweep.clone();
+        let base_dt = exp.dt_ms;
         let sink = match StoreSink::new(
             &store,
             &exp.name,
             meta,
+            plan,
             Box::new(move |p| point_values(&axes, p)),
+            // A swept `dt` is a quantity in ms (the canonical time unit).
+            Box::new(move |p| {
+                point_values(&dt_axes, p)
+                    .into_iter()
+                    .find_map(|(path, v)| match (path.as_str(), v) {
+                        ("dt", Value::Num { value, .. }) => Some(value),
+                        _ => None,
+                    })
+                    .unwrap_or(base_dt)
+            }),
         ) {
             Ok(s) => s,
             Err(d) => return fail(d),
         };
+        // Before anything runs: the stored results must be items of this plan.
+        let stored = match sink.check_plan() {
+            Ok(s) => s,
+            Err(d) => return fail(d),
+        };
+        if stored.extending {
+            let done = match sink.done() {
+                Ok(d) => d,
+                Err(d) => return fail(d),
+            };
+            let to_run = items
+                .iter()
+                .filter(|i| !done.contains(&(i.point, i.trial)))
+                .count();
+            eprintln!(
+                "{}: extending: {} stored items kept, {to_run} to run",
+                exp.name, stored.kept
+            );
+        }
         let axes = exp.sweep.clone();
         let progress = !args.quiet && std::io::stderr().is_terminal();
         let t0 = std::time::Instant::now();
@@ -234,9 +296,23 @@ pub fn run(args: RunArgs) -> i32 {
             status = 1;
             continue;
         }
-        // Tables are assembled only from a complete set (a shard assembles its own items).
-        if let Err(d) = sink.assemble(&items, exp.dt_ms) {
-            return fail(d);
+        // Tables are assembled only from a complete set: a shard's store gets them once the
+        // other shards are run into it (`--resume`) or merged (`isf db merge`).
+        match sink.complete() {
+            Ok(true) => {
+                if let Err(d) = sink.assemble() {
+                    return fail(d);
+                }
+            }
+            Ok(false) => {
+                let done = sink.done().map(|d| d.len()).unwrap_or(0);
+                eprintln!(
+                    "{}: {done} of {} items stored; trace and event tables are assembled once all are (`isf db merge` the shards)",
+                    exp.name,
+                    all.len()
+                );
+            }
+            Err(d) => return fail(d),
         }
     }
     status

@@ -111,6 +111,8 @@ codes! {
     E0608 => "unsupported store format version",
     E0609 => "table rows do not match the table's columns",
     E0610 => "value too large for one store file",
+    E0611 => "store is locked by another writer",
+    E0612 => "store holds results of a different plan",
     // ---- E07xx morphology files ----
     E0701 => "morphology file cannot be read",
     E0702 => "malformed morphology statement",

@@ -33,8 +33,9 @@ pub trait TrialRunner: Sync {
 
 /// Persists results; must be safe to call from several threads.
 pub trait ResultSink: Sync {
-    /// Indices of items already stored (skipped on resume).
-    fn done(&self) -> Result<HashSet<u64>, Diagnostic>;
+    /// `(point, trial)` of the items already stored (skipped on resume). Pairs, not run
+    /// indices: an index depends on the trial count, which a resumed run may have changed.
+    fn done(&self) -> Result<HashSet<(u64, u64)>, Diagnostic>;
     /// Store one item's result atomically.
     fn write(&self, item: &WorkItem, out: &TrialOutput) -> Result<(), Diagnostic>;
 }
@@ -62,7 +63,7 @@ pub fn execute(
     let done = sink.done()?;
     let todo: Vec<WorkItem> = items
         .iter()
-        .filter(|i| !done.contains(&i.index))
+        .filter(|i| !done.contains(&(i.point, i.trial)))
         .copied()
         .collect();
     let skipped = (items.len() - todo.len()) as u64;
@@ -152,13 +153,16 @@ mod tests {
     }
 
     #[derive(Default)]
-    struct Mem(Mutex<BTreeMap<u64, TrialOutput>>);
+    struct Mem(Mutex<BTreeMap<(u64, u64), TrialOutput>>);
     impl ResultSink for Mem {
-        fn done(&self) -> Result<HashSet<u64>, Diagnostic> {
+        fn done(&self) -> Result<HashSet<(u64, u64)>, Diagnostic> {
             Ok(self.0.lock().unwrap().keys().copied().collect())
         }
         fn write(&self, item: &WorkItem, out: &TrialOutput) -> Result<(), Diagnostic> {
-            self.0.lock().unwrap().insert(item.index, out.clone());
+            self.0
+                .lock()
+                .unwrap()
+                .insert((item.point, item.trial), out.clone());
             Ok(())
         }
     }

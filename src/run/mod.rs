@@ -10,6 +10,7 @@ use serde::Serialize;
 
 pub mod cellsim;
 pub mod exec;
+pub mod fingerprint;
 pub mod sink;
 
 /// One simulation to run: a sweep point and a trial, with its seed.

@@ -1,33 +1,60 @@
-//! Writing run results into a store, resumably.
+//! Writing run results into a store, resumably, and checking that a store's results belong
+//! to one plan.
 //!
-//! Layout under the store (see `docs/store-format.md`, "Runs"):
+//! Layout under the store (see `docs/store-format.md` §9):
 //!
+//! * `EXPERIMENT/plan` — the experiment's plan JSON ([`Plan`]), written before any trial; a
+//!   later run compares against it to say what changed.
 //! * `EXPERIMENT/trials/p000003_t000012` — one table per finished work item (one row: the
 //!   item's point, trial, seed, one `F64Array` column per trace and one `F64List` column per
-//!   event list), written atomically. These keys are the source of truth: `--resume` skips
-//!   every item whose key exists, so a killed run loses only the trials in flight.
+//!   event list), written atomically. Its metadata carries the item's fingerprint
+//!   (`extra.item_hash`) and time step (`extra.dt_ms`). These keys are the source of truth:
+//!   `--resume` skips every item whose key exists, so a killed run loses only the trials in
+//!   flight.
 //! * `EXPERIMENT/synapse_activations/p…_t…`, `EXPERIMENT/presynaptic_spikes/p…_t…` — per-trial
 //!   tables of network runs, written before the trial key.
-//! * `EXPERIMENT/traces/NAME` and `EXPERIMENT/events/NAME` — assembled when every item is
-//!   done: one row per work item in run order (`sim_trial_index` = `p000003/t000012`), so a
-//!   resumed run ends with exactly the tables of an uninterrupted one.
+//! * `EXPERIMENT/traces/NAME` and `EXPERIMENT/events/NAME` — assembled once the store holds
+//!   every item of the plan: one row per work item in run order (`sim_trial_index` =
+//!   `p000003/t000012`), so a resumed or merged run ends with exactly the tables of an
+//!   uninterrupted one. When `duration` or `dt` varies between sweep points, `traces/NAME` is a
+//!   sub-store with one table per point (`p000003`), each with its own sample times.
 //!
 //! Every key carries metadata: isf version, plan hash, the script, the sweep point and the
 //! seed of its trial.
 
 use super::WorkItem;
 use super::exec::{ResultSink, TrialOutput};
+use super::fingerprint::{Plan, diff, diff_summary};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::Value as MValue;
-use crate::store::{Column, Metadata, Store, Table};
+use crate::store::{Column, Kind, Metadata, Store, Table};
 use std::collections::{BTreeMap, HashSet};
+
+/// Key of the plan JSON inside an experiment's sub-store.
+pub const PLAN_KEY: &str = "plan";
+
+/// Sweep-point values of a point, as the run stage sees them.
+pub type PointOf = Box<dyn Fn(u64) -> Vec<(String, MValue)> + Sync + Send>;
+/// Time step in ms of a sweep point.
+pub type DtOf = Box<dyn Fn(u64) -> f64 + Sync + Send>;
 
 /// A [`ResultSink`] writing into `STORE/EXPERIMENT/trials`.
 pub struct StoreSink {
     trials: Store,
     exp: Store,
     base_meta: Metadata,
-    point_of: Box<dyn Fn(u64) -> Vec<(String, MValue)> + Sync + Send>,
+    plan: Plan,
+    point_of: PointOf,
+    dt_of_point: DtOf,
+}
+
+/// What [`StoreSink::check_plan`] found in the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// Stored items, all of them items of the new plan with identical fingerprints.
+    pub kept: u64,
+    /// The stored plan differs from the new one only in trial count or sweep.
+    pub extending: bool,
 }
 
 /// Store key of a work item.
@@ -35,9 +62,10 @@ pub fn trial_key(item: &WorkItem) -> String {
     format!("p{:06}_t{:06}", item.point, item.trial)
 }
 
-fn parse_trial_key(key: &str, trials_per_point: u64) -> Option<u64> {
+/// `(point, trial)` of a trial key, `None` for other names.
+fn parse_trial_key(key: &str) -> Option<(u64, u64)> {
     let (p, t) = key.strip_prefix('p')?.split_once("_t")?;
-    Some(p.parse::<u64>().ok()? * trials_per_point + t.parse::<u64>().ok()?)
+    Some((p.parse().ok()?, t.parse().ok()?))
 }
 
 /// A store key component for a recording name (`sites[0].v` → `sites_0_.v`).
@@ -59,13 +87,69 @@ fn store_err(e: crate::store::StoreError) -> Diagnostic {
     e.to_diagnostic()
 }
 
+/// The plan stored in an experiment's sub-store, if any.
+pub fn stored_plan(exp: &Store) -> Result<Option<Plan>, Diagnostic> {
+    match exp.get::<serde_json::Value>(PLAN_KEY) {
+        Ok(j) => Ok(Some(Plan::from_json(j))),
+        Err(e) if e.code == Code::E0604 => Ok(None),
+        Err(e) => Err(store_err(e)),
+    }
+}
+
+/// A stored item: `(point, trial)` and its fingerprint (`None` when it has none).
+type StoredItem = ((u64, u64), Option<String>);
+
+/// Every trial key of an experiment with its stored fingerprint.
+fn stored_items(exp: &Store) -> Result<Vec<StoredItem>, Diagnostic> {
+    let trials = match exp.sub_existing("trials") {
+        Ok(t) => t,
+        Err(e) if e.code == Code::E0604 => return Ok(Vec::new()),
+        Err(e) => return Err(store_err(e)),
+    };
+    let mut out = Vec::new();
+    for k in trials.keys().map_err(store_err)? {
+        let Some(pt) = parse_trial_key(&k) else {
+            continue;
+        };
+        let meta = trials.metadata(&k).map_err(store_err)?;
+        out.push((pt, meta.extra.get("item_hash").cloned()));
+    }
+    Ok(out)
+}
+
+/// Stored items that do not belong to `plan`: `(outside the plan, different fingerprint)`.
+fn mismatches(plan: &Plan, stored: &[StoredItem]) -> (u64, u64) {
+    let mut outside = 0;
+    let mut different = 0;
+    for ((p, t), h) in stored {
+        if !plan.contains(*p, *t) {
+            outside += 1;
+        } else if h.as_deref() != Some(plan.item_hash(*p, *t).as_str()) {
+            different += 1;
+        }
+    }
+    (outside, different)
+}
+
+/// Every `(point, trial)` of a plan, in run order.
+pub fn plan_items(plan: &Plan) -> Vec<(u64, u64)> {
+    let trials = plan.trials();
+    (0..plan.points())
+        .flat_map(|p| (0..trials).map(move |t| (p, t)))
+        .collect()
+}
+
 impl StoreSink {
-    /// Open (or create) the store and the experiment's sub-stores.
+    /// Open (or create) the store's experiment sub-stores for a run of `plan`.
+    /// `dt_of_point` gives each sweep point's time step (recorded with each trial, used to
+    /// label trace samples).
     pub fn new(
         store: &Store,
         experiment: &str,
         base_meta: Metadata,
-        point_of: Box<dyn Fn(u64) -> Vec<(String, MValue)> + Sync + Send>,
+        plan: Plan,
+        point_of: PointOf,
+        dt_of_point: DtOf,
     ) -> Result<StoreSink, Diagnostic> {
         let exp = store.sub(experiment).map_err(store_err)?;
         let trials = exp.sub("trials").map_err(store_err)?;
@@ -73,7 +157,69 @@ impl StoreSink {
             trials,
             exp,
             base_meta,
+            plan,
             point_of,
+            dt_of_point,
+        })
+    }
+
+    /// Check the store's results of this experiment against the new plan before anything
+    /// runs, then record the new plan. Refuses (E0612, naming what changed) when a stored
+    /// item is not an item of the new plan or its fingerprint differs; a changed trial count
+    /// or sweep that keeps every stored item extends the run.
+    pub fn check_plan(&self) -> Result<Stored, Diagnostic> {
+        let old = stored_plan(&self.exp)?;
+        let stored = stored_items(&self.exp)?;
+        let (outside, different) = mismatches(&self.plan, &stored);
+        if outside + different > 0 {
+            let name = self.plan.json.get("name").and_then(|n| n.as_str());
+            let mut d = Diagnostic::new(
+                Code::E0612,
+                format!(
+                    "{} holds results of `{}` from a different plan; nothing was run",
+                    self.exp
+                        .path()
+                        .parent()
+                        .unwrap_or(self.exp.path())
+                        .display(),
+                    name.unwrap_or("?")
+                ),
+            );
+            match &old {
+                Some(old) => {
+                    let lines = diff(&old.json, &self.plan.json);
+                    if !lines.is_empty() {
+                        d = d.note(format!(
+                            "changed since the stored run:\n{}",
+                            diff_summary(&lines, 10)
+                        ));
+                    }
+                }
+                None => {
+                    d = d.note("the stored results carry no plan (written by an older isf)");
+                }
+            }
+            d = d.note(format!(
+                "{} stored item(s): {different} with a different fingerprint, {outside} outside the new plan",
+                stored.len()
+            ));
+            return Err(d.help(
+                "use --overwrite to discard the stored results of this experiment, or --out NEW_STORE",
+            ));
+        }
+        let extending = old.as_ref().is_some_and(|o| o.json != self.plan.json);
+        if old.as_ref() != Some(&self.plan) {
+            let meta = Metadata {
+                plan_hash: Some(self.plan.hash()),
+                ..Metadata::default()
+            };
+            self.exp
+                .put_with_meta(PLAN_KEY, &self.plan.json, meta)
+                .map_err(store_err)?;
+        }
+        Ok(Stored {
+            kept: stored.len() as u64,
+            extending,
         })
     }
 
@@ -85,81 +231,286 @@ impl StoreSink {
             .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or_default()))
             .collect();
         m.sweep_point = (!point.is_empty()).then_some(point);
+        m.extra.insert(
+            "item_hash".into(),
+            self.plan.item_hash(item.point, item.trial),
+        );
+        m.extra.insert(
+            "dt_ms".into(),
+            format!("{}", (self.dt_of_point)(item.point)),
+        );
         m
     }
 
-    /// Assemble `traces/NAME` and `events/NAME` from all trial keys (in run order).
-    pub fn assemble(&self, items: &[WorkItem], dt_ms: f64) -> Result<(), Diagnostic> {
-        let mut labels = Vec::with_capacity(items.len());
-        let mut traces: BTreeMap<String, (usize, Vec<f64>)> = BTreeMap::new();
-        let mut events: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
-        let mut order: Vec<String> = Vec::new();
-        for item in items {
-            let t = self.trials.get_table(&trial_key(item)).map_err(store_err)?;
-            labels.push(format!("p{:06}/t{:06}", item.point, item.trial));
-            for (name, col) in &t.columns {
-                match col {
-                    Column::F64Array { width, data } => {
-                        let e = traces.entry(name.clone()).or_insert((*width, Vec::new()));
-                        if e.0 != *width {
-                            return Err(Diagnostic::new(
-                                Code::E0601,
-                                format!("trace `{name}` changes length between trials"),
-                            ));
-                        }
-                        e.1.extend_from_slice(data);
-                        if !order.contains(name) {
-                            order.push(name.clone());
-                        }
-                    }
-                    Column::F64List(rows) => {
-                        events
-                            .entry(name.clone())
-                            .or_default()
-                            .extend(rows.iter().cloned());
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let mut meta = self.base_meta.clone();
-        meta.seed = None;
-        let tr = self.exp.sub("traces").map_err(store_err)?;
-        for (name, (width, data)) in traces {
-            let times: Vec<f64> = (0..width).map(|k| k as f64 * dt_ms).collect();
-            let table = Table::traces(labels.clone(), &times, data)
-                .with_attr("recording", rmpv::Value::from(name.as_str()));
-            tr.put_table(&column_key(&name), &table, meta.clone())
-                .map_err(store_err)?;
-        }
-        let ev = self.exp.sub("events").map_err(store_err)?;
-        for (name, rows) in events {
-            let table = Table::new()
-                .with("sim_trial_index", Column::Str(labels.clone()))
-                .with("times_ms", Column::F64List(rows))
-                .with_attr("recording", rmpv::Value::from(name.as_str()));
-            ev.put_table(&column_key(&name), &table, meta.clone())
-                .map_err(store_err)?;
-        }
-        Ok(())
+    /// True when the store holds every item of the plan (so tables can be assembled).
+    pub fn complete(&self) -> Result<bool, Diagnostic> {
+        let done = self.done()?;
+        Ok(plan_items(&self.plan).iter().all(|i| done.contains(i)))
+    }
+
+    /// Assemble `traces/NAME` and `events/NAME` from all items of the plan (see
+    /// [`assemble`]).
+    pub fn assemble(&self) -> Result<usize, Diagnostic> {
+        assemble(
+            &self.exp,
+            &self.plan,
+            &plan_items(&self.plan),
+            self.base_meta.clone(),
+        )
     }
 }
 
-impl ResultSink for StoreSink {
-    fn done(&self) -> Result<HashSet<u64>, Diagnostic> {
-        // The number of trials per point is recovered from the base metadata's extra field.
-        let per_point: u64 = self
-            .base_meta
+/// One recorded trace of one item.
+struct TraceRow {
+    point: u64,
+    label: String,
+    dt: f64,
+    data: Vec<f64>,
+}
+
+/// Assemble `traces/NAME` and `events/NAME` of the experiment sub-store `exp` from the trial
+/// keys of `items` (in that order), each of which must carry the fingerprint `plan` gives it.
+/// Traces with one sample count and time step for all items become one table; otherwise
+/// `traces/NAME` is a sub-store of one table per sweep point. Returns the number of items.
+pub fn assemble(
+    exp: &Store,
+    plan: &Plan,
+    items: &[(u64, u64)],
+    mut meta: Metadata,
+) -> Result<usize, Diagnostic> {
+    let trials = exp.sub_existing("trials").map_err(store_err)?;
+    let plan_dt = plan
+        .json
+        .get("dt_ms")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.0);
+    let mut traces: BTreeMap<String, Vec<TraceRow>> = BTreeMap::new();
+    let mut events: BTreeMap<String, (Vec<String>, Vec<Vec<f64>>)> = BTreeMap::new();
+    for &(point, trial) in items {
+        let key = format!("p{point:06}_t{trial:06}");
+        let m = trials.metadata(&key).map_err(store_err)?;
+        // Only items of this plan enter the tables.
+        if m.extra.get("item_hash").map(String::as_str) != Some(&plan.item_hash(point, trial)) {
+            return Err(Diagnostic::new(
+                Code::E0612,
+                format!(
+                    "key '{}/trials/{key}' was computed from a different plan; tables not assembled",
+                    exp_name(exp)
+                ),
+            )
+            .help("run `isf db verify` on the store; rerun with --overwrite or into a new --out"));
+        }
+        let dt = m
             .extra
-            .get("trials")
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(1);
+            .get("dt_ms")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(plan_dt);
+        let label = format!("p{point:06}/t{trial:06}");
+        let t = trials.get_table(&key).map_err(store_err)?;
+        for (name, col) in t.columns {
+            match col {
+                Column::F64Array { data, .. } => {
+                    traces.entry(name).or_default().push(TraceRow {
+                        point,
+                        label: label.clone(),
+                        dt,
+                        data,
+                    });
+                }
+                Column::F64List(rows) => {
+                    let e = events.entry(name).or_default();
+                    e.0.extend(std::iter::repeat_n(label.clone(), rows.len()));
+                    e.1.extend(rows);
+                }
+                _ => {}
+            }
+        }
+    }
+    meta.seed = None;
+    meta.sweep_point = None;
+    meta.extra.remove("item_hash");
+    meta.extra.remove("dt_ms");
+    meta.extra.insert("plan_sha256".into(), plan.hash());
+    let tr = exp.sub("traces").map_err(store_err)?;
+    for (name, rows) in traces {
+        let key = column_key(&name);
+        let uniform = rows
+            .iter()
+            .all(|r| r.data.len() == rows[0].data.len() && r.dt == rows[0].dt);
+        let existing = tr.kind(&key).ok();
+        if uniform {
+            if existing == Some(Kind::Store) {
+                tr.delete(&key).map_err(store_err)?;
+            }
+            let table = trace_table(&name, &rows)?;
+            tr.put_table(&key, &table, meta.clone())
+                .map_err(store_err)?;
+        } else {
+            if existing.is_some_and(|k| k != Kind::Store) {
+                tr.delete(&key).map_err(store_err)?;
+            }
+            let sub = tr.sub(&key).map_err(store_err)?;
+            let mut by_point: BTreeMap<u64, Vec<&TraceRow>> = BTreeMap::new();
+            for r in &rows {
+                by_point.entry(r.point).or_default().push(r);
+            }
+            let mut written = HashSet::new();
+            for (point, rows) in by_point {
+                let pkey = format!("p{point:06}");
+                let rows: Vec<TraceRow> = rows
+                    .into_iter()
+                    .map(|r| TraceRow {
+                        point: r.point,
+                        label: r.label.clone(),
+                        dt: r.dt,
+                        data: r.data.clone(),
+                    })
+                    .collect();
+                let table = trace_table(&name, &rows)?;
+                sub.put_table(&pkey, &table, meta.clone())
+                    .map_err(store_err)?;
+                written.insert(pkey);
+            }
+            // Points of an earlier, larger assembly would otherwise linger.
+            for k in sub.keys().map_err(store_err)? {
+                if !written.contains(&k) {
+                    sub.delete(&k).map_err(store_err)?;
+                }
+            }
+        }
+    }
+    let ev = exp.sub("events").map_err(store_err)?;
+    for (name, (labels, rows)) in events {
+        let table = Table::new()
+            .with("sim_trial_index", Column::Str(labels))
+            .with("times_ms", Column::F64List(rows))
+            .with_attr("recording", rmpv::Value::from(name.as_str()));
+        ev.put_table(&column_key(&name), &table, meta.clone())
+            .map_err(store_err)?;
+    }
+    Ok(items.len())
+}
+
+fn exp_name(exp: &Store) -> String {
+    exp.path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// One trace table (ISF layout) from rows sharing sample count and time step.
+fn trace_table(name: &str, rows: &[TraceRow]) -> Result<Table, Diagnostic> {
+    let width = rows.first().map_or(0, |r| r.data.len());
+    let dt = rows.first().map_or(0.0, |r| r.dt);
+    if let Some(r) = rows.iter().find(|r| r.data.len() != width) {
+        return Err(Diagnostic::new(
+            Code::E0609,
+            format!(
+                "trace `{name}` of {} has {} samples, other trials of its sweep point {width}",
+                r.label,
+                r.data.len()
+            ),
+        ));
+    }
+    let times: Vec<f64> = (0..width).map(|k| k as f64 * dt).collect();
+    let data: Vec<f64> = rows.iter().flat_map(|r| r.data.iter().copied()).collect();
+    let labels = rows.iter().map(|r| r.label.clone()).collect();
+    Ok(Table::traces(labels, &times, data)
+        .with_attr("recording", rmpv::Value::from(name))
+        .with_attr("dt_ms", rmpv::Value::F64(dt)))
+}
+
+/// Check that the run results of every experiment in `store` belong to its stored plan: each
+/// trial key is an item of the plan with the fingerprint the plan gives it, and each assembled
+/// table was assembled from that plan and lists only stored trials. Experiments stored
+/// without a plan (older isf) are not checked. Returns one E0612 diagnostic per problem.
+pub fn verify_runs(store: &Store) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let Ok(keys) = store.keys() else {
+        return out;
+    };
+    for name in keys {
+        if store.kind(&name).ok() != Some(Kind::Store) {
+            continue;
+        }
+        let Ok(exp) = store.sub_existing(&name) else {
+            continue;
+        };
+        let plan = match stored_plan(&exp) {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(d) => {
+                out.push(d);
+                continue;
+            }
+        };
+        let problem = |m: String| Diagnostic::new(Code::E0612, m);
+        let stored = match stored_items(&exp) {
+            Ok(s) => s,
+            Err(d) => {
+                out.push(d);
+                continue;
+            }
+        };
+        let mut labels = HashSet::new();
+        for ((p, t), h) in &stored {
+            labels.insert(format!("p{p:06}/t{t:06}"));
+            let key = format!("{name}/trials/p{p:06}_t{t:06}");
+            if !plan.contains(*p, *t) {
+                out.push(problem(format!(
+                    "key '{key}': not a work item of the stored plan ({} points x {} trials)",
+                    plan.points(),
+                    plan.trials()
+                )));
+            } else if h.is_none() {
+                out.push(problem(format!("key '{key}': carries no plan fingerprint")));
+            } else if h.as_deref() != Some(plan.item_hash(*p, *t).as_str()) {
+                out.push(problem(format!(
+                    "key '{key}': computed from a different plan than '{name}/plan'"
+                )));
+            }
+        }
+        let mut tables = Vec::new();
+        for group in ["traces", "events"] {
+            if let Ok(sub) = exp.sub_existing(group) {
+                for k in sub.keys_recursive().unwrap_or_default() {
+                    tables.push((format!("{group}/{k}"), sub.clone(), k));
+                }
+            }
+        }
+        let hash = plan.hash();
+        for (rel, sub, k) in tables {
+            let key = format!("{name}/{rel}");
+            let Ok(meta) = sub.metadata(&k) else {
+                continue; // damaged keys are reported by the store check
+            };
+            if meta.extra.get("plan_sha256") != Some(&hash) {
+                out.push(problem(format!(
+                    "key '{key}': assembled from another plan than '{name}/plan'"
+                )));
+                continue;
+            }
+            if let Ok(t) = sub.get_table(&k)
+                && let Some(Column::Str(rows)) = t.column("sim_trial_index")
+                && let Some(r) = rows.iter().find(|r| !labels.contains(*r))
+            {
+                out.push(problem(format!(
+                    "key '{key}': row {r} has no trial key in '{name}/trials'"
+                )));
+            }
+        }
+    }
+    out
+}
+
+impl ResultSink for StoreSink {
+    fn done(&self) -> Result<HashSet<(u64, u64)>, Diagnostic> {
         Ok(self
             .trials
             .keys()
             .map_err(store_err)?
             .iter()
-            .filter_map(|k| parse_trial_key(k, per_point))
+            .filter_map(|k| parse_trial_key(k))
             .collect())
     }
 
@@ -182,13 +533,14 @@ impl ResultSink for StoreSink {
         }
         // Per-trial tables (synapse activations, presynaptic spikes) go first: the trial key
         // is written last, so a trial counts as done only when everything of it is stored.
+        let meta = self.meta_for(item);
         for (name, table) in &out.tables {
             let sub = self.exp.sub(&column_key(name)).map_err(store_err)?;
-            sub.put_table(&trial_key(item), table, self.meta_for(item))
+            sub.put_table(&trial_key(item), table, meta.clone())
                 .map_err(store_err)?;
         }
         self.trials
-            .put_table(&trial_key(item), &t, self.meta_for(item))
+            .put_table(&trial_key(item), &t, meta)
             .map_err(store_err)
     }
 }
@@ -205,8 +557,8 @@ mod tests {
             trial: 3,
             seed: 1,
         };
-        assert_eq!(parse_trial_key(&trial_key(&it), 5), Some(it.index));
-        assert_eq!(parse_trial_key("junk", 5), None);
+        assert_eq!(parse_trial_key(&trial_key(&it)), Some((7, 3)));
+        assert_eq!(parse_trial_key("junk"), None);
         assert_eq!(column_key("sites[0].v"), "sites_0_.v");
         assert_eq!(column_key("spikes(soma)"), "spikes_soma_");
     }

@@ -11,23 +11,26 @@
 //! <store>/<sub>/key.isfd           kind "store"; its child keys are directories beside it
 //! ```
 //!
-//! Consistency without locks: every file is written to a temporary name (leading `.`) in its
+//! Readers need no locks: every file is written to a temporary name (leading `.`) in its
 //! final directory, fsynced and renamed. A key exists once its `key.isfd` exists; a table grows
 //! by writing a new chunk and then atomically replacing the manifest that lists the chunks. So
 //! readers running beside a writer see each key either as before or as after a write, and a
 //! crash leaves at most stray temporary files, which readers ignore and [`Store::fix`] (or the
-//! next write to that directory) removes. One writer per key at a time is assumed; several
-//! processes should write separate shard stores and [`Store::merge`] them.
+//! next write to that directory) removes. Writers take the store's lock
+//! ([`Store::create_locked`], [`lock`]): one writing process per store; several processes write
+//! separate shard stores and [`Store::merge`] them.
 
 pub mod blosc;
 pub mod error;
 pub mod export;
 pub mod frame;
+pub mod lock;
 pub mod meta;
 pub mod table;
 
 pub use blosc::{Codec, Shuffle};
 pub use error::{Result, StoreError};
+pub use lock::WriterLock;
 pub use meta::Metadata;
 pub use table::{Column, ColumnSpec, DType, Table};
 
@@ -267,19 +270,15 @@ impl Store {
         if root.join(MARKER).is_file() || root.join(ENTRY).is_file() {
             return Store::open(&root);
         }
+        // Names starting with `.` are never keys: another process creating the same store
+        // at this moment may have its temporary marker or the lock file there already.
         if root.is_dir()
             && fs::read_dir(&root)
                 .map_err(|e| StoreError::io(None, &root, &e))?
-                .next()
-                .is_some()
+                .flatten()
+                .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
         {
-            return Err(StoreError::new(
-                Code::E0602,
-                format!(
-                    "{} exists, is not empty and is not an isf store",
-                    root.display()
-                ),
-            ));
+            return Err(not_a_store(&root));
         }
         fs::create_dir_all(&root).map_err(|e| StoreError::io(None, &root, &e))?;
         let marker = serde_json::json!({"format": "isf-store", "version": frame::VERSION,
@@ -288,6 +287,33 @@ impl Store {
         frame::write_atomic(&root.join(MARKER), text.as_bytes())
             .map_err(|e| StoreError::io(None, &root, &e))?;
         Store::open(root)
+    }
+
+    /// Create or open the store at `path` for writing, holding its writer lock (see
+    /// [`lock`]): fails at once with E0611 when another process writes it. Safe when several
+    /// processes create the same new store at once: one gets the store, the others E0611.
+    pub fn create_locked(path: impl AsRef<Path>, command: &str) -> Result<(Store, WriterLock)> {
+        let root = path.as_ref();
+        // Refuse a foreign directory before putting a lock file into it.
+        if !(root.join(MARKER).is_file() || root.join(ENTRY).is_file())
+            && root.is_dir()
+            && fs::read_dir(root)
+                .map_err(|e| StoreError::io(None, root, &e))?
+                .flatten()
+                .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        {
+            return Err(not_a_store(root));
+        }
+        let held = lock::lock(root, command)?;
+        Ok((Store::create(root)?, held))
+    }
+
+    /// Open an existing store for writing, holding its writer lock (E0611 when another
+    /// process writes it).
+    pub fn open_locked(path: impl AsRef<Path>, command: &str) -> Result<(Store, WriterLock)> {
+        let store = Store::open(&path)?;
+        let held = lock::lock(path.as_ref(), command)?;
+        Ok((store, held))
     }
 
     /// Open an existing store (a directory with `isf-store.json`, or a sub-store directory).
@@ -1102,6 +1128,17 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A non-empty directory that is not a store: never written into.
+fn not_a_store(root: &Path) -> StoreError {
+    StoreError::new(
+        Code::E0602,
+        format!(
+            "{} exists, is not empty and is not an isf store",
+            root.display()
+        ),
+    )
 }
 
 fn describe_schema(cols: &[ColumnSpec]) -> String {
