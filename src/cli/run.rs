@@ -4,11 +4,11 @@
 use super::check::{Format, emit};
 use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostic, render};
-use crate::model::Value;
 use crate::run::cellsim::CellRunner;
 use crate::run::exec::{ResultSink, execute};
 use crate::run::fingerprint::Plan;
 use crate::run::sink::StoreSink;
+use crate::sema::sweep::{SweepTarget, SweepValue};
 use crate::run::{Shard, point_values, work_items};
 use crate::store::{Metadata, Store, WriterLock};
 use clap::Args;
@@ -227,12 +227,12 @@ pub fn run(args: RunArgs) -> i32 {
             meta,
             plan,
             Box::new(move |p| point_values(&axes, p)),
-            // A swept `dt` is a quantity in ms (the canonical time unit).
+            // Each point's time step (ms): its `dt` axis value, else the experiment's.
             Box::new(move |p| {
-                point_values(&dt_axes, p)
+                crate::run::point_settings(&dt_axes, p)
                     .into_iter()
-                    .find_map(|(path, v)| match (path.as_str(), v) {
-                        ("dt", Value::Num { value, .. }) => Some(value),
+                    .find_map(|(t, v)| match (t, v) {
+                        (SweepTarget::Dt, SweepValue::Num(x)) => Some(*x),
                         _ => None,
                     })
                     .unwrap_or(base_dt)

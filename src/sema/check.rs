@@ -2840,14 +2840,20 @@ impl Session {
         };
         for v in values {
             let value = match entry.kind {
+                // A temperature as the neuron's field takes it: degC or kelvin, absolute.
+                ValueKind::Quantity { .. } if entry.target == SweepTarget::Temperature => {
+                    match temperature_value(&mut ev, v, vspan) {
+                        Some(t) => {
+                            unit = "degC".into();
+                            SweepValue::Num(t)
+                        }
+                        None => return None,
+                    }
+                }
                 ValueKind::Quantity { dim, range } => {
                     let v = ev.expect_dim(v, dim, vspan, &format!("a value of `{path_str}`"));
                     match lower_val(&v) {
                         Some(model::Value::Num { value, unit: u }) => {
-                            if entry.target == SweepTarget::Temperature && u != "degC" {
-                                ev.diags.push(bad("must be a temperature in degC".into()));
-                                return None;
-                            }
                             if let Some(why) = range.violation(value) {
                                 ev.diags.push(bad(format!("{why}: {value} {u}")));
                                 return None;
