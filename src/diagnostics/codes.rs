@@ -61,6 +61,7 @@ codes! {
     E0209 => "unknown field of a record",
     E0210 => "unknown parameter of a mechanism",
     E0211 => "referenced file not found",
+    E0212 => "cyclic definition",
     // ---- E03xx types and units ----
     E0301 => "dimension mismatch",
     E0302 => "unknown unit",
