@@ -11,6 +11,7 @@ use super::units::{self, Dim};
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, suggest};
 use crate::model::{self, *};
+use crate::rules;
 use crate::source::{FileId, Origin, SourceMap, Span};
 use crate::syntax::ast::{
     self, BinOp, Block, DeclBody, DeclKind, Entry, ImportNames, ImportTarget,
@@ -1776,28 +1777,24 @@ impl Session {
                             placement_fields.push((n.to_string(), f.name.span));
                             distance_value(&mut ev, v, f.value.span)
                         }
-                        "cells" => want_int(&mut ev, v, f.value.span, "cells", 1.0),
+                        "cells" => want_count(&mut ev, v, f.value.span, "cells", 1),
                         "synapses" => match v {
                             Val::Obj(ref o) if o.kind == "anatomy" => {
                                 anatomy_span = Some(f.value.span);
                                 v
                             }
-                            other => want_int(&mut ev, other, f.value.span, "synapses", 0.0),
+                            other => want_count(&mut ev, other, f.value.span, "synapses", 0),
                         },
                         "release_probability" => {
                             let v = ev.expect_dim(v, Dim::ONE, f.value.span, "release_probability");
                             match v.const_si() {
-                                Some(x) if !(0.0..=1.0).contains(&x) => {
-                                    ev.diags.push(
-                                        Diagnostic::new(
-                                            Code::E0314,
-                                            "release probability must be within 0 and 1",
-                                        )
-                                        .label(f.value.span, format!("{x} is outside [0, 1]")),
-                                    );
-                                    Val::Err
-                                }
-                                _ => v,
+                                Some(x) => ev
+                                    .rule(
+                                        f.value.span,
+                                        rules::probability("`release_probability`", x),
+                                    )
+                                    .map_or(Val::Err, |_| v),
+                                None => v,
                             }
                         }
                         "activity" => match v {
@@ -1808,7 +1805,18 @@ impl Session {
                                 Val::Err
                             }
                         },
-                        "delay" => ev.expect_dim(v, Dim::TIME, f.value.span, "delay"),
+                        "delay" => {
+                            let v = ev.expect_dim(v, Dim::TIME, f.value.span, "delay");
+                            match v.const_si() {
+                                Some(x) => ev
+                                    .rule(
+                                        f.value.span,
+                                        rules::non_negative("`delay`", x * 1e3, "ms"),
+                                    )
+                                    .map_or(Val::Err, |_| v),
+                                None => v,
+                            }
+                        }
                         "cell_type" | "column" => match v {
                             Val::Str(_) | Val::Err => v,
                             other => {
@@ -1916,6 +1924,20 @@ impl Session {
                         };
                         let v = ev.eval(&f.value, &mut scope);
                         let v = ev.expect_dim(v, dim, f.value.span, &format!("`{}`", f.name.name));
+                        // Weights are conductances ≥ 0, as in a network `.param` file.
+                        let v = match v.const_si() {
+                            Some(x) if f.name.name.starts_with("weight") => ev
+                                .rule(
+                                    f.value.span,
+                                    rules::non_negative(
+                                        &format!("`{}`", f.name.name),
+                                        x * 1e9,
+                                        "nS",
+                                    ),
+                                )
+                                .map_or(Val::Err, |_| v),
+                            _ => v,
+                        };
                         if let Some(l) = lower_val(&v) {
                             fields.insert(f.name.name.clone(), l);
                         }
@@ -3221,17 +3243,21 @@ fn unknown_field(name: &str, span: Span, place: &str, known: &[&str]) -> Diagnos
     d
 }
 
-fn want_int(ev: &mut Evaluator, v: Val, span: Span, what: &str, min: f64) -> Val {
+/// A count (`cells`, `synapses`): a dimensionless constant checked by [`rules::count`]
+/// (E0407, as in a network `.param` file); anything else has the wrong type (E0306).
+fn want_count(ev: &mut Evaluator, v: Val, span: Span, what: &str, min: u32) -> Val {
     match &v {
         Val::Q {
             dim,
             ex: Ex::Const(x),
             ..
-        } if dim.is_one() && x.fract() == 0.0 && *x >= min => v,
+        } if dim.is_one() => ev
+            .rule(span, rules::count(&format!("`{what}`"), *x, min))
+            .map_or(Val::Err, |_| v),
         Val::Err => v,
         other => {
             ev.diags.push(
-                Diagnostic::new(Code::E0306, format!("`{what}` must be an integer ≥ {min}"))
+                Diagnostic::new(Code::E0306, format!("`{what}` must be a whole number"))
                     .label(span, format!("this is {}", describe_val(other))),
             );
             Val::Err
