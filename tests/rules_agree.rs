@@ -55,10 +55,16 @@ fn pointcell(v: &str) -> String {
     format!(r#"{{"pointcell": {v}}}"#)
 }
 
+/// `.param` population parts: `cellNr`, `celltype`, `releaseProb`, the receptor.
+type ParamParts = (String, String, String, String);
+
+/// What is wrong, the `.isf` population body, the `.param` parts, the code both must give.
+type Case = (&'static str, &'static str, ParamParts, Code);
+
 #[test]
 fn a_bad_value_gets_the_same_code_in_isf_and_param() {
     // (what, .isf population body, .param (cells, celltype, releaseProb, receptor), code)
-    let cases: Vec<(&str, &str, (String, String, String, String), Code)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "release probability 1.3",
             "release_probability: 1.3",
