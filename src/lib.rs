@@ -14,6 +14,7 @@ pub mod model;
 pub mod morph;
 pub mod network;
 pub mod repl;
+pub mod rules;
 pub mod run;
 pub mod sema;
 pub mod sim;

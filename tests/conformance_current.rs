@@ -33,8 +33,7 @@ struct Case {
 fn s0_s1_s2_match_neuron() {
     let dir = conformance_dir();
     let hoc = dir.join("inputs/86_C2_center.hoc");
-    if !hoc.exists() {
-        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+    if !common::skip::require_data("conformance data", &[&hoc]) {
         return;
     }
     let t_build = Instant::now();

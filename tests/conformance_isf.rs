@@ -12,18 +12,7 @@ use common::conformance::{print_table_header, print_table_row, rms_max};
 use isf::run::cellsim::CellRunner;
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};
-use std::path::{Path, PathBuf};
-
-fn conformance_dir() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("ISF_CONFORMANCE").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("outputs").is_dir())
-}
+use std::path::Path;
 
 fn read_csv(path: &Path) -> Vec<Vec<f64>> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -39,15 +28,10 @@ fn read_csv(path: &Path) -> Vec<Vec<f64>> {
 
 #[test]
 fn isf_script_reproduces_s0_s1_s2() {
-    let Some(dir) = conformance_dir() else {
-        eprintln!("SKIPPED: conformance data not found (set ISF_CONFORMANCE)");
-        return;
-    };
-    if !Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/conformance")
-        .is_dir()
-    {
-        eprintln!("SKIPPED: the script names ../shared/conformance relative to the repository");
+    let dir = common::skip::conformance_dir();
+    // The script names ../shared/conformance itself, so ISF_CONFORMANCE cannot stand in.
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/outputs");
+    if !common::skip::require_data("conformance data", &[&dir.join("outputs"), &shared]) {
         return;
     }
     let script =

@@ -107,8 +107,10 @@ fn s3_synapses(dir: &Path) -> (Vec<Synapse>, Vec<(usize, usize)>) {
 fn s3_synapses_match_neuron() {
     let dir = conformance_dir();
     let hoc = dir.join("inputs/86_C2_center.hoc");
-    if !hoc.exists() || !dir.join("inputs/S3_synapses.csv").exists() {
-        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+    if !common::skip::require_data(
+        "conformance data",
+        &[&hoc, &dir.join("inputs/S3_synapses.csv")],
+    ) {
         return;
     }
     let (tree, geo) = isf_cell_tree(&hoc, &dir.join("inputs/86_C2_center.param")).expect("cell");

@@ -24,11 +24,10 @@ use std::path::Path;
 #[test]
 fn s3_script_replays_recorded_spikes_like_neuron() {
     let dir = conformance_dir();
-    if !dir.join("inputs/S3_spike_times.csv").is_file() || !dir.join("outputs").is_dir() {
-        eprintln!(
-            "SKIPPED: conformance data not found at {} (set ISF_CONFORMANCE)",
-            dir.display()
-        );
+    if !common::skip::require_data(
+        "conformance data",
+        &[&dir.join("inputs/S3_spike_times.csv"), &dir.join("outputs")],
+    ) {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -299,13 +299,13 @@ fn s4_statistics_match_neuron() {
     let dir = conformance_dir();
     let inputs = dir.join("inputs");
     let outputs = dir.join("outputs");
-    if !inputs.join("network.param").exists()
-        || !outputs.join("86_C2_center_S4_per_trial.csv").exists()
-    {
-        eprintln!(
-            "SKIPPED: S4 conformance data not found at {} (set ISF_CONFORMANCE)",
-            dir.display()
-        );
+    if !common::skip::require_data(
+        "S4 conformance data",
+        &[
+            &inputs.join("network.param"),
+            &outputs.join("86_C2_center_S4_per_trial.csv"),
+        ],
+    ) {
         return;
     }
     let reference = read_reference(&outputs);
@@ -576,11 +576,7 @@ fn s4_presynaptic_counts_match_their_expectation() {
     use isf::network::{Activity, Release};
     let dir = conformance_dir();
     let inputs = dir.join("inputs");
-    if !inputs.join("network.param").exists() {
-        eprintln!(
-            "SKIPPED: S4 conformance data not found at {}",
-            dir.display()
-        );
+    if !common::skip::require_data("S4 conformance data", &[&inputs.join("network.param")]) {
         return;
     }
     let prep = s4_network(&inputs);

@@ -2,6 +2,8 @@
 //! formula (spec 02 §2.5) with the right distance convention, and unknown or unsupported keys
 //! are errors with E08xx codes.
 
+mod common;
+
 use isf::diagnostics::Code;
 use isf::lower::cell::{LoweredCell, build_cell};
 use isf::lower::isf_param::convert_file;
@@ -343,11 +345,7 @@ fn network_param_converts_through_the_cli() {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"))
         .join("inputs");
     let param = inputs.join("network.param");
-    if !param.exists() {
-        eprintln!(
-            "SKIPPED: conformance data not found at {}",
-            inputs.display()
-        );
+    if !common::skip::require_data("conformance data", &[&param]) {
         return;
     }
     let dir = temp_dir("netconv").join("sub");

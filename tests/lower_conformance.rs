@@ -5,6 +5,8 @@
 //! `isf convert` on that file, checked and lowered again. Also: the hand-written example
 //! `examples/l5pt_hay.isf` lowers without errors on its SWC cell.
 
+mod common;
+
 use isf::lower::cell::{LoweredCell, build_cell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -124,8 +126,7 @@ fn compare(cell: &LoweredCell, path_name: &str) {
 fn isf_param_and_converted_script_match_reference() {
     let dir = conformance_dir();
     let param = dir.join("inputs/86_C2_center.param");
-    if !param.exists() {
-        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+    if !common::skip::require_data("conformance data", &[&param]) {
         return;
     }
     let param = std::fs::canonicalize(&param).expect("canonical path");

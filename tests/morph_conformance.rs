@@ -2,6 +2,8 @@
 //! (`conformance/discretization/86_C2_center_{sections,segments}.csv`), plus invariants on a
 //! second reconstructed cell and on the embedded example SWC cell.
 
+mod common;
+
 use isf::formats::param::{cell_params, read_param_file};
 use isf::morph::{
     Discretization, Label, LabelPassive, Morphology, discretize, geometry, hoc, modify, swc,
@@ -43,8 +45,7 @@ fn f(s: &str) -> f64 {
 fn cell_86_c2_matches_neuron() {
     let dir = conformance_dir();
     let hoc_path = dir.join("inputs/86_C2_center.hoc");
-    if !hoc_path.exists() {
-        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+    if !common::skip::require_data("conformance data", &[&hoc_path]) {
         return;
     }
     let param_path = dir.join("inputs/86_C2_center.param");
@@ -181,8 +182,7 @@ fn check_invariants(morph: &Morphology, geo: &isf::morph::cell::CellGeometry) {
 #[test]
 fn cell_89_c2_reads_and_discretizes() {
     let path = conformance_dir().join("../cells/89_C2.hoc");
-    if !path.exists() {
-        eprintln!("SKIPPED: second cell not found at {}", path.display());
+    if !common::skip::require_data("the second conformance cell", &[&path]) {
         return;
     }
     let mut morph = hoc::read_hoc_file(&path).expect("89_C2 reads");
@@ -292,8 +292,7 @@ fn example_swc_cell_reads_and_discretizes() {
 fn cli_sections_csv_matches_reference_columns() {
     let dir = conformance_dir();
     let hoc_path = dir.join("inputs/86_C2_center.hoc");
-    if !hoc_path.exists() {
-        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+    if !common::skip::require_data("conformance data", &[&hoc_path]) {
         return;
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_isf"))
@@ -331,8 +330,7 @@ fn cli_sections_csv_matches_reference_columns() {
 #[test]
 fn network_param_parses() {
     let path = conformance_dir().join("inputs/network.param");
-    if !path.exists() {
-        eprintln!("SKIPPED: conformance data not found at {}", path.display());
+    if !common::skip::require_data("conformance data", &[&path]) {
         return;
     }
     let root = read_param_file(&path).expect("network.param parses");

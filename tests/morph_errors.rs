@@ -1,6 +1,8 @@
 //! Located errors of the morphology and `.param` readers: one case per code, plus a
 //! property test that random mutations of a real `.hoc` file never panic.
 
+mod common;
+
 use isf::diagnostics::Code;
 use isf::formats::param::{cell_params, parse_param};
 use isf::morph::{Discretization, LabelPassive, MorphError, discretize, geometry, hoc, swc};
@@ -339,10 +341,11 @@ fn truncations_of_the_full_real_file_give_located_errors() {
     let dir = std::env::var_os("ISF_CONFORMANCE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"));
-    let Ok(text) = std::fs::read_to_string(dir.join("inputs/86_C2_center.hoc")) else {
-        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+    let hoc = dir.join("inputs/86_C2_center.hoc");
+    if !common::skip::require_data("conformance data", &[&hoc]) {
         return;
-    };
+    }
+    let text = std::fs::read_to_string(&hoc).expect("conformance .hoc readable");
     let mut codes = std::collections::BTreeMap::new();
     for k in 1..150 {
         // a prime stride spreads the cut points over all kinds of positions

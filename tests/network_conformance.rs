@@ -2,6 +2,8 @@
 //! (active synapses and release events per trial), determinism, and replay of a real ISF
 //! synapse activation file.
 
+mod common;
+
 use isf::formats::activation::{parse_activation, read_activation_file, write_activation};
 use isf::formats::param::{cell_params, read_param_file};
 use isf::morph::{discretize, hoc};
@@ -27,8 +29,7 @@ fn legacy_dir() -> PathBuf {
 fn setup() -> Option<(Placer, PreparedNetwork)> {
     let dir = conformance_dir();
     let inputs = dir.join("inputs");
-    if !inputs.join("network.param").exists() {
-        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+    if !common::skip::require_data("conformance data", &[&inputs.join("network.param")]) {
         return None;
     }
     let cp = cell_params(
@@ -129,8 +130,7 @@ fn legacy_activation_files_replay() {
         return;
     };
     let path = legacy_dir().join("simulation_run0000_synapses.csv");
-    if !path.exists() {
-        eprintln!("SKIPPED: legacy run not found at {}", path.display());
+    if !common::skip::require_data("the ISF legacy run", &[&path]) {
         return;
     }
     let mut ties = 0;

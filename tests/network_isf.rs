@@ -21,8 +21,7 @@ fn normalized(mut n: Network) -> Network {
 fn network_param() -> Option<(PathBuf, PathBuf)> {
     let dir = common::conformance::conformance_dir().join("inputs");
     let path = dir.join("network.param");
-    if !path.exists() {
-        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+    if !common::skip::require_data("conformance data", &[&path]) {
         return None;
     }
     Some((dir, path))

@@ -220,11 +220,10 @@ fn legacy_isf_run_replays_through_the_runner() {
     let dir = conformance_dir();
     let legacy = dir.join("../isf-legacy-run");
     let file = legacy.join("simulation_run0001_synapses.csv");
-    if !file.is_file() || !dir.join("inputs/network.param").is_file() {
-        eprintln!(
-            "SKIPPED: ISF legacy run or conformance data not found next to {}",
-            dir.display()
-        );
+    if !common::skip::require_data(
+        "the ISF legacy run and conformance data",
+        &[&file, &dir.join("inputs/network.param")],
+    ) {
         return;
     }
     let inputs = dir.join("inputs");

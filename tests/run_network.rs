@@ -2,6 +2,8 @@
 //! (ISF's cell and network files) — per-trial input from the trial seed, synapses in the active
 //! cell, reproducible trials.
 
+mod common;
+
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};
 use std::path::Path;
@@ -10,10 +12,8 @@ use std::path::Path;
 fn s4_network_trials_run_and_reproduce() {
     let shared =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/inputs/network.param");
-    if !shared.is_file() {
-        eprintln!(
-            "SKIPPED: conformance data not found next to the repository (../shared/conformance)"
-        );
+    // The script names ../shared/conformance itself, so ISF_CONFORMANCE cannot stand in.
+    if !common::skip::require_data("conformance data next to the repository", &[&shared]) {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/network.isf");

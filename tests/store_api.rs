@@ -1,6 +1,8 @@
 //! Store API: values, tables with appends, sub-stores, managed folders, metadata, merge,
 //! delete, and robustness (corruption, truncation, stray temporary files, concurrent reads).
 
+mod common;
+
 use isf::diagnostics::Code;
 use isf::store::{Column, Kind, Metadata, Store, Table};
 use serde::{Deserialize, Serialize};
@@ -497,11 +499,7 @@ fn conformance_traces_roundtrip_bit_exact() {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"));
     let path = base.join("outputs/86_C2_center_S4_soma_traces.csv.gz");
-    if !path.is_file() {
-        eprintln!(
-            "SKIPPED: {} not found (set ISF_CONFORMANCE)",
-            path.display()
-        );
+    if !common::skip::require_data("conformance data", &[&path]) {
         return;
     }
     let mut text = String::new();

@@ -5,6 +5,8 @@
 //! Needs python3 with msgpack, blosc, numpy and pandas (`.ci/run` installs them); without
 //! them the test prints a loud SKIPPED and passes.
 
+mod common;
+
 use isf::store::{Column, Metadata, Store, Table};
 use std::path::Path;
 use std::process::Command;
@@ -12,15 +14,25 @@ use std::process::Command;
 const TRIALS: usize = 7;
 const SAMPLES: usize = 1201;
 
+/// The Python modules the reader needs.
+const PY_MODULES: &[&str] = &["msgpack", "blosc", "numpy", "pandas"];
+
+/// `Ok` when python3 imports every module of [`PY_MODULES`]; otherwise what is missing.
 fn python_ready() -> Result<(), String> {
-    let out = Command::new("python3")
-        .args(["-c", "import msgpack, blosc, numpy, pandas"])
-        .output()
-        .map_err(|e| format!("python3 not runnable: {e}"))?;
-    if out.status.success() {
+    let mut missing = Vec::new();
+    for m in PY_MODULES {
+        let out = Command::new("python3")
+            .args(["-c", &format!("import {m}")])
+            .output()
+            .map_err(|e| format!("python3 is not runnable ({e})"))?;
+        if !out.status.success() {
+            missing.push(*m);
+        }
+    }
+    if missing.is_empty() {
         Ok(())
     } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        Err(format!("python3 lacks the modules {}", missing.join(", ")))
     }
 }
 
@@ -129,8 +141,9 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
 #[test]
 fn python_reader_reads_what_isf_writes() {
     if let Err(why) = python_ready() {
-        eprintln!(
-            "\n*** SKIPPED: python reader test: {why}\n*** install with: pip install msgpack blosc numpy pandas\n"
+        common::skip::skip(
+            &format!("python reader test: {why}"),
+            &format!("install them with `pip install {}`", PY_MODULES.join(" ")),
         );
         return;
     }

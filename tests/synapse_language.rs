@@ -4,16 +4,17 @@
 //! `glutamate_syn` by its ISF parameter names, and (c) a user-declared copy of it, gives the
 //! same soma trace bit for bit; a user-declared two-exponential synapse equals `exp2syn`.
 
+mod common;
+
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};
 use std::path::{Path, PathBuf};
 
+/// The conformance inputs folder, or `None` after a loud skip.
+#[track_caller]
 fn inputs() -> Option<PathBuf> {
-    let d = std::env::var_os("ISF_CONFORMANCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"))
-        .join("inputs");
-    d.join("network.param").is_file().then_some(d)
+    let d = common::skip::conformance_dir().join("inputs");
+    common::skip::require_data("conformance data", &[&d.join("network.param")]).then_some(d)
 }
 
 const MY_GLU: &str = r#"
@@ -96,7 +97,6 @@ experiment E {{
 #[test]
 fn declared_synapses_equal_the_stdlib_receptors() {
     let Some(inputs) = inputs() else {
-        eprintln!("SKIPPED: conformance data not found (../shared/conformance or ISF_CONFORMANCE)");
         return;
     };
     let alias = run(

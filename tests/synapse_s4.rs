@@ -32,8 +32,7 @@ fn conformance_dir() -> PathBuf {
 fn one_s4_trial_runs_end_to_end() {
     let dir = conformance_dir();
     let inputs = dir.join("inputs");
-    if !inputs.join("network.param").exists() {
-        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+    if !common::skip::require_data("conformance data", &[&inputs.join("network.param")]) {
         return;
     }
     let hoc_path = inputs.join("86_C2_center.hoc");

@@ -61,6 +61,7 @@ codes! {
     E0209 => "unknown field of a record",
     E0210 => "unknown parameter of a mechanism",
     E0211 => "referenced file not found",
+    E0212 => "cyclic definition",
     // ---- E03xx types and units ----
     E0301 => "dimension mismatch",
     E0302 => "unknown unit",
@@ -82,9 +83,9 @@ codes! {
     E0402 => "required field missing",
     E0403 => "unknown block for this declaration",
     E0404 => "mechanism is of the wrong kind for this place",
-    E0405 => "duration must be positive",
+    E0405 => "duration or time interval must be positive",
     E0406 => "time step does not divide the duration",
-    E0407 => "trials must be a positive integer",
+    E0407 => "count is not a whole number in its range (trials, cells, synapses, spikes)",
     E0408 => "unknown sweep path",
     E0409 => "reference to an undeclared neuron or network",
     E0410 => "mechanism state declared but not given a gate or equation",
@@ -138,7 +139,7 @@ codes! {
     E0805 => "malformed line in a .syn, .con, synapse activation or spike-time file",
     E0806 => ".syn and .con files do not match",
     E0807 => "presynaptic cell index out of range",
-    E0808 => "value out of range in a network parameter file",
+    E0808 => "value out of range in a network parameter file (retired: E0314, E0405, E0407 as in scripts)",
     E0809 => "synapse type not found (network vs. anatomy or replay file)",
     E0810 => "synapse location outside the morphology",
     // ---- E09xx internal ----

@@ -450,10 +450,19 @@ pub fn cell_params(root: &ParamNode, file: &str) -> Result<CellParams, FileError
         let f = d
             .get("f")
             .ok_or_else(|| at(d, Code::E0804, "`discretization` needs the key `f`".into()))?;
-        let f_hz = f
-            .as_f64()
-            .filter(|v| *v > 0.0 && v.is_finite())
-            .ok_or_else(|| at(f, Code::E0802, "`f` must be a positive number".into()))?;
+        // A number that is not positive breaks the discretization rule, E0412 as for
+        // `isf_d_lambda(frequency: 0 Hz)` in a script; a non-number is malformed.
+        let f_hz = match f.as_f64() {
+            Some(v) if v > 0.0 && v.is_finite() => v,
+            Some(v) => {
+                return Err(at(
+                    f,
+                    Code::E0412,
+                    format!("`f` is {v}; a discretization parameter must be positive"),
+                ));
+            }
+            None => return Err(at(f, Code::E0802, "`f` must be a positive number".into())),
+        };
         let m = d.get("max_seg_length").ok_or_else(|| {
             at(
                 d,
@@ -464,6 +473,13 @@ pub fn cell_params(root: &ParamNode, file: &str) -> Result<CellParams, FileError
         let max_seg_length_um = match m.value {
             ParamValue::Null => None,
             ParamValue::Number(v) if v > 0.0 && v.is_finite() => Some(v),
+            ParamValue::Number(v) => {
+                return Err(at(
+                    m,
+                    Code::E0412,
+                    format!("`max_seg_length` is {v}; a discretization parameter must be positive"),
+                ));
+            }
             _ => {
                 return Err(at(
                     m,

@@ -2,12 +2,15 @@
 //!
 //! Stricter than ISF: unknown keys, misspelt receptor parameters (ISF silently creates a
 //! global simulator variable), probabilities outside [0, 1], negative intervals, rates or
-//! cell counts are located errors. File paths are resolved relative to the parameter file.
+//! cell counts are located errors. Value ranges are checked by [`crate::rules`], so a value
+//! gets the same code here as in a `.isf` script (E0314, E0405, E0407). File paths are
+//! resolved relative to the parameter file.
 
 use super::types::*;
 use crate::diagnostics::Code;
 use crate::formats::FileError;
 use crate::formats::param::{ParamNode, ParamValue, read_param_file};
+use crate::rules;
 use std::path::{Path, PathBuf};
 
 /// Known receptor mechanisms and their parameters (spec 03 §3.6).
@@ -97,51 +100,41 @@ impl Ctx<'_> {
             .ok_or_else(|| self.err(n, Code::E0802, format!("{what} must be a dict")))
     }
 
+    /// A [`rules`] check at this value's position: the same code as in a script.
+    fn rule<T>(&self, n: &ParamNode, r: Result<T, rules::Broken>) -> Result<T, FileError> {
+        r.map_err(|b| self.err(n, b.code, b.message))
+    }
+
     fn num(&self, n: &ParamNode, what: &str) -> Result<f64, FileError> {
         match n.as_f64() {
-            Some(v) if v.is_finite() => Ok(v),
-            _ => Err(self.err(n, Code::E0802, format!("`{what}` must be a finite number"))),
+            Some(v) => self.rule(n, rules::finite(&format!("`{what}`"), v, "")),
+            None => Err(self.err(n, Code::E0802, format!("`{what}` must be a finite number"))),
         }
     }
 
-    fn nonneg(&self, n: &ParamNode, what: &str) -> Result<f64, FileError> {
+    fn nonneg(&self, n: &ParamNode, what: &str, unit: &str) -> Result<f64, FileError> {
         let v = self.num(n, what)?;
-        if v < 0.0 {
-            return Err(self.err(n, Code::E0808, format!("`{what}` is {v}; it must be ≥ 0")));
-        }
-        Ok(v)
+        self.rule(n, rules::non_negative(&format!("`{what}`"), v, unit))
     }
 
-    fn positive(&self, n: &ParamNode, what: &str) -> Result<f64, FileError> {
+    fn duration(&self, n: &ParamNode, what: &str) -> Result<f64, FileError> {
         let v = self.num(n, what)?;
-        if v <= 0.0 {
-            return Err(self.err(n, Code::E0808, format!("`{what}` is {v}; it must be > 0")));
-        }
-        Ok(v)
+        self.rule(n, rules::positive_duration(&format!("`{what}`"), v))
     }
 
     fn prob(&self, n: &ParamNode, what: &str) -> Result<f64, FileError> {
         let v = self.num(n, what)?;
-        if !(0.0..=1.0).contains(&v) {
-            return Err(self.err(
-                n,
-                Code::E0808,
-                format!("`{what}` is {v}; a probability must be within [0, 1]"),
-            ));
-        }
-        Ok(v)
+        self.rule(n, rules::probability(&format!("`{what}`"), v))
     }
 
-    fn count(&self, n: &ParamNode, what: &str) -> Result<u32, FileError> {
+    fn frac(&self, n: &ParamNode, what: &str) -> Result<f64, FileError> {
         let v = self.num(n, what)?;
-        if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
-            return Err(self.err(
-                n,
-                Code::E0808,
-                format!("`{what}` is {v}; it must be a whole number ≥ 0"),
-            ));
-        }
-        Ok(v as u32)
+        self.rule(n, rules::fraction(&format!("`{what}`"), v))
+    }
+
+    fn count(&self, n: &ParamNode, what: &str, min: u32) -> Result<u32, FileError> {
+        let v = self.num(n, what)?;
+        self.rule(n, rules::count(&format!("`{what}`"), v, min))
     }
 
     fn list<'n>(&self, n: &'n ParamNode, what: &str) -> Result<&'n [ParamNode], FileError> {
@@ -267,7 +260,7 @@ fn population(cx: &Ctx, name: &str, n: &ParamNode) -> Result<Population, FileErr
         _ => {}
     }
     cx.keys(entries, &allowed, &what)?;
-    let cells = cx.count(cx.req(n, "cellNr", &what)?, "cellNr")?;
+    let cells = cx.count(cx.req(n, "cellNr", &what)?, "cellNr", 0)?;
     let mut activity = Vec::new();
     match &celltype.value {
         ParamValue::String(s) if s == "spiketrain" => activity.push(spiketrain(cx, n, false)?),
@@ -376,7 +369,7 @@ fn receptor(cx: &Ctx, mech: &str, n: &ParamNode) -> Result<Receptor, FileError> 
         &what,
     )?;
     // ISF requires `delay` (the simulator default of 1 ms would apply otherwise).
-    let delay_ms = cx.nonneg(cx.req(n, "delay", &what)?, "delay")?;
+    let delay_ms = cx.nonneg(cx.req(n, "delay", &what)?, "delay", "ms")?;
     let threshold_mv = match n.get("threshold") {
         Some(t) => cx.num(t, "threshold")?,
         None => 0.0,
@@ -387,13 +380,7 @@ fn receptor(cx: &Ctx, mech: &str, n: &ParamNode) -> Result<Receptor, FileError> 
         _ => vec![cx.num(w, "weight")?],
     };
     for (k, &x) in weights_ns.iter().enumerate() {
-        if x < 0.0 {
-            return Err(cx.err(
-                w,
-                Code::E0808,
-                format!("weight {k} is {x} nS; weights must be ≥ 0"),
-            ));
-        }
+        cx.rule(w, rules::non_negative(&format!("weight {k}"), x, "nS"))?;
     }
     let lognormal_weights = match n.get("weightDistribution") {
         None => false,
@@ -436,18 +423,18 @@ fn spiketrain(cx: &Ctx, n: &ParamNode, own_dict: bool) -> Result<Activity, FileE
     if own_dict {
         cx.keys(cx.dict(n, "`spiketrain`")?, ONGOING_KEYS, "`spiketrain`")?;
     }
-    let interval_ms = cx.positive(cx.req(n, "interval", "`spiketrain`")?, "interval")?;
+    let interval_ms = cx.duration(cx.req(n, "interval", "`spiketrain`")?, "interval")?;
     let noise = match n.get("noise") {
-        Some(v) => cx.prob(v, "noise")?,
+        Some(v) => cx.frac(v, "noise")?,
         None => 1.0,
     };
     let start_ms = match n.get("start") {
-        Some(v) => cx.nonneg(v, "start")?,
+        Some(v) => cx.nonneg(v, "start", "ms")?,
         None => 0.0,
     };
     let nspikes = n
         .get("nspikes")
-        .map(|v| cx.count(v, "nspikes"))
+        .map(|v| cx.count(v, "nspikes", 0))
         .transpose()?;
     Ok(Activity::Poisson {
         interval_ms,
@@ -465,13 +452,7 @@ fn bins(cx: &Ctx, n: &ParamNode) -> Result<Vec<(f64, f64)>, FileError> {
         if v.len() != 2 {
             return Err(cx.err(b, Code::E0802, "an interval is a pair (begin, end)".into()));
         }
-        if v[1] < v[0] {
-            return Err(cx.err(
-                b,
-                Code::E0808,
-                format!("interval ({}, {}) ends before it begins", v[0], v[1]),
-            ));
-        }
+        cx.rule(b, rules::interval("`intervals` entry", v[0], v[1]))?;
         out.push((v[0], v[1]));
     }
     Ok(out)
@@ -494,7 +475,7 @@ fn pointcell(cx: &Ctx, n: &ParamNode, own_dict: bool) -> Result<Activity, FileEr
             None => Ok(default),
         }
     };
-    let frac = || cx.prob(cx.req(n, "activeFrac", "`pointcell`")?, "activeFrac");
+    let frac = || cx.frac(cx.req(n, "activeFrac", "`pointcell`")?, "activeFrac");
     Ok(match dist {
         "PSTH" => {
             let b = bins(cx, cx.req(n, "intervals", "`PSTH`")?)?;
@@ -533,7 +514,7 @@ fn pointcell(cx: &Ctx, n: &ParamNode, own_dict: bool) -> Result<Activity, FileEr
             }
             let mut out = Vec::new();
             for ((b0, b1), k) in b.iter().zip(ns) {
-                out.push((*b0, *b1, cx.count(k, "number_active_synapses")?));
+                out.push((*b0, *b1, cx.count(k, "number_active_synapses", 0)?));
             }
             Activity::PsthAbsolute {
                 bins: out,
@@ -544,14 +525,14 @@ fn pointcell(cx: &Ctx, n: &ParamNode, own_dict: bool) -> Result<Activity, FileEr
             active_fraction: frac()?,
             shape: SingleShape::Normal {
                 mean_ms: cx.num(cx.req(n, "spikeT", "`normal`")?, "spikeT")?,
-                sd_ms: cx.nonneg(cx.req(n, "spikeWidth", "`normal`")?, "spikeWidth")?,
+                sd_ms: cx.nonneg(cx.req(n, "spikeWidth", "`normal`")?, "spikeWidth", "ms")?,
             },
             offset_ms: offset(10.0)?,
         },
         "uniform" => Activity::Single {
             active_fraction: frac()?,
             shape: SingleShape::Uniform {
-                window_ms: cx.nonneg(cx.req(n, "window", "`uniform`")?, "window")?,
+                window_ms: cx.nonneg(cx.req(n, "window", "`uniform`")?, "window", "ms")?,
             },
             offset_ms: offset(0.0)?,
         },
@@ -559,7 +540,7 @@ fn pointcell(cx: &Ctx, n: &ParamNode, own_dict: bool) -> Result<Activity, FileEr
             active_fraction: frac()?,
             shape: SingleShape::LogNormal {
                 mu: cx.num(cx.req(n, "mu", "`lognormal`")?, "mu")?,
-                sigma: cx.nonneg(cx.req(n, "sigma", "`lognormal`")?, "sigma")?,
+                sigma: cx.nonneg(cx.req(n, "sigma", "`lognormal`")?, "sigma", "")?,
             },
             offset_ms: offset(0.0)?,
         },
@@ -581,17 +562,11 @@ fn pointcell(cx: &Ctx, n: &ParamNode, own_dict: bool) -> Result<Activity, FileEr
             }
             let mut segments = Vec::new();
             for (i, &r) in rates.iter().enumerate() {
-                if r < 0.0 || edges[i + 1] < edges[i] {
-                    return Err(cx.err(
-                        rn,
-                        Code::E0808,
-                        format!(
-                            "bin {i}: rate {r} Hz over [{}, {}) ms is invalid",
-                            edges[i],
-                            edges[i + 1]
-                        ),
-                    ));
-                }
+                cx.rule(rn, rules::non_negative(&format!("rate {i}"), r, "Hz"))?;
+                cx.rule(
+                    rn,
+                    rules::interval(&format!("bin {i}"), edges[i], edges[i + 1]),
+                )?;
                 segments.push((edges[i], edges[i + 1], r));
             }
             Activity::PiecewisePoisson { segments }
@@ -608,10 +583,8 @@ fn pointcell(cx: &Ctx, n: &ParamNode, own_dict: bool) -> Result<Activity, FileEr
                 ));
             }
             let mut segments = Vec::new();
-            for ((b0, b1), r) in b.iter().zip(rates) {
-                if r < 0.0 {
-                    return Err(cx.err(rn, Code::E0808, format!("rate {r} Hz is negative")));
-                }
+            for (i, ((b0, b1), r)) in b.iter().zip(rates).enumerate() {
+                cx.rule(rn, rules::non_negative(&format!("rate {i}"), r, "Hz"))?;
                 segments.push((*b0, *b1, r));
             }
             Activity::PiecewisePoisson { segments }
@@ -622,7 +595,7 @@ fn pointcell(cx: &Ctx, n: &ParamNode, own_dict: bool) -> Result<Activity, FileEr
                 Some("uniform") => PhaseRule::Uniform,
                 Some("normal") => PhaseRule::Normal {
                     mean: cx.num(cx.req(n, "mean_phase", w)?, "mean_phase")?,
-                    sd: cx.nonneg(cx.req(n, "std_phase", w)?, "std_phase")?,
+                    sd: cx.nonneg(cx.req(n, "std_phase", w)?, "std_phase", "")?,
                 },
                 _ => PhaseRule::Zero,
             };
@@ -630,16 +603,18 @@ fn pointcell(cx: &Ctx, n: &ParamNode, own_dict: bool) -> Result<Activity, FileEr
                 rate_before_offset_hz: cx.nonneg(
                     cx.req(n, "rate_before_t_offset", w)?,
                     "rate_before_t_offset",
+                    "Hz",
                 )?,
-                mean_rate_hz: cx.nonneg(cx.req(n, "mean_rate", w)?, "mean_rate")?,
-                max_modulation: cx.prob(cx.req(n, "max_modulation", w)?, "max_modulation")?,
+                mean_rate_hz: cx.nonneg(cx.req(n, "mean_rate", w)?, "mean_rate", "Hz")?,
+                max_modulation: cx.frac(cx.req(n, "max_modulation", w)?, "max_modulation")?,
                 frequency_hz: cx.nonneg(
                     cx.req(n, "modulation_frequency", w)?,
                     "modulation_frequency",
+                    "Hz",
                 )?,
-                bin_ms: cx.positive(cx.req(n, "bin_size", w)?, "bin_size")?,
+                bin_ms: cx.duration(cx.req(n, "bin_size", w)?, "bin_size")?,
                 phase,
-                offset_ms: cx.nonneg(cx.req(n, "offset", w)?, "offset")?,
+                offset_ms: cx.nonneg(cx.req(n, "offset", w)?, "offset", "ms")?,
             }
         }
         other => {

@@ -149,8 +149,8 @@ impl PreparedNetwork {
             let base = *out.cell_base.last().unwrap_or(&0);
             let next = base.checked_add(pop.cells).ok_or_else(|| {
                 FileError::new(
-                    Code::E0808,
-                    "more than 2³² presynaptic cells",
+                    Code::E0407,
+                    "more than 2³² presynaptic cells: a count must fit in 32 bits",
                     &network.name,
                     0,
                     0,

@@ -314,7 +314,8 @@ pub const SIGNATURES: &[Signature] = &[
             opt("start", Want::Q(T)),
             opt("stop", Want::Q(T)),
             opt("noise", Want::Q(ONE)),
-            opt("count", Want::Int),
+            // A count, checked by `activity_rules` (E0407 as everywhere).
+            opt("count", Want::Q(ONE)),
         ],
         doc: "ongoing activity with the given mean interval (noise 1 = Poisson, 0 = regular; count = exactly this many spikes)",
     },
@@ -441,19 +442,7 @@ const TRANSCENDENTAL: &[&str] = &["exp", "log", "log10", "sin", "cos", "tanh"];
 
 /// True when an object is an activity generator (they can be added).
 pub fn is_activity(o: &Obj) -> bool {
-    matches!(
-        o.kind.as_str(),
-        "poisson"
-            | "psth"
-            | "psth_count"
-            | "normal_spike"
-            | "uniform_spike"
-            | "lognormal_spike"
-            | "poisson_rates"
-            | "modulated"
-            | "spike_times"
-            | "sum"
-    )
+    o.kind == "sum" || ACTIVITY_KINDS.contains(&o.kind.as_str())
 }
 
 /// The signature of a builtin by name.
@@ -1057,8 +1046,151 @@ fn build(
             let values = random_samples(name == "random_normal", x, y, n, seed);
             Val::List(values.into_iter().map(|v| Val::si(v, da)).collect())
         }
+        _ if ACTIVITY_KINDS.contains(&name) => {
+            if activity_rules(ev, name, &named) {
+                obj(name, named)
+            } else {
+                Val::Err
+            }
+        }
         _ => obj(name, named),
     }
+}
+
+/// The activity generators (a `sum` of them is one too, see [`is_activity`]).
+const ACTIVITY_KINDS: &[&str] = &[
+    "poisson",
+    "psth",
+    "psth_count",
+    "normal_spike",
+    "uniform_spike",
+    "lognormal_spike",
+    "poisson_rates",
+    "modulated",
+    "spike_times",
+];
+
+/// Range checks of an activity generator's arguments, by [`crate::rules`] (the same codes as
+/// ISF network `.param` files: probabilities and fractions E0314, negative rates, widths and
+/// delays E0314, mean intervals and bins E0405, counts E0407); false after reporting.
+fn activity_rules(
+    ev: &mut Evaluator,
+    name: &str,
+    named: &[(&'static str, Option<(Val, Span)>)],
+) -> bool {
+    use crate::rules;
+    let mut ok = true;
+    // Constant arguments only: a value known at run time only has no range to check here.
+    let c = |n: &str| get(named, n).and_then(|(v, s)| v.const_si().map(|x| (x, s)));
+    let what = |n: &str| format!("`{n}` of `{name}`");
+    let mut check = |ev: &mut Evaluator, r: Result<(), rules::Broken>, s: Span| {
+        if ev.rule(s, r).is_none() {
+            ok = false;
+        }
+    };
+    let ms = |x: f64| x * 1e3;
+    for n in ["interval", "bin"] {
+        if let Some((x, s)) = c(n) {
+            check(ev, rules::positive_duration(&what(n), ms(x)).map(drop), s);
+        }
+    }
+    for n in ["start", "stop", "sd", "window"] {
+        if let Some((x, s)) = c(n) {
+            check(ev, rules::non_negative(&what(n), ms(x), "ms").map(drop), s);
+        }
+    }
+    if name == "modulated"
+        && let Some((x, s)) = c("offset")
+    {
+        check(
+            ev,
+            rules::non_negative(&what("offset"), ms(x), "ms").map(drop),
+            s,
+        );
+    }
+    for n in ["rate_before", "mean_rate", "frequency"] {
+        if let Some((x, s)) = c(n) {
+            check(ev, rules::non_negative(&what(n), x, "Hz").map(drop), s);
+        }
+    }
+    for n in ["sigma", "phase_sd"] {
+        if let Some((x, s)) = c(n) {
+            check(ev, rules::non_negative(&what(n), x, "").map(drop), s);
+        }
+    }
+    for n in ["noise", "active", "modulation"] {
+        if let Some((x, s)) = c(n) {
+            check(ev, rules::fraction(&what(n), x).map(drop), s);
+        }
+    }
+    if let Some((x, s)) = c("count") {
+        check(ev, rules::count(&what("count"), x, 0).map(drop), s);
+    }
+    if let (Some((a, _)), Some((b, s))) = (c("start"), c("stop")) {
+        check(
+            ev,
+            rules::interval(&what("start`..`stop"), ms(a), ms(b)).map(drop),
+            s,
+        );
+    }
+    // Bins and segments: `[((begin, end), value), …]`.
+    let (list, value_dim, value_kind) = match name {
+        "psth" => ("bins", Dim::ONE, "probability"),
+        "psth_count" => ("bins", Dim::ONE, "number of cells"),
+        "poisson_rates" => ("segments", Dim::FREQUENCY, "rate"),
+        _ => return ok,
+    };
+    let Some((v, s)) = get(named, list) else {
+        return ok;
+    };
+    let shape = format!("a `{name}` {list} entry is ((begin, end), {value_kind})");
+    let items = match v {
+        Val::List(items) => items,
+        Val::Err => return false,
+        other => {
+            type_err(ev, s, &format!("argument `{list}`"), "a list", &other);
+            return false;
+        }
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        let entry = format!("{list} entry {i} of `{name}`");
+        let (Val::Tuple(pair) | Val::List(pair)) = item else {
+            ev.diags.push(
+                Diagnostic::new(Code::E0306, format!("{entry} has the wrong shape"))
+                    .label(s, format!("found {}", item.type_name()))
+                    .help(shape.clone()),
+            );
+            return false;
+        };
+        let [iv, x] = <[Val; 2]>::try_from(pair).unwrap_or([Val::Err, Val::Err]);
+        let (Val::Tuple(ends) | Val::List(ends)) = iv else {
+            ev.diags.push(
+                Diagnostic::new(Code::E0306, format!("{entry} has the wrong shape"))
+                    .label(s, "expected ((begin, end), value)")
+                    .help(shape.clone()),
+            );
+            return false;
+        };
+        let [b, e] = <[Val; 2]>::try_from(ends).unwrap_or([Val::Err, Val::Err]);
+        let b = ev.expect_dim(b, T, s, &format!("the begin of {entry}"));
+        let e = ev.expect_dim(e, T, s, &format!("the end of {entry}"));
+        let x = ev.expect_dim(x, value_dim, s, &format!("the {value_kind} of {entry}"));
+        if b.is_err() || e.is_err() || x.is_err() {
+            return false;
+        }
+        if let (Some(b), Some(e)) = (b.const_si(), e.const_si()) {
+            check(ev, rules::interval(&entry, ms(b), ms(e)).map(drop), s);
+        }
+        if let Some(x) = x.const_si() {
+            let r = match name {
+                "psth" => rules::probability(&format!("the probability of {entry}"), x).map(drop),
+                "psth_count" => rules::count(&format!("the count of {entry}"), x, 0).map(drop),
+                _ => rules::non_negative(&format!("the rate of {entry}"), x, "Hz").map(drop),
+            };
+            check(ev, r, s);
+        }
+    }
+    ok
 }
 
 /// Deterministic random samples (SplitMix64 stream): uniform in `[a, b)`, or normal with mean

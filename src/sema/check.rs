@@ -13,6 +13,7 @@ use super::units::{self, Dim};
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, suggest};
 use crate::model::{self, *};
+use crate::rules;
 use crate::source::{FileId, Origin, SourceMap, Span};
 use crate::syntax::ast::{
     self, BinOp, Block, DeclBody, DeclKind, Entry, ImportNames, ImportTarget,
@@ -333,9 +334,42 @@ impl Session {
                 .syms
                 .insert(name.name.clone(), (sym, name.span));
         }
-        // 3. top-level lets in order
-        for item in &ast.items {
-            if let ast::Item::Let(l) = item {
+        // 3. top-level lets, each after the lets it names (so a forward reference sees the
+        //    value, not the `Val::Err` placeholder, which would silently poison everything
+        //    that uses it); a let that depends on itself is E0212.
+        let lets: Vec<&ast::Let> = ast
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                ast::Item::Let(l)
+                    if self.modules[mid as usize]
+                        .syms
+                        .get(&l.name.name)
+                        .is_some_and(|(sym, at)| {
+                            matches!(sym, Sym::Let(_)) && *at == l.name.span
+                        }) =>
+                {
+                    Some(l)
+                }
+                _ => None,
+            })
+            .collect();
+        let (order, cycles) = let_order(&lets);
+        for cycle in &cycles {
+            self.diags.push(cycle_diagnostic(&lets, cycle));
+            // The error says all there is to say: no "never used" warning on top.
+            for &(i, _) in cycle {
+                self.modules[mid as usize]
+                    .used
+                    .insert(lets[i].name.name.clone(), true);
+            }
+        }
+        for &i in &order {
+            if cycles.iter().any(|c| c.iter().any(|&(j, _)| j == i)) {
+                continue;
+            }
+            let l = lets[i];
+            {
                 let mut ev_diags = Vec::new();
                 let v = {
                     let mut scope = self.scope(mid);
@@ -348,10 +382,7 @@ impl Session {
                 };
                 self.diags.extend(ev_diags);
                 let m = &mut self.modules[mid as usize];
-                if let Some(entry) = m.syms.get_mut(&l.name.name)
-                    && matches!(entry.0, Sym::Let(_))
-                    && entry.1 == l.name.span
-                {
+                if let Some(entry) = m.syms.get_mut(&l.name.name) {
                     entry.0 = Sym::Let(v);
                 }
             }
@@ -1754,28 +1785,24 @@ impl Session {
                             placement_fields.push((n.to_string(), f.name.span));
                             distance_value(&mut ev, v, f.value.span)
                         }
-                        "cells" => want_int(&mut ev, v, f.value.span, "cells", 1.0),
+                        "cells" => want_count(&mut ev, v, f.value.span, "cells", 1),
                         "synapses" => match v {
                             Val::Obj(ref o) if o.kind == "anatomy" => {
                                 anatomy_span = Some(f.value.span);
                                 v
                             }
-                            other => want_int(&mut ev, other, f.value.span, "synapses", 0.0),
+                            other => want_count(&mut ev, other, f.value.span, "synapses", 0),
                         },
                         "release_probability" => {
                             let v = ev.expect_dim(v, Dim::ONE, f.value.span, "release_probability");
                             match v.const_si() {
-                                Some(x) if !(0.0..=1.0).contains(&x) => {
-                                    ev.diags.push(
-                                        Diagnostic::new(
-                                            Code::E0314,
-                                            "release probability must be within 0 and 1",
-                                        )
-                                        .label(f.value.span, format!("{x} is outside [0, 1]")),
-                                    );
-                                    Val::Err
-                                }
-                                _ => v,
+                                Some(x) => ev
+                                    .rule(
+                                        f.value.span,
+                                        rules::probability("`release_probability`", x),
+                                    )
+                                    .map_or(Val::Err, |_| v),
+                                None => v,
                             }
                         }
                         "activity" => match v {
@@ -1786,7 +1813,18 @@ impl Session {
                                 Val::Err
                             }
                         },
-                        "delay" => ev.expect_dim(v, Dim::TIME, f.value.span, "delay"),
+                        "delay" => {
+                            let v = ev.expect_dim(v, Dim::TIME, f.value.span, "delay");
+                            match v.const_si() {
+                                Some(x) => ev
+                                    .rule(
+                                        f.value.span,
+                                        rules::non_negative("`delay`", x * 1e3, "ms"),
+                                    )
+                                    .map_or(Val::Err, |_| v),
+                                None => v,
+                            }
+                        }
                         "cell_type" | "column" => match v {
                             Val::Str(_) | Val::Err => v,
                             other => {
@@ -1894,6 +1932,20 @@ impl Session {
                         };
                         let v = ev.eval(&f.value, &mut scope);
                         let v = ev.expect_dim(v, dim, f.value.span, &format!("`{}`", f.name.name));
+                        // Weights are conductances ≥ 0, as in a network `.param` file.
+                        let v = match v.const_si() {
+                            Some(x) if f.name.name.starts_with("weight") => ev
+                                .rule(
+                                    f.value.span,
+                                    rules::non_negative(
+                                        &format!("`{}`", f.name.name),
+                                        x * 1e9,
+                                        "nS",
+                                    ),
+                                )
+                                .map_or(Val::Err, |_| v),
+                            _ => v,
+                        };
                         if let Some(l) = lower_val(&v) {
                             fields.insert(f.name.name.clone(), l);
                         }
@@ -2940,6 +2992,150 @@ impl Session {
 
 /// Region names (`soma`, `apical_dendrite`, …; not `all`) as values, for the scopes where
 /// they name places on the cell (experiments, a population's `location`).
+/// One top-level let of a cycle: its index in the module's lets and where it names the next
+/// member of the cycle.
+type CycleStep = (usize, Span);
+
+/// The order in which to evaluate a module's top-level lets (every let after the lets it
+/// names) and the cycles among them. Each cycle lists its members in dependency order, from
+/// the member reached first in source order.
+fn let_order(lets: &[&ast::Let]) -> (Vec<usize>, Vec<Vec<CycleStep>>) {
+    let index: HashMap<&str, usize> = lets
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.name.name.as_str(), i))
+        .collect();
+    let deps: Vec<Vec<(usize, Span)>> = lets
+        .iter()
+        .map(|l| {
+            let mut names = Vec::new();
+            referenced_names(&l.value, &mut names);
+            names
+                .into_iter()
+                .filter_map(|(n, at)| index.get(n.as_str()).map(|&j| (j, at)))
+                .collect()
+        })
+        .collect();
+    // 0 unvisited, 1 on the path, 2 done. Iterative depth-first search: (let, next dep).
+    let mut state = vec![0u8; lets.len()];
+    let mut order = Vec::new();
+    let mut cycles: Vec<Vec<CycleStep>> = Vec::new();
+    for root in 0..lets.len() {
+        if state[root] != 0 {
+            continue;
+        }
+        let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+        state[root] = 1;
+        while let Some(&mut (i, ref mut k)) = path.last_mut() {
+            if let Some(&(j, at)) = deps[i].get(*k) {
+                *k += 1;
+                match state[j] {
+                    0 => {
+                        state[j] = 1;
+                        path.push((j, 0));
+                    }
+                    1 => {
+                        // The path from `j` to `i`, then `i` names `j`: a cycle.
+                        let from = path.iter().position(|p| p.0 == j).unwrap_or(0);
+                        let mut cycle: Vec<CycleStep> = path[from..]
+                            .windows(2)
+                            .map(|w| (w[0].0, deps[w[0].0][w[0].1 - 1].1))
+                            .collect();
+                        cycle.push((i, at));
+                        cycles.push(cycle);
+                    }
+                    _ => {}
+                }
+            } else {
+                state[i] = 2;
+                order.push(i);
+                path.pop();
+            }
+        }
+    }
+    (order, cycles)
+}
+
+/// Names an expression refers to, with where. A called name is a builtin, not a let (a
+/// region called with a position comes from the context, never from a let).
+fn referenced_names(e: &ast::Expr, out: &mut Vec<(String, Span)>) {
+    use ast::ExprKind as K;
+    match &e.kind {
+        K::Name(n) => out.push((n.clone(), e.span)),
+        K::Number { .. } | K::Quantity { .. } | K::Str(_) | K::Bool(_) => {}
+        K::Unary(_, a) | K::Paren(a) | K::Member(a, _) => referenced_names(a, out),
+        K::Binary(_, a, b) | K::Index(a, b) => {
+            referenced_names(a, out);
+            referenced_names(b, out);
+        }
+        K::If(c, a, b) => {
+            referenced_names(c, out);
+            referenced_names(a, out);
+            referenced_names(b, out);
+        }
+        K::Call(callee, args) => {
+            if !matches!(callee.kind, K::Name(_)) {
+                referenced_names(callee, out);
+            }
+            for a in args {
+                referenced_names(&a.value, out);
+            }
+        }
+        K::List(items) | K::Tuple(items) => {
+            for it in items {
+                referenced_names(it, out);
+            }
+        }
+        K::Record(fields) => {
+            for (_, v) in fields {
+                referenced_names(v, out);
+            }
+        }
+        K::Range { start, end, step } => {
+            referenced_names(start, out);
+            referenced_names(end, out);
+            if let Some(s) = step {
+                referenced_names(s, out);
+            }
+        }
+    }
+}
+
+/// E0212 for a cycle of top-level lets: the first member's definition, every reference that
+/// closes a step, and the cycle spelled out.
+fn cycle_diagnostic(lets: &[&ast::Let], cycle: &[CycleStep]) -> Diagnostic {
+    let name = |i: usize| lets[i].name.name.as_str();
+    let first = cycle[0].0;
+    let mut chain: Vec<&str> = cycle.iter().map(|&(i, _)| name(i)).collect();
+    chain.push(name(first));
+    let mut d = Diagnostic::new(
+        Code::E0212,
+        format!("cyclic definition: `{}` depends on itself", name(first)),
+    )
+    .label(
+        lets[first].name.span,
+        if cycle.len() == 1 {
+            format!("`{}` is defined in terms of itself", name(first))
+        } else {
+            format!(
+                "`{}` is defined in terms of itself (through {})",
+                name(first),
+                chain[1..chain.len() - 1]
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+    );
+    for (k, &(i, at)) in cycle.iter().enumerate() {
+        let next = cycle.get(k + 1).map_or(first, |c| c.0);
+        d = d.label(at, format!("`{}` uses `{}` here", name(i), name(next)));
+    }
+    d.note(format!("cycle: {}", chain.join(" → ")))
+        .help("give one of these lets a value that does not refer back to it")
+}
+
 fn region_locals() -> Vec<(String, Val)> {
     REGIONS
         .iter()
@@ -3230,17 +3426,21 @@ fn unknown_field(name: &str, span: Span, place: &str, known: &[&str]) -> Diagnos
     d
 }
 
-fn want_int(ev: &mut Evaluator, v: Val, span: Span, what: &str, min: f64) -> Val {
+/// A count (`cells`, `synapses`): a dimensionless constant checked by [`rules::count`]
+/// (E0407, as in a network `.param` file); anything else has the wrong type (E0306).
+fn want_count(ev: &mut Evaluator, v: Val, span: Span, what: &str, min: u32) -> Val {
     match &v {
         Val::Q {
             dim,
             ex: Ex::Const(x),
             ..
-        } if dim.is_one() && x.fract() == 0.0 && *x >= min => v,
+        } if dim.is_one() => ev
+            .rule(span, rules::count(&format!("`{what}`"), *x, min))
+            .map_or(Val::Err, |_| v),
         Val::Err => v,
         other => {
             ev.diags.push(
-                Diagnostic::new(Code::E0306, format!("`{what}` must be an integer ≥ {min}"))
+                Diagnostic::new(Code::E0306, format!("`{what}` must be a whole number"))
                     .label(span, format!("this is {}", describe_val(other))),
             );
             Val::Err

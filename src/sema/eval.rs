@@ -647,6 +647,19 @@ impl Evaluator<'_> {
     }
 
     /// Check that a value has the wanted dimension; report E0301 otherwise.
+    /// Report a broken [`crate::rules`] check at `span` (the same code a `.param` file gets
+    /// for the same value); `None` when the rule held.
+    pub fn rule<T>(&mut self, span: Span, r: Result<T, crate::rules::Broken>) -> Option<T> {
+        match r {
+            Ok(x) => Some(x),
+            Err(b) => {
+                self.diags
+                    .push(Diagnostic::new(b.code, b.message).label(span, b.label));
+                None
+            }
+        }
+    }
+
     pub fn expect_dim(&mut self, v: Val, want: Dim, span: Span, what: &str) -> Val {
         match &v {
             Val::Err => Val::Err,

@@ -711,7 +711,6 @@ impl Cx {
     }
 
     fn unary(&self, p: Pair<Rule>) -> Expr {
-        let span = self.span(&p);
         let mut prefixes = Vec::new();
         let mut operand = None;
         for q in p.into_inner().filter(not_kw) {
@@ -733,7 +732,9 @@ impl Cx {
         let mut e = operand.expect("operand");
         // Apply prefixes innermost first: `- not x` is `-(not x)`.
         for (op, s) in prefixes.into_iter().rev() {
-            let sp = Span::new(self.file, s.start as usize, span.end as usize);
+            // End at the operand: the pair's own span can run on over trailing whitespace
+            // and newlines (`cells: -1` would underline the next line too).
+            let sp = Span::new(self.file, s.start as usize, e.span.end as usize);
             e = Expr {
                 kind: ExprKind::Unary(op, Box::new(e)),
                 span: sp,

@@ -48,9 +48,7 @@ pub fn rms_max(a: &[f64], b: &[f64]) -> (f64, f64) {
 
 /// `$ISF_CONFORMANCE`, or `../shared/conformance` next to the crate.
 pub fn conformance_dir() -> PathBuf {
-    std::env::var_os("ISF_CONFORMANCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"))
+    super::skip::conformance_dir()
 }
 
 /// A reference trace: header names and columns.

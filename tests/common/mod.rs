@@ -1,8 +1,10 @@
 //! Shared test helpers: the snippet corpus covering every grammar construct, file discovery,
-//! and a span-insensitive AST comparison.
+//! a span-insensitive AST comparison, and loud skips
+//! ([`skip`]) for tests whose inputs are missing.
 #![allow(dead_code)]
 
 pub mod conformance;
+pub mod skip;
 
 use isf::source::FileId;
 use isf::syntax::ast::File;
