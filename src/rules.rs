@@ -16,6 +16,7 @@
 //! | non-negative ([`non_negative`]) | E0314 |
 //! | finite ([`finite`]) | E0314 |
 //! | an interval does not end before it begins ([`interval`]) | E0314 |
+//! | positive (not a duration: `Ra`, `cm`; [`positive`]) | E0314 |
 //! | positive duration or time step ([`positive_duration`]) | E0405 |
 //! | whole-number count with a lower bound ([`count`]) | E0407 |
 //!
@@ -119,6 +120,22 @@ pub fn positive_duration(what: &str, ms: f64) -> Result<f64, Broken> {
             what,
             &show(ms, "ms"),
             "a duration must be positive",
+            "zero or negative".into(),
+        ))
+    }
+}
+
+/// A finite value > 0 that is not a duration (E0314): resistivity, capacitance.
+pub fn positive(what: &str, x: f64, unit: &str) -> Result<f64, Broken> {
+    finite(what, x, unit)?;
+    if x > 0.0 {
+        Ok(x)
+    } else {
+        Err(broken(
+            Code::E0314,
+            what,
+            &show(x, unit),
+            "it must be > 0",
             "zero or negative".into(),
         ))
     }

@@ -45,15 +45,22 @@ fn replayed_input_feels_a_swept_weight() {
         );
     assert!(text.contains("weight_ampa in"));
     let (a, b) = two_points(&text, &dir);
-    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max);
     assert!(diff > 0.1, "replay: largest difference {diff} mV");
 }
 
 #[test]
 fn isf_network_param_feels_a_swept_nmda_decay() {
     let dir = common::conformance::conformance_dir();
-    if !dir.join("inputs/network.param").exists() {
-        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+    let (cell, net) = (
+        dir.join("inputs/86_C2_center.param"),
+        dir.join("inputs/network.param"),
+    );
+    if !common::skip::require_data("conformance data", &[&cell, &net]) {
         return;
     }
     let text = format!(
@@ -71,6 +78,10 @@ experiment S4 {{
         d = dir.display()
     );
     let (a, b) = two_points(&text, &dir);
-    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max);
     assert!(diff > 0.1, "network.param: largest difference {diff} mV");
 }

@@ -222,14 +222,46 @@ impl Plan {
     }
 }
 
-/// Render a leaf for a diff line: quantities `{value, unit}` as `0.8 nA`.
-fn show(v: Option<&J>) -> String {
+/// Unit suffixes of the typed model's field names (`amp_na`, `delay_ms`) and the unit each
+/// stands for: diff lines show `amp: 0.8 nA`, as the script writes it.
+const UNIT_SUFFIXES: &[(&str, &str)] = &[
+    ("_ohm_cm", "ohm*cm"),
+    ("_uf_cm2", "uF/cm2"),
+    ("_degc", "degC"),
+    ("_ms", "ms"),
+    ("_na", "nA"),
+    ("_mv", "mV"),
+    ("_um", "um"),
+    ("_ns", "nS"),
+    ("_hz", "Hz"),
+    ("_mm", "mM"),
+];
+
+/// A field name without its unit suffix, and the unit.
+fn split_unit(key: &str) -> (&str, Option<&'static str>) {
+    for (suffix, unit) in UNIT_SUFFIXES {
+        if let Some(base) = key.strip_suffix(suffix)
+            && !base.is_empty()
+        {
+            return (base, Some(unit));
+        }
+    }
+    (key, None)
+}
+
+/// Render a leaf for a diff line: quantities `{value, unit}` and numbers of a field with a
+/// unit as `0.8 nA`.
+fn show(v: Option<&J>, unit: Option<&str>) -> String {
     match v {
         None => "(absent)".into(),
         Some(J::Object(m)) if m.len() == 2 && m.contains_key("value") && m.contains_key("unit") => {
             let unit = m["unit"].as_str().unwrap_or_default();
             format!("{} {unit}", m["value"]).trim_end().to_string()
         }
+        Some(J::Number(n)) => match unit {
+            Some(u) if u != "1" && !u.is_empty() => format!("{n} {u}"),
+            _ => n.to_string(),
+        },
         Some(J::String(s)) => s.clone(),
         Some(x) => {
             let t = x.to_string();
@@ -247,7 +279,26 @@ fn is_quantity(v: &J) -> bool {
         .is_some_and(|m| m.len() == 2 && m.contains_key("value") && m.contains_key("unit"))
 }
 
-fn diff_into(path: &str, a: Option<&J>, b: Option<&J>, out: &mut Vec<String>) {
+/// The `name` of every element when all elements of both arrays are objects with distinct
+/// names (stimuli, recordings, populations): such arrays diff by name, not position.
+fn names(x: &[J], y: &[J]) -> Option<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for e in x.iter().chain(y) {
+        let n = e.get("name")?.as_str()?.to_string();
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    let distinct = |a: &[J]| {
+        let mut v: Vec<&str> = a.iter().filter_map(|e| e.get("name")?.as_str()).collect();
+        v.sort();
+        v.dedup();
+        v.len() == a.len()
+    };
+    (distinct(x) && distinct(y)).then_some(out)
+}
+
+fn diff_into(path: &str, a: Option<&J>, b: Option<&J>, unit: Option<&str>, out: &mut Vec<String>) {
     if a == b {
         return;
     }
@@ -263,20 +314,53 @@ fn diff_into(path: &str, a: Option<&J>, b: Option<&J>, out: &mut Vec<String>) {
             let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
             keys.sort();
             keys.dedup();
+            // Values listed beside their unit (sweep axes) show it.
+            let own_unit = x
+                .get("unit")
+                .and(y.get("unit"))
+                .and_then(|u| u.as_str())
+                .or(unit);
             for k in keys {
-                diff_into(&join(k), x.get(k), y.get(k), out);
+                let (xa, ya) = (x.get(k), y.get(k));
+                // A tagged enum field (`kind: {kind: "step", …}`) reads as its fields.
+                let tagged = |v: Option<&J>| v.and_then(|v| v.get(k.as_str())).is_some();
+                let (base, u) = split_unit(k);
+                let sub = if tagged(xa)
+                    && tagged(ya)
+                    && xa.and_then(|v| v.get(k.as_str())) == ya.and_then(|v| v.get(k.as_str()))
+                {
+                    path.to_string()
+                } else if k == "name" {
+                    join(k)
+                } else {
+                    join(base)
+                };
+                diff_into(&sub, xa, ya, u.or(own_unit), out);
             }
         }
-        (Some(J::Array(x)), Some(J::Array(y))) => {
-            for i in 0..x.len().max(y.len()) {
-                diff_into(&format!("{path}[{i}]"), x.get(i), y.get(i), out);
+        (Some(J::Array(x)), Some(J::Array(y))) => match names(x, y) {
+            Some(ns) => {
+                for n in ns {
+                    let find = |a: &'_ [J]| {
+                        a.iter()
+                            .find(|e| e.get("name").and_then(|v| v.as_str()) == Some(n.as_str()))
+                            .cloned()
+                    };
+                    let (ea, eb) = (find(x), find(y));
+                    diff_into(&join(&n), ea.as_ref(), eb.as_ref(), unit, out);
+                }
             }
-        }
+            None => {
+                for i in 0..x.len().max(y.len()) {
+                    diff_into(&format!("{path}[{i}]"), x.get(i), y.get(i), unit, out);
+                }
+            }
+        },
         _ => out.push(format!(
             "{}: {} → {}",
             if path.is_empty() { "(plan)" } else { path },
-            show(a),
-            show(b)
+            show(a, unit),
+            show(b, unit)
         )),
     }
 }
@@ -285,7 +369,7 @@ fn diff_into(path: &str, a: Option<&J>, b: Option<&J>, out: &mut Vec<String>) {
 /// (`stimuli.step.amp: 0.8 nA → 1 nA`), in path order.
 pub fn diff(old: &J, new: &J) -> Vec<String> {
     let mut out = Vec::new();
-    diff_into("", Some(old), Some(new), &mut out);
+    diff_into("", Some(old), Some(new), None, &mut out);
     out
 }
 

@@ -2886,10 +2886,9 @@ impl Session {
         let vspan = ax.values.span;
         let mut out = Vec::new();
         let mut unit = String::new();
-        let bad = |what: String| {
-            Diagnostic::new(Code::E0314, format!("a value of `{path_str}` {what}"))
-                .label(vspan, "in these values")
-        };
+        let broken =
+            |b: crate::rules::Broken| Diagnostic::new(b.code, b.message).label(vspan, b.label);
+        let what = format!("a value of `{path_str}`");
         for v in values {
             let value = match entry.kind {
                 // A temperature as the neuron's field takes it: degC or kelvin, absolute.
@@ -2906,8 +2905,8 @@ impl Session {
                     let v = ev.expect_dim(v, dim, vspan, &format!("a value of `{path_str}`"));
                     match lower_val(&v) {
                         Some(model::Value::Num { value, unit: u }) => {
-                            if let Some(why) = range.violation(value) {
-                                ev.diags.push(bad(format!("{why}: {value} {u}")));
+                            if let Err(b) = range.check(&what, value, dim, &u) {
+                                ev.diags.push(broken(b));
                                 return None;
                             }
                             unit = u;
@@ -2929,22 +2928,26 @@ impl Session {
                 ValueKind::Count { min } => {
                     let x = match &v {
                         Val::Q { dim, .. } if dim.is_one() => v.const_si(),
+                        Val::Err => return None,
                         _ => None,
                     };
-                    match x {
-                        Some(x) if x.fract() == 0.0 && x >= min as f64 && x <= u32::MAX as f64 => {
+                    let Some(x) = x else {
+                        ev.diags.push(
+                            Diagnostic::new(
+                                Code::E0407,
+                                format!("values of `{path_str}` must be whole numbers ≥ {min}"),
+                            )
+                            .label(vspan, format!("this holds {}", describe_val(&v))),
+                        );
+                        return None;
+                    };
+                    match crate::rules::count(&what, x, min as u32) {
+                        Ok(n) => {
                             unit = "1".into();
-                            SweepValue::Num(x)
+                            SweepValue::Num(f64::from(n))
                         }
-                        _ if v.is_err() => return None,
-                        _ => {
-                            ev.diags.push(
-                                Diagnostic::new(
-                                    Code::E0407,
-                                    format!("values of `{path_str}` must be whole numbers ≥ {min}"),
-                                )
-                                .label(vspan, format!("this holds {}", describe_val(&v))),
-                            );
+                        Err(b) => {
+                            ev.diags.push(broken(b));
                             return None;
                         }
                     }

@@ -168,21 +168,23 @@ pub enum Range {
 }
 
 impl Range {
-    /// `None` when `x` is allowed, else what is wrong.
-    pub fn violation(self, x: f64) -> Option<&'static str> {
-        let ok = x.is_finite()
-            && match self {
-                Range::Any => true,
-                Range::Positive => x > 0.0,
-                Range::NonNegative => x >= 0.0,
-                Range::Unit => (0.0..=1.0).contains(&x),
-            };
-        (!ok).then_some(match self {
-            Range::Any => "must be finite",
-            Range::Positive => "must be positive",
-            Range::NonNegative => "must not be negative",
-            Range::Unit => "must lie in [0, 1]",
-        })
+    /// Check `x` (in `unit`, the canonical unit of `dim`) by the rule declarations use
+    /// ([`crate::rules`]: one rule, one code).
+    pub fn check(
+        self,
+        what: &str,
+        x: f64,
+        dim: Dim,
+        unit: &str,
+    ) -> Result<f64, crate::rules::Broken> {
+        use crate::rules;
+        match self {
+            Range::Any => rules::finite(what, x, unit),
+            Range::Positive if dim == Dim::TIME => rules::positive_duration(what, x),
+            Range::Positive => rules::positive(what, x, unit),
+            Range::NonNegative => rules::non_negative(what, x, unit),
+            Range::Unit => rules::fraction(what, x),
+        }
     }
 }
 
@@ -214,6 +216,12 @@ pub struct Schema {
     pub entries: Vec<SchemaEntry>,
 }
 
+/// Parameters (name, dimension) of a mechanism by name; `None` when unknown.
+pub type MechParams<'a> = dyn Fn(&str) -> Option<Vec<(String, Dim)>> + 'a;
+
+/// A generator's sweepable parameters: (name, dimension, range).
+type GeneratorParams = &'static [(&'static str, Dim, Range)];
+
 /// What the schema of an experiment is built from.
 pub struct SchemaInput<'a> {
     pub stimuli: &'a [StimulusModel],
@@ -221,7 +229,7 @@ pub struct SchemaInput<'a> {
     /// The typed network with its declared name (the first path segment).
     pub network: Option<(&'a str, &'a Network)>,
     /// Parameters of a density mechanism or a declared synapse mechanism, by name.
-    pub mech_params: &'a dyn Fn(&str) -> Option<Vec<(String, Dim)>>,
+    pub mech_params: &'a MechParams<'a>,
     /// Ions a mechanism uses (`na`, `k`, `ca`), by name.
     pub mech_ions: &'a dyn Fn(&str) -> Vec<String>,
     /// Replayed input brings its own synapses: placement fields are not sweepable.
@@ -229,7 +237,7 @@ pub struct SchemaInput<'a> {
 }
 
 /// Parameters of the activity generators, by generator (script names), with dimensions.
-const ACTIVITY_PARAMS: &[(&str, &[(&str, Dim, Range)])] = &[
+const ACTIVITY_PARAMS: &[(&str, GeneratorParams)] = &[
     (
         "poisson",
         &[
@@ -810,16 +818,20 @@ fn set_activity(a: &mut Activity, parameter: &str, x: f64) -> bool {
         (Activity::Modulated { max_modulation, .. }, "modulation") => *max_modulation = x,
         (Activity::Modulated { frequency_hz, .. }, "frequency") => *frequency_hz = x,
         (Activity::Modulated { bin_ms, .. }, "bin") => *bin_ms = x,
-        (Activity::Modulated { phase, .. }, p @ ("phase_mean" | "phase_sd")) => match phase {
-            crate::network::PhaseRule::Normal { mean, sd } => {
-                if p == "phase_mean" {
-                    *mean = x
-                } else {
-                    *sd = x
-                }
-            }
-            _ => return false,
-        },
+        (
+            Activity::Modulated {
+                phase: crate::network::PhaseRule::Normal { mean, .. },
+                ..
+            },
+            "phase_mean",
+        ) => *mean = x,
+        (
+            Activity::Modulated {
+                phase: crate::network::PhaseRule::Normal { sd, .. },
+                ..
+            },
+            "phase_sd",
+        ) => *sd = x,
         _ => return false,
     }
     true
