@@ -92,6 +92,10 @@ const ELSEWHERE: &[(&str, &str)] = &[
         "E0413",
         "needs the morphology's labels at check time (issue 3 integration)",
     ),
+    (
+        "E0417",
+        "needs the lowered cell: checked before any trial runs (tests/run_recordings.rs)",
+    ),
     ("E0901", "internal errors only"),
 ];
 

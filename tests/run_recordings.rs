@@ -101,3 +101,49 @@ experiment E {
             .all(|t| t.1.len() == cai.len() && t.1.iter().all(|v| v.is_finite()))
     );
 }
+
+/// A state recording where its mechanism is not inserted is refused before any trial runs
+/// (E0417), not by every trial; a state the mechanism lacks likewise.
+#[test]
+fn state_recordings_of_absent_mechanisms_are_refused_before_the_run() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let text = |record: &str| {
+        format!(
+            r#"import std.channels.hay2011.{{pas, Ca_HVA}}
+neuron Cell {{
+    morphology: swc("cells/l5pt_simple.swc")
+    discretization: fixed(1)
+    all {{ Ra: 100 ohm*cm, cm: 1 uF/cm2, pas {{ g: 5e-5 S/cm2, e: -70 mV }} }}
+    soma {{ Ca_HVA {{ gbar: 0.01 S/cm2 }} }}
+}}
+experiment E {{
+    neuron: Cell
+    duration: 5 ms
+    record {{ {record} }}
+}}
+"#
+        )
+    };
+    for (record, why) in [
+        (
+            r#"state(dendrite(0.5), mechanism: "Ca_HVA", name: "m")"#,
+            "not inserted at",
+        ),
+        (
+            r#"state(soma(0.5), mechanism: "Ca_HVA", name: "q")"#,
+            "has no state `q`",
+        ),
+        (
+            r#"state(soma(0.5), mechanism: "pas", name: "m")"#,
+            "has no state `m`",
+        ),
+    ] {
+        let c = isf::sema::check_text("rec.isf", &text(record), &dir);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        let Err(d) = isf::run::cellsim::CellRunner::new(&c.model, &c.model.experiments[0]) else {
+            panic!("`{record}` was accepted");
+        };
+        assert_eq!(d.code.as_str(), "E0417", "{record}: {d:?}");
+        assert!(d.message.contains(why), "{record}: {}", d.message);
+    }
+}

@@ -363,7 +363,11 @@ impl Setup {
         }
         let probes = match base {
             Some(b) if !new_cell => b.probes.clone(),
-            _ => self.probes(&cell, prep.is_some())?,
+            _ => {
+                let p = self.probes(&cell, prep.is_some())?;
+                self.check_state_probes(&p, &cell)?;
+                p
+            }
         };
         Ok(PointInputs {
             duration_ms,
@@ -378,6 +382,53 @@ impl Setup {
             receptors,
             replay,
         })
+    }
+
+    /// Every mechanism state a recording reads exists at its site: refused before any
+    /// trial runs (E0417) instead of failing every trial.
+    fn check_state_probes(&self, probes: &[Probe], cell: &LoweredCell) -> Result<(), Diagnostic> {
+        let mut tree = None;
+        for p in probes {
+            let Probe::State {
+                name,
+                site,
+                mechanism,
+                state,
+            } = p
+            else {
+                continue;
+            };
+            let no =
+                |why: String| Diagnostic::new(Code::E0417, format!("recording `{name}`: {why}"));
+            let has_state = self
+                .mechanisms
+                .iter()
+                .find(|m| m.name == *mechanism)
+                .is_some_and(|m| m.states.iter().any(|s| s.name == *state));
+            if !has_state {
+                return Err(no(format!("`{mechanism}` has no state `{state}`")));
+            }
+            let Some(table) = cell.mechanisms.iter().find(|t| t.name == *mechanism) else {
+                return Err(no(format!("`{mechanism}` is not inserted in this cell")));
+            };
+            if tree.is_none() {
+                tree = Some(cable_tree(cell)?);
+            }
+            let Some(t) = &tree else { continue };
+            let node = t.node_at(site.section, site.x);
+            let seg: Vec<NodeId> = t.segment_nodes().collect();
+            if !table
+                .compartments
+                .iter()
+                .any(|&c| seg.get(c) == Some(&node))
+            {
+                return Err(no(format!(
+                    "`{mechanism}` is not inserted at section {} x {}",
+                    site.section, site.x
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The places on `cell` a site names (several for landmark files).
@@ -906,9 +957,10 @@ impl TrialRunner for CellRunner {
                         .enumerate()
                         .find(|(_, m)| m.name == *mechanism)
                         .ok_or_else(|| {
-                            unsupported(format!(
-                                "{name}: `{mechanism}` is not inserted in this cell"
-                            ))
+                            Diagnostic::new(
+                                Code::E0417,
+                                format!("{name}: `{mechanism}` is not inserted in this cell"),
+                            )
                         })?;
                     let s = mech
                         .state_names

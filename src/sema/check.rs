@@ -2490,12 +2490,16 @@ impl Session {
             }
         }
         let neuron_name = neuron.as_ref().map(|n| n.0.clone()).unwrap_or_default();
-        let schema = self.schema(
+        let (schema, net_error) = self.schema(
             &typed_stimuli,
             &neuron_name,
             network.as_deref(),
             !replay.is_empty(),
         );
+        // A network block the run stage could not lower is an error here, not at run time.
+        if let (Some(m), Some((_, at))) = (net_error, network_at) {
+            diags.push(Diagnostic::new(Code::E0315, m).label(at, "this network"));
+        }
         let axes = self.sweeps(
             mid,
             base,
@@ -2685,22 +2689,26 @@ impl Session {
     }
 
     #[allow(clippy::too_many_arguments)]
-    /// Every sweepable path of an experiment with these stimuli, neuron and network.
+    /// Every sweepable path of an experiment with these stimuli, neuron and network, and why
+    /// its network block cannot be lowered (if it cannot).
     fn schema(
         &self,
         stimuli: &[StimulusModel],
         neuron: &str,
         network: Option<&str>,
         replay: bool,
-    ) -> Schema {
+    ) -> (Schema, Option<String>) {
         let neuron_model = self.model.neurons.iter().find(|n| n.name == neuron);
         // The typed network, as the run stage reads it (an unreadable network file is
         // reported where it is declared; its paths are then simply unknown here).
+        let mut lower_error = None;
         let typed_net = network.and_then(|name| {
             let nm = self.model.networks.iter().find(|n| n.name == name)?;
             match &nm.isf_network_param {
                 Some(p) => crate::network::isf_network_param(Path::new(p)).ok(),
-                None => crate::network::lower::from_model(nm).ok(),
+                None => crate::network::lower::from_model(nm)
+                    .map_err(|e| lower_error = Some(format!("network `{name}`: {e}")))
+                    .ok(),
             }
         });
         let mech_params = |name: &str| -> Option<Vec<(String, Dim)>> {
@@ -2718,14 +2726,15 @@ impl Session {
                 .map(|m| m.model.ions.iter().map(|i| i.ion.clone()).collect())
                 .unwrap_or_default()
         };
-        Schema::build(&SchemaInput {
+        let schema = Schema::build(&SchemaInput {
             stimuli,
             neuron: neuron_model,
             network: network.zip(typed_net.as_ref()),
             mech_params: &mech_params,
             mech_ions: &mech_ions,
             replay,
-        })
+        });
+        (schema, lower_error)
     }
 
     /// The sweep blocks of a root experiment, resolved against the schema of its stimuli,
