@@ -96,6 +96,10 @@ const ELSEWHERE: &[(&str, &str)] = &[
         "E0417",
         "needs the lowered cell: checked before any trial runs (tests/run_recordings.rs)",
     ),
+    (
+        "E0006",
+        "REPL input that is not UTF-8 (tests/repl_pty.rs, src/cli/repl.rs)",
+    ),
     ("E0901", "internal errors only"),
 ];
 

@@ -89,6 +89,12 @@ fn interactive_loop(session: &mut Session, color: bool, no_history: bool) -> i32
                 }
             }
             Err(ReadlineError::Interrupted) => continue,
+            // A byte that is not UTF-8 (a stray paste, a binary file dumped into the
+            // terminal) discards that line only; the session goes on.
+            Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                println!("{}", not_utf8(None));
+                continue;
+            }
             Err(ReadlineError::Eof) => break,
             Err(e) => {
                 eprintln!("isf repl: {e}");
@@ -105,15 +111,44 @@ fn interactive_loop(session: &mut Session, color: bool, no_history: bool) -> i32
     0
 }
 
+/// The E0006 message for input that is not UTF-8 (`line`: its number in piped input).
+fn not_utf8(line: Option<usize>) -> String {
+    let at = line.map(|n| format!(" (line {n})")).unwrap_or_default();
+    format!("[E0006] error: input is not valid UTF-8{at}; that line was discarded")
+}
+
+/// Piped input: lines joined while unfinished. A line that is not UTF-8 is reported (E0006)
+/// and skipped; the exit status is then 1.
 fn piped_loop(session: &mut Session) -> i32 {
     let stdin = std::io::stdin();
+    let mut input = stdin.lock();
     let mut buf = String::new();
-    for line in stdin.lock().lines() {
-        let Ok(line) = line else { break };
+    let mut status = 0;
+    let mut raw = Vec::new();
+    let mut n = 0usize;
+    loop {
+        raw.clear();
+        match input.read_until(b'\n', &mut raw) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("isf repl: cannot read input: {e}");
+                return 1;
+            }
+        }
+        n += 1;
+        let line = match std::str::from_utf8(&raw) {
+            Ok(l) => l.trim_end_matches(['\n', '\r']),
+            Err(_) => {
+                eprintln!("{}", not_utf8(Some(n)));
+                status = 1;
+                continue;
+            }
+        };
         if !buf.is_empty() && line.trim().is_empty() {
             // a blank line ends an unfinished input, as on the terminal
         } else {
-            buf.push_str(&line);
+            buf.push_str(line);
             if Session::is_incomplete(&buf) {
                 buf.push('\n');
                 continue;
@@ -124,11 +159,11 @@ fn piped_loop(session: &mut Session) -> i32 {
         print!("{}", r.out);
         let _ = std::io::stdout().flush();
         if r.quit {
-            return 0;
+            return status;
         }
     }
     if !buf.trim().is_empty() {
         print!("{}", session.handle(&buf).out);
     }
-    0
+    status
 }

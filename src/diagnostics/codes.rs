@@ -43,6 +43,7 @@ codes! {
     E0003 => "invalid escape sequence in string",
     E0004 => "malformed number",
     E0005 => "unterminated block comment",
+    E0006 => "input is not valid UTF-8",
     // ---- E01xx syntax ----
     E0101 => "syntax error",
     E0102 => "unexpected end of input",

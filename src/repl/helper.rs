@@ -167,16 +167,20 @@ pub fn colorize(line: &str) -> String {
     out
 }
 
+/// Inputs longer than this (bytes) are not coloured: re-lexing the whole input on every
+/// keystroke would make typing (or a paste without bracketed-paste support) quadratic.
+const HIGHLIGHT_MAX: usize = 4096;
+
 impl Highlighter for ReplHelper {
     fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
-        if !self.color || line.trim_start().starts_with(':') {
+        if !self.color || line.len() > HIGHLIGHT_MAX || line.trim_start().starts_with(':') {
             return Cow::Borrowed(line);
         }
         Cow::Owned(colorize(line))
     }
 
-    fn highlight_char(&self, _line: &str, _pos: usize, _kind: CmdKind) -> bool {
-        self.color
+    fn highlight_char(&self, line: &str, _pos: usize, _kind: CmdKind) -> bool {
+        self.color && line.len() <= HIGHLIGHT_MAX
     }
 }
 

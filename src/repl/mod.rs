@@ -201,8 +201,56 @@ impl Session {
         matches!(parser::parse_repl(FileId(0), input), Err((_, true)))
     }
 
-    /// Handle one input (code or a command).
+    /// Split a multi-line input (a paste) into complete inputs, as if typed line by line: a
+    /// line joins the next while the parser says the input is unfinished, and a blank line
+    /// ends an unfinished input. Linear in the input when every line completes an input.
+    pub fn split_inputs(input: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = String::new();
+        for line in input.lines() {
+            if line.trim().is_empty() {
+                if !buf.trim().is_empty() {
+                    out.push(std::mem::take(&mut buf));
+                }
+                continue;
+            }
+            buf.push_str(line);
+            if Session::is_incomplete(&buf) {
+                buf.push('\n');
+            } else {
+                out.push(std::mem::take(&mut buf));
+            }
+        }
+        if !buf.trim().is_empty() {
+            out.push(buf);
+        }
+        out
+    }
+
+    /// Handle an input: one item, expression or command, or several on separate lines (a
+    /// pasted block), each handled in turn until one quits.
     pub fn handle(&mut self, input: &str) -> Reply {
+        if input.trim().contains('\n') && !input.trim_start().starts_with(':') {
+            let parts = Session::split_inputs(input);
+            if parts.len() > 1 {
+                let mut all = Reply::default();
+                for p in parts {
+                    let r = self.handle_one(&p);
+                    all.out.push_str(&r.out);
+                    all.error |= r.error;
+                    if r.quit {
+                        all.quit = true;
+                        break;
+                    }
+                }
+                return all;
+            }
+        }
+        self.handle_one(input)
+    }
+
+    /// Handle one input (code or a command).
+    fn handle_one(&mut self, input: &str) -> Reply {
         let t = input.trim();
         if t.is_empty() {
             return Reply::default();
@@ -727,6 +775,21 @@ mod tests {
         assert_eq!(s.handle("let tau = 5 ms").out, "tau = 5 ms\n");
         assert_eq!(s.handle("tau").out, "= 5 ms\n");
         assert_eq!(s.source(), "let tau = 5 ms\n");
+    }
+
+    #[test]
+    fn a_pasted_block_is_handled_input_by_input() {
+        let mut s = session();
+        let r = s.handle("let a = 1 mV\nlet b = [a,\n  2 mV]\n\nb[1] + a\n");
+        assert!(!r.error, "{}", r.out);
+        assert!(r.out.contains("= 3 mV"), "{}", r.out);
+        assert_eq!(
+            Session::split_inputs("let a = 1\nlet b = [a,\n 2]\nb"),
+            vec!["let a = 1", "let b = [a,\n 2]", "b"]
+        );
+        // An error in one input does not stop the others.
+        let r = s.handle("let c = 1 mV + 1 ms\nlet d = 4 mV\nd");
+        assert!(r.error && r.out.contains("= 4 mV"), "{}", r.out);
     }
 
     #[test]
