@@ -96,7 +96,8 @@ pub fn run(args: RunArgs) -> i32 {
             eprintln!("\nstopping: finishing the trials in flight (Ctrl-C again to abort)");
         });
     }
-    let script = std::fs::read_to_string(&args.file).unwrap_or_default();
+    let script =
+        crate::files::read_text(&args.file, crate::files::SCRIPT_LIMIT).unwrap_or_default();
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())

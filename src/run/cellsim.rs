@@ -199,6 +199,7 @@ impl CellRunner {
             replay_files,
         };
         let base = Arc::new(setup.build_point(&[], None)?);
+        check_recorded_bytes(exp, &base)?;
         Ok(CellRunner {
             setup,
             base,
@@ -290,7 +291,11 @@ impl Setup {
                 format!("duration {duration_ms} ms and time step {dt_ms} ms must be positive"),
             ));
         }
-        let n_steps = (duration_ms / dt_ms).round();
+        // Checked again here for models that did not come through `isf check` (plans read
+        // back, the REPL): a huge count must be refused, not saturate or abort.
+        let n_steps = crate::rules::steps(duration_ms, dt_ms)
+            .map_err(|b| Diagnostic::new(b.code, b.message))?
+            .round();
         // Whether only passive cable parameters change matters not: any neuron change may
         // change the compartments (d_lambda), so the cell is lowered anew.
         let new_cell = neuron.is_some();
@@ -558,6 +563,55 @@ impl Setup {
         }
         Ok(out)
     }
+}
+
+/// Refuse a run that would record more than the limits allow (E0418), before any trial runs.
+///
+/// Bytes of a trial are samples (steps + 1) × traces × 8: one trace per site of a voltage, ion
+/// or state recording and one per compartment for `all_compartments`. Spike times, synapse
+/// activations and presynaptic spikes are events whose number depends on the activity; they
+/// are left out. Under a `duration` or `dt` sweep the longest point's steps are used, and a
+/// sweep of cable parameters is counted with the base cell's compartments.
+fn check_recorded_bytes(exp: &ExperimentModel, base: &PointInputs) -> Result<(), Diagnostic> {
+    let traces = base.probes.iter().fold(0u64, |n, p| {
+        n.saturating_add(match p {
+            Probe::V { .. } | Probe::Ion { .. } | Probe::State { .. } => 1,
+            Probe::AllV { .. } => base.cell.n_compartments() as u64,
+            Probe::Spikes { .. } | Probe::Activations | Probe::PresynapticSpikes => 0,
+        })
+    });
+    let axis_values = |t: SweepTarget| -> Vec<f64> {
+        exp.sweep
+            .iter()
+            .filter(|a| a.target == t)
+            .flat_map(|a| a.values.iter())
+            .filter_map(|v| match v {
+                SweepValue::Num(x) => Some(*x),
+                _ => None,
+            })
+            .collect()
+    };
+    let longest = axis_values(SweepTarget::Duration)
+        .into_iter()
+        .fold(base.duration_ms, f64::max);
+    let finest = axis_values(SweepTarget::Dt)
+        .into_iter()
+        .fold(base.dt_ms, f64::min);
+    let steps = crate::rules::steps(longest, finest)
+        .map_err(|b| Diagnostic::new(b.code, format!("a sweep point: {}", b.message)))?
+        .round() as u64;
+    let per_trial = steps
+        .saturating_add(1)
+        .saturating_mul(traces)
+        .saturating_mul(8);
+    let items = exp.sweep_points.saturating_mul(exp.trials);
+    crate::rules::recorded_bytes(per_trial, per_trial.saturating_mul(items)).map_err(|b| {
+        Diagnostic::new(b.code, b.message).note(format!(
+            "{} samples × {traces} traces × 8 bytes per trial, {} trials",
+            steps.saturating_add(1),
+            items
+        ))
+    })
 }
 
 /// The experiment's network with every synapse placed on its neuron, exactly as `isf run`
