@@ -193,6 +193,8 @@ pub struct Limits {
     pub bytes_per_trial: u64,
     /// Bytes recorded by one experiment (all its trials).
     pub bytes_per_run: u64,
+    /// Presynaptic cells of a network, and declared synapses of a network (each).
+    pub network: u64,
 }
 
 impl Limits {
@@ -203,6 +205,7 @@ impl Limits {
         compartments: 10_000_000,
         bytes_per_trial: 10_000_000_000,
         bytes_per_run: 1_000_000_000_000,
+        network: 10_000_000,
     };
     /// With `--allow-large`: counts must still be exact in an `f64` (2^53) and compartments
     /// addressable by the solver's 32-bit indices.
@@ -212,6 +215,7 @@ impl Limits {
         compartments: u32::MAX as u64,
         bytes_per_trial: u64::MAX,
         bytes_per_run: u64::MAX,
+        network: u32::MAX as u64,
     };
 }
 
@@ -268,7 +272,7 @@ pub fn show_bytes(b: f64) -> String {
     if !b.is_finite() || x >= 1000.0 {
         return format!("{} bytes", show_count(b));
     }
-    if i == 0 || x >= 100.0 {
+    if i == 0 || x >= 100.0 || format!("{x:.1}").ends_with(".0") {
         format!("{x:.0} {}", UNITS[i])
     } else {
         format!("{x:.1} {}", UNITS[i])
@@ -337,6 +341,24 @@ pub fn compartments(n: u64) -> Result<u64, Broken> {
                 show_count(limit as f64)
             ),
             "too many compartments".into(),
+        ))
+    }
+}
+
+/// A network's presynaptic cells or declared synapses (`what`, e.g. "presynaptic cells"),
+/// summed over its populations, when within [`Limits::network`] (E0418).
+pub fn network_size(what: &str, n: u64) -> Result<u64, Broken> {
+    let limit = limits().network;
+    if n <= limit {
+        Ok(n)
+    } else {
+        Err(over(
+            format!(
+                "the network would have {} {what}; the limit is {}",
+                show_count(n as f64),
+                show_count(limit as f64)
+            ),
+            format!("too many {what}"),
         ))
     }
 }

@@ -160,6 +160,12 @@ pub fn run(args: RunArgs) -> i32 {
             }
             continue;
         }
+        // The cell is lowered and the run's size checked (compartments, recorded bytes) before
+        // the store is created, so a refused run leaves nothing behind.
+        let runner = match CellRunner::new(model, exp) {
+            Ok(r) => r,
+            Err(d) => return fail(d),
+        };
         let held = std::fs::canonicalize(&out).is_ok_and(|o| {
             locks
                 .iter()
@@ -199,10 +205,6 @@ pub fn run(args: RunArgs) -> i32 {
             );
             return 1;
         }
-        let runner = match CellRunner::new(model, exp) {
-            Ok(r) => r,
-            Err(d) => return fail(d),
-        };
         let mut meta = Metadata {
             isf_version: Some(env!("CARGO_PKG_VERSION").to_string()),
             plan_hash: Some(model.content_hash()),

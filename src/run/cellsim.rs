@@ -705,13 +705,28 @@ fn typed_network(model: &Model, name: &str) -> Result<crate::network::Network, D
                 format!("network `{name}` is not declared in this script"),
             )
         })?;
-    match &nm.isf_network_param {
-        Some(path) => {
-            crate::network::isf_network_param(Path::new(path)).map_err(|e| e.to_diagnostic_plain())
-        }
+    let net = match &nm.isf_network_param {
+        Some(path) => crate::network::isf_network_param(Path::new(path))
+            .map_err(|e| e.to_diagnostic_plain())?,
         None => crate::network::lower::from_model(nm)
-            .map_err(|e| unsupported(format!("network `{name}`: {e}"))),
-    }
+            .map_err(|e| unsupported(format!("network `{name}`: {e}")))?,
+    };
+    // Cells and synapses are allocated per item: a `cellNr` of 4e9 in a parameter file must
+    // be refused here, not abort on allocation.
+    let (cells, synapses) = net.populations.iter().fold((0u64, 0u64), |(c, s), p| {
+        let declared = match &p.synapses {
+            crate::network::SynapseSource::Declared(d) => u64::from(d.count),
+            crate::network::SynapseSource::Anatomy { .. } => 0,
+        };
+        (c + u64::from(p.cells), s + declared)
+    });
+    let size = |what: &str, n: u64| {
+        crate::rules::network_size(what, n)
+            .map_err(|b| Diagnostic::new(b.code, format!("network `{name}`: {}", b.message)))
+    };
+    size("presynaptic cells", cells)?;
+    size("declared synapses", synapses)?;
+    Ok(net)
 }
 
 /// Synapse placement on the cell (ISF's rule) and the section labels for output files.
