@@ -428,7 +428,7 @@ mod tests {
             recorded_bytes(10, 2_000_000_000_000)
                 .unwrap_err()
                 .message
-                .contains("2.0 TB")
+                .contains("would record 2 TB")
         );
         assert_eq!(show_bytes(1.9e12), "1.9 TB");
         assert_eq!(show_count(2.4e13), "2.4e13");
