@@ -195,6 +195,8 @@ pub struct Limits {
     pub bytes_per_run: u64,
     /// Presynaptic cells of a network, and declared synapses of a network (each).
     pub network: u64,
+    /// Presynaptic spikes (or rate bins) one trial's generated activity is expected to have.
+    pub spikes: u64,
 }
 
 impl Limits {
@@ -206,6 +208,7 @@ impl Limits {
         bytes_per_trial: 10_000_000_000,
         bytes_per_run: 1_000_000_000_000,
         network: 10_000_000,
+        spikes: 100_000_000,
     };
     /// With `--allow-large`: counts must still be exact in an `f64` (2^53) and compartments
     /// addressable by the solver's 32-bit indices.
@@ -216,6 +219,7 @@ impl Limits {
         bytes_per_trial: u64::MAX,
         bytes_per_run: u64::MAX,
         network: u32::MAX as u64,
+        spikes: 1 << 53,
     };
 }
 
@@ -359,6 +363,24 @@ pub fn network_size(what: &str, n: u64) -> Result<u64, Broken> {
                 show_count(limit as f64)
             ),
             format!("too many {what}"),
+        ))
+    }
+}
+
+/// The presynaptic spikes (or rate bins) a population's activity generates in one trial, an
+/// upper estimate, when within [`Limits::spikes`] (E0418). `what` names the population.
+pub fn spikes(what: &str, n: f64) -> Result<f64, Broken> {
+    let limit = limits().spikes;
+    if n.is_finite() && n <= limit as f64 {
+        Ok(n)
+    } else {
+        Err(over(
+            format!(
+                "{what} would generate about {} spikes or rate bins per trial; the limit is {}",
+                show_count(n),
+                show_count(limit as f64)
+            ),
+            "too many spikes".into(),
         ))
     }
 }

@@ -281,8 +281,9 @@ fn limits_are_raised_by_flag_or_environment() {
     assert!(out.contains("E0418"), "{out}");
 }
 
-#[test]
-fn a_huge_cell_count_in_a_network_param_file_is_refused() {
+/// `isf run` of the conformance cell and network with `from` replaced by `to` (first match)
+/// in a copy of `network.param`: the output, or `None` when the data is missing.
+fn run_mutated_network(from: &str, to: &str) -> Option<(Option<i32>, String)> {
     let dir = common::conformance::conformance_dir().join("inputs");
     let files = [
         "86_C2_center.param",
@@ -294,7 +295,7 @@ fn a_huge_cell_count_in_a_network_param_file_is_refused() {
     let paths: Vec<PathBuf> = files.iter().map(|f| dir.join(f)).collect();
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     if !common::skip::require_data("conformance data", &refs) {
-        return;
+        return None;
     }
     let tmp = tempfile::tempdir().unwrap();
     for (f, p) in files.iter().zip(&paths) {
@@ -302,12 +303,8 @@ fn a_huge_cell_count_in_a_network_param_file_is_refused() {
     }
     let net = tmp.path().join("network.param");
     let text = std::fs::read_to_string(&net).unwrap();
-    assert!(text.contains("\"cellNr\": 7,"));
-    std::fs::write(
-        &net,
-        text.replacen("\"cellNr\": 7,", "\"cellNr\": 4000000000,", 1),
-    )
-    .unwrap();
+    assert!(text.contains(from), "network.param has no `{from}`");
+    std::fs::write(&net, text.replacen(from, to, 1)).unwrap();
     let s = tmp.path().join("s.isf");
     std::fs::write(
         &s,
@@ -316,10 +313,31 @@ fn a_huge_cell_count_in_a_network_param_file_is_refused() {
          network: C2\n    duration: 1 ms\n    record { soma.v }\n    store: \"o.isfdb\"\n}\n",
     )
     .unwrap();
-    let (status, out) = isf(tmp.path(), &["run", s.to_str().unwrap()], &[]);
+    Some(isf(tmp.path(), &["run", s.to_str().unwrap()], &[]))
+}
+
+#[test]
+fn a_huge_cell_count_in_a_network_param_file_is_refused() {
+    let Some((status, out)) = run_mutated_network("\"cellNr\": 7,", "\"cellNr\": 4000000000,")
+    else {
+        return;
+    };
     assert_eq!(status, Some(1), "{out}");
     assert!(
         out.contains("E0418") && out.contains("4.0e9 presynaptic cells"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_tiny_poisson_interval_in_a_network_param_file_is_refused() {
+    let Some((status, out)) = run_mutated_network("\"interval\": 142.9,", "\"interval\": 1e-9,")
+    else {
+        return;
+    };
+    assert_eq!(status, Some(1), "{out}");
+    assert!(
+        out.contains("E0418") && out.contains("7.0e9 spikes"),
         "{out}"
     );
 }

@@ -177,7 +177,7 @@ impl CellRunner {
             morph.add_hay2013_axon();
         }
         let base_network = match &exp.network {
-            Some(name) => Some(typed_network(model, name)?),
+            Some(name) => Some(check_spikes(typed_network(model, name)?, exp)?),
             None if !exp.replay.is_empty() => {
                 return Err(unsupported(
                     "replay needs a network giving the receptors of each cell type".into(),
@@ -563,6 +563,35 @@ impl Setup {
         }
         Ok(out)
     }
+}
+
+/// Refuse a network whose generated activity would be too large for one trial (E0418), at
+/// the experiment's longest duration; returns it unchanged otherwise.
+fn check_spikes(
+    net: crate::network::Network,
+    exp: &ExperimentModel,
+) -> Result<crate::network::Network, Diagnostic> {
+    let t_stop = exp
+        .sweep
+        .iter()
+        .filter(|a| a.target == SweepTarget::Duration)
+        .flat_map(|a| a.values.iter())
+        .filter_map(|v| match v {
+            SweepValue::Num(x) => Some(*x),
+            _ => None,
+        })
+        .fold(exp.duration_ms, f64::max);
+    for p in &net.populations {
+        let n: f64 = p
+            .activity
+            .iter()
+            .map(|a| crate::network::activity::spike_estimate(a, p.cells, t_stop))
+            .sum();
+        crate::rules::spikes(&format!("population `{}`", p.name), n).map_err(|b| {
+            Diagnostic::new(b.code, format!("network `{}`: {}", net.name, b.message))
+        })?;
+    }
+    Ok(net)
 }
 
 /// Refuse a run that would record more than the limits allow (E0418), before any trial runs.
