@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod diagnostics;
+pub mod files;
 pub mod formats;
 pub mod kernel;
 pub mod lower;

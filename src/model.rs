@@ -42,8 +42,9 @@ impl Model {
 /// Shared with the run fingerprints ([`crate::run::fingerprint`]), which hash parts of it.
 pub(crate) fn content_address(v: &mut serde_json::Value) {
     use serde_json::Value as J;
-    let file_hash = |p: &str| match std::fs::read(p) {
-        Ok(bytes) => format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),
+    // Bounded like every read of a named file: a device or FIFO must not hang the hash.
+    let file_hash = |p: &str| match crate::files::read_data(std::path::Path::new(p)) {
+        Ok(text) => format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes()))),
         Err(_) => format!(
             "missing:{}",
             std::path::Path::new(p)

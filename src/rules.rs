@@ -19,6 +19,7 @@
 //! | positive (not a duration: `Ra`, `cm`; [`positive`]) | E0314 |
 //! | positive duration or time step ([`positive_duration`]) | E0405 |
 //! | whole-number count with a lower bound ([`count`]) | E0407 |
+//! | a run within the resource [`Limits`] ([`steps`], [`work_items`], [`compartments`], [`recorded_bytes`]) | E0418 |
 //!
 //! E0314 ("value out of range") is the general code; E0405 and E0407 keep the meaning they had
 //! for the experiment's `duration` and `trials`, widened to every duration and count. Values
@@ -173,6 +174,244 @@ pub fn count(what: &str, x: f64, min: u32) -> Result<u32, Broken> {
     }
 }
 
+// ---------------------------------------------------------------- resource limits
+
+/// Sane ceilings on the size of a run, checked before anything is allocated (E0418). A real
+/// experiment stays far below them; a mistyped exponent (`trials: 1e12`, `dt: 1e-9 ms`, a
+/// coordinate of 1e9 µm in a morphology) does not, and would otherwise abort on allocation or
+/// run for years. `--allow-large` (or `ISF_ALLOW_LARGE=1`) lifts them to [`Limits::RAISED`],
+/// which only keeps the counts representable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Time steps of one trial (duration / dt, per sweep point).
+    pub steps: u64,
+    /// Work items of one experiment (sweep points × trials).
+    pub work_items: u64,
+    /// Compartments of the lowered cell.
+    pub compartments: u64,
+    /// Bytes recorded by one trial (samples × traces × 8).
+    pub bytes_per_trial: u64,
+    /// Bytes recorded by one experiment (all its trials).
+    pub bytes_per_run: u64,
+    /// Presynaptic cells of a network, and declared synapses of a network (each).
+    pub network: u64,
+    /// Presynaptic spikes (or rate bins) one trial's generated activity is expected to have.
+    pub spikes: u64,
+}
+
+impl Limits {
+    /// The limits every run is checked against unless the user raises them.
+    pub const DEFAULT: Limits = Limits {
+        steps: 1_000_000_000,
+        work_items: 100_000_000,
+        compartments: 10_000_000,
+        bytes_per_trial: 10_000_000_000,
+        bytes_per_run: 1_000_000_000_000,
+        network: 10_000_000,
+        spikes: 100_000_000,
+    };
+    /// With `--allow-large`: counts must still be exact in an `f64` (2^53) and compartments
+    /// addressable by the solver's 32-bit indices.
+    pub const RAISED: Limits = Limits {
+        steps: 1 << 53,
+        work_items: 1 << 53,
+        compartments: u32::MAX as u64,
+        bytes_per_trial: u64::MAX,
+        bytes_per_run: u64::MAX,
+        network: u32::MAX as u64,
+        spikes: 1 << 53,
+    };
+}
+
+static ALLOW_LARGE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Raise the limits for the rest of the process (`--allow-large`).
+pub fn allow_large() {
+    ALLOW_LARGE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The limits in force: [`Limits::RAISED`] after [`allow_large`] or with the environment
+/// variable `ISF_ALLOW_LARGE` set to `1` or `true`, else [`Limits::DEFAULT`].
+pub fn limits() -> Limits {
+    let env =
+        std::env::var("ISF_ALLOW_LARGE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    if env || ALLOW_LARGE.load(std::sync::atomic::Ordering::Relaxed) {
+        Limits::RAISED
+    } else {
+        Limits::DEFAULT
+    }
+}
+
+/// How to raise a limit, appended to every E0418 message.
+const RAISE: &str = "if you mean it, run with `--allow-large` (or ISF_ALLOW_LARGE=1)";
+
+/// A count for messages: exact below a million, else `2.4e13`.
+pub fn show_count(x: f64) -> String {
+    if x.is_finite() && x.abs() < 1e6 {
+        format!("{x}")
+    } else {
+        format!("{x:.1e}")
+    }
+}
+
+/// A number for messages, to 7 significant digits: `0.025`, `1e-9`, `1e300`.
+pub fn show_num(x: f64) -> String {
+    let r: f64 = format!("{x:.6e}").parse().unwrap_or(x);
+    if r == 0.0 || !r.is_finite() || (1e-3..1e6).contains(&r.abs()) {
+        format!("{r}")
+    } else {
+        format!("{r:e}")
+    }
+}
+
+/// A byte count for messages, in decimal units: `1.9 TB`, `512 MB`.
+pub fn show_bytes(b: f64) -> String {
+    const UNITS: &[&str] = &["bytes", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut x = b;
+    let mut i = 0;
+    while x >= 1000.0 && i + 1 < UNITS.len() {
+        x /= 1000.0;
+        i += 1;
+    }
+    if !b.is_finite() || x >= 1000.0 {
+        return format!("{} bytes", show_count(b));
+    }
+    if i == 0 || x >= 100.0 || format!("{x:.1}").ends_with(".0") {
+        format!("{x:.0} {}", UNITS[i])
+    } else {
+        format!("{x:.1} {}", UNITS[i])
+    }
+}
+
+fn over(what: String, label: String) -> Broken {
+    Broken {
+        code: Code::E0418,
+        message: format!("{what}; {RAISE}"),
+        label,
+    }
+}
+
+/// The number of time steps of a trial, `duration / dt` (not rounded), when it is finite and
+/// within [`Limits::steps`] (E0418).
+pub fn steps(duration_ms: f64, dt_ms: f64) -> Result<f64, Broken> {
+    let k = duration_ms / dt_ms;
+    let limit = limits().steps;
+    if k.is_finite() && k <= limit as f64 {
+        Ok(k)
+    } else {
+        Err(over(
+            format!(
+                "{} ms in steps of {} ms is {} steps per trial; the limit is {}",
+                show_num(duration_ms),
+                show_num(dt_ms),
+                show_count(k),
+                show_count(limit as f64)
+            ),
+            format!("{} steps", show_count(k)),
+        ))
+    }
+}
+
+/// Sweep points × trials, when the product is within [`Limits::work_items`] (E0418). `points`
+/// may be saturated ([`crate::run::sweep_points`]).
+pub fn work_items(points: u64, trials: u64) -> Result<u64, Broken> {
+    let limit = limits().work_items;
+    match points.checked_mul(trials) {
+        Some(n) if n <= limit => Ok(n),
+        n => Err(over(
+            format!(
+                "{} sweep points × {} trials is {} work items; the limit is {}",
+                show_count(points as f64),
+                show_count(trials as f64),
+                n.map_or_else(|| "more than 1.8e19".to_string(), |n| show_count(n as f64)),
+                show_count(limit as f64)
+            ),
+            "too many work items".into(),
+        )),
+    }
+}
+
+/// A cell's number of compartments, when within [`Limits::compartments`] (E0418). `n` may be
+/// saturated.
+pub fn compartments(n: u64) -> Result<u64, Broken> {
+    let limit = limits().compartments;
+    if n <= limit {
+        Ok(n)
+    } else {
+        Err(over(
+            format!(
+                "the cell would have {} compartments; the limit is {}",
+                show_count(n as f64),
+                show_count(limit as f64)
+            ),
+            "too many compartments".into(),
+        ))
+    }
+}
+
+/// A network's presynaptic cells or declared synapses (`what`, e.g. "presynaptic cells"),
+/// summed over its populations, when within [`Limits::network`] (E0418).
+pub fn network_size(what: &str, n: u64) -> Result<u64, Broken> {
+    let limit = limits().network;
+    if n <= limit {
+        Ok(n)
+    } else {
+        Err(over(
+            format!(
+                "the network would have {} {what}; the limit is {}",
+                show_count(n as f64),
+                show_count(limit as f64)
+            ),
+            format!("too many {what}"),
+        ))
+    }
+}
+
+/// The presynaptic spikes (or rate bins) a population's activity generates in one trial, an
+/// upper estimate, when within [`Limits::spikes`] (E0418). `what` names the population.
+pub fn spikes(what: &str, n: f64) -> Result<f64, Broken> {
+    let limit = limits().spikes;
+    if n.is_finite() && n <= limit as f64 {
+        Ok(n)
+    } else {
+        Err(over(
+            format!(
+                "{what} would generate about {} spikes or rate bins per trial; the limit is {}",
+                show_count(n),
+                show_count(limit as f64)
+            ),
+            "too many spikes".into(),
+        ))
+    }
+}
+
+/// Recorded bytes of one trial and of the whole run (both may be saturated), when within
+/// [`Limits::bytes_per_trial`] and [`Limits::bytes_per_run`] (E0418).
+pub fn recorded_bytes(per_trial: u64, per_run: u64) -> Result<(), Broken> {
+    let l = limits();
+    if per_trial > l.bytes_per_trial {
+        return Err(over(
+            format!(
+                "one trial would record {}; the limit is {} per trial",
+                show_bytes(per_trial as f64),
+                show_bytes(l.bytes_per_trial as f64)
+            ),
+            "too much recorded".into(),
+        ));
+    }
+    if per_run > l.bytes_per_run {
+        return Err(over(
+            format!(
+                "this run would record {}; the limit is {} per run",
+                show_bytes(per_run as f64),
+                show_bytes(l.bytes_per_run as f64)
+            ),
+            "too much recorded".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +436,27 @@ mod tests {
         assert_eq!(count("n", 0.0, 1).unwrap_err().code, Code::E0407);
         assert_eq!(count("n", 3.0, 1), Ok(3));
         assert_eq!(probability("p", 1.0), Ok(1.0));
+        assert_eq!(steps(1e300, 0.025).unwrap_err().code, Code::E0418);
+        assert_eq!(steps(10.0, 1e-9).unwrap_err().code, Code::E0418);
+        assert_eq!(steps(10.0, 0.025), Ok(400.0));
+        assert_eq!(work_items(u64::MAX, 2).unwrap_err().code, Code::E0418);
+        assert_eq!(
+            work_items(1, 1_000_000_000_000).unwrap_err().code,
+            Code::E0418
+        );
+        assert_eq!(work_items(3, 4), Ok(12));
+        assert_eq!(compartments(20_000_000).unwrap_err().code, Code::E0418);
+        assert!(
+            recorded_bytes(10, 2_000_000_000_000)
+                .unwrap_err()
+                .message
+                .contains("would record 2 TB")
+        );
+        assert_eq!(show_bytes(1.9e12), "1.9 TB");
+        assert_eq!(show_count(2.4e13), "2.4e13");
+        assert_eq!(show_num(1.0000000000000003e-9), "1e-9");
+        assert_eq!(show_num(1e300), "1e300");
+        assert_eq!(show_num(0.025), "0.025");
         assert_eq!(
             probability("`releaseProb`", 1.3).unwrap_err().message,
             "`releaseProb` is 1.3; a probability must be within [0, 1]"

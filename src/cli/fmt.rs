@@ -91,7 +91,7 @@ pub fn run(args: FmtArgs) -> i32 {
             continue;
         }
         let name = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::files::read_text(path, crate::files::SCRIPT_LIMIT) {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("error: cannot read {name}: {e}");

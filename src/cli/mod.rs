@@ -25,6 +25,10 @@ pub mod run;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Lift the resource limits (steps per trial, work items, compartments, recorded bytes;
+    /// see `docs/reference.md`, "Resource limits"). Same as ISF_ALLOW_LARGE=1.
+    #[arg(long, global = true)]
+    pub allow_large: bool,
 }
 
 /// The subcommands.
@@ -57,6 +61,9 @@ pub enum Command {
 /// Parse arguments, run the command and return the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    if cli.allow_large {
+        crate::rules::allow_large();
+    }
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),

@@ -82,6 +82,8 @@ fn run_inner(args: &MorphArgs) -> Result<String, String> {
         rule.validate().map_err(|m| format!("error: --nseg: {m}"))?;
     }
     let nseg = discretize(&morph, &rule, &passive);
+    crate::morph::discretize::total_compartments(&nseg)
+        .map_err(|b| format!("error[{}]: {}", b.code.as_str(), b.message))?;
     for m in &modifiers {
         match m.as_str() {
             "scale_apical_morph_86" => {

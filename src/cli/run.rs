@@ -96,7 +96,8 @@ pub fn run(args: RunArgs) -> i32 {
             eprintln!("\nstopping: finishing the trials in flight (Ctrl-C again to abort)");
         });
     }
-    let script = std::fs::read_to_string(&args.file).unwrap_or_default();
+    let script =
+        crate::files::read_text(&args.file, crate::files::SCRIPT_LIMIT).unwrap_or_default();
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -159,6 +160,12 @@ pub fn run(args: RunArgs) -> i32 {
             }
             continue;
         }
+        // The cell is lowered and the run's size checked (compartments, recorded bytes) before
+        // the store is created, so a refused run leaves nothing behind.
+        let runner = match CellRunner::new(model, exp) {
+            Ok(r) => r,
+            Err(d) => return fail(d),
+        };
         let held = std::fs::canonicalize(&out).is_ok_and(|o| {
             locks
                 .iter()
@@ -198,10 +205,6 @@ pub fn run(args: RunArgs) -> i32 {
             );
             return 1;
         }
-        let runner = match CellRunner::new(model, exp) {
-            Ok(r) => r,
-            Err(d) => return fail(d),
-        };
         let mut meta = Metadata {
             isf_version: Some(env!("CARGO_PKG_VERSION").to_string()),
             plan_hash: Some(model.content_hash()),

@@ -97,6 +97,7 @@ codes! {
     E0415 => "declared synapses have no place on the cell (regions, distance range)",
     E0416 => "two recordings of an experiment have the same name",
     E0417 => "a recording reads a mechanism state the cell does not have at that site",
+    E0418 => "run exceeds a resource limit (steps, work items, compartments, recorded bytes)",
     // ---- E05xx numerics at run time ----
     E0501 => "non-finite value in the solver",
     E0502 => "runaway membrane voltage",

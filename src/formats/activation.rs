@@ -40,7 +40,7 @@ pub struct ActivationRow {
 /// Read and parse a synapse activation file.
 pub fn read_activation_file(path: &Path) -> Result<Vec<ActivationRow>, FileError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_data(path)
         .map_err(|e| FileError::new(Code::E0801, format!("cannot read file: {e}"), &name, 0, 0))?;
     parse_activation(&text, &name)
 }

@@ -66,7 +66,7 @@ impl ConFile {
 /// Read and parse a `.con` file.
 pub fn read_con_file(path: &Path) -> Result<ConFile, FileError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_data(path)
         .map_err(|e| FileError::new(Code::E0801, format!("cannot read file: {e}"), &name, 0, 0))?;
     parse_con(&text, &name)
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 /// Read the points of a landmark file.
 pub fn read_landmarks(path: &Path) -> Result<Vec<[f64; 3]>, FileError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::files::read_data(path).map_err(|e| {
         FileError::new(
             Code::E0801,
             format!("cannot read landmark file: {e}"),

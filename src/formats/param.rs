@@ -105,7 +105,7 @@ impl ParamNode {
 /// Read and parse a `.param` file.
 pub fn read_param_file(path: &Path) -> Result<ParamNode, FileError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_data(path)
         .map_err(|e| FileError::new(Code::E0801, format!("cannot read file: {e}"), &name, 0, 0))?;
     parse_param(&text, &name)
 }

@@ -58,7 +58,7 @@ pub fn looks_like_spike_times(text: &str) -> bool {
 /// Read and parse a spike-time file.
 pub fn read_spike_times_file(path: &Path) -> Result<Vec<SpikeTimeRow>, FileError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_data(path)
         .map_err(|e| FileError::new(Code::E0801, format!("cannot read file: {e}"), &name, 0, 0))?;
     parse_spike_times(&text, &name)
 }

@@ -72,7 +72,7 @@ impl SynFile {
 /// Read and parse a `.syn` file.
 pub fn read_syn_file(path: &Path) -> Result<SynFile, FileError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_data(path)
         .map_err(|e| FileError::new(Code::E0801, format!("cannot read file: {e}"), &name, 0, 0))?;
     parse_syn(&text, &name)
 }

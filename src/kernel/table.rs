@@ -80,6 +80,8 @@ pub fn isf_cell_tree(hoc: &Path, param: &Path) -> Result<(CableTree, CellGeometr
         morph.add_hay2013_axon();
     }
     let nseg = discretize(&morph, &cp.discretization, &cp.passive);
+    crate::morph::discretize::total_compartments(&nseg)
+        .map_err(|b| format!("error[{}]: {}", b.code.as_str(), b.message))?;
     for f in &cp.cell_modify_functions {
         match f.as_str() {
             "scale_apical_morph_86" => {
@@ -107,7 +109,7 @@ pub struct SegmentTable {
 impl SegmentTable {
     /// Read a comma-separated table with a header row (`nan` for absent mechanisms).
     pub fn read(path: &Path) -> Result<SegmentTable, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = crate::files::read_data(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut lines = text.lines().filter(|l| !l.trim().is_empty());
         let header: Vec<String> = lines
             .next()

@@ -325,6 +325,26 @@ pub fn build_cell_from(
         return Err(vec![LowerError::new(Code::E0412, m)]);
     }
     let nseg = morph::discretize(&morph, &rule, &psrc);
+    // Checked before any per-compartment allocation: one mistyped coordinate (1e9 µm) or
+    // `fixed(1e9)` would otherwise abort the process on allocation.
+    if let Err(b) = morph::discretize::total_compartments(&nseg) {
+        let mut e = LowerError::new(b.code, b.message);
+        e.field = Some("discretization".into());
+        if let Some((i, sec)) = morph
+            .sections
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.length_um().total_cmp(&b.1.length_um()))
+        {
+            e.note = Some(format!(
+                "the longest section, {i}, is {} µm long with {} compartments; check the \
+                 morphology's coordinates and the discretization rule",
+                crate::rules::show_num(sec.length_um()),
+                crate::rules::show_count(nseg[i] as f64)
+            ));
+        }
+        return Err(vec![e]);
+    }
     let geo0 = morph::geometry(&morph, &nseg, &psrc);
     let mut seg_offset = Vec::with_capacity(n_sec);
     let mut total = 0;

@@ -90,7 +90,7 @@ pub fn convert_file(
     neuron_name: &str,
 ) -> Result<String, Vec<FileError>> {
     let name = param.display().to_string();
-    let text = std::fs::read_to_string(param).map_err(|e| {
+    let text = crate::files::read_data(param).map_err(|e| {
         vec![FileError::new(
             Code::E0801,
             format!("cannot read file: {e}"),

@@ -199,6 +199,12 @@ pub fn discretize(
         .collect()
 }
 
+/// The total number of compartments of `nseg` (saturating), checked against the compartment
+/// limit ([`crate::rules::compartments`], E0418) before anything is allocated per compartment.
+pub fn total_compartments(nseg: &[usize]) -> Result<u64, crate::rules::Broken> {
+    crate::rules::compartments(nseg.iter().fold(0u64, |a, &n| a.saturating_add(n as u64)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

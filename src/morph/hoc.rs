@@ -23,7 +23,7 @@ use std::path::Path;
 /// Read and validate a `.hoc` morphology file.
 pub fn read_hoc_file(path: &Path) -> Result<Morphology, MorphError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_data(path)
         .map_err(|e| MorphError::new(Code::E0701, format!("cannot read file: {e}"), &name, 0, 0))?;
     read_hoc_str(&text, &name)
 }

@@ -30,7 +30,7 @@ use std::path::Path;
 /// Read and validate an SWC file.
 pub fn read_swc_file(path: &Path) -> Result<Morphology, MorphError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_data(path)
         .map_err(|e| MorphError::new(Code::E0701, format!("cannot read file: {e}"), &name, 0, 0))?;
     read_swc_str(&text, &name)
 }

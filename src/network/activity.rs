@@ -342,6 +342,42 @@ fn lognormal_weights(pop: &super::types::Population, rng: &mut Rng, out: &mut Ve
     }
 }
 
+/// An upper estimate of the spikes (or, for `modulated`, rate bins) that one generator draws
+/// for `cells` cells in a trial of `t_stop_ms`: checked before a trial runs, because the
+/// counts come from files and scripts (`nspikes`, a PSTH's cells per bin, a tiny interval or
+/// bin) and are allocated as drawn. Activities bounded by their own list sizes count as 0.
+pub fn spike_estimate(a: &Activity, cells: u32, t_stop_ms: f64) -> f64 {
+    let cells = f64::from(cells);
+    match a {
+        Activity::Poisson {
+            interval_ms,
+            start_ms,
+            stop_ms,
+            nspikes,
+            ..
+        } => match nspikes {
+            Some(k) => cells * f64::from(*k),
+            None => {
+                cells * ((stop_ms.unwrap_or(t_stop_ms) - start_ms).max(0.0) / interval_ms + 1.0)
+            }
+        },
+        Activity::PsthAbsolute { bins, .. } => bins.iter().map(|b| f64::from(b.2)).sum(),
+        Activity::Modulated {
+            bin_ms,
+            offset_ms,
+            mean_rate_hz,
+            max_modulation,
+            ..
+        } => {
+            let duration = (t_stop_ms - offset_ms).max(0.0);
+            let bins = duration / bin_ms;
+            let spikes = cells * mean_rate_hz * (1.0 + max_modulation) * t_stop_ms / 1000.0;
+            bins.max(spikes)
+        }
+        _ => 0.0,
+    }
+}
+
 /// Append `(cell, time, source)` for every spike of one generator.
 fn draw_activity(
     a: &Activity,

@@ -54,7 +54,7 @@ impl ReplayFile {
     /// Read and parse a replay file (format detected from the first line).
     pub fn read(path: &Path) -> Result<ReplayFile, FileError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::files::read_data(path).map_err(|e| {
             FileError::new(Code::E0801, format!("cannot read file: {e}"), &name, 0, 0)
         })?;
         ReplayFile::parse(&text, &name)

@@ -177,7 +177,7 @@ impl CellRunner {
             morph.add_hay2013_axon();
         }
         let base_network = match &exp.network {
-            Some(name) => Some(typed_network(model, name)?),
+            Some(name) => Some(check_spikes(typed_network(model, name)?, exp)?),
             None if !exp.replay.is_empty() => {
                 return Err(unsupported(
                     "replay needs a network giving the receptors of each cell type".into(),
@@ -199,6 +199,7 @@ impl CellRunner {
             replay_files,
         };
         let base = Arc::new(setup.build_point(&[], None)?);
+        check_recorded_bytes(exp, &base)?;
         Ok(CellRunner {
             setup,
             base,
@@ -290,7 +291,11 @@ impl Setup {
                 format!("duration {duration_ms} ms and time step {dt_ms} ms must be positive"),
             ));
         }
-        let n_steps = (duration_ms / dt_ms).round();
+        // Checked again here for models that did not come through `isf check` (plans read
+        // back, the REPL): a huge count must be refused, not saturate or abort.
+        let n_steps = crate::rules::steps(duration_ms, dt_ms)
+            .map_err(|b| Diagnostic::new(b.code, b.message))?
+            .round();
         // Whether only passive cable parameters change matters not: any neuron change may
         // change the compartments (d_lambda), so the cell is lowered anew.
         let new_cell = neuron.is_some();
@@ -560,6 +565,84 @@ impl Setup {
     }
 }
 
+/// Refuse a network whose generated activity would be too large for one trial (E0418), at
+/// the experiment's longest duration; returns it unchanged otherwise.
+fn check_spikes(
+    net: crate::network::Network,
+    exp: &ExperimentModel,
+) -> Result<crate::network::Network, Diagnostic> {
+    let t_stop = exp
+        .sweep
+        .iter()
+        .filter(|a| a.target == SweepTarget::Duration)
+        .flat_map(|a| a.values.iter())
+        .filter_map(|v| match v {
+            SweepValue::Num(x) => Some(*x),
+            _ => None,
+        })
+        .fold(exp.duration_ms, f64::max);
+    for p in &net.populations {
+        let n: f64 = p
+            .activity
+            .iter()
+            .map(|a| crate::network::activity::spike_estimate(a, p.cells, t_stop))
+            .sum();
+        crate::rules::spikes(&format!("population `{}`", p.name), n).map_err(|b| {
+            Diagnostic::new(b.code, format!("network `{}`: {}", net.name, b.message))
+        })?;
+    }
+    Ok(net)
+}
+
+/// Refuse a run that would record more than the limits allow (E0418), before any trial runs.
+///
+/// Bytes of a trial are samples (steps + 1) × traces × 8: one trace per site of a voltage, ion
+/// or state recording and one per compartment for `all_compartments`. Spike times, synapse
+/// activations and presynaptic spikes are events whose number depends on the activity; they
+/// are left out. Under a `duration` or `dt` sweep the longest point's steps are used, and a
+/// sweep of cable parameters is counted with the base cell's compartments.
+fn check_recorded_bytes(exp: &ExperimentModel, base: &PointInputs) -> Result<(), Diagnostic> {
+    let traces = base.probes.iter().fold(0u64, |n, p| {
+        n.saturating_add(match p {
+            Probe::V { .. } | Probe::Ion { .. } | Probe::State { .. } => 1,
+            Probe::AllV { .. } => base.cell.n_compartments() as u64,
+            Probe::Spikes { .. } | Probe::Activations | Probe::PresynapticSpikes => 0,
+        })
+    });
+    let axis_values = |t: SweepTarget| -> Vec<f64> {
+        exp.sweep
+            .iter()
+            .filter(|a| a.target == t)
+            .flat_map(|a| a.values.iter())
+            .filter_map(|v| match v {
+                SweepValue::Num(x) => Some(*x),
+                _ => None,
+            })
+            .collect()
+    };
+    let longest = axis_values(SweepTarget::Duration)
+        .into_iter()
+        .fold(base.duration_ms, f64::max);
+    let finest = axis_values(SweepTarget::Dt)
+        .into_iter()
+        .fold(base.dt_ms, f64::min);
+    let steps = crate::rules::steps(longest, finest)
+        .map_err(|b| Diagnostic::new(b.code, format!("a sweep point: {}", b.message)))?
+        .round() as u64;
+    let per_trial = steps
+        .saturating_add(1)
+        .saturating_mul(traces)
+        .saturating_mul(8);
+    let items = exp.sweep_points.saturating_mul(exp.trials);
+    crate::rules::recorded_bytes(per_trial, per_trial.saturating_mul(items)).map_err(|b| {
+        Diagnostic::new(b.code, b.message).note(format!(
+            "{} samples × {traces} traces × 8 bytes per trial, {} trials",
+            steps.saturating_add(1),
+            items
+        ))
+    })
+}
+
 /// The experiment's network with every synapse placed on its neuron, exactly as `isf run`
 /// places them (for `isf plan`'s synapse summary). `None` when the experiment has no network.
 pub fn placed_network(
@@ -651,13 +734,28 @@ fn typed_network(model: &Model, name: &str) -> Result<crate::network::Network, D
                 format!("network `{name}` is not declared in this script"),
             )
         })?;
-    match &nm.isf_network_param {
-        Some(path) => {
-            crate::network::isf_network_param(Path::new(path)).map_err(|e| e.to_diagnostic_plain())
-        }
+    let net = match &nm.isf_network_param {
+        Some(path) => crate::network::isf_network_param(Path::new(path))
+            .map_err(|e| e.to_diagnostic_plain())?,
         None => crate::network::lower::from_model(nm)
-            .map_err(|e| unsupported(format!("network `{name}`: {e}"))),
-    }
+            .map_err(|e| unsupported(format!("network `{name}`: {e}")))?,
+    };
+    // Cells and synapses are allocated per item: a `cellNr` of 4e9 in a parameter file must
+    // be refused here, not abort on allocation.
+    let (cells, synapses) = net.populations.iter().fold((0u64, 0u64), |(c, s), p| {
+        let declared = match &p.synapses {
+            crate::network::SynapseSource::Declared(d) => u64::from(d.count),
+            crate::network::SynapseSource::Anatomy { .. } => 0,
+        };
+        (c + u64::from(p.cells), s + declared)
+    });
+    let size = |what: &str, n: u64| {
+        crate::rules::network_size(what, n)
+            .map_err(|b| Diagnostic::new(b.code, format!("network `{name}`: {}", b.message)))
+    };
+    size("presynaptic cells", cells)?;
+    size("declared synapses", synapses)?;
+    Ok(net)
 }
 
 /// Synapse placement on the cell (ISF's rule) and the section labels for output files.

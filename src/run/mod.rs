@@ -25,12 +25,14 @@ pub struct WorkItem {
 }
 
 /// Number of sweep points: the product over axis groups of each group's length (1 without a
-/// sweep). Zipped axes share a group and count once.
+/// sweep). Zipped axes share a group and count once. Saturates at `u64::MAX` instead of
+/// wrapping, so an absurd grid is refused by the work-item limit ([`crate::rules::work_items`])
+/// rather than silently becoming a few points.
 pub fn sweep_points(axes: &[SweepAxisModel]) -> u64 {
     groups(axes)
         .iter()
         .map(|g| axes[g[0]].values.len() as u64)
-        .product::<u64>()
+        .fold(1u64, u64::saturating_mul)
         .max(1)
 }
 
@@ -115,11 +117,14 @@ pub fn stream_seed(trial_seed: u64, stream: u64) -> u64 {
 /// All work items of an experiment, in run order.
 pub fn work_items(exp: &ExperimentModel) -> Vec<WorkItem> {
     let points = sweep_points(&exp.sweep);
-    let mut v = Vec::with_capacity((points * exp.trials) as usize);
+    // The checker refuses more than `rules::limits().work_items`; the capacity is only a hint
+    // and must not overflow or abort for a model that bypassed it.
+    let n = points.saturating_mul(exp.trials);
+    let mut v = Vec::with_capacity(n.min(1 << 20) as usize);
     for point in 0..points {
         for trial in 0..exp.trials {
             v.push(WorkItem {
-                index: point * exp.trials + trial,
+                index: point.saturating_mul(exp.trials).saturating_add(trial),
                 point,
                 trial,
                 seed: trial_seed(exp.seed, point, trial),
@@ -202,6 +207,9 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].1, p[1].1);
         assert_eq!(sweep_points(&[]), 1);
+        // 8 axes of 256 values is 2^64 points: saturates, never wraps to 1.
+        let huge: Vec<_> = (0..8).map(|g| axis("a", 256, g)).collect();
+        assert_eq!(sweep_points(&huge), u64::MAX);
     }
 
     #[test]

@@ -668,7 +668,7 @@ fn check_want(ev: &mut Evaluator, v: Val, p: Param, span: Span) -> Val {
                         })
                         .unwrap_or_else(|| path.display().to_string());
                     ev.diags.push(
-                        Diagnostic::new(Code::E0211, format!("file not found: {s}"))
+                        Diagnostic::new(Code::E0211, crate::files::not_found(&path, &s))
                             .label(span, format!("looked for {shown}"))
                             .note("paths are relative to the script that names them"),
                     );

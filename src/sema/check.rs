@@ -44,7 +44,7 @@ impl Checked {
 /// Check a script file on disk.
 pub fn check_path(path: &Path) -> Checked {
     let mut s = Session::default();
-    let root = match std::fs::read_to_string(path) {
+    let root = match crate::files::read_text(path, crate::files::SCRIPT_LIMIT) {
         Ok(text) => {
             let origin = Origin::Path(normalize(path));
             Some(s.load(origin, path.display().to_string(), text, None))
@@ -421,8 +421,21 @@ impl Session {
             ImportTarget::File { path, span } => {
                 let full = normalize(&base.join(path));
                 let origin = Origin::Path(full.clone());
+                // Only `.isf` scripts are imported: a parse error quotes the imported text, and
+                // that must be the user's source, never an arbitrary file's content.
+                let is_isf = Path::new(path).extension().is_some_and(|e| e == "isf");
                 let Some(m) = self.load_dep(origin, path.clone(), *span, || {
-                    std::fs::read_to_string(&full).map_err(|e| e.to_string())
+                    if !is_isf {
+                        return Err("not an `.isf` script: imports name `.isf` files".into());
+                    }
+                    crate::files::read_text(&full, crate::files::SCRIPT_LIMIT).map_err(
+                        |e| match e {
+                            crate::files::ReadError::NotText => {
+                                "not an isf script: not UTF-8 text, or holds NUL bytes".into()
+                            }
+                            e => e.to_string(),
+                        },
+                    )
                 }) else {
                     return;
                 };
@@ -2405,7 +2418,14 @@ impl Session {
         let mut n_steps = 0;
         if let Some((dur, dspan)) = duration {
             let k = dur / dt.0;
-            if (k - k.round()).abs() > 1e-9 * k.max(1.0) {
+            if let Err(b) = crate::rules::steps(dur, dt.0) {
+                // Too many to simulate (or to count: 1e300 ms would saturate to u64::MAX).
+                let mut d = Diagnostic::new(b.code, b.message).label(dspan, b.label);
+                if let Some(s) = dt.1 {
+                    d = d.label(s, "time step");
+                }
+                diags.push(d);
+            } else if (k - k.round()).abs() > 1e-9 * k.max(1.0) {
                 let mut d = Diagnostic::new(Code::E0406, "time step does not divide the duration")
                     .label(dspan, format!("{dur} ms is {k:.4} steps of {} ms", dt.0));
                 if let Some(s) = dt.1 {
@@ -2514,6 +2534,17 @@ impl Session {
             return;
         }
         let sweep_points = crate::run::sweep_points(&axes);
+        // The work items are planned (and allocated) up front: their number is a checked fact.
+        if let Err(b) = crate::rules::work_items(sweep_points, trials) {
+            let mut d = Diagnostic::new(b.code, b.message);
+            d = match (trials_span, sweeps.first()) {
+                (Some(t), _) if trials > 1 => d.label(t, b.label),
+                (_, Some((_, sb))) => d.label(sb.span, b.label),
+                _ => d.label(name.span, b.label),
+            };
+            self.diags.push(d);
+            return;
+        }
         self.schemas.push(schema);
         self.model.experiments.push(ExperimentModel {
             name: name.name.clone(),
@@ -2818,11 +2849,19 @@ impl Session {
                     .flat_map(|d| ts.iter().map(move |t| (*d, *t)))
                     .collect()
             };
-            if let Some((d, t)) = pairs.into_iter().find(|(d, t)| {
+            let at = di.or(ti).map(|i| spans[i]).unwrap_or(sweeps[0].1.span);
+            if let Some(b) = pairs
+                .iter()
+                .find_map(|(d, t)| crate::rules::steps(*d, *t).err())
+            {
+                diags.push(
+                    Diagnostic::new(b.code, format!("a sweep point: {}", b.message))
+                        .label(at, b.label),
+                );
+            } else if let Some((d, t)) = pairs.into_iter().find(|(d, t)| {
                 let k = d / t;
                 (k - k.round()).abs() > 1e-9 * k.max(1.0)
             }) {
-                let at = di.or(ti).map(|i| spans[i]).unwrap_or(sweeps[0].1.span);
                 diags.push(
                     Diagnostic::new(Code::E0406, "time step does not divide the duration")
                         .label(at, format!("a sweep point runs {d} ms in steps of {t} ms"))
@@ -3399,7 +3438,7 @@ fn replay_source(
         .unwrap_or_else(|| path.display().to_string());
     if !path.is_file() {
         diags.push(
-            Diagnostic::new(Code::E0211, format!("file not found: {s}"))
+            Diagnostic::new(Code::E0211, crate::files::not_found(&path, s))
                 .label(span, format!("looked for {shown}"))
                 .note("paths are relative to the script that names them"),
         );
