@@ -113,6 +113,9 @@ fn human_with(diag: &Diagnostic, sources: &SourceMap, color: bool, files: &Files
         .with_index_type(IndexType::Char);
     let chars = |f: FileId, r: std::ops::Range<usize>| {
         let src = sources.get(f);
+        // ariadne has no line after a final newline: show the end of the text on the last line.
+        let end = src.text.len() - usize::from(src.text.ends_with('\n'));
+        let r = r.start.min(end)..r.end.min(end.max(r.start.min(end)));
         let start = src.char_offset(r.start);
         (src.name.clone(), start..src.char_offset(r.end).max(start))
     };

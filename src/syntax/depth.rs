@@ -110,7 +110,8 @@ fn walk(mut stack: Vec<(Node, usize)>) -> Option<Diagnostic> {
     None
 }
 
-fn too_deep(span: Span) -> Diagnostic {
+/// The E0107 diagnostic, pointing at the start of the node that passes the limit.
+pub fn too_deep(span: Span) -> Diagnostic {
     // Point at the start of the too-deep node only: its span can cover most of the file.
     let at = Span {
         end: span.start.saturating_add(1).min(span.end.max(span.start)),

@@ -322,6 +322,11 @@ fn error_to_diag(
     let s = offset + pos + tok.start;
     let found = &rest[tok.start..tok.end];
     let span = Span::new(file, s, offset + pos + tok.end);
+    // pest's own stack guard stopped at nesting far past what the later walks accept: the
+    // same error as the depth guard gives.
+    if expected.contains("stack limit reached") {
+        return depth::too_deep(span);
+    }
     if let Some((_, hint)) = COMPAT.iter().find(|(w, _)| *w == found) {
         return Diagnostic::new(Code::E0103, format!("`{found}` is NMODL or hoc, not isf"))
             .label(span, "not isf syntax")
