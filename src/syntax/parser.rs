@@ -768,6 +768,11 @@ impl Cx {
     }
 
     fn unary(&self, p: Pair<Rule>) -> Expr {
+        // `2^2^2^…` recurses through `unary` and `power` without passing `expr`.
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.unary_inner(p))
+    }
+
+    fn unary_inner(&self, p: Pair<Rule>) -> Expr {
         let mut prefixes = Vec::new();
         let mut operand = None;
         for q in p.into_inner().filter(not_kw) {
