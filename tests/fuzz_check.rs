@@ -191,7 +191,7 @@ fn deep_case(rng: &mut Rng) -> String {
              derivative m = ({e}) / 1 ms\n  current i = g * m * (v - 0 mV)\n}}\n"
         ),
         2 => format!(
-            "neuron A {{\n  morphology: swc(\"cells/l5pt.swc\")\n  soma {{ Ra: {e} }}\n}}\n"
+            "neuron A {{\n  morphology: swc(\"cells/l5pt_simple.swc\")\n  soma {{ Ra: {e} }}\n}}\n"
         ),
         _ => format!("{}\n{}", "b {".repeat(n.min(400)), "}".repeat(n.min(400))),
     }

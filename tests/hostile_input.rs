@@ -289,3 +289,52 @@ proptest! {
         let _ = render::json(std::slice::from_ref(&d), &sources);
     }
 }
+
+/// Expressions just inside the limit, of every kind, check and lower on a 2 MB thread (the
+/// size of test and rayon threads): the limit leaves the recursive walks room to spare.
+#[test]
+fn nesting_at_the_limit_fits_a_two_megabyte_thread() {
+    let n = isf::syntax::depth::MAX_DEPTH - 6;
+    let sum = vec!["m"; n].join(" + ");
+    let exprs = [
+        format!("({sum}) * 1 / 1 ms"),
+        format!("{}m{} / 1 ms", "(".repeat(n), ")".repeat(n)),
+        format!("{}m / 1 ms", "-".repeat(n)),
+        format!("{}m{} / 1 ms", "exp(".repeat(n), ")".repeat(n)),
+        format!(
+            "({}m{}) / 1 ms",
+            "if v > 0 mV then ".repeat(n / 2),
+            " else m".repeat(n / 2)
+        ),
+    ];
+    for e in exprs {
+        let text = format!(
+            "mechanism M : density {{\n  state m\n  parameter g: S/cm2 = 1e-5 S/cm2\n  \
+             derivative m = {e}\n  current i = g * m * (v - 0 mV)\n}}\n\
+             neuron A {{\n  morphology: swc(\"cells/l5pt_simple.swc\")\n  soma {{ M {{}} }}\n}}\n"
+        );
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let handle = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let checked = isf::sema::check_text("limit.isf", &text, &base);
+                let deep = checked.diagnostics.iter().any(|d| d.code == Code::E0107);
+                assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+                assert_eq!(checked.model.neurons.len(), 1);
+                for n in &checked.model.neurons {
+                    let _ = isf::lower::cell::build_cell(n, &checked.model.mechanisms);
+                }
+                let _ = render::human_all(&checked.diagnostics, &checked.sources, false);
+                let _ = isf::syntax::pretty::format_file(
+                    &isf::syntax::parser::parse_file(FileId(0), &text).file,
+                    &text,
+                );
+                deep
+            })
+            .unwrap();
+        assert!(
+            !handle.join().expect("no overflow"),
+            "E0107 inside the limit"
+        );
+    }
+}
