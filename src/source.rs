@@ -62,17 +62,28 @@ pub struct Source {
     pub name: String,
     pub text: String,
     line_starts: Vec<usize>,
+    /// Characters before each line start, for byte → char conversion in linear total time.
+    line_chars: Vec<usize>,
 }
 
 impl Source {
     fn new(origin: Origin, name: String, text: String) -> Source {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let mut line_chars = Vec::with_capacity(line_starts.len());
+        let mut chars = 0;
+        for (i, &s) in line_starts.iter().enumerate() {
+            if i > 0 {
+                chars += text[line_starts[i - 1]..s].chars().count();
+            }
+            line_chars.push(chars);
+        }
         Source {
             origin,
             name,
             text,
             line_starts,
+            line_chars,
         }
     }
 
@@ -90,6 +101,21 @@ impl Source {
             .map(|s| s.chars().count())
             .unwrap_or(offset - start);
         (line + 1, col + 1)
+    }
+
+    /// The char offset of a byte offset (clamped to the text, rounded down to a char boundary):
+    /// what renderers that count characters expect. Costs one line's length at most.
+    pub fn char_offset(&self, offset: usize) -> usize {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        let start = self.line_starts[line];
+        self.line_chars[line] + self.text[start..offset].chars().count()
     }
 
     /// Directory that relative paths in this source are resolved against.

@@ -33,9 +33,7 @@ pub fn emit(diags: &[Diagnostic], sources: &SourceMap, format: Format) {
         Format::Json => println!("{}", render::json(diags, sources)),
         Format::Human => {
             let color = std::io::stderr().is_terminal();
-            for d in diags {
-                eprint!("{}", render::human(d, sources, color));
-            }
+            eprint!("{}", render::human_all(diags, sources, color));
         }
     }
 }

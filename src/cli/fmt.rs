@@ -31,9 +31,10 @@ fn format_text(name: &str, origin: Origin, text: String) -> Option<String> {
     let parsed = parser::parse_file(id, src);
     if !parsed.diagnostics.is_empty() {
         let color = std::io::stderr().is_terminal();
-        for d in &parsed.diagnostics {
-            eprint!("{}", render::human(d, &sources, color));
-        }
+        eprint!(
+            "{}",
+            render::human_all(&parsed.diagnostics, &sources, color)
+        );
         return None;
     }
     Some(pretty::format_file(&parsed.file, src))

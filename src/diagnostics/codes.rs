@@ -51,6 +51,7 @@ codes! {
     E0104 => "duplicate field in a block",
     E0105 => "duplicate declaration",
     E0106 => "duplicate key in a record",
+    E0107 => "expression nested too deeply",
     // ---- E02xx names and imports ----
     E0201 => "unknown name",
     E0202 => "unknown stdlib module",

@@ -86,6 +86,9 @@ struct Module {
     syms: HashMap<String, (Sym, Span)>,
     /// Names declared in this module itself (what `*` imports).
     own: Vec<String>,
+    /// The same names as a set: membership tests per declaration must not scan `own`, or a
+    /// file of many lets checks in quadratic time.
+    own_set: std::collections::HashSet<String>,
     used: HashMap<String, bool>,
     imports: Vec<(String, Span)>,
 }
@@ -186,7 +189,7 @@ impl Names for Scope<'_> {
 
     fn module_member(&mut self, module: u32, name: &str) -> Option<Val> {
         let m = &self.modules[module as usize];
-        if !m.own.iter().any(|n| n == name) {
+        if !m.own_set.contains(name) {
             return None;
         }
         let (sym, _) = m.syms.get(name)?.clone();
@@ -237,7 +240,7 @@ impl Session {
             for (name, (sym, span)) in &m.syms {
                 if matches!(sym, Sym::Let(_))
                     && !m.used.get(name).copied().unwrap_or(false)
-                    && m.own.contains(name)
+                    && m.own_set.contains(name)
                 {
                     warn.push(
                         Diagnostic::new(Code::W0101, format!("`{name}` is never used"))
@@ -299,7 +302,7 @@ impl Session {
                 ast::Item::Import(_) => continue,
             };
             let m = &mut self.modules[mid as usize];
-            if m.own.contains(&name.name) {
+            if m.own_set.contains(&name.name) {
                 let prev = m.syms.get(&name.name).map(|s| s.1);
                 let mut d =
                     Diagnostic::new(Code::E0105, format!("`{}` is declared twice", name.name))
@@ -311,7 +314,7 @@ impl Session {
                 continue;
             }
             if let Some((_, prev)) = m.syms.get(&name.name)
-                && !m.own.contains(&name.name)
+                && !m.own_set.contains(&name.name)
             {
                 self.diags.push(
                     Diagnostic::new(
@@ -323,6 +326,7 @@ impl Session {
                 );
             }
             m.own.push(name.name.clone());
+            m.own_set.insert(name.name.clone());
             let sym = match kind {
                 Some(k) => {
                     self.decls.push((k, name.name.clone(), mid));

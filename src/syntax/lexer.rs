@@ -213,6 +213,15 @@ pub fn lexical_errors(file: FileId, text: &str) -> Vec<Diagnostic> {
         let slice = &text[lx.start..lx.end];
         match lx.token {
             None => {
+                // A run of characters no token starts with (a binary file, a pasted block of
+                // NUL bytes) is one error, not one per byte.
+                if let Some(prev) = diags.last_mut().filter(|d: &&mut Diagnostic| {
+                    d.code == Code::E0001 && d.labels[0].span.end as usize == lx.start
+                }) {
+                    prev.labels[0].span.end = lx.end as u32;
+                    prev.labels[0].message = "no token starts with these characters".into();
+                    continue;
+                }
                 let ch = slice.chars().next().unwrap_or('?');
                 let mut d = Diagnostic::new(Code::E0001, format!("unexpected character `{ch}`"))
                     .label(span, "no token starts with this character");

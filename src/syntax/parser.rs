@@ -6,6 +6,7 @@
 //! parsed on its own, so one mistake gives one error and the other items still reach the checker.
 
 use super::ast::*;
+use super::depth;
 use super::lexer::{self, Token};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
@@ -47,14 +48,19 @@ pub fn parse_file(file: FileId, text: &str) -> Parsed {
     let cx = Cx { file, offset: 0 };
     match IsfParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
-            let items = cx.items(pairs.next().expect("file rule"));
+            let mut diagnostics = vec![];
+            let items = guard_items(
+                cx.items(pairs.next().expect("file rule")),
+                text,
+                &mut diagnostics,
+            );
             Parsed {
                 file: File {
                     items,
                     comments,
                     span: whole,
                 },
-                diagnostics: vec![],
+                diagnostics,
                 incomplete: false,
             }
         }
@@ -87,6 +93,7 @@ pub fn parse_file(file: FileId, text: &str) -> Parsed {
                     diagnostics.push(first);
                 }
             }
+            let items = guard_items(items, text, &mut diagnostics);
             Parsed {
                 file: File {
                     items,
@@ -110,7 +117,14 @@ pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Vec<Diagnostic>> {
     match IsfParser::parse(Rule::expr_only, text) {
         Ok(mut pairs) => {
             let p = pairs.next().expect("expr_only");
-            Ok(cx.expr(p.into_inner().find(not_kw).expect("expr")))
+            let e = cx.expr(p.into_inner().find(not_kw).expect("expr"));
+            match depth::check_expr(&e) {
+                None => Ok(e),
+                Some(d) => {
+                    depth::drop_deep(e, text.len());
+                    Err(vec![d])
+                }
+            }
         }
         Err(e) => Err(vec![error_to_diag(file, text, 0, &e)]),
     }
@@ -138,10 +152,21 @@ pub fn parse_repl(file: FileId, text: &str) -> Result<ReplInput, (Vec<Diagnostic
                 .filter(not_kw)
                 .find(|p| p.as_rule() != Rule::EOI)
                 .expect("content");
-            Ok(match inner.as_rule() {
+            let input = match inner.as_rule() {
                 Rule::expr => ReplInput::Expr(cx.expr(inner)),
                 _ => ReplInput::Item(cx.item(inner)),
-            })
+            };
+            let too_deep = match &input {
+                ReplInput::Expr(e) => depth::check_expr(e),
+                ReplInput::Item(i) => depth::check_items(std::slice::from_ref(i)),
+            };
+            match too_deep {
+                None => Ok(input),
+                Some(d) => {
+                    depth::drop_deep(input, text.len());
+                    Err((vec![d], false))
+                }
+            }
         }
         Err(e) => {
             let d = error_to_diag(file, text, 0, &e);
@@ -149,6 +174,22 @@ pub fn parse_repl(file: FileId, text: &str) -> Result<ReplInput, (Vec<Diagnostic
             Err((vec![d], inc))
         }
     }
+}
+
+/// Keep the items whose nesting the later recursive walks can take; report the others (E0107)
+/// and drop them without recursing past the stack.
+fn guard_items(items: Vec<Item>, text: &str, diagnostics: &mut Vec<Diagnostic>) -> Vec<Item> {
+    let mut kept = Vec::with_capacity(items.len());
+    for item in items {
+        match depth::check_items(std::slice::from_ref(&item)) {
+            None => kept.push(item),
+            Some(d) => {
+                diagnostics.push(d);
+                depth::drop_deep(item, text.len());
+            }
+        }
+    }
+    kept
 }
 
 /// Byte offsets where top-level items start: a line whose first token is an item keyword.
@@ -281,6 +322,11 @@ fn error_to_diag(
     let s = offset + pos + tok.start;
     let found = &rest[tok.start..tok.end];
     let span = Span::new(file, s, offset + pos + tok.end);
+    // pest's own stack guard stopped at nesting far past what the later walks accept: the
+    // same error as the depth guard gives.
+    if expected.contains("stack limit reached") {
+        return depth::too_deep(span);
+    }
     if let Some((_, hint)) = COMPAT.iter().find(|(w, _)| *w == found) {
         return Diagnostic::new(Code::E0103, format!("`{found}` is NMODL or hoc, not isf"))
             .label(span, "not isf syntax")
@@ -511,6 +557,10 @@ impl Cx {
     }
 
     fn block(&self, p: Pair<Rule>) -> Block {
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.block_inner(p))
+    }
+
+    fn block_inner(&self, p: Pair<Rule>) -> Block {
         let span = self.span(&p);
         let entries = p
             .into_inner()
@@ -653,6 +703,13 @@ impl Cx {
     }
 
     fn expr(&self, p: Pair<Rule>) -> Expr {
+        // pest itself guards its recursion; the conversion recurses once per nesting level
+        // too, so it grows its stack in segments instead of overflowing. The depth guard
+        // (`depth.rs`) then refuses trees too deep for the later, plain recursive walks.
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(p))
+    }
+
+    fn expr_inner(&self, p: Pair<Rule>) -> Expr {
         match p.as_rule() {
             Rule::expr => self.expr(p.into_inner().find(not_kw).expect("range_expr")),
             Rule::range_expr => {
@@ -711,6 +768,11 @@ impl Cx {
     }
 
     fn unary(&self, p: Pair<Rule>) -> Expr {
+        // `2^2^2^…` recurses through `unary` and `power` without passing `expr`.
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.unary_inner(p))
+    }
+
+    fn unary_inner(&self, p: Pair<Rule>) -> Expr {
         let mut prefixes = Vec::new();
         let mut operand = None;
         for q in p.into_inner().filter(not_kw) {
