@@ -1,11 +1,13 @@
-//! `isf db ls|show|get|export|merge|verify`: inspect, export, merge and check results stores.
+//! `isf db ls|show|get|export|merge|verify|rm`: inspect, export, merge, check and repair
+//! results stores.
 //!
 //! Exit codes: 0 success; 1 a store problem (missing key, damaged file, merge conflict,
 //! failed verification, store locked by another writer), printed as
 //! `error[E06xx]: key '…': …` on stderr.
 //!
-//! `merge` (into its destination) and `verify --fix` write, so they take the store's writer
-//! lock; the other subcommands only read and never lock.
+//! `merge` (into its destination), `verify --fix` and `rm` write, so they take the store's
+//! writer lock; the other subcommands only read and never lock. Repairing a damaged store is
+//! described in `docs/store-repair.md`.
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::run::fingerprint::{Plan, diff, diff_summary};
@@ -20,7 +22,7 @@ use std::path::PathBuf;
 /// Arguments of `isf db`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db export results/ voltage_traces -o vt.npy\n  isf db merge results/ shard0/ shard1/\n  isf db verify results/ --fix"
+    after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db export results/ voltage_traces -o vt.npy\n  isf db merge results/ shard0/ shard1/\n  isf db verify results/ --fix\n  isf db rm results/ sweep/trials/p000003_t000012"
 )]
 pub struct DbArgs {
     #[command(subcommand)]
@@ -85,9 +87,21 @@ pub enum DbCommand {
     Verify {
         /// Store directory.
         store: PathBuf,
-        /// Also remove leftovers of interrupted writes.
+        /// Also remove leftovers of interrupted writes and symbolic links (the links, never
+        /// their targets), and move keys that cannot be read to `STORE/.quarantine/TIME/`.
         #[arg(long)]
         fix: bool,
+    },
+    /// Remove keys (damaged ones too); a sub-store only with `-r`. Prints what it removed.
+    Rm {
+        /// Store directory.
+        store: PathBuf,
+        /// Keys (`/`-separated) to remove.
+        #[arg(required = true)]
+        keys: Vec<String>,
+        /// Remove sub-stores with every key below them.
+        #[arg(short, long)]
+        recursive: bool,
     },
 }
 
@@ -122,6 +136,11 @@ pub fn run(args: DbArgs) -> i32 {
         } => export(&store, &key, &output, format, column.as_deref()),
         DbCommand::Merge { dest, shards } => merge(&dest, &shards),
         DbCommand::Verify { store, fix } => return verify(&store, fix),
+        DbCommand::Rm {
+            store,
+            keys,
+            recursive,
+        } => rm(&store, &keys, recursive),
     };
     match r {
         Ok(code) => code,
@@ -364,7 +383,10 @@ fn export(
         }
         k => return Err(bad(format!("is a {}; nothing to export", k.name()))),
     };
-    std::fs::write(out, &bytes).map_err(|e| StoreError::io(Some(key), out, &e))?;
+    // Written to a temporary file beside the target and renamed over it: a failed export
+    // leaves no partial file and an earlier export in place.
+    crate::store::frame::write_atomic(out, &bytes)
+        .map_err(|e| StoreError::io(Some(key), out, &e))?;
     eprintln!("wrote {} ({})", out.display(), size(bytes.len() as u64));
     Ok(0)
 }
@@ -469,6 +491,31 @@ fn merge(dest: &PathBuf, shards: &[PathBuf]) -> Result<i32, StoreError> {
     Ok(0)
 }
 
+fn rm(path: &PathBuf, keys: &[String], recursive: bool) -> Result<i32, StoreError> {
+    let store = Store::open(path)?;
+    // Refuse the store itself before taking the lock: `rm STORE ""` or `/` is never a key.
+    for k in keys {
+        if k.trim_matches('/').is_empty() || k == "." {
+            return Err(StoreError::new(
+                crate::diagnostics::Code::E0603,
+                format!(
+                    "'{k}' names the store itself; remove the directory {} to delete the whole store",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let _lock = crate::store::lock::lock(path, "isf db rm")?;
+    for k in keys {
+        let kind = store.remove(k.trim_end_matches('/'), recursive)?;
+        match kind {
+            Some(kind) => println!("removed {k} ({})", kind.name()),
+            None => println!("removed {k} (damaged)"),
+        }
+    }
+    Ok(0)
+}
+
 fn verify(path: &PathBuf, fix: bool) -> i32 {
     let store = match Store::open(path) {
         Ok(s) => s,
@@ -484,8 +531,17 @@ fn verify(path: &PathBuf, fix: bool) -> i32 {
         None
     };
     if fix {
-        for p in store.fix() {
+        let before = store.verify();
+        for p in store.fix_from(&before) {
             println!("removed {}", p.display());
+        }
+        match store.quarantine(&before) {
+            Ok(q) => {
+                for (key, to) in q.moved {
+                    println!("quarantined {key} (unreadable) to {}", to.display());
+                }
+            }
+            Err(e) => eprintln!("{e}"),
         }
     }
     let r = store.verify();
