@@ -13,7 +13,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::run::fingerprint::{Plan, diff, diff_summary};
 use crate::run::sink::{PLAN_KEY, assemble, plan_items, stored_plan, verify_runs};
 use crate::store::export::{table_to_csv, table_to_npy, value_to_csv, value_to_npy};
-use crate::store::{KeyInfo, Kind, Metadata, Store, StoreError};
+use crate::store::{Kind, Metadata, Store, StoreError};
 use clap::{Args, Subcommand, ValueEnum};
 use rmpv::Value;
 use std::collections::BTreeSet;
@@ -81,6 +81,10 @@ pub enum DbCommand {
         /// Shard stores to merge in.
         #[arg(required = true)]
         shards: Vec<PathBuf>,
+        /// Move the new keys out of the shards instead of copying them (a rename per key:
+        /// fast; for shards not needed afterwards). Copies across filesystems.
+        #[arg(long = "move")]
+        move_keys: bool,
     },
     /// Check every file's checksum and structure, and that run results belong to their
     /// experiment's stored plan; exit 1 when a key is damaged or inconsistent.
@@ -134,7 +138,11 @@ pub fn run(args: DbArgs) -> i32 {
             format,
             column,
         } => export(&store, &key, &output, format, column.as_deref()),
-        DbCommand::Merge { dest, shards } => merge(&dest, &shards),
+        DbCommand::Merge {
+            dest,
+            shards,
+            move_keys,
+        } => merge(&dest, &shards, move_keys),
         DbCommand::Verify { store, fix } => return verify(&store, fix),
         DbCommand::Rm {
             store,
@@ -165,14 +173,27 @@ fn ls(path: &PathBuf, key: Option<&str>, recursive: bool) -> Result<i32, StoreEr
     }
     let mut rows = Vec::new();
     let mut errors = 0;
-    collect(&store, "", recursive, &mut rows, &mut errors)?;
-    println!(
+    for (k, item) in store.list_tree(recursive)? {
+        match item {
+            Ok(info) => rows.push((k, info)),
+            Err(e) => {
+                errors += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    // One buffered writer: a line-buffered write per key costs a system call each.
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = writeln!(
+        w,
         "{:<40} {:<6} {:>10} {:>7}  {:<20} {:>10}  PLAN",
         "KEY", "KIND", "SIZE", "ROWS", "CREATED", "SEED"
     );
     for (k, info) in rows {
         let m = &info.meta;
-        println!(
+        let _ = writeln!(
+            w,
             "{:<40} {:<6} {:>10} {:>7}  {:<20} {:>10}  {}",
             k,
             info.kind.name(),
@@ -185,40 +206,8 @@ fn ls(path: &PathBuf, key: Option<&str>, recursive: bool) -> Result<i32, StoreEr
                 .map_or("-", |h| &h[..h.len().min(12)]),
         );
     }
+    let _ = w.flush();
     Ok(i32::from(errors > 0))
-}
-
-fn collect(
-    store: &Store,
-    prefix: &str,
-    recursive: bool,
-    out: &mut Vec<(String, KeyInfo)>,
-    errors: &mut usize,
-) -> Result<(), StoreError> {
-    for item in store.list()? {
-        match item {
-            Ok(info) => {
-                let k = format!("{prefix}{}", info.key);
-                let descend = recursive && info.kind == Kind::Store;
-                let key = info.key.clone();
-                out.push((k.clone(), info));
-                if descend {
-                    collect(
-                        &store.sub_existing(&key)?,
-                        &format!("{k}/"),
-                        true,
-                        out,
-                        errors,
-                    )?;
-                }
-            }
-            Err(e) => {
-                *errors += 1;
-                eprintln!("{e}");
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A msgpack value as JSON (binary as its length, non-finite floats as strings).
@@ -438,20 +427,27 @@ fn same_plans(target: &Store, shard: &Store, name: &std::path::Path) -> Result<(
     Ok(())
 }
 
-fn merge(dest: &PathBuf, shards: &[PathBuf]) -> Result<i32, StoreError> {
+fn merge(dest: &PathBuf, shards: &[PathBuf], move_keys: bool) -> Result<i32, StoreError> {
     let (target, _lock) = Store::create_locked(dest, "isf db merge")?;
     let mut touched = BTreeSet::new();
     for shard in shards {
         let src = Store::open(shard)?;
         same_plans(&target, &src, shard)?;
-        let r = target.merge(&src)?;
+        let r = if move_keys {
+            // Moving out of a shard writes it: hold its lock too.
+            let _shard_lock = crate::store::lock::lock(shard, "isf db merge --move")?;
+            target.merge_moving(&src)?
+        } else {
+            target.merge(&src)?
+        };
         for k in &r.copied {
             touched.insert(k.split('/').next().unwrap_or_default().to_string());
         }
         println!(
-            "{}: {} key(s) copied, {} identical",
+            "{}: {} key(s) {}, {} identical",
             shard.display(),
             r.copied.len(),
+            if move_keys { "moved" } else { "copied" },
             r.identical.len()
         );
     }

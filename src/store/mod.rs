@@ -256,16 +256,18 @@ fn split_key(key: &str) -> Result<Vec<&str>> {
     Ok(parts)
 }
 
+/// Bytes of the files below `path` (links not followed; the listing's entry types spare a
+/// stat per directory).
 fn dir_size(path: &Path) -> u64 {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return 0;
+    let Ok(rd) = fs::read_dir(path) else {
+        return fs::symlink_metadata(path).map_or(0, |m| m.len());
     };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    fs::read_dir(path)
-        .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
-        .unwrap_or(0)
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
 }
 
 fn chunk_name(n: u64) -> String {
@@ -679,6 +681,80 @@ impl Store {
                 })
             })
             .collect())
+    }
+
+    /// Keys of this store with kind, size, rows and metadata, labelled by their path from
+    /// here; with `recursive` every key below too (each sub-store followed by its keys). One
+    /// walk measures each file once: a sub-store's size is the sum of what is in it, where
+    /// [`Store::list`] walks a sub-store again for its size. A damaged key is an error in its
+    /// place so the rest still lists.
+    pub fn list_tree(
+        &self,
+        recursive: bool,
+    ) -> Result<Vec<(String, std::result::Result<KeyInfo, StoreError>)>> {
+        let mut out = Vec::new();
+        self.list_into("", recursive, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Store::list_tree`] into `out`; returns the bytes under this store's directory.
+    fn list_into(
+        &self,
+        prefix: &str,
+        recursive: bool,
+        out: &mut Vec<(String, std::result::Result<KeyInfo, StoreError>)>,
+    ) -> Result<u64> {
+        let keys = self.keys()?;
+        let mut total = 0;
+        for (n, t) in list_dir(&self.root) {
+            if keys.binary_search(&n).is_err() {
+                let p = self.root.join(&n);
+                total += if t.is_dir() {
+                    dir_size(&p)
+                } else {
+                    fs::symlink_metadata(&p).map_or(0, |m| m.len())
+                };
+            }
+        }
+        for k in keys {
+            let label = format!("{prefix}{k}");
+            let dir = self.root.join(&k);
+            let e = match Store::read_entry_at(&dir.join(ENTRY), &self.full(&k)) {
+                Ok(e) => e,
+                Err(e) => {
+                    total += dir_size(&dir);
+                    out.push((label, Err(e)));
+                    continue;
+                }
+            };
+            let slot = out.len();
+            let kind = e.kind;
+            out.push((
+                label.clone(),
+                Ok(KeyInfo {
+                    key: k.clone(),
+                    kind,
+                    bytes: 0,
+                    rows: e.table.as_ref().map(|t| t.rows),
+                    meta: e.meta,
+                }),
+            ));
+            let bytes = if kind == Kind::Store && recursive {
+                Store {
+                    root: dir,
+                    prefix: self.full(&k),
+                    opts: self.opts,
+                }
+                .list_into(&format!("{label}/"), true, out)?
+            } else {
+                dir_size(&dir)
+            };
+            if let Ok(info) = &mut out[slot].1 {
+                info.bytes = bytes;
+            }
+            total += bytes;
+        }
+        Ok(total)
     }
 
     /// The sub-store at `key`, created (with parents) when missing.
@@ -1261,6 +1337,69 @@ impl Store {
     /// and each parent directory is synced once. A failure before the renames leaves the
     /// store as it was (plus temporary files that `verify --fix` removes).
     pub fn merge(&self, other: &Store) -> Result<MergeReport> {
+        let (plan, identical) = self.merge_prepare(other)?;
+        self.merge_copy(plan, identical)
+    }
+
+    /// [`Store::merge`] that moves the new keys out of `other` instead of copying them (one
+    /// rename per key, no data written; `isf db merge --move`): for shards that are not
+    /// needed afterwards. Keys present in both stay in `other`. When the stores are on
+    /// different filesystems the keys are copied as by `merge`. A failure part-way leaves
+    /// every key whole in one of the two stores; merging again continues.
+    pub fn merge_moving(&self, other: &Store) -> Result<MergeReport> {
+        let (plan, identical) = self.merge_prepare(other)?;
+        let root =
+            fs::canonicalize(&self.root).map_err(|e| StoreError::io(None, &self.root, &e))?;
+        let mut copied = Vec::new();
+        let mut parents = std::collections::BTreeSet::new();
+        let mut rest = Vec::new();
+        let mut items = plan.into_iter();
+        for item in items.by_ref() {
+            let parent = item.dst.parent().unwrap_or(&self.root).to_path_buf();
+            if !parents.contains(&parent) && !inside(&root, &item.dst) {
+                return Err(outside_error(&item.full, &parent));
+            }
+            if item.dst.join(ENTRY).exists() {
+                return Err(StoreError::at(
+                    Code::E0606,
+                    &item.full,
+                    "appeared while merging (another writer?)",
+                ));
+            }
+            if fs::symlink_metadata(&item.dst).is_ok_and(|m| m.is_dir()) {
+                // A leftover incomplete directory of the same name would block the rename.
+                let _ = fs::remove_dir_all(&item.dst);
+            }
+            match fs::rename(&item.src, &item.dst) {
+                Ok(()) => {
+                    parents.insert(parent);
+                    parents.insert(item.src.parent().unwrap_or(&other.root).to_path_buf());
+                    copied.push(item.full);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                    rest.push(item);
+                    break;
+                }
+                Err(e) => return Err(StoreError::io(Some(&item.full), &item.dst, &e)),
+            }
+        }
+        rest.extend(items);
+        if !copied.is_empty() {
+            sync_all(&self.root, std::iter::empty())
+                .map_err(|(p, e)| StoreError::io(None, &p, &e))?;
+            for p in &parents {
+                let _ = frame::sync_dir(p);
+            }
+        }
+        let mut report = self.merge_copy(rest, identical)?;
+        copied.append(&mut report.copied);
+        report.copied = copied;
+        Ok(report)
+    }
+
+    /// Verify `other` and plan a merge: the keys to bring over and the keys identical in
+    /// both; E0606 (nothing merged) on any conflict.
+    fn merge_prepare(&self, other: &Store) -> Result<(Vec<MergeItem>, Vec<String>)> {
         let report = other.verify();
         if let Some(p) = report.problems.into_iter().next() {
             return Err(p);
@@ -1279,6 +1418,17 @@ impl Store {
                 ),
             ));
         }
+        Ok((plan, identical))
+    }
+
+    /// Copy the planned keys (staged, synced once, renamed into place).
+    fn merge_copy(&self, plan: Vec<MergeItem>, identical: Vec<String>) -> Result<MergeReport> {
+        if plan.is_empty() {
+            return Ok(MergeReport {
+                copied: Vec::new(),
+                identical,
+            });
+        }
         let root =
             fs::canonicalize(&self.root).map_err(|e| StoreError::io(None, &self.root, &e))?;
         let mut staged: Vec<(MergeItem, PathBuf)> = Vec::new();
@@ -1288,6 +1438,7 @@ impl Store {
             }
         };
         let mut checked: std::collections::HashMap<PathBuf, bool> = Default::default();
+        let mut buf = Vec::new();
         for item in plan {
             let parent = item.dst.parent().unwrap_or(&self.root).to_path_buf();
             let ok = *checked
@@ -1295,17 +1446,10 @@ impl Store {
                 .or_insert_with(|| inside(&root, &item.dst));
             if !ok {
                 unstage(&staged);
-                return Err(StoreError::at(
-                    Code::E0613,
-                    &item.full,
-                    format!(
-                        "{} leads outside the destination store (a symbolic link?); nothing was merged",
-                        parent.display()
-                    ),
-                ));
+                return Err(outside_error(&item.full, &parent));
             }
             let tmp = frame::temp_path(&parent, "merge");
-            if let Err(e) = copy_tree(&item.src, &tmp) {
+            if let Err(e) = copy_tree(&item.src, &tmp, &mut buf) {
                 let _ = fs::remove_dir_all(&tmp);
                 unstage(&staged);
                 let mut err = StoreError::io(Some(&item.full), &e.path, &e.err);
@@ -1398,6 +1542,18 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A merge destination directory that resolves outside the destination store.
+fn outside_error(key: &str, parent: &Path) -> StoreError {
+    StoreError::at(
+        Code::E0613,
+        key,
+        format!(
+            "{} leads outside the destination store (a symbolic link?); nothing was merged there",
+            parent.display()
+        ),
+    )
 }
 
 /// A non-empty directory that is not a store: never written into.
@@ -1612,6 +1768,9 @@ fn clean_temps(dir: &Path) {
     }
 }
 
+/// Size of the buffer files are copied through by `merge`.
+const COPY_BUF: usize = 256 << 10;
+
 /// A failed copy: the path that failed (the source when reading, the destination when
 /// writing) and whether it failed because the source is a symbolic link.
 struct CopyError {
@@ -1631,7 +1790,7 @@ fn copy_err(path: &Path) -> impl Fn(std::io::Error) -> CopyError + '_ {
 /// Copy a key directory, skipping temporary and to-be-deleted entries. Never follows a
 /// symbolic link (it is an error), so nothing outside the source store is copied. Not
 /// fsynced: the caller makes the copies durable at once ([`sync_all`]).
-fn copy_tree(src: &Path, dst: &Path) -> std::result::Result<(), CopyError> {
+fn copy_tree(src: &Path, dst: &Path, buf: &mut Vec<u8>) -> std::result::Result<(), CopyError> {
     fs::create_dir(dst).map_err(copy_err(dst))?;
     for e in fs::read_dir(src).map_err(copy_err(src))? {
         let e = e.map_err(copy_err(src))?;
@@ -1650,22 +1809,25 @@ fn copy_tree(src: &Path, dst: &Path) -> std::result::Result<(), CopyError> {
                 link: true,
             });
         } else if t.is_dir() {
-            copy_tree(&from, &to)?;
+            copy_tree(&from, &to, buf)?;
         } else {
-            copy_file(&from, &to)?;
+            copy_file(&from, &to, buf)?;
         }
     }
     Ok(())
 }
 
-/// Copy one file; an error names the side that failed.
-fn copy_file(from: &Path, to: &Path) -> std::result::Result<(), CopyError> {
+/// Copy one file through `buf` (one buffer for a whole merge: a fresh large buffer per file
+/// costs more than the copy); an error names the side that failed.
+fn copy_file(from: &Path, to: &Path, buf: &mut Vec<u8>) -> std::result::Result<(), CopyError> {
     use std::io::{Read, Write};
     let mut r = fs::File::open(from).map_err(copy_err(from))?;
     let mut w = fs::File::create(to).map_err(copy_err(to))?;
-    let mut buf = vec![0u8; 1 << 20];
+    if buf.len() < COPY_BUF {
+        buf.resize(COPY_BUF, 0);
+    }
     loop {
-        let n = match r.read(&mut buf) {
+        let n = match r.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
