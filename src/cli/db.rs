@@ -1,17 +1,19 @@
-//! `isf db ls|show|get|export|merge|verify`: inspect, export, merge and check results stores.
+//! `isf db ls|show|get|export|merge|verify|rm`: inspect, export, merge, check and repair
+//! results stores.
 //!
 //! Exit codes: 0 success; 1 a store problem (missing key, damaged file, merge conflict,
 //! failed verification, store locked by another writer), printed as
 //! `error[E06xx]: key '…': …` on stderr.
 //!
-//! `merge` (into its destination) and `verify --fix` write, so they take the store's writer
-//! lock; the other subcommands only read and never lock.
+//! `merge` (into its destination), `verify --fix` and `rm` write, so they take the store's
+//! writer lock; the other subcommands only read and never lock. Repairing a damaged store is
+//! described in `docs/store-repair.md`.
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::run::fingerprint::{Plan, diff, diff_summary};
 use crate::run::sink::{PLAN_KEY, assemble, plan_items, stored_plan, verify_runs};
 use crate::store::export::{table_to_csv, table_to_npy, value_to_csv, value_to_npy};
-use crate::store::{KeyInfo, Kind, Metadata, Store, StoreError};
+use crate::store::{Kind, Metadata, Store, StoreError};
 use clap::{Args, Subcommand, ValueEnum};
 use rmpv::Value;
 use std::collections::BTreeSet;
@@ -20,7 +22,7 @@ use std::path::PathBuf;
 /// Arguments of `isf db`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db export results/ voltage_traces -o vt.npy\n  isf db merge results/ shard0/ shard1/\n  isf db verify results/ --fix"
+    after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db export results/ voltage_traces -o vt.npy\n  isf db merge results/ shard0/ shard1/\n  isf db verify results/ --fix\n  isf db rm results/ sweep/trials/p000003_t000012"
 )]
 pub struct DbArgs {
     #[command(subcommand)]
@@ -79,15 +81,31 @@ pub enum DbCommand {
         /// Shard stores to merge in.
         #[arg(required = true)]
         shards: Vec<PathBuf>,
+        /// Move the new keys out of the shards instead of copying them (a rename per key:
+        /// fast; for shards not needed afterwards). Copies across filesystems.
+        #[arg(long = "move")]
+        move_keys: bool,
     },
     /// Check every file's checksum and structure, and that run results belong to their
     /// experiment's stored plan; exit 1 when a key is damaged or inconsistent.
     Verify {
         /// Store directory.
         store: PathBuf,
-        /// Also remove leftovers of interrupted writes.
+        /// Also remove leftovers of interrupted writes and symbolic links (the links, never
+        /// their targets), and move keys that cannot be read to `STORE/.quarantine/TIME/`.
         #[arg(long)]
         fix: bool,
+    },
+    /// Remove keys (damaged ones too); a sub-store only with `-r`. Prints what it removed.
+    Rm {
+        /// Store directory.
+        store: PathBuf,
+        /// Keys (`/`-separated) to remove.
+        #[arg(required = true)]
+        keys: Vec<String>,
+        /// Remove sub-stores with every key below them.
+        #[arg(short, long)]
+        recursive: bool,
     },
 }
 
@@ -120,8 +138,17 @@ pub fn run(args: DbArgs) -> i32 {
             format,
             column,
         } => export(&store, &key, &output, format, column.as_deref()),
-        DbCommand::Merge { dest, shards } => merge(&dest, &shards),
+        DbCommand::Merge {
+            dest,
+            shards,
+            move_keys,
+        } => merge(&dest, &shards, move_keys),
         DbCommand::Verify { store, fix } => return verify(&store, fix),
+        DbCommand::Rm {
+            store,
+            keys,
+            recursive,
+        } => rm(&store, &keys, recursive),
     };
     match r {
         Ok(code) => code,
@@ -146,14 +173,27 @@ fn ls(path: &PathBuf, key: Option<&str>, recursive: bool) -> Result<i32, StoreEr
     }
     let mut rows = Vec::new();
     let mut errors = 0;
-    collect(&store, "", recursive, &mut rows, &mut errors)?;
-    println!(
+    for (k, item) in store.list_tree(recursive)? {
+        match item {
+            Ok(info) => rows.push((k, info)),
+            Err(e) => {
+                errors += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    // One buffered writer: a line-buffered write per key costs a system call each.
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = writeln!(
+        w,
         "{:<40} {:<6} {:>10} {:>7}  {:<20} {:>10}  PLAN",
         "KEY", "KIND", "SIZE", "ROWS", "CREATED", "SEED"
     );
     for (k, info) in rows {
         let m = &info.meta;
-        println!(
+        let _ = writeln!(
+            w,
             "{:<40} {:<6} {:>10} {:>7}  {:<20} {:>10}  {}",
             k,
             info.kind.name(),
@@ -166,40 +206,8 @@ fn ls(path: &PathBuf, key: Option<&str>, recursive: bool) -> Result<i32, StoreEr
                 .map_or("-", |h| &h[..h.len().min(12)]),
         );
     }
+    let _ = w.flush();
     Ok(i32::from(errors > 0))
-}
-
-fn collect(
-    store: &Store,
-    prefix: &str,
-    recursive: bool,
-    out: &mut Vec<(String, KeyInfo)>,
-    errors: &mut usize,
-) -> Result<(), StoreError> {
-    for item in store.list()? {
-        match item {
-            Ok(info) => {
-                let k = format!("{prefix}{}", info.key);
-                let descend = recursive && info.kind == Kind::Store;
-                let key = info.key.clone();
-                out.push((k.clone(), info));
-                if descend {
-                    collect(
-                        &store.sub_existing(&key)?,
-                        &format!("{k}/"),
-                        true,
-                        out,
-                        errors,
-                    )?;
-                }
-            }
-            Err(e) => {
-                *errors += 1;
-                eprintln!("{e}");
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A msgpack value as JSON (binary as its length, non-finite floats as strings).
@@ -364,7 +372,10 @@ fn export(
         }
         k => return Err(bad(format!("is a {}; nothing to export", k.name()))),
     };
-    std::fs::write(out, &bytes).map_err(|e| StoreError::io(Some(key), out, &e))?;
+    // Written to a temporary file beside the target and renamed over it: a failed export
+    // leaves no partial file and an earlier export in place.
+    crate::store::frame::write_atomic(out, &bytes)
+        .map_err(|e| StoreError::io(Some(key), out, &e))?;
     eprintln!("wrote {} ({})", out.display(), size(bytes.len() as u64));
     Ok(0)
 }
@@ -416,20 +427,27 @@ fn same_plans(target: &Store, shard: &Store, name: &std::path::Path) -> Result<(
     Ok(())
 }
 
-fn merge(dest: &PathBuf, shards: &[PathBuf]) -> Result<i32, StoreError> {
+fn merge(dest: &PathBuf, shards: &[PathBuf], move_keys: bool) -> Result<i32, StoreError> {
     let (target, _lock) = Store::create_locked(dest, "isf db merge")?;
     let mut touched = BTreeSet::new();
     for shard in shards {
         let src = Store::open(shard)?;
         same_plans(&target, &src, shard)?;
-        let r = target.merge(&src)?;
+        let r = if move_keys {
+            // Moving out of a shard writes it: hold its lock too.
+            let _shard_lock = crate::store::lock::lock(shard, "isf db merge --move")?;
+            target.merge_moving(&src)?
+        } else {
+            target.merge(&src)?
+        };
         for k in &r.copied {
             touched.insert(k.split('/').next().unwrap_or_default().to_string());
         }
         println!(
-            "{}: {} key(s) copied, {} identical",
+            "{}: {} key(s) {}, {} identical",
             shard.display(),
             r.copied.len(),
+            if move_keys { "moved" } else { "copied" },
             r.identical.len()
         );
     }
@@ -469,6 +487,31 @@ fn merge(dest: &PathBuf, shards: &[PathBuf]) -> Result<i32, StoreError> {
     Ok(0)
 }
 
+fn rm(path: &PathBuf, keys: &[String], recursive: bool) -> Result<i32, StoreError> {
+    let store = Store::open(path)?;
+    // Refuse the store itself before taking the lock: `rm STORE ""` or `/` is never a key.
+    for k in keys {
+        if k.trim_matches('/').is_empty() || k == "." {
+            return Err(StoreError::new(
+                crate::diagnostics::Code::E0603,
+                format!(
+                    "'{k}' names the store itself; remove the directory {} to delete the whole store",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let _lock = crate::store::lock::lock(path, "isf db rm")?;
+    for k in keys {
+        let kind = store.remove(k.trim_end_matches('/'), recursive)?;
+        match kind {
+            Some(kind) => println!("removed {k} ({})", kind.name()),
+            None => println!("removed {k} (damaged)"),
+        }
+    }
+    Ok(0)
+}
+
 fn verify(path: &PathBuf, fix: bool) -> i32 {
     let store = match Store::open(path) {
         Ok(s) => s,
@@ -484,8 +527,17 @@ fn verify(path: &PathBuf, fix: bool) -> i32 {
         None
     };
     if fix {
-        for p in store.fix() {
+        let before = store.verify();
+        for p in store.fix_from(&before) {
             println!("removed {}", p.display());
+        }
+        match store.quarantine(&before) {
+            Ok(q) => {
+                for (key, to) in q.moved {
+                    println!("quarantined {key} (unreadable) to {}", to.display());
+                }
+            }
+            Err(e) => eprintln!("{e}"),
         }
     }
     let r = store.verify();

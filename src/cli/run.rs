@@ -249,6 +249,12 @@ pub fn run(args: RunArgs) -> i32 {
             Ok(s) => s,
             Err(d) => return fail(d),
         };
+        if stored.damaged > 0 {
+            eprintln!(
+                "{}: {} stored trial(s) cannot be read; running them again (`isf db verify` names them)",
+                exp.name, stored.damaged
+            );
+        }
         if stored.extending {
             let done = match sink.done() {
                 Ok(d) => d,

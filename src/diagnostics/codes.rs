@@ -118,6 +118,7 @@ codes! {
     E0610 => "value too large for one store file",
     E0611 => "store is locked by another writer",
     E0612 => "store holds results of a different plan",
+    E0613 => "symbolic link inside a store",
     // ---- E07xx morphology files ----
     E0701 => "morphology file cannot be read",
     E0702 => "malformed morphology statement",

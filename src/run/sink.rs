@@ -9,8 +9,9 @@
 //!   item's point, trial, seed, one `F64Array` column per trace and one `F64List` column per
 //!   event list), written atomically. Its metadata carries the item's fingerprint
 //!   (`extra.item_hash`) and time step (`extra.dt_ms`). These keys are the source of truth:
-//!   `--resume` skips every item whose key exists, so a killed run loses only the trials in
-//!   flight.
+//!   `--resume` skips every item whose key exists and reads back intact (checksums and
+//!   decoding of the entry and its chunks, as `isf db verify` checks them), so a killed run
+//!   loses only the trials in flight and a damaged trial is run again and overwritten.
 //! * `EXPERIMENT/synapse_activations/p…_t…`, `EXPERIMENT/presynaptic_spikes/p…_t…` — per-trial
 //!   tables of network runs, written before the trial key.
 //! * `EXPERIMENT/traces/NAME` and `EXPERIMENT/events/NAME` — assembled once the store holds
@@ -55,6 +56,9 @@ pub struct Stored {
     pub kept: u64,
     /// The stored plan differs from the new one only in trial count or sweep.
     pub extending: bool,
+    /// Trial keys whose entry cannot be read (corrupt or truncated): not counted as stored,
+    /// run again and overwritten.
+    pub damaged: u64,
 }
 
 /// Store key of a work item.
@@ -99,22 +103,27 @@ pub fn stored_plan(exp: &Store) -> Result<Option<Plan>, Diagnostic> {
 /// A stored item: `(point, trial)` and its fingerprint (`None` when it has none).
 type StoredItem = ((u64, u64), Option<String>);
 
-/// Every trial key of an experiment with its stored fingerprint.
-fn stored_items(exp: &Store) -> Result<Vec<StoredItem>, Diagnostic> {
+/// Every trial key of an experiment with its stored fingerprint, and the number of trial keys
+/// whose entry is corrupt (E0601): those are left out, to be run again.
+fn stored_items(exp: &Store) -> Result<(Vec<StoredItem>, u64), Diagnostic> {
     let trials = match exp.sub_existing("trials") {
         Ok(t) => t,
-        Err(e) if e.code == Code::E0604 => return Ok(Vec::new()),
+        Err(e) if e.code == Code::E0604 => return Ok((Vec::new(), 0)),
         Err(e) => return Err(store_err(e)),
     };
     let mut out = Vec::new();
+    let mut damaged = 0;
     for k in trials.keys().map_err(store_err)? {
         let Some(pt) = parse_trial_key(&k) else {
             continue;
         };
-        let meta = trials.metadata(&k).map_err(store_err)?;
-        out.push((pt, meta.extra.get("item_hash").cloned()));
+        match trials.metadata(&k) {
+            Ok(meta) => out.push((pt, meta.extra.get("item_hash").cloned())),
+            Err(e) if e.code == Code::E0601 => damaged += 1,
+            Err(e) => return Err(store_err(e)),
+        }
     }
-    Ok(out)
+    Ok((out, damaged))
 }
 
 /// Stored items that do not belong to `plan`: `(outside the plan, different fingerprint)`.
@@ -169,7 +178,7 @@ impl StoreSink {
     /// or sweep that keeps every stored item extends the run.
     pub fn check_plan(&self) -> Result<Stored, Diagnostic> {
         let old = stored_plan(&self.exp)?;
-        let stored = stored_items(&self.exp)?;
+        let (stored, damaged) = stored_items(&self.exp)?;
         let (outside, different) = mismatches(&self.plan, &stored);
         if outside + different > 0 {
             let name = self.plan.json.get("name").and_then(|n| n.as_str());
@@ -220,6 +229,7 @@ impl StoreSink {
         Ok(Stored {
             kept: stored.len() as u64,
             extending,
+            damaged,
         })
     }
 
@@ -286,6 +296,9 @@ pub fn assemble(
         .unwrap_or(0.0);
     let mut traces: BTreeMap<String, Vec<TraceRow>> = BTreeMap::new();
     let mut events: BTreeMap<String, (Vec<String>, Vec<Vec<f64>>)> = BTreeMap::new();
+    // Wide recordings (`all_compartments`): rows per (item, compartment), one table in all.
+    let mut wide: BTreeMap<String, Vec<TraceRow>> = BTreeMap::new();
+    let mut comps: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for &(point, trial) in items {
         let key = format!("p{point:06}_t{trial:06}");
         let m = trials.metadata(&key).map_err(store_err)?;
@@ -309,6 +322,18 @@ pub fn assemble(
         let t = trials.get_table(&key).map_err(store_err)?;
         for (name, col) in t.columns {
             match col {
+                Column::F64Array { data, .. } if wide_part(&name).is_some() => {
+                    let (base, comp) = wide_part(&name).unwrap_or_default();
+                    let rows = wide.entry(base.to_string()).or_default();
+                    // Compartments of one item arrive together, in order: one row each.
+                    rows.push(TraceRow {
+                        point,
+                        label: label.clone(),
+                        dt,
+                        data,
+                    });
+                    comps.entry(base.to_string()).or_default().push(comp);
+                }
                 Column::F64Array { data, .. } => {
                     traces.entry(name).or_default().push(TraceRow {
                         point,
@@ -332,52 +357,12 @@ pub fn assemble(
     meta.extra.remove("dt_ms");
     meta.extra.insert("plan_sha256".into(), plan.hash());
     let tr = exp.sub("traces").map_err(store_err)?;
+    for (name, rows) in wide {
+        let comp = comps.remove(&name).unwrap_or_default();
+        put_traces(&tr, &name, &rows, Some(&comp), &meta)?;
+    }
     for (name, rows) in traces {
-        let key = column_key(&name);
-        let uniform = rows
-            .iter()
-            .all(|r| r.data.len() == rows[0].data.len() && r.dt == rows[0].dt);
-        let existing = tr.kind(&key).ok();
-        if uniform {
-            if existing == Some(Kind::Store) {
-                tr.delete(&key).map_err(store_err)?;
-            }
-            let table = trace_table(&name, &rows)?;
-            tr.put_table(&key, &table, meta.clone())
-                .map_err(store_err)?;
-        } else {
-            if existing.is_some_and(|k| k != Kind::Store) {
-                tr.delete(&key).map_err(store_err)?;
-            }
-            let sub = tr.sub(&key).map_err(store_err)?;
-            let mut by_point: BTreeMap<u64, Vec<&TraceRow>> = BTreeMap::new();
-            for r in &rows {
-                by_point.entry(r.point).or_default().push(r);
-            }
-            let mut written = HashSet::new();
-            for (point, rows) in by_point {
-                let pkey = format!("p{point:06}");
-                let rows: Vec<TraceRow> = rows
-                    .into_iter()
-                    .map(|r| TraceRow {
-                        point: r.point,
-                        label: r.label.clone(),
-                        dt: r.dt,
-                        data: r.data.clone(),
-                    })
-                    .collect();
-                let table = trace_table(&name, &rows)?;
-                sub.put_table(&pkey, &table, meta.clone())
-                    .map_err(store_err)?;
-                written.insert(pkey);
-            }
-            // Points of an earlier, larger assembly would otherwise linger.
-            for k in sub.keys().map_err(store_err)? {
-                if !written.contains(&k) {
-                    sub.delete(&k).map_err(store_err)?;
-                }
-            }
-        }
+        put_traces(&tr, &name, &rows, None, &meta)?;
     }
     let ev = exp.sub("events").map_err(store_err)?;
     for (name, (labels, rows)) in events {
@@ -391,6 +376,77 @@ pub fn assemble(
     Ok(items.len())
 }
 
+/// `(recording, compartment)` of a per-compartment trace of a wide recording, named
+/// `all_compartments.v[00012]` by the runner (five or more digits in brackets at the end).
+fn wide_part(name: &str) -> Option<(&str, i64)> {
+    let (base, digits) = name.strip_suffix(']')?.rsplit_once('[')?;
+    if base.is_empty() || digits.len() < 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((base, digits.parse().ok()?))
+}
+
+/// Store the trace table `traces/NAME` (or, when sample count or time step differ between
+/// sweep points, a sub-store of one table per point). With `comp`, the rows are those of a
+/// wide recording and get a `compartment` column: one table for every compartment of every
+/// item, in chunks, instead of a key per compartment.
+fn put_traces(
+    tr: &Store,
+    name: &str,
+    rows: &[TraceRow],
+    comp: Option<&[i64]>,
+    meta: &Metadata,
+) -> Result<(), Diagnostic> {
+    let key = column_key(name);
+    let uniform = rows
+        .iter()
+        .all(|r| r.data.len() == rows[0].data.len() && r.dt == rows[0].dt);
+    let existing = tr.kind(&key).ok();
+    // Rows of the wide recording's `compartment` column, parallel to `rows`.
+    let table_of = |idx: &[usize]| -> Result<Table, Diagnostic> {
+        let picked: Vec<&TraceRow> = idx.iter().map(|&i| &rows[i]).collect();
+        let t = trace_table(name, &picked)?;
+        Ok(match comp {
+            Some(c) => t.with(
+                "compartment",
+                Column::I64(idx.iter().map(|&i| c[i]).collect()),
+            ),
+            None => t,
+        })
+    };
+    if uniform {
+        if existing == Some(Kind::Store) {
+            tr.delete(&key).map_err(store_err)?;
+        }
+        let all: Vec<usize> = (0..rows.len()).collect();
+        tr.put_table(&key, &table_of(&all)?, meta.clone())
+            .map_err(store_err)?;
+    } else {
+        if existing.is_some_and(|k| k != Kind::Store) {
+            tr.delete(&key).map_err(store_err)?;
+        }
+        let sub = tr.sub(&key).map_err(store_err)?;
+        let mut by_point: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            by_point.entry(r.point).or_default().push(i);
+        }
+        let mut written = HashSet::new();
+        for (point, idx) in by_point {
+            let pkey = format!("p{point:06}");
+            sub.put_table(&pkey, &table_of(&idx)?, meta.clone())
+                .map_err(store_err)?;
+            written.insert(pkey);
+        }
+        // Points of an earlier, larger assembly would otherwise linger.
+        for k in sub.keys().map_err(store_err)? {
+            if !written.contains(&k) {
+                sub.delete(&k).map_err(store_err)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn exp_name(exp: &Store) -> String {
     exp.path()
         .file_name()
@@ -399,7 +455,7 @@ fn exp_name(exp: &Store) -> String {
 }
 
 /// One trace table (ISF layout) from rows sharing sample count and time step.
-fn trace_table(name: &str, rows: &[TraceRow]) -> Result<Table, Diagnostic> {
+fn trace_table(name: &str, rows: &[&TraceRow]) -> Result<Table, Diagnostic> {
     let width = rows.first().map_or(0, |r| r.data.len());
     let dt = rows.first().map_or(0.0, |r| r.dt);
     if let Some(r) = rows.iter().find(|r| r.data.len() != width) {
@@ -446,7 +502,7 @@ pub fn verify_runs(store: &Store) -> Vec<Diagnostic> {
         };
         let problem = |m: String| Diagnostic::new(Code::E0612, m);
         let stored = match stored_items(&exp) {
-            Ok(s) => s,
+            Ok((s, _)) => s,
             Err(d) => {
                 out.push(d);
                 continue;
@@ -504,13 +560,16 @@ pub fn verify_runs(store: &Store) -> Vec<Diagnostic> {
 }
 
 impl ResultSink for StoreSink {
+    /// Items whose trial key reads back intact. A damaged key (corrupt entry or chunk) is
+    /// not done: the item runs again and its key is overwritten, which is how `--resume`
+    /// repairs it. The full check reads each trial table once (one small chunk per item).
     fn done(&self) -> Result<HashSet<(u64, u64)>, Diagnostic> {
         Ok(self
             .trials
             .keys()
             .map_err(store_err)?
             .iter()
-            .filter_map(|k| parse_trial_key(k))
+            .filter_map(|k| parse_trial_key(k).filter(|_| self.trials.check_key(k).is_ok()))
             .collect())
     }
 

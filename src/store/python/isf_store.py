@@ -208,6 +208,9 @@ class Store:
         for name in os.listdir(self.path):
             if name.startswith(".") or name in (MARKER, ENTRY_FILE):
                 continue
+            # A symbolic link is never a key (format §1): not followed out of the store.
+            if os.path.islink(os.path.join(self.path, name)):
+                continue
             if os.path.isfile(os.path.join(self.path, name, ENTRY_FILE)):
                 out.append(name)
         return sorted(out)
