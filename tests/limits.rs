@@ -281,6 +281,19 @@ fn limits_are_raised_by_flag_or_environment() {
     assert!(out.contains("E0418"), "{out}");
 }
 
+#[test]
+fn four_billion_declared_synapses_are_refused() {
+    let net = "network Big {\n    population P {\n        cells: 10\n        synapses: 4000000000\n        \
+               release_probability: 0.5\n        receptor glutamate { weight_ampa: 1 nS, weight_nmda: 1 nS }\n        \
+               activity: poisson(interval: 100 ms)\n    }\n}\n";
+    let e = format!(
+        "    network: Big\n{}",
+        exp("10 ms", "0.025 ms", "1", "soma.v")
+    );
+    let t = format!("{net}{}", script("cell.swc", DLAMBDA, &e));
+    refused("run", &t, "E0418", &["4.0e9 declared synapses"]);
+}
+
 /// `isf run` of the conformance cell and network with `from` replaced by `to` (first match)
 /// in a copy of `network.param`: the output, or `None` when the data is missing.
 fn run_mutated_network(from: &str, to: &str) -> Option<(Option<i32>, String)> {
