@@ -162,8 +162,18 @@ fn a_run_of_nul_bytes_is_one_error_and_small_output() {
         "{} bytes of diagnostics",
         out.stderr.len()
     );
+    // A file with NUL bytes is not read as a script (E0203, without quoting it)...
     let text = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(text.matches("[E0001]").count(), 1, "{}", &text[..500]);
+    assert_eq!(text.matches("[E0203]").count(), 1, "{text}");
+    // ...and NUL bytes that reach the lexer (the REPL, `check_text`) are one E0001 per run.
+    let nul = "\0".repeat(10 * 1024);
+    let c = isf::sema::check_text("nul.isf", &nul, dir.path());
+    let e0001 = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.code.as_str() == "E0001")
+        .count();
+    assert_eq!(e0001, 1, "{:?}", c.diagnostics.first());
 }
 
 #[test]
