@@ -334,7 +334,7 @@ fn get(path: &PathBuf, key: &str) -> Result<i32, StoreError> {
 fn export(
     path: &PathBuf,
     key: &str,
-    out: &PathBuf,
+    out: &std::path::Path,
     format: Option<ExportFormat>,
     column: Option<&str>,
 ) -> Result<i32, StoreError> {
