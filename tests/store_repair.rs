@@ -356,3 +356,20 @@ fn all_compartments_is_one_table() {
     assert_eq!(*width, 81);
     assert!(isf(&["db", "verify", p(&out)]).status.success());
 }
+
+#[test]
+fn merge_move_renames_keys_out_of_the_shard() {
+    let d = tempfile::tempdir().unwrap();
+    let shard = store(d.path(), "shard");
+    shard.put("exp/trials/p000000_t000000", &1).unwrap();
+    let dest = store(d.path(), "dest");
+    dest.put("exp/trials/p000000_t000001", &2).unwrap();
+    let o = isf(&["db", "merge", "--move", p(dest.path()), p(shard.path())]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("1 key(s) moved, 2 identical"), "{out}");
+    assert!(dest.contains("exp/trials/p000000_t000000"));
+    assert!(!shard.contains("exp/trials/p000000_t000000"));
+    assert!(isf(&["db", "verify", p(dest.path())]).status.success());
+    assert!(isf(&["db", "verify", p(shard.path())]).status.success());
+}
