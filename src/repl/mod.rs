@@ -270,11 +270,10 @@ impl Session {
         }
     }
 
+    /// Diagnostics rendered with the same caps as `isf check` (a paste full of errors prints a
+    /// bounded amount).
     fn render(&self, diags: &[Diagnostic], sources: &SourceMap) -> String {
-        diags
-            .iter()
-            .map(|d| render::human(d, sources, self.color))
-            .collect()
+        render::human_all(diags, sources, self.color)
     }
 
     fn expression(&mut self, name: &str, text: &str, e: &ast::Expr, type_only: bool) -> Reply {
