@@ -10,8 +10,9 @@ use isf::run::cellsim::CellRunner;
 use isf::run::exec::TrialRunner;
 use std::path::Path;
 
-/// Run trial 0 of points 0 and 1 with the same seed; their soma traces.
-fn two_points(text: &str, dir: &Path) -> (Vec<f64>, Vec<f64>) {
+/// Run trial 0 of points 0 and 1 with the same seed; the largest difference of their soma
+/// traces (mV).
+fn two_points(text: &str, dir: &Path) -> f64 {
     let c = isf::sema::check_text("sweep.isf", text, dir);
     assert!(!c.has_errors(), "{:#?}", c.diagnostics);
     let exp = &c.model.experiments[0];
@@ -31,7 +32,11 @@ fn two_points(text: &str, dir: &Path) -> (Vec<f64>, Vec<f64>) {
             .expect("soma.v")
             .1
     };
-    (run(0), run(1))
+    let (a, b) = (run(0), run(1));
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 #[test]
@@ -44,12 +49,7 @@ fn replayed_input_feels_a_swept_weight() {
             "    duration: 100 ms\n    sweep { C2.*.glutamate.weight_ampa in [0.5 nS, 3 nS] }\n",
         );
     assert!(text.contains("weight_ampa in"));
-    let (a, b) = two_points(&text, &dir);
-    let diff = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max);
+    let diff = two_points(&text, &dir);
     assert!(diff > 0.1, "replay: largest difference {diff} mV");
 }
 
@@ -77,11 +77,6 @@ experiment S4 {{
 "#,
         d = dir.display()
     );
-    let (a, b) = two_points(&text, &dir);
-    let diff = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max);
+    let diff = two_points(&text, &dir);
     assert!(diff > 0.1, "network.param: largest difference {diff} mV");
 }
