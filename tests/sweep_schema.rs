@@ -283,3 +283,39 @@ fn unknown_and_out_of_range_sweeps_are_errors_at_check() {
         assert!(c.model.experiments.is_empty(), "`{axis}` still runs");
     }
 }
+
+/// More sweep points than the runner keeps built: evicted points are rebuilt identically,
+/// whatever the order trials come in.
+#[test]
+fn points_beyond_the_cache_rebuild_identically() {
+    let (model, schema) = checked();
+    let e = schema.find("Cell.soma.pas.g").unwrap();
+    let mut x = with_axis(
+        &model.experiments[0],
+        e,
+        SweepValue::Num(1e-5),
+        SweepValue::Num(2e-5),
+    );
+    x.sweep[0].values = (0..40)
+        .map(|i| SweepValue::Num(1e-5 * (1.0 + i as f64)))
+        .collect();
+    x.sweep_points = 40;
+    x.duration_ms = 5.0;
+    x.n_steps = 200;
+    let runner = CellRunner::new(&model, &x).unwrap();
+    let run = |point| {
+        let item = WorkItem {
+            index: point,
+            point,
+            trial: 0,
+            seed: 3,
+        };
+        runner.run(&item, &[]).unwrap().traces[0].1.clone()
+    };
+    let forward: Vec<Vec<f64>> = (0..40).map(run).collect();
+    let backward: Vec<Vec<f64>> = (0..40).rev().map(run).collect();
+    for (p, (a, b)) in forward.iter().zip(backward.iter().rev()).enumerate() {
+        assert_eq!(a, b, "point {p}");
+    }
+    assert_ne!(forward[0], forward[39]);
+}

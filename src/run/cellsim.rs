@@ -143,7 +143,8 @@ pub struct CellRunner {
     /// The experiment's own point (no sweep values applied).
     base: Arc<PointInputs>,
     /// Inputs of sweep points that change anything, built on first use.
-    per_point: Mutex<HashMap<u64, Arc<PointInputs>>>,
+    /// (inputs, last use) by point; at most [`POINT_CACHE`], the least recently used goes.
+    per_point: Mutex<(HashMap<u64, (Arc<PointInputs>, u64)>, u64)>,
 }
 
 impl CellRunner {
@@ -203,7 +204,7 @@ impl CellRunner {
         Ok(CellRunner {
             setup,
             base,
-            per_point: Mutex::new(HashMap::new()),
+            per_point: Mutex::new((HashMap::new(), 0)),
         })
     }
 
@@ -223,21 +224,35 @@ impl CellRunner {
         if settings.is_empty() {
             return Ok(self.base.clone());
         }
-        if let Some(p) = self
-            .per_point
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&point).cloned())
-        {
-            return Ok(p);
+        if let Ok(mut guard) = self.per_point.lock() {
+            let (m, clock) = &mut *guard;
+            *clock += 1;
+            if let Some((p, used)) = m.get_mut(&point) {
+                *used = *clock;
+                return Ok(p.clone());
+            }
         }
         let p = Arc::new(self.setup.build_point(&settings, Some(&self.base))?);
-        if let Ok(mut m) = self.per_point.lock() {
-            m.insert(point, p.clone());
+        if let Ok(mut guard) = self.per_point.lock() {
+            // Work items run point by point, so only a few points are in flight at once; a
+            // bound keeps a long sweep of a large cell from holding every point's cell in
+            // memory (an evicted point is rebuilt, identically, if it comes back).
+            let (m, clock) = &mut *guard;
+            if m.len() >= POINT_CACHE {
+                let lru = m.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| *k);
+                if let Some(k) = lru {
+                    m.remove(&k);
+                }
+            }
+            *clock += 1;
+            m.insert(point, (p.clone(), *clock));
         }
         Ok(p)
     }
 }
+
+/// Sweep points whose inputs are kept built at once.
+const POINT_CACHE: usize = 16;
 
 impl Setup {
     /// Build a point's inputs from the experiment with `settings` applied; parts the settings
