@@ -144,7 +144,7 @@ pub struct CellRunner {
     base: Arc<PointInputs>,
     /// Inputs of sweep points that change anything, built on first use.
     /// (inputs, last use) by point; at most [`POINT_CACHE`], the least recently used goes.
-    per_point: Mutex<(HashMap<u64, (Arc<PointInputs>, u64)>, u64)>,
+    per_point: Mutex<PointCache>,
 }
 
 impl CellRunner {
@@ -250,6 +250,9 @@ impl CellRunner {
         Ok(p)
     }
 }
+
+/// Built inputs by sweep point with the clock tick of their last use, and the clock.
+type PointCache = (HashMap<u64, (Arc<PointInputs>, u64)>, u64);
 
 /// Sweep points whose inputs are kept built at once.
 const POINT_CACHE: usize = 16;
