@@ -320,9 +320,11 @@ pub fn work_items(points: u64, trials: u64) -> Result<u64, Broken> {
         Some(n) if n <= limit => Ok(n),
         n => Err(over(
             format!(
-                "{} sweep points × {} trials is {} work items; the limit is {}",
+                "{} sweep point{} × {} trial{} is {} work items; the limit is {}",
                 show_count(points as f64),
+                if points == 1 { "" } else { "s" },
                 show_count(trials as f64),
+                if trials == 1 { "" } else { "s" },
                 n.map_or_else(|| "more than 1.8e19".to_string(), |n| show_count(n as f64)),
                 show_count(limit as f64)
             ),

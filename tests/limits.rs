@@ -223,7 +223,10 @@ fn a_sweep_of_2_pow_64_points_does_not_wrap_to_one() {
     refused("check", &t, "E0418", &["1.8e19 sweep points"]);
     let (dir, s) = setup(&t);
     let (_, out) = isf(dir.path(), &["run", "--dry-run", s.to_str().unwrap()], &[]);
-    assert!(!out.contains("1 sweep points"), "{out}");
+    assert!(
+        out.contains("E0418") && !out.contains("1 sweep point x"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -128,10 +128,12 @@ pub fn run(args: RunArgs) -> i32 {
             }
         };
         eprintln!(
-            "{}: {} sweep points x {} trials = {} work items{}, {} steps of {} ms, store {}",
+            "{}: {} sweep point{} x {} trial{} = {} work items{}, {} steps of {} ms, store {}",
             exp.name,
             exp.sweep_points,
+            if exp.sweep_points == 1 { "" } else { "s" },
             exp.trials,
+            if exp.trials == 1 { "" } else { "s" },
             all.len(),
             shard
                 .map(|s| format!(" ({} in shard {}/{})", items.len(), s.k, s.n))
