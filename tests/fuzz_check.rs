@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{CORPUS, isf_files};
+use common::{CORPUS, Rng, isf_files};
 use isf::diagnostics::{Code, render};
 use isf::repl::Session;
 use std::path::{Path, PathBuf};
@@ -30,28 +30,6 @@ fn total_cases() -> usize {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000)
-}
-
-/// A small deterministic PRNG (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len())]
-    }
 }
 
 /// A seed text with the directory its relative paths resolve against.

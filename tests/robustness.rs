@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{CORPUS, isf_files, strip};
+use common::{CORPUS, Rng, isf_files, strip};
 use isf::diagnostics::Code;
 use isf::source::FileId;
 use isf::syntax::{lexer, parser, pretty};
@@ -180,25 +180,6 @@ fn token_soup() {
             s
         },
     );
-}
-
-/// A small deterministic PRNG (xorshift64*), so the mutation test needs no extra crates.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
 }
 
 /// Apply 1–4 random mutations: byte delete/insert/duplicate/swap, token delete/duplicate/swap/

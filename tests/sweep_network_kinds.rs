@@ -5,9 +5,7 @@
 
 mod common;
 
-use isf::run::WorkItem;
 use isf::run::cellsim::CellRunner;
-use isf::run::exec::TrialRunner;
 use std::path::Path;
 
 /// Run trial 0 of points 0 and 1 with the same seed; the largest difference of their soma
@@ -18,20 +16,7 @@ fn two_points(text: &str, dir: &Path) -> f64 {
     let exp = &c.model.experiments[0];
     assert_eq!(exp.sweep_points, 2);
     let runner = CellRunner::new(&c.model, exp).expect("runnable");
-    let run = |point| {
-        let item = WorkItem {
-            index: point,
-            point,
-            trial: 0,
-            seed: 7,
-        };
-        let out = runner.run(&item, &[]).expect("runs");
-        out.traces
-            .into_iter()
-            .find(|t| t.0 == "soma.v")
-            .expect("soma.v")
-            .1
-    };
+    let run = |point| common::first_trace(&runner, point, 7);
     let (a, b) = (run(0), run(1));
     a.iter()
         .zip(&b)

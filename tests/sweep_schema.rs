@@ -4,10 +4,10 @@
 //! two different simulation inputs (the per-point cell, stimuli, network or time grid), and
 //! for a representative subset, different traces from the same seed.
 
+mod common;
+
 use isf::model::{ExperimentModel, Model};
-use isf::run::WorkItem;
 use isf::run::cellsim::CellRunner;
-use isf::run::exec::TrialRunner;
 use isf::sema::sweep::{Range, SchemaEntry, SweepTarget, SweepValue, ValueKind};
 use isf::sema::units::Dim;
 
@@ -229,15 +229,7 @@ fn representative_paths_change_the_traces_for_one_seed() {
         let (a, b) = two_values(e);
         let x = with_axis(exp, e, a, b);
         let runner = CellRunner::new(&model, &x).unwrap();
-        let run = |point| {
-            let item = WorkItem {
-                index: point,
-                point,
-                trial: 0,
-                seed: 99,
-            };
-            runner.run(&item, &[]).unwrap().traces[0].1.clone()
-        };
+        let run = |point| common::first_trace(&runner, point, 99);
         assert_ne!(run(0), run(1), "`{p}`: same trace for both values");
     }
 }
@@ -303,15 +295,7 @@ fn points_beyond_the_cache_rebuild_identically() {
     x.duration_ms = 5.0;
     x.n_steps = 200;
     let runner = CellRunner::new(&model, &x).unwrap();
-    let run = |point| {
-        let item = WorkItem {
-            index: point,
-            point,
-            trial: 0,
-            seed: 3,
-        };
-        runner.run(&item, &[]).unwrap().traces[0].1.clone()
-    };
+    let run = |point| common::first_trace(&runner, point, 3);
     let forward: Vec<Vec<f64>> = (0..40).map(run).collect();
     let backward: Vec<Vec<f64>> = (0..40).rev().map(run).collect();
     for (p, (a, b)) in forward.iter().zip(backward.iter().rev()).enumerate() {

@@ -179,3 +179,40 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// A small deterministic PRNG (xorshift64*) for the mutation and fuzz tests, so they need no
+/// extra crates and a seed replays a case.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+    pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+}
+
+/// Trial 0 of sweep point `point` with `seed`: the first recorded trace.
+pub fn first_trace(runner: &isf::run::cellsim::CellRunner, point: u64, seed: u64) -> Vec<f64> {
+    use isf::run::exec::TrialRunner;
+    let item = isf::run::WorkItem {
+        index: point,
+        point,
+        trial: 0,
+        seed,
+    };
+    let out = runner.run(&item, &[]).expect("trial runs");
+    out.traces.into_iter().next().expect("a trace").1
+}
