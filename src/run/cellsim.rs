@@ -326,8 +326,7 @@ impl Setup {
         // point that changes only receptors, release or activity keeps the base placement.
         let (prep, replay) = match (&self.base_network, base) {
             (None, _) => (None, Arc::new(Vec::new())),
-            (Some(b), Some(bp)) if !new_cell && !moves_synapses && network.is_none() => {
-                let _ = b;
+            (Some(_), Some(bp)) if !new_cell && network.is_none() => {
                 (bp.network.clone(), bp.replay.clone())
             }
             (Some(b), bp) => {
