@@ -391,25 +391,20 @@ pub fn spikes(what: &str, n: f64) -> Result<f64, Broken> {
 /// [`Limits::bytes_per_trial`] and [`Limits::bytes_per_run`] (E0418).
 pub fn recorded_bytes(per_trial: u64, per_run: u64) -> Result<(), Broken> {
     let l = limits();
-    if per_trial > l.bytes_per_trial {
-        return Err(over(
-            format!(
-                "one trial would record {}; the limit is {} per trial",
-                show_bytes(per_trial as f64),
-                show_bytes(l.bytes_per_trial as f64)
-            ),
-            "too much recorded".into(),
-        ));
-    }
-    if per_run > l.bytes_per_run {
-        return Err(over(
-            format!(
-                "this run would record {}; the limit is {} per run",
-                show_bytes(per_run as f64),
-                show_bytes(l.bytes_per_run as f64)
-            ),
-            "too much recorded".into(),
-        ));
+    for (bytes, limit, what, per) in [
+        (per_trial, l.bytes_per_trial, "one trial", "trial"),
+        (per_run, l.bytes_per_run, "this run", "run"),
+    ] {
+        if bytes > limit {
+            return Err(over(
+                format!(
+                    "{what} would record {}; the limit is {} per {per}",
+                    show_bytes(bytes as f64),
+                    show_bytes(limit as f64)
+                ),
+                "too much recorded".into(),
+            ));
+        }
     }
     Ok(())
 }
