@@ -80,6 +80,7 @@ codes! {
     E0313 => "division by zero in a constant expression",
     E0314 => "value out of range",
     E0315 => "value is not a compile-time constant",
+    E0318 => "a section index must be a non-negative integer",
     // ---- E04xx schema and lowering ----
     E0401 => "unknown field for this declaration",
     E0402 => "required field missing",
@@ -99,6 +100,7 @@ codes! {
     E0416 => "two recordings of an experiment have the same name",
     E0417 => "a recording reads a mechanism state the cell does not have at that site",
     E0418 => "run exceeds a resource limit (steps, work items, compartments, recorded bytes)",
+    E0419 => "a rule names a section index the morphology does not have",
     // ---- E05xx numerics at run time ----
     E0501 => "non-finite value in the solver",
     E0502 => "runaway membrane voltage",
@@ -147,6 +149,9 @@ codes! {
     E0808 => "value out of range in a network parameter file (retired: E0314, E0405, E0407 as in scripts)",
     E0809 => "synapse type not found (network vs. anatomy or replay file)",
     E0810 => "synapse location outside the morphology",
+    E0811 => "unknown mechanism in an ISF cell parameter file (every place looked is named)",
+    E0812 => "declaration name for a converted file is not a valid identifier or is a keyword",
+    E0813 => "a mechanism file given to `isf convert --import` cannot be used",
     // ---- E09xx internal ----
     E0901 => "internal error, please report",
     // ---- W0xxx warnings ----

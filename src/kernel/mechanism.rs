@@ -293,6 +293,18 @@ impl CompiledMech {
             Ode { f: Id },
         }
         let mut updates = Vec::new();
+        // Initial values that depend on parameters (`state cai: mM = minCai`).
+        let mut init_nodes: Vec<Option<Id>> = Vec::new();
+        for s in &mech.states {
+            init_nodes.push(match &s.init_expr {
+                Some(e) => Some(lower(
+                    &mut dag,
+                    e,
+                    &format!("state {} initial value", s.name),
+                )?),
+                None => None,
+            });
+        }
         for s in &mech.states {
             let u = match (&s.inf, &s.tau_ms, &s.derivative) {
                 (Some(inf), Some(tau), _) => Upd::Gate {
@@ -349,6 +361,9 @@ impl CompiledMech {
                 }
                 Upd::Ode { f } => *f = subst_all(&mut dag, *f),
             }
+        }
+        for n in init_nodes.iter_mut().flatten() {
+            *n = subst_all(&mut dag, *n);
         }
 
         // Where inputs live. Gathered inputs get reserved temporaries 0..n_gather.
@@ -445,7 +460,10 @@ impl CompiledMech {
                     let is0 = dag.apply(Op::Eq, &[b, zero]);
                     let new = dag.apply(Op::Select, &[is0, euler, exact]);
                     s_outs.push((new, Slot::Col(s as u32)));
-                    let init = dag.constant(mech.states[s].init.unwrap_or(0.0));
+                    let init = match init_nodes[s] {
+                        Some(n) => n,
+                        None => dag.constant(mech.states[s].init.unwrap_or(0.0)),
+                    };
                     i_outs.push((init, Slot::Col(s as u32)));
                 }
             }

@@ -27,6 +27,8 @@
 //!   `exponential_by_z_dist`) is `z_distance` on `ApicalDendrite` sections and `distance`
 //!   elsewhere.
 //! * `diameter` — NEURON's `diam(x)` before cell modifications; `x` — the compartment centre.
+//! * `section` — the section index (morphology file order, generated axon last); a rule that
+//!   tests `section == k` for a section the cell does not have is E0419.
 
 use crate::diagnostics::Code;
 use crate::model::{Density, MechModel, NeuronModel, Value};
@@ -80,6 +82,8 @@ pub struct Positions {
     pub diameter_um: Vec<f64>,
     /// Compartment centre as a section fraction (dimensionless).
     pub x: Vec<f64>,
+    /// Index of the compartment's section (a whole number; `f64` like every position).
+    pub section: Vec<f64>,
 }
 
 /// Where one mechanism is inserted and its parameter values there (structure of arrays).
@@ -391,6 +395,36 @@ pub fn build_cell_from(
         }
     }
 
+    // Sections named by index must exist (E0419).
+    for r in &neuron.regions {
+        for mi in &r.mechanisms {
+            for (p, d) in &mi.parameters {
+                let mut ks = Vec::new();
+                section_tests(&d.expr, &mut ks);
+                if let Some(k) = ks.iter().find(|k| !(**k >= 0.0 && (**k as usize) < n_sec)) {
+                    let mut e = LowerError::new(
+                        Code::E0419,
+                        format!(
+                            "`{}.{p}` names section {}, but the morphology has sections 0 to {}",
+                            mi.mechanism,
+                            crate::rules::show_num(*k),
+                            n_sec.saturating_sub(1)
+                        ),
+                    );
+                    e.region = Some(r.region.clone());
+                    e.mechanism = Some(mi.mechanism.clone());
+                    e.parameter = Some(p.clone());
+                    e.note = Some(
+                        "section indices follow the morphology file (soma 0), generated axon \
+                         sections last; a list written for another morphology does not fit"
+                            .into(),
+                    );
+                    errors.push(e);
+                }
+            }
+        }
+    }
+
     let mut tables = Vec::new();
     for name in &mech_order {
         let Some(mm) = mechs.iter().find(|m| &m.name == name) else {
@@ -580,6 +614,7 @@ impl Positions {
             "diameter" => self.diameter_um[c],
             "z_distance" => self.z_distance_um[c],
             "x" => self.x[c],
+            "section" => self.section[c],
             n if n == ISF_Z_DISTANCE => {
                 if label == Label::ApicalDendrite {
                     self.z_distance_um[c]
@@ -660,9 +695,43 @@ fn positions(morph: &Morphology, geo: &CellGeometry) -> Positions {
                 .push(interp_z(&sec.points, &arc, x * l) - z_soma);
             out.diameter_um.push(g.seg_diam_um[k]);
             out.x.push(x);
+            out.section.push(i as f64);
         }
     }
     out
+}
+
+/// Every constant `k` that an expression tests `section == k` (or `k == section`) against:
+/// a listed section must exist, or a rule meant for another morphology would silently
+/// never apply.
+fn section_tests(ex: &crate::sema::ex::Ex, out: &mut Vec<f64>) {
+    use crate::sema::ex::Ex;
+    use crate::syntax::ast::BinOp;
+    match ex {
+        Ex::Bin(BinOp::Eq, a, b) => match (&**a, &**b) {
+            (Ex::Var { name, .. }, Ex::Const(k)) | (Ex::Const(k), Ex::Var { name, .. })
+                if name == "section" =>
+            {
+                out.push(*k)
+            }
+            _ => {
+                section_tests(a, out);
+                section_tests(b, out);
+            }
+        },
+        Ex::Bin(_, a, b) => {
+            section_tests(a, out);
+            section_tests(b, out);
+        }
+        Ex::Unary(_, a) => section_tests(a, out),
+        Ex::If(c, a, b) => {
+            section_tests(c, out);
+            section_tests(a, out);
+            section_tests(b, out);
+        }
+        Ex::Call(_, args) => args.iter().for_each(|a| section_tests(a, out)),
+        Ex::Const(_) | Ex::Var { .. } => {}
+    }
 }
 
 /// z at arc length `s` along the points (linear interpolation; clamped to the ends).

@@ -1,6 +1,6 @@
 //! ISF cell parameter files (`.param`, spec 02 §2.1) → readable isf source.
 //!
-//! [`convert`] writes a `neuron` declaration that imports `std.channels.hay2011.*` and states
+//! [`convert`] writes a `neuron` declaration that imports the mechanisms it uses and states
 //! the same cell: morphology, generated axon, discretization, cell modifications, and per
 //! label Ra, cm, reversal potentials and mechanisms with named distribution builtins.
 //! `neuron X = isf_param("cell.param")` in a script checks exactly this text (as a virtual
@@ -24,14 +24,19 @@
 //!   `Axon` with `properties` {`Ra`, `cm`, `ions` {`ek`, `ena`}} and `mechanisms` {`global`
 //!   (never read by ISF; ignored), `range`}. `spines` (passive spine correction) is not
 //!   supported yet.
-//! * Range mechanisms must exist in `std.channels.hay2011`; `*_ion` mechanisms are rejected
-//!   (ISF inserts them but its parameter assignment is a no-op, spec 02 §2.5). ISF's
-//!   `g<Name>bar` is `gbar`; other parameter names are kept.
+//! * Range mechanisms are looked up by name in a [`Catalogue`]: under `isf_param(…)` the
+//!   density mechanisms the script sees (its own and its imports') first, then every stdlib
+//!   module that declares density mechanisms (`std.channels.hay2011` first, then
+//!   `std.channels.isf_extra`); `isf convert --import FILE.isf` puts FILE's own mechanisms
+//!   first. An unknown name is E0811, naming every place looked in. The output imports what
+//!   it uses. `*_ion` mechanisms are rejected (ISF inserts them but its parameter assignment
+//!   is a no-op, spec 02 §2.5). ISF's `g<Name>bar` is `gbar`; other parameter names are kept.
 //! * Rules: `uniform`, `linear`, `linear_capped`, `exponential`, `exponential_by_z_dist`
 //!   (absolute distances in mm, as ISF divides by 1000: `lambda` per mm, `x_offset` in mm),
-//!   `capped_exponential`, `sigmoid`, `uniform_range` (without `outsidescale_sections`, which
-//!   is not supported yet). `distance: "relative"` becomes `relative: true`; any other value
-//!   means absolute µm, as in ISF.
+//!   `capped_exponential`, `sigmoid`, `uniform_range` (with `outsidescale_sections` written as
+//!   `outside_sections: [23, 24]`: those sections get the outside value whatever their
+//!   distance). `distance: "relative"` becomes `relative: true`; any other value means
+//!   absolute µm, as in ISF.
 
 use crate::diagnostics::Code;
 use crate::formats::FileError;
@@ -41,17 +46,68 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Component, Path, PathBuf};
 
-/// Parameters of one stdlib mechanism: name → unit as written (`"S/cm2"`, `"1"` if
-/// dimensionless).
-pub type MechCatalogue = BTreeMap<String, Vec<(String, String)>>;
+/// Parameters of one mechanism: name → unit as written (`"S/cm2"`, `"1"` if dimensionless).
+pub type MechParams = Vec<(String, String)>;
 
-/// The mechanisms of `std.channels.hay2011` with their parameters, read from the embedded
-/// stdlib source.
-pub fn hay2011_catalogue() -> MechCatalogue {
-    let mut out = MechCatalogue::new();
-    let Some((_, text)) = crate::stdlib::module(&["channels", "hay2011"]) else {
-        return out;
-    };
+/// One place where mechanism names are looked up, in lookup order (see [`Catalogue`]).
+#[derive(Clone, Debug)]
+pub struct Place {
+    /// How the place is named in messages: `std.channels.hay2011`, `the script cell.isf and
+    /// its imports`, or a file given to `isf convert --import`.
+    pub name: String,
+    /// The import the converted text needs for a mechanism of this place: a stdlib module
+    /// path (`std.channels.hay2011`) or a quoted file path; `None` when the mechanisms are
+    /// handed to the converted text directly (a script's own mechanisms under `isf_param`).
+    pub import: Option<String>,
+    /// Density mechanisms of the place with their parameters.
+    pub mechs: BTreeMap<String, MechParams>,
+}
+
+/// Where the mechanisms of a cell parameter file are looked up: the places in order, the
+/// first that has a name wins (a script's own mechanisms, then its imports, then the stdlib),
+/// as receptors are looked up in network files.
+#[derive(Clone, Debug, Default)]
+pub struct Catalogue {
+    pub places: Vec<Place>,
+}
+
+impl Catalogue {
+    /// Only the stdlib's density mechanisms ([`stdlib_places`]).
+    pub fn stdlib() -> Self {
+        Catalogue {
+            places: stdlib_places(),
+        }
+    }
+
+    /// The place index and parameters of mechanism `name`.
+    pub fn find(&self, name: &str) -> Option<(usize, &MechParams)> {
+        self.places
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| p.mechs.get(name).map(|m| (i, m)))
+    }
+
+    /// "place (names…); place (names…)" for an unknown-mechanism error.
+    fn describe(&self) -> String {
+        self.places
+            .iter()
+            .map(|p| {
+                let names: Vec<&str> = p.mechs.keys().map(String::as_str).collect();
+                if names.is_empty() {
+                    format!("{} (no density mechanisms)", p.name)
+                } else {
+                    format!("{} ({})", p.name, names.join(", "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// The density mechanisms declared in isf source `text` with their parameters (what a
+/// parameter file can set); point and synapse mechanisms are not cell mechanisms here.
+pub fn mechanisms_in_text(text: &str) -> BTreeMap<String, MechParams> {
+    let mut out = BTreeMap::new();
     let parsed = crate::syntax::parser::parse_file(crate::source::FileId(0), text);
     let slice = |s: crate::source::Span| text[s.start as usize..s.end as usize].to_string();
     for item in &parsed.file.items {
@@ -61,7 +117,9 @@ pub fn hay2011_catalogue() -> MechCatalogue {
         let crate::syntax::ast::DeclBody::Block(b) = &d.body else {
             continue;
         };
-        if d.kind != crate::syntax::ast::DeclKind::Mechanism {
+        if d.kind != crate::syntax::ast::DeclKind::Mechanism
+            || d.sort.as_ref().is_some_and(|s| s.name != "density")
+        {
             continue;
         }
         let mut params = Vec::new();
@@ -83,11 +141,51 @@ pub fn hay2011_catalogue() -> MechCatalogue {
     out
 }
 
+/// Every stdlib module that declares density mechanisms, `std.channels.hay2011` first (the
+/// Hay set wins a name it shares with a later module), the others in file order.
+pub fn stdlib_places() -> Vec<Place> {
+    let mut out: Vec<Place> = crate::stdlib::FILES
+        .iter()
+        .filter_map(|(path, text)| {
+            let mechs = mechanisms_in_text(text);
+            if mechs.is_empty() {
+                return None;
+            }
+            let module = format!("std.{}", path.trim_end_matches(".isf").replace('/', "."));
+            Some(Place {
+                name: module.clone(),
+                import: Some(module),
+                mechs,
+            })
+        })
+        .collect();
+    out.sort_by_key(|p| p.name != "std.channels.hay2011");
+    out
+}
+
+/// The mechanisms of `std.channels.hay2011` with their parameters, read from the embedded
+/// stdlib source.
+pub fn hay2011_catalogue() -> BTreeMap<String, MechParams> {
+    crate::stdlib::module(&["channels", "hay2011"])
+        .map(|(_, text)| mechanisms_in_text(text))
+        .unwrap_or_default()
+}
+
 /// Read `param` and convert it; relative paths in the output are relative to `out_dir`.
 pub fn convert_file(
     param: &Path,
     out_dir: &Path,
     neuron_name: &str,
+) -> Result<String, Vec<FileError>> {
+    convert_file_with(param, out_dir, neuron_name, &Catalogue::stdlib())
+}
+
+/// [`convert_file`] with mechanism names looked up in `cat` (first place first).
+pub fn convert_file_with(
+    param: &Path,
+    out_dir: &Path,
+    neuron_name: &str,
+    cat: &Catalogue,
 ) -> Result<String, Vec<FileError>> {
     let name = param.display().to_string();
     let text = crate::files::read_data(param).map_err(|e| {
@@ -104,16 +202,23 @@ pub fn convert_file(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    convert(&root, &name, &param_dir, out_dir, neuron_name)
+    convert(&root, &name, &param_dir, out_dir, neuron_name, cat)
 }
 
-/// A default neuron name from a file name: identifier characters kept, others `_`, and a
-/// `cell_` prefix when it would start with a digit.
+/// A default neuron name from a file name ([`identifier_for`] with prefix `cell_`).
 pub fn neuron_name_for(path: &Path) -> String {
+    identifier_for(path, "cell")
+}
+
+/// A declaration name from a file name: identifier characters kept, others `_`; `PREFIX_`
+/// in front when it would start with a digit or be empty; a reserved word
+/// (`grammar/keywords.txt`, e.g. `network` from `network.param`) gets a capital first letter
+/// (`Network`), since keywords are lower case.
+pub fn identifier_for(path: &Path, prefix: &str) -> String {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "cell".into());
+        .unwrap_or_default();
     let mut s: String = stem
         .chars()
         .map(|c| {
@@ -125,9 +230,36 @@ pub fn neuron_name_for(path: &Path) -> String {
         })
         .collect();
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
-        s = format!("cell_{s}");
+        s = format!("{prefix}_{s}");
+    }
+    if crate::syntax::lexer::KEYWORDS.contains(&s.as_str()) {
+        let mut c = s.chars();
+        s = c
+            .next()
+            .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+            .unwrap_or_default();
     }
     s
+}
+
+/// Why `name` cannot name a declaration (`None` when it can): it must be an identifier
+/// (ASCII letter or `_`, then letters, digits, `_`) and not a reserved word.
+pub fn identifier_problem(name: &str) -> Option<String> {
+    let ok_start = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !ok_start || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Some(format!(
+            "`{name}` is not a name: use letters, digits and `_`, not starting with a digit"
+        ));
+    }
+    if crate::syntax::lexer::KEYWORDS.contains(&name) {
+        return Some(format!(
+            "`{name}` is a reserved word (grammar/keywords.txt); choose another name"
+        ));
+    }
+    None
 }
 
 /// The isf region name of an ISF label key.
@@ -142,6 +274,45 @@ fn region_name(key: &str) -> Option<&'static str> {
 struct Cx<'a> {
     file: &'a str,
     errors: Vec<FileError>,
+    /// (place index, mechanism name) of every mechanism the file uses, first use first.
+    used: Vec<(usize, String)>,
+}
+
+/// The imports the converted text needs: per place that provides a used mechanism, in
+/// lookup order, `import PLACE.*` — or the used names listed, when the glob would also bring
+/// a name that an earlier place provides (the earlier one must win in the output too).
+fn import_lines(cat: &Catalogue, used: &[(usize, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, place) in cat.places.iter().enumerate() {
+        let Some(import) = &place.import else {
+            continue;
+        };
+        let mut names: Vec<&str> = used
+            .iter()
+            .filter(|(p, _)| *p == i)
+            .map(|(_, n)| n.as_str())
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
+        if import.starts_with('"') {
+            // A file import always brings all of the file's own declarations.
+            out.push(format!("import {import}"));
+            continue;
+        }
+        names.sort_unstable();
+        names.dedup();
+        let shadows = place
+            .mechs
+            .keys()
+            .any(|m| cat.find(m).is_some_and(|(j, _)| j != i));
+        if shadows {
+            out.push(format!("import {import}.{{{}}}", names.join(", ")));
+        } else {
+            out.push(format!("import {import}.*"));
+        }
+    }
+    out
 }
 
 impl Cx<'_> {
@@ -209,12 +380,13 @@ pub fn convert(
     param_dir: &Path,
     out_dir: &Path,
     neuron_name: &str,
+    cat: &Catalogue,
 ) -> Result<String, Vec<FileError>> {
     let mut cx = Cx {
         file,
         errors: Vec::new(),
+        used: Vec::new(),
     };
-    let cat = hay2011_catalogue();
     let mut header = Vec::new();
     let mut neuron_node = None;
     let mut temperature = None;
@@ -233,7 +405,8 @@ pub fn convert(
             "NMODL_mechanisms" => {
                 cx.dict(n, "NMODL_mechanisms");
                 header.push(
-                    "NMODL_mechanisms: ignored; the mechanisms are std.channels.hay2011".into(),
+                    "NMODL_mechanisms: ignored; mechanisms are looked up by name (script, imports, stdlib)"
+                        .into(),
                 );
             }
             "mech_globals" => {
@@ -397,7 +570,7 @@ pub fn convert(
                 ),
                 Some(r) => {
                     seen_regions.push(r);
-                    if let Some(text) = region(&mut cx, &cat, r, n) {
+                    if let Some(text) = region(&mut cx, cat, r, n) {
                         regions.push(text);
                     }
                 }
@@ -450,7 +623,11 @@ pub fn convert(
     for h in header {
         let _ = writeln!(out, "// {h}");
     }
-    out.push_str("\nimport std.channels.hay2011.*\n\n");
+    out.push('\n');
+    for line in import_lines(cat, &cx.used) {
+        let _ = writeln!(out, "{line}");
+    }
+    out.push('\n');
     let _ = writeln!(out, "neuron {neuron_name} {{");
     for f in fields {
         let _ = writeln!(out, "    {f}");
@@ -477,7 +654,7 @@ fn quote(s: &str) -> String {
 }
 
 /// One region block (indented by four spaces), or `None` after reporting errors.
-fn region(cx: &mut Cx, cat: &MechCatalogue, region: &str, n: &ParamNode) -> Option<String> {
+fn region(cx: &mut Cx, cat: &Catalogue, region: &str, n: &ParamNode) -> Option<String> {
     let before = cx.errors.len();
     let mut lines = Vec::new();
     let mut mech_lines = Vec::new();
@@ -561,7 +738,7 @@ fn param_name(mech: &str, key: &str, params: &[(String, String)]) -> String {
 }
 
 /// One mechanism line `Name { p: value, … }`.
-fn mechanism(cx: &mut Cx, cat: &MechCatalogue, name: &str, n: &ParamNode) -> Option<String> {
+fn mechanism(cx: &mut Cx, cat: &Catalogue, name: &str, n: &ParamNode) -> Option<String> {
     if name.contains("_ion") {
         cx.err(
             n,
@@ -572,17 +749,17 @@ fn mechanism(cx: &mut Cx, cat: &MechCatalogue, name: &str, n: &ParamNode) -> Opt
         );
         return None;
     }
-    let Some(params) = cat.get(name) else {
+    let Some((place, params)) = cat.find(name) else {
         cx.err(
             n,
-            Code::E0803,
-            format!(
-                "unknown mechanism `{name}` (std.channels.hay2011 has {})",
-                cat.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
+            Code::E0811,
+            format!("unknown mechanism `{name}`; looked in {}", cat.describe()),
         );
         return None;
     };
+    if !cx.used.iter().any(|(_, u)| u == name) {
+        cx.used.push((place, name.to_string()));
+    }
     let entries = cx.dict(n, name);
     let get = |k: &str| entries.iter().find(|(x, _)| x == k).map(|(_, v)| v);
     let Some(spatial_node) = get("spatial") else {
@@ -672,6 +849,36 @@ fn mechanism(cx: &mut Cx, cat: &MechCatalogue, name: &str, n: &ParamNode) -> Opt
         }
     };
     let rel = if relative { ", relative: true" } else { "" };
+    // ISF's `outsidescale_sections` (uniform_range only): sections that get the outside
+    // value whatever their distance; written as `outside_sections: [23, 24]`.
+    let mut outside_sections = String::new();
+    if spatial == "uniform_range"
+        && let Some(v) = get("outsidescale_sections")
+    {
+        match &v.value {
+            ParamValue::List(items) => {
+                let mut ks = Vec::new();
+                for it in items {
+                    match it.as_f64() {
+                        Some(k) if k >= 0.0 && k == k.trunc() && k < 1e9 => ks.push(num(k)),
+                        _ => cx.err(
+                            it,
+                            Code::E0802,
+                            "`outsidescale_sections` holds section indices (whole numbers from 0)",
+                        ),
+                    }
+                }
+                if !ks.is_empty() {
+                    outside_sections = format!(", outside_sections: [{}]", ks.join(", "));
+                }
+            }
+            _ => cx.err(
+                v,
+                Code::E0802,
+                "`outsidescale_sections` must be a list of section indices",
+            ),
+        }
+    }
     let mut values = Vec::new();
     if spatial == "linear_capped" {
         let target = c.get("param_name").and_then(|p| p.1.clone());
@@ -704,14 +911,7 @@ fn mechanism(cx: &mut Cx, cat: &MechCatalogue, name: &str, n: &ParamNode) -> Opt
             continue;
         }
         if spatial == "uniform_range" && k == "outsidescale_sections" {
-            match &v.value {
-                ParamValue::List(l) if l.is_empty() => {}
-                _ => cx.err(
-                    v,
-                    Code::E0803,
-                    "`outsidescale_sections` is not supported yet (only an empty list)",
-                ),
-            }
+            // Handled with the rule below.
             continue;
         }
         if spatial == "uniform_range" && k == "distance" {
@@ -777,7 +977,7 @@ fn mechanism(cx: &mut Cx, cat: &MechCatalogue, name: &str, n: &ParamNode) -> Opt
                 num(cv("linScale"))
             ),
             "uniform_range" => format!(
-                "uniform_range({base}, from: {} um, to: {} um, outside: {})",
+                "uniform_range({base}, from: {} um, to: {} um, outside: {}{outside_sections})",
                 num(cv("begin")),
                 num(cv("end")),
                 num(cv("outsidescale"))

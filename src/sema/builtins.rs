@@ -213,8 +213,9 @@ pub const SIGNATURES: &[Signature] = &[
             req("from", Want::Q(L)),
             req("to", Want::Q(L)),
             opt("outside", Want::AnyQ),
+            opt("outside_sections", Want::ListQ(ONE)),
         ],
-        doc: "value where from <= distance <= to, else `outside` (a value, or a factor of value; default 0)",
+        doc: "value where from <= distance <= to, else `outside` (a value, or a factor of value; default 0); always `outside` on the sections listed in `outside_sections` (section indices)",
     },
     Signature {
         name: "linear",
@@ -739,6 +740,12 @@ pub const POSITION_VARS: &[(&str, Dim, f64, &str)] = &[
         "height above the soma centre (z of the 3-D points, interpolated), um",
     ),
     ("x", Dim::ONE, 1.0, "position along the section, 0..1"),
+    (
+        "section",
+        Dim::ONE,
+        1.0,
+        "index of the section: order of the morphology file's sections (soma 0 in a .hoc file), generated axon sections last",
+    ),
 ];
 
 /// Internal position variable of `exponential_by_z_dist` (ISF's rule): `z_distance` on
@@ -871,10 +878,21 @@ fn build(
             };
             let dist = pos("distance");
             let inside = Ex::bin(And, Ex::bin(Ge, dist.clone(), from), Ex::bin(Le, dist, to));
+            let mut ex = Ex::cond(inside, x, outside.clone());
+            // ISF's `outsidescale_sections`: the listed sections get the outside value
+            // whatever their distance (spec 02 §2.5).
+            if let Some((list, ls)) = arg("outside_sections") {
+                let Some(secs) = section_list(ev, &list, ls) else {
+                    return Val::Err;
+                };
+                if let Some(listed) = any_section(&secs) {
+                    ex = Ex::cond(listed, outside, ex);
+                }
+            }
             Val::Q {
                 dim: d,
                 abs: false,
-                ex: Ex::cond(inside, x, outside),
+                ex,
             }
         }
         "linear" => {
@@ -1214,6 +1232,55 @@ pub fn random_samples(normal: bool, a: f64, b: f64, n: u64, seed: u64) -> Vec<f6
             }
         })
         .collect()
+}
+
+/// The section indices of a list argument: non-negative integer constants (E0318 otherwise),
+/// sorted, without repeats.
+fn section_list(ev: &mut Evaluator, list: &Val, span: Span) -> Option<Vec<u64>> {
+    let Val::List(items) = list else {
+        return None;
+    };
+    let mut out = Vec::new();
+    for it in items {
+        match it.const_si() {
+            Some(k) if k >= 0.0 && k == k.trunc() && k < 1e9 => out.push(k as u64),
+            Some(k) => {
+                ev.diags.push(
+                    Diagnostic::new(
+                        Code::E0318,
+                        format!("`{}` is not a section index", crate::rules::show_num(k)),
+                    )
+                    .label(span, "section indices are whole numbers from 0")
+                    .note("sections are numbered in the order of the morphology file, soma 0"),
+                );
+                return None;
+            }
+            None if it.is_err() => return None,
+            None => {
+                ev.diags.push(
+                    Diagnostic::new(Code::E0315, "a section index must be a constant")
+                        .label(span, "this list depends on the position"),
+                );
+                return None;
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
+}
+
+/// `section == a or section == b or …`, as a balanced tree (a list of hundreds of sections
+/// must not make a deep expression); `None` for an empty list.
+fn any_section(secs: &[u64]) -> Option<Ex> {
+    match secs {
+        [] => None,
+        [k] => Some(Ex::bin(BinOp::Eq, pos("section"), Ex::Const(*k as f64))),
+        _ => {
+            let (a, b) = secs.split_at(secs.len() / 2);
+            Some(Ex::bin(BinOp::Or, any_section(a)?, any_section(b)?))
+        }
+    }
 }
 
 /// The distance variable for a distribution: relative (dimensionless) or absolute (length).

@@ -138,6 +138,9 @@ struct Session {
     placement_spans: HashMap<(u32, String), Vec<PlacementSpans>>,
     /// Morphologies read while lowering neurons, by path (each file is read once).
     morphologies: HashMap<String, MorphRead>,
+    /// Names the next loaded module starts with: the mechanisms a script hands to its
+    /// `isf_param(…)` module, looked up before the stdlib (taken by [`Session::load`]).
+    preset: Vec<(String, (Sym, Span))>,
 }
 
 /// A neuron or network declared in an imported file, with the mechanisms it uses.
@@ -281,7 +284,9 @@ impl Session {
     fn load(&mut self, origin: Origin, name: String, text: String, _from: Option<Span>) -> FileId {
         let file = self.sources.add(origin.clone(), name, text);
         let mid = self.modules.len() as u32;
-        self.modules.push(Module::default());
+        let mut module = Module::default();
+        module.syms.extend(std::mem::take(&mut self.preset));
+        self.modules.push(module);
         self.loading.push(origin);
         let text = self.sources.get(file).text.clone();
         let parsed = parser::parse_file(file, &text);
@@ -891,16 +896,35 @@ impl Session {
                                 "state" => {
                                     let dim = ann.map(|u| u.dim).unwrap_or(Dim::ONE);
                                     let (scale, unit) = units::canonical_scale(dim);
+                                    let mut init_expr = None;
                                     let init = match &bnd.value {
                                         Some(e) => {
                                             let v = ev.eval(e, &mut scope);
                                             let v = ev.expect_dim(v, dim, e.span, &format!("initial value of `{}`", bnd.name.name));
-                                            v.const_si().map(|x| x / scale)
+                                            let c = v.const_si().map(|x| x / scale);
+                                            // An initial value may name parameters (they vary along
+                                            // the cell), nothing that changes in time: it is computed
+                                            // once per compartment at initialisation.
+                                            if c.is_none() && let Val::Q { ex, .. } = &v {
+                                                let mut used = Vec::new();
+                                                ex.vars(&mut used);
+                                                let bad: Vec<&String> = used.iter().filter(|u| !mm.parameters.iter().any(|p| &p.name == *u)).collect();
+                                                if synapse {
+                                                    // Synapse states start per synapse, before parameters are
+                                                    // gathered per compartment: constants only.
+                                                    ev.diags.push(Diagnostic::new(Code::E0315, format!("the initial value of synapse state `{}` must be a constant", bnd.name.name)).label(e.span, "depends on a parameter"));
+                                                } else if bad.is_empty() {
+                                                    init_expr = Some(ex.clone().canonical(scale));
+                                                } else {
+                                                    ev.diags.push(Diagnostic::new(Code::E0315, format!("the initial value of `{}` may name only parameters and constants", bnd.name.name)).label(e.span, format!("uses `{}`", bad[0])).note("a state starts before anything else is computed; write its value with constants and `parameter`s"));
+                                                }
+                                            }
+                                            c
                                         }
                                         None => None,
                                     };
                                     declared_states.push((bnd.name.name.clone(), bnd.name.span, dim));
-                                    mm.states.push(StateModel { name: bnd.name.name.clone(), unit, init, inf: None, tau_ms: None, derivative: None });
+                                    mm.states.push(StateModel { name: bnd.name.name.clone(), unit, init, init_expr, inf: None, tau_ms: None, derivative: None });
                                     scope.locals.push((bnd.name.name.clone(), Val::Q { dim, abs: false, ex: Ex::var(&bnd.name.name, scale) }));
                                 }
                                 "current" => {
@@ -1145,7 +1169,33 @@ impl Session {
     fn isf_param_neuron(&mut self, mid: u32, name: &ast::Ident, path: &str, span: Span) {
         let param = Path::new(path);
         let dir = param.parent().map(Path::to_path_buf).unwrap_or_default();
-        let text = match crate::lower::isf_param::convert_file(param, &dir, &name.name) {
+        // Mechanism names resolve in the script and its imports first, then in the stdlib.
+        let mut own = std::collections::BTreeMap::new();
+        let mut preset = Vec::new();
+        for (n, (sym, at)) in &self.modules[mid as usize].syms {
+            if let Sym::Mech(i) = sym
+                && self.mechs[*i].sort == "density"
+            {
+                let params = self.mechs[*i]
+                    .params
+                    .iter()
+                    .map(|p| (p.0.clone(), p.3.clone()))
+                    .collect();
+                own.insert(n.clone(), params);
+                preset.push((n.clone(), (sym.clone(), *at)));
+            }
+        }
+        let script = self.sources.get(span.file).name.clone();
+        let mut cat = crate::lower::isf_param::Catalogue::stdlib();
+        cat.places.insert(
+            0,
+            crate::lower::isf_param::Place {
+                name: format!("the script {script} and its imports"),
+                import: None,
+                mechs: own,
+            },
+        );
+        let text = match crate::lower::isf_param::convert_file_with(param, &dir, &name.name, &cat) {
             Ok(t) => t,
             Err(errs) => {
                 for e in errs {
@@ -1167,8 +1217,25 @@ impl Session {
                 .unwrap_or_default()
         );
         let owner = self.owner(mid);
-        self.param_modules.push((self.modules.len() as u32, owner));
-        self.load_dep(origin, shown, span, || Ok(text));
+        let vmid = self.modules.len() as u32;
+        self.param_modules.push((vmid, owner));
+        self.preset = preset;
+        let loaded = self.load_dep(origin, shown, span, || Ok(text));
+        self.preset.clear();
+        // A script mechanism that the parameter file uses is used by the script.
+        if loaded == Some(vmid) {
+            let used: Vec<String> = self.modules[vmid as usize]
+                .used
+                .iter()
+                .filter(|(_, u)| **u)
+                .map(|(n, _)| n.clone())
+                .collect();
+            for n in used {
+                if self.modules[mid as usize].syms.contains_key(&n) {
+                    self.modules[mid as usize].used.insert(n, true);
+                }
+            }
+        }
     }
 
     /// The module a declaration of module `mid` belongs to: the declaring module of an
