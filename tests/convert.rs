@@ -241,14 +241,14 @@ fn unknown_and_unsupported_keys_are_errors() {
         (
             r#""Soma": {"mechanisms": {"range": {"Kv9": {"spatial": "uniform", "gKv9bar": 1e-5}}}}"#,
             "",
-            Code::E0803,
+            Code::E0811,
             "unknown mechanism `Kv9`",
         ),
         (
-            r#""Dendrite": {"mechanisms": {"range": {"Ca_HVA": {"spatial": "uniform_range", "gCa_HVAbar": 1e-5, "begin": 1.0, "end": 2.0, "outsidescale": 0.1, "outsidescale_sections": [3]}}}}"#,
+            r#""Dendrite": {"mechanisms": {"range": {"Ca_HVA": {"spatial": "uniform_range", "gCa_HVAbar": 1e-5, "begin": 1.0, "end": 2.0, "outsidescale": 0.1, "outsidescale_sections": "3"}}}}"#,
             "",
-            Code::E0803,
-            "outsidescale_sections",
+            Code::E0802,
+            "`outsidescale_sections` must be a list",
         ),
         (
             r#""Soma": {}, "cell_modify_functions": {"soma_current_injection": {"amplitude": 1.0}}"#,
