@@ -135,6 +135,55 @@ fn template_v2_cell_converts_checks_and_runs_like_neuron() {
         if worst_area > 1e-9 || worst_ri > 1e-9 {
             failures.push("compartments");
         }
+        // Every density of every compartment (the conformance segments-table layout).
+        let segs = full
+            .as_ref()
+            .unwrap()
+            .join("89_C2_template_v2_segments.csv");
+        if let Ok(text) = std::fs::read_to_string(&segs) {
+            let mut lines = text.lines();
+            let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let (mut worst, mut values) = (0.0f64, 0);
+            for line in lines {
+                let f: Vec<f64> = line
+                    .split(',')
+                    .map(|x| x.parse().unwrap_or(f64::NAN))
+                    .collect();
+                let c = cell.seg_offset[f[0] as usize] + f[1] as usize;
+                for (j, col) in head.iter().enumerate().skip(8) {
+                    let Some((mech, key)) = col.split_once('.') else {
+                        continue;
+                    };
+                    let key = if key == format!("g{mech}bar") {
+                        "gbar"
+                    } else {
+                        key
+                    };
+                    let Some(t) = cell.mechanism(mech) else {
+                        continue;
+                    };
+                    let got = t.compartments.iter().position(|&k| k == c).map(|i| {
+                        t.params
+                            .iter()
+                            .find(|p| p.name == key)
+                            .expect("param")
+                            .values[i]
+                    });
+                    match got {
+                        Some(g) if !f[j].is_nan() => {
+                            worst = worst.max(((g - f[j]) / f[j]).abs());
+                            values += 1;
+                        }
+                        None if f[j].is_nan() => {}
+                        other => panic!("{col} at compartment {c}: isf {other:?}, NEURON {}", f[j]),
+                    }
+                }
+            }
+            println!("densities: {values} values, max rel. diff {worst:.2e}");
+            if worst > 1e-12 {
+                failures.push("densities");
+            }
+        }
     }
     println!(
         "{:<16} {:>7} {:>10} {:>12} {:>12} {:>12}",

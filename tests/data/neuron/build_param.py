@@ -9,7 +9,9 @@ exponential (def. 2) and uniform_range (def. 2, absolute, with outsidescale_sect
 ions ek/ena, and the cell-modify function scale_apical (hoc diameters as read, times scale,
 then stored by NEURON as float32), applied after the channels.
 
-usage: python3 build_param.py CELL.param [--table FILE.csv]
+usage: python3 build_param.py CELL.param [--table FILE.csv] [--segments FILE.csv]
+  --table     per compartment: nseg, x, diam, area, ri and the def.-1/def.-2 distances
+  --segments  the conformance folder's segments-table layout with every density
 """
 import ast
 import math
@@ -203,6 +205,32 @@ def table(b, path):
                     b.d2(i, seg.x), b.d1(i, seg.x)))
 
 
+def segments(b, param_path, path):
+    """The conformance folder's segments-table layout (sec_index, seg_index, x, diam_um, area_um2,
+    ri_Mohm, dist_to_soma_um, cm, every mechanism.parameter of the file (nan where absent), ek,
+    ena), as NEURON has the cell after scale_apical."""
+    p = read_param(param_path)['neuron']
+    cols = []
+    for lab in LABEL_KEYS:
+        for mech, spec in p.get(lab, {}).get('mechanisms', {}).get('range', {}).items():
+            for key in spec:
+                if key != 'spatial' and key not in RULE_KEYS[spec['spatial']] and (mech, key) not in cols:
+                    cols.append((mech, key))
+    with open(path, 'w') as fh:
+        fh.write(','.join(['sec_index', 'seg_index', 'x', 'diam_um', 'area_um2', 'ri_Mohm',
+                           'dist_to_soma_um', 'cm'] + ['%s.%s' % c for c in cols] + ['ek', 'ena']) + '\n')
+        for i, sec in enumerate(b.secs):
+            for k, seg in enumerate(sec):
+                row = [str(i), str(k), repr(seg.x), repr(seg.diam), repr(seg.area()), repr(seg.ri()),
+                       repr(b.d2(i, seg.x) if i else abs(seg.x - 0.5) * sec.L), repr(seg.cm)]
+                for mech, key in cols:
+                    row.append(repr(getattr(seg, nrn_attr(mech, key))) if hasattr(seg, mech) else 'nan')
+                for ion in ('ek', 'ena'):
+                    lp = p[b.labels[i]]['properties'].get('ions', {})
+                    row.append(repr(getattr(seg, ion)) if ion in lp else 'nan')
+                fh.write(','.join(row) + '\n')
+
+
 if __name__ == '__main__':
     b = build(sys.argv[1])
     n = sum(s.nseg for s in b.secs)
@@ -210,3 +238,5 @@ if __name__ == '__main__':
         len(b.secs), n, sum(seg.area() for s in b.secs for seg in s), b.dmax))
     if '--table' in sys.argv:
         table(b, sys.argv[sys.argv.index('--table') + 1])
+    if '--segments' in sys.argv:
+        segments(b, sys.argv[1], sys.argv[sys.argv.index('--segments') + 1])
