@@ -23,8 +23,10 @@
 //! A malformed file is reported (file, line, code) and left out; everything else is
 //! imported. Writes use the store's atomic key writes under its writer lock (taken by the
 //! caller). Importing again compares every key with what the store holds: identical keys are
-//! left alone (nothing new), missing ones are added, and a key whose content differs is a
-//! conflict (E0616) for which the whole folder is refused before anything of it is written.
+//! left alone (nothing new), missing ones are added (a file fixed since the last import), a
+//! table that only gains columns is replaced (a trial key gaining the traces of a fixed file),
+//! and a key whose stored data differs is a conflict (E0616) for which the whole folder is
+//! refused before anything of it is written.
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::formats::FileError;
@@ -370,10 +372,7 @@ impl FolderScan<'_> {
                 })
             }
             Err(e) => {
-                self.problem(
-                    Code::E0617,
-                    format!("{}: cannot read: {e}", path.display()),
-                );
+                self.problem(Code::E0617, format!("{}: cannot read: {e}", path.display()));
                 self.note(name, "", "unreadable");
                 None
             }
@@ -517,8 +516,10 @@ fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
         seed,
         ..Metadata::default()
     };
-    base.extra.insert("imported_from".into(), "ISF simrun folder".into());
-    base.extra.insert("isf_folder".into(), dir.display().to_string());
+    base.extra
+        .insert("imported_from".into(), "ISF simrun folder".into());
+    base.extra
+        .insert("isf_folder".into(), dir.display().to_string());
     let meta_with = |pairs: &[(&str, String)]| {
         let mut m = base.clone();
         for (k, v) in pairs {
@@ -609,11 +610,10 @@ fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
                         ("isf_trial", n.to_string()),
                     ]),
                 });
-                trials
-                    .entry(n)
-                    .or_default()
-                    .sources
-                    .insert("source_presynaptic_cells".into(), r.path.display().to_string());
+                trials.entry(n).or_default().sources.insert(
+                    "source_presynaptic_cells".into(),
+                    r.path.display().to_string(),
+                );
                 scan.note(&r.name, &r.sha256, "imported");
             }
             Err(e) => {
@@ -684,8 +684,7 @@ fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
                     continue;
                 }
                 let sha = r.sha256.clone();
-                match scan.assign(&r, f, &numbers, format!("{label}.v"), DENDRITE_THRESHOLD_MV)
-                {
+                match scan.assign(&r, f, &numbers, format!("{label}.v"), DENDRITE_THRESHOLD_MV) {
                     Some(t) => {
                         scan.note(&r.name, &sha, "imported");
                         all_traces.push(t);
@@ -793,7 +792,11 @@ fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
     }
     for t in &all_traces {
         let labels: Vec<String> = t.trials.iter().map(|(n, _)| trial_label(*n)).collect();
-        let data: Vec<f64> = t.trials.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+        let data: Vec<f64> = t
+            .trials
+            .iter()
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect();
         let table = Table::traces(labels.clone(), &t.times, data)
             .with_attr("recording", rmpv::Value::from(t.name.as_str()))
             .with_attr("dt_ms", rmpv::Value::F64(dt_of(&t.times)));
@@ -881,7 +884,30 @@ fn same_table(a: &Table, b: &Table) -> bool {
 enum Stored {
     Absent,
     Same,
+    /// The stored table's columns are all in the new one, with the same data: the new one
+    /// only adds columns (a trial key gaining the traces of a file fixed since), so writing it
+    /// changes nothing stored.
+    Extended,
     Different(String),
+}
+
+/// True when every column and attribute of `old` is in `new` with the same data.
+fn extends(old: &Table, new: &Table) -> bool {
+    let picked = Table {
+        columns: new
+            .columns
+            .iter()
+            .filter(|(n, _)| old.column(n).is_some())
+            .cloned()
+            .collect(),
+        attrs: new
+            .attrs
+            .iter()
+            .filter(|(k, _)| old.attrs.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    same_table(old, &picked)
 }
 
 fn compare(exp: Option<&Store>, key: &str, c: &Content) -> Result<Stored, Diagnostic> {
@@ -897,11 +923,28 @@ fn compare(exp: Option<&Store>, key: &str, c: &Content) -> Result<Stored, Diagno
     match (kind, c) {
         (Kind::Table, Content::Table(t)) => match exp.get_table(key) {
             Ok(s) if same_table(&s, t) => Ok(Stored::Same),
-            Ok(s) => Ok(Stored::Different(format!(
-                "{} row(s) stored, {} in the files",
-                s.rows().unwrap_or(0),
-                t.rows().unwrap_or(0)
-            ))),
+            Ok(s) if extends(&s, t) => Ok(Stored::Extended),
+            Ok(s) => {
+                let names = |t: &Table| {
+                    t.columns
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let (a, b) = (s.rows().unwrap_or(0), t.rows().unwrap_or(0));
+                Ok(Stored::Different(if names(&s) != names(t) {
+                    format!(
+                        "stored columns [{}], from the files [{}]",
+                        names(&s),
+                        names(t)
+                    )
+                } else if a != b {
+                    format!("{a} row(s) stored, {b} from the files")
+                } else {
+                    "the stored values differ from the files".to_string()
+                }))
+            }
             Err(e) if e.code == Code::E0601 => Ok(Stored::Absent),
             Err(e) => Err(e.to_diagnostic()),
         },
@@ -968,7 +1011,7 @@ fn write_folder(
     let mut conflicts = Vec::new();
     for p in planned {
         match compare(exp.as_ref(), &p.key, &p.content) {
-            Ok(Stored::Absent) => todo.push(p),
+            Ok(Stored::Absent | Stored::Extended) => todo.push(p),
             Ok(Stored::Same) => rep.unchanged += 1,
             Ok(Stored::Different(why)) => conflicts.push(format!("{key}/{}: {why}", p.key)),
             Err(d) => return refuse(rep, d),
@@ -1042,7 +1085,10 @@ mod tests {
 
     #[test]
     fn file_roles_and_old_naming() {
-        assert_eq!(role("simulation_run0003_synapses.csv"), Some(Role::Synapses(3)));
+        assert_eq!(
+            role("simulation_run0003_synapses.csv"),
+            Some(Role::Synapses(3))
+        );
         assert_eq!(
             role("simulation_run0000012_presynaptic_cells.csv"),
             Some(Role::Cells(12))

@@ -459,7 +459,10 @@ fn import_isf(folders: &[PathBuf], into: &PathBuf) -> Result<i32, StoreError> {
         print_problem(d);
     }
     for r in &report.running {
-        eprintln!("note: {}: unfinished run (`_running`), not imported", r.display());
+        eprintln!(
+            "note: {}: unfinished run (`_running`), not imported",
+            r.display()
+        );
     }
     let (mut trials, mut written, mut unchanged, mut rows, mut skipped) = (0, 0, 0, 0, 0);
     let mut refused = 0;

@@ -58,7 +58,12 @@ pub fn parse_presynaptic(text: &str, file: &str) -> Result<Vec<CellRow>, FileErr
             .parse()
             .ok()
             .filter(|&n: &i64| n >= 0)
-            .ok_or_else(|| err(1, format!("cell ID `{}` is not an integer ≥ 0", f[1].trim())))?;
+            .ok_or_else(|| {
+                err(
+                    1,
+                    format!("cell ID `{}` is not an integer ≥ 0", f[1].trim()),
+                )
+            })?;
         let mut times_ms = Vec::new();
         for s in f.get(2).copied().unwrap_or("").split(',') {
             let s = s.trim();

@@ -28,14 +28,19 @@ pub struct TraceFile {
 
 /// Parse a voltage-trace file's text; `file` is used in error locations only.
 pub fn parse_traces(text: &str, file: &str) -> Result<TraceFile, FileError> {
-    let err = |line: usize, col: usize, msg: String| FileError::new(Code::E0614, msg, file, line, col);
+    let err =
+        |line: usize, col: usize, msg: String| FileError::new(Code::E0614, msg, file, line, col);
     let mut lines = text
         .lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
         .filter(|(_, l)| !l.trim().is_empty());
     let Some((hline, header)) = lines.next() else {
-        return Err(err(0, 0, "empty file: expected the header `t\\tVm run 00…`".into()));
+        return Err(err(
+            0,
+            0,
+            "empty file: expected the header `t\\tVm run 00…`".into(),
+        ));
     };
     let names: Vec<&str> = header.split('\t').collect();
     if names[0].trim() != "t" {
@@ -71,7 +76,11 @@ pub fn parse_traces(text: &str, file: &str) -> Result<TraceFile, FileError> {
         runs.push(run);
     }
     if runs.is_empty() {
-        return Err(err(hline, 1, "the header names no `Vm run NN` column".into()));
+        return Err(err(
+            hline,
+            1,
+            "the header names no `Vm run NN` column".into(),
+        ));
     }
     let mut times_ms: Vec<f64> = Vec::new();
     let mut columns: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
