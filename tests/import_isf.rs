@@ -550,6 +550,20 @@ fn paths_and_targets_that_cannot_be_imported() {
             .unwrap(),
         ["plan"]
     );
+    // Another writer holds the store: nothing is imported (E0611).
+    store.delete("20250101-1553_seed123_pid456").unwrap();
+    let held = isf::store::lock::lock(&db, "test writer").unwrap();
+    let o = isf(&[
+        "db",
+        "import-isf",
+        g.dir.to_str().unwrap(),
+        "--into",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("error[E0611]"), "{}", text(&o).1);
+    assert!(!store.contains("20250101-1553_seed123_pid456"));
+    drop(held);
 }
 
 fn legacy_dir() -> PathBuf {
