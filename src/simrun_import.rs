@@ -1007,6 +1007,26 @@ fn write_folder(
             .help("import into another store (--into), or rename the folder"),
         );
     }
+    // Another folder imported under the same key (same name, another tree) would mix two
+    // runs in one sub-store: refused unless it holds the same files (the folder was moved).
+    if let Some(e) = &exp
+        && let Ok(old) = e.get::<serde_json::Value>(RECORD_KEY)
+        && old["folder"] != record["folder"]
+        && old["files"] != record["files"]
+    {
+        return refuse(
+            rep,
+            Diagnostic::new(
+                Code::E0616,
+                format!(
+                    "key '{key}' holds the import of another folder ({}); {} is not imported",
+                    old["folder"].as_str().unwrap_or("?"),
+                    rep.folder.display()
+                ),
+            )
+            .help("import it into another store (--into)"),
+        );
+    }
     let mut todo = Vec::new();
     let mut conflicts = Vec::new();
     for p in planned {

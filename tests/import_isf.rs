@@ -564,6 +564,26 @@ fn paths_and_targets_that_cannot_be_imported() {
     assert!(text(&o).1.contains("error[E0611]"), "{}", text(&o).1);
     assert!(!store.contains("20250101-1553_seed123_pid456"));
     drop(held);
+    // Two folders of one name (two trees) with different files: the second is refused.
+    let other = generate(&d.path().join("elsewhere"), false);
+    let s1 = other.dir.join("simulation_run0002_synapses.csv");
+    let more = fs::read_to_string(&s1).unwrap() + "VPM_C2\t9\t10.0\t1\t1\tSoma\t5.0,\n";
+    fs::write(&s1, more).unwrap();
+    let o = isf(&[
+        "db",
+        "import-isf",
+        g.dir.to_str().unwrap(),
+        other.dir.to_str().unwrap(),
+        "--into",
+        db.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(
+        err.contains("error[E0616]") && err.contains("holds the import of another folder"),
+        "{err}"
+    );
+    assert!(out.contains("1 folder(s) refused"), "{out}");
 }
 
 fn legacy_dir() -> PathBuf {
