@@ -19,6 +19,7 @@ pub mod rules;
 pub mod run;
 pub mod sema;
 pub mod sim;
+pub mod simrun_import;
 pub mod source;
 pub mod stdlib;
 pub mod store;

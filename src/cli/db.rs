@@ -1,11 +1,11 @@
-//! `isf db ls|show|get|export|merge|verify|rm`: inspect, export, merge, check and repair
-//! results stores.
+//! `isf db ls|show|get|export|merge|verify|rm|import-isf`: inspect, export, merge, check and
+//! repair results stores, and import ISF simrun results into one.
 //!
 //! Exit codes: 0 success; 1 a store problem (missing key, damaged file, merge conflict,
 //! failed verification, store locked by another writer), printed as
 //! `error[E06xx]: key '…': …` on stderr.
 //!
-//! `merge` (into its destination), `verify --fix` and `rm` write, so they take the store's
+//! `merge` (into its destination), `verify --fix`, `rm` and `import-isf` write, so they take the store's
 //! writer lock; the other subcommands only read and never lock. Repairing a damaged store is
 //! described in `docs/store-repair.md`.
 
@@ -22,7 +22,7 @@ use std::path::PathBuf;
 /// Arguments of `isf db`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db export results/ voltage_traces -o vt.npy\n  isf db merge results/ shard0/ shard1/\n  isf db verify results/ --fix\n  isf db rm results/ sweep/trials/p000003_t000012"
+    after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db export results/ voltage_traces -o vt.npy\n  isf db merge results/ shard0/ shard1/\n  isf db verify results/ --fix\n  isf db rm results/ sweep/trials/p000003_t000012\n  isf db import-isf old_sims/results --into results/"
 )]
 pub struct DbArgs {
     #[command(subcommand)]
@@ -96,6 +96,18 @@ pub enum DbCommand {
         #[arg(long)]
         fix: bool,
     },
+    /// Import ISF simrun result folders (traces, spike times, synapse activations,
+    /// presynaptic cells, parameter files) into a store, in the layout of `isf run`.
+    /// Malformed files are reported and left out; exit 1 when anything was left out.
+    #[command(name = "import-isf")]
+    ImportIsf {
+        /// ISF simrun folders, or folders holding them at any depth.
+        #[arg(required = true)]
+        folders: Vec<PathBuf>,
+        /// Store to import into (created when missing).
+        #[arg(long)]
+        into: PathBuf,
+    },
     /// Remove keys (damaged ones too); a sub-store only with `-r`. Prints what it removed.
     Rm {
         /// Store directory.
@@ -144,6 +156,7 @@ pub fn run(args: DbArgs) -> i32 {
             move_keys,
         } => merge(&dest, &shards, move_keys),
         DbCommand::Verify { store, fix } => return verify(&store, fix),
+        DbCommand::ImportIsf { folders, into } => import_isf(&folders, &into),
         DbCommand::Rm {
             store,
             keys,
@@ -425,6 +438,84 @@ fn same_plans(target: &Store, shard: &Store, name: &std::path::Path) -> Result<(
         }
     }
     Ok(())
+}
+
+/// One problem of an import as printed: `error[CODE]: message`, then its notes and help.
+fn print_problem(d: &Diagnostic) {
+    eprintln!("error[{}]: {}", d.code.as_str(), d.message);
+    for n in &d.notes {
+        eprintln!("  note: {n}");
+    }
+    if let Some(h) = &d.help {
+        eprintln!("  help: {h}");
+    }
+}
+
+fn import_isf(folders: &[PathBuf], into: &PathBuf) -> Result<i32, StoreError> {
+    let start = std::time::Instant::now();
+    let (store, _lock) = Store::create_locked(into, "isf db import-isf")?;
+    let report = crate::simrun_import::import(&store, folders);
+    for d in &report.problems {
+        print_problem(d);
+    }
+    for r in &report.running {
+        eprintln!(
+            "note: {}: unfinished run (`_running`), not imported",
+            r.display()
+        );
+    }
+    let (mut trials, mut written, mut unchanged, mut rows, mut skipped) = (0, 0, 0, 0, 0);
+    let mut refused = 0;
+    for f in &report.folders {
+        for d in &f.problems {
+            print_problem(d);
+        }
+        let state = if f.refused {
+            refused += 1;
+            "refused".to_string()
+        } else {
+            format!(
+                "{} trial(s), {} key(s) written, {} unchanged, {} row(s)",
+                f.trials, f.written, f.unchanged, f.rows
+            )
+        };
+        let extra = match (f.skipped_files, f.not_read.len()) {
+            (0, 0) => String::new(),
+            (s, 0) => format!("; {s} file(s) left out"),
+            (0, n) => format!("; {n} other file(s) not read"),
+            (s, n) => format!("; {s} file(s) left out, {n} other file(s) not read"),
+        };
+        println!("{} -> {}: {state}{extra}", f.folder.display(), f.key);
+        trials += f.trials;
+        written += f.written;
+        unchanged += f.unchanged;
+        rows += f.rows;
+        skipped += f.skipped_files;
+    }
+    let mut line = format!(
+        "imported {} folder(s) into {}: {trials} trial(s), {written} key(s) written, {unchanged} unchanged, {rows} row(s) in {:.2} s",
+        report.folders.len() - refused,
+        into.display(),
+        start.elapsed().as_secs_f64()
+    );
+    if report.incomplete() {
+        let mut parts = Vec::new();
+        if skipped > 0 {
+            parts.push(format!("{skipped} file(s) skipped"));
+        }
+        if refused > 0 {
+            parts.push(format!("{refused} folder(s) refused"));
+        }
+        if !report.problems.is_empty() {
+            parts.push(format!("{} path(s) not imported", report.problems.len()));
+        }
+        line += &format!(
+            "; INCOMPLETE: {} (errors above); the rest is stored",
+            parts.join(", ")
+        );
+    }
+    println!("{line}");
+    Ok(i32::from(report.incomplete()))
 }
 
 fn merge(dest: &PathBuf, shards: &[PathBuf], move_keys: bool) -> Result<i32, StoreError> {

@@ -121,6 +121,11 @@ codes! {
     E0611 => "store is locked by another writer",
     E0612 => "store holds results of a different plan",
     E0613 => "symbolic link inside a store",
+    E0614 => "malformed ISF simulation result file (voltage traces, presynaptic cells)",
+    E0615 => "ISF simrun folder is inconsistent (trial numbers, trace columns, duplicate files)",
+    E0616 => "imported ISF results conflict with what the store holds",
+    E0617 => "not an ISF simrun folder, or an ISF result file the importer cannot read",
+    E0618 => "import target holds results of `isf run`",
     // ---- E07xx morphology files ----
     E0701 => "morphology file cannot be read",
     E0702 => "malformed morphology statement",

@@ -1,5 +1,5 @@
 //! Readers for ISF's legacy file formats (`.param`, `.syn`, `.con`, landmark files, synapse
-//! activations) and plain spike-time CSV files.
+//! activations, presynaptic cells, voltage traces) and plain spike-time CSV files.
 //!
 //! Legacy files are not registered in the [`crate::source::SourceMap`] (they can be large and
 //! are never shown with carets), so their errors carry a plain `file:line:column` location in
@@ -9,8 +9,10 @@ pub mod activation;
 pub mod con;
 pub mod landmark;
 pub mod param;
+pub mod presynaptic;
 pub mod spike_times;
 pub mod syn;
+pub mod traces;
 
 use crate::diagnostics::{Code, Diagnostic};
 use serde::Serialize;
