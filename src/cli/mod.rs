@@ -8,6 +8,7 @@ pub mod check;
 pub mod convert;
 pub mod db;
 pub mod fmt;
+pub mod inspect;
 pub mod morph;
 pub mod plan;
 pub mod repl;

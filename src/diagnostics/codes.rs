@@ -99,6 +99,8 @@ codes! {
     E0416 => "two recordings of an experiment have the same name",
     E0417 => "a recording reads a mechanism state the cell does not have at that site",
     E0418 => "run exceeds a resource limit (steps, work items, compartments, recorded bytes)",
+    E0421 => "no neuron to inspect, or several and none chosen (`--neuron`)",
+    E0422 => "inspection input and options do not fit (file kind, `--param`, `--neuron`)",
     // ---- E05xx numerics at run time ----
     E0501 => "non-finite value in the solver",
     E0502 => "runaway membrane voltage",
@@ -147,6 +149,7 @@ codes! {
     E0808 => "value out of range in a network parameter file (retired: E0314, E0405, E0407 as in scripts)",
     E0809 => "synapse type not found (network vs. anatomy or replay file)",
     E0810 => "synapse location outside the morphology",
+    E0814 => "the cell parameter file names another morphology than the one given",
     // ---- E09xx internal ----
     E0901 => "internal error, please report",
     // ---- W0xxx warnings ----
