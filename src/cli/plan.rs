@@ -24,9 +24,10 @@ pub enum TableFormat {
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("tables").args(["compartments", "sites"]).multiple(true)))]
 #[command(after_help = "\
-FILE is a script, or (for --compartments/--sites) a .hoc/.swc morphology with --param \
-CELL.param, or a .param file: see `isf morph --help`. The cell is lowered by the function \
-`isf run` uses, every cell modification applied.
+FILE is a script, an ISF cell .param file, or a .hoc/.swc morphology (with or without \
+--param CELL.param), each read as the neuron it declares: see `isf morph --help`. For \
+--compartments/--sites the cell is lowered by the function `isf run` uses, every cell \
+modification applied.
 
 --compartments columns: sec_index,seg_index,x,diam_um,area_um2,ri_Mohm,dist_to_soma_um,cm, \
 then every parameter of every inserted mechanism as mechanism.parameter (NEURON's names: \
