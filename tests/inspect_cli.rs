@@ -386,6 +386,9 @@ fn input_errors_have_codes() {
         err.contains("E0814") && err.contains("neuron.filename"),
         "{err}"
     );
+    let (code, _, err) = isf(&["plan", &s(&other), "--param", &s(&param)]);
+    assert_eq!(code, 1, "the model of another morphology is refused too");
+    assert!(err.contains("E0814"), "{err}");
     let (code, _, err) = isf(&["plan", "examples/quickstart.isf", "--param", &s(&param)]);
     assert_eq!(code, 1);
     assert!(err.contains("E0422"), "{err}");

@@ -128,7 +128,9 @@ pub fn load(input: &CellInput, need_neuron: bool) -> Option<Loaded> {
         checked,
         neuron: None,
     };
-    if need_neuron || input.neuron.is_some() {
+    // A morphology or .param input has its one neuron: chosen always, so that E0814 holds
+    // for every command given FILE --param.
+    if need_neuron || input.neuron.is_some() || kind != Kind::Script {
         match choose_neuron(&loaded.checked.model, input.neuron.as_deref(), file) {
             Ok(i) => loaded.neuron = Some(i),
             Err(d) => {
