@@ -100,6 +100,14 @@ const ELSEWHERE: &[(&str, &str)] = &[
         "E0006",
         "REPL input that is not UTF-8 (tests/repl_pty.rs, src/cli/repl.rs)",
     ),
+    (
+        "E0421",
+        "command-line choice of a neuron (isf morph/plan --neuron): tests/inspect_cli.rs",
+    ),
+    (
+        "E0422",
+        "command-line inputs of isf morph/plan: tests/inspect_cli.rs",
+    ),
     ("E0901", "internal errors only"),
 ];
 

@@ -8,6 +8,7 @@ pub mod check;
 pub mod convert;
 pub mod db;
 pub mod fmt;
+pub mod inspect;
 pub mod morph;
 pub mod plan;
 pub mod repl;
@@ -20,7 +21,7 @@ pub mod run;
     version,
     about,
     long_about = None,
-    after_help = "Examples:\n  isf check examples/quickstart.isf\n  isf check --format json examples/*.isf\n  isf plan examples/quickstart.isf\n  isf fmt --check examples/*.isf\n  isf morph cell.hoc --param cell.param --segments --format csv"
+    after_help = "Examples:\n  isf check examples/quickstart.isf\n  isf check --format json examples/*.isf\n  isf plan examples/quickstart.isf\n  isf fmt --check examples/*.isf\n  isf morph cell.hoc --param cell.param --segments --format csv\n  isf plan cell.hoc --param cell.param --compartments --format csv"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -38,7 +39,7 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Print the lowered model of a script (all quantities in canonical units) and its hash.
     Plan(plan::PlanArgs),
-    /// Inspect a morphology: sections or segments as a table, CSV or JSON.
+    /// Inspect a cell as `isf run` lowers it: sections or segments as a table, CSV or JSON.
     Morph(morph::MorphArgs),
     /// Format .isf files in place (canonical layout, comments kept).
     #[command(

@@ -1,10 +1,11 @@
-//! `isf morph`: print sections or segments of a morphology.
+//! `isf morph`: print the sections or compartments of a cell as `isf run` lowers it — a
+//! morphology alone, with its ISF cell parameter file, a `.param` file or a neuron of a
+//! script (see [`super::inspect`]: the run's own lowering, every cell modification applied).
 
-use crate::formats::param::{cell_params, read_param_file};
-use crate::morph::{Discretization, LabelPassive, Morphology, discretize, geometry, modify};
+use super::inspect::{CellInput, load, lower};
+use crate::model::Discretization;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 
 /// Output format of `isf morph`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -20,82 +21,54 @@ pub enum Format {
 /// Arguments of `isf morph`.
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Without --param, every section gets NEURON's defaults Ra = 35.4 ohm*cm and cm = 1 uF/cm2, \
-no axon is generated, and nseg follows ISF's d-lambda rule at 100 Hz (middle 3-D point \
-diameter). With --param, Ra and cm come from the label entries of the cell parameter file, \
-an `AIS` entry appends ISF's generated axon (hillock, AIS, myelin), `neuron.discretization` \
-sets f and max_seg_length, and the cell-modify function scale_apical_morph_86 is applied \
-(other cell-modify functions are ignored with a warning).
+The cell is lowered exactly as `isf run` lowers it: FILE.isf shows one of its neurons \
+(--neuron NAME, else its only neuron or the one its experiments use); FILE.param shows the \
+cell `neuron X = isf_param(\"FILE.param\")` declares; FILE.hoc/.swc --param CELL.param the \
+same (the .param must name FILE); FILE.hoc/.swc alone gets NEURON's defaults Ra = 35.4 ohm*cm \
+and cm = 1 uF/cm2, no axon and ISF's d-lambda rule at 100 Hz. Cell modifications \
+(scale_apical_morph_86, scale_apical) are applied, as in a run.
 
 Section columns: sec_index,label,parent_index,parent_x,L_um,nseg,name,n_pt3d,area_um2,Ra,cm
 Segment columns: sec_index,seg_index,x,diam_um,area_um2,ri_Mohm,dist_to_soma_um
-(ri = NEURON's ri(x), dist_to_soma_um = path distance from soma(0.5)).")]
+(ri = NEURON's ri(x), dist_to_soma_um = path distance from soma(0.5)).
+Every mechanism parameter per compartment: `isf plan FILE --compartments`.")]
 pub struct MorphArgs {
-    /// Morphology file (.hoc or .swc).
-    pub file: PathBuf,
-    /// ISF cell parameter file (.param) supplying Ra, cm, the AIS stub and discretization.
-    #[arg(long, value_name = "CELL.param")]
-    pub param: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: CellInput,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// One row per compartment instead of one row per section.
     #[arg(long)]
     pub segments: bool,
-    /// Override nseg for every section (instead of the d-lambda rule).
+    /// Override nseg for every section (instead of the neuron's discretization rule).
     #[arg(long, value_name = "N")]
-    pub nseg: Option<usize>,
+    pub nseg: Option<u32>,
 }
 
-/// Run `isf morph`; returns the exit code.
+/// Run `isf morph`; returns the exit code (1 after errors, which are printed).
 pub fn run(args: MorphArgs) -> i32 {
-    match run_inner(&args) {
-        Ok(text) => {
-            print!("{text}");
-            0
-        }
-        Err(msg) => {
-            eprintln!("{msg}");
-            1
-        }
+    let Some(loaded) = load(&args.input, true) else {
+        return 1;
+    };
+    let Some(mut neuron) = loaded.neuron_model().cloned() else {
+        return 1;
+    };
+    if let Some(n) = args.nseg {
+        // As a sweep of the rule would: the same lowering on a changed neuron.
+        neuron.discretization = Discretization::Fixed { nseg: n };
     }
+    let Some(cell) = lower(&neuron, &loaded.checked.model) else {
+        return 1;
+    };
+    print!("{}", table(&cell, args.segments, args.format));
+    0
 }
 
-fn run_inner(args: &MorphArgs) -> Result<String, String> {
-    let mut morph = Morphology::read(&args.file).map_err(|e| e.to_string())?;
-    let mut passive = LabelPassive::default();
-    let mut rule = Discretization::default();
-    let mut modifiers = Vec::new();
-    if let Some(p) = &args.param {
-        let name = p.display().to_string();
-        let root = read_param_file(p).map_err(|e| e.to_string())?;
-        let cp = cell_params(&root, &name).map_err(|e| e.to_string())?;
-        if cp.has_ais {
-            morph.add_hay2013_axon();
-        }
-        passive = cp.passive;
-        rule = cp.discretization;
-        modifiers = cp.cell_modify_functions;
-    }
-    if let Some(n) = args.nseg {
-        rule = Discretization::Fixed { nseg: n };
-        rule.validate().map_err(|m| format!("error: --nseg: {m}"))?;
-    }
-    let nseg = discretize(&morph, &rule, &passive);
-    crate::morph::discretize::total_compartments(&nseg)
-        .map_err(|b| format!("error[{}]: {}", b.code.as_str(), b.message))?;
-    for m in &modifiers {
-        match m.as_str() {
-            "scale_apical_morph_86" => {
-                modify::scale_apical_morph_86(&mut morph);
-            }
-            other => {
-                eprintln!("warning: cell-modify function `{other}` is not applied by `isf morph`")
-            }
-        }
-    }
-    let geo = geometry(&morph, &nseg, &passive);
-    let (header, rows): (Vec<&str>, Vec<Vec<Value>>) = if args.segments {
+/// The sections or segments of a lowered cell in `format`.
+fn table(cell: &crate::lower::cell::LoweredCell, segments: bool, format: Format) -> String {
+    let geo = &cell.geometry;
+    let (header, rows): (Vec<&str>, Vec<Vec<Value>>) = if segments {
         let header = vec![
             "sec_index",
             "seg_index",
@@ -147,7 +120,7 @@ fn run_inner(args: &MorphArgs) -> Result<String, String> {
                     num(s.length_um),
                     json!(s.nseg),
                     json!(s.name),
-                    json!(morph.sections[i].points.len()),
+                    json!(s.n_pt3d),
                     num(s.seg_area_um2.iter().sum()),
                     num(s.ra_ohm_cm),
                     num(s.cm_uf_cm2),
@@ -156,7 +129,7 @@ fn run_inner(args: &MorphArgs) -> Result<String, String> {
             .collect();
         (header, rows)
     };
-    Ok(render(args.format, &header, &rows))
+    render(format, &header, &rows)
 }
 
 /// A float as JSON (non-finite → null, printed as `nan`).

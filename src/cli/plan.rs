@@ -1,32 +1,81 @@
-//! `isf plan FILE [--json]`: print the lowered model of a script in a stable, readable form.
+//! `isf plan FILE [--json]`: print the lowered model of a script in a stable, readable form;
+//! `--compartments` and `--sites` print the cell of one neuron as `isf run` lowers it (every
+//! mechanism parameter per compartment, in the layout of NEURON's reference tables) and where
+//! each stimulus and recording of its experiments lands (see [`super::inspect`]).
 
-use super::check::{Format, emit};
+use super::inspect::{
+    CellInput, Numbers, compartment_table, emit_plain, load, lower, model_sites, site_table,
+};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::model::Model;
-use clap::Args;
+use clap::{ArgGroup, Args, ValueEnum};
 use serde_json::Value;
-use std::path::PathBuf;
+
+/// Output format of the tables of `isf plan --compartments`/`--sites`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// Aligned columns, numbers to 7 significant digits.
+    Table,
+    /// Comma-separated values with a header line, every digit (Python's float `repr`).
+    Csv,
+}
 
 /// Arguments of `isf plan`.
 #[derive(Args, Debug)]
+#[command(group(ArgGroup::new("tables").args(["compartments", "sites"]).multiple(true)))]
+#[command(after_help = "\
+FILE is a script, an ISF cell .param file, or a .hoc/.swc morphology (with or without \
+--param CELL.param), each read as the neuron it declares: see `isf morph --help`. For \
+--compartments/--sites the cell is lowered by the function `isf run` uses, every cell \
+modification applied.
+
+--compartments columns: sec_index,seg_index,x,diam_um,area_um2,ri_Mohm,dist_to_soma_um,cm, \
+then every parameter of every inserted mechanism as mechanism.parameter (NEURON's names: \
+gbar is g<mechanism>bar; S/cm2, mV, ms, mM; nan where not inserted), then the reversal \
+potentials the regions fix (ek, ena, ...). With --format csv only this table goes to stdout \
+(the sites go to stderr).
+--sites columns: experiment,role,name,site,sec_index,hoc_name,label,x,seg_index,seg_x,\
+dist_to_soma_um,seg_dist_to_soma_um (seg_index: the compartment whose node the run uses, \
+0-end/1-end for a section end; distances from soma(0.5) to x and to seg_x).")]
 pub struct PlanArgs {
-    /// Script to lower.
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub input: CellInput,
     /// Print JSON instead of the readable form.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tables")]
     pub json: bool,
     /// List every path each experiment can sweep, with the kind of value it takes.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tables")]
     pub sweepable: bool,
+    /// Print one row per compartment with its geometry and every mechanism parameter (and,
+    /// below, the resolved sites of the neuron's experiments).
+    #[arg(long)]
+    pub compartments: bool,
+    /// Print where every stimulus and recording of the neuron's experiments lands.
+    #[arg(long)]
+    pub sites: bool,
+    /// Format of the --compartments/--sites tables.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table, requires = "tables")]
+    pub format: TableFormat,
 }
 
 /// Run `isf plan`; exit 1 when the script has errors.
 pub fn run(args: PlanArgs) -> i32 {
-    let checked = crate::sema::check_path(&args.file);
-    if checked.has_errors() {
-        emit(&checked.diagnostics, &checked.sources, Format::Human);
+    let tables = args.compartments || args.sites;
+    if tables && args.compartments && args.sites && args.format == TableFormat::Csv {
+        emit_plain(&[Diagnostic::new(
+            Code::E0422,
+            "--compartments and --sites with --format csv would print two tables into one CSV",
+        )
+        .help("ask for one table per call")]);
         return 1;
     }
-    emit(&checked.diagnostics, &checked.sources, Format::Human);
+    let Some(loaded) = load(&args.input, tables) else {
+        return 1;
+    };
+    let checked = &loaded.checked;
+    if tables {
+        return print_tables(&args, &checked.model, loaded.neuron_model());
+    }
     if args.sweepable {
         for (exp, schema) in checked.model.experiments.iter().zip(&checked.schemas) {
             print!("{}", render_sweepable(&exp.name, schema));
@@ -45,6 +94,60 @@ pub fn run(args: PlanArgs) -> i32 {
         print!("{}", render_synapses(&checked.model));
     }
     0
+}
+
+/// `--compartments` / `--sites`: the neuron lowered as the run lowers it, and its sites.
+fn print_tables(args: &PlanArgs, model: &Model, neuron: Option<&crate::model::NeuronModel>) -> i32 {
+    let Some(neuron) = neuron else { return 1 };
+    let Some(cell) = lower(neuron, model) else {
+        return 1;
+    };
+    let csv = args.format == TableFormat::Csv;
+    let numbers = if csv { Numbers::Exact } else { Numbers::Short };
+    let sites = model_sites(model, neuron, &cell);
+    let site_text = |sites: &[(String, crate::run::cellsim::PlacedSite)], numbers| {
+        let t = site_table(sites, &cell, numbers);
+        if csv && args.sites {
+            t.csv()
+        } else if t.rows.is_empty() {
+            format!(
+                "no stimulus or recording sites: no experiment uses neuron `{}`\n",
+                neuron.name
+            )
+        } else {
+            format!(
+                "sites on neuron `{}` (as `isf run` places them):\n{}",
+                neuron.name,
+                t.aligned()
+            )
+        }
+    };
+    if args.compartments {
+        let t = compartment_table(&cell, numbers);
+        if csv {
+            print!("{}", t.csv());
+            // stdout stays one CSV table; the sites are for the reader.
+            if let Ok(s) = &sites
+                && !s.is_empty()
+            {
+                eprint!("{}", site_text(s, Numbers::Short));
+            }
+        } else {
+            println!(
+                "compartments of neuron `{}` ({}, as `isf run` lowers it):",
+                neuron.name,
+                cell.n_compartments()
+            );
+            print!("{}", t.aligned());
+            if let Ok(s) = &sites {
+                println!();
+                print!("{}", site_text(s, numbers));
+            }
+        }
+    } else if let Ok(s) = &sites {
+        print!("{}", site_text(s, numbers));
+    }
+    i32::from(sites.is_err())
 }
 
 /// The sweepable paths of one experiment, one per line with the value they take.

@@ -101,6 +101,8 @@ codes! {
     E0417 => "a recording reads a mechanism state the cell does not have at that site",
     E0418 => "run exceeds a resource limit (steps, work items, compartments, recorded bytes)",
     E0419 => "a rule names a section index the morphology does not have",
+    E0421 => "no neuron to inspect, or several and none chosen (`--neuron`)",
+    E0422 => "inspection input and options do not fit (file kind, `--param`, `--neuron`)",
     // ---- E05xx numerics at run time ----
     E0501 => "non-finite value in the solver",
     E0502 => "runaway membrane voltage",
@@ -157,6 +159,7 @@ codes! {
     E0811 => "unknown mechanism in an ISF cell parameter file (every place looked is named)",
     E0812 => "declaration name for a converted file is not a valid identifier or is a keyword",
     E0813 => "a mechanism file given to `isf convert --import` cannot be used",
+    E0814 => "the cell parameter file names another morphology than the one given",
     // ---- E09xx internal ----
     E0901 => "internal error, please report",
     // ---- W0xxx warnings ----

@@ -30,6 +30,8 @@ pub struct SectionGeometry {
     pub ra_ohm_cm: f64,
     /// Specific membrane capacitance in µF/cm².
     pub cm_uf_cm2: f64,
+    /// Number of 3-D points (after any generated axon; cell modifications keep the count).
+    pub n_pt3d: usize,
     /// Number of segments.
     pub nseg: usize,
     /// Segment centres as section fractions, `(i + 0.5) / nseg`.

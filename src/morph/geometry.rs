@@ -170,6 +170,7 @@ pub fn geometry(morph: &Morphology, nseg: &[usize], passive: &impl PassiveSource
                 length_um: l,
                 ra_ohm_cm: p.ra_ohm_cm,
                 cm_uf_cm2: p.cm_uf_cm2,
+                n_pt3d: sec.points.len(),
                 nseg: n,
                 seg_x,
                 seg_diam_um: segs.diam_um,

@@ -172,11 +172,7 @@ impl CellRunner {
                     format!("neuron `{}` is not declared in this script", exp.neuron),
                 )
             })?;
-        let mut morph = read_morphology(&neuron).map_err(|e| lower_diag(&[*e]))?;
-        if neuron.axon.is_some() {
-            // Same sections as the lowered cell (the generated axon comes last).
-            morph.add_hay2013_axon();
-        }
+        let morph = site_morphology(&neuron)?;
         let base_network = match &exp.network {
             Some(name) => Some(check_spikes(typed_network(model, name)?, exp)?),
             None if !exp.replay.is_empty() => {
@@ -355,9 +351,41 @@ impl Setup {
                     .map_err(|e| e.to_diagnostic())?,
             )),
         };
+        let stims = self.stimuli(&stimuli, &cell, duration_ms)?;
+        let probes = match base {
+            Some(b) if !new_cell => b.probes.clone(),
+            _ => {
+                let p = self.probes(&cell, prep.is_some())?;
+                self.check_state_probes(&p, &cell)?;
+                p
+            }
+        };
+        Ok(PointInputs {
+            duration_ms,
+            dt_ms,
+            n_steps: n_steps as u64,
+            temperature_degc: neuron_ref.temperature_degc,
+            v_init_mv: neuron_ref.v_init_mv,
+            cell,
+            stimuli: stims,
+            probes,
+            network: prep,
+            receptors,
+            replay,
+        })
+    }
+
+    /// The stimuli resolved to sites on `cell`; a step without a duration lasts to the end
+    /// of the run (`duration_ms`).
+    fn stimuli(
+        &self,
+        stimuli: &[crate::model::StimulusModel],
+        cell: &LoweredCell,
+        duration_ms: f64,
+    ) -> Result<Vec<Stim>, Diagnostic> {
         let mut stims = Vec::new();
-        for s in &stimuli {
-            let site = self.sites(&s.at, &cell)?[0];
+        for s in stimuli {
+            let site = self.sites(&s.at, cell)?[0];
             stims.push(match s.kind {
                 StimulusKind::Step {
                     delay_ms,
@@ -383,27 +411,7 @@ impl Setup {
                 },
             });
         }
-        let probes = match base {
-            Some(b) if !new_cell => b.probes.clone(),
-            _ => {
-                let p = self.probes(&cell, prep.is_some())?;
-                self.check_state_probes(&p, &cell)?;
-                p
-            }
-        };
-        Ok(PointInputs {
-            duration_ms,
-            dt_ms,
-            n_steps: n_steps as u64,
-            temperature_degc: neuron_ref.temperature_degc,
-            v_init_mv: neuron_ref.v_init_mv,
-            cell,
-            stimuli: stims,
-            probes,
-            network: prep,
-            receptors,
-            replay,
-        })
+        Ok(stims)
     }
 
     /// Every mechanism state a recording reads exists at its site: refused before any
@@ -503,80 +511,92 @@ impl Setup {
     fn probes(&self, cell: &LoweredCell, has_network: bool) -> Result<Vec<Probe>, Diagnostic> {
         let mut out = Vec::new();
         for r in &self.exp.record {
-            let many = |sites: &[Site], i: usize, name: &str| -> String {
-                if sites.len() > 1 {
-                    // `sites(f).v` → `sites(f)[3].v`, `spikes(sites(f))` → `spikes(sites(f)[3])`.
-                    match name.strip_prefix("spikes(") {
-                        Some(rest) => {
-                            format!("spikes({}[{i}])", rest.trim_end_matches(')'))
-                        }
-                        None => match name.split_once(").") {
-                            Some((a, b)) => format!("{a})[{i}].{b}"),
-                            None => format!("{name}[{i}]"),
-                        },
+            out.extend(self.record_probes(r, cell, has_network)?);
+        }
+        Ok(out)
+    }
+
+    /// The probes of one recording (one per site; none for a recording that fails).
+    fn record_probes(
+        &self,
+        r: &crate::model::RecordingModel,
+        cell: &LoweredCell,
+        has_network: bool,
+    ) -> Result<Vec<Probe>, Diagnostic> {
+        let mut out = Vec::new();
+        let many = |sites: &[Site], i: usize, name: &str| -> String {
+            if sites.len() > 1 {
+                // `sites(f).v` → `sites(f)[3].v`, `spikes(sites(f))` → `spikes(sites(f)[3])`.
+                match name.strip_prefix("spikes(") {
+                    Some(rest) => {
+                        format!("spikes({}[{i}])", rest.trim_end_matches(')'))
                     }
-                } else {
-                    name.to_string()
+                    None => match name.split_once(").") {
+                        Some((a, b)) => format!("{a})[{i}].{b}"),
+                        None => format!("{name}[{i}]"),
+                    },
                 }
-            };
-            match &r.what {
-                Recording::Voltage { at } => {
-                    let sites = self.sites(at, cell)?;
-                    for (i, s) in sites.iter().enumerate() {
-                        out.push(Probe::V {
-                            name: many(&sites, i, &r.name),
-                            site: *s,
-                        });
-                    }
-                }
-                Recording::Ion { at, ion, field } => {
-                    let sites = self.sites(at, cell)?;
-                    for (i, s) in sites.iter().enumerate() {
-                        out.push(Probe::Ion {
-                            name: many(&sites, i, &r.name),
-                            site: *s,
-                            ion: ion.clone(),
-                            field: *field,
-                        });
-                    }
-                }
-                Recording::State {
-                    at,
-                    mechanism,
-                    state,
-                } => {
-                    let sites = self.sites(at, cell)?;
-                    for (i, s) in sites.iter().enumerate() {
-                        out.push(Probe::State {
-                            name: many(&sites, i, &r.name),
-                            site: *s,
-                            mechanism: mechanism.clone(),
-                            state: state.clone(),
-                        });
-                    }
-                }
-                Recording::Spikes { at, threshold_mv } => {
-                    let sites = self.sites(at, cell)?;
-                    for (i, s) in sites.iter().enumerate() {
-                        out.push(Probe::Spikes {
-                            name: many(&sites, i, &r.name),
-                            site: *s,
-                            threshold_mv: *threshold_mv,
-                        });
-                    }
-                }
-                Recording::AllCompartments => out.push(Probe::AllV {
-                    name: r.name.clone(),
-                }),
-                Recording::SynapseActivations | Recording::PresynapticSpikes if !has_network => {
-                    return Err(unsupported(format!(
-                        "recording `{}` needs a network: the experiment has none",
-                        r.name
-                    )));
-                }
-                Recording::SynapseActivations => out.push(Probe::Activations),
-                Recording::PresynapticSpikes => out.push(Probe::PresynapticSpikes),
+            } else {
+                name.to_string()
             }
+        };
+        match &r.what {
+            Recording::Voltage { at } => {
+                let sites = self.sites(at, cell)?;
+                for (i, s) in sites.iter().enumerate() {
+                    out.push(Probe::V {
+                        name: many(&sites, i, &r.name),
+                        site: *s,
+                    });
+                }
+            }
+            Recording::Ion { at, ion, field } => {
+                let sites = self.sites(at, cell)?;
+                for (i, s) in sites.iter().enumerate() {
+                    out.push(Probe::Ion {
+                        name: many(&sites, i, &r.name),
+                        site: *s,
+                        ion: ion.clone(),
+                        field: *field,
+                    });
+                }
+            }
+            Recording::State {
+                at,
+                mechanism,
+                state,
+            } => {
+                let sites = self.sites(at, cell)?;
+                for (i, s) in sites.iter().enumerate() {
+                    out.push(Probe::State {
+                        name: many(&sites, i, &r.name),
+                        site: *s,
+                        mechanism: mechanism.clone(),
+                        state: state.clone(),
+                    });
+                }
+            }
+            Recording::Spikes { at, threshold_mv } => {
+                let sites = self.sites(at, cell)?;
+                for (i, s) in sites.iter().enumerate() {
+                    out.push(Probe::Spikes {
+                        name: many(&sites, i, &r.name),
+                        site: *s,
+                        threshold_mv: *threshold_mv,
+                    });
+                }
+            }
+            Recording::AllCompartments => out.push(Probe::AllV {
+                name: r.name.clone(),
+            }),
+            Recording::SynapseActivations | Recording::PresynapticSpikes if !has_network => {
+                return Err(unsupported(format!(
+                    "recording `{}` needs a network: the experiment has none",
+                    r.name
+                )));
+            }
+            Recording::SynapseActivations => out.push(Probe::Activations),
+            Recording::PresynapticSpikes => out.push(Probe::PresynapticSpikes),
         }
         Ok(out)
     }
@@ -680,10 +700,7 @@ pub fn placed_network(
             )
         })?;
     let base = lower(neuron, &model.mechanisms)?;
-    let mut morph = read_morphology(neuron).map_err(|e| lower_diag(&[*e]))?;
-    if neuron.axon.is_some() {
-        morph.add_hay2013_axon();
-    }
+    let morph = site_morphology(neuron)?;
     let net = typed_network(model, name)?;
     prepare_network(&net, &morph, &base, exp.seed).map(Some)
 }
@@ -796,8 +813,114 @@ fn cell_placer(
     Ok((placer, labels))
 }
 
-fn lower(n: &NeuronModel, mechs: &[crate::model::MechModel]) -> Result<LoweredCell, Diagnostic> {
+/// The lowering of a neuron that every run uses: each sweep point's cell comes from here, and
+/// so do the cells `isf morph` and `isf plan --compartments` print (one code path, so what
+/// they show is what runs: every cell modification applied).
+pub fn lower(
+    n: &NeuronModel,
+    mechs: &[crate::model::MechModel],
+) -> Result<LoweredCell, Diagnostic> {
     build_cell(n, mechs).map_err(|e| lower_diag(&e))
+}
+
+/// The morphology the run resolves sites on: the neuron's file with the generated axon
+/// appended when the neuron has one (the same sections as its lowered cell, diameters before
+/// cell modifications — sites depend on lengths only).
+fn site_morphology(neuron: &NeuronModel) -> Result<Morphology, Diagnostic> {
+    let mut morph = read_morphology(neuron).map_err(|e| lower_diag(&[*e]))?;
+    if neuron.axon.is_some() {
+        // Same sections as the lowered cell (the generated axon comes last).
+        morph.add_hay2013_axon();
+    }
+    Ok(morph)
+}
+
+/// Whether a resolved site belongs to a stimulus or a recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SiteRole {
+    Stimulus,
+    Recording,
+}
+
+/// One stimulus or recording of an experiment with the place on the cell the run uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlacedSite {
+    pub role: SiteRole,
+    /// The stimulus name, or the recording's name as stored (`apical_distance(620 um).v`;
+    /// one per landmark for `sites(…)`).
+    pub name: String,
+    /// The site as written (`soma`, `apical_distance(294.82 um)`, `sites(file)`).
+    pub written: String,
+    pub site: Site,
+}
+
+/// The sites of an experiment's stimuli and recordings on `cell` (the lowered cell of the
+/// experiment's neuron, see [`lower`]), resolved by the code the run uses at its base point
+/// (a sweep that changes the neuron may move them). Recordings without a site (all
+/// compartments, synapse activations, presynaptic spikes) are left out.
+pub fn experiment_sites(
+    model: &Model,
+    exp: &ExperimentModel,
+    cell: &LoweredCell,
+) -> Result<Vec<PlacedSite>, Diagnostic> {
+    let neuron = model
+        .neurons
+        .iter()
+        .find(|n| n.name == exp.neuron)
+        .cloned()
+        .ok_or_else(|| {
+            Diagnostic::new(
+                Code::E0409,
+                format!("neuron `{}` is not declared in this script", exp.neuron),
+            )
+        })?;
+    let setup = Setup {
+        exp: exp.clone(),
+        morph: site_morphology(&neuron)?,
+        neuron,
+        mechanisms: Vec::new(),
+        base_network: None,
+        replay_files: Vec::new(),
+    };
+    let mut out = Vec::new();
+    let stims = setup.stimuli(&exp.stimuli, cell, exp.duration_ms)?;
+    for (s, st) in exp.stimuli.iter().zip(&stims) {
+        let site = match st {
+            Stim::Step { site, .. } | Stim::Epsp { site, .. } => *site,
+        };
+        out.push(PlacedSite {
+            role: SiteRole::Stimulus,
+            name: s.name.clone(),
+            written: s.at.name(),
+            site,
+        });
+    }
+    for r in &exp.record {
+        let at = match &r.what {
+            Recording::Voltage { at }
+            | Recording::Ion { at, .. }
+            | Recording::State { at, .. }
+            | Recording::Spikes { at, .. } => at,
+            _ => continue,
+        };
+        // `true`: a network recording is only left out here, never refused.
+        for p in setup.record_probes(r, cell, true)? {
+            let (name, site) = match p {
+                Probe::V { name, site }
+                | Probe::Ion { name, site, .. }
+                | Probe::State { name, site, .. }
+                | Probe::Spikes { name, site, .. } => (name, site),
+                Probe::AllV { .. } | Probe::Activations | Probe::PresynapticSpikes => continue,
+            };
+            out.push(PlacedSite {
+                role: SiteRole::Recording,
+                name,
+                written: at.name(),
+                site,
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn lower_diag(errors: &[crate::lower::cell::LowerError]) -> Diagnostic {

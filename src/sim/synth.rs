@@ -32,6 +32,7 @@ pub fn cylinder_section(
         length_um,
         ra_ohm_cm,
         cm_uf_cm2,
+        n_pt3d: 2,
         nseg,
         seg_x: (0..nseg).map(|i| (i as f64 + 0.5) / nseg as f64).collect(),
         seg_diam_um: vec![diam_um; nseg],

@@ -485,6 +485,7 @@ mod tests {
             length_um: 10.0 * nseg as f64,
             ra_ohm_cm: 100.0,
             cm_uf_cm2: 1.0,
+            n_pt3d: 2,
             nseg,
             seg_x: (0..nseg).map(|i| (i as f64 + 0.5) / nseg as f64).collect(),
             seg_diam_um: vec![1.0; nseg],
