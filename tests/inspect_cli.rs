@@ -74,22 +74,42 @@ fn plan_compartments_csv_equals_the_neuron_table() {
     if !common::skip::require_data("conformance data", &[&hoc, &param, &table]) {
         return;
     }
-    let (code, out, err) = isf(&[
-        "plan",
-        &s(&hoc),
-        "--param",
-        &s(&param),
-        "--compartments",
-        "--format",
-        "csv",
-    ]);
+    compare_with_neuron_table(&[&s(&hoc), "--param", &s(&param)], &table, 1142);
+}
+
+/// The template-v2 cell on the second morphology (89_C2, `scale_apical` 1.25, a hot zone with
+/// `outsidescale_sections`, CaDynamics_E2_v2): its table is NEURON 9.0.2's, made from the
+/// .param by `tests/data/neuron/` (see tests/data/README.md), so the cell, the modification
+/// and the section-listed rule are all checked against NEURON without running anything.
+#[test]
+fn plan_compartments_of_the_template_v2_cell_equal_neuron() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let hoc = root.join("../shared/cells/89_C2.hoc");
+    if !common::skip::require_data("the 89_C2 morphology", &[&hoc]) {
+        return;
+    }
+    let data = root.join("tests/data");
+    compare_with_neuron_table(
+        &[&s(&data.join("89_C2_template_v2.param"))],
+        &data.join("89_C2_template_v2_segments.csv"),
+        839,
+    );
+}
+
+/// `isf plan INPUT… --compartments --format csv` against a NEURON segments table, row by row
+/// and column by column (columns matched by name).
+fn compare_with_neuron_table(input: &[&str], table: &Path, rows: usize) {
+    let mut args = vec!["plan"];
+    args.extend_from_slice(input);
+    args.extend_from_slice(&["--compartments", "--format", "csv"]);
+    let (code, out, err) = isf(&args);
     assert_eq!(code, 0, "{err}");
     let (ours_h, ours) = csv(&out);
-    let (ref_h, reference) = csv(&std::fs::read_to_string(&table).expect("reference table"));
+    let (ref_h, reference) = csv(&std::fs::read_to_string(table).expect("reference table"));
     // The geometry columns come first, in the reference's order.
     assert_eq!(ours_h[..8], ref_h[..8], "leading columns");
     assert_eq!(ours.len(), reference.len(), "compartments");
-    assert_eq!(ours.len(), 1142);
+    assert_eq!(ours.len(), rows);
     let at: HashMap<&str, usize> = ours_h
         .iter()
         .enumerate()
@@ -104,8 +124,8 @@ fn plan_compartments_csv_equals_the_neuron_table() {
         // Areas and axial resistances: 1e-9 relative (the bound; measured 0 and
         // 1.6e-16). Every other column is printed with 16–17 significant digits; values
         // copied from the .param agree exactly, computed ones (path distances summed in
-        // another order, the exponential Ih gradient) to rounding: 14 digits required,
-        // measured at most 2.9e-15 (Ih.gIhbar).
+        // another order, the exponential Ih gradient, linear SKv3_1) to rounding: 14 digits
+        // required, measured at most 2.9e-15 (Ih.gIhbar).
         let tol = match col.as_str() {
             "area_um2" | "ri_Mohm" => 1e-9,
             _ => 1e-14,
