@@ -8,6 +8,7 @@ pub mod check;
 pub mod convert;
 pub mod db;
 pub mod fmt;
+pub mod map;
 pub mod morph;
 pub mod plan;
 pub mod repl;
@@ -40,6 +41,9 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Inspect a morphology: sections or segments as a table, CSV or JSON.
     Morph(morph::MorphArgs),
+    /// Map synapses onto a morphology from anatomical density fields (ISF's input mapper):
+    /// writes .syn, .con, NumberOfConnectedCells.csv and a summary table.
+    Map(map::MapArgs),
     /// Format .isf files in place (canonical layout, comments kept).
     #[command(
         after_help = "Examples:\n  isf fmt model.isf stdlib/*.isf\n  isf fmt --check examples/*.isf\n  cat model.isf | isf fmt -"
@@ -68,6 +72,7 @@ pub fn main() -> i32 {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Morph(args) => morph::run(args),
+        Command::Map(args) => map::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Repl(args) => repl::run(args),

@@ -147,6 +147,14 @@ codes! {
     E0808 => "value out of range in a network parameter file (retired: E0314, E0405, E0407 as in scripts)",
     E0809 => "synapse type not found (network vs. anatomy or replay file)",
     E0810 => "synapse location outside the morphology",
+    E0820 => "malformed AmiraMesh scalar field (.am)",
+    E0821 => "malformed cell-numbers sheet (nrCells.csv)",
+    E0822 => "malformed connections sheet (ConnectionsV8.csv)",
+    E0823 => "malformed bouton-density folder tree",
+    E0824 => "scalar fields on different voxel grids",
+    E0825 => "the morphology lies outside the density fields",
+    E0826 => "postsynaptic cell type unknown or missing from the connections sheet",
+    E0827 => "invalid input-mapper option",
     // ---- E09xx internal ----
     E0901 => "internal error, please report",
     // ---- W0xxx warnings ----
