@@ -359,12 +359,12 @@ pub fn prepare(inputs: &MapInputs, amira_quirk: bool) -> Result<Prepared, FileEr
     if !populations.is_empty()
         && populations
             .iter()
-            .all(|p| p.densities.iter().all(Option::is_none))
+            .all(|p| p.densities.iter().flatten().all(|d| d.entries.is_empty()))
     {
         return Err(FileError::new(
             Code::E0825,
             format!(
-                "the morphology ({}) lies outside every bouton-density field; no presynaptic axon reaches it",
+                "no bouton-density field overlaps the morphology ({}) where it has points: no presynaptic axon can form a synapse",
                 fmt_box(&bbox)
             ),
             &inputs.morphology.file,
