@@ -24,14 +24,37 @@ pub fn cell_pst(g: &Geometry, c: &PstConstants) -> [Vec<f64>; 3] {
 
 /// The expected synapses of one axon on the cell: `(structure, voxel, density)` for every
 /// voxel where the density is positive and the structure has a 3-D point, structure-major,
-/// voxels in flat-index order.
+/// voxels in flat-index order, with their running sum (for drawing all counts at once).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SparseDensity {
     /// The entries.
     pub entries: Vec<(u8, u32, f64)>,
+    /// `cumulative[i]` = Σ density of entries `0..=i`.
+    pub cumulative: Vec<f64>,
 }
 
 impl SparseDensity {
+    /// A density from its entries (densities > 0).
+    pub fn new(entries: Vec<(u8, u32, f64)>) -> SparseDensity {
+        let mut acc = 0.0;
+        let cumulative = entries
+            .iter()
+            .map(|e| {
+                acc += e.2;
+                acc
+            })
+            .collect();
+        SparseDensity {
+            entries,
+            cumulative,
+        }
+    }
+
+    /// Σ density over all entries.
+    pub fn total(&self) -> f64 {
+        self.cumulative.last().copied().unwrap_or(0.0)
+    }
+
     /// Σ density over the entries of `structure` (the expected synapse count there).
     pub fn expected(&self, structure: usize) -> f64 {
         self.entries
@@ -68,7 +91,7 @@ pub fn synapse_density(
             _ => None,
         })
         .collect();
-    let mut out = SparseDensity::default();
+    let mut entries = Vec::new();
     for s in 0..3 {
         for (n, f) in b.iter().enumerate() {
             if let Some(f) = f
@@ -76,10 +99,10 @@ pub fn synapse_density(
             {
                 let d = f * pst[s][n];
                 if d > 0.0 {
-                    out.entries.push((s as u8, n as u32, d));
+                    entries.push((s as u8, n as u32, d));
                 }
             }
         }
     }
-    Some(out)
+    Some(SparseDensity::new(entries))
 }

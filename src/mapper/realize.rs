@@ -4,7 +4,8 @@
 //! `Rng::new(stream_seed(stream_seed(seed, r), hash(p's name)))`, so a realization does not
 //! depend on the thread that computes it, on the other populations, or on how many
 //! realizations are drawn. Within a population the cells are processed in order: field index
-//! (uniform), then per density entry a Poisson count and its target points.
+//! (uniform), then the voxel counts (independent Poisson, drawn as total + multinomial split)
+//! and their target points.
 
 use super::density::SparseDensity;
 use crate::network::rng::Rng;
@@ -153,17 +154,39 @@ pub fn realize_population(
     let mut rng = Rng::new(seed);
     let mut chosen: Vec<usize> = Vec::new();
     let mut perm: Vec<usize> = Vec::new();
+    let mut picks: Vec<usize> = Vec::new();
     for _ in 0..pop.cells {
         let f = rng.below(pop.densities.len() as u64) as usize;
         let Some(d) = &pop.densities[f] else {
             continue;
         };
+        // Independent Poisson counts per voxel, drawn as their Poisson total and a
+        // multinomial split by density (the same joint distribution): O(1) for the many
+        // cells that form no synapse instead of one draw per voxel.
+        let total = d.total();
+        let n = poisson(&mut rng, total) as usize;
+        if n == 0 {
+            continue;
+        }
+        picks.clear();
+        for _ in 0..n {
+            let u = rng.uniform() * total;
+            let i = d.cumulative.partition_point(|&c| c <= u);
+            picks.push(i.min(d.entries.len() - 1));
+        }
+        // Synapses in voxel order, as ISF creates them.
+        picks.sort_unstable();
         let start = out.section.len();
-        for &(s, v, dens) in &d.entries {
-            let k = poisson(&mut rng, dens) as usize;
-            if k == 0 {
-                continue;
+        let mut a = 0;
+        while a < picks.len() {
+            let e = picks[a];
+            let mut b = a;
+            while b < picks.len() && picks[b] == e {
+                b += 1;
             }
+            let k = b - a;
+            a = b;
+            let (s, v, _) = d.entries[e];
             let cand = &targets[s as usize][v as usize];
             let m = cand.len();
             // The first min(k, m) entries of a uniform random permutation of the candidates
@@ -194,8 +217,8 @@ pub fn realize_population(
                 out.point.push(cand[c].1);
             }
         }
+        out.cell.resize(out.section.len(), out.connected);
         if out.section.len() > start {
-            out.cell.resize(out.section.len(), out.connected);
             out.connected += 1;
         }
     }
