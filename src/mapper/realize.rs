@@ -434,9 +434,7 @@ mod tests {
             vec![vec![(0, 0), (0, 1), (1, 3)]],
             vec![vec![]],
         ];
-        let d = SparseDensity {
-            entries: vec![(1, 0, 2.5)],
-        };
+        let d = SparseDensity::new(vec![(1, 0, 2.5)]);
         let pop = Population {
             area: "C2".into(),
             cell_type: "L5tt".into(),
@@ -459,6 +457,37 @@ mod tests {
         );
         for k in 0..pr.section.len() {
             assert!(targets[1][0].contains(&(pr.section[k], pr.point[k])));
+        }
+    }
+
+    /// The total + multinomial draw gives each voxel its own Poisson mean.
+    #[test]
+    fn per_voxel_means() {
+        let targets: [Vec<Vec<(u32, u32)>>; 3] = [
+            vec![vec![(0, 0)], vec![]],
+            vec![vec![], vec![(1, 0), (1, 1)]],
+            vec![vec![], vec![]],
+        ];
+        let d = SparseDensity::new(vec![(0, 0, 0.3), (1, 1, 1.2)]);
+        let cells = 20_000;
+        let pop = Population {
+            area: "C2".into(),
+            cell_type: "L1".into(),
+            cells,
+            densities: vec![Some(d)],
+        };
+        let pr = realize_population(&pop, &targets, 4);
+        let soma = pr.section.iter().filter(|&&s| s == 0).count() as f64;
+        let dend = pr.section.iter().filter(|&&s| s == 1).count() as f64;
+        for (got, lam) in [(soma, 0.3), (dend, 1.2)] {
+            let want = cells as f64 * lam;
+            assert!((got - want).abs() < 4.0 * want.sqrt(), "{got} vs {want}");
+        }
+        // Per cell, soma synapses (voxel 0) come before dendrite ones (voxel 1).
+        for w in pr.section.windows(2).zip(pr.cell.windows(2)) {
+            if w.1[0] == w.1[1] {
+                assert!(w.0[0] <= w.0[1]);
+            }
         }
     }
 }
