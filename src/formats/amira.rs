@@ -124,8 +124,8 @@ impl ScalarField {
                 }
             }
         }
-        for a in 0..3 {
-            self.origin[a] += lo[a] as f64 * self.spacing[a];
+        for ((o, l), s) in self.origin.iter_mut().zip(lo).zip(self.spacing) {
+            *o += l as f64 * s;
         }
         self.dims = dims;
         self.data = data;

@@ -227,6 +227,7 @@ pub fn frustum_area(h: f64, r1: f64, r2: f64) -> f64 {
 
 /// Add the segment `p1 → p2` (radii `r1`, `r2`) to the per-voxel `length` and `area` of
 /// `grid`; `us` is scratch space.
+#[allow(clippy::too_many_arguments)] // two outputs and a scratch buffer, called per segment
 pub fn add_segment(
     grid: &CellGrid,
     p1: [f64; 3],
