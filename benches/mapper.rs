@@ -136,22 +136,7 @@ fn main() {
     let cells: u64 = pops.iter().map(|p| p.2).sum();
     // Calibrate the amplitude: densities are linear in the bouton values.
     let probe = prepare(&inputs(&morph, &pops, 1.0), true).unwrap();
-    let expected: f64 = probe
-        .populations
-        .iter()
-        .map(|p| {
-            let per_file: f64 = p
-                .densities
-                .iter()
-                .map(|d| {
-                    d.as_ref()
-                        .map_or(0.0, |d| (0..3).map(|s| d.expected(s)).sum())
-                })
-                .sum::<f64>()
-                / p.densities.len() as f64;
-            p.cells as f64 * per_file
-        })
-        .sum();
+    let expected = probe.expected_synapses();
     let amp = 25_000.0 / expected;
     let inp = inputs(&morph, &pops, amp);
     let t0 = Instant::now();

@@ -678,3 +678,109 @@ fn bad_inputs_give_coded_located_errors() {
     let e = err_of(&isf_map(dir, &hoc, &args));
     assert!(e.contains("error[E0823]") && e.contains("X9"), "{e}");
 }
+
+const TOY_HOC: &str = "{create soma}\n{access soma}\n{pt3dclear()}\n{pt3dadd(10, 10, 10, 8)}\n{pt3dadd(10, 10, 30, 8)}\n\n{create dend_1}\n{connect dend_1(0), soma(1)}\n{access dend_1}\n{pt3dclear()}\n{pt3dadd(10, 10, 30, 2)}\n{pt3dadd(60, 40, 120, 1)}\n{pt3dadd(90, 90, 150, 1)}\n";
+
+/// A 4×4×4 field of 50 µm voxels from (-20, -20, -20) that holds the toy cell.
+fn toy_field(v: f64) -> ScalarField {
+    ScalarField::new(
+        [4, 4, 4],
+        [-20.0; 3],
+        [50.0; 3],
+        (0..64).map(|n| v * (1 + n % 3) as f64).collect(),
+    )
+}
+
+fn toy_inputs(exc: ScalarField, bouton: ScalarField) -> MapInputs {
+    let mut connections = Connections::default();
+    connections.insert(Class::Exc, "L5tt", EXC);
+    connections.insert(Class::Inh, "L5tt", INH);
+    MapInputs {
+        morphology: isf::morph::hoc::read_hoc_str(TOY_HOC, "toy.hoc").unwrap(),
+        cell_name: "toy".into(),
+        post_type: "L5tt".into(),
+        nr_cells: NrCells {
+            file: "n.csv".into(),
+            areas: vec!["C2".into()],
+            rows: vec![("L5tt".into(), vec![5], 2)],
+        },
+        connections,
+        exc_pst: exc,
+        inh_pst: toy_field(1.0),
+        boutons: vec![BoutonFiles {
+            area: "C2".into(),
+            cell_type: "L5tt".into(),
+            fields: vec![bouton],
+        }],
+    }
+}
+
+#[test]
+fn toy_cell_maps_and_limits_hold() {
+    let m = map(
+        &toy_inputs(toy_field(1.0), toy_field(0.5)),
+        MapOptions {
+            samples: 20,
+            seed: 1,
+            amira_quirk: true,
+        },
+    )
+    .unwrap();
+    assert!(m.realizations.iter().any(|r| !r[0].section.is_empty()));
+    // Densities so large that the expected synapses pass the limit: E0418 before drawing.
+    let e = map(
+        &toy_inputs(toy_field(1.0), toy_field(1e12)),
+        MapOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code.as_str(), "E0418", "{e}");
+    let mut big = toy_inputs(toy_field(1.0), toy_field(0.5));
+    big.nr_cells.rows[0].1[0] = 20_000_000;
+    let e = map(&big, MapOptions::default()).unwrap_err();
+    assert_eq!(e.code.as_str(), "E0418", "{e}");
+    assert!(e.message.contains("presynaptic cells"), "{e}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, failure_persistence: None, ..Default::default() })]
+
+    /// Mutated `.am` text (digits, signs, tokens, lines) never panics: it reads and maps, or
+    /// gives a coded error.
+    #[test]
+    fn mutated_fields_never_panic(
+        edits in proptest::collection::vec((0usize..4000, proptest::sample::select(vec![
+            "0", "-", "1e300", "nan", "\n", " ", ",", "@1\n", "9", ".", "define Lattice 1 1 1\n", "BoundingBox 0 0 0 0 0 0,\n", "e-7",
+        ])), 1..4),
+        which in 0usize..2,
+    ) {
+        let mut text = write_am(&toy_field(1.0));
+        for (pos, ins) in &edits {
+            let mut p = pos % (text.len() + 1);
+            while !text.is_char_boundary(p) { p -= 1; }
+            text.insert_str(p, ins);
+        }
+        match isf::formats::amira::parse_am(&text, "fuzz.am") {
+            Err(e) => proptest::prop_assert_eq!(e.code.as_str(), "E0820"),
+            Ok(mut f) => {
+                f.crop_nonzero();
+                let (exc, b) = if which == 0 { (f, toy_field(0.5)) } else { (toy_field(1.0), f) };
+                let r = isf::mapper::check_grid(&exc, &b)
+                    .and_then(|_| map(&toy_inputs(exc, b), MapOptions { samples: 3, seed: 2, amira_quirk: true }));
+                if let Err(e) = r {
+                    proptest::prop_assert!(e.code.as_str().starts_with("E08") || e.code.as_str() == "E0418", "{}", e);
+                }
+            }
+        }
+    }
+
+    /// Arbitrary text in the sheets never panics.
+    #[test]
+    fn arbitrary_sheets_never_panic(text in "(CELL TYPE|L5tt|EXCITATORY|\t|\n|[0-9.e-]{1,4}|x){0,40}") {
+        if let Err(e) = isf::formats::mapper_tables::parse_nr_cells(&text, "n.csv") {
+            proptest::prop_assert_eq!(e.code.as_str(), "E0821");
+        }
+        if let Err(e) = isf::formats::mapper_tables::parse_connections(&text, "c.csv") {
+            proptest::prop_assert_eq!(e.code.as_str(), "E0822");
+        }
+    }
+}

@@ -154,7 +154,7 @@ codes! {
     E0824 => "scalar fields on different voxel grids",
     E0825 => "the morphology lies outside the density fields",
     E0826 => "postsynaptic cell type unknown or missing from the connections sheet",
-    E0827 => "invalid input-mapper option",
+    E0827 => "invalid input-mapper option or a cell grid too large",
     // ---- E09xx internal ----
     E0901 => "internal error, please report",
     // ---- W0xxx warnings ----

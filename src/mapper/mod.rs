@@ -25,6 +25,9 @@ use rayon::prelude::*;
 use realize::{PopRealization, Population, Stats};
 use std::path::Path;
 
+/// Most cell-grid voxels the mapper accepts (memory: per voxel and structure a point list).
+pub const MAX_GRID_VOXELS: usize = 1 << 22;
+
 /// The structures the mapper distinguishes, in index order (ISF's `Soma`, `Dendrite`,
 /// `ApicalDendrite`).
 pub const STRUCTURES: [Label; 3] = [Label::Soma, Label::Dendrite, Label::ApicalDendrite];
@@ -313,6 +316,27 @@ pub fn prepare(inputs: &MapInputs, amira_quirk: bool) -> Result<Prepared, FileEr
             0,
         ));
     }
+    if grid.n_voxels() > MAX_GRID_VOXELS {
+        return Err(FileError::new(
+            Code::E0827,
+            format!(
+                "the morphology covers {} voxels of {}; the mapper handles at most {MAX_GRID_VOXELS} (is the grid much finer than ISF's 50 µm?)",
+                grid.n_voxels(),
+                exc.file
+            ),
+            &exc.file,
+            exc.bbox_line,
+            0,
+        ));
+    }
+    let total_cells: u64 = inputs
+        .nr_cells
+        .rows
+        .iter()
+        .flat_map(|r| &r.1)
+        .fold(0u64, |a, &b| a.saturating_add(b));
+    crate::rules::network_size("presynaptic cells", total_cells)
+        .map_err(|b| FileError::new(b.code, b.message, &inputs.nr_cells.file, 0, 0))?;
     let geometry = grid::length_area(&sections, &grid, amira_quirk);
     let targets = grid::points_in_voxels(&sections, &grid);
     let has_points: [Vec<bool>; 3] =
@@ -409,6 +433,23 @@ impl Prepared {
         }
     }
 
+    /// Expected synapses of one realization: Σ over populations of cells × the mean total
+    /// density of its bouton files.
+    pub fn expected_synapses(&self) -> f64 {
+        self.populations
+            .iter()
+            .map(|p| {
+                let per_file: f64 = p
+                    .densities
+                    .iter()
+                    .map(|d| d.as_ref().map_or(0.0, SparseDensity::total))
+                    .sum::<f64>()
+                    / p.densities.len().max(1) as f64;
+                p.cells as f64 * per_file
+            })
+            .sum()
+    }
+
     /// Cell types of the populations, sorted (the feature order of §8.6).
     pub fn cell_types(&self) -> Vec<String> {
         let mut t: Vec<String> = self
@@ -434,6 +475,16 @@ pub fn map(inputs: &MapInputs, options: MapOptions) -> Result<Mapping, FileError
         ));
     }
     let prepared = prepare(inputs, options.amira_quirk)?;
+    // Memory and time grow with the synapses drawn: check the expected number first (E0418,
+    // raised by --allow-large like a network's size).
+    let expected = prepared.expected_synapses() * options.samples as f64;
+    let n = if expected.is_finite() && expected < u64::MAX as f64 {
+        expected.ceil() as u64
+    } else {
+        u64::MAX
+    };
+    crate::rules::network_size("synapses over all realizations (expected)", n)
+        .map_err(|b| FileError::new(b.code, b.message, &inputs.nr_cells.file, 0, 0))?;
     let realizations = realize::realize_all(
         &prepared.populations,
         &prepared.targets,
