@@ -11,6 +11,7 @@ pub mod files;
 pub mod formats;
 pub mod kernel;
 pub mod lower;
+pub mod mapper;
 pub mod model;
 pub mod morph;
 pub mod network;

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod db;
 pub mod fmt;
 pub mod inspect;
+pub mod map;
 pub mod morph;
 pub mod plan;
 pub mod repl;
@@ -41,6 +42,9 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Inspect a cell as `isf run` lowers it: sections or segments as a table, CSV or JSON.
     Morph(morph::MorphArgs),
+    /// Map synapses onto a morphology from anatomical density fields (ISF's input mapper):
+    /// writes .syn, .con, NumberOfConnectedCells.csv and a summary table.
+    Map(map::MapArgs),
     /// Format .isf files in place (canonical layout, comments kept).
     #[command(
         after_help = "Examples:\n  isf fmt model.isf stdlib/*.isf\n  isf fmt --check examples/*.isf\n  cat model.isf | isf fmt -"
@@ -69,6 +73,7 @@ pub fn main() -> i32 {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Morph(args) => morph::run(args),
+        Command::Map(args) => map::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Repl(args) => repl::run(args),

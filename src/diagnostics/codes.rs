@@ -160,6 +160,14 @@ codes! {
     E0812 => "declaration name for a converted file is not a valid identifier or is a keyword",
     E0813 => "a mechanism file given to `isf convert --import` cannot be used",
     E0814 => "the cell parameter file names another morphology than the one given",
+    E0820 => "malformed AmiraMesh scalar field (.am)",
+    E0821 => "malformed cell-numbers sheet (nrCells.csv)",
+    E0822 => "malformed connections sheet (ConnectionsV8.csv)",
+    E0823 => "malformed bouton-density folder tree",
+    E0824 => "scalar fields on different voxel grids",
+    E0825 => "the morphology lies outside the density fields",
+    E0826 => "postsynaptic cell type unknown or missing from the connections sheet",
+    E0827 => "invalid input-mapper option or a cell grid too large",
     // ---- E09xx internal ----
     E0901 => "internal error, please report",
     // ---- W0xxx warnings ----

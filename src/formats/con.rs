@@ -211,6 +211,23 @@ pub fn check_against_syn(con: &ConFile, syn: &SynFile) -> Result<(), FileError> 
     Ok(())
 }
 
+/// Write a `.con` file in ISF's layout (spec 10 §10.4): header line 2 names the `.syn` file
+/// (its base name: the anatomical ID), optional further `#` comment lines (`notes`), a blank
+/// line, then `(type, cell ID, synapse ID)` lines in the given order.
+pub fn write_con(syn_name: &str, notes: &[String], lines: &[(&str, u32, u32)]) -> String {
+    let mut s = format!(
+        "# Anatomical connectivity realization file; only valid with synapse realization:\n# {syn_name}\n# Type - cell ID - synapse ID\n"
+    );
+    for n in notes {
+        s.push_str(&format!("# {n}\n"));
+    }
+    s.push('\n');
+    for (t, c, k) in lines {
+        s.push_str(&format!("{t}\t{c}\t{k}\n"));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +243,21 @@ mod tests {
         assert_eq!(con.anatomical_id.as_deref(), Some("toy.syn"));
         assert_eq!(con.get("L5tt_C2").unwrap().synapse, vec![0, 1]);
         check_against_syn(&con, &syn).unwrap();
+    }
+
+    #[test]
+    fn writer_reads_back() {
+        let syn = parse_syn(SYN, "toy.syn").unwrap();
+        let text = write_con(
+            "toy.syn",
+            &["seed 3".into()],
+            &[("L5tt_C2", 0, 0), ("L5tt_C2", 0, 1), ("L1_C2", 0, 0)],
+        );
+        let con = parse_con(&text, "toy.con").unwrap();
+        assert_eq!(con.anatomical_id.as_deref(), Some("toy.syn"));
+        assert!(text.contains("# seed 3\n\nL5tt_C2\t0\t0\n"), "{text}");
+        check_against_syn(&con, &syn).unwrap();
+        assert_eq!(con.get("L5tt_C2").unwrap().synapse, vec![0, 1]);
     }
 
     #[test]

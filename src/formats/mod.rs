@@ -1,13 +1,16 @@
 //! Readers for ISF's legacy file formats (`.param`, `.syn`, `.con`, landmark files, synapse
-//! activations, presynaptic cells, voltage traces) and plain spike-time CSV files.
+//! activations, presynaptic cells, voltage traces, AmiraMesh scalar fields, the input mapper's
+//! tables) and plain spike-time CSV files; writers for the formats the input mapper produces.
 //!
 //! Legacy files are not registered in the [`crate::source::SourceMap`] (they can be large and
 //! are never shown with carets), so their errors carry a plain `file:line:column` location in
 //! a [`FileError`] instead of a span.
 
 pub mod activation;
+pub mod amira;
 pub mod con;
 pub mod landmark;
+pub mod mapper_tables;
 pub mod param;
 pub mod presynaptic;
 pub mod spike_times;

@@ -166,6 +166,46 @@ pub fn parse_syn(text: &str, file: &str) -> Result<SynFile, FileError> {
     Ok(out)
 }
 
+/// Python's `repr` of a float (what ISF's writers print with `str(x)`): the shortest
+/// round-trip digits, `1.0` for integral values, exponent form `1e-05` below 1e-4.
+pub fn py_float(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && (v.abs() < 1e-4 || v.abs() >= 1e16) {
+        let s = format!("{v:e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let (sign, d) = match e.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', e),
+        };
+        return format!("{m}e{sign}{d:0>2}");
+    }
+    let s = format!("{v}");
+    if v.is_finite() && !s.contains('.') {
+        format!("{s}.0")
+    } else {
+        s
+    }
+}
+
+/// Write a `.syn` file in ISF's layout (spec 10 §10.3): the three header lines naming
+/// `cell`, optional further `#` comment lines (`notes`, e.g. the seed that produced the
+/// realization; every reader skips them), a blank line, then one line per synapse grouped by
+/// type in the given order, `x` clamped to [0, 1] and printed as Python does.
+pub fn write_syn(cell: &str, notes: &[String], types: &[(String, Vec<(u32, f64)>)]) -> String {
+    let mut s = format!(
+        "# Synapse distribution file\n# corresponding to cell: {cell}\n# Type - section - section.x\n"
+    );
+    for n in notes {
+        s.push_str(&format!("# {n}\n"));
+    }
+    s.push('\n');
+    for (name, syns) in types {
+        for &(sec, x) in syns {
+            s.push_str(&format!("{name}\t{sec}\t{}\n", py_float(x.clamp(0.0, 1.0))));
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +236,24 @@ mod tests {
         assert!(e.message.contains("outside [0, 1]"), "{}", e.message);
         let e = parse_syn("A_C2\t3\t0.5\t2\n", "a.syn").unwrap_err();
         assert_eq!((e.code, e.column), (Code::E0805, 12));
+    }
+
+    #[test]
+    fn writer_reads_back() {
+        assert_eq!(py_float(1.0), "1.0");
+        assert_eq!(py_float(0.0), "0.0");
+        assert_eq!(py_float(0.138046479525), "0.138046479525");
+        assert_eq!(py_float(1e-5), "1e-05");
+        assert_eq!(py_float(2.5e-7), "2.5e-07");
+        let types = vec![
+            ("L5tt_C2".to_string(), vec![(2, 0.25), (2, 1.0 + 1e-12)]),
+            ("L1_C2".to_string(), vec![(1, 3e-6)]),
+        ];
+        let text = write_syn("toy", &["isf map seed 7".into()], &types);
+        assert!(text.starts_with("# Synapse distribution file\n# corresponding to cell: toy\n# Type - section - section.x\n# isf map seed 7\n\nL5tt_C2\t2\t0.25\n"), "{text}");
+        let back = parse_syn(&text, "toy.syn").unwrap();
+        assert_eq!(back.cell.as_deref(), Some("toy"));
+        assert_eq!(back.get("L5tt_C2").unwrap().x, vec![0.25, 1.0]);
+        assert_eq!(back.get("L1_C2").unwrap().x, vec![3e-6]);
     }
 }
