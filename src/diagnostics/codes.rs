@@ -105,6 +105,10 @@ codes! {
     E0503 => "non-finite mechanism state during a run",
     E0504 => "mechanism cannot be compiled to a kernel or placed on the cell",
     E0510 => "not supported by the simulator yet",
+    E0513 => "invalid cluster submission option",
+    E0514 => "the cluster scheduler cannot be reached or refused a job",
+    E0515 => "submission directory holds another submission",
+    E0516 => "an earlier submission of the sweep is still queued or running",
     // ---- E06xx store ----
     E0601 => "store key is corrupt or truncated",
     E0602 => "store not found or not an isf store",

@@ -20,7 +20,7 @@ pub const LOCK_FILE: &str = ".isf-lock";
 #[derive(Debug)]
 pub struct WriterLock {
     /// Kept open: closing the last descriptor releases the lock.
-    _file: File,
+    file: File,
     path: PathBuf,
 }
 
@@ -32,12 +32,45 @@ impl WriterLock {
 }
 
 fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown host".into())
+    super::frame::hostname().unwrap_or_else(|| "unknown host".into())
+}
+
+impl Drop for WriterLock {
+    /// Clear the holder record before the descriptor closes: a record left in the file then
+    /// means a writer that is running or was killed, which `isf status` reports.
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// The writer named by a store's lock file, as `isf status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    pub host: String,
+    pub pid: u32,
+    pub since: String,
+    pub command: String,
+    /// Whether the process runs: known only on its own host (`/proc`); `None` elsewhere.
+    pub alive: Option<bool>,
+}
+
+/// The holder record of the store at `root`, if its lock file names one (a writer that runs,
+/// or one that was killed before it could clear the record). Reads only; takes no lock.
+pub fn holder_record(root: &Path) -> Option<Holder> {
+    let text = fs::read_to_string(root.join(LOCK_FILE)).ok()?;
+    let j: serde_json::Value = serde_json::from_str(text.trim()).ok()?;
+    let s = |k: &str| j.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+    let pid = u32::try_from(j.get("pid")?.as_u64()?).ok()?;
+    let host = s("host");
+    let alive = (host == hostname() && Path::new("/proc/self").exists())
+        .then(|| Path::new(&format!("/proc/{pid}")).exists());
+    Some(Holder {
+        host,
+        pid,
+        since: s("since"),
+        command: s("command"),
+        alive,
+    })
 }
 
 /// Try the exclusive lock without waiting; `Ok(false)` when another holder has it.
@@ -136,7 +169,7 @@ pub fn lock(root: &Path, command: &str) -> Result<WriterLock> {
         .and_then(|_| file.seek(SeekFrom::Start(0)))
         .and_then(|_| file.write_all(format!("{info}\n").as_bytes()))
         .and_then(|_| file.flush());
-    Ok(WriterLock { _file: file, path })
+    Ok(WriterLock { file, path })
 }
 
 #[cfg(test)]
@@ -155,7 +188,12 @@ mod tests {
             "{}",
             e.message
         );
+        let h = holder_record(d.path()).unwrap();
+        assert_eq!((h.pid, h.command.as_str()), (std::process::id(), "test a"));
+        assert_eq!(h.alive, Some(true));
         drop(a);
+        // Released cleanly: the record is gone.
+        assert_eq!(holder_record(d.path()), None);
         assert!(lock(d.path(), "test c").is_ok());
     }
 }
