@@ -123,6 +123,7 @@ codes! {
     E0611 => "store is locked by another writer",
     E0612 => "store holds results of a different plan",
     E0613 => "symbolic link inside a store",
+    E0621 => "store is written from another machine whose lock this one cannot see",
     // ---- E07xx morphology files ----
     E0701 => "morphology file cannot be read",
     E0702 => "malformed morphology statement",
