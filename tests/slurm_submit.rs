@@ -397,8 +397,8 @@ fn submit_on_a_real_slurm_equals_one_machine() {
     let t_all = Instant::now();
     // Under the system temp dir: slurmd (same machine) runs the tasks as this user.
     let tmp = tempfile::tempdir().unwrap();
-    // 300 ms trials: long enough to kill a task between two stored trials.
-    let s = script(tmp.path(), 300, 4);
+    // 500 ms trials: long enough to kill a task between two stored trials.
+    let s = script(tmp.path(), 500, 4);
     let single = tmp.path().join("single.isfdb");
     let t0 = Instant::now();
     let st = isf()

@@ -357,10 +357,12 @@ fn stray_temporary_files_are_ignored_and_cleaned() {
     fs::write(&live, b"in progress").unwrap();
     // So must one of another machine on a shared filesystem (its pid means nothing here),
     // until it is older than an hour.
-    let other = if tag == "00000000" { "00000001" } else { "00000000" };
-    let remote = s
-        .path()
-        .join(format!(".tmp-{DEAD_PID}@{other}-3-key.isfd"));
+    let other = if tag == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
+    let remote = s.path().join(format!(".tmp-{DEAD_PID}@{other}-3-key.isfd"));
     fs::write(&remote, b"on another node").unwrap();
 
     assert_eq!(s.keys().unwrap(), ["a", "t"]);

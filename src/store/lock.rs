@@ -432,7 +432,10 @@ mod tests {
         let l = lock_with(d.path(), "newcomer", FAST).unwrap();
         assert!(t0.elapsed() >= FAST.stale);
         let h = holder_record(d.path()).unwrap();
-        assert_eq!((h.pid, h.command.as_str()), (std::process::id(), "newcomer"));
+        assert_eq!(
+            (h.pid, h.command.as_str()),
+            (std::process::id(), "newcomer")
+        );
         // The heartbeat moves while the lock is held.
         let first = record_bytes(&d.path().join(LOCK_FILE));
         std::thread::sleep(FAST.heartbeat * 3);
