@@ -239,6 +239,20 @@ fn resubmission_queues_unfinished_shards_and_refuses_other_submissions() {
             .unwrap();
         (o.status.code(), text(&o))
     };
+    // No scheduler on PATH: E0514, and no submission is recorded.
+    let o = isf()
+        .arg("submit")
+        .arg(&s)
+        .args(["--slurm", "--array-size", "4", "--out"])
+        .arg(&out)
+        .env("PATH", tmp.path().join("empty"))
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("[E0514]") && t.contains("sbatch"), "{t}");
+    assert!(!tmp.path().join("r.isfdb.slurm/submission.json").exists());
+
     let (code, t) = submit(&["--array-size", "4"], "");
     assert_eq!(code, Some(0), "{t}");
     assert!(
