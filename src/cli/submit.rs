@@ -350,6 +350,13 @@ fn submit(args: &SubmitArgs) -> Result<i32, Diagnostic> {
         allow_large: crate::rules::limits_raised(),
     };
 
+    // One `isf submit` of this sweep at a time: held from reading the record to writing it.
+    // (A dry run writes nothing, so it takes no lock.)
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(lock::lock(&work, "isf submit").map_err(|e| e.to_diagnostic())?)
+    };
     // An earlier submission into this directory must be of the same sweep and finished.
     let earlier = read_manifest(&work)?;
     if let Some(m) = &earlier {
@@ -479,7 +486,8 @@ fn submit(args: &SubmitArgs) -> Result<i32, Diagnostic> {
         print!("{merge}");
         return Ok(0);
     }
-    if merged_done && todo.is_empty() {
+    // A complete result store needs nothing, even if shards were removed after the merge.
+    if merged_done {
         println!(
             "nothing to submit: {} holds every item of the sweep",
             results.display()
@@ -490,8 +498,6 @@ fn submit(args: &SubmitArgs) -> Result<i32, Diagnostic> {
     std::fs::create_dir_all(sub.shard_dir())
         .and_then(|_| std::fs::create_dir_all(sub.log_dir()))
         .map_err(|e| StoreError::io(None, &work, &e).to_diagnostic())?;
-    // One `isf submit` of this sweep at a time.
-    let _lock = lock::lock(&work, "isf submit").map_err(|e| e.to_diagnostic())?;
     let write = |name: &str, text: &str| {
         let p = work.join(name);
         crate::store::frame::write_atomic(&p, text.as_bytes())
