@@ -230,12 +230,17 @@ pub fn allow_large() {
     ALLOW_LARGE.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// True when the limits are raised (`--allow-large` or `ISF_ALLOW_LARGE`), e.g. for jobs that
+/// must run the same way on other machines.
+pub fn limits_raised() -> bool {
+    std::env::var("ISF_ALLOW_LARGE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+        || ALLOW_LARGE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The limits in force: [`Limits::RAISED`] after [`allow_large`] or with the environment
 /// variable `ISF_ALLOW_LARGE` set to `1` or `true`, else [`Limits::DEFAULT`].
 pub fn limits() -> Limits {
-    let env =
-        std::env::var("ISF_ALLOW_LARGE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-    if env || ALLOW_LARGE.load(std::sync::atomic::Ordering::Relaxed) {
+    if limits_raised() {
         Limits::RAISED
     } else {
         Limits::DEFAULT

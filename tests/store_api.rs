@@ -334,35 +334,55 @@ fn stray_temporary_files_are_ignored_and_cleaned() {
     s.put_table("t", &traces(0, 2, 10), Metadata::now())
         .unwrap();
     // What a writer killed mid-write leaves: a temp entry in a key dir, a temp beside keys,
-    // a key directory with no entry yet, and a chunk written but never listed.
-    let stray_entry = s.path().join(format!("a/.tmp-{DEAD_PID}-0-key.isfd"));
+    // a key directory with no entry yet, and a chunk written but never listed. Temporary
+    // names carry the writer's pid and host tag.
+    let tag = isf::store::frame::host_tag();
+    let stray_entry = s.path().join(format!("a/.tmp-{DEAD_PID}@{tag}-0-key.isfd"));
     fs::write(&stray_entry, b"half").unwrap();
-    let stray_root = s.path().join(format!(".tmp-{DEAD_PID}-1-merge"));
+    let stray_root = s.path().join(format!(".tmp-{DEAD_PID}@{tag}-1-merge"));
     fs::create_dir(&stray_root).unwrap();
     let incomplete = s.path().join("b");
     fs::create_dir(&incomplete).unwrap();
-    fs::write(incomplete.join(format!(".tmp-{DEAD_PID}-2-key.isfd")), b"x").unwrap();
+    fs::write(
+        incomplete.join(format!(".tmp-{DEAD_PID}@{tag}-2-key.isfd")),
+        b"x",
+    )
+    .unwrap();
     let orphan = s.path().join("t/chunk-000099.isfd");
     fs::copy(chunk_path(&s, "t", 0), &orphan).unwrap();
     // A temp file of a live writer (this process) must survive.
     let live = s
         .path()
-        .join(format!(".tmp-{}-9-key.isfd", std::process::id()));
+        .join(format!(".tmp-{}@{tag}-9-key.isfd", std::process::id()));
     fs::write(&live, b"in progress").unwrap();
+    // So must one of another machine on a shared filesystem (its pid means nothing here),
+    // until it is older than an hour.
+    let other = if tag == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
+    let remote = s.path().join(format!(".tmp-{DEAD_PID}@{other}-3-key.isfd"));
+    fs::write(&remote, b"on another node").unwrap();
 
     assert_eq!(s.keys().unwrap(), ["a", "t"]);
     assert_eq!(s.get::<i32>("a").unwrap(), 1);
     assert_eq!(s.get_table("t").unwrap().rows(), Ok(2));
     let r = s.verify();
     assert!(r.ok());
-    assert_eq!(r.strays.len(), 5, "{:?}", r.strays);
+    assert_eq!(r.strays.len(), 6, "{:?}", r.strays);
 
     // The young orphan chunk may belong to an append in progress: kept until it is old.
     let removed = s.fix();
     assert_eq!(removed.len(), 3, "{removed:?}");
-    assert!(orphan.exists() && live.exists());
+    assert!(orphan.exists() && live.exists() && remote.exists());
     age(&orphan, 3600);
-    assert_eq!(s.fix(), vec![orphan.clone()]);
+    age(&remote, 3700);
+    let mut removed = s.fix();
+    removed.sort();
+    let mut want = vec![orphan.clone(), remote.clone()];
+    want.sort();
+    assert_eq!(removed, want);
     assert!(!stray_entry.exists() && !stray_root.exists() && !incomplete.exists());
     assert_eq!(s.verify().strays, vec![live.clone()]);
     fs::remove_file(&live).unwrap();

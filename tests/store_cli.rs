@@ -195,7 +195,9 @@ fn verify_names_damaged_keys_and_fix_cleans() {
         .join(&s.table_info("voltage_traces").unwrap().chunks[0].file);
     let b = fs::read(&chunk).unwrap();
     fs::write(&chunk, &b[..b.len() - 10]).unwrap();
-    fs::write(s.path().join(".tmp-99999999-0-key.isfd"), "x").unwrap();
+    // A dead writer's temporary file, of this host (pid and host tag in the name).
+    let tmp_name = format!(".tmp-99999999@{}-0-key.isfd", isf::store::frame::host_tag());
+    fs::write(s.path().join(&tmp_name), "x").unwrap();
     let o = isf(&["db", "verify", p]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1));
@@ -215,7 +217,7 @@ fn verify_names_damaged_keys_and_fix_cleans() {
         out.contains("removed") && out.contains(".tmp-99999999"),
         "{out}"
     );
-    assert!(!s.path().join(".tmp-99999999-0-key.isfd").exists());
+    assert!(!s.path().join(&tmp_name).exists());
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub mod morph;
 pub mod plan;
 pub mod repl;
 pub mod run;
+pub mod submit;
 
 /// isf — simulate reconstructed neurons under in-vivo-like synaptic input.
 #[derive(Parser, Debug)]
@@ -61,6 +62,13 @@ pub enum Command {
     Repl(repl::ReplArgs),
     /// Inspect, export, merge and verify results stores.
     Db(db::DbArgs),
+    /// Submit a sweep to a cluster: a SLURM job array over its shards and a merge job.
+    #[command(
+        after_help = "Examples:\n  isf submit sweep.isf --slurm --array-size 16 --cpus-per-task 4 --time 2:00:00\n  isf submit sweep.isf --slurm --dry-run      # print the job scripts\n  isf submit sweep.isf --slurm                # again after a failure: only unfinished shards\n  isf status results/sweep.isfdb"
+    )]
+    Submit(submit::SubmitArgs),
+    /// Progress of a result store: items per experiment, per shard for a submitted sweep.
+    Status(submit::StatusArgs),
 }
 
 /// Parse arguments, run the command and return the process exit code.
@@ -79,5 +87,7 @@ pub fn main() -> i32 {
         Command::Repl(args) => repl::run(args),
         Command::Run(args) => run::run(args),
         Command::Db(args) => db::run(args),
+        Command::Submit(args) => submit::run(args),
+        Command::Status(args) => submit::status(args),
     }
 }

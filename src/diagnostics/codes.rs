@@ -109,6 +109,10 @@ codes! {
     E0503 => "non-finite mechanism state during a run",
     E0504 => "mechanism cannot be compiled to a kernel or placed on the cell",
     E0510 => "not supported by the simulator yet",
+    E0513 => "invalid cluster submission option",
+    E0514 => "the cluster scheduler cannot be reached or refused a job",
+    E0515 => "submission directory holds another submission",
+    E0516 => "an earlier submission of the sweep is still queued or running",
     // ---- E06xx store ----
     E0601 => "store key is corrupt or truncated",
     E0602 => "store not found or not an isf store",
@@ -128,6 +132,7 @@ codes! {
     E0616 => "imported ISF results conflict with what the store holds",
     E0617 => "not an ISF simrun folder, or an ISF result file the importer cannot read",
     E0618 => "import target holds results of `isf run`",
+    E0621 => "store is written from another machine whose lock this one cannot see",
     // ---- E07xx morphology files ----
     E0701 => "morphology file cannot be read",
     E0702 => "malformed morphology statement",

@@ -12,6 +12,7 @@ pub mod cellsim;
 pub mod exec;
 pub mod fingerprint;
 pub mod sink;
+pub mod slurm;
 
 /// One simulation to run: a sweep point and a trial, with its seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -101,7 +101,7 @@ pub fn stored_plan(exp: &Store) -> Result<Option<Plan>, Diagnostic> {
 }
 
 /// A stored item: `(point, trial)` and its fingerprint (`None` when it has none).
-type StoredItem = ((u64, u64), Option<String>);
+pub type StoredItem = ((u64, u64), Option<String>);
 
 /// Every trial key of an experiment with its stored fingerprint, and the number of trial keys
 /// whose entry is corrupt (E0601): those are left out, to be run again.
@@ -138,6 +138,65 @@ fn mismatches(plan: &Plan, stored: &[StoredItem]) -> (u64, u64) {
         }
     }
     (outside, different)
+}
+
+/// Read-only check of an experiment's sub-store `exp` against `plan` (`old` is the plan
+/// stored there, if any): the stored items and the number of damaged trial keys, or E0612
+/// (naming what changed) when a stored item is not an item of `plan` or was computed from a
+/// different one. `isf run` calls it before writing; `isf submit` before queueing anything.
+pub fn check_stored(
+    exp: &Store,
+    plan: &Plan,
+    old: Option<&Plan>,
+) -> Result<(Vec<StoredItem>, u64), Diagnostic> {
+    let (stored, damaged) = stored_items(exp)?;
+    let (outside, different) = mismatches(plan, &stored);
+    if outside + different == 0 {
+        return Ok((stored, damaged));
+    }
+    let name = plan.json.get("name").and_then(|n| n.as_str());
+    let mut d = Diagnostic::new(
+        Code::E0612,
+        format!(
+            "{} holds results of `{}` from a different plan; nothing was run",
+            exp.path().parent().unwrap_or(exp.path()).display(),
+            name.unwrap_or("?")
+        ),
+    );
+    match old {
+        Some(old) => {
+            let lines = diff(&old.json, &plan.json);
+            if !lines.is_empty() {
+                d = d.note(format!(
+                    "changed since the stored run:\n{}",
+                    diff_summary(&lines, 10)
+                ));
+            }
+        }
+        None => {
+            d = d.note("the stored results carry no plan (written by an older isf)");
+        }
+    }
+    d = d.note(format!(
+        "{} stored item(s): {different} with a different fingerprint, {outside} outside the new plan",
+        stored.len()
+    ));
+    Err(d.help(
+        "use --overwrite to discard the stored results of this experiment, or --out NEW_STORE",
+    ))
+}
+
+/// The items of `plan` that `exp` holds with this plan's fingerprint and an entry that
+/// reads (a cheap progress count: the trial tables' chunks are not read).
+pub fn stored_of_plan(exp: &Store, plan: &Plan) -> Result<HashSet<(u64, u64)>, Diagnostic> {
+    let (stored, _) = stored_items(exp)?;
+    Ok(stored
+        .into_iter()
+        .filter(|((p, t), h)| {
+            plan.contains(*p, *t) && h.as_deref() == Some(plan.item_hash(*p, *t).as_str())
+        })
+        .map(|(pt, _)| pt)
+        .collect())
 }
 
 /// Every `(point, trial)` of a plan, in run order.
@@ -178,44 +237,7 @@ impl StoreSink {
     /// or sweep that keeps every stored item extends the run.
     pub fn check_plan(&self) -> Result<Stored, Diagnostic> {
         let old = stored_plan(&self.exp)?;
-        let (stored, damaged) = stored_items(&self.exp)?;
-        let (outside, different) = mismatches(&self.plan, &stored);
-        if outside + different > 0 {
-            let name = self.plan.json.get("name").and_then(|n| n.as_str());
-            let mut d = Diagnostic::new(
-                Code::E0612,
-                format!(
-                    "{} holds results of `{}` from a different plan; nothing was run",
-                    self.exp
-                        .path()
-                        .parent()
-                        .unwrap_or(self.exp.path())
-                        .display(),
-                    name.unwrap_or("?")
-                ),
-            );
-            match &old {
-                Some(old) => {
-                    let lines = diff(&old.json, &self.plan.json);
-                    if !lines.is_empty() {
-                        d = d.note(format!(
-                            "changed since the stored run:\n{}",
-                            diff_summary(&lines, 10)
-                        ));
-                    }
-                }
-                None => {
-                    d = d.note("the stored results carry no plan (written by an older isf)");
-                }
-            }
-            d = d.note(format!(
-                "{} stored item(s): {different} with a different fingerprint, {outside} outside the new plan",
-                stored.len()
-            ));
-            return Err(d.help(
-                "use --overwrite to discard the stored results of this experiment, or --out NEW_STORE",
-            ));
-        }
+        let (stored, damaged) = check_stored(&self.exp, &self.plan, old.as_ref())?;
         let extending = old.as_ref().is_some_and(|o| o.json != self.plan.json);
         if old.as_ref() != Some(&self.plan) {
             let meta = Metadata {

@@ -124,10 +124,41 @@ pub fn decode(bytes: &[u8], expect: FileKind) -> Result<Vec<u8>, FrameError> {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A fresh temporary name in `dir` for this process: `.tmp-<pid>-<n>-<hint>`.
+/// This machine's host name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`), `None` when
+/// neither says.
+pub fn hostname() -> Option<String> {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+}
+
+/// A short tag of this host for temporary names: 8 hex digits of the FNV-1a hash of the host
+/// name (host names may hold `-` and `.`, which the name's fields are split on).
+pub fn host_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| tag_of(hostname().as_deref().unwrap_or("")))
+}
+
+fn tag_of(host: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in host.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    format!("{h:08x}")
+}
+
+/// A fresh temporary name in `dir` for this process: `.tmp-<pid>@<host tag>-<n>-<hint>`.
+/// The host tag lets a process on another machine of a shared filesystem tell that the pid
+/// is not one of its own.
 pub fn temp_path(dir: &Path, hint: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!("{TMP_PREFIX}{}-{n}-{hint}", std::process::id()))
+    dir.join(format!(
+        "{TMP_PREFIX}{}@{}-{n}-{hint}",
+        std::process::id(),
+        host_tag()
+    ))
 }
 
 /// Write `bytes` to `path` atomically: temporary file in the same directory, fsync, rename,
@@ -159,31 +190,50 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The process id embedded in a temporary name, if it is one.
-pub fn temp_owner(name: &str) -> Option<u32> {
-    name.strip_prefix(TMP_PREFIX)?
-        .split('-')
-        .next()?
-        .parse()
-        .ok()
+/// The writer of a temporary file, from its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TempOwner {
+    pub pid: u32,
+    /// The writer's host tag ([`host_tag`]); `None` in names written by isf before host tags.
+    pub host: Option<String>,
 }
 
-/// True when a temporary file may be removed: its writer is gone. On Linux that is known
-/// from `/proc`; elsewhere a file older than an hour is taken as abandoned.
+/// The writer embedded in a temporary name, if it is one.
+pub fn temp_owner(name: &str) -> Option<TempOwner> {
+    let first = name.strip_prefix(TMP_PREFIX)?.split('-').next()?;
+    let (pid, host) = match first.split_once('@') {
+        Some((p, h)) => (p, Some(h.to_string())),
+        None => (first, None),
+    };
+    Some(TempOwner {
+        pid: pid.parse().ok()?,
+        host,
+    })
+}
+
+/// Age after which a temporary file whose writer cannot be checked is taken as abandoned.
+pub const TEMP_GRACE_S: u64 = 3600;
+
+/// True when a temporary file may be removed: its writer is gone. A pid is only judged on its
+/// own host (through `/proc`); a file from another machine of a shared filesystem (or from an
+/// older isf that wrote no host tag, or where `/proc` is missing) is taken as abandoned once
+/// it is older than [`TEMP_GRACE_S`]. The store's writer lock keeps a live writer from
+/// meeting a cleaner in the first place; this is the second line of defence.
 pub fn temp_is_stale(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
-    let Some(pid) = temp_owner(name) else {
+    let Some(owner) = temp_owner(name) else {
         return false;
     };
-    if pid == std::process::id() {
+    let here = owner.host.as_deref() == Some(host_tag());
+    if here && owner.pid == std::process::id() {
         return false;
     }
-    if Path::new("/proc/self").exists() {
-        return !Path::new(&format!("/proc/{pid}")).exists();
+    if here && Path::new("/proc/self").exists() {
+        return !Path::new(&format!("/proc/{}", owner.pid)).exists();
     }
-    older_than(path, 3600)
+    older_than(path, TEMP_GRACE_S)
 }
 
 /// True when `path` was last modified more than `secs` seconds ago.
@@ -231,10 +281,74 @@ mod tests {
     }
 
     #[test]
-    fn temp_names_carry_the_pid() {
+    fn temp_names_carry_the_pid_and_host() {
         let p = temp_path(Path::new("/x"), "key.isfd");
         let name = p.file_name().unwrap().to_str().unwrap();
-        assert_eq!(temp_owner(name), Some(std::process::id()));
+        assert_eq!(
+            temp_owner(name),
+            Some(TempOwner {
+                pid: std::process::id(),
+                host: Some(host_tag().to_string())
+            })
+        );
         assert_eq!(temp_owner("chunk-000001.isfd"), None);
+        // Names of an isf before host tags still parse (host unknown).
+        assert_eq!(
+            temp_owner(".tmp-17-3-key.isfd"),
+            Some(TempOwner {
+                pid: 17,
+                host: None
+            })
+        );
+        assert_ne!(tag_of("node-1"), tag_of("node-2"));
+    }
+
+    /// A dead pid is only trusted on its own host: the same (dead) pid from another host, or
+    /// without a host tag, waits for the age limit.
+    #[test]
+    fn liveness_is_judged_on_the_writers_host_only() {
+        let d = tempfile::tempdir().unwrap();
+        // A pid that is not running: a child that has exited and been reaped.
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        let dead = c.id();
+        c.wait().unwrap();
+        let mk = |name: String| {
+            let p = d.path().join(name);
+            fs::write(&p, b"x").unwrap();
+            p
+        };
+        let other = if host_tag() == "00000000" {
+            "00000001"
+        } else {
+            "00000000"
+        };
+        let here = mk(format!("{TMP_PREFIX}{dead}@{}-0-a", host_tag()));
+        let there = mk(format!("{TMP_PREFIX}{dead}@{other}-0-b"));
+        let untagged = mk(format!("{TMP_PREFIX}{dead}-0-c"));
+        let mine = mk(format!(
+            "{TMP_PREFIX}{}@{}-0-d",
+            std::process::id(),
+            host_tag()
+        ));
+        if Path::new("/proc/self").exists() {
+            assert!(temp_is_stale(&here), "dead pid on this host");
+        }
+        assert!(
+            !temp_is_stale(&there),
+            "another host's pid is not ours to judge"
+        );
+        assert!(!temp_is_stale(&untagged));
+        assert!(!temp_is_stale(&mine));
+        // Old enough, the other host's file counts as abandoned.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(TEMP_GRACE_S + 60);
+        for p in [&there, &untagged] {
+            fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+            assert!(temp_is_stale(p));
+        }
     }
 }
