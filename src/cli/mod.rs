@@ -4,12 +4,14 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod analyze;
 pub mod check;
 pub mod convert;
 pub mod db;
 pub mod fmt;
 pub mod morph;
 pub mod plan;
+pub mod plot;
 pub mod repl;
 pub mod run;
 
@@ -56,6 +58,11 @@ pub enum Command {
     Repl(repl::ReplArgs),
     /// Inspect, export, merge and verify results stores.
     Db(db::DbArgs),
+    /// Analyse results in a store (spikes, PSTHs, ISIs, binned synapse activations); the
+    /// results are written back into the store.
+    Analyze(analyze::AnalyzeArgs),
+    /// Draw results as SVG and PNG pictures, or an HTML animation of the cell.
+    Plot(plot::PlotArgs),
 }
 
 /// Parse arguments, run the command and return the process exit code.
@@ -73,5 +80,7 @@ pub fn main() -> i32 {
         Command::Repl(args) => repl::run(args),
         Command::Run(args) => run::run(args),
         Command::Db(args) => db::run(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Plot(args) => plot::run(args),
     }
 }
