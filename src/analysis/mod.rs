@@ -368,15 +368,10 @@ pub fn psth(
     for (l, t) in ev.labels.iter().zip(&ev.times) {
         by.entry(point_of(l)).or_default().push(t);
     }
-    let mut cols: (
-        Vec<String>,
-        Vec<f64>,
-        Vec<f64>,
-        Vec<i64>,
-        Vec<i64>,
-        Vec<f64>,
-        Vec<f64>,
-    ) = Default::default();
+    // Columns of the result table, filled bin by bin.
+    let (mut c_point, mut c_lo, mut c_hi) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut c_count, mut c_trials) = (Vec::<i64>::new(), Vec::<i64>::new());
+    let (mut c_per, mut c_rate) = (Vec::new(), Vec::new());
     let mut summary = Vec::new();
     for (pt, trials) in &by {
         let (counts, per) = hist::psth(trials, &edges);
@@ -397,23 +392,23 @@ pub fn psth(
             edges[peak + 1]
         ));
         for k in 0..counts.len() {
-            cols.0.push(pt.to_string());
-            cols.1.push(edges[k]);
-            cols.2.push(edges[k + 1]);
-            cols.3.push(counts[k] as i64);
-            cols.4.push(trials.len() as i64);
-            cols.5.push(per[k]);
-            cols.6.push(per[k] / (edges[k + 1] - edges[k]) * 1000.0);
+            c_point.push(pt.to_string());
+            c_lo.push(edges[k]);
+            c_hi.push(edges[k + 1]);
+            c_count.push(counts[k] as i64);
+            c_trials.push(trials.len() as i64);
+            c_per.push(per[k]);
+            c_rate.push(per[k] / (edges[k + 1] - edges[k]) * 1000.0);
         }
     }
     let t = Table::new()
-        .with("point", Column::Str(cols.0))
-        .with("bin_start_ms", Column::F64(cols.1))
-        .with("bin_end_ms", Column::F64(cols.2))
-        .with("count", Column::I64(cols.3))
-        .with("trials", Column::I64(cols.4))
-        .with("spikes_per_trial", Column::F64(cols.5))
-        .with("rate_hz", Column::F64(cols.6));
+        .with("point", Column::Str(c_point))
+        .with("bin_start_ms", Column::F64(c_lo))
+        .with("bin_end_ms", Column::F64(c_hi))
+        .with("count", Column::I64(c_count))
+        .with("trials", Column::I64(c_trials))
+        .with("spikes_per_trial", Column::F64(c_per))
+        .with("rate_hz", Column::F64(c_rate));
     let (exp, name) = parts(source);
     let key = out.map_or_else(|| format!("{exp}/analysis/psth/{name}"), String::from);
     let meta = result_meta(

@@ -493,10 +493,10 @@ pub fn sweep_figure(
     for (l, t) in ev.labels.iter().zip(&ev.times) {
         let p = point_of(l).to_string();
         counts.entry(p.clone()).or_default().push(t.len() as f64);
-        if !values.contains_key(&p) {
+        if let std::collections::btree_map::Entry::Vacant(e) = values.entry(p) {
             let tk = l.replacen('/', "_", 1);
             let m = trials.metadata(&tk).map_err(|e| e.to_diagnostic())?;
-            values.insert(p, m.sweep_point.unwrap_or_default());
+            e.insert(m.sweep_point.unwrap_or_default());
         }
     }
     let axes: Vec<String> = values
@@ -761,8 +761,10 @@ impl Scene {
     /// The recorded sample nearest `t`: its time and the value of every compartment.
     fn values_at(&self, t: f64) -> (f64, Vec<f64>) {
         let k = nearest(&self.times, t);
+        // Sample times are k·dt in floating point (108.60000000000001): shown to 1 ns.
+        let shown = self.times.get(k).copied().unwrap_or(t);
         (
-            self.times.get(k).copied().unwrap_or(t),
+            (shown * 1e6).round() / 1e6,
             self.values
                 .iter()
                 .map(|r| r.get(k).copied().unwrap_or(f64::NAN))
