@@ -21,7 +21,7 @@ fn store_err(e: crate::store::StoreError) -> Diagnostic {
     e.to_diagnostic()
 }
 
-/// An analysis input or parameter error (E0902/E0903).
+/// A missing or misshapen analysis input (E0902).
 fn bad_input(m: impl Into<String>) -> Diagnostic {
     Diagnostic::new(Code::E0902, m)
 }
