@@ -5,6 +5,7 @@
 //! in canonical units, content-hashed) → simulation ([`sim`]) → store. See `ARCHITECTURE.md`
 //! for the module map and invariants.
 
+pub mod analysis;
 pub mod cli;
 pub mod diagnostics;
 pub mod files;
@@ -15,6 +16,7 @@ pub mod mapper;
 pub mod model;
 pub mod morph;
 pub mod network;
+pub mod plot;
 pub mod repl;
 pub mod rules;
 pub mod run;

@@ -4,6 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod analyze;
 pub mod check;
 pub mod convert;
 pub mod db;
@@ -12,6 +13,7 @@ pub mod inspect;
 pub mod map;
 pub mod morph;
 pub mod plan;
+pub mod plot;
 pub mod repl;
 pub mod run;
 pub mod submit;
@@ -69,6 +71,11 @@ pub enum Command {
     Submit(submit::SubmitArgs),
     /// Progress of a result store: items per experiment, per shard for a submitted sweep.
     Status(submit::StatusArgs),
+    /// Analyse results in a store (spikes, PSTHs, ISIs, binned synapse activations); the
+    /// results are written back into the store.
+    Analyze(analyze::AnalyzeArgs),
+    /// Draw results as SVG and PNG pictures, or an HTML animation of the cell.
+    Plot(plot::PlotArgs),
 }
 
 /// Parse arguments, run the command and return the process exit code.
@@ -89,5 +96,7 @@ pub fn main() -> i32 {
         Command::Db(args) => db::run(args),
         Command::Submit(args) => submit::run(args),
         Command::Status(args) => submit::status(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Plot(args) => plot::run(args),
     }
 }

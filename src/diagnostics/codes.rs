@@ -3,7 +3,7 @@
 //! Codes are never reused or removed; a retired code stays listed with "(retired)" in its
 //! summary. Ranges by phase: `E00xx` lexical, `E01xx` syntax, `E02xx` names and imports,
 //! `E03xx` types and units, `E04xx` schema and lowering, `E05xx` numerics at run time, `E06xx`
-//! store, `E07xx` morphology files, `E08xx` ISF parameter and network files, `E09xx` internal,
+//! store, `E07xx` morphology files, `E08xx` ISF parameter and network files, `E09xx` internal (E0901) and analyses and pictures,
 //! `W0xxx` warnings. A test (`tests/diagnostics.rs`) fails when a code has no case exercising it.
 
 use serde::Serialize;
@@ -175,6 +175,12 @@ codes! {
     E0827 => "invalid input-mapper option or a cell grid too large",
     // ---- E09xx internal ----
     E0901 => "internal error, please report",
+    // ---- E0902–E0909 analyses and pictures of run results (`isf analyze`, `isf plot`) ----
+    E0902 => "analysis or plot input missing or of the wrong shape",
+    E0903 => "invalid analysis or plot parameter",
+    E0904 => "cannot tell whether a synapse type is excitatory",
+    E0905 => "picture file cannot be written",
+    E0906 => "morphology does not match the recorded compartments",
     // ---- W0xxx warnings ----
     W0101 => "unused let binding",
     W0102 => "unused import",

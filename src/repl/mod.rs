@@ -47,6 +47,8 @@ Commands:
   :run NAME [AMP]   simulate neuron NAME (a step of AMP, default 1 nA, into soma(0.5) from 20
                     to 120 ms, 150 ms) or experiment NAME (its first current step, duration, dt)
   :db ...           query a results store
+  :analyze ...      analyse results in a store (`isf analyze`: spikes, psth, isi, synapses)
+  :plot ...         draw results as SVG/PNG or an HTML animation (`isf plot`)
   :source           the session's source text
   :reset            forget everything declared
   :quit             leave (also Ctrl-D); Ctrl-C clears the current input
@@ -58,7 +60,8 @@ Spikes are upward crossings of 0 mV.";
 
 /// The commands, for completion and \"did you mean\".
 pub const COMMANDS: &[&str] = &[
-    ":help", ":load", ":type", ":units", ":plan", ":run", ":db", ":source", ":reset", ":quit",
+    ":help", ":load", ":type", ":units", ":plan", ":run", ":db", ":analyze", ":plot", ":source",
+    ":reset", ":quit",
 ];
 
 /// One accepted input of the session.
@@ -457,6 +460,8 @@ impl Session {
             "plan" => self.plan(arg),
             "run" => self.run(arg),
             "db" => db_command(arg),
+            "analyze" => analyze_command(arg),
+            "plot" => plot_command(arg),
             _ => {
                 let typed = format!(":{word}");
                 let hint = suggest(&typed, COMMANDS.iter().copied())
@@ -626,6 +631,52 @@ fn db_command(arg: &str) -> Reply {
                 Reply::err("")
             }
         }
+        Err(e) => Reply::err(e.render().to_string()),
+    }
+}
+
+/// `:analyze ARGS`: the `isf analyze` command inside the session; its summary is the reply.
+fn analyze_command(arg: &str) -> Reply {
+    #[derive(clap::Parser)]
+    #[command(name = ":analyze", no_binary_name = true)]
+    struct A {
+        #[command(flatten)]
+        args: crate::cli::analyze::AnalyzeArgs,
+    }
+    use clap::Parser;
+    match A::try_parse_from(arg.split_whitespace()) {
+        Ok(a) => match crate::cli::analyze::run_inner(a.args) {
+            Ok(w) => {
+                let mut out: Vec<String> = w.keys.iter().map(|k| format!("wrote {k}")).collect();
+                out.extend(w.summary);
+                Reply::ok(out.join("\n"))
+            }
+            Err(d) => Reply::err(render::plain(&d, &SourceMap::new())),
+        },
+        Err(e) => Reply::err(e.render().to_string()),
+    }
+}
+
+/// `:plot ARGS`: the `isf plot` command inside the session; replies with the files written.
+fn plot_command(arg: &str) -> Reply {
+    #[derive(clap::Parser)]
+    #[command(name = ":plot", no_binary_name = true)]
+    struct P {
+        #[command(flatten)]
+        args: crate::cli::plot::PlotArgs,
+    }
+    use clap::Parser;
+    match P::try_parse_from(arg.split_whitespace()) {
+        Ok(p) => match crate::cli::plot::run_inner(p.args) {
+            Ok(files) => Reply::ok(
+                files
+                    .iter()
+                    .map(|f| format!("wrote {}", f.display()))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            Err(d) => Reply::err(render::plain(&d, &SourceMap::new())),
+        },
         Err(e) => Reply::err(e.render().to_string()),
     }
 }
@@ -810,6 +861,46 @@ mod tests {
         assert!(s.handle(":quit").quit);
         let r = s.handle(":db list");
         assert!(r.error && r.out.contains("ls"), "{}", r.out);
+    }
+
+    #[test]
+    fn analyze_and_plot_commands() {
+        let mut s = session();
+        let r = s.handle(":analyze bogus");
+        assert!(r.error && r.out.contains("bogus"), "{}", r.out);
+        let r = s.handle(":analyze spikes /nonexistent/store E/traces/soma.v");
+        assert!(r.error && r.out.contains("E0902"), "{}", r.out);
+        // A store with one trace table: two upward crossings of 0 mV.
+        let dir = std::env::temp_dir().join(format!("isf-repl-analyze-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let st = crate::store::Store::create(&dir).unwrap();
+        let t = crate::store::Table::traces(
+            vec!["p000000/t000000".into()],
+            &[0.0, 1.0, 2.0, 3.0, 4.0],
+            vec![-70.0, 10.0, -70.0, 5.0, -70.0],
+        );
+        st.put_table("E/traces/soma.v", &t, Default::default())
+            .unwrap();
+        let r = s.handle(&format!(
+            ":analyze spikes {} E/traces/soma.v",
+            dir.display()
+        ));
+        assert!(!r.error, "{}", r.out);
+        assert!(
+            r.out.contains("wrote E/analysis/spike_times/soma.v"),
+            "{}",
+            r.out
+        );
+        assert!(r.out.contains("p000000: 2.00"), "{}", r.out);
+        let png = dir.with_extension("png");
+        let r = s.handle(&format!(
+            ":plot traces {} E/traces/soma.v -o {}",
+            dir.display(),
+            png.display()
+        ));
+        assert!(!r.error && png.is_file(), "{}", r.out);
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(&png);
     }
 
     #[test]
