@@ -118,6 +118,10 @@ pub struct StateModel {
     pub name: String,
     pub unit: String,
     pub init: Option<f64>,
+    /// A synapse state's initial value when it depends on parameters (`state u: 1 = u0`), in
+    /// `unit`; evaluated per synapse at initialisation. `None` when `init` is a constant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_expr: Option<Ex>,
     /// Steady state (dimensionless) and time constant (ms) for gates.
     pub inf: Option<Ex>,
     pub tau_ms: Option<Ex>,
