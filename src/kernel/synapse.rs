@@ -1183,6 +1183,32 @@ impl SynapseKernel {
         }
     }
 
+    /// As [`run_frozen`](Self::run_frozen), calling `each(step, self)` after every step (its
+    /// events delivered, currents added, states advanced), e.g. to read
+    /// [`channel_state`](Self::channel_state) — tests and statistics of stochastic synapses.
+    pub fn run_frozen_with(
+        &mut self,
+        v_mv: &[f64],
+        n_steps: u64,
+        mut each: impl FnMut(u64, &SynapseKernel),
+    ) {
+        let mut ions: Vec<super::mechanism::IonPool> = Vec::new();
+        let mut env = Env {
+            t_ms: 0.0,
+            v_mv,
+            ions: &mut ions,
+        };
+        let n = v_mv.len();
+        let (mut rhs, mut d) = (vec![0.0; n], vec![0.0; n]);
+        self.init(&mut env);
+        for step in 0..n_steps {
+            self.deliver(step);
+            self.add_currents(&mut env, &mut rhs, &mut d);
+            self.advance(&mut env);
+            each(step, self);
+        }
+    }
+
     /// Time step the kernel was compiled for, ms.
     pub fn dt_ms(&self) -> f64 {
         self.dt_ms
