@@ -713,6 +713,8 @@ impl Session {
         // States the event block sets (a synapse state without an equation is held between
         // events).
         let mut event_states: Vec<String> = Vec::new();
+        // Whether any `current` is declared (one that does not check is reported already).
+        let mut current_declared = false;
         let mut locals: Vec<(String, Val)> = vec![
             ("v".into(), q_var("v", Dim::VOLTAGE)),
             ("t".into(), q_var("t", Dim::TIME)),
@@ -943,6 +945,7 @@ impl Session {
                                     scope.locals.push((bnd.name.name.clone(), Val::Q { dim, abs: false, ex: Ex::var(&bnd.name.name, scale) }));
                                 }
                                 "current" => {
+                                    current_declared = true;
                                     let Some(e) = &bnd.value else {
                                         ev.diags.push(Diagnostic::new(Code::E0402, format!("current `{}` needs an expression", bnd.name.name)).label(bnd.name.span, "write `current i = g * (v - e)`"));
                                         continue;
@@ -1111,7 +1114,7 @@ impl Session {
                     .help("e.g. `event { A: A + w, B: B + w }`"),
                 );
             }
-            if mm.currents.is_empty() {
+            if !current_declared {
                 diags.push(
                     Diagnostic::new(
                         Code::E0402,
