@@ -11,6 +11,8 @@
 //! normalised double exponential of one release, variance `Σ_k p_k(1 − p_k)·c_k(m)²`; the
 //! observed mean must stay within 5 standard errors at every step.
 
+mod common;
+
 use isf::kernel::synapse::{Receptor, Synapse, SynapseKernel, peaknorm, receptor_seed};
 use isf::network::activity::{RECEPTOR_DRAWS, population_stream};
 use isf::run::trial_seed;
@@ -320,12 +322,16 @@ experiment dyn {
 
 /// Each trial's stored soma trace, by trial.
 fn traces(store: &Path, trials: &[u64]) -> Vec<String> {
+    traces_of(store, "dyn", trials)
+}
+
+fn traces_of(store: &Path, exp: &str, trials: &[u64]) -> Vec<String> {
     let s = isf::store::Store::open(store).unwrap();
     trials
         .iter()
         .map(|t| {
             let t = s
-                .get_table(&format!("dyn/trials/p000000_t{t:06}"))
+                .get_table(&format!("{exp}/trials/p000000_t{t:06}"))
                 .unwrap();
             format!("{:?}", t.columns)
         })
@@ -381,4 +387,110 @@ fn dynamic_release_needs_a_drawing_receptor() {
     let c = isf::sema::check_text("dyn.isf", &text, Path::new("."));
     let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert!(codes.contains(&"E0214"), "{codes:?}");
+}
+
+/// An ISF network `.param` naming ProbAMPANMDA2 with `releaseProb: "dynamic"` (and
+/// ProbUDFsyn2 with a numeric probability) on the conformance anatomy: it checks and runs,
+/// `gmax` in µS becomes 1 nS, and its `isf convert` output checks and runs to the same bits.
+#[test]
+fn network_param_with_stochastic_receptors_checks_converts_and_runs() {
+    let inputs = common::conformance::conformance_dir().join("inputs");
+    let (syn, con, cell) = (
+        inputs.join("example_embedding_86_C2_center.syn"),
+        inputs.join("example_embedding_86_C2_center.con"),
+        inputs.join("86_C2_center.param"),
+    );
+    if !common::skip::require_data("conformance data", &[&syn, &con, &cell]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (syn, con, cell) = (syn.display(), con.display(), cell.display());
+    let param = format!(
+        r#"{{
+  "info": {{"name": "dynamic release"}},
+  "network": {{
+    "L5tt_C2": {{
+      "synapses": {{
+        "releaseProb": "dynamic",
+        "distributionFile": "{syn}",
+        "connectionFile": "{con}",
+        "receptors": {{
+          "ProbAMPANMDA2": {{
+            "threshold": 0.0,
+            "delay": 0.0,
+            "parameter": {{"tau_r_AMPA": 0.1, "tau_d_AMPA": 2.0, "tau_r_NMDA": 2.0, "tau_d_NMDA": 26.0, "Dep": 800.0, "Fac": 0.0, "Use": 0.6, "u0": 0.0, "gmax": 0.001}},
+            "weight": 1.5,
+          }},
+        }},
+      }},
+      "cellNr": 379,
+      "celltype": "spiketrain",
+      "interval": 25.0,
+    }},
+    "L45Peak_C2": {{
+      "synapses": {{
+        "releaseProb": 0.25,
+        "distributionFile": "{syn}",
+        "connectionFile": "{con}",
+        "receptors": {{
+          "ProbUDFsyn2": {{
+            "threshold": 0.0,
+            "delay": 0.5,
+            "parameter": {{"tau_r": 1.0, "tau_d": 20.0, "e": -80.0, "Dep": 700.0, "Fac": 20.0, "Use": 0.25, "gmax": 0.001}},
+            "weight": 1.0,
+          }},
+        }},
+      }},
+      "cellNr": 203,
+      "celltype": "spiketrain",
+      "interval": 50.0,
+    }},
+  }},
+}}
+"#
+    );
+    std::fs::write(d.join("net.param"), param).unwrap();
+    let net = isf::network::isf_network_param(&d.join("net.param")).unwrap();
+    assert_eq!(net.populations[0].release, isf::network::Release::Dynamic);
+    let gmax = |p: usize| {
+        net.populations[p].receptors[0]
+            .parameters
+            .iter()
+            .find(|x| x.0 == "gmax")
+            .unwrap()
+            .1
+    };
+    assert_eq!((gmax(0), gmax(1)), (1.0, 1.0), "gmax 0.001 uS = 1 nS");
+    let experiment = |network: &str| {
+        format!(
+            "neuron L5PT = isf_param(\"{cell}\")\n{network}\nexperiment e {{\n    neuron: L5PT\n    network: Dyn\n    duration: 60 ms\n    trials: 2\n    seed: 3\n    record {{ soma.v, synapse_activations }}\n}}\n"
+        )
+    };
+    std::fs::write(
+        d.join("param.isf"),
+        experiment("network Dyn = isf_network_param(\"net.param\")"),
+    )
+    .unwrap();
+    let o = isf(&["convert", "net.param", "--name", "Dyn", "-o", "conv.isf"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let conv = std::fs::read_to_string(d.join("conv.isf")).unwrap();
+    for want in [
+        "import std.synapses.{ProbAMPANMDA2, ProbUDFsyn2}",
+        "release_probability: \"dynamic\"",
+        "receptor ProbAMPANMDA2 {",
+        "gmax: 1 nS",
+    ] {
+        assert!(conv.contains(want), "`{want}` missing from\n{conv}");
+    }
+    std::fs::write(d.join("conv_run.isf"), experiment("import \"conv.isf\"")).unwrap();
+    for (script, store) in [("param.isf", "p.isfdb"), ("conv_run.isf", "c.isfdb")] {
+        let c = isf(&["check", script], d);
+        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+        let o = isf(&["run", script, "--quiet", "--out", store], d);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let a = traces_of(&d.join("p.isfdb"), "e", &[0, 1]);
+    assert_eq!(a, traces_of(&d.join("c.isfdb"), "e", &[0, 1]));
+    assert_ne!(a[0], a[1]);
 }
