@@ -172,7 +172,9 @@ fn prob_udf_release_statistics_and_mean_conductance() {
         let runs = run_trials(&r, &[("A", "B")], n_trials, n_steps);
         let rel: Vec<Vec<bool>> = runs.iter().map(|t| releases(&t[0], tau_d, kick)).collect();
         let st = release_stats(&rel, &p);
-        eprintln!("ProbUDFsyn2, {n_trials} trials, Use {use_}, Dep {dep} ms, Fac {fac} ms, u0 {u0}:");
+        eprintln!(
+            "ProbUDFsyn2, {n_trials} trials, Use {use_}, Dep {dep} ms, Fac {fac} ms, u0 {u0}:"
+        );
         for (k, (&(pe, pu), f)) in p.iter().zip(&st.observed).enumerate() {
             eprintln!(
                 "  event {k} at {:6.2} ms: observed {f:.4}  expected 1-exp(-Pr) {pe:.4}  (Pr {pu:.4})",
@@ -213,7 +215,10 @@ fn prob_udf_release_statistics_and_mean_conductance() {
             }
         }
         eprintln!("  mean conductance: max |obs - exp| = {worst:.2} standard errors");
-        assert!(worst <= 5.0, "mean conductance off by {worst} standard errors");
+        assert!(
+            worst <= 5.0,
+            "mean conductance off by {worst} standard errors"
+        );
     }
 }
 
@@ -365,7 +370,7 @@ fn network_runs_identically_for_any_thread_count_and_trial_order() {
     let one = traces(&d.join("j1.isfdb"), &[0, 1, 2, 3]);
     let two = traces(&d.join("j2.isfdb"), &[0, 1, 2, 3]);
     assert_eq!(one, two, "1 and 2 threads");
-    let s = isf::store::Store::open(&d.join("shard.isfdb")).unwrap();
+    let s = isf::store::Store::open(d.join("shard.isfdb")).unwrap();
     let keys = s.keys_recursive().unwrap();
     let mine: Vec<u64> = (0..4)
         .filter(|t| keys.contains(&format!("dyn/trials/p000000_t{t:06}")))
@@ -472,7 +477,10 @@ fn network_param_with_stochastic_receptors_checks_converts_and_runs() {
         experiment("network Dyn = isf_network_param(\"net.param\")"),
     )
     .unwrap();
-    let o = isf(&["convert", "net.param", "--name", "Dyn", "-o", "conv.isf"], d);
+    let o = isf(
+        &["convert", "net.param", "--name", "Dyn", "-o", "conv.isf"],
+        d,
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let conv = std::fs::read_to_string(d.join("conv.isf")).unwrap();
     for want in [

@@ -501,7 +501,10 @@ impl SynapseMech {
 
     /// Length of the DAG input vector: `v`, `t`, `celsius`, states, parameters, draws.
     fn n_inputs(&self) -> usize {
-        IN_STATES as usize + self.model.states.len() + self.model.parameters.len() + self.draws.len()
+        IN_STATES as usize
+            + self.model.states.len()
+            + self.model.parameters.len()
+            + self.draws.len()
     }
 
     /// Range of the parameters in the input vector.

@@ -539,8 +539,8 @@ fn nonlinear_ode_is_rejected() {
 #[test]
 fn stdlib_epsp_is_the_mod_file_current() {
     use crate::sim::synth::cylinder_cell;
-    let tree = crate::sim::CableTree::from_geometry(&cylinder_cell(100.0, 2.0, 5, 100.0, 1.0))
-        .unwrap();
+    let tree =
+        crate::sim::CableTree::from_geometry(&cylinder_cell(100.0, 2.0, 5, 100.0, 1.0)).unwrap();
     let model = super::cell::stdlib_epsp().unwrap();
     let node = tree.location(0, 0.3).unwrap();
     let area = tree.area_um2()[node as usize];
@@ -573,7 +573,15 @@ fn stdlib_epsp_is_the_mod_file_current() {
         };
         let v = vec![-70.0; tree.n_nodes()];
         let mut ions: Vec<IonPool> = vec![];
-        for t in [0.0, onset - 0.0125, onset, onset + 0.0125, onset + 1.7, onset + 40.0, 2e4] {
+        for t in [
+            0.0,
+            onset - 0.0125,
+            onset,
+            onset + 0.0125,
+            onset + 1.7,
+            onset + 40.0,
+            2e4,
+        ] {
             let mut env = Env {
                 t_ms: t,
                 v_mv: &v,

@@ -76,10 +76,8 @@ pub const STOCHASTIC_RECEPTORS: &[&str] = &["ProbAMPANMDA2", "ProbUDFsyn2"];
 /// Receptor parameters whose mod-file unit is not the canonical one: (mechanism, parameter,
 /// factor to the canonical unit). ProbAMPANMDA2/ProbUDFsyn2 take `gmax` in µS; isf's
 /// conductances are in nS. Every other receptor parameter is in ms, mV, mM, nS or 1 in both.
-pub const MOD_FILE_UNITS: &[(&str, &str, f64)] = &[
-    ("ProbAMPANMDA2", "gmax", 1e3),
-    ("ProbUDFsyn2", "gmax", 1e3),
-];
+pub const MOD_FILE_UNITS: &[(&str, &str, f64)] =
+    &[("ProbAMPANMDA2", "gmax", 1e3), ("ProbUDFsyn2", "gmax", 1e3)];
 
 /// Read an ISF network parameter file into a typed [`Network`] named after the file stem.
 pub fn isf_network_param(path: &Path) -> Result<Network, FileError> {

@@ -1068,7 +1068,9 @@ impl Session {
             }
         }
         for (name, span, _) in &declared_states {
-            if !integrated.contains(name) && !(synapse && event_states.contains(name)) {
+            // A synapse state set only by the event block is held between events.
+            let held = synapse && event_states.contains(name);
+            if !integrated.contains(name) && !held {
                 diags.push(
                     Diagnostic::new(
                         Code::E0410,
@@ -2091,7 +2093,10 @@ impl Session {
             .label(at, "every spike is delivered; the receptor decides whether it releases")
             .help("use ProbAMPANMDA2 or ProbUDFsyn2 (`import std.synapses.{ProbAMPANMDA2}`), a synapse whose event uses exprand()/unirand(), or a numeric probability");
             if !names.is_empty() {
-                d = d.note(format!("receptors here: {} (deterministic)", names.join(", ")));
+                d = d.note(format!(
+                    "receptors here: {} (deterministic)",
+                    names.join(", ")
+                ));
             }
             diags.push(d);
         }
@@ -3407,7 +3412,8 @@ fn mech_draws(m: &MechModel) -> bool {
     for e in &m.events {
         e.expr.vars(&mut used);
     }
-    used.iter().any(|n| crate::sema::ex::Draw::parse_var(n).is_some())
+    used.iter()
+        .any(|n| crate::sema::ex::Draw::parse_var(n).is_some())
 }
 
 fn receptor_params(name: &str) -> Option<&'static [(&'static str, Dim)]> {
