@@ -92,7 +92,10 @@ pub struct MechPlacement<'a> {
 /// EPSP-shaped current (spec 03 §3.7, Schaefer et al. 2003), a point process:
 /// `i = −adjust·imax·[(1 − e(−s/τ0)) − (1 − e(−s/τ1))]` nA for `s = t − onset ≥ 0`, with
 /// `e(x) = 0` for `x < −100` and `adjust` normalising the bracket's peak to 1 (inward current
-/// of peak `imax`).
+/// of peak `imax`). [`ActiveCell::add_epsp`] runs the language form of this formula
+/// (`std.stimuli`'s `epsp`, compiled like any point process); this struct holds its
+/// parameters and the formula written out in Rust, the reference the compiled one is tested
+/// against.
 #[derive(Clone, Copy, Debug)]
 pub struct Epsp {
     /// Node it sits in.
