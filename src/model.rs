@@ -118,9 +118,10 @@ pub struct StateModel {
     pub name: String,
     pub unit: String,
     pub init: Option<f64>,
-    /// Initial value in `unit` when it depends on parameters (`state cai: mM = minCai`), so
-    /// that it can differ between compartments; `init` is then `None`. Omitted from the JSON
-    /// when absent, so the hash of models without it is unchanged.
+    /// Initial value in `unit` when it depends on parameters: per compartment for a density
+    /// state (`state cai: mM = minCai`), per synapse for a synapse state (`state u: 1 = u0`);
+    /// `init` is then `None`. Omitted from the JSON when absent, so the hash of models without
+    /// it is unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_expr: Option<Ex>,
     /// Steady state (dimensionless) and time constant (ms) for gates.

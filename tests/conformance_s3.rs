@@ -96,6 +96,7 @@ fn s3_synapses(dir: &Path) -> (Vec<Synapse>, Vec<(usize, usize)>) {
             weights_ns,
             release_times_ms: times.remove(&id).unwrap_or_default(),
             delay_ms: 0.0,
+            seed: 0,
         });
         segs.push((section, r[c_seg].parse().expect("seg")));
     }

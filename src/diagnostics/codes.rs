@@ -64,6 +64,8 @@ codes! {
     E0210 => "unknown parameter of a mechanism",
     E0211 => "referenced file not found",
     E0212 => "cyclic definition",
+    E0213 => "random draw outside a synapse's event block",
+    E0214 => "dynamic release without a receptor that draws its own release",
     // ---- E03xx types and units ----
     E0301 => "dimension mismatch",
     E0302 => "unknown unit",
@@ -80,6 +82,7 @@ codes! {
     E0313 => "division by zero in a constant expression",
     E0314 => "value out of range",
     E0315 => "value is not a compile-time constant",
+    E0316 => "initial value of a synapse state depends on more than its parameters",
     E0318 => "a section index must be a non-negative integer",
     // ---- E04xx schema and lowering ----
     E0401 => "unknown field for this declaration",

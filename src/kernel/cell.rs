@@ -92,7 +92,10 @@ pub struct MechPlacement<'a> {
 /// EPSP-shaped current (spec 03 §3.7, Schaefer et al. 2003), a point process:
 /// `i = −adjust·imax·[(1 − e(−s/τ0)) − (1 − e(−s/τ1))]` nA for `s = t − onset ≥ 0`, with
 /// `e(x) = 0` for `x < −100` and `adjust` normalising the bracket's peak to 1 (inward current
-/// of peak `imax`).
+/// of peak `imax`). [`ActiveCell::add_epsp`] runs the language form of this formula
+/// (`std.stimuli`'s `epsp`, compiled like any point process); this struct holds its
+/// parameters and the formula written out in Rust, the reference the compiled one is tested
+/// against.
 #[derive(Clone, Copy, Debug)]
 pub struct Epsp {
     /// Node it sits in.
@@ -130,6 +133,32 @@ impl Epsp {
                 * ((1.0 - Self::ex(-s / self.tau0_ms)) - (1.0 - Self::ex(-s / self.tau1_ms)))
         }
     }
+}
+
+/// `std.stimuli`'s `epsp` point process, checked once per process.
+pub fn stdlib_epsp() -> Result<&'static MechModel, String> {
+    static LIB: std::sync::OnceLock<Result<MechModel, String>> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| {
+        let (name, text) = crate::stdlib::module(&["stimuli"])
+            .ok_or_else(|| "stdlib module std.stimuli is missing".to_string())?;
+        let checked = crate::sema::check_text(&name, text, std::path::Path::new("."));
+        if checked.has_errors() {
+            return Err(checked
+                .diagnostics
+                .iter()
+                .map(|d| format!("{}: {}", d.code.as_str(), d.message))
+                .collect::<Vec<_>>()
+                .join("; "));
+        }
+        checked
+            .model
+            .mechanisms
+            .into_iter()
+            .find(|m| m.name == "epsp" && m.sort == "point")
+            .ok_or_else(|| "std.stimuli declares no point process `epsp`".to_string())
+    })
+    .as_ref()
+    .map_err(Clone::clone)
 }
 
 /// Wall time spent in the parts of the step loop.
@@ -193,7 +222,9 @@ pub struct ActiveCell {
     /// Fixed reversal potentials per node before initialisation (restored by `init`).
     e_fixed: Vec<Vec<f64>>,
     iclamps: Vec<IClamp>,
-    epsps: Vec<(Epsp, f64)>,
+    /// EPSP-shaped currents: `std.stimuli`'s `epsp` compiled on one node each (in the order
+    /// added, which is the order their currents enter `rhs`).
+    epsps: Vec<CompiledMech>,
     /// Synaptic point processes and their release events (spec 03 §3.6, §3.8).
     synapses: Option<SynapseKernel>,
     v_mv: Vec<f64>,
@@ -501,7 +532,26 @@ impl ActiveCell {
                     .into(),
             });
         }
-        self.epsps.push((e, adjust));
+        let model = stdlib_epsp().map_err(|message| KernelError::Setup { message })?;
+        let params: Vec<Vec<f64>> = model
+            .parameters
+            .iter()
+            .map(|p| {
+                vec![match p.name.as_str() {
+                    "onset" => onset_ms,
+                    "tau0" => tau0_ms,
+                    "tau1" => tau1_ms,
+                    "imax" => imax_na,
+                    _ => p.default.unwrap_or(0.0),
+                }]
+            })
+            .collect();
+        let env = CompileEnv {
+            dt_ms: self.cfg.dt_ms,
+            celsius_degc: self.cfg.celsius_degc,
+        };
+        let m = CompiledMech::new(model, vec![node], &params, &[], self.tree.area_um2(), env)?;
+        self.epsps.push(m);
         Ok(())
     }
 
@@ -607,13 +657,16 @@ impl ActiveCell {
         // Concentrations set by the initial states change the Nernst potentials.
         Self::nernst(&mut self.ions_seg, self.cfg.celsius_degc, &mut self.scratch);
         self.publish_ions();
+        let mut env = Env {
+            t_ms: 0.0,
+            v_mv: &self.v_mv,
+            ions: &mut self.ions,
+        };
+        for m in &mut self.epsps {
+            m.initialise(&mut env);
+        }
         if let Some(k) = &mut self.synapses {
             // Synapse channels are indexed by node (they read no ions).
-            let mut env = Env {
-                t_ms: 0.0,
-                v_mv: &self.v_mv,
-                ions: &mut self.ions,
-            };
             k.init(&mut env);
         }
     }
@@ -655,10 +708,16 @@ impl ActiveCell {
             let n = c.node as usize;
             self.rhs[n] += c.current_na(t_half) * (1.0e2 / area[n]);
         }
-        for (e, adjust) in &self.epsps {
-            let n = e.node as usize;
-            // Membrane current of a point process: subtract (outward positive).
-            self.rhs[n] -= e.current_na(t_half, *adjust) * (1.0e2 / area[n]);
+        if !self.epsps.is_empty() {
+            // Point processes: rhs −= i·100/area (outward positive); their ∂i/∂v is 0.
+            let mut env = Env {
+                t_ms: t_half,
+                v_mv: &self.v_mv,
+                ions: &mut self.ions,
+            };
+            for m in &mut self.epsps {
+                m.add_currents(&mut env, &mut self.rhs, &mut self.d);
+            }
         }
         if let Some(k) = &mut self.synapses {
             // Events of this step first (spec 03 §3.8), then the currents at v_n.

@@ -10,7 +10,8 @@
 //! * [`mechanism`]: one mechanism on all its compartments (currents with `∂i/∂v`, `cnexp`
 //!   state updates, initialisation);
 //! * [`cell`]: [`ActiveCell`] — ions (fixed `ena`/`ek`, Nernst `eca` where a calcium pool
-//!   writes `cai`), IClamp and [`Epsp`] electrodes, the step loop, NaN/runaway diagnostics;
+//!   writes `cai`), IClamp electrodes and EPSP currents (`std.stimuli`'s `epsp`, see
+//!   [`Epsp`]), the step loop, NaN/runaway diagnostics;
 //! * [`synapse`]: synapse mechanisms declared in the language (`: synapse`), merged per
 //!   compartment where exact, with release-event delivery
 //!   ([`ActiveCell::add_synapses`]);

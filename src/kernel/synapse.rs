@@ -41,6 +41,8 @@ use super::dag::{Dag, Id, Node, Op};
 use super::error::KernelError;
 use super::mechanism::{CompileEnv, CompiledMech, Env};
 use crate::model::{MechModel, StateModel};
+use crate::network::rng::Rng;
+use crate::sema::ex::Draw;
 use crate::sim::tree::{CableTree, NodeId};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -57,6 +59,10 @@ pub fn peaknorm(taur: f64, taud: f64) -> f64 {
 const IN_V: u32 = 0;
 const IN_T: u32 = 1;
 const IN_STATES: u32 = 3;
+
+/// At most this many draws per event (a bound that keeps a malformed model from allocating
+/// per-event buffers of any size).
+const MAX_DRAWS: usize = 64;
 
 /// How an expression depends on a set of variables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +153,10 @@ pub struct SynapseMech {
     sets: Vec<(usize, Id)>,
     /// `dx/dt = a + b·x` per per-synapse state: (a, b) roots.
     plastic_ab: Vec<(Id, Id)>,
+    /// The kinds of the event block's draws, in input order (after the parameters).
+    draws: Vec<Draw>,
+    /// Per per-synapse state: the root of its parameter-dependent initial value, if any.
+    plastic_init: Vec<Option<Id>>,
     /// When every conductance state decays on its own (`dx/dt = b·x`, `b` from parameters):
     /// the `b` root per channel column. The kernel then advances channels with one multiply-add
     /// per state instead of the compiled state program.
@@ -164,9 +174,29 @@ impl SynapseMech {
             return Err("synapses cannot read or write ions".into());
         }
         let ns = model.states.len();
+        // Draws of the event block (`draw#k:kind` variables), inputs after the parameters.
+        let mut draws: Vec<Draw> = Vec::new();
+        {
+            let mut used = Vec::new();
+            for ea in &model.events {
+                ea.expr.vars(&mut used);
+            }
+            for (k, d) in used.iter().filter_map(|n| Draw::parse_var(n)) {
+                if k >= MAX_DRAWS {
+                    return Err(format!("an event makes more than {MAX_DRAWS} draws"));
+                }
+                if draws.len() <= k {
+                    draws.resize(k + 1, Draw::Uniform);
+                }
+                draws[k] = d;
+            }
+        }
+        let draw_names: Vec<String> = draws.iter().enumerate().map(|(k, d)| d.var(k)).collect();
         let mut names: Vec<&str> = vec!["v", "t", "celsius"];
         names.extend(model.states.iter().map(|s| s.name.as_str()));
         names.extend(model.parameters.iter().map(|p| p.name.as_str()));
+        names.extend(draw_names.iter().map(String::as_str));
+        let draw_in0 = (IN_STATES as usize + ns + model.parameters.len()) as u32;
         let param_in = |j: usize| (IN_STATES as usize + ns + j) as u32;
         let state_in = |s: usize| IN_STATES + s as u32;
         let mut dag = Dag::default();
@@ -181,12 +211,15 @@ impl SynapseMech {
         for c in &model.currents {
             current.push(lower(&mut dag, &c.expr, &format!("current {}", c.name))?);
         }
+        // A state without an equation is held between events (dx/dt = 0).
         let mut deriv = Vec::new();
+        let mut held = Vec::new();
         for s in &model.states {
-            let Some(d) = &s.derivative else {
-                return Err(format!("state `{}` needs a `derivative` equation", s.name));
-            };
-            deriv.push(lower(&mut dag, d, &format!("derivative of {}", s.name))?);
+            match &s.derivative {
+                Some(d) => deriv.push(lower(&mut dag, d, &format!("derivative of {}", s.name))?),
+                None => deriv.push(dag.constant(0.0)),
+            }
+            held.push(s.derivative.is_none());
         }
         // Conductance states: those the current depends on, closed under the equations.
         let mut is_channel: Vec<bool> = (0..ns)
@@ -212,6 +245,43 @@ impl SynapseMech {
         }
         let channel: Vec<usize> = (0..ns).filter(|&s| is_channel[s]).collect();
         let plastic: Vec<usize> = (0..ns).filter(|&s| !is_channel[s]).collect();
+        for &c in &channel {
+            let st = &model.states[c];
+            if held[c] {
+                return Err(format!(
+                    "conductance state `{}` needs a `derivative` equation",
+                    st.name
+                ));
+            }
+            if st.init_expr.is_some() {
+                return Err(format!(
+                    "conductance state `{}` must start from a constant",
+                    st.name
+                ));
+            }
+        }
+        // Initial values that depend on parameters, per per-synapse state.
+        let mut plastic_init = Vec::with_capacity(plastic.len());
+        for &p in &plastic {
+            let st = &model.states[p];
+            let root = match &st.init_expr {
+                None => None,
+                Some(ex) => {
+                    let r = lower(&mut dag, ex, &format!("initial value of {}", st.name))?;
+                    let free = (0..IN_STATES as usize + ns)
+                        .chain(draw_in0 as usize..names.len())
+                        .all(|k| !dag.depends_on(r, k as u32));
+                    if !free {
+                        return Err(format!(
+                            "the initial value of `{}` depends on more than parameters",
+                            st.name
+                        ));
+                    }
+                    Some(r)
+                }
+            };
+            plastic_init.push(root);
+        }
         let ch_in: Vec<u32> = channel.iter().map(|&s| state_in(s)).collect();
         // Per-synapse states: linear with parameter-only coefficients.
         let mut plastic_ab = Vec::new();
@@ -354,6 +424,8 @@ impl SynapseMech {
             events: vec![],
         };
         Ok(SynapseMech {
+            draws,
+            plastic_init,
             model: model.clone(),
             channel_model,
             channel,
@@ -394,6 +466,11 @@ impl SynapseMech {
         self.weight_params.len()
     }
 
+    /// Number of random draws per event (0 for a deterministic synapse).
+    pub fn n_draws(&self) -> usize {
+        self.draws.len()
+    }
+
     /// Evaluate every DAG node up to `upto` for `inputs` into `buf` (no allocation once `buf`
     /// is long enough).
     fn eval_into(&self, upto: usize, inputs: &[f64], buf: &mut Vec<f64>) {
@@ -420,6 +497,20 @@ impl SynapseMech {
             .map(|&(_, r)| r as usize + 1)
             .max()
             .unwrap_or(0)
+    }
+
+    /// Length of the DAG input vector: `v`, `t`, `celsius`, states, parameters, draws.
+    fn n_inputs(&self) -> usize {
+        IN_STATES as usize
+            + self.model.states.len()
+            + self.model.parameters.len()
+            + self.draws.len()
+    }
+
+    /// Range of the parameters in the input vector.
+    fn param_range(&self) -> std::ops::Range<usize> {
+        let p0 = IN_STATES as usize + self.model.states.len();
+        p0..p0 + self.model.parameters.len()
     }
 }
 
@@ -562,6 +653,11 @@ pub struct Synapse {
     pub release_times_ms: Vec<f64>,
     /// Delay from release to the event at the receptor, ms (NetCon delay; ≥ 0).
     pub delay_ms: f64,
+    /// Seed of the receptor's random draws (`exprand()`, `unirand()` in its event block):
+    /// the draws of the synapse's `n`-th event come from the stream
+    /// [`stream_seed`](crate::run::stream_seed)`(seed, n)`, so they depend on the seed and
+    /// the event's index only. Unused by deterministic receptors.
+    pub seed: u64,
 }
 
 /// A set of synapses to add to an [`ActiveCell`](super::ActiveCell).
@@ -606,8 +702,12 @@ struct Kind {
     pl_rec: Vec<f64>,
     pl_inf: Vec<f64>,
     pl_drift: Vec<bool>,
-    /// Initial values of the per-synapse states.
+    /// Initial values of the per-synapse states (synapse × state; they may depend on the
+    /// synapse's parameters).
     pl_init: Vec<f64>,
+    /// Per synapse: the seed of its draws and the number of its events delivered so far.
+    seed: Vec<u64>,
+    n_ev: Vec<u64>,
     /// Native decay: per channel column, per channel, nocmodl's `1 − exp(b·dt)`.
     decay_k: Option<Vec<Vec<f64>>>,
     /// Step of each synapse's last event.
@@ -663,6 +763,7 @@ impl SynapseKernel {
             syn_channel: Vec<u32>,
             par: Vec<f64>,
             global: Vec<usize>,
+            seed: Vec<u64>,
         }
         let mut builds: Vec<Build> = Vec::new();
         let mut events: Vec<(u64, f64, u32, u32)> = Vec::new();
@@ -703,6 +804,7 @@ impl SynapseKernel {
                     syn_channel: vec![],
                     par: vec![],
                     global: vec![],
+                    seed: vec![],
                 });
                 builds.len() - 1
             });
@@ -735,6 +837,7 @@ impl SynapseKernel {
             b.syn_channel.push(ch);
             b.par.extend_from_slice(&params);
             b.global.push(s);
+            b.seed.push(syn.seed);
             for &t in &syn.release_times_ms {
                 if !(t.is_finite() && t >= 0.0) {
                     return Err(setup(format!(
@@ -781,10 +884,9 @@ impl SynapseKernel {
             let decay_k = match &m.decay_b {
                 None => None,
                 Some(roots) => {
-                    let np = m.model.parameters.len();
                     let ns = m.model.states.len();
                     let upto = roots.iter().map(|&r| r as usize + 1).max().unwrap_or(0);
-                    let mut inputs = vec![0.0; IN_STATES as usize + ns + np];
+                    let mut inputs = vec![0.0; m.n_inputs()];
                     let mut buf = Vec::new();
                     let mut k = vec![Vec::with_capacity(b.nodes.len()); roots.len()];
                     for ch in 0..b.nodes.len() {
@@ -810,24 +912,22 @@ impl SynapseKernel {
             let np = m.model.parameters.len();
             let npl = m.plastic.len();
             let n_syn = b.syn_channel.len();
-            let ns = m.model.states.len();
-            let mut inputs = vec![0.0; IN_STATES as usize + ns + np];
+            let mut inputs = vec![0.0; m.n_inputs()];
             inputs[2] = celsius_degc;
             let upto_ab = m
                 .plastic_ab
                 .iter()
                 .map(|&(a, bb)| a.max(bb) as usize + 1)
+                .chain(m.plastic_init.iter().flatten().map(|&r| r as usize + 1))
                 .max()
                 .unwrap_or(0)
                 .max(m.event_upto());
-            let pl_init: Vec<f64> = m
+            let const_init: Vec<f64> = m
                 .plastic
                 .iter()
                 .map(|&p| m.model.states[p].init.unwrap_or(0.0))
                 .collect();
-            for (j, &p) in m.plastic.iter().enumerate() {
-                inputs[IN_STATES as usize + p] = pl_init[j];
-            }
+            let mut pl_init = Vec::with_capacity(n_syn * npl);
             let mut buf = Vec::new();
             let (mut pl_rec, mut pl_inf, mut pl_drift) = (
                 Vec::with_capacity(n_syn * npl),
@@ -835,7 +935,29 @@ impl SynapseKernel {
                 Vec::with_capacity(n_syn * npl),
             );
             for s in 0..n_syn {
-                inputs[IN_STATES as usize + ns..].copy_from_slice(&b.par[s * np..(s + 1) * np]);
+                inputs[m.param_range()].copy_from_slice(&b.par[s * np..(s + 1) * np]);
+                for (j, &p) in m.plastic.iter().enumerate() {
+                    inputs[IN_STATES as usize + p] = const_init[j];
+                }
+                m.eval_into(upto_ab, &inputs, &mut buf);
+                // Initial values (parameter-dependent ones evaluated for this synapse); the
+                // first-event check below then sees them.
+                for (j, &p) in m.plastic.iter().enumerate() {
+                    let x = match m.plastic_init[j] {
+                        Some(r) => buf[r as usize],
+                        None => const_init[j],
+                    };
+                    if !x.is_finite() {
+                        return Err(setup(format!(
+                            "synapse {}: `{}` of `{}` starts at {x}",
+                            b.global[s],
+                            m.model.states[p].name,
+                            m.name()
+                        )));
+                    }
+                    inputs[IN_STATES as usize + p] = x;
+                    pl_init.push(x);
+                }
                 m.eval_into(upto_ab, &inputs, &mut buf);
                 // A first event must give finite values (e.g. rise = decay makes the peak
                 // normalisation 0/0).
@@ -882,11 +1004,13 @@ impl SynapseKernel {
                 chan,
                 syn_channel: b.syn_channel,
                 par: b.par,
-                pl: pl_init.repeat(n_syn),
+                pl: pl_init.clone(),
                 pl_rec,
                 pl_inf,
                 pl_drift,
                 pl_init,
+                seed: b.seed,
+                n_ev: vec![0; n_syn],
                 decay_k,
                 last: vec![0; n_syn],
                 inputs,
@@ -944,12 +1068,9 @@ impl SynapseKernel {
     pub(crate) fn init(&mut self, env: &mut Env<'_>) {
         for k in &mut self.kinds {
             k.chan.initialise(env);
-            let n = k.syn_channel.len();
-            for s in 0..n {
-                let w = k.pl_init.len();
-                k.pl[s * w..(s + 1) * w].copy_from_slice(&k.pl_init);
-            }
+            k.pl.copy_from_slice(&k.pl_init);
             k.last.fill(0);
+            k.n_ev.fill(0);
         }
         self.next = 0;
     }
@@ -964,7 +1085,6 @@ impl SynapseKernel {
             let s = self.ev_syn[i] as usize;
             let m = &*k.mech;
             let npl = m.plastic.len();
-            let ns = m.model.states.len();
             let np = m.model.parameters.len();
             // Per-synapse states: recover lazily over the steps since the last event.
             let n = step - k.last[s];
@@ -991,7 +1111,19 @@ impl SynapseKernel {
             for (j, &p) in m.plastic.iter().enumerate() {
                 k.inputs[IN_STATES as usize + p] = pl[j];
             }
-            k.inputs[IN_STATES as usize + ns..].copy_from_slice(&k.par[s * np..(s + 1) * np]);
+            let pr = m.param_range();
+            k.inputs[pr.clone()].copy_from_slice(&k.par[s * np..(s + 1) * np]);
+            // Draws: counter-based, from (the synapse's seed, its event index) only.
+            if !m.draws.is_empty() {
+                let mut rng = Rng::new(crate::run::stream_seed(k.seed[s], k.n_ev[s]));
+                for (j, d) in m.draws.iter().enumerate() {
+                    k.inputs[pr.end + j] = match d {
+                        Draw::Exp => rng.exp1(),
+                        Draw::Uniform => rng.uniform(),
+                    };
+                }
+            }
+            k.n_ev[s] += 1;
             m.eval_into(k.upto, &k.inputs, &mut k.buf);
             let ch = k.syn_channel[s] as usize;
             for &(c, r) in &m.kicks {
@@ -1054,6 +1186,32 @@ impl SynapseKernel {
         }
     }
 
+    /// As [`run_frozen`](Self::run_frozen), calling `each(step, self)` after every step (its
+    /// events delivered, currents added, states advanced), e.g. to read
+    /// [`channel_state`](Self::channel_state) — tests and statistics of stochastic synapses.
+    pub fn run_frozen_with(
+        &mut self,
+        v_mv: &[f64],
+        n_steps: u64,
+        mut each: impl FnMut(u64, &SynapseKernel),
+    ) {
+        let mut ions: Vec<super::mechanism::IonPool> = Vec::new();
+        let mut env = Env {
+            t_ms: 0.0,
+            v_mv,
+            ions: &mut ions,
+        };
+        let n = v_mv.len();
+        let (mut rhs, mut d) = (vec![0.0; n], vec![0.0; n]);
+        self.init(&mut env);
+        for step in 0..n_steps {
+            self.deliver(step);
+            self.add_currents(&mut env, &mut rhs, &mut d);
+            self.advance(&mut env);
+            each(step, self);
+        }
+    }
+
     /// Time step the kernel was compiled for, ms.
     pub fn dt_ms(&self) -> f64 {
         self.dt_ms
@@ -1093,6 +1251,20 @@ pub fn receptor_from_network(
 #[derive(Clone, Debug)]
 pub struct NetworkReceptors {
     per_population: Vec<Vec<(Receptor, usize, f64)>>,
+    /// Per population: the stream id of its receptors' draws (keyed by the population's
+    /// name, like its activity and release streams).
+    draw_stream: Vec<u64>,
+}
+
+/// The seed of the draws of receptor `receptor` (its index in the population's receptor
+/// list) of synapse `synapse_id` of the population with draw stream `stream` in the trial of
+/// seed `trial_seed`: independent of every other synapse, population, thread and order.
+pub fn receptor_seed(trial_seed: u64, stream: u64, synapse_id: u32, receptor: usize) -> u64 {
+    use crate::run::stream_seed;
+    stream_seed(
+        stream_seed(trial_seed, stream),
+        (u64::from(synapse_id) << 8) | receptor as u64,
+    )
 }
 
 impl NetworkReceptors {
@@ -1102,7 +1274,12 @@ impl NetworkReceptors {
         declared: &[MechModel],
     ) -> Result<NetworkReceptors, KernelError> {
         let mut per_population = Vec::with_capacity(network.populations.len());
+        let mut draw_stream = Vec::with_capacity(network.populations.len());
         for pop in &network.populations {
+            draw_stream.push(crate::network::activity::population_stream(
+                &pop.name,
+                crate::network::activity::RECEPTOR_DRAWS,
+            ));
             let rs = pop
                 .receptors
                 .iter()
@@ -1114,9 +1291,24 @@ impl NetworkReceptors {
                     ))
                 })
                 .collect::<Result<Vec<_>, KernelError>>()?;
+            // ISF fails on `"dynamic"` with receptors that have no generator (spec 04 §4.5):
+            // every spike would be delivered with certainty.
+            if pop.release == crate::network::Release::Dynamic
+                && !rs.iter().any(|(r, _, _)| r.mech.n_draws() > 0)
+            {
+                return Err(KernelError::Setup {
+                    message: format!(
+                        "population `{}`: release \"dynamic\" needs a receptor that draws its own release (ProbAMPANMDA2, ProbUDFsyn2 or a synapse using exprand()/unirand())",
+                        pop.name
+                    ),
+                });
+            }
             per_population.push(rs);
         }
-        Ok(NetworkReceptors { per_population })
+        Ok(NetworkReceptors {
+            per_population,
+            draw_stream,
+        })
     }
 
     /// The synapses of one trial: one [`Synapse`] per receptor of every active synapse of
@@ -1136,7 +1328,8 @@ impl NetworkReceptors {
                     message: format!("trial input names population {}", a.population),
                 })?;
             let mut w = a.weights_ns;
-            for (receptor, n_w, delay_ms) in rs {
+            let stream = self.draw_stream[a.population as usize];
+            for (ri, (receptor, n_w, delay_ms)) in rs.iter().enumerate() {
                 if w.len() < *n_w {
                     return Err(KernelError::Setup {
                         message: format!(
@@ -1152,6 +1345,7 @@ impl NetworkReceptors {
                     weights_ns: w[..*n_w].to_vec(),
                     release_times_ms: a.release_times_ms.to_vec(),
                     delay_ms: *delay_ms,
+                    seed: receptor_seed(trial.trial_seed, stream, a.synapse_id, ri),
                 });
                 w = &w[*n_w..];
             }
@@ -1202,6 +1396,7 @@ mod tests {
             weights_ns: w.to_vec(),
             release_times_ms: times.to_vec(),
             delay_ms: 0.0,
+            seed: 0,
         }
     }
 
@@ -1444,7 +1639,24 @@ mod tests {
     fn stdlib_synapses_analyse_and_merge() {
         let lib = stdlib_synapses().expect("stdlib synapses");
         let names: Vec<&str> = lib.iter().map(|m| m.name()).collect();
-        assert_eq!(names, ["glutamate_syn", "gaba_syn", "exp2syn"]);
+        assert_eq!(
+            names,
+            [
+                "glutamate_syn",
+                "gaba_syn",
+                "exp2syn",
+                "ProbAMPANMDA2",
+                "ProbUDFsyn2"
+            ]
+        );
+        // The stochastic synapses: held per-connection event state, one draw per event.
+        let prob = &lib[3];
+        let (ch, pl) = prob.state_split();
+        assert_eq!(ch, ["A_AMPA", "B_AMPA", "A_NMDA", "B_NMDA"]);
+        assert_eq!(pl, ["Pv", "u", "tsyn"]);
+        assert_eq!(prob.n_draws(), 1);
+        assert_eq!(lib[4].n_draws(), 1);
+        assert!(lib[..3].iter().all(|m| m.n_draws() == 0));
         for m in lib {
             assert!(m.mergeable(), "{} should merge", m.name());
             assert!(m.decay_b.is_some(), "{} decays natively", m.name());

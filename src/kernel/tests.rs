@@ -533,3 +533,71 @@ fn nonlinear_ode_is_rejected() {
     assert_eq!(err.code(), crate::diagnostics::Code::E0504);
     assert!(err.to_string().contains("not linear"), "{err}");
 }
+
+/// `std.stimuli`'s `epsp` compiled as a point process adds the current of the mod file's
+/// formula (spec 03 §3.7, [`super::Epsp`]) to `rhs`, and nothing to `d`.
+#[test]
+fn stdlib_epsp_is_the_mod_file_current() {
+    use crate::sim::synth::cylinder_cell;
+    let tree =
+        crate::sim::CableTree::from_geometry(&cylinder_cell(100.0, 2.0, 5, 100.0, 1.0)).unwrap();
+    let model = super::cell::stdlib_epsp().unwrap();
+    let node = tree.location(0, 0.3).unwrap();
+    let area = tree.area_um2()[node as usize];
+    for (onset, tau0, tau1, imax) in [(300.0, 1.0, 5.0, 0.5), (2.0, 0.2, 3.0, -1.3)] {
+        let params: Vec<Vec<f64>> = model
+            .parameters
+            .iter()
+            .map(|p| {
+                vec![match p.name.as_str() {
+                    "onset" => onset,
+                    "tau0" => tau0,
+                    "tau1" => tau1,
+                    "imax" => imax,
+                    _ => p.default.unwrap(),
+                }]
+            })
+            .collect();
+        let env = CompileEnv {
+            dt_ms: 0.025,
+            celsius_degc: 34.0,
+        };
+        let mut m =
+            CompiledMech::new(model, vec![node], &params, &[], tree.area_um2(), env).unwrap();
+        let e = super::Epsp {
+            node,
+            onset_ms: onset,
+            tau0_ms: tau0,
+            tau1_ms: tau1,
+            imax_na: imax,
+        };
+        let v = vec![-70.0; tree.n_nodes()];
+        let mut ions: Vec<IonPool> = vec![];
+        for t in [
+            0.0,
+            onset - 0.0125,
+            onset,
+            onset + 0.0125,
+            onset + 1.7,
+            onset + 40.0,
+            2e4,
+        ] {
+            let mut env = Env {
+                t_ms: t,
+                v_mv: &v,
+                ions: &mut ions,
+            };
+            m.initialise(&mut env);
+            let n = tree.n_nodes();
+            let (mut rhs, mut d) = (vec![0.0; n], vec![0.0; n]);
+            m.add_currents(&mut env, &mut rhs, &mut d);
+            let want = -e.current_na(t, e.adjust()) * (1e2 / area);
+            let got = rhs[node as usize];
+            assert!(
+                (got - want).abs() <= 4.0 * f64::EPSILON * want.abs(),
+                "t {t}: {got} vs {want}"
+            );
+            assert!(d.iter().all(|&x| x == 0.0));
+        }
+    }
+}

@@ -1,8 +1,9 @@
 //! Per-trial input generation: presynaptic spike trains and release times (spec 04 §4.4–4.6).
 //!
-//! Randomness: every population has three independent streams seeded with
+//! Randomness: every population has four independent streams seeded with
 //! [`crate::run::stream_seed`]`(trial_seed, id)` where `id` mixes a hash of the population's
-//! *name* with the purpose (activity, release, weights). Keying on the name rather than the
+//! *name* with the purpose (activity, release, weights, receptor draws; the last is split
+//! further per synapse ID, receptor and event by the synapse kernel). Keying on the name rather than the
 //! index means that adding, removing or reordering populations leaves the draws of all other
 //! populations unchanged (paired comparisons across network variants), and that changing a
 //! release probability leaves the presynaptic spike trains unchanged. A trial depends only on
@@ -66,6 +67,9 @@ impl SpikeSource {
 const ACTIVITY: u64 = 0;
 const RELEASE: u64 = 1;
 const WEIGHTS: u64 = 2;
+/// The purpose of a population's receptor-draw stream (stochastic receptors such as
+/// ProbAMPANMDA2 draw per event from it, see [`crate::kernel::synapse::receptor_seed`]).
+pub const RECEPTOR_DRAWS: u64 = 3;
 
 /// FNV-1a hash of a population name.
 fn name_hash(name: &str) -> u64 {

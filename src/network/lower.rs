@@ -110,6 +110,7 @@ fn population(p: &PopulationModel) -> Result<Population, String> {
     };
     let release = match f("release_probability") {
         None => Release::Always,
+        Some(Value::Str(s)) if s == "dynamic" => Release::Dynamic,
         Some(v) => Release::Probability(
             num(v).ok_or_else(|| err(&p.name, "`release_probability` must be constant"))?,
         ),

@@ -70,6 +70,15 @@ pub const RECEPTOR_PARAMETERS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The receptors that draw their own release (`releaseProb: "dynamic"` needs one).
+pub const STOCHASTIC_RECEPTORS: &[&str] = &["ProbAMPANMDA2", "ProbUDFsyn2"];
+
+/// Receptor parameters whose mod-file unit is not the canonical one: (mechanism, parameter,
+/// factor to the canonical unit). ProbAMPANMDA2/ProbUDFsyn2 take `gmax` in µS; isf's
+/// conductances are in nS. Every other receptor parameter is in ms, mV, mM, nS or 1 in both.
+pub const MOD_FILE_UNITS: &[(&str, &str, f64)] =
+    &[("ProbAMPANMDA2", "gmax", 1e3), ("ProbUDFsyn2", "gmax", 1e3)];
+
 /// Read an ISF network parameter file into a typed [`Network`] named after the file stem.
 pub fn isf_network_param(path: &Path) -> Result<Network, FileError> {
     let root = read_param_file(path)?;
@@ -322,6 +331,27 @@ fn population(cx: &Ctx, name: &str, n: &ParamNode) -> Result<Population, FileErr
     for (mech, r) in cx.dict(rec, "`receptors`")? {
         receptors.push(receptor(cx, mech, r)?);
     }
+    if release == Release::Dynamic
+        && !receptors
+            .iter()
+            .any(|r| STOCHASTIC_RECEPTORS.contains(&r.mechanism.as_str()))
+        && let Some(at) = syn.get("releaseProb")
+    {
+        // ISF fails here too (spec 04 §4.5): the receptor has no generator to draw from.
+        return Err(cx.err(
+            at,
+            Code::E0214,
+            format!(
+                "`{name}`: releaseProb \"dynamic\" needs a receptor that draws its own release ({}); receptors here: {}",
+                STOCHASTIC_RECEPTORS.join(", "),
+                receptors
+                    .iter()
+                    .map(|r| r.mechanism.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     let (cell_type, column) = split_type(name);
     let excitatory = cell_type_excitatory(&cell_type).or_else(|| {
         receptors
@@ -406,7 +436,13 @@ fn receptor(cx: &Ctx, mech: &str, n: &ParamNode) -> Result<Receptor, FileError> 
                     ),
                 ));
             }
-            parameters.push((k.clone(), cx.num(v, k)?));
+            let x = cx.num(v, k)?;
+            // The mod files' units → the canonical units of the stdlib synapses.
+            let f = MOD_FILE_UNITS
+                .iter()
+                .find(|u| u.0 == mech && u.1 == k)
+                .map_or(1.0, |u| u.2);
+            parameters.push((k.clone(), x * f));
         }
     }
     Ok(Receptor {

@@ -2,12 +2,14 @@
 //! `convert` command itself belongs to the CLI).
 //!
 //! Only what the language can state is converted: `spiketrain` with noise 1 and no
-//! `nspikes`, `PSTH` point cells, numeric release probabilities, `glutamate_syn` with equal
-//! AMPA/NMDA depression and facilitation settings, and `gaba_syn`. Anything else is an error
+//! `nspikes`, `PSTH` point cells, numeric and `"dynamic"` release probabilities,
+//! `glutamate_syn` with equal AMPA/NMDA depression and facilitation settings, `gaba_syn`, and
+//! the stochastic `ProbAMPANMDA2`/`ProbUDFsyn2` (by their own names, imported from
+//! `std.synapses`). Anything else is an error
 //! naming the population, never a silent approximation.
 
 use super::lower::RECEPTOR_MAP;
-use super::param::network_from_param;
+use super::param::{STOCHASTIC_RECEPTORS, network_from_param};
 use super::types::*;
 use crate::diagnostics::Code;
 use crate::formats::FileError;
@@ -37,6 +39,20 @@ pub fn network_to_isf(net: &Network, base: &Path) -> Result<String, String> {
     let mut s = String::new();
     if !net.modify.is_empty() {
         return Err("network_modify_functions cannot be written in .isf yet".into());
+    }
+    // Receptors written by their own names come from the standard library.
+    let mut imports: Vec<&str> = Vec::new();
+    for p in &net.populations {
+        for r in &p.receptors {
+            if STOCHASTIC_RECEPTORS.contains(&r.mechanism.as_str())
+                && !imports.contains(&r.mechanism.as_str())
+            {
+                imports.push(&r.mechanism);
+            }
+        }
+    }
+    if !imports.is_empty() {
+        let _ = writeln!(s, "import std.synapses.{{{}}}\n", imports.join(", "));
     }
     let _ = writeln!(s, "network {} {{", net.name);
     for (i, p) in net.populations.iter().enumerate() {
@@ -78,7 +94,9 @@ fn population(s: &mut String, p: &Population, base: &Path) -> Result<(), String>
             let _ = writeln!(s, "        release_probability: {x}");
         }
         Release::Always => {}
-        Release::Dynamic => return Err(e("releaseProb \"dynamic\" has no .isf form yet")),
+        Release::Dynamic => {
+            let _ = writeln!(s, "        release_probability: \"dynamic\"");
+        }
     }
     let delays: Vec<f64> = p.receptors.iter().map(|r| r.delay_ms).collect();
     if let Some(&d) = delays.first() {
@@ -106,6 +124,9 @@ fn population(s: &mut String, p: &Population, base: &Path) -> Result<(), String>
 fn receptor(s: &mut String, r: &Receptor) -> Result<(), String> {
     if r.lognormal_weights {
         return Err("log-normal weights have no .isf form yet".into());
+    }
+    if STOCHASTIC_RECEPTORS.contains(&r.mechanism.as_str()) {
+        return own_names(s, r);
     }
     let Some(&(name, _, map)) = RECEPTOR_MAP.iter().find(|m| m.1 == r.mechanism) else {
         return Err(format!("receptor `{}` has no .isf form yet", r.mechanism));
@@ -178,6 +199,39 @@ fn receptor(s: &mut String, r: &Receptor) -> Result<(), String> {
         ));
     }
     let _ = writeln!(s, "        receptor {name} {{");
+    for f in fields {
+        let _ = writeln!(s, "            {f}");
+    }
+    s.push_str("        }\n");
+    Ok(())
+}
+
+/// A receptor written with the mechanism's own name and parameter names (the stdlib's
+/// ProbAMPANMDA2 and ProbUDFsyn2): weight slot 0 is `w`; values are canonical (`gmax` in nS
+/// after the reader's µS conversion).
+fn own_names(s: &mut String, r: &Receptor) -> Result<(), String> {
+    if r.weights_ns.len() > 1 {
+        return Err(format!("`{}` takes one weight", r.mechanism));
+    }
+    let mut fields = vec![format!(
+        "w: {}",
+        r.weights_ns.first().copied().unwrap_or(0.0)
+    )];
+    for (k, v) in &r.parameters {
+        let unit = if k.starts_with("tau") || k == "Dep" || k == "Fac" {
+            " ms"
+        } else if k == "e" {
+            " mV"
+        } else if k == "mg" {
+            " mM"
+        } else if k == "gmax" {
+            " nS"
+        } else {
+            ""
+        };
+        fields.push(format!("{k}: {v}{unit}"));
+    }
+    let _ = writeln!(s, "        receptor {} {{", r.mechanism);
     for f in fields {
         let _ = writeln!(s, "            {f}");
     }

@@ -1123,20 +1123,24 @@ impl TrialRunner for CellRunner {
         let mut input = None;
         if let (Some(prep), Some(receptors)) = (&pi.network, &pi.receptors) {
             // All randomness of a trial derives from its seed (spec 04; `run::stream_seed`);
-            // a replay takes its trial's recorded input instead.
+            // a replay takes its trial's recorded input instead, and stochastic receptors
+            // (ProbAMPANMDA2, …) still draw from the trial's seed.
             let inp = if self.setup.exp.replay.is_empty() {
                 crate::network::generate_trial(prep, item.seed, duration)
             } else {
-                pi.replay.get(item.trial as usize).cloned().ok_or_else(|| {
-                    Diagnostic::new(
-                        Code::E0314,
-                        format!(
-                            "trial {} has no replay file ({} given)",
-                            item.trial,
-                            pi.replay.len()
-                        ),
-                    )
-                })?
+                let mut recorded =
+                    pi.replay.get(item.trial as usize).cloned().ok_or_else(|| {
+                        Diagnostic::new(
+                            Code::E0314,
+                            format!(
+                                "trial {} has no replay file ({} given)",
+                                item.trial,
+                                pi.replay.len()
+                            ),
+                        )
+                    })?;
+                recorded.trial_seed = item.seed;
+                recorded
             };
             let set = receptors.synapses(&inp).map_err(|e| e.to_diagnostic())?;
             cell.add_synapses(set).map_err(|e| e.to_diagnostic())?;

@@ -452,6 +452,47 @@ pub fn signature(name: &str) -> Option<&'static Signature> {
 }
 
 /// Check and evaluate a call expression.
+/// `exprand()` / `unirand()`: a random draw, allowed only in a synapse's `event` block (the
+/// scope hands out the draw's variable; see [`crate::sema::ex::Draw`]).
+fn draw(
+    ev: &mut Evaluator,
+    kind: crate::sema::ex::Draw,
+    args: &[Arg],
+    span: Span,
+    names: &mut dyn Names,
+) -> Val {
+    let name = kind.builtin();
+    if !args.is_empty() {
+        for a in args {
+            ev.eval(&a.value, names);
+        }
+        ev.diags.push(
+            Diagnostic::new(Code::E0309, format!("`{name}()` takes no arguments"))
+                .label(span, "remove the arguments")
+                .note("the draw has mean 1 (`exprand`) or is uniform in [0, 1) (`unirand`); scale it in the expression"),
+        );
+        return Val::Err;
+    }
+    match names.draw(kind) {
+        Some(ex) => Val::Q {
+            dim: Dim::ONE,
+            abs: false,
+            ex,
+        },
+        None => {
+            ev.diags.push(
+                Diagnostic::new(
+                    Code::E0213,
+                    format!("`{name}()` is only available in a synapse's `event` block"),
+                )
+                .label(span, "a random draw here")
+                .help("draws are made per release event, from the trial's random streams; compute with them inside `event { … }`"),
+            );
+            Val::Err
+        }
+    }
+}
+
 pub fn call(
     ev: &mut Evaluator,
     callee: &Expr,
@@ -499,6 +540,9 @@ pub fn call(
             kind: "site".into(),
             args: vec![("region".into(), Val::Str(r)), ("x".into(), x)],
         });
+    }
+    if let Some(kind) = crate::sema::ex::Draw::from_builtin(fname) {
+        return draw(ev, kind, args, span, names);
     }
     let Some(sig) = signature(fname) else {
         let mut d = Diagnostic::new(Code::E0207, format!("unknown function `{fname}`"))

@@ -171,9 +171,18 @@ struct Scope<'a> {
     decls: &'a [(DeclKind, String, u32)],
     module: u32,
     locals: Vec<(String, Val)>,
+    /// Inside a synapse's `event` block: the number of draws so far (`None` elsewhere:
+    /// draws are refused).
+    draws: Option<usize>,
 }
 
 impl Names for Scope<'_> {
+    fn draw(&mut self, kind: crate::sema::ex::Draw) -> Option<Ex> {
+        let k = self.draws.as_mut()?;
+        *k += 1;
+        Some(Ex::var(&kind.var(*k - 1), 1.0))
+    }
+
     fn lookup(&mut self, name: &str) -> Option<Val> {
         if let Some((_, v)) = self.locals.iter().rev().find(|(n, _)| n == name) {
             return Some(v.clone());
@@ -422,6 +431,7 @@ impl Session {
             decls: &self.decls,
             module,
             locals: Vec::new(),
+            draws: None,
         }
     }
 
@@ -705,6 +715,11 @@ impl Session {
         let mut weights_span: Option<Span> = None;
         let mut weight_names: Vec<(String, Span)> = Vec::new();
         let mut event_span: Option<Span> = None;
+        // States the event block sets (a synapse state without an equation is held between
+        // events).
+        let mut event_states: Vec<String> = Vec::new();
+        // Whether any `current` is declared (one that does not check is reported already).
+        let mut current_declared = false;
         let mut locals: Vec<(String, Val)> = vec![
             ("v".into(), q_var("v", Dim::VOLTAGE)),
             ("t".into(), q_var("t", Dim::TIME)),
@@ -764,9 +779,18 @@ impl Session {
                         }
                         event_span = Some(sb.head.span);
                         let mut given: HashMap<String, Span> = HashMap::new();
+                        // Event-local lets and draws: visible to the rest of this block only.
+                        let depth = scope.locals.len();
+                        scope.draws = Some(0);
                         for en in &sb.body.entries {
+                            if let Entry::Let(l) = en {
+                                let v = ev.eval(&l.value, &mut scope);
+                                let v = check_annotation(&mut ev, v, l.ty.as_ref(), l.value.span);
+                                scope.locals.push((l.name.name.clone(), v));
+                                continue;
+                            }
                             let Entry::Field(f) = en else {
-                                ev.diags.push(Diagnostic::new(Code::E0401, "an event block has `state: new value` entries only").label(en.span(), "unexpected entry").help("e.g. `event { A: A + w * factor }`"));
+                                ev.diags.push(Diagnostic::new(Code::E0401, "an event block has `let`s and `state: new value` entries only").label(en.span(), "unexpected entry").help("e.g. `event { A: A + w * factor }`"));
                                 continue;
                             };
                             let Some((_, _, sdim)) = declared_states.iter().find(|x| x.0 == f.name.name).cloned() else {
@@ -789,6 +813,9 @@ impl Session {
                                 mm.events.push(crate::model::EventAssign { state: f.name.name.clone(), expr: ex.canonical(scale) });
                             }
                         }
+                        scope.locals.truncate(depth);
+                        scope.draws = None;
+                        event_states.extend(given.into_keys());
                     }
                     Entry::Block(sb) if sb.head.name == "ion" => {
                         let Some(ion) = &sb.name else {
@@ -902,21 +929,23 @@ impl Session {
                                             let v = ev.eval(e, &mut scope);
                                             let v = ev.expect_dim(v, dim, e.span, &format!("initial value of `{}`", bnd.name.name));
                                             let c = v.const_si().map(|x| x / scale);
-                                            // An initial value may name parameters (they vary along
-                                            // the cell), nothing that changes in time: it is computed
-                                            // once per compartment at initialisation.
+                                            // An initial value may name parameters, nothing that
+                                            // changes in time: a density state's is computed once per
+                                            // compartment (`state cai: mM = minCai`), a synapse
+                                            // state's once per synapse (`state u: 1 = u0`).
                                             if c.is_none() && let Val::Q { ex, .. } = &v {
                                                 let mut used = Vec::new();
                                                 ex.vars(&mut used);
-                                                let bad: Vec<&String> = used.iter().filter(|u| !mm.parameters.iter().any(|p| &p.name == *u)).collect();
-                                                if synapse {
-                                                    // Synapse states start per synapse, before parameters are
-                                                    // gathered per compartment: constants only.
-                                                    ev.diags.push(Diagnostic::new(Code::E0315, format!("the initial value of synapse state `{}` must be a constant", bnd.name.name)).label(e.span, "depends on a parameter"));
-                                                } else if bad.is_empty() {
-                                                    init_expr = Some(ex.clone().canonical(scale));
-                                                } else {
-                                                    ev.diags.push(Diagnostic::new(Code::E0315, format!("the initial value of `{}` may name only parameters and constants", bnd.name.name)).label(e.span, format!("uses `{}`", bad[0])).note("a state starts before anything else is computed; write its value with constants and `parameter`s"));
+                                                let bad = used.iter().find(|n| !params.iter().any(|p| &p.0 == *n));
+                                                match bad {
+                                                    None => init_expr = Some(ex.clone().canonical(scale)),
+                                                    Some(bad) if synapse => {
+                                                        let what = crate::sema::ex::Draw::parse_var(bad).map_or_else(|| format!("`{bad}`"), |(_, d)| format!("`{}()`", d.builtin()));
+                                                        ev.diags.push(Diagnostic::new(Code::E0316, format!("the initial value of `{}` depends on {what}", bnd.name.name)).label(e.span, "a synapse state starts from constants and parameters only").help("states change in the `event` block and by `derivative` equations"));
+                                                    }
+                                                    Some(bad) => {
+                                                        ev.diags.push(Diagnostic::new(Code::E0315, format!("the initial value of `{}` may name only parameters and constants", bnd.name.name)).label(e.span, format!("uses `{bad}`")).note("a state starts before anything else is computed; write its value with constants and `parameter`s"));
+                                                    }
                                                 }
                                             }
                                             c
@@ -928,6 +957,7 @@ impl Session {
                                     scope.locals.push((bnd.name.name.clone(), Val::Q { dim, abs: false, ex: Ex::var(&bnd.name.name, scale) }));
                                 }
                                 "current" => {
+                                    current_declared = true;
                                     let Some(e) = &bnd.value else {
                                         ev.diags.push(Diagnostic::new(Code::E0402, format!("current `{}` needs an expression", bnd.name.name)).label(bnd.name.span, "write `current i = g * (v - e)`"));
                                         continue;
@@ -1050,16 +1080,24 @@ impl Session {
             }
         }
         for (name, span, _) in &declared_states {
-            if !integrated.contains(name) {
+            // A synapse state set only by the event block is held between events.
+            let held = synapse && event_states.contains(name);
+            if !integrated.contains(name) && !held {
                 diags.push(
                     Diagnostic::new(
                         Code::E0410,
                         format!("state `{name}` has no gate or derivative"),
                     )
                     .label(*span, "declared here but never integrated")
-                    .help(format!(
-                        "add `gate {name} {{ inf: …, tau: … }}` or `derivative {name} = …`"
-                    )),
+                    .help(if synapse {
+                        format!(
+                            "add `derivative {name} = …`, or set it in the `event` block (it is then held between events)"
+                        )
+                    } else {
+                        format!(
+                            "add `gate {name} {{ inf: …, tau: … }}` or `derivative {name} = …`"
+                        )
+                    }),
                 );
             }
         }
@@ -1090,7 +1128,7 @@ impl Session {
                     .help("e.g. `event { A: A + w, B: B + w }`"),
                 );
             }
-            if mm.currents.is_empty() {
+            if !current_declared {
                 diags.push(
                     Diagnostic::new(
                         Code::E0402,
@@ -1824,6 +1862,12 @@ impl Session {
                 _ => None,
             })
             .collect();
+        // The visible synapse mechanisms that draw their own release.
+        let stochastic: Vec<usize> = synapses
+            .iter()
+            .map(|x| x.1)
+            .filter(|&i| mech_draws(&self.mechs[i].model))
+            .collect();
         let mut used_synapses: Vec<(String, usize)> = Vec::new();
         let mut seen: HashMap<String, Span> = HashMap::new();
         const FIELDS: &[&str] = &[
@@ -1839,6 +1883,9 @@ impl Session {
             "distance",
         ];
         let mut anatomy_span: Option<Span> = None;
+        let mut dynamic_span: Option<Span> = None;
+        // Receptors by name, and whether each draws its own release.
+        let mut receptor_draws: Vec<(String, bool)> = Vec::new();
         let mut placement_fields: Vec<(String, Span)> = Vec::new();
         for entry in &b.entries {
             if let Some(dup) = dup_check(entry, &mut seen) {
@@ -1877,6 +1924,20 @@ impl Session {
                             }
                             other => want_count(&mut ev, other, f.value.span, "synapses", 0),
                         },
+                        // `"dynamic"`: every spike is delivered and the receptor decides
+                        // (ISF's stochastic synapses, spec 04 §4.5).
+                        "release_probability" if matches!(&v, Val::Str(x) if x == "dynamic") => {
+                            dynamic_span = Some(f.value.span);
+                            v
+                        }
+                        "release_probability" if matches!(&v, Val::Str(_)) => {
+                            ev.diags.push(
+                                Diagnostic::new(Code::E0306, "`release_probability` must be a probability or \"dynamic\"")
+                                    .label(f.value.span, "unknown release rule")
+                                    .help("write e.g. `release_probability: 0.6`, or `\"dynamic\"` for receptors that draw their own release (ProbAMPANMDA2, ProbUDFsyn2)"),
+                            );
+                            Val::Err
+                        }
                         "release_probability" => {
                             let v = ev.expect_dim(v, Dim::ONE, f.value.span, "release_probability");
                             match v.const_si() {
@@ -1982,6 +2043,8 @@ impl Session {
                     if let Some(x) = declared {
                         used_synapses.push((x.0.clone(), x.1));
                     }
+                    let draws = declared.is_some_and(|x| stochastic.contains(&x.1));
+                    receptor_draws.push((rn.name.clone(), draws));
                     let mut fields = BTreeMap::new();
                     for f in value_fields(
                         &sb.body,
@@ -2070,6 +2133,27 @@ impl Session {
                     .help(format!("remove `{n}`, or declare a count: `synapses: 100`")),
                 );
             }
+        }
+        if let Some(at) = dynamic_span
+            && !receptor_draws.iter().any(|r| r.1)
+        {
+            let names: Vec<&str> = receptor_draws.iter().map(|r| r.0.as_str()).collect();
+            let mut d = Diagnostic::new(
+                Code::E0214,
+                format!(
+                    "population `{}`: release \"dynamic\" needs a receptor that draws its own release",
+                    p.name
+                ),
+            )
+            .label(at, "every spike is delivered; the receptor decides whether it releases")
+            .help("use ProbAMPANMDA2 or ProbUDFsyn2 (`import std.synapses.{ProbAMPANMDA2}`), a synapse whose event uses exprand()/unirand(), or a numeric probability");
+            if !names.is_empty() {
+                d = d.note(format!(
+                    "receptors here: {} (deterministic)",
+                    names.join(", ")
+                ));
+            }
+            diags.push(d);
         }
         let mut mechs = Vec::new();
         for (n, i) in used_synapses {
@@ -3376,6 +3460,16 @@ fn round_um(x: f64) -> f64 {
 }
 
 pub use super::sweep::RECEPTORS;
+
+/// Whether a synapse mechanism's event block makes random draws.
+fn mech_draws(m: &MechModel) -> bool {
+    let mut used = Vec::new();
+    for e in &m.events {
+        e.expr.vars(&mut used);
+    }
+    used.iter()
+        .any(|n| crate::sema::ex::Draw::parse_var(n).is_some())
+}
 
 fn receptor_params(name: &str) -> Option<&'static [(&'static str, Dim)]> {
     RECEPTORS.iter().find(|r| r.0 == name).map(|r| r.1)

@@ -22,6 +22,11 @@ pub trait Names {
     fn module_member(&mut self, _module: u32, _name: &str) -> Option<Val> {
         None
     }
+    /// A new random draw of kind `kind` (inside a synapse's `event` block only): the
+    /// expression standing for it, or `None` where draws are not allowed.
+    fn draw(&mut self, _kind: crate::sema::ex::Draw) -> Option<Ex> {
+        None
+    }
 }
 
 /// Evaluation context shared by all expressions of one check run.

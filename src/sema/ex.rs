@@ -129,6 +129,61 @@ impl Ex {
     }
 }
 
+/// A random draw inside a synapse's `event` block (`exprand()`, `unirand()`).
+///
+/// A draw is a runtime variable of the event: the checker lowers the `k`-th draw call of an
+/// event block to [`Ex::Var`] named [`Draw::var`]`(k)` (`draw#k:exp`, a name no script can
+/// write), and the synapse kernel fills it per event from the synapse's counter-based stream
+/// (see `kernel::synapse`). A `let` that holds a draw is one draw, however often it is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Draw {
+    /// `exprand()`: exponential with mean 1 (NEURON's `exprand(1)`, what ISF's stochastic
+    /// synapses compare with the release probability).
+    Exp,
+    /// `unirand()`: uniform in [0, 1).
+    Uniform,
+}
+
+impl Draw {
+    /// The builtin of that name, if it is a draw.
+    pub fn from_builtin(name: &str) -> Option<Draw> {
+        match name {
+            "exprand" => Some(Draw::Exp),
+            "unirand" => Some(Draw::Uniform),
+            _ => None,
+        }
+    }
+
+    /// The builtin's name.
+    pub fn builtin(self) -> &'static str {
+        match self {
+            Draw::Exp => "exprand",
+            Draw::Uniform => "unirand",
+        }
+    }
+
+    /// The variable name of the `k`-th draw of an event.
+    pub fn var(self, k: usize) -> String {
+        let kind = match self {
+            Draw::Exp => "exp",
+            Draw::Uniform => "uniform",
+        };
+        format!("draw#{k}:{kind}")
+    }
+
+    /// The draw a variable name stands for: `(k, kind)`.
+    pub fn parse_var(name: &str) -> Option<(usize, Draw)> {
+        let rest = name.strip_prefix("draw#")?;
+        let (k, kind) = rest.split_once(':')?;
+        let kind = match kind {
+            "exp" => Draw::Exp,
+            "uniform" => Draw::Uniform,
+            _ => return None,
+        };
+        Some((k.parse().ok()?, kind))
+    }
+}
+
 fn unop(op: UnOp, x: f64) -> f64 {
     match op {
         UnOp::Neg => -x,
@@ -192,5 +247,15 @@ mod tests {
             Ex::call("max", vec![Ex::Const(1.0), Ex::Const(3.0)]),
             Ex::Const(3.0)
         );
+    }
+
+    #[test]
+    fn draw_names_round_trip() {
+        for d in [Draw::Exp, Draw::Uniform] {
+            assert_eq!(Draw::from_builtin(d.builtin()), Some(d));
+            assert_eq!(Draw::parse_var(&d.var(3)), Some((3, d)));
+        }
+        assert_eq!(Draw::parse_var("draw#x:exp"), None);
+        assert_eq!(Draw::parse_var("u"), None);
     }
 }
