@@ -246,14 +246,9 @@ fn literal(s: &str) -> String {
     o
 }
 
-/// A neuron name from a file name (identifier characters; never a keyword).
+/// The declaration name `isf convert` gives a cell from this file (never a keyword).
 fn neuron_name(path: &Path) -> String {
-    let n = crate::lower::isf_param::neuron_name_for(path);
-    if crate::syntax::lexer::KEYWORDS.contains(&n.as_str()) {
-        format!("{n}_cell")
-    } else {
-        n
-    }
+    crate::lower::isf_param::neuron_name_for(path)
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -675,7 +670,7 @@ mod tests {
         assert_eq!(kind_of(Path::new("c.swc")), Some(Kind::Morphology));
         assert_eq!(kind_of(Path::new("c.param")), Some(Kind::Param));
         assert_eq!(kind_of(Path::new("c.txt")), None);
-        assert_eq!(neuron_name(Path::new("network.hoc")), "network_cell");
+        assert_eq!(neuron_name(Path::new("network.hoc")), "Network");
         assert_eq!(neuron_name(Path::new("86_C2.hoc")), "cell_86_C2");
     }
 }
