@@ -1671,16 +1671,19 @@ impl Store {
         let mut parents = std::collections::BTreeSet::new();
         for i in 0..staged.len() {
             let (item, tmp) = &staged[i];
-            if item.dst.join(ENTRY).exists() {
-                unstage(&staged[i..]);
-                return Err(StoreError::at(
-                    Code::E0606,
-                    &item.full,
-                    "appeared while merging (another writer?)",
-                ));
+            // Usually nothing is there: one `lstat` then, not two more system calls per key.
+            if fs::symlink_metadata(&item.dst).is_ok() {
+                if item.dst.join(ENTRY).exists() {
+                    unstage(&staged[i..]);
+                    return Err(StoreError::at(
+                        Code::E0606,
+                        &item.full,
+                        "appeared while merging (another writer?)",
+                    ));
+                }
+                // A leftover incomplete directory of the same name would block the rename.
+                let _ = fs::remove_dir_all(&item.dst);
             }
-            // A leftover incomplete directory of the same name would block the rename.
-            let _ = fs::remove_dir_all(&item.dst);
             if let Err(e) = fs::rename(tmp, &item.dst) {
                 unstage(&staged[i..]);
                 return Err(StoreError::io(Some(&item.full), &item.dst, &e));
