@@ -531,7 +531,7 @@ impl Store {
             }
             Err(e) => return Err(StoreError::io(Some(key), path, &e)),
         };
-        let doc = decode_frame(&bytes, FileKind::Entry, key, path)?;
+        let mut doc = decode_frame(&bytes, FileKind::Entry, key, path)?;
         let corrupt =
             |m: &str| StoreError::at(Code::E0601, key, format!("{}: {m}", path.display()));
         let kind = table::get(&doc, "kind")
@@ -542,12 +542,14 @@ impl Store {
             Some(m) => from_value::<Metadata>(m).map_err(|e| corrupt(&e))?,
             None => Metadata::default(),
         };
-        let table = match (kind, table::get(&doc, "table")) {
+        // Moved out of the document, not cloned: an inline chunk or a large value would
+        // otherwise be copied once more for every entry read.
+        let table = match (kind, take(&mut doc, "table")) {
             (Kind::Table, Some(t)) => Some(manifest_from_value(t).map_err(|e| corrupt(&e))?),
             (Kind::Table, None) => return Err(corrupt("table entry without manifest")),
             _ => None,
         };
-        let value = table::get(&doc, "value").cloned();
+        let value = take(&mut doc, "value");
         if kind == Kind::Value && value.is_none() {
             return Err(corrupt("value entry without value"));
         }
@@ -1874,7 +1876,19 @@ fn manifest_to_value(t: &TableInfo) -> Value {
     ])
 }
 
-fn manifest_from_value(v: &Value) -> std::result::Result<TableInfo, String> {
+/// The value at `key` of a msgpack map, moved out (left as nil).
+fn take(doc: &mut Value, key: &str) -> Option<Value> {
+    match doc {
+        Value::Map(m) => m
+            .iter_mut()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| std::mem::replace(v, Value::Nil)),
+        _ => None,
+    }
+}
+
+fn manifest_from_value(mut v: Value) -> std::result::Result<TableInfo, String> {
+    let v = &mut v;
     let columns = table::schema_from_value(table::get(v, "columns").ok_or("no columns")?)?;
     let attrs = match table::get(v, "attrs") {
         Some(Value::Map(m)) => m
@@ -1886,22 +1900,23 @@ fn manifest_from_value(v: &Value) -> std::result::Result<TableInfo, String> {
     let rows = table::get(v, "rows")
         .and_then(Value::as_u64)
         .ok_or("no row count")?;
-    let chunks = table::get(v, "chunks")
-        .and_then(Value::as_array)
-        .ok_or("no chunk list")?
-        .iter()
-        .map(|c| {
-            let rows = table::get(c, "rows")
+    let Some(Value::Array(list)) = take(v, "chunks") else {
+        return Err("no chunk list".into());
+    };
+    let chunks = list
+        .into_iter()
+        .map(|mut c| {
+            let rows = table::get(&c, "rows")
                 .and_then(Value::as_u64)
                 .ok_or("chunk rows")?;
-            if let Some(doc) = table::get(c, "inline") {
+            if let Some(doc) = take(&mut c, "inline") {
                 return Ok(ChunkRef {
                     file: String::new(),
                     rows,
-                    inline: Some(doc.clone()),
+                    inline: Some(doc),
                 });
             }
-            let file = table::get(c, "file")
+            let file = table::get(&c, "file")
                 .and_then(Value::as_str)
                 .ok_or("chunk file")?;
             if chunk_number(file).is_none() {
