@@ -124,9 +124,17 @@ fn main() {
         let (enc, chunk_len) = best(|| {
             let mut bytes = Vec::new();
             rmpv::encode::write_value(&mut bytes, &doc).unwrap();
-            frame::encode(FileKind::Chunk, &bytes, codec, clevel, shuffle)
-                .unwrap()
-                .len()
+            frame::encode(
+                FileKind::Chunk,
+                frame::V1,
+                &bytes,
+                codec,
+                clevel,
+                shuffle,
+                8,
+            )
+            .unwrap()
+            .len()
         });
         let (w, ()) = best(|| s.put_table("vt", &t, Metadata::now()).unwrap());
         let (r, back) = best(|| s.get_table("vt").unwrap());

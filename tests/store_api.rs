@@ -246,6 +246,15 @@ fn tables_chunk_append_and_check_schema() {
     assert!(s.verify().ok());
 }
 
+/// The store writing every table chunk to a file of its own (small tables are otherwise
+/// inline in their entry), for tests about chunk files.
+fn files(s: &Store) -> Store {
+    s.clone().with_options(isf::store::WriteOptions {
+        inline_bytes: 0,
+        ..Default::default()
+    })
+}
+
 fn chunk_path(s: &Store, key: &str, i: usize) -> PathBuf {
     s.path()
         .join(key)
@@ -257,7 +266,8 @@ fn corruption_and_truncation_are_named_and_contained() {
     let (_d, s) = store();
     s.put("a", &vec![1.0f64; 100]).unwrap();
     s.put("b", "intact").unwrap();
-    s.put_table("t", &traces(0, 4, 50), Metadata::now())
+    files(&s)
+        .put_table("t", &traces(0, 4, 50), Metadata::now())
         .unwrap();
     s.put("nested/c", &3).unwrap();
     assert!(s.verify().ok());
@@ -331,7 +341,8 @@ fn age(path: &Path, secs: u64) {
 fn stray_temporary_files_are_ignored_and_cleaned() {
     let (_d, s) = store();
     s.put("a", &1).unwrap();
-    s.put_table("t", &traces(0, 2, 10), Metadata::now())
+    files(&s)
+        .put_table("t", &traces(0, 2, 10), Metadata::now())
         .unwrap();
     // What a writer killed mid-write leaves: a temp entry in a key dir, a temp beside keys,
     // a key directory with no entry yet, and a chunk written but never listed. Temporary
@@ -559,4 +570,144 @@ fn conformance_traces_roundtrip_bit_exact() {
         20 * 12_001 * 8
     );
     assert!(stored < gz, "stored {stored} ≥ gzip CSV {gz}");
+}
+
+/// Format version of a payload file (bytes 8–9 of its header).
+fn file_version(path: &Path) -> u16 {
+    let b = fs::read(path).unwrap();
+    u16::from_le_bytes([b[8], b[9]])
+}
+
+fn set_marker_version(root: &Path, v: u64) {
+    let m = root.join("isf-store.json");
+    let mut j: serde_json::Value = serde_json::from_str(&fs::read_to_string(&m).unwrap()).unwrap();
+    j["version"] = v.into();
+    fs::write(&m, j.to_string()).unwrap();
+}
+
+fn marker_version(root: &Path) -> u64 {
+    let m = root.join("isf-store.json");
+    let j: serde_json::Value = serde_json::from_str(&fs::read_to_string(&m).unwrap()).unwrap();
+    j["version"].as_u64().unwrap()
+}
+
+#[test]
+fn small_tables_are_inline_in_version_2_stores_only() {
+    let (d, s) = store();
+    assert_eq!(marker_version(s.path()), 2);
+    // A one-row trial table: one file, its entry, of version 2; nothing else in the key.
+    s.put_table("trials/t0", &traces(0, 1, 201), Metadata::now())
+        .unwrap();
+    let dir = s.path().join("trials/t0");
+    let names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["key.isfd"]);
+    assert_eq!(file_version(&dir.join("key.isfd")), 2);
+    assert_eq!(s.get_table("trials/t0").unwrap(), traces(0, 1, 201));
+    // Entries without inline chunks stay version 1 (older readers read them).
+    s.put("v", &1.5).unwrap();
+    assert_eq!(file_version(&s.path().join("v/key.isfd")), 1);
+    assert_eq!(file_version(&s.path().join("trials/key.isfd")), 1);
+
+    // Appending to an inline table adds a chunk file; the manifest mixes both kinds.
+    s.append_rows("trials/t0", &traces(1, 2, 201)).unwrap();
+    let info = s.table_info("trials/t0").unwrap();
+    assert_eq!(info.rows, 3);
+    assert!(info.chunks[0].inline.is_some() && info.chunks[1].inline.is_none());
+    assert_eq!(s.get_table("trials/t0").unwrap(), traces(0, 3, 201));
+    let r = s.verify();
+    assert!(r.ok(), "{:?}", r.problems);
+    assert_eq!(r.chunks, 2);
+    // The listed size is the entry plus the chunk file.
+    let want = fs::metadata(dir.join("key.isfd")).unwrap().len()
+        + fs::metadata(dir.join(&info.chunks[1].file)).unwrap().len();
+    let listed = s.list_tree(true).unwrap();
+    let (_, t0) = listed.iter().find(|(k, _)| k == "trials/t0").unwrap();
+    assert_eq!(t0.as_ref().unwrap().bytes, want);
+    // Large tables still go to chunk files.
+    s.put_table("big", &traces(0, 40, 201), Metadata::now())
+        .unwrap();
+    assert!(
+        s.table_info("big")
+            .unwrap()
+            .chunks
+            .iter()
+            .all(|c| c.inline.is_none())
+    );
+
+    // A store created by a version-1 isf gets no inline chunks, also through a sub-store
+    // opened on its own, so that isf still reads every key.
+    let old = Store::create(d.path().join("old")).unwrap();
+    old.put("sub/x", &1).unwrap();
+    set_marker_version(old.path(), 1);
+    let old = Store::open(old.path()).unwrap();
+    old.put_table("t", &traces(0, 1, 10), Metadata::now())
+        .unwrap();
+    assert_eq!(file_version(&old.path().join("t/key.isfd")), 1);
+    assert!(old.path().join("t/chunk-000000.isfd").is_file());
+    let sub = Store::open(old.path().join("sub")).unwrap();
+    sub.put_table("t", &traces(0, 1, 10), Metadata::now())
+        .unwrap();
+    assert!(old.path().join("sub/t/chunk-000000.isfd").is_file());
+    assert_eq!(old.get_table("sub/t").unwrap(), traces(0, 1, 10));
+
+    // Merging version-2 keys into it first raises its marker to version 2.
+    let shard = Store::create(d.path().join("shard")).unwrap();
+    shard
+        .put_table("trials/t9", &traces(9, 1, 10), Metadata::now())
+        .unwrap();
+    old.merge(&shard).unwrap();
+    assert_eq!(marker_version(old.path()), 2);
+    assert_eq!(old.get_table("trials/t9").unwrap(), traces(9, 1, 10));
+    assert!(old.verify().ok());
+
+    // A newer version than this isf knows is refused, naming it.
+    set_marker_version(old.path(), 3);
+    let e = Store::open(old.path()).unwrap_err();
+    assert_eq!(e.code, Code::E0608);
+    assert!(e.message.contains("version 3"), "{}", e.message);
+}
+
+#[test]
+fn many_small_keys_list_verify_and_merge() {
+    // The shape of `benches/store_scale.rs` at a size a test affords: 2 shards of 300 trial
+    // keys, listed, verified and merged; every key is one directory with one file.
+    let d = tempfile::tempdir().unwrap();
+    let shard = |name: &str, first: usize| {
+        let s = Store::create(d.path().join(name)).unwrap();
+        let trials = s.sub("exp").unwrap().sub("trials").unwrap();
+        for i in first..first + 300 {
+            trials
+                .put_table(
+                    &format!("p000000_t{i:06}"),
+                    &traces(i, 1, 201),
+                    Metadata::now(),
+                )
+                .unwrap();
+        }
+        s
+    };
+    let (a, b) = (shard("a", 0), shard("b", 300));
+    let listed = a.list_tree(true).unwrap();
+    assert_eq!(listed.len(), 302);
+    assert!(listed.iter().all(|(_, r)| r.is_ok()));
+    let files = fs::read_dir(a.path().join("exp/trials/p000000_t000007"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1);
+    let r = a.verify();
+    assert!(r.ok() && r.strays.is_empty());
+    assert_eq!((r.entries, r.chunks), (302, 300));
+    let m = Store::create(d.path().join("m")).unwrap();
+    assert_eq!(m.merge(&a).unwrap().copied.len(), 1);
+    assert_eq!(m.merge(&b).unwrap().copied.len(), 300);
+    assert_eq!(m.keys_recursive().unwrap().len(), 600);
+    assert_eq!(
+        m.get_table("exp/trials/p000000_t000450").unwrap(),
+        traces(450, 1, 201)
+    );
+    assert!(m.verify().ok());
 }

@@ -114,6 +114,20 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
         );
     s.put_table("synapse_activation", &act, Metadata::now())
         .unwrap();
+    // Small: inline in its entry (format version 2), which the reader must read too; the
+    // trace tables are in chunk files.
+    assert!(
+        s.table_info("synapse_activation").unwrap().chunks[0]
+            .inline
+            .is_some()
+    );
+    assert!(
+        s.table_info("voltage_traces")
+            .unwrap()
+            .chunks
+            .iter()
+            .all(|c| c.inline.is_none())
+    );
 
     let expected = serde_json::json!({
         "keys": ["answer", "morphology", "params", "sweep", "synapse_activation",

@@ -56,7 +56,14 @@ fn store(dir: &Path, name: &str) -> Store {
         })
         .collect();
     let t = Table::new().with("vm", Column::F64Array { width: 1000, data });
-    s.put_table("traces", &t, Metadata::default()).unwrap();
+    // In a chunk file of its own (not inline in the entry): tests damage that file.
+    s.clone()
+        .with_options(isf::store::WriteOptions {
+            inline_bytes: 0,
+            ..Default::default()
+        })
+        .put_table("traces", &t, Metadata::default())
+        .unwrap();
     s.put("params", &serde_json::json!({"a": 1})).unwrap();
     s
 }
@@ -310,7 +317,13 @@ fn resume_runs_damaged_trials_again() {
     assert!(run(&script, &out, &[]).status.success());
     let s = Store::open(&out).unwrap();
     let good = s.get_table("ex/traces/soma.v").unwrap();
-    damage(&out.join("ex/trials/p000000_t000001/chunk-000000.isfd"));
+    // Trial tables this small are inline in their entry (format version 2): damaging the
+    // entry damages the trace.
+    assert!(
+        !out.join("ex/trials/p000000_t000001/chunk-000000.isfd")
+            .exists()
+    );
+    damage(&out.join("ex/trials/p000000_t000001/key.isfd"));
     damage(&out.join("ex/trials/p000000_t000002/key.isfd"));
     assert_eq!(isf(&["db", "verify", p(&out)]).status.code(), Some(1));
 
@@ -318,7 +331,7 @@ fn resume_runs_damaged_trials_again() {
     let (_, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("ran 2 trials"), "{err}");
-    assert!(err.contains("1 stored trial(s) cannot be read"), "{err}");
+    assert!(err.contains("2 stored trial(s) cannot be read"), "{err}");
     assert!(isf(&["db", "verify", p(&out)]).status.success());
     assert_eq!(s.get_table("ex/traces/soma.v").unwrap(), good);
     // Now nothing is left to run.

@@ -19,7 +19,14 @@ fn fixture(dir: &Path) -> Store {
     )
     .with("ragged", Column::F64List(vec![vec![1.0], vec![]]))
     .with("n", Column::I64(vec![1, 2]));
-    s.put_table("t", &t, Metadata::now()).unwrap();
+    // `t` in a chunk file of its own, `ti` inline in its entry (format version 2).
+    let files = s.clone().with_options(isf::store::WriteOptions {
+        inline_bytes: 0,
+        ..Default::default()
+    });
+    files.put_table("t", &t, Metadata::now()).unwrap();
+    s.put_table("ti", &t, Metadata::now()).unwrap();
+    assert!(s.table_info("ti").unwrap().chunks[0].inline.is_some());
     s
 }
 
@@ -29,6 +36,8 @@ fn read_all(s: &Store) {
     let _ = s.get_table("t");
     let _ = s.table_info("t");
     let _ = s.metadata("t");
+    let _ = s.get_table("ti");
+    let _ = s.check_key("ti");
     let _ = s.list();
     let _ = s.verify();
     let _ = s.keys_recursive();
@@ -59,10 +68,14 @@ proptest! {
     }
 
     #[test]
-    fn every_flip_is_detected(pos in any::<prop::sample::Index>(), bit in 0u8..8, which in 0..2usize) {
+    fn every_flip_is_detected(pos in any::<prop::sample::Index>(), bit in 0u8..8, which in 0..3usize) {
         let d = tempfile::tempdir().unwrap();
         let s = fixture(d.path());
-        let path = if which == 0 { s.path().join("t/key.isfd") } else { chunk(&s) };
+        let (path, key) = match which {
+            0 => (s.path().join("t/key.isfd"), "t"),
+            1 => (chunk(&s), "t"),
+            _ => (s.path().join("ti/key.isfd"), "ti"),
+        };
         let mut b = fs::read(&path).unwrap();
         let i = pos.index(b.len());
         b[i] ^= 1 << bit;
@@ -70,28 +83,31 @@ proptest! {
         read_all(&s);
         let r = s.verify();
         prop_assert_eq!(r.problems.len(), 1);
-        prop_assert_eq!(r.problems[0].key.as_deref(), Some("t"));
+        prop_assert_eq!(r.problems[0].key.as_deref(), Some(key));
         prop_assert_eq!(s.get_value("v").is_ok(), true);
     }
 
     #[test]
     fn scrambled_content_with_valid_checksum_never_panics(
         flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
-        which in 0..3usize,
+        which in 0..4usize,
     ) {
         let d = tempfile::tempdir().unwrap();
         let s = fixture(d.path());
         let (path, kind) = match which {
             0 => (s.path().join("t/key.isfd"), FileKind::Entry),
             1 => (chunk(&s), FileKind::Chunk),
+            2 => (s.path().join("ti/key.isfd"), FileKind::Entry),
             _ => (s.path().join("v/key.isfd"), FileKind::Entry),
         };
-        let mut doc = frame::decode(&fs::read(&path).unwrap(), kind).unwrap();
+        let original = fs::read(&path).unwrap();
+        let version = u16::from_le_bytes([original[8], original[9]]);
+        let mut doc = frame::decode(&original, kind).unwrap();
         for (i, x) in flips {
             let i = i.index(doc.len());
             doc[i] = x;
         }
-        let bytes = frame::encode(kind, &doc, Codec::Lz4, 1, Shuffle::Byte).unwrap();
+        let bytes = frame::encode(kind, version, &doc, Codec::Lz4, 1, Shuffle::Byte, 8).unwrap();
         fs::write(&path, bytes).unwrap();
         read_all(&s);
     }

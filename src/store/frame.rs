@@ -5,7 +5,7 @@
 //! ```text
 //! offset  size  field
 //! 0       8     magic  b"ISFSTORE"
-//! 8       2     format version (u16) = 1
+//! 8       2     format version (u16): 1, or 2 for an entry holding inline chunks
 //! 10      1     file kind: 1 = key entry, 2 = table chunk
 //! 11      1     reserved, 0
 //! 12      4     reserved, 0
@@ -26,8 +26,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// First eight bytes of every payload file.
 pub const MAGIC: &[u8; 8] = b"ISFSTORE";
-/// The format version this code writes and reads.
-pub const VERSION: u16 = 1;
+/// The newest format version this code reads and writes. Version 2 adds table chunks held
+/// inline in the entry file; every other file is written as version 1, byte for byte what a
+/// version-1 writer writes, so older readers still read all they can.
+pub const VERSION: u16 = 2;
+/// The first format version (no inline chunks).
+pub const V1: u16 = 1;
 /// Header length in bytes.
 pub const HEADER: usize = 32;
 /// Prefix of temporary files and directories; readers skip names starting with `.`.
@@ -51,20 +55,23 @@ pub enum FrameError {
     Version(u16),
 }
 
-/// Encode `msgpack` as a complete payload file.
+/// Encode `msgpack` as a complete payload file of format `version`, shuffling items of
+/// `typesize` bytes (8 for table chunks: numeric columns are raw f64/i64 arrays inside the
+/// document, so grouping the byte or bit lanes of 8-byte items is what makes them compress;
+/// 1, no shuffle, for text-like entries).
 pub fn encode(
     kind: FileKind,
+    version: u16,
     msgpack: &[u8],
     codec: Codec,
     clevel: u8,
     shuffle: Shuffle,
+    typesize: usize,
 ) -> Option<Vec<u8>> {
-    // typesize 8 + shuffle: numeric columns are raw f64/i64 arrays inside the document, so
-    // grouping the byte (or bit) lanes of 8-byte items is what makes them compress.
-    let body = blosc::compress(msgpack, codec, clevel, shuffle, 8)?;
+    let body = blosc::compress(msgpack, codec, clevel, shuffle, typesize)?;
     let mut out = Vec::with_capacity(HEADER + body.len() + 4);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.push(kind as u8);
     out.extend_from_slice(&[0u8; 5]);
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
@@ -106,7 +113,7 @@ pub fn decode(bytes: &[u8], expect: FileKind) -> Result<Vec<u8>, FrameError> {
         ));
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    if version != VERSION {
+    if !(V1..=VERSION).contains(&version) {
         return Err(FrameError::Version(version));
     }
     if bytes[10] != expect as u8 {
@@ -252,7 +259,7 @@ mod tests {
     #[test]
     fn frame_roundtrip_and_damage() {
         let doc = rmp_serde::to_vec(&vec![1.5f64; 1000]).unwrap();
-        let f = encode(FileKind::Entry, &doc, Codec::Lz4, 5, Shuffle::Byte).unwrap();
+        let f = encode(FileKind::Entry, V1, &doc, Codec::Lz4, 5, Shuffle::Byte, 8).unwrap();
         assert_eq!(decode(&f, FileKind::Entry).unwrap(), doc);
         assert!(matches!(
             decode(&f, FileKind::Chunk),
@@ -272,12 +279,23 @@ mod tests {
                 "flip at {i} undetected"
             );
         }
-        let mut v2 = f.clone();
-        v2[8] = 2;
-        let end = v2.len() - 4;
-        let crc = crc32fast::hash(&v2[..end]);
-        v2[end..].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(decode(&v2, FileKind::Entry), Err(FrameError::Version(2)));
+        let f2 = encode(
+            FileKind::Entry,
+            VERSION,
+            &doc,
+            Codec::Zstd,
+            5,
+            Shuffle::Bit,
+            1,
+        )
+        .unwrap();
+        assert_eq!(decode(&f2, FileKind::Entry).unwrap(), doc);
+        let mut v3 = f.clone();
+        v3[8] = 3;
+        let end = v3.len() - 4;
+        let crc = crc32fast::hash(&v3[..end]);
+        v3[end..].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(decode(&v3, FileKind::Entry), Err(FrameError::Version(3)));
     }
 
     #[test]

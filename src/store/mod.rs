@@ -106,11 +106,17 @@ pub struct WriteOptions {
     /// Target raw size of one table chunk in bytes (`put_table` splits by rows; a chunk holds
     /// at least one row).
     pub chunk_bytes: usize,
+    /// A table written by `put_table` whose rows encode to at most this many bytes is held
+    /// inline in its entry file (format version 2) instead of a chunk file of its own: one
+    /// file per key instead of two, for the many one-row trial tables of a large run. 0
+    /// never inlines. Stores of format version 1 never get inline chunks.
+    pub inline_bytes: usize,
 }
 
 impl Default for WriteOptions {
     /// zstd (c-blosc level 5), bit shuffle, decimal encoding on, 4 MiB chunks: the smallest
-    /// of the fast settings on the S4 soma traces (`benches/store.rs`).
+    /// of the fast settings on the S4 soma traces (`benches/store.rs`); tables up to 32 KiB
+    /// inline.
     fn default() -> WriteOptions {
         WriteOptions {
             codec: Codec::Zstd,
@@ -118,17 +124,41 @@ impl Default for WriteOptions {
             shuffle: Shuffle::Bit,
             decimal: true,
             chunk_bytes: 4 << 20,
+            inline_bytes: 32 << 10,
         }
+    }
+}
+
+/// Payload documents up to this many bytes are compressed with lz4 whatever
+/// [`WriteOptions::codec`] says: c-blosc 1 builds a fresh zstd context for every buffer it
+/// decompresses (about 50 µs, against 1–2 µs for lz4 on a 4 KiB entry), which dominated
+/// listing and verifying stores of 100,000 small keys. Larger documents amortise it.
+const SMALL_DOC: usize = 64 << 10;
+
+/// Codec, shuffle and item size for a payload document of `len` bytes.
+fn payload_codec(opts: &WriteOptions, kind: FileKind, len: usize) -> (Codec, Shuffle, usize) {
+    let codec = if len <= SMALL_DOC {
+        Codec::Lz4
+    } else {
+        opts.codec
+    };
+    // An entry is mostly text (metadata, the script); shuffling 8-byte lanes of text only
+    // hurts. Chunks are mostly 8-byte numbers.
+    match kind {
+        FileKind::Entry => (codec, Shuffle::Byte, 1),
+        FileKind::Chunk => (codec, opts.shuffle, 8),
     }
 }
 
 /// One table chunk as listed in the manifest.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChunkRef {
-    /// File name inside the key directory.
+    /// File name inside the key directory; empty for an inline chunk.
     pub file: String,
     /// Rows in the chunk.
     pub rows: u64,
+    /// The chunk document itself when it is held inline in the entry (format version 2).
+    pub inline: Option<Value>,
 }
 
 /// A table's manifest: schema, attributes and chunk list (no row data).
@@ -220,6 +250,9 @@ pub struct Store {
     /// Key of this store inside the top-level store ("" at the top), for messages.
     prefix: String,
     opts: WriteOptions,
+    /// Format version of the store (its marker): what may be written into it. A version-1
+    /// store gets no inline chunks, so the isf that created it can still read all of it.
+    format: u16,
 }
 
 /// Check one key component: `A–Z a–z 0–9 - _ .`, 1–120 characters, not starting with `.`
@@ -268,6 +301,80 @@ fn dir_size(path: &Path) -> u64 {
             _ => e.metadata().map_or(0, |m| m.len()),
         })
         .sum()
+}
+
+/// Format version of the store a sub-store directory opened on its own belongs to: the
+/// marker's, found by going up through the parent sub-stores; version 1 (the conservative
+/// choice: nothing a version-1 reader cannot read) when there is none.
+fn enclosing_format(dir: &Path) -> u16 {
+    let mut d = dir.parent();
+    while let Some(p) = d {
+        if let Ok(text) = fs::read_to_string(p.join(MARKER)) {
+            let v = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|j| j["version"].as_u64());
+            return match v {
+                Some(v) if (1..=u64::from(frame::VERSION)).contains(&v) => v as u16,
+                _ => frame::V1,
+            };
+        }
+        if !p.join(ENTRY).is_file() {
+            break;
+        }
+        d = p.parent();
+    }
+    frame::V1
+}
+
+/// Bytes of a key's own files: its entry, the chunk files its manifest lists (one `stat`
+/// each, no directory walk), a folder's files, a sub-store's whole directory. Leftovers of
+/// interrupted writes in the directory are not counted. A sub-store that is listed with its
+/// keys (`recursive`) is measured by that listing instead (0 here).
+fn key_size(dir: &Path, e: &Entry, entry_len: u64, recursive: bool) -> u64 {
+    match e.kind {
+        Kind::Value => entry_len,
+        Kind::Table => {
+            let chunks = e.table.as_ref().map_or(&[][..], |t| &t.chunks[..]);
+            entry_len
+                + chunks
+                    .iter()
+                    .filter(|c| c.inline.is_none())
+                    .map(|c| fs::symlink_metadata(dir.join(&c.file)).map_or(0, |m| m.len()))
+                    .sum::<u64>()
+        }
+        Kind::Folder => entry_len + dir_size(&dir.join(FILES)),
+        Kind::Store if recursive => 0,
+        Kind::Store => dir_size(dir),
+    }
+}
+
+/// The whole content of a file. A small file (most entries) is read whole with one `read`
+/// (plus the one that sees its end), without asking for its size first: one system call
+/// fewer per file than `fs::read`, which counts at 100,000 keys. Larger files continue with
+/// `read_to_end`.
+fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    let mut buf = vec![0u8; 16 << 10];
+    let mut n = 0;
+    loop {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            Ok(k) => {
+                n += k;
+                if n == buf.len() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 fn chunk_name(n: u64) -> String {
@@ -355,15 +462,22 @@ impl Store {
                 ));
             }
             let v = json["version"].as_u64().unwrap_or(0);
-            if v != u64::from(frame::VERSION) {
+            let format = u16::try_from(v).unwrap_or(0);
+            if !(frame::V1..=frame::VERSION).contains(&format) {
                 return Err(StoreError::new(
                     Code::E0608,
                     format!(
-                        "store format version {v}; this isf reads version {}",
+                        "store format version {v}; this isf reads versions 1 to {}",
                         frame::VERSION
                     ),
                 ));
             }
+            Ok(Store {
+                root,
+                prefix: String::new(),
+                opts: WriteOptions::default(),
+                format,
+            })
         } else {
             let ok =
                 Store::read_entry_at(&root.join(ENTRY), "").is_ok_and(|e| e.kind == Kind::Store);
@@ -373,12 +487,14 @@ impl Store {
                     format!("{} is not an isf store", root.display()),
                 ));
             }
+            let format = enclosing_format(&root);
+            Ok(Store {
+                root,
+                prefix: String::new(),
+                opts: WriteOptions::default(),
+                format,
+            })
         }
-        Ok(Store {
-            root,
-            prefix: String::new(),
-            opts: WriteOptions::default(),
-        })
     }
 
     /// The same store with other write options.
@@ -408,14 +524,14 @@ impl Store {
 
     /// The entry at `path` and the file's length in bytes.
     fn read_entry_sized(path: &Path, key: &str) -> Result<(Entry, u64)> {
-        let bytes = match fs::read(path) {
+        let bytes = match read_file(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::at(Code::E0604, key, "no such key"));
             }
             Err(e) => return Err(StoreError::io(Some(key), path, &e)),
         };
-        let doc = decode_frame(&bytes, FileKind::Entry, key, path)?;
+        let mut doc = decode_frame(&bytes, FileKind::Entry, key, path)?;
         let corrupt =
             |m: &str| StoreError::at(Code::E0601, key, format!("{}: {m}", path.display()));
         let kind = table::get(&doc, "kind")
@@ -426,12 +542,14 @@ impl Store {
             Some(m) => from_value::<Metadata>(m).map_err(|e| corrupt(&e))?,
             None => Metadata::default(),
         };
-        let table = match (kind, table::get(&doc, "table")) {
+        // Moved out of the document, not cloned: an inline chunk or a large value would
+        // otherwise be copied once more for every entry read.
+        let table = match (kind, take(&mut doc, "table")) {
             (Kind::Table, Some(t)) => Some(manifest_from_value(t).map_err(|e| corrupt(&e))?),
             (Kind::Table, None) => return Err(corrupt("table entry without manifest")),
             _ => None,
         };
-        let value = table::get(&doc, "value").cloned();
+        let value = take(&mut doc, "value");
         if kind == Kind::Value && value.is_none() {
             return Err(corrupt("value entry without value"));
         }
@@ -457,22 +575,44 @@ impl Store {
         if let Some(v) = &entry.value {
             m.push((s("value"), v.clone()));
         }
+        // Only an entry holding inline chunks needs version 2; everything else stays
+        // readable by a version-1 reader.
+        let mut version = frame::V1;
         if let Some(t) = &entry.table {
+            if t.chunks.iter().any(|c| c.inline.is_some()) {
+                version = 2;
+            }
             m.push((s("table"), manifest_to_value(t)));
         }
-        self.write_payload(&dir.join(ENTRY), key, FileKind::Entry, &Value::Map(m))
+        self.write_payload(
+            &dir.join(ENTRY),
+            key,
+            FileKind::Entry,
+            version,
+            &Value::Map(m),
+        )
     }
 
-    fn write_payload(&self, path: &Path, key: &str, kind: FileKind, doc: &Value) -> Result<()> {
+    fn write_payload(
+        &self,
+        path: &Path,
+        key: &str,
+        kind: FileKind,
+        version: u16,
+        doc: &Value,
+    ) -> Result<()> {
         let mut raw = Vec::new();
         rmpv::encode::write_value(&mut raw, doc)
             .map_err(|e| StoreError::at(Code::E0605, key, format!("cannot encode: {e}")))?;
+        let (codec, shuffle, typesize) = payload_codec(&self.opts, kind, raw.len());
         let bytes = frame::encode(
             kind,
+            version,
             &raw,
-            self.opts.codec,
+            codec,
             self.opts.clevel,
-            self.opts.shuffle,
+            shuffle,
+            typesize,
         )
         .ok_or_else(|| {
             StoreError::at(
@@ -704,23 +844,35 @@ impl Store {
         recursive: bool,
         out: &mut Vec<(String, std::result::Result<KeyInfo, StoreError>)>,
     ) -> Result<u64> {
-        let keys = self.keys()?;
+        // One listing of this directory; a key is a directory whose entry file opens (no
+        // separate existence check: at 100,000 keys every system call per key counts).
+        let listing = fs::read_dir(&self.root).map_err(|e| StoreError::io(None, &self.root, &e))?;
         let mut total = 0;
-        for (n, t) in list_dir(&self.root) {
-            if keys.binary_search(&n).is_err() {
-                let p = self.root.join(&n);
-                total += if t.is_dir() {
-                    dir_size(&p)
-                } else {
-                    fs::symlink_metadata(&p).map_or(0, |m| m.len())
-                };
+        let mut candidates = Vec::new();
+        for e in listing.flatten() {
+            let (Ok(n), Ok(t)) = (e.file_name().into_string(), e.file_type()) else {
+                total += e.metadata().map_or(0, |m| m.len());
+                continue;
+            };
+            if t.is_dir() && validate_name(&n).is_ok() {
+                candidates.push(n);
+            } else if t.is_dir() {
+                total += dir_size(&e.path());
+            } else {
+                total += e.metadata().map_or(0, |m| m.len());
             }
         }
-        for k in keys {
+        candidates.sort();
+        for k in candidates {
             let label = format!("{prefix}{k}");
             let dir = self.root.join(&k);
-            let e = match Store::read_entry_at(&dir.join(ENTRY), &self.full(&k)) {
+            let (e, entry_len) = match Store::read_entry_sized(&dir.join(ENTRY), &self.full(&k)) {
                 Ok(e) => e,
+                Err(e) if e.code == Code::E0604 => {
+                    // Not a key (an incomplete write): its bytes count for the store only.
+                    total += dir_size(&dir);
+                    continue;
+                }
                 Err(e) => {
                     total += dir_size(&dir);
                     out.push((label, Err(e)));
@@ -729,6 +881,7 @@ impl Store {
             };
             let slot = out.len();
             let kind = e.kind;
+            let own = key_size(&dir, &e, entry_len, recursive);
             out.push((
                 label.clone(),
                 Ok(KeyInfo {
@@ -744,10 +897,11 @@ impl Store {
                     root: dir,
                     prefix: self.full(&k),
                     opts: self.opts,
+                    format: self.format,
                 }
                 .list_into(&format!("{label}/"), true, out)?
             } else {
-                dir_size(&dir)
+                own
             };
             if let Ok(info) = &mut out[slot].1 {
                 info.bytes = bytes;
@@ -784,6 +938,7 @@ impl Store {
             root: dir,
             prefix: full,
             opts: self.opts,
+            format: self.format,
         })
     }
 
@@ -801,6 +956,7 @@ impl Store {
             root: dir,
             prefix: full,
             opts: self.opts,
+            format: self.format,
         })
     }
 
@@ -881,11 +1037,24 @@ impl Store {
             .map_err(|m| StoreError::at(Code::E0609, &full, m))?;
         self.replaceable(&dir, &full, Kind::Table)?;
         self.new_key_dir(&dir, &full)?;
-        let mut next = next_chunk(&dir);
-        let per_row = (t.raw_bytes() / rows.max(1)).max(1);
-        let step = (self.opts.chunk_bytes / per_row).max(1);
         let mut chunks = Vec::new();
-        let mut a = 0;
+        // A small table goes into the entry itself (one file per key, read in one go).
+        let raw = t.raw_bytes();
+        if rows > 0
+            && self.format >= 2
+            && raw <= self.opts.inline_bytes
+            && raw <= self.opts.chunk_bytes
+        {
+            chunks.push(ChunkRef {
+                file: String::new(),
+                rows: rows as u64,
+                inline: Some(table::chunk_to_value(t, rows, self.opts.decimal)),
+            });
+        }
+        let mut next = next_chunk(&dir);
+        let per_row = (raw / rows.max(1)).max(1);
+        let step = (self.opts.chunk_bytes / per_row).max(1);
+        let mut a = if chunks.is_empty() { 0 } else { rows };
         while a < rows {
             let b = (a + step).min(rows);
             chunks.push(self.write_chunk(&dir, &full, &t.slice(a, b), b - a, next)?);
@@ -902,7 +1071,12 @@ impl Store {
             rows: rows as u64,
             chunks,
         };
-        let keep: Vec<String> = info.chunks.iter().map(|c| c.file.clone()).collect();
+        let keep: Vec<String> = info
+            .chunks
+            .iter()
+            .filter(|c| c.inline.is_none())
+            .map(|c| c.file.clone())
+            .collect();
         let entry = Entry {
             kind: Kind::Table,
             meta: meta.stamped(),
@@ -924,10 +1098,11 @@ impl Store {
     ) -> Result<ChunkRef> {
         let file = chunk_name(n);
         let doc = table::chunk_to_value(t, rows, self.opts.decimal);
-        self.write_payload(&dir.join(&file), key, FileKind::Chunk, &doc)?;
+        self.write_payload(&dir.join(&file), key, FileKind::Chunk, frame::V1, &doc)?;
         Ok(ChunkRef {
             file,
             rows: rows as u64,
+            inline: None,
         })
     }
 
@@ -1130,6 +1305,7 @@ impl Store {
                     root: path,
                     prefix: full,
                     opts: self.opts,
+                    format: self.format,
                 }
                 .verify_into(r),
                 Kind::Table => {
@@ -1138,7 +1314,7 @@ impl Store {
                     let mut damaged = false;
                     for c in &info.chunks {
                         r.chunks += 1;
-                        if !listing.iter().any(|(n, _)| *n == c.file) {
+                        if c.inline.is_none() && !listing.iter().any(|(n, _)| *n == c.file) {
                             damaged = true;
                             r.problems.push(StoreError::at(
                                 Code::E0601,
@@ -1338,7 +1514,26 @@ impl Store {
     /// store as it was (plus temporary files that `verify --fix` removes).
     pub fn merge(&self, other: &Store) -> Result<MergeReport> {
         let (plan, identical) = self.merge_prepare(other)?;
+        if !plan.is_empty() {
+            self.raise_format(other.format)?;
+        }
         self.merge_copy(plan, identical)
+    }
+
+    /// Before keys of a store of format `v` are brought in: a store whose marker says an
+    /// older version gets `v` in its marker, so the marker keeps telling older readers what
+    /// the store may contain (they then refuse it as a whole, E0608, instead of key by key).
+    fn raise_format(&self, v: u16) -> Result<()> {
+        let marker = self.root.join(MARKER);
+        if v <= self.format || !marker.is_file() {
+            return Ok(());
+        }
+        let text = fs::read_to_string(&marker).map_err(|e| StoreError::io(None, &marker, &e))?;
+        let mut json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| StoreError::new(Code::E0602, format!("{}: {e}", marker.display())))?;
+        json["version"] = serde_json::Value::from(v);
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+        frame::write_atomic(&marker, text.as_bytes()).map_err(|e| StoreError::io(None, &marker, &e))
     }
 
     /// [`Store::merge`] that moves the new keys out of `other` instead of copying them (one
@@ -1348,6 +1543,9 @@ impl Store {
     /// every key whole in one of the two stores; merging again continues.
     pub fn merge_moving(&self, other: &Store) -> Result<MergeReport> {
         let (plan, identical) = self.merge_prepare(other)?;
+        if !plan.is_empty() {
+            self.raise_format(other.format)?;
+        }
         let root =
             fs::canonicalize(&self.root).map_err(|e| StoreError::io(None, &self.root, &e))?;
         let mut copied = Vec::new();
@@ -1475,16 +1673,19 @@ impl Store {
         let mut parents = std::collections::BTreeSet::new();
         for i in 0..staged.len() {
             let (item, tmp) = &staged[i];
-            if item.dst.join(ENTRY).exists() {
-                unstage(&staged[i..]);
-                return Err(StoreError::at(
-                    Code::E0606,
-                    &item.full,
-                    "appeared while merging (another writer?)",
-                ));
+            // Usually nothing is there: one `lstat` then, not two more system calls per key.
+            if fs::symlink_metadata(&item.dst).is_ok() {
+                if item.dst.join(ENTRY).exists() {
+                    unstage(&staged[i..]);
+                    return Err(StoreError::at(
+                        Code::E0606,
+                        &item.full,
+                        "appeared while merging (another writer?)",
+                    ));
+                }
+                // A leftover incomplete directory of the same name would block the rename.
+                let _ = fs::remove_dir_all(&item.dst);
             }
-            // A leftover incomplete directory of the same name would block the rename.
-            let _ = fs::remove_dir_all(&item.dst);
             if let Err(e) = fs::rename(tmp, &item.dst) {
                 unstage(&staged[i..]);
                 return Err(StoreError::io(Some(&item.full), &item.dst, &e));
@@ -1525,11 +1726,13 @@ impl Store {
                             root: dst,
                             prefix: full,
                             opts: self.opts,
+                            format: self.format,
                         };
                         let theirs = Store {
                             root: src,
                             prefix: other.full(&k),
                             opts: other.opts,
+                            format: other.format,
                         };
                         ours.merge_plan(&theirs, plan, conflicts, identical)?;
                     } else if same_content(&dst, &src) {
@@ -1616,10 +1819,23 @@ fn read_chunk_full(
     c: &ChunkRef,
     schema: &[ColumnSpec],
 ) -> Result<(Table, u64)> {
-    let path = dir.join(&c.file);
-    let bytes = fs::read(&path).map_err(|e| StoreError::io(Some(key), &path, &e))?;
-    let doc = decode_frame(&bytes, FileKind::Chunk, key, &path)?;
-    let t = table::chunk_from_value(&doc, schema)
+    // An inline chunk was checksummed with its entry; it is decoded and counted the same way.
+    let (path, owned, len);
+    let doc = match &c.inline {
+        Some(doc) => {
+            path = dir.join(ENTRY);
+            len = 0;
+            doc
+        }
+        None => {
+            path = dir.join(&c.file);
+            let bytes = read_file(&path).map_err(|e| StoreError::io(Some(key), &path, &e))?;
+            len = bytes.len() as u64;
+            owned = decode_frame(&bytes, FileKind::Chunk, key, &path)?;
+            &owned
+        }
+    };
+    let t = table::chunk_from_value(doc, schema)
         .map_err(|m| StoreError::at(Code::E0601, key, format!("{}: {m}", path.display())))?;
     if t.rows() != Ok(c.rows as usize) {
         return Err(StoreError::at(
@@ -1628,7 +1844,7 @@ fn read_chunk_full(
             format!("{}: row count differs from the manifest", path.display()),
         ));
     }
-    Ok((t, bytes.len() as u64))
+    Ok((t, len))
 }
 
 fn manifest_to_value(t: &TableInfo) -> Value {
@@ -1644,11 +1860,15 @@ fn manifest_to_value(t: &TableInfo) -> Value {
             Value::Array(
                 t.chunks
                     .iter()
-                    .map(|c| {
-                        Value::Map(vec![
+                    .map(|c| match &c.inline {
+                        Some(doc) => Value::Map(vec![
+                            (s("inline"), doc.clone()),
+                            (s("rows"), Value::from(c.rows)),
+                        ]),
+                        None => Value::Map(vec![
                             (s("file"), s(&c.file)),
                             (s("rows"), Value::from(c.rows)),
-                        ])
+                        ]),
                     })
                     .collect(),
             ),
@@ -1656,7 +1876,19 @@ fn manifest_to_value(t: &TableInfo) -> Value {
     ])
 }
 
-fn manifest_from_value(v: &Value) -> std::result::Result<TableInfo, String> {
+/// The value at `key` of a msgpack map, moved out (left as nil).
+fn take(doc: &mut Value, key: &str) -> Option<Value> {
+    match doc {
+        Value::Map(m) => m
+            .iter_mut()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| std::mem::replace(v, Value::Nil)),
+        _ => None,
+    }
+}
+
+fn manifest_from_value(mut v: Value) -> std::result::Result<TableInfo, String> {
+    let v = &mut v;
     let columns = table::schema_from_value(table::get(v, "columns").ok_or("no columns")?)?;
     let attrs = match table::get(v, "attrs") {
         Some(Value::Map(m)) => m
@@ -1668,12 +1900,23 @@ fn manifest_from_value(v: &Value) -> std::result::Result<TableInfo, String> {
     let rows = table::get(v, "rows")
         .and_then(Value::as_u64)
         .ok_or("no row count")?;
-    let chunks = table::get(v, "chunks")
-        .and_then(Value::as_array)
-        .ok_or("no chunk list")?
-        .iter()
-        .map(|c| {
-            let file = table::get(c, "file")
+    let Some(Value::Array(list)) = take(v, "chunks") else {
+        return Err("no chunk list".into());
+    };
+    let chunks = list
+        .into_iter()
+        .map(|mut c| {
+            let rows = table::get(&c, "rows")
+                .and_then(Value::as_u64)
+                .ok_or("chunk rows")?;
+            if let Some(doc) = take(&mut c, "inline") {
+                return Ok(ChunkRef {
+                    file: String::new(),
+                    rows,
+                    inline: Some(doc),
+                });
+            }
+            let file = table::get(&c, "file")
                 .and_then(Value::as_str)
                 .ok_or("chunk file")?;
             if chunk_number(file).is_none() {
@@ -1681,9 +1924,8 @@ fn manifest_from_value(v: &Value) -> std::result::Result<TableInfo, String> {
             }
             Ok(ChunkRef {
                 file: file.to_string(),
-                rows: table::get(c, "rows")
-                    .and_then(Value::as_u64)
-                    .ok_or("chunk rows")?,
+                rows,
+                inline: None,
             })
         })
         .collect::<std::result::Result<_, String>>()?;

@@ -24,7 +24,8 @@ import msgpack
 import numpy as np
 
 MAGIC = b"ISFSTORE"
-VERSION = 1
+VERSION = 2  # newest format version read; version 1 stores and files are read too
+VERSIONS = (1, 2)
 HEADER = struct.Struct("<8sHBB4xQQ")  # magic, version, file kind, reserved, body len, raw len
 ENTRY_FILE = "key.isfd"
 MARKER = "isf-store.json"
@@ -62,8 +63,8 @@ def read_payload(path, expect_kind, key=""):
     (stored,) = struct.unpack_from("<I", data, len(data) - 4)
     if zlib.crc32(data[:-4]) & 0xFFFFFFFF != stored:
         raise CorruptKey(key, f"{path}: checksum mismatch")
-    if version != VERSION:
-        raise StoreError("E0608", key, f"{path}: format version {version}, reader knows {VERSION}")
+    if version not in VERSIONS:
+        raise StoreError("E0608", key, f"{path}: format version {version}, reader knows 1 to {VERSION}")
     if kind != expect_kind:
         raise CorruptKey(key, f"{path}: file kind {kind}, expected {expect_kind}")
     try:
@@ -172,7 +173,7 @@ class Store:
                 info = json.load(f)
             if info.get("format") != "isf-store":
                 raise StoreError("E0602", None, f"{self.path} is not an isf store")
-            if info.get("version") != VERSION:
+            if info.get("version") not in VERSIONS:
                 raise StoreError("E0608", None, f"store format version {info.get('version')}")
         elif not (os.path.isfile(os.path.join(self.path, ENTRY_FILE)) and
                   self._entry_at(self.path, "")["kind"] == "store"):
@@ -249,9 +250,13 @@ class Store:
         schema = manifest["columns"]
         parts = []
         for chunk in manifest["chunks"]:
-            doc = read_payload(os.path.join(directory, chunk["file"]), KIND_CHUNK, self._full(key))
+            if "inline" in chunk:  # format version 2: the chunk document is in the entry
+                doc, name = chunk["inline"], ENTRY_FILE
+            else:
+                name = chunk["file"]
+                doc = read_payload(os.path.join(directory, name), KIND_CHUNK, self._full(key))
             if doc["rows"] != chunk["rows"]:
-                raise CorruptKey(self._full(key), f"{chunk['file']}: row count differs from the manifest")
+                raise CorruptKey(self._full(key), f"{name}: row count differs from the manifest")
             parts.append(_decode_chunk(doc, schema, self._full(key)))
         columns = {}
         for spec in schema:
