@@ -533,35 +533,7 @@ fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
         let Some(r) = scan.read(name) else { continue };
         match activation::parse_activation(&r.text, &r.path.display().to_string()) {
             Ok(rows) => {
-                let t = Table::new()
-                    .with(
-                        "synapse_type",
-                        Column::Str(rows.iter().map(|r| r.synapse_type.clone()).collect()),
-                    )
-                    .with(
-                        "synapse_id",
-                        Column::I64(rows.iter().map(|r| r.synapse_id).collect()),
-                    )
-                    .with(
-                        "soma_distance_um",
-                        Column::F64(rows.iter().map(|r| r.soma_distance_um).collect()),
-                    )
-                    .with(
-                        "section",
-                        Column::I64(rows.iter().map(|r| i64::from(r.section)).collect()),
-                    )
-                    .with(
-                        "point",
-                        Column::I64(rows.iter().map(|r| i64::from(r.point)).collect()),
-                    )
-                    .with(
-                        "label",
-                        Column::Str(rows.iter().map(|r| r.label.clone()).collect()),
-                    )
-                    .with(
-                        "release_times_ms",
-                        Column::F64List(rows.into_iter().map(|r| r.times_ms).collect()),
-                    );
+                let t = crate::run::sink::activation_table(rows);
                 planned.push(Planned {
                     key: format!("synapse_activations/{}", trial_key(n)),
                     content: Content::Table(t),

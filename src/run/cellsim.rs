@@ -932,46 +932,6 @@ fn lower_diag(errors: &[crate::lower::cell::LowerError]) -> Diagnostic {
     d
 }
 
-/// One row per active synapse, in ISF's order (type, then synapse id): type, synapse id, soma
-/// distance (µm), section, 3-D point, label and release times (ms) — the columns of ISF's
-/// `simulation_run*_synapses.csv`.
-fn activation_table(
-    prep: &crate::network::PreparedNetwork,
-    inp: &crate::network::TrialInput,
-) -> crate::store::Table {
-    use crate::store::{Column, Table};
-    let rows = crate::network::activation_rows(prep, inp);
-    Table::new()
-        .with(
-            "synapse_type",
-            Column::Str(rows.iter().map(|r| r.synapse_type.clone()).collect()),
-        )
-        .with(
-            "synapse_id",
-            Column::I64(rows.iter().map(|r| r.synapse_id).collect()),
-        )
-        .with(
-            "soma_distance_um",
-            Column::F64(rows.iter().map(|r| r.soma_distance_um).collect()),
-        )
-        .with(
-            "section",
-            Column::I64(rows.iter().map(|r| r.section as i64).collect()),
-        )
-        .with(
-            "point",
-            Column::I64(rows.iter().map(|r| r.point as i64).collect()),
-        )
-        .with(
-            "label",
-            Column::Str(rows.iter().map(|r| r.label.clone()).collect()),
-        )
-        .with(
-            "release_times_ms",
-            Column::F64List(rows.into_iter().map(|r| r.times_ms).collect()),
-        )
-}
-
 /// One row per presynaptic cell with at least one spike: the cell's global index (populations
 /// in network order, cells within each) and its spike times (ms).
 fn presynaptic_table(inp: &crate::network::TrialInput) -> crate::store::Table {
@@ -1274,8 +1234,12 @@ impl TrialRunner for CellRunner {
                 }
                 Probe::Activations => {
                     if let (Some(prep), Some(inp)) = (&pi.network, &input) {
-                        out.tables
-                            .push(("synapse_activations".into(), activation_table(prep, inp)));
+                        out.tables.push((
+                            "synapse_activations".into(),
+                            super::sink::activation_table(crate::network::activation_rows(
+                                prep, inp,
+                            )),
+                        ));
                     }
                 }
                 Probe::PresynapticSpikes => {

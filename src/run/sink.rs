@@ -626,6 +626,42 @@ impl ResultSink for StoreSink {
     }
 }
 
+/// The synapse-activation table of one trial, one row per active synapse in ISF's order (type,
+/// then synapse id): `synapse_type`, `synapse_id`, `soma_distance_um`, `section`, `point`,
+/// `label`, `release_times_ms` — the columns of ISF's `simulation_run*_synapses.csv`. Runs and
+/// `isf db import-isf` both write it, so imported and simulated trials have one layout.
+pub fn activation_table(rows: Vec<crate::formats::activation::ActivationRow>) -> Table {
+    Table::new()
+        .with(
+            "synapse_type",
+            Column::Str(rows.iter().map(|r| r.synapse_type.clone()).collect()),
+        )
+        .with(
+            "synapse_id",
+            Column::I64(rows.iter().map(|r| r.synapse_id).collect()),
+        )
+        .with(
+            "soma_distance_um",
+            Column::F64(rows.iter().map(|r| r.soma_distance_um).collect()),
+        )
+        .with(
+            "section",
+            Column::I64(rows.iter().map(|r| i64::from(r.section)).collect()),
+        )
+        .with(
+            "point",
+            Column::I64(rows.iter().map(|r| i64::from(r.point)).collect()),
+        )
+        .with(
+            "label",
+            Column::Str(rows.iter().map(|r| r.label.clone()).collect()),
+        )
+        .with(
+            "release_times_ms",
+            Column::F64List(rows.into_iter().map(|r| r.times_ms).collect()),
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
