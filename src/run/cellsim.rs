@@ -1032,12 +1032,14 @@ pub fn nearest_site(morph: &Morphology, nseg: &[usize], p: [f64; 3]) -> Site {
 }
 
 /// Spike times: the first sample at or above `threshold` after a sample below it (spec 07
-/// §7.1), reported at that sample's time, no interpolation.
+/// §7.1), reported at that sample's time on the trace's grid ([`super::TimeGrid`]), no
+/// interpolation.
 pub fn spike_times(v: &[f64], dt_ms: f64, threshold_mv: f64) -> Vec<f64> {
+    let grid = super::TimeGrid::new(dt_ms);
     v.windows(2)
         .enumerate()
         .filter(|(_, w)| w[0] < threshold_mv && w[1] >= threshold_mv)
-        .map(|(k, _)| (k + 1) as f64 * dt_ms)
+        .map(|(k, _)| grid.at(k + 1))
         .collect()
 }
 

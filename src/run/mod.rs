@@ -169,8 +169,65 @@ impl Shard {
     }
 }
 
+/// Sample times of a trial's grid, `k·dt`, as the decimal numbers a user reads: with
+/// `dt = 0.025 ms` sample 3 is `0.075`, not `3 × 0.025 = 0.07500000000000001`.
+///
+/// When `dt` is a short decimal (`m / 10^d` for an integer `m` and `d ≤ 9`), `t_k` is the
+/// double nearest to the decimal `k·m / 10^d`: the integer product is exact below 2^53 and the
+/// division by the exact power of ten is correctly rounded. Otherwise (`dt = 1/3 ms`) it is
+/// `k·dt`. Traces and spike times are stored with these times, so they compare, print and
+/// join exactly (a spike at sample k sits on the trace's k-th time).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimeGrid {
+    /// `m` of `dt = m / 10^d`, or `dt` itself.
+    step: f64,
+    /// `10^d`, or 1.
+    scale: f64,
+}
+
+impl TimeGrid {
+    /// The grid of time step `dt_ms`.
+    pub fn new(dt_ms: f64) -> TimeGrid {
+        for d in 0..=9 {
+            let scale = 10f64.powi(d);
+            let m = (dt_ms * scale).round();
+            if m > 0.0 && m < 9.0e15 && m / scale == dt_ms {
+                return TimeGrid { step: m, scale };
+            }
+        }
+        TimeGrid {
+            step: dt_ms,
+            scale: 1.0,
+        }
+    }
+
+    /// The time of sample `k` in ms.
+    pub fn at(&self, k: usize) -> f64 {
+        k as f64 * self.step / self.scale
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn grid_times_are_the_decimal_times() {
+        let g = TimeGrid::new(0.025);
+        assert_eq!(g.at(3), 0.075);
+        assert_eq!(g.at(5623), 140.575);
+        assert_ne!(3.0 * 0.025, 0.075, "the float noise this avoids");
+        assert_eq!(TimeGrid::new(0.1).at(7), 0.7);
+        assert_eq!(TimeGrid::new(2.0).at(7), 14.0);
+        // Not a short decimal: plain k·dt.
+        let third = 1.0 / 3.0;
+        assert_eq!(TimeGrid::new(third).at(7), 7.0 * third);
+        // Every time is the double nearest to its decimal.
+        let g = TimeGrid::new(0.025);
+        for k in 0..20_000 {
+            let text = format!("{}.{:03}", k * 25 / 1000, k * 25 % 1000);
+            assert_eq!(g.at(k), text.parse::<f64>().unwrap(), "sample {k}");
+        }
+    }
+
     use super::*;
 
     fn axis(path: &str, n: usize, group: u32) -> SweepAxisModel {

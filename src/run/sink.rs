@@ -490,7 +490,8 @@ fn trace_table(name: &str, rows: &[&TraceRow]) -> Result<Table, Diagnostic> {
             ),
         ));
     }
-    let times: Vec<f64> = (0..width).map(|k| k as f64 * dt).collect();
+    let grid = super::TimeGrid::new(dt);
+    let times: Vec<f64> = (0..width).map(|k| grid.at(k)).collect();
     let data: Vec<f64> = rows.iter().flat_map(|r| r.data.iter().copied()).collect();
     let labels = rows.iter().map(|r| r.label.clone()).collect();
     Ok(Table::traces(labels, &times, data)
