@@ -115,3 +115,60 @@ fn plan_hash_follows_content_not_location() {
     );
     assert_ne!(a, c, "a changed morphology changes the plan hash");
 }
+
+/// `isf run` ends with a summary per sweep point: the sweep value, spikes per trial (mean ±
+/// sd) and the rate, read back from the stored spike table, then commands that work on it.
+#[test]
+fn run_prints_a_summary_of_what_the_store_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("qs.isfdb");
+    let out_s = out.to_str().unwrap();
+    let (code, stdout, err) = isf(&["run", "examples/quickstart.isf", "--out", out_s]);
+    assert_eq!(code, 0, "{err}");
+    // The counts the summary must show, straight from the store.
+    let store = isf::store::Store::open(&out).unwrap();
+    let t = store.get_table("quickstart/events/spikes_soma_").unwrap();
+    let (Some(isf::store::Column::Str(labels)), Some(isf::store::Column::F64List(times))) =
+        (t.column("sim_trial_index"), t.column("times_ms"))
+    else {
+        panic!("spike table columns")
+    };
+    let mut per_point = std::collections::BTreeMap::<String, Vec<f64>>::new();
+    for (l, ts) in labels.iter().zip(times) {
+        let p = l.split('/').next().unwrap().to_string();
+        per_point.entry(p).or_default().push(ts.len() as f64);
+    }
+    assert_eq!(per_point.len(), 3, "{stdout}");
+    for (p, amp) in per_point.keys().zip(["0.4 nA", "0.8 nA", "1.2 nA"]) {
+        let n = &per_point[p];
+        let mean = n.iter().sum::<f64>() / n.len() as f64;
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(p.as_str()))
+            .unwrap_or_else(|| panic!("no summary line for {p}:\n{stdout}"));
+        assert!(
+            line.contains(&format!("stimulus.step.amp = {amp}")),
+            "{line}"
+        );
+        // quickstart runs 300 ms.
+        let want = format!("spikes(soma): {mean:.2} ± ");
+        assert!(line.contains(&want), "{line} lacks {want}");
+        assert!(line.contains(&format!("({:.1} Hz)", mean / 0.3)), "{line}");
+    }
+    assert!(
+        per_point.values().any(|n| n.iter().any(|&x| x > 0.0)),
+        "the quickstart sweep spikes"
+    );
+    // The suggested next commands run as printed.
+    let next: Vec<&str> = stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("isf analyze") || l.starts_with("isf db ls"))
+        .collect();
+    assert_eq!(next.len(), 2, "{stdout}");
+    for cmd in next {
+        let args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+        let (code, _, err) = isf(&args);
+        assert_eq!(code, 0, "`{cmd}`: {err}");
+    }
+}

@@ -10,7 +10,7 @@ use crate::run::fingerprint::Plan;
 use crate::run::sink::StoreSink;
 use crate::run::{Shard, point_values, work_items};
 use crate::sema::sweep::{SweepTarget, SweepValue};
-use crate::store::{Metadata, Store, WriterLock};
+use crate::store::{Column, Metadata, Store, WriterLock};
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -314,6 +314,9 @@ pub fn run(args: RunArgs) -> i32 {
                 if let Err(d) = sink.assemble() {
                     return fail(d);
                 }
+                if !args.quiet {
+                    print_summary(&store, exp, &out);
+                }
             }
             Ok(false) => {
                 let done = sink.done().map(|d| d.len()).unwrap_or(0);
@@ -327,4 +330,135 @@ pub fn run(args: RunArgs) -> i32 {
         }
     }
     status
+}
+
+/// The run summary: per sweep point its values and, per spike recording, spikes per trial
+/// (mean ± sd) and the rate; then where the tables are and the commands to look further. It is
+/// read back from the assembled tables, so it shows what the store holds.
+fn print_summary(store: &Store, exp: &crate::model::ExperimentModel, out: &std::path::Path) {
+    let Ok(es) = store.sub_existing(&exp.name) else {
+        return;
+    };
+    let events = es.sub_existing("events").ok();
+    let names = events
+        .as_ref()
+        .and_then(|e| e.keys().ok())
+        .unwrap_or_default();
+    // Spike counts per (recording, point), one entry per trial.
+    let mut counts: Vec<(String, std::collections::BTreeMap<u64, Vec<f64>>)> = Vec::new();
+    for name in &names {
+        let Some(t) = events.as_ref().and_then(|e| e.get_table(name).ok()) else {
+            continue;
+        };
+        let (Some(Column::Str(labels)), Some(Column::F64List(times))) =
+            (t.column("sim_trial_index"), t.column("times_ms"))
+        else {
+            continue;
+        };
+        let mut per_point: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+        for (label, ts) in labels.iter().zip(times) {
+            let Some(p) = label
+                .strip_prefix('p')
+                .and_then(|l| l.split('/').next())
+                .and_then(|p| p.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            per_point.entry(p).or_default().push(ts.len() as f64);
+        }
+        // The recording as the script names it (`spikes(soma)`), else the key.
+        let shown = match t.attrs.get("recording") {
+            Some(rmpv::Value::String(r)) => r.as_str().unwrap_or(name).to_string(),
+            _ => name.clone(),
+        };
+        counts.push((shown, per_point));
+    }
+    let points = crate::run::sweep_points(&exp.sweep);
+    println!("{}: summary ({} trial(s) per point)", exp.name, exp.trials);
+    for p in 0..points.min(50) {
+        let values = point_values(&exp.sweep, p);
+        let duration_ms = values
+            .iter()
+            .zip(&exp.sweep)
+            .find_map(|((_, v), a)| match (&a.target, v) {
+                (SweepTarget::Duration, crate::model::Value::Num { value, .. }) => Some(*value),
+                _ => None,
+            })
+            .unwrap_or(exp.duration_ms);
+        let what: Vec<String> = values
+            .iter()
+            .map(|(path, v)| format!("{path} = {}", show_value(v)))
+            .collect();
+        let mut line = format!("  p{p:06}");
+        if !what.is_empty() {
+            line += &format!("  {}", what.join(", "));
+        }
+        for (name, per_point) in &counts {
+            let Some(n) = per_point.get(&p) else { continue };
+            let mean = n.iter().sum::<f64>() / n.len() as f64;
+            let sd = if n.len() > 1 {
+                (n.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n.len() - 1) as f64).sqrt()
+            } else {
+                0.0
+            };
+            let rate = mean / (duration_ms / 1000.0);
+            line += &format!("  {name}: {mean:.2} ± {sd:.2} per trial ({rate:.1} Hz)");
+        }
+        println!("{line}");
+    }
+    if points > 50 {
+        println!("  … {} more sweep points", points - 50);
+    }
+    let tables = |k: &str| {
+        es.sub_existing(k)
+            .and_then(|s| s.keys())
+            .map(|v| v.join(", "))
+            .unwrap_or_default()
+    };
+    println!(
+        "  tables in {}: {}/traces/{{{}}}, {}/events/{{{}}}",
+        out.display(),
+        exp.name,
+        tables("traces"),
+        exp.name,
+        tables("events")
+    );
+    let first_events = names
+        .first()
+        .map_or("events/…".to_string(), |n| format!("events/{n}"));
+    let first_trace = es
+        .sub_existing("traces")
+        .and_then(|s| s.keys())
+        .ok()
+        .and_then(|k| k.first().cloned())
+        .map_or("traces/…".to_string(), |k| format!("traces/{k}"));
+    println!("  next:");
+    println!("    isf db ls {} -r", out.display());
+    println!(
+        "    isf analyze psth {} {}/{first_events} --bin 1",
+        out.display(),
+        exp.name
+    );
+    println!(
+        "    isf plot traces {} {}/{first_trace} -o {}_traces",
+        out.display(),
+        exp.name,
+        exp.name
+    );
+}
+
+/// A sweep value as the summary prints it (`0.5 nA`, `[basal, apical]`).
+fn show_value(v: &crate::model::Value) -> String {
+    use crate::model::Value as V;
+    match v {
+        V::Num { value, unit } if unit.is_empty() || unit == "1" => format!("{value}"),
+        V::Num { value, unit } => format!("{value} {unit}"),
+        V::Str(s) => s.clone(),
+        V::Bool(b) => b.to_string(),
+        V::List(xs) => format!(
+            "[{}]",
+            xs.iter().map(show_value).collect::<Vec<_>>().join(", ")
+        ),
+        other => format!("{other:?}"),
+    }
 }
