@@ -259,6 +259,11 @@ mod tests {
         assert_eq!(c, vec!["e", "g"]);
         let (s, c) = h.candidates(":lo", 3);
         assert_eq!((s, c), (0, vec![":load".to_string()]));
+        // The random draws of synapse event blocks are builtins too.
+        let (_, c) = h.candidates("expr", 4);
+        assert_eq!(c, vec!["exprand"]);
+        let (_, c) = h.candidates("unir", 4);
+        assert_eq!(c, vec!["unirand"]);
     }
 
     #[test]

@@ -76,6 +76,18 @@ pub const SIGNATURES: &[Signature] = &[
         params: &[req("x", Want::Q(ONE))],
         doc: "e^x of a dimensionless x",
     },
+    // Random draws: checked by `draw` (event blocks only, no arguments); listed here so that
+    // completion, hover texts and "did you mean" know them.
+    Signature {
+        name: "exprand",
+        params: &[],
+        doc: "a random draw, exponential with mean 1 (NEURON's exprand(1)); only in a synapse's event block",
+    },
+    Signature {
+        name: "unirand",
+        params: &[],
+        doc: "a random draw, uniform in [0, 1); only in a synapse's event block",
+    },
     Signature {
         name: "log",
         params: &[req("x", Want::Q(ONE))],
