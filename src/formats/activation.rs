@@ -93,23 +93,8 @@ pub fn parse_activation(text: &str, file: &str) -> Result<Vec<ActivationRow>, Fi
                 format!("point ID `{}` is not an integer ≥ 0", rest[2]),
             )
         })?;
-        let mut times_ms = Vec::new();
-        for s in rest[4].split(',') {
-            let s = s.trim();
-            if s.is_empty() {
-                continue;
-            }
-            let t: f64 = s
-                .parse()
-                .map_err(|_| err(k0 + 4, format!("activation time `{s}` is not a number")))?;
-            if !t.is_finite() || t < 0.0 {
-                return Err(err(
-                    k0 + 4,
-                    format!("activation time {t} ms: times must be finite and ≥ 0"),
-                ));
-            }
-            times_ms.push(t);
-        }
+        let times_ms =
+            super::time_list(rest[4], "activation time", false).map_err(|m| err(k0 + 4, m))?;
         rows.push(ActivationRow {
             synapse_type: f[0].trim().to_string(),
             synapse_id: id,

@@ -86,3 +86,30 @@ impl fmt::Display for FileError {
 }
 
 impl std::error::Error for FileError {}
+
+/// A comma-separated list of times in ms as ISF writes them (`12.5,148.25,`: each time followed
+/// by a comma; empty items are skipped). Every time must be a finite number, and not below 0
+/// unless `negative` is allowed. The error is the message for the field; `what` names one item
+/// (`activation time`, `spike time`).
+pub fn time_list(field: &str, what: &str, negative: bool) -> Result<Vec<f64>, String> {
+    let mut times = Vec::new();
+    for s in field.split(',') {
+        let s = s.trim();
+        if s.is_empty() {
+            continue;
+        }
+        let t: f64 = s
+            .parse()
+            .map_err(|_| format!("{what} `{s}` is not a number"))?;
+        if !t.is_finite() || (!negative && t < 0.0) {
+            let rule = if negative {
+                "finite"
+            } else {
+                "finite and ≥ 0"
+            };
+            return Err(format!("{what} {t} ms: times must be {rule}"));
+        }
+        times.push(t);
+    }
+    Ok(times)
+}

@@ -64,19 +64,8 @@ pub fn parse_presynaptic(text: &str, file: &str) -> Result<Vec<CellRow>, FileErr
                     format!("cell ID `{}` is not an integer ≥ 0", f[1].trim()),
                 )
             })?;
-        let mut times_ms = Vec::new();
-        for s in f.get(2).copied().unwrap_or("").split(',') {
-            let s = s.trim();
-            if s.is_empty() {
-                continue;
-            }
-            let t: f64 = s
-                .parse()
-                .ok()
-                .filter(|t: &f64| t.is_finite())
-                .ok_or_else(|| err(2, format!("spike time `{s}` is not a finite number")))?;
-            times_ms.push(t);
-        }
+        let times_ms = super::time_list(f.get(2).copied().unwrap_or(""), "spike time", true)
+            .map_err(|m| err(2, m))?;
         rows.push(CellRow {
             cell_type: cell_type.to_string(),
             cell_id,
