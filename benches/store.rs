@@ -120,10 +120,9 @@ fn main() {
         let s = Store::create(dir.path().join("db"))
             .unwrap()
             .with_options(opts);
-        let doc = table::chunk_to_value(&t, trials, decimal);
+        let doc = table::chunk_doc(&t, trials, decimal);
         let (enc, chunk_len) = best(|| {
-            let mut bytes = Vec::new();
-            rmpv::encode::write_value(&mut bytes, &doc).unwrap();
+            let bytes = rmp_serde::to_vec_named(&doc).unwrap();
             frame::encode(
                 FileKind::Chunk,
                 frame::V1,

@@ -92,6 +92,49 @@ fn values_roundtrip_with_metadata() {
     assert_eq!(again.get::<Record>("params").unwrap(), r);
 }
 
+/// A stored nil is a value (not a missing one), and keys of the entry map this isf does not
+/// know are ignored (format §3), as a newer writer may add some.
+#[test]
+fn nil_values_and_unknown_entry_keys() {
+    use isf::store::frame::{self, FileKind};
+    let (_d, s) = store();
+    s.put("nothing", &()).unwrap();
+    assert_eq!(s.get_value("nothing").unwrap(), rmpv::Value::Nil);
+    s.put("n", &7u8).unwrap();
+    // Rewrite the entry with an extra key at the front and one inside `meta`.
+    let path = s.path().join("n/key.isfd");
+    let raw = frame::decode(&fs::read(&path).unwrap(), FileKind::Entry).unwrap();
+    let rmpv::Value::Map(mut m) = rmpv::decode::read_value(&mut raw.as_slice()).unwrap() else {
+        panic!("entry is not a map")
+    };
+    m.insert(
+        0,
+        ("from_the_future".into(), rmpv::Value::from(vec![1u8, 2])),
+    );
+    for (k, v) in &mut m {
+        if k.as_str() == Some("meta")
+            && let rmpv::Value::Map(meta) = v
+        {
+            meta.push(("novelty".into(), true.into()));
+        }
+    }
+    let mut doc = Vec::new();
+    rmpv::encode::write_value(&mut doc, &rmpv::Value::Map(m)).unwrap();
+    let bytes = frame::encode(
+        FileKind::Entry,
+        frame::V1,
+        &doc,
+        isf::store::Codec::Lz4,
+        5,
+        isf::store::Shuffle::Byte,
+        1,
+    )
+    .unwrap();
+    fs::write(&path, bytes).unwrap();
+    assert_eq!(s.get::<u8>("n").unwrap(), 7);
+    assert!(s.verify().ok());
+}
+
 #[test]
 fn key_names_are_validated() {
     let (_d, s) = store();

@@ -36,9 +36,10 @@ pub use table::{Column, ColumnSpec, DType, Table};
 
 use crate::diagnostics::Code;
 use frame::{FileKind, FrameError};
+use indexmap::IndexMap;
 use rmpv::Value;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -56,8 +57,9 @@ pub const MAX_NAME: usize = 120;
 /// Orphan chunks younger than this (seconds) may belong to an append in progress.
 const ORPHAN_GRACE_S: u64 = 60;
 
-/// What a key holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a key holds (stored as its name, [`Kind::name`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A msgpack value (scalar, string, list, record).
     Value,
@@ -78,16 +80,6 @@ impl Kind {
             Kind::Store => "store",
             Kind::Folder => "folder",
         }
-    }
-
-    fn parse(s: &str) -> Option<Kind> {
-        Some(match s {
-            "value" => Kind::Value,
-            "table" => Kind::Table,
-            "store" => Kind::Store,
-            "folder" => Kind::Folder,
-            _ => return None,
-        })
     }
 }
 
@@ -150,33 +142,70 @@ fn payload_codec(opts: &WriteOptions, kind: FileKind, len: usize) -> (Codec, Shu
     }
 }
 
-/// One table chunk as listed in the manifest.
-#[derive(Clone, Debug, PartialEq)]
+// The documents of entry files are serialised by field name (msgpack maps, format §3, §4.1):
+// the field order below is the key order in the file, and a field that is `None` (or an
+// empty file name) is left out. Unknown keys are ignored when reading.
+
+/// One table chunk as listed in the manifest: `{"file": name, "rows": n}`, or `{"inline":
+/// chunk document, "rows": n}` (format version 2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChunkRef {
     /// File name inside the key directory; empty for an inline chunk.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub file: String,
+    /// The chunk document itself when it is held inline in the entry (format version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<table::ChunkDoc>,
     /// Rows in the chunk.
     pub rows: u64,
-    /// The chunk document itself when it is held inline in the entry (format version 2).
-    pub inline: Option<Value>,
 }
 
 /// A table's manifest: schema, attributes and chunk list (no row data).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TableInfo {
     pub columns: Vec<ColumnSpec>,
-    pub attrs: Vec<(String, Value)>,
+    /// Attributes in the order they were first written.
+    #[serde(default)]
+    pub attrs: IndexMap<String, Value>,
     pub rows: u64,
     pub chunks: Vec<ChunkRef>,
 }
 
-/// A decoded entry file.
-#[derive(Clone, Debug)]
+impl TableInfo {
+    /// Check what serde cannot: every chunk is inline or names a chunk file of this key (never
+    /// a path elsewhere).
+    fn checked(mut self) -> std::result::Result<TableInfo, String> {
+        for c in &mut self.chunks {
+            if c.inline.is_some() {
+                c.file.clear();
+            } else if chunk_number(&c.file).is_none() {
+                return Err(format!("bad chunk file name {:?}", c.file));
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// An entry file's document (format §3).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Entry {
     kind: Kind,
+    #[serde(default)]
     meta: Metadata,
+    /// The value of kind `value` (a stored nil is `Some(Nil)`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     value: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     table: Option<TableInfo>,
+}
+
+/// A field that is there, whatever its value (nil included).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// One key as listed by [`Store::list`].
@@ -388,10 +417,6 @@ fn chunk_number(name: &str) -> Option<u64> {
         .ok()
 }
 
-fn s(v: &str) -> Value {
-    Value::from(v)
-}
-
 impl Store {
     /// Create a store at `path` (creating directories), or open it if it already is one.
     /// Refuses a non-empty directory that is not a store.
@@ -531,78 +556,40 @@ impl Store {
             }
             Err(e) => return Err(StoreError::io(Some(key), path, &e)),
         };
-        let mut doc = decode_frame(&bytes, FileKind::Entry, key, path)?;
+        let mut entry: Entry = decode_frame(&bytes, FileKind::Entry, key, path)?;
         let corrupt =
             |m: &str| StoreError::at(Code::E0601, key, format!("{}: {m}", path.display()));
-        let kind = table::get(&doc, "kind")
-            .and_then(Value::as_str)
-            .and_then(Kind::parse)
-            .ok_or_else(|| corrupt("entry has no valid kind"))?;
-        let meta = match table::get(&doc, "meta") {
-            Some(m) => from_value::<Metadata>(m).map_err(|e| corrupt(&e))?,
-            None => Metadata::default(),
-        };
-        // Moved out of the document, not cloned: an inline chunk or a large value would
-        // otherwise be copied once more for every entry read.
-        let table = match (kind, take(&mut doc, "table")) {
-            (Kind::Table, Some(t)) => Some(manifest_from_value(t).map_err(|e| corrupt(&e))?),
+        entry.table = match (entry.kind, entry.table) {
+            (Kind::Table, Some(t)) => Some(t.checked().map_err(|e| corrupt(&e))?),
             (Kind::Table, None) => return Err(corrupt("table entry without manifest")),
             _ => None,
         };
-        let value = take(&mut doc, "value");
-        if kind == Kind::Value && value.is_none() {
+        if entry.kind == Kind::Value && entry.value.is_none() {
             return Err(corrupt("value entry without value"));
         }
-        Ok((
-            Entry {
-                kind,
-                meta,
-                value,
-                table,
-            },
-            bytes.len() as u64,
-        ))
+        Ok((entry, bytes.len() as u64))
     }
 
     fn write_entry(&self, dir: &Path, key: &str, entry: &Entry) -> Result<()> {
-        let mut m = vec![
-            (s("kind"), s(entry.kind.name())),
-            (
-                s("meta"),
-                to_value(&entry.meta).map_err(|e| StoreError::at(Code::E0605, key, e))?,
-            ),
-        ];
-        if let Some(v) = &entry.value {
-            m.push((s("value"), v.clone()));
-        }
         // Only an entry holding inline chunks needs version 2; everything else stays
         // readable by a version-1 reader.
-        let mut version = frame::V1;
-        if let Some(t) = &entry.table {
-            if t.chunks.iter().any(|c| c.inline.is_some()) {
-                version = 2;
-            }
-            m.push((s("table"), manifest_to_value(t)));
-        }
-        self.write_payload(
-            &dir.join(ENTRY),
-            key,
-            FileKind::Entry,
-            version,
-            &Value::Map(m),
-        )
+        let inline = entry
+            .table
+            .as_ref()
+            .is_some_and(|t| t.chunks.iter().any(|c| c.inline.is_some()));
+        let version = if inline { 2 } else { frame::V1 };
+        self.write_payload(&dir.join(ENTRY), key, FileKind::Entry, version, entry)
     }
 
-    fn write_payload(
+    fn write_payload<T: Serialize>(
         &self,
         path: &Path,
         key: &str,
         kind: FileKind,
         version: u16,
-        doc: &Value,
+        doc: &T,
     ) -> Result<()> {
-        let mut raw = Vec::new();
-        rmpv::encode::write_value(&mut raw, doc)
+        let raw = rmp_serde::to_vec_named(doc)
             .map_err(|e| StoreError::at(Code::E0605, key, format!("cannot encode: {e}")))?;
         let (codec, shuffle, typesize) = payload_codec(&self.opts, kind, raw.len());
         let bytes = frame::encode(
@@ -1048,7 +1035,7 @@ impl Store {
             chunks.push(ChunkRef {
                 file: String::new(),
                 rows: rows as u64,
-                inline: Some(table::chunk_to_value(t, rows, self.opts.decimal)),
+                inline: Some(table::chunk_doc(t, rows, self.opts.decimal)),
             });
         }
         let mut next = next_chunk(&dir);
@@ -1063,11 +1050,7 @@ impl Store {
         }
         let info = TableInfo {
             columns: t.schema(),
-            attrs: t
-                .attrs
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            attrs: t.attrs.clone().into_iter().collect(),
             rows: rows as u64,
             chunks,
         };
@@ -1097,7 +1080,7 @@ impl Store {
         n: u64,
     ) -> Result<ChunkRef> {
         let file = chunk_name(n);
-        let doc = table::chunk_to_value(t, rows, self.opts.decimal);
+        let doc = table::chunk_doc(t, rows, self.opts.decimal);
         self.write_payload(&dir.join(&file), key, FileKind::Chunk, frame::V1, &doc)?;
         Ok(ChunkRef {
             file,
@@ -1146,12 +1129,8 @@ impl Store {
             info.chunks.push(chunk);
             info.rows += rows as u64;
         }
-        for (k, v) in &t.attrs {
-            match info.attrs.iter_mut().find(|(n, _)| n == k) {
-                Some(slot) => slot.1 = v.clone(),
-                None => info.attrs.push((k.clone(), v.clone())),
-            }
-        }
+        // A new attribute goes last, a known one keeps its place.
+        info.attrs.extend(t.attrs.clone());
         let total = info.rows;
         entry.meta.modified = Some(meta::now_rfc3339());
         self.write_entry(&dir, &full, &entry)?;
@@ -1780,7 +1759,13 @@ fn describe_schema(cols: &[ColumnSpec]) -> String {
         .join(", ")
 }
 
-fn decode_frame(bytes: &[u8], kind: FileKind, key: &str, path: &Path) -> Result<Value> {
+/// The document of a payload file, checked and decoded.
+fn decode_frame<T: DeserializeOwned>(
+    bytes: &[u8],
+    kind: FileKind,
+    key: &str,
+    path: &Path,
+) -> Result<T> {
     let raw = frame::decode(bytes, kind).map_err(|e| match e {
         FrameError::Corrupt(m) => {
             StoreError::at(Code::E0601, key, format!("{}: {m}", path.display()))
@@ -1795,7 +1780,7 @@ fn decode_frame(bytes: &[u8], kind: FileKind, key: &str, path: &Path) -> Result<
             ),
         ),
     })?;
-    rmpv::decode::read_value(&mut raw.as_slice()).map_err(|e| {
+    rmp_serde::from_slice(&raw).map_err(|e| {
         StoreError::at(
             Code::E0601,
             key,
@@ -1835,7 +1820,7 @@ fn read_chunk_full(
             &owned
         }
     };
-    let t = table::chunk_from_value(doc, schema)
+    let t = table::chunk_table(doc, schema)
         .map_err(|m| StoreError::at(Code::E0601, key, format!("{}: {m}", path.display())))?;
     if t.rows() != Ok(c.rows as usize) {
         return Err(StoreError::at(
@@ -1845,96 +1830,6 @@ fn read_chunk_full(
         ));
     }
     Ok((t, len))
-}
-
-fn manifest_to_value(t: &TableInfo) -> Value {
-    Value::Map(vec![
-        (s("columns"), table::schema_to_value(&t.columns)),
-        (
-            s("attrs"),
-            Value::Map(t.attrs.iter().map(|(k, v)| (s(k), v.clone())).collect()),
-        ),
-        (s("rows"), Value::from(t.rows)),
-        (
-            s("chunks"),
-            Value::Array(
-                t.chunks
-                    .iter()
-                    .map(|c| match &c.inline {
-                        Some(doc) => Value::Map(vec![
-                            (s("inline"), doc.clone()),
-                            (s("rows"), Value::from(c.rows)),
-                        ]),
-                        None => Value::Map(vec![
-                            (s("file"), s(&c.file)),
-                            (s("rows"), Value::from(c.rows)),
-                        ]),
-                    })
-                    .collect(),
-            ),
-        ),
-    ])
-}
-
-/// The value at `key` of a msgpack map, moved out (left as nil).
-fn take(doc: &mut Value, key: &str) -> Option<Value> {
-    match doc {
-        Value::Map(m) => m
-            .iter_mut()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| std::mem::replace(v, Value::Nil)),
-        _ => None,
-    }
-}
-
-fn manifest_from_value(mut v: Value) -> std::result::Result<TableInfo, String> {
-    let v = &mut v;
-    let columns = table::schema_from_value(table::get(v, "columns").ok_or("no columns")?)?;
-    let attrs = match table::get(v, "attrs") {
-        Some(Value::Map(m)) => m
-            .iter()
-            .map(|(k, v)| Ok((k.as_str().ok_or("attribute name")?.to_string(), v.clone())))
-            .collect::<std::result::Result<_, String>>()?,
-        _ => Vec::new(),
-    };
-    let rows = table::get(v, "rows")
-        .and_then(Value::as_u64)
-        .ok_or("no row count")?;
-    let Some(Value::Array(list)) = take(v, "chunks") else {
-        return Err("no chunk list".into());
-    };
-    let chunks = list
-        .into_iter()
-        .map(|mut c| {
-            let rows = table::get(&c, "rows")
-                .and_then(Value::as_u64)
-                .ok_or("chunk rows")?;
-            if let Some(doc) = take(&mut c, "inline") {
-                return Ok(ChunkRef {
-                    file: String::new(),
-                    rows,
-                    inline: Some(doc),
-                });
-            }
-            let file = table::get(&c, "file")
-                .and_then(Value::as_str)
-                .ok_or("chunk file")?;
-            if chunk_number(file).is_none() {
-                return Err(format!("bad chunk file name {file:?}"));
-            }
-            Ok(ChunkRef {
-                file: file.to_string(),
-                rows,
-                inline: None,
-            })
-        })
-        .collect::<std::result::Result<_, String>>()?;
-    Ok(TableInfo {
-        columns,
-        attrs,
-        rows,
-        chunks,
-    })
 }
 
 /// Serialise with field names (msgpack maps, not arrays) into a generic value.

@@ -9,6 +9,8 @@
 //! activations (`Str`, `I64`, `F64` and `F64List` side by side).
 
 use rmpv::Value;
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
 
 /// The type of one column.
@@ -122,8 +124,10 @@ impl Column {
     }
 }
 
-/// A column's name and type, as kept in a table's manifest.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A column's name and type, as kept in a table's manifest (stored as `{"name", "dtype",
+/// ["width"]}`, format §4.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "SpecDoc", try_from = "SpecDoc")]
 pub struct ColumnSpec {
     pub name: String,
     pub dtype: DType,
@@ -241,10 +245,6 @@ impl Table {
     }
 }
 
-fn s(v: &str) -> Value {
-    Value::from(v)
-}
-
 fn f64_bytes(v: &[f64]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len() * 8);
     for x in v {
@@ -269,56 +269,47 @@ fn bytes_u64(b: &[u8]) -> Option<Vec<u64>> {
     })
 }
 
-/// Encode a schema as the manifest's `columns` array.
-pub fn schema_to_value(schema: &[ColumnSpec]) -> Value {
-    Value::Array(
-        schema
-            .iter()
-            .map(|c| {
-                let mut m = vec![(s("name"), s(&c.name)), (s("dtype"), s(c.dtype.name()))];
-                if let DType::F64Array(w) = c.dtype {
-                    m.push((s("width"), Value::from(w as u64)));
-                }
-                Value::Map(m)
-            })
-            .collect(),
-    )
+/// A column of the manifest's `columns` array as stored: `{"name", "dtype", ["width"]}`.
+#[derive(Serialize, Deserialize)]
+struct SpecDoc {
+    name: String,
+    dtype: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    width: Option<u64>,
 }
 
-/// Look a key up in a msgpack map.
-pub fn get<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
-    map.as_map()?
-        .iter()
-        .find(|(k, _)| k.as_str() == Some(key))
-        .map(|(_, v)| v)
+impl From<ColumnSpec> for SpecDoc {
+    fn from(c: ColumnSpec) -> SpecDoc {
+        SpecDoc {
+            dtype: c.dtype.name().to_string(),
+            width: match c.dtype {
+                DType::F64Array(w) => Some(w as u64),
+                _ => None,
+            },
+            name: c.name,
+        }
+    }
 }
 
-/// Decode the manifest's `columns` array.
-pub fn schema_from_value(v: &Value) -> Result<Vec<ColumnSpec>, String> {
-    let arr = v.as_array().ok_or("table columns are not an array")?;
-    arr.iter()
-        .map(|c| {
-            let name = get(c, "name")
-                .and_then(Value::as_str)
-                .ok_or("column without name")?;
-            let dtype = match get(c, "dtype").and_then(Value::as_str) {
-                Some("f64") => DType::F64,
-                Some("i64") => DType::I64,
-                Some("str") => DType::Str,
-                Some("f64_list") => DType::F64List,
-                Some("f64_array") => DType::F64Array(
-                    get(c, "width")
-                        .and_then(Value::as_u64)
-                        .ok_or("f64_array column without width")? as usize,
-                ),
-                other => return Err(format!("column '{name}': unknown dtype {other:?}")),
-            };
-            Ok(ColumnSpec {
-                name: name.to_string(),
-                dtype,
-            })
+impl TryFrom<SpecDoc> for ColumnSpec {
+    type Error = String;
+
+    fn try_from(c: SpecDoc) -> Result<ColumnSpec, String> {
+        let dtype = match c.dtype.as_str() {
+            "f64" => DType::F64,
+            "i64" => DType::I64,
+            "str" => DType::Str,
+            "f64_list" => DType::F64List,
+            "f64_array" => {
+                DType::F64Array(c.width.ok_or("f64_array column without width")? as usize)
+            }
+            other => return Err(format!("column '{}': unknown dtype {other:?}", c.name)),
+        };
+        Ok(ColumnSpec {
+            name: c.name,
+            dtype,
         })
-        .collect()
+    }
 }
 
 /// Most decimals tried by the decimal encoding; `|x|·10^d` must also stay below 2^53.
@@ -352,12 +343,63 @@ pub fn decimal_ints(v: &[f64]) -> Option<(u32, Vec<i64>)> {
     None
 }
 
+/// A chunk document (format §4.2): `{"rows": n, "columns": [c_0, c_1, …]}`, one column map
+/// per schema column, in schema order. Serialised by field name; the field order is the
+/// order of the keys in the file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChunkDoc {
+    pub rows: u64,
+    pub columns: Vec<ColumnDoc>,
+}
+
+/// One column of a chunk document (format §4.2, §4.3): `{"data": bin}` for raw floats and
+/// integers, `{"enc": "dec", "decimals": d, "data": bin}` for decimal floats, `{"offsets":
+/// bin, "data": bin}` for ragged lists, `{"data": [str, …]}` for strings. Fields that do not
+/// apply are absent from the file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColumnDoc {
+    /// Float encoding: absent or `"f64"` raw, `"dec"` decimal deltas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enc: Option<String>,
+    /// Decimals `d` of the decimal encoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimals: Option<u64>,
+    /// Row offsets of a ragged list column (`n + 1` little-endian `u64`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsets: Option<ByteBuf>,
+    pub data: ColumnData,
+}
+
+/// The `data` of a column: raw little-endian bytes (msgpack `bin`) or strings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ColumnData {
+    // Strings first: an empty array is an empty string column, not empty bytes.
+    Str(Vec<String>),
+    Bin(ByteBuf),
+}
+
+impl Default for ColumnData {
+    fn default() -> ColumnData {
+        ColumnData::Bin(ByteBuf::new())
+    }
+}
+
+impl ColumnDoc {
+    fn bin(b: Vec<u8>) -> ColumnDoc {
+        ColumnDoc {
+            data: ColumnData::Bin(ByteBuf::from(b)),
+            ..ColumnDoc::default()
+        }
+    }
+}
+
 /// A float column's encoding: raw little-endian doubles, or — when `decimal` is set and the
 /// values are short decimals — `{"enc": "dec", "decimals": d, "data": i64 deltas}`, where the
 /// integers `k = x·10^d` are stored as differences along each row of `width` values (the
 /// first of a row as is). Lossless either way; the deltas of a smooth trace are small, so
 /// their high bytes are zero and compress away.
-fn f64_column(v: &[f64], width: usize, decimal: bool) -> Value {
+fn f64_column(v: &[f64], width: usize, decimal: bool) -> ColumnDoc {
     if decimal
         && !v.is_empty()
         && let Some((d, ks)) = decimal_ints(v)
@@ -370,26 +412,23 @@ fn f64_column(v: &[f64], width: usize, decimal: bool) -> Value {
                 prev = k;
             }
         }
-        return Value::Map(vec![
-            (s("enc"), s("dec")),
-            (s("decimals"), Value::from(d)),
-            (s("data"), Value::Binary(b)),
-        ]);
+        return ColumnDoc {
+            enc: Some("dec".into()),
+            decimals: Some(u64::from(d)),
+            ..ColumnDoc::bin(b)
+        };
     }
-    Value::Map(vec![(s("data"), Value::Binary(f64_bytes(v)))])
+    ColumnDoc::bin(f64_bytes(v))
 }
 
-fn f64_column_from(c: &Value, width: usize) -> Result<Vec<f64>, String> {
-    let Some(Value::Binary(b)) = get(c, "data") else {
+fn f64_column_from(c: &ColumnDoc, width: usize) -> Result<Vec<f64>, String> {
+    let ColumnData::Bin(b) = &c.data else {
         return Err("missing binary 'data'".into());
     };
-    match get(c, "enc").and_then(Value::as_str) {
+    match c.enc.as_deref() {
         None | Some("f64") => bytes_f64(b).ok_or_else(|| "length".into()),
         Some("dec") => {
-            let d = get(c, "decimals")
-                .and_then(Value::as_u64)
-                .filter(|&d| d <= 22)
-                .ok_or("bad decimals")? as u32;
+            let d = c.decimals.filter(|&d| d <= 22).ok_or("bad decimals")? as u32;
             let p = pow10(d);
             let ks = bytes_u64(b).ok_or("length")?;
             let mut out = Vec::with_capacity(ks.len());
@@ -406,23 +445,20 @@ fn f64_column_from(c: &Value, width: usize) -> Result<Vec<f64>, String> {
     }
 }
 
-/// Encode the rows of `t` as a chunk document `{"rows": n, "columns": [...]}`; `decimal`
-/// allows the decimal encoding of float columns (see [`decimal_ints`]).
-pub fn chunk_to_value(t: &Table, rows: usize, decimal: bool) -> Value {
-    let cols = t
+/// Encode the rows of `t` as a chunk document; `decimal` allows the decimal encoding of
+/// float columns (see [`decimal_ints`]).
+pub fn chunk_doc(t: &Table, rows: usize, decimal: bool) -> ChunkDoc {
+    let columns = t
         .columns
         .iter()
         .map(|(_, c)| match c {
             Column::F64(v) => f64_column(v, v.len(), decimal),
             Column::F64Array { width, data } => f64_column(data, *width, decimal),
-            Column::I64(v) => {
-                let b = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-                Value::Map(vec![(s("data"), Value::Binary(b))])
-            }
-            Column::Str(v) => Value::Map(vec![(
-                s("data"),
-                Value::Array(v.iter().map(|x| s(x)).collect()),
-            )]),
+            Column::I64(v) => ColumnDoc::bin(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            Column::Str(v) => ColumnDoc {
+                data: ColumnData::Str(v.clone()),
+                ..ColumnDoc::default()
+            },
             Column::F64List(v) => {
                 let mut offsets = Vec::with_capacity((v.len() + 1) * 8);
                 let mut data = Vec::new();
@@ -433,40 +469,35 @@ pub fn chunk_to_value(t: &Table, rows: usize, decimal: bool) -> Value {
                     offsets.extend_from_slice(&at.to_le_bytes());
                     data.extend_from_slice(&f64_bytes(r));
                 }
-                Value::Map(vec![
-                    (s("offsets"), Value::Binary(offsets)),
-                    (s("data"), Value::Binary(data)),
-                ])
+                ColumnDoc {
+                    offsets: Some(ByteBuf::from(offsets)),
+                    ..ColumnDoc::bin(data)
+                }
             }
         })
         .collect();
-    Value::Map(vec![
-        (s("rows"), Value::from(rows as u64)),
-        (s("columns"), Value::Array(cols)),
-    ])
+    ChunkDoc {
+        rows: rows as u64,
+        columns,
+    }
 }
 
 /// Decode a chunk document against the table's schema, checking every length.
-pub fn chunk_from_value(v: &Value, schema: &[ColumnSpec]) -> Result<Table, String> {
-    let rows = get(v, "rows")
-        .and_then(Value::as_u64)
-        .ok_or("chunk without row count")? as usize;
-    let cols = get(v, "columns")
-        .and_then(Value::as_array)
-        .ok_or("chunk without columns")?;
-    if cols.len() != schema.len() {
+pub fn chunk_table(doc: &ChunkDoc, schema: &[ColumnSpec]) -> Result<Table, String> {
+    let rows = doc.rows as usize;
+    if doc.columns.len() != schema.len() {
         return Err(format!(
             "chunk has {} columns, schema {}",
-            cols.len(),
+            doc.columns.len(),
             schema.len()
         ));
     }
     let mut table = Table::new();
-    for (spec, c) in schema.iter().zip(cols) {
+    for (spec, c) in schema.iter().zip(&doc.columns) {
         let bad = |what: &str| format!("column '{}': {what}", spec.name);
-        let bin = |k: &str| match get(c, k) {
-            Some(Value::Binary(b)) => Ok(b.as_slice()),
-            _ => Err(bad(&format!("missing binary '{k}'"))),
+        let data = || match &c.data {
+            ColumnData::Bin(b) => Ok(b.as_slice()),
+            ColumnData::Str(_) => Err(bad("missing binary 'data'")),
         };
         let col = match &spec.dtype {
             DType::F64 => Column::F64(f64_column_from(c, rows).map_err(|m| bad(&m))?),
@@ -475,27 +506,23 @@ pub fn chunk_from_value(v: &Value, schema: &[ColumnSpec]) -> Result<Table, Strin
                 data: f64_column_from(c, *w).map_err(|m| bad(&m))?,
             },
             DType::I64 => Column::I64(
-                bytes_u64(bin("data")?)
+                bytes_u64(data()?)
                     .ok_or_else(|| bad("length"))?
                     .into_iter()
                     .map(|x| x as i64)
                     .collect(),
             ),
-            DType::Str => Column::Str(
-                get(c, "data")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| bad("missing string array"))?
-                    .iter()
-                    .map(|x| {
-                        x.as_str()
-                            .map(str::to_string)
-                            .ok_or_else(|| bad("non-string"))
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
+            DType::Str => match &c.data {
+                ColumnData::Str(v) => Column::Str(v.clone()),
+                ColumnData::Bin(_) => return Err(bad("missing string array")),
+            },
             DType::F64List => {
-                let offsets = bytes_u64(bin("offsets")?).ok_or_else(|| bad("offsets length"))?;
-                let data = bytes_f64(bin("data")?).ok_or_else(|| bad("length"))?;
+                let offsets = c
+                    .offsets
+                    .as_ref()
+                    .ok_or_else(|| bad("missing binary 'offsets'"))?;
+                let offsets = bytes_u64(offsets).ok_or_else(|| bad("offsets length"))?;
+                let data = bytes_f64(data()?).ok_or_else(|| bad("length"))?;
                 if offsets.len() != rows + 1
                     || offsets[0] != 0
                     || offsets.windows(2).any(|w| w[0] > w[1])
@@ -543,13 +570,25 @@ mod tests {
         let t = sample();
         assert_eq!(t.rows(), Ok(2));
         for decimal in [false, true] {
-            let v = chunk_to_value(&t, 2, decimal);
-            let back = chunk_from_value(&v, &t.schema()).unwrap();
+            // Through the bytes, as a file holds it.
+            let bytes = rmp_serde::to_vec_named(&chunk_doc(&t, 2, decimal)).unwrap();
+            let doc: ChunkDoc = rmp_serde::from_slice(&bytes).unwrap();
+            let back = chunk_table(&doc, &t.schema()).unwrap();
             // NaN != NaN: compare bit patterns through the debug form.
             assert_eq!(format!("{back:?}"), format!("{t:?}"));
         }
-        let schema = schema_from_value(&schema_to_value(&t.schema())).unwrap();
+        let bytes = rmp_serde::to_vec_named(&t.schema()).unwrap();
+        let schema: Vec<ColumnSpec> = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(schema, t.schema());
+        // The manifest's column maps, as format §4.1 has them.
+        let v = rmpv::decode::read_value(&mut bytes.as_slice()).unwrap();
+        assert_eq!(
+            v.as_array().unwrap()[4].to_string(),
+            r#"{"name": "vm", "dtype": "f64_array", "width": 3}"#
+        );
+        let bad = rmp_serde::to_vec_named(&serde_json::json!([{"name": "q", "dtype": "f32"}]));
+        let err = rmp_serde::from_slice::<Vec<ColumnSpec>>(&bad.unwrap()).unwrap_err();
+        assert!(err.to_string().contains("unknown dtype"), "{err}");
     }
 
     #[test]
@@ -580,10 +619,9 @@ mod tests {
                 data: vec![-75.0171, -75.0172, 30.5, -80.25],
             },
         );
-        let v = chunk_to_value(&t, 2, true);
-        let col = &get(&v, "columns").unwrap().as_array().unwrap()[0];
-        assert_eq!(get(col, "enc").and_then(Value::as_str), Some("dec"));
-        assert_eq!(chunk_from_value(&v, &t.schema()).unwrap(), t);
+        let doc = chunk_doc(&t, 2, true);
+        assert_eq!(doc.columns[0].enc.as_deref(), Some("dec"));
+        assert_eq!(chunk_table(&doc, &t.schema()).unwrap(), t);
     }
 
     #[test]
@@ -598,10 +636,13 @@ mod tests {
             },
         );
         assert!(t.rows().is_err());
-        let mut v = chunk_to_value(&sample(), 2, true);
-        if let Value::Map(m) = &mut v {
-            m[0].1 = Value::from(3u64);
-        }
-        assert!(chunk_from_value(&v, &sample().schema()).is_err());
+        let mut doc = chunk_doc(&sample(), 2, true);
+        doc.rows = 3;
+        assert!(chunk_table(&doc, &sample().schema()).is_err());
+        // A string column where numbers belong, and the other way round.
+        let mut doc = chunk_doc(&sample(), 2, true);
+        doc.columns.swap(0, 1);
+        let err = chunk_table(&doc, &sample().schema()).unwrap_err();
+        assert!(err.contains("column 'id'"), "{err}");
     }
 }
