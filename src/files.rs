@@ -8,9 +8,17 @@
 //! system reports, so memory stays bounded. The caller turns a [`ReadError`] into its own code
 //! (E0203 imports, E07xx morphology files, E08xx parameter and network files). The limits are in
 //! `docs/reference.md` ("Resource limits").
+//!
+//! Writing: every file isf writes whole (store files, exports, pictures, `isf fmt`, the input
+//! mapper's outputs, job scripts) goes through [`write_atomic`], so a reader or a crash never
+//! sees half a file. Its temporary names (`.tmp-<pid>@<host tag>-<n>-<name>`) say which process
+//! on which machine wrote them, which is how the store tells abandoned temporaries from live
+//! ones (`store::frame::temp_is_stale`).
 
-use std::io::Read;
-use std::path::Path;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Size limit of an `.isf` script or import: far above any hand-written script.
 pub const SCRIPT_LIMIT: u64 = 16 << 20;
@@ -108,6 +116,86 @@ pub fn not_found(path: &Path, s: &str) -> String {
     }
 }
 
+/// Prefix of temporary files and directories; store readers skip names starting with `.`.
+pub const TMP_PREFIX: &str = ".tmp-";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// This machine's host name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`), `None` when
+/// neither says.
+pub fn hostname() -> Option<String> {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+}
+
+/// A short tag of this host for temporary names: 8 hex digits of the FNV-1a hash of the host
+/// name (host names may hold `-` and `.`, which the name's fields are split on).
+pub fn host_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| tag_of(hostname().as_deref().unwrap_or("")))
+}
+
+/// The FNV-1a tag of a host name (see [`host_tag`]).
+pub fn tag_of(host: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in host.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    format!("{h:08x}")
+}
+
+/// A fresh temporary name in `dir` for this process: `.tmp-<pid>@<host tag>-<n>-<hint>`.
+/// The host tag lets a process on another machine of a shared filesystem tell that the pid
+/// is not one of its own.
+pub fn temp_path(dir: &Path, hint: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(
+        "{TMP_PREFIX}{}@{}-{n}-{hint}",
+        std::process::id(),
+        host_tag()
+    ))
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename
+/// over `path`, fsync of the directory. Readers see either the old file or the complete new
+/// one. A file replaced keeps its permissions (`isf fmt` must not make a script
+/// unexecutable). On error the temporary file is removed and `path` is untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = temp_path(dir, name);
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        if let Ok(old) = fs::metadata(path) {
+            f.set_permissions(old.permissions())?;
+        }
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// fsync a directory so a rename inside it is durable (a no-op where directories cannot be
+/// opened, as on Windows).
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    match File::open(dir) {
+        Ok(d) => d.sync_all().or(Ok(())),
+        Err(_) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,8 +211,8 @@ mod tests {
             read_text(Path::new("/dev/zero"), 10),
             Err(ReadError::NotRegular("a device"))
         );
-        let dir = std::env::temp_dir().join(format!("isf-files-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let big = dir.join("big.txt");
         std::fs::write(&big, "x".repeat(11)).unwrap();
         assert_eq!(read_text(&big, 10), Err(ReadError::TooLarge(10)));
@@ -132,6 +220,25 @@ mod tests {
         let nul = dir.join("nul.txt");
         std::fs::write(&nul, b"a\0b").unwrap();
         assert_eq!(read_text(&nul, 10), Err(ReadError::NotText));
-        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_writes_replace_whole_files_and_keep_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("run.sh");
+        write_atomic(&p, b"one").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o750)).unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o750
+        );
+        // No temporary file is left behind, also when the write fails (a missing directory).
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+        assert!(write_atomic(&tmp.path().join("no/such/dir"), b"x").is_err());
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
     }
 }

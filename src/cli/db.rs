@@ -387,8 +387,7 @@ fn export(
     };
     // Written to a temporary file beside the target and renamed over it: a failed export
     // leaves no partial file and an earlier export in place.
-    crate::store::frame::write_atomic(out, &bytes)
-        .map_err(|e| StoreError::io(Some(key), out, &e))?;
+    crate::files::write_atomic(out, &bytes).map_err(|e| StoreError::io(Some(key), out, &e))?;
     eprintln!("wrote {} ({})", out.display(), size(bytes.len() as u64));
     Ok(0)
 }

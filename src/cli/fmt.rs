@@ -9,8 +9,8 @@ use crate::diagnostics::render;
 use crate::source::{Origin, SourceMap};
 use crate::syntax::{parser, pretty};
 use clap::Args;
-use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
 
 /// Arguments of `isf fmt`.
 #[derive(Args, Debug)]
@@ -38,31 +38,6 @@ fn format_text(name: &str, origin: Origin, text: String) -> Option<String> {
         return None;
     }
     Some(pretty::format_file(&parsed.file, src))
-}
-
-/// Replace `path` with `text` via a temporary file and a rename.
-fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let base = path
-        .file_name()
-        .map_or_else(|| "isf".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{base}.fmt-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
-        }
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Run `isf fmt`; returns the exit code.
@@ -110,7 +85,7 @@ pub fn run(args: FmtArgs) -> i32 {
         if args.check {
             println!("{name}");
             code = 1;
-        } else if let Err(e) = write_atomic(path, &out) {
+        } else if let Err(e) = crate::files::write_atomic(path, out.as_bytes()) {
             eprintln!("error: cannot write {name}: {e}");
             code = 1;
         }

@@ -361,7 +361,7 @@ pub fn run_inner(args: PlotArgs) -> Result<Vec<PathBuf>, Diagnostic> {
                 &scene.value_label,
                 &scene.groups,
             );
-            crate::store::frame::write_atomic(&out, html.as_bytes()).map_err(|e| {
+            crate::files::write_atomic(&out, html.as_bytes()).map_err(|e| {
                 Diagnostic::new(Code::E0905, format!("cannot write {}: {e}", out.display()))
             })?;
             files.push(out);

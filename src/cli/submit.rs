@@ -155,7 +155,7 @@ fn read_manifest(work: &Path) -> Result<Option<Manifest>, Diagnostic> {
 fn write_manifest(m: &Manifest) -> Result<(), Diagnostic> {
     let path = m.submission.work.join(MANIFEST);
     let text = serde_json::to_string_pretty(m).unwrap_or_default() + "\n";
-    crate::store::frame::write_atomic(&path, text.as_bytes())
+    crate::files::write_atomic(&path, text.as_bytes())
         .map_err(|e| StoreError::io(None, &path, &e).to_diagnostic())
 }
 
@@ -500,7 +500,7 @@ fn submit(args: &SubmitArgs) -> Result<i32, Diagnostic> {
         .map_err(|e| StoreError::io(None, &work, &e).to_diagnostic())?;
     let write = |name: &str, text: &str| {
         let p = work.join(name);
-        crate::store::frame::write_atomic(&p, text.as_bytes())
+        crate::files::write_atomic(&p, text.as_bytes())
             .map(|_| p.clone())
             .map_err(|e| StoreError::io(None, &p, &e).to_diagnostic())
     };

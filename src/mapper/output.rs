@@ -164,13 +164,8 @@ impl Mapping {
         let mut out = Vec::new();
         for (name, text) in files {
             let p = dir.join(name);
-            // temp + rename: a crash never leaves a half-written file under the final name.
-            let tmp = dir.join(format!(
-                ".{}.tmp",
-                p.file_name().unwrap_or_default().to_string_lossy()
-            ));
-            std::fs::write(&tmp, text)?;
-            std::fs::rename(&tmp, &p)?;
+            // A crash never leaves a half-written file under the final name.
+            crate::files::write_atomic(&p, text.as_bytes())?;
             out.push(p);
         }
         Ok(out)

@@ -304,7 +304,7 @@ pub fn write_svg(
         let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
         f(&root).map_err(|m| write_err(path, m))?;
     }
-    crate::store::frame::write_atomic(path, text.as_bytes()).map_err(|e| write_err(path, e))
+    crate::files::write_atomic(path, text.as_bytes()).map_err(|e| write_err(path, e))
 }
 
 /// Write a PNG picture drawn by `f` to `path`.
@@ -319,7 +319,7 @@ pub fn write_png(
         f(&root).map_err(|m| write_err(path, m))?;
     }
     let bytes = encode_png(&rgb, size).map_err(|m| write_err(path, m))?;
-    crate::store::frame::write_atomic(path, &bytes).map_err(|e| write_err(path, e))
+    crate::files::write_atomic(path, &bytes).map_err(|e| write_err(path, e))
 }
 
 /// PNG bytes of an RGB buffer.

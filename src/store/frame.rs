@@ -1,4 +1,5 @@
-//! Payload files: the byte framing every `*.isfd` file of a store shares, and atomic writes.
+//! Payload files: the byte framing every `*.isfd` file of a store shares, and the liveness of
+//! temporary files (written by [`crate::files::write_atomic`]).
 //!
 //! Layout (all integers little-endian; `docs/store-format.md` is the normative description):
 //!
@@ -19,10 +20,11 @@
 //! truncated file is reported as corrupt instead of reaching c-blosc or msgpack.
 
 use super::blosc::{self, Codec, Shuffle};
-use std::fs::{self, File};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+// The store writes through the crate's one atomic writer; its temporary names are the ones
+// `temp_is_stale` below judges.
+pub use crate::files::{TMP_PREFIX, host_tag, hostname, sync_dir, temp_path, write_atomic};
+use std::fs;
+use std::path::Path;
 
 /// First eight bytes of every payload file.
 pub const MAGIC: &[u8; 8] = b"ISFSTORE";
@@ -34,8 +36,6 @@ pub const VERSION: u16 = 2;
 pub const V1: u16 = 1;
 /// Header length in bytes.
 pub const HEADER: usize = 32;
-/// Prefix of temporary files and directories; readers skip names starting with `.`.
-pub const TMP_PREFIX: &str = ".tmp-";
 
 /// What a payload file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,74 +127,6 @@ pub fn decode(bytes: &[u8], expect: FileKind) -> Result<Vec<u8>, FrameError> {
         return corrupt("decoded length differs from the header".into());
     }
     Ok(raw)
-}
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// This machine's host name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`), `None` when
-/// neither says.
-pub fn hostname() -> Option<String> {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
-}
-
-/// A short tag of this host for temporary names: 8 hex digits of the FNV-1a hash of the host
-/// name (host names may hold `-` and `.`, which the name's fields are split on).
-pub fn host_tag() -> &'static str {
-    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TAG.get_or_init(|| tag_of(hostname().as_deref().unwrap_or("")))
-}
-
-fn tag_of(host: &str) -> String {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in host.bytes() {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
-    format!("{h:08x}")
-}
-
-/// A fresh temporary name in `dir` for this process: `.tmp-<pid>@<host tag>-<n>-<hint>`.
-/// The host tag lets a process on another machine of a shared filesystem tell that the pid
-/// is not one of its own.
-pub fn temp_path(dir: &Path, hint: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!(
-        "{TMP_PREFIX}{}@{}-{n}-{hint}",
-        std::process::id(),
-        host_tag()
-    ))
-}
-
-/// Write `bytes` to `path` atomically: temporary file in the same directory, fsync, rename,
-/// fsync of the directory. Readers see either the old file or the complete new one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = temp_path(dir, name);
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// fsync a directory so a rename inside it is durable (a no-op where directories cannot be
-/// opened, as on Windows).
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    match File::open(dir) {
-        Ok(d) => d.sync_all().or(Ok(())),
-        Err(_) => Ok(()),
-    }
 }
 
 /// The writer of a temporary file, from its name.
@@ -318,7 +250,10 @@ mod tests {
                 host: None
             })
         );
-        assert_ne!(tag_of("node-1"), tag_of("node-2"));
+        assert_ne!(
+            crate::files::tag_of("node-1"),
+            crate::files::tag_of("node-2")
+        );
     }
 
     /// A dead pid is only trusted on its own host: the same (dead) pid from another host, or
