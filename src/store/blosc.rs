@@ -1,11 +1,22 @@
-//! A small safe wrapper over the c-blosc library that `blosc-src` builds from bundled sources.
+//! The store's whole use of c-blosc: compress one buffer, decompress one buffer. c-blosc
+//! (version 1.21, the version-1 frame format the store's files hold) is compiled from the
+//! sources bundled in `blosc-src`, with lz4 and zstd; nothing is needed on the system.
+//!
+//! Why a wrapper of our own (checked December 2026): the safe bindings on the Rust package
+//! registry either link a system `libblosc` (`blosc` over `blosc-sys`: not bundled), or build
+//! the bundled c-blosc 1.21.6 with CMake and generate its bindings with bindgen on every build
+//! (`blosc-rs` 0.4 over `blosc-rs-sys` 0.2: every machine that builds isf would need `cmake`
+//! and libclang, which the project's build does not), or wrap c-blosc2 (`blosc2-rs`: another
+//! library, whose chunks carry a newer header version than the format's c-blosc 1 frames).
+//! `blosc-src` builds the same c-blosc with a C compiler alone. What is left is three calls,
+//! each in one `unsafe` block below with the reason it is sound.
 //!
 //! Only the context (`_ctx`) entry points are used: they keep no global state, so concurrent
 //! writers and readers in one process need no lock. Decompression validates the blosc header
 //! against the buffer length first (`blosc_cbuffer_validate`), so a damaged buffer yields an
 //! error instead of undefined behaviour; callers check the file checksum before this anyway.
 
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::os::raw::{c_int, c_void};
 
 /// Largest input c-blosc accepts in one buffer (`BLOSC_MAX_BUFFERSIZE`).
@@ -23,10 +34,14 @@ pub enum Codec {
 impl Codec {
     /// The name c-blosc knows the compressor by.
     pub fn name(self) -> &'static str {
+        self.c_name().to_str().unwrap_or_default()
+    }
+
+    fn c_name(self) -> &'static CStr {
         match self {
-            Codec::BloscLz => "blosclz",
-            Codec::Lz4 => "lz4",
-            Codec::Zstd => "zstd",
+            Codec::BloscLz => c"blosclz",
+            Codec::Lz4 => c"lz4",
+            Codec::Zstd => c"zstd",
         }
     }
 
@@ -64,7 +79,6 @@ pub fn compress(
     if src.len() > MAX_BUFFER {
         return None;
     }
-    let name = CString::new(codec.name()).ok()?;
     let mut dest = vec![0u8; src.len() + OVERHEAD];
     // SAFETY: `src` and `dest` are valid, non-overlapping buffers of the lengths passed, and
     // `dest` has the `nbytes + BLOSC_MAX_OVERHEAD` bytes c-blosc needs to always succeed.
@@ -80,7 +94,7 @@ pub fn compress(
             src.as_ptr() as *const c_void,
             dest.as_mut_ptr() as *mut c_void,
             dest.len(),
-            name.as_ptr(),
+            codec.c_name().as_ptr(),
             0,
             1,
         )
