@@ -448,7 +448,9 @@ fn chromium() -> Option<PathBuf> {
 }
 
 fn headless(chrome: &Path, args: &[&str], url: &str) -> std::process::Output {
-    let profile = std::env::temp_dir().join(format!("isf-chrome-{}", std::process::id()));
+    // A fresh profile per run, removed afterwards (Chrome fills it).
+    let guard = tempfile::tempdir().expect("temp dir");
+    let profile = guard.path();
     Command::new(chrome)
         .args([
             "--headless",

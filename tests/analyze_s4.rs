@@ -66,9 +66,8 @@ fn s4_binning_agrees_with_a_direct_count() {
     ) {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("isf-s4-bin-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let inputs = std::fs::canonicalize(&shared).unwrap();
     // Case S4 with two trials; dt 0.1 ms keeps the run short (release times do not depend
     // on dt).

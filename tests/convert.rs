@@ -9,10 +9,11 @@ use isf::lower::cell::{LoweredCell, build_cell};
 use isf::lower::isf_param::convert_file;
 use std::path::{Path, PathBuf};
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("isf_convert_{}_{tag}", std::process::id()));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+/// A fresh temporary directory and its path; the directory is removed when the guard drops.
+fn temp_dir() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().expect("temp dir");
+    let p = t.path().to_path_buf();
+    (t, p)
 }
 
 fn swc() -> String {
@@ -79,7 +80,7 @@ fn close(got: f64, want: f64, what: &str) {
 
 #[test]
 fn every_spatial_rule_matches_isf_formula() {
-    let dir = temp_dir("rules");
+    let (_guard, dir) = temp_dir();
     let labels = r#"
         "Soma": { "properties": {"Ra": 100.0, "cm": 1.0},
           "mechanisms": {"global": {}, "range": {
@@ -175,7 +176,6 @@ fn every_spatial_rule_matches_isf_formula() {
         close(v, if ins { 0.004 } else { 0.0004 }, "uniform_range");
     }
     assert!(inside > 0 && capped > 0, "inside {inside}, capped {capped}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn codes(p: &Path) -> Vec<(Code, String)> {
@@ -187,7 +187,7 @@ fn codes(p: &Path) -> Vec<(Code, String)> {
 
 #[test]
 fn unknown_and_unsupported_keys_are_errors() {
-    let dir = temp_dir("errors");
+    let (_guard, dir) = temp_dir();
     let ok_soma = r#""Soma": {"properties": {"Ra": 100.0, "cm": 1.0}, "mechanisms": {"range": {"pas": {"spatial": "uniform", "g": 1e-5, "e": -70.0}}}}"#;
     let cases: &[(&str, &str, Code, &str)] = &[
         (
@@ -283,12 +283,11 @@ fn unknown_and_unsupported_keys_are_errors() {
         .expect("E0803");
     assert!(d.primary_span().is_some() && d.message.contains("bad.param:1:"));
     drop(p);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn missing_label_and_negative_density_through_isf_param() {
-    let dir = temp_dir("lowering");
+    let (_guard, dir) = temp_dir();
     // The SWC cell has no `Node` section: a label the morphology lacks is an error.
     let p = param(
         &dir,
@@ -332,7 +331,6 @@ fn missing_label_and_negative_density_through_isf_param() {
         "{}",
         d.message
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `isf convert network.param -o DIR/net.isf`: the written network checks clean from its own
@@ -348,7 +346,8 @@ fn network_param_converts_through_the_cli() {
     if !common::skip::require_data("conformance data", &[&param]) {
         return;
     }
-    let dir = temp_dir("netconv").join("sub");
+    let (_guard, dir) = temp_dir();
+    let dir = dir.join("sub");
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("net.isf");
     let st = std::process::Command::new(env!("CARGO_BIN_EXE_isf"))

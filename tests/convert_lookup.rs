@@ -11,11 +11,11 @@ use isf::lower::cell::{LoweredCell, build_cell};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("isf_lookup_{}_{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+/// A fresh temporary directory and its path; the directory is removed when the guard drops.
+fn temp_dir() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().expect("temp dir");
+    let p = t.path().to_path_buf();
+    (t, p)
 }
 
 fn swc() -> String {
@@ -93,7 +93,7 @@ mechanism MyKd : density {
 
 #[test]
 fn script_mechanisms_are_found_before_the_stdlib() {
-    let dir = temp_dir("script_first");
+    let (_guard, dir) = temp_dir();
     param(
         &dir,
         "c.param",
@@ -151,12 +151,11 @@ neuron C = isf_param(\"c.param\")
         "{}",
         origin("CaDynamics_E2_v2")
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn an_imported_mechanism_is_found_too() {
-    let dir = temp_dir("imported");
+    let (_guard, dir) = temp_dir();
     std::fs::write(dir.join("channels.isf"), MY_CHANNEL).unwrap();
     param(
         &dir,
@@ -171,12 +170,11 @@ fn an_imported_mechanism_is_found_too() {
     let cell = lowered(&checked);
     let v = values(&cell, "MyKd", "gbar", "ApicalDendrite");
     assert!(!v.is_empty() && v.iter().all(|x| x.2 == 0.003));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn an_unknown_mechanism_names_every_place_looked_in() {
-    let dir = temp_dir("unknown");
+    let (_guard, dir) = temp_dir();
     param(
         &dir,
         "c.param",
@@ -216,12 +214,11 @@ fn an_unknown_mechanism_names_every_place_looked_in() {
             && err.contains("std.channels.isf_extra"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn convert_import_puts_a_files_mechanisms_first() {
-    let dir = temp_dir("cli_import");
+    let (_guard, dir) = temp_dir();
     std::fs::create_dir_all(dir.join("mechs")).unwrap();
     std::fs::write(dir.join("mechs/channels.isf"), MY_CHANNEL).unwrap();
     let p = param(
@@ -262,7 +259,6 @@ fn convert_import_puts_a_files_mechanisms_first() {
     let o = run(&["--import", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("E0813"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// ISF's uniform_range with `outsidescale_sections` (spec 02 §2.5): outside value on the
@@ -270,7 +266,7 @@ fn convert_import_puts_a_files_mechanisms_first() {
 /// the outside value. Converted literally and lowered to exactly that.
 #[test]
 fn outsidescale_sections_convert_and_lower_to_isfs_rule() {
-    let dir = temp_dir("outsidescale");
+    let (_guard, dir) = temp_dir();
     // Find apical sections with compartments inside 100-300 um to list.
     let probe = param(
         &dir,
@@ -354,14 +350,13 @@ fn outsidescale_sections_convert_and_lower_to_isfs_rule() {
     );
     let errs = isf::lower::isf_param::convert_file(&bad, &dir, "B").expect_err("rejected");
     assert!(errs.iter().any(|e| e.code == Code::E0802), "{errs:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The `section` position variable: a rule written by section index applies to exactly
 /// those sections.
 #[test]
 fn section_index_position_variable() {
-    let dir = temp_dir("section_var");
+    let (_guard, dir) = temp_dir();
     let script = |pick: &str| {
         format!(
             "import std.channels.hay2011.*
@@ -402,7 +397,6 @@ neuron C {{
     for (_, s, v) in values(&cell, "Ih", "gbar", "ApicalDendrite") {
         assert!((v - 1e-5 * (1.0 + s as f64)).abs() < 1e-18);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -427,7 +421,7 @@ fn network_names_are_identifiers_and_never_keywords() {
     assert!(identifier_problem("2net").is_some());
     assert!(identifier_problem("a-b").is_some());
     assert!(identifier_problem("C2").is_none());
-    let dir = temp_dir("netname");
+    let (_guard, dir) = temp_dir();
     std::fs::write(dir.join("network.param"), "{\"network\": {}}").unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_isf"))
         .args(["convert", dir.join("network.param").to_str().unwrap()])
@@ -455,7 +449,6 @@ fn network_names_are_identifiers_and_never_keywords() {
             "{bad}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Every conformance input `.param` (cell and network) converts with default names, and the
@@ -474,7 +467,7 @@ fn every_conformance_input_converts_and_checks_clean() {
         .collect();
     params.sort();
     assert!(params.len() >= 2, "{params:?}");
-    let dir = temp_dir("conformance_inputs");
+    let (_guard, dir) = temp_dir();
     for p in &params {
         let out = dir.join(p.with_extension("isf").file_name().unwrap());
         let o = Command::new(env!("CARGO_BIN_EXE_isf"))
@@ -506,5 +499,4 @@ fn every_conformance_input_converts_and_checks_clean() {
         );
         eprintln!("converted and checked clean: {}", p.display());
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

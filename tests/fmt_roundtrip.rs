@@ -97,8 +97,8 @@ fn cli() {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let exe = env!("CARGO_BIN_EXE_isf");
-    let dir = std::env::temp_dir().join(format!("isf-fmt-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
     let ugly = dir.join("ugly.isf");
     let bad = dir.join("bad.isf");
     std::fs::write(&ugly, "neuron A{x:1}\n").expect("write");
@@ -148,7 +148,6 @@ fn cli() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "let x = 1 // c\n");
     // No temporary files are left behind.
-    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    let left: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
     assert_eq!(left.len(), 2);
-    let _ = std::fs::remove_dir_all(&dir);
 }

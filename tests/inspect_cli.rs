@@ -25,10 +25,11 @@ fn isf(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("isf_inspect_{}_{tag}", std::process::id()));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+/// A fresh temporary directory and its path; the directory is removed when the guard drops.
+fn temp_dir() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().expect("temp dir");
+    let p = t.path().to_path_buf();
+    (t, p)
 }
 
 fn s(p: &Path) -> String {
@@ -199,7 +200,7 @@ fn morph_areas(args: &[&str]) -> Vec<f64> {
 
 #[test]
 fn morph_applies_scale_apical_as_the_run_does() {
-    let dir = temp_dir("scale");
+    let (_guard, dir) = temp_dir();
     let param = scaled_param(&dir, Some(1.7));
     let plain = scaled_param(&dir, None);
     let swc = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
@@ -260,7 +261,6 @@ fn morph_applies_scale_apical_as_the_run_does() {
         "{apical} / {apical0}"
     );
     assert_eq!(other_diff, 0.0, "only apical sections change");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -271,7 +271,7 @@ fn plan_sites_land_where_neuron_and_the_run_put_them() {
     if !common::skip::require_data("conformance data", &[&param, &landmarks]) {
         return;
     }
-    let tmp = temp_dir("sites");
+    let (_guard, tmp) = temp_dir();
     let script = tmp.join("bac.isf");
     std::fs::write(
         &script,
@@ -355,12 +355,11 @@ fn plan_sites_land_where_neuron_and_the_run_put_them() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("compartments of neuron `L5` (1142"), "{out}");
     assert!(out.contains("apical_distance(294.82 um)"), "{out}");
-    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 #[test]
 fn scripts_choose_their_neuron() {
-    let dir = temp_dir("choose");
+    let (_guard, dir) = temp_dir();
     let swc = std::fs::canonicalize(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc"),
     )
@@ -389,12 +388,11 @@ fn scripts_choose_their_neuron() {
     let (code, out, err) = isf(&["plan", "examples/quickstart.isf", "--compartments"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("compartments of neuron `L5PT`"), "{out}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn input_errors_have_codes() {
-    let dir = temp_dir("errors");
+    let (_guard, dir) = temp_dir();
     let swc = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
     let param = scaled_param(&dir, Some(1.5));
     // The .param names the example cell; another morphology given as FILE is refused.
@@ -431,5 +429,4 @@ fn input_errors_have_codes() {
     // Usage errors stay clap's (exit 2).
     let (code, _, _) = isf(&["plan", "examples/quickstart.isf", "--format", "csv"]);
     assert_eq!(code, 2, "--format needs a table to format");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -17,10 +17,11 @@ fn conformance_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"))
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("isf_lower_{}_{tag}", std::process::id()));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+/// A fresh temporary directory and its path; the directory is removed when the guard drops.
+fn temp_dir() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().expect("temp dir");
+    let p = t.path().to_path_buf();
+    (t, p)
 }
 
 /// Check a script file and lower its only neuron; panics with the rendered diagnostics.
@@ -130,7 +131,7 @@ fn isf_param_and_converted_script_match_reference() {
         return;
     }
     let param = std::fs::canonicalize(&param).expect("canonical path");
-    let tmp = temp_dir("conf");
+    let (_guard, tmp) = temp_dir();
 
     // (a) isf_param(...) in a script.
     let script = tmp.join("via_param.isf");
@@ -188,7 +189,6 @@ fn isf_param_and_converted_script_match_reference() {
     }
     println!("convert: area_um2 max rel error {max_rel:.3e}");
     assert!(max_rel < 1e-9, "areas after cell modification: {max_rel}");
-    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 #[test]

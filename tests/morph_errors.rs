@@ -194,8 +194,8 @@ fn e08xx_param_errors() {
 
 #[test]
 fn cli_error_has_code_location_and_exit_1() {
-    let dir = std::env::temp_dir().join(format!("isf-morph-err-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
     let f = dir.join("bad.hoc");
     std::fs::write(&f, "{create soma}\n{pt3dadd(0, 0, 0, -1)}\n").expect("write");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_isf"))
@@ -207,7 +207,6 @@ fn cli_error_has_code_location_and_exit_1() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("E0707"), "{err}");
     assert!(err.contains("bad.hoc:2:19"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The real `.hoc` text if available, else a small stand-in.

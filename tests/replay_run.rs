@@ -16,12 +16,11 @@ use isf::run::{point_values, work_items};
 use isf::store::{Column, Table};
 use std::path::{Path, PathBuf};
 
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("isf-replay-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("scratch dir");
-    d
+/// A fresh temporary directory and its path; the directory is removed when the guard drops.
+fn scratch() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().expect("temp dir");
+    let p = t.path().to_path_buf();
+    (t, p)
 }
 
 /// A small cell and a two-population network block (no anatomy), replaying `replay` (no
@@ -89,7 +88,7 @@ const CSV_HEADER: &str = "synapse_id,cell_type,section_id,x,spike_time_ms";
 
 #[test]
 fn spike_time_files_replay_one_trial_each() {
-    let dir = scratch("csv");
+    let (_guard, dir) = scratch();
     // Two trials; synapse 7 lists its spikes out of order, synapse 2 is inhibitory.
     std::fs::write(
         dir.join("t0.csv"),
@@ -141,7 +140,7 @@ fn spike_time_files_replay_one_trial_each() {
 
 #[test]
 fn activation_files_replay_without_anatomy() {
-    let dir = scratch("act");
+    let (_guard, dir) = scratch();
     std::fs::write(
         dir.join("run.csv"),
         format!("{HEADER}\nVPM_C2\t3\t10.0\t4\t2\tDendrite\t1.5,7.25,\nL45Peak_C2\t0\t5.0\t7\t16\tDendrite\t9,\n"),
@@ -170,7 +169,7 @@ fn activation_files_replay_without_anatomy() {
 /// trial, located in the replay file.
 #[test]
 fn setup_errors_are_located() {
-    let dir = scratch("errors");
+    let (_guard, dir) = scratch();
     let cases = [
         (
             "type.csv",
@@ -359,7 +358,7 @@ fn plan_hash_covers_replay_contents() {
         let c = checked(dir, &script(r#"["t0.csv"]"#));
         c.model.content_hash()
     };
-    let (a, b) = (scratch("hash-a"), scratch("hash-b"));
+    let ((_ga, a), (_gb, b)) = (scratch(), scratch());
     let text = format!("{CSV_HEADER}\n0,VPM_C2,4,0.5,12.5\n");
     std::fs::write(a.join("t0.csv"), &text).unwrap();
     std::fs::write(b.join("t0.csv"), &text).unwrap();
@@ -412,7 +411,8 @@ mod fuzz {
         static SETUP: std::sync::OnceLock<(isf::network::PreparedNetwork, isf::network::Placer)> =
             std::sync::OnceLock::new();
         SETUP.get_or_init(|| {
-            let c = checked(&scratch("fuzz"), &script(""));
+            let (_guard, dir) = scratch();
+            let c = checked(&dir, &script(""));
             let net = isf::network::lower::from_model(&c.model.networks[0]).expect("network");
             let swc = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
             let morph = isf::morph::Morphology::read(&swc).expect("swc");

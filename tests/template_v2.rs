@@ -54,9 +54,8 @@ fn template_v2_cell_converts_checks_and_runs_like_neuron() {
     if !common::skip::require_data("the 89_C2 morphology", &[&hoc]) {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("isf_template_v2_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     // convert → check → run, the converted file unedited.
     let cell = dir.join("cell.isf");
     let o = Command::new(env!("CARGO_BIN_EXE_isf"))
@@ -260,6 +259,5 @@ fn template_v2_cell_converts_checks_and_runs_like_neuron() {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "differs from NEURON: {failures:?}");
 }

@@ -452,14 +452,13 @@ fn gate_step_is_exact_exponential() {
 
 /// Lower a mechanism written in the language (with a one-point neuron that inserts it).
 fn lower_one(src: &str, name: &str) -> MechModel {
-    let dir = std::env::temp_dir().join(format!("isf-kernel-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     std::fs::write(dir.join("tiny.swc"), "1 1 0 0 0 10 -1\n").unwrap();
     let text = format!(
         "{src}\nneuron N {{\n    morphology: swc(\"tiny.swc\")\n    soma {{ {name} {{}} }}\n}}\n"
     );
-    let checked = crate::sema::check_text("t.isf", &text, &dir);
-    let _ = std::fs::remove_dir_all(&dir);
+    let checked = crate::sema::check_text("t.isf", &text, dir);
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     checked
         .model

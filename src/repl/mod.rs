@@ -871,8 +871,8 @@ mod tests {
         let r = s.handle(":analyze spikes /nonexistent/store E/traces/soma.v");
         assert!(r.error && r.out.contains("E0902"), "{}", r.out);
         // A store with one trace table: two upward crossings of 0 mV.
-        let dir = std::env::temp_dir().join(format!("isf-repl-analyze-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("db");
         let st = crate::store::Store::create(&dir).unwrap();
         let t = crate::store::Table::traces(
             vec!["p000000/t000000".into()],
@@ -899,8 +899,6 @@ mod tests {
             png.display()
         ));
         assert!(!r.error && png.is_file(), "{}", r.out);
-        let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::remove_file(&png);
     }
 
     #[test]
