@@ -178,3 +178,71 @@ fn python_reader_reads_what_isf_writes() {
     assert!(out.status.success(), "python reader failed:\n{text}");
     assert!(text.contains("6 passed, 0 failed"), "{text}");
 }
+
+/// The Python reader reads the committed golden stores of format versions 1 and 2
+/// (`tests/store_golden.rs`): every key, and the trace and raw float columns bit for bit as
+/// isf reads them.
+#[test]
+fn python_reader_reads_the_golden_stores() {
+    if let Err(why) = python_ready() {
+        common::skip::skip(
+            &format!("python reader test: {why}"),
+            &format!("install them with `pip install {}`", PY_MODULES.join(" ")),
+        );
+        return;
+    }
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    for v in [1, 2] {
+        let root = here.join(format!("tests/data/golden-store-v{v}"));
+        let s = Store::open(&root).unwrap();
+        let raw = |c: &Column| -> Vec<u8> {
+            match c {
+                Column::F64(x) => x.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                Column::F64Array { data, .. } => {
+                    data.iter().flat_map(|x| x.to_le_bytes()).collect()
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        let vm = s.get_table("tables/trace_zstd").unwrap();
+        let mixed = s.get_table("tables/mixed").unwrap();
+        let vm_file = tmp.path().join(format!("vm{v}.bin"));
+        let x_file = tmp.path().join(format!("x{v}.bin"));
+        std::fs::write(&vm_file, raw(vm.column("vm").unwrap())).unwrap();
+        std::fs::write(&x_file, raw(mixed.column("x").unwrap())).unwrap();
+        let py = format!(
+            r#"
+import sys
+sys.path.insert(0, {lib:?})
+from isf_store import Store
+s = Store({root:?})
+assert s.verify() == [], s.verify()
+assert sorted(s.keys_recursive()) == ["answer", "folder", "params", "provenance", "sub/inner/leaf", "sub/note", "tables/appended", "tables/empty", "tables/mixed", "tables/trace_inline", "tables/trace_zstd"], s.keys_recursive()
+assert s.load("answer") == 42
+assert s.load("sub/inner/leaf") == [1.5, -2.0, 3.25]
+assert s.metadata("provenance")["seed"] == 123456789
+vm = s.load_table("tables/trace_zstd").array("vm")
+assert vm.shape == (8, 1200), vm.shape
+assert vm.tobytes() == open({vm:?}, "rb").read()
+x = s.load_table("tables/mixed").columns["x"]
+assert x.tobytes() == open({x:?}, "rb").read()
+assert len(s.load_table("tables/appended")) == 5
+assert len(s.load_table("tables/empty")) == 0
+print("golden v{v} ok")
+"#,
+            lib = here.join("src/store/python").display().to_string(),
+            root = root.display().to_string(),
+            vm = vm_file.display().to_string(),
+            x = x_file.display().to_string(),
+        );
+        let out = Command::new("python3").args(["-c", &py]).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "python reader, golden v{v}:\n{text}");
+        assert!(text.contains(&format!("golden v{v} ok")), "{text}");
+    }
+}
