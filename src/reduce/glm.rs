@@ -541,8 +541,8 @@ fn projections(
                         }
                         let v = a[[k, z, b as usize]];
                         if v != 0.0 {
-                            for i in 0..nt {
-                                az[z * nt + i] += v * ft[i][tau];
+                            for (acc, fi) in az[z * nt..(z + 1) * nt].iter_mut().zip(&ft) {
+                                *acc += v * fi[tau];
                             }
                         }
                     }
@@ -1047,7 +1047,7 @@ pub fn inputs_from_store(
             .map(|(i, l)| (l.as_str(), i))
             .collect();
         let dz = to.first().zip(from.first()).map_or(0.0, |(a, b)| a - b);
-        if !(dz > 0.0) {
+        if dz.is_nan() || dz <= 0.0 {
             return Err(missing(key, "has no positive distance bin"));
         }
         let nz = from
