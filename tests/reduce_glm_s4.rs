@@ -9,6 +9,15 @@
 //! Prints the held-back AUC (net input and LUT), the fit time, the static prediction time per
 //! trial, the simulator's PSTH against the recorded one (correlation), and asserts that the fit
 //! is identical on 1 and 2 threads. `ISF_GLM_S4_OUT=file.json` also writes the model.
+//!
+//! Measured (1,000 trials, seed 1000, dt 0.025 ms; default settings, fit seed 2024; 2 cores
+//! shared with other builds, load ≈ 14): held-back AUC of the net input 0.8838 on 400 trials
+//! (chosen split; the three splits' test AUCs 0.8838, 0.8957, 0.9190, train 0.92), 0.8658 via
+//! the window LUT; fit 15.7 s on 1 thread, 16.5 s on 2, identical models; static prediction
+//! 0.57 ms per trial against 4.3 s per simulated trial; simulator PSTH (5 ms bins, 80–300 ms)
+//! correlation 0.686 with the recorded one, but 2.15 simulated against 1.44 recorded spikes per
+//! trial (too much background, no post-evoked pause: the per-bin LUT and the ISI penalty are
+//! the weak part).
 
 use isf::reduce::glm::{self, GlmConfig};
 use isf::store::Store;
