@@ -184,6 +184,11 @@ codes! {
     E0904 => "cannot tell whether a synapse type is excitatory",
     E0905 => "picture file cannot be written",
     E0906 => "morphology does not match the recorded compartments",
+    // ---- E0916–E0919 the raised-cosine GLM reduced model (`reduce::glm`) ----
+    E0916 => "reduced-model input missing or inconsistent (binned activations, spike times)",
+    E0917 => "reduced-model window outside the recorded duration",
+    E0918 => "reduced-model output class without trials (no spikes, or no non-spiking trials)",
+    E0919 => "invalid reduced-model (GLM) parameter",
     // ---- W0xxx warnings ----
     W0101 => "unused let binding",
     W0102 => "unused import",
