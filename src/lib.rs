@@ -17,6 +17,7 @@ pub mod model;
 pub mod morph;
 pub mod network;
 pub mod plot;
+pub mod reduce;
 pub mod repl;
 pub mod rules;
 pub mod run;

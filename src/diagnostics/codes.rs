@@ -184,6 +184,13 @@ codes! {
     E0904 => "cannot tell whether a synapse type is excitatory",
     E0905 => "picture file cannot be written",
     E0906 => "morphology does not match the recorded compartments",
+    // ---- E0910–E0915 reduced models (`isf reduce`) ----
+    E0910 => "reduced-model input missing or of the wrong shape",
+    E0911 => "reduced-model window outside the recorded data",
+    E0912 => "a class of trials is empty or too small to fit",
+    E0913 => "the LDA cannot be fitted: within-class covariance is singular",
+    E0914 => "invalid reduced-model option",
+    E0915 => "stored reduced model missing, malformed or not matching the data",
     // ---- W0xxx warnings ----
     W0101 => "unused let binding",
     W0102 => "unused import",
