@@ -224,7 +224,8 @@ impl Lut {
     pub fn lookup(&self, wni: f64) -> (f64, bool) {
         let (lo, hi) = (self.index_min, self.index_max());
         let r = wni.round_ties_even();
-        let (idx, out) = if !(r >= lo as f64) {
+        // NaN compares false everywhere and lands at the low end.
+        let (idx, out) = if r.is_nan() || r < lo as f64 {
             (lo, true)
         } else if r > hi as f64 {
             (hi, true)
@@ -608,16 +609,14 @@ pub fn fit(ds: &Dataset, cfg: &LdaConfig) -> Result<(LdaModel, FitData), Diagnos
             tries += 1;
             attempt += 1;
         };
-        for part in [&test] {
-            let has1 = part.iter().any(|&r| y[r]);
-            let has0 = part.iter().any(|&r| !y[r]);
-            if !(has1 && has0) {
-                return Err(bad_class(format!(
-                    "split {split}: the {} test trials hold only one class",
-                    part.len()
-                ))
-                .help("give more trials or a larger --test-size"));
-            }
+        let has1 = test.iter().any(|&r| y[r]);
+        let has0 = test.iter().any(|&r| !y[r]);
+        if !(has1 && has0) {
+            return Err(bad_class(format!(
+                "split {split}: the {} test trials hold only one class",
+                test.len()
+            ))
+            .help("give more trials or a larger --test-size"));
         }
         let test_s = scores(&x, &y, &test, &d);
         let full_s = scores(&x, &y, &all_rows, &d);

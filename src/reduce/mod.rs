@@ -81,6 +81,9 @@ pub struct Source {
     pub duration_ms: f64,
 }
 
+/// A design matrix (rows = trials) and each key's column block `[a, b)`.
+pub type Design = (Array2<f64>, Vec<(usize, usize)>);
+
 /// Binned activations and spike times of trials from one or more stores.
 #[derive(Clone, Debug)]
 pub struct Dataset {
@@ -148,11 +151,7 @@ impl Dataset {
     /// The design matrix of a window of time bins `[lo, hi)`: the keys' slices side by side
     /// (rows = trials, `keys × (hi − lo)` columns), and each key's column block. Only for
     /// temporally binned keys (one distance bin).
-    pub fn design(
-        &self,
-        lo: usize,
-        hi: usize,
-    ) -> Result<(Array2<f64>, Vec<(usize, usize)>), Diagnostic> {
+    pub fn design(&self, lo: usize, hi: usize) -> Result<Design, Diagnostic> {
         let w = hi - lo;
         let mut x = Array2::zeros((self.n_rows(), w * self.keys.len()));
         let mut blocks = Vec::new();
