@@ -532,13 +532,20 @@ pub fn read_model(s: &Store, key: &str) -> Result<LdaModel, Diagnostic> {
 
 /// Lines describing a fitted model.
 pub fn fit_summary(m: &LdaModel) -> Vec<String> {
+    let refractory = if m.refractory_ms > 0.0 {
+        format!(
+            "{} left out for a spike in [{}, {}) ms",
+            m.spike_before,
+            m.output_window_ms.0 - m.refractory_ms,
+            m.output_window_ms.0
+        )
+    } else {
+        "no refractory window".to_string()
+    };
     let mut l = vec![format!(
-        "{} trials: {} held back, {} left out for a spike in [{}, {}) ms, {} fitted ({} spiking in [{}, {}) ms)",
+        "{} trials: {} held back, {refractory}, {} fitted ({} spiking in [{}, {}) ms)",
         m.trials,
         m.holdout_labels.len(),
-        m.spike_before,
-        m.output_window_ms.0 - m.refractory_ms,
-        m.output_window_ms.0,
         m.fit_labels.len(),
         m.fit_spiking,
         m.output_window_ms.0,
