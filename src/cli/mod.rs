@@ -14,6 +14,7 @@ pub mod map;
 pub mod morph;
 pub mod plan;
 pub mod plot;
+pub mod reduce;
 pub mod repl;
 pub mod run;
 pub mod submit;
@@ -76,6 +77,9 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Draw results as SVG and PNG pictures, or an HTML animation of the cell.
     Plot(plot::PlotArgs),
+    /// Fit reduced models of the cell's spiking (LDA kernel + lookup table) from binned
+    /// synaptic input and predict with them.
+    Reduce(reduce::ReduceArgs),
 }
 
 /// Parse arguments, run the command and return the process exit code.
@@ -98,5 +102,6 @@ pub fn main() -> i32 {
         Command::Status(args) => submit::status(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::Reduce(args) => reduce::run(args),
     }
 }

@@ -1,4 +1,4 @@
-//! `isf plot traces|raster|psth|sweep|morph|animate`: pictures of run results (spec 09) as
+//! `isf plot traces|raster|psth|sweep|kernels|lut|morph|animate`: pictures of run results (spec 09) as
 //! SVG and PNG, and an animation of the morphology as one HTML page (see [`crate::plot`]).
 //!
 //! Exit codes: 0 success; 1 a bad input (missing or misshapen key: E0902, bad parameter:
@@ -22,7 +22,9 @@ isf plot raster results/q.isfdb quickstart/events/spikes_soma_ -o raster.svg\n  
 isf plot psth results/q.isfdb quickstart/analysis/psth/spikes_soma_ -o psth.png\n  \
 isf plot sweep results/q.isfdb quickstart -o fi\n  \
 isf plot morph examples/quickstart.isf results/q.isfdb --time 120 -o cell\n  \
-isf plot animate examples/quickstart.isf results/q.isfdb --t-begin 100 --t-end 130 -o cell.html\n\n\
+isf plot animate examples/quickstart.isf results/q.isfdb --t-begin 100 --t-end 130 -o cell.html\n  \
+isf plot kernels results/s4.isfdb S4/reduced_models/lda -o kernels\n  \
+isf plot lut results/s4.isfdb S4/reduced_models/lda --model-number 0 -o lut\n\n\
 -o x writes x.svg and x.png; -o x.svg or -o x.png writes only that file.")]
 pub struct PlotArgs {
     #[command(subcommand)]
@@ -118,6 +120,30 @@ pub enum PlotCommand {
         /// Sweep axis on the x axis (default: the first); other axes become separate curves.
         #[arg(long)]
         axis: Option<String>,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// The kernels of a reduced model (`isf reduce fit`): one curve per key and classifier
+    /// over the synaptic window.
+    Kernels {
+        store: PathBuf,
+        /// Model key.
+        key: String,
+        /// Only this classifier (default: all).
+        #[arg(long)]
+        model_number: Option<usize>,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// The lookup table of a reduced model: P(spike) against the weighted net input, with the
+    /// groups it was interpolated from.
+    Lut {
+        store: PathBuf,
+        /// Model key.
+        key: String,
+        /// Only this classifier (default: all).
+        #[arg(long)]
+        model_number: Option<usize>,
         #[arg(short, long)]
         out: PathBuf,
     },
@@ -269,6 +295,28 @@ pub fn run_inner(args: PlotArgs) -> Result<Vec<PathBuf>, Diagnostic> {
         } => {
             let s = open(&store)?;
             let fig = psth_figure(&s, &key, bin)?;
+            save_xy(&fig, &Outputs::from_path(&out))
+        }
+        PlotCommand::Kernels {
+            store,
+            key,
+            model_number,
+            out,
+        } => {
+            let s = open(&store)?;
+            let m = crate::cli::reduce::read_model(&s, &key)?;
+            let fig = kernels_figure(&m, &key, model_number)?;
+            save_xy(&fig, &Outputs::from_path(&out))
+        }
+        PlotCommand::Lut {
+            store,
+            key,
+            model_number,
+            out,
+        } => {
+            let s = open(&store)?;
+            let m = crate::cli::reduce::read_model(&s, &key)?;
+            let fig = lut_figure(&m, &key, model_number)?;
             save_xy(&fig, &Outputs::from_path(&out))
         }
         PlotCommand::Sweep {
@@ -440,6 +488,111 @@ pub fn psth_figure(s: &Store, key: &str, bin: f64) -> Result<XyFigure, Diagnosti
             .collect(),
         x_range: None,
         y_range: None,
+        legend: true,
+    })
+}
+
+/// The classifiers to draw: one, or all.
+fn chosen(
+    m: &crate::reduce::lda::LdaModel,
+    number: Option<usize>,
+) -> Result<Vec<usize>, Diagnostic> {
+    match number {
+        Some(k) if k >= m.classifiers.len() => Err(analysis::bad_param(
+            "--model-number",
+            format!(
+                "the model holds {} classifiers (0…{})",
+                m.classifiers.len(),
+                m.classifiers.len() - 1
+            ),
+        )),
+        Some(k) => Ok(vec![k]),
+        None => Ok((0..m.classifiers.len()).collect()),
+    }
+}
+
+/// Kernels of an LDA model against the time of their input bin; colour per key, one curve
+/// per classifier.
+pub fn kernels_figure(
+    m: &crate::reduce::lda::LdaModel,
+    key: &str,
+    number: Option<usize>,
+) -> Result<XyFigure, Diagnostic> {
+    let mut series = Vec::new();
+    for (ki, name) in m.names.iter().enumerate() {
+        for &c in &chosen(m, number)? {
+            let k = &m.classifiers[c].kernels[ki];
+            series.push(Series {
+                name: if m.classifiers.len() > 1 {
+                    format!("{name} #{c}")
+                } else {
+                    name.clone()
+                },
+                points: k
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &v)| (m.sa_window_ms.0 + j as f64 * m.bin_ms, v))
+                    .collect(),
+                err: vec![],
+                style: Style::Line,
+            });
+        }
+    }
+    Ok(XyFigure {
+        title: format!(
+            "kernels of {key} (output [{}, {}) ms)",
+            m.output_window_ms.0, m.output_window_ms.1
+        ),
+        x_label: "input bin start (ms)".into(),
+        y_label: "weight".into(),
+        series,
+        x_range: None,
+        y_range: None,
+        legend: true,
+    })
+}
+
+/// Lookup tables of an LDA model, with each classifier's groups as markers.
+pub fn lut_figure(
+    m: &crate::reduce::lda::LdaModel,
+    key: &str,
+    number: Option<usize>,
+) -> Result<XyFigure, Diagnostic> {
+    let mut series = Vec::new();
+    for &c in &chosen(m, number)? {
+        let l = &m.classifiers[c].lut;
+        series.push(Series {
+            name: format!("LUT #{c}"),
+            points: l
+                .values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| ((l.index_min + i as i64) as f64, v))
+                .collect(),
+            err: vec![],
+            style: Style::Line,
+        });
+        series.push(Series {
+            name: format!("groups #{c}"),
+            points: l
+                .groups
+                .iter()
+                .map(|g| (g.key as f64, g.spikes as f64 / g.trials as f64))
+                .collect(),
+            err: vec![],
+            style: Style::Markers,
+        });
+    }
+    Ok(XyFigure {
+        title: format!(
+            "P(spike in [{}, {}) ms) of {key}",
+            m.output_window_ms.0, m.output_window_ms.1
+        ),
+        x_label: "weighted net input".into(),
+        y_label: "P(spike)".into(),
+        series,
+        x_range: None,
+        y_range: Some((-0.02, 1.02)),
         legend: true,
     })
 }

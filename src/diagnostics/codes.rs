@@ -189,6 +189,13 @@ codes! {
     E0917 => "reduced-model window outside the recorded duration",
     E0918 => "reduced-model output class without trials (no spikes, or no non-spiking trials)",
     E0919 => "invalid reduced-model (GLM) parameter",
+    // ---- E0910–E0915 reduced models (`isf reduce`) ----
+    E0910 => "reduced-model input missing or of the wrong shape",
+    E0911 => "reduced-model window outside the recorded data",
+    E0912 => "a class of trials is empty or too small to fit",
+    E0913 => "the LDA cannot be fitted: within-class covariance is singular",
+    E0914 => "invalid reduced-model option",
+    E0915 => "stored reduced model missing, malformed or not matching the data",
     // ---- W0xxx warnings ----
     W0101 => "unused let binding",
     W0102 => "unused import",
