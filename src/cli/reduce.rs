@@ -11,6 +11,7 @@
 //! singular fit, E0914 options, E0915 stored model, E06xx store); 2 usage errors.
 
 use crate::diagnostics::{Code, Diagnostic, render};
+use crate::reduce::glm;
 use crate::reduce::lda::{self, LdaConfig, LdaModel};
 use crate::reduce::{DataSpec, Dataset, bad_model, bad_option, correlation, roc_auc};
 use crate::store::export::NpyArray;
@@ -103,12 +104,13 @@ pub enum ReduceCommand {
         /// Fraction of each split's trials used for testing.
         #[arg(long, default_value_t = 0.4)]
         test_size: f64,
-        /// Number of train/test splits (fitted classifiers).
-        #[arg(long, default_value_t = 5)]
-        splits: usize,
-        /// Lookup-table grouping step (a whole number of WNI units).
-        #[arg(long, default_value_t = 5)]
-        lut_step: i64,
+        /// Number of train/test splits (fitted classifiers; default 5 for lda, 3 for glm).
+        #[arg(long)]
+        splits: Option<usize>,
+        /// Lookup-table grouping step (a whole number of WNI units; default 5 for lda, 3 for
+        /// glm).
+        #[arg(long)]
+        lut_step: Option<i64>,
         /// Redraws of a split the discriminant cannot fit, over all splits.
         #[arg(long, default_value_t = 2)]
         max_tries: usize,
@@ -248,13 +250,20 @@ pub fn run_inner(args: ReduceArgs) -> Result<Report, Diagnostic> {
             out,
         } => {
             if model == ModelArg::Glm {
-                // Placeholder until the GLM (spec 07 §7.8) is merged into this binary.
-                return Err(bad_option(
-                    "--model",
-                    "the raised-cosine GLM is not built into this binary yet",
-                )
-                .help("use --model lda"));
+                return fit_glm(GlmFitArgs {
+                    store,
+                    data,
+                    output: (output_min, output_max),
+                    refractory,
+                    test_size,
+                    splits,
+                    lut_step,
+                    seed,
+                    out,
+                });
             }
+            let splits = splits.unwrap_or(5);
+            let lut_step = lut_step.unwrap_or(5);
             check_store(&store)?;
             let (s, _lock) =
                 Store::open_locked(&store, "isf reduce fit").map_err(|e| e.to_diagnostic())?;
@@ -326,6 +335,9 @@ pub fn run_inner(args: ReduceArgs) -> Result<Report, Diagnostic> {
                 None => None,
             };
             let ms = ms_owned.as_ref().unwrap_or(&s);
+            if model_kind(ms, &model_key)?.as_deref() == Some("glm") {
+                return predict_glm(&s, ms, &model_key, mode, &data, out);
+            }
             let m = read_model(ms, &model_key)?;
             let keys = if data.keys.is_empty() {
                 m.keys.clone()
@@ -492,6 +504,259 @@ fn valid_key(key: &str) -> Result<(), Diagnostic> {
     Ok(())
 }
 
+/// The `model` field of a stored reduced model (`None` when the key has none).
+fn model_kind(s: &Store, key: &str) -> Result<Option<String>, Diagnostic> {
+    if !s.contains(key) {
+        return Err(
+            bad_model(format!("no model key '{key}' in {}", s.path().display()))
+                .help("fit one with `isf reduce fit`"),
+        );
+    }
+    /// Just the kind field of any stored model.
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        model: Option<String>,
+    }
+    let k: Kind = s.get(key).map_err(|e| {
+        bad_model(format!(
+            "key '{key}' is not a reduced model: {}",
+            e.to_diagnostic().message
+        ))
+    })?;
+    Ok(k.model)
+}
+
+/// A stored GLM: the fitted model with the keys it was fitted on.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredGlm {
+    /// Always `"glm"` (what `predict` dispatches on).
+    model: String,
+    /// Binned-activation keys, one per group, in the model's group order.
+    keys: Vec<String>,
+    /// The spike-time table of the fit.
+    spikes_key: String,
+    /// Per source store: path and SHA-256 of the data read.
+    sources: Vec<String>,
+    /// The fitted model.
+    glm: glm::GlmModel,
+}
+
+/// The options of `isf reduce fit --model glm`.
+struct GlmFitArgs {
+    store: PathBuf,
+    data: DataArgs,
+    output: (f64, f64),
+    refractory: f64,
+    test_size: f64,
+    splits: Option<usize>,
+    lut_step: Option<i64>,
+    seed: u64,
+    out: Option<String>,
+}
+
+/// The spike-time key of a GLM fit: `--spikes`, else the experiment's first
+/// `EXP/analysis/spike_times/NAME` (what `isf analyze spikes` writes).
+fn glm_spikes_key(s: &Store, data: &DataArgs) -> Result<String, Diagnostic> {
+    if let Some(k) = &data.spikes {
+        return Ok(k.clone());
+    }
+    let experiment = data.keys[0].split('/').next().unwrap_or("");
+    let dir = format!("{experiment}/analysis/spike_times");
+    s.keys_recursive()
+        .ok()
+        .and_then(|ks| ks.into_iter().find(|k| k.starts_with(&format!("{dir}/"))))
+        .ok_or_else(|| {
+            Diagnostic::new(
+                Code::E0916,
+                format!("no spike-time table under '{dir}' and no --spikes given"),
+            )
+            .help("detect spikes first: `isf analyze spikes STORE EXP/traces/soma.v`")
+        })
+}
+
+/// `isf reduce fit --model glm`: spatiotemporally binned keys (`--distance-bin`) and spike
+/// times → the raised-cosine GLM (spec 07 §7.8), stored as one key.
+fn fit_glm(a: GlmFitArgs) -> Result<Report, Diagnostic> {
+    if a.data.keys.is_empty() {
+        return Err(bad_option("--keys", "name the binned-activation keys"));
+    }
+    if !a.data.data.is_empty() {
+        return Err(bad_option(
+            "--data",
+            "the GLM fits one store (give its trials in STORE)",
+        ));
+    }
+    check_store(&a.store)?;
+    let (s, _lock) =
+        Store::open_locked(&a.store, "isf reduce fit").map_err(|e| e.to_diagnostic())?;
+    let spikes_key = glm_spikes_key(&s, &a.data)?;
+    let keys: Vec<&str> = a.data.keys.iter().map(String::as_str).collect();
+    let inputs = glm::inputs_from_store(&s, &keys, &spikes_key)?;
+    let mut cfg = glm::GlmConfig {
+        output_window_ms: [a.output.0, a.output.1],
+        refractory_ms: a.refractory,
+        test_size: a.test_size,
+        ..glm::GlmConfig::default()
+    };
+    if let Some(n) = a.splits {
+        cfg.n_splits = n;
+    }
+    if let Some(st) = a.lut_step {
+        cfg.lut_step = st as f64;
+    }
+    let t0 = Instant::now();
+    let m = glm::fit(&inputs, &cfg, a.seed)?;
+    let fit_s = t0.elapsed().as_secs_f64();
+    let experiment = keys[0].split('/').next().unwrap_or("").to_string();
+    let key = a
+        .out
+        .unwrap_or_else(|| format!("{experiment}/reduced_models/glm"));
+    valid_key(&key)?;
+    let fingerprint = crate::reduce::Dataset::load(
+        &[(&s, String::new())],
+        &DataSpec {
+            keys: a.data.keys.clone(),
+            spikes: Some(spikes_key.clone()),
+            spikes_required: true,
+        },
+    )
+    .map(|d| d.sources[0].fingerprint.clone())
+    .unwrap_or_default();
+    let mut meta = Metadata::now();
+    meta.seed = Some(a.seed);
+    meta.extra
+        .insert("analysis".into(), "reduced_model_glm".into());
+    meta.extra.insert("source".into(), a.data.keys.join(","));
+    meta.extra.insert("spikes".into(), spikes_key.clone());
+    let sources = vec![format!("{} sha256:{fingerprint}", a.store.display())];
+    meta.extra.insert("source_0".into(), sources[0].clone());
+    let lines = vec![
+        format!(
+            "GLM on {} trials, groups {}: held-back AUC {:.4} (through the LUT {:.4}), split {} of {}",
+            inputs.n_trials(),
+            inputs.groups.join(", "),
+            m.test_auc,
+            m.test_auc_lut,
+            m.chosen_split + 1,
+            m.splits.len()
+        ),
+        format!("fit in {fit_s:.3} s"),
+    ];
+    let stored = StoredGlm {
+        model: "glm".into(),
+        keys: a.data.keys.clone(),
+        spikes_key,
+        sources,
+        glm: m,
+    };
+    s.put_with_meta(&key, &stored, meta)
+        .map_err(|e| e.to_diagnostic())?;
+    Ok(Report {
+        keys: vec![key],
+        lines,
+    })
+}
+
+/// `isf reduce predict` with a stored GLM: static (P(spike in the output window) per trial)
+/// or rolling (the Bernoulli simulator's PSTH per bin, seeded with the fit's seed).
+fn predict_glm(
+    s: &Store,
+    ms: &Store,
+    model_key: &str,
+    mode: ModeArg,
+    data: &DataArgs,
+    out: Option<String>,
+) -> Result<Report, Diagnostic> {
+    let g: StoredGlm = ms.get(model_key).map_err(|e| {
+        bad_model(format!(
+            "key '{model_key}' is not a readable GLM: {}",
+            e.to_diagnostic().message
+        ))
+    })?;
+    let keys = if data.keys.is_empty() {
+        g.keys.clone()
+    } else {
+        data.keys.clone()
+    };
+    let spikes = data.spikes.clone().unwrap_or_else(|| g.spikes_key.clone());
+    let kr: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let inputs = glm::inputs_from_store(s, &kr, &spikes)?;
+    let mode_name = match mode {
+        ModeArg::Static => "static",
+        ModeArg::Rolling => "rolling",
+    };
+    let key = out.unwrap_or_else(|| format!("{model_key}_{mode_name}"));
+    valid_key(&key)?;
+    let n = inputs.n_trials();
+    let mut lines = Vec::new();
+    let t0 = Instant::now();
+    let table = match mode {
+        ModeArg::Static => {
+            let wni = g.glm.wni(&inputs)?;
+            let p: Vec<f64> = wni.iter().map(|&w| g.glm.lut_window.lookup(w)).collect();
+            let dt = t0.elapsed().as_secs_f64();
+            lines.push(format!(
+                "static prediction of {n} trials in {:.3} ms",
+                dt * 1e3
+            ));
+            let [lo, hi] = g.glm.config.output_window_ms;
+            let sm = inputs.spike_matrix();
+            let b = |t: f64| (t / inputs.bin_ms).round() as usize;
+            let y: Vec<bool> = (0..n)
+                .map(|k| (b(lo)..b(hi).min(inputs.n_bins())).any(|t| sm[[k, t]] == 1))
+                .collect();
+            if let Some(a) = roc_auc(&y, &wni) {
+                lines.push(format!("ROC-AUC of the WNI against the observed spikes: {a:.4}"));
+            }
+            Table::new()
+                .with("sim_trial_index", Column::Str(inputs.labels.clone()))
+                .with("wni", Column::F64(wni))
+                .with("p_spike", Column::F64(p))
+                .with("spike", Column::I64(y.iter().map(|&v| v as i64).collect()))
+        }
+        ModeArg::Rolling => {
+            let sim = g.glm.simulate(&inputs, g.glm.seed)?;
+            let dt = t0.elapsed().as_secs_f64();
+            lines.push(format!(
+                "simulated {n} reduced trials × {} bins in {:.3} ms",
+                inputs.n_bins(),
+                dt * 1e3
+            ));
+            let n_t = inputs.n_bins();
+            let sm = inputs.spike_matrix();
+            let psth: Vec<f64> = (0..n_t)
+                .map(|t| sim.column(t).iter().map(|&v| v as f64).sum::<f64>() / n as f64)
+                .collect();
+            let sim_psth: Vec<f64> = (0..n_t)
+                .map(|t| sm.column(t).iter().map(|&v| v as f64).sum::<f64>() / n as f64)
+                .collect();
+            lines.push(format!(
+                "spikes per trial: reduced {:.3}, simulated cell {:.3}",
+                psth.iter().sum::<f64>(),
+                sim_psth.iter().sum::<f64>()
+            ));
+            Table::new()
+                .with(
+                    "t_ms",
+                    Column::F64((0..n_t).map(|t| t as f64 * inputs.bin_ms).collect()),
+                )
+                .with("psth", Column::F64(psth))
+                .with("sim_psth", Column::F64(sim_psth))
+        }
+    };
+    let mut meta = Metadata::now();
+    meta.extra
+        .insert("analysis".into(), format!("reduced_model_glm_{mode_name}"));
+    meta.extra.insert("model".into(), model_key.to_string());
+    meta.extra.insert("source".into(), keys.join(","));
+    s.put_table(&key, &table, meta)
+        .map_err(|e| e.to_diagnostic())?;
+    Ok(Report {
+        keys: vec![key],
+        lines,
+    })
+}
+
 /// Read and check a stored model.
 pub fn read_model(s: &Store, key: &str) -> Result<LdaModel, Diagnostic> {
     if !s.contains(key) {
@@ -515,7 +780,7 @@ pub fn read_model(s: &Store, key: &str) -> Result<LdaModel, Diagnostic> {
         Some("lda") => {}
         Some(other) => {
             return Err(bad_model(format!(
-                "key '{key}' holds a `{other}` model; this binary predicts with `lda` models"
+                "key '{key}' holds a `{other}` model, not an `lda` model"
             )));
         }
         None => return Err(bad_model(format!("key '{key}' is not a reduced model"))),
