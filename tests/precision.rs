@@ -237,7 +237,7 @@ fn run_stores_declared_precision() {
         b.attrs.get("vm.precision").and_then(rmpv::Value::as_f64),
         Some(0.01)
     );
-    assert!(a.attrs.get("vm.precision").is_none());
+    assert!(!a.attrs.contains_key("vm.precision"));
     let (va, vb) = (vm_of(&a), vm_of(&b));
     assert_eq!(va.len(), vb.len());
     assert!(va != vb, "nothing was rounded");
