@@ -353,6 +353,12 @@ pub enum StimulusKind {
 pub struct RecordingModel {
     pub name: String,
     pub what: Recording,
+    /// Declared precision (`soma.v precision: 1 uV`): the step, in the canonical unit of the
+    /// recorded variable, to whose multiples the stored trace is rounded (within half a
+    /// step). `None`: stored lossless. Left out of the JSON when absent, so plans (and their
+    /// hashes) without one are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<f64>,
 }
 
 /// What a recording samples.

@@ -33,8 +33,21 @@ fn language_guide_examples_check() {
         .map(|d| isf::diagnostics::render::plain(d, &c.sources))
         .collect();
     assert!(!c.has_errors(), "{text}");
-    assert_eq!(c.model.experiments.len(), 1);
+    let names: Vec<&str> = c
+        .model
+        .experiments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, ["steps", "steps_1uV"]);
     assert_eq!(c.model.experiments[0].sweep_points, 3);
+    // The precision example declares 1 uV (0.001 mV) on the soma voltage only.
+    let p: Vec<Option<f64>> = c.model.experiments[1]
+        .record
+        .iter()
+        .map(|r| r.precision)
+        .collect();
+    assert_eq!(p, [Some(0.001), None]);
     // The tutorial's experiment runs (first trial of each sweep point) and the step makes the
     // cell fire more at larger amplitudes.
     use isf::run::exec::TrialRunner;

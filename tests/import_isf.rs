@@ -661,32 +661,13 @@ fn legacy_run_imports_as_the_activation_reader_reads_it() {
 }
 
 /// The Python modules the reader needs (as in tests/store_python.rs).
-const PY_MODULES: &[&str] = &["msgpack", "blosc", "numpy", "pandas"];
-
-fn python_ready() -> Result<(), String> {
-    for m in PY_MODULES {
-        let ok = Command::new("python3")
-            .args(["-c", &format!("import {m}")])
-            .output()
-            .map_err(|e| format!("python3 is not runnable ({e})"))?
-            .status
-            .success();
-        if !ok {
-            return Err(format!("python3 lacks the module {m}"));
-        }
-    }
-    Ok(())
-}
+const PY_MODULES: &[&str] = &["msgpack", "blosc", "numpy", "pandas", "isf_store"];
 
 #[test]
 fn python_reader_reads_an_imported_store() {
-    if let Err(why) = python_ready() {
-        common::skip::skip(
-            &format!("python reader test: {why}"),
-            &format!("install them with `pip install {}`", PY_MODULES.join(" ")),
-        );
+    let Some(py) = common::python::ready(PY_MODULES) else {
         return;
-    }
+    };
     let d = tempfile::tempdir().unwrap();
     let g = generate(d.path(), true);
     let db = d.path().join("db");
@@ -698,10 +679,8 @@ fn python_reader_reads_an_imported_store() {
         db.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o).1);
-    let reader = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/python");
     let script = r#"
 import json, sys
-sys.path.insert(0, sys.argv[1])
 from isf_store import Store
 db = Store(sys.argv[2])["20150815-1530_20240"]
 vt = db["traces"]["soma.v"]
@@ -716,8 +695,8 @@ print(json.dumps({
     "isf_index": list(db.load_table("trials/p000000_t000012").columns["isf_sim_trial_index"]),
 }))
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script, reader.to_str().unwrap(), db.to_str().unwrap()])
+    let out = common::python::command(&py)
+        .args(["-c", script, "", db.to_str().unwrap()])
         .output()
         .unwrap();
     let (so, se) = text(&out);

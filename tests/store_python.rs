@@ -1,40 +1,21 @@
-//! The pure-Python reader (`src/store/python/isf_store.py`) reads a store written by isf:
-//! values, nested sub-stores, a managed folder, metadata, a trace table (numpy array and
-//! DataFrame), mixed and ragged columns, and reports corruption naming the key.
+//! The Python package (`python/`, module `isf_store`) reads a store written by isf: values,
+//! nested sub-stores, a managed folder, metadata, a trace table (numpy array and DataFrame),
+//! mixed and ragged columns, columns stored with a declared precision (decoded, and checked:
+//! a value off its grid is E0625), and reports corruption naming the key.
 //!
-//! Needs python3 with msgpack, blosc, numpy and pandas (`.ci/run` installs them); without
-//! them the test prints a loud SKIPPED and passes.
+//! Runs the `.ci/run` virtualenv's python (or `ISF_PYTHON`) on the working tree's package;
+//! without it the test prints a loud SKIPPED and passes (fails under CI).
 
 mod common;
 
 use isf::store::{Column, Metadata, Store, Table};
 use std::path::Path;
-use std::process::Command;
 
 const TRIALS: usize = 7;
 const SAMPLES: usize = 1201;
 
 /// The Python modules the reader needs.
-const PY_MODULES: &[&str] = &["msgpack", "blosc", "numpy", "pandas"];
-
-/// `Ok` when python3 imports every module of [`PY_MODULES`]; otherwise what is missing.
-fn python_ready() -> Result<(), String> {
-    let mut missing = Vec::new();
-    for m in PY_MODULES {
-        let out = Command::new("python3")
-            .args(["-c", &format!("import {m}")])
-            .output()
-            .map_err(|e| format!("python3 is not runnable ({e})"))?;
-        if !out.status.success() {
-            missing.push(*m);
-        }
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("python3 lacks the modules {}", missing.join(", ")))
-    }
-}
+const PY_MODULES: &[&str] = &["msgpack", "blosc", "numpy", "pandas", "isf_store"];
 
 fn write_fixture(dir: &Path) -> std::path::PathBuf {
     let root = dir.join("db");
@@ -131,9 +112,10 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
 
     let expected = serde_json::json!({
         "keys": ["answer", "morphology", "params", "sweep", "synapse_activation",
-                 "traces_4_decimals", "voltage_traces"],
+                 "tampered", "traces_1uV", "traces_2_5uV", "traces_4_decimals", "voltage_traces"],
         "keys_recursive": ["answer", "morphology", "params", "sweep/w0.5/seed",
-                           "synapse_activation", "traces_4_decimals", "voltage_traces"],
+                           "synapse_activation", "tampered", "traces_1uV", "traces_2_5uV",
+                           "traces_4_decimals", "voltage_traces"],
         "params": params,
         "seed": 123, "plan_hash": "0123abcd", "script": script,
         "trials": TRIALS, "samples": SAMPLES, "trial_index": ids,
@@ -143,28 +125,60 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
         "times_ragged": [[14.3144635349], [], [258.2, 260.0, 301.5]],
         "soma_distance": [1539.71545505, 1360.9, 20.0],
     });
+    // Declared precisions: a power-of-ten step (the decimal encoding) and 2.5 µV (integers
+    // times the step's mantissa); a copy of the first whose chunk holds unrounded values.
+    for (key, step) in [
+        ("traces_1uV", 0.001),
+        ("traces_2_5uV", 0.0025),
+        ("tampered", 0.001),
+    ] {
+        s.put_table(
+            key,
+            &Table::traces(ids.clone(), &times, vm.clone())
+                .with_attr("vm.precision", rmpv::Value::F64(step)),
+            Metadata::now(),
+        )
+        .unwrap();
+    }
+    s.put_table(
+        "unrounded",
+        &Table::traces(ids.clone(), &times, vm.clone()),
+        Metadata::now(),
+    )
+    .unwrap();
+    let chunk0 = |k: &str| root.join(k).join("chunk-000000.isfd");
+    std::fs::copy(chunk0("unrounded"), chunk0("tampered")).unwrap();
+    s.delete("unrounded").unwrap();
+    assert_eq!(
+        s.get_table("tampered").unwrap_err().code,
+        isf::diagnostics::Code::E0625
+    );
+    for (key, name) in [("traces_1uV", "q1"), ("traces_2_5uV", "q25")] {
+        let t = s.get_table(key).unwrap();
+        let Some(Column::F64Array { data, .. }) = t.column("vm") else {
+            panic!()
+        };
+        let raw: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+        std::fs::write(dir.join(format!("expected_{name}.bin")), raw).unwrap();
+    }
     std::fs::write(dir.join("expected.json"), expected.to_string()).unwrap();
     let raw: Vec<u8> = vm.iter().flat_map(|x| x.to_le_bytes()).collect();
     std::fs::write(dir.join("expected_vm.bin"), raw).unwrap();
     let raw: Vec<u8> = vm_dec.iter().flat_map(|x| x.to_le_bytes()).collect();
     std::fs::write(dir.join("expected_vm_dec.bin"), raw).unwrap();
-    assert!(s.verify().ok());
+    assert_eq!(s.verify().problems.len(), 1);
     root
 }
 
 #[test]
 fn python_reader_reads_what_isf_writes() {
-    if let Err(why) = python_ready() {
-        common::skip::skip(
-            &format!("python reader test: {why}"),
-            &format!("install them with `pip install {}`", PY_MODULES.join(" ")),
-        );
+    let Some(py) = common::python::ready(PY_MODULES) else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let root = write_fixture(dir.path());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/test_reader.py");
-    let out = Command::new("python3")
+    let out = common::python::command(&py)
         .arg(&script)
         .arg(&root)
         .output()
@@ -176,7 +190,7 @@ fn python_reader_reads_what_isf_writes() {
     );
     eprintln!("{text}");
     assert!(out.status.success(), "python reader failed:\n{text}");
-    assert!(text.contains("6 passed, 0 failed"), "{text}");
+    assert!(text.contains("7 passed, 0 failed"), "{text}");
 }
 
 /// The Python reader reads the committed golden stores of format versions 1 and 2

@@ -243,7 +243,11 @@ pub fn run(args: RunArgs) -> i32 {
                     .unwrap_or(base_dt)
             }),
         ) {
-            Ok(s) => s,
+            Ok(s) => s.with_precision(
+                exp.record
+                    .iter()
+                    .filter_map(|r| Some((r.name.clone(), r.precision?))),
+            ),
             Err(d) => return fail(d),
         };
         // Before anything runs: the stored results must be items of this plan.

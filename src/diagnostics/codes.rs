@@ -84,6 +84,7 @@ codes! {
     E0315 => "value is not a compile-time constant",
     E0316 => "initial value of a synapse state depends on more than its parameters",
     E0318 => "a section index must be a non-negative integer",
+    E0320 => "a recording's precision has another dimension than the recorded variable",
     // ---- E04xx schema and lowering ----
     E0401 => "unknown field for this declaration",
     E0402 => "required field missing",
@@ -104,6 +105,7 @@ codes! {
     E0417 => "a recording reads a mechanism state the cell does not have at that site",
     E0418 => "run exceeds a resource limit (steps, work items, compartments, recorded bytes)",
     E0419 => "a rule names a section index the morphology does not have",
+    E0420 => "a precision is given where it cannot apply (not after a trace recording, not a positive decimal step)",
     E0421 => "no neuron to inspect, or several and none chosen (`--neuron`)",
     E0422 => "inspection input and options do not fit (file kind, `--param`, `--neuron`)",
     // ---- E05xx numerics at run time ----
@@ -136,6 +138,8 @@ codes! {
     E0617 => "not an ISF simrun folder, or an ISF result file the importer cannot read",
     E0618 => "import target holds results of `isf run`",
     E0621 => "store is written from another machine whose lock this one cannot see",
+    E0625 => "stored values break the precision declared for their column (corrupt store)",
+    E0626 => "a table's declared precision is invalid or differs from the stored table's",
     // ---- E07xx morphology files ----
     E0701 => "morphology file cannot be read",
     E0702 => "malformed morphology statement",

@@ -191,6 +191,7 @@ pub fn simulate(model: &Model, req: &RunRequest) -> Result<RunResult, RunError> 
         record: vec![RecordingModel {
             name: format!("{}.v", site.name()),
             what: Recording::Voltage { at: site },
+            precision: None,
         }],
         store: None,
         replay: vec![],

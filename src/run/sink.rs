@@ -28,6 +28,7 @@ use super::exec::{ResultSink, TrialOutput};
 use super::fingerprint::{Plan, diff, diff_summary};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::Value as MValue;
+use crate::store::table::precision_attr;
 use crate::store::{Column, Kind, Metadata, Store, Table};
 use std::collections::{BTreeMap, HashSet};
 
@@ -47,6 +48,31 @@ pub struct StoreSink {
     plan: Plan,
     point_of: PointOf,
     dt_of_point: DtOf,
+    /// Declared precision (step in the trace's unit) by recording name, with every `[i]`
+    /// left out (a recording at several places or compartments shares its declaration).
+    precision: BTreeMap<String, f64>,
+}
+
+/// A recording name without its `[i]` parts: `sites(f)[0].v` → `sites(f).v`,
+/// `all_compartments.v[00012]` → `all_compartments.v`.
+fn base_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close) if close > 0 && after[..close].bytes().all(|b| b.is_ascii_digit()) => {
+                out.push_str(&rest[..open]);
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What [`StoreSink::check_plan`] found in the store.
@@ -228,7 +254,19 @@ impl StoreSink {
             plan,
             point_of,
             dt_of_point,
+            precision: BTreeMap::new(),
         })
+    }
+
+    /// Store the traces of the recordings in `precision` (name → step in the trace's unit,
+    /// from `precision:` in the script) rounded to that step: each trial table gets the
+    /// attribute `NAME.precision`, and the store keeps every value within half a step.
+    pub fn with_precision(mut self, precision: impl IntoIterator<Item = (String, f64)>) -> Self {
+        self.precision = precision
+            .into_iter()
+            .map(|(n, p)| (base_name(&n), p))
+            .collect();
+        self
     }
 
     /// Check the store's results of this experiment against the new plan before anything
@@ -298,6 +336,8 @@ struct TraceRow {
     label: String,
     dt: f64,
     data: Vec<f64>,
+    /// The trial table's declared precision of this trace, if any.
+    precision: Option<f64>,
 }
 
 /// Assemble `traces/NAME` and `events/NAME` of the experiment sub-store `exp` from the trial
@@ -342,7 +382,14 @@ pub fn assemble(
             .unwrap_or(plan_dt);
         let label = format!("p{point:06}/t{trial:06}");
         let t = trials.get_table(&key).map_err(store_err)?;
+        let attrs = t.attrs;
+        let precision_of = |name: &str| {
+            attrs
+                .get(&precision_attr(name))
+                .and_then(rmpv::Value::as_f64)
+        };
         for (name, col) in t.columns {
+            let precision = precision_of(&name);
             match col {
                 Column::F64Array { data, .. } if wide_part(&name).is_some() => {
                     let (base, comp) = wide_part(&name).unwrap_or_default();
@@ -353,6 +400,7 @@ pub fn assemble(
                         label: label.clone(),
                         dt,
                         data,
+                        precision,
                     });
                     comps.entry(base.to_string()).or_default().push(comp);
                 }
@@ -362,6 +410,7 @@ pub fn assemble(
                         label: label.clone(),
                         dt,
                         data,
+                        precision,
                     });
                 }
                 Column::F64List(rows) => {
@@ -494,9 +543,17 @@ fn trace_table(name: &str, rows: &[&TraceRow]) -> Result<Table, Diagnostic> {
     let times: Vec<f64> = (0..width).map(|k| grid.at(k)).collect();
     let data: Vec<f64> = rows.iter().flat_map(|r| r.data.iter().copied()).collect();
     let labels = rows.iter().map(|r| r.label.clone()).collect();
-    Ok(Table::traces(labels, &times, data)
+    let t = Table::traces(labels, &times, data)
         .with_attr("recording", rmpv::Value::from(name))
-        .with_attr("dt_ms", rmpv::Value::F64(dt)))
+        .with_attr("dt_ms", rmpv::Value::F64(dt));
+    // The trials' rows are already on the grid of their precision (one plan, one precision);
+    // the table declares it so that its reader checks the bound too.
+    Ok(match rows.first().and_then(|r| r.precision) {
+        Some(p) if rows.iter().all(|r| r.precision == Some(p)) => {
+            t.with_attr(&precision_attr("vm"), rmpv::Value::F64(p))
+        }
+        _ => t,
+    })
 }
 
 /// Check that the run results of every experiment in `store` belong to its stored plan: each
@@ -609,6 +666,9 @@ impl ResultSink for StoreSink {
                     data: v.clone(),
                 },
             );
+            if let Some(&p) = self.precision.get(&base_name(name)) {
+                t = t.with_attr(&precision_attr(name), rmpv::Value::F64(p));
+            }
         }
         for (name, v) in &out.events {
             t = t.with(name, Column::F64List(vec![v.clone()]));
@@ -679,5 +739,16 @@ mod tests {
         assert_eq!(parse_trial_key("junk"), None);
         assert_eq!(column_key("sites[0].v"), "sites_0_.v");
         assert_eq!(column_key("spikes(soma)"), "spikes_soma_");
+    }
+
+    #[test]
+    fn base_names_drop_indices() {
+        assert_eq!(
+            base_name("sites(f.landmarkAscii)[0].v"),
+            "sites(f.landmarkAscii).v"
+        );
+        assert_eq!(base_name("all_compartments.v[00012]"), "all_compartments.v");
+        assert_eq!(base_name("soma.v"), "soma.v");
+        assert_eq!(base_name("odd[x].v[3]"), "odd[x].v");
     }
 }

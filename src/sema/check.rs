@@ -2371,154 +2371,152 @@ impl Session {
                         )),
                     }
                 }
-                Entry::Block(sb) => {
-                    match sb.head.name.as_str() {
-                        "stimulus" => {
-                            let sname = sb
-                                .name
-                                .as_ref()
-                                .map(|n| n.name.clone())
-                                .unwrap_or_else(|| "stimulus".into());
-                            let mut fields = BTreeMap::new();
-                            for f in
-                                value_fields(&sb.body, "a stimulus block has fields only", ev.diags)
-                            {
-                                let v = ev.eval(&f.value, &mut scope);
-                                let v = match f.name.name.as_str() {
-                                    "at" => match v {
-                                        Val::Obj(ref o)
-                                            if o.kind == "site"
-                                                || o.kind == "section"
-                                                || o.kind == "apical_distance" =>
-                                        {
-                                            v
-                                        }
-                                        Val::Region(r) => Val::Obj(Obj {
-                                            kind: "site".into(),
-                                            args: vec![
-                                                ("region".into(), Val::Str(r)),
-                                                ("x".into(), Val::num(0.5)),
-                                            ],
-                                        }),
-                                        Val::Err => v,
-                                        other => {
-                                            ev.diags.push(Diagnostic::new(Code::E0306, "`at` must be a site").label(f.value.span, format!("this is {}", other.type_name())).help("write e.g. `soma(0.5)`, `section(38, 0.5)` or `apical_distance(620 um)`"));
-                                            Val::Err
-                                        }
-                                    },
-                                    "kind" => match v {
-                                        Val::Str(ref s)
-                                            if ["step", "epsp"].contains(&s.as_str()) =>
-                                        {
-                                            v
-                                        }
-                                        _ => {
-                                            ev.diags.push(
-                                                Diagnostic::new(
-                                                    Code::E0306,
-                                                    "`kind` must be \"step\" or \"epsp\"",
-                                                )
-                                                .label(f.value.span, "unknown stimulus kind"),
-                                            );
-                                            Val::Err
-                                        }
-                                    },
-                                    "amp" | "imax" => ev.expect_dim(
+                Entry::Block(sb) => match sb.head.name.as_str() {
+                    "stimulus" => {
+                        let sname = sb
+                            .name
+                            .as_ref()
+                            .map(|n| n.name.clone())
+                            .unwrap_or_else(|| "stimulus".into());
+                        let mut fields = BTreeMap::new();
+                        for f in
+                            value_fields(&sb.body, "a stimulus block has fields only", ev.diags)
+                        {
+                            let v = ev.eval(&f.value, &mut scope);
+                            let v = match f.name.name.as_str() {
+                                "at" => match v {
+                                    Val::Obj(ref o)
+                                        if o.kind == "site"
+                                            || o.kind == "section"
+                                            || o.kind == "apical_distance" =>
+                                    {
+                                        v
+                                    }
+                                    Val::Region(r) => Val::Obj(Obj {
+                                        kind: "site".into(),
+                                        args: vec![
+                                            ("region".into(), Val::Str(r)),
+                                            ("x".into(), Val::num(0.5)),
+                                        ],
+                                    }),
+                                    Val::Err => v,
+                                    other => {
+                                        ev.diags.push(Diagnostic::new(Code::E0306, "`at` must be a site").label(f.value.span, format!("this is {}", other.type_name())).help("write e.g. `soma(0.5)`, `section(38, 0.5)` or `apical_distance(620 um)`"));
+                                        Val::Err
+                                    }
+                                },
+                                "kind" => match v {
+                                    Val::Str(ref s) if ["step", "epsp"].contains(&s.as_str()) => v,
+                                    _ => {
+                                        ev.diags.push(
+                                            Diagnostic::new(
+                                                Code::E0306,
+                                                "`kind` must be \"step\" or \"epsp\"",
+                                            )
+                                            .label(f.value.span, "unknown stimulus kind"),
+                                        );
+                                        Val::Err
+                                    }
+                                },
+                                "amp" | "imax" => ev.expect_dim(
+                                    v,
+                                    Dim::CURRENT,
+                                    f.value.span,
+                                    &format!("`{}`", f.name.name),
+                                ),
+                                "delay" | "duration" | "onset" | "tau_rise" | "tau_decay" => ev
+                                    .expect_dim(
                                         v,
-                                        Dim::CURRENT,
+                                        Dim::TIME,
                                         f.value.span,
                                         &format!("`{}`", f.name.name),
                                     ),
-                                    "delay" | "duration" | "onset" | "tau_rise" | "tau_decay" => ev
-                                        .expect_dim(
-                                            v,
-                                            Dim::TIME,
-                                            f.value.span,
-                                            &format!("`{}`", f.name.name),
-                                        ),
-                                    other => {
-                                        ev.diags.push(unknown_field(
-                                            other,
-                                            f.name.span,
-                                            "a stimulus",
-                                            STIMULUS_FIELDS,
-                                        ));
-                                        Val::Err
-                                    }
-                                };
-                                if let Some(l) = lower_val(&v) {
-                                    fields.insert(f.name.name.clone(), l);
+                                other => {
+                                    ev.diags.push(unknown_field(
+                                        other,
+                                        f.name.span,
+                                        "a stimulus",
+                                        STIMULUS_FIELDS,
+                                    ));
+                                    Val::Err
                                 }
+                            };
+                            if let Some(l) = lower_val(&v) {
+                                fields.insert(f.name.name.clone(), l);
                             }
-                            let has_at = sb
-                                .body
-                                .entries
-                                .iter()
-                                .any(|e| matches!(e, Entry::Field(f) if f.name.name == "at"));
-                            if !has_at {
-                                ev.diags.push(
-                                    Diagnostic::new(Code::E0402, "stimulus has no site")
-                                        .label(sb.span, "add `at: soma(0.5)`"),
-                                );
-                            }
-                            stimuli.insert(sname, (fields, sb.span));
                         }
-                        "record" => {
-                            for en in &sb.body.entries {
-                                let Entry::Expr(e) = en else {
-                                    ev.diags.push(Diagnostic::new(Code::E0401, "a record block lists what to record").label(en.span(), "write e.g. `soma.v` or `spikes(soma, threshold: 0 mV)`"));
-                                    continue;
-                                };
-                                let v = if let ast::ExprKind::Name(n) = &e.kind {
-                                    if RECORDABLE.contains(&n.as_str()) {
-                                        Val::Obj(Obj {
-                                            kind: n.clone(),
-                                            args: vec![],
-                                        })
-                                    } else {
-                                        ev.eval(e, &mut scope)
-                                    }
+                        let has_at = sb
+                            .body
+                            .entries
+                            .iter()
+                            .any(|e| matches!(e, Entry::Field(f) if f.name.name == "at"));
+                        if !has_at {
+                            ev.diags.push(
+                                Diagnostic::new(Code::E0402, "stimulus has no site")
+                                    .label(sb.span, "add `at: soma(0.5)`"),
+                            );
+                        }
+                        stimuli.insert(sname, (fields, sb.span));
+                    }
+                    "record" => {
+                        let (entries, misplaced) = typed::record_entries(&sb.body.entries);
+                        ev.diags.extend(misplaced);
+                        for (e, precision) in entries {
+                            let v = if let ast::ExprKind::Name(n) = &e.kind {
+                                if RECORDABLE.contains(&n.as_str()) {
+                                    Val::Obj(Obj {
+                                        kind: n.clone(),
+                                        args: vec![],
+                                    })
                                 } else {
                                     ev.eval(e, &mut scope)
-                                };
-                                match &v {
+                                }
+                            } else {
+                                ev.eval(e, &mut scope)
+                            };
+                            match &v {
                                 Val::Obj(o) if ["probe", "spikes", "current", "state", "synapse_activations", "presynaptic_spikes", "all_compartments"].contains(&o.kind.as_str()) => {
-                                    if let Some(l) = lower_val(&v) {
+                                    if let Some(mut l) = lower_val(&v) {
+                                        if let Some(f) = precision {
+                                            let p = ev.eval(&f.value, &mut scope);
+                                            if let Err(d) = typed::attach_precision(&mut l, &p, f) {
+                                                ev.diags.push(d);
+                                            }
+                                        }
                                         record.push((l, e.span));
                                     }
                                 }
                                 Val::Err => {}
                                 other => ev.diags.push(Diagnostic::new(Code::E0306, "this cannot be recorded").label(e.span, format!("this is {}", other.type_name())).help("record `soma.v`, `spikes(soma)`, `synapse_activations`, `all_compartments` …")),
                             }
-                            }
-                        }
-                        "sweep" => match &sb.name {
-                            None => sweeps.push((None, sb)),
-                            Some(n) if n.name == "zip" => sweeps.push((Some(n.span), sb)),
-                            Some(n) => ev.diags.push(
-                                Diagnostic::new(
-                                    Code::E0403,
-                                    format!("unknown sweep kind `{}`", n.name),
-                                )
-                                .label(n.span, "write `sweep { … }` (grid) or `sweep zip { … }`"),
-                            ),
-                        },
-                        other => {
-                            let mut d = Diagnostic::new(
-                                Code::E0403,
-                                format!("unknown block `{other}` in an experiment"),
-                            )
-                            .label(
-                                sb.head.span,
-                                "experiments have stimulus, sweep and record blocks",
-                            );
-                            if let Some(s) = suggest(other, ["stimulus", "sweep", "record"]) {
-                                d = d.help(format!("did you mean `{s}`?"));
-                            }
-                            ev.diags.push(d);
                         }
                     }
-                }
+                    "sweep" => match &sb.name {
+                        None => sweeps.push((None, sb)),
+                        Some(n) if n.name == "zip" => sweeps.push((Some(n.span), sb)),
+                        Some(n) => ev.diags.push(
+                            Diagnostic::new(
+                                Code::E0403,
+                                format!("unknown sweep kind `{}`", n.name),
+                            )
+                            .label(n.span, "write `sweep { … }` (grid) or `sweep zip { … }`"),
+                        ),
+                    },
+                    other => {
+                        let mut d = Diagnostic::new(
+                            Code::E0403,
+                            format!("unknown block `{other}` in an experiment"),
+                        )
+                        .label(
+                            sb.head.span,
+                            "experiments have stimulus, sweep and record blocks",
+                        );
+                        if let Some(s) = suggest(other, ["stimulus", "sweep", "record"]) {
+                            d = d.help(format!("did you mean `{s}`?"));
+                        }
+                        ev.diags.push(d);
+                    }
+                },
                 other => ev.diags.push(
                     Diagnostic::new(Code::E0401, "unexpected entry in an experiment").label(
                         other.span(),

@@ -738,7 +738,7 @@ impl Store {
         let (dir, full, e) = self.entry(key)?;
         if let Some(info) = e.table {
             for c in &info.chunks {
-                read_chunk_sized(&dir, &full, c, &info.columns)?;
+                read_chunk_sized(&dir, &full, c, &info)?;
             }
         }
         Ok(())
@@ -1022,6 +1022,8 @@ impl Store {
         let rows = t
             .rows()
             .map_err(|m| StoreError::at(Code::E0609, &full, m))?;
+        let quanta = table::quanta(&t.schema(), &mut t.attrs.iter())
+            .map_err(|m| StoreError::at(Code::E0626, &full, m))?;
         self.replaceable(&dir, &full, Kind::Table)?;
         self.new_key_dir(&dir, &full)?;
         let mut chunks = Vec::new();
@@ -1035,7 +1037,12 @@ impl Store {
             chunks.push(ChunkRef {
                 file: String::new(),
                 rows: rows as u64,
-                inline: Some(table::chunk_doc(t, rows, self.opts.decimal)),
+                inline: Some(table::chunk_doc_quantised(
+                    t,
+                    rows,
+                    self.opts.decimal,
+                    &quanta,
+                )),
             });
         }
         let mut next = next_chunk(&dir);
@@ -1044,7 +1051,7 @@ impl Store {
         let mut a = if chunks.is_empty() { 0 } else { rows };
         while a < rows {
             let b = (a + step).min(rows);
-            chunks.push(self.write_chunk(&dir, &full, &t.slice(a, b), b - a, next)?);
+            chunks.push(self.write_chunk(&dir, &full, &t.slice(a, b), b - a, next, &quanta)?);
             next += 1;
             a = b;
         }
@@ -1078,9 +1085,10 @@ impl Store {
         t: &Table,
         rows: usize,
         n: u64,
+        quanta: &[Option<table::Quantum>],
     ) -> Result<ChunkRef> {
         let file = chunk_name(n);
-        let doc = table::chunk_doc(t, rows, self.opts.decimal);
+        let doc = table::chunk_doc_quantised(t, rows, self.opts.decimal, quanta);
         self.write_payload(&dir.join(&file), key, FileKind::Chunk, frame::V1, &doc)?;
         Ok(ChunkRef {
             file,
@@ -1123,9 +1131,30 @@ impl Store {
                 ),
             ));
         }
+        // New rows are rounded to the table's declared precisions; declaring another one (or
+        // one the stored rows were not written with) would put chunks of two grids under one
+        // bound, so it is refused.
+        for (k, v) in &t.attrs {
+            if k.ends_with(".precision")
+                && info.attrs.get(k) != Some(v)
+            {
+                return Err(StoreError::at(
+                    Code::E0626,
+                    &full,
+                    format!(
+                        "appended rows declare {k} = {v}, the stored table {}",
+                        match info.attrs.get(k) {
+                            Some(x) => format!("{x}"),
+                            None => "none (its rows are stored unrounded)".into(),
+                        }
+                    ),
+                ));
+            }
+        }
+        let quanta = stored_quanta(info, &full)?;
         clean_temps(&dir);
         if rows > 0 {
-            let chunk = self.write_chunk(&dir, &full, t, rows, next_chunk(&dir))?;
+            let chunk = self.write_chunk(&dir, &full, t, rows, next_chunk(&dir), &quanta)?;
             info.chunks.push(chunk);
             info.rows += rows as u64;
         }
@@ -1184,7 +1213,7 @@ impl Store {
             t.columns.push((c.name.clone(), col));
         }
         for c in &info.chunks {
-            t.extend(read_chunk(&dir, &full, c, &info.columns)?);
+            t.extend(read_chunk(&dir, &full, c, &info)?);
         }
         t.attrs = info.attrs.into_iter().collect();
         Ok(t)
@@ -1305,7 +1334,7 @@ impl Store {
                             ));
                             continue;
                         }
-                        match read_chunk_sized(&path, &full, c, &info.columns) {
+                        match read_chunk_sized(&path, &full, c, &info) {
                             Ok(len) => {
                                 r.bytes += len;
                                 rows += c.rows;
@@ -1789,21 +1818,55 @@ fn decode_frame<T: DeserializeOwned>(
     })
 }
 
-fn read_chunk(dir: &Path, key: &str, c: &ChunkRef, schema: &[ColumnSpec]) -> Result<Table> {
-    Ok(read_chunk_full(dir, key, c, schema)?.0)
+fn read_chunk(dir: &Path, key: &str, c: &ChunkRef, info: &TableInfo) -> Result<Table> {
+    Ok(read_chunk_full(dir, key, c, info)?.0)
 }
 
-/// Check one chunk completely (checksum, decoding, rows); its length in bytes.
-fn read_chunk_sized(dir: &Path, key: &str, c: &ChunkRef, schema: &[ColumnSpec]) -> Result<u64> {
-    Ok(read_chunk_full(dir, key, c, schema)?.1)
+/// Check one chunk completely (checksum, decoding, rows, declared precisions); its length
+/// in bytes.
+fn read_chunk_sized(dir: &Path, key: &str, c: &ChunkRef, info: &TableInfo) -> Result<u64> {
+    Ok(read_chunk_full(dir, key, c, info)?.1)
 }
 
-fn read_chunk_full(
-    dir: &Path,
+/// The declared precisions of a stored table's columns (`<column>.precision` attributes); a
+/// manifest whose precision attribute is not a positive decimal step of a float column is
+/// E0625 like a value off its grid.
+fn stored_quanta(info: &TableInfo, key: &str) -> Result<Vec<Option<table::Quantum>>> {
+    table::quanta(&info.columns, &mut info.attrs.iter().map(|(k, v)| (k, v)))
+        .map_err(|m| StoreError::at(Code::E0625, key, m))
+}
+
+/// E0625 when a quantised column of `t` holds a value off its declared precision's grid:
+/// the writer rounds every value to a multiple of the step, so such a value means the data
+/// is not what was written (or was written without keeping the bound).
+fn check_quanta(
+    t: &Table,
+    quanta: &[Option<table::Quantum>],
     key: &str,
-    c: &ChunkRef,
-    schema: &[ColumnSpec],
-) -> Result<(Table, u64)> {
+    path: &Path,
+) -> Result<()> {
+    for ((name, col), q) in t.columns.iter().zip(quanta) {
+        let (Some(q), Column::F64(v) | Column::F64Array { data: v, .. }) = (q, col) else {
+            continue;
+        };
+        if let Some((i, x)) = q.off_grid(v) {
+            return Err(StoreError::at(
+                Code::E0625,
+                key,
+                format!(
+                    "{}: column '{name}' value {x} (entry {i}) is not a multiple of its declared precision {}; the stored data breaks its bound of ±{}",
+                    path.display(),
+                    q.step,
+                    q.step / 2.0
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn read_chunk_full(dir: &Path, key: &str, c: &ChunkRef, info: &TableInfo) -> Result<(Table, u64)> {
+    let schema = &info.columns;
     // An inline chunk was checksummed with its entry; it is decoded and counted the same way.
     let (path, owned, len);
     let doc = match &c.inline {
@@ -1822,6 +1885,7 @@ fn read_chunk_full(
     };
     let t = table::chunk_table(doc, schema)
         .map_err(|m| StoreError::at(Code::E0601, key, format!("{}: {m}", path.display())))?;
+    check_quanta(&t, &stored_quanta(info, key)?, key, &path)?;
     if t.rows() != Ok(c.rows as usize) {
         return Err(StoreError::at(
             Code::E0601,

@@ -364,6 +364,10 @@ pub struct ColumnDoc {
     /// Decimals `d` of the decimal encoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decimals: Option<u64>,
+    /// Integer mantissa `m` of a declared precision's step (`"qdec"` only): the stored
+    /// integers are multiples of `m / 10^d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<i64>,
     /// Row offsets of a ragged list column (`n + 1` little-endian `u64`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offsets: Option<ByteBuf>,
@@ -391,6 +395,143 @@ impl ColumnDoc {
             data: ColumnData::Bin(ByteBuf::from(b)),
             ..ColumnDoc::default()
         }
+    }
+}
+
+/// Attribute declaring a float column's precision: `<column>.precision`, the step (in the
+/// column's unit) to whose multiples the stored values are rounded (each stored value within
+/// half a step of the value written).
+pub fn precision_attr(column: &str) -> String {
+    format!("{column}.precision")
+}
+
+/// A declared precision as a decimal quantum: the step is `m / 10^d`. Values are stored as
+/// the integers `k` of `x ≈ k·m / 10^d`, and read back as `(k·m) / 10^d`, the double nearest
+/// to that decimal, so a stored value prints as the short decimal it is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Quantum {
+    /// The step as declared (in the column's unit).
+    pub step: f64,
+    /// The step's integer mantissa `m` (1 for 1 µV in mV: 0.001 = 1 / 10^3).
+    pub m: i64,
+    /// The step's decimals `d`.
+    pub d: u32,
+}
+
+impl Quantum {
+    /// The quantum of a step: the fewest decimals `d ≤ MAX_DECIMALS` with `step·10^d` an
+    /// integer `m < 2^31` (to within 1e-6, so that `1 uV` lowered to `0.0010000000000000002
+    /// mV` is the step 0.001: `m` has at most 10 digits, so rounding errors of the double
+    /// stay far below that). `None` for a step that is not positive, finite and decimal.
+    pub fn of(step: f64) -> Option<Quantum> {
+        if !(step.is_finite() && step > 0.0) {
+            return None;
+        }
+        (0..=MAX_DECIMALS).find_map(|d| {
+            let s = step * pow10(d);
+            let m = s.round();
+            ((1.0..2_147_483_648.0).contains(&m) && (s - m).abs() <= 1e-6).then_some(Quantum {
+                step,
+                m: m as i64,
+                d,
+            })
+        })
+    }
+
+    /// `x` rounded to the nearest multiple of the step as the integer multiple `k`, or `None`
+    /// when `x` is not finite or too large for exact integers (`|x|·10^d ≥ 2^53`).
+    fn multiple(&self, x: f64) -> Option<i64> {
+        const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
+        let s = x * pow10(self.d);
+        if !s.is_finite() || s.abs() >= LIMIT {
+            return None;
+        }
+        Some((s / self.m as f64).round() as i64)
+    }
+
+    /// The stored value of the multiple `k`: `(k·m) / 10^d`, correctly rounded.
+    fn value(&self, k: i64) -> f64 {
+        (k.wrapping_mul(self.m)) as f64 / pow10(self.d)
+    }
+
+    /// `x` as stored: the nearest multiple of the step (within half a step), or `x` itself when
+    /// it is not finite or too large to quantise exactly.
+    pub fn round(&self, x: f64) -> f64 {
+        self.multiple(x).map_or(x, |k| self.value(k))
+    }
+
+    /// The first value (index, value) that is not on the step's grid as isf stores it: a
+    /// finite value with `|x|·10^d < 2^53` must be `(n) / 10^d` exactly, with `n` a multiple
+    /// of `m`. What the reader checks against a column's declared precision.
+    pub fn off_grid(&self, v: &[f64]) -> Option<(usize, f64)> {
+        const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
+        let p = pow10(self.d);
+        v.iter().copied().enumerate().find(|&(_, x)| {
+            let s = x * p;
+            if !s.is_finite() || s.abs() >= LIMIT {
+                return false;
+            }
+            let n = s.round();
+            n / p != x || n % self.m as f64 != 0.0
+        })
+    }
+}
+
+/// The quantum of every column declared by a `<column>.precision` attribute (`None` for the
+/// others), or an error naming a column whose precision is not a positive decimal step or
+/// that is not a float column.
+pub fn quanta(
+    schema: &[ColumnSpec],
+    attrs: &mut dyn Iterator<Item = (&String, &Value)>,
+) -> Result<Vec<Option<Quantum>>, String> {
+    let mut out = vec![None; schema.len()];
+    for (k, v) in attrs {
+        let Some(col) = k.strip_suffix(".precision") else {
+            continue;
+        };
+        let Some(i) = schema.iter().position(|c| c.name == col) else {
+            return Err(format!("precision of '{col}', which is not a column"));
+        };
+        if !matches!(schema[i].dtype, DType::F64 | DType::F64Array(_)) {
+            return Err(format!(
+                "precision of column '{col}', which holds {} (only f64 and f64_array columns can be quantised)",
+                schema[i].dtype.name()
+            ));
+        }
+        let step = v
+            .as_f64()
+            .ok_or_else(|| format!("precision of '{col}' is not a number"))?;
+        out[i] = Some(Quantum::of(step).ok_or_else(|| {
+            format!("precision {step} of '{col}' is not a positive decimal step")
+        })?);
+    }
+    Ok(out)
+}
+
+/// A quantised float column: `{"enc": "dec", "decimals": d, "data": deltas}` when the step
+/// is a power of ten (readable as the lossless decimal encoding), else `{"enc": "qdec",
+/// "decimals": d, "step": m, "data": deltas}` where the integers are multiples of the step;
+/// raw doubles (quantised where possible) when a value cannot be quantised (NaN, infinite,
+/// huge), so that such a chunk stays exact.
+fn quantised_column(v: &[f64], width: usize, q: &Quantum) -> ColumnDoc {
+    let ks: Option<Vec<i64>> = v.iter().map(|&x| q.multiple(x)).collect();
+    let Some(ks) = ks else {
+        let rounded: Vec<f64> = v.iter().map(|&x| q.round(x)).collect();
+        return ColumnDoc::bin(f64_bytes(&rounded));
+    };
+    let mut b = Vec::with_capacity(ks.len() * 8);
+    for row in ks.chunks(width.max(1)) {
+        let mut prev = 0i64;
+        for &k in row {
+            b.extend_from_slice(&k.wrapping_sub(prev).to_le_bytes());
+            prev = k;
+        }
+    }
+    ColumnDoc {
+        enc: Some(if q.m == 1 { "dec" } else { "qdec" }.into()),
+        decimals: Some(u64::from(q.d)),
+        step: (q.m != 1).then_some(q.m),
+        ..ColumnDoc::bin(b)
     }
 }
 
@@ -427,8 +568,13 @@ fn f64_column_from(c: &ColumnDoc, width: usize) -> Result<Vec<f64>, String> {
     };
     match c.enc.as_deref() {
         None | Some("f64") => bytes_f64(b).ok_or_else(|| "length".into()),
-        Some("dec") => {
+        Some(enc @ ("dec" | "qdec")) => {
             let d = c.decimals.filter(|&d| d <= 22).ok_or("bad decimals")? as u32;
+            // `qdec`: the integers are multiples of a declared precision's mantissa.
+            let m = match enc {
+                "qdec" => c.step.filter(|&m| m >= 1).ok_or("bad step")?,
+                _ => 1,
+            };
             let p = pow10(d);
             let ks = bytes_u64(b).ok_or("length")?;
             let mut out = Vec::with_capacity(ks.len());
@@ -436,7 +582,7 @@ fn f64_column_from(c: &ColumnDoc, width: usize) -> Result<Vec<f64>, String> {
                 let mut k = 0i64;
                 for &dk in row {
                     k = k.wrapping_add(dk as i64);
-                    out.push(k as f64 / p);
+                    out.push(k.wrapping_mul(m) as f64 / p);
                 }
             }
             Ok(out)
@@ -448,18 +594,35 @@ fn f64_column_from(c: &ColumnDoc, width: usize) -> Result<Vec<f64>, String> {
 /// Encode the rows of `t` as a chunk document; `decimal` allows the decimal encoding of
 /// float columns (see [`decimal_ints`]).
 pub fn chunk_doc(t: &Table, rows: usize, decimal: bool) -> ChunkDoc {
+    chunk_doc_quantised(t, rows, decimal, &[])
+}
+
+/// [`chunk_doc`] with a declared precision per column (`quanta[i]` for column `i`, see
+/// [`quanta`]; missing entries are `None`): those float columns are rounded to multiples of
+/// their step and stored as integers ([`quantised_column`]).
+pub fn chunk_doc_quantised(
+    t: &Table,
+    rows: usize,
+    decimal: bool,
+    quanta: &[Option<Quantum>],
+) -> ChunkDoc {
     let columns = t
         .columns
         .iter()
-        .map(|(_, c)| match c {
-            Column::F64(v) => f64_column(v, v.len(), decimal),
-            Column::F64Array { width, data } => f64_column(data, *width, decimal),
-            Column::I64(v) => ColumnDoc::bin(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            Column::Str(v) => ColumnDoc {
+        .enumerate()
+        .map(|(i, (_, c))| match (c, quanta.get(i).copied().flatten()) {
+            (Column::F64(v), Some(q)) => quantised_column(v, v.len(), &q),
+            (Column::F64Array { width, data }, Some(q)) => quantised_column(data, *width, &q),
+            (Column::F64(v), None) => f64_column(v, v.len(), decimal),
+            (Column::F64Array { width, data }, None) => f64_column(data, *width, decimal),
+            (Column::I64(v), _) => {
+                ColumnDoc::bin(v.iter().flat_map(|x| x.to_le_bytes()).collect())
+            }
+            (Column::Str(v), _) => ColumnDoc {
                 data: ColumnData::Str(v.clone()),
                 ..ColumnDoc::default()
             },
-            Column::F64List(v) => {
+            (Column::F64List(v), _) => {
                 let mut offsets = Vec::with_capacity((v.len() + 1) * 8);
                 let mut data = Vec::new();
                 let mut at = 0u64;
@@ -622,6 +785,79 @@ mod tests {
         let doc = chunk_doc(&t, 2, true);
         assert_eq!(doc.columns[0].enc.as_deref(), Some("dec"));
         assert_eq!(chunk_table(&doc, &t.schema()).unwrap(), t);
+    }
+
+    #[test]
+    fn quanta_of_decimal_steps() {
+        let q = Quantum::of(1e-6 / 1e-3).unwrap(); // 1 uV in mV, as lowering computes it
+        assert_eq!((q.m, q.d), (1, 3));
+        assert_eq!(Quantum::of(0.0025).map(|q| (q.m, q.d)), Some((25, 4)));
+        assert_eq!(Quantum::of(5.0).map(|q| (q.m, q.d)), Some((5, 0)));
+        for bad in [0.0, -0.001, f64::NAN, f64::INFINITY, 1.0 / 3.0, 1e-15] {
+            assert_eq!(Quantum::of(bad), None, "{bad}");
+        }
+    }
+
+    /// Every stored value is within half a step of the written one, on the step's grid, and
+    /// prints as the short decimal it is.
+    #[test]
+    fn quantised_columns_keep_their_bound() {
+        let vm: Vec<f64> = (0..2000)
+            .map(|i| -75.0 + (i as f64 * 0.0137).sin() * 60.0 + i as f64 * 1e-7)
+            .collect();
+        for step in [0.001, 0.0025, 0.5] {
+            let q = Quantum::of(step).unwrap();
+            let t = Table::new().with(
+                "vm",
+                Column::F64Array {
+                    width: 500,
+                    data: vm.clone(),
+                },
+            );
+            let v = chunk_doc_quantised(&t, 4, true, &[Some(q)]);
+            let enc = v.columns[0].enc.as_deref();
+            assert_eq!(enc, Some(if q.m == 1 { "dec" } else { "qdec" }));
+            let back = chunk_table(&v, &t.schema()).unwrap();
+            let Some(Column::F64Array { data, .. }) = back.column("vm") else {
+                panic!()
+            };
+            for (x, y) in vm.iter().zip(data) {
+                assert!((x - y).abs() <= step / 2.0 * (1.0 + 1e-9), "{x} {y} {step}");
+                assert_eq!(*y, q.round(*x));
+            }
+            assert_eq!(q.off_grid(data), None);
+            // Off the grid: the unrounded values.
+            assert!(q.off_grid(&vm).is_some());
+        }
+        assert_eq!(Quantum::of(0.001).unwrap().round(-75.12345), -75.123);
+        // NaN cannot be quantised: the chunk stays raw doubles, the others rounded.
+        let q = Quantum::of(0.001).unwrap();
+        let t = Table::new().with("x", Column::F64(vec![1.23456, f64::NAN]));
+        let v = chunk_doc_quantised(&t, 2, true, &[Some(q)]);
+        let back = chunk_table(&v, &t.schema()).unwrap();
+        let Some(Column::F64(x)) = back.column("x") else {
+            panic!()
+        };
+        assert_eq!(x[0], 1.235);
+        assert!(x[1].is_nan());
+        assert_eq!(q.off_grid(x), None);
+    }
+
+    #[test]
+    fn precision_attributes_are_checked() {
+        let t = sample().with_attr("vm.precision", Value::F64(0.001));
+        let q = quanta(&t.schema(), &mut t.attrs.iter()).unwrap();
+        assert_eq!(q[4].map(|q| q.d), Some(3));
+        assert!(q[..4].iter().all(Option::is_none));
+        for (k, v) in [
+            ("id.precision", Value::F64(0.1)),
+            ("nope.precision", Value::F64(0.1)),
+            ("vm.precision", Value::F64(-1.0)),
+            ("vm.precision", Value::from("1 uV")),
+        ] {
+            let t = sample().with_attr(k, v);
+            assert!(quanta(&t.schema(), &mut t.attrs.iter()).is_err(), "{k}");
+        }
     }
 
     #[test]

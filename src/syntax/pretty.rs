@@ -274,6 +274,31 @@ impl Printer<'_> {
             prev_end.is_some_and(|e| p.newlines(e, start) >= 2)
         };
         for (i, r) in rendered.iter().enumerate() {
+            // `soma.v precision: 1 uV`: a recording's precision stays on its line (it belongs
+            // to the entry before it, see `sema::typed::record_entries`).
+            let glued = i > 0
+                && matches!(nodes[i], Node::Entry(Entry::Field(f)) if f.name.name == "precision")
+                && matches!(nodes[i - 1], Node::Entry(Entry::Expr(_)))
+                && leading[i].is_empty()
+                && trailing[i - 1].is_empty()
+                && r.hoisted.is_empty()
+                && out.ends_with('\n');
+            if glued {
+                out.pop();
+                out.push(' ');
+                out.push_str(&r.text);
+                if rendered.get(i + 1).is_some_and(|next| needs_comma(r, next)) {
+                    out.push(',');
+                }
+                prev_end = Some(bounds[i].1);
+                for &ci in &trailing[i] {
+                    out.push(' ');
+                    out.push_str(&self.comments[ci].text);
+                    prev_end = Some(self.comments[ci].end);
+                }
+                out.push('\n');
+                continue;
+            }
             for &ci in &leading[i] {
                 let c = &self.comments[ci];
                 if blank(self, prev_end, c.start) {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod conformance;
+pub mod python;
 pub mod skip;
 
 use isf::source::FileId;

@@ -1,8 +1,9 @@
-"""Checks the pure-Python reader against a store written by isf.
+"""Checks the Python package ``isf_store`` against a store written by isf.
 
-Run by ``tests/store_python.rs`` as ``python3 tests/python/test_reader.py STORE``; the Rust
-test writes STORE and, beside it, ``expected.json`` and ``expected_vm.bin`` (the trace matrix
-as raw little-endian float64) with what the reader must return.
+Run by ``tests/store_python.rs`` as ``python tests/python/test_reader.py STORE`` with the
+working tree's ``python/src`` on ``PYTHONPATH``; the Rust test writes STORE and, beside it,
+``expected.json`` and ``expected_*.bin`` (trace matrices as raw little-endian float64) with
+what the reader must return.
 """
 
 import json
@@ -11,12 +12,9 @@ import shutil
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "src", "store", "python"))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import isf_store  # noqa: E402
+import isf_store
 
 
 def check_values(db, exp):
@@ -57,6 +55,24 @@ def check_decimal_traces(db, exp, root):
     assert arr.tobytes() == vm.tobytes()
 
 
+def check_precision(db, exp, root):
+    for key, name, step in [("traces_1uV", "q1", 0.001), ("traces_2_5uV", "q25", 0.0025)]:
+        want = np.fromfile(os.path.join(root, f"expected_{name}.bin"), dtype="<f8")
+        t = db.load_table(key)
+        assert t.attrs["vm.precision"] == step, t.attrs
+        arr = t.array()
+        assert arr.tobytes() == want.tobytes(), key
+        raw = np.fromfile(os.path.join(root, "expected_vm.bin"), dtype="<f8")
+        assert np.max(np.abs(arr.ravel() - raw)) <= step / 2 * (1 + 1e-9)
+        assert db[key].attrs["vm.precision"] == step
+    try:
+        db["tampered"]
+        raise AssertionError("a value off the declared grid was not detected")
+    except isf_store.PrecisionViolation as e:
+        assert e.code == "E0625" and e.key == "tampered" and "0.001" in str(e), e
+    assert isf_store.quantum(0.0025) == (25, 4) and isf_store.quantum(1 / 3) is None
+
+
 def check_mixed(db, exp):
     t = db.load_table("synapse_activation")
     assert list(t.columns["synapse_type"]) == exp["synapse_type"]
@@ -87,12 +103,12 @@ def check_corruption_is_named(db_path):
             assert e.key == "voltage_traces" and "checksum" in str(e), e
         assert db["answer"] == 42
         problems = db.verify()
-        assert [p.key for p in problems] == ["voltage_traces"], problems
+        assert [p.key for p in problems] == ["tampered", "voltage_traces"], problems
         # Truncation of an entry is named too.
         p2 = os.path.join(copy, "answer", "key.isfd")
         data = open(p2, "rb").read()
         open(p2, "wb").write(data[:-3])
-        assert sorted(p.key for p in db.verify()) == ["answer", "voltage_traces"]
+        assert sorted(p.key for p in db.verify()) == ["answer", "tampered", "voltage_traces"]
 
 
 def main():
@@ -108,8 +124,10 @@ def main():
         ("trace table", lambda: check_traces(db, exp, os.path.dirname(os.path.abspath(root)))),
         ("decimal-encoded trace table", lambda: check_decimal_traces(db, exp, os.path.dirname(os.path.abspath(root)))),
         ("mixed and ragged columns", lambda: check_mixed(db, exp)),
+        ("declared precision", lambda: check_precision(db, exp, os.path.dirname(os.path.abspath(root)))),
         ("corruption is detected and named", lambda: check_corruption_is_named(root)),
-        ("intact store verifies", lambda: (_ for _ in ()).throw(AssertionError(db.verify())) if db.verify() else None),
+        ("only the tampered key fails verify",
+         lambda: None if [p.code for p in db.verify()] == ["E0625"] else (_ for _ in ()).throw(AssertionError(db.verify()))),
     ]
     failed = 0
     for name, fn in tests:

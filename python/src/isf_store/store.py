@@ -1,6 +1,7 @@
-"""Read isf results stores from Python (pure Python: msgpack, blosc, numpy, pandas).
+"""The store itself: framing, chunks, tables, keys (format: ``docs/store-format.md``).
 
-The format is described byte by byte in ``docs/store-format.md``. Usage::
+Nothing is read until asked: opening a :class:`Store` reads its marker file only, and each
+call reads the files of the keys it needs. Usage::
 
     from isf_store import Store
     db = Store("results/")
@@ -9,6 +10,7 @@ The format is described byte by byte in ``docs/store-format.md``. Usage::
     vt = db["voltage_traces"]            # DataFrame: index sim_trial_index, columns = times
     arr = db.load_array("voltage_traces")  # numpy (trials, samples) float64
     db["sweep"]["w0.5"]["seed"]          # nested sub-stores
+    db.run("quickstart")                 # run results by sweep value and trial (runs.py)
 
 Every file's CRC-32 is checked before it is decompressed; a damaged file raises
 ``CorruptKey`` naming the key, and other keys still load.
@@ -47,6 +49,55 @@ class CorruptKey(StoreError):
 
     def __init__(self, key, message):
         super().__init__("E0601", key, message)
+
+
+class PrecisionViolation(StoreError):
+    """A column stored with a declared precision holds a value off its grid (E0625): the
+    writer promised values within half a step of the simulated ones, on multiples of the
+    step, and the stored data does not keep that promise."""
+
+    def __init__(self, key, message):
+        super().__init__("E0625", key, message)
+
+
+MAX_DECIMALS = 12
+LIMIT = 2.0 ** 53
+
+
+def quantum(step):
+    """A declared precision ``step`` as ``(m, d)`` with ``step == m / 10**d`` (the fewest
+    decimals ``d``), or ``None`` when it is not a positive decimal step. Mirrors
+    ``store::table::Quantum::of`` in isf."""
+    if not (isinstance(step, (int, float)) and np.isfinite(step) and step > 0):
+        return None
+    for d in range(MAX_DECIMALS + 1):
+        s = step * float(10 ** d)
+        m = float(np.round(s))
+        if 1.0 <= m < 2.0 ** 31 and abs(s - m) <= 1e-6:
+            return int(m), d
+    return None
+
+
+def check_precision(values, step, key, column):
+    """Raise :class:`PrecisionViolation` unless every finite value (with ``|v|·10^d < 2^53``)
+    is a multiple of ``step`` written with the step's decimals, exactly as isf stores it."""
+    q = quantum(step)
+    if q is None:
+        raise CorruptKey(key, f"column {column!r}: precision {step!r} is not a positive decimal step")
+    m, d = q
+    v = np.asarray(values, dtype=np.float64).ravel()
+    p = float(10 ** d)
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = v * p
+        ok = ~np.isfinite(s) | (np.abs(s) >= LIMIT)
+        n = np.round(s)
+        on_grid = (n / p == v) & (np.fmod(n, m) == 0)
+    bad = np.flatnonzero(~(ok | on_grid))
+    if bad.size:
+        i = int(bad[0])
+        raise PrecisionViolation(
+            key, f"column {column!r}: value {v[i]!r} (entry {i}) is not a multiple of its declared "
+                 f"precision {step!r}; {bad.size} value(s) off the grid")
 
 
 def read_payload(path, expect_kind, key=""):
@@ -106,15 +157,18 @@ def _decode_chunk(doc, columns, key):
 
 def _floats(col, width, key):
     """A float column: raw doubles, or the decimal encoding (integer deltas along rows of
-    ``width`` values, scaled by 10**decimals; see docs/store-format.md)."""
+    ``width`` values, scaled by 10**decimals; ``qdec`` multiplies the integers by ``step``
+    first; see docs/store-format.md §4)."""
     enc = col.get("enc", "f64")
     if enc == "f64":
         return np.frombuffer(col["data"], dtype="<f8")
-    if enc == "dec":
+    if enc in ("dec", "qdec"):
         deltas = np.frombuffer(col["data"], dtype="<i8")
         if deltas.size == 0:
             return np.empty(0)
         k = np.cumsum(deltas.reshape(-1, width), axis=1)
+        if enc == "qdec":  # quantised to a declared precision of step/10**decimals
+            k = k * int(col["step"])
         # Exact: |k| < 2**53 and 10**d is an exact double, so the division rounds once,
         # exactly as parsing the decimal text did.
         return (k.astype(np.float64) / float(10 ** col["decimals"])).ravel()
@@ -158,6 +212,7 @@ class Table:
         df = pd.concat(parts, axis=1) if parts else pd.DataFrame()
         if "sim_trial_index" in df.columns:
             df = df.set_index("sim_trial_index")
+        df.attrs.update({k: v for k, v in self.attrs.items() if not k.endswith(".labels")})
         return df
 
 
@@ -241,6 +296,13 @@ class Store:
         """The key's provenance as a dict."""
         return self._entry(key)[1].get("meta", {})
 
+    def load_table_attrs(self, key):
+        """A table's attributes (from its entry; no chunk is read)."""
+        directory, entry = self._entry(key)
+        if entry["kind"] != "table":
+            raise StoreError("E0605", self._full(key), f"is a {entry['kind']}, not a table")
+        return entry["table"].get("attrs", {})
+
     def load_table(self, key):
         """A table key as a :class:`Table`."""
         directory, entry = self._entry(key)
@@ -258,6 +320,12 @@ class Store:
             if doc["rows"] != chunk["rows"]:
                 raise CorruptKey(self._full(key), f"{name}: row count differs from the manifest")
             parts.append(_decode_chunk(doc, schema, self._full(key)))
+        attrs = manifest.get("attrs", {})
+        for spec in schema:
+            step = attrs.get(f"{spec['name']}.precision")
+            if step is not None:
+                for p in parts:
+                    check_precision(p[spec["name"]], step, self._full(key), spec["name"])
         columns = {}
         for spec in schema:
             name = spec["name"]
@@ -268,7 +336,7 @@ class Store:
                 columns[name] = np.empty((0, spec["width"]))
             else:
                 columns[name] = np.empty(0, dtype=object if spec["dtype"] in ("str", "f64_list") else float)
-        return Table(columns, manifest.get("attrs", {}), schema)
+        return Table(columns, attrs, schema)
 
     def load_array(self, key, column=None):
         """A table's numeric column (default: its only 2-D column) as a numpy array, or a
@@ -297,6 +365,17 @@ class Store:
         raise CorruptKey(self._full(key), f"unknown kind {kind!r}")
 
     __getitem__ = load
+
+    def run(self, experiment):
+        """The results of one experiment of ``isf run`` (a :class:`isf_store.Run`): tables
+        indexed by sweep values and trial. Nothing is read until a table is asked for."""
+        from .runs import Run
+
+        return Run(self, experiment)
+
+    def runs(self):
+        """Names of the experiments of ``isf run`` in this store (sub-stores with a plan)."""
+        return [k for k in self.keys() if self.kind(k) == "store" and "plan" in self[k].keys()]
 
     def verify(self):
         """Check every file of the store; return a list of errors (empty when intact)."""
