@@ -16,7 +16,10 @@
 //! Run with `cargo bench --bench active`. Needs the conformance data (`ISF_CONFORMANCE`, default
 //! `../shared/conformance` next to the crate); prints `SKIPPED:` without it.
 
-use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
+#[allow(dead_code)]
+#[path = "../tests/common/table.rs"]
+mod table;
+use table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
 use std::path::PathBuf;
 use std::time::Instant;

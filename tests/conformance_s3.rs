@@ -15,7 +15,7 @@
 //! and the timings.
 
 use isf::kernel::synapse::{Receptor, Synapse, SynapseSet};
-use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
+use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
 mod common;
 

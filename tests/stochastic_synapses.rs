@@ -17,7 +17,7 @@ use isf::kernel::synapse::{Receptor, Synapse, SynapseKernel, peaknorm, receptor_
 use isf::network::activity::{RECEPTOR_DRAWS, population_stream};
 use isf::run::trial_seed;
 use isf::sim::CableTree;
-use isf::sim::synth::cylinder_cell;
+use common::synth::cylinder_cell;
 use std::path::Path;
 use std::process::Command;
 

@@ -12,7 +12,7 @@ mod common;
 
 use common::conformance::s4_network;
 use isf::kernel::synapse::synapses_from_trial_input;
-use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
+use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
 
 use isf::network::generate_trial;

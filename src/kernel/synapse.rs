@@ -1366,7 +1366,7 @@ pub fn synapses_from_trial_input(
 mod tests {
     use super::*;
     use crate::kernel::mechanism::IonPool;
-    use crate::sim::synth::cylinder_cell;
+    use crate::kernel::tests::synth::cylinder_cell;
 
     const DT: f64 = 0.025;
 

@@ -5,6 +5,8 @@
 
 pub mod conformance;
 pub mod skip;
+pub mod synth;
+pub mod table;
 
 use isf::source::FileId;
 use isf::syntax::ast::File;

@@ -1,7 +1,9 @@
 //! Synthetic geometries for tests and benchmarks: uniform cylinders and branched trees built
-//! directly as [`CellGeometry`], with NEURON's segment formulas for a constant diameter.
+//! directly as [`CellGeometry`], with NEURON's segment formulas for a constant diameter. A test
+//! fixture: integration tests and benches include it, and the library's unit tests through
+//! `#[path]` (the crate names itself `isf` in test builds).
 
-use crate::morph::cell::{CellGeometry, SectionGeometry};
+use isf::morph::cell::{CellGeometry, SectionGeometry};
 use std::f64::consts::PI;
 
 /// NEURON's axial resistance of a cylinder piece, MΩ: `1e-2·Ra·len/(π·d²/4)` with `Ra` in
