@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::synth::{branched_cell, cylinder_cell};
+use common::synth::{branched_cell, cylinder_cell, cylinder_ri_mohm};
+use std::f64::consts::PI;
 use isf::diagnostics::Code;
 use isf::kernel::{ActiveCell, CellConfig, KernelError, MechPlacement, Trace, stdlib_pas};
 use isf::model::MechModel;
@@ -192,4 +193,21 @@ fn node_orders_agree_to_rounding() {
         .fold(0.0, f64::max);
     assert!(max_diff < 1e-10, "orders differ by {max_diff} mV");
     assert!(neuron.iter().any(|&v| v > -64.0), "the clamp acts");
+}
+
+// The synthetic geometries themselves (the fixture in tests/common/synth.rs).
+
+#[test]
+fn branched_cell_has_requested_size() {
+    let g = branched_cell(1142, 7);
+    assert_eq!(g.n_segments(), 1142);
+    assert!(g.sections.len() > 30);
+}
+
+#[test]
+fn cylinder_ri_matches_spec_formula() {
+    // Spec 01 §1.5: Ra·ds·1e-4 / (π(d·1e-4)²/4) / 1e6.
+    let (ra, ds, d) = (100.0, 7.0, 1.3);
+    let spec = ra * ds * 1e-4 / (PI * (d * 1e-4f64).powi(2) / 4.0) / 1e6;
+    assert!((cylinder_ri_mohm(ra, ds, d) - spec).abs() < 1e-12 * spec);
 }

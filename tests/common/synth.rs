@@ -118,23 +118,3 @@ pub fn branched_cell(target_segments: usize, seed: u64) -> CellGeometry {
     }
     CellGeometry { sections }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn branched_cell_has_requested_size() {
-        let g = branched_cell(1142, 7);
-        assert_eq!(g.n_segments(), 1142);
-        assert!(g.sections.len() > 30);
-    }
-
-    #[test]
-    fn cylinder_ri_matches_spec_formula() {
-        // Spec 01 §1.5: Ra·ds·1e-4 / (π(d·1e-4)²/4) / 1e6.
-        let (ra, ds, d) = (100.0, 7.0, 1.3);
-        let spec = ra * ds * 1e-4 / (PI * (d * 1e-4f64).powi(2) / 4.0) / 1e6;
-        assert!((cylinder_ri_mohm(ra, ds, d) - spec).abs() < 1e-12 * spec);
-    }
-}
