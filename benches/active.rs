@@ -19,10 +19,10 @@
 #[allow(dead_code)]
 #[path = "../tests/common/table.rs"]
 mod table;
-use table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
 use std::path::PathBuf;
 use std::time::Instant;
+use table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 
 /// Runs per bench (`ISF_BENCH_REPEATS` overrides).
 const REPEATS: usize = 5;

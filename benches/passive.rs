@@ -22,9 +22,9 @@ mod synth;
 use isf::kernel::{ActiveCell, CellConfig, MechPlacement, stdlib_pas, steps_for};
 use isf::morph::cell::CellGeometry;
 use isf::sim::{CableTree, NodeId};
-use synth::branched_cell;
 use std::path::PathBuf;
 use std::time::Instant;
+use synth::branched_cell;
 
 const DT_MS: f64 = 0.025;
 const T_STOP_MS: f64 = 300.0;

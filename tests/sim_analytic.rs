@@ -118,7 +118,9 @@ fn sealed_cylinder_time_constant() {
     // (1) A uniform offset relaxes as exp(−t/τ) everywhere (mode 0 of the sealed cable).
     let mut sim = passive_sim(&geom, 0.025, E_PAS_MV + 5.0);
     let mid = sim.tree().node_at(0, 0.5);
-    let rec = sim.run(isf::kernel::steps_for(20.0, 0.025), &[mid]).unwrap();
+    let rec = sim
+        .run(isf::kernel::steps_for(20.0, 0.025), &[mid])
+        .unwrap();
     let v10 = rec.v_mv(400, 0) - E_PAS_MV;
     let v20 = rec.v_mv(800, 0) - E_PAS_MV;
     let tau = 10.0 / (v10 / v20).ln();
@@ -133,7 +135,9 @@ fn sealed_cylinder_time_constant() {
     let mut sim = passive_sim(&geom, 0.025, E_PAS_MV);
     sim.add_iclamp(0, 0.0, 0.0, 1e9, 0.01).unwrap();
     let near = sim.tree().node_at(0, 0.0);
-    let rec = sim.run(isf::kernel::steps_for(300.0, 0.025), &[near]).unwrap();
+    let rec = sim
+        .run(isf::kernel::steps_for(300.0, 0.025), &[near])
+        .unwrap();
     let v_inf = rec.v_mv(12000, 0);
     let gap = |t_ms: f64| v_inf - rec.v_mv((t_ms / 0.025).round() as usize, 0);
     let tau = 30.0 / (gap(30.0) / gap(60.0)).ln();

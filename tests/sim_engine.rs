@@ -5,11 +5,11 @@
 mod common;
 
 use common::synth::{branched_cell, cylinder_cell, cylinder_ri_mohm};
-use std::f64::consts::PI;
 use isf::diagnostics::Code;
 use isf::kernel::{ActiveCell, CellConfig, KernelError, MechPlacement, Trace, stdlib_pas};
 use isf::model::MechModel;
 use isf::sim::{CableTree, NodeId, NodeOrder, SimError};
+use std::f64::consts::PI;
 
 /// `pas` with `g` (S/cm²) and `e = -65 mV` on every compartment of `tree`.
 fn pas_cell(tree: CableTree, g: Vec<f64>, extra: &[MechPlacement<'_>]) -> ActiveCell {

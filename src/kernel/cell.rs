@@ -210,7 +210,12 @@ fn stdlib_mechanism(module: &[&str], name: &str, sort: &str) -> Result<MechModel
         .mechanisms
         .into_iter()
         .find(|m| m.name == name && m.sort == sort)
-        .ok_or_else(|| format!("std.{} declares no {sort} mechanism `{name}`", module.join(".")))
+        .ok_or_else(|| {
+            format!(
+                "std.{} declares no {sort} mechanism `{name}`",
+                module.join(".")
+            )
+        })
 }
 
 /// `std.stimuli`'s `epsp` point process, checked once per process.
@@ -218,7 +223,7 @@ pub fn stdlib_epsp() -> Result<&'static MechModel, String> {
     static LIB: std::sync::OnceLock<Result<MechModel, String>> = std::sync::OnceLock::new();
     LIB.get_or_init(|| stdlib_mechanism(&["stimuli"], "epsp", "point"))
         .as_ref()
-    .map_err(Clone::clone)
+        .map_err(Clone::clone)
 }
 
 /// Wall time spent in the parts of the step loop.
@@ -847,7 +852,11 @@ impl ActiveCell {
     /// steps recording after each. Allocation-free. On error `trace` keeps the samples up to
     /// the last good step.
     pub fn run_into(&mut self, n_steps: usize, trace: &mut Trace) -> Result<(), KernelError> {
-        if let Some(&p) = trace.probes.iter().find(|&&p| p as usize >= self.v_mv.len()) {
+        if let Some(&p) = trace
+            .probes
+            .iter()
+            .find(|&&p| p as usize >= self.v_mv.len())
+        {
             return Err(KernelError::Setup {
                 message: format!("probe node {p} does not exist"),
             });

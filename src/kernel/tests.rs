@@ -12,6 +12,7 @@ use table::hay2011_mechanisms;
 
 /// Synthetic geometries (the test fixture of `tests/common`, shared with the synapse tests).
 #[path = "../../tests/common/synth.rs"]
+#[allow(dead_code)]
 pub(crate) mod synth;
 /// The conformance cell's builders (the test fixture of `tests/common`).
 #[path = "../../tests/common/table.rs"]
