@@ -16,10 +16,13 @@
 //! Run with `cargo bench --bench active`. Needs the conformance data (`ISF_CONFORMANCE`, default
 //! `../shared/conformance` next to the crate); prints `SKIPPED:` without it.
 
-use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
+#[allow(dead_code)]
+#[path = "../tests/common/table.rs"]
+mod table;
 use isf::kernel::{ActiveCell, CellConfig};
 use std::path::PathBuf;
 use std::time::Instant;
+use table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 
 /// Runs per bench (`ISF_BENCH_REPEATS` overrides).
 const REPEATS: usize = 5;

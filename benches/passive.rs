@@ -1,5 +1,6 @@
 //! Passive-cell benchmark: ~1,142 compartments, 300 ms at dt = 0.025 ms (12,000 steps), pas
-//! everywhere, a somatic current clamp, three voltage probes. Reports ns per compartment-step
+//! everywhere, a somatic current clamp, three voltage probes, on the one engine users run
+//! (`ActiveCell` with the standard library's compiled `pas`). Reports ns per compartment-step
 //! (single thread). Run with `cargo bench --bench passive`.
 //!
 //! Cells:
@@ -9,14 +10,21 @@
 //!   as `isf run` does, with its `pas` densities.
 //!
 //! Measured on the 2-vCPU EPYC dev VM (other jobs on the second core): best of 5 runs
-//! 5.8–6.9 ns per compartment-step for both cells (NEURON ~19 ns, Arbor ~9 ns passive).
+//! 5.8–6.9 ns per compartment-step for both cells (NEURON ~19 ns, Arbor ~9 ns passive) with
+//! the former passive-only engine (hand-written `pas`); see the git log for the figures on
+//! the one engine.
 //!
 
+#[allow(dead_code)]
+#[path = "../tests/common/synth.rs"]
+mod synth;
+
+use isf::kernel::{ActiveCell, CellConfig, MechPlacement, stdlib_pas, steps_for};
 use isf::morph::cell::CellGeometry;
-use isf::sim::synth::branched_cell;
-use isf::sim::{CableTree, NodeId, Pas, SimConfig, Simulation, steps_for};
+use isf::sim::{CableTree, NodeId};
 use std::path::PathBuf;
 use std::time::Instant;
+use synth::branched_cell;
 
 const DT_MS: f64 = 0.025;
 const T_STOP_MS: f64 = 300.0;
@@ -97,25 +105,21 @@ fn run(b: &Bench) {
     let tree = CableTree::from_geometry(&b.geom).expect("valid geometry");
     let n_comp = tree.n_segments();
     let n_nodes = tree.n_nodes();
-    let mut sim = Simulation::new(
-        tree,
-        SimConfig {
-            dt_ms: DT_MS,
-            v_init_mv: -75.0,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let (mut nodes, mut g, mut e) = (Vec::new(), Vec::new(), Vec::new());
-    for (s, per_seg) in b.pas.iter().enumerate() {
-        for (k, &(gk, ek)) in per_seg.iter().enumerate() {
-            nodes.push(sim.tree().segment_node(s, k));
-            g.push(gk);
-            e.push(ek);
-        }
-    }
-    sim.add_mechanism(Box::new(Pas::new(nodes, g, e).unwrap()))
-        .unwrap();
+    // Segment order: section by section, segments from the 0-end (as `pas` is listed).
+    let (g, e): (Vec<f64>, Vec<f64>) = b.pas.iter().flatten().copied().unzip();
+    let pl = [MechPlacement {
+        mechanism: stdlib_pas().expect("std pas"),
+        segments: (0..n_comp).collect(),
+        params: [("g".to_string(), g), ("e".to_string(), e)]
+            .into_iter()
+            .collect(),
+    }];
+    let cfg = CellConfig {
+        dt_ms: DT_MS,
+        v_init_mv: -75.0,
+        ..Default::default()
+    };
+    let mut sim = ActiveCell::new(tree, &pl, &[], cfg).unwrap();
     sim.add_iclamp(0, 0.5, 100.0, 150.0, -0.1).unwrap();
     let probes: Vec<NodeId> = b
         .probes

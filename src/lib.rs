@@ -5,6 +5,10 @@
 //! in canonical units, content-hashed) → simulation ([`sim`]) → store. See `ARCHITECTURE.md`
 //! for the module map and invariants.
 
+// Unit tests include the test fixtures of `tests/common` (written against `isf::…`).
+#[cfg(test)]
+extern crate self as isf;
+
 pub mod analysis;
 pub mod cli;
 pub mod diagnostics;

@@ -676,7 +676,7 @@ fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
             let tr = trials.entry(*n).or_default();
             tr.events.push((
                 event.clone(),
-                traces::upward_crossings(&t.times, v, t.threshold_mv),
+                crate::kernel::spikes::spike_times_at(&t.times, v, t.threshold_mv),
             ));
             tr.traces.push((t.name.clone(), v.clone()));
             let src = if t.name == SOMA_TRACE {
@@ -785,7 +785,7 @@ fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
         let times: Vec<Vec<f64>> = t
             .trials
             .iter()
-            .map(|(_, v)| traces::upward_crossings(&t.times, v, t.threshold_mv))
+            .map(|(_, v)| crate::kernel::spikes::spike_times_at(&t.times, v, t.threshold_mv))
             .collect();
         let table = Table::new()
             .with("sim_trial_index", Column::Str(labels))

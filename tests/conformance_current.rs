@@ -12,7 +12,7 @@
 //! below 0.5 mV. Run with `cargo test --release --test conformance_current -- --nocapture` to
 //! see the table.
 
-use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
+use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
 mod common;
 

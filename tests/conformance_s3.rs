@@ -14,8 +14,8 @@
 //! 1e-6 mV. Run with `cargo test --release --test conformance_s3 -- --nocapture` for the table
 //! and the timings.
 
+use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::synapse::{Receptor, Synapse, SynapseSet};
-use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
 mod common;
 

@@ -33,8 +33,8 @@
 mod common;
 
 use common::conformance::{DT_MS, conformance_dir, s4_network, spikes};
+use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::synapse::synapses_from_trial_input;
-use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
 use isf::network::generate_trial;
 use isf::run::trial_seed;

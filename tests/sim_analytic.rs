@@ -1,33 +1,39 @@
 //! Solver acceptance checks against closed-form results: cable theory for a sealed finite
 //! cylinder, the RC charging curve of a single compartment, and first-order convergence of
-//! backward Euler in dt.
+//! backward Euler in dt. The cells run on the one engine, [`ActiveCell`], with the standard
+//! library's `pas`.
 
+mod common;
+
+use common::synth::{branched_cell, cylinder_cell, cylinder_ri_mohm};
+use isf::kernel::{ActiveCell, CellConfig, MechPlacement, stdlib_pas};
 use isf::morph::cell::CellGeometry;
-use isf::sim::synth::{branched_cell, cylinder_cell, cylinder_ri_mohm};
-use isf::sim::{CableTree, NodeId, Pas, SimConfig, Simulation};
+use isf::sim::CableTree;
 
 const E_PAS_MV: f64 = -70.0;
 const G_PAS_S_CM2: f64 = 1e-4; // Rm = 1e4 Ω·cm²
 const CM_UF_CM2: f64 = 1.0; // τ = Rm·Cm = 10 ms
 const TAU_MS: f64 = 10.0;
 
-fn passive_sim(geom: &CellGeometry, dt_ms: f64, v_init_mv: f64) -> Simulation {
+fn passive_sim(geom: &CellGeometry, dt_ms: f64, v_init_mv: f64) -> ActiveCell {
     let tree = CableTree::from_geometry(geom).unwrap();
-    let mut sim = Simulation::new(
-        tree,
-        SimConfig {
-            dt_ms,
-            v_init_mv,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let nodes: Vec<NodeId> = sim.tree().segment_nodes().collect();
-    sim.add_mechanism(Box::new(
-        Pas::uniform(nodes, G_PAS_S_CM2, E_PAS_MV).unwrap(),
-    ))
-    .unwrap();
-    sim
+    let n = tree.n_segments();
+    let pl = [MechPlacement {
+        mechanism: stdlib_pas().unwrap(),
+        segments: (0..n).collect(),
+        params: [
+            ("g".to_string(), vec![G_PAS_S_CM2; n]),
+            ("e".to_string(), vec![E_PAS_MV; n]),
+        ]
+        .into_iter()
+        .collect(),
+    }];
+    let cfg = CellConfig {
+        dt_ms,
+        v_init_mv,
+        ..Default::default()
+    };
+    ActiveCell::new(tree, &pl, &[], cfg).unwrap()
 }
 
 fn rel_err(x: f64, reference: f64) -> f64 {
@@ -75,7 +81,7 @@ fn sealed_cylinder_input_resistance_and_attenuation() {
     sim.add_iclamp(0, 0.0, 0.0, 1e9, i_na).unwrap();
     let near = sim.tree().node_at(0, 0.0);
     let far = sim.tree().node_at(0, 1.0);
-    let n = isf::sim::steps_for(300.0, 0.025); // 30 τ: steady to 1e-13
+    let n = isf::kernel::steps_for(300.0, 0.025); // 30 τ: steady to 1e-13
     let rec = sim.run(n, &[near, far]).unwrap();
     assert_eq!(rec.n_samples(), n + 1);
     let dv_near = rec.v_mv(n, 0) - E_PAS_MV;
@@ -112,7 +118,9 @@ fn sealed_cylinder_time_constant() {
     // (1) A uniform offset relaxes as exp(−t/τ) everywhere (mode 0 of the sealed cable).
     let mut sim = passive_sim(&geom, 0.025, E_PAS_MV + 5.0);
     let mid = sim.tree().node_at(0, 0.5);
-    let rec = sim.run(isf::sim::steps_for(20.0, 0.025), &[mid]).unwrap();
+    let rec = sim
+        .run(isf::kernel::steps_for(20.0, 0.025), &[mid])
+        .unwrap();
     let v10 = rec.v_mv(400, 0) - E_PAS_MV;
     let v20 = rec.v_mv(800, 0) - E_PAS_MV;
     let tau = 10.0 / (v10 / v20).ln();
@@ -127,7 +135,9 @@ fn sealed_cylinder_time_constant() {
     let mut sim = passive_sim(&geom, 0.025, E_PAS_MV);
     sim.add_iclamp(0, 0.0, 0.0, 1e9, 0.01).unwrap();
     let near = sim.tree().node_at(0, 0.0);
-    let rec = sim.run(isf::sim::steps_for(300.0, 0.025), &[near]).unwrap();
+    let rec = sim
+        .run(isf::kernel::steps_for(300.0, 0.025), &[near])
+        .unwrap();
     let v_inf = rec.v_mv(12000, 0);
     let gap = |t_ms: f64| v_inf - rec.v_mv((t_ms / 0.025).round() as usize, 0);
     let tau = 30.0 / (gap(30.0) / gap(60.0)).ln();
@@ -155,7 +165,7 @@ fn current_clamp_on_single_compartment_matches_rc_curve() {
     let mut sim = passive_sim(&single_compartment(), dt, E_PAS_MV);
     sim.add_iclamp(0, 0.5, delay, dur, amp).unwrap();
     let node = sim.tree().node_at(0, 0.5);
-    let n = isf::sim::steps_for(30.0, dt);
+    let n = isf::kernel::steps_for(30.0, dt);
     let rec = sim.run(n, &[node]).unwrap();
     let v_step = amp * R_SINGLE_MOHM; // 5 mV
     // Timing: the clamp acts in the steps starting at t = 2.000 … 11.975 (evaluated at the
@@ -199,7 +209,7 @@ fn rc_error(dt: f64) -> f64 {
     let mut sim = passive_sim(&single_compartment(), dt, E_PAS_MV);
     sim.add_iclamp(0, 0.5, 0.0, 1e9, amp).unwrap();
     let node = sim.tree().node_at(0, 0.5);
-    let n = isf::sim::steps_for(20.0, dt);
+    let n = isf::kernel::steps_for(20.0, dt);
     let rec = sim.run(n, &[node]).unwrap();
     (0..=n)
         .map(|k| {
@@ -231,7 +241,7 @@ fn backward_euler_is_first_order_on_a_branched_tree() {
         let soma = sim.tree().node_at(0, 0.5);
         let last = geom.sections.len() - 1;
         let tip = sim.tree().node_at(last, 0.99);
-        let n = isf::sim::steps_for(10.0, dt);
+        let n = isf::kernel::steps_for(10.0, dt);
         let stride = (1.0 / dt).round() as usize; // compare at whole milliseconds
         let rec = sim.run(n, &[soma, tip]).unwrap();
         (0..=10)

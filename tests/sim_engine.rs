@@ -1,20 +1,40 @@
-//! Engine behaviour: recording conventions, error detection (E0501/E0502), mechanism hooks.
+//! Engine behaviour of the one engine ([`ActiveCell`]) on passive cells: recording
+//! conventions, continuing a recording, error detection (E0501/E0502), NEURON's half-step
+//! evaluation of electrode currents, settings checks, and the node orders.
 
+mod common;
+
+use common::synth::{branched_cell, cylinder_cell, cylinder_ri_mohm};
 use isf::diagnostics::Code;
-use isf::sim::synth::{branched_cell, cylinder_cell};
-use isf::sim::{
-    CableTree, CurrentCtx, Mechanism, NodeId, NodeOrder, Pas, Recording, SimConfig, SimError,
-    Simulation, StateCtx,
-};
-use std::sync::{Arc, Mutex};
+use isf::kernel::{ActiveCell, CellConfig, KernelError, MechPlacement, Trace, stdlib_pas};
+use isf::model::MechModel;
+use isf::sim::{CableTree, NodeId, NodeOrder, SimError};
+use std::f64::consts::PI;
 
-fn sim_with_pas(g_s_cm2: f64) -> Simulation {
-    let tree = CableTree::from_geometry(&cylinder_cell(100.0, 1.0, 5, 100.0, 1.0)).unwrap();
-    let mut sim = Simulation::new(tree, SimConfig::default()).unwrap();
-    let nodes: Vec<NodeId> = sim.tree().segment_nodes().collect();
-    sim.add_mechanism(Box::new(Pas::uniform(nodes, g_s_cm2, -65.0).unwrap()))
-        .unwrap();
-    sim
+/// `pas` with `g` (S/cm²) and `e = -65 mV` on every compartment of `tree`.
+fn pas_cell(tree: CableTree, g: Vec<f64>, extra: &[MechPlacement<'_>]) -> ActiveCell {
+    let n = tree.n_segments();
+    let mut pl = vec![MechPlacement {
+        mechanism: stdlib_pas().unwrap(),
+        segments: (0..n).collect(),
+        params: [("g".to_string(), g), ("e".to_string(), vec![-65.0; n])]
+            .into_iter()
+            .collect(),
+    }];
+    pl.extend_from_slice(extra);
+    let cfg = CellConfig {
+        v_init_mv: -65.0,
+        ..Default::default()
+    };
+    ActiveCell::new(tree, &pl, &[], cfg).unwrap()
+}
+
+fn cylinder() -> CableTree {
+    CableTree::from_geometry(&cylinder_cell(100.0, 1.0, 5, 100.0, 1.0)).unwrap()
+}
+
+fn sim_with_pas(g_s_cm2: f64) -> ActiveCell {
+    pas_cell(cylinder(), vec![g_s_cm2; 5], &[])
 }
 
 #[test]
@@ -23,8 +43,9 @@ fn rest_stays_at_rest_and_samples_are_counted() {
     let probe = sim.tree().node_at(0, 0.5);
     let rec = sim.run(100, &[probe]).unwrap();
     assert_eq!(rec.n_samples(), 101);
+    assert_eq!(rec.samples().dim(), (101, 1));
     assert!((rec.t_ms(100) - 2.5).abs() < 1e-12);
-    assert!(rec.trace(0).iter().all(|&v| v == -65.0));
+    assert!(rec.column(0).iter().all(|&v| v == -65.0));
 }
 
 #[test]
@@ -34,10 +55,11 @@ fn run_into_continues_a_recording() {
     let probe = sim.tree().node_at(0, 0.5);
     let whole = sim.run(80, &[probe]).unwrap();
     sim.init();
-    let mut rec = Recording::new(vec![probe], 80, 0.025);
+    let mut rec = Trace::new(vec![probe], 80, 0.025);
     sim.run_into(40, &mut rec).unwrap();
     sim.run_into(40, &mut rec).unwrap();
-    assert_eq!(rec.trace(0), whole.trace(0));
+    assert_eq!(rec.column(0), whole.column(0));
+    assert!(rec.v_mv(80, 0) > -65.0);
     assert_eq!(sim.steps_done(), 80);
 }
 
@@ -48,11 +70,11 @@ fn runaway_is_reported_with_location_and_time() {
     sim.init();
     let probe = sim.tree().node_at(0, 0.5);
     sim.set_v_mv(probe, -64.0);
-    let mut rec = Recording::new(vec![probe], 10_000, 0.025);
+    let mut rec = Trace::new(vec![probe], 10_000, 0.025);
     let err = sim.run_into(10_000, &mut rec).unwrap_err();
     assert_eq!(err.code(), Code::E0502);
     match &err {
-        SimError::Runaway { location, t_ms, .. } => {
+        KernelError::Voltage(SimError::Runaway { location, t_ms, .. }) => {
             assert!(location.starts_with("cable("), "{location}");
             assert!(*t_ms > 0.0 && *t_ms < 250.0);
         }
@@ -64,101 +86,85 @@ fn runaway_is_reported_with_location_and_time() {
     assert!(diag.message.contains("cable("));
 }
 
-/// A broken mechanism that poisons one node with NaN.
-struct Poison(NodeId);
-
-impl Mechanism for Poison {
-    fn name(&self) -> &str {
-        "poison"
-    }
-    fn max_node(&self) -> Option<NodeId> {
-        Some(self.0)
-    }
-    fn current(&mut self, cx: &mut CurrentCtx<'_>) {
-        if cx.t_ms > 1.0 {
-            cx.rhs[self.0 as usize] = f64::NAN;
-        }
-    }
+/// A mechanism written in the language, lowered through a one-point neuron that inserts it.
+fn lower_one(src: &str, name: &str) -> MechModel {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiny.swc"), "1 1 0 0 0 10 -1\n").unwrap();
+    let text = format!(
+        "{src}\nneuron N {{\n    morphology: swc(\"tiny.swc\")\n    soma {{ {name} {{}} }}\n}}\n"
+    );
+    let checked = isf::sema::check_text("t.isf", &text, dir.path());
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    checked
+        .model
+        .mechanisms
+        .into_iter()
+        .find(|m| m.name == name)
+        .expect("lowered")
 }
 
 #[test]
 fn nan_is_reported_as_e0501() {
-    let mut sim = sim_with_pas(1e-4);
+    // A stateless current that turns NaN after 1 ms (the square root of a negative voltage).
+    let poison = lower_one(
+        "mechanism Poison : density {\n    current i = if t > 1 ms then 0.001 S/cm2 * \
+         sqrt(v / 1 mV) * 1 mV else 0 mA/cm2\n}\n",
+        "Poison",
+    );
+    let tree = cylinder();
+    let seg = tree.segment_nodes().position(|n| n == tree.node_at(0, 0.1));
+    let extra = [MechPlacement {
+        mechanism: &poison,
+        segments: vec![seg.unwrap()],
+        params: Default::default(),
+    }];
+    let mut sim = pas_cell(tree, vec![1e-4; 5], &extra);
     let node = sim.tree().node_at(0, 0.1);
-    sim.add_mechanism(Box::new(Poison(node))).unwrap();
     let err = sim.run(100, &[node]).unwrap_err();
     assert_eq!(err.code(), Code::E0501);
-    let SimError::NonFinite { t_ms, .. } = err else {
+    let KernelError::Voltage(SimError::NonFinite { t_ms, .. }) = err else {
         panic!("wrong error")
     };
     // Current evaluated at t_n + dt/2 > 1 first for t_n = 1.0 → fails on the step to 1.025.
     assert!((t_ms - 1.025).abs() < 1e-9, "{t_ms}");
 }
 
-/// Logs every hook call with its time and the voltage it sees at node 1.
-struct Spy(Arc<Mutex<Vec<HookCall>>>);
-
-/// (hook, t in ms, v at node 1 in mV).
-type HookCall = (&'static str, f64, f64);
-
-impl Mechanism for Spy {
-    fn name(&self) -> &str {
-        "spy"
-    }
-    fn max_node(&self) -> Option<NodeId> {
-        Some(1)
-    }
-    fn init(&mut self, cx: &StateCtx<'_>) {
-        self.0.lock().unwrap().push(("init", cx.t_ms, cx.v_mv[1]));
-    }
-    fn current(&mut self, cx: &mut CurrentCtx<'_>) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(("current", cx.t_ms, cx.v_mv[1]));
-    }
-    fn advance(&mut self, cx: &StateCtx<'_>) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(("advance", cx.t_ms, cx.v_mv[1]));
-    }
-}
-
+/// Electrode currents are evaluated at `t_n + dt/2` (NEURON's order): a clamp starting at
+/// 0.0125 ms acts in the first step, one starting just after it only in the second.
 #[test]
-fn mechanism_hooks_are_called_in_neuron_order() {
-    let tree = CableTree::from_geometry(&branched_cell(50, 1)).unwrap();
-    let mut sim = Simulation::new(tree, SimConfig::default()).unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    sim.add_mechanism(Box::new(Spy(log.clone()))).unwrap();
-    sim.add_iclamp(0, 0.5, 0.0, 1.0, 1.0).unwrap();
-    let rec = sim.run(2, &[1]).unwrap();
-    let log = log.lock().unwrap();
-    let names: Vec<_> = log.iter().map(|e| e.0).collect();
-    assert_eq!(names, ["init", "current", "advance", "current", "advance"]);
-    // current at t_n + dt/2 with v_n; advance at t_{n+1} with v_{n+1}.
-    assert!((log[1].1 - 0.0125).abs() < 1e-15 && log[1].2 == rec.v_mv(0, 0));
-    assert!((log[2].1 - 0.025).abs() < 1e-15 && log[2].2 == rec.v_mv(1, 0));
-    assert!((log[3].1 - 0.0375).abs() < 1e-15 && log[3].2 == rec.v_mv(1, 0));
-    assert!((log[4].1 - 0.05).abs() < 1e-15 && log[4].2 == rec.v_mv(2, 0));
-    assert!(rec.v_mv(2, 0) > rec.v_mv(1, 0));
+fn currents_are_evaluated_at_the_half_step() {
+    let run = |delay_ms: f64| {
+        let mut sim = sim_with_pas(1e-4);
+        sim.add_iclamp(0, 0.5, delay_ms, 1.0, 0.5).unwrap();
+        let probe = sim.tree().node_at(0, 0.5);
+        sim.run(2, &[probe]).unwrap().column(0)
+    };
+    let on = run(0.0125);
+    let later = run(0.0126);
+    assert!(on[1] > -65.0 && on[2] > on[1], "{on:?}");
+    assert_eq!(later[1], -65.0);
+    assert!(later[2] > -65.0);
 }
 
 #[test]
 fn bad_settings_are_rejected() {
     let tree = CableTree::from_geometry(&cylinder_cell(10.0, 1.0, 1, 100.0, 1.0)).unwrap();
-    let bad = SimConfig {
+    let bad = CellConfig {
         dt_ms: 0.0,
         ..Default::default()
     };
-    assert!(Simulation::new(tree.clone(), bad).is_err());
-    let mut sim = Simulation::new(tree, SimConfig::default()).unwrap();
+    assert!(ActiveCell::new(tree.clone(), &[], &[], bad).is_err());
+    let pl = [MechPlacement {
+        mechanism: stdlib_pas().unwrap(),
+        segments: vec![99],
+        params: Default::default(),
+    }];
+    let err = ActiveCell::new(tree.clone(), &pl, &[], CellConfig::default()).err();
+    assert_eq!(err.map(|e| e.code()), Some(Code::E0504));
+    let mut sim = ActiveCell::new(tree, &[], &[], CellConfig::default()).unwrap();
     assert!(sim.add_iclamp(3, 0.5, 0.0, 1.0, 1.0).is_err());
     assert!(sim.add_iclamp(0, 1.5, 0.0, 1.0, 1.0).is_err());
-    assert!(
-        sim.add_mechanism(Box::new(Pas::uniform(vec![99], 1e-4, -70.0).unwrap()))
-            .is_err()
-    );
+    assert!(sim.add_iclamp(0, 0.5, f64::NAN, 1.0, 1.0).is_err());
     assert!(sim.run(1, &[99]).is_err());
 }
 
@@ -167,20 +173,16 @@ fn node_orders_agree_to_rounding() {
     let geom = branched_cell(400, 11);
     let run = |order: NodeOrder| -> Vec<f64> {
         let tree = CableTree::from_geometry_ordered(&geom, order).unwrap();
-        let mut sim = Simulation::new(tree, SimConfig::default()).unwrap();
-        let nodes: Vec<NodeId> = sim.tree().segment_nodes().collect();
-        let g: Vec<f64> = (0..nodes.len())
+        let g: Vec<f64> = (0..tree.n_segments())
             .map(|k| 1e-4 * (1.0 + (k % 7) as f64))
             .collect();
-        let e = vec![-70.0; nodes.len()];
-        sim.add_mechanism(Box::new(Pas::new(nodes, g, e).unwrap()))
-            .unwrap();
+        let mut sim = pas_cell(tree, g, &[]);
         sim.add_iclamp(5, 0.7, 1.0, 3.0, 0.3).unwrap();
         let probes: Vec<NodeId> = (0..geom.sections.len())
             .map(|s| sim.tree().node_at(s, 0.5))
             .collect();
         let rec = sim.run(400, &probes).unwrap();
-        (0..probes.len()).flat_map(|j| rec.trace(j)).collect()
+        (0..probes.len()).flat_map(|j| rec.column(j)).collect()
     };
     let neuron = run(NodeOrder::Neuron);
     let level = run(NodeOrder::Level);
@@ -190,4 +192,22 @@ fn node_orders_agree_to_rounding() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     assert!(max_diff < 1e-10, "orders differ by {max_diff} mV");
+    assert!(neuron.iter().any(|&v| v > -64.0), "the clamp acts");
+}
+
+// The synthetic geometries themselves (the fixture in tests/common/synth.rs).
+
+#[test]
+fn branched_cell_has_requested_size() {
+    let g = branched_cell(1142, 7);
+    assert_eq!(g.n_segments(), 1142);
+    assert!(g.sections.len() > 30);
+}
+
+#[test]
+fn cylinder_ri_matches_spec_formula() {
+    // Spec 01 §1.5: Ra·ds·1e-4 / (π(d·1e-4)²/4) / 1e6.
+    let (ra, ds, d) = (100.0, 7.0, 1.3);
+    let spec = ra * ds * 1e-4 / (PI * (d * 1e-4f64).powi(2) / 4.0) / 1e6;
+    assert!((cylinder_ri_mohm(ra, ds, d) - spec).abs() < 1e-12 * spec);
 }

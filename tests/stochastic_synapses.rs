@@ -13,11 +13,11 @@
 
 mod common;
 
+use common::synth::cylinder_cell;
 use isf::kernel::synapse::{Receptor, Synapse, SynapseKernel, peaknorm, receptor_seed};
 use isf::network::activity::{RECEPTOR_DRAWS, population_stream};
 use isf::run::trial_seed;
 use isf::sim::CableTree;
-use isf::sim::synth::cylinder_cell;
 use std::path::Path;
 use std::process::Command;
 

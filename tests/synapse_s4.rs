@@ -11,8 +11,8 @@
 mod common;
 
 use common::conformance::s4_network;
+use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::synapse::synapses_from_trial_input;
-use isf::kernel::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
 
 use isf::network::generate_trial;

@@ -1,11 +1,13 @@
 //! Spike detection on sampled traces (spec 07 §7.1, ISF's `simple_spike_detection`) and
 //! inter-spike-interval and burst statistics of spike trains.
 //!
-//! Detection follows ISF to the sample: a spike is an upward crossing `v[i−1] < θ ≤ v[i]`,
-//! reported at `t[i]` (the first sample at or above threshold, no interpolation). The window
+//! Detection is isf's one rule ([`crate::kernel::spikes`], ISF's to the sample): a spike is an
+//! upward crossing `v[i−1] < θ ≤ v[i]`, reported at `t[i]` (no interpolation). The window
 //! indices use ISF's crossing rule (`t[i−1] < t_begin ≤ t[i]`), so results agree with ISF's
 //! on the same samples. ISI and burst statistics have no ISF formula in the spec; the
 //! definitions here are documented in `docs/reference.md` (`isf analyze isi`).
+
+use crate::kernel::spikes::crossings;
 
 /// What is compared with the threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,16 +40,19 @@ pub fn detect(
     let t = &t[..n];
     let begin = t_begin.and_then(|x| crossing_index(t, x)).unwrap_or(1);
     let end = t_end.and_then(|x| crossing_index(t, x)).unwrap_or(n);
+    let in_window = |i: &usize| (begin..end).contains(i);
     match mode {
-        Mode::Regular => (begin..end)
-            .filter(|&i| v[i - 1] < threshold && threshold <= v[i])
+        Mode::Regular => crossings(&v[..n], threshold)
+            .filter(in_window)
             .map(|i| t[i])
             .collect(),
         Mode::Slope => {
-            let slope = |i: usize| (v[i + 1] - v[i]) / (t[i + 1] - t[i]);
             // dv/dt has n−1 entries: i + 1 must be a sample.
-            (begin..end.min(n.saturating_sub(1)))
-                .filter(|&i| slope(i - 1) < threshold && threshold <= slope(i))
+            let slope: Vec<f64> = (0..n.saturating_sub(1))
+                .map(|i| (v[i + 1] - v[i]) / (t[i + 1] - t[i]))
+                .collect();
+            crossings(&slope, threshold)
+                .filter(in_window)
                 .map(|i| t[i])
                 .collect()
         }

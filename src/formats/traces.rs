@@ -138,17 +138,6 @@ pub fn parse_traces(text: &str, file: &str) -> Result<TraceFile, FileError> {
     })
 }
 
-/// Times `t[i]` where the trace crosses `threshold_mv` upwards (`v[i−1] < threshold ≤ v[i]`),
-/// ISF's `simple_spike_detection` (spec 07 §7.1): the first sample at or above threshold, no
-/// interpolation, as `isf run` records `spikes(…)`.
-pub fn upward_crossings(times_ms: &[f64], v: &[f64], threshold_mv: f64) -> Vec<f64> {
-    v.windows(2)
-        .zip(times_ms.iter().skip(1))
-        .filter(|(w, _)| w[0] < threshold_mv && w[1] >= threshold_mv)
-        .map(|(_, &t)| t)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,13 +168,5 @@ mod tests {
         assert_eq!((e.code, e.line), (Code::E0614, 1));
         assert_eq!(parse_traces("", "a.csv").unwrap_err().code, Code::E0614);
         assert_eq!(parse_traces(h, "a.csv").unwrap_err().code, Code::E0614);
-    }
-
-    #[test]
-    fn crossings_report_the_first_sample_at_threshold() {
-        let t = [100.0, 100.1, 100.2, 100.3, 100.4];
-        let v = [-70.0, 0.0, 10.0, -5.0, 1.0];
-        assert_eq!(upward_crossings(&t, &v, 0.0), vec![100.1, 100.4]);
-        assert!(upward_crossings(&t, &v, 20.0).is_empty());
     }
 }

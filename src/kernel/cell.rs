@@ -1,7 +1,22 @@
 //! [`ActiveCell`]: a cable tree with compiled mechanism kernels, ions and electrodes, advanced
 //! with NEURON's fixed-step backward-Euler scheme (`secondorder = 0`).
 //!
-//! One step from `t_n` to `t_{n+1}` (NEURON's `nrn_fixed_step`, as in [`crate::sim::engine`]):
+//! This is the one engine: every run, the analytic solver tests and the benchmarks (a passive
+//! cell is an `ActiveCell` with `std.channels.hay2011`'s `pas`) step through [`ActiveCell::step`].
+//!
+//! # Data layout
+//!
+//! Everything lives in the tree's node order (CoreNEURON's single structure of arrays): `v`,
+//! `rhs`, `d`, and every ion's reversal potential, concentrations and current total. A
+//! compiled mechanism's instances are sorted by node, and it reads and writes these arrays
+//! through precomputed runs of consecutive nodes (block loads where a run is long, one element
+//! where it is not); ion currents accumulate in place. Nothing is copied between orders during
+//! a step; the only per-step copy is `d ← d_fixed` (the capacitive and axial part of the
+//! diagonal, which the Hines solve overwrites).
+//!
+//! # Step
+//!
+//! One step from `t_n` to `t_{n+1}` (NEURON's `nrn_fixed_step`):
 //!
 //! 1. reversal potentials of ions whose inside concentration a mechanism writes: Nernst from
 //!    the present concentrations (NEURON's ion mechanisms run first in the current phase);
@@ -26,9 +41,10 @@ use super::mechanism::{CompileEnv, CompiledMech, Env, IonPool};
 use super::synapse::{SynapseKernel, SynapseSet};
 use super::vexp;
 use crate::model::MechModel;
+use crate::sim::SimError;
 use crate::sim::hines;
 use crate::sim::tree::{CableTree, NodeId};
-use crate::sim::{IClamp, SimError};
+use ndarray::{Array2, ArrayView2, s};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -135,30 +151,79 @@ impl Epsp {
     }
 }
 
+/// NEURON's current clamp: `amp` nA into the node while `delay ≤ t < delay + dur`, `t` being
+/// the half-step evaluation time. Positive `amp` depolarises (electrode current); a point
+/// current of `I` nA at a node of area `A` µm² enters `rhs` as `I·1e2/A` mA/cm².
+#[derive(Clone, Copy, Debug)]
+pub struct IClamp {
+    /// Node the electrode is in.
+    pub node: NodeId,
+    /// Onset, ms.
+    pub delay_ms: f64,
+    /// Duration, ms.
+    pub dur_ms: f64,
+    /// Amplitude, nA.
+    pub amp_na: f64,
+}
+
+impl IClamp {
+    /// The electrode current at time `t_ms`, nA (NEURON's BREAKPOINT of IClamp).
+    pub fn current_na(&self, t_ms: f64) -> f64 {
+        if t_ms < self.delay_ms + self.dur_ms && t_ms >= self.delay_ms {
+            self.amp_na
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Number of fixed steps to reach `t_stop_ms`: `round(t_stop/dt)`. A run of that many steps
+/// records `steps + 1` samples (`t = 0 … t_stop`); ISF's own files have one more (spec 2.8).
+pub fn steps_for(t_stop_ms: f64, dt_ms: f64) -> usize {
+    (t_stop_ms / dt_ms).round() as usize
+}
+
+/// `std.channels.hay2011`'s `pas` (NEURON's passive leak `i = g·(v − e)`), checked once per
+/// process: a passive cell is an [`ActiveCell`] with this mechanism.
+pub fn stdlib_pas() -> Result<&'static MechModel, String> {
+    static LIB: std::sync::OnceLock<Result<MechModel, String>> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| stdlib_mechanism(&["channels", "hay2011"], "pas", "density"))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Check a standard-library module on its own and take one mechanism out of it.
+fn stdlib_mechanism(module: &[&str], name: &str, sort: &str) -> Result<MechModel, String> {
+    let (file, text) = crate::stdlib::module(module)
+        .ok_or_else(|| format!("stdlib module std.{} is missing", module.join(".")))?;
+    let checked = crate::sema::check_text(&file, text, std::path::Path::new("."));
+    if checked.has_errors() {
+        return Err(checked
+            .diagnostics
+            .iter()
+            .map(|d| format!("{}: {}", d.code.as_str(), d.message))
+            .collect::<Vec<_>>()
+            .join("; "));
+    }
+    checked
+        .model
+        .mechanisms
+        .into_iter()
+        .find(|m| m.name == name && m.sort == sort)
+        .ok_or_else(|| {
+            format!(
+                "std.{} declares no {sort} mechanism `{name}`",
+                module.join(".")
+            )
+        })
+}
+
 /// `std.stimuli`'s `epsp` point process, checked once per process.
 pub fn stdlib_epsp() -> Result<&'static MechModel, String> {
     static LIB: std::sync::OnceLock<Result<MechModel, String>> = std::sync::OnceLock::new();
-    LIB.get_or_init(|| {
-        let (name, text) = crate::stdlib::module(&["stimuli"])
-            .ok_or_else(|| "stdlib module std.stimuli is missing".to_string())?;
-        let checked = crate::sema::check_text(&name, text, std::path::Path::new("."));
-        if checked.has_errors() {
-            return Err(checked
-                .diagnostics
-                .iter()
-                .map(|d| format!("{}: {}", d.code.as_str(), d.message))
-                .collect::<Vec<_>>()
-                .join("; "));
-        }
-        checked
-            .model
-            .mechanisms
-            .into_iter()
-            .find(|m| m.name == "epsp" && m.sort == "point")
-            .ok_or_else(|| "std.stimuli declares no point process `epsp`".to_string())
-    })
-    .as_ref()
-    .map_err(Clone::clone)
+    LIB.get_or_init(|| stdlib_mechanism(&["stimuli"], "epsp", "point"))
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// Wall time spent in the parts of the step loop.
@@ -174,40 +239,64 @@ pub struct Profile {
     pub steps: u64,
 }
 
-/// Voltage traces at fixed nodes, sample-major, preallocated.
+/// Voltage traces at fixed nodes: a 2-D array, one row per sample (`t = k·dt`) and one
+/// column per probe node, preallocated for the whole run so the step loop does not allocate.
 #[derive(Clone, Debug)]
 pub struct Trace {
     /// Time step, ms (sample `k` is at `t = k·dt`).
     pub dt_ms: f64,
     /// Probe nodes, in column order.
     pub probes: Vec<NodeId>,
-    data: Vec<f64>,
+    /// `capacity × probes` values; rows `0..len` are recorded.
+    data: Array2<f64>,
     len: usize,
 }
 
 impl Trace {
-    /// Number of samples.
+    /// Room for `n_steps + 1` samples of every probe node.
+    pub fn new(probes: Vec<NodeId>, n_steps: usize, dt_ms: f64) -> Trace {
+        Trace {
+            dt_ms,
+            data: Array2::zeros((n_steps + 1, probes.len())),
+            probes,
+            len: 0,
+        }
+    }
+
+    /// Number of samples recorded.
     pub fn n_samples(&self) -> usize {
         self.len
     }
 
-    /// Voltage of probe `j` at sample `k`, mV.
+    /// Time of sample `k`, ms.
+    pub fn t_ms(&self, k: usize) -> f64 {
+        k as f64 * self.dt_ms
+    }
+
+    /// Voltage of probe `j` at sample `k`, mV. Panics beyond the recorded samples.
     pub fn v_mv(&self, k: usize, j: usize) -> f64 {
-        self.data[k * self.probes.len() + j]
+        assert!(k < self.len, "sample {k} of {} recorded", self.len);
+        self.data[[k, j]]
     }
 
-    /// The whole trace of probe `j`, mV.
+    /// The recorded samples: one row per sample, one column per probe, mV.
+    pub fn samples(&self) -> ArrayView2<'_, f64> {
+        self.data.slice(s![..self.len, ..])
+    }
+
+    /// The whole trace of probe `j`, mV (a copy; not for the step loop).
     pub fn column(&self, j: usize) -> Vec<f64> {
-        (0..self.len).map(|k| self.v_mv(k, j)).collect()
+        self.samples().column(j).to_vec()
     }
 
+    /// Store the probes' voltages as the next sample; a full trace ignores further samples.
     fn push(&mut self, v: &[f64]) {
-        let np = self.probes.len();
-        if (self.len + 1) * np > self.data.len() {
+        if self.len == self.data.nrows() {
             return;
         }
-        for (j, &p) in self.probes.iter().enumerate() {
-            self.data[self.len * np + j] = v[p as usize];
+        let mut row = self.data.row_mut(self.len);
+        for (slot, &p) in row.iter_mut().zip(&self.probes) {
+            *slot = v[p as usize];
         }
         self.len += 1;
     }
@@ -227,29 +316,14 @@ pub struct ActiveCell {
     epsps: Vec<CompiledMech>,
     /// Synaptic point processes and their release events (spec 03 §3.6, §3.8).
     synapses: Option<SynapseKernel>,
+    /// `v`, `rhs` and `d` per node (see the module docs on the layout).
     v_mv: Vec<f64>,
     rhs: Vec<f64>,
     d: Vec<f64>,
+    /// Capacitive plus axial part of the diagonal, S/cm² (constant over a run).
     d_fixed: Vec<f64>,
-    /// Node of each segment (compartment), and `v`, mechanism currents and conductances in
-    /// segment order: the mechanisms work on these (their instances are a few contiguous runs
-    /// of segments, so gathers and scatters are block copies), and the cell moves them between
-    /// node and segment order once per step.
-    seg_nodes: Vec<NodeId>,
     /// Work space of the Nernst update (one value per node).
     scratch: Vec<f64>,
-    /// The ions in segment order, which the mechanisms read and write (block copies, like
-    /// `v_seg`); `nernst_nodes` there are segment indices. After every step (and `init`) the
-    /// values that changed are published to the node-indexed `ions`: reversal potentials and
-    /// concentrations at the Nernst segments, current totals at `ion_current_segs`.
-    ions_seg: Vec<IonPool>,
-    /// Per ion, `(segment, node)` where some mechanism has a current of it, and where some
-    /// mechanism writes its inside concentration (the Nernst segments).
-    ion_current_segs: Vec<Vec<(u32, u32)>>,
-    ion_nernst_segs: Vec<Vec<(u32, u32)>>,
-    v_seg: Vec<f64>,
-    rhs_seg: Vec<f64>,
-    d_seg: Vec<f64>,
     step: u64,
     /// Accumulated phase timings.
     pub profile: Profile,
@@ -325,6 +399,12 @@ impl ActiveCell {
                     ))
                 })?);
             }
+            // Instances in node order: the mechanism's runs of consecutive nodes are then as
+            // long as the node numbering allows. Each instance computes on its own and adds to
+            // its own node, so their order changes no result.
+            let mut order: Vec<usize> = (0..nodes.len()).collect();
+            order.sort_by_key(|&k| nodes[k]);
+            let nodes: Vec<NodeId> = order.iter().map(|&k| nodes[k]).collect();
             for k in pl.params.keys() {
                 if !m.parameters.iter().any(|p| p.name == *k) {
                     return Err(cerr(format!("unknown parameter `{k}`")));
@@ -345,7 +425,7 @@ impl ActiveCell {
                         if let Some(x) = c.iter().find(|x| !x.is_finite()) {
                             return Err(cerr(format!("parameter `{}` is {x}", p.name)));
                         }
-                        c.clone()
+                        order.iter().map(|&k| c[k]).collect()
                     }
                     None => {
                         let d = p.default.ok_or_else(|| {
@@ -359,9 +439,14 @@ impl ActiveCell {
                 };
                 cols.push(col);
             }
-            let mut cm = CompiledMech::new(m, nodes, &cols, &ion_names, tree.area_um2(), env)?;
-            cm.set_index(pl.segments.iter().map(|&s| s as u32).collect());
-            mechs.push(cm);
+            mechs.push(CompiledMech::new(
+                m,
+                nodes,
+                &cols,
+                &ion_names,
+                tree.area_um2(),
+                env,
+            )?);
         }
         // Concentration writers run first (stable order otherwise).
         mechs.sort_by_key(|m| !m.writes_concentration());
@@ -377,44 +462,6 @@ impl ActiveCell {
             p.nernst_nodes.sort_unstable();
             p.nernst_nodes.dedup();
         }
-        let segs_where = |pred: &dyn Fn(&CompiledMech) -> bool| -> Vec<u32> {
-            let mut v: Vec<u32> = mechs
-                .iter()
-                .filter(|m| pred(m))
-                .flat_map(|m| m.index().iter().copied())
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        let ions_seg: Vec<IonPool> = ions
-            .iter()
-            .enumerate()
-            .map(|(k, p)| {
-                let g = |col: &[f64]| seg_nodes.iter().map(|&nd| col[nd as usize]).collect();
-                IonPool {
-                    name: p.name.clone(),
-                    valence: p.valence,
-                    e_mv: g(&p.e_mv),
-                    ci_mm: g(&p.ci_mm),
-                    co_mm: g(&p.co_mm),
-                    i_ma_cm2: vec![0.0; n_seg],
-                    nernst_nodes: segs_where(&|m| m.writes_inside(k)),
-                }
-            })
-            .collect();
-        let with_nodes = |segs: Vec<u32>| -> Vec<(u32, u32)> {
-            segs.into_iter()
-                .map(|s| (s, seg_nodes[s as usize]))
-                .collect()
-        };
-        let ion_current_segs = (0..ions.len())
-            .map(|k| with_nodes(segs_where(&|m| m.writes_current(k))))
-            .collect();
-        let ion_nernst_segs = ions_seg
-            .iter()
-            .map(|q| with_nodes(q.nernst_nodes.clone()))
-            .collect();
         let e_fixed = ions.iter().map(|p| p.e_mv.clone()).collect();
         let mut cell = ActiveCell {
             cfg,
@@ -429,13 +476,6 @@ impl ActiveCell {
             d: vec![0.0; n_nodes],
             d_fixed: vec![0.0; n_nodes],
             scratch: vec![0.0; n_nodes],
-            ions_seg,
-            ion_current_segs,
-            ion_nernst_segs,
-            v_seg: vec![cfg.v_init_mv; n_seg],
-            rhs_seg: vec![0.0; n_seg],
-            d_seg: vec![0.0; n_seg],
-            seg_nodes,
             step: 0,
             profile: Profile::default(),
             tree,
@@ -610,65 +650,48 @@ impl ActiveCell {
         }
     }
 
-    /// Copy what the mechanisms changed in `ions_seg` to the node-indexed `ions`.
-    fn publish_ions(&mut self) {
-        let lists = self.ion_nernst_segs.iter().zip(&self.ion_current_segs);
-        for ((p, q), (nernst, cur)) in self.ions.iter_mut().zip(&self.ions_seg).zip(lists) {
-            // Slices, not Vecs: the loops keep their pointers in registers.
-            let (pe, pc): (&mut [f64], &mut [f64]) = (&mut p.e_mv, &mut p.ci_mm);
-            for &(s, n) in nernst {
-                pe[n as usize] = q.e_mv[s as usize];
-                pc[n as usize] = q.ci_mm[s as usize];
-            }
-            let (pi, qi): (&mut [f64], &[f64]) = (&mut p.i_ma_cm2, &q.i_ma_cm2);
-            for &(s, n) in cur {
-                pi[n as usize] = qi[s as usize];
-            }
-        }
-    }
-
     /// NEURON's `finitialize(v_init)` (see the module docs).
     pub fn init(&mut self) {
         self.step = 0;
         self.v_mv.fill(self.cfg.v_init_mv);
-        self.v_seg.fill(self.cfg.v_init_mv);
         for ((p, e), &(_, _, ci, co, _)) in self.ions.iter_mut().zip(&self.e_fixed).zip(&IONS) {
             p.e_mv.copy_from_slice(e);
             p.ci_mm.fill(ci);
             p.co_mm.fill(co);
             p.i_ma_cm2.fill(0.0);
         }
-        for (q, p) in self.ions_seg.iter_mut().zip(&self.ions) {
-            for (s, &nd) in self.seg_nodes.iter().enumerate() {
-                let n = nd as usize;
-                (q.e_mv[s], q.ci_mm[s], q.co_mm[s]) = (p.e_mv[n], p.ci_mm[n], p.co_mm[n]);
-            }
-            q.i_ma_cm2.fill(0.0);
-        }
-        Self::nernst(&mut self.ions_seg, self.cfg.celsius_degc, &mut self.scratch);
-        let mut env = Env {
-            t_ms: 0.0,
-            v_mv: &self.v_seg,
-            ions: &mut self.ions_seg,
-        };
-        for m in &mut self.mechs {
-            m.initialise(&mut env);
-        }
-        // Concentrations set by the initial states change the Nernst potentials.
-        Self::nernst(&mut self.ions_seg, self.cfg.celsius_degc, &mut self.scratch);
-        self.publish_ions();
+        Self::nernst(&mut self.ions, self.cfg.celsius_degc, &mut self.scratch);
         let mut env = Env {
             t_ms: 0.0,
             v_mv: &self.v_mv,
             ions: &mut self.ions,
         };
+        for m in &mut self.mechs {
+            m.initialise(&mut env);
+        }
+        // Concentrations set by the initial states change the Nernst potentials.
+        Self::nernst(env.ions, self.cfg.celsius_degc, &mut self.scratch);
         for m in &mut self.epsps {
             m.initialise(&mut env);
         }
         if let Some(k) = &mut self.synapses {
-            // Synapse channels are indexed by node (they read no ions).
             k.init(&mut env);
         }
+    }
+
+    /// Set one node's voltage (after [`ActiveCell::init`]: special protocols and tests).
+    pub fn set_v_mv(&mut self, node: NodeId, v_mv: f64) {
+        self.v_mv[node as usize] = v_mv;
+    }
+
+    /// Steps taken since [`ActiveCell::init`].
+    pub fn steps_done(&self) -> u64 {
+        self.step
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &CellConfig {
+        &self.cfg
     }
 
     /// Advance one fixed step (see the module docs). On error the state is left as computed.
@@ -676,58 +699,33 @@ impl ActiveCell {
         let dt = self.cfg.dt_ms;
         let t0 = Instant::now();
         // 1–2. Reversal potentials, currents at the half step.
-        Self::nernst(&mut self.ions_seg, self.cfg.celsius_degc, &mut self.scratch);
-        for p in &mut self.ions_seg {
+        Self::nernst(&mut self.ions, self.cfg.celsius_degc, &mut self.scratch);
+        for p in &mut self.ions {
             p.i_ma_cm2.fill(0.0);
         }
         self.rhs.fill(0.0);
         self.d.copy_from_slice(&self.d_fixed);
-        self.rhs_seg.fill(0.0);
-        for (ds, &nd) in self.d_seg.iter_mut().zip(&self.seg_nodes) {
-            *ds = self.d_fixed[nd as usize];
-        }
         let t_half = (self.step as f64 + 0.5) * dt;
-        {
-            let mut env = Env {
-                t_ms: t_half,
-                v_mv: &self.v_seg,
-                ions: &mut self.ions_seg,
-            };
-            for m in &mut self.mechs {
-                m.add_currents(&mut env, &mut self.rhs_seg, &mut self.d_seg);
-            }
-        }
-        // Segments have distinct nodes; d_seg started from d_fixed, so the sums are formed in
-        // the same order as when mechanisms added to the node arrays directly.
-        for ((&nd, &r), &g) in self.seg_nodes.iter().zip(&self.rhs_seg).zip(&self.d_seg) {
-            self.rhs[nd as usize] = r;
-            self.d[nd as usize] = g;
+        let mut env = Env {
+            t_ms: t_half,
+            v_mv: &self.v_mv,
+            ions: &mut self.ions,
+        };
+        for m in &mut self.mechs {
+            m.add_currents(&mut env, &mut self.rhs, &mut self.d);
         }
         let area = self.tree.area_um2();
         for c in &self.iclamps {
             let n = c.node as usize;
             self.rhs[n] += c.current_na(t_half) * (1.0e2 / area[n]);
         }
-        if !self.epsps.is_empty() {
-            // Point processes: rhs −= i·100/area (outward positive); their ∂i/∂v is 0.
-            let mut env = Env {
-                t_ms: t_half,
-                v_mv: &self.v_mv,
-                ions: &mut self.ions,
-            };
-            for m in &mut self.epsps {
-                m.add_currents(&mut env, &mut self.rhs, &mut self.d);
-            }
+        // Point processes: rhs −= i·100/area (outward positive); the epsp's ∂i/∂v is 0.
+        for m in &mut self.epsps {
+            m.add_currents(&mut env, &mut self.rhs, &mut self.d);
         }
         if let Some(k) = &mut self.synapses {
             // Events of this step first (spec 03 §3.8), then the currents at v_n.
             k.deliver(self.step);
-            // Synapse channels are indexed by node (they read no ions).
-            let mut env = Env {
-                t_ms: t_half,
-                v_mv: &self.v_mv,
-                ions: &mut self.ions,
-            };
             k.add_currents(&mut env, &mut self.rhs, &mut self.d);
         }
         let t1 = Instant::now();
@@ -757,37 +755,26 @@ impl ActiveCell {
         let mut ok = true;
         for (v, &dv) in self.v_mv.iter_mut().zip(&self.rhs) {
             *v += dv;
+            // NaN fails the comparison, so one test covers both cases.
             ok &= v.abs() <= limit;
-        }
-        for (vs, &nd) in self.v_seg.iter_mut().zip(&self.seg_nodes) {
-            *vs = self.v_mv[nd as usize];
         }
         self.step += 1;
         let t_ms = self.step as f64 * dt;
         let t2 = Instant::now();
         if !ok {
-            self.publish_ions();
             return Err(self.diagnose(t_ms));
         }
 
         // 4. States with the new voltage.
-        {
-            let mut env = Env {
-                t_ms,
-                v_mv: &self.v_seg,
-                ions: &mut self.ions_seg,
-            };
-            for m in &mut self.mechs {
-                m.advance(&mut env);
-            }
+        let mut env = Env {
+            t_ms,
+            v_mv: &self.v_mv,
+            ions: &mut self.ions,
+        };
+        for m in &mut self.mechs {
+            m.advance(&mut env);
         }
-        self.publish_ions();
         if let Some(k) = &mut self.synapses {
-            let mut env = Env {
-                t_ms,
-                v_mv: &self.v_mv,
-                ions: &mut self.ions,
-            };
             k.advance(&mut env);
         }
         let t3 = Instant::now();
@@ -855,23 +842,32 @@ impl ActiveCell {
     /// Initialise, record sample 0, take `n_steps` steps recording after each: the trace holds
     /// `t = k·dt`, `k = 0..=n_steps`. The step loop does not allocate.
     pub fn run(&mut self, n_steps: usize, probes: &[NodeId]) -> Result<Trace, KernelError> {
-        if let Some(&p) = probes.iter().find(|&&p| p as usize >= self.v_mv.len()) {
+        let mut tr = Trace::new(probes.to_vec(), n_steps, self.cfg.dt_ms);
+        self.init();
+        self.run_into(n_steps, &mut tr)?;
+        Ok(tr)
+    }
+
+    /// Continue from the present state: record it if `trace` is empty, then take `n_steps`
+    /// steps recording after each. Allocation-free. On error `trace` keeps the samples up to
+    /// the last good step.
+    pub fn run_into(&mut self, n_steps: usize, trace: &mut Trace) -> Result<(), KernelError> {
+        if let Some(&p) = trace
+            .probes
+            .iter()
+            .find(|&&p| p as usize >= self.v_mv.len())
+        {
             return Err(KernelError::Setup {
                 message: format!("probe node {p} does not exist"),
             });
         }
-        let mut tr = Trace {
-            dt_ms: self.cfg.dt_ms,
-            probes: probes.to_vec(),
-            data: vec![0.0; (n_steps + 1) * probes.len()],
-            len: 0,
-        };
-        self.init();
-        tr.push(&self.v_mv);
+        if trace.n_samples() == 0 {
+            trace.push(&self.v_mv);
+        }
         for _ in 0..n_steps {
             self.step()?;
-            tr.push(&self.v_mv);
+            trace.push(&self.v_mv);
         }
-        Ok(tr)
+        Ok(())
     }
 }

@@ -116,14 +116,15 @@ pub struct IonPool {
 /// What a program run sees.
 pub(crate) struct Env<'a> {
     pub t_ms: f64,
-    /// Voltages, indexed by the mechanisms' membrane index (see [`CompiledMech::set_index`]).
+    /// Voltages per node.
     pub v_mv: &'a [f64],
-    /// Ions, indexed by the membrane index too.
+    /// Ions, per node.
     pub ions: &'a mut [IonPool],
 }
 
-/// Contiguous runs of a mechanism's membrane index, chunk by chunk: gathers of `v` and the
-/// scatter of currents copy whole runs (vectorised) instead of one indexed element at a time.
+/// Runs of consecutive nodes among a mechanism's instances (sorted by node), chunk by chunk,
+/// computed once: loads of `v` and ion values and the accumulation of currents work on whole
+/// runs (vectorised) where instances sit on consecutive nodes, one element where they do not.
 #[derive(Clone, Debug, Default)]
 struct Runs {
     /// Runs of chunk `c` are `runs[first[c]..first[c + 1]]`.
@@ -178,12 +179,8 @@ struct CurOut {
 pub struct CompiledMech {
     /// Mechanism name.
     pub name: String,
-    /// Node of each instance.
+    /// Node of each instance: where its `v` and ion values are read and its currents added.
     pub nodes: Vec<NodeId>,
-    /// Membrane index of each instance: where its `v` and ion values are read and its currents
-    /// are added (the node by default; [`ActiveCell`](super::ActiveCell) uses segment order, in
-    /// which a mechanism's instances form a few contiguous runs).
-    index: Vec<u32>,
     runs: Runs,
     /// Point process: currents are in nA and scaled by `1e2/area`.
     point: bool,
@@ -579,7 +576,6 @@ impl CompiledMech {
             init,
             conc_writes,
             runs: Runs::new(&nodes),
-            index: nodes.clone(),
             nodes,
         })
     }
@@ -595,15 +591,6 @@ impl CompiledMech {
             self.state.prog.listing(),
             self.init.prog.listing()
         )
-    }
-
-    /// Set the membrane index of every instance (see the field docs): `v_mv` and the ions of
-    /// the programs' environment and the `rhs`/`d` arrays of [`CompiledMech::add_currents`] are
-    /// then indexed by it.
-    pub(crate) fn set_index(&mut self, index: Vec<u32>) {
-        assert_eq!(index.len(), self.nodes.len());
-        self.runs = Runs::new(&index);
-        self.index = index;
     }
 
     /// Number of instances.
@@ -690,16 +677,6 @@ impl CompiledMech {
         }
     }
 
-    /// The membrane index of every instance (see [`CompiledMech::set_index`]).
-    pub(crate) fn index(&self) -> &[u32] {
-        &self.index
-    }
-
-    /// Whether this mechanism has a current of ion number `ion`.
-    pub(crate) fn writes_current(&self, ion: usize) -> bool {
-        self.cur_out.iter().any(|c| c.ion == Some(ion))
-    }
-
     /// Initialise the states (gates at their steady state, ODE states at their initial value)
     /// and publish written concentrations.
     pub(crate) fn initialise(&mut self, env: &mut Env<'_>) {
@@ -735,7 +712,7 @@ impl CompiledMech {
     }
 
     /// Add currents to `rhs` (mA/cm², inward positive), conductances to `d` (S/cm²) — both
-    /// indexed by the membrane index — and ion currents to the ions' totals.
+    /// per node — and ion currents to the ions' totals in place.
     pub(crate) fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
         let (n, n_pad) = (self.nodes.len(), self.n_pad);
         let mut start = 0;

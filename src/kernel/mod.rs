@@ -9,14 +9,13 @@
 //! * [`program`]: columnar bytecode over chunks of instances (structure of arrays);
 //! * [`mechanism`]: one mechanism on all its compartments (currents with `∂i/∂v`, `cnexp`
 //!   state updates, initialisation);
-//! * [`cell`]: [`ActiveCell`] — ions (fixed `ena`/`ek`, Nernst `eca` where a calcium pool
-//!   writes `cai`), IClamp electrodes and EPSP currents (`std.stimuli`'s `epsp`, see
-//!   [`Epsp`]), the step loop, NaN/runaway diagnostics;
+//! * [`cell`]: [`ActiveCell`], the one engine — ions (fixed `ena`/`ek`, Nernst `eca` where a
+//!   calcium pool writes `cai`), IClamp electrodes and EPSP currents (`std.stimuli`'s `epsp`,
+//!   see [`Epsp`]), the step loop on node-ordered arrays, NaN/runaway diagnostics, [`Trace`];
+//! * [`spikes`]: the one spike-detection rule (NEURON's fixed-step `NetCon` convention);
 //! * [`synapse`]: synapse mechanisms declared in the language (`: synapse`), merged per
 //!   compartment where exact, with release-event delivery
 //!   ([`ActiveCell::add_synapses`]);
-//! * [`table`]: builders for the conformance cell (86_C2_center) from its `.hoc`/`.param` and
-//!   per-compartment densities from the conformance segment table (tests, benches).
 //!
 //! ```no_run
 //! use isf::kernel::{ActiveCell, CellConfig, MechPlacement};
@@ -39,11 +38,13 @@ pub mod dag;
 pub mod error;
 pub mod mechanism;
 pub mod program;
+pub mod spikes;
 pub mod synapse;
-pub mod table;
 pub mod vexp;
 
-pub use cell::{ActiveCell, CellConfig, Epsp, MechPlacement, Profile, Trace};
+pub use cell::{
+    ActiveCell, CellConfig, Epsp, IClamp, MechPlacement, Profile, Trace, stdlib_pas, steps_for,
+};
 pub use error::KernelError;
 pub use mechanism::CompiledMech;
 

@@ -60,6 +60,21 @@ const IN_V: u32 = 0;
 const IN_T: u32 = 1;
 const IN_STATES: u32 = 3;
 
+/// A decaying conductance state whose magnitude falls below this is set to 0.
+///
+/// Without it, a channel that receives no more events decays through the subnormal numbers
+/// and, once `f·x` rounds to nothing, stays there forever; every step then pays the
+/// processor's slow path for subnormal operands in the decay and in the current program
+/// (about 9 % of an S4 trial). Conductance states are in µS and kicks ~1e-4 µS: a state below
+/// 1e-250 µS adds under 1e-240 to `rhs` (mA/cm²) and `d` (S/cm²). `d` holds the capacitive
+/// term (≥ 1e-3·cm/dt), so it never changes; `rhs[n]` changes only where the node's other
+/// currents cancel to below ~1e-224 mA/cm², and then `v` moves by less than 1e-220 mV; a later
+/// kick added to such a state instead of 0 rounds to the same value. The bound
+/// is far enough above the subnormal range (2.2e-308) that the current program's products of
+/// such a state (factors ≥ 1e-30) stay normal too. Conformance traces stay bit-identical
+/// (checked on S0–S4).
+pub const FLUSH_BELOW: f64 = 1e-250;
+
 /// At most this many draws per event (a bound that keeps a malformed model from allocating
 /// per-event buffers of any size).
 const MAX_DRAWS: usize = 64;
@@ -1150,7 +1165,8 @@ impl SynapseKernel {
                 Some(cols) => {
                     for (c, kc) in cols.iter().enumerate() {
                         for (x, &f) in k.chan.state_mut(c).iter_mut().zip(kc) {
-                            *x += f * -*x;
+                            let y = *x + f * -*x;
+                            *x = if y.abs() < FLUSH_BELOW { 0.0 } else { y };
                         }
                     }
                 }
@@ -1366,7 +1382,7 @@ pub fn synapses_from_trial_input(
 mod tests {
     use super::*;
     use crate::kernel::mechanism::IonPool;
-    use crate::sim::synth::cylinder_cell;
+    use crate::kernel::tests::synth::cylinder_cell;
 
     const DT: f64 = 0.025;
 
@@ -1471,6 +1487,29 @@ mod tests {
         }
         let peak = g.iter().copied().fold(0.0, f64::max);
         assert!((peak - 1.5).abs() < 1e-3, "peak {peak}");
+    }
+
+    /// A decaying conductance state ends at exactly 0, never in the subnormal numbers (where
+    /// `x − f·x` would stay put forever), and is unchanged while above the bound.
+    #[test]
+    fn decayed_states_flush_to_zero_not_subnormal() {
+        let mut k = kernel(vec![syn(&gaba(&[]), &[1.5], &[0.0])], true);
+        let mut dr = Drive::new(-70.0);
+        k.init(&mut dr.env());
+        let (mut r_prev, mut flushed_at): (f64, Option<u64>) = (0.0, None);
+        // R decays with τ = 1 ms: 1e-250 is reached after ≈ 575 ms (23,000 steps).
+        for step in 0..40_000 {
+            k.deliver(step);
+            k.advance(&mut dr.env());
+            let r = state(&k, "gaba_syn", "R");
+            assert!(r == 0.0 || r.is_normal(), "step {step}: R = {r:e}");
+            if r == 0.0 && flushed_at.is_none() && step > 0 {
+                flushed_at = Some(step);
+                assert!(r_prev.abs() < 1e-249, "flushed from {r_prev:e}");
+            }
+            r_prev = r;
+        }
+        assert!(flushed_at.is_some(), "R never reached 0");
     }
 
     #[test]

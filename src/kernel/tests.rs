@@ -6,9 +6,18 @@
 use super::dag::{Dag, Id};
 use super::mechanism::{CompileEnv, CompiledMech, Env, IonPool};
 use super::program::{CHUNK, Program, Slot};
-use super::table::hay2011_mechanisms;
 use crate::model::MechModel;
 use crate::sema::ex::Ex;
+use table::hay2011_mechanisms;
+
+/// Synthetic geometries (the test fixture of `tests/common`, shared with the synapse tests).
+#[path = "../../tests/common/synth.rs"]
+#[allow(dead_code)]
+pub(crate) mod synth;
+/// The conformance cell's builders (the test fixture of `tests/common`).
+#[path = "../../tests/common/table.rs"]
+#[allow(dead_code)]
+mod table;
 
 const VS: [f64; 9] = [-90.0, -75.3, -61.7, -45.2, -20.0, -3.3, 0.0, 18.9, 40.0];
 const REL: f64 = 1e-12;
@@ -537,7 +546,7 @@ fn nonlinear_ode_is_rejected() {
 /// formula (spec 03 §3.7, [`super::Epsp`]) to `rhs`, and nothing to `d`.
 #[test]
 fn stdlib_epsp_is_the_mod_file_current() {
-    use crate::sim::synth::cylinder_cell;
+    use synth::cylinder_cell;
     let tree =
         crate::sim::CableTree::from_geometry(&cylinder_cell(100.0, 2.0, 5, 100.0, 1.0)).unwrap();
     let model = super::cell::stdlib_epsp().unwrap();

@@ -39,7 +39,7 @@ pub struct RunResult {
     pub dt_ms: f64,
     /// Voltage at `probe`, one sample per step including t = 0, mV.
     pub v_mv: Vec<f64>,
-    /// Times of upward crossings of the threshold, ms (linearly interpolated).
+    /// Spike times, ms: the one detection rule ([`crate::kernel::spikes`]), on the time grid.
     pub spikes_ms: Vec<f64>,
     pub n_compartments: usize,
     /// Mechanisms of the neuron that were not simulated.
@@ -205,7 +205,7 @@ pub fn simulate(model: &Model, req: &RunRequest) -> Result<RunResult, RunError> 
         .next()
         .map(|t| t.1)
         .unwrap_or_default();
-    let spikes_ms = crossings(&v_mv, req.dt_ms, req.threshold_mv);
+    let spikes_ms = crate::run::cellsim::spike_times(&v_mv, req.dt_ms, req.threshold_mv);
     Ok(RunResult {
         probe: format!("{}({})", req.step.region, req.step.x),
         dt_ms: req.dt_ms,
@@ -214,15 +214,6 @@ pub fn simulate(model: &Model, req: &RunRequest) -> Result<RunResult, RunError> 
         n_compartments: runner.n_compartments(),
         not_simulated: Vec::new(),
     })
-}
-
-/// Upward crossings of `threshold`, with the time linearly interpolated between samples.
-pub fn crossings(v: &[f64], dt_ms: f64, threshold: f64) -> Vec<f64> {
-    v.windows(2)
-        .enumerate()
-        .filter(|(_, w)| w[0] < threshold && w[1] >= threshold)
-        .map(|(k, w)| (k as f64 + (threshold - w[0]) / (w[1] - w[0])) * dt_ms)
-        .collect()
 }
 
 /// A compact block plot of a trace: `rows` lines of `cols` columns with eighth-block
@@ -283,13 +274,6 @@ pub fn plot(v: &[f64], dt_ms: f64, cols: usize, rows: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crossings_are_interpolated() {
-        let v = [-10.0, 10.0, 20.0, -5.0, 5.0];
-        assert_eq!(crossings(&v, 0.1, 0.0), vec![0.05, 0.35000000000000003]);
-        assert!(crossings(&[-70.0, -60.0], 0.1, 0.0).is_empty());
-    }
 
     #[test]
     fn plot_has_rows_axis_and_labels() {

@@ -1031,15 +1031,12 @@ pub fn nearest_site(morph: &Morphology, nseg: &[usize], p: [f64; 3]) -> Site {
     }
 }
 
-/// Spike times: the first sample at or above `threshold` after a sample below it (spec 07
-/// §7.1), reported at that sample's time on the trace's grid ([`super::TimeGrid`]), no
-/// interpolation.
+/// Spike times by the one detection rule ([`crate::kernel::spikes`]), at the samples' times
+/// on the trace's grid ([`super::TimeGrid`]).
 pub fn spike_times(v: &[f64], dt_ms: f64, threshold_mv: f64) -> Vec<f64> {
     let grid = super::TimeGrid::new(dt_ms);
-    v.windows(2)
-        .enumerate()
-        .filter(|(_, w)| w[0] < threshold_mv && w[1] >= threshold_mv)
-        .map(|(k, _)| grid.at(k + 1))
+    crate::kernel::spikes::crossings(v, threshold_mv)
+        .map(|i| grid.at(i))
         .collect()
 }
 

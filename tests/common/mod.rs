@@ -6,6 +6,8 @@
 pub mod conformance;
 pub mod python;
 pub mod skip;
+pub mod synth;
+pub mod table;
 
 use isf::source::FileId;
 use isf::syntax::ast::File;

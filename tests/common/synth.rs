@@ -1,7 +1,9 @@
 //! Synthetic geometries for tests and benchmarks: uniform cylinders and branched trees built
-//! directly as [`CellGeometry`], with NEURON's segment formulas for a constant diameter.
+//! directly as [`CellGeometry`], with NEURON's segment formulas for a constant diameter. A test
+//! fixture: integration tests and benches include it, and the library's unit tests through
+//! `#[path]` (the crate names itself `isf` in test builds).
 
-use crate::morph::cell::{CellGeometry, SectionGeometry};
+use isf::morph::cell::{CellGeometry, SectionGeometry};
 use std::f64::consts::PI;
 
 /// NEURON's axial resistance of a cylinder piece, MΩ: `1e-2·Ra·len/(π·d²/4)` with `Ra` in
@@ -115,24 +117,4 @@ pub fn branched_cell(target_segments: usize, seed: u64) -> CellGeometry {
         }
     }
     CellGeometry { sections }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn branched_cell_has_requested_size() {
-        let g = branched_cell(1142, 7);
-        assert_eq!(g.n_segments(), 1142);
-        assert!(g.sections.len() > 30);
-    }
-
-    #[test]
-    fn cylinder_ri_matches_spec_formula() {
-        // Spec 01 §1.5: Ra·ds·1e-4 / (π(d·1e-4)²/4) / 1e6.
-        let (ra, ds, d) = (100.0, 7.0, 1.3);
-        let spec = ra * ds * 1e-4 / (PI * (d * 1e-4f64).powi(2) / 4.0) / 1e6;
-        assert!((cylinder_ri_mohm(ra, ds, d) - spec).abs() < 1e-12 * spec);
-    }
 }

@@ -1,15 +1,15 @@
 //! Builders for ISF cells outside the language path: the cable tree from an ISF `.hoc` +
 //! `.param` pair, per-compartment densities from a conformance segment table
 //! (`discretization/<cell>_segments.csv`), and the Hay et al. (2011) mechanisms lowered from
-//! the standard library. Used by the conformance tests and the benchmarks; the general path
+//! the standard library. A test fixture (the conformance tests and the benchmarks include this file); the general path
 //! (a lowered `.isf` neuron to per-compartment densities) lives elsewhere.
 
-use super::cell::MechPlacement;
-use crate::formats::param::{cell_params, read_param_file};
-use crate::model::MechModel;
-use crate::morph::cell::CellGeometry;
-use crate::morph::{Morphology, discretize, geometry, modify};
-use crate::sim::CableTree;
+use isf::formats::param::{cell_params, read_param_file};
+use isf::kernel::MechPlacement;
+use isf::model::MechModel;
+use isf::morph::cell::CellGeometry;
+use isf::morph::{Morphology, discretize, geometry, modify};
+use isf::sim::CableTree;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -49,7 +49,7 @@ pub fn hay2011_mechanisms() -> Result<Vec<MechModel>, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     std::fs::write(dir.join("tiny.swc"), "1 1 0 0 0 10 -1\n")
         .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let checked = crate::sema::check_text("hay2011_all.isf", &text, &dir);
+    let checked = isf::sema::check_text("hay2011_all.isf", &text, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     if checked.has_errors() {
         let msgs: Vec<String> = checked
@@ -80,7 +80,7 @@ pub fn isf_cell_tree(hoc: &Path, param: &Path) -> Result<(CableTree, CellGeometr
         morph.add_hay2013_axon();
     }
     let nseg = discretize(&morph, &cp.discretization, &cp.passive);
-    crate::morph::discretize::total_compartments(&nseg)
+    isf::morph::discretize::total_compartments(&nseg)
         .map_err(|b| format!("error[{}]: {}", b.code.as_str(), b.message))?;
     for f in &cp.cell_modify_functions {
         match f.as_str() {
@@ -109,7 +109,7 @@ pub struct SegmentTable {
 impl SegmentTable {
     /// Read a comma-separated table with a header row (`nan` for absent mechanisms).
     pub fn read(path: &Path) -> Result<SegmentTable, String> {
-        let text = crate::files::read_data(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = isf::files::read_data(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut lines = text.lines().filter(|l| !l.trim().is_empty());
         let header: Vec<String> = lines
             .next()
