@@ -136,6 +136,7 @@ codes! {
     E0617 => "not an ISF simrun folder, or an ISF result file the importer cannot read",
     E0618 => "import target holds results of `isf run`",
     E0621 => "store is written from another machine whose lock this one cannot see",
+    E0622 => "table cannot be exported in the requested layout, format or column",
     // ---- E07xx morphology files ----
     E0701 => "morphology file cannot be read",
     E0702 => "malformed morphology statement",
