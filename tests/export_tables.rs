@@ -422,3 +422,121 @@ fn npy_and_parquet_read_back_in_python() {
     assert!(o.status.success(), "python export check failed:\n{text}");
     assert!(text.contains("export checks passed: 11"), "{text}");
 }
+
+/// Per-trial tables (synapse activations) and tables keyed by `sim_trial_index` alone (analysis
+/// results, older stores) get their trial columns at export from the trial keys' metadata; a
+/// table's own `point` (the section point) stays, the sweep point becomes `sweep_point`.
+#[test]
+fn per_trial_and_older_tables_get_trial_columns_at_export() {
+    use isf::formats::activation::ActivationRow;
+    use isf::run::tables::complete;
+    use isf::store::export::{Layout, frame, frame_to_csv};
+    use isf::store::{Metadata, Table};
+    let d = tempfile::tempdir().unwrap();
+    let st = Store::create(d.path().join("db")).unwrap();
+    let meta = |seed: u64, amp: f64| Metadata {
+        seed: Some(seed),
+        sweep_point: Some(
+            serde_json::from_value(serde_json::json!({
+                "E.*.glutamate.tau_nmda_decay": {"value": amp, "unit": "ms"}
+            }))
+            .unwrap(),
+        ),
+        extra: [("dt_ms".to_string(), "0.025".to_string())].into(),
+        ..Metadata::default()
+    };
+    let e = st.sub("E").unwrap();
+    // An older trial table: `point`, `trial`, `seed` and a trace, no sweep columns.
+    let older = Table::new()
+        .with("point", Column::I64(vec![1]))
+        .with("trial", Column::I64(vec![3]))
+        .with("seed", Column::Str(vec!["00000000000000ff".into()]))
+        .with(
+            "soma.v",
+            Column::F64Array {
+                width: 4,
+                data: vec![-70.0, -69.5, -69.0, -68.5],
+            },
+        );
+    e.sub("trials")
+        .unwrap()
+        .put_table("p000001_t000003", &older, meta(255, 40.0))
+        .unwrap();
+    let rows = vec![
+        ActivationRow {
+            synapse_type: "L4ss_C2".into(),
+            synapse_id: 0,
+            soma_distance_um: 120.5,
+            section: 12,
+            point: 4,
+            label: "ApicalDendrite".into(),
+            times_ms: vec![10.125, 30.5],
+        },
+        ActivationRow {
+            synapse_type: "VPM_C2".into(),
+            synapse_id: 2,
+            soma_distance_um: 80.0,
+            section: 3,
+            point: 1,
+            label: "Dendrite".into(),
+            times_ms: vec![],
+        },
+    ];
+    let act = isf::run::sink::activation_table(rows);
+    e.sub("synapse_activations")
+        .unwrap()
+        .put_table("p000001_t000003", &act, meta(255, 40.0))
+        .unwrap();
+    let key = "E/synapse_activations/p000001_t000003";
+    let t = complete(
+        &st,
+        key,
+        st.get_table(key).unwrap(),
+        &st.metadata(key).unwrap(),
+    );
+    let csv = String::from_utf8(frame_to_csv(&frame(&t, Layout::Tidy).unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        csv,
+        "sim_trial_index,sweep_point,trial,seed,E.*.glutamate.tau_nmda_decay_ms,synapse_type,\
+         synapse_id,soma_distance_um,section,point,label,release_time_ms\n\
+         p000001/t000003,1,3,00000000000000ff,40,L4ss_C2,0,120.5,12,4,ApicalDendrite,10.125\n\
+         p000001/t000003,1,3,00000000000000ff,40,L4ss_C2,0,120.5,12,4,ApicalDendrite,30.5\n"
+    );
+    // The older trial table: full trial columns, sample times from its time step.
+    let key = "E/trials/p000001_t000003";
+    let t = complete(
+        &st,
+        key,
+        st.get_table(key).unwrap(),
+        &st.metadata(key).unwrap(),
+    );
+    let csv = String::from_utf8(frame_to_csv(&frame(&t, Layout::Long).unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        csv,
+        "time_ms,E.*.glutamate.tau_nmda_decay_ms=40 trial=3\n0,-70\n0.025,-69.5\n0.05,-69\n\
+         0.075,-68.5\n"
+    );
+    // A result keyed by `sim_trial_index` only: looked up in `E/trials`.
+    let res = Table::new()
+        .with(
+            "sim_trial_index",
+            Column::Str(vec!["p000001/t000003".into()]),
+        )
+        .with("n_spikes", Column::I64(vec![2]));
+    e.sub("analysis")
+        .unwrap()
+        .put_table("n", &res, Metadata::default())
+        .unwrap();
+    let t = complete(
+        &st,
+        "E/analysis/n",
+        st.get_table("E/analysis/n").unwrap(),
+        &Metadata::default(),
+    );
+    let csv = String::from_utf8(frame_to_csv(&frame(&t, Layout::Tidy).unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        csv,
+        "sim_trial_index,point,trial,seed,E.*.glutamate.tau_nmda_decay_ms,n_spikes\n\
+         p000001/t000003,1,3,00000000000000ff,40,2\n"
+    );
+}

@@ -44,10 +44,13 @@ pub struct SpikeTimeRow {
     pub columns: [usize; 5],
 }
 
+/// A CSV record with its 1-based line and the 1-based column of each field.
+type Record = (csv::StringRecord, usize, Vec<usize>);
+
 /// The records of a CSV text (read by the `csv` crate: quoted fields, `""` escapes and CRLF
 /// line ends), blank lines left out, each with its 1-based line and the 1-based character
 /// column of each field.
-fn records(text: &str) -> Result<Vec<(csv::StringRecord, usize, Vec<usize>)>, (String, usize)> {
+fn records(text: &str) -> Result<Vec<Record>, (String, usize)> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -55,15 +58,23 @@ fn records(text: &str) -> Result<Vec<(csv::StringRecord, usize, Vec<usize>)>, (S
     let mut out = Vec::new();
     for r in rdr.records() {
         let r = r.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line() as usize);
+            let byte = e.position().map_or(0, |p| p.byte() as usize);
+            let line = 1 + text.as_bytes()[..byte.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
             (format!("malformed CSV: {e}"), line)
         })?;
         if r.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let (line, byte) = r
-            .position()
-            .map_or((0, 0), |p| (p.line() as usize, p.byte() as usize));
+        // The line from the record's byte offset: the reader's own line count leaves out
+        // blank lines.
+        let byte = r.position().map_or(0, |p| p.byte() as usize);
+        let line = 1 + text.as_bytes()[..byte.min(text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
         let columns = field_columns(text.get(byte..).unwrap_or(""), &r);
         out.push((r, line, columns));
     }

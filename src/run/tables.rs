@@ -113,6 +113,9 @@ pub fn sweep_cells(point: &BTreeMap<String, serde_json::Value>) -> Vec<SweepCell
     out
 }
 
+/// Table attributes as `(name, value)` pairs.
+pub type Attrs = Vec<(String, Value)>;
+
 /// Who a row belongs to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrialId {
@@ -157,10 +160,7 @@ pub fn parse_label(label: &str) -> Option<(u64, u64)> {
 /// first row, in order) and the attributes naming them and their units. A sweep column a
 /// row lacks is NaN or empty there; `point_name` is `point`, or `sweep_point` where the
 /// table has a `point` column of its own (synapse activations: the section point).
-pub fn id_columns(
-    rows: &[&TrialId],
-    point_name: &str,
-) -> (Vec<(String, Column)>, Vec<(String, Value)>) {
+pub fn id_columns(rows: &[&TrialId], point_name: &str) -> (Vec<(String, Column)>, Attrs) {
     let mut cols = vec![
         (
             point_name.to_string(),
