@@ -68,9 +68,16 @@ fn records(text: &str) -> Result<Vec<Record>, (String, usize)> {
         if r.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        // The line from the record's byte offset: the reader's own line count leaves out
-        // blank lines.
-        let byte = r.position().map_or(0, |p| p.byte() as usize);
+        // The reader's position is where it began reading, before the line ends (and blank
+        // lines) it skipped, and its line count leaves those out: find the record's first
+        // byte and count lines from it.
+        let mut byte = r
+            .position()
+            .map_or(0, |p| p.byte() as usize)
+            .min(text.len());
+        while matches!(text.as_bytes().get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
         let line = 1 + text.as_bytes()[..byte.min(text.len())]
             .iter()
             .filter(|&&b| b == b'\n')
