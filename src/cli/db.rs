@@ -12,7 +12,10 @@
 use crate::diagnostics::{Code, Diagnostic};
 use crate::run::fingerprint::{Plan, diff, diff_summary};
 use crate::run::sink::{PLAN_KEY, assemble, plan_items, stored_plan, verify_runs};
-use crate::store::export::{table_to_csv, table_to_npy, value_to_csv, value_to_npy};
+use crate::store::export::{
+    Frame, Layout, concat, frame, frame_to_csv, frame_to_npy, frame_to_parquet, select,
+    table_to_csv, table_to_npy, value_to_csv, value_to_npy, value_to_table,
+};
 use crate::store::{Kind, Metadata, Store, StoreError};
 use clap::{Args, Subcommand, ValueEnum};
 use rmpv::Value;
@@ -22,7 +25,7 @@ use std::path::PathBuf;
 /// Arguments of `isf db`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db export results/ voltage_traces -o vt.npy\n  isf db merge results/ shard0/ shard1/\n  isf db verify results/ --fix\n  isf db rm results/ sweep/trials/p000003_t000012\n  isf db import-isf old_sims/results --into results/"
+    after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db export results/ voltage_traces -o vt.npy\n  isf db export results/ sweep/traces/soma.v --layout tidy -o soma.parquet\n  isf db export results/ sweep/events/spikes_soma_ --layout tidy -o spikes.csv\n  isf db merge results/ shard0/ shard1/\n  isf db verify results/ --fix\n  isf db rm results/ sweep/trials/p000003_t000012\n  isf db import-isf old_sims/results --into results/"
 )]
 pub struct DbArgs {
     #[command(subcommand)]
@@ -56,19 +59,28 @@ pub enum DbCommand {
         /// Key (`/`-separated).
         key: String,
     },
-    /// Write a table or numeric value to a CSV or NumPy `.npy` file.
+    /// Write a table, a sub-store of tables (e.g. `EXP/trials`) or a numeric value to a CSV,
+    /// NumPy `.npy` or Parquet file, in the stored (wide), long or tidy layout. Rows of run
+    /// results carry their trial columns: sweep values (`stimulus.step.amp_nA`), trial, seed.
     Export {
         /// Store directory.
         store: PathBuf,
-        /// Key (`/`-separated).
+        /// Key (`/`-separated): a table, a value, or a sub-store whose tables are exported as
+        /// one (one per trial: `EXP/trials`, `EXP/synapse_activations`).
         key: String,
         /// Output file.
         #[arg(short, long)]
         output: PathBuf,
-        /// Output format (default: from the output file's extension).
+        /// Output format (default: from the output file's extension: .csv, .npy, .parquet).
         #[arg(long, value_enum)]
         format: Option<ExportFormat>,
-        /// Column to export as `.npy` (default: the table's only array column).
+        /// `wide`: as stored, one row per trial, one column per sample; `long`: a time column
+        /// and one column per trial, labelled by sweep values and trial; `tidy`: one row per
+        /// trial and sample, or per event (spike times, synapse releases).
+        #[arg(long, value_enum, default_value = "wide")]
+        layout: ExportLayout,
+        /// Export only this column (with the trial columns); for a wide `.npy`, the column's
+        /// plain array (default: the table's only array column).
         #[arg(long)]
         column: Option<String>,
     },
@@ -126,6 +138,25 @@ pub enum DbCommand {
 pub enum ExportFormat {
     Csv,
     Npy,
+    Parquet,
+}
+
+/// Export layouts (see [`crate::store::export`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportLayout {
+    Wide,
+    Long,
+    Tidy,
+}
+
+impl ExportLayout {
+    fn layout(self) -> Layout {
+        match self {
+            ExportLayout::Wide => Layout::Wide,
+            ExportLayout::Long => Layout::Long,
+            ExportLayout::Tidy => Layout::Tidy,
+        }
+    }
 }
 
 fn fail(e: &StoreError) -> i32 {
@@ -148,8 +179,9 @@ pub fn run(args: DbArgs) -> i32 {
             key,
             output,
             format,
+            layout,
             column,
-        } => export(&store, &key, &output, format, column.as_deref()),
+        } => export(&store, &key, &output, format, layout, column.as_deref()),
         DbCommand::Merge {
             dest,
             shards,
@@ -349,17 +381,20 @@ fn export(
     key: &str,
     out: &std::path::Path,
     format: Option<ExportFormat>,
+    layout: ExportLayout,
     column: Option<&str>,
 ) -> Result<i32, StoreError> {
     use crate::diagnostics::Code;
+    use crate::run::tables::complete;
     let format = match format {
         Some(f) => f,
         None => match out.extension().and_then(|e| e.to_str()) {
             Some("npy") => ExportFormat::Npy,
             Some("csv") => ExportFormat::Csv,
+            Some("parquet" | "pq") => ExportFormat::Parquet,
             _ => {
                 eprintln!(
-                    "error: cannot tell the format from {}; use --format csv|npy",
+                    "error: cannot tell the format from {}; use --format csv|npy|parquet",
                     out.display()
                 );
                 return Ok(2);
@@ -367,28 +402,97 @@ fn export(
         },
     };
     let store = Store::open(path)?;
-    let bad = |m: String| StoreError::at(Code::E0605, key, m);
-    let bytes = match store.kind(key)? {
+    let wrong_type = |m: String| StoreError::at(Code::E0605, key, m);
+    let cannot = |m: String| StoreError::at(Code::E0622, key, m);
+    let layout = layout.layout();
+    // The tables to export, each completed with its trial columns (sweep values, trial,
+    // seed) where it was stored without them.
+    let tables = match store.kind(key)? {
         Kind::Table => {
             let t = store.get_table(key)?;
-            match format {
-                ExportFormat::Csv => table_to_csv(&t).map_err(bad)?.into_bytes(),
-                ExportFormat::Npy => table_to_npy(&t, column).map_err(bad)?.to_npy(),
-            }
+            vec![complete(&store, key, t, &store.metadata(key)?)]
         }
         Kind::Value => {
             let v = store.get_value(key)?;
-            match format {
-                ExportFormat::Csv => value_to_csv(&v).map_err(bad)?.into_bytes(),
-                ExportFormat::Npy => value_to_npy(&v).map_err(bad)?.to_npy(),
+            let bytes = match (format, layout) {
+                (ExportFormat::Csv, Layout::Wide) => {
+                    Some(value_to_csv(&v).map_err(wrong_type)?.into_bytes())
+                }
+                (ExportFormat::Npy, Layout::Wide) => {
+                    Some(value_to_npy(&v).map_err(wrong_type)?.to_npy())
+                }
+                _ => None,
+            };
+            if let Some(b) = bytes {
+                return write_export(key, out, &b, None);
             }
+            vec![value_to_table(&v).map_err(wrong_type)?]
         }
-        k => return Err(bad(format!("is a {}; nothing to export", k.name()))),
+        Kind::Store => {
+            let sub = store.sub_existing(key)?;
+            let mut v = Vec::new();
+            for k in sub.keys()? {
+                if sub.kind(&k)? == Kind::Table {
+                    let full = format!("{key}/{k}");
+                    v.push(complete(
+                        &store,
+                        &full,
+                        sub.get_table(&k)?,
+                        &sub.metadata(&k)?,
+                    ));
+                }
+            }
+            if v.is_empty() {
+                return Err(wrong_type(
+                    "is a sub-store without tables; nothing to export".into(),
+                ));
+            }
+            v
+        }
+        k => return Err(wrong_type(format!("is a {}; nothing to export", k.name()))),
     };
-    // Written to a temporary file beside the target and renamed over it: a failed export
-    // leaves no partial file and an earlier export in place.
-    crate::files::write_atomic(out, &bytes).map_err(|e| StoreError::io(Some(key), out, &e))?;
-    eprintln!("wrote {} ({})", out.display(), size(bytes.len() as u64));
+    let tables = tables
+        .iter()
+        .map(|t| select(t, column))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(cannot)?;
+    let bytes = if format == ExportFormat::Npy && layout == Layout::Wide {
+        let t = crate::store::export::concat_tables(tables).map_err(cannot)?;
+        table_to_npy(&t, column).map_err(wrong_type)?.to_npy()
+    } else {
+        let frames = tables
+            .iter()
+            .map(|t| frame(t, layout))
+            .collect::<Result<Vec<Frame>, _>>()
+            .map_err(cannot)?;
+        let f = concat(frames, layout).map_err(cannot)?;
+        let b = match format {
+            ExportFormat::Csv => frame_to_csv(&f),
+            ExportFormat::Parquet => frame_to_parquet(&f),
+            ExportFormat::Npy => frame_to_npy(&f).map(|a| a.to_npy()),
+        }
+        .map_err(cannot)?;
+        return write_export(key, out, &b, Some((f.rows(), f.columns.len())));
+    };
+    write_export(key, out, &bytes, None)
+}
+
+/// Write an export to a temporary file beside the target and rename it over it: a failed
+/// export leaves no partial file and an earlier export in place.
+fn write_export(
+    key: &str,
+    out: &std::path::Path,
+    bytes: &[u8],
+    shape: Option<(usize, usize)>,
+) -> Result<i32, StoreError> {
+    crate::files::write_atomic(out, bytes)
+        .map_err(|e| StoreError::io(Some(key), out, &e))?;
+    let shape = shape.map_or(String::new(), |(r, c)| format!(", {r} rows × {c} columns"));
+    eprintln!(
+        "wrote {} ({}{shape})",
+        out.display(),
+        size(bytes.len() as u64)
+    );
     Ok(0)
 }
 

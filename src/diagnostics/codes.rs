@@ -138,6 +138,7 @@ codes! {
     E0617 => "not an ISF simrun folder, or an ISF result file the importer cannot read",
     E0618 => "import target holds results of `isf run`",
     E0621 => "store is written from another machine whose lock this one cannot see",
+    E0622 => "table cannot be exported in the requested layout, format or column",
     E0625 => "stored values break the precision declared for their column (corrupt store)",
     E0626 => "a table's declared precision is invalid or differs from the stored table's",
     // ---- E07xx morphology files ----

@@ -44,15 +44,80 @@ pub struct SpikeTimeRow {
     pub columns: [usize; 5],
 }
 
+/// A CSV record with its 1-based line and the 1-based column of each field.
+type Record = (csv::StringRecord, usize, Vec<usize>);
+
+/// The records of a CSV text (read by the `csv` crate: quoted fields, `""` escapes and CRLF
+/// line ends), blank lines left out, each with its 1-based line and the 1-based character
+/// column of each field.
+fn records(text: &str) -> Result<Vec<Record>, (String, usize)> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    for r in rdr.records() {
+        let r = r.map_err(|e| {
+            let byte = e.position().map_or(0, |p| p.byte() as usize);
+            let line = 1 + text.as_bytes()[..byte.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            (format!("malformed CSV: {e}"), line)
+        })?;
+        if r.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        // The reader's position is where it began reading, before the line ends (and blank
+        // lines) it skipped, and its line count leaves those out: find the record's first
+        // byte and count lines from it.
+        let mut byte = r
+            .position()
+            .map_or(0, |p| p.byte() as usize)
+            .min(text.len());
+        while matches!(text.as_bytes().get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        let line = 1 + text.as_bytes()[..byte.min(text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        let columns = field_columns(text.get(byte..).unwrap_or(""), &r);
+        out.push((r, line, columns));
+    }
+    Ok(out)
+}
+
+/// The 1-based character column where each field of `rec` starts in `raw` (the text from the
+/// record's first byte on): a quoted field spans its value, the two quotes and one more
+/// quote per `"` inside.
+fn field_columns(raw: &str, rec: &csv::StringRecord) -> Vec<usize> {
+    let mut cols = Vec::with_capacity(rec.len());
+    let (mut at, mut col) = (0usize, 1usize);
+    for f in rec.iter() {
+        cols.push(col);
+        let rest = raw.get(at..).unwrap_or("");
+        let len = if rest.starts_with('"') {
+            f.len() + 2 + f.matches('"').count()
+        } else {
+            f.len()
+        };
+        col += rest.get(..len).map_or(len, |s| s.chars().count()) + 1;
+        at += len + 1;
+    }
+    cols
+}
+
 /// Whether `text` looks like a spike-time CSV: its first non-blank line is a comma-separated
 /// header containing `synapse_id` and `spike_time_ms`.
 pub fn looks_like_spike_times(text: &str) -> bool {
-    text.lines()
-        .find(|l| !l.trim().is_empty())
-        .is_some_and(|h| {
-            let names: Vec<&str> = h.split(',').map(str::trim).collect();
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    records(first).is_ok_and(|r| {
+        r.first().is_some_and(|(h, _, _)| {
+            let names: Vec<&str> = h.iter().map(str::trim).collect();
             names.contains(&"synapse_id") && names.contains(&"spike_time_ms")
         })
+    })
 }
 
 /// Read and parse a spike-time file.
@@ -63,25 +128,11 @@ pub fn read_spike_times_file(path: &Path) -> Result<Vec<SpikeTimeRow>, FileError
     parse_spike_times(&text, &name)
 }
 
-/// 1-based character column of comma-separated field `k` of `line`.
-fn csv_column(line: &str, k: usize) -> usize {
-    let mut col = 1;
-    for (i, f) in line.split(',').enumerate() {
-        if i == k {
-            return col;
-        }
-        col += f.chars().count() + 1;
-    }
-    col
-}
-
 /// Parse a spike-time file's text; `file` is used in error locations only.
 pub fn parse_spike_times(text: &str, file: &str) -> Result<Vec<SpikeTimeRow>, FileError> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((h0, header)) = lines.next() else {
+    let recs = records(text).map_err(|(m, line)| FileError::new(Code::E0805, m, file, line, 1))?;
+    let mut lines = recs.into_iter();
+    let Some((header, h_line, _)) = lines.next() else {
         return Err(FileError::new(
             Code::E0805,
             format!("empty file: expected the header `{}`", COLUMNS.join(",")),
@@ -90,7 +141,7 @@ pub fn parse_spike_times(text: &str, file: &str) -> Result<Vec<SpikeTimeRow>, Fi
             0,
         ));
     };
-    let names: Vec<&str> = header.split(',').map(str::trim).collect();
+    let names: Vec<&str> = header.iter().map(str::trim).collect();
     let mut idx = [0usize; 5];
     for (k, c) in COLUMNS.iter().enumerate() {
         idx[k] = names.iter().position(|n| n == c).ok_or_else(|| {
@@ -101,16 +152,13 @@ pub fn parse_spike_times(text: &str, file: &str) -> Result<Vec<SpikeTimeRow>, Fi
                     COLUMNS.join(",")
                 ),
                 file,
-                h0 + 1,
+                h_line,
                 1,
             )
         })?;
     }
     let mut rows = Vec::new();
-    for (i, raw) in lines {
-        let line = raw.trim_end_matches('\r');
-        let lineno = i + 1;
-        let f: Vec<&str> = line.split(',').collect();
+    for (f, lineno, cols) in lines {
         if f.len() != names.len() {
             return Err(FileError::new(
                 Code::E0805,
@@ -124,7 +172,7 @@ pub fn parse_spike_times(text: &str, file: &str) -> Result<Vec<SpikeTimeRow>, Fi
                 1,
             ));
         }
-        let columns = idx.map(|k| csv_column(line, k));
+        let columns = idx.map(|k| cols[k]);
         let err =
             |k: usize, msg: String| FileError::new(Code::E0805, msg, file, lineno, columns[k]);
         let field = |k: usize| f[idx[k]].trim();
@@ -206,5 +254,26 @@ mod tests {
         let e = parse_spike_times(&format!("{h}0,VPM_C2,3,0.5,nan\n"), "s.csv").unwrap_err();
         assert_eq!(e.code, Code::E0805);
         assert!(!looks_like_spike_times("# synapse type\tsynapse ID\n"));
+    }
+
+    #[test]
+    fn quoted_fields_and_crlf() {
+        // A quoted header name, a cell type holding a comma and an escaped quote, CRLF ends.
+        let t = "\"synapse_id\",cell_type,section_id,x,spike_time_ms\r\n\
+                 0,\"VPM,\"\"C2\"\"\",62,0.25,148.071\r\n\
+                 1,\"L4\",23,\"0.5\",38.9\r\n";
+        assert!(looks_like_spike_times(t));
+        let r = parse_spike_times(t, "s.csv").unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].cell_type, "VPM,\"C2\"");
+        assert_eq!((r[0].section, r[0].x, r[0].time_ms), (62, 0.25, 148.071));
+        assert_eq!((r[1].cell_type.as_str(), r[1].x, r[1].line), ("L4", 0.5, 3));
+        // Columns count the quotes: the error points at the bad field itself.
+        let h = "synapse_id,cell_type,section_id,x,spike_time_ms\n";
+        let e = parse_spike_times(&format!("{h}0,\"A,\"\"B\",3,0.5,-1\n"), "s.csv").unwrap_err();
+        assert_eq!((e.code, e.line, e.column), (Code::E0805, 2, 17));
+        // A quoted field running to the end of the file is reported, not read as data.
+        let e = parse_spike_times(&format!("{h}0,\"VPM,3,0.5,1\n"), "s.csv").unwrap_err();
+        assert_eq!((e.code, e.line), (Code::E0805, 2));
     }
 }

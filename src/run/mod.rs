@@ -13,6 +13,7 @@ pub mod exec;
 pub mod fingerprint;
 pub mod sink;
 pub mod slurm;
+pub mod tables;
 
 /// One simulation to run: a sweep point and a trial, with its seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -6,8 +6,8 @@
 //! * `EXPERIMENT/plan` — the experiment's plan JSON ([`Plan`]), written before any trial; a
 //!   later run compares against it to say what changed.
 //! * `EXPERIMENT/trials/p000003_t000012` — one table per finished work item (one row: the
-//!   item's point, trial, seed, one `F64Array` column per trace and one `F64List` column per
-//!   event list), written atomically. Its metadata carries the item's fingerprint
+//!   item's point, trial, seed, its sweep values as typed columns ([`super::tables`]), one
+//!   `F64Array` column per trace and one `F64List` column per event list), written atomically. Its metadata carries the item's fingerprint
 //!   (`extra.item_hash`) and time step (`extra.dt_ms`). These keys are the source of truth:
 //!   `--resume` skips every item whose key exists and reads back intact (checksums and
 //!   decoding of the entry and its chunks, as `isf db verify` checks them), so a killed run
@@ -16,7 +16,8 @@
 //!   tables of network runs, written before the trial key.
 //! * `EXPERIMENT/traces/NAME` and `EXPERIMENT/events/NAME` — assembled once the store holds
 //!   every item of the plan: one row per work item in run order (`sim_trial_index` =
-//!   `p000003/t000012`), so a resumed or merged run ends with exactly the tables of an
+//!   `p000003/t000012`, then the trial columns `point`, `trial`, `seed` and the sweep values),
+//!   so a resumed or merged run ends with exactly the tables of an
 //!   uninterrupted one. When `duration` or `dt` varies between sweep points, `traces/NAME` is a
 //!   sub-store with one table per point (`p000003`), each with its own sample times.
 //!
@@ -26,6 +27,7 @@
 use super::WorkItem;
 use super::exec::{ResultSink, TrialOutput};
 use super::fingerprint::{Plan, diff, diff_summary};
+use super::tables::{TrialId, id_columns, with_ids};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::Value as MValue;
 use crate::store::table::precision_attr;
@@ -333,7 +335,8 @@ impl StoreSink {
 /// One recorded trace of one item.
 struct TraceRow {
     point: u64,
-    label: String,
+    /// Index of the item's [`TrialId`] in the assembly's list.
+    id: usize,
     dt: f64,
     data: Vec<f64>,
     /// The trial table's declared precision of this trace, if any.
@@ -357,7 +360,10 @@ pub fn assemble(
         .and_then(serde_json::Value::as_f64)
         .unwrap_or(0.0);
     let mut traces: BTreeMap<String, Vec<TraceRow>> = BTreeMap::new();
-    let mut events: BTreeMap<String, (Vec<String>, Vec<Vec<f64>>)> = BTreeMap::new();
+    let mut events: BTreeMap<String, (Vec<usize>, Vec<Vec<f64>>)> = BTreeMap::new();
+    // Every row carries its trial's identity (`point`, `trial`, `seed`, sweep values), taken
+    // from the trial key's metadata, so trial keys of an older isf assemble the same way.
+    let mut ids: Vec<TrialId> = Vec::with_capacity(items.len());
     // Wide recordings (`all_compartments`): rows per (item, compartment), one table in all.
     let mut wide: BTreeMap<String, Vec<TraceRow>> = BTreeMap::new();
     let mut comps: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -380,7 +386,8 @@ pub fn assemble(
             .get("dt_ms")
             .and_then(|d| d.parse().ok())
             .unwrap_or(plan_dt);
-        let label = format!("p{point:06}/t{trial:06}");
+        let id = ids.len();
+        ids.push(TrialId::from_meta(point, trial, &m));
         let t = trials.get_table(&key).map_err(store_err)?;
         let attrs = t.attrs;
         let precision_of = |name: &str| {
@@ -397,7 +404,7 @@ pub fn assemble(
                     // Compartments of one item arrive together, in order: one row each.
                     rows.push(TraceRow {
                         point,
-                        label: label.clone(),
+                        id,
                         dt,
                         data,
                         precision,
@@ -407,7 +414,7 @@ pub fn assemble(
                 Column::F64Array { data, .. } => {
                     traces.entry(name).or_default().push(TraceRow {
                         point,
-                        label: label.clone(),
+                        id,
                         dt,
                         data,
                         precision,
@@ -415,7 +422,7 @@ pub fn assemble(
                 }
                 Column::F64List(rows) => {
                     let e = events.entry(name).or_default();
-                    e.0.extend(std::iter::repeat_n(label.clone(), rows.len()));
+                    e.0.extend(std::iter::repeat_n(id, rows.len()));
                     e.1.extend(rows);
                 }
                 _ => {}
@@ -430,17 +437,21 @@ pub fn assemble(
     let tr = exp.sub("traces").map_err(store_err)?;
     for (name, rows) in wide {
         let comp = comps.remove(&name).unwrap_or_default();
-        put_traces(&tr, &name, &rows, Some(&comp), &meta)?;
+        put_traces(&tr, &name, &rows, &ids, Some(&comp), &meta)?;
     }
     for (name, rows) in traces {
-        put_traces(&tr, &name, &rows, None, &meta)?;
+        put_traces(&tr, &name, &rows, &ids, None, &meta)?;
     }
     let ev = exp.sub("events").map_err(store_err)?;
-    for (name, (labels, rows)) in events {
-        let table = Table::new()
-            .with("sim_trial_index", Column::Str(labels))
-            .with("times_ms", Column::F64List(rows))
-            .with_attr("recording", rmpv::Value::from(name.as_str()));
+    for (name, (of, rows)) in events {
+        let row_ids: Vec<&TrialId> = of.iter().map(|&i| &ids[i]).collect();
+        let labels = row_ids.iter().map(|i| i.label.clone()).collect();
+        let table = with_ids(
+            Table::new().with("sim_trial_index", Column::Str(labels)),
+            &row_ids,
+        )
+        .with("times_ms", Column::F64List(rows))
+        .with_attr("recording", rmpv::Value::from(name.as_str()));
         ev.put_table(&column_key(&name), &table, meta.clone())
             .map_err(store_err)?;
     }
@@ -465,6 +476,7 @@ fn put_traces(
     tr: &Store,
     name: &str,
     rows: &[TraceRow],
+    ids: &[TrialId],
     comp: Option<&[i64]>,
     meta: &Metadata,
 ) -> Result<(), Diagnostic> {
@@ -476,7 +488,7 @@ fn put_traces(
     // Rows of the wide recording's `compartment` column, parallel to `rows`.
     let table_of = |idx: &[usize]| -> Result<Table, Diagnostic> {
         let picked: Vec<&TraceRow> = idx.iter().map(|&i| &rows[i]).collect();
-        let t = trace_table(name, &picked)?;
+        let t = trace_table(name, &picked, ids)?;
         Ok(match comp {
             Some(c) => t.with(
                 "compartment",
@@ -526,7 +538,7 @@ fn exp_name(exp: &Store) -> String {
 }
 
 /// One trace table (ISF layout) from rows sharing sample count and time step.
-fn trace_table(name: &str, rows: &[&TraceRow]) -> Result<Table, Diagnostic> {
+fn trace_table(name: &str, rows: &[&TraceRow], ids: &[TrialId]) -> Result<Table, Diagnostic> {
     let width = rows.first().map_or(0, |r| r.data.len());
     let dt = rows.first().map_or(0.0, |r| r.dt);
     if let Some(r) = rows.iter().find(|r| r.data.len() != width) {
@@ -534,7 +546,7 @@ fn trace_table(name: &str, rows: &[&TraceRow]) -> Result<Table, Diagnostic> {
             Code::E0609,
             format!(
                 "trace `{name}` of {} has {} samples, other trials of its sweep point {width}",
-                r.label,
+                ids[r.id].label,
                 r.data.len()
             ),
         ));
@@ -542,8 +554,9 @@ fn trace_table(name: &str, rows: &[&TraceRow]) -> Result<Table, Diagnostic> {
     let grid = super::TimeGrid::new(dt);
     let times: Vec<f64> = (0..width).map(|k| grid.at(k)).collect();
     let data: Vec<f64> = rows.iter().flat_map(|r| r.data.iter().copied()).collect();
-    let labels = rows.iter().map(|r| r.label.clone()).collect();
-    let t = Table::traces(labels, &times, data)
+    let row_ids: Vec<&TrialId> = rows.iter().map(|r| &ids[r.id]).collect();
+    let labels = row_ids.iter().map(|i| i.label.clone()).collect();
+    let t = with_ids(Table::traces(labels, &times, data), &row_ids)
         .with_attr("recording", rmpv::Value::from(name))
         .with_attr("dt_ms", rmpv::Value::F64(dt));
     // The trials' rows are already on the grid of their precision (one plan, one precision);
@@ -654,10 +667,16 @@ impl ResultSink for StoreSink {
     }
 
     fn write(&self, item: &WorkItem, out: &TrialOutput) -> Result<(), Diagnostic> {
-        let mut t = Table::new()
-            .with("point", Column::I64(vec![item.point as i64]))
-            .with("trial", Column::I64(vec![item.trial as i64]))
-            .with("seed", Column::Str(vec![format!("{:016x}", item.seed)]));
+        let meta = self.meta_for(item);
+        // `point`, `trial`, `seed` (16 hex digits) and the sweep values as typed columns.
+        let (columns, attrs) = id_columns(
+            &[&TrialId::from_meta(item.point, item.trial, &meta)],
+            "point",
+        );
+        let mut t = Table {
+            columns,
+            attrs: attrs.into_iter().collect(),
+        };
         for (name, v) in &out.traces {
             t = t.with(
                 name,
@@ -675,7 +694,6 @@ impl ResultSink for StoreSink {
         }
         // Per-trial tables (synapse activations, presynaptic spikes) go first: the trial key
         // is written last, so a trial counts as done only when everything of it is stored.
-        let meta = self.meta_for(item);
         for (name, table) in &out.tables {
             let sub = self.exp.sub(&column_key(name)).map_err(store_err)?;
             sub.put_table(&trial_key(item), table, meta.clone())

@@ -197,7 +197,10 @@ class Table:
     def to_dataframe(self):
         """A pandas DataFrame in ISF's layout: an ``f64_array`` column expands into one column
         per entry, named by its ``<column>.labels`` attribute (e.g. sample times) when present;
-        a ``sim_trial_index`` column becomes the index."""
+        a ``sim_trial_index`` column becomes the index, together with the trial columns of
+        run results (attribute ``trial_columns``: ``point``, ``trial``, ``seed`` and sweep
+        values such as ``stimulus.step.amp_nA``), so rows are addressable by sweep value
+        (``df.xs(0.4, level="stimulus.step.amp_nA")``) and the columns stay ISF's."""
         import pandas as pd
 
         parts = []
@@ -211,7 +214,8 @@ class Table:
                 parts.append(pd.DataFrame({name: col}))
         df = pd.concat(parts, axis=1) if parts else pd.DataFrame()
         if "sim_trial_index" in df.columns:
-            df = df.set_index("sim_trial_index")
+            extra = [c for c in self.attrs.get("trial_columns", []) if c in df.columns]
+            df = df.set_index(["sim_trial_index"] + extra) if extra else df.set_index("sim_trial_index")
         df.attrs.update({k: v for k, v in self.attrs.items() if not k.endswith(".labels")})
         return df
 
