@@ -92,7 +92,7 @@ impl Session {
                             if let Some(x) = v.const_si() {
                                 if x <= 0.0 {
                                     ev.diags.push(
-                                        Diagnostic::new(Code::E0405, "duration must be positive")
+                                        Diagnostic::new(Code::E0314, "duration must be positive")
                                             .label(f.value.span, "zero or negative"),
                                     );
                                 } else {
@@ -105,7 +105,7 @@ impl Session {
                             if let Some(x) = v.const_si() {
                                 if x <= 0.0 {
                                     ev.diags.push(
-                                        Diagnostic::new(Code::E0405, "time step must be positive")
+                                        Diagnostic::new(Code::E0314, "time step must be positive")
                                             .label(f.value.span, "zero or negative"),
                                     );
                                 } else {
@@ -132,19 +132,24 @@ impl Session {
                             }
                         }
                         "seed" => {
-                            if let Some(x) = v
-                                .const_si()
-                                .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 2f64.powi(53))
-                            {
-                                seed = x as u64;
-                            } else if !v.is_err() {
-                                ev.diags.push(
-                                    Diagnostic::new(
-                                        Code::E0314,
-                                        "seed must be a non-negative integer",
-                                    )
-                                    .label(f.value.span, format!("this is {}", describe_val(&v))),
-                                );
+                            // The integer rule (E0407) for numbers; anything else is the
+                            // wrong type (E0306).
+                            match &v {
+                                Val::Q { dim, .. } if dim.is_one() && v.const_si().is_some() => {
+                                    let x = v.const_si().unwrap_or(0.0);
+                                    let r = rules::whole("`seed`", x);
+                                    if let Some(x) = ev.rule(f.value.span, r) {
+                                        seed = x as u64;
+                                    }
+                                }
+                                Val::Err => {}
+                                _ => ev.diags.push(
+                                    Diagnostic::new(Code::E0306, "seed must be a whole number")
+                                        .label(
+                                            f.value.span,
+                                            format!("this is {}", describe_val(&v)),
+                                        ),
+                                ),
                             }
                         }
                         "replay" => {
@@ -340,9 +345,7 @@ impl Session {
                                 sb.head.span,
                                 "experiments have stimulus, sweep and record blocks",
                             );
-                            if let Some(s) = suggest(other, ["stimulus", "sweep", "record"]) {
-                                d = d.help(format!("did you mean `{s}`?"));
-                            }
+                            d = d.suggest(other, ["stimulus", "sweep", "record"]);
                             ev.diags.push(d);
                         }
                     }

@@ -54,8 +54,8 @@ impl Session {
                     let mut d =
                         Diagnostic::new(Code::E0202, format!("unknown stdlib module `{wanted}`"))
                             .label(span, "no such module");
-                    if let Some(s) = suggest(&wanted, all.iter().map(String::as_str)) {
-                        d = d.help(format!("did you mean `{s}`?"));
+                    if let Some(h) = did_you_mean(&wanted, all.iter().map(String::as_str)) {
+                        d = d.help(h);
                     } else {
                         d = d.note(format!("stdlib modules: {}", all.join(", ")));
                     }
@@ -102,9 +102,7 @@ impl Session {
                             format!("module has no declaration `{}`", id.name),
                         )
                         .label(id.span, "not found in the module");
-                        if let Some(s) = suggest(&id.name, own.iter().map(String::as_str)) {
-                            d = d.help(format!("did you mean `{s}`?"));
-                        }
+                        d = d.suggest(&id.name, own.iter().map(String::as_str));
                         self.diags.push(d);
                     }
                 }

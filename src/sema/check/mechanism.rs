@@ -120,9 +120,7 @@ impl Session {
                             };
                             let Some((_, _, sdim)) = declared_states.iter().find(|x| x.0 == f.name.name).cloned() else {
                                 let mut dg = Diagnostic::new(Code::E0201, format!("`{}` is not a state of this synapse", f.name.name)).label(f.name.span, "declare it first with `state`");
-                                if let Some(s) = suggest(&f.name.name, declared_states.iter().map(|s| s.0.as_str())) {
-                                    dg = dg.help(format!("did you mean `{s}`?"));
-                                }
+                                dg = dg.suggest(&f.name.name, declared_states.iter().map(|s| s.0.as_str()));
                                 ev.diags.push(dg);
                                 continue;
                             };
@@ -151,9 +149,7 @@ impl Session {
                             let mut dg = Diagnostic::new(Code::E0411, format!("unknown ion `{}`", ion.name))
                                 .label(ion.span, "isf knows the ions na, k and ca")
                                 .help("for a non-specific current, declare `current i = …` without an ion block");
-                            if let Some(s) = suggest(&ion.name, IONS.iter().map(|x| x.0)) {
-                                dg = dg.help(format!("did you mean `{s}`?"));
-                            }
+                            dg = dg.suggest(&ion.name, IONS.iter().map(|x| x.0));
                             ev.diags.push(dg);
                             continue;
                         };
@@ -169,9 +165,7 @@ impl Session {
                                 "writes" => true,
                                 other => {
                                     let mut dg = Diagnostic::new(Code::E0401, format!("unknown field `{other}` in an ion block")).label(f.name.span, "expected `reads` or `writes`");
-                                    if let Some(s) = suggest(other, ["reads", "writes"]) {
-                                        dg = dg.help(format!("did you mean `{s}`?"));
-                                    }
+                                    dg = dg.suggest(other, ["reads", "writes"]);
                                     ev.diags.push(dg);
                                     continue;
                                 }
@@ -333,9 +327,7 @@ impl Session {
                         };
                         if !declared_states.iter().any(|s| s.0 == g.name) {
                             let mut dg = Diagnostic::new(Code::E0201, format!("`{}` is not a state of this mechanism", g.name)).label(g.span, "declare it first with `state`");
-                            if let Some(s) = suggest(&g.name, declared_states.iter().map(|s| s.0.as_str())) {
-                                dg = dg.help(format!("did you mean `{s}`?"));
-                            }
+                            dg = dg.suggest(&g.name, declared_states.iter().map(|s| s.0.as_str()));
                             ev.diags.push(dg);
                             continue;
                         }
@@ -356,9 +348,7 @@ impl Session {
                                         "tau" => ("tau", Dim::TIME),
                                         other => {
                                             let mut dg = Diagnostic::new(Code::E0401, format!("unknown field `{other}` in a gate")).label(f.name.span, "a gate has alpha, beta, inf and tau");
-                                            if let Some(s) = suggest(other, ["alpha", "beta", "inf", "tau"]) {
-                                                dg = dg.help(format!("did you mean `{s}`?"));
-                                            }
+                                            dg = dg.suggest(other, ["alpha", "beta", "inf", "tau"]);
                                             ev.diags.push(dg);
                                             continue;
                                         }
@@ -395,9 +385,7 @@ impl Session {
                     }
                     Entry::Block(sb) => {
                         let mut dg = Diagnostic::new(Code::E0403, format!("unknown block `{}` in a mechanism", sb.head.name)).label(sb.head.span, "mechanisms have `ion` and `gate` blocks");
-                        if let Some(s) = suggest(&sb.head.name, ["ion", "gate"]) {
-                            dg = dg.help(format!("did you mean `{s}`?"));
-                        }
+                        dg = dg.suggest(&sb.head.name, ["ion", "gate"]);
                         ev.diags.push(dg);
                     }
                     other => ev.diags.push(Diagnostic::new(Code::E0401, "unexpected entry in a mechanism").label(other.span(), "mechanisms contain ion, parameter, state, let, gate, derivative and current entries")),

@@ -25,7 +25,7 @@ use super::sweep::{Schema, SchemaInput, SweepTarget, SweepValue, ValueKind};
 use super::typed;
 use super::units::{self, Dim};
 use super::value::{Obj, Val};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic, did_you_mean, did_you_mean_hint};
 use crate::model::{self, *};
 use crate::rules;
 use crate::source::{FileId, Origin, SourceMap, Span};

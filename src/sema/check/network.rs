@@ -50,9 +50,7 @@ impl Session {
                         format!("unknown block `{}` in a network", sb.head.name),
                     )
                     .label(sb.head.span, "networks contain `population` blocks");
-                    if let Some(s) = suggest(&sb.head.name, ["population"]) {
-                        d = d.help(format!("did you mean `{s}`?"));
-                    }
+                    d = d.suggest(&sb.head.name, ["population"]);
                     diags.push(d);
                 }
                 other => diags.push(
@@ -312,8 +310,8 @@ impl Session {
                         let mut d =
                             Diagnostic::new(Code::E0206, format!("unknown receptor `{}`", rn.name))
                                 .label(rn.span, "not a synapse mechanism");
-                        if let Some(s) = suggest(&rn.name, known.iter().copied()) {
-                            d = d.help(format!("did you mean `{s}`?"));
+                        if let Some(h) = did_you_mean(&rn.name, known.iter().copied()) {
+                            d = d.help(h);
                         } else {
                             d = d.note(format!(
                                 "receptors: {} (or a mechanism declared `: synapse`)",
@@ -343,10 +341,10 @@ impl Session {
                                 ),
                             )
                             .label(f.name.span, "unknown parameter");
-                            if let Some(s) =
-                                suggest(&f.name.name, params.iter().map(|p| p.0.as_str()))
+                            if let Some(h) =
+                                did_you_mean(&f.name.name, params.iter().map(|p| p.0.as_str()))
                             {
-                                d = d.help(format!("did you mean `{s}`?"));
+                                d = d.help(h);
                             } else {
                                 d = d.note(format!(
                                     "parameters: {}",
@@ -388,9 +386,7 @@ impl Session {
                         format!("unknown block `{}` in a population", sb.head.name),
                     )
                     .label(sb.head.span, "populations contain `receptor` blocks");
-                    if let Some(s) = suggest(&sb.head.name, ["receptor"]) {
-                        d = d.help(format!("did you mean `{s}`?"));
-                    }
+                    d = d.suggest(&sb.head.name, ["receptor"]);
                     ev.diags.push(d);
                 }
                 other => ev.diags.push(

@@ -189,9 +189,9 @@ impl Session {
                 Entry::Block(sb) => {
                     if !REGIONS.iter().any(|r| r.0 == sb.head.name) {
                         let mut d = Diagnostic::new(Code::E0403, format!("unknown region `{}`", sb.head.name)).label(sb.head.span, "not a region of a neuron");
-                        if let Some(s) = suggest(&sb.head.name, REGIONS.iter().map(|r| r.0)) {
-                            d = d.help(format!("did you mean `{s}`?"));
-                        } else if mech_names.contains(&sb.head.name) {
+                        if let Some(h) = did_you_mean(&sb.head.name, REGIONS.iter().map(|r| r.0)) {
+d = d.help(h);
+} else if mech_names.contains(&sb.head.name) {
                             d = d.help(format!("mechanisms go inside a region: `soma {{ {} {{ … }} }}`", sb.head.name));
                         } else {
                             d = d.note(format!("regions: {}", REGIONS.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")));
@@ -410,8 +410,10 @@ impl Session {
                             format!("unknown mechanism `{}`", sb.head.name),
                         )
                         .label(sb.head.span, "no mechanism of this name is in scope");
-                        if let Some(s) = suggest(&sb.head.name, cands.iter().map(String::as_str)) {
-                            d = d.help(format!("did you mean `{s}`?"));
+                        if let Some(h) =
+                            did_you_mean(&sb.head.name, cands.iter().map(String::as_str))
+                        {
+                            d = d.help(h);
                         } else {
                             d = d.help("import mechanisms, e.g. `import std.channels.hay2011.*`");
                         }
@@ -469,10 +471,10 @@ impl Session {
                             )
                             .label(f.name.span, "unknown parameter")
                             .label(info.span, "mechanism declared here");
-                            if let Some(s) =
-                                suggest(&f.name.name, info.params.iter().map(|p| p.0.as_str()))
+                            if let Some(h) =
+                                did_you_mean(&f.name.name, info.params.iter().map(|p| p.0.as_str()))
                             {
-                                d = d.help(format!("did you mean `{s}`?"));
+                                d = d.help(h);
                             } else {
                                 d = d.note(format!(
                                     "parameters of {}: {}",

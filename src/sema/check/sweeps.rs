@@ -198,7 +198,7 @@ impl Session {
             )
             .label(path_span, "no sweepable parameter at this path");
             d = match schema.suggest(&path_str) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) => d.help(did_you_mean_hint(&s)),
                 None => d,
             };
             ev.diags.push(d.note("paths look like `stimulus.NAME.amp`, `duration`, `NEURON.region.MECHANISM.param`, `NEURON.region.cm`, `NETWORK.POPULATION|*.RECEPTOR.param`, `NETWORK.POPULATION|*.release_probability` or `NETWORK.POPULATION|*.activity.GENERATOR.param`; `isf plan --sweepable` lists them all"));
@@ -266,8 +266,10 @@ impl Session {
                     };
                     let Some(x) = x else {
                         ev.diags.push(
+                            // Not a number at all: the wrong type (E0306); a number that is
+                            // not whole is the integer rule below (E0407).
                             Diagnostic::new(
-                                Code::E0407,
+                                Code::E0306,
                                 format!("values of `{path_str}` must be whole numbers ≥ {min}"),
                             )
                             .label(vspan, format!("this holds {}", describe_val(&v))),

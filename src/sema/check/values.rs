@@ -301,8 +301,8 @@ pub(super) fn replay_source(
 pub(super) fn unknown_field(name: &str, span: Span, place: &str, known: &[&str]) -> Diagnostic {
     let mut d = Diagnostic::new(Code::E0401, format!("unknown field `{name}` for {place}"))
         .label(span, "not accepted here");
-    if let Some(s) = suggest(name, known.iter().copied()) {
-        d = d.help(format!("did you mean `{s}`?"));
+    if let Some(h) = did_you_mean(name, known.iter().copied()) {
+        d = d.help(h);
     } else {
         d = d.note(format!("{place} accepts: {}", known.join(", ")));
     }
