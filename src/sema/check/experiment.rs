@@ -28,9 +28,6 @@ impl Session {
         // varies its axes together.
         let mut sweeps: Vec<(Option<Span>, &ast::SubBlock)> = Vec::new();
         let region_locals = region_locals();
-        const FIELDS: &[&str] = &[
-            "neuron", "network", "duration", "dt", "trials", "seed", "store", "replay",
-        ];
         for entry in &b.entries {
             if let Some(dup) = dup_check(entry, &mut seen) {
                 diags.push(dup);
@@ -196,12 +193,9 @@ impl Session {
                                     .label(f.value.span, format!("this is {}", other.type_name())),
                             ),
                         },
-                        other => ev.diags.push(unknown_field(
-                            other,
-                            f.name.span,
-                            "an experiment",
-                            FIELDS,
-                        )),
+                        other => ev
+                            .diags
+                            .push(decls::EXPERIMENT.unknown_field(other, f.name.span)),
                     }
                 }
                 Entry::Block(sb) => {
@@ -270,12 +264,8 @@ impl Session {
                                             &format!("`{}`", f.name.name),
                                         ),
                                     other => {
-                                        ev.diags.push(unknown_field(
-                                            other,
-                                            f.name.span,
-                                            "a stimulus",
-                                            STIMULUS_FIELDS,
-                                        ));
+                                        let d = decls::STIMULUS.unknown_field(other, f.name.span);
+                                        ev.diags.push(d);
                                         Val::Err
                                     }
                                 };
@@ -345,7 +335,7 @@ impl Session {
                                 sb.head.span,
                                 "experiments have stimulus, sweep and record blocks",
                             );
-                            d = d.suggest(other, ["stimulus", "sweep", "record"]);
+                            d = d.suggest(other, decls::EXPERIMENT.block_names());
                             ev.diags.push(d);
                         }
                     }

@@ -165,7 +165,7 @@ impl Session {
                                 "writes" => true,
                                 other => {
                                     let mut dg = Diagnostic::new(Code::E0401, format!("unknown field `{other}` in an ion block")).label(f.name.span, "expected `reads` or `writes`");
-                                    dg = dg.suggest(other, ["reads", "writes"]);
+                                    dg = dg.suggest(other, decls::ION.field_names());
                                     ev.diags.push(dg);
                                     continue;
                                 }
@@ -348,7 +348,7 @@ impl Session {
                                         "tau" => ("tau", Dim::TIME),
                                         other => {
                                             let mut dg = Diagnostic::new(Code::E0401, format!("unknown field `{other}` in a gate")).label(f.name.span, "a gate has alpha, beta, inf and tau");
-                                            dg = dg.suggest(other, ["alpha", "beta", "inf", "tau"]);
+                                            dg = dg.suggest(other, decls::GATE.field_names());
                                             ev.diags.push(dg);
                                             continue;
                                         }
@@ -385,7 +385,7 @@ impl Session {
                     }
                     Entry::Block(sb) => {
                         let mut dg = Diagnostic::new(Code::E0403, format!("unknown block `{}` in a mechanism", sb.head.name)).label(sb.head.span, "mechanisms have `ion` and `gate` blocks");
-                        dg = dg.suggest(&sb.head.name, ["ion", "gate"]);
+                        dg = dg.suggest(&sb.head.name, decls::MECHANISM.block_names());
                         ev.diags.push(dg);
                     }
                     other => ev.diags.push(Diagnostic::new(Code::E0401, "unexpected entry in a mechanism").label(other.span(), "mechanisms contain ion, parameter, state, let, gate, derivative and current entries")),

@@ -19,6 +19,7 @@ use values::*;
 pub use values::{RECORDABLE, lower_val};
 
 use super::builtins::{self, POSITION_VARS};
+use super::decls;
 use super::eval::{Evaluator, Names, resolve_unit};
 use super::ex::Ex;
 use super::sweep::{Schema, SchemaInput, SweepTarget, SweepValue, ValueKind};

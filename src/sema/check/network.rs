@@ -50,7 +50,7 @@ impl Session {
                         format!("unknown block `{}` in a network", sb.head.name),
                     )
                     .label(sb.head.span, "networks contain `population` blocks");
-                    d = d.suggest(&sb.head.name, ["population"]);
+                    d = d.suggest(&sb.head.name, decls::NETWORK.block_names());
                     diags.push(d);
                 }
                 other => diags.push(
@@ -151,18 +151,6 @@ impl Session {
             .collect();
         let mut used_synapses: Vec<(String, usize)> = Vec::new();
         let mut seen: HashMap<String, Span> = HashMap::new();
-        const FIELDS: &[&str] = &[
-            "cells",
-            "synapses",
-            "release_probability",
-            "activity",
-            "delay",
-            "cell_type",
-            "column",
-            "excitatory",
-            "location",
-            "distance",
-        ];
         let mut anatomy_span: Option<Span> = None;
         let mut dynamic_span: Option<Span> = None;
         // Receptors by name, and whether each draws its own release.
@@ -279,7 +267,7 @@ impl Session {
                         },
                         _ => {
                             ev.diags
-                                .push(unknown_field(n, f.name.span, "a population", FIELDS));
+                                .push(decls::POPULATION.unknown_field(n, f.name.span));
                             Val::Err
                         }
                     };
@@ -386,7 +374,7 @@ impl Session {
                         format!("unknown block `{}` in a population", sb.head.name),
                     )
                     .label(sb.head.span, "populations contain `receptor` blocks");
-                    d = d.suggest(&sb.head.name, ["receptor"]);
+                    d = d.suggest(&sb.head.name, decls::POPULATION.block_names());
                     ev.diags.push(d);
                 }
                 other => ev.diags.push(

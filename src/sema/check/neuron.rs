@@ -183,7 +183,7 @@ impl Session {
                                 other => ev.diags.push(Diagnostic::new(Code::E0306, "modify must be a list of cell modifications").label(f.value.span, format!("this is {}", other.type_name())).help("write `modify: [scale_apical_morph_86()]`")),
                             }
                         }
-                        other => ev.diags.push(unknown_field(other, f.name.span, "a neuron", &["morphology", "temperature", "v_init", "discretization", "axon", "modify"])),
+                        other => ev.diags.push(decls::NEURON.unknown_field(other, f.name.span)),
                     }
                 }
                 Entry::Block(sb) => {
@@ -356,12 +356,7 @@ d = d.help(h);
                         "ena" | "ek" | "eca" => (Dim::VOLTAGE, "a reversal potential"),
                         _ => {
                             let mech_like = self.mech_by_name(mid, n).is_some();
-                            let mut d = unknown_field(
-                                n,
-                                f.name.span,
-                                "a region",
-                                &["Ra", "cm", "ena", "ek", "eca"],
-                            );
+                            let mut d = decls::REGION.unknown_field(n, f.name.span);
                             if mech_like {
                                 d = d.help(format!(
                                     "a mechanism takes a block: `{n} {{ gbar: … }}`"

@@ -137,18 +137,6 @@ pub(super) fn receptor_params(name: &str) -> Option<&'static [(&'static str, Dim
     RECEPTORS.iter().find(|r| r.0 == name).map(|r| r.1)
 }
 
-pub(super) const STIMULUS_FIELDS: &[&str] = &[
-    "at",
-    "kind",
-    "amp",
-    "delay",
-    "duration",
-    "onset",
-    "tau_rise",
-    "tau_decay",
-    "imax",
-];
-
 /// Names that can be recorded without arguments.
 pub const RECORDABLE: &[&str] = &[
     "synapse_activations",
@@ -296,17 +284,6 @@ pub(super) fn replay_source(
             None
         }
     }
-}
-
-pub(super) fn unknown_field(name: &str, span: Span, place: &str, known: &[&str]) -> Diagnostic {
-    let mut d = Diagnostic::new(Code::E0401, format!("unknown field `{name}` for {place}"))
-        .label(span, "not accepted here");
-    if let Some(h) = did_you_mean(name, known.iter().copied()) {
-        d = d.help(h);
-    } else {
-        d = d.note(format!("{place} accepts: {}", known.join(", ")));
-    }
-    d
 }
 
 /// A count (`cells`, `synapses`): a dimensionless constant checked by [`rules::count`]
