@@ -235,7 +235,7 @@ pub const NETWORK: DeclSchema = DeclSchema {
     fields: &[],
     blocks: &[Block {
         name: "population",
-        doc: "`population NAME { … }`: presynaptic cells of one type, their synapses and activity",
+        doc: "`population NAME { … }`: presynaptic cells of one type, their synapses, activity",
     }],
 };
 

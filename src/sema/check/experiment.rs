@@ -159,14 +159,18 @@ impl Session {
                                 ev.diags.push(
                                     Diagnostic::new(Code::E0314, "replay lists no file")
                                         .label(f.value.span, "empty list")
-                                        .help("give one synapse activation or spike-time file per trial"),
+                                        .help(
+                                            "give one synapse activation \
+                                            or spike-time file per trial",
+                                        ),
                                 );
                             }
                             for it in items {
                                 replay_listed += 1;
                                 match it {
                                     Val::Str(s) => {
-                                        if let Some(r) = replay_source(base, &s, f.value.span, ev.diags)
+                                        if let Some(r) =
+                                            replay_source(base, &s, f.value.span, ev.diags)
                                         {
                                             replay.push(r);
                                         }
@@ -177,8 +181,14 @@ impl Session {
                                             Code::E0306,
                                             "replay must be a file path or a list of file paths",
                                         )
-                                        .label(f.value.span, format!("this is {}", other.type_name()))
-                                        .help("write `replay: \"run0.csv\"` or `replay: [\"run0.csv\", \"run1.csv\"]`"),
+                                        .label(
+                                            f.value.span,
+                                            format!("this is {}", other.type_name()),
+                                        )
+                                        .help(
+                                            "write `replay: \"run0.csv\"` or \
+                                            `replay: [\"run0.csv\", \"run1.csv\"]`",
+                                        ),
                                     ),
                                 }
                             }
@@ -198,148 +208,180 @@ impl Session {
                             .push(decls::EXPERIMENT.unknown_field(other, f.name.span)),
                     }
                 }
-                Entry::Block(sb) => {
-                    match sb.head.name.as_str() {
-                        "stimulus" => {
-                            let sname = sb
-                                .name
-                                .as_ref()
-                                .map(|n| n.name.clone())
-                                .unwrap_or_else(|| "stimulus".into());
-                            let mut fields = BTreeMap::new();
-                            for f in
-                                value_fields(&sb.body, "a stimulus block has fields only", ev.diags)
-                            {
-                                let v = ev.eval(&f.value, &mut scope);
-                                let v = match f.name.name.as_str() {
-                                    "at" => match v {
-                                        Val::Obj(ref o)
-                                            if o.kind == "site"
-                                                || o.kind == "section"
-                                                || o.kind == "apical_distance" =>
-                                        {
-                                            v
-                                        }
-                                        Val::Region(r) => Val::Obj(Obj {
-                                            kind: "site".into(),
-                                            args: vec![
-                                                ("region".into(), Val::Str(r)),
-                                                ("x".into(), Val::num(0.5)),
-                                            ],
-                                        }),
-                                        Val::Err => v,
-                                        other => {
-                                            ev.diags.push(Diagnostic::new(Code::E0306, "`at` must be a site").label(f.value.span, format!("this is {}", other.type_name())).help("write e.g. `soma(0.5)`, `section(38, 0.5)` or `apical_distance(620 um)`"));
-                                            Val::Err
-                                        }
-                                    },
-                                    "kind" => match v {
-                                        Val::Str(ref s)
-                                            if ["step", "epsp"].contains(&s.as_str()) =>
-                                        {
-                                            v
-                                        }
-                                        _ => {
-                                            ev.diags.push(
-                                                Diagnostic::new(
-                                                    Code::E0306,
-                                                    "`kind` must be \"step\" or \"epsp\"",
+                Entry::Block(sb) => match sb.head.name.as_str() {
+                    "stimulus" => {
+                        let sname = sb
+                            .name
+                            .as_ref()
+                            .map(|n| n.name.clone())
+                            .unwrap_or_else(|| "stimulus".into());
+                        let mut fields = BTreeMap::new();
+                        for f in
+                            value_fields(&sb.body, "a stimulus block has fields only", ev.diags)
+                        {
+                            let v = ev.eval(&f.value, &mut scope);
+                            let v = match f.name.name.as_str() {
+                                "at" => match v {
+                                    Val::Obj(ref o)
+                                        if o.kind == "site"
+                                            || o.kind == "section"
+                                            || o.kind == "apical_distance" =>
+                                    {
+                                        v
+                                    }
+                                    Val::Region(r) => Val::Obj(Obj {
+                                        kind: "site".into(),
+                                        args: vec![
+                                            ("region".into(), Val::Str(r)),
+                                            ("x".into(), Val::num(0.5)),
+                                        ],
+                                    }),
+                                    Val::Err => v,
+                                    other => {
+                                        ev.diags.push(
+                                            Diagnostic::new(Code::E0306, "`at` must be a site")
+                                                .label(
+                                                    f.value.span,
+                                                    format!("this is {}", other.type_name()),
                                                 )
-                                                .label(f.value.span, "unknown stimulus kind"),
-                                            );
-                                            Val::Err
-                                        }
-                                    },
-                                    "amp" | "imax" => ev.expect_dim(
+                                                .help(
+                                                    "write e.g. `soma(0.5)`, `section(38, \
+                                                0.5)` or `apical_distance(620 um)`",
+                                                ),
+                                        );
+                                        Val::Err
+                                    }
+                                },
+                                "kind" => match v {
+                                    Val::Str(ref s) if ["step", "epsp"].contains(&s.as_str()) => v,
+                                    _ => {
+                                        ev.diags.push(
+                                            Diagnostic::new(
+                                                Code::E0306,
+                                                "`kind` must be \"step\" or \"epsp\"",
+                                            )
+                                            .label(f.value.span, "unknown stimulus kind"),
+                                        );
+                                        Val::Err
+                                    }
+                                },
+                                "amp" | "imax" => ev.expect_dim(
+                                    v,
+                                    Dim::CURRENT,
+                                    f.value.span,
+                                    &format!("`{}`", f.name.name),
+                                ),
+                                "delay" | "duration" | "onset" | "tau_rise" | "tau_decay" => ev
+                                    .expect_dim(
                                         v,
-                                        Dim::CURRENT,
+                                        Dim::TIME,
                                         f.value.span,
                                         &format!("`{}`", f.name.name),
                                     ),
-                                    "delay" | "duration" | "onset" | "tau_rise" | "tau_decay" => ev
-                                        .expect_dim(
-                                            v,
-                                            Dim::TIME,
-                                            f.value.span,
-                                            &format!("`{}`", f.name.name),
-                                        ),
-                                    other => {
-                                        let d = decls::STIMULUS.unknown_field(other, f.name.span);
-                                        ev.diags.push(d);
-                                        Val::Err
-                                    }
-                                };
-                                if let Some(l) = lower_val(&v) {
-                                    fields.insert(f.name.name.clone(), l);
+                                other => {
+                                    let d = decls::STIMULUS.unknown_field(other, f.name.span);
+                                    ev.diags.push(d);
+                                    Val::Err
                                 }
+                            };
+                            if let Some(l) = lower_val(&v) {
+                                fields.insert(f.name.name.clone(), l);
                             }
-                            let has_at = sb
-                                .body
-                                .entries
-                                .iter()
-                                .any(|e| matches!(e, Entry::Field(f) if f.name.name == "at"));
-                            if !has_at {
-                                ev.diags.push(
-                                    Diagnostic::new(Code::E0402, "stimulus has no site")
-                                        .label(sb.span, "add `at: soma(0.5)`"),
-                                );
-                            }
-                            stimuli.insert(sname, (fields, sb.span));
                         }
-                        "record" => {
-                            for en in &sb.body.entries {
-                                let Entry::Expr(e) = en else {
-                                    ev.diags.push(Diagnostic::new(Code::E0401, "a record block lists what to record").label(en.span(), "write e.g. `soma.v` or `spikes(soma, threshold: 0 mV)`"));
-                                    continue;
-                                };
-                                let v = if let ast::ExprKind::Name(n) = &e.kind {
-                                    if RECORDABLE.contains(&n.as_str()) {
-                                        Val::Obj(Obj {
-                                            kind: n.clone(),
-                                            args: vec![],
-                                        })
-                                    } else {
-                                        ev.eval(e, &mut scope)
-                                    }
+                        let has_at = sb
+                            .body
+                            .entries
+                            .iter()
+                            .any(|e| matches!(e, Entry::Field(f) if f.name.name == "at"));
+                        if !has_at {
+                            ev.diags.push(
+                                Diagnostic::new(Code::E0402, "stimulus has no site")
+                                    .label(sb.span, "add `at: soma(0.5)`"),
+                            );
+                        }
+                        stimuli.insert(sname, (fields, sb.span));
+                    }
+                    "record" => {
+                        for en in &sb.body.entries {
+                            let Entry::Expr(e) = en else {
+                                ev.diags.push(
+                                    Diagnostic::new(
+                                        Code::E0401,
+                                        "a record block lists what to record",
+                                    )
+                                    .label(
+                                        en.span(),
+                                        "write e.g. `soma.v` or \
+                                        `spikes(soma, threshold: 0 mV)`",
+                                    ),
+                                );
+                                continue;
+                            };
+                            let v = if let ast::ExprKind::Name(n) = &e.kind {
+                                if RECORDABLE.contains(&n.as_str()) {
+                                    Val::Obj(Obj {
+                                        kind: n.clone(),
+                                        args: vec![],
+                                    })
                                 } else {
                                     ev.eval(e, &mut scope)
-                                };
-                                match &v {
-                                Val::Obj(o) if ["probe", "spikes", "current", "state", "synapse_activations", "presynaptic_spikes", "all_compartments"].contains(&o.kind.as_str()) => {
+                                }
+                            } else {
+                                ev.eval(e, &mut scope)
+                            };
+                            match &v {
+                                Val::Obj(o)
+                                    if [
+                                        "probe",
+                                        "spikes",
+                                        "current",
+                                        "state",
+                                        "synapse_activations",
+                                        "presynaptic_spikes",
+                                        "all_compartments",
+                                    ]
+                                    .contains(&o.kind.as_str()) =>
+                                {
                                     if let Some(l) = lower_val(&v) {
                                         record.push((l, e.span));
                                     }
                                 }
                                 Val::Err => {}
-                                other => ev.diags.push(Diagnostic::new(Code::E0306, "this cannot be recorded").label(e.span, format!("this is {}", other.type_name())).help("record `soma.v`, `spikes(soma)`, `synapse_activations`, `all_compartments` …")),
+                                other => ev.diags.push(
+                                    Diagnostic::new(Code::E0306, "this cannot be recorded")
+                                        .label(e.span, format!("this is {}", other.type_name()))
+                                        .help(
+                                            "record `soma.v`, `spikes(soma)`, \
+                                    `synapse_activations`, `all_compartments` …",
+                                        ),
+                                ),
                             }
-                            }
-                        }
-                        "sweep" => match &sb.name {
-                            None => sweeps.push((None, sb)),
-                            Some(n) if n.name == "zip" => sweeps.push((Some(n.span), sb)),
-                            Some(n) => ev.diags.push(
-                                Diagnostic::new(
-                                    Code::E0403,
-                                    format!("unknown sweep kind `{}`", n.name),
-                                )
-                                .label(n.span, "write `sweep { … }` (grid) or `sweep zip { … }`"),
-                            ),
-                        },
-                        other => {
-                            let mut d = Diagnostic::new(
-                                Code::E0403,
-                                format!("unknown block `{other}` in an experiment"),
-                            )
-                            .label(
-                                sb.head.span,
-                                "experiments have stimulus, sweep and record blocks",
-                            );
-                            d = d.suggest(other, decls::EXPERIMENT.block_names());
-                            ev.diags.push(d);
                         }
                     }
-                }
+                    "sweep" => match &sb.name {
+                        None => sweeps.push((None, sb)),
+                        Some(n) if n.name == "zip" => sweeps.push((Some(n.span), sb)),
+                        Some(n) => ev.diags.push(
+                            Diagnostic::new(
+                                Code::E0403,
+                                format!("unknown sweep kind `{}`", n.name),
+                            )
+                            .label(n.span, "write `sweep { … }` (grid) or `sweep zip { … }`"),
+                        ),
+                    },
+                    other => {
+                        let mut d = Diagnostic::new(
+                            Code::E0403,
+                            format!("unknown block `{other}` in an experiment"),
+                        )
+                        .label(
+                            sb.head.span,
+                            "experiments have stimulus, sweep and record blocks",
+                        );
+                        d = d.suggest(other, decls::EXPERIMENT.block_names());
+                        ev.diags.push(d);
+                    }
+                },
                 other => ev.diags.push(
                     Diagnostic::new(Code::E0401, "unexpected entry in an experiment").label(
                         other.span(),
@@ -372,7 +414,10 @@ impl Session {
                     Diagnostic::new(Code::E0402, "replay needs a network")
                         .label(rspan, "recorded input for these synapses")
                         .label(name.span, "add `network: NAME`")
-                        .help("the network's populations give the receptors and weights of every cell type in the replay files"),
+                        .help(
+                            "the network's populations give the receptors and \
+                            weights of every cell type in the replay files",
+                        ),
                 );
             }
             match trials_span {

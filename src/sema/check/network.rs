@@ -201,9 +201,17 @@ impl Session {
                         }
                         "release_probability" if matches!(&v, Val::Str(_)) => {
                             ev.diags.push(
-                                Diagnostic::new(Code::E0306, "`release_probability` must be a probability or \"dynamic\"")
-                                    .label(f.value.span, "unknown release rule")
-                                    .help("write e.g. `release_probability: 0.6`, or `\"dynamic\"` for receptors that draw their own release (ProbAMPANMDA2, ProbUDFsyn2)"),
+                                Diagnostic::new(
+                                    Code::E0306,
+                                    "`release_probability` must be \
+                                    a probability or \"dynamic\"",
+                                )
+                                .label(f.value.span, "unknown release rule")
+                                .help(
+                                    "write e.g. `release_probability: 0.6`, or \
+                                         `\"dynamic\"` for receptors that draw their own \
+                                         release (ProbAMPANMDA2, ProbUDFsyn2)",
+                                ),
                             );
                             Val::Err
                         }
@@ -223,7 +231,17 @@ impl Session {
                             Val::Obj(ref o) if builtins::is_activity(o) => v,
                             Val::Err => v,
                             other => {
-                                ev.diags.push(Diagnostic::new(Code::E0306, "activity must be an activity generator").label(f.value.span, format!("this is {}", other.type_name())).help("use poisson(interval: …), psth(bins: …, offset: …), spike_times([…]) or a sum of them"));
+                                ev.diags.push(
+                                    Diagnostic::new(
+                                        Code::E0306,
+                                        "activity must be an activity generator",
+                                    )
+                                    .label(f.value.span, format!("this is {}", other.type_name()))
+                                    .help(
+                                        "use poisson(interval: …), psth(bins: …, \
+                                    offset: …), spike_times([…]) or a sum of them",
+                                    ),
+                                );
                                 Val::Err
                             }
                         },
@@ -408,12 +426,19 @@ impl Session {
             let mut d = Diagnostic::new(
                 Code::E0214,
                 format!(
-                    "population `{}`: release \"dynamic\" needs a receptor that draws its own release",
+                    "population `{}`: release \"dynamic\" needs \
+                        a receptor that draws its own release",
                     p.name
                 ),
             )
-            .label(at, "every spike is delivered; the receptor decides whether it releases")
-            .help("use ProbAMPANMDA2 or ProbUDFsyn2 (`import std.synapses.{ProbAMPANMDA2}`), a synapse whose event uses exprand()/unirand(), or a numeric probability");
+            .label(
+                at,
+                "every spike is delivered; the receptor decides whether it releases",
+            )
+            .help(
+                "use ProbAMPANMDA2 or ProbUDFsyn2 (`import std.synapses.{ProbAMPANMDA2}`), \
+                a synapse whose event uses exprand()/unirand(), or a numeric probability",
+            );
             if !names.is_empty() {
                 d = d.note(format!(
                     "receptors here: {} (deterministic)",

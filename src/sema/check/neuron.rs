@@ -122,7 +122,10 @@ impl Session {
             match entry {
                 Entry::Field(f) => {
                     let mut scope = self.scope(mid);
-                    let mut ev = Evaluator { diags: &mut diags, base_dir: base.to_path_buf() };
+                    let mut ev = Evaluator {
+                        diags: &mut diags,
+                        base_dir: base.to_path_buf(),
+                    };
                     let v = ev.eval(&f.value, &mut scope);
                     if f.name.name == "morphology" {
                         morph_span = Some(f.value.span);
@@ -131,13 +134,34 @@ impl Session {
                         "morphology" => match v {
                             Val::Obj(o) if o.kind == "hoc" || o.kind == "swc" => {
                                 if let Some(Val::Str(p)) = o.get("path") {
-                                    source = Some(model::Source { format: o.kind.clone(), path: p.clone() });
+                                    source = Some(model::Source {
+                                        format: o.kind.clone(),
+                                        path: p.clone(),
+                                    });
                                 }
                             }
-                            Val::Err => source = Some(model::Source { format: "error".into(), path: String::new() }),
+                            Val::Err => {
+                                source = Some(model::Source {
+                                    format: "error".into(),
+                                    path: String::new(),
+                                })
+                            }
                             other => {
-                                ev.diags.push(Diagnostic::new(Code::E0306, "morphology must be `hoc(…)` or `swc(…)`").label(f.value.span, format!("this is {}", other.type_name())).help("write `morphology: swc(\"cells/cell.swc\")`"));
-                                source = Some(model::Source { format: "error".into(), path: String::new() });
+                                ev.diags.push(
+                                    Diagnostic::new(
+                                        Code::E0306,
+                                        "morphology must be `hoc(…)` or `swc(…)`",
+                                    )
+                                    .label(f.value.span, format!("this is {}", other.type_name()))
+                                    .help(
+                                        "write `morphology: \
+                                    swc(\"cells/cell.swc\")`",
+                                    ),
+                                );
+                                source = Some(model::Source {
+                                    format: "error".into(),
+                                    path: String::new(),
+                                });
                             }
                         },
                         "temperature" => {
@@ -154,10 +178,27 @@ impl Session {
                         "discretization" => match v {
                             Val::Obj(o) => match discretization(&o) {
                                 Some(d) => disc = d,
-                                None => ev.diags.push(Diagnostic::new(Code::E0412, "invalid discretization rule").label(f.value.span, format!("`{}(…)` is not a discretization rule", o.kind)).help("use isf_d_lambda(…), d_lambda(0.1), max_length(30 um) or fixed(3)")),
+                                None => ev.diags.push(
+                                    Diagnostic::new(Code::E0412, "invalid discretization rule")
+                                        .label(
+                                            f.value.span,
+                                            format!("`{}(…)` is not a discretization rule", o.kind),
+                                        )
+                                        .help(
+                                            "use isf_d_lambda(…), d_lambda(0.1), \
+                                    max_length(30 um) or fixed(3)",
+                                        ),
+                                ),
                             },
                             Val::Err => {}
-                            other => ev.diags.push(Diagnostic::new(Code::E0412, "invalid discretization rule").label(f.value.span, format!("this is {}", other.type_name())).help("use isf_d_lambda(…), d_lambda(0.1), max_length(30 um) or fixed(3)")),
+                            other => ev.diags.push(
+                                Diagnostic::new(Code::E0412, "invalid discretization rule")
+                                    .label(f.value.span, format!("this is {}", other.type_name()))
+                                    .help(
+                                        "use isf_d_lambda(…), d_lambda(0.1), \
+                                max_length(30 um) or fixed(3)",
+                                    ),
+                            ),
                         },
                         "axon" => match v {
                             Val::Obj(ref o) if o.kind == "isf_axon" => axon = lower_val(&v),
@@ -173,40 +214,95 @@ impl Session {
                                 Val::List(items) => {
                                     for it in items {
                                         match it {
-                                            Val::Obj(ref o) if o.kind == "scale_apical_morph_86" || o.kind == "scale_apical" => modify.extend(lower_val(&it)),
+                                            Val::Obj(ref o)
+                                                if o.kind == "scale_apical_morph_86"
+                                                    || o.kind == "scale_apical" =>
+                                            {
+                                                modify.extend(lower_val(&it))
+                                            }
                                             Val::Err => {}
-                                            other => ev.diags.push(Diagnostic::new(Code::E0306, "not a cell modification").label(f.value.span, format!("found {}", other.type_name())).help("use scale_apical_morph_86() or scale_apical(scale: 2)")),
+                                            other => ev.diags.push(
+                                                Diagnostic::new(
+                                                    Code::E0306,
+                                                    "not a cell modification",
+                                                )
+                                                .label(
+                                                    f.value.span,
+                                                    format!("found {}", other.type_name()),
+                                                )
+                                                .help(
+                                                    "use scale_apical_morph_86() \
+                                                or scale_apical(scale: 2)",
+                                                ),
+                                            ),
                                         }
                                     }
                                 }
                                 Val::Err => {}
-                                other => ev.diags.push(Diagnostic::new(Code::E0306, "modify must be a list of cell modifications").label(f.value.span, format!("this is {}", other.type_name())).help("write `modify: [scale_apical_morph_86()]`")),
+                                other => ev.diags.push(
+                                    Diagnostic::new(
+                                        Code::E0306,
+                                        "modify must be a list \
+                                    of cell modifications",
+                                    )
+                                    .label(f.value.span, format!("this is {}", other.type_name()))
+                                    .help("write `modify: [scale_apical_morph_86()]`"),
+                                ),
                             }
                         }
-                        other => ev.diags.push(decls::NEURON.unknown_field(other, f.name.span)),
+                        other => ev
+                            .diags
+                            .push(decls::NEURON.unknown_field(other, f.name.span)),
                     }
                 }
                 Entry::Block(sb) => {
                     if !REGIONS.iter().any(|r| r.0 == sb.head.name) {
-                        let mut d = Diagnostic::new(Code::E0403, format!("unknown region `{}`", sb.head.name)).label(sb.head.span, "not a region of a neuron");
+                        let mut d = Diagnostic::new(
+                            Code::E0403,
+                            format!("unknown region `{}`", sb.head.name),
+                        )
+                        .label(sb.head.span, "not a region of a neuron");
                         if let Some(h) = did_you_mean(&sb.head.name, REGIONS.iter().map(|r| r.0)) {
-d = d.help(h);
-} else if mech_names.contains(&sb.head.name) {
-                            d = d.help(format!("mechanisms go inside a region: `soma {{ {} {{ … }} }}`", sb.head.name));
+                            d = d.help(h);
+                        } else if mech_names.contains(&sb.head.name) {
+                            d = d.help(format!(
+                                "mechanisms go inside a region: \
+                                `soma {{ {} {{ … }} }}`",
+                                sb.head.name
+                            ));
                         } else {
-                            d = d.note(format!("regions: {}", REGIONS.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")));
+                            d = d.note(format!(
+                                "regions: {}",
+                                REGIONS.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")
+                            ));
                         }
                         diags.push(d);
                         continue;
                     }
                     if let Some(n) = &sb.name {
-                        diags.push(Diagnostic::new(Code::E0101, "a region block takes no name").label(n.span, "remove this"));
+                        diags.push(
+                            Diagnostic::new(Code::E0101, "a region block takes no name")
+                                .label(n.span, "remove this"),
+                        );
                     }
-                    let (r, pspans) = self.region(mid, &sb.head.name, &sb.body, base, &mut diags, &mut used_mechs);
+                    let (r, pspans) = self.region(
+                        mid,
+                        &sb.head.name,
+                        &sb.body,
+                        base,
+                        &mut diags,
+                        &mut used_mechs,
+                    );
                     region_spans.insert(sb.head.name.clone(), (sb.head.span, pspans));
                     regions.push(r);
                 }
-                other => diags.push(Diagnostic::new(Code::E0401, "unexpected entry in a neuron").label(other.span(), "a neuron has fields (morphology, temperature, v_init, discretization) and region blocks")),
+                other => diags.push(
+                    Diagnostic::new(Code::E0401, "unexpected entry in a neuron").label(
+                        other.span(),
+                        "a neuron has fields (morphology, temperature, \
+                    v_init, discretization) and region blocks",
+                    ),
+                ),
             }
         }
         if source.is_none() {
@@ -415,7 +511,8 @@ d = d.help(h);
                         diags.push(d);
                         continue;
                     };
-                    // Only the parameter table is needed here; the model (expression trees) stays put.
+                    // Only the parameter table is needed here; the model (expression trees)
+                    // stays put.
                     let info = {
                         let m = &self.mechs[mi];
                         MechSig {

@@ -201,7 +201,14 @@ impl Session {
                 Some(s) => d.help(did_you_mean_hint(&s)),
                 None => d,
             };
-            ev.diags.push(d.note("paths look like `stimulus.NAME.amp`, `duration`, `NEURON.region.MECHANISM.param`, `NEURON.region.cm`, `NETWORK.POPULATION|*.RECEPTOR.param`, `NETWORK.POPULATION|*.release_probability` or `NETWORK.POPULATION|*.activity.GENERATOR.param`; `isf plan --sweepable` lists them all"));
+            ev.diags.push(d.note(
+                "paths look like `stimulus.NAME.amp`, `duration`, \
+                 `NEURON.region.MECHANISM.param`, `NEURON.region.cm`, \
+                 `NETWORK.POPULATION|*.RECEPTOR.param`, \
+                 `NETWORK.POPULATION|*.release_probability` or \
+                 `NETWORK.POPULATION|*.activity.GENERATOR.param`; \
+                 `isf plan --sweepable` lists them all",
+            ));
             return None;
         };
         let values = match values {

@@ -28,7 +28,10 @@ pub(super) fn location_value(ev: &mut Evaluator, v: Val, span: Span) -> Val {
                     "`location` must be a region or a list of regions",
                 )
                 .label(span, format!("this is {}", other.type_name()))
-                .help("write e.g. `location: apical_dendrite` or `location: [dendrite, apical_dendrite]`"),
+                .help(
+                    "write e.g. `location: apical_dendrite` or \
+                    `location: [dendrite, apical_dendrite]`",
+                ),
             );
             return Val::Err;
         }
@@ -279,7 +282,10 @@ pub(super) fn replay_source(
             diags.push(
                 Diagnostic::new(e.code, format!("{}: {}", e.location(), e.message))
                     .label(span, "in this replay file")
-                    .note("replay files are ISF synapse activation files or CSVs with columns synapse_id, cell_type, section_id, x, spike_time_ms"),
+                    .note(
+                        "replay files are ISF synapse activation files or CSVs with \
+                        columns synapse_id, cell_type, section_id, x, spike_time_ms",
+                    ),
             );
             None
         }
