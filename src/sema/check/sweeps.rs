@@ -198,7 +198,7 @@ impl Session {
             )
             .label(path_span, "no sweepable parameter at this path");
             d = match schema.suggest(&path_str) {
-                Some(s) => d.help(did_you_mean_hint(&s)),
+                Some(s) => d.help(did_you_mean_hint(s)),
                 None => d,
             };
             ev.diags.push(d.note(
