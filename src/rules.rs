@@ -16,14 +16,15 @@
 //! | non-negative ([`non_negative`]) | E0314 |
 //! | finite ([`finite`]) | E0314 |
 //! | an interval does not end before it begins ([`interval`]) | E0314 |
-//! | positive (not a duration: `Ra`, `cm`; [`positive`]) | E0314 |
-//! | positive duration or time step ([`positive_duration`]) | E0405 |
-//! | whole-number count with a lower bound ([`count`]) | E0407 |
+//! | positive (`Ra`, `cm`; [`positive`]), positive duration or time step ([`positive_duration`]) | E0314 |
+//! | whole-number count with a lower bound ([`count`]), whole number ≥ 0 ([`whole`]) | E0407 |
 //! | a run within the resource [`Limits`] ([`steps`], [`work_items`], [`compartments`], [`recorded_bytes`]) | E0418 |
 //!
-//! E0314 ("value out of range") is the general code; E0405 and E0407 keep the meaning they had
-//! for the experiment's `duration` and `trials`, widened to every duration and count. Values
-//! arrive in the unit the message shows (times in ms, rates in Hz): the caller converts.
+//! E0314 ("value out of range") is the general code, positivity included (E0405, once the code
+//! of positive durations, is retired); E0407 is the one code of the integer rule, widened from
+//! `trials` to every count, index and seed. A value of the wrong type (a string where a number
+//! belongs) is E0306, not a rule of this module. Values arrive in the unit the message shows
+//! (times in ms, rates in Hz): the caller converts.
 
 use crate::diagnostics::Code;
 
@@ -110,14 +111,14 @@ pub fn non_negative(what: &str, x: f64, unit: &str) -> Result<f64, Broken> {
     }
 }
 
-/// A finite duration or time step > 0, in ms (E0405): mean intervals, bin widths, run lengths.
+/// A finite duration or time step > 0, in ms (E0314): mean intervals, bin widths, run lengths.
 pub fn positive_duration(what: &str, ms: f64) -> Result<f64, Broken> {
     finite(what, ms, "ms")?;
     if ms > 0.0 {
         Ok(ms)
     } else {
         Err(broken(
-            Code::E0405,
+            Code::E0314,
             what,
             &show(ms, "ms"),
             "a duration must be positive",
@@ -170,6 +171,22 @@ pub fn count(what: &str, x: f64, min: u32) -> Result<u32, Broken> {
             &show(x, ""),
             &format!("a count must be a whole number ≥ {min}"),
             format!("not a whole number ≥ {min}"),
+        ))
+    }
+}
+
+/// A whole number ≥ 0 exact in an `f64` (E0407, the integer rule of [`count`]): indices,
+/// seeds, `fixed(n)`.
+pub fn whole(what: &str, x: f64) -> Result<f64, Broken> {
+    if x.is_finite() && x.fract() == 0.0 && x >= 0.0 && x < 2f64.powi(53) {
+        Ok(x)
+    } else {
+        Err(broken(
+            Code::E0407,
+            what,
+            &show(x, ""),
+            "it must be a whole number ≥ 0",
+            "not a whole number ≥ 0".into(),
         ))
     }
 }
@@ -429,7 +446,10 @@ mod tests {
             Code::E0314
         );
         assert_eq!(interval("b", 2.0, 1.0).unwrap_err().code, Code::E0314);
-        assert_eq!(positive_duration("i", 0.0).unwrap_err().code, Code::E0405);
+        assert_eq!(positive_duration("i", 0.0).unwrap_err().code, Code::E0314);
+        assert_eq!(whole("s", 1.5).unwrap_err().code, Code::E0407);
+        assert_eq!(whole("s", -1.0).unwrap_err().code, Code::E0407);
+        assert_eq!(whole("s", 7.0), Ok(7.0));
         assert_eq!(
             positive_duration("i", f64::NAN).unwrap_err().code,
             Code::E0314

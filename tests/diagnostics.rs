@@ -126,7 +126,9 @@ fn every_front_end_code_has_a_case() {
             || s.starts_with("E03")
             || s.starts_with("E04")
             || s.starts_with('W');
-        if front && !covered.contains(s) && !ELSEWHERE.iter().any(|(c, _)| *c == s) {
+        // A retired code is never produced again, so it has no case.
+        let retired = code.summary().contains("(retired");
+        if front && !retired && !covered.contains(s) && !ELSEWHERE.iter().any(|(c, _)| *c == s) {
             missing.push(s);
         }
     }

@@ -264,7 +264,7 @@ fn inputs_come_from_the_store_layout_of_isf_analyze() {
     // A store without binned activations, a temporal-only binning, a missing spike table.
     let code = |r: Result<GlmInputs, isf::diagnostics::Diagnostic>| {
         let e = r.expect_err("an error");
-        assert!(e.help.is_some() || e.message.contains("store"), "{e:?}");
+        assert!(!e.hints.is_empty() || e.message.contains("store"), "{e:?}");
         e.code.as_str()
     };
     assert_eq!(

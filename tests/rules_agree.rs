@@ -122,7 +122,7 @@ fn a_bad_value_gets_the_same_code_in_isf_and_param() {
                 "0.5".into(),
                 RECEPTOR.into(),
             ),
-            Code::E0405,
+            Code::E0314,
         ),
         (
             "spike count 2.5",
@@ -222,7 +222,7 @@ fn a_bad_value_gets_the_same_code_in_isf_and_param() {
                 "0.5".into(),
                 RECEPTOR.into(),
             ),
-            Code::E0405,
+            Code::E0314,
         ),
         (
             "negative delay",

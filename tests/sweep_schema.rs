@@ -245,7 +245,7 @@ fn unknown_and_out_of_range_sweeps_are_errors_at_check() {
             "Net.*.glutamate.tau_nmda_decay",
         ),
         ("Net.A_C2.release_probability in [0.5, 1.3]", "E0314", ""),
-        ("duration in [-10 ms, 20 ms]", "E0405", ""),
+        ("duration in [-10 ms, 20 ms]", "E0314", ""),
         ("dt in [0.025 ms, 0.03 ms]", "E0406", ""),
         ("Net.A_C2.cells in [2.5]", "E0407", ""),
         ("Cell.basal.pas.g in [1e-5 S/cm2]", "E0408", ""),
@@ -268,7 +268,7 @@ fn unknown_and_out_of_range_sweeps_are_errors_at_check() {
             .unwrap_or_else(|| panic!("`{axis}`: no {code} in {:#?}", c.diagnostics));
         if !hint.is_empty() {
             assert!(
-                d.help.iter().any(|h| h.contains(hint)),
+                d.hints.iter().any(|h| h.contains(hint)),
                 "`{axis}`: no did-you-mean `{hint}` in {d:?}"
             );
         }

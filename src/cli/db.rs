@@ -549,7 +549,7 @@ fn print_problem(d: &Diagnostic) {
     for n in &d.notes {
         eprintln!("  note: {n}");
     }
-    if let Some(h) = &d.help {
+    for h in &d.hints {
         eprintln!("  help: {h}");
     }
 }

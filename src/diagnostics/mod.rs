@@ -37,8 +37,9 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     /// Background facts ("mV is a voltage").
     pub notes: Vec<String>,
-    /// An actionable fix.
-    pub help: Option<String>,
+    /// Actionable fixes, in the order they were added ("did you mean `soma`?", "write
+    /// `duration: 100 ms`"); each is rendered as its own help line.
+    pub hints: Vec<String>,
 }
 
 impl Diagnostic {
@@ -55,7 +56,7 @@ impl Diagnostic {
             message: message.into(),
             labels: Vec::new(),
             notes: Vec::new(),
-            help: None,
+            hints: Vec::new(),
         }
     }
 
@@ -74,10 +75,23 @@ impl Diagnostic {
         self
     }
 
-    /// Set the help line.
+    /// Add a hint (an actionable fix); a diagnostic may carry several.
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
-        self.help = Some(help.into());
+        self.hints.push(help.into());
         self
+    }
+
+    /// Add the "did you mean" hint for `name` among `candidates`, when one is close
+    /// ([`did_you_mean`]); otherwise leave the diagnostic as it is.
+    pub fn suggest<'a>(
+        self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Diagnostic {
+        match did_you_mean(name, candidates) {
+            Some(h) => self.help(h),
+            None => self,
+        }
     }
 
     /// True for errors (not warnings).
@@ -96,7 +110,22 @@ pub fn has_errors(diags: &[Diagnostic]) -> bool {
     diags.iter().any(Diagnostic::is_error)
 }
 
-/// "did you mean" suggestion: the closest candidate within a small edit distance.
+/// The one "did you mean" sentence of the crate, for `name` among `candidates` (see
+/// [`suggest`]): every checker, reader and the REPL word it the same way.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    suggest(name, candidates).map(did_you_mean_hint)
+}
+
+/// "did you mean `x`?" for a suggestion found otherwise (a spelled-out unit, the nearest
+/// sweep path): the crate's only wording of the hint.
+pub fn did_you_mean_hint(s: &str) -> String {
+    format!("did you mean `{s}`?")
+}
+
+/// The closest candidate to `name` within a small edit distance (used by [`did_you_mean`]).
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = name.to_lowercase();
     let mut best: Option<(f64, &'a str)> = None;

@@ -137,7 +137,7 @@ fn human_with(diag: &Diagnostic, sources: &SourceMap, color: bool, files: &Files
             for n in &diag.notes {
                 b = b.with_note(n);
             }
-            if let Some(h) = &diag.help {
+            for h in &diag.hints {
                 b = b.with_help(h);
             }
             if b.finish().write(files, &mut out).is_err() {
@@ -164,7 +164,7 @@ pub fn plain(diag: &Diagnostic, sources: &SourceMap) -> String {
     for n in &diag.notes {
         s += &format!("  = note: {n}\n");
     }
-    if let Some(h) = &diag.help {
+    for h in &diag.hints {
         s += &format!("  = help: {h}\n");
     }
     s
@@ -187,6 +187,9 @@ struct JsonDiag<'a> {
     message: &'a str,
     labels: Vec<JsonLabel<'a>>,
     notes: &'a [String],
+    /// Every hint, in order.
+    hints: &'a [String],
+    /// The first hint (the field older tools read).
     help: Option<&'a str>,
 }
 
@@ -215,7 +218,8 @@ pub fn json(diags: &[Diagnostic], sources: &SourceMap) -> String {
                 })
                 .collect(),
             notes: &d.notes,
-            help: d.help.as_deref(),
+            hints: &d.hints,
+            help: d.hints.first().map(String::as_str),
         })
         .collect();
     serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into())

@@ -416,9 +416,10 @@ impl Reader<'_> {
 
     fn lookup(&self, name: &str, line: usize, col: usize) -> Result<usize, MorphError> {
         self.by_name.get(name).copied().ok_or_else(|| {
-            let hint = crate::diagnostics::suggest(name, self.by_name.keys().map(String::as_str))
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
+            let hint =
+                crate::diagnostics::did_you_mean(name, self.by_name.keys().map(String::as_str))
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default();
             self.err(
                 Code::E0704,
                 format!("unknown section `{name}` (not created before this line){hint}"),

@@ -3,7 +3,7 @@
 //! Stricter than ISF: unknown keys, misspelt receptor parameters (ISF silently creates a
 //! global simulator variable), probabilities outside [0, 1], negative intervals, rates or
 //! cell counts are located errors. Value ranges are checked by [`crate::rules`], so a value
-//! gets the same code here as in a `.isf` script (E0314, E0405, E0407). File paths are
+//! gets the same code here as in a `.isf` script (E0314, E0407). File paths are
 //! resolved relative to the parameter file.
 
 use super::types::*;
@@ -186,7 +186,8 @@ impl Ctx<'_> {
                     .iter()
                     .find(|a| strsim::levenshtein(a, k) <= 2 || a.eq_ignore_ascii_case(k))
                 {
-                    msg.push_str(&format!(" (did you mean `{s}`?)"));
+                    let hint = crate::diagnostics::did_you_mean_hint(s);
+                    msg.push_str(&format!(" ({hint})"));
                 } else {
                     msg.push_str(&format!(" (expected one of {})", allowed.join(", ")));
                 }

@@ -984,14 +984,11 @@ pub fn inputs_from_store(
         return Err(input_err("no activation keys given"));
     }
     let missing = |key: &str, what: &str| {
-        let mut d = input_err(format!("store {at}: key '{key}' {what}"));
-        d.help = Some(
+        input_err(format!("store {at}: key '{key}' {what}")).help(
             "bin the activations first, e.g. `isf analyze synapses STORE EXP --group-by EI \
              --bin 1 --distance-bin 50`, and detect spikes with `isf analyze spikes STORE \
-             EXP/traces/soma.v`"
-                .into(),
-        );
-        d
+             EXP/traces/soma.v`",
+        )
     };
     let mut labels: Vec<String> = Vec::new();
     let mut groups = Vec::new();

@@ -1,15 +1,17 @@
 //! The rustyline helper: highlighting from the logos lexer, continuation from the parser's
-//! incomplete-input signal, and completion of commands, keywords, names, units and mechanism
-//! parameters.
+//! incomplete-input signal, completion of commands, keywords, names, units, mechanism
+//! parameters and the fields and blocks of the declaration being typed, and a hint with a
+//! field's documentation once its name is typed (both from [`crate::sema::decls`]).
 
 use super::{COMMANDS, Session};
 use crate::sema::builtins::{POSITION_VARS, SIGNATURES};
 use crate::sema::check::REGIONS;
+use crate::sema::decls;
 use crate::syntax::highlight::{HighlightTag, highlight};
 use crate::syntax::lexer::{self, CONTEXTUAL, KEYWORDS, Token};
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
-use rustyline::hint::Hinter;
+use rustyline::hint::{Hint, Hinter};
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 use std::borrow::Cow;
@@ -90,13 +92,23 @@ impl ReplHelper {
             p.token == Some(Token::Number)
                 && before[p.end..start].chars().all(|c| c == ' ' || c == '\t')
         });
+        let block = enclosing_block(&before[..start]);
         if after_number {
             out.extend(crate::sema::units::common_unit_names());
-        } else if let Some(mech) = enclosing_block(&before[..start])
-            && let Some(ps) = self.words.params.get(&mech)
+        } else if let Some(mech) = &block
+            && let Some(ps) = self.words.params.get(mech)
         {
             // Inside `pas { … }`: the mechanism's parameters first.
             out.extend(ps.iter().cloned());
+        } else if let Some(s) = block.as_deref().and_then(block_schema) {
+            // Inside a declaration or block: its fields and blocks, as the checker takes them.
+            out.extend(s.field_names().chain(s.block_names()).map(String::from));
+            if s.kind == "neuron" {
+                out.extend(REGIONS.iter().map(|r| r.0.to_string()));
+            }
+            if s.kind == "region" {
+                out.extend(self.words.params.keys().cloned());
+            }
         } else {
             out.extend(KEYWORDS.iter().map(|s| s.to_string()));
             out.extend(CONTEXTUAL.iter().map(|s| s.to_string()));
@@ -112,19 +124,47 @@ impl ReplHelper {
     }
 }
 
-/// The name of the innermost open `{` block (`pas` in `soma { pas { g: 1 S/cm2, `).
+/// The schema of a block head as [`enclosing_block`] names it: a declaration kind, a block
+/// with a fixed head, or a region of a neuron.
+fn block_schema(head: &str) -> Option<&'static decls::DeclSchema> {
+    if REGIONS.iter().any(|r| r.0 == head) {
+        return Some(&decls::REGION);
+    }
+    decls::schema(head).filter(|s| s.kind != "region")
+}
+
+/// The documentation of the field whose name (and optional `:`) ends the text, in the
+/// innermost declaration or block; shown as a hint after the cursor.
+pub fn field_doc(text: &str) -> Option<String> {
+    let t = text.trim_end_matches([' ', ':']);
+    let start = t
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
+        .last()
+        .map(|(i, _)| i)?;
+    let word = &t[start..];
+    let schema = block_schema(&enclosing_block(&t[..start])?)?;
+    decls::hover(schema.kind, word)
+}
+
+/// The head of the innermost open `{` block: `pas` in `soma { pas { g: 1 S/cm2, `; for
+/// `KIND NAME {` (`neuron A {`, `population P {`) the kind when it has a schema.
 fn enclosing_block(text: &str) -> Option<String> {
     let lx = lexer::lex(text);
     let mut stack: Vec<Option<String>> = Vec::new();
     for (i, l) in lx.iter().enumerate() {
         match l.token {
             Some(Token::LBrace) => {
-                let name = i
-                    .checked_sub(1)
-                    .map(|j| lx[j])
-                    .filter(|p| p.token == Some(Token::Ident))
-                    .map(|p| text[p.start..p.end].to_string());
-                stack.push(name);
+                let word = |back: usize| {
+                    i.checked_sub(back)
+                        .map(|j| lx[j])
+                        .filter(|p| p.token.is_some())
+                        .map(|p| text[p.start..p.end].to_string())
+                };
+                let name = word(1).filter(|_| lx[i - 1].token == Some(Token::Ident));
+                let kind = word(2).filter(|k| name.is_some() && decls::schema(k).is_some());
+                stack.push(kind.or(name));
             }
             Some(Token::RBrace) => {
                 stack.pop();
@@ -226,8 +266,28 @@ impl Completer for ReplHelper {
     }
 }
 
+/// A hint that is only shown: accepting it (→) inserts nothing.
+pub struct DocHint(String);
+
+impl Hint for DocHint {
+    fn display(&self) -> &str {
+        &self.0
+    }
+
+    fn completion(&self) -> Option<&str> {
+        None
+    }
+}
+
 impl Hinter for ReplHelper {
-    type Hint = String;
+    type Hint = DocHint;
+
+    fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<DocHint> {
+        if pos != line.len() || !line.ends_with(':') && !line.ends_with(": ") {
+            return None;
+        }
+        field_doc(line).map(|d| DocHint(format!("  # {d}")))
+    }
 }
 
 impl Helper for ReplHelper {}
@@ -264,6 +324,29 @@ mod tests {
         assert_eq!(c, vec!["exprand"]);
         let (_, c) = h.candidates("unir", 4);
         assert_eq!(c, vec!["unirand"]);
+    }
+
+    #[test]
+    fn completes_and_documents_declaration_fields() {
+        let h = helper();
+        let (_, c) = h.candidates("experiment E {\n  dur", 19);
+        assert_eq!(c, vec!["duration"]);
+        let (_, c) = h.candidates("experiment E {\n  st", 18);
+        assert!(c.contains(&"stimulus".to_string()) && c.contains(&"store".to_string()));
+        let (_, c) = h.candidates("network N { population P { rel", 30);
+        assert_eq!(c, vec!["release_probability"]);
+        let (_, c) = h.candidates("neuron A { soma { R", 19);
+        assert_eq!(c, vec!["Ra"]);
+        let (_, c) = h.candidates("neuron A { ap", 13);
+        assert_eq!(c, vec!["apical_dendrite"]);
+        let doc = field_doc("experiment E {\n  duration:").unwrap();
+        assert!(doc.contains("> 0 (E0314)"), "{doc}");
+        assert!(
+            field_doc("neuron A { soma { cm: ")
+                .unwrap()
+                .contains("capacitance")
+        );
+        assert!(field_doc("duration:").is_none());
     }
 
     #[test]

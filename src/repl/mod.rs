@@ -17,7 +17,7 @@ pub mod format;
 pub mod helper;
 pub mod run;
 
-use crate::diagnostics::{Code, Diagnostic, render, suggest};
+use crate::diagnostics::{Code, Diagnostic, did_you_mean, render};
 use crate::model::Model;
 use crate::sema::check::{Checked, check_text};
 use crate::sema::eval::{Evaluator, Names};
@@ -464,8 +464,8 @@ impl Session {
             "plot" => plot_command(arg),
             _ => {
                 let typed = format!(":{word}");
-                let hint = suggest(&typed, COMMANDS.iter().copied())
-                    .map(|s| format!("; did you mean `{s}`?"))
+                let hint = did_you_mean(&typed, COMMANDS.iter().copied())
+                    .map(|h| format!("; {h}"))
                     .unwrap_or_default();
                 Reply::err(format!(
                     "unknown command `{typed}`{hint} (:help lists the commands)"
@@ -553,8 +553,8 @@ impl Session {
             m.experiments.retain(|x| x.name == name);
             if m.mechanisms.len() + m.neurons.len() + m.networks.len() + m.experiments.len() == 0 {
                 let names = self.names();
-                let hint = suggest(name, names.iter().map(String::as_str))
-                    .map(|s| format!("; did you mean `{s}`?"))
+                let hint = did_you_mean(name, names.iter().map(String::as_str))
+                    .map(|h| format!("; {h}"))
                     .unwrap_or_default();
                 return Reply::err(format!("nothing named `{name}` in the model{hint}"));
             }

@@ -139,8 +139,8 @@ pub fn request_for(model: &Model, name: &str, amp_na: Option<f64>) -> Result<Run
     let mut known: Vec<&str> = model.neurons.iter().map(|n| n.name.as_str()).collect();
     known.extend(model.experiments.iter().map(|e| e.name.as_str()));
     Err(
-        match crate::diagnostics::suggest(name, known.iter().copied()) {
-            Some(s) => format!("no neuron or experiment `{name}`; did you mean `{s}`?"),
+        match crate::diagnostics::did_you_mean(name, known.iter().copied()) {
+            Some(h) => format!("no neuron or experiment `{name}`; {h}"),
             None if known.is_empty() => {
                 format!("no neuron or experiment `{name}`: declare a neuron first (see :help)")
             }

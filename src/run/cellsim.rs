@@ -301,7 +301,7 @@ impl Setup {
         }
         if !(duration_ms > 0.0 && dt_ms > 0.0) {
             return Err(Diagnostic::new(
-                Code::E0405,
+                Code::E0314,
                 format!("duration {duration_ms} ms and time step {dt_ms} ms must be positive"),
             ));
         }

@@ -8,7 +8,7 @@ use super::eval::{Evaluator, Names};
 use super::ex::Ex;
 use super::units::Dim;
 use super::value::{Obj, Val};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic, did_you_mean};
 use crate::source::Span;
 use crate::syntax::ast::{Arg, BinOp, Expr, ExprKind, Ident};
 
@@ -559,9 +559,7 @@ pub fn call(
     let Some(sig) = signature(fname) else {
         let mut d = Diagnostic::new(Code::E0207, format!("unknown function `{fname}`"))
             .label(callee.span, "no builtin of this name");
-        if let Some(s) = suggest(fname, SIGNATURES.iter().map(|s| s.name)) {
-            d = d.help(format!("did you mean `{s}`?"));
-        }
+        d = d.suggest(fname, SIGNATURES.iter().map(|s| s.name));
         ev.diags.push(d);
         for a in args {
             ev.eval(&a.value, names);
@@ -615,8 +613,8 @@ pub fn call(
                             format!("`{}` has no parameter `{}`", sig.name, n.name),
                         )
                         .label(n.span, "unknown named argument");
-                        if let Some(s) = suggest(&n.name, sig.params.iter().map(|p| p.name)) {
-                            d = d.help(format!("did you mean `{s}`?"));
+                        if let Some(h) = did_you_mean(&n.name, sig.params.iter().map(|p| p.name)) {
+                            d = d.help(h);
                         } else {
                             let list: Vec<&str> = sig.params.iter().map(|p| p.name).collect();
                             d = d.note(format!("parameters: {}", list.join(", ")));
@@ -700,7 +698,11 @@ fn check_want(ev: &mut Evaluator, v: Val, p: Param, span: Span) -> Val {
                 dim,
                 ex: Ex::Const(x),
                 ..
-            } if dim.is_one() && x.fract() == 0.0 && *x >= 0.0 => v,
+            } if dim.is_one() => {
+                // A number that is not whole is the integer rule (E0407), not a wrong type.
+                let r = crate::rules::whole(&what, *x);
+                ev.rule(span, r).map_or(Val::Err, |_| v)
+            }
             Val::Err => v,
             other => type_err(ev, span, &what, "a non-negative integer", other),
         },
@@ -1146,7 +1148,7 @@ const ACTIVITY_KINDS: &[&str] = &[
 
 /// Range checks of an activity generator's arguments, by [`crate::rules`] (the same codes as
 /// ISF network `.param` files: probabilities and fractions E0314, negative rates, widths and
-/// delays E0314, mean intervals and bins E0405, counts E0407); false after reporting.
+/// delays, mean intervals and bins E0314, counts E0407); false after reporting.
 fn activity_rules(
     ev: &mut Evaluator,
     name: &str,
@@ -1402,9 +1404,7 @@ pub fn probe(ev: &mut Evaluator, site: Val, field: &Ident) -> Val {
         )
         .label(field.span, "not a recordable variable")
         .note(format!("recordable: {}", PROBE_VARS.join(", ")));
-        if let Some(s) = suggest(&field.name, PROBE_VARS.iter().copied()) {
-            d = d.help(format!("did you mean `{s}`?"));
-        }
+        d = d.suggest(&field.name, PROBE_VARS.iter().copied());
         ev.diags.push(d);
         return Val::Err;
     }

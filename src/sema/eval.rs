@@ -7,7 +7,7 @@ use super::builtins;
 use super::ex::Ex;
 use super::units::{self, Dim};
 use super::value::{Obj, Val};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic, did_you_mean, did_you_mean_hint};
 use crate::source::Span;
 use crate::syntax::ast::{BinOp, Expr, ExprKind, UnOp, UnitExpr};
 use std::path::PathBuf;
@@ -48,9 +48,9 @@ pub fn resolve_unit(u: &UnitExpr, diags: &mut Vec<Diagnostic>) -> Option<units::
             let mut d = Diagnostic::new(Code::E0302, format!("unknown unit `{}`", f.name))
                 .label(f.span, "not a unit isf knows");
             if let Some(s) = units::spelled_out(&f.name) {
-                d = d.help(format!("did you mean `{s}`?"));
-            } else if let Some(s) = suggest(&f.name, names.iter().map(String::as_str)) {
-                d = d.help(format!("did you mean `{s}`?"));
+                d = d.help(did_you_mean_hint(&s));
+            } else if let Some(h) = did_you_mean(&f.name, names.iter().map(String::as_str)) {
+                d = d.help(h);
             } else {
                 d = d.note("units combine SI prefixes (m, u, n, M, …) with V, A, S, F, ohm, m, s, g, mol, M, Hz, K and degC; `:units` in the REPL lists them");
             }
@@ -148,8 +148,8 @@ impl Evaluator<'_> {
                     let cands = names.candidates();
                     let mut d = Diagnostic::new(Code::E0201, format!("unknown name `{n}`"))
                         .label(e.span, "not defined here");
-                    if let Some(s) = suggest(n, cands.iter().map(String::as_str)) {
-                        d = d.help(format!("did you mean `{s}`?"));
+                    if let Some(h) = did_you_mean(n, cands.iter().map(String::as_str)) {
+                        d = d.help(h);
                     } else if units::resolve_name(n).is_some() {
                         d = d.help(format!(
                             "`{n}` is a unit: write it after a number, e.g. `1 {n}`"
@@ -311,11 +311,7 @@ impl Evaluator<'_> {
                                 format!("record has no field `{}`", field.name),
                             )
                             .label(field.span, "unknown field");
-                            if let Some(s) =
-                                suggest(&field.name, fs.iter().map(|(n, _)| n.as_str()))
-                            {
-                                d = d.help(format!("did you mean `{s}`?"));
-                            }
+                            d = d.suggest(&field.name, fs.iter().map(|(n, _)| n.as_str()));
                             self.err(d)
                         }
                     },

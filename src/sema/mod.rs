@@ -5,6 +5,7 @@
 
 pub mod builtins;
 pub mod check;
+pub mod decls;
 pub mod eval;
 pub mod ex;
 pub mod sweep;
