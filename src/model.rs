@@ -1,5 +1,5 @@
 //! The lowered model: what a checked script means, with every quantity a plain `f64` in
-//! isf's canonical units (listed in [`crate::sema::units::CANONICAL`]) and a content hash.
+//! isf's canonical units (listed in [`crate::units::CANONICAL`]) and a content hash.
 //!
 //! Field names carry their unit (`_mv`, `_ms`, `_um`, …); position-dependent values are
 //! [`Ex`] expressions whose result is in the unit named beside them. `isf plan` prints this;
@@ -416,7 +416,7 @@ impl IonField {
 pub struct ReplaySource {
     /// Resolved path.
     pub path: String,
-    /// `isf_activations` or `spike_times` (see [`crate::network::replay`]).
+    /// `isf_activations` or `spike_times` (see [`crate::interop::replay`]).
     pub format: String,
     /// Synapses with at least one release.
     pub synapses: u64,

@@ -3,8 +3,8 @@
 //! A probability of 1.3 is the same mistake whether it is a `release_probability` in a
 //! script, a `psth` bin, or a `releaseProb` in a network parameter file, so it gets the same
 //! code and wording everywhere. The checker ([`crate::sema`]) turns a [`Broken`] rule into a
-//! located diagnostic; the file readers ([`crate::network::param`], [`crate::formats::param`])
-//! into a [`crate::formats::FileError`] at the value's line and column. This module depends on
+//! located diagnostic; the file readers ([`crate::network::param`], [`crate::interop::formats::param`])
+//! into a [`crate::files::FileError`] at the value's line and column. This module depends on
 //! nothing but the code registry, so every phase may use it without breaking the one-way
 //! layering (syntax → sema → lower → run).
 //!

@@ -9,7 +9,7 @@ mod common;
 use isf::model::{ExperimentModel, Model};
 use isf::run::cellsim::CellRunner;
 use isf::sema::sweep::{Range, SchemaEntry, SweepTarget, SweepValue, ValueKind};
-use isf::sema::units::Dim;
+use isf::units::Dim;
 
 fn script() -> String {
     let swc = concat!(

@@ -454,7 +454,7 @@ fn print_problem(d: &Diagnostic) {
 fn import_isf(folders: &[PathBuf], into: &PathBuf) -> Result<i32, StoreError> {
     let start = std::time::Instant::now();
     let (store, _lock) = Store::create_locked(into, "isf db import-isf")?;
-    let report = crate::simrun_import::import(&store, folders);
+    let report = crate::interop::simrun_import::import(&store, folders);
     for d in &report.problems {
         print_problem(d);
     }

@@ -5,7 +5,7 @@
 //! (a lowered `.isf` neuron to per-compartment densities) lives elsewhere.
 
 use super::cell::MechPlacement;
-use crate::formats::param::{cell_params, read_param_file};
+use crate::interop::formats::param::{cell_params, read_param_file};
 use crate::model::MechModel;
 use crate::morph::cell::CellGeometry;
 use crate::morph::{Morphology, discretize, geometry, modify};

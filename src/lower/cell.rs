@@ -193,7 +193,7 @@ impl LowerError {
 
 /// The ISF label a region name stands for (`None` for `all`, which covers every section).
 pub fn region_label(region: &str) -> Option<Label> {
-    crate::sema::check::REGIONS
+    crate::morph::REGIONS
         .iter()
         .find(|r| r.0 == region)
         .and_then(|r| Label::parse(r.1))

@@ -1,7 +1,7 @@
 //! Per-trial input generation: presynaptic spike trains and release times (spec 04 §4.4–4.6).
 //!
 //! Randomness: every population has four independent streams seeded with
-//! [`crate::run::stream_seed`]`(trial_seed, id)` where `id` mixes a hash of the population's
+//! [`crate::rng::stream_seed`]`(trial_seed, id)` where `id` mixes a hash of the population's
 //! *name* with the purpose (activity, release, weights, receptor draws; the last is split
 //! further per synapse ID, receptor and event by the synapse kernel). Keying on the name rather than the
 //! index means that adding, removing or reordering populations leaves the draws of all other
@@ -24,9 +24,9 @@
 //!   synapse in ID order (as ISF assigns them even to inactive synapses).
 
 use super::prepared::PreparedNetwork;
-use super::rng::Rng;
 use super::types::{Activity, PhaseRule, Release, SingleShape};
-use crate::run::stream_seed;
+use crate::rng::Rng;
+use crate::rng::{ACTIVITY, RELEASE, WEIGHTS, population_stream, stream_seed};
 use rayon::prelude::*;
 
 /// The generator a presynaptic spike came from (ISF's spike-source labels).
@@ -61,29 +61,6 @@ impl SpikeSource {
             SpikeSource::Explicit => "spike_times",
         }
     }
-}
-
-/// Stream purposes.
-const ACTIVITY: u64 = 0;
-const RELEASE: u64 = 1;
-const WEIGHTS: u64 = 2;
-/// The purpose of a population's receptor-draw stream (stochastic receptors such as
-/// ProbAMPANMDA2 draw per event from it, see [`crate::kernel::synapse::receptor_seed`]).
-pub const RECEPTOR_DRAWS: u64 = 3;
-
-/// FNV-1a hash of a population name.
-fn name_hash(name: &str) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// The stream id of one purpose of a population (see the module docs).
-pub fn population_stream(name: &str, purpose: u64) -> u64 {
-    name_hash(name) ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// The synaptic input of one trial, structure of arrays.

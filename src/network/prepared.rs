@@ -4,9 +4,9 @@
 use super::placement::Placer;
 use super::types::{Network, NetworkModify, Population, SynapseSource};
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::con::{ConFile, check_against_syn, read_con_file};
-use crate::formats::syn::{SynFile, read_syn_file};
+use crate::files::FileError;
+use crate::interop::formats::con::{ConFile, check_against_syn, read_con_file};
+use crate::interop::formats::syn::{SynFile, read_syn_file};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};

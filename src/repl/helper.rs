@@ -3,8 +3,8 @@
 //! parameters.
 
 use super::{COMMANDS, Session};
+use crate::morph::REGIONS;
 use crate::sema::builtins::{POSITION_VARS, SIGNATURES};
-use crate::sema::check::REGIONS;
 use crate::syntax::highlight::{HighlightTag, highlight};
 use crate::syntax::lexer::{self, CONTEXTUAL, KEYWORDS, Token};
 use rustyline::completion::{Completer, Pair};
@@ -91,7 +91,7 @@ impl ReplHelper {
                 && before[p.end..start].chars().all(|c| c == ' ' || c == '\t')
         });
         if after_number {
-            out.extend(crate::sema::units::common_unit_names());
+            out.extend(crate::units::common_unit_names());
         } else if let Some(mech) = enclosing_block(&before[..start])
             && let Some(ps) = self.words.params.get(&mech)
         {

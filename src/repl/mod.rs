@@ -21,11 +21,11 @@ use crate::diagnostics::{Code, Diagnostic, render, suggest};
 use crate::model::Model;
 use crate::sema::check::{Checked, check_text};
 use crate::sema::eval::{Evaluator, Names};
-use crate::sema::units::{self, CANONICAL};
 use crate::sema::value::Val;
 use crate::source::{FileId, Origin, SourceMap};
 use crate::syntax::ast::{self, DeclKind};
 use crate::syntax::parser::{self, ReplInput};
+use crate::units::{self, CANONICAL};
 use std::path::{Path, PathBuf};
 
 /// Name of the session's source text in diagnostics.

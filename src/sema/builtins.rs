@@ -6,11 +6,11 @@
 
 use super::eval::{Evaluator, Names};
 use super::ex::Ex;
-use super::units::Dim;
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, suggest};
 use crate::source::Span;
 use crate::syntax::ast::{Arg, BinOp, Expr, ExprKind, Ident};
+use crate::units::Dim;
 
 /// What a builtin parameter accepts.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -9,7 +9,6 @@ use super::eval::{Evaluator, Names, resolve_unit};
 use super::ex::Ex;
 use super::sweep::{Schema, SchemaInput, SweepTarget, SweepValue, ValueKind};
 use super::typed;
-use super::units::{self, Dim};
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, suggest};
 use crate::model::{self, *};
@@ -19,6 +18,7 @@ use crate::syntax::ast::{
     self, BinOp, Block, DeclBody, DeclKind, Entry, ImportNames, ImportTarget,
 };
 use crate::syntax::parser;
+use crate::units::{self, Dim};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -1224,27 +1224,28 @@ impl Session {
             }
         }
         let script = self.sources.get(span.file).name.clone();
-        let mut cat = crate::lower::isf_param::Catalogue::stdlib();
+        let mut cat = crate::interop::cell_param::Catalogue::stdlib();
         cat.places.insert(
             0,
-            crate::lower::isf_param::Place {
+            crate::interop::cell_param::Place {
                 name: format!("the script {script} and its imports"),
                 import: None,
                 mechs: own,
             },
         );
-        let text = match crate::lower::isf_param::convert_file_with(param, &dir, &name.name, &cat) {
-            Ok(t) => t,
-            Err(errs) => {
-                for e in errs {
-                    self.diags.push(
-                        Diagnostic::new(e.code, format!("{}: {}", e.location(), e.message))
-                            .label(span, "in this ISF cell parameter file"),
-                    );
+        let text =
+            match crate::interop::cell_param::convert_file_with(param, &dir, &name.name, &cat) {
+                Ok(t) => t,
+                Err(errs) => {
+                    for e in errs {
+                        self.diags.push(
+                            Diagnostic::new(e.code, format!("{}: {}", e.location(), e.message))
+                                .label(span, "in this ISF cell parameter file"),
+                        );
+                    }
+                    return;
                 }
-                return;
-            }
-        };
+            };
         // A distinct origin per declaration, so that two neurons from one file both load.
         let origin = Origin::Path(PathBuf::from(format!("{path}#{}.isf", name.name)));
         let shown = format!(
@@ -2891,7 +2892,7 @@ impl Session {
         let typed_net = network.and_then(|name| {
             let nm = self.model.networks.iter().find(|n| n.name == name)?;
             match &nm.isf_network_param {
-                Some(p) => crate::network::isf_network_param(Path::new(p)).ok(),
+                Some(p) => crate::interop::network_param::isf_network_param(Path::new(p)).ok(),
                 None => crate::network::lower::from_model(nm)
                     .map_err(|e| lower_error = Some(format!("network `{name}`: {e}")))
                     .ok(),
@@ -3609,7 +3610,7 @@ fn replay_source(
         );
         return None;
     }
-    match crate::network::replay::ReplayFile::read(&path) {
+    match crate::interop::replay::ReplayFile::read(&path) {
         Ok(f) => {
             let (synapses, releases) = f.counts();
             Some(ReplaySource {

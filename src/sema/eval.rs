@@ -5,11 +5,11 @@
 
 use super::builtins;
 use super::ex::Ex;
-use super::units::{self, Dim};
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, suggest};
 use crate::source::Span;
 use crate::syntax::ast::{BinOp, Expr, ExprKind, UnOp, UnitExpr};
+use crate::units::{self, Dim};
 use std::path::PathBuf;
 
 /// What a name resolves to in the current context.

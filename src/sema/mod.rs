@@ -9,7 +9,6 @@ pub mod eval;
 pub mod ex;
 pub mod sweep;
 pub mod typed;
-pub mod units;
 pub mod value;
 
 pub use check::{Checked, check_path, check_text};

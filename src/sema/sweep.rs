@@ -15,7 +15,7 @@ use crate::model::{Density, NeuronModel, StimulusKind, StimulusModel};
 use crate::network::lower::RECEPTOR_MAP;
 use crate::network::{Activity, Network, Population, Release, SingleShape, SynapseSource};
 use crate::sema::ex::Ex;
-use crate::sema::units::Dim;
+use crate::units::Dim;
 use serde::Serialize;
 
 /// What one sweep axis changes.

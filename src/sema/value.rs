@@ -7,8 +7,8 @@
 //! once and does not cascade.
 
 use super::ex::Ex;
-use super::units::Dim;
 use crate::syntax::ast::DeclKind;
+use crate::units::Dim;
 
 /// A checked value.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,12 +8,12 @@
 //! `std.synapses`). Anything else is an error
 //! naming the population, never a silent approximation.
 
-use super::lower::RECEPTOR_MAP;
-use super::param::{STOCHASTIC_RECEPTORS, network_from_param};
-use super::types::*;
+use super::network_param::{STOCHASTIC_RECEPTORS, network_from_param};
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::param::ParamNode;
+use crate::files::FileError;
+use crate::interop::formats::param::ParamNode;
+use crate::network::lower::RECEPTOR_MAP;
+use crate::network::types::*;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -71,7 +71,8 @@ fn population(s: &mut String, p: &Population, base: &Path) -> Result<(), String>
     let _ = writeln!(s, "        cells: {}", p.cells);
     match &p.synapses {
         SynapseSource::Anatomy { syn, con } => {
-            let rel = |q: &Path| crate::lower::isf_param::relative_to(q, base).replace('\\', "/");
+            let rel =
+                |q: &Path| crate::interop::cell_param::relative_to(q, base).replace('\\', "/");
             let _ = writeln!(
                 s,
                 "        synapses: anatomy(syn: \"{}\", con: \"{}\")",

@@ -6,10 +6,10 @@
 //! gets the same code here as in a `.isf` script (E0314, E0405, E0407). File paths are
 //! resolved relative to the parameter file.
 
-use super::types::*;
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::param::{ParamNode, ParamValue, read_param_file};
+use crate::files::FileError;
+use crate::interop::formats::param::{ParamNode, ParamValue, read_param_file};
+use crate::network::types::*;
 use crate::rules;
 use std::path::{Path, PathBuf};
 
