@@ -1,0 +1,440 @@
+//! Helpers shared by the declaration checkers: value shapes of fields (locations,
+//! distances, counts, temperatures, annotations), field lists and duplicate fields, and
+//! the lowering of checked values to model values.
+
+use super::*;
+
+/// Region names (`soma`, `apical_dendrite`, …; not `all`) as values, for the scopes where
+/// they name places on the cell (experiments, a population's `location`).
+pub(super) fn region_locals() -> Vec<(String, Val)> {
+    REGIONS
+        .iter()
+        .filter(|r| r.0 != "all")
+        .map(|r| (r.0.to_string(), Val::Region(r.0.to_string())))
+        .collect()
+}
+
+/// A population's `location`: a region or a list of regions, lowered to a list of region
+/// names (duplicates removed, order kept).
+pub(super) fn location_value(ev: &mut Evaluator, v: Val, span: Span) -> Val {
+    let items = match v {
+        Val::Err => return Val::Err,
+        Val::Region(_) => vec![v],
+        Val::List(items) => items,
+        other => {
+            ev.diags.push(
+                Diagnostic::new(
+                    Code::E0306,
+                    "`location` must be a region or a list of regions",
+                )
+                .label(span, format!("this is {}", other.type_name()))
+                .help("write e.g. `location: apical_dendrite` or `location: [dendrite, apical_dendrite]`"),
+            );
+            return Val::Err;
+        }
+    };
+    if items.is_empty() {
+        ev.diags.push(
+            Diagnostic::new(Code::E0314, "`location` lists no region")
+                .label(span, "empty list")
+                .help("leave `location` out to place synapses on all dendrites"),
+        );
+        return Val::Err;
+    }
+    let mut out: Vec<Val> = Vec::new();
+    for it in items {
+        match it {
+            Val::Region(r) => {
+                if !out.iter().any(|x| matches!(x, Val::Region(y) if *y == r)) {
+                    out.push(Val::Region(r));
+                }
+            }
+            Val::Err => return Val::Err,
+            other => {
+                ev.diags.push(
+                    Diagnostic::new(Code::E0306, "`location` must list regions")
+                        .label(span, format!("this list holds {}", other.type_name()))
+                        .note(format!(
+                            "regions: {}",
+                            REGIONS
+                                .iter()
+                                .filter(|r| r.0 != "all")
+                                .map(|r| r.0)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                );
+                return Val::Err;
+            }
+        }
+    }
+    Val::List(out)
+}
+
+/// A population's `distance`: `(from, to)`, path lengths from the soma with
+/// `0 ≤ from < to`.
+pub(super) fn distance_value(ev: &mut Evaluator, v: Val, span: Span) -> Val {
+    let items = match v {
+        Val::Err => return Val::Err,
+        Val::Tuple(items) | Val::List(items) if items.len() == 2 => items,
+        other => {
+            ev.diags.push(
+                Diagnostic::new(Code::E0306, "`distance` must be a pair `(from, to)`")
+                    .label(span, format!("this is {}", other.type_name()))
+                    .help("write e.g. `distance: (200 um, 800 um)`: path length from the soma"),
+            );
+            return Val::Err;
+        }
+    };
+    let mut bounds = Vec::new();
+    let mut out = Vec::new();
+    for it in items {
+        let it = ev.expect_dim(it, Dim::LENGTH, span, "`distance`");
+        if it.is_err() {
+            return Val::Err;
+        }
+        match it.const_si() {
+            Some(x) => bounds.push(x * 1e6),
+            None => {
+                ev.diags.push(
+                    Diagnostic::new(Code::E0315, "`distance` bounds must be constants")
+                        .label(span, "not a compile-time constant"),
+                );
+                return Val::Err;
+            }
+        }
+        out.push(it);
+    }
+    let (from, to) = (bounds[0], bounds[1]);
+    if !(from >= 0.0 && from < to && to.is_finite()) {
+        ev.diags.push(
+            Diagnostic::new(Code::E0314, "`distance` must satisfy 0 ≤ from < to").label(
+                span,
+                format!("from {} um to {} um", round_um(from), round_um(to)),
+            ),
+        );
+        return Val::Err;
+    }
+    Val::List(out)
+}
+
+/// A length for messages: µm rounded to 1e-9 (`200`, not `199.99999999999997`).
+pub(super) fn round_um(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
+}
+
+/// Whether a synapse mechanism's event block makes random draws.
+pub(super) fn mech_draws(m: &MechModel) -> bool {
+    let mut used = Vec::new();
+    for e in &m.events {
+        e.expr.vars(&mut used);
+    }
+    used.iter()
+        .any(|n| crate::sema::ex::Draw::parse_var(n).is_some())
+}
+
+pub(super) fn receptor_params(name: &str) -> Option<&'static [(&'static str, Dim)]> {
+    RECEPTORS.iter().find(|r| r.0 == name).map(|r| r.1)
+}
+
+pub(super) const STIMULUS_FIELDS: &[&str] = &[
+    "at",
+    "kind",
+    "amp",
+    "delay",
+    "duration",
+    "onset",
+    "tau_rise",
+    "tau_decay",
+    "imax",
+];
+
+/// Names that can be recorded without arguments.
+pub const RECORDABLE: &[&str] = &[
+    "synapse_activations",
+    "presynaptic_spikes",
+    "all_compartments",
+];
+
+pub(super) fn q_var(name: &str, dim: Dim) -> Val {
+    let (scale, _) = units::canonical_scale(dim);
+    Val::Q {
+        dim,
+        abs: false,
+        ex: Ex::var(name, scale),
+    }
+}
+
+pub(super) fn ann_unit(t: &ast::UnitAnn, diags: &mut Vec<Diagnostic>) -> Option<units::Unit> {
+    match t {
+        ast::UnitAnn::Dimensionless(_) => Some(units::Unit {
+            scale: 1.0,
+            dim: Dim::ONE,
+            affine_offset: None,
+        }),
+        ast::UnitAnn::Unit(u) => resolve_unit(u, diags),
+    }
+}
+
+pub(super) fn check_annotation(
+    ev: &mut Evaluator,
+    v: Val,
+    ty: Option<&ast::UnitAnn>,
+    span: Span,
+) -> Val {
+    match ty.and_then(|t| ann_unit(t, ev.diags)) {
+        Some(u) if u.affine_offset.is_some() => match v {
+            Val::Q { dim, abs: true, .. } if dim == Dim::TEMPERATURE => v,
+            other => ev.expect_dim(other, Dim::TEMPERATURE, span, "the value"),
+        },
+        Some(u) => ev.expect_dim(v, u.dim, span, "the value"),
+        None => v,
+    }
+}
+
+pub(super) fn name_list(e: &ast::Expr) -> Option<Vec<(String, Span)>> {
+    match &e.kind {
+        ast::ExprKind::Name(n) => Some(vec![(n.clone(), e.span)]),
+        ast::ExprKind::List(items) => items
+            .iter()
+            .map(|i| match &i.kind {
+                ast::ExprKind::Name(n) => Some((n.clone(), i.span)),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// The fields of a block that holds only `name: value` entries; a repeated field (E0104) or
+/// any other kind of entry (E0401, `message`) is reported and skipped.
+pub(super) fn value_fields<'b>(
+    block: &'b Block,
+    message: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<&'b ast::Field> {
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    let mut out = Vec::new();
+    for en in &block.entries {
+        if let Some(dup) = dup_check(en, &mut seen) {
+            diags.push(dup);
+            continue;
+        }
+        match en {
+            Entry::Field(f) => out.push(f),
+            other => diags.push(
+                Diagnostic::new(Code::E0401, message.to_string())
+                    .label(other.span(), "write `name: value`"),
+            ),
+        }
+    }
+    out
+}
+
+pub(super) fn dup_check(entry: &Entry, seen: &mut HashMap<String, Span>) -> Option<Diagnostic> {
+    let (name, span) = match entry {
+        Entry::Field(f) => (f.name.name.clone(), f.name.span),
+        Entry::Block(b) => {
+            let n = match &b.name {
+                Some(n) => format!("{} {}", b.head.name, n.name),
+                None => b.head.name.clone(),
+            };
+            if matches!(b.head.name.as_str(), "sweep" | "record") {
+                return None;
+            }
+            (n, b.head.span)
+        }
+        _ => return None,
+    };
+    seen.insert(name.clone(), span).map(|prev| {
+        Diagnostic::new(Code::E0104, format!("`{name}` is given twice"))
+            .label(span, "given again here")
+            .label(prev, "first given here")
+            .help("remove one of them")
+    })
+}
+
+/// Resolve and read one replay file (relative to the script's directory): the model entry,
+/// or a diagnostic at `span` (missing file E0211; the reader's located E08xx errors).
+pub(super) fn replay_source(
+    base: &Path,
+    s: &str,
+    span: Span,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ReplaySource> {
+    let path = base.join(s);
+    // Shown relative to the working directory when below it.
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string());
+    if !path.is_file() {
+        diags.push(
+            Diagnostic::new(Code::E0211, crate::files::not_found(&path, s))
+                .label(span, format!("looked for {shown}"))
+                .note("paths are relative to the script that names them"),
+        );
+        return None;
+    }
+    match crate::interop::replay::ReplayFile::read(&path) {
+        Ok(f) => {
+            let (synapses, releases) = f.counts();
+            Some(ReplaySource {
+                path: path.to_string_lossy().into_owned(),
+                format: f.format().to_string(),
+                synapses: synapses as u64,
+                releases: releases as u64,
+            })
+        }
+        Err(mut e) => {
+            e.file = shown;
+            diags.push(
+                Diagnostic::new(e.code, format!("{}: {}", e.location(), e.message))
+                    .label(span, "in this replay file")
+                    .note("replay files are ISF synapse activation files or CSVs with columns synapse_id, cell_type, section_id, x, spike_time_ms"),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn unknown_field(name: &str, span: Span, place: &str, known: &[&str]) -> Diagnostic {
+    let mut d = Diagnostic::new(Code::E0401, format!("unknown field `{name}` for {place}"))
+        .label(span, "not accepted here");
+    if let Some(s) = suggest(name, known.iter().copied()) {
+        d = d.help(format!("did you mean `{s}`?"));
+    } else {
+        d = d.note(format!("{place} accepts: {}", known.join(", ")));
+    }
+    d
+}
+
+/// A count (`cells`, `synapses`): a dimensionless constant checked by [`rules::count`]
+/// (E0407, as in a network `.param` file); anything else has the wrong type (E0306).
+pub(super) fn want_count(ev: &mut Evaluator, v: Val, span: Span, what: &str, min: u32) -> Val {
+    match &v {
+        Val::Q {
+            dim,
+            ex: Ex::Const(x),
+            ..
+        } if dim.is_one() => ev
+            .rule(span, rules::count(&format!("`{what}`"), *x, min))
+            .map_or(Val::Err, |_| v),
+        Val::Err => v,
+        other => {
+            ev.diags.push(
+                Diagnostic::new(Code::E0306, format!("`{what}` must be a whole number"))
+                    .label(span, format!("this is {}", describe_val(other))),
+            );
+            Val::Err
+        }
+    }
+}
+
+pub(super) fn describe_val(v: &Val) -> String {
+    match v {
+        Val::Q {
+            ex: Ex::Const(x),
+            dim,
+            ..
+        } if dim.is_one() => format!("{x}"),
+        other => other.type_name(),
+    }
+}
+
+pub(super) fn temperature_value(ev: &mut Evaluator, v: Val, span: Span) -> Option<f64> {
+    match v {
+        Val::Q {
+            dim,
+            abs: true,
+            ex: Ex::Const(k),
+        } if dim == Dim::TEMPERATURE => Some(k - 273.15),
+        Val::Q {
+            dim,
+            abs: false,
+            ex: Ex::Const(k),
+        } if dim == Dim::TEMPERATURE => {
+            // Kelvin given for an absolute temperature: accepted as thermodynamic temperature.
+            Some(k - 273.15)
+        }
+        Val::Err => None,
+        other => {
+            ev.expect_dim(other, Dim::TEMPERATURE, span, "temperature");
+            None
+        }
+    }
+}
+
+pub(super) fn discretization(o: &Obj) -> Option<Discretization> {
+    let q = |n: &str, scale: f64| o.get(n).and_then(|v| v.const_si()).map(|x| x / scale);
+    Some(match o.kind.as_str() {
+        "isf_d_lambda" => Discretization::IsfDLambda {
+            frequency_hz: q("frequency", 1.0).unwrap_or(100.0),
+            max_length_um: q("max_length", 1e-6),
+        },
+        "d_lambda" => Discretization::DLambda {
+            d_lambda: q("d_lambda", 1.0)?,
+            frequency_hz: q("frequency", 1.0).unwrap_or(100.0),
+        },
+        "max_length" => Discretization::MaxLength {
+            max_length_um: q("length", 1e-6)?,
+        },
+        "fixed" => Discretization::Fixed {
+            nseg: q("nseg", 1.0)? as u32,
+        },
+        _ => return None,
+    })
+}
+
+/// Lower a checked value into the model's canonical form; `None` for errors.
+pub fn lower_val(v: &Val) -> Option<model::Value> {
+    Some(match v {
+        Val::Err => return None,
+        Val::Q { dim, abs, ex } => {
+            let (scale, unit) = if *abs {
+                (1.0, "degC".to_string())
+            } else {
+                units::canonical_scale(*dim)
+            };
+            let ex = if *abs {
+                Ex::bin(BinOp::Sub, ex.clone(), Ex::Const(273.15))
+            } else {
+                ex.clone().canonical(scale)
+            };
+            match ex.as_const() {
+                Some(c) => model::Value::Num { value: c, unit },
+                None => model::Value::Expr { expr: ex, unit },
+            }
+        }
+        Val::Bool(ex) => match ex.as_const() {
+            Some(c) => model::Value::Bool(c != 0.0),
+            None => model::Value::Expr {
+                expr: ex.clone(),
+                unit: "bool".into(),
+            },
+        },
+        Val::Str(s) => model::Value::Str(s.clone()),
+        Val::List(items) | Val::Tuple(items) => {
+            model::Value::List(items.iter().filter_map(lower_val).collect())
+        }
+        Val::Record(fs) => model::Value::Record(
+            fs.iter()
+                .filter_map(|(k, v)| lower_val(v).map(|l| (k.clone(), l)))
+                .collect(),
+        ),
+        Val::Obj(o) => model::Value::Obj {
+            kind: o.kind.clone(),
+            args: o
+                .args
+                .iter()
+                .filter_map(|(k, v)| lower_val(v).map(|l| (k.clone(), l)))
+                .collect(),
+        },
+        Val::Decl(k, n) => model::Value::Ref {
+            decl: k.as_str().into(),
+            name: n.clone(),
+        },
+        Val::Region(r) => model::Value::Str(r.clone()),
+        Val::Module(_) => return None,
+    })
+}
