@@ -8,11 +8,11 @@
 //! `std.synapses`). Anything else is an error
 //! naming the population, never a silent approximation.
 
-use super::network_param::{STOCHASTIC_RECEPTORS, network_from_param};
+use super::network_param::network_from_param;
 use crate::diagnostics::Code;
 use crate::files::FileError;
 use crate::interop::formats::param::ParamNode;
-use crate::network::lower::RECEPTOR_MAP;
+use crate::network::receptors::by_mechanism;
 use crate::network::types::*;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -44,7 +44,7 @@ pub fn network_to_isf(net: &Network, base: &Path) -> Result<String, String> {
     let mut imports: Vec<&str> = Vec::new();
     for p in &net.populations {
         for r in &p.receptors {
-            if STOCHASTIC_RECEPTORS.contains(&r.mechanism.as_str())
+            if by_mechanism(&r.mechanism).is_some_and(|s| s.stochastic)
                 && !imports.contains(&r.mechanism.as_str())
             {
                 imports.push(&r.mechanism);
@@ -126,10 +126,11 @@ fn receptor(s: &mut String, r: &Receptor) -> Result<(), String> {
     if r.lognormal_weights {
         return Err("log-normal weights have no .isf form yet".into());
     }
-    if STOCHASTIC_RECEPTORS.contains(&r.mechanism.as_str()) {
+    if by_mechanism(&r.mechanism).is_some_and(|s| s.stochastic) {
         return own_names(s, r);
     }
-    let Some(&(name, _, map)) = RECEPTOR_MAP.iter().find(|m| m.1 == r.mechanism) else {
+    let Some((name, map)) = by_mechanism(&r.mechanism).and_then(|s| Some((s.name?, s.param_map)))
+    else {
         return Err(format!("receptor `{}` has no .isf form yet", r.mechanism));
     };
     let mut fields = Vec::new();

@@ -16,6 +16,7 @@ pub mod declared;
 pub mod lower;
 pub mod placement;
 pub mod prepared;
+pub mod receptors;
 pub mod types;
 
 pub use activity::{ActiveSynapse, SpikeSource, TrialInput, generate_trial, generate_trials};

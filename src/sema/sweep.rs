@@ -12,7 +12,7 @@
 //! Values are plain `f64` in the canonical unit of their dimension (ms, nA, nS, µm, …).
 
 use crate::model::{Density, NeuronModel, StimulusKind, StimulusModel};
-use crate::network::lower::RECEPTOR_MAP;
+use crate::network::receptors;
 use crate::network::{Activity, Network, Population, Release, SingleShape, SynapseSource};
 use crate::sema::ex::Ex;
 use crate::units::Dim;
@@ -305,51 +305,6 @@ fn generator_name(a: &Activity) -> Option<&'static str> {
     })
 }
 
-/// Short receptor names of the stdlib synapses with their parameters and dimensions (the
-/// names of `.isf` receptor blocks; `network::lower::RECEPTOR_MAP` maps them onto the
-/// mechanisms' own parameters).
-pub const RECEPTORS: &[(&str, &[(&str, Dim)])] = &[
-    (
-        "glutamate",
-        &[
-            ("weight_ampa", Dim::CONDUCTANCE),
-            ("weight_nmda", Dim::CONDUCTANCE),
-            ("tau_ampa_rise", Dim::TIME),
-            ("tau_ampa_decay", Dim::TIME),
-            ("tau_nmda_rise", Dim::TIME),
-            ("tau_nmda_decay", Dim::TIME),
-            ("e", Dim::VOLTAGE),
-            ("mg", Dim::CONCENTRATION),
-            ("facilitation", Dim::ONE),
-            ("tau_facilitation", Dim::TIME),
-            ("depression", Dim::ONE),
-            ("tau_depression", Dim::TIME),
-        ],
-    ),
-    (
-        "gaba",
-        &[
-            ("weight", Dim::CONDUCTANCE),
-            ("tau_rise", Dim::TIME),
-            ("tau_decay", Dim::TIME),
-            ("e", Dim::VOLTAGE),
-            ("facilitation", Dim::ONE),
-            ("tau_facilitation", Dim::TIME),
-            ("depression", Dim::ONE),
-            ("tau_depression", Dim::TIME),
-        ],
-    ),
-    (
-        "exp2syn",
-        &[
-            ("weight", Dim::CONDUCTANCE),
-            ("tau_rise", Dim::TIME),
-            ("tau_decay", Dim::TIME),
-            ("e", Dim::VOLTAGE),
-        ],
-    ),
-];
-
 /// The range rule of a receptor parameter: weights and time constants as in declarations.
 fn receptor_range(param: &str, dim: Dim) -> Range {
     if param.starts_with("weight") || dim == Dim::CONCENTRATION {
@@ -363,7 +318,7 @@ fn receptor_range(param: &str, dim: Dim) -> Range {
 
 /// The short name (`glutamate`) of a typed receptor's mechanism (`glutamate_syn`).
 fn short_receptor(mechanism: &str) -> Option<&'static str> {
-    RECEPTOR_MAP.iter().find(|r| r.1 == mechanism).map(|r| r.0)
+    receptors::by_mechanism(mechanism).and_then(|r| r.name)
 }
 
 /// (path suffix after the population, field, kind) of every sweepable field of a population.
@@ -394,10 +349,8 @@ fn population_fields(p: &Population, input: &SchemaInput) -> Vec<(String, PopFie
     }
     for r in &p.receptors {
         let params: Vec<(String, Dim)> = match short_receptor(&r.mechanism) {
-            Some(short) => RECEPTORS
-                .iter()
-                .find(|x| x.0 == short)
-                .map(|x| x.1.iter().map(|(n, d)| (n.to_string(), *d)).collect())
+            Some(short) => receptors::by_name(short)
+                .map(|x| x.params.iter().map(|(n, d)| (n.to_string(), *d)).collect())
                 .unwrap_or_default(),
             None => (input.mech_params)(&r.mechanism).unwrap_or_default(),
         };
@@ -717,12 +670,12 @@ fn apply_population(p: &mut Population, f: &PopField, v: &SweepValue) -> Result<
             parameter,
         } => {
             let x = v.num()?;
-            let map = RECEPTOR_MAP.iter().find(|r| r.0 == receptor);
-            let mech = map.map(|r| r.1).unwrap_or(receptor.as_str());
+            let map = receptors::by_name(receptor);
+            let mech = map.map(|r| r.mechanism).unwrap_or(receptor.as_str());
             let mut hit = false;
             for r in p.receptors.iter_mut().filter(|r| r.mechanism == mech) {
                 hit = true;
-                let Some(&(short, _, params)) = map else {
+                let Some((Some(short), params)) = map.map(|r| (r.name, r.param_map)) else {
                     // A declared synapse mechanism: parameters (weights too) by their names.
                     set_param(&mut r.parameters, parameter, x);
                     continue;

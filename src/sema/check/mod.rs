@@ -13,7 +13,6 @@ mod neuron;
 mod sweeps;
 mod values;
 
-pub use super::sweep::RECEPTORS;
 use lets::*;
 use values::*;
 pub use values::{RECORDABLE, lower_val};

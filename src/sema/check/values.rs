@@ -134,7 +134,7 @@ pub(super) fn mech_draws(m: &MechModel) -> bool {
 }
 
 pub(super) fn receptor_params(name: &str) -> Option<&'static [(&'static str, Dim)]> {
-    RECEPTORS.iter().find(|r| r.0 == name).map(|r| r.1)
+    crate::network::receptors::by_name(name).map(|r| r.params)
 }
 
 pub(super) const STIMULUS_FIELDS: &[&str] = &[
