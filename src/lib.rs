@@ -6,6 +6,7 @@
 //! for the module map and invariants.
 
 pub mod analysis;
+pub mod app;
 pub mod cli;
 pub mod diagnostics;
 pub mod files;

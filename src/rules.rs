@@ -318,7 +318,7 @@ pub fn steps(duration_ms: f64, dt_ms: f64) -> Result<f64, Broken> {
 }
 
 /// Sweep points × trials, when the product is within [`Limits::work_items`] (E0418). `points`
-/// may be saturated ([`crate::run::sweep_points`]).
+/// may be saturated ([`crate::model::sweep::sweep_points`]).
 pub fn work_items(points: u64, trials: u64) -> Result<u64, Broken> {
     let limit = limits().work_items;
     match points.checked_mul(trials) {

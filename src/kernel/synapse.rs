@@ -40,9 +40,9 @@
 use super::dag::{Dag, Id, Node, Op};
 use super::error::KernelError;
 use super::mechanism::{CompileEnv, CompiledMech, Env};
+use crate::model::ex::Draw;
 use crate::model::{MechModel, StateModel};
 use crate::rng::Rng;
-use crate::sema::ex::Draw;
 use crate::sim::tree::{CableTree, NodeId};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -201,7 +201,7 @@ impl SynapseMech {
         let state_in = |s: usize| IN_STATES + s as u32;
         let mut dag = Dag::default();
         let inputs: Vec<Id> = (0..names.len() as u32).map(|k| dag.input(k)).collect();
-        let lower = |dag: &mut Dag, ex: &crate::sema::ex::Ex, what: &str| {
+        let lower = |dag: &mut Dag, ex: &crate::model::ex::Ex, what: &str| {
             dag.from_ex(ex, &mut |name| {
                 names.iter().position(|x| *x == name).map(|k| inputs[k])
             })

@@ -8,7 +8,7 @@ use super::mechanism::{CompileEnv, CompiledMech, Env, IonPool};
 use super::program::{CHUNK, Program, Slot};
 use super::table::hay2011_mechanisms;
 use crate::model::MechModel;
-use crate::sema::ex::Ex;
+use crate::model::ex::Ex;
 
 const VS: [f64; 9] = [-90.0, -75.3, -61.7, -45.2, -20.0, -3.3, 0.0, 18.9, 40.0];
 const REL: f64 = 1e-12;

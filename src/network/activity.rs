@@ -76,7 +76,7 @@ pub struct TrialInput {
     /// The trial's seed.
     pub trial_seed: u64,
     /// Prepared-synapse index of each active synapse (`u32::MAX` for a replayed synapse that
-    /// is not in the anatomy, see [`super::replay`]).
+    /// is not in the anatomy, see [`crate::interop::replay`]).
     pub synapse: Vec<u32>,
     /// Population index of each active synapse.
     pub population: Vec<u32>,

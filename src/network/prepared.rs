@@ -97,7 +97,7 @@ impl PreparedNetwork {
     }
 
     /// The network with no synapse placed (no anatomy read): every population has an empty
-    /// synapse range. Replayed input ([`super::replay`]) brings its own synapse locations.
+    /// synapse range. Replayed input ([`crate::interop::replay`]) brings its own synapse locations.
     pub fn without_anatomy(network: &Network, section_labels: Vec<String>) -> PreparedNetwork {
         let mut cell_base = vec![0u32];
         for p in &network.populations {

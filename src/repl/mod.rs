@@ -11,11 +11,12 @@
 //! * Diagnostics use the same ariadne renderer as `isf check`.
 //!
 //! The frontend (line editing, history, highlighting, completion) is [`helper`] plus
-//! `src/cli/repl.rs`; this module does no terminal I/O, so tests drive it directly.
+//! `src/repl/terminal.rs`; this module does no terminal I/O, so tests drive it directly.
 
 pub mod format;
 pub mod helper;
 pub mod run;
+pub mod terminal;
 
 use crate::diagnostics::{Code, Diagnostic, render, suggest};
 use crate::model::Model;

@@ -17,13 +17,14 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::interop::replay::ReplayFile;
 use crate::kernel::{ActiveCell, CellConfig, MechPlacement};
 use crate::lower::cell::{LoweredCell, build_cell, read_morphology, region_label};
+use crate::model::sweep::{SweepTarget, SweepValue};
 use crate::model::{
     ExperimentModel, IonField, Model, NeuronModel, Recording, SiteSpec, StimulusKind, Value,
 };
 use crate::morph::{Morphology, arcs};
 use crate::network::{Network, PreparedNetwork, TrialInput};
 use crate::run::receptors::NetworkReceptors;
-use crate::sema::sweep::{self, SweepTarget, SweepValue};
+use crate::sema::sweep;
 use crate::sim::NodeId;
 use std::collections::HashMap;
 use std::path::Path;

@@ -4,9 +4,9 @@
 //! thread, a resumed run, a cluster array task — derives the same work items, the same seeds
 //! and the same shard membership without talking to the others.
 
+use crate::model::sweep::{SweepTarget, SweepValue, groups, sweep_points};
 use crate::model::{ExperimentModel, SweepAxisModel, Value};
 use crate::rng::trial_seed;
-use crate::sema::sweep::{SweepTarget, SweepValue};
 use serde::Serialize;
 
 pub mod cellsim;
@@ -25,30 +25,6 @@ pub struct WorkItem {
     pub trial: u64,
     /// Seed of this trial's random streams (see [`crate::rng::stream_seed`]).
     pub seed: u64,
-}
-
-/// Number of sweep points: the product over axis groups of each group's length (1 without a
-/// sweep). Zipped axes share a group and count once. Saturates at `u64::MAX` instead of
-/// wrapping, so an absurd grid is refused by the work-item limit ([`crate::rules::work_items`])
-/// rather than silently becoming a few points.
-pub fn sweep_points(axes: &[SweepAxisModel]) -> u64 {
-    groups(axes)
-        .iter()
-        .map(|g| axes[g[0]].values.len() as u64)
-        .fold(1u64, u64::saturating_mul)
-        .max(1)
-}
-
-/// Axis indices per group, groups in order of first appearance.
-fn groups(axes: &[SweepAxisModel]) -> Vec<Vec<usize>> {
-    let mut out: Vec<(u32, Vec<usize>)> = Vec::new();
-    for (i, a) in axes.iter().enumerate() {
-        match out.iter_mut().find(|(g, _)| *g == a.group) {
-            Some((_, v)) => v.push(i),
-            None => out.push((a.group, vec![i])),
-        }
-    }
-    out.into_iter().map(|(_, v)| v).collect()
 }
 
 /// The value index of every axis at sweep point `point`. The first group varies slowest

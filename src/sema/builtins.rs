@@ -5,9 +5,9 @@
 //! are checked for arity, named arguments and dimensions before any builder runs.
 
 use super::eval::{Evaluator, Names};
-use super::ex::Ex;
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::model::ex::Ex;
 use crate::source::Span;
 use crate::syntax::ast::{Arg, BinOp, Expr, ExprKind, Ident};
 use crate::units::Dim;
@@ -465,10 +465,10 @@ pub fn signature(name: &str) -> Option<&'static Signature> {
 
 /// Check and evaluate a call expression.
 /// `exprand()` / `unirand()`: a random draw, allowed only in a synapse's `event` block (the
-/// scope hands out the draw's variable; see [`crate::sema::ex::Draw`]).
+/// scope hands out the draw's variable; see [`crate::model::ex::Draw`]).
 fn draw(
     ev: &mut Evaluator,
-    kind: crate::sema::ex::Draw,
+    kind: crate::model::ex::Draw,
     args: &[Arg],
     span: Span,
     names: &mut dyn Names,
@@ -553,7 +553,7 @@ pub fn call(
             args: vec![("region".into(), Val::Str(r)), ("x".into(), x)],
         });
     }
-    if let Some(kind) = crate::sema::ex::Draw::from_builtin(fname) {
+    if let Some(kind) = crate::model::ex::Draw::from_builtin(fname) {
         return draw(ev, kind, args, span, names);
     }
     let Some(sig) = signature(fname) else {

@@ -4,9 +4,9 @@
 //! diagnostic and returning [`Val::Err`] so that callers continue without cascades.
 
 use super::builtins;
-use super::ex::Ex;
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::model::ex::Ex;
 use crate::source::Span;
 use crate::syntax::ast::{BinOp, Expr, ExprKind, UnOp, UnitExpr};
 use crate::units::{self, Dim};
@@ -24,7 +24,7 @@ pub trait Names {
     }
     /// A new random draw of kind `kind` (inside a synapse's `event` block only): the
     /// expression standing for it, or `None` where draws are not allowed.
-    fn draw(&mut self, _kind: crate::sema::ex::Draw) -> Option<Ex> {
+    fn draw(&mut self, _kind: crate::model::ex::Draw) -> Option<Ex> {
         None
     }
 }

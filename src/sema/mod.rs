@@ -6,7 +6,6 @@
 pub mod builtins;
 pub mod check;
 pub mod eval;
-pub mod ex;
 pub mod sweep;
 pub mod typed;
 pub mod value;

@@ -11,55 +11,13 @@
 //!
 //! Values are plain `f64` in the canonical unit of their dimension (ms, nA, nS, µm, …).
 
+use crate::model::ex::Ex;
+use crate::model::sweep::{PopField, RegionField, StimField, SweepTarget, SweepValue};
 use crate::model::{Density, NeuronModel, StimulusKind, StimulusModel};
 use crate::network::receptors;
 use crate::network::{Activity, Network, Population, Release, SingleShape, SynapseSource};
-use crate::sema::ex::Ex;
 use crate::units::Dim;
 use serde::Serialize;
-
-/// What one sweep axis changes.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "target", rename_all = "snake_case")]
-pub enum SweepTarget {
-    /// The experiment's `duration` (ms).
-    Duration,
-    /// The experiment's time step `dt` (ms).
-    Dt,
-    /// The neuron's `temperature` (°C).
-    Temperature,
-    /// The neuron's `v_init` (mV).
-    VInit,
-    /// A field of a stimulus.
-    Stimulus { stimulus: String, field: StimField },
-    /// `Ra`, `cm` or a reversal potential of a region block of the neuron.
-    Region { region: String, field: RegionField },
-    /// A parameter of a mechanism inserted in a region block (set uniformly in the region).
-    Mechanism {
-        region: String,
-        mechanism: String,
-        parameter: String,
-    },
-    /// A field of one population of the experiment's network (`None`: every population that
-    /// has the field, `*` in the path).
-    Population {
-        population: Option<String>,
-        field: PopField,
-    },
-}
-
-/// A numeric field of a stimulus.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StimField {
-    Amp,
-    Delay,
-    Duration,
-    Onset,
-    TauRise,
-    TauDecay,
-    Imax,
-}
 
 impl StimField {
     /// Fields of a stimulus kind, with their script names and dimensions.
@@ -83,66 +41,6 @@ impl StimField {
             ],
         }
     }
-}
-
-/// A passive field of a region block.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RegionField {
-    /// Axial resistivity (Ω·cm).
-    Ra,
-    /// Specific membrane capacitance (µF/cm²).
-    Cm,
-    /// A fixed reversal potential (`ena`, `ek`, …; mV).
-    Reversal(String),
-}
-
-/// A sweepable field of a presynaptic population.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "field", rename_all = "snake_case")]
-pub enum PopField {
-    /// Number of presynaptic cells (declared synapses: placement redone).
-    Cells,
-    /// Number of synapses (declared synapses: placement redone).
-    Synapses,
-    /// Regions synapses are placed on (placement redone).
-    Location,
-    /// Path-length range of placement from the soma, µm (placement redone).
-    Distance,
-    /// Release probability per presynaptic spike and synapse.
-    ReleaseProbability,
-    /// Delay of every receptor of the population (ms).
-    Delay,
-    /// A receptor parameter or weight: `receptor` as written (`glutamate`, `gaba`, `exp2syn`
-    /// or a declared synapse mechanism), `parameter` in that receptor's names.
-    Receptor { receptor: String, parameter: String },
-    /// A parameter of every activity generator of one kind in the population.
-    Activity {
-        generator: String,
-        parameter: String,
-    },
-}
-
-impl PopField {
-    /// True when a value changes where synapses are placed (the placement is redone for the
-    /// sweep point); other fields keep the placement.
-    pub fn moves_synapses(&self) -> bool {
-        matches!(
-            self,
-            PopField::Cells | PopField::Synapses | PopField::Location | PopField::Distance
-        )
-    }
-}
-
-/// One value of a sweep axis, in the target's canonical unit.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum SweepValue {
-    Num(f64),
-    /// A `(from, to)` length range, µm.
-    Pair(f64, f64),
-    /// A list of region names.
-    Regions(Vec<String>),
 }
 
 impl SweepValue {

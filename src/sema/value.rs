@@ -6,7 +6,7 @@
 //! symbolic. [`Val::Err`] is the poison value: it fits everywhere, so one mistake is reported
 //! once and does not cascade.
 
-use super::ex::Ex;
+use crate::model::ex::Ex;
 use crate::syntax::ast::DeclKind;
 use crate::units::Dim;
 

@@ -516,7 +516,7 @@ impl Session {
         if !ok {
             return;
         }
-        let sweep_points = crate::run::sweep_points(&axes);
+        let sweep_points = crate::model::sweep::sweep_points(&axes);
         // The work items are planned (and allocated) up front: their number is a checked fact.
         if let Err(b) = crate::rules::work_items(sweep_points, trials) {
             let mut d = Diagnostic::new(b.code, b.message);

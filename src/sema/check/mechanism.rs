@@ -265,7 +265,7 @@ impl Session {
                                                 match bad {
                                                     None => init_expr = Some(ex.clone().canonical(scale)),
                                                     Some(bad) if synapse => {
-                                                        let what = crate::sema::ex::Draw::parse_var(bad).map_or_else(|| format!("`{bad}`"), |(_, d)| format!("`{}()`", d.builtin()));
+                                                        let what = crate::model::ex::Draw::parse_var(bad).map_or_else(|| format!("`{bad}`"), |(_, d)| format!("`{}()`", d.builtin()));
                                                         ev.diags.push(Diagnostic::new(Code::E0316, format!("the initial value of `{}` depends on {what}", bnd.name.name)).label(e.span, "a synapse state starts from constants and parameters only").help("states change in the `event` block and by `derivative` equations"));
                                                     }
                                                     Some(bad) => {

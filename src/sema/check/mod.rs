@@ -19,11 +19,12 @@ pub use values::{RECORDABLE, lower_val};
 
 use super::builtins::{self, POSITION_VARS};
 use super::eval::{Evaluator, Names, resolve_unit};
-use super::ex::Ex;
-use super::sweep::{Schema, SchemaInput, SweepTarget, SweepValue, ValueKind};
+use super::sweep::{Schema, SchemaInput, ValueKind};
 use super::typed;
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::model::ex::Ex;
+use crate::model::sweep::{SweepTarget, SweepValue};
 use crate::model::{self, *};
 use crate::rules;
 use crate::source::{FileId, Origin, SourceMap, Span};
@@ -190,7 +191,7 @@ struct Scope<'a> {
 }
 
 impl Names for Scope<'_> {
-    fn draw(&mut self, kind: crate::sema::ex::Draw) -> Option<Ex> {
+    fn draw(&mut self, kind: crate::model::ex::Draw) -> Option<Ex> {
         let k = self.draws.as_mut()?;
         *k += 1;
         Some(Ex::var(&kind.var(*k - 1), 1.0))

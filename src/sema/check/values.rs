@@ -130,7 +130,7 @@ pub(super) fn mech_draws(m: &MechModel) -> bool {
         e.expr.vars(&mut used);
     }
     used.iter()
-        .any(|n| crate::sema::ex::Draw::parse_var(n).is_some())
+        .any(|n| crate::model::ex::Draw::parse_var(n).is_some())
 }
 
 pub(super) fn receptor_params(name: &str) -> Option<&'static [(&'static str, Dim)]> {

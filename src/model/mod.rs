@@ -5,7 +5,10 @@
 //! [`Ex`] expressions whose result is in the unit named beside them. `isf plan` prints this;
 //! later stages extend it with compartments, kernels, synapses and trials.
 
-use crate::sema::ex::Ex;
+pub mod ex;
+pub mod sweep;
+
+use ex::Ex;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -430,10 +433,10 @@ pub struct ReplaySource {
 pub struct SweepAxisModel {
     /// The path as written (`stimulus.step.amp`), for messages and stored metadata.
     pub path: String,
-    pub target: crate::sema::sweep::SweepTarget,
+    pub target: sweep::SweepTarget,
     /// Canonical unit of the values (`nA`, `ms`, `1`, …) for display.
     pub unit: String,
-    pub values: Vec<crate::sema::sweep::SweepValue>,
+    pub values: Vec<sweep::SweepValue>,
     /// Axes with the same group vary together (`sweep zip`); groups form a grid, the first
     /// group varying slowest.
     pub group: u32,
