@@ -24,10 +24,11 @@ use crate::interop::formats::activation::{ActivationRow, data_lines, parse_activ
 use crate::interop::formats::spike_times::{
     SpikeTimeRow, looks_like_spike_times, parse_spike_times,
 };
-use crate::network::activity::{SpikeSource, TrialInput};
+use crate::network::activity::TrialInput;
 use crate::network::placement::{Placement, Placer};
 use crate::network::prepared::PreparedNetwork;
 use crate::network::types::Network;
+use crate::network::types::SpikeSource;
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -24,44 +24,10 @@
 //!   synapse in ID order (as ISF assigns them even to inactive synapses).
 
 use super::prepared::PreparedNetwork;
-use super::types::{Activity, PhaseRule, Release, SingleShape};
+use super::types::{Activity, PhaseRule, Release, SingleShape, SpikeSource};
 use crate::rng::Rng;
 use crate::rng::{ACTIVITY, RELEASE, WEIGHTS, population_stream, stream_seed};
 use rayon::prelude::*;
-
-/// The generator a presynaptic spike came from (ISF's spike-source labels).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum SpikeSource {
-    /// Ongoing Poisson activity (`poissontrain`).
-    Ongoing = 0,
-    /// Evoked PSTH (`pointcell_PSTH`).
-    Psth = 1,
-    /// Other point-cell distributions.
-    PointCell = 2,
-    /// Explicit spike times.
-    Explicit = 3,
-}
-
-impl SpikeSource {
-    /// All sources, by discriminant.
-    pub const ALL: [SpikeSource; 4] = [
-        SpikeSource::Ongoing,
-        SpikeSource::Psth,
-        SpikeSource::PointCell,
-        SpikeSource::Explicit,
-    ];
-
-    /// ISF's label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SpikeSource::Ongoing => "poissontrain",
-            SpikeSource::Psth => "pointcell_PSTH",
-            SpikeSource::PointCell => "pointcell",
-            SpikeSource::Explicit => "spike_times",
-        }
-    }
-}
 
 /// The synaptic input of one trial, structure of arrays.
 ///

@@ -19,7 +19,7 @@ pub mod prepared;
 pub mod receptors;
 pub mod types;
 
-pub use activity::{ActiveSynapse, SpikeSource, TrialInput, generate_trial, generate_trials};
+pub use activity::{ActiveSynapse, TrialInput, generate_trial, generate_trials};
 pub use placement::{Placement, Placer};
 pub use prepared::{Anatomy, PreparedNetwork};
 pub use types::*;

@@ -47,7 +47,7 @@ pub fn read_anatomies(
     Ok(out)
 }
 
-/// Which spike-source labels a synapse keeps (bit i = [`super::activity::SpikeSource`] i).
+/// Which spike-source labels a synapse keeps (bit i = [`super::types::SpikeSource`] i).
 pub(crate) type SourceMask = u8;
 
 /// A network ready for trial generation.
@@ -284,7 +284,7 @@ impl PreparedNetwork {
     }
 
     fn apply_modify(&mut self) {
-        use super::activity::SpikeSource;
+        use super::types::SpikeSource;
         for m in &self.network.modify {
             let NetworkModify::SilenceBySomaDistance {
                 ranges,
