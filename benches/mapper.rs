@@ -5,10 +5,10 @@
 //! ~25,000 synapses (the example embedding has 24,780); nrOfSamples = 50. Prints the
 //! preparation time and the time per realization.
 
-use isf::formats::amira::ScalarField;
-use isf::formats::mapper_tables::{Class, Connections, NrCells, PstConstants, class_of};
+use isf::mapper::amira::ScalarField;
+use isf::mapper::tables::{Class, Connections, NrCells, PstConstants, class_of};
 use isf::mapper::{BoutonFiles, MapInputs, MapOptions, map, prepare};
-use isf::network::rng::Rng;
+use isf::rng::Rng;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -120,7 +120,8 @@ fn main() {
         return;
     }
     let morph = isf::morph::Morphology::read(&inputs_dir.join("86_C2_center.hoc")).unwrap();
-    let net = isf::network::isf_network_param(&inputs_dir.join("network.param")).unwrap();
+    let net =
+        isf::interop::network_param::isf_network_param(&inputs_dir.join("network.param")).unwrap();
     let pops: Vec<(String, String, u64)> = net
         .populations
         .iter()

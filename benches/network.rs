@@ -1,10 +1,11 @@
 //! Network input timing on the conformance cell (S4): file parsing and preparation, then
 //! activity + release for one 300 ms trial, single thread. Prints the figures.
 
-use isf::formats::param::{cell_params, read_param_file};
+use isf::interop::formats::param::{cell_params, read_param_file};
+use isf::interop::network_param::isf_network_param;
 use isf::morph::{discretize, hoc};
-use isf::network::{Placer, PreparedNetwork, generate_trial, isf_network_param};
-use isf::run::trial_seed;
+use isf::network::{Placer, PreparedNetwork, generate_trial};
+use isf::rng::trial_seed;
 use std::path::PathBuf;
 use std::time::Instant;
 

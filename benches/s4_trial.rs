@@ -81,7 +81,7 @@ fn main() {
         let inp = isf::network::generate_trial(prep, items[0].seed, exp.duration_ms);
         let input_s = w4.elapsed().as_secs_f64();
         let receptors =
-            isf::kernel::synapse::NetworkReceptors::new(&prep.network, &c.model.mechanisms)
+            isf::run::receptors::NetworkReceptors::new(&prep.network, &c.model.mechanisms)
                 .expect("receptors");
         let set = receptors.synapses(&inp).expect("synapses");
         let n = set.synapses.len();

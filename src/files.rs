@@ -14,7 +14,13 @@
 //! sees half a file. Its temporary names (`.tmp-<pid>@<host tag>-<n>-<name>`) say which process
 //! on which machine wrote them, which is how the store tells abandoned temporaries from live
 //! ones (`store::frame::temp_is_stale`).
+//!
+//! [`FileError`] is the located error (`file:line:column`, no span) of every data file that
+//! is not in the source map: morphologies, ISF's files, the mapper's inputs.
 
+use crate::diagnostics::{Code, Diagnostic};
+use serde::Serialize;
+use std::fmt;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -242,3 +248,69 @@ mod tests {
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
     }
 }
+
+/// A located error in a legacy input file (morphology, `.param`, …).
+///
+/// `line` and `column` are 1-based; `0` means "the whole file" (e.g. an I/O error or a
+/// problem that has no single location, such as a missing soma).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileError {
+    /// Stable diagnostic code (E07xx morphology, E08xx parameter files).
+    pub code: Code,
+    /// One line, lower case, no trailing period.
+    pub message: String,
+    /// File name as given by the caller (may be a pseudo name such as `<string>`).
+    pub file: String,
+    /// 1-based line, 0 if not applicable.
+    pub line: usize,
+    /// 1-based column (in characters), 0 if not applicable.
+    pub column: usize,
+}
+
+impl FileError {
+    /// A new error at `line:column` of `file`.
+    pub fn new(
+        code: Code,
+        message: impl Into<String>,
+        file: &str,
+        line: usize,
+        column: usize,
+    ) -> FileError {
+        FileError {
+            code,
+            message: message.into(),
+            file: file.to_string(),
+            line,
+            column,
+        }
+    }
+
+    /// `file:line:col` (or `file:line`, or `file` when the position is unknown).
+    pub fn location(&self) -> String {
+        match (self.line, self.column) {
+            (0, _) => self.file.clone(),
+            (l, 0) => format!("{}:{}", self.file, l),
+            (l, c) => format!("{}:{}:{}", self.file, l, c),
+        }
+    }
+
+    /// Convert into a span-less [`Diagnostic`] whose message starts with the location, for
+    /// rendering alongside diagnostics of source files that are in the source map.
+    pub fn to_diagnostic_plain(&self) -> Diagnostic {
+        Diagnostic::new(self.code, format!("{}: {}", self.location(), self.message))
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "error[{}]: {}: {}",
+            self.code.as_str(),
+            self.location(),
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for FileError {}

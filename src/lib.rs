@@ -10,10 +10,11 @@
 extern crate self as isf;
 
 pub mod analysis;
+pub mod app;
 pub mod cli;
 pub mod diagnostics;
 pub mod files;
-pub mod formats;
+pub mod interop;
 pub mod kernel;
 pub mod lower;
 pub mod mapper;
@@ -23,12 +24,13 @@ pub mod network;
 pub mod plot;
 pub mod reduce;
 pub mod repl;
+pub mod rng;
 pub mod rules;
 pub mod run;
 pub mod sema;
 pub mod sim;
-pub mod simrun_import;
 pub mod source;
 pub mod stdlib;
 pub mod store;
 pub mod syntax;
+pub mod units;

@@ -1,4 +1,4 @@
-//! The `isf` binary: a thin wrapper around [`isf::cli::main`].
+//! The `isf` binary: a thin wrapper around [`isf::app::main`].
 
 fn main() {
     // `isf plan … | head` must end quietly when the reader goes away, as other Unix tools do,
@@ -8,5 +8,5 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    std::process::exit(isf::cli::main());
+    std::process::exit(isf::app::main());
 }

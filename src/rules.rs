@@ -3,8 +3,8 @@
 //! A probability of 1.3 is the same mistake whether it is a `release_probability` in a
 //! script, a `psth` bin, or a `releaseProb` in a network parameter file, so it gets the same
 //! code and wording everywhere. The checker ([`crate::sema`]) turns a [`Broken`] rule into a
-//! located diagnostic; the file readers ([`crate::network::param`], [`crate::formats::param`])
-//! into a [`crate::formats::FileError`] at the value's line and column. This module depends on
+//! located diagnostic; the file readers ([`crate::network::param`], [`crate::interop::formats::param`])
+//! into a [`crate::files::FileError`] at the value's line and column. This module depends on
 //! nothing but the code registry, so every phase may use it without breaking the one-way
 //! layering (syntax → sema → lower → run).
 //!
@@ -335,7 +335,7 @@ pub fn steps(duration_ms: f64, dt_ms: f64) -> Result<f64, Broken> {
 }
 
 /// Sweep points × trials, when the product is within [`Limits::work_items`] (E0418). `points`
-/// may be saturated ([`crate::run::sweep_points`]).
+/// may be saturated ([`crate::model::sweep::sweep_points`]).
 pub fn work_items(points: u64, trials: u64) -> Result<u64, Broken> {
     let limit = limits().work_items;
     match points.checked_mul(trials) {

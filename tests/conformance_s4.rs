@@ -34,10 +34,10 @@ mod common;
 
 use common::conformance::{DT_MS, conformance_dir, s4_network, spikes};
 use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
-use isf::kernel::synapse::synapses_from_trial_input;
 use isf::kernel::{ActiveCell, CellConfig};
 use isf::network::generate_trial;
-use isf::run::trial_seed;
+use isf::rng::trial_seed;
+use isf::run::receptors::synapses_from_trial_input;
 use rayon::prelude::*;
 use std::path::Path;
 
@@ -463,7 +463,7 @@ fn s4_statistics_match_neuron() {
         let mut kinds = std::collections::BTreeMap::new();
         for pop in &prep.network.populations {
             for r in &pop.receptors {
-                let k = isf::kernel::synapse::receptor_from_network(r, &[]).expect("receptor");
+                let k = isf::run::receptors::receptor_from_network(r, &[]).expect("receptor");
                 *kinds
                     .entry(format!(
                         "{} {:?} w {:?} delay {}",

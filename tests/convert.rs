@@ -5,8 +5,8 @@
 mod common;
 
 use isf::diagnostics::Code;
+use isf::interop::cell_param::convert_file;
 use isf::lower::cell::{LoweredCell, build_cell};
-use isf::lower::isf_param::convert_file;
 use std::path::{Path, PathBuf};
 
 /// A fresh temporary directory and its path; the directory is removed when the guard drops.
@@ -374,7 +374,7 @@ fn network_param_converts_through_the_cli() {
         checked.diagnostics.iter().take(3).collect::<Vec<_>>()
     );
     let mut a = isf::network::lower::from_model(&checked.model.networks[0]).unwrap();
-    let mut b = isf::network::isf_network_param(&param).unwrap();
+    let mut b = isf::interop::network_param::isf_network_param(&param).unwrap();
     for n in [&mut a, &mut b] {
         n.name.clear();
         for p in &mut n.populations {

@@ -295,7 +295,7 @@ fn outsidescale_sections_convert_and_lower_to_isfs_rule() {
             listed[0], listed[1]
         ),
     );
-    let text = isf::lower::isf_param::convert_file(&p, &dir, "Hot").expect("converts");
+    let text = isf::interop::cell_param::convert_file(&p, &dir, "Hot").expect("converts");
     let want = format!(
         "Ca_HVA {{ gbar: uniform_range(0.004 S/cm2, from: 100 um, to: 300 um, outside: 0.1, outside_sections: [{}, {}]) }}",
         listed[0], listed[1]
@@ -348,7 +348,7 @@ fn outsidescale_sections_convert_and_lower_to_isfs_rule() {
         r#""Ca_HVA": {"spatial": "uniform_range", "gCa_HVAbar": 0.004, "begin": 100.0, "end": 300.0,
                       "outsidescale": 0.1, "outsidescale_sections": [2.5]}"#,
     );
-    let errs = isf::lower::isf_param::convert_file(&bad, &dir, "B").expect_err("rejected");
+    let errs = isf::interop::cell_param::convert_file(&bad, &dir, "B").expect_err("rejected");
     assert!(errs.iter().any(|e| e.code == Code::E0802), "{errs:?}");
 }
 
@@ -401,7 +401,7 @@ neuron C {{
 
 #[test]
 fn network_names_are_identifiers_and_never_keywords() {
-    use isf::lower::isf_param::{identifier_for, identifier_problem};
+    use isf::interop::cell_param::{identifier_for, identifier_problem};
     assert_eq!(
         identifier_for(Path::new("x/network.param"), "net"),
         "Network"

@@ -98,7 +98,7 @@ const ELSEWHERE: &[(&str, &str)] = &[
     ),
     (
         "E0006",
-        "REPL input that is not UTF-8 (tests/repl_pty.rs, src/cli/repl.rs)",
+        "REPL input that is not UTF-8 (tests/repl_pty.rs, src/repl/terminal.rs)",
     ),
     (
         "E0421",

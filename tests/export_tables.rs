@@ -428,7 +428,7 @@ fn npy_and_parquet_read_back_in_python() {
 /// table's own `point` (the section point) stays, the sweep point becomes `sweep_point`.
 #[test]
 fn per_trial_and_older_tables_get_trial_columns_at_export() {
-    use isf::formats::activation::ActivationRow;
+    use isf::interop::formats::activation::ActivationRow;
     use isf::run::tables::complete;
     use isf::store::export::{Layout, frame, frame_to_csv};
     use isf::store::{Metadata, Table};

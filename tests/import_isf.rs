@@ -135,7 +135,7 @@ fn generate(parent: &Path, old: bool) -> Generated {
         }
     };
     for (i, &n) in trials.iter().enumerate() {
-        let mut s = String::from(isf::formats::activation::HEADER);
+        let mut s = String::from(isf::interop::formats::activation::HEADER);
         s.push('\n');
         let (mut rows, mut sum) = (0, 0.0);
         for (ty, count) in [("L4ss_C2", 2 + i), ("VPM_C2", 3)] {
@@ -164,7 +164,7 @@ fn generate(parent: &Path, old: bool) -> Generated {
         .unwrap();
         syn_rows.push(rows);
         syn_sum.push(sum);
-        let mut c = String::from(isf::formats::presynaptic::HEADER);
+        let mut c = String::from(isf::interop::formats::presynaptic::HEADER);
         c.push('\n');
         for id in 0..4 + i {
             writeln!(c, "L4ss_C2\t{}\t{},{},", id * 3, 1.5 + id as f64, 90.25).unwrap();
@@ -636,7 +636,7 @@ fn legacy_run_imports_as_the_activation_reader_reads_it() {
     assert_eq!(sa.keys().unwrap().len(), files.len());
     let mut total = 0;
     for (n, f) in files.iter().enumerate() {
-        let want = isf::formats::activation::read_activation_file(f).unwrap();
+        let want = isf::interop::formats::activation::read_activation_file(f).unwrap();
         let t = sa.get_table(&format!("p000000_t{n:06}")).unwrap();
         assert_eq!(t.rows().unwrap(), want.len(), "{}", f.display());
         let got: f64 = lists(&t, "release_times_ms").iter().flatten().sum();

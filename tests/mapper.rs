@@ -4,9 +4,9 @@
 
 mod common;
 
-use isf::formats::amira::{ScalarField, write_am};
-use isf::formats::mapper_tables::{Class, Connections, NrCells, PstConstants};
+use isf::mapper::amira::{ScalarField, write_am};
 use isf::mapper::grid::{CellGrid, MapSection, length_area, map_sections};
+use isf::mapper::tables::{Class, Connections, NrCells, PstConstants};
 use isf::mapper::{BoutonFiles, MapInputs, MapOptions, map};
 use isf::morph::Morphology;
 use isf::run::exec::TrialRunner;
@@ -439,9 +439,9 @@ fn isf_map_files_read_back_and_run_in_a_network() {
     assert!(stdout.contains("per realization"), "{stdout}");
     let syn_path = out.join("86_C2_center_synapses.syn");
     let con_path = out.join("86_C2_center_synapses.con");
-    let syn = isf::formats::syn::read_syn_file(&syn_path).unwrap();
-    let con = isf::formats::con::read_con_file(&con_path).unwrap();
-    isf::formats::con::check_against_syn(&con, &syn).unwrap();
+    let syn = isf::interop::formats::syn::read_syn_file(&syn_path).unwrap();
+    let con = isf::interop::formats::con::read_con_file(&con_path).unwrap();
+    isf::interop::formats::con::check_against_syn(&con, &syn).unwrap();
     assert_eq!(syn.cell.as_deref(), Some("86_C2_center"));
     assert_eq!(
         con.anatomical_id.as_deref(),
@@ -759,7 +759,7 @@ proptest::proptest! {
             while !text.is_char_boundary(p) { p -= 1; }
             text.insert_str(p, ins);
         }
-        match isf::formats::amira::parse_am(&text, "fuzz.am") {
+        match isf::mapper::amira::parse_am(&text, "fuzz.am") {
             Err(e) => proptest::prop_assert_eq!(e.code.as_str(), "E0820"),
             Ok(mut f) => {
                 f.crop_nonzero();
@@ -776,10 +776,10 @@ proptest::proptest! {
     /// Arbitrary text in the sheets never panics.
     #[test]
     fn arbitrary_sheets_never_panic(text in "(CELL TYPE|L5tt|EXCITATORY|\t|\n|[0-9.e-]{1,4}|x){0,40}") {
-        if let Err(e) = isf::formats::mapper_tables::parse_nr_cells(&text, "n.csv") {
+        if let Err(e) = isf::mapper::tables::parse_nr_cells(&text, "n.csv") {
             proptest::prop_assert_eq!(e.code.as_str(), "E0821");
         }
-        if let Err(e) = isf::formats::mapper_tables::parse_connections(&text, "c.csv") {
+        if let Err(e) = isf::mapper::tables::parse_connections(&text, "c.csv") {
             proptest::prop_assert_eq!(e.code.as_str(), "E0822");
         }
     }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use isf::formats::param::{cell_params, read_param_file};
+use isf::interop::formats::param::{cell_params, read_param_file};
 use isf::morph::{
     Discretization, Label, LabelPassive, Morphology, discretize, geometry, hoc, modify, swc,
 };

@@ -4,7 +4,7 @@
 mod common;
 
 use isf::diagnostics::Code;
-use isf::formats::param::{cell_params, parse_param};
+use isf::interop::formats::param::{cell_params, parse_param};
 use isf::morph::{Discretization, LabelPassive, MorphError, discretize, geometry, hoc, swc};
 use proptest::prelude::*;
 use std::path::PathBuf;
@@ -171,8 +171,9 @@ fn e0716_unsupported_statement() {
 
 #[test]
 fn e08xx_param_errors() {
-    let e = isf::formats::param::read_param_file(std::path::Path::new("/nonexistent.param"))
-        .expect_err("missing file");
+    let e =
+        isf::interop::formats::param::read_param_file(std::path::Path::new("/nonexistent.param"))
+            .expect_err("missing file");
     assert_eq!(e.code, Code::E0801);
     let e = parse_param("{\n 'a': [1, 2\n}", "p.param").expect_err("bad list");
     assert_eq!((e.code, e.line, e.column), (Code::E0802, 3, 1));

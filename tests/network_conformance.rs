@@ -4,14 +4,13 @@
 
 mod common;
 
-use isf::formats::activation::{parse_activation, read_activation_file, write_activation};
-use isf::formats::param::{cell_params, read_param_file};
+use isf::interop::formats::activation::{parse_activation, read_activation_file, write_activation};
+use isf::interop::formats::param::{cell_params, read_param_file};
+use isf::interop::network_param::isf_network_param;
+use isf::interop::replay::{activation_rows, replay};
 use isf::morph::{discretize, hoc};
-use isf::network::{
-    Placer, PreparedNetwork, Release, activation_rows, generate_trial, generate_trials,
-    isf_network_param, replay,
-};
-use isf::run::trial_seed;
+use isf::network::{Placer, PreparedNetwork, Release, generate_trial, generate_trials};
+use isf::rng::trial_seed;
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -2,9 +2,11 @@
 
 mod common;
 
-use isf::formats::param::read_param_file;
+use isf::interop::formats::param::read_param_file;
+use isf::interop::network_param::isf_network_param;
+use isf::interop::to_isf::network_param_to_isf;
+use isf::network::Network;
 use isf::network::lower::from_model;
-use isf::network::{Network, isf_network_param, network_param_to_isf};
 use std::path::PathBuf;
 
 fn normalized(mut n: Network) -> Network {
@@ -126,7 +128,7 @@ fn every_activity_generator_round_trips_through_isf() {
     net.populations[0].activity = kinds[..4].to_vec();
     net.populations[1].activity = kinds[4..7].to_vec();
     net.populations[2].activity = kinds[7..].to_vec();
-    let text = isf::network::to_isf::network_to_isf(&net, &dir).unwrap();
+    let text = isf::interop::to_isf::network_to_isf(&net, &dir).unwrap();
     for f in [
         "psth_count(",
         "normal_spike(",

@@ -4,9 +4,9 @@
 //! simulator is reproducible. Also: reading the inputs from a store in the layout of `isf
 //! analyze synapses --distance-bin` / `isf analyze spikes`, and its coded errors.
 
-use isf::network::rng::Rng;
 use isf::reduce::cosine::RaisedCosine;
 use isf::reduce::glm::{self, GlmConfig, GlmInputs, roc_auc};
+use isf::rng::Rng;
 use isf::store::{Column, Metadata, Store};
 use ndarray::Array3;
 

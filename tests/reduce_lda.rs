@@ -7,7 +7,7 @@
 
 mod common;
 
-use isf::network::rng::Rng;
+use isf::rng::Rng;
 use isf::store::{Column, Metadata, Store, Table};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -7,11 +7,11 @@
 mod common;
 
 use common::conformance::{conformance_dir, s4_network};
-use isf::formats::activation::{HEADER, read_activation_file};
-use isf::kernel::synapse::synapses_from_trial_input;
-use isf::network::{activation_rows, replay};
+use isf::interop::formats::activation::{HEADER, read_activation_file};
+use isf::interop::replay::{activation_rows, replay};
 use isf::run::cellsim::CellRunner;
 use isf::run::exec::{TrialOutput, TrialRunner};
+use isf::run::receptors::synapses_from_trial_input;
 use isf::run::{point_values, work_items};
 use isf::store::{Column, Table};
 use std::path::{Path, PathBuf};
@@ -374,7 +374,7 @@ fn plan_hash_covers_replay_contents() {
 
 mod fuzz {
     use super::*;
-    use isf::network::replay::{ReplayFile, trial_input};
+    use isf::interop::replay::{ReplayFile, trial_input};
     use proptest::prelude::*;
 
     /// Fields that make near-valid lines of both formats.

@@ -2,8 +2,8 @@
 //! ISF network `.param` file gets the same diagnostic code, by the shared `isf::rules`.
 
 use isf::diagnostics::Code;
-use isf::formats::param::{cell_params, parse_param};
-use isf::network::param::network_from_param;
+use isf::interop::formats::param::{cell_params, parse_param};
+use isf::interop::network_param::network_from_param;
 use std::path::Path;
 
 /// The codes `isf check` reports for a script.

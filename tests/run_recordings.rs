@@ -48,7 +48,7 @@ experiment E {
     );
     assert_eq!(exp.sweep[0].unit, "nA");
     for v in &exp.sweep[0].values {
-        let isf::sema::sweep::SweepValue::Num(value) = v else {
+        let isf::model::sweep::SweepValue::Num(value) = v else {
             panic!("{v:?}")
         };
         assert!((0.5..1.5).contains(value), "{value}");

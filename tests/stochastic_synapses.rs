@@ -14,9 +14,9 @@
 mod common;
 
 use common::synth::cylinder_cell;
-use isf::kernel::synapse::{Receptor, Synapse, SynapseKernel, peaknorm, receptor_seed};
-use isf::network::activity::{RECEPTOR_DRAWS, population_stream};
-use isf::run::trial_seed;
+use isf::kernel::synapse::{Receptor, Synapse, SynapseKernel, peaknorm};
+use isf::rng::trial_seed;
+use isf::rng::{RECEPTOR_DRAWS, population_stream, receptor_seed};
 use isf::sim::CableTree;
 use std::path::Path;
 use std::process::Command;
@@ -456,7 +456,7 @@ fn network_param_with_stochastic_receptors_checks_converts_and_runs() {
 "#
     );
     std::fs::write(d.join("net.param"), param).unwrap();
-    let net = isf::network::isf_network_param(&d.join("net.param")).unwrap();
+    let net = isf::interop::network_param::isf_network_param(&d.join("net.param")).unwrap();
     assert_eq!(net.populations[0].release, isf::network::Release::Dynamic);
     let gmax = |p: usize| {
         net.populations[p].receptors[0]

@@ -198,13 +198,9 @@ fn python_reader_reads_what_isf_writes() {
 /// isf reads them.
 #[test]
 fn python_reader_reads_the_golden_stores() {
-    if let Err(why) = python_ready() {
-        common::skip::skip(
-            &format!("python reader test: {why}"),
-            &format!("install them with `pip install {}`", PY_MODULES.join(" ")),
-        );
+    let Some(py) = common::python::ready(PY_MODULES) else {
         return;
-    }
+    };
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
     for v in [1, 2] {
@@ -225,10 +221,8 @@ fn python_reader_reads_the_golden_stores() {
         let x_file = tmp.path().join(format!("x{v}.bin"));
         std::fs::write(&vm_file, raw(vm.column("vm").unwrap())).unwrap();
         std::fs::write(&x_file, raw(mixed.column("x").unwrap())).unwrap();
-        let py = format!(
+        let script = format!(
             r#"
-import sys
-sys.path.insert(0, {lib:?})
 from isf_store import Store
 s = Store({root:?})
 assert s.verify() == [], s.verify()
@@ -245,12 +239,14 @@ assert len(s.load_table("tables/appended")) == 5
 assert len(s.load_table("tables/empty")) == 0
 print("golden v{v} ok")
 "#,
-            lib = here.join("src/store/python").display().to_string(),
             root = root.display().to_string(),
             vm = vm_file.display().to_string(),
             x = x_file.display().to_string(),
         );
-        let out = Command::new("python3").args(["-c", &py]).output().unwrap();
+        let out = common::python::command(&py)
+            .args(["-c", &script])
+            .output()
+            .unwrap();
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

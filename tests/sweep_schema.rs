@@ -6,10 +6,11 @@
 
 mod common;
 
+use isf::model::sweep::{SweepTarget, SweepValue};
 use isf::model::{ExperimentModel, Model};
 use isf::run::cellsim::CellRunner;
-use isf::sema::sweep::{Range, SchemaEntry, SweepTarget, SweepValue, ValueKind};
-use isf::sema::units::Dim;
+use isf::sema::sweep::{Range, SchemaEntry, ValueKind};
+use isf::units::Dim;
 
 fn script() -> String {
     let swc = concat!(

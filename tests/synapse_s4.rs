@@ -1,7 +1,7 @@
 //! One trial of the network case S4 (`conformance/README.md`) end to end: the S4 network
 //! (`inputs/network.param`, 24,780 placed synapses), one trial's release times from
 //! [`isf::network::generate_trial`], turned into synapses with
-//! [`isf::kernel::synapse::synapses_from_trial_input`], on the 86_C2_center active cell for
+//! [`isf::run::receptors::synapses_from_trial_input`], on the 86_C2_center active cell for
 //! 300 ms. Reports the somatic spike count and the mean soma Vm over [0, 245) ms next to the
 //! reference statistics (4.30 ± 1.13 spikes, −62.02 ± 1.11 mV across 20 NEURON trials with other
 //! random numbers). Only sanity bounds are asserted (one trial is a single random draw).
@@ -12,11 +12,11 @@ mod common;
 
 use common::conformance::s4_network;
 use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
-use isf::kernel::synapse::synapses_from_trial_input;
 use isf::kernel::{ActiveCell, CellConfig};
+use isf::run::receptors::synapses_from_trial_input;
 
 use isf::network::generate_trial;
-use isf::run::trial_seed;
+use isf::rng::trial_seed;
 use std::path::PathBuf;
 use std::time::Instant;
 

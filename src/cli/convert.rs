@@ -1,11 +1,11 @@
 //! `isf convert FILE.param [-o FILE] [--name NAME]`: print an ISF cell parameter file as a
-//! readable isf `neuron` declaration (see [`crate::lower::isf_param`] for what is accepted), or
+//! readable isf `neuron` declaration (see [`crate::interop::cell_param`] for what is accepted), or
 //! an ISF network parameter file (one with a `network` entry and no `neuron`) as a `network`
-//! declaration (see [`crate::network::network_param_to_isf`]).
+//! declaration (see [`crate::interop::to_isf::network_param_to_isf`]).
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::lower::isf_param::{
+use crate::files::FileError;
+use crate::interop::cell_param::{
     Catalogue, Place, convert_file_with, identifier_for, identifier_problem, mechanisms_in_text,
     relative_to,
 };
@@ -81,7 +81,8 @@ fn catalogue(imports: &[PathBuf], out_dir: &std::path::Path) -> Result<Catalogue
     if !errors.is_empty() {
         return Err(errors);
     }
-    cat.places.extend(crate::lower::isf_param::stdlib_places());
+    cat.places
+        .extend(crate::interop::cell_param::stdlib_places());
     Ok(cat)
 }
 
@@ -105,7 +106,7 @@ pub fn run(args: ConvertArgs) -> i32 {
             .unwrap_or_else(|| PathBuf::from(".")),
         None => PathBuf::from("."),
     };
-    let root = crate::formats::param::read_param_file(&args.file);
+    let root = crate::interop::formats::param::read_param_file(&args.file);
     let is_network =
         matches!(&root, Ok(r) if r.get("network").is_some() && r.get("neuron").is_none());
     let result = if is_network {
@@ -118,20 +119,22 @@ pub fn run(args: ConvertArgs) -> i32 {
             .parent()
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("."));
-        root.and_then(|r| crate::network::param::network_from_param(&r, &file, &param_dir, &name))
-            .map_err(|e| vec![e])
-            .and_then(|net| {
-                crate::network::to_isf::network_to_isf(&net, &out_dir).map_err(|m| {
-                    vec![crate::formats::FileError::new(
-                        crate::diagnostics::Code::E0802,
-                        m,
-                        &file,
-                        0,
-                        0,
-                    )]
-                })
+        root.and_then(|r| {
+            crate::interop::network_param::network_from_param(&r, &file, &param_dir, &name)
+        })
+        .map_err(|e| vec![e])
+        .and_then(|net| {
+            crate::interop::to_isf::network_to_isf(&net, &out_dir).map_err(|m| {
+                vec![crate::files::FileError::new(
+                    crate::diagnostics::Code::E0802,
+                    m,
+                    &file,
+                    0,
+                    0,
+                )]
             })
-            .map(|body| format!("// Converted by `isf convert` from {file}.\n\n{body}"))
+        })
+        .map(|body| format!("// Converted by `isf convert` from {file}.\n\n{body}"))
     } else {
         let name = args
             .name

@@ -485,8 +485,7 @@ fn write_export(
     bytes: &[u8],
     shape: Option<(usize, usize)>,
 ) -> Result<i32, StoreError> {
-    crate::files::write_atomic(out, bytes)
-        .map_err(|e| StoreError::io(Some(key), out, &e))?;
+    crate::files::write_atomic(out, bytes).map_err(|e| StoreError::io(Some(key), out, &e))?;
     let shape = shape.map_or(String::new(), |(r, c)| format!(", {r} rows × {c} columns"));
     eprintln!(
         "wrote {} ({}{shape})",
@@ -557,7 +556,7 @@ fn print_problem(d: &Diagnostic) {
 fn import_isf(folders: &[PathBuf], into: &PathBuf) -> Result<i32, StoreError> {
     let start = std::time::Instant::now();
     let (store, _lock) = Store::create_locked(into, "isf db import-isf")?;
-    let report = crate::simrun_import::import(&store, folders);
+    let report = crate::interop::simrun_import::import(&store, folders);
     for d in &report.problems {
         print_problem(d);
     }

@@ -248,7 +248,7 @@ fn literal(s: &str) -> String {
 
 /// The declaration name `isf convert` gives a cell from this file (never a keyword).
 fn neuron_name(path: &Path) -> String {
-    crate::lower::isf_param::neuron_name_for(path)
+    crate::interop::cell_param::neuron_name_for(path)
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -160,8 +160,8 @@ pub fn render_sweepable(experiment: &str, schema: &crate::sema::sweep::Schema) -
     for e in &schema.entries {
         let kind = match e.kind {
             ValueKind::Quantity { dim, range } => {
-                let unit = crate::sema::units::canonical_scale(dim).1;
-                let unit = if e.target == crate::sema::sweep::SweepTarget::Temperature {
+                let unit = crate::units::canonical_scale(dim).1;
+                let unit = if e.target == crate::model::sweep::SweepTarget::Temperature {
                     "degC".to_string()
                 } else {
                     unit

@@ -706,7 +706,9 @@ fn predict_glm(
                 .map(|k| (b(lo)..b(hi).min(inputs.n_bins())).any(|t| sm[[k, t]] == 1))
                 .collect();
             if let Some(a) = roc_auc(&y, &wni) {
-                lines.push(format!("ROC-AUC of the WNI against the observed spikes: {a:.4}"));
+                lines.push(format!(
+                    "ROC-AUC of the WNI against the observed spikes: {a:.4}"
+                ));
             }
             Table::new()
                 .with("sim_trial_index", Column::Str(inputs.labels.clone()))

@@ -4,12 +4,12 @@
 use super::check::{Format, emit};
 use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostic, render};
+use crate::model::sweep::{SweepTarget, SweepValue};
 use crate::run::cellsim::CellRunner;
 use crate::run::exec::{ResultSink, execute};
 use crate::run::fingerprint::Plan;
 use crate::run::sink::StoreSink;
 use crate::run::{Shard, point_values, work_items};
-use crate::sema::sweep::{SweepTarget, SweepValue};
 use crate::store::{Column, Metadata, Store, WriterLock};
 use clap::Args;
 use std::io::IsTerminal;
@@ -377,7 +377,7 @@ fn print_summary(store: &Store, exp: &crate::model::ExperimentModel, out: &std::
         };
         counts.push((shown, per_point));
     }
-    let points = crate::run::sweep_points(&exp.sweep);
+    let points = crate::model::sweep::sweep_points(&exp.sweep);
     println!("{}: summary ({} trial(s) per point)", exp.name, exp.trials);
     for p in 0..points.min(50) {
         let values = point_values(&exp.sweep, p);

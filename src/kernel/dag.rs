@@ -7,8 +7,8 @@
 //! Nodes are appended in construction order, so every node's operands have smaller ids: the
 //! id order is a valid evaluation order.
 
-use crate::sema::ex::{Ex, math};
-use crate::syntax::ast::{BinOp, UnOp};
+use crate::model::ex::{BinOp, UnOp};
+use crate::model::ex::{Ex, math};
 use std::collections::HashMap;
 
 /// Index of a node in a [`Dag`].

@@ -264,7 +264,7 @@ impl CompiledMech {
         let mut dag = Dag::default();
         let input_nodes: Vec<Id> = (0..names.len() as u32).map(|k| dag.input(k)).collect();
         let lower =
-            |dag: &mut Dag, ex: &crate::sema::ex::Ex, what: &str| -> Result<Id, KernelError> {
+            |dag: &mut Dag, ex: &crate::model::ex::Ex, what: &str| -> Result<Id, KernelError> {
                 dag.from_ex(ex, &mut |name| {
                     names.iter().position(|x| x == name).map(|k| input_nodes[k])
                 })

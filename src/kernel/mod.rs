@@ -2,7 +2,7 @@
 //! and [`ActiveCell`], a cable tree with such kernels, ions and electrodes advanced with
 //! NEURON's fixed-step scheme.
 //!
-//! * [`dag`]: expression DAG from the lowered [`Ex`](crate::sema::ex::Ex) trees — constant
+//! * [`dag`]: expression DAG from the lowered [`Ex`](crate::model::ex::Ex) trees — constant
 //!   folding, unit factors floated out and merged, common-subexpression elimination
 //!   (hash-consing), symbolic derivatives;
 //! * [`vexp`]: vectorisable `exp` and `ln`;

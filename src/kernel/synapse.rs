@@ -40,9 +40,9 @@
 use super::dag::{Dag, Id, Node, Op};
 use super::error::KernelError;
 use super::mechanism::{CompileEnv, CompiledMech, Env};
+use crate::model::ex::Draw;
 use crate::model::{MechModel, StateModel};
-use crate::network::rng::Rng;
-use crate::sema::ex::Draw;
+use crate::rng::Rng;
 use crate::sim::tree::{CableTree, NodeId};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -216,7 +216,7 @@ impl SynapseMech {
         let state_in = |s: usize| IN_STATES + s as u32;
         let mut dag = Dag::default();
         let inputs: Vec<Id> = (0..names.len() as u32).map(|k| dag.input(k)).collect();
-        let lower = |dag: &mut Dag, ex: &crate::sema::ex::Ex, what: &str| {
+        let lower = |dag: &mut Dag, ex: &crate::model::ex::Ex, what: &str| {
             dag.from_ex(ex, &mut |name| {
                 names.iter().position(|x| *x == name).map(|k| inputs[k])
             })
@@ -670,7 +670,7 @@ pub struct Synapse {
     pub delay_ms: f64,
     /// Seed of the receptor's random draws (`exprand()`, `unirand()` in its event block):
     /// the draws of the synapse's `n`-th event come from the stream
-    /// [`stream_seed`](crate::run::stream_seed)`(seed, n)`, so they depend on the seed and
+    /// [`stream_seed`](crate::rng::stream_seed)`(seed, n)`, so they depend on the seed and
     /// the event's index only. Unused by deterministic receptors.
     pub seed: u64,
 }
@@ -1130,7 +1130,7 @@ impl SynapseKernel {
             k.inputs[pr.clone()].copy_from_slice(&k.par[s * np..(s + 1) * np]);
             // Draws: counter-based, from (the synapse's seed, its event index) only.
             if !m.draws.is_empty() {
-                let mut rng = Rng::new(crate::run::stream_seed(k.seed[s], k.n_ev[s]));
+                let mut rng = Rng::new(crate::rng::stream_seed(k.seed[s], k.n_ev[s]));
                 for (j, d) in m.draws.iter().enumerate() {
                     k.inputs[pr.end + j] = match d {
                         Draw::Exp => rng.exp1(),
@@ -1232,150 +1232,6 @@ impl SynapseKernel {
     pub fn dt_ms(&self) -> f64 {
         self.dt_ms
     }
-}
-
-/// Receptor of a network's receptor entry: the synapse mechanism of that name (declared in
-/// `declared` or in `std.synapses`; ISF's `*_old` variants map to the plain names) with its
-/// defaults overridden by the entry's parameters. ISF network files give parameters in the mod
-/// files' units, which are the canonical units of the stdlib synapses (ms, mV, nS).
-pub fn receptor_from_network(
-    r: &crate::network::Receptor,
-    declared: &[MechModel],
-) -> Result<Receptor, KernelError> {
-    let mech = find_synapse(&r.mechanism, declared)?;
-    // `tau_ampa` is listed by glutamate_syn's mod file but unused by its equations (spec 03).
-    let overrides: Vec<(&str, f64)> = r
-        .parameters
-        .iter()
-        .filter(|(n, _)| !(mech.name() == "glutamate_syn" && n == "tau_ampa"))
-        .map(|(n, v)| (n.as_str(), *v))
-        .collect();
-    if r.weights_ns.len() > mech.n_weights() {
-        return Err(KernelError::Setup {
-            message: format!(
-                "receptor `{}` takes {} weights, the network gives {}",
-                r.mechanism,
-                mech.n_weights(),
-                r.weights_ns.len()
-            ),
-        });
-    }
-    Receptor::new(mech, &overrides).map_err(|message| KernelError::Setup { message })
-}
-
-/// A network's receptors resolved once: per population, (receptor, weight slots, delay).
-#[derive(Clone, Debug)]
-pub struct NetworkReceptors {
-    per_population: Vec<Vec<(Receptor, usize, f64)>>,
-    /// Per population: the stream id of its receptors' draws (keyed by the population's
-    /// name, like its activity and release streams).
-    draw_stream: Vec<u64>,
-}
-
-/// The seed of the draws of receptor `receptor` (its index in the population's receptor
-/// list) of synapse `synapse_id` of the population with draw stream `stream` in the trial of
-/// seed `trial_seed`: independent of every other synapse, population, thread and order.
-pub fn receptor_seed(trial_seed: u64, stream: u64, synapse_id: u32, receptor: usize) -> u64 {
-    use crate::run::stream_seed;
-    stream_seed(
-        stream_seed(trial_seed, stream),
-        (u64::from(synapse_id) << 8) | receptor as u64,
-    )
-}
-
-impl NetworkReceptors {
-    /// Resolve every population's receptors (see [`receptor_from_network`]).
-    pub fn new(
-        network: &crate::network::Network,
-        declared: &[MechModel],
-    ) -> Result<NetworkReceptors, KernelError> {
-        let mut per_population = Vec::with_capacity(network.populations.len());
-        let mut draw_stream = Vec::with_capacity(network.populations.len());
-        for pop in &network.populations {
-            draw_stream.push(crate::network::activity::population_stream(
-                &pop.name,
-                crate::network::activity::RECEPTOR_DRAWS,
-            ));
-            let rs = pop
-                .receptors
-                .iter()
-                .map(|r| {
-                    Ok((
-                        receptor_from_network(r, declared)?,
-                        r.weights_ns.len(),
-                        r.delay_ms,
-                    ))
-                })
-                .collect::<Result<Vec<_>, KernelError>>()?;
-            // ISF fails on `"dynamic"` with receptors that have no generator (spec 04 §4.5):
-            // every spike would be delivered with certainty.
-            if pop.release == crate::network::Release::Dynamic
-                && !rs.iter().any(|(r, _, _)| r.mech.n_draws() > 0)
-            {
-                return Err(KernelError::Setup {
-                    message: format!(
-                        "population `{}`: release \"dynamic\" needs a receptor that draws its own release (ProbAMPANMDA2, ProbUDFsyn2 or a synapse using exprand()/unirand())",
-                        pop.name
-                    ),
-                });
-            }
-            per_population.push(rs);
-        }
-        Ok(NetworkReceptors {
-            per_population,
-            draw_stream,
-        })
-    }
-
-    /// The synapses of one trial: one [`Synapse`] per receptor of every active synapse of
-    /// `trial`, at the synapse's section and compartment-clamped `x`, with the trial's weights
-    /// (the receptors' slots in order; a scalar `glutamate_syn` weight leaves NMDA at 0, as in
-    /// ISF), release times and the receptor's delay. Merging is on.
-    pub fn synapses(&self, trial: &crate::network::TrialInput) -> Result<SynapseSet, KernelError> {
-        let mut set = SynapseSet {
-            synapses: Vec::with_capacity(trial.n_active()),
-            coalesce: true,
-        };
-        for a in trial.iter() {
-            let rs = self
-                .per_population
-                .get(a.population as usize)
-                .ok_or_else(|| KernelError::Setup {
-                    message: format!("trial input names population {}", a.population),
-                })?;
-            let mut w = a.weights_ns;
-            let stream = self.draw_stream[a.population as usize];
-            for (ri, (receptor, n_w, delay_ms)) in rs.iter().enumerate() {
-                if w.len() < *n_w {
-                    return Err(KernelError::Setup {
-                        message: format!(
-                            "population {}: receptor weights do not match the trial's weights",
-                            a.population
-                        ),
-                    });
-                }
-                set.synapses.push(Synapse {
-                    section: a.section as usize,
-                    x: a.x,
-                    receptor: receptor.clone(),
-                    weights_ns: w[..*n_w].to_vec(),
-                    release_times_ms: a.release_times_ms.to_vec(),
-                    delay_ms: *delay_ms,
-                    seed: receptor_seed(trial.trial_seed, stream, a.synapse_id, ri),
-                });
-                w = &w[*n_w..];
-            }
-        }
-        Ok(set)
-    }
-}
-
-/// [`NetworkReceptors::synapses`] for a network whose receptors are standard-library synapses.
-pub fn synapses_from_trial_input(
-    network: &crate::network::Network,
-    trial: &crate::network::TrialInput,
-) -> Result<SynapseSet, KernelError> {
-    NetworkReceptors::new(network, &[])?.synapses(trial)
 }
 
 #[cfg(test)]

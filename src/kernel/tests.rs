@@ -7,7 +7,7 @@ use super::dag::{Dag, Id};
 use super::mechanism::{CompileEnv, CompiledMech, Env, IonPool};
 use super::program::{CHUNK, Program, Slot};
 use crate::model::MechModel;
-use crate::sema::ex::Ex;
+use crate::model::ex::Ex;
 use table::hay2011_mechanisms;
 
 /// Synthetic geometries (the test fixture of `tests/common`, shared with the synapse tests).

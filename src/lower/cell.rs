@@ -193,7 +193,7 @@ impl LowerError {
 
 /// The ISF label a region name stands for (`None` for `all`, which covers every section).
 pub fn region_label(region: &str) -> Option<Label> {
-    crate::sema::check::REGIONS
+    crate::morph::REGIONS
         .iter()
         .find(|r| r.0 == region)
         .and_then(|r| Label::parse(r.1))
@@ -704,9 +704,9 @@ fn positions(morph: &Morphology, geo: &CellGeometry) -> Positions {
 /// Every constant `k` that an expression tests `section == k` (or `k == section`) against:
 /// a listed section must exist, or a rule meant for another morphology would silently
 /// never apply.
-fn section_tests(ex: &crate::sema::ex::Ex, out: &mut Vec<f64>) {
-    use crate::sema::ex::Ex;
-    use crate::syntax::ast::BinOp;
+fn section_tests(ex: &crate::model::ex::Ex, out: &mut Vec<f64>) {
+    use crate::model::ex::BinOp;
+    use crate::model::ex::Ex;
     match ex {
         Ex::Bin(BinOp::Eq, a, b) => match (&**a, &**b) {
             (Ex::Var { name, .. }, Ex::Const(k)) | (Ex::Const(k), Ex::Var { name, .. })

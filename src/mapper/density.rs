@@ -3,8 +3,8 @@
 //! a 3-D point can ever receive a synapse (§8.5 step 3), so only those are stored.
 
 use super::grid::{CellGrid, Geometry, boxes_intersect};
-use crate::formats::amira::ScalarField;
-use crate::formats::mapper_tables::PstConstants;
+use crate::mapper::amira::ScalarField;
+use crate::mapper::tables::PstConstants;
 
 /// `cellPST[structure][voxel] = LENGTH·length + AREA·area` for one presynaptic class.
 pub fn cell_pst(g: &Geometry, c: &PstConstants) -> [Vec<f64>; 3] {

@@ -15,7 +15,7 @@
 //! voxels.
 
 use super::STRUCTURES;
-use crate::formats::amira::ScalarField;
+use crate::mapper::amira::ScalarField;
 use crate::morph::{Morphology, Point3};
 
 /// A section as the mapper sees it (axons skipped; indices are the mapper's numbering).
@@ -376,9 +376,9 @@ mod tests {
     #[test]
     fn walk_equals_clip_against_every_voxel() {
         let g = grid();
-        let mut rng = crate::network::rng::Rng::new(11);
+        let mut rng = crate::rng::Rng::new(11);
         for _ in 0..500 {
-            let p = |r: &mut crate::network::rng::Rng| {
+            let p = |r: &mut crate::rng::Rng| {
                 [
                     r.uniform() * 200.0,
                     r.uniform() * 200.0,

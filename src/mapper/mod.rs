@@ -9,15 +9,17 @@
 //! [`output`] (`.syn`, `.con`, `NumberOfConnectedCells.csv`, summary table). `isf map` is the
 //! command (`src/cli/map.rs`).
 
+pub mod amira;
 pub mod density;
 pub mod grid;
 pub mod output;
 pub mod realize;
+pub mod tables;
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::amira::{ScalarField, read_am_file};
-use crate::formats::mapper_tables::{Class, Connections, NrCells, class_of};
+use crate::files::FileError;
+use crate::mapper::amira::{ScalarField, read_am_file};
+use crate::mapper::tables::{Class, Connections, NrCells, class_of};
 use crate::morph::{Label, Morphology};
 use density::SparseDensity;
 use grid::{CellGrid, Geometry, MapSection};
@@ -98,8 +100,8 @@ pub fn load_inputs(
     bouton_dir: &Path,
 ) -> Result<MapInputs, FileError> {
     let morphology = Morphology::read(hoc)?;
-    let nr_cells = crate::formats::mapper_tables::read_nr_cells(nr_cells)?;
-    let connections = crate::formats::mapper_tables::read_connections(connections)?;
+    let nr_cells = crate::mapper::tables::read_nr_cells(nr_cells)?;
+    let connections = crate::mapper::tables::read_connections(connections)?;
     let mut exc = read_am_file(exc_pst)?;
     let mut inh = read_am_file(inh_pst)?;
     check_grid(&exc, &inh)?;
@@ -250,8 +252,8 @@ pub fn prepare(inputs: &MapInputs, amira_quirk: bool) -> Result<Prepared, FileEr
             Code::E0826,
             format!(
                 "postsynaptic cell type `{post}` is not one of ISF's cell types ({}; {})",
-                crate::formats::mapper_tables::EXCITATORY.join(", "),
-                crate::formats::mapper_tables::INHIBITORY.join(", ")
+                crate::mapper::tables::EXCITATORY.join(", "),
+                crate::mapper::tables::INHIBITORY.join(", ")
             ),
             &conn.file,
             0,

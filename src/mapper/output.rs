@@ -3,9 +3,9 @@
 
 use super::Mapping;
 use super::realize::{Stats, mean_sd};
-use crate::formats::con::write_con;
-use crate::formats::mapper_tables::{SUMMARY_ORDER, write_connected_cells};
-use crate::formats::syn::{py_float, write_syn};
+use crate::interop::formats::con::write_con;
+use crate::interop::formats::syn::{py_float, write_syn};
+use crate::mapper::tables::{SUMMARY_ORDER, write_connected_cells};
 use std::path::{Path, PathBuf};
 
 impl Mapping {

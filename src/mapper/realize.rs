@@ -8,8 +8,8 @@
 //! and their target points.
 
 use super::density::SparseDensity;
-use crate::network::rng::Rng;
-use crate::run::stream_seed;
+use crate::rng::Rng;
+use crate::rng::stream_seed;
 use rayon::prelude::*;
 
 /// One presynaptic population: cell type × area.

@@ -21,9 +21,24 @@ use std::fmt;
 pub use discretize::{Discretization, discretize};
 pub use geometry::geometry;
 
-/// Errors of the morphology readers: a located [`crate::formats::FileError`] with an E07xx
+/// Errors of the morphology readers: a located [`crate::files::FileError`] with an E07xx
 /// code.
-pub type MorphError = crate::formats::FileError;
+pub type MorphError = crate::files::FileError;
+
+/// Region names of the language (`soma { … }`, `sites: on(dendrite)`), with the ISF label each
+/// one maps to (`*` for `all`, every section). The morphology owns this table because the
+/// regions are its labels; the checker, the lowering, the converters, the network placement
+/// and the REPL completion all read it from here.
+pub const REGIONS: &[(&str, &str)] = &[
+    ("soma", "Soma"),
+    ("dendrite", "Dendrite"),
+    ("apical_dendrite", "ApicalDendrite"),
+    ("ais", "AIS"),
+    ("myelin", "Myelin"),
+    ("node", "Node"),
+    ("axon", "Axon"),
+    ("all", "*"),
+];
 
 /// Structure label of a section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

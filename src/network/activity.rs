@@ -1,7 +1,7 @@
 //! Per-trial input generation: presynaptic spike trains and release times (spec 04 §4.4–4.6).
 //!
 //! Randomness: every population has four independent streams seeded with
-//! [`crate::run::stream_seed`]`(trial_seed, id)` where `id` mixes a hash of the population's
+//! [`crate::rng::stream_seed`]`(trial_seed, id)` where `id` mixes a hash of the population's
 //! *name* with the purpose (activity, release, weights, receptor draws; the last is split
 //! further per synapse ID, receptor and event by the synapse kernel). Keying on the name rather than the
 //! index means that adding, removing or reordering populations leaves the draws of all other
@@ -24,67 +24,10 @@
 //!   synapse in ID order (as ISF assigns them even to inactive synapses).
 
 use super::prepared::PreparedNetwork;
-use super::rng::Rng;
-use super::types::{Activity, PhaseRule, Release, SingleShape};
-use crate::run::stream_seed;
+use super::types::{Activity, PhaseRule, Release, SingleShape, SpikeSource};
+use crate::rng::Rng;
+use crate::rng::{ACTIVITY, RELEASE, WEIGHTS, population_stream, stream_seed};
 use rayon::prelude::*;
-
-/// The generator a presynaptic spike came from (ISF's spike-source labels).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum SpikeSource {
-    /// Ongoing Poisson activity (`poissontrain`).
-    Ongoing = 0,
-    /// Evoked PSTH (`pointcell_PSTH`).
-    Psth = 1,
-    /// Other point-cell distributions.
-    PointCell = 2,
-    /// Explicit spike times.
-    Explicit = 3,
-}
-
-impl SpikeSource {
-    /// All sources, by discriminant.
-    pub const ALL: [SpikeSource; 4] = [
-        SpikeSource::Ongoing,
-        SpikeSource::Psth,
-        SpikeSource::PointCell,
-        SpikeSource::Explicit,
-    ];
-
-    /// ISF's label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SpikeSource::Ongoing => "poissontrain",
-            SpikeSource::Psth => "pointcell_PSTH",
-            SpikeSource::PointCell => "pointcell",
-            SpikeSource::Explicit => "spike_times",
-        }
-    }
-}
-
-/// Stream purposes.
-const ACTIVITY: u64 = 0;
-const RELEASE: u64 = 1;
-const WEIGHTS: u64 = 2;
-/// The purpose of a population's receptor-draw stream (stochastic receptors such as
-/// ProbAMPANMDA2 draw per event from it, see [`crate::kernel::synapse::receptor_seed`]).
-pub const RECEPTOR_DRAWS: u64 = 3;
-
-/// FNV-1a hash of a population name.
-fn name_hash(name: &str) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// The stream id of one purpose of a population (see the module docs).
-pub fn population_stream(name: &str, purpose: u64) -> u64 {
-    name_hash(name) ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
 
 /// The synaptic input of one trial, structure of arrays.
 ///
@@ -99,7 +42,7 @@ pub struct TrialInput {
     /// The trial's seed.
     pub trial_seed: u64,
     /// Prepared-synapse index of each active synapse (`u32::MAX` for a replayed synapse that
-    /// is not in the anatomy, see [`super::replay`]).
+    /// is not in the anatomy, see [`crate::interop::replay`]).
     pub synapse: Vec<u32>,
     /// Population index of each active synapse.
     pub population: Vec<u32>,

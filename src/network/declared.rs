@@ -16,15 +16,15 @@
 //!   (when N ≥ cells), and every synapse is driven by a cell of the population's activity.
 //! * **Randomness**: the placement is part of the network realization, not of a trial: it
 //!   is drawn once per experiment from [`placement_seed`]`(experiment seed)` and the
-//!   population's name ([`super::activity::population_stream`] with its own purpose), so it
+//!   population's name ([`crate::rng::population_stream`] with its own purpose), so it
 //!   is the same for every trial, sweep point and thread count, and adding or renaming one
 //!   population leaves the others' synapses in place.
 
-use super::activity::population_stream;
 use super::placement::{Placement, Placer};
-use super::rng::Rng;
 use super::types::DeclaredSynapses;
-use crate::run::stream_seed;
+use crate::rng::Rng;
+use crate::rng::population_stream;
+use crate::rng::stream_seed;
 
 /// Regions of declared synapses when a population gives no `location`.
 pub const DEFAULT_REGIONS: &[&str] = &["dendrite", "apical_dendrite"];
@@ -88,7 +88,7 @@ pub struct Eligible {
 
 /// The ISF label (`Dendrite`, …) of a region name (`dendrite`, …).
 fn label_of(region: &str) -> Option<&'static str> {
-    crate::sema::check::REGIONS
+    crate::morph::REGIONS
         .iter()
         .find(|r| r.0 == region && r.0 != "all")
         .map(|r| r.1)
@@ -114,7 +114,7 @@ pub fn eligible(
         v
     };
     let region_names = |labels: &[&str]| -> String {
-        let names: Vec<&str> = crate::sema::check::REGIONS
+        let names: Vec<&str> = crate::morph::REGIONS
             .iter()
             .filter(|r| r.0 != "all" && labels.contains(&r.1))
             .map(|r| r.0)
@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn placement_seed_differs_from_trial_seeds() {
         let s = placement_seed(42);
-        assert_ne!(s, crate::run::trial_seed(42, 0, 0));
+        assert_ne!(s, crate::rng::trial_seed(42, 0, 0));
         assert_eq!(s, placement_seed(42));
         assert_ne!(s, placement_seed(43));
     }

@@ -6,58 +6,16 @@
 //! `tau1`, `tau_nmda_rise` → `tau2`, `tau_ampa_decay` → `tau3`, `tau_ampa_rise` → `tau4`,
 //! `depression`/`facilitation`/`tau_*` → both components' `decay*`/`facil*`/`taud*`/`tauf*`,
 //! `mg` → `n = 0.25/mM · mg`), `gaba` → `gaba_syn` (`tau_rise` → `risetime`, `tau_decay` →
-//! `decaytime`, …), `exp2syn` → `exp2syn` (`tau1`, `tau2`, `e`). Any other receptor name is a
+//! `decaytime`, …), `exp2syn` → `exp2syn` (`tau1`, `tau2`, `e`) — the table is
+//! [`super::receptors`]. Any other receptor name is a
 //! synapse mechanism declared in the language; its parameters (weights included) keep their
 //! names.
 
+use super::receptors::{by_name, population_excitatory};
 use super::types::*;
 use crate::model::{NetworkModel, PopulationModel, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// `(isf parameter, [ISF mechanism parameters])`.
-pub type ParamMap = &'static [(&'static str, &'static [&'static str])];
-
-/// `(isf name, ISF mechanism, parameter map)`.
-pub const RECEPTOR_MAP: &[(&str, &str, ParamMap)] = &[
-    (
-        "glutamate",
-        "glutamate_syn",
-        &[
-            ("tau_nmda_decay", &["tau1"]),
-            ("tau_nmda_rise", &["tau2"]),
-            ("tau_ampa_decay", &["tau3"]),
-            ("tau_ampa_rise", &["tau4"]),
-            ("e", &["e"]),
-            ("depression", &["decayampa", "decaynmda"]),
-            ("tau_depression", &["taudampa", "taudnmda"]),
-            ("facilitation", &["facilampa", "facilnmda"]),
-            ("tau_facilitation", &["taufampa", "taufnmda"]),
-        ],
-    ),
-    (
-        "gaba",
-        "gaba_syn",
-        &[
-            ("tau_rise", &["risetime"]),
-            ("tau_decay", &["decaytime"]),
-            ("e", &["e"]),
-            ("depression", &["decaygaba"]),
-            ("tau_depression", &["taudgaba"]),
-            ("facilitation", &["facilgaba"]),
-            ("tau_facilitation", &["taufgaba"]),
-        ],
-    ),
-    (
-        "exp2syn",
-        "exp2syn",
-        &[
-            ("tau_rise", &["tau1"]),
-            ("tau_decay", &["tau2"]),
-            ("e", &["e"]),
-        ],
-    ),
-];
 
 /// glutamate_syn's Mg-block constant per mM of Mg (spec 03 §3.6: n = 0.25 /mM at 1 mM).
 const GLUTAMATE_N_PER_MM: f64 = 0.25;
@@ -133,8 +91,7 @@ fn population(p: &PopulationModel) -> Result<Population, String> {
     }
     let excitatory = match f("excitatory") {
         Some(Value::Bool(b)) => Some(*b),
-        _ => cell_type_excitatory(&cell_type)
-            .or_else(|| receptors.first().map(|r| !r.mechanism.contains("gaba"))),
+        _ => population_excitatory(&cell_type, &receptors),
     };
     Ok(Population {
         name: p.name.clone(),
@@ -195,7 +152,7 @@ fn receptor(
                 .ok_or_else(|| err(pop, format!("`{name}.{k}` must be constant"))),
         }
     };
-    let Some(&(_, mech, map)) = RECEPTOR_MAP.iter().find(|r| r.0 == name) else {
+    let Some((mech, map)) = by_name(name).map(|r| (r.mechanism, r.param_map)) else {
         // A synapse mechanism declared `: synapse` (checked): parameters by their own names,
         // weights included (they are parameters of the mechanism).
         let mut parameters = Vec::new();

@@ -4,9 +4,9 @@
 use super::placement::Placer;
 use super::types::{Network, NetworkModify, Population, SynapseSource};
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::con::{ConFile, check_against_syn, read_con_file};
-use crate::formats::syn::{SynFile, read_syn_file};
+use crate::files::FileError;
+use crate::interop::formats::con::{ConFile, check_against_syn, read_con_file};
+use crate::interop::formats::syn::{SynFile, read_syn_file};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -47,7 +47,7 @@ pub fn read_anatomies(
     Ok(out)
 }
 
-/// Which spike-source labels a synapse keeps (bit i = [`super::activity::SpikeSource`] i).
+/// Which spike-source labels a synapse keeps (bit i = [`super::types::SpikeSource`] i).
 pub(crate) type SourceMask = u8;
 
 /// A network ready for trial generation.
@@ -97,7 +97,7 @@ impl PreparedNetwork {
     }
 
     /// The network with no synapse placed (no anatomy read): every population has an empty
-    /// synapse range. Replayed input ([`super::replay`]) brings its own synapse locations.
+    /// synapse range. Replayed input ([`crate::interop::replay`]) brings its own synapse locations.
     pub fn without_anatomy(network: &Network, section_labels: Vec<String>) -> PreparedNetwork {
         let mut cell_base = vec![0u32];
         for p in &network.populations {
@@ -284,7 +284,7 @@ impl PreparedNetwork {
     }
 
     fn apply_modify(&mut self) {
-        use super::activity::SpikeSource;
+        use super::types::SpikeSource;
         for m in &self.network.modify {
             let NetworkModify::SilenceBySomaDistance {
                 ranges,

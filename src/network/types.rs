@@ -250,3 +250,37 @@ pub fn cell_type_excitatory(cell_type: &str) -> Option<bool> {
         .find(|(n, _)| *n == cell_type)
         .map(|(_, e)| *e)
 }
+
+/// The generator a presynaptic spike came from (ISF's spike-source labels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SpikeSource {
+    /// Ongoing Poisson activity (`poissontrain`).
+    Ongoing = 0,
+    /// Evoked PSTH (`pointcell_PSTH`).
+    Psth = 1,
+    /// Other point-cell distributions.
+    PointCell = 2,
+    /// Explicit spike times.
+    Explicit = 3,
+}
+
+impl SpikeSource {
+    /// All sources, by discriminant.
+    pub const ALL: [SpikeSource; 4] = [
+        SpikeSource::Ongoing,
+        SpikeSource::Psth,
+        SpikeSource::PointCell,
+        SpikeSource::Explicit,
+    ];
+
+    /// ISF's label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpikeSource::Ongoing => "poissontrain",
+            SpikeSource::Psth => "pointcell_PSTH",
+            SpikeSource::PointCell => "pointcell",
+            SpikeSource::Explicit => "spike_times",
+        }
+    }
+}

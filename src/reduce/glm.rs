@@ -45,8 +45,8 @@
 
 use super::cosine::RaisedCosine;
 use crate::diagnostics::{Code, Diagnostic};
-use crate::network::rng::Rng;
-use crate::run::stream_seed;
+use crate::rng::Rng;
+use crate::rng::stream_seed;
 use crate::store::{Column, Store};
 use ndarray::{Array2, Array3};
 use rayon::prelude::*;

@@ -33,8 +33,8 @@ use super::{
     Dataset, bad_class, bad_input, bad_model, bad_option, bad_window, median, roc_auc, to_bins,
 };
 use crate::diagnostics::{Code, Diagnostic};
-use crate::network::rng::Rng;
-use crate::run::stream_seed;
+use crate::rng::Rng;
+use crate::rng::stream_seed;
 use nalgebra::{DMatrix, DVector};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};

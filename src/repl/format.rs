@@ -5,8 +5,8 @@
 //! what `isf plan` and the engine see. A dimension without a name prints in SI with its base
 //! dimensions, e.g. `1e-6 [m^2·kg·s^-2·A^-1]`.
 
-use crate::sema::units::{CANONICAL, Dim};
 use crate::sema::value::Val;
+use crate::units::{CANONICAL, Dim};
 
 /// A number with at most 12 significant digits, without trailing zeros (so that float noise
 /// such as `100.00000000000001` prints as `100`).

@@ -4,8 +4,8 @@
 //! field's documentation once its name is typed (both from [`crate::sema::decls`]).
 
 use super::{COMMANDS, Session};
+use crate::morph::REGIONS;
 use crate::sema::builtins::{POSITION_VARS, SIGNATURES};
-use crate::sema::check::REGIONS;
 use crate::sema::decls;
 use crate::syntax::highlight::{HighlightTag, highlight};
 use crate::syntax::lexer::{self, CONTEXTUAL, KEYWORDS, Token};
@@ -94,7 +94,7 @@ impl ReplHelper {
         });
         let block = enclosing_block(&before[..start]);
         if after_number {
-            out.extend(crate::sema::units::common_unit_names());
+            out.extend(crate::units::common_unit_names());
         } else if let Some(mech) = &block
             && let Some(ps) = self.words.params.get(mech)
         {

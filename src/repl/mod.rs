@@ -11,21 +11,22 @@
 //! * Diagnostics use the same ariadne renderer as `isf check`.
 //!
 //! The frontend (line editing, history, highlighting, completion) is [`helper`] plus
-//! `src/cli/repl.rs`; this module does no terminal I/O, so tests drive it directly.
+//! `src/repl/terminal.rs`; this module does no terminal I/O, so tests drive it directly.
 
 pub mod format;
 pub mod helper;
 pub mod run;
+pub mod terminal;
 
 use crate::diagnostics::{Code, Diagnostic, did_you_mean, render};
 use crate::model::Model;
 use crate::sema::check::{Checked, check_text};
 use crate::sema::eval::{Evaluator, Names};
-use crate::sema::units::{self, CANONICAL};
 use crate::sema::value::Val;
 use crate::source::{FileId, Origin, SourceMap};
 use crate::syntax::ast::{self, DeclKind};
 use crate::syntax::parser::{self, ReplInput};
+use crate::units::{self, CANONICAL};
 use std::path::{Path, PathBuf};
 
 /// Name of the session's source text in diagnostics.

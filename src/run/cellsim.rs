@@ -14,16 +14,17 @@
 use super::WorkItem;
 use super::exec::{TrialOutput, TrialRunner};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::kernel::synapse::NetworkReceptors;
+use crate::interop::replay::ReplayFile;
 use crate::kernel::{ActiveCell, CellConfig, MechPlacement};
 use crate::lower::cell::{LoweredCell, build_cell, read_morphology, region_label};
+use crate::model::sweep::{SweepTarget, SweepValue};
 use crate::model::{
     ExperimentModel, IonField, Model, NeuronModel, Recording, SiteSpec, StimulusKind, Value,
 };
 use crate::morph::{Morphology, arcs};
-use crate::network::replay::ReplayFile;
 use crate::network::{Network, PreparedNetwork, TrialInput};
-use crate::sema::sweep::{self, SweepTarget, SweepValue};
+use crate::run::receptors::NetworkReceptors;
+use crate::sema::sweep;
 use crate::sim::NodeId;
 use std::collections::HashMap;
 use std::path::Path;
@@ -493,7 +494,7 @@ impl Setup {
                 }])
             }
             SiteSpec::Landmarks { path } => {
-                let points = crate::formats::landmark::read_landmarks(Path::new(path))
+                let points = crate::interop::formats::landmark::read_landmarks(Path::new(path))
                     .map_err(|e| e.to_diagnostic_plain())?;
                 let nseg: Vec<usize> = cell.geometry.sections.iter().map(|s| s.nseg).collect();
                 Ok(points
@@ -736,8 +737,8 @@ fn prepare_replay(
     morph: &Morphology,
     cell: &LoweredCell,
 ) -> Result<(PreparedNetwork, Vec<TrialInput>), Diagnostic> {
+    use crate::interop::replay::trial_input;
     use crate::network::SynapseSource;
-    use crate::network::replay::trial_input;
     let (placer, labels) = cell_placer(morph, cell)?;
     let anatomy = net
         .populations
@@ -769,7 +770,7 @@ fn typed_network(model: &Model, name: &str) -> Result<crate::network::Network, D
             )
         })?;
     let net = match &nm.isf_network_param {
-        Some(path) => crate::network::isf_network_param(Path::new(path))
+        Some(path) => crate::interop::network_param::isf_network_param(Path::new(path))
             .map_err(|e| e.to_diagnostic_plain())?,
         None => crate::network::lower::from_model(nm)
             .map_err(|e| unsupported(format!("network `{name}`: {e}")))?,
@@ -1235,7 +1236,7 @@ impl TrialRunner for CellRunner {
                     if let (Some(prep), Some(inp)) = (&pi.network, &input) {
                         out.tables.push((
                             "synapse_activations".into(),
-                            super::sink::activation_table(crate::network::activation_rows(
+                            super::sink::activation_table(crate::interop::replay::activation_rows(
                                 prep, inp,
                             )),
                         ));

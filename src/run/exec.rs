@@ -173,7 +173,7 @@ mod tests {
                 index: i,
                 point: i / 5,
                 trial: i % 5,
-                seed: super::super::trial_seed(1, i / 5, i % 5),
+                seed: crate::rng::trial_seed(1, i / 5, i % 5),
             })
             .collect()
     }

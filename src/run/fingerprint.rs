@@ -210,7 +210,7 @@ impl Plan {
     /// Fingerprint of work item `(point, trial)`: the shared plan, its sweep-point values and
     /// its seed.
     pub fn item_hash(&self, point: u64, trial: u64) -> String {
-        let seed = super::trial_seed(self.seed(), point, trial);
+        let seed = crate::rng::trial_seed(self.seed(), point, trial);
         self.item_hash_with(&self.point(point), seed)
     }
 

@@ -4,13 +4,15 @@
 //! thread, a resumed run, a cluster array task — derives the same work items, the same seeds
 //! and the same shard membership without talking to the others.
 
+use crate::model::sweep::{SweepTarget, SweepValue, groups, sweep_points};
 use crate::model::{ExperimentModel, SweepAxisModel, Value};
-use crate::sema::sweep::{SweepTarget, SweepValue};
+use crate::rng::trial_seed;
 use serde::Serialize;
 
 pub mod cellsim;
 pub mod exec;
 pub mod fingerprint;
+pub mod receptors;
 pub mod sink;
 pub mod slurm;
 pub mod tables;
@@ -22,32 +24,8 @@ pub struct WorkItem {
     pub index: u64,
     pub point: u64,
     pub trial: u64,
-    /// Seed of this trial's random streams (see [`stream_seed`]).
+    /// Seed of this trial's random streams (see [`crate::rng::stream_seed`]).
     pub seed: u64,
-}
-
-/// Number of sweep points: the product over axis groups of each group's length (1 without a
-/// sweep). Zipped axes share a group and count once. Saturates at `u64::MAX` instead of
-/// wrapping, so an absurd grid is refused by the work-item limit ([`crate::rules::work_items`])
-/// rather than silently becoming a few points.
-pub fn sweep_points(axes: &[SweepAxisModel]) -> u64 {
-    groups(axes)
-        .iter()
-        .map(|g| axes[g[0]].values.len() as u64)
-        .fold(1u64, u64::saturating_mul)
-        .max(1)
-}
-
-/// Axis indices per group, groups in order of first appearance.
-fn groups(axes: &[SweepAxisModel]) -> Vec<Vec<usize>> {
-    let mut out: Vec<(u32, Vec<usize>)> = Vec::new();
-    for (i, a) in axes.iter().enumerate() {
-        match out.iter_mut().find(|(g, _)| *g == a.group) {
-            Some((_, v)) => v.push(i),
-            None => out.push((a.group, vec![i])),
-        }
-    }
-    out.into_iter().map(|(_, v)| v).collect()
 }
 
 /// The value index of every axis at sweep point `point`. The first group varies slowest
@@ -94,26 +72,6 @@ pub fn point_values(axes: &[SweepAxisModel], point: u64) -> Vec<(String, Value)>
             Some((a.path.clone(), v))
         })
         .collect()
-}
-
-/// SplitMix64 finaliser: a bijective mix of 64 bits.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Seed of a trial, derived from the experiment seed, the sweep point and the trial number
-/// only — never from thread or execution order.
-pub fn trial_seed(master: u64, point: u64, trial: u64) -> u64 {
-    mix(mix(mix(master) ^ point) ^ trial.wrapping_mul(0xD6E8_FEB8_6659_FD93))
-}
-
-/// Seed of one random stream of a trial (e.g. one presynaptic population), so that adding a
-/// population does not change the draws of the others.
-pub fn stream_seed(trial_seed: u64, stream: u64) -> u64 {
-    mix(trial_seed ^ mix(stream.wrapping_add(1)))
 }
 
 /// All work items of an experiment, in run order.
@@ -280,7 +238,7 @@ mod tests {
             }
         }
         assert_ne!(trial_seed(1, 0, 0), trial_seed(2, 0, 0));
-        assert_ne!(stream_seed(7, 0), stream_seed(7, 1));
+        assert_ne!(crate::rng::stream_seed(7, 0), crate::rng::stream_seed(7, 1));
     }
 
     #[test]

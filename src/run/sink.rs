@@ -709,7 +709,7 @@ impl ResultSink for StoreSink {
 /// then synapse id): `synapse_type`, `synapse_id`, `soma_distance_um`, `section`, `point`,
 /// `label`, `release_times_ms` — the columns of ISF's `simulation_run*_synapses.csv`. Runs and
 /// `isf db import-isf` both write it, so imported and simulated trials have one layout.
-pub fn activation_table(rows: Vec<crate::formats::activation::ActivationRow>) -> Table {
+pub fn activation_table(rows: Vec<crate::interop::formats::activation::ActivationRow>) -> Table {
     Table::new()
         .with(
             "synapse_type",

@@ -4,13 +4,31 @@
 //! Every builtin has a signature in [`SIGNATURES`] (documented in `docs/reference.md`); calls
 //! are checked for arity, named arguments and dimensions before any builder runs.
 
-use super::eval::{Evaluator, Names};
-use super::ex::Ex;
-use super::units::Dim;
+use super::value::Names;
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::model::ex::Ex;
 use crate::source::Span;
 use crate::syntax::ast::{Arg, BinOp, Expr, ExprKind, Ident};
+use crate::units::Dim;
+
+/// What the builtins need from the expression evaluator ([`super::eval::Evaluator`]
+/// implements it): builtin arguments are expressions evaluated back through it. The trait lets
+/// the evaluator call the builtins without the two modules importing each other.
+pub trait Eval {
+    /// Check and evaluate an expression.
+    fn eval(&mut self, e: &Expr, names: &mut dyn Names) -> Val;
+    /// A binary operation on checked values.
+    fn binary(&mut self, op: BinOp, a: Val, b: Val, span: Span, sa: Span, sb: Span) -> Val;
+    /// `v` if it has dimension `want`, else an error diagnostic and the poison value.
+    fn expect_dim(&mut self, v: Val, want: Dim, span: Span, what: &str) -> Val;
+    /// `true` if the value rule holds, else a diagnostic at `span`.
+    fn rule_ok(&mut self, span: Span, r: Result<(), crate::rules::Broken>) -> bool;
+    /// The diagnostics of the check run.
+    fn diags(&mut self) -> &mut Vec<Diagnostic>;
+    /// The directory relative file paths resolve against.
+    fn base_dir(&self) -> &std::path::Path;
+}
 
 /// What a builtin parameter accepts.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -465,10 +483,10 @@ pub fn signature(name: &str) -> Option<&'static Signature> {
 
 /// Check and evaluate a call expression.
 /// `exprand()` / `unirand()`: a random draw, allowed only in a synapse's `event` block (the
-/// scope hands out the draw's variable; see [`crate::sema::ex::Draw`]).
+/// scope hands out the draw's variable; see [`crate::model::ex::Draw`]).
 fn draw(
-    ev: &mut Evaluator,
-    kind: crate::sema::ex::Draw,
+    ev: &mut dyn Eval,
+    kind: crate::model::ex::Draw,
     args: &[Arg],
     span: Span,
     names: &mut dyn Names,
@@ -478,7 +496,7 @@ fn draw(
         for a in args {
             ev.eval(&a.value, names);
         }
-        ev.diags.push(
+        ev.diags().push(
             Diagnostic::new(Code::E0309, format!("`{name}()` takes no arguments"))
                 .label(span, "remove the arguments")
                 .note("the draw has mean 1 (`exprand`) or is uniform in [0, 1) (`unirand`); scale it in the expression"),
@@ -492,7 +510,7 @@ fn draw(
             ex,
         },
         None => {
-            ev.diags.push(
+            ev.diags().push(
                 Diagnostic::new(
                     Code::E0213,
                     format!("`{name}()` is only available in a synapse's `event` block"),
@@ -506,7 +524,7 @@ fn draw(
 }
 
 pub fn call(
-    ev: &mut Evaluator,
+    ev: &mut dyn Eval,
     callee: &Expr,
     args: &[Arg],
     span: Span,
@@ -518,7 +536,7 @@ pub fn call(
         if c.is_err() {
             return Val::Err;
         }
-        ev.diags.push(
+        ev.diags().push(
             Diagnostic::new(Code::E0306, "this value cannot be called")
                 .label(callee.span, format!("this is {}", c.type_name())),
         );
@@ -532,7 +550,7 @@ pub fn call(
                 ev.expect_dim(v, Dim::ONE, a.value.span, "a position on a section")
             }
             _ => {
-                ev.diags.push(
+                ev.diags().push(
                     Diagnostic::new(Code::E0309, "a site takes one position")
                         .label(span, "write e.g. `soma(0.5)`"),
                 );
@@ -542,7 +560,7 @@ pub fn call(
         if let Some(xv) = x.const_si()
             && !(0.0..=1.0).contains(&xv)
         {
-            ev.diags.push(
+            ev.diags().push(
                 Diagnostic::new(Code::E0314, "position on a section must be within 0 and 1")
                     .label(args[0].value.span, format!("{xv} is outside [0, 1]")),
             );
@@ -553,14 +571,14 @@ pub fn call(
             args: vec![("region".into(), Val::Str(r)), ("x".into(), x)],
         });
     }
-    if let Some(kind) = crate::sema::ex::Draw::from_builtin(fname) {
+    if let Some(kind) = crate::model::ex::Draw::from_builtin(fname) {
         return draw(ev, kind, args, span, names);
     }
     let Some(sig) = signature(fname) else {
         let mut d = Diagnostic::new(Code::E0207, format!("unknown function `{fname}`"))
             .label(callee.span, "no builtin of this name");
         d = d.suggest(fname, SIGNATURES.iter().map(|s| s.name));
-        ev.diags.push(d);
+        ev.diags().push(d);
         for a in args {
             ev.eval(&a.value, names);
         }
@@ -575,7 +593,7 @@ pub fn call(
         let slot = match &a.name {
             None => {
                 if seen_named {
-                    ev.diags.push(
+                    ev.diags().push(
                         Diagnostic::new(Code::E0310, "positional argument after a named one")
                             .label(a.value.span, "move it before the named arguments"),
                     );
@@ -583,7 +601,7 @@ pub fn call(
                     continue;
                 }
                 if i >= sig.params.len() {
-                    ev.diags.push(
+                    ev.diags().push(
                         Diagnostic::new(
                             Code::E0309,
                             format!("too many arguments to `{}`", sig.name),
@@ -619,7 +637,7 @@ pub fn call(
                             let list: Vec<&str> = sig.params.iter().map(|p| p.name).collect();
                             d = d.note(format!("parameters: {}", list.join(", ")));
                         }
-                        ev.diags.push(d);
+                        ev.diags().push(d);
                         ok = false;
                         continue;
                     }
@@ -628,7 +646,7 @@ pub fn call(
         };
         if bound[slot].is_some() {
             let at = a.name.as_ref().map_or(a.value.span, |n| n.span);
-            ev.diags.push(
+            ev.diags().push(
                 Diagnostic::new(
                     Code::E0310,
                     format!("argument `{}` given twice", sig.params[slot].name),
@@ -640,7 +658,7 @@ pub fn call(
         }
         let v = match v {
             Val::Q { dim, .. } if TRANSCENDENTAL.contains(&sig.name) && !dim.is_one() => {
-                ev.diags.push(
+                ev.diags().push(
                     Diagnostic::new(
                         Code::E0305,
                         format!("argument of `{}` must be dimensionless", sig.name),
@@ -659,7 +677,7 @@ pub fn call(
     }
     for (p, b) in sig.params.iter().zip(&bound) {
         if p.required && b.is_none() && ok {
-            ev.diags.push(
+            ev.diags().push(
                 Diagnostic::new(
                     Code::E0309,
                     format!("missing argument `{}` of `{}`", p.name, sig.name),
@@ -678,13 +696,13 @@ pub fn call(
     build(ev, sig.name, named, span)
 }
 
-fn check_want(ev: &mut Evaluator, v: Val, p: Param, span: Span) -> Val {
+fn check_want(ev: &mut dyn Eval, v: Val, p: Param, span: Span) -> Val {
     let what = format!("argument `{}`", p.name);
     match p.want {
         Want::Q(d) => ev.expect_dim(v, d, span, &what),
         Want::AnyQ => match v {
             Val::Q { abs: true, .. } => {
-                ev.diags.push(
+                ev.diags().push(
                     Diagnostic::new(Code::E0312, "absolute temperature (degC) not allowed here")
                         .label(span, "use K for temperature differences"),
                 );
@@ -700,8 +718,8 @@ fn check_want(ev: &mut Evaluator, v: Val, p: Param, span: Span) -> Val {
                 ..
             } if dim.is_one() => {
                 // A number that is not whole is the integer rule (E0407), not a wrong type.
-                let r = crate::rules::whole(&what, *x);
-                ev.rule(span, r).map_or(Val::Err, |_| v)
+                let r = crate::rules::whole(&what, *x).map(|_| ());
+                if ev.rule_ok(span, r) { v } else { Val::Err }
             }
             Val::Err => v,
             other => type_err(ev, span, &what, "a non-negative integer", other),
@@ -716,7 +734,7 @@ fn check_want(ev: &mut Evaluator, v: Val, p: Param, span: Span) -> Val {
         },
         Want::Path => match v {
             Val::Str(s) => {
-                let path = ev.base_dir.join(&s);
+                let path = ev.base_dir().join(&s);
                 if path.is_file() {
                     Val::Str(path.to_string_lossy().into_owned())
                 } else {
@@ -726,7 +744,7 @@ fn check_want(ev: &mut Evaluator, v: Val, p: Param, span: Span) -> Val {
                             path.strip_prefix(cwd).ok().map(|p| p.display().to_string())
                         })
                         .unwrap_or_else(|| path.display().to_string());
-                    ev.diags.push(
+                    ev.diags().push(
                         Diagnostic::new(Code::E0211, crate::files::not_found(&path, &s))
                             .label(span, format!("looked for {shown}"))
                             .note("paths are relative to the script that names them"),
@@ -752,8 +770,8 @@ fn check_want(ev: &mut Evaluator, v: Val, p: Param, span: Span) -> Val {
     }
 }
 
-fn type_err(ev: &mut Evaluator, span: Span, what: &str, want: &str, found: &Val) -> Val {
-    ev.diags.push(
+fn type_err(ev: &mut dyn Eval, span: Span, what: &str, want: &str, found: &Val) -> Val {
+    ev.diags().push(
         Diagnostic::new(Code::E0306, format!("{what} has the wrong type")).label(
             span,
             format!("expected {want}, found {}", found.type_name()),
@@ -837,7 +855,7 @@ fn qex(v: &Val) -> (Dim, Ex) {
 }
 
 fn build(
-    ev: &mut Evaluator,
+    ev: &mut dyn Eval,
     name: &str,
     named: Vec<(&'static str, Option<(Val, Span)>)>,
     span: Span,
@@ -864,7 +882,7 @@ fn build(
         "sqrt" => {
             let (d, x) = qex(&arg("x").map(|a| a.0).unwrap_or(Val::Err));
             if d.0.iter().any(|e| e % 2 != 0) {
-                ev.diags.push(
+                ev.diags().push(
                     Diagnostic::new(
                         Code::E0304,
                         "square root of a quantity whose unit has odd exponents",
@@ -889,7 +907,7 @@ fn build(
             let (da, xa) = qex(&a);
             let (db, xb) = qex(&b);
             if da != db {
-                ev.diags.push(
+                ev.diags().push(
                     Diagnostic::new(
                         Code::E0303,
                         format!("arguments of `{name}` differ in dimension"),
@@ -921,7 +939,7 @@ fn build(
                 Some((Val::Q { dim, ex, .. }, _)) if dim == d => ex,
                 Some((Val::Q { dim, ex, .. }, _)) if dim.is_one() => Ex::bin(Mul, x.clone(), ex),
                 Some((o, s)) => {
-                    ev.diags.push(
+                    ev.diags().push(
                         Diagnostic::new(
                             Code::E0301,
                             "`outside` must be a value of the same unit or a factor",
@@ -978,7 +996,7 @@ fn build(
             let (d, xp) = qex(&p);
             let (d2, xd) = qex(&q);
             if d != d2 {
-                ev.diags.push(
+                ev.diags().push(
                     Diagnostic::new(
                         Code::E0303,
                         "proximal and distal values differ in dimension",
@@ -1071,7 +1089,7 @@ fn build(
                 )) = v
                     && *c <= 0.0
                 {
-                    ev.diags.push(
+                    ev.diags().push(
                         Diagnostic::new(Code::E0412, format!("`{n}` of `{name}` must be positive"))
                             .label(*s, "zero or negative"),
                     );
@@ -1091,7 +1109,7 @@ fn build(
             let (da, xa) = qex(&a);
             let (db, xb) = qex(&b);
             if da != db {
-                ev.diags.push(
+                ev.diags().push(
                     Diagnostic::new(
                         Code::E0303,
                         format!("`{a_name}` and `{b_name}` differ in dimension"),
@@ -1101,7 +1119,7 @@ fn build(
                 return Val::Err;
             }
             let (Some(x), Some(y)) = (xa.as_const(), xb.as_const()) else {
-                ev.diags.push(
+                ev.diags().push(
                     Diagnostic::new(Code::E0315, "random sample bounds must be constants")
                         .label(span, "depends on values known only at run time"),
                 );
@@ -1109,7 +1127,7 @@ fn build(
             };
             let n = arg("n").and_then(|v| v.0.const_si()).unwrap_or(0.0) as u64;
             if n == 0 || n > 1_000_000 {
-                ev.diags.push(
+                ev.diags().push(
                     Diagnostic::new(
                         Code::E0314,
                         "number of samples must be within 1 and 1,000,000",
@@ -1150,7 +1168,7 @@ const ACTIVITY_KINDS: &[&str] = &[
 /// ISF network `.param` files: probabilities and fractions E0314, negative rates, widths and
 /// delays, mean intervals and bins E0314, counts E0407); false after reporting.
 fn activity_rules(
-    ev: &mut Evaluator,
+    ev: &mut dyn Eval,
     name: &str,
     named: &[(&'static str, Option<(Val, Span)>)],
 ) -> bool {
@@ -1159,8 +1177,8 @@ fn activity_rules(
     // Constant arguments only: a value known at run time only has no range to check here.
     let c = |n: &str| get(named, n).and_then(|(v, s)| v.const_si().map(|x| (x, s)));
     let what = |n: &str| format!("`{n}` of `{name}`");
-    let mut check = |ev: &mut Evaluator, r: Result<(), rules::Broken>, s: Span| {
-        if ev.rule(s, r).is_none() {
+    let mut check = |ev: &mut dyn Eval, r: Result<(), rules::Broken>, s: Span| {
+        if !ev.rule_ok(s, r) {
             ok = false;
         }
     };
@@ -1231,7 +1249,7 @@ fn activity_rules(
     for (i, item) in items.into_iter().enumerate() {
         let entry = format!("{list} entry {i} of `{name}`");
         let (Val::Tuple(pair) | Val::List(pair)) = item else {
-            ev.diags.push(
+            ev.diags().push(
                 Diagnostic::new(Code::E0306, format!("{entry} has the wrong shape"))
                     .label(s, format!("found {}", item.type_name()))
                     .help(shape.clone()),
@@ -1240,7 +1258,7 @@ fn activity_rules(
         };
         let [iv, x] = <[Val; 2]>::try_from(pair).unwrap_or([Val::Err, Val::Err]);
         let (Val::Tuple(ends) | Val::List(ends)) = iv else {
-            ev.diags.push(
+            ev.diags().push(
                 Diagnostic::new(Code::E0306, format!("{entry} has the wrong shape"))
                     .label(s, "expected ((begin, end), value)")
                     .help(shape.clone()),
@@ -1294,7 +1312,7 @@ pub fn random_samples(normal: bool, a: f64, b: f64, n: u64, seed: u64) -> Vec<f6
 
 /// The section indices of a list argument: non-negative integer constants (E0318 otherwise),
 /// sorted, without repeats.
-fn section_list(ev: &mut Evaluator, list: &Val, span: Span) -> Option<Vec<u64>> {
+fn section_list(ev: &mut dyn Eval, list: &Val, span: Span) -> Option<Vec<u64>> {
     let Val::List(items) = list else {
         return None;
     };
@@ -1303,7 +1321,7 @@ fn section_list(ev: &mut Evaluator, list: &Val, span: Span) -> Option<Vec<u64>> 
         match it.const_si() {
             Some(k) if k >= 0.0 && k == k.trunc() && k < 1e9 => out.push(k as u64),
             Some(k) => {
-                ev.diags.push(
+                ev.diags().push(
                     Diagnostic::new(
                         Code::E0318,
                         format!("`{}` is not a section index", crate::rules::show_num(k)),
@@ -1315,7 +1333,7 @@ fn section_list(ev: &mut Evaluator, list: &Val, span: Span) -> Option<Vec<u64>> 
             }
             None if it.is_err() => return None,
             None => {
-                ev.diags.push(
+                ev.diags().push(
                     Diagnostic::new(Code::E0315, "a section index must be a constant")
                         .label(span, "this list depends on the position"),
                 );
@@ -1358,7 +1376,7 @@ fn distance_var(relative: &Option<(Val, Span)>, base: &str) -> (Dim, Ex) {
 }
 
 /// A rate per distance (1/um for absolute, dimensionless for relative distances).
-fn per_distance(ev: &mut Evaluator, a: Option<(Val, Span)>, dd: Dim, what: &str) -> Option<Ex> {
+fn per_distance(ev: &mut dyn Eval, a: Option<(Val, Span)>, dd: Dim, what: &str) -> Option<Ex> {
     let (v, s) = a?;
     let v = ev.expect_dim(v, Dim::ONE.div(dd), s, what);
     if v.is_err() {
@@ -1378,7 +1396,7 @@ fn obj(name: &str, named: Vec<(&'static str, Option<(Val, Span)>)>) -> Val {
 }
 
 /// `soma.v` and friends: what can be recorded at a region.
-pub fn region_member(ev: &mut Evaluator, region: &str, field: &Ident) -> Val {
+pub fn region_member(ev: &mut dyn Eval, region: &str, field: &Ident) -> Val {
     probe(
         ev,
         Val::Obj(Obj {
@@ -1396,7 +1414,7 @@ pub fn region_member(ev: &mut Evaluator, region: &str, field: &Ident) -> Val {
 pub const PROBE_VARS: &[&str] = &["v", "cai", "ica", "ina", "ik", "eca"];
 
 /// `site.v`: a recording probe.
-pub fn probe(ev: &mut Evaluator, site: Val, field: &Ident) -> Val {
+pub fn probe(ev: &mut dyn Eval, site: Val, field: &Ident) -> Val {
     if !PROBE_VARS.contains(&field.name.as_str()) {
         let mut d = Diagnostic::new(
             Code::E0209,
@@ -1405,7 +1423,7 @@ pub fn probe(ev: &mut Evaluator, site: Val, field: &Ident) -> Val {
         .label(field.span, "not a recordable variable")
         .note(format!("recordable: {}", PROBE_VARS.join(", ")));
         d = d.suggest(&field.name, PROBE_VARS.iter().copied());
-        ev.diags.push(d);
+        ev.diags().push(d);
         return Val::Err;
     }
     Val::Obj(Obj {

@@ -4,30 +4,15 @@
 //! diagnostic and returning [`Val::Err`] so that callers continue without cascades.
 
 use super::builtins;
-use super::ex::Ex;
-use super::units::{self, Dim};
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, did_you_mean, did_you_mean_hint};
+use crate::model::ex::Ex;
 use crate::source::Span;
 use crate::syntax::ast::{BinOp, Expr, ExprKind, UnOp, UnitExpr};
+use crate::units::{self, Dim};
 use std::path::PathBuf;
 
-/// What a name resolves to in the current context.
-pub trait Names {
-    /// Look a name up; `None` when unknown.
-    fn lookup(&mut self, name: &str) -> Option<Val>;
-    /// All visible names (for "did you mean").
-    fn candidates(&self) -> Vec<String>;
-    /// Member access on a module namespace.
-    fn module_member(&mut self, _module: u32, _name: &str) -> Option<Val> {
-        None
-    }
-    /// A new random draw of kind `kind` (inside a synapse's `event` block only): the
-    /// expression standing for it, or `None` where draws are not allowed.
-    fn draw(&mut self, _kind: crate::sema::ex::Draw) -> Option<Ex> {
-        None
-    }
-}
+pub use super::value::Names;
 
 /// Evaluation context shared by all expressions of one check run.
 pub struct Evaluator<'a> {
@@ -726,5 +711,28 @@ fn describe(v: &Val) -> String {
     match v {
         Val::Q { dim, .. } => dim.describe(),
         other => other.type_name(),
+    }
+}
+
+/// The evaluator as the builtins see it (their arguments are expressions they evaluate back
+/// through it).
+impl builtins::Eval for Evaluator<'_> {
+    fn eval(&mut self, e: &Expr, names: &mut dyn Names) -> Val {
+        Evaluator::eval(self, e, names)
+    }
+    fn binary(&mut self, op: BinOp, a: Val, b: Val, span: Span, sa: Span, sb: Span) -> Val {
+        Evaluator::binary(self, op, a, b, span, sa, sb)
+    }
+    fn expect_dim(&mut self, v: Val, want: Dim, span: Span, what: &str) -> Val {
+        Evaluator::expect_dim(self, v, want, span, what)
+    }
+    fn rule_ok(&mut self, span: Span, r: Result<(), crate::rules::Broken>) -> bool {
+        self.rule(span, r).is_some()
+    }
+    fn diags(&mut self) -> &mut Vec<Diagnostic> {
+        self.diags
+    }
+    fn base_dir(&self) -> &std::path::Path {
+        &self.base_dir
     }
 }

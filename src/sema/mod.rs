@@ -7,10 +7,8 @@ pub mod builtins;
 pub mod check;
 pub mod decls;
 pub mod eval;
-pub mod ex;
 pub mod sweep;
 pub mod typed;
-pub mod units;
 pub mod value;
 
 pub use check::{Checked, check_path, check_text};

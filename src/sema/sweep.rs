@@ -11,55 +11,13 @@
 //!
 //! Values are plain `f64` in the canonical unit of their dimension (ms, nA, nS, µm, …).
 
+use crate::model::ex::Ex;
+use crate::model::sweep::{PopField, RegionField, StimField, SweepTarget, SweepValue};
 use crate::model::{Density, NeuronModel, StimulusKind, StimulusModel};
-use crate::network::lower::RECEPTOR_MAP;
+use crate::network::receptors;
 use crate::network::{Activity, Network, Population, Release, SingleShape, SynapseSource};
-use crate::sema::ex::Ex;
-use crate::sema::units::Dim;
+use crate::units::Dim;
 use serde::Serialize;
-
-/// What one sweep axis changes.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "target", rename_all = "snake_case")]
-pub enum SweepTarget {
-    /// The experiment's `duration` (ms).
-    Duration,
-    /// The experiment's time step `dt` (ms).
-    Dt,
-    /// The neuron's `temperature` (°C).
-    Temperature,
-    /// The neuron's `v_init` (mV).
-    VInit,
-    /// A field of a stimulus.
-    Stimulus { stimulus: String, field: StimField },
-    /// `Ra`, `cm` or a reversal potential of a region block of the neuron.
-    Region { region: String, field: RegionField },
-    /// A parameter of a mechanism inserted in a region block (set uniformly in the region).
-    Mechanism {
-        region: String,
-        mechanism: String,
-        parameter: String,
-    },
-    /// A field of one population of the experiment's network (`None`: every population that
-    /// has the field, `*` in the path).
-    Population {
-        population: Option<String>,
-        field: PopField,
-    },
-}
-
-/// A numeric field of a stimulus.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StimField {
-    Amp,
-    Delay,
-    Duration,
-    Onset,
-    TauRise,
-    TauDecay,
-    Imax,
-}
 
 impl StimField {
     /// Fields of a stimulus kind, with their script names and dimensions.
@@ -83,66 +41,6 @@ impl StimField {
             ],
         }
     }
-}
-
-/// A passive field of a region block.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RegionField {
-    /// Axial resistivity (Ω·cm).
-    Ra,
-    /// Specific membrane capacitance (µF/cm²).
-    Cm,
-    /// A fixed reversal potential (`ena`, `ek`, …; mV).
-    Reversal(String),
-}
-
-/// A sweepable field of a presynaptic population.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "field", rename_all = "snake_case")]
-pub enum PopField {
-    /// Number of presynaptic cells (declared synapses: placement redone).
-    Cells,
-    /// Number of synapses (declared synapses: placement redone).
-    Synapses,
-    /// Regions synapses are placed on (placement redone).
-    Location,
-    /// Path-length range of placement from the soma, µm (placement redone).
-    Distance,
-    /// Release probability per presynaptic spike and synapse.
-    ReleaseProbability,
-    /// Delay of every receptor of the population (ms).
-    Delay,
-    /// A receptor parameter or weight: `receptor` as written (`glutamate`, `gaba`, `exp2syn`
-    /// or a declared synapse mechanism), `parameter` in that receptor's names.
-    Receptor { receptor: String, parameter: String },
-    /// A parameter of every activity generator of one kind in the population.
-    Activity {
-        generator: String,
-        parameter: String,
-    },
-}
-
-impl PopField {
-    /// True when a value changes where synapses are placed (the placement is redone for the
-    /// sweep point); other fields keep the placement.
-    pub fn moves_synapses(&self) -> bool {
-        matches!(
-            self,
-            PopField::Cells | PopField::Synapses | PopField::Location | PopField::Distance
-        )
-    }
-}
-
-/// One value of a sweep axis, in the target's canonical unit.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum SweepValue {
-    Num(f64),
-    /// A `(from, to)` length range, µm.
-    Pair(f64, f64),
-    /// A list of region names.
-    Regions(Vec<String>),
 }
 
 impl SweepValue {
@@ -305,51 +203,6 @@ fn generator_name(a: &Activity) -> Option<&'static str> {
     })
 }
 
-/// Short receptor names of the stdlib synapses with their parameters and dimensions (the
-/// names of `.isf` receptor blocks; `network::lower::RECEPTOR_MAP` maps them onto the
-/// mechanisms' own parameters).
-pub const RECEPTORS: &[(&str, &[(&str, Dim)])] = &[
-    (
-        "glutamate",
-        &[
-            ("weight_ampa", Dim::CONDUCTANCE),
-            ("weight_nmda", Dim::CONDUCTANCE),
-            ("tau_ampa_rise", Dim::TIME),
-            ("tau_ampa_decay", Dim::TIME),
-            ("tau_nmda_rise", Dim::TIME),
-            ("tau_nmda_decay", Dim::TIME),
-            ("e", Dim::VOLTAGE),
-            ("mg", Dim::CONCENTRATION),
-            ("facilitation", Dim::ONE),
-            ("tau_facilitation", Dim::TIME),
-            ("depression", Dim::ONE),
-            ("tau_depression", Dim::TIME),
-        ],
-    ),
-    (
-        "gaba",
-        &[
-            ("weight", Dim::CONDUCTANCE),
-            ("tau_rise", Dim::TIME),
-            ("tau_decay", Dim::TIME),
-            ("e", Dim::VOLTAGE),
-            ("facilitation", Dim::ONE),
-            ("tau_facilitation", Dim::TIME),
-            ("depression", Dim::ONE),
-            ("tau_depression", Dim::TIME),
-        ],
-    ),
-    (
-        "exp2syn",
-        &[
-            ("weight", Dim::CONDUCTANCE),
-            ("tau_rise", Dim::TIME),
-            ("tau_decay", Dim::TIME),
-            ("e", Dim::VOLTAGE),
-        ],
-    ),
-];
-
 /// The range rule of a receptor parameter: weights and time constants as in declarations.
 fn receptor_range(param: &str, dim: Dim) -> Range {
     if param.starts_with("weight") || dim == Dim::CONCENTRATION {
@@ -363,7 +216,7 @@ fn receptor_range(param: &str, dim: Dim) -> Range {
 
 /// The short name (`glutamate`) of a typed receptor's mechanism (`glutamate_syn`).
 fn short_receptor(mechanism: &str) -> Option<&'static str> {
-    RECEPTOR_MAP.iter().find(|r| r.1 == mechanism).map(|r| r.0)
+    receptors::by_mechanism(mechanism).and_then(|r| r.name)
 }
 
 /// (path suffix after the population, field, kind) of every sweepable field of a population.
@@ -394,10 +247,8 @@ fn population_fields(p: &Population, input: &SchemaInput) -> Vec<(String, PopFie
     }
     for r in &p.receptors {
         let params: Vec<(String, Dim)> = match short_receptor(&r.mechanism) {
-            Some(short) => RECEPTORS
-                .iter()
-                .find(|x| x.0 == short)
-                .map(|x| x.1.iter().map(|(n, d)| (n.to_string(), *d)).collect())
+            Some(short) => receptors::by_name(short)
+                .map(|x| x.params.iter().map(|(n, d)| (n.to_string(), *d)).collect())
                 .unwrap_or_default(),
             None => (input.mech_params)(&r.mechanism).unwrap_or_default(),
         };
@@ -717,12 +568,12 @@ fn apply_population(p: &mut Population, f: &PopField, v: &SweepValue) -> Result<
             parameter,
         } => {
             let x = v.num()?;
-            let map = RECEPTOR_MAP.iter().find(|r| r.0 == receptor);
-            let mech = map.map(|r| r.1).unwrap_or(receptor.as_str());
+            let map = receptors::by_name(receptor);
+            let mech = map.map(|r| r.mechanism).unwrap_or(receptor.as_str());
             let mut hit = false;
             for r in p.receptors.iter_mut().filter(|r| r.mechanism == mech) {
                 hit = true;
-                let Some(&(short, _, params)) = map else {
+                let Some((Some(short), params)) = map.map(|r| (r.name, r.param_map)) else {
                     // A declared synapse mechanism: parameters (weights too) by their names.
                     set_param(&mut r.parameters, parameter, x);
                     continue;

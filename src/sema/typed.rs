@@ -9,9 +9,9 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{
     IonField, Recording, RecordingModel, SiteSpec, StimulusKind, StimulusModel, Value,
 };
-use crate::sema::units::{self, Dim};
 use crate::sema::value::Val;
 use crate::syntax::ast::{Entry, Expr, Field};
+use crate::units::{self, Dim};
 use std::collections::BTreeMap;
 
 fn num(v: Option<&Value>) -> Option<f64> {

@@ -6,9 +6,9 @@
 //! symbolic. [`Val::Err`] is the poison value: it fits everywhere, so one mistake is reported
 //! once and does not cascade.
 
-use super::ex::Ex;
-use super::units::Dim;
+use crate::model::ex::Ex;
 use crate::syntax::ast::DeclKind;
+use crate::units::Dim;
 
 /// A checked value.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,5 +106,22 @@ impl Val {
     /// True for the poison value.
     pub fn is_err(&self) -> bool {
         matches!(self, Val::Err)
+    }
+}
+
+/// What a name resolves to in the current context.
+pub trait Names {
+    /// Look a name up; `None` when unknown.
+    fn lookup(&mut self, name: &str) -> Option<Val>;
+    /// All visible names (for "did you mean").
+    fn candidates(&self) -> Vec<String>;
+    /// Member access on a module namespace.
+    fn module_member(&mut self, _module: u32, _name: &str) -> Option<Val> {
+        None
+    }
+    /// A new random draw of kind `kind` (inside a synapse's `event` block only): the
+    /// expression standing for it, or `None` where draws are not allowed.
+    fn draw(&mut self, _kind: crate::model::ex::Draw) -> Option<Ex> {
+        None
     }
 }

@@ -1135,9 +1135,7 @@ impl Store {
         // one the stored rows were not written with) would put chunks of two grids under one
         // bound, so it is refused.
         for (k, v) in &t.attrs {
-            if k.ends_with(".precision")
-                && info.attrs.get(k) != Some(v)
-            {
+            if k.ends_with(".precision") && info.attrs.get(k) != Some(v) {
                 return Err(StoreError::at(
                     Code::E0626,
                     &full,

@@ -615,9 +615,7 @@ pub fn chunk_doc_quantised(
             (Column::F64Array { width, data }, Some(q)) => quantised_column(data, *width, &q),
             (Column::F64(v), None) => f64_column(v, v.len(), decimal),
             (Column::F64Array { width, data }, None) => f64_column(data, *width, decimal),
-            (Column::I64(v), _) => {
-                ColumnDoc::bin(v.iter().flat_map(|x| x.to_le_bytes()).collect())
-            }
+            (Column::I64(v), _) => ColumnDoc::bin(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
             (Column::Str(v), _) => ColumnDoc {
                 data: ColumnData::Str(v.clone()),
                 ..ColumnDoc::default()

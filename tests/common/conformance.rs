@@ -122,7 +122,7 @@ pub fn site_of(morph: &Morphology, nseg: &[usize], p: [f64; 3]) -> (usize, usize
 /// The conformance cell's morphology as ISF builds it (with the generated axon) and the nseg
 /// of every section under ISF's rule with the cell file's Ra and cm.
 pub fn cell_morphology(inputs: &Path) -> (Morphology, Vec<usize>) {
-    use isf::formats::param::{cell_params, read_param_file};
+    use isf::interop::formats::param::{cell_params, read_param_file};
     let cp = cell_params(
         &read_param_file(&inputs.join("86_C2_center.param")).expect("cell .param"),
         "86_C2_center.param",
@@ -143,6 +143,7 @@ pub fn s4_network(inputs: &Path) -> isf::network::PreparedNetwork {
         .iter()
         .map(|s| s.label.as_str().to_string())
         .collect();
-    let net = isf::network::isf_network_param(&inputs.join("network.param")).expect("network");
+    let net = isf::interop::network_param::isf_network_param(&inputs.join("network.param"))
+        .expect("network");
     isf::network::PreparedNetwork::build(&net, &placer, labels, 0).expect("placed network")
 }

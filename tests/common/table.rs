@@ -4,7 +4,7 @@
 //! the standard library. A test fixture (the conformance tests and the benchmarks include this file); the general path
 //! (a lowered `.isf` neuron to per-compartment densities) lives elsewhere.
 
-use isf::formats::param::{cell_params, read_param_file};
+use isf::interop::formats::param::{cell_params, read_param_file};
 use isf::kernel::MechPlacement;
 use isf::model::MechModel;
 use isf::morph::cell::CellGeometry;

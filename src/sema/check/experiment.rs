@@ -333,8 +333,7 @@ impl Session {
                                     if let Some(mut l) = lower_val(&v) {
                                         if let Some(f) = precision {
                                             let p = ev.eval(&f.value, &mut scope);
-                                            if let Err(d) = typed::attach_precision(&mut l, &p, f)
-                                            {
+                                            if let Err(d) = typed::attach_precision(&mut l, &p, f) {
                                                 ev.diags.push(d);
                                             }
                                         }
@@ -549,7 +548,7 @@ impl Session {
         if !ok {
             return;
         }
-        let sweep_points = crate::run::sweep_points(&axes);
+        let sweep_points = crate::model::sweep::sweep_points(&axes);
         // The work items are planned (and allocated) up front: their number is a checked fact.
         if let Err(b) = crate::rules::work_items(sweep_points, trials) {
             let mut d = Diagnostic::new(b.code, b.message);

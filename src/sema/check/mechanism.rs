@@ -469,7 +469,7 @@ impl Session {
                                                     }
                                                     Some(bad) if synapse => {
                                                         let what =
-                                                            crate::sema::ex::Draw::parse_var(bad)
+                                                            crate::model::ex::Draw::parse_var(bad)
                                                                 .map_or_else(
                                                                     || format!("`{bad}`"),
                                                                     |(_, d)| {

@@ -13,7 +13,6 @@ mod neuron;
 mod sweeps;
 mod values;
 
-pub use super::sweep::RECEPTORS;
 use lets::*;
 use values::*;
 pub use values::{RECORDABLE, lower_val};
@@ -21,12 +20,12 @@ pub use values::{RECORDABLE, lower_val};
 use super::builtins::{self, POSITION_VARS};
 use super::decls;
 use super::eval::{Evaluator, Names, resolve_unit};
-use super::ex::Ex;
-use super::sweep::{Schema, SchemaInput, SweepTarget, SweepValue, ValueKind};
+use super::sweep::{Schema, SchemaInput, ValueKind};
 use super::typed;
-use super::units::{self, Dim};
 use super::value::{Obj, Val};
 use crate::diagnostics::{Code, Diagnostic, did_you_mean, did_you_mean_hint};
+use crate::model::ex::Ex;
+use crate::model::sweep::{SweepTarget, SweepValue};
 use crate::model::{self, *};
 use crate::rules;
 use crate::source::{FileId, Origin, SourceMap, Span};
@@ -34,6 +33,7 @@ use crate::syntax::ast::{
     self, BinOp, Block, DeclBody, DeclKind, Entry, ImportNames, ImportTarget,
 };
 use crate::syntax::parser;
+use crate::units::{self, Dim};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -192,7 +192,7 @@ struct Scope<'a> {
 }
 
 impl Names for Scope<'_> {
-    fn draw(&mut self, kind: crate::sema::ex::Draw) -> Option<Ex> {
+    fn draw(&mut self, kind: crate::model::ex::Draw) -> Option<Ex> {
         let k = self.draws.as_mut()?;
         *k += 1;
         Some(Ex::var(&kind.var(*k - 1), 1.0))

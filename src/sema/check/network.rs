@@ -308,9 +308,8 @@ impl Session {
                     let alias: Option<Vec<(String, Dim)>> = receptor_params(&rn.name)
                         .map(|ps| ps.iter().map(|(n, d)| (n.to_string(), *d)).collect());
                     let Some(params) = declared.map(|x| x.2.clone()).or(alias) else {
-                        let known: Vec<&str> = RECEPTORS
-                            .iter()
-                            .map(|r| r.0)
+                        let known: Vec<&str> = crate::network::receptors::names()
+                            .map(|n| -> &str { n })
                             .chain(synapses.iter().map(|x| x.0.as_str()))
                             .collect();
                         let mut d =

@@ -27,27 +27,28 @@ impl Session {
             }
         }
         let script = self.sources.get(span.file).name.clone();
-        let mut cat = crate::lower::isf_param::Catalogue::stdlib();
+        let mut cat = crate::interop::cell_param::Catalogue::stdlib();
         cat.places.insert(
             0,
-            crate::lower::isf_param::Place {
+            crate::interop::cell_param::Place {
                 name: format!("the script {script} and its imports"),
                 import: None,
                 mechs: own,
             },
         );
-        let text = match crate::lower::isf_param::convert_file_with(param, &dir, &name.name, &cat) {
-            Ok(t) => t,
-            Err(errs) => {
-                for e in errs {
-                    self.diags.push(
-                        Diagnostic::new(e.code, format!("{}: {}", e.location(), e.message))
-                            .label(span, "in this ISF cell parameter file"),
-                    );
+        let text =
+            match crate::interop::cell_param::convert_file_with(param, &dir, &name.name, &cat) {
+                Ok(t) => t,
+                Err(errs) => {
+                    for e in errs {
+                        self.diags.push(
+                            Diagnostic::new(e.code, format!("{}: {}", e.location(), e.message))
+                                .label(span, "in this ISF cell parameter file"),
+                        );
+                    }
+                    return;
                 }
-                return;
-            }
-        };
+            };
         // A distinct origin per declaration, so that two neurons from one file both load.
         let origin = Origin::Path(PathBuf::from(format!("{path}#{}.isf", name.name)));
         let shown = format!(

@@ -21,7 +21,7 @@ impl Session {
         let typed_net = network.and_then(|name| {
             let nm = self.model.networks.iter().find(|n| n.name == name)?;
             match &nm.isf_network_param {
-                Some(p) => crate::network::isf_network_param(Path::new(p)).ok(),
+                Some(p) => crate::interop::network_param::isf_network_param(Path::new(p)).ok(),
                 None => crate::network::lower::from_model(nm)
                     .map_err(|e| lower_error = Some(format!("network `{name}`: {e}")))
                     .ok(),

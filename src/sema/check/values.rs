@@ -133,11 +133,11 @@ pub(super) fn mech_draws(m: &MechModel) -> bool {
         e.expr.vars(&mut used);
     }
     used.iter()
-        .any(|n| crate::sema::ex::Draw::parse_var(n).is_some())
+        .any(|n| crate::model::ex::Draw::parse_var(n).is_some())
 }
 
 pub(super) fn receptor_params(name: &str) -> Option<&'static [(&'static str, Dim)]> {
-    RECEPTORS.iter().find(|r| r.0 == name).map(|r| r.1)
+    crate::network::receptors::by_name(name).map(|r| r.params)
 }
 
 /// Names that can be recorded without arguments.
@@ -267,7 +267,7 @@ pub(super) fn replay_source(
         );
         return None;
     }
-    match crate::network::replay::ReplayFile::read(&path) {
+    match crate::interop::replay::ReplayFile::read(&path) {
         Ok(f) => {
             let (synapses, releases) = f.counts();
             Some(ReplaySource {

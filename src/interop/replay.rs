@@ -3,13 +3,13 @@
 //!
 //! Two file formats are accepted, told apart by their first line:
 //! * ISF synapse activation files (`simulation_run*_synapses.csv`,
-//!   [`crate::formats::activation`]): one row per active synapse with its type, ID, section,
+//!   [`crate::interop::formats::activation`]): one row per active synapse with its type, ID, section,
 //!   3-D point and release times. With the network's anatomy the rows are matched to its
-//!   synapses ([`super::replay`]: IDs and soma distances as recorded); without one, each row
+//!   synapses ([`replay()`]: IDs and soma distances as recorded); without one, each row
 //!   becomes a synapse at `relPts[point]` as ISF does (soma distance at that point, ID as
 //!   recorded, or consecutive within the type for legacy rows without ID).
 //! * Spike-time CSVs (`synapse_id, cell_type, section_id, x, spike_time_ms`,
-//!   [`crate::formats::spike_times`]): one row per spike; each synapse is placed from its
+//!   [`crate::interop::formats::spike_times`]): one row per spike; each synapse is placed from its
 //!   `.syn`-style `(section, x)` by ISF's rule (nearest 3-D point, clamped to the compartment
 //!   centres). No anatomy is needed.
 //!
@@ -18,16 +18,139 @@
 //! Presynaptic spikes are one pseudo-cell per replayed synapse (ISF: cell index = synapse row),
 //! spiking at its release times. Errors are [`FileError`]s located in the replay file.
 
-use super::activity::{SpikeSource, TrialInput};
-use super::placement::{Placement, Placer};
-use super::prepared::PreparedNetwork;
-use super::types::Network;
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::activation::{ActivationRow, data_lines, parse_activation};
-use crate::formats::spike_times::{SpikeTimeRow, looks_like_spike_times, parse_spike_times};
+use crate::files::FileError;
+use crate::interop::formats::activation::{ActivationRow, data_lines, parse_activation};
+use crate::interop::formats::spike_times::{
+    SpikeTimeRow, looks_like_spike_times, parse_spike_times,
+};
+use crate::network::activity::TrialInput;
+use crate::network::placement::{Placement, Placer};
+use crate::network::prepared::PreparedNetwork;
+use crate::network::types::Network;
+use crate::network::types::SpikeSource;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// The synapse activation rows of a trial in ISF's order (types sorted by name, then synapse
+/// ID), for [`crate::interop::formats::activation::write_activation`].
+pub fn activation_rows(net: &PreparedNetwork, trial: &TrialInput) -> Vec<ActivationRow> {
+    let mut order: Vec<usize> = (0..trial.n_active()).collect();
+    let names: Vec<&str> = net
+        .network
+        .populations
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    order.sort_by(|&a, &b| {
+        names[trial.population[a] as usize]
+            .cmp(names[trial.population[b] as usize])
+            .then(trial.synapse_id[a].cmp(&trial.synapse_id[b]))
+    });
+    order
+        .into_iter()
+        .map(|k| {
+            let s = trial.get(k);
+            ActivationRow {
+                synapse_type: names[s.population as usize].to_string(),
+                synapse_id: i64::from(s.synapse_id),
+                soma_distance_um: s.soma_distance_um,
+                section: s.section,
+                point: s.point,
+                label: net
+                    .section_labels
+                    .get(s.section as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                times_ms: s.release_times_ms.to_vec(),
+            }
+        })
+        .collect()
+}
+
+/// Replay recorded activations (spec 04 §4.5, `reconnect_saved_synapses`): every row becomes
+/// an active synapse of its type at the recorded (section, point) — receptor at
+/// `relPts[point]` clamped to the compartment centres — with the recorded times delivered as
+/// releases (forced release) and the network's weights. Rows with a synapse ID keep it and
+/// must name a synapse of that ID on the same section in the anatomy; legacy rows without ID
+/// (−1) are matched by (section, point). The soma distance is the prepared synapse's (the
+/// `.syn` x, as the recording simulation wrote it). No presynaptic spikes
+/// are produced (ISF replays one pseudo-cell per synapse). `file` names the activation file
+/// in errors (rows are numbered from 1 in the `line` field).
+pub fn replay(
+    net: &PreparedNetwork,
+    placer: &Placer,
+    rows: &[ActivationRow],
+    file: &str,
+) -> Result<TrialInput, FileError> {
+    let mut out = TrialInput {
+        release_offsets: vec![0],
+        weight_offsets: vec![0],
+        spike_offsets: vec![0; net.n_cells() + 1],
+        ..TrialInput::default()
+    };
+    let mut weights = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let err = |code, msg: String| FileError::new(code, msg, file, i + 1, 0);
+        let Some(pi) = net
+            .network
+            .populations
+            .iter()
+            .position(|p| p.name == r.synapse_type)
+        else {
+            return Err(err(
+                Code::E0809,
+                format!("synapse type `{}` is not in the network", r.synapse_type),
+            ));
+        };
+        let range = net.synapse_range[pi].clone();
+        let found = if r.synapse_id >= 0 {
+            let s = range.start + r.synapse_id as usize;
+            (s < range.end).then_some(s)
+        } else {
+            range
+                .clone()
+                .find(|&s| net.syn_section[s] == r.section && net.syn_point[s] == r.point)
+        };
+        let Some(s) = found else {
+            return Err(err(
+                Code::E0806,
+                format!(
+                    "`{}` synapse {} at section {} point {} does not exist in the anatomy",
+                    r.synapse_type, r.synapse_id, r.section, r.point
+                ),
+            ));
+        };
+        if net.syn_section[s] != r.section {
+            return Err(err(
+                Code::E0806,
+                format!(
+                    "`{}` synapse {} is on section {} in the anatomy but on section {} in this file",
+                    r.synapse_type, r.synapse_id, net.syn_section[s], r.section
+                ),
+            ));
+        }
+        let Some(pl) = placer.place_at_point(r.section, r.point) else {
+            return Err(err(
+                Code::E0810,
+                format!("section {} has no 3-D point {}", r.section, r.point),
+            ));
+        };
+        weights.clear();
+        for rc in &net.network.populations[pi].receptors {
+            weights.extend_from_slice(&rc.weights_ns);
+        }
+        let mut times = r.times_ms.clone();
+        times.sort_by(f64::total_cmp);
+        out.release_times_ms.extend_from_slice(&times);
+        out.push_synapse(net, s, &weights);
+        let k = out.n_active() - 1;
+        out.point[k] = pl.point;
+        out.x[k] = pl.x;
+        out.segment[k] = pl.segment;
+    }
+    Ok(out)
+}
 
 /// The rows of one replay file.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,7 +234,7 @@ pub fn trial_input(
 ) -> Result<TrialInput, FileError> {
     let mut t = match &f.rows {
         ReplayRows::Activations { rows, lines } if net.n_synapses() > 0 => {
-            super::replay(net, placer, rows, &f.file).map_err(|mut e| {
+            replay(net, placer, rows, &f.file).map_err(|mut e| {
                 // `replay` numbers rows; report the file line.
                 if let Some(&l) = e.line.checked_sub(1).and_then(|i| lines.get(i)) {
                     e.line = l;
@@ -309,7 +432,7 @@ fn pseudo_cells(t: &mut TrialInput) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::spike_times::COLUMNS;
+    use crate::interop::formats::spike_times::COLUMNS;
 
     #[test]
     fn detects_the_format() {
@@ -319,7 +442,7 @@ mod tests {
         assert_eq!(f.counts(), (1, 1));
         let act = format!(
             "{}\nL1_C2\t2\t13.5\t72\t5\tApicalDendrite\t1.0,2.0,\n",
-            crate::formats::activation::HEADER
+            crate::interop::formats::activation::HEADER
         );
         let f = ReplayFile::parse(&act, "b.csv").unwrap();
         assert_eq!(f.format(), "isf_activations");

@@ -15,7 +15,7 @@
 //! Values keep their 1-based line/column so that later checks can report located errors.
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
+use crate::files::FileError;
 use crate::morph::{Discretization, Label, LabelPassive, Passive};
 use std::path::Path;
 

@@ -6,78 +6,24 @@
 //! gets the same code here as in a `.isf` script (E0314, E0407). File paths are
 //! resolved relative to the parameter file.
 
-use super::types::*;
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::param::{ParamNode, ParamValue, read_param_file};
+use crate::files::FileError;
+use crate::interop::formats::param::{ParamNode, ParamValue, read_param_file};
+use crate::network::receptors::{RECEPTORS, by_mechanism, population_excitatory};
+use crate::network::types::*;
 use crate::rules;
 use std::path::{Path, PathBuf};
 
-/// Known receptor mechanisms and their parameters (spec 03 §3.6).
-pub const RECEPTOR_PARAMETERS: &[(&str, &[&str])] = &[
-    (
-        "glutamate_syn",
-        &[
-            "tau1",
-            "tau2",
-            "tau3",
-            "tau4",
-            "e",
-            "n",
-            "gama",
-            "decayampa",
-            "decaynmda",
-            "taudampa",
-            "taudnmda",
-            "facilampa",
-            "facilnmda",
-            "taufampa",
-            "taufnmda",
-            "tau_ampa",
-        ],
-    ),
-    (
-        "gaba_syn",
-        &[
-            "e",
-            "risetime",
-            "decaytime",
-            "decaygaba",
-            "taudgaba",
-            "facilgaba",
-            "taufgaba",
-        ],
-    ),
-    (
-        "ProbAMPANMDA2",
-        &[
-            "tau_r_AMPA",
-            "tau_d_AMPA",
-            "tau_r_NMDA",
-            "tau_d_NMDA",
-            "Use",
-            "Dep",
-            "Fac",
-            "e",
-            "mg",
-            "gmax",
-            "u0",
-        ],
-    ),
-    (
-        "ProbUDFsyn2",
-        &["tau_r", "tau_d", "Use", "Dep", "Fac", "e", "gmax", "u0"],
-    ),
-];
-
-/// The receptors that draw their own release (`releaseProb: "dynamic"` needs one).
-pub const STOCHASTIC_RECEPTORS: &[&str] = &["ProbAMPANMDA2", "ProbUDFsyn2"];
-
-/// Receptor parameters whose mod-file unit is not the canonical one: (mechanism, parameter,
-/// factor to the canonical unit). ProbAMPANMDA2/ProbUDFsyn2 take `gmax` in µS; isf's
-/// conductances are in nS. Every other receptor parameter is in ms, mV, mM, nS or 1 in both.
-pub const MOD_FILE_UNITS: &[(&str, &str, f64)] =
-    &[("ProbAMPANMDA2", "gmax", 1e3), ("ProbUDFsyn2", "gmax", 1e3)];
+/// The mechanisms that draw their own release (`releaseProb: "dynamic"` needs one), for
+/// messages.
+fn stochastic_names() -> String {
+    RECEPTORS
+        .iter()
+        .filter(|r| r.stochastic)
+        .map(|r| r.mechanism)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Read an ISF network parameter file into a typed [`Network`] named after the file stem.
 pub fn isf_network_param(path: &Path) -> Result<Network, FileError> {
@@ -335,7 +281,7 @@ fn population(cx: &Ctx, name: &str, n: &ParamNode) -> Result<Population, FileErr
     if release == Release::Dynamic
         && !receptors
             .iter()
-            .any(|r| STOCHASTIC_RECEPTORS.contains(&r.mechanism.as_str()))
+            .any(|r| by_mechanism(&r.mechanism).is_some_and(|s| s.stochastic))
         && let Some(at) = syn.get("releaseProb")
     {
         // ISF fails here too (spec 04 §4.5): the receptor has no generator to draw from.
@@ -344,7 +290,7 @@ fn population(cx: &Ctx, name: &str, n: &ParamNode) -> Result<Population, FileErr
             Code::E0214,
             format!(
                 "`{name}`: releaseProb \"dynamic\" needs a receptor that draws its own release ({}); receptors here: {}",
-                STOCHASTIC_RECEPTORS.join(", "),
+                stochastic_names(),
                 receptors
                     .iter()
                     .map(|r| r.mechanism.as_str())
@@ -354,11 +300,7 @@ fn population(cx: &Ctx, name: &str, n: &ParamNode) -> Result<Population, FileErr
         ));
     }
     let (cell_type, column) = split_type(name);
-    let excitatory = cell_type_excitatory(&cell_type).or_else(|| {
-        receptors
-            .first()
-            .map(|r| !r.mechanism.to_ascii_lowercase().contains("gaba"))
-    });
+    let excitatory = population_excitatory(&cell_type, &receptors);
     Ok(Population {
         name: name.to_string(),
         cell_type,
@@ -373,15 +315,16 @@ fn population(cx: &Ctx, name: &str, n: &ParamNode) -> Result<Population, FileErr
 }
 
 fn receptor(cx: &Ctx, mech: &str, n: &ParamNode) -> Result<Receptor, FileError> {
-    let Some(&(_, known)) = RECEPTOR_PARAMETERS.iter().find(|r| r.0 == mech) else {
+    let Some((spec, known)) = by_mechanism(mech).and_then(|r| r.file_params.map(|k| (r, k))) else {
         return Err(cx.err(
             n,
             Code::E0803,
             format!(
                 "unknown receptor mechanism `{mech}` (known: {})",
-                RECEPTOR_PARAMETERS
+                RECEPTORS
                     .iter()
-                    .map(|r| r.0)
+                    .filter(|r| r.file_params.is_some())
+                    .map(|r| r.mechanism)
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -439,10 +382,11 @@ fn receptor(cx: &Ctx, mech: &str, n: &ParamNode) -> Result<Receptor, FileError> 
             }
             let x = cx.num(v, k)?;
             // The mod files' units → the canonical units of the stdlib synapses.
-            let f = MOD_FILE_UNITS
+            let f = spec
+                .mod_file_units
                 .iter()
-                .find(|u| u.0 == mech && u.1 == k)
-                .map_or(1.0, |u| u.2);
+                .find(|u| u.0 == k)
+                .map_or(1.0, |u| u.1);
             parameters.push((k.clone(), x * f));
         }
     }

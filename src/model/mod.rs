@@ -1,11 +1,14 @@
 //! The lowered model: what a checked script means, with every quantity a plain `f64` in
-//! isf's canonical units (listed in [`crate::sema::units::CANONICAL`]) and a content hash.
+//! isf's canonical units (listed in [`crate::units::CANONICAL`]) and a content hash.
 //!
 //! Field names carry their unit (`_mv`, `_ms`, `_um`, …); position-dependent values are
 //! [`Ex`] expressions whose result is in the unit named beside them. `isf plan` prints this;
 //! later stages extend it with compartments, kernels, synapses and trials.
 
-use crate::sema::ex::Ex;
+pub mod ex;
+pub mod sweep;
+
+use ex::Ex;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -422,7 +425,7 @@ impl IonField {
 pub struct ReplaySource {
     /// Resolved path.
     pub path: String,
-    /// `isf_activations` or `spike_times` (see [`crate::network::replay`]).
+    /// `isf_activations` or `spike_times` (see [`crate::interop::replay`]).
     pub format: String,
     /// Synapses with at least one release.
     pub synapses: u64,
@@ -436,10 +439,10 @@ pub struct ReplaySource {
 pub struct SweepAxisModel {
     /// The path as written (`stimulus.step.amp`), for messages and stored metadata.
     pub path: String,
-    pub target: crate::sema::sweep::SweepTarget,
+    pub target: sweep::SweepTarget,
     /// Canonical unit of the values (`nA`, `ms`, `1`, …) for display.
     pub unit: String,
-    pub values: Vec<crate::sema::sweep::SweepValue>,
+    pub values: Vec<sweep::SweepValue>,
     /// Axes with the same group vary together (`sweep zip`); groups form a grid, the first
     /// group varying slowest.
     pub group: u32,

@@ -8,7 +8,7 @@
 //! ISF silently lets the last one win.
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
+use crate::files::FileError;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -143,7 +143,7 @@ pub fn parse_nr_cells(text: &str, file: &str) -> Result<NrCells, FileError> {
                 msg,
                 file,
                 n,
-                crate::formats::syn::field_column(line, k),
+                crate::interop::formats::syn::field_column(line, k),
             )
         };
         let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
@@ -282,7 +282,7 @@ pub fn parse_connections(text: &str, file: &str) -> Result<Connections, FileErro
                 msg,
                 file,
                 n,
-                crate::formats::syn::field_column(line, k),
+                crate::interop::formats::syn::field_column(line, k),
             )
         };
         let fields: Vec<&str> = line.split('\t').map(str::trim).collect();

@@ -39,8 +39,8 @@
 //!   absolute µm, as in ISF.
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::param::{ParamNode, ParamValue, parse_param};
+use crate::files::FileError;
+use crate::interop::formats::param::{ParamNode, ParamValue, parse_param};
 use crate::morph::Label;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -265,7 +265,7 @@ pub fn identifier_problem(name: &str) -> Option<String> {
 /// The isf region name of an ISF label key.
 fn region_name(key: &str) -> Option<&'static str> {
     let l = Label::parse(key)?;
-    crate::sema::check::REGIONS
+    crate::morph::REGIONS
         .iter()
         .find(|r| r.1 == l.as_str())
         .map(|r| r.0)

@@ -8,12 +8,12 @@
 //! `std.synapses`). Anything else is an error
 //! naming the population, never a silent approximation.
 
-use super::lower::RECEPTOR_MAP;
-use super::param::{STOCHASTIC_RECEPTORS, network_from_param};
-use super::types::*;
+use super::network_param::network_from_param;
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::param::ParamNode;
+use crate::files::FileError;
+use crate::interop::formats::param::ParamNode;
+use crate::network::receptors::by_mechanism;
+use crate::network::types::*;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -44,7 +44,7 @@ pub fn network_to_isf(net: &Network, base: &Path) -> Result<String, String> {
     let mut imports: Vec<&str> = Vec::new();
     for p in &net.populations {
         for r in &p.receptors {
-            if STOCHASTIC_RECEPTORS.contains(&r.mechanism.as_str())
+            if by_mechanism(&r.mechanism).is_some_and(|s| s.stochastic)
                 && !imports.contains(&r.mechanism.as_str())
             {
                 imports.push(&r.mechanism);
@@ -71,7 +71,8 @@ fn population(s: &mut String, p: &Population, base: &Path) -> Result<(), String>
     let _ = writeln!(s, "        cells: {}", p.cells);
     match &p.synapses {
         SynapseSource::Anatomy { syn, con } => {
-            let rel = |q: &Path| crate::lower::isf_param::relative_to(q, base).replace('\\', "/");
+            let rel =
+                |q: &Path| crate::interop::cell_param::relative_to(q, base).replace('\\', "/");
             let _ = writeln!(
                 s,
                 "        synapses: anatomy(syn: \"{}\", con: \"{}\")",
@@ -125,10 +126,11 @@ fn receptor(s: &mut String, r: &Receptor) -> Result<(), String> {
     if r.lognormal_weights {
         return Err("log-normal weights have no .isf form yet".into());
     }
-    if STOCHASTIC_RECEPTORS.contains(&r.mechanism.as_str()) {
+    if by_mechanism(&r.mechanism).is_some_and(|s| s.stochastic) {
         return own_names(s, r);
     }
-    let Some(&(name, _, map)) = RECEPTOR_MAP.iter().find(|m| m.1 == r.mechanism) else {
+    let Some((name, map)) = by_mechanism(&r.mechanism).and_then(|s| Some((s.name?, s.param_map)))
+    else {
         return Err(format!("receptor `{}` has no .isf form yet", r.mechanism));
     };
     let mut fields = Vec::new();

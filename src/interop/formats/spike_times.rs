@@ -13,7 +13,7 @@
 //! section and `x`. Times are in ms and must be finite and ≥ 0.
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
+use crate::files::FileError;
 use std::path::Path;
 
 /// The columns a spike-time file must have.

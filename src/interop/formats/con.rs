@@ -13,8 +13,8 @@
 //! reports every inconsistency up front with the `.con` line.
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::syn::{SynFile, field_column};
+use crate::files::FileError;
+use crate::interop::formats::syn::{SynFile, field_column};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -231,7 +231,7 @@ pub fn write_con(syn_name: &str, notes: &[String], lines: &[(&str, u32, u32)]) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::syn::parse_syn;
+    use crate::interop::formats::syn::parse_syn;
 
     const SYN: &str = "# Synapse distribution file\n# corresponding to cell: toy\n# Type - section - section.x\n\nL5tt_C2\t2\t0.25\nL5tt_C2\t2\t1.0\nL1_C2\t1\t0.0\n";
     const CON: &str = "# Anatomical connectivity realization file; only valid with synapse realization:\n# toy.syn\n# Type - cell ID - synapse ID\n\nL5tt_C2\t0\t0\nL5tt_C2\t0\t1\nL1_C2\t0\t0\n";

@@ -14,7 +14,7 @@
 //! silently to a section end.
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
+use crate::files::FileError;
 use std::collections::HashMap;
 use std::path::Path;
 

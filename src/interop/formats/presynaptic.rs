@@ -9,8 +9,8 @@
 //! field. Cell IDs are integers ≥ 0, times finite. Errors are E0614 with file, line and column.
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::syn::field_column;
+use crate::files::FileError;
+use crate::interop::formats::syn::field_column;
 
 /// The header line ISF writes (without the line end).
 pub const HEADER: &str = "# presynaptic cell type\tcell ID\tspike times";

@@ -10,8 +10,8 @@
 //! finite and ≥ 0.
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::syn::field_column;
+use crate::files::FileError;
+use crate::interop::formats::syn::field_column;
 use std::fmt::Write as _;
 use std::path::Path;
 

@@ -5,7 +5,10 @@
 //! SI inside an [`Ex`]; [`Ex::Var`] carries the factor that converts the runtime's canonical
 //! value into SI, and [`Ex::canonical`] divides a result into its canonical unit.
 
-use crate::syntax::ast::{BinOp, UnOp};
+/// The operators of lowered expressions are the syntax tree's operator enums (the lowering
+/// keeps them as written); re-exported so that the stages after checking (lowering, kernel)
+/// name them through the model and never import the syntax tree.
+pub use crate::syntax::ast::{BinOp, UnOp};
 use serde::Serialize;
 
 /// A lowered expression (SI inside).

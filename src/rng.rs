@@ -1,9 +1,73 @@
-//! A small, bit-stable random generator for per-stream draws.
+//! Seeds and random streams: the derivation of every seed from the experiment seed, and a
+//! small, bit-stable random generator for per-stream draws.
+//!
+//! Seeds: [`trial_seed`] (experiment seed, sweep point, trial) → [`stream_seed`] (one stream
+//! of a trial, e.g. a population's activity, named by [`population_stream`]) →
+//! [`receptor_seed`] (one receptor of one synapse). Every derivation depends only on its
+//! inputs, never on thread or execution order. This module sits at the bottom of the layers
+//! so that the network, the kernel's synapses, the mapper and the runner derive seeds the same
+//! way without depending on one another.
 //!
 //! xoshiro256++ (Blackman & Vigna) seeded through SplitMix64 from one 64-bit stream seed
-//! ([`crate::run::stream_seed`]). Implemented here (30 lines) rather than taken from a crate
+//! ([`stream_seed`]). Implemented here (30 lines) rather than taken from a crate
 //! so that the draws — and therefore every stored trial — can never change with a dependency
 //! update; the distributions below are fixed formulas for the same reason.
+
+/// SplitMix64 finaliser: a bijective mix of 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Seed of a trial, derived from the experiment seed, the sweep point and the trial number
+/// only — never from thread or execution order.
+pub fn trial_seed(master: u64, point: u64, trial: u64) -> u64 {
+    mix(mix(mix(master) ^ point) ^ trial.wrapping_mul(0xD6E8_FEB8_6659_FD93))
+}
+
+/// Seed of one random stream of a trial (e.g. one presynaptic population), so that adding a
+/// population does not change the draws of the others.
+pub fn stream_seed(trial_seed: u64, stream: u64) -> u64 {
+    mix(trial_seed ^ mix(stream.wrapping_add(1)))
+}
+
+/// Stream purposes of a population (see [`population_stream`]).
+/// The purpose of a population's activity stream (its presynaptic spikes).
+pub const ACTIVITY: u64 = 0;
+/// The purpose of a population's release stream (release probabilities per spike).
+pub const RELEASE: u64 = 1;
+/// The purpose of a population's weight stream (per-synapse weights).
+pub const WEIGHTS: u64 = 2;
+/// The purpose of a population's receptor-draw stream (stochastic receptors such as
+/// ProbAMPANMDA2 draw per event from it, see [`receptor_seed`]).
+pub const RECEPTOR_DRAWS: u64 = 3;
+
+/// FNV-1a hash of a population name.
+fn name_hash(name: &str) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The stream id of one purpose of a population (see the module docs).
+pub fn population_stream(name: &str, purpose: u64) -> u64 {
+    name_hash(name) ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The seed of the draws of receptor `receptor` (its index in the population's receptor
+/// list) of synapse `synapse_id` of the population with draw stream `stream` in the trial of
+/// seed `trial_seed`: independent of every other synapse, population, thread and order.
+pub fn receptor_seed(trial_seed: u64, stream: u64, synapse_id: u32, receptor: usize) -> u64 {
+    stream_seed(
+        stream_seed(trial_seed, stream),
+        (u64::from(synapse_id) << 8) | receptor as u64,
+    )
+}
 
 /// xoshiro256++ state.
 #[derive(Clone, Debug)]

@@ -12,8 +12,8 @@
 //! many fields as the header. Errors are E0614 with file, line and column.
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
-use crate::formats::syn::field_column;
+use crate::files::FileError;
+use crate::interop::formats::syn::field_column;
 
 /// A parsed voltage-trace file.
 #[derive(Clone, Debug, PartialEq)]

@@ -17,7 +17,7 @@
 //! section of the wrong length, each with its line (E0820).
 
 use crate::diagnostics::Code;
-use crate::formats::FileError;
+use crate::files::FileError;
 use std::fmt::Write as _;
 use std::path::Path;
 

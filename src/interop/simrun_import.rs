@@ -29,8 +29,8 @@
 //! refused before anything of it is written.
 
 use crate::diagnostics::{Code, Diagnostic};
-use crate::formats::FileError;
-use crate::formats::{activation, param, presynaptic, traces};
+use crate::files::FileError;
+use crate::interop::formats::{activation, param, presynaptic, traces};
 use crate::run::sink::column_key;
 use crate::store::{Column, Kind, MAX_NAME, Metadata, Store, Table};
 use sha2::{Digest, Sha256};

@@ -1,8 +1,8 @@
 //! AmiraMesh ASCII landmark files (`.landmarkAscii`): 3-D points such as ISF's dendritic
 //! recording sites. Only the first marker set (`@1` data section) is read.
 
-use super::FileError;
 use crate::diagnostics::Code;
+use crate::files::FileError;
 use std::path::Path;
 
 /// Read the points of a landmark file.
