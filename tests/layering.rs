@@ -22,7 +22,7 @@
 //! 16. `validate` (the checks that need a lowered cell or a compiled synapse)
 //! 17. `run`
 //! 18. `interop::simrun_import`, `interop` (ISF result import)
-//! 19. `analysis`, `plot`, `mapper`
+//! 19. `analysis`, `plot`, `mapper`, `reduce`
 //! 20. `cli` (the commands)
 //! 21. `repl`
 //! 22. `app` (argument parsing and dispatch: the commands and the REPL)
@@ -68,7 +68,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("validate", &["validate"]),
     ("run", &["run"]),
     ("ISF import", &["interop::simrun_import", "interop"]),
-    ("results", &["analysis", "plot", "mapper"]),
+    ("results", &["analysis", "plot", "mapper", "reduce"]),
     ("cli", &["cli"]),
     ("repl", &["repl"]),
     ("app", &["app", ""]),

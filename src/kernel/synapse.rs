@@ -1234,11 +1234,17 @@ impl SynapseKernel {
     }
 }
 
+/// Synthetic geometries (the test fixture of `tests/common`).
+#[cfg(test)]
+#[path = "../../tests/common/synth.rs"]
+#[allow(dead_code)]
+mod synth;
+
 #[cfg(test)]
 mod tests {
+    use super::synth::cylinder_cell;
     use super::*;
     use crate::kernel::mechanism::IonPool;
-    use crate::kernel::tests::synth::cylinder_cell;
 
     const DT: f64 = 0.025;
 
