@@ -117,9 +117,8 @@ fn main() {
         let opts = WriteOptions::default();
         let quanta = table::quanta(&t.schema(), &mut t.attrs.iter()).unwrap();
         let (enc, _) = best(|| {
-            let doc = table::chunk_to_value_quantised(&t, traces.len(), opts.decimal, &quanta);
-            let mut bytes = Vec::new();
-            rmpv::encode::write_value(&mut bytes, &doc).unwrap();
+            let doc = table::chunk_doc_quantised(&t, traces.len(), opts.decimal, &quanta);
+            let bytes = rmp_serde::to_vec_named(&doc).unwrap();
             frame::encode(
                 FileKind::Chunk,
                 frame::V1,

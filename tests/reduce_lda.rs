@@ -393,13 +393,15 @@ fn bad_inputs_are_coded_and_write_nothing() {
         "E0913",
     );
     assert!(e.contains("ZERO@185ms"), "{e}");
-    // Options.
+    // The GLM on a store without spike-time analysis and with temporal binning only: its
+    // input error, nothing written.
     fails(
         &[
             "reduce", "fit", s, "--keys", &k, "--model", "glm", "--out", out,
         ],
-        "E0914",
+        "E0916",
     );
+    // Options.
     fails(
         &[
             "reduce",

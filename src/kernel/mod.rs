@@ -48,5 +48,11 @@ pub use cell::{
 pub use error::KernelError;
 pub use mechanism::CompiledMech;
 
+/// Synthetic geometries (the test fixture of `tests/common`), for the kernel's and the
+/// synapse's unit tests.
+#[cfg(test)]
+#[path = "../../tests/common/synth.rs"]
+#[allow(dead_code)]
+pub(crate) mod test_synth;
 #[cfg(test)]
 mod tests;

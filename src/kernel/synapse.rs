@@ -1234,17 +1234,11 @@ impl SynapseKernel {
     }
 }
 
-/// Synthetic geometries (the test fixture of `tests/common`).
-#[cfg(test)]
-#[path = "../../tests/common/synth.rs"]
-#[allow(dead_code)]
-mod synth;
-
 #[cfg(test)]
 mod tests {
-    use super::synth::cylinder_cell;
     use super::*;
     use crate::kernel::mechanism::IonPool;
+    use crate::kernel::test_synth::cylinder_cell;
 
     const DT: f64 = 0.025;
 

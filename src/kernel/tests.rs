@@ -10,10 +10,7 @@ use crate::model::MechModel;
 use crate::model::ex::Ex;
 use table::hay2011_mechanisms;
 
-/// Synthetic geometries (the test fixture of `tests/common`, shared with the synapse tests).
-#[path = "../../tests/common/synth.rs"]
-#[allow(dead_code)]
-pub(crate) mod synth;
+use crate::kernel::test_synth as synth;
 /// The conformance cell's builders (the test fixture of `tests/common`).
 #[path = "../../tests/common/table.rs"]
 #[allow(dead_code)]

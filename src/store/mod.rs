@@ -1830,7 +1830,7 @@ fn read_chunk_sized(dir: &Path, key: &str, c: &ChunkRef, info: &TableInfo) -> Re
 /// manifest whose precision attribute is not a positive decimal step of a float column is
 /// E0625 like a value off its grid.
 fn stored_quanta(info: &TableInfo, key: &str) -> Result<Vec<Option<table::Quantum>>> {
-    table::quanta(&info.columns, &mut info.attrs.iter().map(|(k, v)| (k, v)))
+    table::quanta(&info.columns, &mut info.attrs.iter())
         .map_err(|m| StoreError::at(Code::E0625, key, m))
 }
 
