@@ -401,6 +401,23 @@ fn bad_inputs_are_coded_and_write_nothing() {
         ],
         "E0916",
     );
+    // LDA-only options are refused for the GLM, not ignored.
+    fails(
+        &[
+            "reduce",
+            "fit",
+            s,
+            "--keys",
+            &k,
+            "--model",
+            "glm",
+            "--sa-width",
+            "20",
+            "--out",
+            out,
+        ],
+        "E0914",
+    );
     // Options.
     fails(
         &[

@@ -250,6 +250,24 @@ pub fn run_inner(args: ReduceArgs) -> Result<Report, Diagnostic> {
             out,
         } => {
             if model == ModelArg::Glm {
+                // Options of the LDA kernel only: refused rather than silently ignored.
+                let unused = [
+                    ("--sa-min", sa_min.is_some()),
+                    ("--sa-max", sa_max.is_some()),
+                    ("--sa-width", sa_width.is_some()),
+                    ("--no-balance", no_balance),
+                    ("--max-tries", max_tries != 2),
+                    ("--holdout", holdout != 0.0),
+                    ("--export", export.is_some()),
+                ];
+                if let Some((name, _)) = unused.iter().find(|(_, given)| *given) {
+                    return Err(bad_option(
+                        name,
+                        "the raised-cosine GLM does not use this option (its input window is \
+                         the temporal basis' width before --output-max)",
+                    )
+                    .help("leave it out, or use --model lda"));
+                }
                 return fit_glm(GlmFitArgs {
                     store,
                     data,
