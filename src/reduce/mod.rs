@@ -5,8 +5,8 @@
 //! This module holds what every reduced model shares: the [`Dataset`] (binned activations of
 //! one or more stores and keys, one row per trial, with each trial's spike times), windows in
 //! time bins, content fingerprints of the inputs, and the error constructors (E0910–E0915).
-//! [`lda`] is ISF's LDA-kernel model (§7.6–7.7). The raised-cosine GLM (§7.8) fits the same
-//! `Dataset`.
+//! [`lda`] is ISF's LDA-kernel model (§7.6–7.7). The raised-cosine GLM (§7.8, [`glm`],
+//! bases in [`cosine`]) reads its own spatiotemporal inputs (`glm::inputs_from_store`).
 //!
 //! Rows of a dataset are trials. With one store a row is labelled like the store's
 //! `sim_trial_index` (`p000000/t000012`); with several stores the label is prefixed by the
