@@ -100,6 +100,14 @@ fn main() {
                 k.n_events(),
                 k.channels()
             );
+            // Channels are computed from their first event on (phases): channel-steps done of
+            // all.
+            let n_steps = (exp.duration_ms / exp.dt_ms).round() as u64;
+            println!(
+                "  phases {:?}; channel-steps computed / all {:?}",
+                k.n_phases(),
+                k.channel_steps(n_steps)
+            );
         }
     }
     let show = |name: &str, v: &[f64]| {

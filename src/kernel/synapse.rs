@@ -701,12 +701,49 @@ impl SynapseSet {
     }
 }
 
+/// The channels of one mechanism that are computed from step `start` on (see [`Kind`]).
+#[derive(Clone)]
+struct Phase {
+    /// First step of the phase.
+    start: u64,
+    /// One instance per member channel, in node order.
+    chan: CompiledMech,
+    /// Channel index (over all the kind's channels) of each instance.
+    members: Vec<u32>,
+    /// Per channel of the kind: its instance here, or [`NOT_LIVE`].
+    local: Vec<u32>,
+    /// Native decay: per channel column, per instance, nocmodl's `1 − exp(b·dt)`.
+    decay_k: Option<Vec<Vec<f64>>>,
+}
+
+/// [`Phase::local`] of a channel the phase leaves out.
+const NOT_LIVE: u32 = u32::MAX;
+
+/// A kind with at least this many channels is computed in phases.
+const PHASED_MIN_CHANNELS: usize = 64;
+
+/// At most this many phases per kind (each is compiled once per kernel).
+const MAX_PHASES: usize = 8;
+
 /// The synapses of one mechanism on a cell.
+///
+/// **Phases.** All release events are known when the kernel is built, so each channel's first
+/// event step is too. Where a channel's states start at 0, decay on their own (0 stays exactly
+/// 0) and its current is linear and homogeneous in them, a channel before its first event adds
+/// exactly ±0 to `rhs` and `d`: it can be left out until then. The run is cut into a few
+/// phases at quantiles of the first-event steps; a phase computes the channels whose first
+/// event falls before its end (a node-ordered subset, so the order of additions per node is
+/// unchanged) and takes over the states of the previous phase's channels when it starts. In
+/// S4 about a third of the channel-steps are such silent channels.
 #[derive(Clone)]
 struct Kind {
     mech: Arc<SynapseMech>,
-    /// One instance per channel.
-    chan: CompiledMech,
+    /// Consecutive phases (one, from step 0, with every channel, when not phased).
+    phases: Vec<Phase>,
+    /// The phase in use.
+    phase: usize,
+    /// Node of every channel (node order).
+    nodes: Vec<NodeId>,
     /// Per synapse: its channel.
     syn_channel: Vec<u32>,
     /// Per synapse × parameter (row per synapse).
@@ -723,14 +760,94 @@ struct Kind {
     /// Per synapse: the seed of its draws and the number of its events delivered so far.
     seed: Vec<u64>,
     n_ev: Vec<u64>,
-    /// Native decay: per channel column, per channel, nocmodl's `1 − exp(b·dt)`.
-    decay_k: Option<Vec<Vec<f64>>>,
     /// Step of each synapse's last event.
     last: Vec<u64>,
     /// Scratch: DAG inputs and node values.
     inputs: Vec<f64>,
     buf: Vec<f64>,
     upto: usize,
+}
+
+impl Kind {
+    /// The phase in use.
+    fn cur(&self) -> &Phase {
+        &self.phases[self.phase]
+    }
+
+    /// Move on to the phase of step `step`: the next phase's channels that were computed
+    /// already take their states from the present phase; the others hold their initial values
+    /// (0), set by `init`, which is what the channel would hold had it been computed.
+    fn enter_phase_of(&mut self, step: u64) {
+        while self.phase + 1 < self.phases.len() && self.phases[self.phase + 1].start <= step {
+            let (done, next) = self.phases.split_at_mut(self.phase + 1);
+            let (old, new) = (&done[self.phase], &mut next[0]);
+            for s in 0..new.chan.state_names.len() {
+                let (from, to) = (old.chan.state(s), new.chan.state_mut(s));
+                for (x, &g) in to.iter_mut().zip(&new.members) {
+                    let o = old.local[g as usize];
+                    if o != NOT_LIVE {
+                        *x = from[o as usize];
+                    }
+                }
+            }
+            self.phase += 1;
+        }
+    }
+}
+
+/// Phase start steps for channels first kicked at steps `first` (`u64::MAX`: never): step 0,
+/// then quantiles of the first-event steps, strictly increasing. One phase (`[0]`) when the
+/// kind is small.
+fn phase_starts(first: &[u64]) -> Vec<u64> {
+    let mut f: Vec<u64> = first.iter().copied().filter(|&x| x != u64::MAX).collect();
+    let n_phases = (first.len() / (PHASED_MIN_CHANNELS / 2)).min(MAX_PHASES);
+    if first.len() < PHASED_MIN_CHANNELS || n_phases < 2 || f.is_empty() {
+        return vec![0];
+    }
+    f.sort_unstable();
+    let mut starts = vec![0];
+    for p in 1..n_phases {
+        let s = f[p * f.len() / n_phases];
+        if s > *starts.last().unwrap_or(&0) {
+            starts.push(s);
+        }
+    }
+    starts
+}
+
+/// `x ← x + k·(−x)` (nocmodl's cnexp form of `dx/dt = b·x`, `k = 1 − exp(b·dt)`), flushed to 0
+/// below [`FLUSH_BELOW`], over one column of channel states. The same operations in the same
+/// order at every SIMD width (no fused multiply-add), so every path gives the same bits.
+#[inline(always)]
+fn decay_column(x: &mut [f64], k: &[f64]) {
+    for (x, &f) in x.iter_mut().zip(k) {
+        let y = *x + f * -*x;
+        *x = if y.abs() < FLUSH_BELOW { 0.0 } else { y };
+    }
+}
+
+/// [`decay_column`] with the widest vector unit the processor has.
+fn decay(x: &mut [f64], k: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn wide(x: &mut [f64], k: &[f64]) {
+            decay_column(x, k)
+        }
+        #[target_feature(enable = "avx2")]
+        fn medium(x: &mut [f64], k: &[f64]) {
+            decay_column(x, k)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has the feature (checked above).
+            return unsafe { wide(x, k) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above.
+            return unsafe { medium(x, k) };
+        }
+    }
+    decay_column(x, k)
 }
 
 /// Compiled synapses of a cell: channels, per-synapse states, events.
@@ -879,7 +996,7 @@ impl SynapseKernel {
             celsius_degc,
         };
         let mut kinds = Vec::with_capacity(builds.len());
-        for mut b in builds {
+        for (ki, mut b) in builds.into_iter().enumerate() {
             // Channels in node order: channels on neighbouring compartments then form runs, so
             // gathering v and adding currents are block copies rather than scattered accesses.
             let mut order: Vec<usize> = (0..b.nodes.len()).collect();
@@ -896,34 +1013,99 @@ impl SynapseKernel {
                 *ch = new_index[*ch as usize];
             }
             let m = &b.mech;
+            let n_ch = b.nodes.len();
+            let ns = m.model.states.len();
+            // Values that depend on parameters alone are evaluated once per distinct parameter
+            // vector (synapses of one presynaptic type share theirs), not once per channel or
+            // synapse; the results are the same numbers.
             let decay_k = match &m.decay_b {
                 None => None,
                 Some(roots) => {
-                    let ns = m.model.states.len();
                     let upto = roots.iter().map(|&r| r as usize + 1).max().unwrap_or(0);
                     let mut inputs = vec![0.0; m.n_inputs()];
                     let mut buf = Vec::new();
-                    let mut k = vec![Vec::with_capacity(b.nodes.len()); roots.len()];
-                    for ch in 0..b.nodes.len() {
-                        for (j, col) in b.ch_par.iter().enumerate() {
-                            inputs[IN_STATES as usize + ns + j] = col[ch];
-                        }
-                        m.eval_into(upto, &inputs, &mut buf);
-                        for (kc, &r) in k.iter_mut().zip(roots) {
-                            let bb = buf[r as usize];
-                            if !bb.is_finite() {
-                                return Err(setup(format!(
-                                    "`{}`: a conductance state decays with rate {bb} /ms",
-                                    m.name()
-                                )));
+                    let mut memo: HashMap<Vec<u64>, Vec<f64>> = HashMap::new();
+                    let mut k = vec![Vec::with_capacity(n_ch); roots.len()];
+                    for ch in 0..n_ch {
+                        let key: Vec<u64> = b.ch_par.iter().map(|c| c[ch].to_bits()).collect();
+                        let row = match memo.get(&key) {
+                            Some(row) => row,
+                            None => {
+                                for (j, col) in b.ch_par.iter().enumerate() {
+                                    inputs[IN_STATES as usize + ns + j] = col[ch];
+                                }
+                                m.eval_into(upto, &inputs, &mut buf);
+                                let mut row = Vec::with_capacity(roots.len());
+                                for &r in roots {
+                                    let bb = buf[r as usize];
+                                    if !bb.is_finite() {
+                                        return Err(setup(format!(
+                                            "`{}`: a conductance state decays with rate {bb} /ms",
+                                            m.name()
+                                        )));
+                                    }
+                                    row.push(1.0 - (bb * dt_ms).exp());
+                                }
+                                memo.entry(key).or_insert(row)
                             }
-                            kc.push(1.0 - (bb * dt_ms).exp());
+                        };
+                        for (kc, &x) in k.iter_mut().zip(row) {
+                            kc.push(x);
                         }
                     }
                     Some(k)
                 }
             };
-            let chan = CompiledMech::new(&m.channel_model, b.nodes, &b.ch_par, &[], area, env)?;
+            // Phases (see [`Kind`]): only where a silent channel's contribution is exactly ±0.
+            let silent_until_kicked = m.decay_b.is_some()
+                && m.mergeable
+                && m.channel_model
+                    .states
+                    .iter()
+                    .all(|s| s.init_expr.is_none() && s.init.unwrap_or(0.0) == 0.0);
+            let starts = if silent_until_kicked {
+                let mut first = vec![u64::MAX; n_ch];
+                for e in events.iter().filter(|e| e.2 as usize == ki) {
+                    let f = &mut first[b.syn_channel[e.3 as usize] as usize];
+                    *f = (*f).min(e.0);
+                }
+                let starts = phase_starts(&first);
+                // Phase p computes the channels first kicked before phase p + 1 starts.
+                let ends: Vec<u64> = starts[1..].iter().copied().chain([u64::MAX]).collect();
+                ends.into_iter()
+                    .zip(&starts)
+                    .map(|(end, &start)| {
+                        let members: Vec<u32> = (0..n_ch as u32)
+                            .filter(|&c| end == u64::MAX || first[c as usize] < end)
+                            .collect();
+                        (start, members)
+                    })
+                    .collect()
+            } else {
+                vec![(0, (0..n_ch as u32).collect::<Vec<u32>>())]
+            };
+            let mut phases = Vec::with_capacity(starts.len());
+            for (start, members) in starts {
+                let pick = |col: &[f64]| -> Vec<f64> {
+                    members.iter().map(|&c| col[c as usize]).collect()
+                };
+                let nodes: Vec<NodeId> = members.iter().map(|&c| b.nodes[c as usize]).collect();
+                let ch_par: Vec<Vec<f64>> = b.ch_par.iter().map(|c| pick(c)).collect();
+                let chan = CompiledMech::new(&m.channel_model, nodes, &ch_par, &[], area, env)?;
+                let mut local = vec![NOT_LIVE; n_ch];
+                for (i, &c) in members.iter().enumerate() {
+                    local[c as usize] = i as u32;
+                }
+                phases.push(Phase {
+                    start,
+                    chan,
+                    decay_k: decay_k
+                        .as_ref()
+                        .map(|cols| cols.iter().map(|c| pick(c)).collect()),
+                    members,
+                    local,
+                });
+            }
             let np = m.model.parameters.len();
             let npl = m.plastic.len();
             let n_syn = b.syn_channel.len();
@@ -949,8 +1131,27 @@ impl SynapseKernel {
                 Vec::with_capacity(n_syn * npl),
                 Vec::with_capacity(n_syn * npl),
             );
+            // Per distinct parameter vector: (initial values, exp(b·dt) or 1, x∞ or a·dt,
+            // drift) per per-synapse state. Errors name the first synapse with those values.
+            type PlRow = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<bool>);
+            let mut memo: HashMap<Vec<u64>, PlRow> = HashMap::new();
             for s in 0..n_syn {
-                inputs[m.param_range()].copy_from_slice(&b.par[s * np..(s + 1) * np]);
+                let params = &b.par[s * np..(s + 1) * np];
+                let key: Vec<u64> = params.iter().map(|x| x.to_bits()).collect();
+                if let Some((init, rec, inf, drift)) = memo.get(&key) {
+                    pl_init.extend_from_slice(init);
+                    pl_rec.extend_from_slice(rec);
+                    pl_inf.extend_from_slice(inf);
+                    pl_drift.extend_from_slice(drift);
+                    continue;
+                }
+                let mut row: PlRow = (
+                    Vec::with_capacity(npl),
+                    Vec::with_capacity(npl),
+                    Vec::with_capacity(npl),
+                    Vec::with_capacity(npl),
+                );
+                inputs[m.param_range()].copy_from_slice(params);
                 for (j, &p) in m.plastic.iter().enumerate() {
                     inputs[IN_STATES as usize + p] = const_init[j];
                 }
@@ -971,7 +1172,7 @@ impl SynapseKernel {
                         )));
                     }
                     inputs[IN_STATES as usize + p] = x;
-                    pl_init.push(x);
+                    row.0.push(x);
                 }
                 m.eval_into(upto_ab, &inputs, &mut buf);
                 // A first event must give finite values (e.g. rise = decay makes the peak
@@ -1002,21 +1203,28 @@ impl SynapseKernel {
                         )));
                     }
                     if bb == 0.0 {
-                        pl_rec.push(1.0);
-                        pl_inf.push(a * dt_ms);
-                        pl_drift.push(true);
+                        row.1.push(1.0);
+                        row.2.push(a * dt_ms);
+                        row.3.push(true);
                     } else {
-                        pl_rec.push((bb * dt_ms).exp());
-                        pl_inf.push(-a / bb);
-                        pl_drift.push(false);
+                        row.1.push((bb * dt_ms).exp());
+                        row.2.push(-a / bb);
+                        row.3.push(false);
                     }
                 }
+                pl_init.extend_from_slice(&row.0);
+                pl_rec.extend_from_slice(&row.1);
+                pl_inf.extend_from_slice(&row.2);
+                pl_drift.extend_from_slice(&row.3);
+                memo.insert(key, row);
             }
             let upto = m.event_upto();
             buf.resize(upto.max(buf.len()), 0.0);
             kinds.push(Kind {
                 mech: b.mech.clone(),
-                chan,
+                phases,
+                phase: 0,
+                nodes: b.nodes,
                 syn_channel: b.syn_channel,
                 par: b.par,
                 pl: pl_init.clone(),
@@ -1026,7 +1234,6 @@ impl SynapseKernel {
                 pl_init,
                 seed: b.seed,
                 n_ev: vec![0; n_syn],
-                decay_k,
                 last: vec![0; n_syn],
                 inputs,
                 buf,
@@ -1054,7 +1261,13 @@ impl SynapseKernel {
     pub fn channels(&self) -> Vec<(String, usize, usize)> {
         self.kinds
             .iter()
-            .map(|k| (k.mech.name().to_string(), k.syn_channel.len(), k.chan.len()))
+            .map(|k| {
+                (
+                    k.mech.name().to_string(),
+                    k.syn_channel.len(),
+                    k.nodes.len(),
+                )
+            })
             .collect()
     }
 
@@ -1063,7 +1276,7 @@ impl SynapseKernel {
         self.kinds
             .iter()
             .find(|k| k.mech.name() == name)
-            .map_or(0, |k| k.chan.len())
+            .map_or(0, |k| k.nodes.len())
     }
 
     /// Number of events that will be delivered over a run of any length.
@@ -1071,18 +1284,60 @@ impl SynapseKernel {
         self.ev_step.len()
     }
 
-    /// Conductance state `state` of every channel of mechanism `name` with the channels'
-    /// nodes, if both exist.
-    pub fn channel_state(&self, name: &str, state: &str) -> Option<(&[NodeId], &[f64])> {
+    /// Conductance state `state` of every channel of mechanism `name` (node order) with the
+    /// channels' nodes, if both exist. Channels not computed yet (see [`Kind`]) show their
+    /// initial value, 0, as they would hold had they been computed.
+    pub fn channel_state(&self, name: &str, state: &str) -> Option<(Vec<NodeId>, Vec<f64>)> {
         let k = self.kinds.iter().find(|k| k.mech.name() == name)?;
-        let s = k.chan.state_names.iter().position(|x| x == state)?;
-        Some((&k.chan.nodes, k.chan.state(s)))
+        let p = k.cur();
+        let s = p.chan.state_names.iter().position(|x| x == state)?;
+        let col = p.chan.state(s);
+        let values = p
+            .local
+            .iter()
+            .map(|&i| if i == NOT_LIVE { 0.0 } else { col[i as usize] })
+            .collect();
+        Some((k.nodes.clone(), values))
+    }
+
+    /// Number of phases per mechanism (see [`Kind`]; tests and benchmarks).
+    pub fn n_phases(&self) -> Vec<(String, usize)> {
+        self.kinds
+            .iter()
+            .map(|k| (k.mech.name().to_string(), k.phases.len()))
+            .collect()
+    }
+
+    /// Channel-steps computed over `n_steps` steps and channel-steps in all (channels × steps),
+    /// per mechanism: what the phases save (tests and benchmarks).
+    pub fn channel_steps(&self, n_steps: u64) -> Vec<(String, u64, u64)> {
+        self.kinds
+            .iter()
+            .map(|k| {
+                let mut done = 0;
+                for (p, ph) in k.phases.iter().enumerate() {
+                    let end = k
+                        .phases
+                        .get(p + 1)
+                        .map_or(n_steps, |q| q.start.min(n_steps));
+                    done += end.saturating_sub(ph.start.min(n_steps)) * ph.members.len() as u64;
+                }
+                (
+                    k.mech.name().to_string(),
+                    done,
+                    n_steps * k.nodes.len() as u64,
+                )
+            })
+            .collect()
     }
 
     /// NEURON's `INITIAL` blocks: states at their initial values; events rewound.
     pub(crate) fn init(&mut self, env: &mut Env<'_>) {
         for k in &mut self.kinds {
-            k.chan.initialise(env);
+            for p in &mut k.phases {
+                p.chan.initialise(env);
+            }
+            k.phase = 0;
             k.pl.copy_from_slice(&k.pl_init);
             k.last.fill(0);
             k.n_ev.fill(0);
@@ -1093,6 +1348,9 @@ impl SynapseKernel {
     /// Apply the events of step `step` (those with `⌊t_e/dt + 1/2⌋ = step`; earlier undelivered
     /// ones too).
     pub(crate) fn deliver(&mut self, step: u64) {
+        for k in &mut self.kinds {
+            k.enter_phase_of(step);
+        }
         while self.next < self.ev_step.len() && self.ev_step[self.next] <= step {
             let i = self.next;
             self.next += 1;
@@ -1140,9 +1398,11 @@ impl SynapseKernel {
             }
             k.n_ev[s] += 1;
             m.eval_into(k.upto, &k.inputs, &mut k.buf);
-            let ch = k.syn_channel[s] as usize;
+            let p = &mut k.phases[k.phase];
+            // Live in this phase: the phase holds every channel kicked before it ends.
+            let ch = p.local[k.syn_channel[s] as usize] as usize;
             for &(c, r) in &m.kicks {
-                k.chan.state_mut(c)[ch] += k.buf[r as usize];
+                p.chan.state_mut(c)[ch] += k.buf[r as usize];
             }
             for &(j, r) in &m.sets {
                 pl[j] = k.buf[r as usize];
@@ -1153,24 +1413,22 @@ impl SynapseKernel {
     /// Add the synaptic currents at the present voltages to `rhs` and `∂i/∂v` to `d`.
     pub(crate) fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
         for k in &mut self.kinds {
-            k.chan.add_currents(env, rhs, d);
+            k.phases[k.phase].chan.add_currents(env, rhs, d);
         }
     }
 
     /// Exact exponential update of the conductance states over one step.
     pub(crate) fn advance(&mut self, env: &mut Env<'_>) {
         for k in &mut self.kinds {
-            match &k.decay_k {
+            let p = &mut k.phases[k.phase];
+            match &p.decay_k {
                 // nocmodl's cnexp form for dx/dt = b·x: x += (1 − exp(b·dt))·(0 − x).
                 Some(cols) => {
                     for (c, kc) in cols.iter().enumerate() {
-                        for (x, &f) in k.chan.state_mut(c).iter_mut().zip(kc) {
-                            let y = *x + f * -*x;
-                            *x = if y.abs() < FLUSH_BELOW { 0.0 } else { y };
-                        }
+                        decay(p.chan.state_mut(c), kc);
                     }
                 }
-                None => k.chan.advance(env),
+                None => p.chan.advance(env),
             }
         }
     }
@@ -1178,9 +1436,10 @@ impl SynapseKernel {
     /// The first channel with a non-finite state: (mechanism, state, node, value).
     pub(crate) fn first_non_finite_state(&self) -> Option<(&str, &str, NodeId, f64)> {
         self.kinds.iter().find_map(|k| {
-            k.chan
+            let p = k.cur();
+            p.chan
                 .first_non_finite_state()
-                .map(|(c, st, v)| (k.mech.name(), st, k.chan.nodes[c], v))
+                .map(|(c, st, v)| (k.mech.name(), st, p.chan.nodes[c], v))
         })
     }
 
@@ -1583,5 +1842,78 @@ mod tests {
         let aff = d.apply(Op::Add, &[a, one]);
         assert_eq!(linearity(&d, aff, &[3, 4]), Lin::Other);
         assert_eq!(linearity(&d, e, &[3, 4]), Lin::Free);
+    }
+
+    /// Phases leave out channels before their first event; the result must be the same bits as
+    /// computing every channel from step 0 (forced here by a weight-0 synapse per compartment
+    /// with an event at 0, which kicks its channel by exactly 0).
+    #[test]
+    fn phases_give_the_same_bits_as_computing_every_channel() {
+        let n = 201;
+        let tree = CableTree::from_geometry(&cylinder_cell(2000.0, 2.0, n, 100.0, 1.0)).unwrap();
+        let x = |i: usize| (i as f64 + 0.5) / n as f64;
+        let (glu, gab) = (glutamate(), gaba(&[("decaygaba", 0.8)]));
+        let mut syns = Vec::new();
+        for i in 0..n {
+            let t0 = 0.3 * i as f64 + 0.01;
+            let mut g = syn(&glu, &[0.5 + 0.001 * i as f64, 0.7], &[t0, t0 + 7.3, 61.2]);
+            g.x = x(i);
+            let mut h = syn(&gab, &[1.0], &[0.2 * (n - i) as f64 + 1.013, 55.5]);
+            h.x = x(i);
+            syns.extend([g, h]);
+        }
+        let mut all = syns.clone();
+        for i in 0..n {
+            let mut g = syn(&glu, &[0.0, 0.0], &[0.0]);
+            g.x = x(i);
+            let mut h = syn(&gab, &[0.0], &[0.0]);
+            h.x = x(i);
+            all.extend([g, h]);
+        }
+        let phased = SynapseKernel::new(&tree, syns, true, DT, 34.0).unwrap();
+        let whole = SynapseKernel::new(&tree, all, true, DT, 34.0).unwrap();
+        assert!(
+            phased.n_phases().iter().all(|(_, p)| *p > 2),
+            "{:?}",
+            phased.n_phases()
+        );
+        assert!(whole.n_phases().iter().all(|(_, p)| *p == 1));
+        let saved = phased.channel_steps(4000);
+        assert!(saved.iter().all(|(_, done, all)| done < all), "{saved:?}");
+        let v: Vec<f64> = (0..tree.n_nodes())
+            .map(|i| -75.0 + 0.2 * i as f64)
+            .collect();
+        let states = |mut k: SynapseKernel| {
+            let mut out = Vec::new();
+            k.run_frozen_with(&v, 4000, |step, k| {
+                if step % 50 == 0 {
+                    for (m, st) in [("glutamate_syn", "A"), ("glutamate_syn", "D")] {
+                        out.push(k.channel_state(m, st).unwrap().1);
+                    }
+                    out.push(k.channel_state("gaba_syn", "R").unwrap().1);
+                }
+            });
+            let (mut rhs, mut d) = (vec![0.0; v.len()], vec![1.0; v.len()]);
+            k.run_frozen(&v, 4000, &mut rhs, &mut d);
+            (out, rhs, d)
+        };
+        let (a, b) = (states(phased), states(whole));
+        assert_eq!(a.0, b.0);
+        assert_eq!(a.1, b.1);
+        assert_eq!(a.2, b.2);
+        assert!(a.1.iter().filter(|r| **r != 0.0).count() >= n);
+    }
+
+    #[test]
+    fn phase_starts_are_quantiles_of_first_events() {
+        assert_eq!(phase_starts(&[5, 7]), vec![0], "small kinds are not phased");
+        let first: Vec<u64> = (0..256).map(|c| 10 * c as u64).collect();
+        let s = phase_starts(&first);
+        assert_eq!(s.len(), MAX_PHASES);
+        assert_eq!(s[0], 0);
+        assert!(s.windows(2).all(|w| w[0] < w[1]));
+        // Never-kicked channels are left out of the quantiles; all at 0: one phase.
+        assert_eq!(phase_starts(&vec![0; 300]), vec![0]);
+        assert_eq!(phase_starts(&vec![u64::MAX; 300]), vec![0]);
     }
 }
