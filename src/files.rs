@@ -113,6 +113,55 @@ pub fn read_data(path: &Path) -> Result<String, String> {
     read_text(path, DATA_LIMIT).map_err(|e| e.to_string())
 }
 
+/// Parsed data files, by path, parsed type and content (see [`parse_cached`]).
+type ParsedEntry = (
+    PathBuf,
+    std::any::TypeId,
+    String,
+    Box<dyn std::any::Any + Send + Sync>,
+);
+
+/// Entries [`parse_cached`] keeps (the least recently stored goes first).
+const PARSED_KEEP: usize = 16;
+
+/// `parse` of the data file at `path`, parsed once per process per content: one command reads
+/// the same files several times (the checker, the runner's sites and lowering and the plan's
+/// content hashes all read the cell's morphology and the network file), and a 1 MB morphology
+/// takes tens of milliseconds to parse. The file is read (as [`read_data`]) on every call and
+/// its text compared with the cached one, so an edited file is parsed anew. Only successes are
+/// kept. `None` when the file cannot be read: the caller then reads it itself and reports the
+/// error as it always does.
+pub fn parse_cached<T, E>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Option<Result<T, E>>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    use std::sync::Mutex;
+    static PARSED: Mutex<Vec<ParsedEntry>> = Mutex::new(Vec::new());
+    let text = read_data(path).ok()?;
+    let ty = std::any::TypeId::of::<T>();
+    if let Ok(cache) = PARSED.lock() {
+        let hit = cache
+            .iter()
+            .find(|(p, t, s, _)| *t == ty && p == path && *s == text)
+            .and_then(|(_, _, _, v)| v.downcast_ref::<T>());
+        if let Some(v) = hit {
+            return Some(Ok(v.clone()));
+        }
+    }
+    let parsed = parse(&text);
+    if let (Ok(v), Ok(mut cache)) = (&parsed, PARSED.lock()) {
+        cache.retain(|(p, t, _, _)| !(*t == ty && p == path));
+        if cache.len() >= PARSED_KEEP {
+            cache.remove(0);
+        }
+        cache.push((path.to_path_buf(), ty, text, Box::new(v.clone())));
+    }
+    Some(parsed)
+}
+
 /// The message for a data file that `path` (written `s` in the script) does not name: missing,
 /// or present but a directory, device or FIFO.
 pub fn not_found(path: &Path, s: &str) -> String {

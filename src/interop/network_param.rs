@@ -8,7 +8,7 @@
 
 use crate::diagnostics::Code;
 use crate::files::FileError;
-use crate::interop::formats::param::{ParamNode, ParamValue, read_param_file};
+use crate::interop::formats::param::{ParamNode, ParamValue, parse_param, read_param_file};
 use crate::network::receptors::{RECEPTORS, by_mechanism, population_excitatory};
 use crate::network::types::*;
 use crate::rules;
@@ -27,13 +27,17 @@ fn stochastic_names() -> String {
 
 /// Read an ISF network parameter file into a typed [`Network`] named after the file stem.
 pub fn isf_network_param(path: &Path) -> Result<Network, FileError> {
-    let root = read_param_file(path)?;
     let base = path.parent().unwrap_or(Path::new(""));
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    network_from_param(&root, &path.display().to_string(), base, &name)
+    let file = path.display().to_string();
+    // The checker and the runner both read the network: parsed once per content.
+    crate::files::parse_cached(path, |text| {
+        network_from_param(&parse_param(text, &file)?, &file, base, &name)
+    })
+    .unwrap_or_else(|| network_from_param(&read_param_file(path)?, &file, base, &name))
 }
 
 struct Ctx<'a> {

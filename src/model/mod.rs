@@ -46,8 +46,15 @@ impl Model {
 pub(crate) fn content_address(v: &mut serde_json::Value) {
     use serde_json::Value as J;
     // Bounded like every read of a named file: a device or FIFO must not hang the hash.
-    let file_hash = |p: &str| match crate::files::read_data(std::path::Path::new(p)) {
-        Ok(text) => format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes()))),
+    // Hashed once per process per content (`parse_cached`): a run hashes its plan twice.
+    #[derive(Clone)]
+    struct FileSha(String);
+    let file_hash = |p: &str| match crate::files::parse_cached(std::path::Path::new(p), |t| {
+        Ok::<_, ()>(FileSha(hex::encode(Sha256::digest(t.as_bytes()))))
+    })
+    .unwrap_or(Err(()))
+    {
+        Ok(FileSha(hash)) => format!("sha256:{hash}"),
         Err(_) => format!(
             "missing:{}",
             std::path::Path::new(p)

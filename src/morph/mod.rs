@@ -340,9 +340,12 @@ impl Morphology {
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
+        let name = path.display().to_string();
         match ext.as_deref() {
-            Some("hoc") => hoc::read_hoc_file(path),
-            Some("swc") => swc::read_swc_file(path),
+            Some("hoc") => crate::files::parse_cached(path, |t| hoc::read_hoc_str(t, &name))
+                .unwrap_or_else(|| hoc::read_hoc_file(path)),
+            Some("swc") => crate::files::parse_cached(path, |t| swc::read_swc_str(t, &name))
+                .unwrap_or_else(|| swc::read_swc_file(path)),
             _ => Err(MorphError::new(
                 crate::diagnostics::Code::E0701,
                 "unknown morphology file type (expected a .hoc or .swc extension)",
