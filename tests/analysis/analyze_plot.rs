@@ -4,28 +4,20 @@
 //! their pixels (expected colours at known points), the animation page in headless Chromium
 //! (loads without errors, the slider recolours the cell), and bad inputs by their codes.
 
-mod common;
+use crate::common;
+use common::cli::isf;
 
 use isf::store::{Column, Store};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-fn isf() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_isf"))
-}
-
 /// Run `isf ARGS`; returns (exit code, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {
     // One writer per store: the tests of this file share one, so their commands take turns.
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let o = isf().args(args).output().expect("isf runs");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    common::cli::run(args)
 }
 
 fn ok(args: &[&str]) -> String {
@@ -47,15 +39,9 @@ fn fixture() -> &'static Fixture {
         let dir = std::env::temp_dir().join(format!("isf-analyze-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let q = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart.isf"),
-        )
-        .unwrap();
-        let swc = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
-        let neuron_end = q.find("experiment quickstart").unwrap();
         let text = format!(
             "{}{}",
-            q[..neuron_end].replace("cells/l5pt_simple.swc", &swc.display().to_string()),
+            common::quickstart_neuron(),
             r#"experiment small {
     neuron: L5PT
     duration: 80 ms

@@ -3,7 +3,7 @@
 //! synapses` on two trials run with `isf run` agrees with a direct computation here, down to
 //! the count in every bin, for temporal (EI × cell type) and spatiotemporal (EI × 50 µm) binning.
 
-mod common;
+use crate::common;
 
 use isf::store::{Column, Store};
 use std::collections::BTreeMap;

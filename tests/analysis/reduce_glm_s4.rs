@@ -3,7 +3,7 @@
 //! store that takes about an hour to make (see `/work/data/s4-1000.NOTE` for the commands):
 //!
 //! ```text
-//! ISF_GLM_S4=/path/to/s4-1000 cargo test --release --test reduce_glm_s4 -- --nocapture
+//! ISF_GLM_S4=/path/to/s4-1000 cargo test --release --test analysis reduce_glm_s4:: -- --nocapture
 //! ```
 //!
 //! Prints the held-back AUC (net input and LUT), the fit time, the static prediction time per

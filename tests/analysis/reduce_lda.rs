@@ -5,7 +5,8 @@
 //! in Python on the exported design matrices and splits, its lookup table with ISF's pandas
 //! code, and every bad input is a coded error that writes nothing.
 
-mod common;
+use crate::common;
+use common::cli::run as isf;
 
 use isf::rng::Rng;
 use isf::store::{Column, Metadata, Store, Table};
@@ -16,18 +17,6 @@ const EXC: &str = "E/analysis/synapse_activation_binned/t1/EI/EXC";
 const INH: &str = "E/analysis/synapse_activation_binned/t1/EI/INH";
 const SPIKES: &str = "E/events/spikes_soma";
 const N_T: usize = 300;
-
-fn isf(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_isf"))
-        .args(args)
-        .output()
-        .expect("isf runs");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 fn ok(args: &[&str]) -> String {
     let (c, out, err) = isf(args);

@@ -5,7 +5,8 @@
 //! `isf convert` on that file, checked and lowered again. Also: the hand-written example
 //! `examples/l5pt_hay.isf` lowers without errors on its SWC cell.
 
-mod common;
+use crate::common;
+use common::temp_dir;
 
 use isf::lower::cell::{LoweredCell, build_cell};
 use std::collections::HashMap;
@@ -17,23 +18,15 @@ fn conformance_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"))
 }
 
-/// A fresh temporary directory and its path; the directory is removed when the guard drops.
-fn temp_dir() -> (tempfile::TempDir, PathBuf) {
-    let t = tempfile::tempdir().expect("temp dir");
-    let p = t.path().to_path_buf();
-    (t, p)
-}
-
 /// Check a script file and lower its only neuron; panics with the rendered diagnostics.
 fn lower_script(path: &Path) -> LoweredCell {
     let checked = isf::sema::check_path(path);
     if checked.has_errors() {
-        let text: String = checked
-            .diagnostics
-            .iter()
-            .map(|d| isf::diagnostics::render::plain(d, &checked.sources))
-            .collect();
-        panic!("{} has errors:\n{text}", path.display());
+        panic!(
+            "{} has errors:\n{}",
+            path.display(),
+            common::rendered(&checked)
+        );
     }
     let n = checked.model.neurons.first().expect("one neuron");
     build_cell(n, &checked.model.mechanisms).unwrap_or_else(|e| panic!("lowering failed: {e:?}"))

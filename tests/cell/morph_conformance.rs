@@ -2,7 +2,7 @@
 //! (`conformance/discretization/86_C2_center_{sections,segments}.csv`), plus invariants on a
 //! second reconstructed cell and on the embedded example SWC cell.
 
-mod common;
+use crate::common;
 
 use isf::interop::formats::param::{cell_params, read_param_file};
 use isf::morph::{
@@ -263,7 +263,7 @@ fn cell_89_c2_reads_and_discretizes() {
 
 #[test]
 fn example_swc_cell_reads_and_discretizes() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
+    let path = common::example_swc();
     let morph = swc::read_swc_file(&path).expect("example cell reads");
     let n = morph.sections.len();
     assert!((50..=100).contains(&n), "{n} sections");

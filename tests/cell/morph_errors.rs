@@ -1,7 +1,7 @@
 //! Located errors of the morphology and `.param` readers: one case per code, plus a
 //! property test that random mutations of a real `.hoc` file never panic.
 
-mod common;
+use crate::common;
 
 use isf::diagnostics::Code;
 use isf::interop::formats::param::{cell_params, parse_param};

@@ -37,7 +37,17 @@ fn rel(p: &Path) -> PathBuf {
 
 #[test]
 fn every_case_produces_exactly_its_codes() {
-    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+    // Cases are checked by their path relative to the package root, so the snapshots name
+    // them the same on every machine. Cargo runs test binaries there; this binary's other
+    // tests run in parallel, so the directory is checked, not changed.
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(
+        cwd.canonicalize().unwrap(),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .canonicalize()
+            .unwrap(),
+        "run from the package root (as `cargo test` does)"
+    );
     let mut failures = Vec::new();
     for case in cases() {
         let text = std::fs::read_to_string(&case).unwrap();
@@ -79,7 +89,8 @@ fn every_case_produces_exactly_its_codes() {
             .map(|d| render::human(d, &checked.sources, false))
             .collect();
         let name = case.file_stem().unwrap().to_string_lossy().into_owned();
-        insta::with_settings!({snapshot_path => "diagnostics/snapshots", prepend_module_to_snapshot => false}, {
+        // The snapshots stay beside their cases in tests/diagnostics/ (this file is tests/check/).
+        insta::with_settings!({snapshot_path => "../diagnostics/snapshots", prepend_module_to_snapshot => false}, {
             insta::assert_snapshot!(name, snapshot);
         });
     }
@@ -94,19 +105,19 @@ const ELSEWHERE: &[(&str, &str)] = &[
     ),
     (
         "E0417",
-        "needs the lowered cell: checked before any trial runs (tests/run_recordings.rs)",
+        "needs the lowered cell: checked before any trial runs (tests/run/recordings.rs)",
     ),
     (
         "E0006",
-        "REPL input that is not UTF-8 (tests/repl_pty.rs, src/repl/terminal.rs)",
+        "REPL input that is not UTF-8 (tests/cli/repl_pty.rs, src/repl/terminal.rs)",
     ),
     (
         "E0421",
-        "command-line choice of a neuron (isf morph/plan --neuron): tests/inspect_cli.rs",
+        "command-line choice of a neuron (isf morph/plan --neuron): tests/cli/inspect.rs",
     ),
     (
         "E0422",
-        "command-line inputs of isf morph/plan: tests/inspect_cli.rs",
+        "command-line inputs of isf morph/plan: tests/cli/inspect.rs",
     ),
     ("E0901", "internal errors only"),
 ];

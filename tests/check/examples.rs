@@ -1,41 +1,19 @@
 //! Every shipped script — `examples/` and the embedded `stdlib/` — checks clean, and the front
 //! end is fast enough for large scripts.
 
-use std::path::{Path, PathBuf};
+use crate::common;
+use std::path::Path;
 use std::time::Instant;
-
-fn isf_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            isf_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "isf") {
-            out.push(p);
-        }
-    }
-}
 
 #[test]
 fn examples_and_stdlib_check_clean() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    isf_files(&root.join("examples"), &mut files);
-    isf_files(&root.join("stdlib"), &mut files);
-    files.sort();
+    let files = common::isf_files(&["examples", "stdlib"]);
     assert!(!files.is_empty());
     let mut bad = Vec::new();
     for f in &files {
         let c = isf::sema::check_path(f);
         if !c.diagnostics.is_empty() {
-            let text: String = c
-                .diagnostics
-                .iter()
-                .map(|d| isf::diagnostics::render::plain(d, &c.sources))
-                .collect();
-            bad.push(format!("{}:\n{text}", f.display()));
+            bad.push(format!("{}:\n{}", f.display(), common::rendered(&c)));
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
@@ -89,11 +67,7 @@ fn large_script_checks_fast() {
 
 #[test]
 fn shipped_files_are_formatted() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    isf_files(&root.join("examples"), &mut files);
-    isf_files(&root.join("stdlib"), &mut files);
-    for f in files {
+    for f in common::isf_files(&["examples", "stdlib"]) {
         let text = std::fs::read_to_string(&f).unwrap();
         let parsed = isf::syntax::parser::parse_file(isf::source::FileId(0), &text);
         assert!(parsed.diagnostics.is_empty(), "{}", f.display());

@@ -10,11 +10,11 @@
 //! to one step); then the first lines of the case go through an in-process REPL session.
 //!
 //! The default run does 2,000 cases. For a long run:
-//! `ISF_FUZZ_CASES=100000 cargo test --release --test fuzz_check -- --nocapture`
+//! `ISF_FUZZ_CASES=100000 cargo test --release --test check fuzz:: -- --nocapture`
 //! (prints the count, the slowest case and its time; `ISF_FUZZ_SEED` changes the inputs;
 //! `ISF_FUZZ_LAST=path` writes each case there before running it, to replay an abort).
 
-mod common;
+use crate::common;
 
 use common::{CORPUS, Rng, isf_files};
 use isf::diagnostics::{Code, render};

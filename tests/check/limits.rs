@@ -3,7 +3,7 @@
 //! a hang or an echo of a file's content. Each case runs the `isf` binary, so an abort would
 //! fail the case instead of killing the test process; the run is bounded by a timeout.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

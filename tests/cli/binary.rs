@@ -1,19 +1,6 @@
 //! The `isf` binary: exit codes, output formats and help.
 
-use std::process::Command;
-
-fn isf(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_isf"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run isf");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::common::cli::run_at_root as isf;
 
 #[test]
 fn check_exit_codes() {

@@ -5,32 +5,13 @@
 //! lowered cell; (3) stimulus and recording sites land where the conformance README says
 //! NEURON put them, and where the run puts them; (4) the input errors E0421, E0422, E0814.
 
-mod common;
+use crate::common;
+use common::cli::run_at_root as isf;
+use common::temp_dir;
 
 use isf::run::cellsim::{CellRunner, Stim};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn isf(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_isf"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run isf");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A fresh temporary directory and its path; the directory is removed when the guard drops.
-fn temp_dir() -> (tempfile::TempDir, PathBuf) {
-    let t = tempfile::tempdir().expect("temp dir");
-    let p = t.path().to_path_buf();
-    (t, p)
-}
 
 fn s(p: &Path) -> String {
     p.display().to_string()
@@ -155,10 +136,7 @@ fn compare_with_neuron_table(input: &[&str], table: &Path, rows: usize) {
 
 /// A small cell parameter file for the example SWC cell that uses `scale_apical`.
 fn scaled_param(dir: &Path, scale: Option<f64>) -> PathBuf {
-    let swc = std::fs::canonicalize(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc"),
-    )
-    .expect("example cell");
+    let swc = std::fs::canonicalize(common::example_swc()).expect("example cell");
     let modify = match scale {
         Some(f) => format!("\"cell_modify_functions\": {{\"scale_apical\": {{\"scale\": {f}}}}},"),
         None => String::new(),
@@ -203,7 +181,7 @@ fn morph_applies_scale_apical_as_the_run_does() {
     let (_guard, dir) = temp_dir();
     let param = scaled_param(&dir, Some(1.7));
     let plain = scaled_param(&dir, None);
-    let swc = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
+    let swc = common::example_swc();
     let shown = morph_areas(&[&s(&swc), "--param", &s(&param)]);
     let shown_alone = morph_areas(&[&s(&param)]);
     assert_eq!(shown, shown_alone, "FILE.swc --param P and P alone");
@@ -360,10 +338,7 @@ fn plan_sites_land_where_neuron_and_the_run_put_them() {
 #[test]
 fn scripts_choose_their_neuron() {
     let (_guard, dir) = temp_dir();
-    let swc = std::fs::canonicalize(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc"),
-    )
-    .expect("example cell");
+    let swc = std::fs::canonicalize(common::example_swc()).expect("example cell");
     let two = dir.join("two.isf");
     std::fs::write(
         &two,
@@ -393,7 +368,7 @@ fn scripts_choose_their_neuron() {
 #[test]
 fn input_errors_have_codes() {
     let (_guard, dir) = temp_dir();
-    let swc = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
+    let swc = common::example_swc();
     let param = scaled_param(&dir, Some(1.5));
     // The .param names the example cell; another morphology given as FILE is refused.
     let other = dir.join("other.swc");

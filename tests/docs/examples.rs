@@ -1,5 +1,6 @@
 //! Every ```isf block in docs/ parses; blocks of docs/language.md check clean together.
 
+use crate::common;
 use std::path::Path;
 
 fn blocks(md: &str) -> Vec<String> {
@@ -27,12 +28,7 @@ fn language_guide_examples_check() {
     assert!(bs.len() >= 4, "{}", bs.len());
     let all = bs.join("\n");
     let c = isf::sema::check_text("language.md.isf", &all, &docs);
-    let text: String = c
-        .diagnostics
-        .iter()
-        .map(|d| isf::diagnostics::render::plain(d, &c.sources))
-        .collect();
-    assert!(!c.has_errors(), "{text}");
+    assert!(!c.has_errors(), "{}", common::rendered(&c));
     let names: Vec<&str> = c
         .model
         .experiments

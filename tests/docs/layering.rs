@@ -470,7 +470,7 @@ fn imports_follow_the_layers() {
     }
     assert!(
         bad.is_empty(),
-        "imports against the pipeline order (see the rule at the top of tests/layering.rs):\n  {}",
+        "imports against the pipeline order (see the rule at the top of tests/docs/layering.rs):\n  {}",
         bad.join("\n  ")
     );
 }
@@ -481,7 +481,7 @@ fn pending_imports_are_still_there() {
     for (from, to) in PENDING {
         assert!(
             g.get(*from).is_some_and(|t| t.contains(*to)),
-            "{from} no longer imports {to}: remove it from PENDING in tests/layering.rs"
+            "{from} no longer imports {to}: remove it from PENDING in tests/docs/layering.rs"
         );
     }
 }

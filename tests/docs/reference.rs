@@ -21,7 +21,7 @@ fn reference_tables_are_current() {
         } else {
             panic!(
                 "docs/reference.md is out of date with src/sema/decls.rs; run \
-                 `ISF_REGEN_DOCS=1 cargo test --release --test docs_reference`"
+                 `ISF_REGEN_DOCS=1 cargo test --release --test docs reference::`"
             );
         }
     }

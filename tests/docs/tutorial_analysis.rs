@@ -8,7 +8,7 @@
 //!
 //! Without the virtualenv the Python step is a loud SKIPPED (a failure under CI).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

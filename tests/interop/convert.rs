@@ -2,25 +2,16 @@
 //! formula (spec 02 §2.5) with the right distance convention, and unknown or unsupported keys
 //! are errors with E08xx codes.
 
-mod common;
+use crate::common;
+use common::temp_dir;
 
 use isf::diagnostics::Code;
 use isf::interop::cell_param::convert_file;
 use isf::lower::cell::{LoweredCell, build_cell};
 use std::path::{Path, PathBuf};
 
-/// A fresh temporary directory and its path; the directory is removed when the guard drops.
-fn temp_dir() -> (tempfile::TempDir, PathBuf) {
-    let t = tempfile::tempdir().expect("temp dir");
-    let p = t.path().to_path_buf();
-    (t, p)
-}
-
 fn swc() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/cells/l5pt_simple.swc")
-        .display()
-        .to_string()
+    common::example_swc().display().to_string()
 }
 
 /// A cell parameter file around `labels` (the `neuron` entries after `filename`).
@@ -42,12 +33,7 @@ fn lower(p: &Path) -> LoweredCell {
     )
     .expect("write script");
     let checked = isf::sema::check_path(&script);
-    let text: String = checked
-        .diagnostics
-        .iter()
-        .map(|d| isf::diagnostics::render::plain(d, &checked.sources))
-        .collect();
-    assert!(!checked.has_errors(), "{text}");
+    assert!(!checked.has_errors(), "{}", common::rendered(&checked));
     build_cell(&checked.model.neurons[0], &checked.model.mechanisms).expect("lowers")
 }
 

@@ -4,25 +4,16 @@
 //! `outsidescale_sections`); network names from file stems that are never keywords; and every
 //! conformance input converts and checks clean.
 
-mod common;
+use crate::common;
+use common::{rendered, temp_dir};
 
 use isf::diagnostics::Code;
 use isf::lower::cell::{LoweredCell, build_cell};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A fresh temporary directory and its path; the directory is removed when the guard drops.
-fn temp_dir() -> (tempfile::TempDir, PathBuf) {
-    let t = tempfile::tempdir().expect("temp dir");
-    let p = t.path().to_path_buf();
-    (t, p)
-}
-
 fn swc() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/cells/l5pt_simple.swc")
-        .display()
-        .to_string()
+    common::example_swc().display().to_string()
 }
 
 /// A cell parameter file with an `ApicalDendrite` entry holding `range` (and a plain soma).
@@ -38,14 +29,6 @@ fn param(dir: &Path, name: &str, range: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write param");
     p
-}
-
-fn rendered(checked: &isf::sema::Checked) -> String {
-    checked
-        .diagnostics
-        .iter()
-        .map(|d| isf::diagnostics::render::plain(d, &checked.sources))
-        .collect()
 }
 
 fn check(dir: &Path, name: &str, script: &str) -> isf::sema::Checked {

@@ -9,27 +9,13 @@
 //!   `formats::activation` reads.
 //! * The Python reader reads an imported store.
 
-mod common;
+use crate::common;
+use common::cli::{output as isf, text};
 
 use isf::store::{Column, Kind, Store, Table};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn isf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_isf"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 /// What the generator wrote into one folder, to check the import against.
 struct Generated {
@@ -660,7 +646,7 @@ fn legacy_run_imports_as_the_activation_reader_reads_it() {
     assert_eq!(rows, (total + 6) as u64);
 }
 
-/// The Python modules the reader needs (as in tests/store_python.rs).
+/// The Python modules the reader needs (as in tests/python/store_reader.rs).
 const PY_MODULES: &[&str] = &["msgpack", "blosc", "numpy", "pandas", "isf_store"];
 
 #[test]

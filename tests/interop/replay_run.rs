@@ -4,7 +4,7 @@
 //! 2015 ISF run (`../shared/isf-legacy-run`) on ISF's own cell and network files, whose release
 //! times must reach the synapse kernel unchanged.
 
-mod common;
+use crate::common;
 
 use common::conformance::{conformance_dir, s4_network};
 use isf::interop::formats::activation::{HEADER, read_activation_file};
@@ -26,7 +26,7 @@ fn scratch() -> (tempfile::TempDir, PathBuf) {
 /// A small cell and a two-population network block (no anatomy), replaying `replay` (no
 /// `replay` field when empty).
 fn script(replay: &str) -> String {
-    let swc = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
+    let swc = common::example_swc();
     format!(
         r#"import std.channels.hay2011.*
 neuron N {{
@@ -77,11 +77,7 @@ fn checked(dir: &Path, text: &str) -> isf::sema::Checked {
 }
 
 fn table<'a>(out: &'a TrialOutput, name: &str) -> &'a Table {
-    &out.tables
-        .iter()
-        .find(|t| t.0 == name)
-        .unwrap_or_else(|| panic!("{name}"))
-        .1
+    common::named(&out.tables, name)
 }
 
 const CSV_HEADER: &str = "synapse_id,cell_type,section_id,x,spike_time_ms";
@@ -414,7 +410,7 @@ mod fuzz {
             let (_guard, dir) = scratch();
             let c = checked(&dir, &script(""));
             let net = isf::network::lower::from_model(&c.model.networks[0]).expect("network");
-            let swc = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
+            let swc = common::example_swc();
             let morph = isf::morph::Morphology::read(&swc).expect("swc");
             let nseg = vec![3; morph.sections.len()];
             let placer = isf::network::Placer::new(&morph, &nseg);

@@ -9,7 +9,7 @@
 //! decimals). With `ISF_TEMPLATE_V2_REF` set to the folder of the anchor's full traces
 //! (`<case>_trace.csv`), every sample is compared as well.
 
-mod common;
+use crate::common;
 
 use isf::run::cellsim::CellRunner;
 use isf::run::exec::TrialRunner;
@@ -204,31 +204,11 @@ fn template_v2_cell_converts_checks_and_runs_like_neuron() {
             let out = runner
                 .run(item, &point_values(&exp.sweep, point))
                 .expect("runs");
-            let soma = &out
-                .traces
-                .iter()
-                .find(|t| t.0 == "soma.v")
-                .expect("soma.v")
-                .1;
-            let spikes = &out
-                .events
-                .iter()
-                .find(|e| e.0 == "spikes(soma)")
-                .expect("spikes")
-                .1;
+            let soma = common::named(&out.traces, "soma.v");
+            let spikes = common::named(&out.events, "spikes(soma)");
             let r = &reference["cases"][case];
-            let ref_spikes: Vec<f64> = r["spikes_ms"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect();
-            let ref_soma: Vec<f64> = r["soma_mv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect();
+            let ref_spikes: Vec<f64> = common::f64s(&r["spikes_ms"]);
+            let ref_soma: Vec<f64> = common::f64s(&r["soma_mv"]);
             let ours: Vec<f64> = soma
                 .iter()
                 .step_by(40)

@@ -2,7 +2,7 @@
 //! (active synapses and release events per trial), determinism, and replay of a real ISF
 //! synapse activation file.
 
-mod common;
+use crate::common;
 
 use isf::interop::formats::activation::{parse_activation, read_activation_file, write_activation};
 use isf::interop::formats::param::{cell_params, read_param_file};

@@ -3,6 +3,7 @@
 //! and recorded in `synapse_activations`. Runs `examples/c2_evoked.isf`'s network (imported
 //! neuron and network) on the shipped example cell.
 
+use crate::common;
 use isf::network::declared::{eligible, placement_seed};
 use isf::network::{Placer, PreparedNetwork, SynapseSource};
 use isf::run::exec::{TrialOutput, TrialRunner};
@@ -68,11 +69,7 @@ fn check(text: &str) -> isf::sema::Checked {
 }
 
 fn activations(out: &TrialOutput) -> &Table {
-    &out.tables
-        .iter()
-        .find(|t| t.0 == "synapse_activations")
-        .expect("synapse_activations recorded")
-        .1
+    common::named(&out.tables, "synapse_activations")
 }
 
 /// (type, synapse id) → (section, point, soma distance) of every row of an activation table.

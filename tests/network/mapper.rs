@@ -2,7 +2,7 @@
 //! fields made here: geometry sums, realization statistics, thread independence, the
 //! `isf map` → `.syn`/`.con` → `isf run` round trip, and coded errors for bad inputs.
 
-mod common;
+use crate::common;
 
 use isf::mapper::amira::{ScalarField, write_am};
 use isf::mapper::grid::{CellGrid, MapSection, length_area, map_sections};
@@ -547,12 +547,7 @@ fn isf_map_files_read_back_and_run_in_a_network() {
     let res = runner
         .run(item, &isf::run::point_values(&exp.sweep, 0))
         .unwrap();
-    let act = &res
-        .tables
-        .iter()
-        .find(|t| t.0 == "synapse_activations")
-        .unwrap()
-        .1;
+    let act = common::named(&res.tables, "synapse_activations");
     assert!(act.rows().unwrap() > 0, "mapped synapses are active");
 }
 

@@ -1,6 +1,6 @@
 //! The network .param → .isf conversion and the .isf lowering give the same typed network.
 
-mod common;
+use crate::common;
 
 use isf::interop::formats::param::read_param_file;
 use isf::interop::network_param::isf_network_param;

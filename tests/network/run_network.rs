@@ -2,7 +2,7 @@
 //! (ISF's cell and network files) — per-trial input from the trial seed, synapses in the active
 //! cell, reproducible trials.
 
-mod common;
+use crate::common;
 
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};
@@ -36,23 +36,13 @@ fn s4_network_trials_run_and_reproduce() {
     assert_eq!(a, a2, "same seed, same trial");
     assert_ne!(a.traces[0].1, b.traces[0].1, "trials differ");
     // Synapse activations: one row per active synapse, ISF's columns; presynaptic spikes.
-    let act = &a
-        .tables
-        .iter()
-        .find(|t| t.0 == "synapse_activations")
-        .expect("activations")
-        .1;
+    let act = common::named(&a.tables, "synapse_activations");
     let rows = act.rows().expect("consistent table");
     assert!(
         (3500..4500).contains(&rows),
         "{rows} active synapses (reference ~4000)"
     );
-    let pre = &a
-        .tables
-        .iter()
-        .find(|t| t.0 == "presynaptic_spikes")
-        .expect("presynaptic")
-        .1;
+    let pre = common::named(&a.tables, "presynaptic_spikes");
     assert!(pre.rows().expect("consistent") > 0);
     for out in [&a, &b] {
         let v = &out.traces[0].1;

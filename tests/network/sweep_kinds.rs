@@ -1,9 +1,9 @@
 //! Regression for issue 11 item 1: network sweeps were accepted and did nothing. With one
 //! seed, two values of a receptor parameter or weight must give two different traces on every
-//! kind of network: declared in `.isf` (also `tests/sweep_schema.rs`), read from an ISF
+//! kind of network: declared in `.isf` (also `tests/run/sweep_schema.rs`), read from an ISF
 //! network `.param` file, and under replay of recorded input.
 
-mod common;
+use crate::common;
 
 use isf::run::cellsim::CellRunner;
 use std::path::Path;

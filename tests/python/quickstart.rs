@@ -8,7 +8,7 @@
 //! Without the virtualenv the test prints a loud SKIPPED and passes (fails under CI); an
 //! installed package that differs from `python/src` fails (reinstall with `pip install ./python`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -136,12 +136,7 @@ fn documented_quick_start_runs_in_the_venv() {
     let j: serde_json::Value = serde_json::from_str(json).unwrap();
     assert_eq!(j["name"], "stimulus.step.amp");
     assert_eq!(j["x"], serde_json::json!([0.4, 0.8, 1.2]));
-    let got: Vec<f64> = j["y"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let got: Vec<f64> = common::f64s(&j["y"]);
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() < 1e-9, "{got:?} vs {want:?}");
     }

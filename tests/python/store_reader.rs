@@ -6,7 +6,7 @@
 //! Runs the `.ci/run` virtualenv's python (or `ISF_PYTHON`) on the working tree's package;
 //! without it the test prints a loud SKIPPED and passes (fails under CI).
 
-mod common;
+use crate::common;
 
 use isf::store::{Column, Metadata, Store, Table};
 use std::path::Path;
@@ -194,7 +194,7 @@ fn python_reader_reads_what_isf_writes() {
 }
 
 /// The Python reader reads the committed golden stores of format versions 1 and 2
-/// (`tests/store_golden.rs`): every key, and the trace and raw float columns bit for bit as
+/// (`tests/store/golden.rs`): every key, and the trace and raw float columns bit for bit as
 /// isf reads them.
 #[test]
 fn python_reader_reads_the_golden_stores() {

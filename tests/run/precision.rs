@@ -5,11 +5,11 @@
 //! appended rows or be invalid (E0626). The default stays lossless, and plans without a
 //! precision keep their JSON (and hash).
 
+use crate::common::cli::output as isf;
 use isf::diagnostics::Code;
 use isf::store::table::precision_attr;
 use isf::store::{Column, Metadata, Store, Table};
 use std::path::Path;
-use std::process::Command;
 
 fn script(swc: &Path, record: &str) -> String {
     format!(
@@ -200,13 +200,6 @@ fn store_rounds_within_the_bound_and_checks_it_on_read() {
         report.problems.iter().map(|p| p.code).collect::<Vec<_>>(),
         vec![Code::E0625]
     );
-}
-
-fn isf(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_isf"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// `isf run` stores a recording with a precision rounded (trial keys and the assembled

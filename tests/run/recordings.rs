@@ -1,6 +1,7 @@
 //! Recordings beyond the soma voltage: ion variables, mechanism states, ion currents and every
 //! compartment's voltage, and random-sample sweep axes.
 
+use crate::common;
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};
 use std::path::Path;
@@ -58,13 +59,7 @@ experiment E {
     let out = runner
         .run(&item, &point_values(&exp.sweep, 0))
         .expect("runs");
-    let get = |n: &str| {
-        &out.traces
-            .iter()
-            .find(|t| t.0 == n)
-            .unwrap_or_else(|| panic!("{n}"))
-            .1
-    };
+    let get = |n: &str| common::named(&out.traces, n);
     let samples = 50.0 / 0.025;
     let cai = get("soma.cai");
     assert_eq!(cai.len(), samples as usize + 1);

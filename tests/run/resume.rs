@@ -6,30 +6,18 @@
 //! a second writer is refused at once, concurrent creation of one store is safe, swept
 //! `duration`/`dt` store traces per sweep point, and merged shards get assembled tables.
 
+use crate::common;
+use common::cli::isf;
+use common::store_contents as contents;
 use isf::store::Store;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn isf() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_isf"))
-}
 
 /// A small passive cell, 10 sweep points x 100 trials, 40 ms each.
 fn script(dir: &Path) -> PathBuf {
-    let swc = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
     let text = format!(
-        r#"import std.channels.hay2011.{{pas}}
-neuron Cell {{
-    morphology: swc("{}")
-    discretization: fixed(1)
-    all {{
-        Ra: 100 ohm*cm
-        cm: 1 uF/cm2
-        pas {{ g: 5e-5 S/cm2, e: -70 mV }}
-    }}
-}}
-experiment sweep {{
+        r#"{cell}experiment sweep {{
     neuron: Cell
     duration: 40 ms
     dt: 0.025 ms
@@ -45,7 +33,7 @@ experiment sweep {{
     }}
 }}
 "#,
-        swc.display()
+        cell = common::passive_cell(1)
     );
     let p = dir.join("sweep.isf");
     std::fs::write(&p, text).unwrap();
@@ -73,24 +61,6 @@ fn trial_count(out: &Path) -> usize {
                 .count()
         })
         .unwrap_or(0)
-}
-
-/// Every key's value (tables and plain values), ignoring write times.
-fn contents(out: &Path) -> Vec<(String, String)> {
-    let s = Store::open(out).unwrap();
-    let mut v = Vec::new();
-    for k in s.keys_recursive().unwrap() {
-        let val = match s.get_table(&k) {
-            Ok(t) => format!("{:?}", t.columns),
-            Err(_) => match s.get_value(&k) {
-                Ok(x) => format!("{x:?}"),
-                Err(_) => continue, // sub-stores
-            },
-        };
-        v.push((k, val));
-    }
-    v.sort();
-    v
 }
 
 #[test]
@@ -174,19 +144,8 @@ fn thread_count_does_not_change_results() {
 
 /// A small passive cell: `trials` trials per point of `sweep` (a sweep line), 20 ms each.
 fn small(dir: &Path, name: &str, trials: u64, amp: &str, sweep: &str) -> PathBuf {
-    let swc = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
     let text = format!(
-        r#"import std.channels.hay2011.{{pas}}
-neuron Cell {{
-    morphology: swc("{}")
-    discretization: fixed(1)
-    all {{
-        Ra: 100 ohm*cm
-        cm: 1 uF/cm2
-        pas {{ g: 5e-5 S/cm2, e: -70 mV }}
-    }}
-}}
-experiment e {{
+        r#"{cell}experiment e {{
     neuron: Cell
     duration: 20 ms
     dt: 0.025 ms
@@ -200,7 +159,7 @@ experiment e {{
     }}
 }}
 "#,
-        swc.display()
+        cell = common::passive_cell(1)
     );
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();

@@ -12,33 +12,19 @@
 //! The other tests need no scheduler: `--dry-run` scripts, option errors, and the submission
 //! bookkeeping against stand-in `sbatch`/`squeue` commands.
 
-mod common;
+use crate::common;
+use common::store_contents as contents;
 
+use common::cli::isf;
 use common::skip::skip;
-use isf::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn isf() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_isf"))
-}
-
 /// A passive cell, a 2 × 3 sweep (step amplitude × delay), `trials` trials per point.
 fn script(dir: &Path, duration_ms: u32, trials: u32) -> PathBuf {
-    let swc = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
     let text = format!(
-        r#"import std.channels.hay2011.{{pas}}
-neuron Cell {{
-    morphology: swc("{}")
-    discretization: fixed(1)
-    all {{
-        Ra: 100 ohm*cm
-        cm: 1 uF/cm2
-        pas {{ g: 5e-5 S/cm2, e: -70 mV }}
-    }}
-}}
-experiment sweep {{
+        r#"{cell}experiment sweep {{
     neuron: Cell
     duration: {duration_ms} ms
     dt: 0.025 ms
@@ -55,7 +41,7 @@ experiment sweep {{
     }}
 }}
 "#,
-        swc.display()
+        cell = common::passive_cell(1)
     );
     let p = dir.join("sweep.isf");
     std::fs::write(&p, text).unwrap();
@@ -64,25 +50,6 @@ experiment sweep {{
 
 fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
-/// Every key with its value (a table's columns, a value's msgpack), sorted; write times and
-/// hosts in the metadata are not values.
-fn contents(out: &Path) -> Vec<(String, String)> {
-    let s = Store::open(out).unwrap();
-    let mut v = Vec::new();
-    for k in s.keys_recursive().unwrap() {
-        let val = match s.get_table(&k) {
-            Ok(t) => format!("{:?}", t.columns),
-            Err(_) => match s.get_value(&k) {
-                Ok(x) => format!("{x:?}"),
-                Err(_) => continue, // sub-stores
-            },
-        };
-        v.push((k, val));
-    }
-    v.sort();
-    v
 }
 
 /// Assert two stores hold the same keys with the same values; the number of keys compared.
@@ -320,26 +287,43 @@ fn resubmission_queues_unfinished_shards_and_refuses_other_submissions() {
 
 // ---- a real scheduler ---------------------------------------------------------------------
 
-/// True when a SLURM cluster answers (`sinfo` lists a node). Uses `SLURM_CONF`, else the
-/// configuration `.ci/slurm-up` writes (`$ISF_SLURM_DIR/slurm.conf`, default
-/// `/tmp/isf-slurm/slurm.conf`), which it then exports for the commands the test runs.
-fn slurm_up() -> bool {
-    if std::env::var_os("SLURM_CONF").is_none() {
-        let dir = std::env::var("ISF_SLURM_DIR").unwrap_or_else(|_| "/tmp/isf-slurm".into());
-        let conf = Path::new(&dir).join("slurm.conf");
-        if conf.is_file() {
-            // SAFETY: set before any thread of this test starts a child process.
-            unsafe { std::env::set_var("SLURM_CONF", conf) };
-        }
+/// The configuration for the real-scheduler test's commands when `SLURM_CONF` is not set:
+/// the one `.ci/slurm-up` writes (`$ISF_SLURM_DIR/slurm.conf`, default
+/// `/tmp/isf-slurm/slurm.conf`), if it exists.
+fn slurm_conf() -> Option<PathBuf> {
+    if std::env::var_os("SLURM_CONF").is_some() {
+        return None;
     }
-    Command::new("sinfo")
+    let dir = std::env::var("ISF_SLURM_DIR").unwrap_or_else(|_| "/tmp/isf-slurm".into());
+    Some(Path::new(&dir).join("slurm.conf")).filter(|c| c.is_file())
+}
+
+/// A command that talks to the cluster: `SLURM_CONF` from [`slurm_conf`] is passed to it (and
+/// so to the `sbatch`/`squeue` that `isf submit` runs), never set in this process, whose other
+/// tests run in parallel and read the environment.
+fn on_cluster(program: &str) -> Command {
+    let mut c = Command::new(program);
+    if let Some(conf) = slurm_conf() {
+        c.env("SLURM_CONF", conf);
+    }
+    c
+}
+
+/// `isf` for the real-scheduler test.
+fn isf_on_cluster() -> Command {
+    on_cluster(env!("CARGO_BIN_EXE_isf"))
+}
+
+/// True when a SLURM cluster answers (`sinfo` lists a node).
+fn slurm_up() -> bool {
+    on_cluster("sinfo")
         .args(["-h", "-o", "%T"])
         .output()
         .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
 }
 
 fn slurm(cmd: &str, args: &[&str]) -> String {
-    let o = Command::new(cmd).args(args).output().unwrap();
+    let o = on_cluster(cmd).args(args).output().unwrap();
     text(&o)
 }
 
@@ -347,7 +331,7 @@ fn slurm(cmd: &str, args: &[&str]) -> String {
 fn wait_for(ids: &[String], logs: &Path, limit: Duration) {
     let t0 = Instant::now();
     loop {
-        let o = Command::new("squeue")
+        let o = on_cluster("squeue")
             .args(["-h", "-o", "%i %T", "-j", &ids.join(",")])
             .output()
             .unwrap();
@@ -372,7 +356,7 @@ fn wait_for(ids: &[String], logs: &Path, limit: Duration) {
 /// Submit; the array and merge job ids from the output (the array id is absent when every
 /// shard was complete).
 fn submit(s: &Path, out: &Path) -> (Option<String>, String, String) {
-    let o = isf()
+    let o = isf_on_cluster()
         .arg("submit")
         .arg(s)
         .args(["--slurm", "--array-size", "4", "--time", "10", "--out"])
@@ -415,7 +399,7 @@ fn submit_on_a_real_slurm_equals_one_machine() {
     let s = script(tmp.path(), 500, 4);
     let single = tmp.path().join("single.isfdb");
     let t0 = Instant::now();
-    let st = isf()
+    let st = isf_on_cluster()
         .arg("run")
         .arg(&s)
         .args(["--quiet", "--jobs", "2", "--out"])
@@ -443,7 +427,7 @@ fn submit_on_a_real_slurm_equals_one_machine() {
         std::fs::read_to_string(logs.join("merge.log")).unwrap_or_default()
     );
     let keys = assert_same(&out, &single);
-    let st = text(&isf().arg("status").arg(&out).output().unwrap());
+    let st = text(&isf_on_cluster().arg("status").arg(&out).output().unwrap());
     assert!(
         st.contains("all shards         24       24")
             && st.contains("24 of 24 items, tables assembled"),
@@ -470,7 +454,7 @@ fn submit_on_a_real_slurm_equals_one_machine() {
         "task 1 was not caught mid-run: {at_kill} of 6 trials stored"
     );
     // The other tasks still run or wait: a second submission now is refused.
-    let o = isf()
+    let o = isf_on_cluster()
         .arg("submit")
         .arg(&s)
         .args(["--slurm", "--array-size", "4", "--out"])
@@ -490,7 +474,7 @@ fn submit_on_a_real_slurm_equals_one_machine() {
     );
     // The merge never ran (its dependency failed).
     assert!(!out2.join("sweep/traces").exists());
-    let st = text(&isf().arg("status").arg(&out2).output().unwrap());
+    let st = text(&isf_on_cluster().arg("status").arg(&out2).output().unwrap());
     assert!(st.contains("partial"), "{st}");
     let (array2, merge2, t) = submit(&s, &out2);
     assert!(

@@ -4,7 +4,7 @@
 //! two different simulation inputs (the per-point cell, stimuli, network or time grid), and
 //! for a representative subset, different traces from the same seed.
 
-mod common;
+use crate::common;
 
 use isf::model::sweep::{SweepTarget, SweepValue};
 use isf::model::{ExperimentModel, Model};

@@ -3,7 +3,7 @@
 //! backward Euler in dt. The cells run on the one engine, [`ActiveCell`], with the standard
 //! library's `pas`.
 
-mod common;
+use crate::common;
 
 use common::synth::{branched_cell, cylinder_cell, cylinder_ri_mohm};
 use isf::kernel::{ActiveCell, CellConfig, MechPlacement, stdlib_pas};

@@ -9,12 +9,12 @@
 //! nearest compartment centre of that section). Samples `k = 0..N`, `t = k·dt`.
 //!
 //! Bounds per case: same somatic spike count, every spike time within 0.1 ms, soma RMS |ΔV|
-//! below 0.5 mV. Run with `cargo test --release --test conformance_current -- --nocapture` to
+//! below 0.5 mV. Run with `cargo test --release --test solver conformance_current:: -- --nocapture` to
 //! see the table.
 
+use crate::common;
 use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::{ActiveCell, CellConfig};
-mod common;
 
 use common::conformance::{DT_MS, conformance_dir, landmarks, read_trace, site_of, spikes};
 use isf::morph::Morphology;
@@ -122,19 +122,8 @@ fn s0_s1_s2_match_neuron() {
             epsp: true,
         },
     ];
-    eprintln!(
-        "build (tree, lowering, table) {build_s:.3} s\n{:<9} {:>9} {:>8} {:>10} {:>9} {:>10} {:>9} {:>10} {:>9} {:>7}",
-        "case",
-        "spikes",
-        "max dt",
-        "soma RMS",
-        "soma max",
-        "site1 RMS",
-        "site1 max",
-        "site2 RMS",
-        "site2 max",
-        "run s"
-    );
+    eprintln!("build (tree, lowering, table) {build_s:.3} s");
+    common::conformance::eprint_timed_header();
     let mut failures = Vec::new();
     for c in &cases {
         let mut cell =

@@ -6,7 +6,7 @@
 //! Bounds (issue 4): the same spike count, every spike time within 0.1 ms, soma RMS |ΔV|
 //! < 0.5 mV. The references print 6 decimals, so a perfect match shows |ΔV| ≤ 5e-7 mV.
 
-mod common;
+use crate::common;
 
 use common::conformance::{print_table_header, print_table_row, rms_max};
 use isf::run::cellsim::CellRunner;
@@ -75,13 +75,7 @@ fn isf_script_reproduces_s0_s1_s2() {
                     .map(|r| r[1])
                     .collect();
             let col = |j: usize| reference.iter().map(|r| r[j]).collect::<Vec<f64>>();
-            let trace = |name: &str| {
-                &out.traces
-                    .iter()
-                    .find(|t| t.0 == name)
-                    .unwrap_or_else(|| panic!("{name}"))
-                    .1
-            };
+            let trace = |name: &str| common::named(&out.traces, name);
             let (s_rms, s_max) = rms_max(trace("soma.v"), &col(1));
             let (a_rms, a_max) = rms_max(
                 trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[0].v"),
@@ -91,12 +85,7 @@ fn isf_script_reproduces_s0_s1_s2() {
                 trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[1].v"),
                 &col(3),
             );
-            let spikes = &out
-                .events
-                .iter()
-                .find(|e| e.0 == "spikes(soma)")
-                .expect("spikes")
-                .1;
+            let spikes = common::named(&out.events, "spikes(soma)");
             let max_dt = spikes
                 .iter()
                 .zip(&ref_spikes)

@@ -2,7 +2,7 @@
 //! delivery with NEURON 9.0.2: case S3 of `conformance/README.md` (200 synapses on the ISF cell
 //! 86_C2_center, deterministic release times, 300 ms).
 //!
-//! The cell is built as in `tests/conformance_current.rs`; the synapses come from
+//! The cell is built as in `tests/solver/conformance_current.rs`; the synapses come from
 //! `inputs/S3_synapses.csv` (section, `x_effective`, receptor, weights) and their release times
 //! from `inputs/S3_spike_times.csv` (probability 1, delay 0). Receptor parameters are those of
 //! the README (ISF example network file): glutamate tau1 26, tau2 2, tau3 2, tau4 0.1 ms, no
@@ -11,13 +11,13 @@
 //!
 //! Bounds: same somatic spike count, spike times within 0.2 ms, soma RMS |ΔV| below 1 mV. The
 //! run is repeated without coalescing (one conductance channel per synapse); both must agree to
-//! 1e-6 mV. Run with `cargo test --release --test conformance_s3 -- --nocapture` for the table
+//! 1e-6 mV. Run with `cargo test --release --test solver conformance_s3:: -- --nocapture` for the table
 //! and the timings.
 
+use crate::common;
 use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};
 use isf::kernel::synapse::{Receptor, Synapse, SynapseSet};
 use isf::kernel::{ActiveCell, CellConfig};
-mod common;
 
 use common::conformance::{DT_MS, conformance_dir, landmarks, read_trace, site_of, spikes};
 use isf::morph::Morphology;
@@ -231,19 +231,7 @@ fn s3_synapses_match_neuron() {
         .zip(&refs)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    eprintln!(
-        "{:<9} {:>9} {:>8} {:>10} {:>9} {:>10} {:>9} {:>10} {:>9} {:>7}",
-        "case",
-        "spikes",
-        "max dt",
-        "soma RMS",
-        "soma max",
-        "site1 RMS",
-        "site1 max",
-        "site2 RMS",
-        "site2 max",
-        "run s"
-    );
+    common::conformance::eprint_timed_header();
     eprintln!(
         "{:<9} {:>4}/{:<4} {:>8.3} {:>10.3e} {:>9.3e} {:>10.3e} {:>9.3e} {:>10.3e} {:>9.3e} {:>7.3}",
         "S3",

@@ -7,9 +7,9 @@
 //! 0.2 ms, soma RMS |ΔV| < 1 mV. The references print 6 decimals, so a perfect match shows
 //! |ΔV| ≤ 5e-7 mV. The data come from `../shared/conformance` or `$ISF_CONFORMANCE` (the
 //! script's relative paths are redirected there). Run with
-//! `cargo test --release --test conformance_s3_isf -- --nocapture` for the numbers.
+//! `cargo test --release --test solver conformance_s3_isf:: -- --nocapture` for the numbers.
 
-mod common;
+use crate::common;
 
 use common::conformance::{
     conformance_dir, print_table_header, print_table_row, read_trace, rms_max,
@@ -59,12 +59,7 @@ fn s3_script_replays_recorded_spikes_like_neuron() {
 
     // Every replayed synapse sits at ISF's point (S3_synapses.csv: section, pt_index) and
     // releases exactly at its recorded spike times.
-    let act = &out
-        .tables
-        .iter()
-        .find(|t| t.0 == "synapse_activations")
-        .expect("synapse_activations")
-        .1;
+    let act = common::named(&out.tables, "synapse_activations");
     assert_eq!(act.rows(), Ok(199));
     let (Some(Column::I64(ids)), Some(Column::I64(secs)), Some(Column::I64(pts))) = (
         act.column("synapse_id"),
@@ -116,13 +111,7 @@ fn s3_script_replays_recorded_spikes_like_neuron() {
     let (_, cols) = read_trace(&dir.join("outputs/86_C2_center_S3_trace.csv"));
     let (_, ref_spikes) = read_trace(&dir.join("outputs/86_C2_center_S3_spikes.csv"));
     let ref_spikes = &ref_spikes[1];
-    let trace = |name: &str| {
-        &out.traces
-            .iter()
-            .find(|t| t.0 == name)
-            .unwrap_or_else(|| panic!("{name}"))
-            .1
-    };
+    let trace = |name: &str| common::named(&out.traces, name);
     let (s_rms, s_max) = rms_max(trace("soma.v"), &cols[1]);
     let (a_rms, a_max) = rms_max(
         trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[0].v"),
@@ -132,12 +121,7 @@ fn s3_script_replays_recorded_spikes_like_neuron() {
         trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[1].v"),
         &cols[3],
     );
-    let spikes = &out
-        .events
-        .iter()
-        .find(|e| e.0 == "spikes(soma)")
-        .expect("spikes")
-        .1;
+    let spikes = common::named(&out.events, "spikes(soma)");
     let max_dt = spikes
         .iter()
         .zip(ref_spikes)

@@ -30,7 +30,7 @@
 //! at the 1 % level and shrinks with another master seed (see above): sampling variation of
 //! our seeds, not a spec mismatch.
 
-mod common;
+use crate::common;
 
 use common::conformance::{DT_MS, conformance_dir, s4_network, spikes};
 use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};

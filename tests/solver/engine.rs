@@ -2,7 +2,7 @@
 //! conventions, continuing a recording, error detection (E0501/E0502), NEURON's half-step
 //! evaluation of electrode currents, settings checks, and the node orders.
 
-mod common;
+use crate::common;
 
 use common::synth::{branched_cell, cylinder_cell, cylinder_ri_mohm};
 use isf::diagnostics::Code;

@@ -2,6 +2,7 @@
 //! and otherwise follows CaDynamics_E2; NaTg with no shift and slope 6 mV is NaTa_t, and its
 //! shifts move the rate functions as spec 03 §3.2 writes them.
 
+use crate::common;
 use isf::run::cellsim::CellRunner;
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};
@@ -166,27 +167,12 @@ experiment E {
         .run(&work_items(exp)[0], &point_values(&exp.sweep, 0))
         .expect("runs");
     let v = trace(&out.traces, "soma.v");
-    let spikes = &out
-        .events
-        .iter()
-        .find(|e| e.0 == "spikes(soma)")
-        .expect("spikes")
-        .1;
+    let spikes = common::named(&out.events, "spikes(soma)");
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("natg_neuron.json")).unwrap())
             .unwrap();
-    let want: Vec<f64> = r["full_soma_mv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect();
-    let ref_spikes: Vec<f64> = r["spikes_ms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect();
+    let want: Vec<f64> = common::f64s(&r["full_soma_mv"]);
+    let ref_spikes: Vec<f64> = common::f64s(&r["spikes_ms"]);
     assert_eq!(v.len(), want.len());
     let worst = v
         .iter()

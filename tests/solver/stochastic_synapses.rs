@@ -11,7 +11,7 @@
 //! normalised double exponential of one release, variance `Σ_k p_k(1 − p_k)·c_k(m)²`; the
 //! observed mean must stay within 5 standard errors at every step.
 
-mod common;
+use crate::common;
 
 use common::synth::cylinder_cell;
 use isf::kernel::synapse::{Receptor, Synapse, SynapseKernel, peaknorm};
@@ -349,11 +349,7 @@ fn traces_of(store: &Path, exp: &str, trials: &[u64]) -> Vec<String> {
 fn network_runs_identically_for_any_thread_count_and_trial_order() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc"),
-        d.join("l5pt_simple.swc"),
-    )
-    .unwrap();
+    std::fs::copy(common::example_swc(), d.join("l5pt_simple.swc")).unwrap();
     std::fs::write(d.join("dyn.isf"), SCRIPT).unwrap();
     let c = isf(&["check", "dyn.isf"], d);
     assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));

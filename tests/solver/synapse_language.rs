@@ -4,7 +4,7 @@
 //! `glutamate_syn` by its ISF parameter names, and (c) a user-declared copy of it, gives the
 //! same soma trace bit for bit; a user-declared two-exponential synapse equals `exp2syn`.
 
-mod common;
+use crate::common;
 
 use isf::run::exec::TrialRunner;
 use isf::run::{point_values, work_items};

@@ -5,10 +5,10 @@
 //! 300 ms. Reports the somatic spike count and the mean soma Vm over [0, 245) ms next to the
 //! reference statistics (4.30 ± 1.13 spikes, −62.02 ± 1.11 mV across 20 NEURON trials with other
 //! random numbers). Only sanity bounds are asserted (one trial is a single random draw).
-//! Run with `cargo test --release --test synapse_s4 -- --nocapture`; `ISF_S4_TRIALS=20` runs
+//! Run with `cargo test --release --test solver synapse_s4:: -- --nocapture`; `ISF_S4_TRIALS=20` runs
 //! 20 trials (seeds `trial_seed(2024, 0, t)`) and prints their mean and SD.
 
-mod common;
+use crate::common;
 
 use common::conformance::s4_network;
 use common::table::{SegmentTable, hay2011_mechanisms, isf_cell_tree};

@@ -1,7 +1,7 @@
 //! Store API: values, tables with appends, sub-stores, managed folders, metadata, merge,
 //! delete, and robustness (corruption, truncation, stray temporary files, concurrent reads).
 
-mod common;
+use crate::common;
 
 use isf::diagnostics::Code;
 use isf::store::{Column, Kind, Metadata, Store, Table};

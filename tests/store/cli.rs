@@ -1,24 +1,10 @@
 //! `isf db`: listing, showing, getting, exporting (CSV, `.npy`), merging shards and
 //! verifying, including exit codes and error lines naming damaged keys.
 
+use crate::common::cli::{output as isf, text};
 use isf::store::{Metadata, Store, Table};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn isf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_isf"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 fn fixture(dir: &Path, name: &str, seed: u64) -> Store {
     let s = Store::create(dir.join(name)).unwrap();

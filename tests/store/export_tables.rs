@@ -9,7 +9,7 @@
 //! else `python3`. Without numpy, pandas or pyarrow the Python part is a loud skip, and fails
 //! under CI.
 
-mod common;
+use crate::common;
 
 use isf::store::{Column, Store};
 use std::path::{Path, PathBuf};
@@ -20,15 +20,7 @@ fn isf(args: &[&str]) -> (i32, String, String) {
     // One store shared by the tests of this file: commands take turns.
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let o = Command::new(env!("CARGO_BIN_EXE_isf"))
-        .args(args)
-        .output()
-        .expect("isf runs");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    common::cli::run(args)
 }
 
 fn ok(args: &[&str]) -> String {
@@ -48,13 +40,9 @@ fn fixture() -> &'static Fixture {
         let dir = std::env::temp_dir().join(format!("isf-export-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let q = std::fs::read_to_string(root.join("examples/quickstart.isf")).unwrap();
-        let swc = root.join("examples/cells/l5pt_simple.swc");
-        let neuron_end = q.find("experiment quickstart").unwrap();
         let text = format!(
             "{}{}",
-            q[..neuron_end].replace("cells/l5pt_simple.swc", &swc.display().to_string()),
+            common::quickstart_neuron(),
             r#"experiment small {
     neuron: L5PT
     duration: 60 ms

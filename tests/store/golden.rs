@@ -18,7 +18,7 @@
 //!
 //! Never regenerate a golden store: a deliberate format change gets a new `golden-store-vN`
 //! beside the old ones (an old store must keep reading). `ISF_BLESS_GOLDEN=1 cargo test
-//! --release --test store_golden` writes those that are missing, never over existing ones.
+//! --release --test store golden::` writes those that are missing, never over existing ones.
 
 use isf::store::frame::{self, FileKind};
 use isf::store::{Column, Kind, Metadata, Store, Table, WriteOptions};

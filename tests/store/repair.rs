@@ -7,17 +7,12 @@
 //!   errors name the destination.
 //! * `all_compartments` is stored as one table, not a key per compartment.
 
+use crate::common;
+use common::cli::{output as isf, text};
 use isf::store::{Column, Metadata, Store, Table};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn isf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_isf"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// `isf` with a file size limit of 1 KiB (SIGXFSZ ignored, so writes fail with EFBIG):
 /// a write failure that happens even to root.
@@ -33,13 +28,6 @@ fn isf_small_files(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 /// A store with a table large enough (> 1 KiB per chunk) and a value.
@@ -275,19 +263,8 @@ fn verify_fix_quarantines_what_it_cannot_read() {
 }
 
 fn cell_script(dir: &Path, record: &str, trials: u32) -> PathBuf {
-    let swc = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cells/l5pt_simple.swc");
     let text = format!(
-        r#"import std.channels.hay2011.{{pas}}
-neuron Cell {{
-    morphology: swc("{}")
-    discretization: fixed(2)
-    all {{
-        Ra: 100 ohm*cm
-        cm: 1 uF/cm2
-        pas {{ g: 5e-5 S/cm2, e: -70 mV }}
-    }}
-}}
-experiment ex {{
+        r#"{cell}experiment ex {{
     neuron: Cell
     duration: 2 ms
     dt: 0.025 ms
@@ -296,7 +273,7 @@ experiment ex {{
     record {{ {record} }}
 }}
 "#,
-        swc.display()
+        cell = common::passive_cell(2)
     );
     let p = dir.join("s.isf");
     fs::write(&p, text).unwrap();

@@ -2,7 +2,7 @@
 //! comments survive, and printing is idempotent. Runs on the snippet corpus and on every `.isf`
 //! file under `examples/` and `stdlib/`.
 
-mod common;
+use crate::common;
 
 use common::{CORPUS, isf_files, parse_ok, strip};
 use isf::source::FileId;

@@ -3,7 +3,7 @@
 //! the sequence of those tokens (with byte spans) is the same from both. Also checks that
 //! `grammar/keywords.txt`, `lexer::KEYWORDS` and the grammar's `keyword` rule list the same words.
 
-mod common;
+use crate::common;
 
 use common::{CORPUS, isf_files};
 use isf::syntax::lexer::{self, TokenClass};

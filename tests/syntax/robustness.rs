@@ -4,10 +4,10 @@
 //! `.isf` files. Inputs that do parse must also survive the formatter round trip.
 //!
 //! The default run does a few thousand cases. For a long run:
-//! `ISF_FUZZ_CASES=100000 cargo test --release --test robustness -- --nocapture`
+//! `ISF_FUZZ_CASES=100000 cargo test --release --test syntax robustness:: -- --nocapture`
 //! (the number is the total over the three generators; each prints how many cases it ran).
 
-mod common;
+use crate::common;
 
 use common::{CORPUS, Rng, isf_files, strip};
 use isf::diagnostics::Code;
