@@ -36,12 +36,8 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("isf-analyze-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let text = format!(
-            "{}{}",
-            common::quickstart_neuron(),
+        let (dir, script, store) = common::quickstart_run(
+            "isf-analyze",
             r#"experiment small {
     neuron: L5PT
     duration: 80 ms
@@ -56,17 +52,8 @@ fn fixture() -> &'static Fixture {
         all_compartments
     }
 }
-"#
+"#,
         );
-        let script = dir.join("small.isf");
-        std::fs::write(&script, text).unwrap();
-        let store = dir.join("small.isfdb");
-        ok(&[
-            "run",
-            script.to_str().unwrap(),
-            "--out",
-            store.to_str().unwrap(),
-        ]);
         Fixture { dir, script, store }
     })
 }

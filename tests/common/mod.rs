@@ -321,3 +321,23 @@ pub fn store_contents(store: &Path) -> Vec<(String, String)> {
     v.sort();
     v
 }
+
+/// A run of [`quickstart_neuron`] with `experiment` (an `experiment small {…}` block) made
+/// in a fresh directory `$TMPDIR/PREFIX-PID`: (directory, script `small.isf`, store
+/// `small.isfdb`). For the fixture a file's tests share; `prefix` names the file.
+pub fn quickstart_run(prefix: &str, experiment: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("small.isf");
+    std::fs::write(&script, format!("{}{experiment}", quickstart_neuron())).unwrap();
+    let store = dir.join("small.isfdb");
+    let (c, out, err) = cli::run(&[
+        "run",
+        script.to_str().unwrap(),
+        "--out",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(c, 0, "isf run failed:\n{out}\n{err}");
+    (dir, script, store)
+}

@@ -37,12 +37,8 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("isf-export-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let text = format!(
-            "{}{}",
-            common::quickstart_neuron(),
+        let (dir, _script, store) = common::quickstart_run(
+            "isf-export",
             r#"experiment small {
     neuron: L5PT
     duration: 60 ms
@@ -56,18 +52,8 @@ fn fixture() -> &'static Fixture {
         spikes(soma, threshold: 0 mV)
     }
 }
-"#
+"#,
         );
-        let script = dir.join("small.isf");
-        std::fs::write(&script, text).unwrap();
-        let store = dir.join("small.isfdb");
-        let (c, out, err) = isf(&[
-            "run",
-            script.to_str().unwrap(),
-            "--out",
-            store.to_str().unwrap(),
-        ]);
-        assert_eq!(c, 0, "{out}\n{err}");
         Fixture { dir, store }
     })
 }
