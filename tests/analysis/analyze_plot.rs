@@ -5,7 +5,6 @@
 //! (loads without errors, the slider recolours the cell), and bad inputs by their codes.
 
 use crate::common;
-use common::cli::isf;
 
 use isf::store::{Column, Store};
 use std::path::{Path, PathBuf};

@@ -113,7 +113,7 @@ fn agreement_on_tricky_tokens() {
 }
 
 fn words_of_pest_keyword_rule() -> Vec<String> {
-    let g = include_str!("../grammar/isf.pest");
+    let g = include_str!("../../grammar/isf.pest");
     let start = g.find("keyword = @{").expect("keyword rule");
     let end = start + g[start..].find("!ident_char").expect("end of keyword rule");
     g[start..end]
@@ -126,7 +126,7 @@ fn words_of_pest_keyword_rule() -> Vec<String> {
 
 #[test]
 fn keyword_lists_agree() {
-    let txt: Vec<String> = include_str!("../grammar/keywords.txt")
+    let txt: Vec<String> = include_str!("../../grammar/keywords.txt")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
