@@ -2,7 +2,7 @@
  * tree-sitter grammar for isf (the In Silico Framework language).
  *
  * Mirrors grammar/isf.pest. The keyword list below must equal grammar/keywords.txt;
- * tests/editor_keywords.rs checks it. Regenerate src/ with `tree-sitter generate` after edits.
+ * tests/syntax/editor_keywords.rs checks it. Regenerate src/ with `tree-sitter generate` after edits.
  */
 
 const KEYWORDS = [

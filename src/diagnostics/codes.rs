@@ -4,7 +4,7 @@
 //! summary. Ranges by phase: `E00xx` lexical, `E01xx` syntax, `E02xx` names and imports,
 //! `E03xx` types and units, `E04xx` schema and lowering, `E05xx` numerics at run time, `E06xx`
 //! store, `E07xx` morphology files, `E08xx` ISF parameter and network files, `E09xx` internal (E0901) and analyses and pictures,
-//! `W0xxx` warnings. A test (`tests/diagnostics.rs`) fails when a code has no case exercising it.
+//! `W0xxx` warnings. A test (`tests/check/diagnostics.rs`) fails when a code has no case exercising it.
 
 use serde::Serialize;
 

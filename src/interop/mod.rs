@@ -20,7 +20,7 @@
 //! sit low (the network and the runner read `.syn`/`.con` and replay files through them), the
 //! cell converter sits below the checker (which runs it for `isf_param(…)`), the network
 //! converters and replay sit just above the network, and the import sits above the runner
-//! and the store. `tests/layering.rs` checks each file against its own layer.
+//! and the store. `tests/docs/layering.rs` checks each file against its own layer.
 
 pub mod cell_param;
 pub mod formats;

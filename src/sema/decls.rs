@@ -8,7 +8,7 @@
 //! - the REPL completes field and block names inside a declaration and shows a field's
 //!   documentation as a hint after it is typed ([`hover`]);
 //! - the declaration tables of `docs/reference.md` are generated from it
-//!   ([`reference_markdown`]; `tests/docs_reference.rs` fails when they are not current);
+//!   ([`reference_markdown`]; `tests/docs/reference.rs` fails when they are not current);
 //! - each field's rule carries a value that breaks it and the code the checker gives that
 //!   value, and a test checks every one ([`Field::bad`]), so the documented rule is the
 //!   checked one.

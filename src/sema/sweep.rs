@@ -7,7 +7,7 @@
 //! schema (so `isf check` can suggest the nearest valid path), and every schema entry is
 //! built from the very objects the apply functions change, so a path that checks clean
 //! always changes the simulation: the invariant "whatever `isf check` accepts takes effect"
-//! holds by construction, and `tests/sweep_schema.rs` walks every entry to prove it.
+//! holds by construction, and `tests/run/sweep_schema.rs` walks every entry to prove it.
 //!
 //! Values are plain `f64` in the canonical unit of their dimension (ms, nA, nS, µm, …).
 

@@ -1,7 +1,7 @@
 //! Syntax highlighting from the logos lexer: one [`HighlightTag`] per highlighted range.
 //!
 //! The REPL colours its input with these tags, and the editor grammars (`editors/`) use the
-//! TextMate scope names of [`HighlightTag::tm_scope`]; `tests/editor_keywords.rs` checks that
+//! TextMate scope names of [`HighlightTag::tm_scope`]; `tests/syntax/editor_keywords.rs` checks that
 //! every scope named here appears in `editors/vscode/syntaxes/isf.tmLanguage.json`. Keeping the
 //! names in one enum (as typst's `Tag::tm_scope` does) is what keeps the REPL and the editors
 //! from drifting apart.

@@ -2,7 +2,7 @@
 //! lexical pre-pass that reports E00xx errors before the pest parser runs.
 //!
 //! Its identifiers, keywords, numbers and strings agree with `grammar/isf.pest`; a test
-//! (`tests/lexer_agreement.rs`) checks this on every shipped file.
+//! (`tests/syntax/lexer_agreement.rs`) checks this on every shipped file.
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};

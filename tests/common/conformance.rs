@@ -23,6 +23,24 @@ pub fn print_table_header() {
     );
 }
 
+/// Header of the timed table of the kernel-level cases (current injection, S3) on stderr: the
+/// columns of [`print_table_header`] and the run time.
+pub fn eprint_timed_header() {
+    eprintln!(
+        "{:<9} {:>9} {:>8} {:>10} {:>9} {:>10} {:>9} {:>10} {:>9} {:>7}",
+        "case",
+        "spikes",
+        "max dt",
+        "soma RMS",
+        "soma max",
+        "site1 RMS",
+        "site1 max",
+        "site2 RMS",
+        "site2 max",
+        "run s"
+    );
+}
+
 /// One row of that table: spike counts, largest spike-time difference (ms) and the
 /// (RMS, max) |ΔV| (mV) at the soma and the two sites.
 pub fn print_table_row(case: &str, spikes: (usize, usize), max_dt: f64, err: [(f64, f64); 3]) {

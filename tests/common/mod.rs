@@ -1,8 +1,10 @@
 //! Shared test helpers: the snippet corpus covering every grammar construct, file discovery,
-//! a span-insensitive AST comparison, and loud skips
-//! ([`skip`]) for tests whose inputs are missing.
+//! a span-insensitive AST comparison, loud skips ([`skip`]) for tests whose inputs are
+//! missing, the built binary ([`cli`]), and the small example cells the end-to-end tests run.
+//! Every stage's test binary includes this module (`tests/STAGE/main.rs`).
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod conformance;
 pub mod python;
 pub mod skip;
@@ -218,4 +220,124 @@ pub fn first_trace(runner: &isf::run::cellsim::CellRunner, point: u64, seed: u64
     };
     let out = runner.run(&item, &[]).expect("trial runs");
     out.traces.into_iter().next().expect("a trace").1
+}
+
+/// A path under the package root.
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The example cell's morphology, `examples/cells/l5pt_simple.swc`, as an absolute path.
+pub fn example_swc() -> PathBuf {
+    repo_path("examples/cells/l5pt_simple.swc")
+}
+
+/// `import std.channels.hay2011.{pas}` and a passive `neuron Cell` (Ra 100 ohm*cm, cm 1
+/// uF/cm2, pas g 5e-5 S/cm2, e -70 mV) on the example morphology, `fixed(nseg)` per section;
+/// the morphology path is absolute, so the script may be written anywhere.
+pub fn passive_cell(nseg: u32) -> String {
+    format!(
+        r#"import std.channels.hay2011.{{pas}}
+neuron Cell {{
+    morphology: swc("{}")
+    discretization: fixed({nseg})
+    all {{
+        Ra: 100 ohm*cm
+        cm: 1 uF/cm2
+        pas {{ g: 5e-5 S/cm2, e: -70 mV }}
+    }}
+}}
+"#,
+        example_swc().display()
+    )
+}
+
+/// The neuron part of `examples/quickstart.isf` (all before its experiment), its morphology
+/// path made absolute, so a script written anywhere can add its own experiment.
+pub fn quickstart_neuron() -> String {
+    let q = std::fs::read_to_string(repo_path("examples/quickstart.isf")).unwrap();
+    let neuron_end = q.find("experiment quickstart").unwrap();
+    q[..neuron_end].replace(
+        "cells/l5pt_simple.swc",
+        &example_swc().display().to_string(),
+    )
+}
+
+/// A fresh temporary directory and its path; the directory is removed when the guard drops.
+pub fn temp_dir() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().expect("temp dir");
+    let p = t.path().to_path_buf();
+    (t, p)
+}
+
+/// Every diagnostic of a check, rendered as plain text (for assertion messages).
+pub fn rendered(checked: &isf::sema::Checked) -> String {
+    checked
+        .diagnostics
+        .iter()
+        .map(|d| isf::diagnostics::render::plain(d, &checked.sources))
+        .collect()
+}
+
+/// The entry named `name` of a trial's named outputs (`TrialOutput::traces`, `events` or
+/// `tables`); panics naming it when it is absent.
+pub fn named<'a, T>(list: &'a [(String, T)], name: &str) -> &'a T {
+    &list
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "no {name} among {:?}",
+                list.iter().map(|e| &e.0).collect::<Vec<_>>()
+            )
+        })
+        .1
+}
+
+/// A JSON array of numbers (a reference file's column); panics when it is not one.
+pub fn f64s(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|x| x.as_f64().expect("a number"))
+        .collect()
+}
+
+/// Every key of a store with its value (a table's columns, a plain value's msgpack), sorted:
+/// two stores with equal contents compare equal whatever their write times and hosts.
+pub fn store_contents(store: &Path) -> Vec<(String, String)> {
+    let s = isf::store::Store::open(store).unwrap();
+    let mut v = Vec::new();
+    for k in s.keys_recursive().unwrap() {
+        let val = match s.get_table(&k) {
+            Ok(t) => format!("{:?}", t.columns),
+            Err(_) => match s.get_value(&k) {
+                Ok(x) => format!("{x:?}"),
+                Err(_) => continue, // sub-stores
+            },
+        };
+        v.push((k, val));
+    }
+    v.sort();
+    v
+}
+
+/// A run of [`quickstart_neuron`] with `experiment` (an `experiment small {…}` block) made
+/// in a fresh directory `$TMPDIR/PREFIX-PID`: (directory, script `small.isf`, store
+/// `small.isfdb`). For the fixture a file's tests share; `prefix` names the file.
+pub fn quickstart_run(prefix: &str, experiment: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("small.isf");
+    std::fs::write(&script, format!("{}{experiment}", quickstart_neuron())).unwrap();
+    let store = dir.join("small.isfdb");
+    let (c, out, err) = cli::run(&[
+        "run",
+        script.to_str().unwrap(),
+        "--out",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(c, 0, "isf run failed:\n{out}\n{err}");
+    (dir, script, store)
 }

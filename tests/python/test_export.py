@@ -1,6 +1,6 @@
 """Reads back what ``isf db export`` wrote, with numpy, pandas and pyarrow.
 
-Run by ``tests/export_tables.rs`` as ``python tests/python/test_export.py DIR STORE``; DIR holds the
+Run by ``tests/store/export_tables.rs`` as ``python tests/python/test_export.py DIR STORE``; DIR holds the
 exports and ``expected.json`` (the stored trace samples, grid times as decimal text, spike
 times, sweep values, trials and seeds, straight from the store).
 """

@@ -1,6 +1,6 @@
 """Checks the Python package ``isf_store`` against a store written by isf.
 
-Run by ``tests/store_python.rs`` as ``python tests/python/test_reader.py STORE`` with the
+Run by ``tests/python/store_reader.rs`` as ``python tests/python/test_reader.py STORE`` with the
 working tree's ``python/src`` on ``PYTHONPATH``; the Rust test writes STORE and, beside it,
 ``expected.json`` and ``expected_*.bin`` (trace matrices as raw little-endian float64) with
 what the reader must return.

@@ -10,7 +10,7 @@
 
 enum TokenType { UNIT_FIRST, ERROR_SENTINEL };
 
-// Must equal grammar/keywords.txt (tests/editor_keywords.rs checks it).
+// Must equal grammar/keywords.txt (tests/syntax/editor_keywords.rs checks it).
 static const char *const KEYWORDS[] = {
     "import", "as", "let", "neuron", "network", "experiment", "mechanism", "if", "then",
     "else", "in", "by", "true", "false", "and", "or", "not",

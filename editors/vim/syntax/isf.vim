@@ -1,5 +1,5 @@
 " Vim syntax file for isf (In Silico Framework scripts).
-" The keyword lists must equal grammar/keywords.txt (checked by tests/editor_keywords.rs).
+" The keyword lists must equal grammar/keywords.txt (checked by tests/syntax/editor_keywords.rs).
 
 if exists("b:current_syntax")
   finish

@@ -1,5 +1,5 @@
 """NaTg (shifted, spec 03 3.2) on a one-compartment soma in NEURON 9.0.2: soma v every 1 ms
-and spike times, for tests/isf_extra_mechanisms.rs."""
+and spike times, for tests/solver/isf_extra_mechanisms.rs."""
 import json, sys
 import neuron
 from neuron import h
