@@ -253,5 +253,5 @@ fn python_reads_parquet_exports_and_glues_substores_like_isf() {
     );
     eprintln!("{text}");
     assert!(o.status.success(), "python checks failed:\n{text}");
-    assert!(text.contains("parquet checks passed: 9"), "{text}");
+    assert!(text.contains("parquet checks passed: 10"), "{text}");
 }

@@ -194,4 +194,19 @@ def _():
         "C2_evoked.*.glutamate.tau_nmda_decay": "ms"}
 
 
+@check("sweep cells: the names, units and values of run::tables::sweep_cells' unit test")
+def _():
+    from isf_store.tables import sweep_cells
+    point = {"stimulus.step.amp": {"value": 0.4, "unit": "nA"},
+             "syn.distance": [{"value": 10, "unit": "um"}, {"value": 20.5, "unit": "um"}],
+             "syn.regions": ["basal", "apical"], "n": {"value": 3, "unit": "1"}}
+    c = sweep_cells(point)
+    assert [x[0] for x in c] == ["n", "stimulus.step.amp_nA", "syn.distance.from_um",
+                                 "syn.distance.to_um", "syn.regions"], c
+    assert [x[1] for x in c] == ["n", "stimulus.step.amp", "syn.distance.from",
+                                 "syn.distance.to", "syn.regions"], c
+    assert c[1][2:] == ("nA", 0.4) and c[3][2:] == ("um", 20.5) and c[4][3] == "basal,apical"
+    assert c[0][2:] == ("1", 3.0)
+
+
 print(f"parquet checks passed: {passed}")

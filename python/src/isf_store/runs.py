@@ -14,7 +14,10 @@ its point and its trial number as a :class:`pandas.MultiIndex`, so a sweep summa
 
 Lazy: nothing is read when a :class:`Run` is made; the trial metadata is read (entries only,
 one per sweep point) the first time an index is needed, and each table when it is asked for.
-Sweep values are numbers in the unit the script's sweep used (``run.units``).
+Sweep values are numbers in the unit the script's sweep used (``run.units``); the levels are
+those of isf's export columns without the unit suffix (``isf_store.tables.sweep_cells``): a
+distance range is two levels ``path.from``/``path.to``, a list of regions one comma-separated
+string. ``isf_store.read_parquet`` reads ``isf db export`` Parquet files back into these frames.
 """
 
 import re
