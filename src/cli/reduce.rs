@@ -817,7 +817,7 @@ pub fn read_model(s: &Store, key: &str) -> Result<LdaModel, Diagnostic> {
 
 /// A stored reduced model of either kind (what `isf plot kernels|lut` draws).
 pub enum StoredModel {
-    Lda(LdaModel),
+    Lda(Box<LdaModel>),
     Glm(Box<glm::GlmModel>),
 }
 
@@ -825,7 +825,7 @@ pub enum StoredModel {
 pub fn read_any_model(s: &Store, key: &str) -> Result<StoredModel, Diagnostic> {
     match model_kind(s, key)?.as_deref() {
         Some("glm") => read_glm(s, key).map(|g| StoredModel::Glm(Box::new(g))),
-        _ => read_model(s, key).map(StoredModel::Lda),
+        _ => read_model(s, key).map(|m| StoredModel::Lda(Box::new(m))),
     }
 }
 
