@@ -29,6 +29,10 @@ module.exports = grammar({
 
   conflicts: $ => [
     [$.path_segment, $.primary_name],
+    // `all_compartments precision: 10 uV` is an expression entry and a field (as pest reads
+    // it), `receptor glutamate { … }` a sub-block: after two names only the next token (`:`
+    // or `{`) tells, so both are tried (GLR).
+    [$.sub_block, $.primary_name],
   ],
 
   rules: {
@@ -68,7 +72,13 @@ module.exports = grammar({
     field: $ => seq(field('key', $.field_key), ':', field('value', $._expression)),
     field_key: $ => choice($.identifier, ...KEYWORDS, ...CONTEXTUAL),
 
-    sub_block: $ => prec(1, seq($.identifier, optional($.identifier), $.block)),
+    // `soma { … }` is a sub-block, never a name followed by a record (static precedence);
+    // `gate m { … }` is one sub-block rather than the entry `gate` and the sub-block
+    // `m { … }` (dynamic precedence, when both parse).
+    sub_block: $ => choice(
+      prec(1, seq($.identifier, $.block)),
+      prec.dynamic(1, seq($.identifier, $.identifier, $.block)),
+    ),
 
     statement: $ => prec.right(seq(
       field('keyword', $.contextual_keyword),

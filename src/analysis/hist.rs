@@ -36,10 +36,17 @@ pub fn histogram<'a>(edges: &[f64], values: impl IntoIterator<Item = &'a f64>) -
 
 /// The bin range of a PSTH (spec 07 §7.2): `t_begin`/`t_end` default to the earliest and
 /// latest spike; `aligned` moves them outward to multiples of `bin` (ISF:
-/// `⌊t_begin/bin⌋·bin`, for negative `int(t_begin/bin − 1)·bin`, and
-/// `(int(t_end/bin) + 1)·bin`). Returns the edges, `t_begin + k·bin` up to the first edge at
-/// or beyond `t_end` — unlike ISF, whose `arange(t_begin, t_end, bin)` leaves out the last
-/// edge and so drops the spikes of the last bin. `None` without any spike or bound.
+/// `⌊t_begin/bin⌋·bin`, for negative `int(t_begin/bin − 1)·bin`). Returns the edges,
+/// `t_begin + k·bin` up to the first edge at or beyond `t_end`; the last bin is closed, so a
+/// spike at `t_end` counts.
+///
+/// ISF aligns the end to `(int(t_end/bin) + 1)·bin` and takes `arange(t_begin, t_end, bin)`,
+/// which leaves that edge out: its last edge is `int(t_end/bin)·bin`. When `t_end` is a
+/// multiple of `bin` this is `t_end` itself (`--t-begin 100 --t-end 250 --bin 5`: 30 bins,
+/// 245–250 the last, a spike at 250 in it), and these edges are ISF's. Otherwise ISF's last
+/// edge falls short of `t_end` and drops the spikes beyond it (the spec's pitfall); here the
+/// end is the next multiple of `bin` (`⌈t_end/bin⌉·bin`), so they are kept. `None` without any
+/// spike or bound.
 pub fn psth_edges(
     all_spikes: &[f64],
     bin: f64,
@@ -57,12 +64,25 @@ pub fn psth_edges(
         } else {
             ((lo / bin - 1.0) as i64) as f64 * bin
         };
-        hi = (((hi / bin) as i64) + 1) as f64 * bin;
+        hi = ceil_multiple(hi, bin);
     }
     // Bins needed to reach `hi` (a relative tolerance keeps an exact multiple from gaining
     // an extra bin through rounding).
     let n = (((hi - lo) / bin) * (1.0 - 1e-12)).ceil().max(1.0) as usize;
     Some(edges(lo, bin, n))
+}
+
+/// `⌈x/bin⌉·bin`, where an `x/bin` within rounding of a whole number counts as that number
+/// (250/5 is 50, and 0.3/0.1 = 2.9999999999999996 is 3: no extra or missing bin).
+fn ceil_multiple(x: f64, bin: f64) -> f64 {
+    let q = x / bin;
+    let r = q.round();
+    let k = if (q - r).abs() <= 1e-9 * r.abs().max(1.0) {
+        r
+    } else {
+        q.ceil()
+    };
+    k * bin
 }
 
 /// Spikes per trial per bin: the histogram of all spikes of `trials` over `edges`, divided
@@ -109,6 +129,34 @@ mod tests {
         assert_eq!(e.len(), 12);
         assert_eq!(*e.last().unwrap(), 300.0);
         assert_eq!(psth_edges(&[], 1.0, None, None, true), None);
+    }
+
+    #[test]
+    fn aligned_end_on_a_bin_edge_adds_no_bin() {
+        // `--t-begin 100 --t-end 250 --bin 5`: ISF's arange(100, (50+1)·5 = 255, 5) gives
+        // edges 100, 105, …, 250: 30 bins, the last [245, 250] closed. Spikes by hand:
+        // 100 → bin 0, 104.975 → bin 0, 105 → bin 1, 249.9 and 250 → bin 29, 250.1 and 255
+        // outside.
+        let e = psth_edges(&[], 5.0, Some(100.0), Some(250.0), true).unwrap();
+        assert_eq!(e.len(), 31, "30 bins");
+        assert_eq!((e[0], e[30]), (100.0, 250.0));
+        let spikes = [100.0, 104.975, 105.0, 249.9, 250.0, 250.1, 255.0];
+        let (c, per) = psth(&[&spikes], &e);
+        assert_eq!(c.len(), 30);
+        assert_eq!((c[0], c[1], c[29]), (2, 1, 2));
+        assert_eq!(c.iter().sum::<u64>(), 5);
+        assert_eq!(per[29], 2.0);
+        // Not a multiple: the end moves out to the next edge (ISF would stop at 250 and
+        // lose 251).
+        let e = psth_edges(&[], 5.0, Some(100.0), Some(251.0), true).unwrap();
+        assert_eq!((e.len(), e[e.len() - 1]), (32, 255.0));
+        assert_eq!(psth(&[&[251.0]], &e).0[30], 1);
+        // Decimal bins: 0.3 / 0.1 is 2.9999999999999996, still three bins.
+        let e = psth_edges(&[], 0.1, Some(0.0), Some(0.3), true).unwrap();
+        assert_eq!(e.len(), 4);
+        // Default end = the latest spike, on an edge: ISF's edges exactly.
+        let e = psth_edges(&[2.0, 7.0], 1.0, None, None, true).unwrap();
+        assert_eq!(e, [2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
     }
 
     #[test]

@@ -123,20 +123,25 @@ pub enum PlotCommand {
         #[arg(short, long)]
         out: PathBuf,
     },
-    /// The kernels of a reduced model (`isf reduce fit`): one curve per key and classifier
-    /// over the synaptic window.
+    /// The kernels of a reduced model (`isf reduce fit`): for an LDA model one curve per key
+    /// and classifier over the synaptic window; for a GLM one temporal filter per group
+    /// (`--spatial`: the spatial filters over the soma-distance bins).
     Kernels {
         store: PathBuf,
         /// Model key.
         key: String,
-        /// Only this classifier (default: all).
+        /// Only this classifier (default: all; LDA models only).
         #[arg(long)]
         model_number: Option<usize>,
+        /// A GLM's spatial filters instead of its temporal ones.
+        #[arg(long)]
+        spatial: bool,
         #[arg(short, long)]
         out: PathBuf,
     },
     /// The lookup table of a reduced model: P(spike) against the weighted net input, with the
-    /// groups it was interpolated from.
+    /// groups it was interpolated from (a GLM: its output-window and per-bin tables, with
+    /// their merged bins).
     Lut {
         store: PathBuf,
         /// Model key.
@@ -301,11 +306,21 @@ pub fn run_inner(args: PlotArgs) -> Result<Vec<PathBuf>, Diagnostic> {
             store,
             key,
             model_number,
+            spatial,
             out,
         } => {
+            use crate::cli::reduce::{StoredModel, read_any_model};
             let s = open(&store)?;
-            let m = crate::cli::reduce::read_model(&s, &key)?;
-            let fig = kernels_figure(&m, &key, model_number)?;
+            let fig = match read_any_model(&s, &key)? {
+                StoredModel::Lda(_) if spatial => {
+                    return Err(analysis::bad_param(
+                        "--spatial",
+                        format!("'{key}' is an LDA model, whose kernels are temporal only"),
+                    ));
+                }
+                StoredModel::Lda(m) => kernels_figure(&m, &key, model_number)?,
+                StoredModel::Glm(g) => glm_kernels_figure(&g, &key, model_number, spatial)?,
+            };
             save_xy(&fig, &Outputs::from_path(&out))
         }
         PlotCommand::Lut {
@@ -314,9 +329,12 @@ pub fn run_inner(args: PlotArgs) -> Result<Vec<PathBuf>, Diagnostic> {
             model_number,
             out,
         } => {
+            use crate::cli::reduce::{StoredModel, read_any_model};
             let s = open(&store)?;
-            let m = crate::cli::reduce::read_model(&s, &key)?;
-            let fig = lut_figure(&m, &key, model_number)?;
+            let fig = match read_any_model(&s, &key)? {
+                StoredModel::Lda(m) => lut_figure(&m, &key, model_number)?,
+                StoredModel::Glm(g) => glm_lut_figure(&g, &key, model_number)?,
+            };
             save_xy(&fig, &Outputs::from_path(&out))
         }
         PlotCommand::Sweep {
@@ -589,6 +607,124 @@ pub fn lut_figure(
             m.output_window_ms.0, m.output_window_ms.1
         ),
         x_label: "weighted net input".into(),
+        y_label: "P(spike)".into(),
+        series,
+        x_range: None,
+        y_range: Some((-0.02, 1.02)),
+        legend: true,
+    })
+}
+
+/// A GLM keeps the filters of one split (the one with the best training AUC): a
+/// `--model-number` has nothing to choose.
+fn glm_one_model(
+    g: &crate::reduce::glm::GlmModel,
+    number: Option<usize>,
+) -> Result<(), Diagnostic> {
+    match number {
+        Some(_) => Err(analysis::bad_param(
+            "--model-number",
+            format!(
+                "a GLM keeps one set of filters (those of split {} of {}); leave the option out",
+                g.chosen_split,
+                g.splits.len()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The filters of a GLM, one curve per group: temporal (`w_t`, against the start of the input
+/// bin relative to the output bin: τ = W−1 is the bin just before it, at −bin) or spatial
+/// (`w_z`, against the soma-distance bin).
+pub fn glm_kernels_figure(
+    g: &crate::reduce::glm::GlmModel,
+    key: &str,
+    number: Option<usize>,
+    spatial: bool,
+) -> Result<XyFigure, Diagnostic> {
+    glm_one_model(g, number)?;
+    let series = g
+        .filters
+        .iter()
+        .map(|f| {
+            let points = if spatial {
+                f.spatial
+                    .iter()
+                    .enumerate()
+                    .map(|(z, &w)| (z as f64, w))
+                    .collect()
+            } else {
+                let w = f.temporal.len() as f64;
+                f.temporal
+                    .iter()
+                    .enumerate()
+                    .map(|(tau, &v)| ((tau as f64 - w) * g.bin_ms, v))
+                    .collect()
+            };
+            Series {
+                name: f.group.clone(),
+                points,
+                err: vec![],
+                style: Style::Line,
+            }
+        })
+        .collect();
+    let [o0, o1] = g.config.output_window_ms;
+    Ok(XyFigure {
+        title: format!(
+            "{} filters of {key} (GLM, output [{o0}, {o1}) ms)",
+            if spatial { "spatial" } else { "temporal" }
+        ),
+        x_label: if spatial {
+            "soma-distance bin".into()
+        } else {
+            "input bin start relative to the output bin (ms)".into()
+        },
+        y_label: "weight".into(),
+        series,
+        x_range: None,
+        y_range: None,
+        legend: true,
+    })
+}
+
+/// The two lookup tables of a GLM against the net input: P(spike in the output window) and
+/// P(spike in a bin), each with its merged bins (midpoint, spikes / samples) as markers.
+pub fn glm_lut_figure(
+    g: &crate::reduce::glm::GlmModel,
+    key: &str,
+    number: Option<usize>,
+) -> Result<XyFigure, Diagnostic> {
+    glm_one_model(g, number)?;
+    let mut series = Vec::new();
+    for (name, l) in [("window", &g.lut_window), ("bin", &g.lut_bin)] {
+        series.push(Series {
+            name: format!("P(spike in {name})"),
+            points: l
+                .values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| ((l.first + i as i64) as f64, v))
+                .collect(),
+            err: vec![],
+            style: Style::Line,
+        });
+        series.push(Series {
+            name: format!("{name} bins"),
+            points: l
+                .bins
+                .iter()
+                .map(|&(lo, hi, n, s)| (0.5 * (lo + hi), s as f64 / n as f64))
+                .collect(),
+            err: vec![],
+            style: Style::Markers,
+        });
+    }
+    let [o0, o1] = g.config.output_window_ms;
+    Ok(XyFigure {
+        title: format!("P(spike) of {key} (GLM, output [{o0}, {o1}) ms)"),
+        x_label: "net input".into(),
         y_label: "P(spike)".into(),
         series,
         x_range: None,

@@ -815,6 +815,31 @@ pub fn read_model(s: &Store, key: &str) -> Result<LdaModel, Diagnostic> {
     Ok(m)
 }
 
+/// A stored reduced model of either kind (what `isf plot kernels|lut` draws).
+pub enum StoredModel {
+    Lda(Box<LdaModel>),
+    Glm(Box<glm::GlmModel>),
+}
+
+/// The model at `key`, LDA or GLM (E0915 when the key holds neither).
+pub fn read_any_model(s: &Store, key: &str) -> Result<StoredModel, Diagnostic> {
+    match model_kind(s, key)?.as_deref() {
+        Some("glm") => read_glm(s, key).map(|g| StoredModel::Glm(Box::new(g))),
+        _ => read_model(s, key).map(|m| StoredModel::Lda(Box::new(m))),
+    }
+}
+
+/// The GLM stored at `key` by `isf reduce fit --model glm`.
+pub fn read_glm(s: &Store, key: &str) -> Result<glm::GlmModel, Diagnostic> {
+    let g: StoredGlm = s.get(key).map_err(|e| {
+        bad_model(format!(
+            "key '{key}' is not a readable GLM: {}",
+            e.to_diagnostic().message
+        ))
+    })?;
+    Ok(g.glm)
+}
+
 /// Lines describing a fitted model.
 pub fn fit_summary(m: &LdaModel) -> Vec<String> {
     let refractory = if m.refractory_ms > 0.0 {

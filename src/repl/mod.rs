@@ -50,6 +50,7 @@ Commands:
   :db ...           query a results store
   :analyze ...      analyse results in a store (`isf analyze`: spikes, psth, isi, synapses)
   :plot ...         draw results as SVG/PNG or an HTML animation (`isf plot`)
+  :reduce ...       fit or apply a reduced model (`isf reduce`: fit, predict)
   :source           the session's source text
   :reset            forget everything declared
   :quit             leave (also Ctrl-D); Ctrl-C clears the current input
@@ -61,8 +62,8 @@ Spikes are upward crossings of 0 mV.";
 
 /// The commands, for completion and \"did you mean\".
 pub const COMMANDS: &[&str] = &[
-    ":help", ":load", ":type", ":units", ":plan", ":run", ":db", ":analyze", ":plot", ":source",
-    ":reset", ":quit",
+    ":help", ":load", ":type", ":units", ":plan", ":run", ":db", ":analyze", ":plot", ":reduce",
+    ":source", ":reset", ":quit",
 ];
 
 /// One accepted input of the session.
@@ -463,6 +464,7 @@ impl Session {
             "db" => db_command(arg),
             "analyze" => analyze_command(arg),
             "plot" => plot_command(arg),
+            "reduce" => reduce_command(arg),
             _ => {
                 let typed = format!(":{word}");
                 let hint = did_you_mean(&typed, COMMANDS.iter().copied())
@@ -650,6 +652,29 @@ fn analyze_command(arg: &str) -> Reply {
             Ok(w) => {
                 let mut out: Vec<String> = w.keys.iter().map(|k| format!("wrote {k}")).collect();
                 out.extend(w.summary);
+                Reply::ok(out.join("\n"))
+            }
+            Err(d) => Reply::err(render::plain(&d, &SourceMap::new())),
+        },
+        Err(e) => Reply::err(e.render().to_string()),
+    }
+}
+
+/// `:reduce ARGS`: the `isf reduce` command inside the session; the keys written and the
+/// fit or prediction summary are the reply.
+fn reduce_command(arg: &str) -> Reply {
+    #[derive(clap::Parser)]
+    #[command(name = ":reduce", no_binary_name = true)]
+    struct R {
+        #[command(flatten)]
+        args: crate::cli::reduce::ReduceArgs,
+    }
+    use clap::Parser;
+    match R::try_parse_from(arg.split_whitespace()) {
+        Ok(r) => match crate::cli::reduce::run_inner(r.args) {
+            Ok(rep) => {
+                let mut out: Vec<String> = rep.keys.iter().map(|k| format!("wrote {k}")).collect();
+                out.extend(rep.lines);
                 Reply::ok(out.join("\n"))
             }
             Err(d) => Reply::err(render::plain(&d, &SourceMap::new())),
@@ -900,6 +925,11 @@ mod tests {
             png.display()
         ));
         assert!(!r.error && png.is_file(), "{}", r.out);
+        // `:reduce`: clap's usage for a bad subcommand, the store check of `isf reduce`.
+        let r = s.handle(":reduce bogus");
+        assert!(r.error && r.out.contains("bogus"), "{}", r.out);
+        let r = s.handle(":reduce fit /nonexistent/store --keys A");
+        assert!(r.error && r.out.contains("E0910"), "{}", r.out);
     }
 
     #[test]

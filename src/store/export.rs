@@ -17,7 +17,8 @@
 //! `csv` crate (floats in the shortest form that reads back exactly, so grid times print as
 //! `0.075`), Parquet through the `parquet` crate (required `DOUBLE`, `INT64`, UTF-8
 //! `BYTE_ARRAY` columns, `LIST<DOUBLE>` for lists, Snappy pages; units and the table's
-//! attributes in the file's key-value metadata), and NumPy `.npy`.
+//! attributes and the layout (`layout`: `wide`, `long`, `tidy`) in the file's key-value
+//! metadata), and NumPy `.npy`.
 //!
 //! The `.npy` writer follows the NumPy format specification: magic `\x93NUMPY`, version
 //! bytes (`1 0`; `2 0` when the header needs more than 65535 bytes, `3 0` when it is not
@@ -209,9 +210,17 @@ fn frame_meta(t: &Table) -> Vec<(String, String)> {
 /// The frame of table `t` in `layout`.
 pub fn frame(t: &Table, layout: Layout) -> Result<Frame, String> {
     let rows = t.rows()?;
+    let mut meta = frame_meta(t);
+    // Readers (the Python package's `read_parquet`) tell the layouts apart by this entry.
+    let name = match layout {
+        Layout::Wide => "wide",
+        Layout::Long => "long",
+        Layout::Tidy => "tidy",
+    };
+    meta.push(("layout".to_string(), name.to_string()));
     let mut f = Frame {
         columns: Vec::new(),
-        meta: frame_meta(t),
+        meta,
     };
     match layout {
         Layout::Wide => {

@@ -13,3 +13,4 @@ mod analyze_s4;
 mod reduce_glm;
 mod reduce_glm_s4;
 mod reduce_lda;
+mod reduce_glm_plot;

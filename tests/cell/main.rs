@@ -11,3 +11,4 @@ mod common;
 mod lower_conformance;
 mod morph_conformance;
 mod morph_errors;
+mod parse_cache;

@@ -10,3 +10,4 @@ mod common;
 
 mod quickstart;
 mod store_reader;
+mod parquet;

@@ -90,6 +90,11 @@ fn agrees_with_pest_on_validity() {
         "let = 3",
         "import std.channels.hay2011.{pas, Ih}",
         "let a = [1, 2",
+        // A bare name followed by a field (a recording's precision) and two-name sub-blocks.
+        "experiment E { record { all_compartments precision: 10 uV } }",
+        "experiment E { record { soma.v precision: 1 uV\n all_compartments precision: 10 uV } }",
+        "neuron A { receptor glutamate { tau: 2 ms } }",
+        "experiment E { record { all_compartments precision } }",
     ];
     let mut p = parser();
     for c in cases {

@@ -9,9 +9,14 @@ and trial, with an optional xarray view. The f–I curve of ``examples/quickstar
     rate = run.spike_counts().groupby(level="stimulus.step.amp").mean() / 0.150  # per s of step
     rate.plot(marker="o", xlabel="step amplitude (nA)", ylabel="rate (Hz)")
 
+``read_parquet`` reads the Parquet files of ``isf db export`` back into the same objects
+(``isf_store.exports``); ``Store.export_table`` glues a sub-store's per-trial tables into the
+one table the export writes (``isf_store.tables``).
+
 The format is described in ``docs/store-format.md`` of the isf repository.
 """
 
+from .exports import read_parquet
 from .runs import Run
 from .store import (
     CorruptKey,
@@ -32,6 +37,7 @@ __all__ = [
     "StoreError",
     "Table",
     "check_precision",
+    "read_parquet",
     "quantum",
     "read_payload",
 ]

@@ -14,7 +14,10 @@ its point and its trial number as a :class:`pandas.MultiIndex`, so a sweep summa
 
 Lazy: nothing is read when a :class:`Run` is made; the trial metadata is read (entries only,
 one per sweep point) the first time an index is needed, and each table when it is asked for.
-Sweep values are numbers in the unit the script's sweep used (``run.units``).
+Sweep values are numbers in the unit the script's sweep used (``run.units``); the levels are
+those of isf's export columns without the unit suffix (``isf_store.tables.sweep_cells``): a
+distance range is two levels ``path.from``/``path.to``, a list of regions one comma-separated
+string. ``isf_store.read_parquet`` reads ``isf db export`` Parquet files back into these frames.
 """
 
 import re
@@ -22,19 +25,11 @@ import re
 import numpy as np
 
 from .store import StoreError
+from .exports import seeds as _seeds
+from .tables import sweep_cells
 
 _LABEL = re.compile(r"^p(\d+)/t(\d+)$")
 _TRIAL_KEY = re.compile(r"^p(\d+)_t(\d+)$")
-
-
-def _number(v):
-    """A sweep value from trial metadata: ``{"value": x, "unit": u}`` → ``(x, u)``; other
-    values as they are (lists as tuples, so that they can sit in an index)."""
-    if isinstance(v, dict) and "value" in v and isinstance(v["value"], (int, float)):
-        return float(v["value"]), v.get("unit", "")
-    if isinstance(v, list):
-        return tuple(_number(x)[0] for x in v), ""
-    return v, ""
 
 
 class Run:
@@ -110,10 +105,10 @@ class Run:
                 continue
             meta = trials.metadata(k)
             vals = {}
-            for axis, v in (meta.get("sweep_point") or {}).items():
-                vals[axis], u = _number(v)
-                if u:
-                    units[axis] = u
+            for _column, axis, unit, value in sweep_cells(meta.get("sweep_point")):
+                vals[axis] = value
+                if unit:
+                    units[axis] = unit
             points[p] = vals
             seeds[(p, t)] = meta.get("seed")
         self._points, self._units, self._seeds = points, units, seeds
@@ -165,7 +160,7 @@ class Run:
                 s = trials.metadata(f"p{p:06d}_t{t:06d}").get("seed")
             seeds.append(s)
         df = pd.DataFrame(
-            {"point": [p for p, _ in items], "seed": seeds,
+            {"point": np.array([p for p, _ in items], dtype=np.int64), "seed": _seeds(seeds),
              "key": [f"{self.name}/trials/p{p:06d}_t{t:06d}" for p, t in items]},
             index=self._index([f"p{p:06d}/t{t:06d}" for p, t in items]))
         df.attrs["units"] = self.units
@@ -173,20 +168,60 @@ class Run:
 
     # ---- tables -------------------------------------------------------------------------
 
-    def traces(self, name=None):
+    def traces(self, name=None, layout="wide"):
         """A trace recording (default: the first, e.g. ``soma.v``) as a DataFrame: one row per
         trial indexed by (sweep values…, trial), one column per sample time (ms). When
         ``duration`` or ``dt`` is swept, the points' tables are concatenated (columns are the
         union of their times). ``df.attrs`` holds the table's attributes (``dt_ms``,
-        ``recording``, ``vm.precision`` when a precision was declared)."""
+        ``recording``, ``vm.precision`` when a precision was declared) and ``units``.
+
+        ``layout="tidy"``: one row per trial and sample, the same index, columns ``point``,
+        ``seed`` (uint64), ``time_ms`` and the value (``vm``) — what ``isf db export
+        --layout tidy`` writes, as :func:`isf_store.read_parquet` reads it back."""
         import pandas as pd
 
         key = self._key("traces", name)
         sub = self._sub("traces")
         if sub.kind(key) == "store":
             parts = [self._trace_frame(sub[key], k) for k in sub[key].keys()]
-            return pd.concat(parts) if parts else pd.DataFrame()
-        return self._trace_frame(sub, key)
+            wide = pd.concat(parts) if parts else pd.DataFrame()
+        else:
+            wide = self._trace_frame(sub, key)
+        wide.attrs["units"] = self.units
+        if layout == "wide":
+            return wide
+        if layout != "tidy":
+            raise ValueError(f"layout {layout!r}: traces come wide or tidy (long is wide.T)")
+        return self._tidy(wide, wide.attrs.get("column", "vm"), "time_ms")
+
+    def _tidy(self, wide, value, time_name):
+        """Rows of ``wide`` (a frame of samples, or a Series of event arrays) one per sample or
+        event, with the trial's ``point`` and ``seed`` in front."""
+        import pandas as pd
+
+        trials = self.trials()
+        if isinstance(wide, pd.Series):
+            lens = wide.map(len).to_numpy()
+            times = np.concatenate([np.asarray(v, dtype=np.float64) for v in wide]) \
+                if len(wide) else np.empty(0)
+            pos = np.repeat(np.arange(len(wide)), lens)
+            cols = {time_name: times}
+        else:
+            width = wide.shape[1]
+            pos = np.repeat(np.arange(len(wide)), width)
+            cols = {time_name: np.tile(wide.columns.to_numpy(dtype=np.float64), len(wide)),
+                    value: wide.to_numpy().ravel()}
+        index = wide.index[pos]
+        by_trial = trials.reindex(wide.index.droplevel("compartment")
+                                  if "compartment" in wide.index.names else wide.index)
+        front = {"point": by_trial["point"].to_numpy()[pos],
+                 "seed": _seeds(list(by_trial["seed"].to_numpy()[pos]))}
+        if "compartment" in wide.index.names:
+            front["compartment"] = index.get_level_values("compartment").to_numpy()
+            index = index.droplevel("compartment")
+        out = pd.DataFrame({**front, **cols}, index=index)
+        out.attrs.update(wide.attrs)
+        return out
 
     def _trace_frame(self, sub, key):
         import pandas as pd
@@ -204,19 +239,28 @@ class Run:
                 names=list(index.names) + ["compartment"])
         df = pd.DataFrame(data, index=index, columns=cols)
         df.attrs.update({k: v for k, v in t.attrs.items() if not k.endswith(".labels")})
+        df.attrs["column"] = col
         return df
 
-    def events(self, name=None):
+    def events(self, name=None, layout="wide"):
         """An event recording (default: the first, e.g. ``spikes(soma)``) as a Series of numpy
-        arrays of times (ms), one per trial, indexed by (sweep values…, trial)."""
+        arrays of times (ms), one per trial, indexed by (sweep values…, trial).
+
+        ``layout="tidy"``: one row per event, the same index, columns ``point``, ``seed``
+        (uint64) and ``time_ms`` (what ``isf db export --layout tidy`` writes)."""
         import pandas as pd
 
         key = self._key("events", name)
         t = self._sub("events").load_table(key)
         s = pd.Series(list(t.columns["times_ms"]), index=self._index(t.columns["sim_trial_index"]),
                       name=t.attrs.get("recording", key))
-        s.attrs.update(t.attrs)
-        return s
+        s.attrs.update({k: v for k, v in t.attrs.items() if k not in ("trial_columns", "sweep_columns")})
+        s.attrs["units"] = self.units
+        if layout == "wide":
+            return s
+        if layout != "tidy":
+            raise ValueError(f"layout {layout!r}: events come wide or tidy")
+        return self._tidy(s, None, "time_ms")
 
     def spike_counts(self, name=None):
         """Events per trial (default recording: the first event table) as an integer Series

@@ -350,8 +350,30 @@ class Store:
         return self.load_table(key).array(column)
 
     def load_dataframe(self, key):
-        """A table key as a pandas DataFrame (see :meth:`Table.to_dataframe`)."""
+        """A table key as a pandas DataFrame (see :meth:`Table.to_dataframe`); a sub-store of
+        tables (``EXP/trials``, ``EXP/synapse_activations``) as the one table
+        :meth:`export_table` glues from them."""
+        if self.kind(key) == "store":
+            return self.export_table(key).to_dataframe()
         return self.load_table(key).to_dataframe()
+
+    def export_table(self, key):
+        """The :class:`Table` that ``isf db export`` writes for ``key`` (wide layout): a table
+        completed with its trial columns (``point``, ``trial``, ``seed``, the sweep values
+        with units; added from metadata where it was stored without them, e.g. per-trial
+        synapse activations), or a sub-store's tables, each completed, glued into one in key
+        order (same columns and sample times required, else E0622). See
+        :mod:`isf_store.tables`."""
+        from .tables import complete, concat_tables
+
+        if self.kind(key) != "store":
+            return complete(self, key, self.load_table(key), self.metadata(key))
+        sub = self[key]
+        tables = [complete(self, f"{key}/{k}", sub.load_table(k), sub.metadata(k))
+                  for k in sub.keys() if sub.kind(k) == "table"]
+        if not tables:
+            raise StoreError("E0605", self._full(key), "is a sub-store without tables; nothing to export")
+        return concat_tables(tables, self._full(key))
 
     def load(self, key):
         """Load any key: a value as Python objects, a table as a DataFrame, a sub-store as a
