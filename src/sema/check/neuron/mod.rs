@@ -201,14 +201,14 @@ impl Session {
         } else {
             mechs.clone()
         };
-        self.defer(Check::Neuron(Box::new(NeuronCheck {
+        self.defer(Check::Neuron(NeuronCheck {
             neuron: neuron.clone(),
             mechanisms: known,
             name: name.span,
             morphology: draft.morph_span,
             modify: draft.modify_span,
             regions: draft.region_spans,
-        })));
+        }));
         let check = Some(self.pending.checks.len() - 1);
         if owner == 0 {
             self.neuron_in_model(&neuron.name, check);
