@@ -16,3 +16,4 @@ mod fuzz;
 mod hostile_input;
 mod limits;
 mod rules_agree;
+mod validate_pass;

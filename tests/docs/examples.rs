@@ -27,7 +27,7 @@ fn language_guide_examples_check() {
     let bs = blocks(&md);
     assert!(bs.len() >= 4, "{}", bs.len());
     let all = bs.join("\n");
-    let c = isf::sema::check_text("language.md.isf", &all, &docs);
+    let c = isf::validate::check_text("language.md.isf", &all, &docs);
     assert!(!c.has_errors(), "{}", common::rendered(&c));
     let names: Vec<&str> = c
         .model

@@ -467,8 +467,13 @@ impl Session {
         if !pulled_ok {
             return;
         }
+        // The typed plan needs the neuron to lower, which the validate pass finds out: it drops
+        // what follows (diagnostics and the experiment) if the neuron does not.
+        if let Some((nn, _)) = &neuron {
+            self.needs_neuron(nn);
+        }
         if let (Some((nn, nat)), Some(net), Some((from, _))) = (&neuron, &network, network_at) {
-            self.check_placement(nn, *nat, net, from.map(|m| self.owner(m)).unwrap_or(0));
+            self.defer_placement(nn, *nat, net, from.map(|m| self.owner(m)).unwrap_or(0));
         }
         // The typed plan: stimuli, recordings and sweep targets, each resolved here so that
         // the run stage has nothing left to reject.

@@ -856,25 +856,6 @@ impl Session {
                     .label(d.name.span, "declare `current i = g * (v - e)`"),
                 );
             }
-            if !crate::diagnostics::has_errors(&diags)
-                && let Err(m) = crate::kernel::synapse::SynapseMech::analyse(&mm)
-            {
-                diags.push(
-                    Diagnostic::new(
-                        Code::E0504,
-                        format!(
-                            "synapse `{}` cannot \
-                        be simulated: {m}",
-                            d.name.name
-                        ),
-                    )
-                    .label(d.name.span, "declared here")
-                    .note(
-                        "synapse states must follow linear equations with constant \
-                            coefficients; events must add to conductance states",
-                    ),
-                );
-            }
         }
         if mm.currents.is_empty()
             && !mm.ions.iter().any(|i| !i.writes.is_empty())
@@ -893,6 +874,15 @@ impl Session {
         }
         let had_errors = crate::diagnostics::has_errors(&diags);
         self.diags.extend(diags);
+        if synapse && !had_errors {
+            // Whether the kernel can simulate it (E0504) is the validate pass's question: the
+            // kernel sits above the checker. Its answer goes here.
+            self.defer(Check::Synapse {
+                mechanism: mm.clone(),
+                span: d.name.span,
+                root: mid == 0,
+            });
+        }
         let idx = self.mechs.len();
         self.mechs.push(MechInfo {
             name: d.name.name.clone(),
