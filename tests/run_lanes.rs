@@ -1,10 +1,10 @@
-//! `isf run` batches the trials of a sweep point into SIMD lanes (`--lanes`, default 8): the
+//! `isf run` batches the trials of a sweep point into SIMD lanes (`--lanes`, default 4): the
 //! stored results are the same bit for bit with lanes on or off and with 1 or 2 threads. The
 //! experiment: the example's Hay-channel cell (`examples/l5pt_hay.isf`) with a network of
 //! stochastic synapses (own events and draws per trial) and a current step swept over two
-//! amplitudes, 7 trials per point (batches of 4, 2 and 1 lanes under the default), recording
-//! voltages, spikes, an ion concentration, an ion current, a mechanism state and the synapse
-//! activations.
+//! amplitudes, 9 trials per point (batches of 4, 4, 1 under the default; 8, 1 with
+//! `--lanes 8`; 2, 2, 2, 2, 1 with `--lanes 3`), recording voltages, spikes, an ion
+//! concentration, an ion current, a mechanism state and the synapse activations.
 
 use std::path::Path;
 use std::process::Command;
@@ -40,7 +40,7 @@ experiment lanes {
     neuron: L5PT_86
     network: Net
     duration: 60 ms
-    trials: 7
+    trials: 9
     seed: 11
     stimulus step { at: soma(0.5), amp: 0.2 nA, delay: 10 ms, duration: 40 ms }
     sweep {
@@ -63,7 +63,7 @@ fn stored(store: &Path) -> Vec<(String, String)> {
     let s = isf::store::Store::open(store).unwrap();
     let keys = s.keys_recursive().unwrap();
     let trials = keys.iter().filter(|k| k.contains("/trials/p")).count();
-    assert_eq!(trials, 14, "{keys:?}");
+    assert_eq!(trials, 18, "{keys:?}");
     keys.into_iter()
         .filter(|k| k.starts_with("lanes/"))
         .map(|k| {
@@ -89,10 +89,11 @@ fn stores_are_identical_with_lanes_on_or_off_and_any_thread_count() {
     )
     .unwrap();
     std::fs::write(d.join("lanes.isf"), SCRIPT).unwrap();
-    let runs: [(&str, &[&str]); 4] = [
+    let runs: [(&str, &[&str]); 5] = [
         ("solo.isfdb", &["--lanes", "1", "--jobs", "1"]),
         ("lanes.isfdb", &["--jobs", "1"]),
         ("lanes2.isfdb", &["--jobs", "2"]),
+        ("lanes8.isfdb", &["--lanes", "8", "--jobs", "1"]),
         ("lanes3.isfdb", &["--lanes", "3", "--jobs", "2"]),
     ];
     for (store, extra) in runs {

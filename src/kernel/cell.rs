@@ -918,13 +918,7 @@ impl ActiveCell {
         let limit = self.cfg.v_limit_mv;
         let ok = &mut self.lane_ok;
         ok.fill(true);
-        match lanes {
-            1 => update(&mut self.v_mv, &self.rhs, limit, ok, 1),
-            2 => update(&mut self.v_mv, &self.rhs, limit, ok, 2),
-            4 => update(&mut self.v_mv, &self.rhs, limit, ok, 4),
-            8 => update(&mut self.v_mv, &self.rhs, limit, ok, 8),
-            l => update(&mut self.v_mv, &self.rhs, limit, ok, l),
-        }
+        update(&mut self.v_mv, &self.rhs, limit, ok);
         self.step += 1;
         let t_ms = self.step as f64 * dt;
         let t2 = Instant::now();
@@ -1135,13 +1129,37 @@ fn axial(tree: &CableTree, v: &[f64], rhs: &mut [f64], lanes: usize) {
 }
 
 /// `v ← v + Δv` and, per lane, whether every voltage stays within `±limit` (NaN fails the
-/// comparison, so one test covers both). Inlined like [`axial`].
-#[inline(always)]
-fn update(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool], lanes: usize) {
-    for (vc, dc) in v.chunks_exact_mut(lanes).zip(dv.chunks_exact(lanes)) {
-        for l in 0..lanes {
-            vc[l] += dc[l];
-            ok[l] &= vc[l].abs() <= limit;
+/// comparison, so one test covers both): [`update_l`] for the lane counts the step loop
+/// specialises, a loop over the lanes otherwise.
+fn update(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
+    match ok.len() {
+        1 => update_l::<1>(v, dv, limit, ok),
+        2 => update_l::<2>(v, dv, limit, ok),
+        4 => update_l::<4>(v, dv, limit, ok),
+        8 => update_l::<8>(v, dv, limit, ok),
+        lanes => {
+            for (vc, dc) in v.chunks_exact_mut(lanes).zip(dv.chunks_exact(lanes)) {
+                for l in 0..lanes {
+                    vc[l] += dc[l];
+                    ok[l] &= vc[l].abs() <= limit;
+                }
+            }
         }
+    }
+}
+
+/// [`update`] for `L` lanes known at compile time: the flags live in a local array, so the
+/// loop vectorises (for one lane it is the solo loop).
+#[inline(always)]
+fn update_l<const L: usize>(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
+    let mut good = [true; L];
+    for (vc, dc) in v.chunks_exact_mut(L).zip(dv.chunks_exact(L)) {
+        for l in 0..L {
+            vc[l] += dc[l];
+            good[l] &= vc[l].abs() <= limit;
+        }
+    }
+    for (o, g) in ok.iter_mut().zip(good) {
+        *o &= g;
     }
 }
