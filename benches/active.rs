@@ -19,8 +19,8 @@
 //! steps, best of 3 on-CPU, two interleaved rounds: 1 lane 58–62 ns per compartment-step per
 //! trial, 2 lanes 50, 4 lanes 47.5–49, 8 lanes 48–52. Callgrind, 400 steps (AVX2 executor):
 //! 754 instructions per compartment-step per trial with 1 lane, 585 with 8; the mechanism
-//! bytecode is the same per trial (≈ 370 per compartment-step), the lanes save the overheads
-//! around it.
+//! bytecode costs about the same per trial (387 and 368 per compartment-step), the lanes save
+//! the overheads around it.
 //!
 //! Run with `cargo bench --bench active`. Needs the conformance data (`ISF_CONFORMANCE`, default
 //! `../shared/conformance` next to the crate); prints `SKIPPED:` without it.
