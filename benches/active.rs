@@ -13,6 +13,15 @@
 //! repeats): 3.15–3.54 s, median 3.37 s, ≈ 4.8× slower than isf now. Timings on this machine
 //! vary by ±10 % with the load; compare best-of-N on-CPU times from the same session.
 //!
+//! `ISF_LANES=L` runs `L` copies of the trial side by side in lanes (`ActiveCell::with_lanes`)
+//! and reports per trial; `ISF_BENCH_STEPS` shortens the run (for instruction counts under
+//! callgrind). Measured 2026-12-04 on the same VM under heavy load (load average ≈ 20), 2,000
+//! steps, best of 3 on-CPU, two interleaved rounds: 1 lane 58–62 ns per compartment-step per
+//! trial, 2 lanes 50, 4 lanes 47.5–49, 8 lanes 48–52. Callgrind, 400 steps (AVX2 executor):
+//! 754 instructions per compartment-step per trial with 1 lane, 585 with 8; the mechanism
+//! bytecode costs about the same per trial (387 and 368 per compartment-step), the lanes save
+//! the overheads around it.
+//!
 //! Run with `cargo bench --bench active`. Needs the conformance data (`ISF_CONFORMANCE`, default
 //! `../shared/conformance` next to the crate); prints `SKIPPED:` without it.
 
@@ -55,8 +64,11 @@ fn main() {
     let placements = table.placements(&mechs).expect("placements");
     let reversals = table.reversals();
     let n_comp = tree.n_segments();
+    let env_usize = |k: &str| std::env::var(k).ok().and_then(|s| s.parse::<usize>().ok());
+    let lanes = env_usize("ISF_LANES").unwrap_or(1).max(1);
     let mut cell =
-        ActiveCell::new(tree, &placements, &reversals, CellConfig::default()).expect("active cell");
+        ActiveCell::with_lanes(tree, &placements, &reversals, CellConfig::default(), lanes)
+            .expect("active cell");
     println!(
         "build (tree, lowering, table, compile): {:.1} ms",
         t0.elapsed().as_secs_f64() * 1e3
@@ -80,7 +92,7 @@ fn main() {
         t.segment_node(38, 32),
         t.segment_node(20, 0),
     ];
-    let n_steps = 12_000;
+    let n_steps = env_usize("ISF_BENCH_STEPS").unwrap_or(12_000);
     let repeats = std::env::var("ISF_BENCH_REPEATS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -93,7 +105,9 @@ fn main() {
         cell.profile = Default::default();
         let c0 = cpu_ns();
         let t0 = Instant::now();
-        let tr = cell.run(n_steps, &probes).expect("run");
+        let mut trs = cell.run_lanes(n_steps, &probes).expect("run");
+        assert!(trs.iter().all(|(_, e)| e.is_none()), "a lane failed");
+        let tr = trs.swap_remove(0).0;
         let s = t0.elapsed().as_secs_f64();
         let cpu = cpu_ns().zip(c0).map(|(a, b)| (a - b) as f64 * 1e-9);
         let spikes = (1..tr.n_samples())
@@ -110,6 +124,9 @@ fn main() {
         }
     }
     let p = best_profile;
+    // Per trial: with lanes, a compartment-step of every lane counts.
+    let n_comp = n_comp * lanes;
+    println!("lanes: {lanes} (figures below per trial)");
     let per = |d: std::time::Duration| d.as_secs_f64() * 1e9 / (n_steps as f64 * n_comp as f64);
     println!(
         "S1 0.793 nA, {n_comp} compartments, {n_steps} steps: best of {repeats} {best:.3} s = \

@@ -31,6 +31,10 @@ pub struct RunArgs {
     /// Worker threads (default: all cores).
     #[arg(long, short)]
     pub jobs: Option<usize>,
+    /// Trials of one sweep point run side by side in SIMD lanes, at most this many per
+    /// batch (1 runs every trial alone). Results are the same bit for bit.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub lanes: u8,
     /// Continue an interrupted run: skip trials already in the store. Refused when the
     /// script's plan changed, except for added trials or sweep values.
     #[arg(long, conflicts_with = "overwrite")]
@@ -284,6 +288,7 @@ pub fn run(args: RunArgs) -> i32 {
             &runner,
             &sink,
             jobs,
+            args.lanes as usize,
             progress,
             &cancel,
         );

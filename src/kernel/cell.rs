@@ -28,6 +28,20 @@
 //!    given order; written concentrations are published to the ion after each mechanism;
 //! 5. `t ← t_{n+1}`; record.
 //!
+//! # Trials in lanes
+//!
+//! [`ActiveCell::with_lanes`] runs `L` trials of one cell in lockstep, one per lane: every
+//! per-node array holds `L` values per node, lane-minor (`v[node·L + lane]`). A mechanism's
+//! instances become (node, lane) pairs with the parameters repeated per lane, so its runs of
+//! consecutive indices are `L` times longer; the axial terms, the Hines solve
+//! ([`hines::solve_lanes`]) and the voltage update do per node the same operations across the
+//! lanes. Electrodes, EPSP currents and synapses (with their events and draws) belong to one
+//! lane each. Every operation a lane does is the operation, in the order, of the same trial
+//! run alone (the mechanism programs are elementwise and use no fused multiply-add, so neither
+//! an instance's position in a chunk nor the SIMD width changes its bits): each lane's results
+//! are bit-identical to a solo run (tested in `kernel::tests`). A lane whose voltage runs
+//! away or turns NaN is diagnosed for itself ([`ActiveCell::lane_error`]) and the others go on.
+//!
 //! Initialisation (`finitialize(v_init)`): every voltage `v_init`; concentrations at NEURON's
 //! defaults (`nai0` 10, `nao0` 140, `ki0` 54.4, `ko0` 2.5, `cai0` 5e-5, `cao0` 2 mM); Nernst
 //! reversal potentials where a concentration is written; then every mechanism's states (gates at
@@ -291,12 +305,17 @@ impl Trace {
 
     /// Store the probes' voltages as the next sample; a full trace ignores further samples.
     fn push(&mut self, v: &[f64]) {
+        self.push_lane(v, 1, 0);
+    }
+
+    /// As [`push`](Self::push), from lane `lane` of a lane-minor array of `lanes` lanes.
+    fn push_lane(&mut self, v: &[f64], lanes: usize, lane: usize) {
         if self.len == self.data.nrows() {
             return;
         }
         let mut row = self.data.row_mut(self.len);
         for (slot, &p) in row.iter_mut().zip(&self.probes) {
-            *slot = v[p as usize];
+            *slot = v[p as usize * lanes + lane];
         }
         self.len += 1;
     }
@@ -308,14 +327,21 @@ pub struct ActiveCell {
     cfg: CellConfig,
     mechs: Vec<CompiledMech>,
     ions: Vec<IonPool>,
+    /// Trials run side by side (see the module docs on lanes); 1 for a solo run.
+    lanes: usize,
     /// Fixed reversal potentials per node before initialisation (restored by `init`).
     e_fixed: Vec<Vec<f64>>,
-    iclamps: Vec<IClamp>,
-    /// EPSP-shaped currents: `std.stimuli`'s `epsp` compiled on one node each (in the order
-    /// added, which is the order their currents enter `rhs`).
+    /// Current clamps with their lane.
+    iclamps: Vec<(IClamp, usize)>,
+    /// EPSP-shaped currents: `std.stimuli`'s `epsp` compiled on one node of one lane each (in
+    /// the order added, which is the order their currents enter `rhs`).
     epsps: Vec<CompiledMech>,
-    /// Synaptic point processes and their release events (spec 03 §3.6, §3.8).
-    synapses: Option<SynapseKernel>,
+    /// Synaptic point processes and their release events (spec 03 §3.6, §3.8), per lane.
+    synapses: Vec<Option<SynapseKernel>>,
+    /// Per lane: the error that stopped it (lanes > 1; a solo run returns it from `step`).
+    lane_errors: Vec<Option<KernelError>>,
+    /// Per lane: whether every voltage stayed within the limit in the present step.
+    lane_ok: Vec<bool>,
     /// `v`, `rhs` and `d` per node (see the module docs on the layout).
     v_mv: Vec<f64>,
     rhs: Vec<f64>,
@@ -342,11 +368,32 @@ impl ActiveCell {
         reversal_mv: &[(String, Vec<f64>)],
         cfg: CellConfig,
     ) -> Result<ActiveCell, KernelError> {
+        Self::with_lanes(tree, placements, reversal_mv, cfg, 1)
+    }
+
+    /// As [`ActiveCell::new`], for `lanes` trials run side by side (see the module docs on
+    /// lanes). Mechanisms, parameters and reversal potentials are the same in every lane;
+    /// electrodes and synapses are added per lane (or to all of them).
+    pub fn with_lanes(
+        tree: CableTree,
+        placements: &[MechPlacement<'_>],
+        reversal_mv: &[(String, Vec<f64>)],
+        cfg: CellConfig,
+        lanes: usize,
+    ) -> Result<ActiveCell, KernelError> {
         let setup = |message: String| KernelError::Setup { message };
         if !(cfg.dt_ms.is_finite() && cfg.dt_ms > 0.0 && cfg.v_init_mv.is_finite()) {
             return Err(setup("dt must be positive and v_init finite".into()));
         }
+        if !(1..=64).contains(&lanes) {
+            return Err(setup(format!("{lanes} lanes (1 to 64 are possible)")));
+        }
         let n_nodes = tree.n_nodes();
+        if (n_nodes * lanes) as u64 >= u64::from(NodeId::MAX) {
+            return Err(setup(format!(
+                "{n_nodes} nodes in {lanes} lanes exceed the node index range"
+            )));
+        }
         let seg_nodes: Vec<NodeId> = tree.segment_nodes().collect();
         let n_seg = seg_nodes.len();
         // Ions.
@@ -355,10 +402,10 @@ impl ActiveCell {
             .map(|&(name, z, ci, co, e)| IonPool {
                 name: name.into(),
                 valence: z,
-                e_mv: vec![e; n_nodes],
-                ci_mm: vec![ci; n_nodes],
-                co_mm: vec![co; n_nodes],
-                i_ma_cm2: vec![0.0; n_nodes],
+                e_mv: vec![e; n_nodes * lanes],
+                ci_mm: vec![ci; n_nodes * lanes],
+                co_mm: vec![co; n_nodes * lanes],
+                i_ma_cm2: vec![0.0; n_nodes * lanes],
                 nernst_nodes: Vec::new(),
             })
             .collect();
@@ -375,7 +422,8 @@ impl ActiveCell {
             }
             for (&nd, &e) in seg_nodes.iter().zip(col) {
                 if !e.is_nan() {
-                    ions[ion].e_mv[nd as usize] = e;
+                    let at = nd as usize * lanes;
+                    ions[ion].e_mv[at..at + lanes].fill(e);
                 }
             }
         }
@@ -384,6 +432,12 @@ impl ActiveCell {
             dt_ms: cfg.dt_ms,
             celsius_degc: cfg.celsius_degc,
         };
+        // Node areas per array index (point processes scale their currents by them).
+        let area_lanes: Vec<f64> = tree
+            .area_um2()
+            .iter()
+            .flat_map(|&a| [a].repeat(lanes))
+            .collect();
         let mut mechs = Vec::new();
         for pl in placements {
             let m = pl.mechanism;
@@ -439,12 +493,27 @@ impl ActiveCell {
                 };
                 cols.push(col);
             }
+            // Lanes: instance (node, lane) at index node·L + lane, parameters repeated.
+            let (nodes, cols) = if lanes == 1 {
+                (nodes, cols)
+            } else {
+                let l = lanes as NodeId;
+                let nodes = nodes
+                    .iter()
+                    .flat_map(|&nd| (0..l).map(move |k| nd * l + k))
+                    .collect();
+                let cols = cols
+                    .iter()
+                    .map(|c| c.iter().flat_map(|&x| [x].repeat(lanes)).collect())
+                    .collect();
+                (nodes, cols)
+            };
             mechs.push(CompiledMech::new(
                 m,
                 nodes,
                 &cols,
                 &ion_names,
-                tree.area_um2(),
+                &area_lanes,
                 env,
             )?);
         }
@@ -468,26 +537,33 @@ impl ActiveCell {
             mechs,
             ions,
             e_fixed,
+            lanes,
             iclamps: Vec::new(),
             epsps: Vec::new(),
-            synapses: None,
-            v_mv: vec![cfg.v_init_mv; n_nodes],
-            rhs: vec![0.0; n_nodes],
-            d: vec![0.0; n_nodes],
-            d_fixed: vec![0.0; n_nodes],
-            scratch: vec![0.0; n_nodes],
+            synapses: vec![None; lanes],
+            lane_errors: vec![None; lanes],
+            lane_ok: vec![true; lanes],
+            v_mv: vec![cfg.v_init_mv; n_nodes * lanes],
+            rhs: vec![0.0; n_nodes * lanes],
+            d: vec![0.0; n_nodes * lanes],
+            d_fixed: vec![0.0; n_nodes * lanes],
+            scratch: vec![0.0; n_nodes * lanes],
             step: 0,
             profile: Profile::default(),
             tree,
         };
         let cfac = 1.0e-3 / cfg.dt_ms;
         let t = &cell.tree;
-        for (df, &cm) in cell.d_fixed.iter_mut().zip(t.cm_uf_cm2()) {
+        let mut d_fixed = vec![0.0; n_nodes];
+        for (df, &cm) in d_fixed.iter_mut().zip(t.cm_uf_cm2()) {
             *df = cfac * cm;
         }
         for i in t.n_roots()..t.n_nodes() {
-            cell.d_fixed[i] -= t.b()[i];
-            cell.d_fixed[t.parent()[i] as usize] -= t.a()[i];
+            d_fixed[i] -= t.b()[i];
+            d_fixed[t.parent()[i] as usize] -= t.a()[i];
+        }
+        for (dl, &df) in cell.d_fixed.chunks_exact_mut(lanes).zip(&d_fixed) {
+            dl.fill(df);
         }
         Ok(cell)
     }
@@ -507,9 +583,27 @@ impl ActiveCell {
         &self.ions
     }
 
-    /// Voltages of all nodes, mV.
+    /// Voltages of all nodes, mV: node `n` of lane `l` at [`index`](Self::index)`(n, l)`
+    /// (with one lane, at `n`).
     pub fn v_mv(&self) -> &[f64] {
         &self.v_mv
+    }
+
+    /// Number of lanes (trials run side by side; 1 for a solo run).
+    pub fn lanes(&self) -> usize {
+        self.lanes
+    }
+
+    /// Index of node `node` of lane `lane` in the per-node arrays ([`v_mv`](Self::v_mv), the
+    /// ions' columns, a mechanism's [`nodes`](CompiledMech::nodes)).
+    pub fn index(&self, node: NodeId, lane: usize) -> usize {
+        node as usize * self.lanes + lane
+    }
+
+    /// The error that stopped lane `lane`, if one did (lanes > 1: the other lanes go on; a
+    /// solo run returns its error from [`step`](Self::step)). Cleared by [`init`](Self::init).
+    pub fn lane_error(&self, lane: usize) -> Option<&KernelError> {
+        self.lane_errors.get(lane)?.as_ref()
     }
 
     /// Current time, ms.
@@ -517,7 +611,8 @@ impl ActiveCell {
         self.step as f64 * self.cfg.dt_ms
     }
 
-    /// Add a current clamp at `(section, x)` (NEURON places it in the segment containing x).
+    /// Add a current clamp at `(section, x)` (NEURON places it in the segment containing x),
+    /// in every lane.
     pub fn add_iclamp(
         &mut self,
         section: usize,
@@ -526,22 +621,53 @@ impl ActiveCell {
         dur_ms: f64,
         amp_na: f64,
     ) -> Result<(), KernelError> {
+        for lane in 0..self.lanes {
+            self.add_iclamp_in(lane, section, x, delay_ms, dur_ms, amp_na)?;
+        }
+        Ok(())
+    }
+
+    /// Check that `lane` exists.
+    fn check_lane(&self, lane: usize) -> Result<(), KernelError> {
+        if lane < self.lanes {
+            Ok(())
+        } else {
+            Err(KernelError::Setup {
+                message: format!("lane {lane} of {}", self.lanes),
+            })
+        }
+    }
+
+    /// Add a current clamp in lane `lane` only (see [`add_iclamp`](Self::add_iclamp)).
+    pub fn add_iclamp_in(
+        &mut self,
+        lane: usize,
+        section: usize,
+        x: f64,
+        delay_ms: f64,
+        dur_ms: f64,
+        amp_na: f64,
+    ) -> Result<(), KernelError> {
+        self.check_lane(lane)?;
         let node = self.tree.location(section, x)?;
         if ![delay_ms, dur_ms, amp_na].iter().all(|v| v.is_finite()) {
             return Err(KernelError::Setup {
                 message: "IClamp delay, dur and amp must be finite".into(),
             });
         }
-        self.iclamps.push(IClamp {
-            node,
-            delay_ms,
-            dur_ms,
-            amp_na,
-        });
+        self.iclamps.push((
+            IClamp {
+                node,
+                delay_ms,
+                dur_ms,
+                amp_na,
+            },
+            lane,
+        ));
         Ok(())
     }
 
-    /// Add an EPSP-shaped current ([`Epsp`]) at `(section, x)`.
+    /// Add an EPSP-shaped current ([`Epsp`]) at `(section, x)`, in every lane.
     pub fn add_epsp(
         &mut self,
         section: usize,
@@ -551,6 +677,25 @@ impl ActiveCell {
         tau1_ms: f64,
         imax_na: f64,
     ) -> Result<(), KernelError> {
+        for lane in 0..self.lanes {
+            self.add_epsp_in(lane, section, x, onset_ms, tau0_ms, tau1_ms, imax_na)?;
+        }
+        Ok(())
+    }
+
+    /// Add an EPSP-shaped current in lane `lane` only (see [`add_epsp`](Self::add_epsp)).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_epsp_in(
+        &mut self,
+        lane: usize,
+        section: usize,
+        x: f64,
+        onset_ms: f64,
+        tau0_ms: f64,
+        tau1_ms: f64,
+        imax_na: f64,
+    ) -> Result<(), KernelError> {
+        self.check_lane(lane)?;
         let node = self.tree.location(section, x)?;
         let e = Epsp {
             node,
@@ -590,38 +735,55 @@ impl ActiveCell {
             dt_ms: self.cfg.dt_ms,
             celsius_degc: self.cfg.celsius_degc,
         };
-        let m = CompiledMech::new(model, vec![node], &params, &[], self.tree.area_um2(), env)?;
+        let mut m = CompiledMech::new(model, vec![node], &params, &[], self.tree.area_um2(), env)?;
+        m.place_in_lane(self.lanes, lane);
         self.epsps.push(m);
         Ok(())
     }
 
-    /// Add synapses ([`SynapseSet`]; see [`super::synapse`]). Calling again appends; the
-    /// events are delivered from the next [`ActiveCell::init`] on.
+    /// Add synapses ([`SynapseSet`]; see [`super::synapse`]) to every lane. Calling again
+    /// appends; the events are delivered from the next [`ActiveCell::init`] on.
     pub fn add_synapses(&mut self, set: SynapseSet) -> Result<(), KernelError> {
-        let mut specs = self
-            .synapses
+        for lane in 1..self.lanes {
+            self.add_synapses_in(lane, set.clone())?;
+        }
+        self.add_synapses_in(0, set)
+    }
+
+    /// Add synapses to lane `lane` only: its own events and draws (see
+    /// [`add_synapses`](Self::add_synapses)).
+    pub fn add_synapses_in(&mut self, lane: usize, set: SynapseSet) -> Result<(), KernelError> {
+        self.check_lane(lane)?;
+        let mut specs = self.synapses[lane]
             .take()
             .map(|k| k.specs().to_vec())
             .unwrap_or_default();
         specs.extend(set.synapses);
-        self.synapses = Some(SynapseKernel::new(
+        let mut k = SynapseKernel::new(
             &self.tree,
             specs,
             set.coalesce,
             self.cfg.dt_ms,
             self.cfg.celsius_degc,
-        )?);
+        )?;
+        k.place_in_lane(self.lanes, lane);
+        self.synapses[lane] = Some(k);
         Ok(())
     }
 
-    /// Remove all synapses.
+    /// Remove all synapses (of every lane).
     pub fn clear_synapses(&mut self) {
-        self.synapses = None;
+        self.synapses.iter_mut().for_each(|k| *k = None);
     }
 
-    /// The compiled synapses, if any.
+    /// The compiled synapses of lane 0, if any.
     pub fn synapses(&self) -> Option<&SynapseKernel> {
-        self.synapses.as_ref()
+        self.synapses[0].as_ref()
+    }
+
+    /// The compiled synapses of lane `lane`, if any.
+    pub fn synapses_in(&self, lane: usize) -> Option<&SynapseKernel> {
+        self.synapses.get(lane)?.as_ref()
     }
 
     /// Nernst potentials at the ions' `nernst_nodes`. `scratch` holds at least as many values
@@ -674,14 +836,17 @@ impl ActiveCell {
         for m in &mut self.epsps {
             m.initialise(&mut env);
         }
-        if let Some(k) = &mut self.synapses {
+        for k in self.synapses.iter_mut().flatten() {
             k.init(&mut env);
         }
+        self.lane_errors.iter_mut().for_each(|e| *e = None);
     }
 
-    /// Set one node's voltage (after [`ActiveCell::init`]: special protocols and tests).
+    /// Set one node's voltage in every lane (after [`ActiveCell::init`]: special protocols and
+    /// tests).
     pub fn set_v_mv(&mut self, node: NodeId, v_mv: f64) {
-        self.v_mv[node as usize] = v_mv;
+        let at = node as usize * self.lanes;
+        self.v_mv[at..at + self.lanes].fill(v_mv);
     }
 
     /// Steps taken since [`ActiveCell::init`].
@@ -715,15 +880,15 @@ impl ActiveCell {
             m.add_currents(&mut env, &mut self.rhs, &mut self.d);
         }
         let area = self.tree.area_um2();
-        for c in &self.iclamps {
+        for (c, lane) in &self.iclamps {
             let n = c.node as usize;
-            self.rhs[n] += c.current_na(t_half) * (1.0e2 / area[n]);
+            self.rhs[n * self.lanes + lane] += c.current_na(t_half) * (1.0e2 / area[n]);
         }
         // Point processes: rhs −= i·100/area (outward positive); the epsp's ∂i/∂v is 0.
         for m in &mut self.epsps {
             m.add_currents(&mut env, &mut self.rhs, &mut self.d);
         }
-        if let Some(k) = &mut self.synapses {
+        for k in self.synapses.iter_mut().flatten() {
             // Events of this step first (spec 03 §3.8), then the currents at v_n.
             k.deliver(self.step);
             k.add_currents(&mut env, &mut self.rhs, &mut self.d);
@@ -733,36 +898,41 @@ impl ActiveCell {
         // 3. Axial terms, solve, update.
         let tree = &self.tree;
         let nr = tree.n_roots();
-        let n = self.v_mv.len();
-        {
-            let (v, rhs) = (&self.v_mv, &mut self.rhs);
-            for i in nr..n {
-                let p = tree.parent()[i] as usize;
-                let dv = v[p] - v[i];
-                rhs[i] -= tree.b()[i] * dv;
-                rhs[p] += tree.a()[i] * dv;
-            }
+        let lanes = self.lanes;
+        match lanes {
+            1 => axial(tree, &self.v_mv, &mut self.rhs, 1),
+            2 => axial(tree, &self.v_mv, &mut self.rhs, 2),
+            4 => axial(tree, &self.v_mv, &mut self.rhs, 4),
+            8 => axial(tree, &self.v_mv, &mut self.rhs, 8),
+            l => axial(tree, &self.v_mv, &mut self.rhs, l),
         }
-        hines::solve(
+        hines::solve_lanes(
             nr,
             tree.parent(),
             tree.a(),
             tree.b(),
             &mut self.d,
             &mut self.rhs,
+            lanes,
         );
         let limit = self.cfg.v_limit_mv;
-        let mut ok = true;
-        for (v, &dv) in self.v_mv.iter_mut().zip(&self.rhs) {
-            *v += dv;
-            // NaN fails the comparison, so one test covers both cases.
-            ok &= v.abs() <= limit;
-        }
+        let ok = &mut self.lane_ok;
+        ok.fill(true);
+        update(&mut self.v_mv, &self.rhs, limit, ok);
         self.step += 1;
         let t_ms = self.step as f64 * dt;
         let t2 = Instant::now();
-        if !ok {
-            return Err(self.diagnose(t_ms));
+        if self.lane_ok.contains(&false) {
+            if lanes == 1 {
+                return Err(self.diagnose(t_ms, 0));
+            }
+            // Each failing lane is diagnosed once, at its first failing step (what a solo run
+            // of its trial reports); the other lanes go on.
+            for lane in 0..lanes {
+                if !self.lane_ok[lane] && self.lane_errors[lane].is_none() {
+                    self.lane_errors[lane] = Some(self.diagnose(t_ms, lane));
+                }
+            }
         }
 
         // 4. States with the new voltage.
@@ -774,7 +944,7 @@ impl ActiveCell {
         for m in &mut self.mechs {
             m.advance(&mut env);
         }
-        if let Some(k) = &mut self.synapses {
+        for k in self.synapses.iter_mut().flatten() {
             k.advance(&mut env);
         }
         let t3 = Instant::now();
@@ -785,41 +955,58 @@ impl ActiveCell {
         Ok(())
     }
 
-    /// Name the first mechanism state that is not finite, else the voltage problem.
+    /// Name lane `lane`'s first mechanism state that is not finite, else its voltage problem.
     #[cold]
-    fn diagnose(&self, t_ms: f64) -> KernelError {
+    fn diagnose(&self, t_ms: f64, lane: usize) -> KernelError {
+        let lanes = self.lanes;
+        let real = |nd: NodeId| nd / lanes as NodeId;
         for m in &self.mechs {
-            if let Some((k, state, value)) = m.first_non_finite_state() {
-                return KernelError::NonFiniteState {
-                    mechanism: m.name.clone(),
-                    state: state.to_string(),
-                    location: self.tree.node_label(m.nodes[k]),
-                    t_ms,
-                    value,
-                };
+            // States in order, instances in node order: with one lane the first non-finite
+            // state; with several, the same restricted to the lane's instances.
+            for (s, state) in m.state_names.iter().enumerate() {
+                let col = m.state(s);
+                let hit = m
+                    .nodes
+                    .iter()
+                    .zip(col)
+                    .find(|&(&nd, x)| nd as usize % lanes == lane && !x.is_finite());
+                if let Some((&nd, &value)) = hit {
+                    return KernelError::NonFiniteState {
+                        mechanism: m.name.clone(),
+                        state: state.to_string(),
+                        location: self.tree.node_label(real(nd)),
+                        t_ms,
+                        value,
+                    };
+                }
             }
         }
-        if let Some((mechanism, state, node, value)) = self
-            .synapses
+        if let Some((mechanism, state, node, value)) = self.synapses[lane]
             .as_ref()
             .and_then(|k| k.first_non_finite_state())
         {
             return KernelError::NonFiniteState {
                 mechanism: mechanism.to_string(),
                 state: state.to_string(),
-                location: self.tree.node_label(node),
+                location: self.tree.node_label(real(node)),
                 t_ms,
                 value,
             };
         }
         let limit = self.cfg.v_limit_mv;
-        let node = self
+        let v: Vec<f64> = self
             .v_mv
             .iter()
+            .skip(lane)
+            .step_by(lanes)
+            .copied()
+            .collect();
+        let node = v
+            .iter()
             .position(|v| !v.is_finite())
-            .or_else(|| self.v_mv.iter().position(|v| v.abs() > limit))
+            .or_else(|| v.iter().position(|v| v.abs() > limit))
             .unwrap_or(0);
-        let v_mv = self.v_mv[node];
+        let v_mv = v[node];
         let location = self.tree.node_label(node as NodeId);
         KernelError::Voltage(if v_mv.is_finite() {
             SimError::Runaway {
@@ -839,8 +1026,54 @@ impl ActiveCell {
         })
     }
 
+    /// Lanes: initialise, record sample 0, take `n_steps` steps recording after each; per
+    /// lane its trace at `probes` and the error that stopped it, if any (its trace then ends
+    /// at the last good step, as a solo [`run`](Self::run)'s does). With one lane this is
+    /// [`run`](Self::run).
+    pub fn run_lanes(
+        &mut self,
+        n_steps: usize,
+        probes: &[NodeId],
+    ) -> Result<Vec<(Trace, Option<KernelError>)>, KernelError> {
+        if let Some(&p) = probes.iter().find(|&&p| p as usize >= self.tree.n_nodes()) {
+            return Err(KernelError::Setup {
+                message: format!("probe node {p} does not exist"),
+            });
+        }
+        let lanes = self.lanes;
+        let mut traces: Vec<Trace> = (0..lanes)
+            .map(|_| Trace::new(probes.to_vec(), n_steps, self.cfg.dt_ms))
+            .collect();
+        self.init();
+        for (lane, tr) in traces.iter_mut().enumerate() {
+            tr.push_lane(&self.v_mv, lanes, lane);
+        }
+        for _ in 0..n_steps {
+            if lanes == 1 {
+                if let Err(e) = self.step() {
+                    return Ok(vec![(traces.swap_remove(0), Some(e))]);
+                }
+            } else {
+                self.step()?;
+            }
+            for (lane, tr) in traces.iter_mut().enumerate() {
+                if self.lane_errors[lane].is_none() {
+                    tr.push_lane(&self.v_mv, lanes, lane);
+                }
+            }
+            if self.lane_errors.iter().all(Option::is_some) {
+                break;
+            }
+        }
+        Ok(traces
+            .into_iter()
+            .zip(self.lane_errors.iter().cloned())
+            .collect())
+    }
+
     /// Initialise, record sample 0, take `n_steps` steps recording after each: the trace holds
-    /// `t = k·dt`, `k = 0..=n_steps`. The step loop does not allocate.
+    /// `t = k·dt`, `k = 0..=n_steps`. The step loop does not allocate. One lane only (see
+    /// [`run_lanes`](Self::run_lanes)).
     pub fn run(&mut self, n_steps: usize, probes: &[NodeId]) -> Result<Trace, KernelError> {
         let mut tr = Trace::new(probes.to_vec(), n_steps, self.cfg.dt_ms);
         self.init();
@@ -852,6 +1085,11 @@ impl ActiveCell {
     /// steps recording after each. Allocation-free. On error `trace` keeps the samples up to
     /// the last good step.
     pub fn run_into(&mut self, n_steps: usize, trace: &mut Trace) -> Result<(), KernelError> {
+        if self.lanes != 1 {
+            return Err(KernelError::Setup {
+                message: format!("`run` takes one lane, the cell has {}", self.lanes),
+            });
+        }
         if let Some(&p) = trace
             .probes
             .iter()
@@ -869,5 +1107,59 @@ impl ActiveCell {
             trace.push(&self.v_mv);
         }
         Ok(())
+    }
+}
+
+/// Axial currents into `rhs` from the present voltages, lane-minor with `lanes` lanes: per
+/// node the solo operations, done for each lane. Inlined into calls with a constant lane
+/// count, so the lane loop becomes vector instructions (and, for one lane, the solo loop).
+#[inline(always)]
+fn axial(tree: &CableTree, v: &[f64], rhs: &mut [f64], lanes: usize) {
+    let (parent, a, b) = (tree.parent(), tree.a(), tree.b());
+    for i in tree.n_roots()..tree.n_nodes() {
+        let p = parent[i] as usize;
+        let (ai, bi) = (a[i], b[i]);
+        for l in 0..lanes {
+            let (ki, kp) = (i * lanes + l, p * lanes + l);
+            let dv = v[kp] - v[ki];
+            rhs[ki] -= bi * dv;
+            rhs[kp] += ai * dv;
+        }
+    }
+}
+
+/// `v ← v + Δv` and, per lane, whether every voltage stays within `±limit` (NaN fails the
+/// comparison, so one test covers both): [`update_l`] for the lane counts the step loop
+/// specialises, a loop over the lanes otherwise.
+fn update(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
+    match ok.len() {
+        1 => update_l::<1>(v, dv, limit, ok),
+        2 => update_l::<2>(v, dv, limit, ok),
+        4 => update_l::<4>(v, dv, limit, ok),
+        8 => update_l::<8>(v, dv, limit, ok),
+        lanes => {
+            for (vc, dc) in v.chunks_exact_mut(lanes).zip(dv.chunks_exact(lanes)) {
+                for l in 0..lanes {
+                    vc[l] += dc[l];
+                    ok[l] &= vc[l].abs() <= limit;
+                }
+            }
+        }
+    }
+}
+
+/// [`update`] for `L` lanes known at compile time: the flags live in a local array, so the
+/// loop vectorises (for one lane it is the solo loop).
+#[inline(always)]
+fn update_l<const L: usize>(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
+    let mut good = [true; L];
+    for (vc, dc) in v.chunks_exact_mut(L).zip(dv.chunks_exact(L)) {
+        for l in 0..L {
+            vc[l] += dc[l];
+            good[l] &= vc[l].abs() <= limit;
+        }
+    }
+    for (o, g) in ok.iter_mut().zip(good) {
+        *o &= g;
     }
 }

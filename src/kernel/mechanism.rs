@@ -580,6 +580,17 @@ impl CompiledMech {
         })
     }
 
+    /// Move every instance into lane `lane` of a lane-minor layout of `lanes` trials (node
+    /// `n` becomes index `n·lanes + lane` of the cell's arrays, see [`super::cell`]). The
+    /// values computed per instance do not change; only where they are read and added does.
+    pub(crate) fn place_in_lane(&mut self, lanes: usize, lane: usize) {
+        debug_assert!(lane < lanes);
+        for n in &mut self.nodes {
+            *n = *n * lanes as NodeId + lane as NodeId;
+        }
+        self.runs = Runs::new(&self.nodes);
+    }
+
     /// The compiled programs (currents, states, initialisation) as text, one instruction a
     /// line (for inspection).
     pub fn listing(&self) -> String {

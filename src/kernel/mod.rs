@@ -12,6 +12,8 @@
 //! * [`cell`]: [`ActiveCell`], the one engine — ions (fixed `ena`/`ek`, Nernst `eca` where a
 //!   calcium pool writes `cai`), IClamp electrodes and EPSP currents (`std.stimuli`'s `epsp`,
 //!   see [`Epsp`]), the step loop on node-ordered arrays, NaN/runaway diagnostics, [`Trace`];
+//!   trials side by side in SIMD lanes ([`ActiveCell::with_lanes`], each lane bit-identical to
+//!   its trial run alone);
 //! * [`spikes`]: the one spike-detection rule (NEURON's fixed-step `NetCon` convention);
 //! * [`synapse`]: synapse mechanisms declared in the language (`: synapse`), merged per
 //!   compartment where exact, with release-event delivery

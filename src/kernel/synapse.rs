@@ -1252,6 +1252,17 @@ impl SynapseKernel {
         })
     }
 
+    /// Move the kernel into lane `lane` of a cell running `lanes` trials in a lane-minor
+    /// layout (node `n` at index `n·lanes + lane`; see [`super::cell`]). Events, draws and
+    /// states stay this kernel's own.
+    pub(crate) fn place_in_lane(&mut self, lanes: usize, lane: usize) {
+        for k in &mut self.kinds {
+            for p in &mut k.phases {
+                p.chan.place_in_lane(lanes, lane);
+            }
+        }
+    }
+
     /// The synapse specifications, in the order given.
     pub fn specs(&self) -> &[Synapse] {
         &self.specs

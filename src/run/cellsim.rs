@@ -15,6 +15,7 @@ use super::WorkItem;
 use super::exec::{TrialOutput, TrialRunner};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::interop::replay::ReplayFile;
+use crate::kernel::synapse::SynapseSet;
 use crate::kernel::{ActiveCell, CellConfig, MechPlacement};
 use crate::lower::cell::{LoweredCell, build_cell, read_morphology, region_label};
 use crate::model::sweep::{SweepTarget, SweepValue};
@@ -953,8 +954,9 @@ fn presynaptic_table(inp: &crate::network::TrialInput) -> crate::store::Table {
 /// Where a recording reads each sample.
 #[derive(Clone, Copy, Debug)]
 enum Reader {
-    V(NodeId),
-    Ion(usize, IonField, NodeId),
+    /// Index into the cell's per-node arrays (node and lane, [`ActiveCell::index`]).
+    V(usize),
+    Ion(usize, IonField, usize),
     State(usize, usize, usize),
 }
 
@@ -1041,15 +1043,87 @@ pub fn spike_times(v: &[f64], dt_ms: f64, threshold_mv: f64) -> Vec<f64> {
         .collect()
 }
 
+/// Bytes of recorded samples a batch of trials may hold at once: a point whose recordings are
+/// large (e.g. every compartment's voltage) runs in fewer lanes, so batching keeps the peak
+/// memory near a solo run's.
+const BATCH_RECORD_BYTES: usize = 64 << 20;
+
 impl TrialRunner for CellRunner {
     /// Run one trial. The sweep point's values come from the typed axes of the experiment
     /// (`item.point`); `_point` is their display form (paths and values with units), which
     /// the store records as metadata.
-    fn run(&self, item: &WorkItem, _point: &[(String, Value)]) -> Result<TrialOutput, Diagnostic> {
-        let pi = self.point_inputs(item.point)?;
+    fn run(&self, item: &WorkItem, point: &[(String, Value)]) -> Result<TrialOutput, Diagnostic> {
+        self.run_batch(std::slice::from_ref(item), point)
+            .pop()
+            .unwrap_or_else(|| Err(unsupported("no result for the trial".into())))
+    }
+
+    /// Up to 8 lanes, fewer where the point's recordings of that many trials would exceed
+    /// [`BATCH_RECORD_BYTES`].
+    fn batch_limit(&self, point: u64) -> usize {
+        let Ok(pi) = self.point_inputs(point) else {
+            return 1;
+        };
+        let per_sample: usize = pi
+            .probes
+            .iter()
+            .map(|p| match p {
+                Probe::AllV { .. } => pi.cell.n_compartments(),
+                Probe::Activations | Probe::PresynapticSpikes => 0,
+                _ => 1,
+            })
+            .sum();
+        let bytes = per_sample.max(1) * (pi.n_steps as usize + 1) * 8;
+        (BATCH_RECORD_BYTES / bytes).clamp(1, 8)
+    }
+
+    /// Run trials of one sweep point side by side, one per lane of an
+    /// [`ActiveCell::with_lanes`]: each lane's result is its trial's solo result bit for bit
+    /// (the kernel's lanes are tested against solo runs), and a lane that fails fails alone.
+    fn run_batch(
+        &self,
+        items: &[WorkItem],
+        point: &[(String, Value)],
+    ) -> Vec<Result<TrialOutput, Diagnostic>> {
+        if items.iter().any(|i| i.point != items[0].point) {
+            return items.iter().map(|i| self.run(i, point)).collect();
+        }
+        let mut out: Vec<Option<Result<TrialOutput, Diagnostic>>> = vec![None; items.len()];
+        if let Err(d) = self.run_lanes(items, &mut out) {
+            for o in out.iter_mut().filter(|o| o.is_none()) {
+                *o = Some(Err(d.clone()));
+            }
+        }
+        out.into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(unsupported("no result for the trial".into()))))
+            .collect()
+    }
+}
+
+impl CellRunner {
+    /// The batch behind [`TrialRunner::run_batch`]: per-trial failures (input, a lane's run)
+    /// go into `out` by item; an error of the shared cell is returned for every item left.
+    fn run_lanes(
+        &self,
+        items: &[WorkItem],
+        out: &mut [Option<Result<TrialOutput, Diagnostic>>],
+    ) -> Result<(), Diagnostic> {
+        let pi = self.point_inputs(items[0].point)?;
         let lc: &LoweredCell = &pi.cell;
         let (duration, dt) = (pi.duration_ms, pi.dt_ms);
         let n_steps = pi.n_steps as usize;
+        // Each trial's input first: a trial whose input fails is left out of the lanes.
+        let mut lanes: Vec<(usize, Option<TrialInput>, Option<SynapseSet>)> = Vec::new();
+        for (k, item) in items.iter().enumerate() {
+            match self.trial_input(&pi, item, duration) {
+                Ok((inp, set)) => lanes.push((k, inp, set)),
+                Err(d) => out[k] = Some(Err(d)),
+            }
+        }
+        if lanes.is_empty() {
+            return Ok(());
+        }
+        let n_lanes = lanes.len();
         let tree = cable_tree(lc)?;
         let placements: Vec<MechPlacement> = lc
             .mechanisms
@@ -1078,33 +1152,13 @@ impl TrialRunner for CellRunner {
             celsius_degc: pi.temperature_degc,
             ..CellConfig::default()
         };
-        let mut cell =
-            ActiveCell::new(tree, &placements, &reversal, cfg).map_err(|e| e.to_diagnostic())?;
-        let mut input = None;
-        if let (Some(prep), Some(receptors)) = (&pi.network, &pi.receptors) {
-            // All randomness of a trial derives from its seed (spec 04; `run::stream_seed`);
-            // a replay takes its trial's recorded input instead, and stochastic receptors
-            // (ProbAMPANMDA2, …) still draw from the trial's seed.
-            let inp = if self.setup.exp.replay.is_empty() {
-                crate::network::generate_trial(prep, item.seed, duration)
-            } else {
-                let mut recorded =
-                    pi.replay.get(item.trial as usize).cloned().ok_or_else(|| {
-                        Diagnostic::new(
-                            Code::E0314,
-                            format!(
-                                "trial {} has no replay file ({} given)",
-                                item.trial,
-                                pi.replay.len()
-                            ),
-                        )
-                    })?;
-                recorded.trial_seed = item.seed;
-                recorded
-            };
-            let set = receptors.synapses(&inp).map_err(|e| e.to_diagnostic())?;
-            cell.add_synapses(set).map_err(|e| e.to_diagnostic())?;
-            input = Some(inp);
+        let mut cell = ActiveCell::with_lanes(tree, &placements, &reversal, cfg, n_lanes)
+            .map_err(|e| e.to_diagnostic())?;
+        for (lane, (_, _, set)) in lanes.iter_mut().enumerate() {
+            if let Some(set) = set.take() {
+                cell.add_synapses_in(lane, set)
+                    .map_err(|e| e.to_diagnostic())?;
+            }
         }
         for s in &pi.stimuli {
             match *s {
@@ -1124,83 +1178,26 @@ impl TrialRunner for CellRunner {
             }
             .map_err(|e| e.to_diagnostic())?;
         }
-        // Where each recording reads its value: resolved once, then sampled every step into
-        // preallocated buffers.
-        let mut readers: Vec<Reader> = Vec::new();
-        for p in &pi.probes {
-            match p {
-                Probe::V { site, .. } | Probe::Spikes { site, .. } => {
-                    readers.push(Reader::V(cell.tree().node_at(site.section, site.x)))
-                }
-                Probe::Ion {
-                    site,
-                    ion,
-                    field,
-                    name,
-                } => {
-                    let node = cell.tree().node_at(site.section, site.x);
-                    let k = cell
-                        .ions()
-                        .iter()
-                        .position(|p| p.name == *ion)
-                        .ok_or_else(|| unsupported(format!("{name}: the cell has no {ion} ion")))?;
-                    readers.push(Reader::Ion(k, *field, node));
-                }
-                Probe::State {
-                    site,
-                    mechanism,
-                    state,
-                    name,
-                } => {
-                    let node = cell.tree().node_at(site.section, site.x);
-                    let (m, mech) = cell
-                        .mechanisms()
-                        .iter()
-                        .enumerate()
-                        .find(|(_, m)| m.name == *mechanism)
-                        .ok_or_else(|| {
-                            Diagnostic::new(
-                                Code::E0417,
-                                format!("{name}: `{mechanism}` is not inserted in this cell"),
-                            )
-                        })?;
-                    let s = mech
-                        .state_names
-                        .iter()
-                        .position(|n| n == state)
-                        .ok_or_else(|| {
-                            unsupported(format!("{name}: `{mechanism}` has no state `{state}`"))
-                        })?;
-                    let i = mech.nodes.iter().position(|&n| n == node).ok_or_else(|| {
-                        unsupported(format!(
-                            "{name}: `{mechanism}` is not inserted at this site"
-                        ))
-                    })?;
-                    readers.push(Reader::State(m, s, i));
-                }
-                Probe::AllV { .. } => {
-                    for n in cell.tree().segment_nodes() {
-                        readers.push(Reader::V(n));
-                    }
-                }
-                Probe::Activations | Probe::PresynapticSpikes => {}
-            }
-        }
+        // Where each recording reads its value in each lane: resolved once, then sampled
+        // every step into preallocated buffers.
+        let readers: Vec<Vec<Reader>> = (0..n_lanes)
+            .map(|lane| readers(&cell, &pi.probes, lane))
+            .collect::<Result<_, _>>()?;
         let samples = n_steps + 1;
-        let mut data: Vec<Vec<f64>> = readers
+        let mut data: Vec<Vec<Vec<f64>>> = readers
             .iter()
-            .map(|_| Vec::with_capacity(samples))
+            .map(|r| r.iter().map(|_| Vec::with_capacity(samples)).collect())
             .collect();
-        let sample = |cell: &ActiveCell, data: &mut [Vec<f64>]| {
+        let sample = |cell: &ActiveCell, readers: &[Reader], data: &mut [Vec<f64>]| {
             for (r, col) in readers.iter().zip(data.iter_mut()) {
                 col.push(match *r {
-                    Reader::V(n) => cell.v_mv()[n as usize],
-                    Reader::Ion(k, f, n) => {
+                    Reader::V(i) => cell.v_mv()[i],
+                    Reader::Ion(k, f, i) => {
                         let p = &cell.ions()[k];
                         match f {
-                            IonField::Reversal => p.e_mv[n as usize],
-                            IonField::Inside => p.ci_mm[n as usize],
-                            IonField::Current => p.i_ma_cm2[n as usize],
+                            IonField::Reversal => p.e_mv[i],
+                            IonField::Inside => p.ci_mm[i],
+                            IonField::Current => p.i_ma_cm2[i],
                         }
                     }
                     Reader::State(m, s, i) => cell.mechanisms()[m].state(s)[i],
@@ -1208,11 +1205,80 @@ impl TrialRunner for CellRunner {
             }
         };
         cell.init();
-        sample(&cell, &mut data);
-        for _ in 0..n_steps {
-            cell.step().map_err(|e| e.to_diagnostic())?;
-            sample(&cell, &mut data);
+        for (r, d) in readers.iter().zip(data.iter_mut()) {
+            sample(&cell, r, d);
         }
+        // Per lane: the error that stopped it (a solo cell returns it from `step`; a cell
+        // with lanes keeps it per lane and runs the others on).
+        let mut failed: Vec<Option<Diagnostic>> = vec![None; n_lanes];
+        for _ in 0..n_steps {
+            if let Err(e) = cell.step() {
+                failed[0] = Some(e.to_diagnostic());
+            }
+            for lane in 0..n_lanes {
+                if failed[lane].is_some() {
+                    continue;
+                }
+                match cell.lane_error(lane) {
+                    Some(e) => failed[lane] = Some(e.to_diagnostic()),
+                    None => sample(&cell, &readers[lane], &mut data[lane]),
+                }
+            }
+            if failed.iter().all(Option::is_some) {
+                break;
+            }
+        }
+        for (((k, input, _), data), failed) in lanes.into_iter().zip(data).zip(failed) {
+            out[k] = Some(match failed {
+                Some(d) => Err(d),
+                None => Ok(self.output(&pi, lc, data, input.as_ref())),
+            });
+        }
+        Ok(())
+    }
+
+    /// One trial's network input and its synapses (none without a network). All randomness
+    /// of a trial derives from its seed (spec 04; `run::stream_seed`); a replay takes its
+    /// trial's recorded input instead, and stochastic receptors (ProbAMPANMDA2, …) still draw
+    /// from the trial's seed.
+    fn trial_input(
+        &self,
+        pi: &PointInputs,
+        item: &WorkItem,
+        duration: f64,
+    ) -> Result<(Option<TrialInput>, Option<SynapseSet>), Diagnostic> {
+        let (Some(prep), Some(receptors)) = (&pi.network, &pi.receptors) else {
+            return Ok((None, None));
+        };
+        let inp = if self.setup.exp.replay.is_empty() {
+            crate::network::generate_trial(prep, item.seed, duration)
+        } else {
+            let mut recorded = pi.replay.get(item.trial as usize).cloned().ok_or_else(|| {
+                Diagnostic::new(
+                    Code::E0314,
+                    format!(
+                        "trial {} has no replay file ({} given)",
+                        item.trial,
+                        pi.replay.len()
+                    ),
+                )
+            })?;
+            recorded.trial_seed = item.seed;
+            recorded
+        };
+        let set = receptors.synapses(&inp).map_err(|e| e.to_diagnostic())?;
+        Ok((Some(inp), Some(set)))
+    }
+
+    /// A finished trial's recordings as its output.
+    fn output(
+        &self,
+        pi: &PointInputs,
+        lc: &LoweredCell,
+        data: Vec<Vec<f64>>,
+        input: Option<&TrialInput>,
+    ) -> TrialOutput {
+        let dt = pi.dt_ms;
         let mut out = TrialOutput::default();
         let mut cols = data.into_iter();
         for p in &pi.probes {
@@ -1233,7 +1299,7 @@ impl TrialRunner for CellRunner {
                     }
                 }
                 Probe::Activations => {
-                    if let (Some(prep), Some(inp)) = (&pi.network, &input) {
+                    if let (Some(prep), Some(inp)) = (&pi.network, input) {
                         out.tables.push((
                             "synapse_activations".into(),
                             super::sink::activation_table(crate::interop::replay::activation_rows(
@@ -1243,15 +1309,84 @@ impl TrialRunner for CellRunner {
                     }
                 }
                 Probe::PresynapticSpikes => {
-                    if let Some(inp) = &input {
+                    if let Some(inp) = input {
                         out.tables
                             .push(("presynaptic_spikes".into(), presynaptic_table(inp)));
                     }
                 }
             }
         }
-        Ok(out)
+        out
     }
+}
+
+/// Where each recording of `probes` reads its value in lane `lane` of `cell`.
+fn readers(cell: &ActiveCell, probes: &[Probe], lane: usize) -> Result<Vec<Reader>, Diagnostic> {
+    let mut readers: Vec<Reader> = Vec::new();
+    for p in probes {
+        match p {
+            Probe::V { site, .. } | Probe::Spikes { site, .. } => readers.push(Reader::V(
+                cell.index(cell.tree().node_at(site.section, site.x), lane),
+            )),
+            Probe::Ion {
+                site,
+                ion,
+                field,
+                name,
+            } => {
+                let node = cell.tree().node_at(site.section, site.x);
+                let k = cell
+                    .ions()
+                    .iter()
+                    .position(|p| p.name == *ion)
+                    .ok_or_else(|| unsupported(format!("{name}: the cell has no {ion} ion")))?;
+                readers.push(Reader::Ion(k, *field, cell.index(node, lane)));
+            }
+            Probe::State {
+                site,
+                mechanism,
+                state,
+                name,
+            } => {
+                let at = cell.index(cell.tree().node_at(site.section, site.x), lane);
+                let (m, mech) = cell
+                    .mechanisms()
+                    .iter()
+                    .enumerate()
+                    .find(|(_, m)| m.name == *mechanism)
+                    .ok_or_else(|| {
+                        Diagnostic::new(
+                            Code::E0417,
+                            format!("{name}: `{mechanism}` is not inserted in this cell"),
+                        )
+                    })?;
+                let s = mech
+                    .state_names
+                    .iter()
+                    .position(|n| n == state)
+                    .ok_or_else(|| {
+                        unsupported(format!("{name}: `{mechanism}` has no state `{state}`"))
+                    })?;
+                let i = mech
+                    .nodes
+                    .iter()
+                    .position(|&n| n as usize == at)
+                    .ok_or_else(|| {
+                        unsupported(format!(
+                            "{name}: `{mechanism}` is not inserted at this site"
+                        ))
+                    })?;
+                readers.push(Reader::State(m, s, i));
+            }
+            Probe::AllV { .. } => {
+                for n in cell.tree().segment_nodes() {
+                    readers.push(Reader::V(cell.index(n, lane)));
+                }
+            }
+            Probe::Activations | Probe::PresynapticSpikes => {}
+        }
+    }
+    Ok(readers)
 }
 
 #[cfg(test)]

@@ -14,3 +14,4 @@ mod resume;
 mod slurm_submit;
 mod sweep_schema;
 mod sweeps;
+mod lanes;

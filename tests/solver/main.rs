@@ -20,3 +20,4 @@ mod isf_extra_mechanisms;
 mod stochastic_synapses;
 mod synapse_language;
 mod synapse_s4;
+mod lanes;
