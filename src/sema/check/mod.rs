@@ -167,9 +167,6 @@ struct ImportedDecl {
     mechanisms: Vec<MechModel>,
 }
 
-/// A synapse mechanism visible in a module: (name, index in `mechs`, parameters).
-type VisibleSynapse = (String, usize, Vec<(String, Dim)>);
-
 /// Where a population of declared synapses restricts their placement.
 #[derive(Clone, Debug)]
 struct PlacementSpans {
