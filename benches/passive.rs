@@ -74,7 +74,7 @@ fn real_cell() -> Option<Bench> {
         "neuron L5PT = isf_param({:?})\n",
         param.display().to_string()
     );
-    let checked = isf::sema::check_text("bench.isf", &text, &dir);
+    let checked = isf::validate::check_text("bench.isf", &text, &dir);
     if checked.has_errors() {
         return None;
     }

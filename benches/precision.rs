@@ -59,7 +59,7 @@ fn main() {
         println!("SKIPPED: conformance data not found at ../shared/conformance");
         return;
     }
-    let c = isf::sema::check_path(&root.join("tests/conformance/network.isf"));
+    let c = isf::validate::check_path(&root.join("tests/conformance/network.isf"));
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let exp = &c.model.experiments[0];
     let runner = isf::run::cellsim::CellRunner::new(&c.model, exp).expect("runner");

@@ -60,7 +60,7 @@ fn main() {
         (vec![], vec![], vec![], vec![], vec![]);
     for rep in 0..repeats {
         let t0 = now();
-        let c = isf::sema::check_path(&script);
+        let c = isf::validate::check_path(&script);
         assert!(!c.has_errors(), "{:?}", c.diagnostics);
         let t1 = now();
         let exp = &c.model.experiments[0];

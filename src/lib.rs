@@ -2,7 +2,8 @@
 //!
 //! Pipeline: source text → tokens ([`syntax::lexer`], logos) → AST ([`syntax::parser`], pest)
 //! → checked values ([`sema`], names and physical dimensions) → lowered [`model`] (plain `f64`
-//! in canonical units, content-hashed) → simulation ([`sim`]) → store. See `ARCHITECTURE.md`
+//! in canonical units, content-hashed) → [`validate`] (what needs the lowered cell or a
+//! compiled synapse) → simulation ([`sim`]) → store. See `ARCHITECTURE.md`
 //! for the module map and invariants.
 
 // Unit tests include the test fixtures of `tests/common` (written against `isf::…`).
@@ -34,3 +35,4 @@ pub mod stdlib;
 pub mod store;
 pub mod syntax;
 pub mod units;
+pub mod validate;

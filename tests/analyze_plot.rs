@@ -353,7 +353,7 @@ fn line_pictures_have_their_colours() {
 /// The cell of the fixture as `isf plot morph` projects it, and the per-compartment values
 /// of the first trial at the sample nearest `t`.
 fn cell_and_values(f: &Fixture, t: f64) -> (isf::plot::morph::Geometry, Vec<f64>) {
-    let c = isf::sema::check_path(&f.script);
+    let c = isf::validate::check_path(&f.script);
     let n = &c.model.neurons[0];
     let low = isf::lower::cell::build_cell(n, &c.model.mechanisms).unwrap();
     let m = isf::lower::cell::read_morphology(n).unwrap();

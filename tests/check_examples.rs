@@ -28,7 +28,7 @@ fn examples_and_stdlib_check_clean() {
     assert!(!files.is_empty());
     let mut bad = Vec::new();
     for f in &files {
-        let c = isf::sema::check_path(f);
+        let c = isf::validate::check_path(f);
         if !c.diagnostics.is_empty() {
             let text: String = c
                 .diagnostics
@@ -71,7 +71,7 @@ fn large_script_checks_fast() {
     for _ in 0..5 {
         let t = Instant::now();
         let cpu = thread_cpu_s();
-        let c = isf::sema::check_text("generated.isf", &s, &dir);
+        let c = isf::validate::check_text("generated.isf", &s, &dir);
         best = best.min(thread_cpu_s() - cpu);
         best_wall = best_wall.min(t.elapsed().as_secs_f64());
         assert!(!c.has_errors());

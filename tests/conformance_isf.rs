@@ -36,7 +36,7 @@ fn isf_script_reproduces_s0_s1_s2() {
     }
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/current_injection.isf");
-    let checked = isf::sema::check_path(&script);
+    let checked = isf::validate::check_path(&script);
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let model = &checked.model;
     // (experiment, sweep point) -> reference case

@@ -34,7 +34,7 @@ fn s3_script_replays_recorded_spikes_like_neuron() {
     let script_dir = root.join("tests/conformance");
     let text = std::fs::read_to_string(script_dir.join("s3.isf")).expect("s3.isf");
     let text = text.replace("../../../shared/conformance", &dir.display().to_string());
-    let checked = isf::sema::check_text("s3.isf", &text, &script_dir);
+    let checked = isf::validate::check_text("s3.isf", &text, &script_dir);
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let model = &checked.model;
     let exp = &model.experiments[0];

@@ -41,7 +41,7 @@ fn lower(p: &Path) -> LoweredCell {
         format!("neuron C = isf_param(\"{}\")\n", p.display()),
     )
     .expect("write script");
-    let checked = isf::sema::check_path(&script);
+    let checked = isf::validate::check_path(&script);
     let text: String = checked
         .diagnostics
         .iter()
@@ -275,7 +275,7 @@ fn unknown_and_unsupported_keys_are_errors() {
     let p = param(&dir, "bad.param", r#""Soma": {"stuff": 1}"#, "");
     let script = dir.join("bad.isf");
     std::fs::write(&script, "neuron C = isf_param(\"bad.param\")\n").expect("write");
-    let checked = isf::sema::check_path(&script);
+    let checked = isf::validate::check_path(&script);
     let d = checked
         .diagnostics
         .iter()
@@ -301,7 +301,7 @@ fn missing_label_and_negative_density_through_isf_param() {
         format!("neuron C = isf_param(\"{}\")\n", p.display()),
     )
     .expect("w");
-    let checked = isf::sema::check_path(&script);
+    let checked = isf::validate::check_path(&script);
     assert!(
         checked.diagnostics.iter().any(|d| d.code == Code::E0413),
         "{:?}",
@@ -320,7 +320,7 @@ fn missing_label_and_negative_density_through_isf_param() {
         format!("neuron C = isf_param(\"{}\")\n", p.display()),
     )
     .expect("w");
-    let checked = isf::sema::check_path(&script);
+    let checked = isf::validate::check_path(&script);
     let d = checked
         .diagnostics
         .iter()
@@ -367,7 +367,7 @@ fn network_param_converts_through_the_cli() {
         "{}",
         &text[..200.min(text.len())]
     );
-    let checked = isf::sema::check_text("net.isf", &text, &dir);
+    let checked = isf::validate::check_text("net.isf", &text, &dir);
     assert!(
         checked.diagnostics.is_empty(),
         "{:?}",

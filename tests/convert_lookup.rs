@@ -51,7 +51,7 @@ fn rendered(checked: &isf::sema::Checked) -> String {
 fn check(dir: &Path, name: &str, script: &str) -> isf::sema::Checked {
     let p = dir.join(name);
     std::fs::write(&p, script).expect("write script");
-    isf::sema::check_path(&p)
+    isf::validate::check_path(&p)
 }
 
 fn lowered(checked: &isf::sema::Checked) -> LoweredCell {
@@ -251,7 +251,7 @@ fn convert_import_puts_a_files_mechanisms_first() {
         text.contains("NaTg { gbar: 0.01 S/cm2, vshiftm: 3 mV, slopem: 7 mV }"),
         "{text}"
     );
-    let checked = isf::sema::check_path(&out_file);
+    let checked = isf::validate::check_path(&out_file);
     assert!(checked.diagnostics.is_empty(), "{}", rendered(&checked));
     // Without --import the name is unknown; a file that is not .isf is E0813.
     let o = run(&[]);
@@ -490,7 +490,7 @@ fn every_conformance_input_converts_and_checks_clean() {
             String::from_utf8_lossy(&o.stderr)
         );
         assert!(o.status.success(), "{}: {all}", out.display());
-        let checked = isf::sema::check_path(&out);
+        let checked = isf::validate::check_path(&out);
         assert!(
             checked.diagnostics.is_empty(),
             "{}: {}",

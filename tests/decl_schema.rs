@@ -49,7 +49,7 @@ fn script(schema: &DeclSchema, field: &str, value: &str) -> String {
 
 fn codes(text: &str) -> Vec<String> {
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
-    isf::sema::check_text("case.isf", text, &base)
+    isf::validate::check_text("case.isf", text, &base)
         .diagnostics
         .iter()
         .map(|d| d.code.as_str().to_string())
@@ -107,7 +107,7 @@ fn an_unlisted_field_is_unknown_with_a_suggestion() {
     for s in CHECKED {
         let name = format!("{}x", s.fields[0].name);
         let text = script(s, &name, "1");
-        let checked = isf::sema::check_text(
+        let checked = isf::validate::check_text(
             "case.isf",
             &text,
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics"),

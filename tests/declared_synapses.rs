@@ -62,7 +62,7 @@ fn scratch_examples(edit: impl Fn(String) -> String) -> tempfile::TempDir {
 }
 
 fn check(text: &str) -> isf::sema::Checked {
-    let c = isf::sema::check_text("declared_test.isf", text, &examples());
+    let c = isf::validate::check_text("declared_test.isf", text, &examples());
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     c
 }
@@ -288,7 +288,7 @@ fn placement_depends_on_seed_and_own_population_only() {
             "network C2_evoked {\n    population Extra_C2 {\n        cells: 7\n        synapses: 70\n        activity: poisson(interval: 100 ms)\n    }",
         )
     });
-    let c = isf::sema::check_text("declared_test.isf", &c2_script(1, ""), dir.path());
+    let c = isf::validate::check_text("declared_test.isf", &c2_script(1, ""), dir.path());
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let b = where_of_prepared(&placed(&c));
     assert_eq!(b.len(), a.len() + 70);

@@ -42,7 +42,7 @@ fn every_case_produces_exactly_its_codes() {
     for case in cases() {
         let text = std::fs::read_to_string(&case).unwrap();
         let want = expected(&text);
-        let checked = isf::sema::check_path(&rel(&case));
+        let checked = isf::validate::check_path(&rel(&case));
         let got: BTreeSet<String> = checked
             .diagnostics
             .iter()

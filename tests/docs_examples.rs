@@ -26,7 +26,7 @@ fn language_guide_examples_check() {
     let bs = blocks(&md);
     assert!(bs.len() >= 4, "{}", bs.len());
     let all = bs.join("\n");
-    let c = isf::sema::check_text("language.md.isf", &all, &docs);
+    let c = isf::validate::check_text("language.md.isf", &all, &docs);
     let text: String = c
         .diagnostics
         .iter()

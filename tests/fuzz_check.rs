@@ -186,7 +186,7 @@ fn deep_case(rng: &mut Rng) -> String {
 /// Run one case; panics on a violation. Returns how long it took.
 fn run_case(text: &str, base: &Path) -> Duration {
     let start = Instant::now();
-    let checked = isf::sema::check_text("fuzz.isf", text, base);
+    let checked = isf::validate::check_text("fuzz.isf", text, base);
     for d in &checked.diagnostics {
         assert!(Code::ALL.contains(&d.code), "unknown code {d:?}");
         let span = d.primary_span().unwrap_or_else(|| panic!("no span: {d:?}"));

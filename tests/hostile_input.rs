@@ -137,7 +137,7 @@ fn nesting_within_the_limit_checks_and_simulates() {
     let sum = vec!["1 mV"; 200].join(" + ");
     let parens = format!("{}2{}", "(".repeat(100), ")".repeat(100));
     let text = format!("let a = {sum}\nlet b = {parens}\nlet c = a * b\n");
-    let checked = isf::sema::check_text("ok.isf", &text, Path::new("."));
+    let checked = isf::validate::check_text("ok.isf", &text, Path::new("."));
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let eq = vec!["0.001 * m"; 100].join(" + ");
     let mech =
@@ -167,7 +167,7 @@ fn a_run_of_nul_bytes_is_one_error_and_small_output() {
     assert_eq!(text.matches("[E0203]").count(), 1, "{text}");
     // ...and NUL bytes that reach the lexer (the REPL, `check_text`) are one E0001 per run.
     let nul = "\0".repeat(10 * 1024);
-    let c = isf::sema::check_text("nul.isf", &nul, dir.path());
+    let c = isf::validate::check_text("nul.isf", &nul, dir.path());
     let e0001 = c
         .diagnostics
         .iter()
@@ -232,7 +232,7 @@ fn error_in_an_imported_file_with_em_dashes_renders_on_its_line() {
 fn stdlib_declared_here_header_names_the_declaration_line() {
     // The stdlib files have em dashes in their comments; the header was 1–2 lines off.
     let text = "import std.synapses.*\nneuron A {\n  soma { glutamate_syn {} }\n}\n";
-    let checked = isf::sema::check_text("p.isf", text, Path::new("."));
+    let checked = isf::validate::check_text("p.isf", text, Path::new("."));
     let d = checked
         .diagnostics
         .iter()
@@ -327,7 +327,7 @@ fn nesting_at_the_limit_fits_a_two_megabyte_thread() {
         let handle = std::thread::Builder::new()
             .stack_size(2 << 20)
             .spawn(move || {
-                let checked = isf::sema::check_text("limit.isf", &text, &base);
+                let checked = isf::validate::check_text("limit.isf", &text, &base);
                 let deep = checked.diagnostics.iter().any(|d| d.code == Code::E0107);
                 assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
                 assert_eq!(checked.model.neurons.len(), 1);

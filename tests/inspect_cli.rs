@@ -214,7 +214,7 @@ fn morph_applies_scale_apical_as_the_run_does() {
          record {{ soma.v }}\n}}\n",
         s(&param)
     );
-    let checked = isf::sema::check_text("scaled.isf", &script, &dir);
+    let checked = isf::validate::check_text("scaled.isf", &script, &dir);
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let runner = CellRunner::new(&checked.model, &checked.model.experiments[0]).expect("runnable");
     let cell = runner.point_inputs(0).expect("base point").cell.clone();
@@ -337,7 +337,7 @@ fn plan_sites_land_where_neuron_and_the_run_put_them() {
     );
 
     // The run places the stimuli at the same sites.
-    let checked = isf::sema::check_path(&script);
+    let checked = isf::validate::check_path(&script);
     assert!(!checked.has_errors());
     let runner = CellRunner::new(&checked.model, &checked.model.experiments[0]).expect("runnable");
     let p = runner.point_inputs(0).expect("base point");

@@ -10,7 +10,7 @@ use std::path::Path;
 /// Run experiment 0 of `text` (sweep point `point`) and return its traces by name.
 fn run(text: &str, point: u64) -> Vec<(String, Vec<f64>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let c = isf::sema::check_text("x.isf", text, &dir);
+    let c = isf::validate::check_text("x.isf", text, &dir);
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let exp = &c.model.experiments[0];
     let runner = CellRunner::new(&c.model, exp).expect("runnable");
@@ -158,7 +158,7 @@ experiment E {
     record { soma.v, spikes(soma, threshold: 0 mV) }
 }
 "#;
-    let c = isf::sema::check_text("natg.isf", text, &dir);
+    let c = isf::validate::check_text("natg.isf", text, &dir);
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let exp = &c.model.experiments[0];
     let runner = CellRunner::new(&c.model, exp).expect("runnable");

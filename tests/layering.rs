@@ -88,16 +88,6 @@ const FORBIDDEN: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Imports against the order that are still to be removed: the checker lowers the cell
-/// (placement ranges, densities, morphology errors) and analyses synapse mechanisms inline.
-/// These checks are to move to the `validate` layer (issue 18, part 1). Listed exactly so that
-/// no other import may join them, and a test fails once one is gone, so the list shrinks.
-const PENDING: &[(&str, &str)] = &[
-    ("sema::check", "lower::cell"),
-    ("sema::check::neuron", "lower::cell"),
-    ("sema::check::mechanism", "kernel::synapse"),
-];
-
 fn src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
@@ -454,7 +444,7 @@ fn imports_follow_the_layers() {
         let (lf, nf) = layer_of(from);
         for to in tos {
             let (lt, nt) = layer_of(to);
-            if lt > lf && !PENDING.contains(&(from.as_str(), to.as_str())) {
+            if lt > lf {
                 bad.push(format!(
                     "{from} (layer {}: {nf}) imports {to} (layer {}: {nt})",
                     lf + 1,
@@ -473,17 +463,6 @@ fn imports_follow_the_layers() {
         "imports against the pipeline order (see the rule at the top of tests/layering.rs):\n  {}",
         bad.join("\n  ")
     );
-}
-
-#[test]
-fn pending_imports_are_still_there() {
-    let g = graph();
-    for (from, to) in PENDING {
-        assert!(
-            g.get(*from).is_some_and(|t| t.contains(*to)),
-            "{from} no longer imports {to}: remove it from PENDING in tests/layering.rs"
-        );
-    }
 }
 
 #[test]

@@ -26,7 +26,7 @@ fn temp_dir() -> (tempfile::TempDir, PathBuf) {
 
 /// Check a script file and lower its only neuron; panics with the rendered diagnostics.
 fn lower_script(path: &Path) -> LoweredCell {
-    let checked = isf::sema::check_path(path);
+    let checked = isf::validate::check_path(path);
     if checked.has_errors() {
         let text: String = checked
             .diagnostics

@@ -538,7 +538,7 @@ fn isf_map_files_read_back_and_run_in_a_network() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    let c = isf::sema::check_path(&isf);
+    let c = isf::validate::check_path(&isf);
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let exp = &c.model.experiments[0];
     let runner =

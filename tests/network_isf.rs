@@ -38,7 +38,7 @@ fn conformance_network_round_trips_through_isf() {
     let root = read_param_file(&path).unwrap();
     let text = network_param_to_isf(&root, "network.param", &dir, "S4").unwrap();
     assert!(text.contains("population L5tt_C2 {"));
-    let checked = isf::sema::check_text("S4.isf", &text, &dir);
+    let checked = isf::validate::check_text("S4.isf", &text, &dir);
     assert!(
         checked.diagnostics.is_empty(),
         "{:?}",
@@ -141,7 +141,7 @@ fn every_activity_generator_round_trips_through_isf() {
     ] {
         assert!(text.contains(f), "{f} missing from\n{text}");
     }
-    let checked = isf::sema::check_text("gens.isf", &text, &dir);
+    let checked = isf::validate::check_text("gens.isf", &text, &dir);
     assert!(
         checked.diagnostics.is_empty(),
         "{:?}\n{text}",

@@ -55,7 +55,7 @@ fn precision_is_checked_and_lowered() {
         &tiny_swc(),
         "        soma.v precision: 1 uV\n        soma.cai precision: 0.5 nM\n        soma(0.3).v\n        spikes(soma)",
     );
-    let c = isf::sema::check_text("p.isf", &text, dir.path());
+    let c = isf::validate::check_text("p.isf", &text, dir.path());
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let rec = &c.model.experiments[0].record;
     let p: Vec<Option<f64>> = rec.iter().map(|r| r.precision).collect();

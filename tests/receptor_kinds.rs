@@ -37,7 +37,7 @@ fn isf_excitatory(decls: &str, receptor: &str) -> Option<bool> {
     let text = format!(
         "{decls}\nnetwork N {{\n population P {{\n cells: 1\n activity: poisson(interval: 100 ms)\n {receptor}\n }}\n}}\n"
     );
-    let checked = isf::sema::check_text("kinds.isf", &text, Path::new("."));
+    let checked = isf::validate::check_text("kinds.isf", &text, Path::new("."));
     let errors: Vec<_> = checked
         .diagnostics
         .iter()

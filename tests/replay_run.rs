@@ -71,7 +71,7 @@ experiment E {{
 }
 
 fn checked(dir: &Path, text: &str) -> isf::sema::Checked {
-    let c = isf::sema::check_text("replay.isf", text, dir);
+    let c = isf::validate::check_text("replay.isf", text, dir);
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     c
 }
@@ -335,7 +335,7 @@ experiment legacy {{
 #[test]
 fn example_script_replays() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let c = isf::sema::check_path(&root.join("examples/replay.isf"));
+    let c = isf::validate::check_path(&root.join("examples/replay.isf"));
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let exp = &c.model.experiments[0];
     assert_eq!(exp.trials, 2);

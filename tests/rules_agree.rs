@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// The codes `isf check` reports for a script.
 fn isf_codes(text: &str) -> Vec<Code> {
-    let c = isf::sema::check_text("case.isf", text, Path::new("."));
+    let c = isf::validate::check_text("case.isf", text, Path::new("."));
     c.diagnostics.iter().map(|d| d.code).collect()
 }
 

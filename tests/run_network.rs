@@ -17,7 +17,7 @@ fn s4_network_trials_run_and_reproduce() {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/network.isf");
-    let c = isf::sema::check_path(&script);
+    let c = isf::validate::check_path(&script);
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let exp = &c.model.experiments[0];
     let runner =

@@ -36,12 +36,12 @@ experiment E {
     }
 }
 "#;
-    let c = isf::sema::check_text("rec.isf", text, &dir);
+    let c = isf::validate::check_text("rec.isf", text, &dir);
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let exp = &c.model.experiments[0];
     assert_eq!(exp.sweep_points, 3);
     // Random samples are reproducible and inside their range.
-    let again = isf::sema::check_text("rec.isf", text, &dir);
+    let again = isf::validate::check_text("rec.isf", text, &dir);
     assert_eq!(
         format!("{:?}", exp.sweep),
         format!("{:?}", again.model.experiments[0].sweep)
@@ -138,7 +138,7 @@ experiment E {{
             "has no state `m`",
         ),
     ] {
-        let c = isf::sema::check_text("rec.isf", &text(record), &dir);
+        let c = isf::validate::check_text("rec.isf", &text(record), &dir);
         assert!(!c.has_errors(), "{:?}", c.diagnostics);
         let Err(d) = isf::run::cellsim::CellRunner::new(&c.model, &c.model.experiments[0]) else {
             panic!("`{record}` was accepted");

@@ -93,7 +93,7 @@ fn lower_one(src: &str, name: &str) -> MechModel {
     let text = format!(
         "{src}\nneuron N {{\n    morphology: swc(\"tiny.swc\")\n    soma {{ {name} {{}} }}\n}}\n"
     );
-    let checked = isf::sema::check_text("t.isf", &text, dir.path());
+    let checked = isf::validate::check_text("t.isf", &text, dir.path());
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     checked
         .model

@@ -389,7 +389,7 @@ fn dynamic_release_needs_a_drawing_receptor() {
         "receptor ProbAMPANMDA2 { w: 1.5, Use: 0.6, Dep: 800 ms, Fac: 0 ms, tau_r_AMPA: 0.1 ms, tau_d_AMPA: 2 ms, tau_r_NMDA: 2 ms, tau_d_NMDA: 26 ms }",
         "receptor glutamate { weight_ampa: 1 nS }",
     );
-    let c = isf::sema::check_text("dyn.isf", &text, Path::new("."));
+    let c = isf::validate::check_text("dyn.isf", &text, Path::new("."));
     let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert!(codes.contains(&"E0214"), "{codes:?}");
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 /// Run trial 0 of points 0 and 1 with the same seed; the largest difference of their soma
 /// traces (mV).
 fn two_points(text: &str, dir: &Path) -> f64 {
-    let c = isf::sema::check_text("sweep.isf", text, dir);
+    let c = isf::validate::check_text("sweep.isf", text, dir);
     assert!(!c.has_errors(), "{:#?}", c.diagnostics);
     let exp = &c.model.experiments[0];
     assert_eq!(exp.sweep_points, 2);

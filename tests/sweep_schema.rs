@@ -145,7 +145,7 @@ fn with_axis(
 
 fn checked() -> (Model, isf::sema::sweep::Schema) {
     let dir = std::env::temp_dir();
-    let c = isf::sema::check_text("walk.isf", &script(), &dir);
+    let c = isf::validate::check_text("walk.isf", &script(), &dir);
     assert!(!c.has_errors(), "{:#?}", c.diagnostics);
     (c.model.clone(), c.schemas[0].clone())
 }
@@ -261,7 +261,7 @@ fn unknown_and_out_of_range_sweeps_are_errors_at_check() {
             &format!("    sweep {{ {axis} }}\n    record {{ soma.v }}"),
         );
         assert!(text.contains(axis));
-        let c = isf::sema::check_text("walk.isf", &text, &dir);
+        let c = isf::validate::check_text("walk.isf", &text, &dir);
         let d = c
             .diagnostics
             .iter()

@@ -8,7 +8,7 @@ const HEAD: &str = "neuron A {\n    morphology: swc(\"fixtures/tiny.swc\")\n}\n"
 
 fn check(body: &str) -> isf::sema::Checked {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
-    isf::sema::check_text("sweep.isf", &format!("{HEAD}{body}"), &dir)
+    isf::validate::check_text("sweep.isf", &format!("{HEAD}{body}"), &dir)
 }
 
 #[test]

@@ -82,7 +82,7 @@ experiment E {{
 }}
 "#
     );
-    let c = isf::sema::check_text("synapse_language.isf", &text, inputs);
+    let c = isf::validate::check_text("synapse_language.isf", &text, inputs);
     assert!(!c.has_errors(), "{receptor}: {:?}", c.diagnostics);
     let exp = &c.model.experiments[0];
     let runner =

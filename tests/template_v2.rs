@@ -89,7 +89,7 @@ fn template_v2_cell_converts_checks_and_runs_like_neuron() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    let checked = isf::sema::check_path(&cases);
+    let checked = isf::validate::check_path(&cases);
     assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
     let reference: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(data("89_C2_template_v2_neuron.json")).unwrap(),

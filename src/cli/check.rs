@@ -43,7 +43,7 @@ pub fn run(args: CheckArgs) -> i32 {
     let mut failed = false;
     let mut all_json = Vec::new();
     for f in &args.files {
-        let checked = crate::sema::check_path(f);
+        let checked = crate::validate::check_path(f);
         let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
         let warnings = checked.diagnostics.len() - errors;
         if args.format == Format::Json {

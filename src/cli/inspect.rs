@@ -113,7 +113,7 @@ pub fn load(input: &CellInput, need_neuron: bool) -> Option<Loaded> {
         return None;
     }
     let checked = match kind {
-        Kind::Script => crate::sema::check_path(file),
+        Kind::Script => crate::validate::check_path(file),
         Kind::Morphology => match &input.param {
             Some(p) => param_script(p, Some(file)),
             None => morphology_script(file),
@@ -293,7 +293,7 @@ fn virtual_check(file: &Path, text: &str) -> Checked {
         .filter(|d| !d.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    crate::sema::check_text(&name, text, &dir)
+    crate::validate::check_text(&name, text, &dir)
 }
 
 /// Lower `neuron` with the run's lowering (printing the error on failure).

@@ -745,7 +745,7 @@ struct Scene {
 
 impl Scene {
     fn load(o: &MorphOpts) -> Result<Scene, Diagnostic> {
-        let checked = crate::sema::check_path(&o.script);
+        let checked = crate::validate::check_path(&o.script);
         if checked.has_errors() {
             let text = render::human_all(&checked.diagnostics, &checked.sources, false);
             let first = checked

@@ -56,7 +56,7 @@ fn fail(d: Diagnostic) -> i32 {
 
 /// Run `isf run`.
 pub fn run(args: RunArgs) -> i32 {
-    let checked = crate::sema::check_path(&args.file);
+    let checked = crate::validate::check_path(&args.file);
     emit(&checked.diagnostics, &checked.sources, Format::Human);
     if checked.has_errors() {
         return 1;

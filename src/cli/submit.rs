@@ -224,7 +224,7 @@ fn submit(args: &SubmitArgs) -> Result<i32, Diagnostic> {
             "choose a scheduler: --slurm (the one isf supports)",
         ));
     }
-    let checked = crate::sema::check_path(&args.file);
+    let checked = crate::validate::check_path(&args.file);
     emit(&checked.diagnostics, &checked.sources, Format::Human);
     if checked.has_errors() {
         return Ok(1);

@@ -196,7 +196,7 @@ pub fn stdlib_pas() -> Result<&'static MechModel, String> {
 fn stdlib_mechanism(module: &[&str], name: &str, sort: &str) -> Result<MechModel, String> {
     let (file, text) = crate::stdlib::module(module)
         .ok_or_else(|| format!("stdlib module std.{} is missing", module.join(".")))?;
-    let checked = crate::sema::check_text(&file, text, std::path::Path::new("."));
+    let checked = crate::sema::check::check_text(&file, text, std::path::Path::new("."));
     if checked.has_errors() {
         return Err(checked
             .diagnostics

@@ -536,7 +536,7 @@ pub fn stdlib_synapses() -> Result<&'static [Arc<SynapseMech>], String> {
     LIB.get_or_init(|| {
         let (name, text) = crate::stdlib::module(&["synapses"])
             .ok_or_else(|| "stdlib module std.synapses is missing".to_string())?;
-        let checked = crate::sema::check_text(&name, text, std::path::Path::new("."));
+        let checked = crate::sema::check::check_text(&name, text, std::path::Path::new("."));
         if checked.has_errors() {
             let msgs: Vec<String> = checked
                 .diagnostics

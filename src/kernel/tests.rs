@@ -464,7 +464,7 @@ fn lower_one(src: &str, name: &str) -> MechModel {
     let text = format!(
         "{src}\nneuron N {{\n    morphology: swc(\"tiny.swc\")\n    soma {{ {name} {{}} }}\n}}\n"
     );
-    let checked = crate::sema::check_text("t.isf", &text, dir);
+    let checked = crate::sema::check::check_text("t.isf", &text, dir);
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     checked
         .model

@@ -20,13 +20,14 @@ pub mod terminal;
 
 use crate::diagnostics::{Code, Diagnostic, did_you_mean, render};
 use crate::model::Model;
-use crate::sema::check::{Checked, check_text};
+use crate::sema::check::Checked;
 use crate::sema::eval::{Evaluator, Names};
 use crate::sema::value::Val;
 use crate::source::{FileId, Origin, SourceMap};
 use crate::syntax::ast::{self, DeclKind};
 use crate::syntax::parser::{self, ReplInput};
 use crate::units::{self, CANONICAL};
+use crate::validate::check_text;
 use std::path::{Path, PathBuf};
 
 /// Name of the session's source text in diagnostics.
@@ -152,7 +153,7 @@ impl Session {
     fn merge_loaded(&mut self) {
         let mut m = self.checked.model.clone();
         for path in self.entries.iter().filter_map(|e| e.loaded.as_ref()) {
-            let part = crate::sema::check_path(path).model;
+            let part = crate::validate::check_path(path).model;
             for x in part.mechanisms {
                 if !m.mechanisms.iter().any(|y| y.name == x.name) {
                     m.mechanisms.push(x);

@@ -49,7 +49,7 @@ pub fn hay2011_mechanisms() -> Result<Vec<MechModel>, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     std::fs::write(dir.join("tiny.swc"), "1 1 0 0 0 10 -1\n")
         .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let checked = isf::sema::check_text("hay2011_all.isf", &text, &dir);
+    let checked = isf::validate::check_text("hay2011_all.isf", &text, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     if checked.has_errors() {
         let msgs: Vec<String> = checked

@@ -80,10 +80,15 @@ impl Session {
         if mid != 0 || !ok || !self.pull_used_decls(&parts) {
             return;
         }
+        // The typed plan needs the neuron to lower, which the validate pass finds out: it drops
+        // what follows (diagnostics and the experiment) if the neuron does not.
+        if let Some((nn, _)) = &parts.neuron {
+            self.needs_neuron(nn);
+        }
         if let (Some((nn, nat)), Some(net), Some((from, _))) =
             (&parts.neuron, &parts.network, parts.network_at)
         {
-            self.check_placement(nn, *nat, net, from.map(|m| self.owner(m)).unwrap_or(0));
+            self.defer_placement(nn, *nat, net, from.map(|m| self.owner(m)).unwrap_or(0));
         }
         self.experiment_model(mid, name, base, parts, n_steps);
     }

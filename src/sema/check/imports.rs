@@ -245,16 +245,23 @@ impl Session {
             return false;
         }
         let d = &self.imported[k];
-        for m in &d.mechanisms {
+        let (mechanisms, neuron, network, check) = (
+            d.mechanisms.clone(),
+            d.neuron.clone(),
+            d.network.clone(),
+            d.check,
+        );
+        for m in mechanisms {
             if !self.model.mechanisms.iter().any(|x| x.name == m.name) {
-                self.model.mechanisms.push(m.clone());
+                self.model.mechanisms.push(m);
             }
         }
-        if let Some(n) = &d.neuron {
-            self.model.neurons.push(n.clone());
+        if let Some(n) = neuron {
+            self.neuron_in_model(&n.name, check);
+            self.model.neurons.push(n);
         }
-        if let Some(n) = &d.network {
-            self.model.networks.push(n.clone());
+        if let Some(n) = network {
+            self.model.networks.push(n);
         }
         self.pulled.push((from, name.to_string()));
         true

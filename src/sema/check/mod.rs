@@ -4,6 +4,7 @@
 //! Everything is reported, nothing aborts: each problem becomes a diagnostic and the erroneous
 //! part is skipped, so one run lists all mistakes of a script.
 
+mod deferred;
 mod experiment;
 mod imports;
 mod lets;
@@ -13,6 +14,7 @@ mod neuron;
 mod sweeps;
 mod values;
 
+pub use deferred::{Check, Deferred, NeuronCheck, Part, Pending, PlacementCheck};
 use lets::*;
 use values::*;
 pub use values::{RECORDABLE, lower_val};
@@ -47,6 +49,10 @@ pub struct Checked {
     /// The sweepable paths of each experiment of the model (same order as
     /// `model.experiments`).
     pub schemas: Vec<Schema>,
+    /// The checks that need the lowered cell or a compiled synapse, left to the validate
+    /// pass (`crate::validate::run`, which `crate::validate::check_path` runs): until it has
+    /// run, the diagnostics are incomplete and an accepted script may still be rejected.
+    pub pending: Pending,
 }
 
 impl Checked {
@@ -151,8 +157,10 @@ struct Session {
     /// imported) → population → (`location` span, `distance` span), for located errors
     /// when an experiment pairs the network with a neuron.
     placement_spans: HashMap<(u32, String), Vec<PlacementSpans>>,
-    /// Morphologies read while lowering neurons, by path (each file is read once).
-    morphologies: HashMap<String, MorphRead>,
+    /// Checks left to the validate pass, and the parts of the output that depend on them.
+    pending: Pending,
+    /// The part being recorded (see [`Session::needs_neuron`]).
+    open_part: Option<deferred::OpenPart>,
     /// Names the next loaded module starts with: the mechanisms a script hands to its
     /// `isf_param(…)` module, looked up before the stdlib (taken by [`Session::load`]).
     preset: Vec<(String, (Sym, Span))>,
@@ -165,15 +173,20 @@ struct ImportedDecl {
     neuron: Option<NeuronModel>,
     network: Option<NetworkModel>,
     mechanisms: Vec<MechModel>,
+    /// The deferred check of the neuron (index in `Pending::checks`).
+    check: Option<usize>,
 }
 
 /// Where a population of declared synapses restricts their placement.
 #[derive(Clone, Debug)]
-struct PlacementSpans {
-    population: String,
-    name: Span,
-    location: Option<Span>,
-    distance: Option<Span>,
+pub struct PlacementSpans {
+    pub population: String,
+    /// The population's name.
+    pub name: Span,
+    /// Its `location:` value.
+    pub location: Option<Span>,
+    /// Its `distance:` value.
+    pub distance: Option<Span>,
 }
 
 /// Name lookup for one module plus local scopes.
@@ -230,11 +243,8 @@ fn sym_val(sym: &Sym, mechs: &[MechInfo], decls: &[(DeclKind, String, u32)]) -> 
     }
 }
 
-/// A morphology read for lowering, or why it could not be read.
-type MorphRead = Result<crate::morph::Morphology, Box<crate::lower::cell::LowerError>>;
-
 /// Where each mechanism parameter of a region is written: (mechanism, parameter) → span.
-type ParamSpans = HashMap<(String, String), Span>;
+pub type ParamSpans = HashMap<(String, String), Span>;
 
 /// Region names a neuron accepts, with the ISF label each one maps to.
 pub const REGIONS: &[(&str, &str)] = &[
@@ -258,6 +268,7 @@ pub const IONS: &[(&str, &str, &str, &str)] = &[
 
 impl Session {
     fn finish(mut self, root: Option<FileId>) -> Checked {
+        self.close_part();
         // Unused top-level lets and imports of the root module are warnings.
         if let Some(m) = self.modules.first() {
             let mut warn = Vec::new();
@@ -298,6 +309,7 @@ impl Session {
             model: self.model,
             root,
             schemas: self.schemas,
+            pending: self.pending,
         }
     }
 
@@ -448,6 +460,8 @@ impl Session {
     }
 
     fn decl(&mut self, mid: u32, d: &ast::Decl, base: &Path) {
+        // A part that needs a neuron ends with the declaration that began it.
+        self.close_part();
         // Only the first declaration of a name is checked further.
         let m = &self.modules[mid as usize];
         if m.syms.get(&d.name.name).map(|s| s.1) != Some(d.name.span) {

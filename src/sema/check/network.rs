@@ -1,6 +1,7 @@
 //! `network` declarations: populations (cell types, receptors, activity, declared
-//! synapses and where they are placed), and the check that a network's declared synapses
-//! have a place on an experiment's neuron.
+//! synapses and where they are placed). Whether declared synapses have a place on an
+//! experiment's neuron needs the lowered cell: the validate pass checks it
+//! ([`Session::defer_placement`]).
 
 use super::*;
 
@@ -98,6 +99,7 @@ impl Session {
             self.model.networks.push(net);
         } else {
             self.imported.push(ImportedDecl {
+                check: None,
                 module: owner,
                 name: net.name.clone(),
                 neuron: None,
@@ -190,88 +192,6 @@ impl Session {
                 _ => None,
             })
             .collect()
-    }
-
-    /// Declared synapses need a place on the experiment's neuron: every region a population's
-    /// `location` lists must exist on the cell (E0413), and the regions within its `distance`
-    /// range must have some length (E0415). Checked once per experiment, on the cell as
-    /// lowered (with the generated axon).
-    pub(super) fn check_placement(
-        &mut self,
-        neuron: &str,
-        neuron_at: Span,
-        network: &str,
-        owner: u32,
-    ) {
-        let Some(nm) = self
-            .model
-            .neurons
-            .iter()
-            .find(|n| n.name == neuron)
-            .cloned()
-        else {
-            return;
-        };
-        let Some(net) = self
-            .model
-            .networks
-            .iter()
-            .find(|n| n.name == network)
-            .cloned()
-        else {
-            return;
-        };
-        let Some(Ok(mut morph)) = self.morphologies.get(&nm.source.path).cloned() else {
-            return;
-        };
-        if nm.axon.is_some() {
-            morph.add_hay2013_axon();
-        }
-        let Ok(typed) = crate::network::lower::from_model(&net) else {
-            return;
-        };
-        let spans = self
-            .placement_spans
-            .get(&(owner, network.to_string()))
-            .cloned()
-            .unwrap_or_default();
-        let placer = crate::network::Placer::new(&morph, &[]);
-        let labels: Vec<String> = morph
-            .sections
-            .iter()
-            .map(|s| s.label.as_str().to_string())
-            .collect();
-        for p in &typed.populations {
-            let crate::network::SynapseSource::Declared(d) = &p.synapses else {
-                continue;
-            };
-            if d.count == 0 {
-                continue;
-            }
-            let sp = spans.iter().find(|s| s.population == p.name);
-            let at = |f: fn(&PlacementSpans) -> Option<Span>| sp.and_then(f).or(sp.map(|s| s.name));
-            if let Err(e) = crate::network::declared::eligible(&placer, &labels, d) {
-                let (code, span, what) = match e.kind {
-                    crate::network::declared::NoPlaceKind::MissingRegion(_) => {
-                        (Code::E0413, at(|s| s.location), "not on this cell")
-                    }
-                    crate::network::declared::NoPlaceKind::Empty => (
-                        Code::E0415,
-                        at(|s| s.distance.or(s.location)),
-                        "no place for synapses here",
-                    ),
-                };
-                let mut diag =
-                    Diagnostic::new(code, format!("population `{}`: {}", p.name, e.message));
-                if let Some(s) = span {
-                    diag = diag.label(s, what);
-                }
-                diag = diag
-                    .label(neuron_at, format!("on the neuron `{neuron}`"))
-                    .note(e.note);
-                self.diags.push(diag);
-            }
-        }
     }
 }
 

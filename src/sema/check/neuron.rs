@@ -334,10 +334,11 @@ impl Session {
             regions,
             modify,
         };
-        // Lower the cell now: labels the morphology lacks (E0413), densities that are negative
-        // or not finite somewhere (E0414) and unreadable morphologies are script errors.
-        // A neuron of an imported file is checked the same way; it joins the model (with its
-        // mechanisms) only when an experiment of the root file uses it.
+        // Whether the cell lowers (labels the morphology lacks, E0413; densities negative or
+        // not finite somewhere, E0414; unreadable morphologies) is the validate pass's
+        // question: lowering sits above the checker. A neuron of an imported file is checked
+        // the same way; it joins the model (with its mechanisms) only when an experiment of
+        // the root file uses it.
         let mut mechs: Vec<MechModel> = Vec::new();
         for &i in &used_mechs {
             let m = &self.mechs[i].model;
@@ -352,43 +353,22 @@ impl Session {
                 }
             }
         }
-        let morph = self
-            .morphologies
-            .entry(neuron.source.path.clone())
-            .or_insert_with(|| crate::lower::cell::read_morphology(&neuron))
-            .clone()
-            .map_err(|e| vec![*e]);
         let known = if owner == 0 {
-            &self.model.mechanisms
+            self.model.mechanisms.clone()
         } else {
-            &mechs
+            mechs.clone()
         };
-        let lowered = morph.and_then(|m| crate::lower::cell::build_cell_from(&neuron, known, m));
-        if let Err(errs) = lowered {
-            for e in errs {
-                let region = e.region.as_ref().and_then(|r| region_spans.get(r));
-                let param_span = match (region, &e.mechanism, &e.parameter) {
-                    (Some((_, ps)), Some(m), Some(p)) => ps.get(&(m.clone(), p.clone())).copied(),
-                    _ => None,
-                };
-                let (at, label) = match (param_span, region, e.field.as_deref()) {
-                    (Some(s), _, _) => (s, "this value"),
-                    (None, Some((s, _)), _) => (*s, "in this region"),
-                    (None, None, Some("morphology")) => {
-                        (morph_span.unwrap_or(name.span), "this morphology")
-                    }
-                    (None, None, Some("modify")) => (modify_span.unwrap_or(name.span), "here"),
-                    _ => (name.span, "in this neuron"),
-                };
-                let mut d = Diagnostic::new(e.code, e.message).label(at, label);
-                if let Some(n) = e.note {
-                    d = d.note(n);
-                }
-                self.diags.push(d);
-            }
-            return;
-        }
+        self.defer(Check::Neuron(Box::new(NeuronCheck {
+            neuron: neuron.clone(),
+            mechanisms: known,
+            name: name.span,
+            morphology: morph_span,
+            modify: modify_span,
+            regions: region_spans,
+        })));
+        let check = Some(self.pending.checks.len() - 1);
         if owner == 0 {
+            self.neuron_in_model(&neuron.name, check);
             self.model.neurons.push(neuron);
         } else {
             self.imported.push(ImportedDecl {
@@ -397,6 +377,7 @@ impl Session {
                 neuron: Some(neuron),
                 network: None,
                 mechanisms: mechs,
+                check,
             });
         }
     }
