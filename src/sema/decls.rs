@@ -10,7 +10,7 @@
 //! - the declaration tables of `docs/reference.md` are generated from it
 //!   ([`reference_markdown`]; `tests/docs_reference.rs` fails when they are not current);
 //! - each field's rule carries a value that breaks it and the code the checker gives that
-//!   value, and a test checks every one ([`Field::bad`]), so the documented rule is the
+//!   value, and a test checks every one (`Field.bad`), so the documented rule is the
 //!   checked one.
 //!
 //! A field's [`Kind`] and [`Rule`] also drive the checker's value check

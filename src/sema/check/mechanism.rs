@@ -795,7 +795,8 @@ impl Body {
                         )
                     } else {
                         format!(
-                            "add `gate {state} {{ inf: …, tau: … }}` or `derivative {state} = …`"
+                            "add `gate {state} {{ inf: …, tau: … }}` or `derivative {state} = \
+                                …`"
                         )
                     }),
                 );
