@@ -157,8 +157,8 @@ impl LoweredCell {
     }
 }
 
-/// An error found while lowering, with what it concerns so that the checker can point at
-/// the right place of the script.
+/// An error found while lowering, with what it concerns so that the validate pass can point
+/// at the right place of the script.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LowerError {
     /// Diagnostic code (E0413, E0414, E07xx for morphology files, E0901 internal).

@@ -41,7 +41,8 @@ pub struct Deferred {
     pub check: Check,
 }
 
-/// A check that needs a layer above the checker.
+/// A check that needs a layer above the checker. (The variants are of like size, a model
+/// each, and few: none is boxed.)
 #[derive(Debug)]
 pub enum Check {
     /// A synapse mechanism the checker accepted: can the kernel simulate it (E0504)?
@@ -54,9 +55,9 @@ pub enum Check {
     },
     /// A neuron the checker accepted: does it lower (morphology read, labels, densities,
     /// tested sections, modifications)?
-    Neuron(Box<NeuronCheck>),
+    Neuron(NeuronCheck),
     /// Declared synapses of a network on an experiment's neuron: is there a place for them?
-    Placement(Box<PlacementCheck>),
+    Placement(PlacementCheck),
 }
 
 /// A neuron to lower, with where its parts are written (to locate lowering errors).
@@ -168,6 +169,6 @@ impl Session {
                 .cloned()
                 .unwrap_or_default(),
         };
-        self.defer(Check::Placement(Box::new(check)));
+        self.defer(Check::Placement(check));
     }
 }

@@ -114,14 +114,6 @@ struct Module {
     imports: Vec<(String, Span)>,
 }
 
-/// The part of a mechanism a region needs: its name, sort and parameter table.
-struct MechSig {
-    name: String,
-    sort: String,
-    params: Vec<(String, Dim, f64, String)>,
-    span: Span,
-}
-
 /// What the checker knows about a mechanism.
 #[derive(Clone, Debug)]
 pub struct MechInfo {
