@@ -3,10 +3,10 @@
 //! A probability of 1.3 is the same mistake whether it is a `release_probability` in a
 //! script, a `psth` bin, or a `releaseProb` in a network parameter file, so it gets the same
 //! code and wording everywhere. The checker ([`crate::sema`]) turns a [`Broken`] rule into a
-//! located diagnostic; the file readers ([`crate::network::param`], [`crate::interop::formats::param`])
-//! into a [`crate::files::FileError`] at the value's line and column. This module depends on
-//! nothing but the code registry, so every phase may use it without breaking the one-way
-//! layering (syntax → sema → lower → run).
+//! located diagnostic; the file readers ([`crate::interop::network_param`],
+//! [`crate::interop::formats::param`]) into a [`crate::files::FileError`] at the value's line
+//! and column. This module depends on nothing but the code registry, so every phase may use
+//! it without breaking the one-way layering (syntax → sema → lower → run).
 //!
 //! The codes:
 //!
@@ -16,9 +16,13 @@
 //! | non-negative ([`non_negative`]) | E0314 |
 //! | finite ([`finite`]) | E0314 |
 //! | an interval does not end before it begins ([`interval`]) | E0314 |
-//! | positive (`Ra`, `cm`; [`positive`]), positive duration or time step ([`positive_duration`]) | E0314 |
-//! | whole-number count with a lower bound ([`count`]), whole number ≥ 0 ([`whole`]) | E0407 |
-//! | a run within the resource [`Limits`] ([`steps`], [`work_items`], [`compartments`], [`recorded_bytes`]) | E0418 |
+//! | positive (`Ra`, `cm`; [`positive`]) | E0314 |
+//! | positive duration or time step ([`positive_duration`]) | E0314 |
+//! | whole-number count with a lower bound ([`count`]) | E0407 |
+//! | whole number ≥ 0 ([`whole`]) | E0407 |
+//! | whole number ≥ a bound, limited by the run ([`whole_at_least`]) | E0407 |
+//! | a run within the resource [`Limits`]: steps, work items ([`steps`], [`work_items`]) | E0418 |
+//! | … compartments, recorded bytes ([`compartments`], [`recorded_bytes`]) | E0418 |
 //!
 //! E0314 ("value out of range") is the general code, positivity included (E0405, once the code
 //! of positive durations, is retired); E0407 is the one code of the integer rule, widened from
@@ -181,14 +185,28 @@ pub fn whole(what: &str, x: f64) -> Result<f64, Broken> {
     if x.is_finite() && x.fract() == 0.0 && x >= 0.0 && x < 2f64.powi(53) {
         Ok(x)
     } else {
-        Err(broken(
-            Code::E0407,
-            what,
-            &show(x, ""),
-            "it must be a whole number ≥ 0",
-            "not a whole number ≥ 0".into(),
-        ))
+        Err(not_whole(what, x, 0))
     }
+}
+
+/// A finite whole number ≥ `min` with no upper bound of its own (E0407): numbers that the
+/// resource [`Limits`] bound instead (`trials`, E0418 in [`work_items`]).
+pub fn whole_at_least(what: &str, x: f64, min: u32) -> Result<f64, Broken> {
+    if x.is_finite() && x.fract() == 0.0 && x >= f64::from(min) {
+        Ok(x)
+    } else {
+        Err(not_whole(what, x, min))
+    }
+}
+
+fn not_whole(what: &str, x: f64, min: u32) -> Broken {
+    broken(
+        Code::E0407,
+        what,
+        &show(x, ""),
+        &format!("it must be a whole number ≥ {min}"),
+        format!("not a whole number ≥ {min}"),
+    )
 }
 
 // ---------------------------------------------------------------- resource limits
@@ -450,6 +468,10 @@ mod tests {
         assert_eq!(whole("s", 1.5).unwrap_err().code, Code::E0407);
         assert_eq!(whole("s", -1.0).unwrap_err().code, Code::E0407);
         assert_eq!(whole("s", 7.0), Ok(7.0));
+        assert_eq!(whole_at_least("t", 0.0, 1).unwrap_err().code, Code::E0407);
+        assert_eq!(whole_at_least("t", 1e12, 1), Ok(1e12));
+        assert_eq!(whole_at_least("t", 1.8e19, 1), Ok(1.8e19));
+        assert_eq!(whole("s", 1.8e19).unwrap_err().code, Code::E0407);
         assert_eq!(
             positive_duration("i", f64::NAN).unwrap_err().code,
             Code::E0314

@@ -134,7 +134,8 @@ pub enum AnalyzeCommand {
         /// Synapse or cell types to count as inhibitory (comma-separated).
         #[arg(long, value_delimiter = ',')]
         inhibitory: Vec<String>,
-        /// Result sub-store (default EXP/analysis/synapse_activation_binned/t<bin>[_z<d>]/<keys>).
+        /// Result sub-store (default
+        /// `EXP/analysis/synapse_activation_binned/t<bin>[_z<d>]/<keys>`).
         #[arg(long)]
         out: Option<String>,
     },

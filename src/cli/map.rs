@@ -38,7 +38,7 @@ pub struct MapArgs {
     /// Inhibitory normalisation PST density (AmiraMesh ASCII).
     #[arg(long, value_name = "FILE.am")]
     pub inh_pst: PathBuf,
-    /// Bouton-density folder tree <area>/<cell type>/<file.am>.
+    /// Bouton-density folder tree `<area>/<cell type>/<file.am>`.
     #[arg(long, value_name = "DIR")]
     pub boutons: PathBuf,
     /// Number of realizations (ISF's nrOfSamples).

@@ -94,6 +94,21 @@ impl Diagnostic {
         }
     }
 
+    /// Like [`Diagnostic::suggest`], but when no candidate is close, a note lists them all:
+    /// `list` makes it from the names joined by commas (`"parameters: a, b"`).
+    pub fn suggest_or_list<'a>(
+        self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+        list: impl FnOnce(&str) -> String,
+    ) -> Diagnostic {
+        let all: Vec<&str> = candidates.into_iter().collect();
+        match did_you_mean(name, all.iter().copied()) {
+            Some(h) => self.help(h),
+            None => self.note(list(&all.join(", "))),
+        }
+    }
+
     /// True for errors (not warnings).
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error

@@ -6,7 +6,7 @@
 //!   errors the session rolls back to the previous text, so a mistake never breaks it.
 //! * **Expressions** are evaluated with the checker's [`Evaluator`] against the session's
 //!   `let` values and declared names, and printed in the canonical unit of their dimension
-//!   ([`format`]).
+//!   ([`mod@format`]).
 //! * **Commands** start with `:` (see [`HELP`]).
 //! * Diagnostics use the same ariadne renderer as `isf check`.
 //!

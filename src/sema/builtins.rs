@@ -99,7 +99,8 @@ pub const SIGNATURES: &[Signature] = &[
     Signature {
         name: "exprand",
         params: &[],
-        doc: "a random draw, exponential with mean 1 (NEURON's exprand(1)); only in a synapse's event block",
+        doc: "a random draw, exponential with mean 1 (NEURON's exprand(1)); only in a synapse's \
+            event block",
     },
     Signature {
         name: "unirand",
@@ -190,13 +191,15 @@ pub const SIGNATURES: &[Signature] = &[
     Signature {
         name: "isf_axon",
         params: &[],
-        doc: "ISF's generated axon: AIS 20 um + 30 um and 1000 um myelin attached at soma(0.5) (as ISF creates it when the cell parameters have an AIS)",
+        doc: "ISF's generated axon: AIS 20 um + 30 um and 1000 um myelin attached at soma(0.5) \
+            (as ISF creates it when the cell parameters have an AIS)",
     },
     // cell modifications (applied after discretization and biophysics, in list order)
     Signature {
         name: "scale_apical_morph_86",
         params: &[],
-        doc: "ISF's cell-modify function for morphology 86: diameters x2.5 on the first 33 apical sections whose far end is within 1000 um of soma(0)",
+        doc: "ISF's cell-modify function for morphology 86: diameters x2.5 on the first 33 apical \
+            sections whose far end is within 1000 um of soma(0)",
     },
     Signature {
         name: "scale_apical",
@@ -245,7 +248,9 @@ pub const SIGNATURES: &[Signature] = &[
             opt("outside", Want::AnyQ),
             opt("outside_sections", Want::ListQ(ONE)),
         ],
-        doc: "value where from <= distance <= to, else `outside` (a value, or a factor of value; default 0); always `outside` on the sections listed in `outside_sections` (section indices)",
+        doc: "value where from <= distance <= to, else `outside` (a value, or a factor of value; \
+            default 0); always `outside` on the sections listed in `outside_sections` (section \
+            indices)",
     },
     Signature {
         name: "linear",
@@ -348,12 +353,14 @@ pub const SIGNATURES: &[Signature] = &[
             // A count, checked by `activity_rules` (E0407 as everywhere).
             opt("count", Want::Q(ONE)),
         ],
-        doc: "ongoing activity with the given mean interval (noise 1 = Poisson, 0 = regular; count = exactly this many spikes)",
+        doc: "ongoing activity with the given mean interval (noise 1 = Poisson, 0 = regular; \
+            count = exactly this many spikes)",
     },
     Signature {
         name: "psth_count",
         params: &[req("bins", Want::Any), opt("offset", Want::Q(T))],
-        doc: "evoked activity: list of ((start, end), n) bins; exactly n distinct cells spike once in each bin",
+        doc: "evoked activity: list of ((start, end), n) bins; exactly n distinct cells spike \
+            once in each bin",
     },
     Signature {
         name: "normal_spike",
@@ -363,7 +370,8 @@ pub const SIGNATURES: &[Signature] = &[
             req("sd", Want::Q(T)),
             opt("offset", Want::Q(T)),
         ],
-        doc: "a fraction of cells spikes once at offset + mean + sd·N(0, 1) (ISF `normal`; offset default 10 ms)",
+        doc: "a fraction of cells spikes once at offset + mean + sd·N(0, 1) (ISF `normal`; \
+            offset default 10 ms)",
     },
     Signature {
         name: "uniform_spike",
@@ -382,12 +390,14 @@ pub const SIGNATURES: &[Signature] = &[
             req("sigma", Want::Q(ONE)),
             opt("offset", Want::Q(T)),
         ],
-        doc: "a fraction of cells spikes once at offset + LogNormal(mu, sigma) ms (ISF `lognormal`)",
+        doc: "a fraction of cells spikes once at offset + LogNormal(mu, sigma) ms (ISF \
+            `lognormal`)",
     },
     Signature {
         name: "poisson_rates",
         params: &[req("segments", Want::Any)],
-        doc: "Poisson activity with a piecewise-constant rate: list of ((start, end), rate) segments (ISF `PSTH_poissontrain`)",
+        doc: "Poisson activity with a piecewise-constant rate: list of ((start, end), rate) \
+            segments (ISF `PSTH_poissontrain`)",
     },
     Signature {
         name: "modulated",
@@ -402,12 +412,14 @@ pub const SIGNATURES: &[Signature] = &[
             opt("phase_mean", Want::Q(ONE)),
             opt("phase_sd", Want::Q(ONE)),
         ],
-        doc: "sinusoidally modulated Poisson rate after offset (ISF `poissontrain_modulated`; phase \"zero\", \"uniform\" or \"normal\" with phase_mean/phase_sd in radians)",
+        doc: "sinusoidally modulated Poisson rate after offset (ISF `poissontrain_modulated`; \
+            phase \"zero\", \"uniform\" or \"normal\" with phase_mean/phase_sd in radians)",
     },
     Signature {
         name: "psth",
         params: &[req("bins", Want::Any), opt("offset", Want::Q(T))],
-        doc: "evoked activity: list of ((start, end), probability per cell) bins, shifted by offset",
+        doc: "evoked activity: list of ((start, end), probability per cell) bins, shifted by \
+            offset",
     },
     Signature {
         name: "spike_times",
@@ -499,7 +511,10 @@ fn draw(
         ev.diags().push(
             Diagnostic::new(Code::E0309, format!("`{name}()` takes no arguments"))
                 .label(span, "remove the arguments")
-                .note("the draw has mean 1 (`exprand`) or is uniform in [0, 1) (`unirand`); scale it in the expression"),
+                .note(
+                    "the draw has mean 1 (`exprand`) or is uniform in [0, 1) (`unirand`); scale \
+                    it in the expression",
+                ),
         );
         return Val::Err;
     }
@@ -516,7 +531,10 @@ fn draw(
                     format!("`{name}()` is only available in a synapse's `event` block"),
                 )
                 .label(span, "a random draw here")
-                .help("draws are made per release event, from the trial's random streams; compute with them inside `event { … }`"),
+                .help(
+                    "draws are made per release event, from the trial's random streams; compute \
+                    with them inside `event { … }`",
+                ),
             );
             Val::Err
         }
@@ -788,7 +806,8 @@ pub const POSITION_VARS: &[(&str, Dim, f64, &str)] = &[
         "distance",
         Dim::LENGTH,
         1e-6,
-        "path distance from the soma attachment point (ISF's label-origin distance, def. 2; from soma(0) on the soma), um",
+        "path distance from the soma attachment point (ISF's label-origin distance, def. 2; from \
+            soma(0) on the soma), um",
     ),
     (
         "soma_distance",
@@ -806,7 +825,8 @@ pub const POSITION_VARS: &[(&str, Dim, f64, &str)] = &[
         "max_distance",
         Dim::LENGTH,
         1e-6,
-        "the region's largest distance (def. 2, to the far end of its farthest terminal; soma: its length), um",
+        "the region's largest distance (def. 2, to the far end of its farthest terminal; soma: \
+            its length), um",
     ),
     ("diameter", Dim::LENGTH, 1e-6, "segment diameter, um"),
     (
@@ -820,7 +840,8 @@ pub const POSITION_VARS: &[(&str, Dim, f64, &str)] = &[
         "section",
         Dim::ONE,
         1.0,
-        "index of the section: order of the morphology file's sections (soma 0 in a .hoc file), generated axon sections last",
+        "index of the section: order of the morphology file's sections (soma 0 in a .hoc file), \
+            generated axon sections last",
     ),
 ];
 

@@ -10,14 +10,17 @@
 //! - the declaration tables of `docs/reference.md` are generated from it
 //!   ([`reference_markdown`]; `tests/docs/reference.rs` fails when they are not current);
 //! - each field's rule carries a value that breaks it and the code the checker gives that
-//!   value, and a test checks every one ([`Field::bad`]), so the documented rule is the
+//!   value, and a test checks every one (`Field.bad`), so the documented rule is the
 //!   checked one.
 //!
-//! The value checks themselves stay with the checker's per-field code: they need the
-//! evaluator and lower to model values.
+//! A field's [`Kind`] and [`Rule`] also drive the checker's value check
+//! (`sema::check::values::schema_value`): the dimension, the type, and the rule with its one
+//! code. Fields of kind [`Kind::Custom`] (sites, activity, placement, morphology) keep their
+//! own code in the checker.
 
-use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::source::Span;
+use crate::units::Dim;
 
 /// The value rule of a field, with the code a value breaking it gets ([`crate::rules`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,8 +33,31 @@ pub enum Rule {
     NonNegative,
     /// Within [0, 1] (E0314).
     Probability,
-    /// A whole number ≥ the bound (E0407).
+    /// A whole number ≥ the bound that fits in 32 bits, a count (E0407).
     Whole(u32),
+    /// A whole number ≥ 0 exact in an `f64`: seeds, indices (E0407).
+    Integer,
+    /// A whole number ≥ the bound with no upper bound of its own: the run's limits bound it
+    /// (E0418), e.g. `trials` (E0407).
+    AtLeast(u32),
+}
+
+/// What a field's value must be, as the checker tests it before the [`Rule`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Checked by the field's own code in the checker (sites, activity, placement, …).
+    Custom,
+    /// A quantity of this dimension (E0301 otherwise); a rule's message shows its value in
+    /// the dimension's canonical unit (ms for times).
+    Quantity(Dim),
+    /// A dimensionless constant whole number (E0306 otherwise); the rule says which.
+    Number,
+    /// A string (E0306 otherwise).
+    Str,
+    /// A constant `true` or `false` (E0306 otherwise).
+    Bool,
+    /// One of these strings (E0306 otherwise).
+    OneOf(&'static [&'static str]),
 }
 
 impl Rule {
@@ -43,6 +69,8 @@ impl Rule {
             Rule::NonNegative => "≥ 0 (E0314)".into(),
             Rule::Probability => "in [0, 1] (E0314)".into(),
             Rule::Whole(min) => format!("whole number ≥ {min} (E0407)"),
+            Rule::Integer => "whole number ≥ 0 (E0407)".into(),
+            Rule::AtLeast(min) => format!("whole number ≥ {min} (E0407)"),
         }
     }
 }
@@ -53,6 +81,8 @@ pub struct Field {
     pub name: &'static str,
     /// What the value is, as the reference shows it ("time", "a declared neuron").
     pub ty: &'static str,
+    /// What the checker tests the value against (the documented `ty` in checkable form).
+    pub kind: Kind,
     pub rule: Rule,
     /// The default, or "required", or "none".
     pub default: &'static str,
@@ -92,6 +122,7 @@ const fn field(
     Field {
         name,
         ty,
+        kind: Kind::Custom,
         rule,
         default,
         doc,
@@ -99,10 +130,18 @@ const fn field(
     }
 }
 
-const fn bad(f: Field, value: &'static str, code: Code) -> Field {
-    Field {
-        bad: Some((value, code)),
-        ..f
+impl Field {
+    /// The field, checked by the schema as a value of `kind`.
+    const fn of(self, kind: Kind) -> Field {
+        Field { kind, ..self }
+    }
+
+    /// The field, with a value that breaks its type or rule and the code that value gets.
+    const fn bad(self, value: &'static str, code: Code) -> Field {
+        Field {
+            bad: Some((value, code)),
+            ..self
+        }
     }
 }
 
@@ -118,40 +157,31 @@ pub const NEURON: DeclSchema = DeclSchema {
             "required",
             "the cell's morphology file",
         ),
-        bad(
-            field(
-                "temperature",
-                "absolute temperature (`34 degC`, or kelvin)",
-                Rule::None,
-                "34 degC",
-                "the temperature the channels' rates are scaled to",
-            ),
-            "34 mV",
-            Code::E0301,
-        ),
-        bad(
-            field(
-                "v_init",
-                "voltage",
-                Rule::None,
-                "-75 mV",
-                "the initial membrane potential",
-            ),
-            "3 ms",
-            Code::E0301,
-        ),
-        bad(
-            field(
-                "discretization",
-                "`isf_d_lambda(frequency:, max_length:)`, `d_lambda(0.1, frequency:)`, \
+        field(
+            "temperature",
+            "absolute temperature (`34 degC`, or kelvin)",
+            Rule::None,
+            "34 degC",
+            "the temperature the channels' rates are scaled to",
+        )
+        .bad("34 mV", Code::E0301),
+        field(
+            "v_init",
+            "voltage",
+            Rule::None,
+            "-75 mV",
+            "the initial membrane potential",
+        )
+        .bad("3 ms", Code::E0301),
+        field(
+            "discretization",
+            "`isf_d_lambda(frequency:, max_length:)`, `d_lambda(0.1, frequency:)`, \
                  `max_length(30 um)`, `fixed(3)`",
-                Rule::None,
-                "`isf_d_lambda(frequency: 100 Hz)`",
-                "how sections are cut into compartments",
-            ),
-            "fixed(2.5)",
-            Code::E0407,
-        ),
+            Rule::None,
+            "`isf_d_lambda(frequency: 100 Hz)`",
+            "how sections are cut into compartments",
+        )
+        .bad("fixed(2.5)", Code::E0407),
         field(
             "axon",
             "`isf_axon()`: ISF's generated AIS + myelin",
@@ -177,28 +207,22 @@ pub const REGION: DeclSchema = DeclSchema {
     kind: "region",
     place: "a region",
     fields: &[
-        bad(
-            field(
-                "Ra",
-                "resistivity (`ohm*cm`)",
-                Rule::Positive,
-                "35.4 ohm*cm",
-                "axial resistivity",
-            ),
-            "-1 ohm*cm",
-            Code::E0314,
-        ),
-        bad(
-            field(
-                "cm",
-                "capacitance density (`uF/cm2`)",
-                Rule::Positive,
-                "1 uF/cm2",
-                "specific membrane capacitance",
-            ),
-            "0 uF/cm2",
-            Code::E0314,
-        ),
+        field(
+            "Ra",
+            "resistivity (`ohm*cm`)",
+            Rule::Positive,
+            "35.4 ohm*cm",
+            "axial resistivity",
+        )
+        .bad("-1 ohm*cm", Code::E0314),
+        field(
+            "cm",
+            "capacitance density (`uF/cm2`)",
+            Rule::Positive,
+            "1 uF/cm2",
+            "specific membrane capacitance",
+        )
+        .bad("0 uF/cm2", Code::E0314),
         field(
             "ena",
             "voltage",
@@ -213,17 +237,14 @@ pub const REGION: DeclSchema = DeclSchema {
             "none",
             "potassium reversal potential",
         ),
-        bad(
-            field(
-                "eca",
-                "voltage",
-                Rule::None,
-                "none",
-                "calcium reversal potential (fixed; else Nernst)",
-            ),
-            "1 nA",
-            Code::E0301,
-        ),
+        field(
+            "eca",
+            "voltage",
+            Rule::None,
+            "none",
+            "calcium reversal potential (fixed; else Nernst)",
+        )
+        .bad("1 nA", Code::E0301),
     ],
     blocks: &[],
 };
@@ -244,40 +265,34 @@ pub const POPULATION: DeclSchema = DeclSchema {
     kind: "population",
     place: "a population",
     fields: &[
-        bad(
-            field(
-                "cells",
-                "count",
-                Rule::Whole(1),
-                "required",
-                "number of presynaptic cells",
-            ),
-            "2.5",
-            Code::E0407,
-        ),
-        bad(
-            field(
-                "synapses",
-                "count, or `anatomy(syn: \"…\", con: \"…\")`",
-                Rule::Whole(0),
-                "one per cell",
-                "declared synapses (placed on the experiment's neuron) or ISF's `.syn`/`.con` pair",
-            ),
-            "-1",
-            Code::E0407,
-        ),
-        bad(
-            field(
-                "release_probability",
-                "probability, or `\"dynamic\"`",
-                Rule::Probability,
-                "every spike releases",
-                "release per spike and synapse; `\"dynamic\"` leaves release to receptors that \
+        field(
+            "cells",
+            "count",
+            Rule::Whole(1),
+            "required",
+            "number of presynaptic cells",
+        )
+        .of(Kind::Number)
+        .bad("2.5", Code::E0407),
+        field(
+            "synapses",
+            "count, or `anatomy(syn: \"…\", con: \"…\")`",
+            Rule::Whole(0),
+            "one per cell",
+            "declared synapses (placed on the experiment's neuron) or ISF's `.syn`/`.con` pair",
+        )
+        .of(Kind::Number)
+        .bad("-1", Code::E0407),
+        field(
+            "release_probability",
+            "probability, or `\"dynamic\"`",
+            Rule::Probability,
+            "every spike releases",
+            "release per spike and synapse; `\"dynamic\"` leaves release to receptors that \
                  draw",
-            ),
-            "1.3",
-            Code::E0314,
-        ),
+        )
+        .of(Kind::Quantity(Dim::ONE))
+        .bad("1.3", Code::E0314),
         field(
             "activity",
             "`poisson(…)`, `psth(…)`, `spike_times([…])`, … or a sum of them",
@@ -285,64 +300,56 @@ pub const POPULATION: DeclSchema = DeclSchema {
             "required",
             "the presynaptic spikes of each cell",
         ),
-        bad(
-            field(
-                "delay",
-                "time",
-                Rule::NonNegative,
-                "0 ms",
-                "delay of every receptor",
-            ),
-            "-1 ms",
-            Code::E0314,
-        ),
+        field(
+            "delay",
+            "time",
+            Rule::NonNegative,
+            "0 ms",
+            "delay of every receptor",
+        )
+        .of(Kind::Quantity(Dim::TIME))
+        .bad("-1 ms", Code::E0314),
         field(
             "cell_type",
             "string",
             Rule::None,
             "from the name",
             "ISF cell type",
-        ),
+        )
+        .of(Kind::Str),
         field(
             "column",
             "string",
             Rule::None,
             "from the name",
             "ISF column",
-        ),
-        bad(
-            field(
-                "excitatory",
-                "`true` or `false`",
-                Rule::None,
-                "from the cell type or receptor",
-                "the EI group of the population",
-            ),
-            "3",
-            Code::E0306,
-        ),
-        bad(
-            field(
-                "location",
-                "region or list of regions",
-                Rule::None,
-                "`[dendrite, apical_dendrite]`",
-                "where declared synapses are placed",
-            ),
-            "\"x\"",
-            Code::E0306,
-        ),
-        bad(
-            field(
-                "distance",
-                "`(from, to)` path lengths",
-                Rule::None,
-                "anywhere",
-                "declared synapses only where the path length from the soma lies in [from, to]",
-            ),
-            "(200 um, 100 um)",
-            Code::E0314,
-        ),
+        )
+        .of(Kind::Str),
+        field(
+            "excitatory",
+            "`true` or `false`",
+            Rule::None,
+            "from the cell type or receptor",
+            "the EI group of the population",
+        )
+        .of(Kind::Bool)
+        .bad("3", Code::E0306),
+        field(
+            "location",
+            "region or list of regions",
+            Rule::None,
+            "`[dendrite, apical_dendrite]`",
+            "where declared synapses are placed",
+        )
+        .bad("\"x\"", Code::E0306),
+        field(
+            "distance",
+            "`(from, to)` path lengths",
+            Rule::None,
+            "anywhere",
+            "declared synapses only where the path length from the soma lies in [from, to]",
+        )
+        .bad("(200 um, 100 um)", Code::E0314),
     ],
     blocks: &[Block {
         name: "receptor",
@@ -369,55 +376,45 @@ pub const EXPERIMENT: DeclSchema = DeclSchema {
             "none",
             "its synaptic input",
         ),
-        bad(
-            field(
-                "duration",
-                "time, a whole number of `dt`",
-                Rule::Positive,
-                "required",
-                "length of each trial",
-            ),
-            "-10 ms",
-            Code::E0314,
-        ),
-        bad(
-            field("dt", "time", Rule::Positive, "0.025 ms", "time step"),
-            "0 ms",
-            Code::E0314,
-        ),
-        bad(
-            field(
-                "trials",
-                "count",
-                Rule::Whole(1),
-                "1",
-                "trials per sweep point",
-            ),
-            "2.5",
-            Code::E0407,
-        ),
-        bad(
-            field(
-                "seed",
-                "integer",
-                Rule::Whole(0),
-                "0",
-                "seed of every random stream",
-            ),
-            "1.5",
-            Code::E0407,
-        ),
-        bad(
-            field(
-                "store",
-                "path string",
-                Rule::None,
-                "none",
-                "the results store",
-            ),
-            "3",
-            Code::E0306,
-        ),
+        field(
+            "duration",
+            "time, a whole number of `dt`",
+            Rule::Positive,
+            "required",
+            "length of each trial",
+        )
+        .of(Kind::Quantity(Dim::TIME))
+        .bad("-10 ms", Code::E0314),
+        field("dt", "time", Rule::Positive, "0.025 ms", "time step")
+            .of(Kind::Quantity(Dim::TIME))
+            .bad("0 ms", Code::E0314),
+        field(
+            "trials",
+            "count",
+            Rule::AtLeast(1),
+            "1",
+            "trials per sweep point",
+        )
+        .of(Kind::Number)
+        .bad("2.5", Code::E0407),
+        field(
+            "seed",
+            "integer",
+            Rule::Integer,
+            "0",
+            "seed of every random stream",
+        )
+        .of(Kind::Number)
+        .bad("1.5", Code::E0407),
+        field(
+            "store",
+            "path string",
+            Rule::None,
+            "none",
+            "the results store",
+        )
+        .of(Kind::Str)
+        .bad("3", Code::E0306),
         field(
             "replay",
             "path string or list of path strings (one trial per file)",
@@ -460,30 +457,32 @@ pub const STIMULUS: DeclSchema = DeclSchema {
             Rule::None,
             "`\"step\"`",
             "a current step or std.stimuli's epsp point process",
-        ),
-        bad(
-            field("amp", "current", Rule::None, "none", "step amplitude"),
-            "1 mV",
-            Code::E0301,
-        ),
-        field("delay", "time", Rule::None, "none", "step onset"),
-        field("duration", "time", Rule::None, "none", "step length"),
-        field("onset", "time", Rule::None, "none", "epsp onset"),
+        )
+        .of(Kind::OneOf(&["step", "epsp"])),
+        field("amp", "current", Rule::None, "none", "step amplitude")
+            .of(Kind::Quantity(Dim::CURRENT))
+            .bad("1 mV", Code::E0301),
+        field("delay", "time", Rule::None, "none", "step onset").of(Kind::Quantity(Dim::TIME)),
+        field("duration", "time", Rule::None, "none", "step length").of(Kind::Quantity(Dim::TIME)),
+        field("onset", "time", Rule::None, "none", "epsp onset").of(Kind::Quantity(Dim::TIME)),
         field(
             "tau_rise",
             "time",
             Rule::None,
             "none",
             "epsp rise time constant (`tau0`)",
-        ),
+        )
+        .of(Kind::Quantity(Dim::TIME)),
         field(
             "tau_decay",
             "time",
             Rule::None,
             "none",
             "epsp decay time constant (`tau1`)",
-        ),
-        field("imax", "current", Rule::None, "none", "epsp peak current"),
+        )
+        .of(Kind::Quantity(Dim::TIME)),
+        field("imax", "current", Rule::None, "none", "epsp peak current")
+            .of(Kind::Quantity(Dim::CURRENT)),
     ],
     blocks: &[],
 };
@@ -582,19 +581,14 @@ impl DeclSchema {
 
     /// E0401 for a field it does not have: "did you mean" the nearest field, or the list.
     pub fn unknown_field(&self, name: &str, span: Span) -> Diagnostic {
-        let d = Diagnostic::new(
+        Diagnostic::new(
             Code::E0401,
             format!("unknown field `{name}` for {}", self.place),
         )
-        .label(span, "not accepted here");
-        match did_you_mean(name, self.field_names()) {
-            Some(h) => d.help(h),
-            None => d.note(format!(
-                "{} accepts: {}",
-                self.place,
-                self.field_names().collect::<Vec<_>>().join(", ")
-            )),
-        }
+        .label(span, "not accepted here")
+        .suggest_or_list(name, self.field_names(), |all| {
+            format!("{} accepts: {all}", self.place)
+        })
     }
 }
 

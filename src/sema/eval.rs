@@ -37,7 +37,10 @@ pub fn resolve_unit(u: &UnitExpr, diags: &mut Vec<Diagnostic>) -> Option<units::
             } else if let Some(h) = did_you_mean(&f.name, names.iter().map(String::as_str)) {
                 d = d.help(h);
             } else {
-                d = d.note("units combine SI prefixes (m, u, n, M, …) with V, A, S, F, ohm, m, s, g, mol, M, Hz, K and degC; `:units` in the REPL lists them");
+                d = d.note(
+                    "units combine SI prefixes (m, u, n, M, …) with V, A, S, F, ohm, m, \
+                    s, g, mol, M, Hz, K and degC; `:units` in the REPL lists them",
+                );
             }
             if n > 1 {
                 d = d.note("to multiply by a variable, put spaces around the operator: `2 mV * x`");
@@ -526,7 +529,10 @@ impl Evaluator<'_> {
                             return self.err(
                                 Diagnostic::new(Code::E0312, "cannot add absolute temperatures")
                                     .label(span, "both sides are absolute (degC)")
-                                    .help("the difference of two degC values is a temperature difference in K; add K to a degC value"),
+                                    .help(
+                                        "the difference of two degC values is a temperature \
+                                        difference in K; add K to a degC value",
+                                    ),
                             );
                         }
                     };
@@ -621,9 +627,16 @@ impl Evaluator<'_> {
                                 ex: Ex::bin(Pow, x1.clone(), x2.clone()),
                             },
                             _ => self.err(
-                                Diagnostic::new(Code::E0304, "a quantity with a unit can only be raised to a constant integer power")
-                                    .label(sb, "not a constant integer")
-                                    .help("make the base dimensionless first, e.g. `(v / 1 mV)^1.5`"),
+                                Diagnostic::new(
+                                    Code::E0304,
+                                    "a quantity with a unit can only be \
+                                    raised to a constant integer power",
+                                )
+                                .label(sb, "not a constant integer")
+                                .help(
+                                    "make the base dimensionless first, e.g. `(v / 1 \
+                                        mV)^1.5`",
+                                ),
                             ),
                         }
                     }

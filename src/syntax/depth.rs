@@ -120,7 +120,8 @@ pub fn too_deep(span: Span) -> Diagnostic {
     Diagnostic::new(Code::E0107, "expression nested too deeply")
         .label(at, format!("nesting passes {MAX_DEPTH} levels here"))
         .note(format!(
-            "isf accepts {MAX_DEPTH} levels of nesting; each operator of a long `a + b + …` chain, \
+            "isf accepts {MAX_DEPTH} levels of nesting; each operator of a long `a + b + …` \
+                chain, \
              each bracket, sign and block counts as one"
         ))
         .help("split the expression into several `let` bindings, e.g. partial sums")

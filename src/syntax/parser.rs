@@ -1,5 +1,6 @@
-//! The pest parser: the only module that knows pest. Turns text into an [`ast::File`] and
-//! pest's errors into diagnostics (E0101 syntax, E0102 unexpected end, E0103 NMODL/hoc idiom).
+//! The pest parser: the only module that knows pest. Turns text into an
+//! [`crate::syntax::ast::File`] and pest's errors into diagnostics (E0101 syntax, E0102
+//! unexpected end, E0103 NMODL/hoc idiom).
 //!
 //! Recovery: when a file does not parse, it is split at top-level item starts (a line beginning
 //! with `import`, `let`, `neuron`, `network`, `experiment` or `mechanism`) and each chunk is

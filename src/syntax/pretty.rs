@@ -9,8 +9,8 @@
 //! before the next item or entry, and a comment inside an expression is moved to its own line
 //! before the item or entry that contains it.
 //!
-//! Expressions are printed on one line, except that an `if … then … else …` that makes its line
-//! wider than 100 columns gets `then` and `else` on lines of their own.
+//! Expressions are printed on one line, except that an `if … then … else …` that makes its
+//! line wider than 100 columns gets `then` and `else` on lines of their own.
 //! Entries are separated by new lines; a comma is added only where the next entry would
 //! otherwise be read as a continuation of the previous one (`x` then `(1)` would be a call).
 //! The output is stable: formatting it again gives the same text.

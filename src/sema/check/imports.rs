@@ -51,15 +51,13 @@ impl Session {
                 let Some((name, text)) = crate::stdlib::module(&parts[1..]) else {
                     let all = crate::stdlib::module_names();
                     let wanted = parts.join(".");
-                    let mut d =
+                    self.diags.push(
                         Diagnostic::new(Code::E0202, format!("unknown stdlib module `{wanted}`"))
-                            .label(span, "no such module");
-                    if let Some(h) = did_you_mean(&wanted, all.iter().map(String::as_str)) {
-                        d = d.help(h);
-                    } else {
-                        d = d.note(format!("stdlib modules: {}", all.join(", ")));
-                    }
-                    self.diags.push(d);
+                            .label(span, "no such module")
+                            .suggest_or_list(&wanted, all.iter().map(String::as_str), |all| {
+                                format!("stdlib modules: {all}")
+                            }),
+                    );
                     return;
                 };
                 let origin = Origin::Stdlib(name.clone());

@@ -169,9 +169,6 @@ struct ImportedDecl {
     check: Option<usize>,
 }
 
-/// A synapse mechanism visible in a module: (name, index in `mechs`, parameters).
-type VisibleSynapse = (String, usize, Vec<(String, Dim)>);
-
 /// Where a population of declared synapses restricts their placement.
 #[derive(Clone, Debug)]
 pub struct PlacementSpans {

@@ -1,6 +1,7 @@
 //! `network` declarations: populations (cell types, receptors, activity, declared
-//! synapses and where they are placed), and the check that a network's declared synapses
-//! have a place on an experiment's neuron.
+//! synapses and where they are placed). Whether declared synapses have a place on an
+//! experiment's neuron needs the lowered cell: the validate pass checks it
+//! ([`Session::defer_placement`]).
 
 use super::*;
 
@@ -108,6 +109,10 @@ impl Session {
         }
     }
 
+    /// A `population NAME { … }` block: its fields (plain values checked by the schema
+    /// [`decls::POPULATION`]) and receptor blocks, then the rules between fields. Returns
+    /// the population, the synapse mechanisms its receptors use, and where it restricts the
+    /// placement of declared synapses.
     pub(super) fn population(
         &mut self,
         mid: u32,
@@ -116,285 +121,31 @@ impl Session {
         base: &Path,
         diags: &mut Vec<Diagnostic>,
     ) -> (PopulationModel, Vec<MechModel>, PlacementSpans) {
-        let mut spans = PlacementSpans {
-            population: pname.name.clone(),
-            name: pname.span,
-            location: None,
-            distance: None,
-        };
-        let mut p = PopulationModel {
-            name: pname.name.clone(),
-            fields: BTreeMap::new(),
-            receptors: BTreeMap::new(),
-        };
-        // Synapse mechanisms visible here (declared or imported): name → (index, parameters).
-        let synapses: Vec<VisibleSynapse> = self.modules[mid as usize]
-            .syms
-            .iter()
-            .filter_map(|(n, s)| match s.0 {
-                Sym::Mech(i) if self.mechs[i].sort == "synapse" => Some((
-                    n.clone(),
-                    i,
-                    self.mechs[i]
-                        .params
-                        .iter()
-                        .map(|x| (x.0.clone(), x.1))
-                        .collect(),
-                )),
-                _ => None,
-            })
-            .collect();
-        // The visible synapse mechanisms that draw their own release.
-        let stochastic: Vec<usize> = synapses
-            .iter()
-            .map(|x| x.1)
-            .filter(|&i| mech_draws(&self.mechs[i].model))
-            .collect();
-        let mut used_synapses: Vec<(String, usize)> = Vec::new();
-        let mut seen: HashMap<String, Span> = HashMap::new();
-        let mut anatomy_span: Option<Span> = None;
-        let mut dynamic_span: Option<Span> = None;
-        // Receptors by name, and whether each draws its own release.
-        let mut receptor_draws: Vec<(String, bool)> = Vec::new();
-        let mut placement_fields: Vec<(String, Span)> = Vec::new();
+        let synapses = self.visible_synapses(mid);
+        let mut pop = PopParts::new(pname);
         for entry in &b.entries {
-            if let Some(dup) = dup_check(entry, &mut seen) {
+            if let Some(dup) = dup_check(entry, &mut pop.seen) {
                 diags.push(dup);
                 continue;
             }
             let mut scope = self.scope(mid);
             let mut ev = Evaluator {
-                diags,
+                diags: &mut *diags,
                 base_dir: base.to_path_buf(),
             };
             match entry {
-                Entry::Field(f) => {
-                    let n = f.name.name.as_str();
-                    if n == "location" {
-                        // Region names as in neuron blocks (`apical_dendrite`, …).
-                        scope.locals = region_locals();
-                    }
-                    let v = ev.eval(&f.value, &mut scope);
-                    let v = match n {
-                        "location" => {
-                            spans.location = Some(f.value.span);
-                            placement_fields.push((n.to_string(), f.name.span));
-                            location_value(&mut ev, v, f.value.span)
-                        }
-                        "distance" => {
-                            spans.distance = Some(f.value.span);
-                            placement_fields.push((n.to_string(), f.name.span));
-                            distance_value(&mut ev, v, f.value.span)
-                        }
-                        "cells" => want_count(&mut ev, v, f.value.span, "cells", 1),
-                        "synapses" => match v {
-                            Val::Obj(ref o) if o.kind == "anatomy" => {
-                                anatomy_span = Some(f.value.span);
-                                v
-                            }
-                            other => want_count(&mut ev, other, f.value.span, "synapses", 0),
-                        },
-                        // `"dynamic"`: every spike is delivered and the receptor decides
-                        // (ISF's stochastic synapses, spec 04 §4.5).
-                        "release_probability" if matches!(&v, Val::Str(x) if x == "dynamic") => {
-                            dynamic_span = Some(f.value.span);
-                            v
-                        }
-                        "release_probability" if matches!(&v, Val::Str(_)) => {
-                            ev.diags.push(
-                                Diagnostic::new(
-                                    Code::E0306,
-                                    "`release_probability` must be \
-                                    a probability or \"dynamic\"",
-                                )
-                                .label(f.value.span, "unknown release rule")
-                                .help(
-                                    "write e.g. `release_probability: 0.6`, or \
-                                         `\"dynamic\"` for receptors that draw their own \
-                                         release (ProbAMPANMDA2, ProbUDFsyn2)",
-                                ),
-                            );
-                            Val::Err
-                        }
-                        "release_probability" => {
-                            let v = ev.expect_dim(v, Dim::ONE, f.value.span, "release_probability");
-                            match v.const_si() {
-                                Some(x) => ev
-                                    .rule(
-                                        f.value.span,
-                                        rules::probability("`release_probability`", x),
-                                    )
-                                    .map_or(Val::Err, |_| v),
-                                None => v,
-                            }
-                        }
-                        "activity" => match v {
-                            Val::Obj(ref o) if builtins::is_activity(o) => v,
-                            Val::Err => v,
-                            other => {
-                                ev.diags.push(
-                                    Diagnostic::new(
-                                        Code::E0306,
-                                        "activity must be an activity generator",
-                                    )
-                                    .label(f.value.span, format!("this is {}", other.type_name()))
-                                    .help(
-                                        "use poisson(interval: …), psth(bins: …, \
-                                    offset: …), spike_times([…]) or a sum of them",
-                                    ),
-                                );
-                                Val::Err
-                            }
-                        },
-                        "delay" => {
-                            let v = ev.expect_dim(v, Dim::TIME, f.value.span, "delay");
-                            match v.const_si() {
-                                Some(x) => ev
-                                    .rule(
-                                        f.value.span,
-                                        rules::non_negative("`delay`", x * 1e3, "ms"),
-                                    )
-                                    .map_or(Val::Err, |_| v),
-                                None => v,
-                            }
-                        }
-                        "cell_type" | "column" => match v {
-                            Val::Str(_) | Val::Err => v,
-                            other => {
-                                ev.diags.push(
-                                    Diagnostic::new(Code::E0306, format!("`{n}` must be a string"))
-                                        .label(
-                                            f.value.span,
-                                            format!("this is {}", other.type_name()),
-                                        ),
-                                );
-                                Val::Err
-                            }
-                        },
-                        "excitatory" => match v {
-                            Val::Bool(Ex::Const(_)) | Val::Err => v,
-                            other => {
-                                ev.diags.push(
-                                    Diagnostic::new(
-                                        Code::E0306,
-                                        "`excitatory` must be true or false",
-                                    )
-                                    .label(f.value.span, format!("this is {}", other.type_name())),
-                                );
-                                Val::Err
-                            }
-                        },
-                        _ => {
-                            ev.diags
-                                .push(decls::POPULATION.unknown_field(n, f.name.span));
-                            Val::Err
-                        }
-                    };
-                    if let Some(l) = lower_val(&v) {
-                        p.fields.insert(n.to_string(), l);
-                    }
-                }
+                Entry::Field(f) => population_field(&mut ev, &mut scope, f, &mut pop),
                 Entry::Block(sb) if sb.head.name == "receptor" => {
-                    let Some(rn) = &sb.name else {
-                        ev.diags.push(
-                            Diagnostic::new(
-                                Code::E0101,
-                                "a receptor block needs the receptor's name",
-                            )
-                            .label(sb.head.span, "write `receptor glutamate { … }`"),
-                        );
-                        continue;
-                    };
-                    let declared = synapses.iter().find(|x| x.0 == rn.name);
-                    let alias: Option<Vec<(String, Dim)>> = receptor_params(&rn.name)
-                        .map(|ps| ps.iter().map(|(n, d)| (n.to_string(), *d)).collect());
-                    let Some(params) = declared.map(|x| x.2.clone()).or(alias) else {
-                        let known: Vec<&str> = crate::network::receptors::names()
-                            .map(|n| -> &str { n })
-                            .chain(synapses.iter().map(|x| x.0.as_str()))
-                            .collect();
-                        let mut d =
-                            Diagnostic::new(Code::E0206, format!("unknown receptor `{}`", rn.name))
-                                .label(rn.span, "not a synapse mechanism");
-                        if let Some(h) = did_you_mean(&rn.name, known.iter().copied()) {
-                            d = d.help(h);
-                        } else {
-                            d = d.note(format!(
-                                "receptors: {} (or a mechanism declared `: synapse`)",
-                                known.join(", ")
-                            ));
-                        }
-                        ev.diags.push(d);
-                        continue;
-                    };
-                    if let Some(x) = declared {
-                        used_synapses.push((x.0.clone(), x.1));
-                    }
-                    let draws = declared.is_some_and(|x| stochastic.contains(&x.1));
-                    receptor_draws.push((rn.name.clone(), draws));
-                    let mut fields = BTreeMap::new();
-                    for f in value_fields(
-                        &sb.body,
-                        "a receptor block has parameter values only",
-                        ev.diags,
-                    ) {
-                        let Some(&(_, dim)) = params.iter().find(|p| p.0 == f.name.name) else {
-                            let mut d = Diagnostic::new(
-                                Code::E0210,
-                                format!(
-                                    "receptor `{}` has no parameter `{}`",
-                                    rn.name, f.name.name
-                                ),
-                            )
-                            .label(f.name.span, "unknown parameter");
-                            if let Some(h) =
-                                did_you_mean(&f.name.name, params.iter().map(|p| p.0.as_str()))
-                            {
-                                d = d.help(h);
-                            } else {
-                                d = d.note(format!(
-                                    "parameters: {}",
-                                    params
-                                        .iter()
-                                        .map(|p| p.0.as_str())
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                ));
-                            }
-                            ev.diags.push(d);
-                            continue;
-                        };
-                        let v = ev.eval(&f.value, &mut scope);
-                        let v = ev.expect_dim(v, dim, f.value.span, &format!("`{}`", f.name.name));
-                        // Weights are conductances ≥ 0, as in a network `.param` file.
-                        let v = match v.const_si() {
-                            Some(x) if f.name.name.starts_with("weight") => ev
-                                .rule(
-                                    f.value.span,
-                                    rules::non_negative(
-                                        &format!("`{}`", f.name.name),
-                                        x * 1e9,
-                                        "nS",
-                                    ),
-                                )
-                                .map_or(Val::Err, |_| v),
-                            _ => v,
-                        };
-                        if let Some(l) = lower_val(&v) {
-                            fields.insert(f.name.name.clone(), l);
-                        }
-                    }
-                    p.receptors.insert(rn.name.clone(), fields);
+                    receptor_block(&mut ev, &mut scope, sb, &synapses, &mut pop)
                 }
-                Entry::Block(sb) => {
-                    let mut d = Diagnostic::new(
+                Entry::Block(sb) => ev.diags.push(
+                    Diagnostic::new(
                         Code::E0403,
                         format!("unknown block `{}` in a population", sb.head.name),
                     )
-                    .label(sb.head.span, "populations contain `receptor` blocks");
-                    d = d.suggest(&sb.head.name, decls::POPULATION.block_names());
-                    ev.diags.push(d);
-                }
+                    .label(sb.head.span, "populations contain `receptor` blocks")
+                    .suggest(&sb.head.name, decls::POPULATION.block_names()),
+                ),
                 other => ev.diags.push(
                     Diagnostic::new(Code::E0401, "unexpected entry in a population").label(
                         other.span(),
@@ -403,8 +154,104 @@ impl Session {
                 ),
             }
         }
-        if let Some(a) = anatomy_span {
-            for (n, at) in &placement_fields {
+        pop.check_between_fields(diags);
+        let mut mechs = Vec::new();
+        for (n, i) in &pop.used_synapses {
+            self.mech_by_name(mid, n);
+            mechs.push(self.mechs[*i].model.clone());
+        }
+        for req in ["cells", "activity"] {
+            if !pop.seen.contains_key(req) {
+                diags.push(
+                    Diagnostic::new(
+                        Code::E0402,
+                        format!("population `{}` has no `{req}`", pname.name),
+                    )
+                    .label(pname.span, format!("add `{req}: …`")),
+                );
+            }
+        }
+        (pop.p, mechs, pop.spans)
+    }
+
+    /// The synapse mechanisms visible in a module (declared or imported).
+    fn visible_synapses(&self, mid: u32) -> Vec<VisibleSynapse> {
+        self.modules[mid as usize]
+            .syms
+            .iter()
+            .filter_map(|(n, s)| match s.0 {
+                Sym::Mech(i) if self.mechs[i].sort == "synapse" => {
+                    let m = &self.mechs[i];
+                    Some(VisibleSynapse {
+                        name: n.clone(),
+                        index: i,
+                        params: m.params.iter().map(|x| (x.0.clone(), x.1)).collect(),
+                        draws: mech_draws(&m.model),
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A synapse mechanism visible in a module, as a receptor block names it.
+struct VisibleSynapse {
+    /// The name it is visible under.
+    name: String,
+    /// Its index in the session's `mechs`.
+    index: usize,
+    /// (name, dimension) of each parameter.
+    params: Vec<(String, Dim)>,
+    /// Whether its event block draws its own release.
+    draws: bool,
+}
+
+/// What a population block says, gathered in one pass over its entries.
+struct PopParts {
+    p: PopulationModel,
+    spans: PlacementSpans,
+    /// Fields and blocks given so far, for duplicates (E0104) and required fields.
+    seen: HashMap<String, Span>,
+    /// Declared synapse mechanisms its receptors use: (name, index in `mechs`).
+    used_synapses: Vec<(String, usize)>,
+    /// Where `synapses: anatomy(…)` and `release_probability: "dynamic"` are written.
+    anatomy_span: Option<Span>,
+    dynamic_span: Option<Span>,
+    /// Receptors by name, and whether each draws its own release.
+    receptor_draws: Vec<(String, bool)>,
+    /// `location` and `distance`, where written.
+    placement_fields: Vec<(String, Span)>,
+}
+
+impl PopParts {
+    fn new(pname: &ast::Ident) -> Self {
+        PopParts {
+            p: PopulationModel {
+                name: pname.name.clone(),
+                fields: BTreeMap::new(),
+                receptors: BTreeMap::new(),
+            },
+            spans: PlacementSpans {
+                population: pname.name.clone(),
+                name: pname.span,
+                location: None,
+                distance: None,
+            },
+            seen: HashMap::new(),
+            used_synapses: Vec::new(),
+            anatomy_span: None,
+            dynamic_span: None,
+            receptor_draws: Vec::new(),
+            placement_fields: Vec::new(),
+        }
+    }
+
+    /// Rules between fields: placement applies to declared synapses only, not to an
+    /// anatomy (E0401); release `"dynamic"` needs a receptor that draws (E0214).
+    fn check_between_fields(&self, diags: &mut Vec<Diagnostic>) {
+        if let Some(a) = self.anatomy_span {
+            for (n, at) in &self.placement_fields {
                 diags.push(
                     Diagnostic::new(
                         Code::E0401,
@@ -419,16 +266,16 @@ impl Session {
                 );
             }
         }
-        if let Some(at) = dynamic_span
-            && !receptor_draws.iter().any(|r| r.1)
+        if let Some(at) = self.dynamic_span
+            && !self.receptor_draws.iter().any(|r| r.1)
         {
-            let names: Vec<&str> = receptor_draws.iter().map(|r| r.0.as_str()).collect();
+            let names: Vec<&str> = self.receptor_draws.iter().map(|r| r.0.as_str()).collect();
             let mut d = Diagnostic::new(
                 Code::E0214,
                 format!(
                     "population `{}`: release \"dynamic\" needs \
                         a receptor that draws its own release",
-                    p.name
+                    self.p.name
                 ),
             )
             .label(
@@ -447,22 +294,147 @@ impl Session {
             }
             diags.push(d);
         }
-        let mut mechs = Vec::new();
-        for (n, i) in used_synapses {
-            self.mech_by_name(mid, &n);
-            mechs.push(self.mechs[i].model.clone());
-        }
-        for req in ["cells", "activity"] {
-            if !seen.contains_key(req) {
-                diags.push(
-                    Diagnostic::new(
-                        Code::E0402,
-                        format!("population `{}` has no `{req}`", pname.name),
-                    )
-                    .label(pname.span, format!("add `{req}: …`")),
-                );
-            }
-        }
-        (p, mechs, spans)
     }
+}
+
+/// One `name: value` field of a population: placement (`location`, `distance`), an anatomy
+/// or a count of `synapses`, a release rule, activity; the rest is checked by the schema.
+fn population_field(ev: &mut Evaluator, scope: &mut Scope, f: &ast::Field, pop: &mut PopParts) {
+    let n = f.name.name.as_str();
+    if n == "location" {
+        // Region names as in neuron blocks (`apical_dendrite`, …).
+        scope.locals = region_locals();
+    }
+    let v = ev.eval(&f.value, scope);
+    let span = f.value.span;
+    let v = match n {
+        "location" => {
+            pop.spans.location = Some(span);
+            pop.placement_fields.push((n.to_string(), f.name.span));
+            location_value(ev, v, span)
+        }
+        "distance" => {
+            pop.spans.distance = Some(span);
+            pop.placement_fields.push((n.to_string(), f.name.span));
+            distance_value(ev, v, span)
+        }
+        "synapses" if matches!(&v, Val::Obj(o) if o.kind == "anatomy") => {
+            pop.anatomy_span = Some(span);
+            v
+        }
+        // `"dynamic"`: every spike is delivered and the receptor decides (ISF's stochastic
+        // synapses, spec 04 §4.5).
+        "release_probability" if matches!(&v, Val::Str(x) if x == "dynamic") => {
+            pop.dynamic_span = Some(span);
+            v
+        }
+        "release_probability" if matches!(&v, Val::Str(_)) => {
+            ev.diags.push(
+                Diagnostic::new(
+                    Code::E0306,
+                    "`release_probability` must be a probability or \"dynamic\"",
+                )
+                .label(span, "unknown release rule")
+                .help(
+                    "write e.g. `release_probability: 0.6`, or `\"dynamic\"` for receptors \
+                     that draw their own release (ProbAMPANMDA2, ProbUDFsyn2)",
+                ),
+            );
+            Val::Err
+        }
+        "activity" => match v {
+            Val::Obj(ref o) if builtins::is_activity(o) => v,
+            Val::Err => v,
+            other => {
+                ev.diags.push(
+                    Diagnostic::new(Code::E0306, "activity must be an activity generator")
+                        .label(span, format!("this is {}", other.type_name()))
+                        .help(
+                            "use poisson(interval: …), psth(bins: …, offset: …), \
+                             spike_times([…]) or a sum of them",
+                        ),
+                );
+                Val::Err
+            }
+        },
+        _ => schema_field(ev, &decls::POPULATION, f, v),
+    };
+    if let Some(l) = lower_val(&v) {
+        pop.p.fields.insert(n.to_string(), l);
+    }
+}
+
+/// A `receptor NAME { PARAM: … }` block: a visible synapse mechanism or a known receptor
+/// (E0206), whose parameters it sets (E0210) in their dimensions; weights are
+/// conductances ≥ 0, as in a network `.param` file.
+fn receptor_block(
+    ev: &mut Evaluator,
+    scope: &mut Scope,
+    sb: &ast::SubBlock,
+    synapses: &[VisibleSynapse],
+    pop: &mut PopParts,
+) {
+    let Some(rn) = &sb.name else {
+        ev.diags.push(
+            Diagnostic::new(Code::E0101, "a receptor block needs the receptor's name")
+                .label(sb.head.span, "write `receptor glutamate { … }`"),
+        );
+        return;
+    };
+    let declared = synapses.iter().find(|x| x.name == rn.name);
+    let alias: Option<Vec<(String, Dim)>> =
+        receptor_params(&rn.name).map(|ps| ps.iter().map(|(n, d)| (n.to_string(), *d)).collect());
+    let Some(params) = declared.map(|x| x.params.clone()).or(alias) else {
+        let known = crate::network::receptors::names()
+            .map(|n| -> &str { n })
+            .chain(synapses.iter().map(|x| x.name.as_str()));
+        ev.diags.push(
+            Diagnostic::new(Code::E0206, format!("unknown receptor `{}`", rn.name))
+                .label(rn.span, "not a synapse mechanism")
+                .suggest_or_list(&rn.name, known, |all| {
+                    format!("receptors: {all} (or a mechanism declared `: synapse`)")
+                }),
+        );
+        return;
+    };
+    if let Some(x) = declared {
+        pop.used_synapses.push((x.name.clone(), x.index));
+    }
+    let draws = declared.is_some_and(|x| x.draws);
+    pop.receptor_draws.push((rn.name.clone(), draws));
+    let mut fields = BTreeMap::new();
+    for f in value_fields(
+        &sb.body,
+        "a receptor block has parameter values only",
+        ev.diags,
+    ) {
+        let Some(&(_, dim)) = params.iter().find(|p| p.0 == f.name.name) else {
+            ev.diags.push(
+                Diagnostic::new(
+                    Code::E0210,
+                    format!("receptor `{}` has no parameter `{}`", rn.name, f.name.name),
+                )
+                .label(f.name.span, "unknown parameter")
+                .suggest_or_list(
+                    &f.name.name,
+                    params.iter().map(|p| p.0.as_str()),
+                    |all| format!("parameters: {all}"),
+                ),
+            );
+            continue;
+        };
+        let what = format!("`{}`", f.name.name);
+        let v = ev.eval(&f.value, scope);
+        let v = ev.expect_dim(v, dim, f.value.span, &what);
+        let v = match v.const_si() {
+            Some(x) if f.name.name.starts_with("weight") => ev
+                .rule(f.value.span, rules::non_negative(&what, x * 1e9, "nS"))
+                .map_or(Val::Err, |_| v),
+            _ => v,
+        };
+        if let Some(l) = lower_val(&v) {
+            fields.insert(f.name.name.clone(), l);
+        }
+    }
+    pop.p.receptors.insert(rn.name.clone(), fields);
 }

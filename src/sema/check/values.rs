@@ -292,25 +292,96 @@ pub(super) fn replay_source(
     }
 }
 
-/// A count (`cells`, `synapses`): a dimensionless constant checked by [`rules::count`]
-/// (E0407, as in a network `.param` file); anything else has the wrong type (E0306).
-pub(super) fn want_count(ev: &mut Evaluator, v: Val, span: Span, what: &str, min: u32) -> Val {
-    match &v {
-        Val::Q {
-            dim,
-            ex: Ex::Const(x),
-            ..
-        } if dim.is_one() => ev
-            .rule(span, rules::count(&format!("`{what}`"), *x, min))
-            .map_or(Val::Err, |_| v),
-        Val::Err => v,
-        other => {
+/// Check a field's value against its schema ([`decls::Field::kind`], [`decls::Field::rule`]):
+/// first the type (E0306) or dimension (E0301), then the rule, with its one code from
+/// [`rules`] (E0314 positivity and ranges, E0407 whole numbers). A rule applies to a constant
+/// value, shown in its dimension's canonical unit. A [`decls::Kind::Custom`] field is
+/// returned unchanged: the checker's own code for that field checks it.
+pub(super) fn schema_value(ev: &mut Evaluator, field: &decls::Field, v: Val, span: Span) -> Val {
+    use decls::Kind;
+    let what = format!("`{}`", field.name);
+    let v = match (field.kind, v) {
+        (Kind::Custom, v) | (_, v @ Val::Err) => return v,
+        (Kind::Quantity(dim), v) => ev.expect_dim(v, dim, span, &what),
+        (
+            Kind::Number,
+            v @ Val::Q {
+                dim,
+                ex: Ex::Const(_),
+                ..
+            },
+        ) if dim.is_one() => v,
+        (Kind::Str, v @ Val::Str(_)) | (Kind::Bool, v @ Val::Bool(Ex::Const(_))) => v,
+        (Kind::OneOf(options), Val::Str(s)) if options.contains(&s.as_str()) => Val::Str(s),
+        (kind, other) => {
+            let label = match (kind, &other) {
+                (Kind::OneOf(_), Val::Str(s)) => format!("\"{s}\" is not one of them"),
+                _ => format!("this is {}", describe_val(&other)),
+            };
             ev.diags.push(
-                Diagnostic::new(Code::E0306, format!("`{what}` must be a whole number"))
-                    .label(span, format!("this is {}", describe_val(other))),
+                Diagnostic::new(Code::E0306, format!("{what} must be {}", kind_noun(kind)))
+                    .label(span, label),
             );
+            return Val::Err;
+        }
+    };
+    let Some(si) = v.const_si() else {
+        return v;
+    };
+    let (x, unit) = match field.kind {
+        Kind::Quantity(dim) if !dim.is_one() => {
+            let (scale, unit) = units::canonical_scale(dim);
+            (si * (1.0 / scale), unit)
+        }
+        _ => (si, String::new()),
+    };
+    let r = match field.rule {
+        decls::Rule::None => Ok(()),
+        decls::Rule::Positive if field.kind == Kind::Quantity(Dim::TIME) => {
+            rules::positive_duration(&what, x).map(drop)
+        }
+        decls::Rule::Positive => rules::positive(&what, x, &unit).map(drop),
+        decls::Rule::NonNegative => rules::non_negative(&what, x, &unit).map(drop),
+        decls::Rule::Probability => rules::probability(&what, x).map(drop),
+        decls::Rule::Whole(min) => rules::count(&what, x, min).map(drop),
+        decls::Rule::Integer => rules::whole(&what, x).map(drop),
+        decls::Rule::AtLeast(min) => rules::whole_at_least(&what, x, min).map(drop),
+    };
+    ev.rule(span, r).map_or(Val::Err, |()| v)
+}
+
+/// A field of a `schema` block: its value checked by [`schema_value`], or E0401 (with "did
+/// you mean") and [`Val::Err`] when the schema has no such field.
+pub(super) fn schema_field(
+    ev: &mut Evaluator,
+    schema: &decls::DeclSchema,
+    f: &ast::Field,
+    v: Val,
+) -> Val {
+    match schema.field(&f.name.name) {
+        Some(field) => schema_value(ev, field, v, f.value.span),
+        None => {
+            ev.diags
+                .push(schema.unknown_field(&f.name.name, f.name.span));
             Val::Err
         }
+    }
+}
+
+/// What a value of `kind` is, for E0306 messages: "a whole number", `"step" or "epsp"`.
+fn kind_noun(kind: decls::Kind) -> String {
+    use decls::Kind;
+    match kind {
+        Kind::Number => "a whole number".into(),
+        Kind::Str => "a string".into(),
+        Kind::Bool => "true or false".into(),
+        Kind::OneOf(options) => options
+            .iter()
+            .map(|o| format!("\"{o}\""))
+            .collect::<Vec<_>>()
+            .join(" or "),
+        Kind::Quantity(dim) => format!("a quantity [{}]", dim.si_string()),
+        Kind::Custom => "a valid value".into(),
     }
 }
 
