@@ -68,7 +68,9 @@ fn conformance_cell_runs_native_and_bit_identical() {
             );
         }
     }
-    let Some(mut bytecode) = s1_cell() else { return };
+    let Some(mut bytecode) = s1_cell() else {
+        return;
+    };
     for m in bytecode.mechanisms_mut() {
         m.set_native(false);
         assert_eq!(m.native_kernels(), [None, None]);
@@ -79,13 +81,20 @@ fn conformance_cell_runs_native_and_bit_identical() {
     for cell in [&mut native, &mut bytecode] {
         cell.add_iclamp(0, 0.5, 5.0, 50.0, 1.9).expect("iclamp");
         let t = cell.tree();
-        let probes = [t.node_at(0, 0.5), t.segment_node(38, 32), t.segment_node(20, 0)];
+        let probes = [
+            t.node_at(0, 0.5),
+            t.segment_node(38, 32),
+            t.segment_node(20, 0),
+        ];
         traces.push(cell.run(steps, &probes).expect("run"));
     }
     let spikes = (1..traces[0].n_samples())
         .filter(|&k| traces[0].v_mv(k - 1, 0) < 0.0 && traces[0].v_mv(k, 0) >= 0.0)
         .count();
-    assert!(spikes >= 2, "{spikes} spikes: the test should exercise spiking");
+    assert!(
+        spikes >= 2,
+        "{spikes} spikes: the test should exercise spiking"
+    );
     for k in 0..traces[0].n_samples() {
         for p in 0..3 {
             let (a, b) = (traces[0].v_mv(k, p), traces[1].v_mv(k, p));

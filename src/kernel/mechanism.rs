@@ -601,13 +601,19 @@ impl CompiledMech {
     /// The per-step programs, `("currents", …)` and `("states", …)` (the native-kernel
     /// generator's input).
     pub fn hot_programs(&self) -> [(&'static str, &Program); 2] {
-        [("currents", &self.current.prog), ("states", &self.state.prog)]
+        [
+            ("currents", &self.current.prog),
+            ("states", &self.state.prog),
+        ]
     }
 
     /// Names of the native kernels running the currents and the state update (`None` where
     /// the bytecode runs).
     pub fn native_kernels(&self) -> [Option<&'static str>; 2] {
-        [self.current.prog.native_name(), self.state.prog.native_name()]
+        [
+            self.current.prog.native_name(),
+            self.state.prog.native_name(),
+        ]
     }
 
     /// Use the native kernels where available (`true`, the default) or the bytecode only

@@ -334,7 +334,14 @@ impl Program {
         self.run_bytecode(cols, n_inst, tmp, start, len);
     }
 
-    fn run_bytecode(&self, cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    fn run_bytecode(
+        &self,
+        cols: &mut [f64],
+        n_inst: usize,
+        tmp: &mut [f64],
+        start: usize,
+        len: usize,
+    ) {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx512f") {

@@ -281,7 +281,11 @@ fn expr(op: Op, a: &[String], mdt: Option<u32>) -> String {
 /// `epsp`, checked.
 pub fn stdlib_mechanisms() -> Result<Vec<MechModel>, String> {
     let mut out = Vec::new();
-    for module in [&["channels", "hay2011"][..], &["channels", "isf_extra"], &["stimuli"]] {
+    for module in [
+        &["channels", "hay2011"][..],
+        &["channels", "isf_extra"],
+        &["stimuli"],
+    ] {
         let (file, text) = crate::stdlib::module(module)
             .ok_or_else(|| format!("stdlib module std.{} is missing", module.join(".")))?;
         let checked = crate::sema::check_text(&file, text, std::path::Path::new("."));

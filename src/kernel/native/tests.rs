@@ -166,7 +166,10 @@ fn kernels_serve_every_step_and_temperature_but_not_a_changed_mechanism() {
     );
     let cm = compile_config(&changed, &[]).expect("compile");
     assert_eq!(cm.native_kernels()[0], None, "changed currents run native");
-    assert!(cm.native_kernels()[1].is_some(), "unchanged states lost native");
+    assert!(
+        cm.native_kernels()[1].is_some(),
+        "unchanged states lost native"
+    );
 }
 
 use crate::kernel::CompiledMech;
