@@ -2,7 +2,7 @@
 //! `ISF_REGEN_NATIVE=1 cargo test --release --test native_kernels`.
 //! One fused kernel per program shape of the standard library's mechanisms.
 
-#![allow(clippy::too_many_arguments, clippy::needless_range_loop, clippy::erasing_op, clippy::identity_op, unused_parens)]
+#![allow(clippy::too_many_arguments, clippy::needless_range_loop, clippy::erasing_op, clippy::identity_op, clippy::single_range_in_vec_init, clippy::eq_op, unused_parens)]
 
 use super::{Entry, Isa};
 use crate::kernel::program::CHUNK;
