@@ -578,6 +578,11 @@ impl ActiveCell {
         &self.mechs
     }
 
+    /// The compiled mechanisms, writable (e.g. to switch their native kernels off).
+    pub fn mechanisms_mut(&mut self) -> &mut [CompiledMech] {
+        &mut self.mechs
+    }
+
     /// The ions (reversal potentials, concentrations, current totals per node).
     pub fn ions(&self) -> &[IonPool] {
         &self.ions

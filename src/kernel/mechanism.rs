@@ -514,8 +514,13 @@ impl CompiledMech {
             prog: Program::compile_with(&dag, &input_slot, &hoisted, outs, reserved),
             gathers: gathers_for(&dag, &outs.iter().map(|o| o.0).collect::<Vec<_>>()),
         };
-        let current = compile(&outs, next);
-        let state = compile(&s_outs, n_gather);
+        let mut current = compile(&outs, next);
+        let mut state = compile(&s_outs, n_gather);
+        // The per-step programs run as fused native kernels where one was generated for their
+        // exact shape (the standard library's mechanisms); initialisation runs once and keeps
+        // the bytecode.
+        current.prog.attach_native();
+        state.prog.attach_native();
         let init = compile(&i_outs, n_gather);
 
         // States that are ion concentrations written by this mechanism.
@@ -602,6 +607,36 @@ impl CompiledMech {
             self.state.prog.listing(),
             self.init.prog.listing()
         )
+    }
+
+    /// The per-step programs, `("currents", …)` and `("states", …)` (the native-kernel
+    /// generator's input).
+    pub fn hot_programs(&self) -> [(&'static str, &Program); 2] {
+        [
+            ("currents", &self.current.prog),
+            ("states", &self.state.prog),
+        ]
+    }
+
+    /// Names of the native kernels running the currents and the state update (`None` where
+    /// the bytecode runs).
+    pub fn native_kernels(&self) -> [Option<&'static str>; 2] {
+        [
+            self.current.prog.native_name(),
+            self.state.prog.native_name(),
+        ]
+    }
+
+    /// Use the native kernels where available (`true`, the default) or the bytecode only
+    /// (results are bit-identical; for tests and comparisons).
+    pub fn set_native(&mut self, on: bool) {
+        for p in [&mut self.current.prog, &mut self.state.prog] {
+            if on {
+                p.attach_native();
+            } else {
+                p.detach_native();
+            }
+        }
     }
 
     /// Number of instances.

@@ -35,7 +35,7 @@ pub enum Slot {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Ins {
+pub(crate) enum Ins {
     /// `dst ← op(args)`. The destination is a temporary, or the output column itself when
     /// no later instruction reads that column; it may then be the first operand (an in-place
     /// update such as a gate's `x ← x + …`, see [`in_place`]) but never another one.
@@ -62,6 +62,12 @@ enum Ins {
 pub struct Program {
     code: Vec<Ins>,
     n_tmp: u32,
+    /// Temporaries `0..n_reserved` belong to the caller (gathered inputs, outputs); the others
+    /// are scratch.
+    n_reserved: u32,
+    /// The fused native kernel of this exact program, where one was generated for it (see
+    /// [`super::native`]); it then runs instead of the bytecode, with bit-identical results.
+    native: Option<super::native::Native>,
 }
 
 impl Program {
@@ -228,7 +234,40 @@ impl Program {
                 code.push(Ins::Store { dst, src });
             }
         }
-        Program { code, n_tmp }
+        Program {
+            code,
+            n_tmp,
+            n_reserved,
+            native: None,
+        }
+    }
+
+    /// The instructions (for the native-kernel generator and fingerprint).
+    pub(crate) fn code(&self) -> &[Ins] {
+        &self.code
+    }
+
+    /// Number of temporaries reserved by the caller (gathered inputs and outputs).
+    pub(crate) fn n_reserved(&self) -> u32 {
+        self.n_reserved
+    }
+
+    /// Select the generated native kernel whose fingerprint matches this program, if any
+    /// (and unless `ISF_KERNEL=bytecode`); returns whether one was attached. A program that
+    /// differs in any instruction or operand (a modified or user mechanism) keeps the bytecode.
+    pub fn attach_native(&mut self) -> bool {
+        self.native = super::native::Native::select(self);
+        self.native.is_some()
+    }
+
+    /// Drop the native kernel (the bytecode runs).
+    pub fn detach_native(&mut self) {
+        self.native = None;
+    }
+
+    /// Name of the attached native kernel, if any.
+    pub fn native_name(&self) -> Option<&'static str> {
+        self.native.as_ref().map(|n| n.name())
     }
 
     /// Number of temporaries the program needs (reserved ones included).
@@ -270,6 +309,39 @@ impl Program {
         if len == 0 {
             return;
         }
+        if let Some(nat) = &self.native {
+            nat.run(cols, n_inst, tmp, start, len);
+            return;
+        }
+        self.run_bytecode(cols, n_inst, tmp, start, len);
+    }
+
+    /// [`Program::run_chunk`] with the bytecode interpreter even where a native kernel is
+    /// attached (the reference the native kernels are tested against).
+    pub fn run_chunk_bytecode(
+        &self,
+        cols: &mut [f64],
+        n_inst: usize,
+        tmp: &mut [f64],
+        start: usize,
+        len: usize,
+    ) {
+        assert!(len <= CHUNK && start + len <= n_inst);
+        assert!(tmp.len() >= self.n_tmp as usize * CHUNK);
+        if len == 0 {
+            return;
+        }
+        self.run_bytecode(cols, n_inst, tmp, start, len);
+    }
+
+    fn run_bytecode(
+        &self,
+        cols: &mut [f64],
+        n_inst: usize,
+        tmp: &mut [f64],
+        start: usize,
+        len: usize,
+    ) {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx512f") {

@@ -21,3 +21,4 @@ mod stochastic_synapses;
 mod synapse_language;
 mod synapse_s4;
 mod lanes;
+mod native_kernels;
