@@ -219,6 +219,17 @@ pub fn temp_path(dir: &Path, hint: &str) -> PathBuf {
 /// one. A file replaced keeps its permissions (`isf fmt` must not make a script
 /// unexecutable). On error the temporary file is removed and `path` is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_after(path, bytes, &[])
+}
+
+/// [`write_atomic`] for a file that publishes others: `written` (already written, still
+/// open, e.g. the chunk files a store manifest lists) are made durable together with the
+/// new file's bytes before the rename, so that once `path` is visible under its name after a
+/// crash, everything it refers to is there too. All the files are fsynced at once (one
+/// thread per group of files): a journaling filesystem commits concurrent fsyncs together,
+/// so a manifest and its chunks cost about one commit and one directory sync instead of a
+/// commit and a directory sync per file.
+pub fn write_atomic_after(path: &Path, bytes: &[u8], written: &[File]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -231,7 +242,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         if let Ok(old) = fs::metadata(path) {
             f.set_permissions(old.permissions())?;
         }
-        f.sync_all()?;
+        sync_together(&f, written)?;
         drop(f);
         fs::rename(&tmp, path)?;
         sync_dir(dir)
@@ -240,6 +251,35 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// fsync `first` and every file of `rest` concurrently (at most four threads besides the
+/// caller's); the first error wins. Where a thread cannot be started, its files are synced
+/// on the caller's thread.
+fn sync_together(first: &File, rest: &[File]) -> std::io::Result<()> {
+    if rest.is_empty() {
+        return first.sync_all();
+    }
+    let per = rest.len().div_ceil(4);
+    std::thread::scope(|s| {
+        let mut results = Vec::new();
+        let mut handles = Vec::new();
+        for group in rest.chunks(per) {
+            let job = move || group.iter().try_for_each(File::sync_all);
+            match std::thread::Builder::new().spawn_scoped(s, job) {
+                Ok(h) => handles.push(h),
+                Err(_) => results.push(job()),
+            }
+        }
+        results.push(first.sync_all());
+        for h in handles {
+            results.push(
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked"))),
+            );
+        }
+        results.into_iter().collect::<std::io::Result<()>>()
+    })
 }
 
 /// fsync a directory so a rename inside it is durable (a no-op where directories cannot be

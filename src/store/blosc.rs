@@ -76,10 +76,31 @@ pub fn compress(
     shuffle: Shuffle,
     typesize: usize,
 ) -> Option<Vec<u8>> {
-    if src.len() > MAX_BUFFER {
+    let mut dest = vec![0u8; max_compressed(src.len())];
+    let n = compress_into(src, &mut dest, codec, clevel, shuffle, typesize)?;
+    dest.truncate(n);
+    Some(dest)
+}
+
+/// Room c-blosc needs to always succeed on `len` bytes of input.
+pub fn max_compressed(len: usize) -> usize {
+    len + OVERHEAD
+}
+
+/// [`compress`] into `dest`, which must hold at least [`max_compressed`]`(src.len())` bytes
+/// (so that the caller can put a header in front without copying the compressed frame);
+/// returns the frame's length.
+pub fn compress_into(
+    src: &[u8],
+    dest: &mut [u8],
+    codec: Codec,
+    clevel: u8,
+    shuffle: Shuffle,
+    typesize: usize,
+) -> Option<usize> {
+    if src.len() > MAX_BUFFER || dest.len() < max_compressed(src.len()) {
         return None;
     }
-    let mut dest = vec![0u8; src.len() + OVERHEAD];
     // SAFETY: `src` and `dest` are valid, non-overlapping buffers of the lengths passed, and
     // `dest` has the `nbytes + BLOSC_MAX_OVERHEAD` bytes c-blosc needs to always succeed.
     let n = unsafe {
@@ -99,11 +120,7 @@ pub fn compress(
             1,
         )
     };
-    if n <= 0 {
-        return None;
-    }
-    dest.truncate(n as usize);
-    Some(dest)
+    (n > 0).then_some(n as usize)
 }
 
 /// Decompress a blosc buffer; `Err` says what is wrong with it.

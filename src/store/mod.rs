@@ -11,12 +11,24 @@
 //! <store>/<sub>/key.isfd           kind "store"; its child keys are directories beside it
 //! ```
 //!
-//! Readers need no locks: every file is written to a temporary name (leading `.`) in its
-//! final directory, fsynced and renamed. A key exists once its `key.isfd` exists; a table grows
-//! by writing a new chunk and then atomically replacing the manifest that lists the chunks. So
-//! readers running beside a writer see each key either as before or as after a write, and a
-//! crash leaves at most stray temporary files, which readers ignore and [`Store::fix`] (or the
-//! next write to that directory) removes. Writers take the store's lock
+//! Readers need no locks. A key exists once its `key.isfd` exists, and a key's entry (the
+//! manifest of a table) is the only file ever replaced: it is written to a temporary name
+//! (leading `.`) in its final directory and renamed over the old one. Chunk files are
+//! written once under fresh names (a name is never reused) and are read only through a
+//! manifest that lists them. A write of a key is one commit:
+//!
+//! 1. write every new chunk file (under its final name) and the new entry (under a
+//!    temporary name);
+//! 2. make them all durable at once — one concurrent fsync of all the files, which a
+//!    journaling filesystem serves with one commit, not one per file;
+//! 3. rename the entry into place and fsync the directory: the publication, atomic.
+//!
+//! **Invariant: a published entry never refers to anything that is not durable, and a
+//! result once reported written survives a crash.** Readers running beside a writer see
+//! each key either as before or as after a write; a crash before step 3 leaves the key as
+//! it was plus files no manifest lists (temporary entries, unlisted chunks), which readers
+//! never open and [`Store::fix`] (or the next write to that directory) removes; a failed
+//! write removes its own chunks at once. Writers take the store's lock
 //! ([`Store::create_locked`], [`lock`]): one writing process per store; several processes write
 //! separate shard stores and [`Store::merge`] them.
 
@@ -86,7 +98,9 @@ impl Kind {
 /// How payload files are compressed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct WriteOptions {
-    /// Compressor inside the blosc frame.
+    /// Compressor inside the blosc frame of large value entries and of large chunks of
+    /// decimal-encoded or integer columns (chunks of raw doubles, quantised chunks and
+    /// manifests use the settings measured best for them, see `payload_codec`).
     pub codec: Codec,
     /// Compression level 0–9 (for zstd, c-blosc uses zstd level `2·clevel − 1`, 22 at 9).
     pub clevel: u8,
@@ -127,18 +141,93 @@ impl Default for WriteOptions {
 /// listing and verifying stores of 100,000 small keys. Larger documents amortise it.
 const SMALL_DOC: usize = 64 << 10;
 
-/// Codec, shuffle and item size for a payload document of `len` bytes.
-fn payload_codec(opts: &WriteOptions, kind: FileKind, len: usize) -> (Codec, Shuffle, usize) {
-    let codec = if len <= SMALL_DOC {
-        Codec::Lz4
-    } else {
-        opts.codec
-    };
+/// What a payload document holds, which decides how a large one is compressed
+/// ([`payload_codec`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Content {
+    /// An entry holding a value, a sub-store or a folder: mostly text.
+    Value,
+    /// An entry holding a table's manifest: schema and attributes (often a column's labels,
+    /// such as a trace's sample times, as msgpack floats).
+    Manifest,
+    /// A chunk mostly of raw doubles (full-precision simulator output).
+    Floats,
+    /// A chunk mostly of integers: decimal-encoded floats, `i64` columns, offsets.
+    Integers,
+    /// A chunk holding a column stored to a declared precision (integer multiples of the
+    /// step, as differences along each row).
+    Quantised,
+}
+
+/// Codec, level, shuffle and item size for a payload document of `len` bytes holding
+/// `content`, set by the measurements on the 20 S4 soma traces in `benches/precision.rs`
+/// (`ISF_PRECISION_CODECS=1` prints the whole table):
+///
+/// * up to [`SMALL_DOC`]: lz4 (see there);
+/// * raw doubles: lz4 level 9, byte shuffle. The low mantissa bits are noise that no
+///   entropy coder removes: 1.38× against zstd level 5's 1.40×, at ten times the speed;
+/// * quantised columns: zstd level 1 (c-blosc `clevel` 1), bit shuffle: 12.6× smaller than
+///   raw at 1 µV against 13.3× at level 5, about three times faster to encode;
+/// * manifests: zstd level 1 (the same size as level 5 on a trace's 12,001 sample times,
+///   ten times faster);
+/// * values and integer chunks: [`WriteOptions`] (zstd level 5, bit shuffle for chunks).
+///   These are the encodings the committed golden stores pin byte for byte
+///   (`tests/store/golden.rs`), so their settings stay as they were.
+///
+/// Readers need none of this: the blosc header names the codec of every frame.
+fn payload_codec(opts: &WriteOptions, content: Content, len: usize) -> (Codec, u8, Shuffle, usize) {
     // An entry is mostly text (metadata, the script); shuffling 8-byte lanes of text only
-    // hurts. Chunks are mostly 8-byte numbers.
-    match kind {
-        FileKind::Entry => (codec, Shuffle::Byte, 1),
-        FileKind::Chunk => (codec, opts.shuffle, 8),
+    // hurts. Chunks are mostly 8-byte numbers. Small documents keep the settings the golden
+    // stores pin (lz4, the configured shuffle for chunks).
+    if len <= SMALL_DOC {
+        return match content {
+            Content::Value | Content::Manifest => (Codec::Lz4, opts.clevel, Shuffle::Byte, 1),
+            _ => (Codec::Lz4, opts.clevel, opts.shuffle, 8),
+        };
+    }
+    let (shuffle, typesize) = match content {
+        Content::Value | Content::Manifest => (Shuffle::Byte, 1),
+        Content::Floats => (Shuffle::Byte, 8),
+        Content::Integers => (opts.shuffle, 8),
+        Content::Quantised => (Shuffle::Bit, 8),
+    };
+    let (codec, clevel) = match content {
+        Content::Floats => (Codec::Lz4, 9),
+        Content::Quantised | Content::Manifest => (Codec::Zstd, 1),
+        Content::Value | Content::Integers => (opts.codec, opts.clevel),
+    };
+    (codec, clevel, shuffle, typesize)
+}
+
+/// What the numbers of a chunk document mostly are: quantised as soon as one column holds
+/// a declared precision's multiples; raw doubles when they are at least half of the bytes.
+fn chunk_content(
+    doc: &table::ChunkDoc,
+    schema: &[ColumnSpec],
+    quanta: &[Option<table::Quantum>],
+) -> Content {
+    use table::ColumnData;
+    let (mut floats, mut other) = (0usize, 0usize);
+    for (i, (c, spec)) in doc.columns.iter().zip(schema).enumerate() {
+        let ColumnData::Bin(b) = &c.data else {
+            continue;
+        };
+        if c.enc.is_some() && c.enc.as_deref() != Some("f64") {
+            if quanta.get(i).is_some_and(Option::is_some) {
+                return Content::Quantised;
+            }
+            other += b.len();
+        } else if matches!(spec.dtype, DType::I64) {
+            other += b.len();
+        } else {
+            floats += b.len();
+        }
+        other += c.offsets.as_ref().map_or(0, |o| o.len());
+    }
+    if floats > 0 && floats >= other {
+        Content::Floats
+    } else {
+        Content::Integers
     }
 }
 
@@ -571,6 +660,18 @@ impl Store {
     }
 
     fn write_entry(&self, dir: &Path, key: &str, entry: &Entry) -> Result<()> {
+        self.write_entry_after(dir, key, entry, &[])
+    }
+
+    /// Publish `entry` once the `chunks` it lists (written, open, not yet durable) are
+    /// durable: the commit of a table write (see the module doc for the invariant).
+    fn write_entry_after(
+        &self,
+        dir: &Path,
+        key: &str,
+        entry: &Entry,
+        chunks: &[fs::File],
+    ) -> Result<()> {
         // Only an entry holding inline chunks needs version 2; everything else stays
         // readable by a version-1 reader.
         let inline = entry
@@ -578,30 +679,33 @@ impl Store {
             .as_ref()
             .is_some_and(|t| t.chunks.iter().any(|c| c.inline.is_some()));
         let version = if inline { 2 } else { frame::V1 };
-        self.write_payload(&dir.join(ENTRY), key, FileKind::Entry, version, entry)
+        let path = dir.join(ENTRY);
+        let content = match entry.kind {
+            Kind::Table => Content::Manifest,
+            _ => Content::Value,
+        };
+        let bytes = self.encode_payload(key, FileKind::Entry, content, version, entry, 0)?;
+        frame::write_atomic_after(&path, &bytes, chunks)
+            .map_err(|e| StoreError::io(Some(key), &path, &e))
     }
 
-    fn write_payload<T: Serialize>(
+    /// A payload file's bytes: the msgpack document of `doc`, compressed and framed.
+    /// `size_hint`: the document's expected length, so that a large one is serialised into
+    /// one buffer instead of a growing one copied at every doubling.
+    fn encode_payload<T: Serialize>(
         &self,
-        path: &Path,
         key: &str,
         kind: FileKind,
+        content: Content,
         version: u16,
         doc: &T,
-    ) -> Result<()> {
-        let raw = rmp_serde::to_vec_named(doc)
+        size_hint: usize,
+    ) -> Result<Vec<u8>> {
+        let mut raw = Vec::with_capacity(size_hint);
+        rmp_serde::encode::write_named(&mut raw, doc)
             .map_err(|e| StoreError::at(Code::E0605, key, format!("cannot encode: {e}")))?;
-        let (codec, shuffle, typesize) = payload_codec(&self.opts, kind, raw.len());
-        let bytes = frame::encode(
-            kind,
-            version,
-            &raw,
-            codec,
-            self.opts.clevel,
-            shuffle,
-            typesize,
-        )
-        .ok_or_else(|| {
+        let (codec, clevel, shuffle, typesize) = payload_codec(&self.opts, content, raw.len());
+        frame::encode(kind, version, &raw, codec, clevel, shuffle, typesize).ok_or_else(|| {
             StoreError::at(
                 Code::E0610,
                 key,
@@ -611,8 +715,7 @@ impl Store {
                     blosc::MAX_BUFFER
                 ),
             )
-        })?;
-        frame::write_atomic(path, &bytes).map_err(|e| StoreError::io(Some(key), path, &e))
+        })
     }
 
     /// Directory of `key`, checking that every parent component is a sub-store. With
@@ -1049,9 +1152,14 @@ impl Store {
         let per_row = (raw / rows.max(1)).max(1);
         let step = (self.opts.chunk_bytes / per_row).max(1);
         let mut a = if chunks.is_empty() { 0 } else { rows };
+        let mut written = Written::default();
         while a < rows {
             let b = (a + step).min(rows);
-            chunks.push(self.write_chunk(&dir, &full, &t.slice(a, b), b - a, next, &quanta)?);
+            let (c, f) = self
+                .write_chunk(&dir, &full, t, a..b, next, &quanta)
+                .inspect_err(|_| written.discard())?;
+            chunks.push(c);
+            written.add(dir.join(chunk_name(next)), f);
             next += 1;
             a = b;
         }
@@ -1073,28 +1181,80 @@ impl Store {
             value: None,
             table: Some(info),
         };
-        self.write_entry(&dir, &full, &entry)?;
+        self.write_entry_after(&dir, &full, &entry, &written.files)
+            .inspect_err(|_| written.discard())?;
         remove_unreferenced_chunks(&dir, &keep, 0);
         Ok(())
     }
 
+    /// The bytes of the chunk file that [`Store::put_table`] writes for all rows of `t` as
+    /// one chunk (quantised, encoded, compressed and framed; nothing is written). For
+    /// benchmarks of the encoder (`benches/precision.rs`).
+    pub fn encode_chunk(&self, t: &Table) -> Result<Vec<u8>> {
+        let rows = t.rows().map_err(|m| StoreError::new(Code::E0609, m))?;
+        let quanta = table::quanta(&t.schema(), &mut t.attrs.iter())
+            .map_err(|m| StoreError::new(Code::E0626, m))?;
+        self.chunk_bytes("", t, 0..rows, &quanta)
+    }
+
+    /// The encoded chunk file of rows `range` of `t`.
+    fn chunk_bytes(
+        &self,
+        key: &str,
+        t: &Table,
+        range: std::ops::Range<usize>,
+        quanta: &[Option<table::Quantum>],
+    ) -> Result<Vec<u8>> {
+        let doc = table::chunk_doc_rows(t, range, self.opts.decimal, quanta);
+        let content = chunk_content(&doc, &t.schema(), quanta);
+        self.encode_payload(
+            key,
+            FileKind::Chunk,
+            content,
+            frame::V1,
+            &doc,
+            doc.encoded_len(),
+        )
+    }
+
+    /// Encode rows `range` of `t` and write them as chunk file number `n`, under its final
+    /// name and not yet durable: no manifest lists it yet, so no reader looks at it, and the
+    /// manifest that will list it is only published once it is durable
+    /// ([`Store::write_entry_after`]). Returns the chunk's reference and the open file.
     fn write_chunk(
         &self,
         dir: &Path,
         key: &str,
         t: &Table,
-        rows: usize,
+        range: std::ops::Range<usize>,
         n: u64,
         quanta: &[Option<table::Quantum>],
-    ) -> Result<ChunkRef> {
+    ) -> Result<(ChunkRef, fs::File)> {
+        use std::io::Write;
         let file = chunk_name(n);
-        let doc = table::chunk_doc_quantised(t, rows, self.opts.decimal, quanta);
-        self.write_payload(&dir.join(&file), key, FileKind::Chunk, frame::V1, &doc)?;
-        Ok(ChunkRef {
-            file,
-            rows: rows as u64,
-            inline: None,
-        })
+        let rows = range.len() as u64;
+        let bytes = self.chunk_bytes(key, t, range, quanta)?;
+        let path = dir.join(&file);
+        // `create_new`: a chunk name is never reused (`next_chunk` counts orphans too), so an
+        // existing file here is another writer's, not ours to overwrite.
+        let mut f = fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(Some(key), &path, &e))?;
+        if let Err(e) = f.write_all(&bytes) {
+            drop(f);
+            let _ = fs::remove_file(&path);
+            return Err(StoreError::io(Some(key), &path, &e));
+        }
+        Ok((
+            ChunkRef {
+                file,
+                rows,
+                inline: None,
+            },
+            f,
+        ))
     }
 
     /// Append rows to the table at `key` as one new chunk (creating the table with fresh
@@ -1151,8 +1311,11 @@ impl Store {
         }
         let quanta = stored_quanta(info, &full)?;
         clean_temps(&dir);
+        let mut written = Written::default();
         if rows > 0 {
-            let chunk = self.write_chunk(&dir, &full, t, rows, next_chunk(&dir), &quanta)?;
+            let n = next_chunk(&dir);
+            let (chunk, f) = self.write_chunk(&dir, &full, t, 0..rows, n, &quanta)?;
+            written.add(dir.join(chunk_name(n)), f);
             info.chunks.push(chunk);
             info.rows += rows as u64;
         }
@@ -1160,7 +1323,8 @@ impl Store {
         info.attrs.extend(t.attrs.clone());
         let total = info.rows;
         entry.meta.modified = Some(meta::now_rfc3339());
-        self.write_entry(&dir, &full, &entry)?;
+        self.write_entry_after(&dir, &full, &entry, &written.files)
+            .inspect_err(|_| written.discard())?;
         Ok(total)
     }
 
@@ -1750,6 +1914,28 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// Chunk files written for one table write and not yet listed by a published manifest.
+#[derive(Default)]
+struct Written {
+    paths: Vec<PathBuf>,
+    files: Vec<fs::File>,
+}
+
+impl Written {
+    fn add(&mut self, path: PathBuf, f: fs::File) {
+        self.paths.push(path);
+        self.files.push(f);
+    }
+
+    /// The write failed before its manifest was published: its chunks are referenced by
+    /// nothing, so they go (what is left after a crash instead, `verify --fix` removes).
+    fn discard(&self) {
+        for p in &self.paths {
+            let _ = fs::remove_file(p);
+        }
     }
 }
 

@@ -352,6 +352,24 @@ pub struct ChunkDoc {
     pub columns: Vec<ColumnDoc>,
 }
 
+impl ChunkDoc {
+    /// About the length of the document in msgpack (a little more): the bytes of its data
+    /// plus a few bytes of framing per field and string.
+    pub fn encoded_len(&self) -> usize {
+        64 + self
+            .columns
+            .iter()
+            .map(|c| {
+                let data = match &c.data {
+                    ColumnData::Bin(b) => b.len(),
+                    ColumnData::Str(v) => v.iter().map(|s| s.len() + 5).sum(),
+                };
+                64 + data + c.offsets.as_ref().map_or(0, |o| o.len())
+            })
+            .sum::<usize>()
+    }
+}
+
 /// One column of a chunk document (format §4.2, §4.3): `{"data": bin}` for raw floats and
 /// integers, `{"enc": "dec", "decimals": d, "data": bin}` for decimal floats, `{"offsets":
 /// bin, "data": bin}` for ragged lists, `{"data": [str, …]}` for strings. Fields that do not
@@ -441,12 +459,21 @@ impl Quantum {
     /// `x` rounded to the nearest multiple of the step as the integer multiple `k`, or `None`
     /// when `x` is not finite or too large for exact integers (`|x|·10^d ≥ 2^53`).
     fn multiple(&self, x: f64) -> Option<i64> {
+        self.multiple_at(x, pow10(self.d))
+    }
+
+    /// [`Quantum::multiple`] with `p = 10^d` worked out once by the caller (the encoder's
+    /// inner loop). A step of mantissa 1 skips the division by `m`, which would not change
+    /// the result (`s / 1.0 == s`).
+    #[inline]
+    fn multiple_at(&self, x: f64, p: f64) -> Option<i64> {
         const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
-        let s = x * pow10(self.d);
+        let s = x * p;
         if !s.is_finite() || s.abs() >= LIMIT {
             return None;
         }
-        Some((s / self.m as f64).round() as i64)
+        let s = if self.m == 1 { s } else { s / self.m as f64 };
+        Some(s.round() as i64)
     }
 
     /// The stored value of the multiple `k`: `(k·m) / 10^d`, correctly rounded.
@@ -514,15 +541,17 @@ pub fn quanta(
 /// raw doubles (quantised where possible) when a value cannot be quantised (NaN, infinite,
 /// huge), so that such a chunk stays exact.
 fn quantised_column(v: &[f64], width: usize, q: &Quantum) -> ColumnDoc {
-    let ks: Option<Vec<i64>> = v.iter().map(|&x| q.multiple(x)).collect();
-    let Some(ks) = ks else {
-        let rounded: Vec<f64> = v.iter().map(|&x| q.round(x)).collect();
-        return ColumnDoc::bin(f64_bytes(&rounded));
-    };
-    let mut b = Vec::with_capacity(ks.len() * 8);
-    for row in ks.chunks(width.max(1)) {
+    // One pass: round, take the differences along each row and write their bytes; only a
+    // value that cannot be quantised (rare) sends the column to the raw fallback.
+    let p = pow10(q.d);
+    let mut b = Vec::with_capacity(v.len() * 8);
+    for row in v.chunks(width.max(1)) {
         let mut prev = 0i64;
-        for &k in row {
+        for &x in row {
+            let Some(k) = q.multiple_at(x, p) else {
+                let rounded: Vec<f64> = v.iter().map(|&x| q.round(x)).collect();
+                return ColumnDoc::bin(f64_bytes(&rounded));
+            };
             b.extend_from_slice(&k.wrapping_sub(prev).to_le_bytes());
             prev = k;
         }
@@ -606,29 +635,48 @@ pub fn chunk_doc_quantised(
     decimal: bool,
     quanta: &[Option<Quantum>],
 ) -> ChunkDoc {
+    chunk_doc_rows(t, 0..rows, decimal, quanta)
+}
+
+/// [`chunk_doc_quantised`] of rows `range` of `t`, read in place (a table split into
+/// several chunks is not copied row range by row range first).
+pub fn chunk_doc_rows(
+    t: &Table,
+    range: std::ops::Range<usize>,
+    decimal: bool,
+    quanta: &[Option<Quantum>],
+) -> ChunkDoc {
+    let (a, b) = (range.start, range.end);
     let columns = t
         .columns
         .iter()
         .enumerate()
         .map(|(i, (_, c))| match (c, quanta.get(i).copied().flatten()) {
-            (Column::F64(v), Some(q)) => quantised_column(v, v.len(), &q),
-            (Column::F64Array { width, data }, Some(q)) => quantised_column(data, *width, &q),
-            (Column::F64(v), None) => f64_column(v, v.len(), decimal),
-            (Column::F64Array { width, data }, None) => f64_column(data, *width, decimal),
-            (Column::I64(v), _) => ColumnDoc::bin(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            (Column::F64(v), Some(q)) => quantised_column(&v[a..b], b - a, &q),
+            (Column::F64Array { width, data }, Some(q)) => {
+                quantised_column(&data[a * width..b * width], *width, &q)
+            }
+            (Column::F64(v), None) => f64_column(&v[a..b], b - a, decimal),
+            (Column::F64Array { width, data }, None) => {
+                f64_column(&data[a * width..b * width], *width, decimal)
+            }
+            (Column::I64(v), _) => {
+                ColumnDoc::bin(v[a..b].iter().flat_map(|x| x.to_le_bytes()).collect())
+            }
             (Column::Str(v), _) => ColumnDoc {
-                data: ColumnData::Str(v.clone()),
+                data: ColumnData::Str(v[a..b].to_vec()),
                 ..ColumnDoc::default()
             },
             (Column::F64List(v), _) => {
+                let v = &v[a..b];
                 let mut offsets = Vec::with_capacity((v.len() + 1) * 8);
-                let mut data = Vec::new();
+                let mut data = Vec::with_capacity(v.iter().map(|r| r.len() * 8).sum());
                 let mut at = 0u64;
                 offsets.extend_from_slice(&at.to_le_bytes());
                 for r in v {
                     at += r.len() as u64;
                     offsets.extend_from_slice(&at.to_le_bytes());
-                    data.extend_from_slice(&f64_bytes(r));
+                    data.extend(r.iter().flat_map(|x| x.to_le_bytes()));
                 }
                 ColumnDoc {
                     offsets: Some(ByteBuf::from(offsets)),
@@ -638,7 +686,7 @@ pub fn chunk_doc_quantised(
         })
         .collect();
     ChunkDoc {
-        rows: rows as u64,
+        rows: (b - a) as u64,
         columns,
     }
 }
