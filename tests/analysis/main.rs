@@ -11,6 +11,6 @@ mod common;
 mod analyze_plot;
 mod analyze_s4;
 mod reduce_glm;
+mod reduce_glm_plot;
 mod reduce_glm_s4;
 mod reduce_lda;
-mod reduce_glm_plot;

@@ -8,6 +8,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod parquet;
 mod quickstart;
 mod store_reader;
-mod parquet;

@@ -8,10 +8,10 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod lanes;
 mod precision;
 mod recordings;
 mod resume;
 mod slurm_submit;
 mod sweep_schema;
 mod sweeps;
-mod lanes;

@@ -288,7 +288,7 @@ pub fn stdlib_mechanisms() -> Result<Vec<MechModel>, String> {
     ] {
         let (file, text) = crate::stdlib::module(module)
             .ok_or_else(|| format!("stdlib module std.{} is missing", module.join(".")))?;
-        let checked = crate::sema::check_text(&file, text, std::path::Path::new("."));
+        let checked = crate::sema::check::check_text(&file, text, std::path::Path::new("."));
         if checked.has_errors() {
             return Err(checked
                 .diagnostics
