@@ -519,8 +519,8 @@ impl CompiledMech {
         // The per-step programs run as fused native kernels where one was generated for their
         // exact shape (the standard library's mechanisms); initialisation runs once and keeps
         // the bytecode.
-        current.prog.attach_native();
-        state.prog.attach_native();
+        super::native::attach(&mut current.prog);
+        super::native::attach(&mut state.prog);
         let init = compile(&i_outs, n_gather);
 
         // States that are ion concentrations written by this mechanism.
@@ -632,7 +632,7 @@ impl CompiledMech {
     pub fn set_native(&mut self, on: bool) {
         for p in [&mut self.current.prog, &mut self.state.prog] {
             if on {
-                p.attach_native();
+                super::native::attach(p);
             } else {
                 p.detach_native();
             }

@@ -19,6 +19,7 @@
 
 use super::dag::{Dag, Id, Node, Op};
 use super::vexp;
+use std::sync::Arc;
 
 /// Instances per chunk.
 pub const CHUNK: usize = 256;
@@ -66,8 +67,19 @@ pub struct Program {
     /// are scratch.
     n_reserved: u32,
     /// The fused native kernel of this exact program, where one was generated for it (see
-    /// [`super::native`]); it then runs instead of the bytecode, with bit-identical results.
-    native: Option<super::native::Native>,
+    /// [`super::native`], which attaches it); it then runs instead of the bytecode, with
+    /// bit-identical results.
+    native: Option<Arc<dyn ChunkKernel>>,
+}
+
+/// A fused replacement for one program's bytecode, run on a chunk with the arguments of
+/// [`Program::run_chunk`]. `kernel::native` implements and attaches it; the program only calls
+/// it, so the interpreter does not depend on the generated kernels (no import circle).
+pub(crate) trait ChunkKernel: std::fmt::Debug + Send + Sync {
+    /// Run on a chunk (arguments already checked by [`Program::run_chunk`]).
+    fn run_chunk(&self, cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize);
+    /// The kernel's name (mechanism, program, configuration it was generated from).
+    fn name(&self) -> &'static str;
 }
 
 impl Program {
@@ -252,11 +264,10 @@ impl Program {
         self.n_reserved
     }
 
-    /// Select the generated native kernel whose fingerprint matches this program, if any
-    /// (and unless `ISF_KERNEL=bytecode`); returns whether one was attached. A program that
-    /// differs in any instruction or operand (a modified or user mechanism) keeps the bytecode.
-    pub fn attach_native(&mut self) -> bool {
-        self.native = super::native::Native::select(self);
+    /// Attach a fused kernel for this exact program (from [`super::native::attach`]), or none;
+    /// returns whether one is attached.
+    pub(crate) fn set_native(&mut self, kernel: Option<Arc<dyn ChunkKernel>>) -> bool {
+        self.native = kernel;
         self.native.is_some()
     }
 
@@ -310,7 +321,7 @@ impl Program {
             return;
         }
         if let Some(nat) = &self.native {
-            nat.run(cols, n_inst, tmp, start, len);
+            nat.run_chunk(cols, n_inst, tmp, start, len);
             return;
         }
         self.run_bytecode(cols, n_inst, tmp, start, len);

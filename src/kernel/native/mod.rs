@@ -28,8 +28,9 @@ pub mod generator;
 mod generated;
 
 use super::dag::Op;
-use super::program::{Ins, Program, Slot};
+use super::program::{ChunkKernel, Ins, Program, Slot};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// Instruction sets a kernel is compiled for (chosen once per process).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +115,31 @@ impl Native {
     pub(crate) fn name(&self) -> &'static str {
         self.entry.name
     }
+}
+
+impl ChunkKernel for Native {
+    fn run_chunk(
+        &self,
+        cols: &mut [f64],
+        n_inst: usize,
+        tmp: &mut [f64],
+        start: usize,
+        len: usize,
+    ) {
+        self.run(cols, n_inst, tmp, start, len)
+    }
+
+    fn name(&self) -> &'static str {
+        self.entry.name
+    }
+}
+
+/// Select the generated native kernel whose fingerprint matches `prog`, if any (and unless
+/// `ISF_KERNEL=bytecode`), and attach it; returns whether one was attached. A program that
+/// differs in any instruction or operand (a modified or user mechanism) keeps the bytecode.
+pub fn attach(prog: &mut Program) -> bool {
+    let kernel = Native::select(prog).map(|n| Arc::new(n) as Arc<dyn ChunkKernel>);
+    prog.set_native(kernel)
 }
 
 /// An operand with constants replaced by their index in the constant list.
