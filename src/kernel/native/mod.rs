@@ -110,11 +110,6 @@ impl Native {
     ) {
         (self.entry.run)(self.isa, &self.consts, cols, n_inst, tmp, start, len)
     }
-
-    /// The kernel's name (mechanism, program, configuration it was generated from).
-    pub(crate) fn name(&self) -> &'static str {
-        self.entry.name
-    }
 }
 
 impl ChunkKernel for Native {
