@@ -238,17 +238,9 @@ fn sym_val(sym: &Sym, mechs: &[MechInfo], decls: &[(DeclKind, String, u32)]) -> 
 /// Where each mechanism parameter of a region is written: (mechanism, parameter) → span.
 pub type ParamSpans = HashMap<(String, String), Span>;
 
-/// Region names a neuron accepts, with the ISF label each one maps to.
-pub const REGIONS: &[(&str, &str)] = &[
-    ("soma", "Soma"),
-    ("dendrite", "Dendrite"),
-    ("apical_dendrite", "ApicalDendrite"),
-    ("ais", "AIS"),
-    ("myelin", "Myelin"),
-    ("node", "Node"),
-    ("axon", "Axon"),
-    ("all", "*"),
-];
+/// Region names a neuron accepts, with the ISF label each one maps to: the morphology's one
+/// table (its labels), not a copy.
+pub use crate::morph::REGIONS;
 
 /// Ions mechanisms may use, with the variables they provide: (ion, reversal, current,
 /// inside concentration).
