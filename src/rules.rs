@@ -41,13 +41,125 @@ pub struct Broken {
     pub message: String,
     /// e.g. "1.3 is outside [0, 1]".
     pub label: String,
+    /// The template `message` and `label` were written from: the rule's own ([`POSITIVE`],
+    /// [`WHOLE`], …) or [`FINITE`] when a value was not even finite. A caller with its own
+    /// words for a rule recognises the rule by it ([`Broken::reworded`]).
+    pub wording: Wording,
+    /// The value as the message shows it (`-10 ms`, `2.5`), for rewording.
+    pub value: String,
 }
 
-fn broken(code: Code, what: &str, shown: &str, rule: &str, label: String) -> Broken {
+/// The message template of a rule: `message` and `label` with the placeholders `{what}`
+/// (how the value is named: "`duration`", "`interval` of `poisson`"), `{value}` (the value
+/// with its unit), `{min}` (a whole-number rule's bound) and `{name}` (a field's bare name,
+/// for a field's own wording, see `sema::decls::Field::wording`).
+///
+/// Each value rule below has one template, so the rule's wording is written once; a field
+/// may word its rule its own way (`duration must be positive`) under the same code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wording {
+    pub message: &'static str,
+    pub label: &'static str,
+}
+
+/// What fills a [`Wording`]'s placeholders.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fill<'a> {
+    pub name: &'a str,
+    pub what: &'a str,
+    pub value: &'a str,
+    pub min: u32,
+}
+
+impl Wording {
+    /// The message and the label with the placeholders filled.
+    pub fn render(self, fill: Fill) -> (String, String) {
+        let min = fill.min.to_string();
+        let one = |t: &str| {
+            t.replace("{name}", fill.name)
+                .replace("{what}", fill.what)
+                .replace("{value}", fill.value)
+                .replace("{min}", &min)
+        };
+        (one(self.message), one(self.label))
+    }
+}
+
+/// [`finite`]'s template, also the precondition of every rule on a real number.
+pub const FINITE: Wording = Wording {
+    message: "{what} is {value}; it must be a finite number",
+    label: "not finite",
+};
+/// [`probability`]'s template.
+pub const PROBABILITY: Wording = Wording {
+    message: "{what} is {value}; a probability must be within [0, 1]",
+    label: "{value} is outside [0, 1]",
+};
+/// [`fraction`]'s template.
+pub const FRACTION: Wording = Wording {
+    message: "{what} is {value}; a fraction must be within [0, 1]",
+    label: "{value} is outside [0, 1]",
+};
+/// [`non_negative`]'s template.
+pub const NON_NEGATIVE: Wording = Wording {
+    message: "{what} is {value}; it must be ≥ 0",
+    label: "negative",
+};
+/// [`positive_duration`]'s template.
+pub const POSITIVE_DURATION: Wording = Wording {
+    message: "{what} is {value}; a duration must be positive",
+    label: "zero or negative",
+};
+/// [`positive`]'s template.
+pub const POSITIVE: Wording = Wording {
+    message: "{what} is {value}; it must be > 0",
+    label: "zero or negative",
+};
+/// [`interval`]'s template.
+pub const INTERVAL: Wording = Wording {
+    message: "{what} is {value}; an interval must not end before it begins",
+    label: "ends before it begins",
+};
+/// [`count`]'s template.
+pub const COUNT: Wording = Wording {
+    message: "{what} is {value}; a count must be a whole number ≥ {min}",
+    label: "not a whole number ≥ {min}",
+};
+/// The template of [`whole`] and [`whole_at_least`].
+pub const WHOLE: Wording = Wording {
+    message: "{what} is {value}; it must be a whole number ≥ {min}",
+    label: "not a whole number ≥ {min}",
+};
+
+fn broken(code: Code, wording: Wording, what: &str, value: String, min: u32) -> Broken {
+    let (message, label) = wording.render(Fill {
+        name: "",
+        what,
+        value: &value,
+        min,
+    });
     Broken {
         code,
-        message: format!("{what} is {shown}; {rule}"),
+        message,
         label,
+        wording,
+        value,
+    }
+}
+
+impl Broken {
+    /// The same broken rule (same code) in the words of `own`, a field's wording of `rule`:
+    /// applied only when `rule` itself was broken, so a value that is not finite keeps the
+    /// [`FINITE`] message.
+    pub fn reworded(mut self, rule: Wording, own: Wording, fill: Fill) -> Broken {
+        if self.wording == rule {
+            let fill = Fill {
+                value: &self.value,
+                ..fill
+            };
+            (self.message, self.label) = own.render(fill);
+        }
+        self
     }
 }
 
@@ -65,37 +177,25 @@ pub fn finite(what: &str, x: f64, unit: &str) -> Result<f64, Broken> {
     if x.is_finite() {
         Ok(x)
     } else {
-        Err(broken(
-            Code::E0314,
-            what,
-            &show(x, unit),
-            "it must be a finite number",
-            "not finite".into(),
-        ))
+        Err(broken(Code::E0314, FINITE, what, show(x, unit), 0))
     }
 }
 
 /// A probability within [0, 1] (E0314).
 pub fn probability(what: &str, x: f64) -> Result<f64, Broken> {
-    unit_interval(what, x, "a probability")
+    unit_interval(what, x, PROBABILITY)
 }
 
 /// A fraction (of cells, of modulation, of noise) within [0, 1] (E0314).
 pub fn fraction(what: &str, x: f64) -> Result<f64, Broken> {
-    unit_interval(what, x, "a fraction")
+    unit_interval(what, x, FRACTION)
 }
 
-fn unit_interval(what: &str, x: f64, kind: &str) -> Result<f64, Broken> {
+fn unit_interval(what: &str, x: f64, wording: Wording) -> Result<f64, Broken> {
     if (0.0..=1.0).contains(&x) {
         Ok(x)
     } else {
-        Err(broken(
-            Code::E0314,
-            what,
-            &show(x, ""),
-            &format!("{kind} must be within [0, 1]"),
-            format!("{x} is outside [0, 1]"),
-        ))
+        Err(broken(Code::E0314, wording, what, show(x, ""), 0))
     }
 }
 
@@ -105,13 +205,7 @@ pub fn non_negative(what: &str, x: f64, unit: &str) -> Result<f64, Broken> {
     if x >= 0.0 {
         Ok(x)
     } else {
-        Err(broken(
-            Code::E0314,
-            what,
-            &show(x, unit),
-            "it must be ≥ 0",
-            "negative".into(),
-        ))
+        Err(broken(Code::E0314, NON_NEGATIVE, what, show(x, unit), 0))
     }
 }
 
@@ -123,10 +217,10 @@ pub fn positive_duration(what: &str, ms: f64) -> Result<f64, Broken> {
     } else {
         Err(broken(
             Code::E0314,
+            POSITIVE_DURATION,
             what,
-            &show(ms, "ms"),
-            "a duration must be positive",
-            "zero or negative".into(),
+            show(ms, "ms"),
+            0,
         ))
     }
 }
@@ -137,13 +231,7 @@ pub fn positive(what: &str, x: f64, unit: &str) -> Result<f64, Broken> {
     if x > 0.0 {
         Ok(x)
     } else {
-        Err(broken(
-            Code::E0314,
-            what,
-            &show(x, unit),
-            "it must be > 0",
-            "zero or negative".into(),
-        ))
+        Err(broken(Code::E0314, POSITIVE, what, show(x, unit), 0))
     }
 }
 
@@ -154,13 +242,8 @@ pub fn interval(what: &str, begin_ms: f64, end_ms: f64) -> Result<(f64, f64), Br
     if end_ms >= begin_ms {
         Ok((begin_ms, end_ms))
     } else {
-        Err(broken(
-            Code::E0314,
-            what,
-            &format!("({begin_ms} ms, {end_ms} ms)"),
-            "an interval must not end before it begins",
-            "ends before it begins".into(),
-        ))
+        let value = format!("({begin_ms} ms, {end_ms} ms)");
+        Err(broken(Code::E0314, INTERVAL, what, value, 0))
     }
 }
 
@@ -169,13 +252,7 @@ pub fn count(what: &str, x: f64, min: u32) -> Result<u32, Broken> {
     if x.is_finite() && x.fract() == 0.0 && x >= f64::from(min) && x <= f64::from(u32::MAX) {
         Ok(x as u32)
     } else {
-        Err(broken(
-            Code::E0407,
-            what,
-            &show(x, ""),
-            &format!("a count must be a whole number ≥ {min}"),
-            format!("not a whole number ≥ {min}"),
-        ))
+        Err(broken(Code::E0407, COUNT, what, show(x, ""), min))
     }
 }
 
@@ -185,7 +262,7 @@ pub fn whole(what: &str, x: f64) -> Result<f64, Broken> {
     if x.is_finite() && x.fract() == 0.0 && x >= 0.0 && x < 2f64.powi(53) {
         Ok(x)
     } else {
-        Err(not_whole(what, x, 0))
+        Err(broken(Code::E0407, WHOLE, what, show(x, ""), 0))
     }
 }
 
@@ -195,18 +272,8 @@ pub fn whole_at_least(what: &str, x: f64, min: u32) -> Result<f64, Broken> {
     if x.is_finite() && x.fract() == 0.0 && x >= f64::from(min) {
         Ok(x)
     } else {
-        Err(not_whole(what, x, min))
+        Err(broken(Code::E0407, WHOLE, what, show(x, ""), min))
     }
-}
-
-fn not_whole(what: &str, x: f64, min: u32) -> Broken {
-    broken(
-        Code::E0407,
-        what,
-        &show(x, ""),
-        &format!("it must be a whole number ≥ {min}"),
-        format!("not a whole number ≥ {min}"),
-    )
 }
 
 // ---------------------------------------------------------------- resource limits
@@ -282,8 +349,12 @@ pub fn limits() -> Limits {
     }
 }
 
-/// How to raise a limit, appended to every E0418 message.
-const RAISE: &str = "if you mean it, run with `--allow-large` (or ISF_ALLOW_LARGE=1)";
+/// The template of every E0418: what is over its limit (`{what}`, a whole clause) and how
+/// to raise the limit; the label (`{value}`) says what is too large.
+pub const LIMIT: Wording = Wording {
+    message: "{what}; if you mean it, run with `--allow-large` (or ISF_ALLOW_LARGE=1)",
+    label: "{value}",
+};
 
 /// A count for messages: exact below a million, else `2.4e13`.
 pub fn show_count(x: f64) -> String {
@@ -324,11 +395,7 @@ pub fn show_bytes(b: f64) -> String {
 }
 
 fn over(what: String, label: String) -> Broken {
-    Broken {
-        code: Code::E0418,
-        message: format!("{what}; {RAISE}"),
-        label,
-    }
+    broken(Code::E0418, LIMIT, &what, label, 0)
 }
 
 /// The number of time steps of a trial, `duration / dt` (not rounded), when it is finite and
@@ -504,6 +571,77 @@ mod tests {
         assert_eq!(
             probability("`releaseProb`", 1.3).unwrap_err().message,
             "`releaseProb` is 1.3; a probability must be within [0, 1]"
+        );
+    }
+
+    #[test]
+    fn templates_fill_their_placeholders() {
+        let b = count("`cells`", 2.5, 1).unwrap_err();
+        assert_eq!(
+            b.message,
+            "`cells` is 2.5; a count must be a whole number ≥ 1"
+        );
+        assert_eq!(b.label, "not a whole number ≥ 1");
+        assert_eq!(b.wording, COUNT);
+        let b = positive_duration("`dt`", -1.0).unwrap_err();
+        assert_eq!(
+            (b.message.as_str(), b.label.as_str(), b.value.as_str()),
+            (
+                "`dt` is -1 ms; a duration must be positive",
+                "zero or negative",
+                "-1 ms"
+            )
+        );
+        let b = work_items(1, 1_000_000_000_000).unwrap_err();
+        assert!(
+            b.message
+                .ends_with("; if you mean it, run with `--allow-large` (or ISF_ALLOW_LARGE=1)")
+        );
+        assert_eq!(b.label, "too many work items");
+    }
+
+    #[test]
+    fn a_field_rewords_its_rule_but_not_the_finite_precondition() {
+        let own = Wording {
+            message: "{name} must be a positive integer",
+            label: "this is {value}",
+        };
+        let fill = Fill {
+            name: "trials",
+            ..Fill::default()
+        };
+        let b = whole_at_least("`trials`", 2.5, 1).unwrap_err();
+        let b = b.reworded(WHOLE, own, fill);
+        assert_eq!(b.code, Code::E0407);
+        assert_eq!(
+            (b.message.as_str(), b.label.as_str()),
+            ("trials must be a positive integer", "this is 2.5")
+        );
+        // Another rule's template is not replaced.
+        let b = non_negative("`x`", -1.0, "")
+            .unwrap_err()
+            .reworded(WHOLE, own, fill);
+        assert_eq!(b.message, "`x` is -1; it must be ≥ 0");
+        // Nor is the precondition: an infinite value is reported as not finite.
+        let own = Wording {
+            message: "{what} must be positive",
+            label: "zero or negative",
+        };
+        let b = positive("Ra", f64::INFINITY, "ohm*cm").unwrap_err();
+        let b = b.reworded(POSITIVE, own, Fill { what: "Ra", ..fill });
+        assert_eq!(b.message, "Ra is inf ohm*cm; it must be a finite number");
+        let b = positive("Ra", 0.0, "ohm*cm").unwrap_err();
+        let b = b.reworded(
+            POSITIVE,
+            own,
+            Fill {
+                what: "axial resistivity Ra",
+                ..fill
+            },
+        );
+        assert_eq!(
+            (b.message.as_str(), b.label.as_str()),
+            ("axial resistivity Ra must be positive", "zero or negative")
         );
     }
 }

@@ -15,10 +15,13 @@
 //!
 //! A field's [`Kind`] and [`Rule`] also drive the checker's value check
 //! (`sema::check::values::schema_value`): the dimension, the type, and the rule with its one
-//! code. Fields of kind [`Kind::Custom`] (sites, activity, placement, morphology) keep their
-//! own code in the checker.
+//! code, in the rule's words ([`crate::rules::Wording`]) or the field's own
+//! ([`Field::wording`], same code). Fields of kind [`Kind::Custom`] (sites, activity,
+//! placement, morphology, the declarations an experiment names) keep their own code in the
+//! checker.
 
 use crate::diagnostics::{Code, Diagnostic};
+use crate::rules::Wording;
 use crate::source::Span;
 use crate::units::Dim;
 
@@ -58,6 +61,29 @@ pub enum Kind {
     Bool,
     /// One of these strings (E0306 otherwise).
     OneOf(&'static [&'static str]),
+    /// An absolute temperature: `34 degC`, or kelvin (E0301/E0306 otherwise).
+    Temperature,
+    /// A discretization rule: `isf_d_lambda(…)`, `d_lambda(…)`, `max_length(…)`, `fixed(…)`
+    /// (E0412 otherwise).
+    Discretization,
+    /// A call of one of the [`Calls`] builtins (E0306 otherwise).
+    Call(Calls),
+    /// A list of calls of the [`Calls`] builtins (E0306 for the value or an element).
+    CallList(Calls),
+}
+
+/// The builtins a [`Kind::Call`] or [`Kind::CallList`] field accepts, and how its E0306
+/// words what it wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Calls {
+    /// The builtins accepted (`isf_axon`).
+    pub names: &'static [&'static str],
+    /// What the value must be: "{what} must be {noun}" ("`isf_axon()`").
+    pub noun: &'static str,
+    /// How to write the value, the E0306's help.
+    pub help: Option<&'static str>,
+    /// For a list, what one element must be ("not {item}") and how to write one.
+    pub item: (&'static str, &'static str),
 }
 
 impl Rule {
@@ -90,6 +116,15 @@ pub struct Field {
     /// A value that breaks the field's type or rule, and the code the checker gives it
     /// (tested for every field that has one).
     pub bad: Option<(&'static str, Code)>,
+    /// How messages name the value ("axial resistivity Ra"); `None` for "`NAME`".
+    pub what: Option<&'static str>,
+    /// The rule in this field's own words, under the rule's code (`{name}`, `{what}`,
+    /// `{value}`, `{min}` as in [`Wording`]); `None` for the rule's template. Kept where a
+    /// field's message predates the shared templates and users (and snapshots) know it.
+    pub wording: Option<Wording>,
+    /// The value must be a constant (E0315): a region's `Ra`, `cm` and reversal potentials,
+    /// which may not vary over the cell as mechanism parameters do.
+    pub constant: bool,
 }
 
 /// A block a declaration contains under a fixed head (`population`, `stimulus`, `sweep`).
@@ -127,6 +162,9 @@ const fn field(
         default,
         doc,
         bad: None,
+        what: None,
+        wording: None,
+        constant: false,
     }
 }
 
@@ -141,6 +179,38 @@ impl Field {
         Field {
             bad: Some((value, code)),
             ..self
+        }
+    }
+
+    /// The field, named `what` in messages.
+    const fn named(self, what: &'static str) -> Field {
+        Field {
+            what: Some(what),
+            ..self
+        }
+    }
+
+    /// The field, with its rule broken in these words (`message`, `label`).
+    const fn worded(self, message: &'static str, label: &'static str) -> Field {
+        Field {
+            wording: Some(Wording { message, label }),
+            ..self
+        }
+    }
+
+    /// The field, whose value must be a constant.
+    const fn constant(self) -> Field {
+        Field {
+            constant: true,
+            ..self
+        }
+    }
+
+    /// How messages name the value: [`Field::what`], or the name in backticks.
+    pub fn what(&self) -> String {
+        match self.what {
+            Some(w) => w.to_string(),
+            None => format!("`{}`", self.name),
         }
     }
 }
@@ -164,6 +234,8 @@ pub const NEURON: DeclSchema = DeclSchema {
             "34 degC",
             "the temperature the channels' rates are scaled to",
         )
+        .of(Kind::Temperature)
+        .named("temperature")
         .bad("34 mV", Code::E0301),
         field(
             "v_init",
@@ -172,6 +244,8 @@ pub const NEURON: DeclSchema = DeclSchema {
             "-75 mV",
             "the initial membrane potential",
         )
+        .of(Kind::Quantity(Dim::VOLTAGE))
+        .named("v_init")
         .bad("3 ms", Code::E0301),
         field(
             "discretization",
@@ -181,6 +255,7 @@ pub const NEURON: DeclSchema = DeclSchema {
             "`isf_d_lambda(frequency: 100 Hz)`",
             "how sections are cut into compartments",
         )
+        .of(Kind::Discretization)
         .bad("fixed(2.5)", Code::E0407),
         field(
             "axon",
@@ -188,7 +263,15 @@ pub const NEURON: DeclSchema = DeclSchema {
             Rule::None,
             "none",
             "a generated axon",
-        ),
+        )
+        .of(Kind::Call(Calls {
+            names: &["isf_axon"],
+            noun: "`isf_axon()`",
+            help: None,
+            item: ("", ""),
+        }))
+        .named("axon")
+        .bad("3", Code::E0306),
         field(
             "modify",
             "list of cell modifications: `scale_apical_morph_86()`, `scale_apical(scale:)`",
@@ -196,7 +279,18 @@ pub const NEURON: DeclSchema = DeclSchema {
             "none",
             "applied after discretization and biophysics (they change diameters, never nseg \
              or parameter values)",
-        ),
+        )
+        .of(Kind::CallList(Calls {
+            names: &["scale_apical_morph_86", "scale_apical"],
+            noun: "a list of cell modifications",
+            help: Some("write `modify: [scale_apical_morph_86()]`"),
+            item: (
+                "a cell modification",
+                "use scale_apical_morph_86() or scale_apical(scale: 2)",
+            ),
+        }))
+        .named("modify")
+        .bad("[3]", Code::E0306),
     ],
     blocks: &[],
 };
@@ -214,6 +308,10 @@ pub const REGION: DeclSchema = DeclSchema {
             "35.4 ohm*cm",
             "axial resistivity",
         )
+        .of(Kind::Quantity(RESISTIVITY))
+        .named("axial resistivity Ra")
+        .worded("{what} must be positive", "zero or negative")
+        .constant()
         .bad("-1 ohm*cm", Code::E0314),
         field(
             "cm",
@@ -222,32 +320,31 @@ pub const REGION: DeclSchema = DeclSchema {
             "1 uF/cm2",
             "specific membrane capacitance",
         )
+        .of(Kind::Quantity(CAPACITANCE_DENSITY))
+        .named("specific capacitance cm")
+        .worded("{what} must be positive", "zero or negative")
+        .constant()
         .bad("0 uF/cm2", Code::E0314),
-        field(
-            "ena",
-            "voltage",
-            Rule::None,
-            "none",
-            "sodium reversal potential",
-        ),
-        field(
-            "ek",
-            "voltage",
-            Rule::None,
-            "none",
-            "potassium reversal potential",
-        ),
-        field(
-            "eca",
-            "voltage",
-            Rule::None,
-            "none",
-            "calcium reversal potential (fixed; else Nernst)",
-        )
-        .bad("1 nA", Code::E0301),
+        reversal("ena", "sodium reversal potential"),
+        reversal("ek", "potassium reversal potential"),
+        reversal("eca", "calcium reversal potential (fixed; else Nernst)"),
     ],
     blocks: &[],
 };
+
+/// The axial resistivity's dimension (Ω·cm: m³·kg·s⁻³·A⁻²).
+const RESISTIVITY: Dim = Dim([3, 1, -3, -2, 0, 0]);
+/// The specific capacitance's dimension (µF/cm²: m⁻⁴·kg⁻¹·s⁴·A²).
+const CAPACITANCE_DENSITY: Dim = Dim([-4, -1, 4, 2, 0, 0]);
+
+/// A region's reversal potential field: a constant voltage.
+const fn reversal(name: &'static str, doc: &'static str) -> Field {
+    field(name, "voltage", Rule::None, "none", doc)
+        .of(Kind::Quantity(Dim::VOLTAGE))
+        .named("a reversal potential")
+        .constant()
+        .bad("1 nA", Code::E0301)
+}
 
 /// `network NAME { … }`.
 pub const NETWORK: DeclSchema = DeclSchema {
@@ -384,6 +481,7 @@ pub const EXPERIMENT: DeclSchema = DeclSchema {
             "length of each trial",
         )
         .of(Kind::Quantity(Dim::TIME))
+        .worded("{name} must be positive", "zero or negative")
         .bad("-10 ms", Code::E0314),
         field("dt", "time", Rule::Positive, "0.025 ms", "time step")
             .of(Kind::Quantity(Dim::TIME))
@@ -396,6 +494,7 @@ pub const EXPERIMENT: DeclSchema = DeclSchema {
             "trials per sweep point",
         )
         .of(Kind::Number)
+        .worded("{name} must be a positive integer", "this is {value}")
         .bad("2.5", Code::E0407),
         field(
             "seed",

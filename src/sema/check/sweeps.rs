@@ -233,7 +233,7 @@ impl Session {
             let value = match entry.kind {
                 // A temperature as the neuron's field takes it: degC or kelvin, absolute.
                 ValueKind::Quantity { .. } if entry.target == SweepTarget::Temperature => {
-                    match temperature_value(&mut ev, v, vspan) {
+                    match temperature_value(&mut ev, v, vspan, "temperature") {
                         Some(t) => {
                             unit = "degC".into();
                             SweepValue::Num(t)

@@ -293,16 +293,30 @@ pub(super) fn replay_source(
 }
 
 /// Check a field's value against its schema ([`decls::Field::kind`], [`decls::Field::rule`]):
-/// first the type (E0306) or dimension (E0301), then the rule, with its one code from
-/// [`rules`] (E0314 positivity and ranges, E0407 whole numbers). A rule applies to a constant
-/// value, shown in its dimension's canonical unit. A [`decls::Kind::Custom`] field is
-/// returned unchanged: the checker's own code for that field checks it.
+/// first the type (E0306) or dimension (E0301), the shape of a temperature, discretization
+/// rule (E0412) or builtin call, and constancy where the field requires it (E0315); then the
+/// rule, with its one code from [`rules`] (E0314 positivity and ranges, E0407 whole numbers),
+/// worded by the rule's template or the field's own ([`decls::Field::wording`]). A rule
+/// applies to a constant value, shown in its dimension's canonical unit. A
+/// [`decls::Kind::Custom`] field is returned unchanged: the checker's own code for that field
+/// checks it. The result is [`Val::Err`] when the value breaks the schema (a list of calls
+/// keeps its good elements, as the model does).
 pub(super) fn schema_value(ev: &mut Evaluator, field: &decls::Field, v: Val, span: Span) -> Val {
     use decls::Kind;
-    let what = format!("`{}`", field.name);
+    let what = field.what();
     let v = match (field.kind, v) {
         (Kind::Custom, v) | (_, v @ Val::Err) => return v,
         (Kind::Quantity(dim), v) => ev.expect_dim(v, dim, span, &what),
+        (Kind::Temperature, v) => {
+            let kept = v.clone();
+            return match temperature_value(ev, v, span, &what) {
+                Some(_) => kept,
+                None => Val::Err,
+            };
+        }
+        (Kind::Discretization, v) => return discretization_value(ev.diags, v, span),
+        (Kind::Call(calls), v) => return call_value(ev.diags, &calls, v, span, &what),
+        (Kind::CallList(calls), v) => return call_list(ev.diags, &calls, v, span, &what),
         (
             Kind::Number,
             v @ Val::Q {
@@ -326,6 +340,13 @@ pub(super) fn schema_value(ev: &mut Evaluator, field: &decls::Field, v: Val, spa
         }
     };
     let Some(si) = v.const_si() else {
+        if field.constant && !v.is_err() {
+            ev.diags.push(
+                Diagnostic::new(Code::E0315, format!("{what} must be a constant"))
+                    .label(span, "varies over the cell"),
+            );
+            return Val::Err;
+        }
         return v;
     };
     let (x, unit) = match field.kind {
@@ -335,19 +356,133 @@ pub(super) fn schema_value(ev: &mut Evaluator, field: &decls::Field, v: Val, spa
         }
         _ => (si, String::new()),
     };
-    let r = match field.rule {
-        decls::Rule::None => Ok(()),
-        decls::Rule::Positive if field.kind == Kind::Quantity(Dim::TIME) => {
-            rules::positive_duration(&what, x).map(drop)
-        }
-        decls::Rule::Positive => rules::positive(&what, x, &unit).map(drop),
-        decls::Rule::NonNegative => rules::non_negative(&what, x, &unit).map(drop),
-        decls::Rule::Probability => rules::probability(&what, x).map(drop),
-        decls::Rule::Whole(min) => rules::count(&what, x, min).map(drop),
-        decls::Rule::Integer => rules::whole(&what, x).map(drop),
-        decls::Rule::AtLeast(min) => rules::whole_at_least(&what, x, min).map(drop),
+    let (r, template, min) = match field.rule {
+        decls::Rule::None => return v,
+        decls::Rule::Positive if field.kind == Kind::Quantity(Dim::TIME) => (
+            rules::positive_duration(&what, x).map(drop),
+            rules::POSITIVE_DURATION,
+            0,
+        ),
+        decls::Rule::Positive => (
+            rules::positive(&what, x, &unit).map(drop),
+            rules::POSITIVE,
+            0,
+        ),
+        decls::Rule::NonNegative => (
+            rules::non_negative(&what, x, &unit).map(drop),
+            rules::NON_NEGATIVE,
+            0,
+        ),
+        decls::Rule::Probability => (
+            rules::probability(&what, x).map(drop),
+            rules::PROBABILITY,
+            0,
+        ),
+        decls::Rule::Whole(min) => (rules::count(&what, x, min).map(drop), rules::COUNT, min),
+        decls::Rule::Integer => (rules::whole(&what, x).map(drop), rules::WHOLE, 0),
+        decls::Rule::AtLeast(min) => (
+            rules::whole_at_least(&what, x, min).map(drop),
+            rules::WHOLE,
+            min,
+        ),
+    };
+    let r = match field.wording {
+        Some(own) => r.map_err(|b| {
+            let fill = rules::Fill {
+                name: field.name,
+                what: &what,
+                value: "",
+                min,
+            };
+            b.reworded(template, own, fill)
+        }),
+        None => r,
     };
     ev.rule(span, r).map_or(Val::Err, |()| v)
+}
+
+/// How to write a discretization rule (the help of E0412).
+const DISCRETIZATION_HELP: &str =
+    "use isf_d_lambda(…), d_lambda(0.1), max_length(30 um) or fixed(3)";
+
+/// A [`decls::Kind::Discretization`] value: a discretization rule, or E0412.
+fn discretization_value(diags: &mut Vec<Diagnostic>, v: Val, at: Span) -> Val {
+    let label = match &v {
+        Val::Obj(o) => match discretization(o) {
+            Some(_) => return v,
+            None => format!("`{}(…)` is not a discretization rule", o.kind),
+        },
+        Val::Err => return Val::Err,
+        other => format!("this is {}", other.type_name()),
+    };
+    diags.push(
+        Diagnostic::new(Code::E0412, "invalid discretization rule")
+            .label(at, label)
+            .help(DISCRETIZATION_HELP),
+    );
+    Val::Err
+}
+
+/// A [`decls::Kind::Call`] value: a call of one of `calls.names`, or E0306.
+fn call_value(
+    diags: &mut Vec<Diagnostic>,
+    calls: &decls::Calls,
+    v: Val,
+    at: Span,
+    what: &str,
+) -> Val {
+    match v {
+        Val::Obj(ref o) if calls.names.contains(&o.kind.as_str()) => v,
+        Val::Err => Val::Err,
+        other => {
+            diags.push(not_calls(calls, &other, at, what));
+            Val::Err
+        }
+    }
+}
+
+/// E0306: `what` must be `calls.noun`, with the help how to write it.
+fn not_calls(calls: &decls::Calls, other: &Val, at: Span, what: &str) -> Diagnostic {
+    let d = Diagnostic::new(Code::E0306, format!("{what} must be {}", calls.noun))
+        .label(at, format!("this is {}", other.type_name()));
+    match calls.help {
+        Some(h) => d.help(h),
+        None => d,
+    }
+}
+
+/// A [`decls::Kind::CallList`] value: a list of calls of `calls.names` (E0306 for another
+/// value, and for each element that is not such a call). The good elements are kept.
+fn call_list(
+    diags: &mut Vec<Diagnostic>,
+    calls: &decls::Calls,
+    v: Val,
+    at: Span,
+    what: &str,
+) -> Val {
+    let items = match v {
+        Val::List(items) => items,
+        Val::Err => return Val::Err,
+        // A single call is not a list either: the message says a list is wanted.
+        other => {
+            diags.push(not_calls(calls, &other, at, what));
+            return Val::Err;
+        }
+    };
+    let (item, item_help) = calls.item;
+    let mut out = Vec::new();
+    for it in items {
+        match it {
+            Val::Obj(ref o) if calls.names.contains(&o.kind.as_str()) => out.push(it),
+            Val::Err => {}
+            other => diags.push(
+                Diagnostic::new(Code::E0306, format!("not {item}"))
+                    .label(at, format!("found {}", other.type_name()))
+                    .help(item_help),
+            ),
+        }
+    }
+    Val::List(out)
 }
 
 /// A field of a `schema` block: its value checked by [`schema_value`], or E0401 (with "did
@@ -381,6 +516,9 @@ fn kind_noun(kind: decls::Kind) -> String {
             .collect::<Vec<_>>()
             .join(" or "),
         Kind::Quantity(dim) => format!("a quantity [{}]", dim.si_string()),
+        Kind::Temperature => "an absolute temperature".into(),
+        Kind::Discretization => "a discretization rule".into(),
+        Kind::Call(c) | Kind::CallList(c) => c.noun.into(),
         Kind::Custom => "a valid value".into(),
     }
 }
@@ -396,7 +534,9 @@ pub(super) fn describe_val(v: &Val) -> String {
     }
 }
 
-pub(super) fn temperature_value(ev: &mut Evaluator, v: Val, span: Span) -> Option<f64> {
+/// An absolute temperature in °C (`34 degC`, or kelvin), or the dimension error naming the
+/// value `what`.
+pub(super) fn temperature_value(ev: &mut Evaluator, v: Val, span: Span, what: &str) -> Option<f64> {
     match v {
         Val::Q {
             dim,
@@ -413,7 +553,7 @@ pub(super) fn temperature_value(ev: &mut Evaluator, v: Val, span: Span) -> Optio
         }
         Val::Err => None,
         other => {
-            ev.expect_dim(other, Dim::TEMPERATURE, span, "temperature");
+            ev.expect_dim(other, Dim::TEMPERATURE, span, what);
             None
         }
     }

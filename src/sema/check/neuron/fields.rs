@@ -1,11 +1,9 @@
-//! The fields of a neuron block: `morphology`, `temperature`, `v_init`, `discretization`,
-//! `axon` and `modify`, each evaluated and checked for its shape.
+//! The fields of a neuron block: `morphology` (its own shape and its path), and
+//! `temperature`, `v_init`, `discretization`, `axon` and `modify`, whose values are checked
+//! by the neuron's schema ([`decls::NEURON`], `values::schema_value`) and then stored in the
+//! draft.
 
 use super::*;
-
-/// How to write a discretization rule (the help of E0412).
-const DISCRETIZATION_HELP: &str =
-    "use isf_d_lambda(…), d_lambda(0.1), max_length(30 um) or fixed(3)";
 
 impl Session {
     /// One field of a neuron block, evaluated in the module's scope, into the draft.
@@ -24,44 +22,47 @@ impl Session {
         };
         let v = ev.eval(&f.value, &mut scope);
         let at = f.value.span;
-        match f.name.name.as_str() {
-            "morphology" => {
-                draft.morph_span = Some(at);
-                if let Some(s) = morphology_value(ev.diags, v, at) {
-                    draft.source = Some(s);
+        let name = f.name.name.as_str();
+        if name == "morphology" {
+            draft.morph_span = Some(at);
+            if let Some(s) = morphology_value(ev.diags, v, at) {
+                draft.source = Some(s);
+            }
+            return;
+        }
+        let Some(field) = decls::NEURON.field(name) else {
+            ev.diags
+                .push(decls::NEURON.unknown_field(name, f.name.span));
+            return;
+        };
+        if name == "modify" {
+            draft.modify_span = Some(at);
+        }
+        let v = schema_value(&mut ev, field, v, at);
+        match (name, v) {
+            (_, Val::Err) => {}
+            // Degrees Celsius from kelvin, absolute or not (kelvin given for an absolute
+            // temperature is the thermodynamic temperature).
+            ("temperature", v) => {
+                if let Some(k) = v.const_si() {
+                    draft.temperature = k - 273.15;
                 }
             }
-            "temperature" => {
-                if let Some(t) = temperature_value(&mut ev, v, at) {
-                    draft.temperature = t;
-                }
-            }
-            "v_init" => {
-                let v = ev.expect_dim(v, Dim::VOLTAGE, at, "v_init");
+            ("v_init", v) => {
                 if let Some(x) = v.const_si() {
                     draft.v_init = x * 1e3;
                 }
             }
-            "discretization" => {
-                if let Some(d) = discretization_value(ev.diags, v, at) {
+            ("discretization", Val::Obj(o)) => {
+                if let Some(d) = discretization(&o) {
                     draft.disc = d;
                 }
             }
-            "axon" => match v {
-                Val::Obj(ref o) if o.kind == "isf_axon" => draft.axon = lower_val(&v),
-                Val::Err => {}
-                other => ev.diags.push(
-                    Diagnostic::new(Code::E0306, "axon must be `isf_axon()`")
-                        .label(at, format!("this is {}", other.type_name())),
-                ),
-            },
-            "modify" => {
-                draft.modify_span = Some(at);
-                modify_value(ev.diags, v, at, &mut draft.modify);
+            ("axon", v) => draft.axon = lower_val(&v),
+            ("modify", Val::List(items)) => {
+                draft.modify.extend(items.iter().filter_map(lower_val));
             }
-            other => ev
-                .diags
-                .push(decls::NEURON.unknown_field(other, f.name.span)),
+            _ => {}
         }
     }
 }
@@ -89,53 +90,6 @@ fn morphology_value(diags: &mut Vec<Diagnostic>, v: Val, at: Span) -> Option<mod
                     .help("write `morphology: swc(\"cells/cell.swc\")`"),
             );
             Some(error())
-        }
-    }
-}
-
-/// The `discretization:` value as a rule, or E0412.
-fn discretization_value(diags: &mut Vec<Diagnostic>, v: Val, at: Span) -> Option<Discretization> {
-    let label = match v {
-        Val::Obj(o) => match discretization(&o) {
-            Some(d) => return Some(d),
-            None => format!("`{}(…)` is not a discretization rule", o.kind),
-        },
-        Val::Err => return None,
-        other => format!("this is {}", other.type_name()),
-    };
-    diags.push(
-        Diagnostic::new(Code::E0412, "invalid discretization rule")
-            .label(at, label)
-            .help(DISCRETIZATION_HELP),
-    );
-    None
-}
-
-/// The `modify:` value: a list of cell modifications, appended to `modify` in order.
-fn modify_value(diags: &mut Vec<Diagnostic>, v: Val, at: Span, modify: &mut Vec<Value>) {
-    let items = match v {
-        Val::List(items) => items,
-        Val::Err => return,
-        other => {
-            diags.push(
-                Diagnostic::new(Code::E0306, "modify must be a list of cell modifications")
-                    .label(at, format!("this is {}", other.type_name()))
-                    .help("write `modify: [scale_apical_morph_86()]`"),
-            );
-            return;
-        }
-    };
-    for it in items {
-        match it {
-            Val::Obj(ref o) if o.kind == "scale_apical_morph_86" || o.kind == "scale_apical" => {
-                modify.extend(lower_val(&it))
-            }
-            Val::Err => {}
-            other => diags.push(
-                Diagnostic::new(Code::E0306, "not a cell modification")
-                    .label(at, format!("found {}", other.type_name()))
-                    .help("use scale_apical_morph_86() or scale_apical(scale: 2)"),
-            ),
         }
     }
 }

@@ -3,11 +3,6 @@
 
 use super::*;
 
-/// The axial resistivity's dimension (Ω·cm: m³·kg·s⁻³·A⁻²).
-const RESISTIVITY: Dim = Dim([3, 1, -3, -2, 0, 0]);
-/// The specific capacitance's dimension (µF/cm²: m⁻⁴·kg⁻¹·s⁴·A²).
-const CAPACITANCE_DENSITY: Dim = Dim([-4, -1, 4, 2, 0, 0]);
-
 /// The part of a mechanism a region needs: its name and parameter table.
 struct MechSig {
     name: String,
@@ -64,7 +59,8 @@ impl Session {
         (r, spans)
     }
 
-    /// A field of a region: `Ra` and `cm` (positive constants) or a reversal potential.
+    /// A field of a region: `Ra` and `cm` (positive constants) or a reversal potential
+    /// (a constant voltage), checked by the region's schema ([`decls::REGION`]).
     fn region_field(
         &mut self,
         mid: u32,
@@ -81,43 +77,25 @@ impl Session {
         };
         let v = ev.eval(&f.value, &mut scope);
         let n = f.name.name.as_str();
-        let (want, what) = match n {
-            "Ra" => (RESISTIVITY, "axial resistivity Ra"),
-            "cm" => (CAPACITANCE_DENSITY, "specific capacitance cm"),
-            "ena" | "ek" | "eca" => (Dim::VOLTAGE, "a reversal potential"),
-            _ => {
-                let mech_like = self.mech_by_name(mid, n).is_some();
-                let mut d = decls::REGION.unknown_field(n, f.name.span);
-                if mech_like {
-                    d = d.help(format!("a mechanism takes a block: `{n} {{ gbar: … }}`"));
-                }
-                ev.diags.push(d);
-                return;
+        let Some(field) = decls::REGION.field(n) else {
+            let mech_like = self.mech_by_name(mid, n).is_some();
+            let mut d = decls::REGION.unknown_field(n, f.name.span);
+            if mech_like {
+                d = d.help(format!("a mechanism takes a block: `{n} {{ gbar: … }}`"));
             }
-        };
-        let v = ev.expect_dim(v, want, f.value.span, what);
-        let Some(x) = v.const_si() else {
-            if !v.is_err() {
-                ev.diags.push(
-                    Diagnostic::new(Code::E0315, format!("{what} must be a constant"))
-                        .label(f.value.span, "varies over the cell"),
-                );
-            }
+            ev.diags.push(d);
             return;
         };
-        let (scale, _) = units::canonical_scale(want);
-        if x <= 0.0 && (n == "Ra" || n == "cm") {
-            ev.diags.push(
-                Diagnostic::new(Code::E0314, format!("{what} must be positive"))
-                    .label(f.value.span, "zero or negative"),
-            );
+        let v = schema_value(&mut ev, field, v, f.value.span);
+        let (Some(x), decls::Kind::Quantity(dim)) = (v.const_si(), field.kind) else {
             return;
-        }
+        };
+        let x = x / units::canonical_scale(dim).0;
         match n {
-            "Ra" => r.ra_ohm_cm = Some(x / scale),
-            "cm" => r.cm_uf_cm2 = Some(x / scale),
+            "Ra" => r.ra_ohm_cm = Some(x),
+            "cm" => r.cm_uf_cm2 = Some(x),
             _ => {
-                r.reversal_mv.insert(n.to_string(), x / scale);
+                r.reversal_mv.insert(n.to_string(), x);
             }
         }
     }
