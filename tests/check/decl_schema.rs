@@ -123,3 +123,59 @@ fn an_unlisted_field_is_unknown_with_a_suggestion() {
         );
     }
 }
+
+#[test]
+fn neuron_and_region_values_are_checked_by_the_schema() {
+    // Only the morphology keeps its own check (its path and the stand-in source of an
+    // error); every other neuron and region field is checked from its schema, with a bad
+    // value the test above runs.
+    for s in [&decls::NEURON, &decls::REGION] {
+        for f in s.fields {
+            if f.name == "morphology" {
+                continue;
+            }
+            assert!(
+                f.kind != decls::Kind::Custom,
+                "{}.{} is checked by hand, not by its schema",
+                s.kind,
+                f.name
+            );
+            assert!(f.bad.is_some(), "{}.{} has no bad value", s.kind, f.name);
+        }
+    }
+}
+
+#[test]
+fn a_field_with_its_own_wording_reports_in_those_words() {
+    let mut tested = 0;
+    for s in CHECKED {
+        for f in s.fields {
+            let (Some(own), Some((value, code))) = (f.wording, f.bad) else {
+                continue;
+            };
+            let text = script(s, f.name, value);
+            let checked = isf::validate::check_text(
+                "case.isf",
+                &text,
+                &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics"),
+            );
+            let d = checked
+                .diagnostics
+                .iter()
+                .find(|d| d.code == code)
+                .unwrap_or_else(|| panic!("{}.{}: {value} not reported", s.kind, f.name));
+            // The bad values are written as the message shows them (`2.5`, `-10 ms`).
+            let what = f.what();
+            let fill = isf::rules::Fill {
+                name: f.name,
+                what: &what,
+                value,
+                min: 1,
+            };
+            assert_eq!(d.message, own.render(fill).0, "{}.{}", s.kind, f.name);
+            tested += 1;
+        }
+    }
+    // duration, trials, Ra, cm.
+    assert!(tested >= 4, "only {tested} worded fields");
+}
