@@ -1,6 +1,7 @@
-//! Helpers shared by the declaration checkers: value shapes of fields (locations,
-//! distances, counts, temperatures, annotations), field lists and duplicate fields, and
-//! the lowering of checked values to model values.
+//! Helpers shared by the declaration checkers: a field's value checked against its schema
+//! (`schema_value`: type, dimension, shape, constancy, then the rule in its template's or
+//! the field's words), value shapes of custom fields (locations, distances, annotations),
+//! field lists and duplicate fields, and the lowering of checked values to model values.
 
 use super::*;
 
@@ -356,49 +357,48 @@ pub(super) fn schema_value(ev: &mut Evaluator, field: &decls::Field, v: Val, spa
         }
         _ => (si, String::new()),
     };
+    let r = schema_rule(field, &what, x, &unit);
+    ev.rule(span, r).map_or(Val::Err, |()| v)
+}
+
+/// A constant `x` (in `unit`) against the field's rule: the rule's [`rules`] check, in the
+/// field's own words when it has them ([`rules::Broken::reworded`]).
+fn schema_rule(field: &decls::Field, what: &str, x: f64, unit: &str) -> Result<(), rules::Broken> {
+    use decls::Rule;
     let (r, template, min) = match field.rule {
-        decls::Rule::None => return v,
-        decls::Rule::Positive if field.kind == Kind::Quantity(Dim::TIME) => (
-            rules::positive_duration(&what, x).map(drop),
+        Rule::None => return Ok(()),
+        Rule::Positive if field.kind == decls::Kind::Quantity(Dim::TIME) => (
+            rules::positive_duration(what, x).map(drop),
             rules::POSITIVE_DURATION,
             0,
         ),
-        decls::Rule::Positive => (
-            rules::positive(&what, x, &unit).map(drop),
-            rules::POSITIVE,
-            0,
-        ),
-        decls::Rule::NonNegative => (
-            rules::non_negative(&what, x, &unit).map(drop),
+        Rule::Positive => (rules::positive(what, x, unit).map(drop), rules::POSITIVE, 0),
+        Rule::NonNegative => (
+            rules::non_negative(what, x, unit).map(drop),
             rules::NON_NEGATIVE,
             0,
         ),
-        decls::Rule::Probability => (
-            rules::probability(&what, x).map(drop),
-            rules::PROBABILITY,
-            0,
-        ),
-        decls::Rule::Whole(min) => (rules::count(&what, x, min).map(drop), rules::COUNT, min),
-        decls::Rule::Integer => (rules::whole(&what, x).map(drop), rules::WHOLE, 0),
-        decls::Rule::AtLeast(min) => (
-            rules::whole_at_least(&what, x, min).map(drop),
+        Rule::Probability => (rules::probability(what, x).map(drop), rules::PROBABILITY, 0),
+        Rule::Whole(min) => (rules::count(what, x, min).map(drop), rules::COUNT, min),
+        Rule::Integer => (rules::whole(what, x).map(drop), rules::WHOLE, 0),
+        Rule::AtLeast(min) => (
+            rules::whole_at_least(what, x, min).map(drop),
             rules::WHOLE,
             min,
         ),
     };
-    let r = match field.wording {
+    match field.wording {
         Some(own) => r.map_err(|b| {
             let fill = rules::Fill {
                 name: field.name,
-                what: &what,
+                what,
                 value: "",
                 min,
             };
             b.reworded(template, own, fill)
         }),
         None => r,
-    };
-    ev.rule(span, r).map_or(Val::Err, |()| v)
+    }
 }
 
 /// How to write a discretization rule (the help of E0412).
