@@ -13,6 +13,7 @@ use super::frame::{self, FileKind};
 use super::table::{self, Column, ColumnSpec, DType, Table};
 use super::{ENTRY, Kind, Metadata, Result, Store, StoreError, meta};
 use crate::diagnostics::Code;
+use std::borrow::Cow;
 use std::path::Path;
 
 pub(super) fn describe_schema(cols: &[ColumnSpec]) -> String {
@@ -58,10 +59,14 @@ pub(super) fn check_quanta(
     path: &Path,
 ) -> Result<()> {
     for ((name, col), q) in t.columns.iter().zip(quanta) {
-        let (Some(q), Column::F64(v) | Column::F64Array { data: v, .. }) = (q, col) else {
-            continue;
+        let values = match (q, col) {
+            (Some(_), Column::F64(v)) => Cow::Borrowed(v.as_slice()),
+            // A chunk read back is in row-major layout: borrowed, not copied.
+            (Some(_), Column::F64Array(a)) => table::row_major(a),
+            _ => continue,
         };
-        if let Some((i, x)) = q.off_grid(v) {
+        let Some(q) = q else { continue };
+        if let Some((i, x)) = q.off_grid(&values) {
             return Err(StoreError::at(
                 Code::E0625,
                 key,
@@ -115,7 +120,7 @@ pub(super) fn read_chunk_full(
 
 impl Store {
     /// Store a table (replacing a value or table at `key`), split into chunks of about
-    /// [`WriteOptions::chunk_bytes`]. A table with zero rows declares the schema for later
+    /// [`WriteOptions::chunk_bytes`](super::WriteOptions::chunk_bytes). A table with zero rows declares the schema for later
     /// [`Store::append_rows`].
     pub fn put_table(&self, key: &str, t: &Table, meta: Metadata) -> Result<()> {
         let (dir, full) = self.locate(key, true)?;
@@ -324,10 +329,7 @@ impl Store {
                 DType::Str => Column::Str(vec![]),
                 DType::F64List => Column::F64List(vec![]),
                 // No capacity from the manifest: a damaged one must not cause a huge allocation.
-                DType::F64Array(w) => Column::F64Array {
-                    width: w,
-                    data: Vec::new(),
-                },
+                DType::F64Array(w) => Column::F64Array(ndarray::Array2::zeros((0, w))),
             };
             t.columns.push((c.name.clone(), col));
         }
