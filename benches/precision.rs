@@ -157,7 +157,11 @@ fn main() {
         "max |error| mV"
     );
     for step in [None, Some(0.0001), Some(0.001), Some(0.01)] {
-        let mut t = Table::traces(ids.clone(), &times, vm.clone());
+        let mut t = Table::traces(
+            ids.clone(),
+            &times,
+            table::f64_rows(times.len(), vm.clone()).unwrap(),
+        );
         if let Some(p) = step {
             t = t.with_attr(&table::precision_attr("vm"), rmpv::Value::F64(p));
         }
@@ -166,7 +170,7 @@ fn main() {
         let (enc, _) = best(|| s.encode_chunk(&t).unwrap().len());
         let (w, ()) = best(|| s.put_table("vt", &t, Metadata::now()).unwrap());
         let (r, back) = best(|| s.get_table("vt").unwrap());
-        let Some(isf::store::Column::F64Array { data, .. }) = back.column("vm") else {
+        let Some(isf::store::Column::F64Array(data)) = back.column("vm") else {
             panic!("no vm column")
         };
         let err = vm
@@ -208,7 +212,11 @@ fn codecs(ids: &[String], times: &[f64], vm: &[f64], trials: usize) {
     let raw = (vm.len() * 8) as f64;
     println!("codec trade-off (chunk file only; MB/s of raw float64):");
     for step in [None, Some(0.001)] {
-        let mut t = Table::traces(ids.to_vec(), times, vm.to_vec());
+        let mut t = Table::traces(
+            ids.to_vec(),
+            times,
+            table::f64_rows(times.len(), vm.to_vec()).unwrap(),
+        );
         if let Some(p) = step {
             t = t.with_attr(&table::precision_attr("vm"), rmpv::Value::F64(p));
         }

@@ -84,7 +84,11 @@ fn main() {
     println!(
         "S4 soma traces: {trials} trials × {samples} samples = {raw} bytes raw float64; gzip CSV {gz} bytes"
     );
-    let t = Table::traces(ids.clone(), &times, vm.clone());
+    let t = Table::traces(
+        ids.clone(),
+        &times,
+        table::f64_rows(samples, vm.clone()).unwrap(),
+    );
     println!(
         "{:<19} {:>10} {:>9} {:>8} {:>10} {:>11} {:>10} {:>10}",
         "codec-level-shuffle",
@@ -168,7 +172,7 @@ fn main() {
         let row = Table::traces(
             vec![ids[i].clone()],
             &times,
-            vm[i * samples..(i + 1) * samples].to_vec(),
+            table::one_row(vm[i * samples..(i + 1) * samples].to_vec()),
         );
         s.append_rows("vt", &row).unwrap();
     }

@@ -13,7 +13,7 @@ pub mod spikes;
 pub mod synapses;
 
 use crate::diagnostics::{Code, Diagnostic};
-use crate::store::table::labels_attr;
+use crate::store::table::{f64_rows, labels_attr};
 use crate::store::{Column, Kind, Metadata, Store, Table};
 use std::collections::BTreeMap;
 
@@ -101,14 +101,14 @@ pub fn read_traces(store: &Store, key: &str) -> Result<Traces, Diagnostic> {
             .columns
             .iter()
             .find_map(|(_, c)| match c {
-                Column::F64Array { width, data } => Some((*width, data)),
+                Column::F64Array(a) => Some((a.ncols(), a)),
                 _ => None,
             })
             .ok_or_else(|| bad_input(format!("key '{k}' has no trace column (f64_array)")))?;
         let col = t
             .columns
             .iter()
-            .find(|(_, c)| matches!(c, Column::F64Array { .. }))
+            .find(|(_, c)| matches!(c, Column::F64Array(_)))
             .map(|(n, _)| n.clone())
             .unwrap_or_default();
         let times = std::sync::Arc::new(times_attr(&t, &col, &k)?);
@@ -119,10 +119,10 @@ pub fn read_traces(store: &Store, key: &str) -> Result<Traces, Diagnostic> {
             )));
         }
         let labels = labels_of(&t, &k)?;
-        for (i, l) in labels.into_iter().enumerate() {
+        for (l, row) in labels.into_iter().zip(data.rows()) {
             out.labels.push(l);
             out.times.push(times.clone());
-            out.rows.push(data[i * width..(i + 1) * width].to_vec());
+            out.rows.push(row.to_vec());
         }
         if let Some(Column::I64(c)) = t.column("compartment") {
             out.compartment.get_or_insert_with(Vec::new).extend(c);
@@ -723,10 +723,9 @@ pub fn bin_synapses(
         t = t
             .with(
                 "counts",
-                Column::F64Array {
-                    width: n_t,
-                    data: counts.clone(),
-                },
+                Column::F64Array(f64_rows(n_t, counts.clone()).ok_or_else(|| {
+                    bad_input(format!("group {g}: counts are not rows of {n_t} bins"))
+                })?),
             )
             .with_attr(&labels_attr("counts"), rmpv::Value::Array(starts.clone()))
             .with_attr("bin_ms", rmpv::Value::F64(p.spec.bin_ms))

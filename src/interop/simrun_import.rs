@@ -32,6 +32,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::files::FileError;
 use crate::interop::formats::{activation, param, presynaptic, traces};
 use crate::run::sink::column_key;
+use crate::store::table::{one_row, row_major};
 use crate::store::{Column, Kind, MAX_NAME, Metadata, Store, Table};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -736,13 +737,7 @@ fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
             .with("seed", Column::Str(vec![seed_col.clone()]))
             .with("isf_sim_trial_index", Column::Str(vec![isf_index.clone()]));
         for (name, v) in &tr.traces {
-            t = t.with(
-                name,
-                Column::F64Array {
-                    width: v.len(),
-                    data: v.clone(),
-                },
-            );
+            t = t.with(name, Column::F64Array(one_row(v.clone())));
         }
         for (name, v) in &tr.events {
             t = t.with(name, Column::F64List(vec![v.clone()]));
@@ -769,7 +764,11 @@ fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
             .iter()
             .flat_map(|(_, v)| v.iter().copied())
             .collect();
-        let table = Table::traces(labels.clone(), &t.times, data)
+        // The columns of one trace file, as long as its times; if not, the empty array makes
+        // the write fail with the row counts (E0609), as before.
+        let vm = ndarray::Array2::from_shape_vec((t.trials.len(), t.times.len()), data)
+            .unwrap_or_default();
+        let table = Table::traces(labels.clone(), &t.times, vm)
             .with_attr("recording", rmpv::Value::from(t.name.as_str()))
             .with_attr("dt_ms", rmpv::Value::F64(dt_of(&t.times)));
         let src = [
@@ -840,10 +839,9 @@ fn same_table(a: &Table, b: &Table) -> bool {
                 na == nb
                     && match (ca, cb) {
                         (Column::F64(x), Column::F64(y)) => bits(x, y),
-                        (
-                            Column::F64Array { width: w1, data: x },
-                            Column::F64Array { width: w2, data: y },
-                        ) => w1 == w2 && bits(x, y),
+                        (Column::F64Array(x), Column::F64Array(y)) => {
+                            x.dim() == y.dim() && bits(&row_major(x), &row_major(y))
+                        }
                         (Column::F64List(x), Column::F64List(y)) => {
                             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| bits(p, q))
                         }

@@ -1005,7 +1005,7 @@ pub fn inputs_from_store(
             Some(Column::Str(lab)),
             Some(Column::F64(from)),
             Some(Column::F64(to)),
-            Some(Column::F64Array { width, data }),
+            Some(Column::F64Array(cnt)),
         ) = (
             t.column("sim_trial_index"),
             t.column("distance_from_um"),
@@ -1052,7 +1052,8 @@ pub fn inputs_from_store(
             .map(|f| (f / dz).round() as usize + 1)
             .max()
             .unwrap_or(0);
-        let mut a = Array3::zeros((labels.len(), nz, *width));
+        let width = cnt.ncols();
+        let mut a = Array3::zeros((labels.len(), nz, width));
         let mut seen = vec![false; labels.len()];
         for (r, l) in lab.iter().enumerate() {
             let Some(&k) = index.get(l.as_str()) else {
@@ -1063,8 +1064,8 @@ pub fn inputs_from_store(
             };
             seen[k] = true;
             let z = (from[r] / dz).round() as usize;
-            for b in 0..*width {
-                a[[k, z, b]] += data[r * width + b];
+            for b in 0..width {
+                a[[k, z, b]] += cnt[[r, b]];
             }
         }
         if let Some(k) = seen.iter().position(|s| !s) {

@@ -18,6 +18,7 @@ pub mod lda;
 
 use crate::analysis::read_events;
 use crate::diagnostics::{Code, Diagnostic};
+use crate::store::table::row_major;
 use crate::store::{Column, Kind, Store};
 use ndarray::{Array2, Array3, s};
 use sha2::{Digest, Sha256};
@@ -423,7 +424,7 @@ fn read_binned(store: &Store, path: &str, key: &str) -> Result<BinnedKey, Diagno
         .help(hint));
     }
     let t = store.get_table(key).map_err(store_err)?;
-    let (Some(Column::Str(labels)), Some(Column::F64Array { width, data })) =
+    let (Some(Column::Str(labels)), Some(Column::F64Array(cnt))) =
         (t.column("sim_trial_index"), t.column("counts"))
     else {
         return Err(bad_input(format!(
@@ -453,7 +454,7 @@ fn read_binned(store: &Store, path: &str, key: &str) -> Result<BinnedKey, Diagno
         )));
     }
     let n_z = labels.len() / n;
-    let counts = Array3::from_shape_vec((n, n_z, *width), data.clone())
+    let counts = Array3::from_shape_vec((n, n_z, cnt.ncols()), row_major(cnt).into_owned())
         .map_err(|e| bad_input(format!("{path}: key '{key}': {e}")))?;
     Ok(BinnedKey {
         labels: uniq,

@@ -904,7 +904,7 @@ mod tests {
         let t = crate::store::Table::traces(
             vec!["p000000/t000000".into()],
             &[0.0, 1.0, 2.0, 3.0, 4.0],
-            vec![-70.0, 10.0, -70.0, 5.0, -70.0],
+            crate::store::table::one_row(vec![-70.0, 10.0, -70.0, 5.0, -70.0]),
         );
         st.put_table("E/traces/soma.v", &t, Default::default())
             .unwrap();

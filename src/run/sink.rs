@@ -30,7 +30,7 @@ use super::fingerprint::{Plan, diff, diff_summary};
 use super::tables::{TrialId, id_columns, with_ids};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::Value as MValue;
-use crate::store::table::precision_attr;
+use crate::store::table::{into_row_major, one_row, precision_attr};
 use crate::store::{Column, Kind, Metadata, Store, Table};
 use std::collections::{BTreeMap, HashSet};
 
@@ -398,7 +398,8 @@ pub fn assemble(
         for (name, col) in t.columns {
             let precision = precision_of(&name);
             match col {
-                Column::F64Array { data, .. } if wide_part(&name).is_some() => {
+                Column::F64Array(a) if wide_part(&name).is_some() => {
+                    let data = into_row_major(a);
                     let (base, comp) = wide_part(&name).unwrap_or_default();
                     let rows = wide.entry(base.to_string()).or_default();
                     // Compartments of one item arrive together, in order: one row each.
@@ -411,7 +412,8 @@ pub fn assemble(
                     });
                     comps.entry(base.to_string()).or_default().push(comp);
                 }
-                Column::F64Array { data, .. } => {
+                Column::F64Array(a) => {
+                    let data = into_row_major(a);
                     traces.entry(name).or_default().push(TraceRow {
                         point,
                         id,
@@ -554,9 +556,12 @@ fn trace_table(name: &str, rows: &[&TraceRow], ids: &[TrialId]) -> Result<Table,
     let grid = super::TimeGrid::new(dt);
     let times: Vec<f64> = (0..width).map(|k| grid.at(k)).collect();
     let data: Vec<f64> = rows.iter().flat_map(|r| r.data.iter().copied()).collect();
+    // Every row holds `width` samples (checked above), so the shape fits.
+    let vm = ndarray::Array2::from_shape_vec((rows.len(), width), data)
+        .map_err(|e| Diagnostic::new(Code::E0609, format!("trace `{name}`: {e}")))?;
     let row_ids: Vec<&TrialId> = rows.iter().map(|r| &ids[r.id]).collect();
     let labels = row_ids.iter().map(|i| i.label.clone()).collect();
-    let t = with_ids(Table::traces(labels, &times, data), &row_ids)
+    let t = with_ids(Table::traces(labels, &times, vm), &row_ids)
         .with_attr("recording", rmpv::Value::from(name))
         .with_attr("dt_ms", rmpv::Value::F64(dt));
     // The trials' rows are already on the grid of their precision (one plan, one precision);
@@ -678,13 +683,7 @@ impl ResultSink for StoreSink {
             attrs: attrs.into_iter().collect(),
         };
         for (name, v) in &out.traces {
-            t = t.with(
-                name,
-                Column::F64Array {
-                    width: v.len(),
-                    data: v.clone(),
-                },
-            );
+            t = t.with(name, Column::F64Array(one_row(v.clone())));
             if let Some(&p) = self.precision.get(&base_name(name)) {
                 t = t.with_attr(&precision_attr(name), rmpv::Value::F64(p));
             }

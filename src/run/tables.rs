@@ -270,10 +270,10 @@ pub fn complete(store: &Store, key: &str, mut t: Table, meta: &Metadata) -> Tabl
     if let Some(dt) = meta.extra.get("dt_ms").and_then(|d| d.parse::<f64>().ok()) {
         let grid = super::TimeGrid::new(dt);
         for (name, col) in &t.columns {
-            if let Column::F64Array { width, .. } = col
+            if let Column::F64Array(a) = col
                 && !t.attrs.contains_key(&labels_attr(name))
             {
-                let times = (0..*width).map(|k| Value::F64(grid.at(k))).collect();
+                let times = (0..a.ncols()).map(|k| Value::F64(grid.at(k))).collect();
                 t.attrs.insert(labels_attr(name), Value::Array(times));
             }
         }

@@ -29,8 +29,9 @@
 //! per column (`<f8`, `<i8`, `<U…` strings, `(<f8, (w,))` sub-arrays), which
 //! `pandas.DataFrame(numpy.load(path))` turns into the same table.
 
-use super::table::{Column, Table, labels_attr};
+use super::table::{Column, Table, f64_rows, labels_attr, row_major};
 use rmpv::Value;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// How rows are laid out in an export.
@@ -230,14 +231,15 @@ pub fn frame(t: &Table, layout: Layout) -> Result<Frame, String> {
                     Column::I64(v) => f.push(name, Flat::I64(v.clone())),
                     Column::Str(v) => f.push(name, Flat::Str(v.clone())),
                     Column::F64List(v) => f.push(name, Flat::F64List(v.clone())),
-                    Column::F64Array { width, data } => {
-                        let labels = labels(t, name).filter(|l| l.len() == *width);
-                        for i in 0..*width {
+                    Column::F64Array(a) => {
+                        let width = a.ncols();
+                        let labels = labels(t, name).filter(|l| l.len() == width);
+                        for i in 0..width {
                             let head = match &labels {
                                 Some(l) => format!("{}", l[i]),
                                 None => format!("{name}[{i}]"),
                             };
-                            let col = (0..rows).map(|r| data[r * width + i]).collect();
+                            let col = a.column(i).to_vec();
                             f.push(&head, Flat::F64(col));
                         }
                     }
@@ -333,12 +335,16 @@ pub fn frame(t: &Table, layout: Layout) -> Result<Frame, String> {
     Ok(f)
 }
 
+/// An `f64_array` column's name and its values in row-major order (borrowed from the table
+/// when its array is in standard layout, as every array read from a store is).
+type ArrayColumn<'a> = (&'a String, Cow<'a, [f64]>);
+
 /// The `f64_array` columns of `t` with their data.
-fn array_columns(t: &Table) -> Result<Vec<(&String, &[f64])>, String> {
+fn array_columns(t: &Table) -> Result<Vec<ArrayColumn<'_>>, String> {
     Ok(t.columns
         .iter()
         .filter_map(|(n, c)| match c {
-            Column::F64Array { data, .. } => Some((n, data.as_slice())),
+            Column::F64Array(a) => Some((n, row_major(a))),
             _ => None,
         })
         .collect())
@@ -347,10 +353,10 @@ fn array_columns(t: &Table) -> Result<Vec<(&String, &[f64])>, String> {
 /// The common width of the array columns and the labels of the first.
 fn common_width(
     t: &Table,
-    arrays: &[(&String, &[f64])],
+    arrays: &[ArrayColumn<'_>],
 ) -> Result<(usize, Option<Vec<f64>>), String> {
     let width_of = |n: &str| match t.column(n) {
-        Some(Column::F64Array { width, .. }) => *width,
+        Some(Column::F64Array(a)) => a.ncols(),
         _ => 0,
     };
     let width = width_of(arrays[0].0);
@@ -481,7 +487,7 @@ pub fn concat_tables(tables: Vec<Table>) -> Result<Table, String> {
             ));
         }
         for (n, c) in &t.columns {
-            if matches!(c, Column::F64Array { .. }) && labels(&t, n) != labels(&out, n) {
+            if matches!(c, Column::F64Array(_)) && labels(&t, n) != labels(&out, n) {
                 return Err(format!(
                     "column `{n}` has different sample times in different tables; use --layout tidy"
                 ));
@@ -556,10 +562,7 @@ pub fn value_to_table(v: &Value) -> Result<Table, String> {
         [_] => Table::new().with("value", Column::F64(vals)),
         [_, w] => Table::new().with(
             "value",
-            Column::F64Array {
-                width: *w,
-                data: vals,
-            },
+            Column::F64Array(f64_rows(*w, vals).ok_or("the value's rows differ in length")?),
         ),
         _ => unreachable!("value_numbers gives 1-D or 2-D"),
     })
@@ -777,7 +780,7 @@ enum Field<'a> {
     F64(&'a [f64]),
     I64(&'a [i64]),
     Str(&'a [String]),
-    Sub(usize, &'a [f64]),
+    Sub(usize, Cow<'a, [f64]>),
 }
 
 /// A structured array: one record per row, one field per column, packed.
@@ -871,7 +874,7 @@ pub fn table_to_npy(t: &Table, column: Option<&str>) -> Result<NpyArray, String>
     let arrays: Vec<&str> = t
         .columns
         .iter()
-        .filter(|(_, c)| matches!(c, Column::F64Array { .. }))
+        .filter(|(_, c)| matches!(c, Column::F64Array(_)))
         .map(|(n, _)| n.as_str())
         .collect();
     let name = match (column, arrays.as_slice()) {
@@ -884,7 +887,7 @@ pub fn table_to_npy(t: &Table, column: Option<&str>) -> Result<NpyArray, String>
                     Column::F64(v) => Field::F64(v),
                     Column::I64(v) => Field::I64(v),
                     Column::Str(v) => Field::Str(v),
-                    Column::F64Array { width, data } => Field::Sub(*width, data),
+                    Column::F64Array(a) => Field::Sub(a.ncols(), row_major(a)),
                     Column::F64List(_) => {
                         return Err(format!(
                             "column '{name}' holds a list per row, which .npy cannot hold; \
@@ -904,7 +907,7 @@ pub fn table_to_npy(t: &Table, column: Option<&str>) -> Result<NpyArray, String>
             shape: vec![v.len()],
             data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
         }),
-        Some(Column::F64Array { width, data }) => Ok(NpyArray::f64(vec![rows, *width], data)),
+        Some(Column::F64Array(a)) => Ok(NpyArray::f64(vec![rows, a.ncols()], &row_major(a))),
         Some(_) => Err(format!(
             "column '{name}' is not numeric with a fixed shape; export it as CSV or Parquet, \
              or use --layout tidy"
@@ -996,18 +999,9 @@ mod tests {
             .with("n", Column::I64(vec![1, -2]))
             .with(
                 "vm",
-                Column::F64Array {
-                    width: 2,
-                    data: vec![0.5, 1.5, 2.5, 3.5],
-                },
+                Column::F64Array(f64_rows(2, vec![0.5, 1.5, 2.5, 3.5]).unwrap()),
             )
-            .with(
-                "x",
-                Column::F64Array {
-                    width: 1,
-                    data: vec![9.0, 8.0],
-                },
-            );
+            .with("x", Column::F64Array(f64_rows(1, vec![9.0, 8.0]).unwrap()));
         let a = table_to_npy(&t, None).unwrap();
         assert_eq!(
             a.descr,
@@ -1023,7 +1017,7 @@ mod tests {
         Table::traces(
             vec!["p000000/t000000".into(), "p000001/t000000".into()],
             &[0.0, 0.025, 0.05],
-            vec![-75.0, -74.5, -74.25, -70.0, 1.5e-3, 20.0],
+            f64_rows(3, vec![-75.0, -74.5, -74.25, -70.0, 1.5e-3, 20.0]).unwrap(),
         )
         .with_attr(
             TRIAL_COLUMNS,

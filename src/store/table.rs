@@ -4,13 +4,15 @@
 //! `bin` holding raw little-endian bytes, so the blosc byte shuffle (typesize 8) sees aligned
 //! 8-byte lanes and a reader can view them without parsing (`numpy.frombuffer`).
 //!
-//! Column types cover what ISF stores per trial: voltage traces (`F64Array`: one row of
-//! `width` samples per trial), spike times (`F64List`: ragged, any number per row), synapse
-//! activations (`Str`, `I64`, `F64` and `F64List` side by side).
+//! Column types cover what ISF stores per trial: voltage traces (`F64Array`: an ndarray
+//! `Array2`, one row of samples per trial), spike times (`F64List`: ragged, any number per
+//! row), synapse activations (`Str`, `I64`, `F64` and `F64List` side by side).
 
+use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 use rmpv::Value;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The type of one column.
@@ -48,11 +50,56 @@ pub enum Column {
     I64(Vec<i64>),
     Str(Vec<String>),
     F64List(Vec<Vec<f64>>),
-    /// Row-major `rows × width` values.
-    F64Array {
-        width: usize,
-        data: Vec<f64>,
-    },
+    /// `rows × width` values, one row per table row. Arrays the store reads are in standard
+    /// (row-major) layout, so [`row_major`] borrows their data; an array of another layout
+    /// is written all the same (copied to row-major order once, when encoded).
+    F64Array(Array2<f64>),
+}
+
+/// The values of `a` in row-major order: borrowed when `a` is in standard layout (every
+/// array the store reads, and every one built from a row-major `Vec`), else copied.
+pub fn row_major(a: &Array2<f64>) -> Cow<'_, [f64]> {
+    rows_of(a.view())
+}
+
+/// [`row_major`] of a view (e.g. a range of rows).
+fn rows_of(v: ArrayView2<'_, f64>) -> Cow<'_, [f64]> {
+    match v.to_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(v.iter().copied().collect()),
+    }
+}
+
+/// The values of `a` in row-major order as a `Vec`: the array's own buffer, without a copy,
+/// when `a` is in standard layout.
+pub fn into_row_major(a: Array2<f64>) -> Vec<f64> {
+    if !a.is_standard_layout() {
+        return a.iter().copied().collect();
+    }
+    let n = a.len();
+    let (mut v, offset) = a.into_raw_vec_and_offset();
+    // Standard layout: the `n` elements are contiguous from `offset` on.
+    let off = offset.unwrap_or(0);
+    v.truncate(off + n);
+    v.drain(..off);
+    v
+}
+
+/// One row of `width` values as a `1 × width` array (no copy).
+pub fn one_row(data: Vec<f64>) -> Array2<f64> {
+    Array1::from_vec(data).insert_axis(Axis(0))
+}
+
+/// `data` (row-major) as `data.len() / width` rows of `width` values (no copy); `None` when
+/// the length is not a multiple of `width` (a width of 0 holds only empty data: no rows).
+pub fn f64_rows(width: usize, data: Vec<f64>) -> Option<Array2<f64>> {
+    let rows = match (width, data.len()) {
+        (0, 0) => 0,
+        (0, _) => return None,
+        (w, n) if n.is_multiple_of(w) => n / w,
+        _ => return None,
+    };
+    Array2::from_shape_vec((rows, width), data).ok()
 }
 
 impl Column {
@@ -63,29 +110,24 @@ impl Column {
             Column::I64(_) => DType::I64,
             Column::Str(_) => DType::Str,
             Column::F64List(_) => DType::F64List,
-            Column::F64Array { width, .. } => DType::F64Array(*width),
+            Column::F64Array(a) => DType::F64Array(a.ncols()),
         }
     }
 
-    /// Number of rows, or `None` for an `F64Array` whose data is not a multiple of its width.
-    pub fn len(&self) -> Option<usize> {
-        Some(match self {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
             Column::F64(v) => v.len(),
             Column::I64(v) => v.len(),
             Column::Str(v) => v.len(),
             Column::F64List(v) => v.len(),
-            Column::F64Array { width, data } => match (*width, data.len()) {
-                (0, 0) => 0,
-                (0, _) => return None,
-                (w, n) if n.is_multiple_of(w) => n / w,
-                _ => return None,
-            },
-        })
+            Column::F64Array(a) => a.nrows(),
+        }
     }
 
     /// True when the column has no rows.
     pub fn is_empty(&self) -> bool {
-        self.len() == Some(0)
+        self.len() == 0
     }
 
     fn slice(&self, a: usize, b: usize) -> Column {
@@ -94,10 +136,7 @@ impl Column {
             Column::I64(v) => Column::I64(v[a..b].to_vec()),
             Column::Str(v) => Column::Str(v[a..b].to_vec()),
             Column::F64List(v) => Column::F64List(v[a..b].to_vec()),
-            Column::F64Array { width, data } => Column::F64Array {
-                width: *width,
-                data: data[a * width..b * width].to_vec(),
-            },
+            Column::F64Array(x) => Column::F64Array(x.slice(s![a..b, ..]).to_owned()),
         }
     }
 
@@ -107,7 +146,13 @@ impl Column {
             (Column::I64(a), Column::I64(b)) => a.extend(b),
             (Column::Str(a), Column::Str(b)) => a.extend(b),
             (Column::F64List(a), Column::F64List(b)) => a.extend(b),
-            (Column::F64Array { data: a, .. }, Column::F64Array { data: b, .. }) => a.extend(b),
+            // The first chunk of a table read is taken as it is (no copy).
+            (Column::F64Array(a), Column::F64Array(b)) if a.nrows() == 0 => *a = b,
+            // Same schema, so the widths agree and `append` cannot fail; row-major arrays
+            // grow along their rows in place (amortised, as `Vec::extend`).
+            (Column::F64Array(a), Column::F64Array(b)) => {
+                let _ = a.append(Axis(0), b.view());
+            }
             _ => {}
         }
     }
@@ -119,7 +164,7 @@ impl Column {
             Column::I64(v) => v.len() * 8,
             Column::Str(v) => v.iter().map(String::len).sum(),
             Column::F64List(v) => v.iter().map(|r| 8 + r.len() * 8).sum(),
-            Column::F64Array { data, .. } => data.len() * 8,
+            Column::F64Array(a) => a.len() * 8,
         }
     }
 }
@@ -165,18 +210,12 @@ impl Table {
     }
 
     /// A voltage-trace table in ISF's layout: column `sim_trial_index` (one label per trial)
-    /// and column `vm` (`F64Array`, one row of samples per trial, row-major `data`), with the
-    /// sample times in attribute `vm.labels`.
-    pub fn traces(trial_index: Vec<String>, times_ms: &[f64], data: Vec<f64>) -> Table {
+    /// and column `vm` (`F64Array`, one row of samples per trial), with the sample times in
+    /// attribute `vm.labels`.
+    pub fn traces(trial_index: Vec<String>, times_ms: &[f64], vm: Array2<f64>) -> Table {
         Table::new()
             .with("sim_trial_index", Column::Str(trial_index))
-            .with(
-                "vm",
-                Column::F64Array {
-                    width: times_ms.len(),
-                    data,
-                },
-            )
+            .with("vm", Column::F64Array(vm))
             .with_attr(
                 &labels_attr("vm"),
                 Value::Array(times_ms.iter().map(|&t| Value::F64(t)).collect()),
@@ -206,9 +245,15 @@ impl Table {
             if self.columns[..i].iter().any(|(n, _)| n == name) {
                 return Err(format!("column '{name}' appears twice"));
             }
-            let n = col
-                .len()
-                .ok_or_else(|| format!("column '{name}': data is not a multiple of its width"))?;
+            let n = col.len();
+            // A chunk stores an array's rows as one run of values, so rows of no values would
+            // read back as no rows.
+            if let Column::F64Array(a) = col
+                && a.ncols() == 0
+                && n > 0
+            {
+                return Err(format!("column '{name}' has rows of no values"));
+            }
             match rows {
                 None => rows = Some(n),
                 Some(r) if r != n => {
@@ -628,7 +673,8 @@ pub fn chunk_doc(t: &Table, rows: usize, decimal: bool) -> ChunkDoc {
 
 /// [`chunk_doc`] with a declared precision per column (`quanta[i]` for column `i`, see
 /// [`quanta`]; missing entries are `None`): those float columns are rounded to multiples of
-/// their step and stored as integers ([`quantised_column`]).
+/// their step and stored as integers (`"dec"` when the step is a power of ten, else `"qdec"`;
+/// raw doubles for a column holding a value that cannot be quantised, format §4.3).
 pub fn chunk_doc_quantised(
     t: &Table,
     rows: usize,
@@ -653,12 +699,12 @@ pub fn chunk_doc_rows(
         .enumerate()
         .map(|(i, (_, c))| match (c, quanta.get(i).copied().flatten()) {
             (Column::F64(v), Some(q)) => quantised_column(&v[a..b], b - a, &q),
-            (Column::F64Array { width, data }, Some(q)) => {
-                quantised_column(&data[a * width..b * width], *width, &q)
+            (Column::F64Array(x), Some(q)) => {
+                quantised_column(&rows_of(x.slice(s![a..b, ..])), x.ncols(), &q)
             }
             (Column::F64(v), None) => f64_column(&v[a..b], b - a, decimal),
-            (Column::F64Array { width, data }, None) => {
-                f64_column(&data[a * width..b * width], *width, decimal)
+            (Column::F64Array(x), None) => {
+                f64_column(&rows_of(x.slice(s![a..b, ..])), x.ncols(), decimal)
             }
             (Column::I64(v), _) => {
                 ColumnDoc::bin(v[a..b].iter().flat_map(|x| x.to_le_bytes()).collect())
@@ -710,10 +756,14 @@ pub fn chunk_table(doc: &ChunkDoc, schema: &[ColumnSpec]) -> Result<Table, Strin
         };
         let col = match &spec.dtype {
             DType::F64 => Column::F64(f64_column_from(c, rows).map_err(|m| bad(&m))?),
-            DType::F64Array(w) => Column::F64Array {
-                width: *w,
-                data: f64_column_from(c, *w).map_err(|m| bad(&m))?,
-            },
+            DType::F64Array(w) => {
+                let data = f64_column_from(c, *w).map_err(|m| bad(&m))?;
+                let n = data.len();
+                Column::F64Array(
+                    f64_rows(*w, data)
+                        .ok_or_else(|| bad(&format!("{n} values, not rows of {w}")))?,
+                )
+            }
             DType::I64 => Column::I64(
                 bytes_u64(data()?)
                     .ok_or_else(|| bad("length"))?
@@ -747,8 +797,8 @@ pub fn chunk_table(doc: &ChunkDoc, schema: &[ColumnSpec]) -> Result<Table, Strin
                 )
             }
         };
-        if col.len() != Some(rows) {
-            return Err(bad(&format!("{:?} rows, chunk says {rows}", col.len())));
+        if col.len() != rows {
+            return Err(bad(&format!("{} rows, chunk says {rows}", col.len())));
         }
         table.columns.push((spec.name.clone(), col));
     }
@@ -767,10 +817,7 @@ mod tests {
             .with("t", Column::F64List(vec![vec![], vec![1.0, 2.0, 3.0]]))
             .with(
                 "vm",
-                Column::F64Array {
-                    width: 3,
-                    data: vec![1., 2., 3., 4., 5., 6.],
-                },
+                Column::F64Array(f64_rows(3, vec![1., 2., 3., 4., 5., 6.]).unwrap()),
             )
     }
 
@@ -823,10 +870,7 @@ mod tests {
         // Round trip through the chunk encoding, rows of 2 with per-row deltas.
         let t = Table::new().with(
             "vm",
-            Column::F64Array {
-                width: 2,
-                data: vec![-75.0171, -75.0172, 30.5, -80.25],
-            },
+            Column::F64Array(f64_rows(2, vec![-75.0171, -75.0172, 30.5, -80.25]).unwrap()),
         );
         let doc = chunk_doc(&t, 2, true);
         assert_eq!(doc.columns[0].enc.as_deref(), Some("dec"));
@@ -853,25 +897,19 @@ mod tests {
             .collect();
         for step in [0.001, 0.0025, 0.5] {
             let q = Quantum::of(step).unwrap();
-            let t = Table::new().with(
-                "vm",
-                Column::F64Array {
-                    width: 500,
-                    data: vm.clone(),
-                },
-            );
+            let t = Table::new().with("vm", Column::F64Array(f64_rows(500, vm.clone()).unwrap()));
             let v = chunk_doc_quantised(&t, 4, true, &[Some(q)]);
             let enc = v.columns[0].enc.as_deref();
             assert_eq!(enc, Some(if q.m == 1 { "dec" } else { "qdec" }));
             let back = chunk_table(&v, &t.schema()).unwrap();
-            let Some(Column::F64Array { data, .. }) = back.column("vm") else {
+            let Some(Column::F64Array(data)) = back.column("vm") else {
                 panic!()
             };
             for (x, y) in vm.iter().zip(data) {
                 assert!((x - y).abs() <= step / 2.0 * (1.0 + 1e-9), "{x} {y} {step}");
                 assert_eq!(*y, q.round(*x));
             }
-            assert_eq!(q.off_grid(data), None);
+            assert_eq!(q.off_grid(&row_major(data)), None);
             // Off the grid: the unrounded values.
             assert!(q.off_grid(&vm).is_some());
         }
@@ -910,14 +948,21 @@ mod tests {
     fn inconsistent_tables_are_rejected() {
         let t = sample().with("short", Column::F64(vec![1.0]));
         assert!(t.rows().unwrap_err().contains("short"));
-        let t = Table::new().with(
-            "vm",
-            Column::F64Array {
-                width: 4,
-                data: vec![0.0; 6],
-            },
+        // Data that is not whole rows is no array; rows of no values are refused.
+        assert_eq!(f64_rows(4, vec![0.0; 6]), None);
+        assert_eq!(f64_rows(0, vec![]).map(|a| a.dim()), Some((0, 0)));
+        let t = Table::new().with("vm", Column::F64Array(Array2::zeros((2, 0))));
+        assert!(t.rows().unwrap_err().contains("no values"), "{t:?}");
+        // A transposed (column-major) array is written in row order all the same.
+        let a = f64_rows(2, vec![1., 2., 3., 4., 5., 6.]).unwrap();
+        let t = Table::new().with("vm", Column::F64Array(a.t().to_owned()));
+        let back = chunk_table(&chunk_doc(&t, 2, false), &t.schema()).unwrap();
+        assert_eq!(back, t);
+        assert_eq!(row_major(&a.t().to_owned())[..], [1., 3., 5., 2., 4., 6.]);
+        assert_eq!(
+            into_row_major(a.slice(s![1.., ..]).to_owned()),
+            [3., 4., 5., 6.]
         );
-        assert!(t.rows().is_err());
         let mut doc = chunk_doc(&sample(), 2, true);
         doc.rows = 3;
         assert!(chunk_table(&doc, &sample().schema()).is_err());

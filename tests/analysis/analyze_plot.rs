@@ -629,7 +629,7 @@ fn recording_of_another_cell_is_refused() {
     let t = isf::store::Table::traces(
         vec!["p000000/t000000".into()],
         &[0.0, 1.0],
-        vec![-70.0, -70.0],
+        isf::store::table::one_row(vec![-70.0, -70.0]),
     )
     .with("compartment", Column::I64(vec![99_999]));
     st.put_table("small/traces/all_compartments.v", &t, Default::default())
@@ -695,7 +695,7 @@ fn synapse_type_of_unknown_sign() {
     let inh = st.get_table(&format!("{k}/INH__prox")).unwrap();
     let exc = st.get_table(&format!("{k}/EXC__dist")).unwrap();
     let counts = |t: &isf::store::Table| match t.column("counts") {
-        Some(Column::F64Array { data, .. }) => data.clone(),
+        Some(Column::F64Array(data)) => isf::store::table::into_row_major(data.clone()),
         _ => panic!(),
     };
     assert_eq!(counts(&inh), [0.0, 1.0, 0.0, 0.0]);

@@ -44,9 +44,10 @@ fn counts(st: &Store, key: &str) -> (Vec<String>, Vec<f64>, usize, Option<Vec<f6
     let Some(Column::Str(l)) = t.column("sim_trial_index") else {
         panic!("{key}: labels")
     };
-    let Some(Column::F64Array { width, data }) = t.column("counts") else {
+    let Some(Column::F64Array(a)) = t.column("counts") else {
         panic!("{key}: counts")
     };
+    let (width, data) = (&a.ncols(), &isf::store::table::into_row_major(a.clone()));
     let d = match t.column("distance_from_um") {
         Some(Column::F64(d)) => Some(d.clone()),
         _ => None,

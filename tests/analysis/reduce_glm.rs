@@ -221,7 +221,10 @@ fn put_binned(st: &Store, key: &str, labels: &[&str], nz: usize, width: usize, f
         .with("sim_trial_index", Column::Str(lab))
         .with("distance_from_um", Column::F64(from))
         .with("distance_to_um", Column::F64(to))
-        .with("counts", Column::F64Array { width, data })
+        .with(
+            "counts",
+            Column::F64Array(isf::store::table::f64_rows(width, data).unwrap()),
+        )
         .with_attr("bin_ms", rmpv::Value::F64(1.0));
     st.put_table(key, &t, Metadata::default()).unwrap();
 }
@@ -279,10 +282,7 @@ fn inputs_come_from_the_store_layout_of_isf_analyze() {
         .with("sim_trial_index", Column::Str(vec![labels[0].into()]))
         .with(
             "counts",
-            Column::F64Array {
-                width: 2,
-                data: vec![1.0, 2.0],
-            },
+            Column::F64Array(isf::store::table::one_row(vec![1.0, 2.0])),
         );
     st.put_table("E/t1/EXC", &temporal, Metadata::default())
         .unwrap();

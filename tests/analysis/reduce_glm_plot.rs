@@ -75,7 +75,10 @@ fn make_store(dir: &Path, n: usize) -> PathBuf {
                 "distance_to_um",
                 Column::F64(rows.iter().map(|r| 50.0 * (r.1 + 1) as f64).collect()),
             )
-            .with("counts", Column::F64Array { width: N_T, data })
+            .with(
+                "counts",
+                Column::F64Array(isf::store::table::f64_rows(N_T, data).unwrap()),
+            )
             .with_attr("bin_ms", rmpv::Value::F64(1.0))
     };
     st.put_table(&format!("{BASE}/EXC"), &table(exc), Metadata::now())

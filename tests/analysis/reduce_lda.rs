@@ -77,7 +77,10 @@ fn make_store(dir: &Path, n: usize, seed: u64, zero_key: bool) -> PathBuf {
     let table = |data: Vec<f64>| {
         Table::new()
             .with("sim_trial_index", Column::Str(labels.clone()))
-            .with("counts", Column::F64Array { width: N_T, data })
+            .with(
+                "counts",
+                Column::F64Array(isf::store::table::f64_rows(N_T, data).unwrap()),
+            )
             .with_attr("bin_ms", rmpv::Value::F64(1.0))
     };
     st.put_table(EXC, &table(exc), Metadata::now()).unwrap();

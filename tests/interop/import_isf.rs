@@ -225,7 +225,7 @@ fn sub(store: &Store, key: &str) -> Store {
 
 fn f64_array(t: &Table, name: &str) -> (usize, Vec<f64>) {
     match t.column(name) {
-        Some(Column::F64Array { width, data }) => (*width, data.clone()),
+        Some(Column::F64Array(a)) => (a.ncols(), isf::store::table::into_row_major(a.clone())),
         other => panic!("{name}: {other:?}"),
     }
 }

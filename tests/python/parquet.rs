@@ -117,7 +117,8 @@ fn table_json(t: &Table) -> J {
             Column::I64(v) => json!({"name": n, "dtype": "i64", "data": v}),
             Column::Str(v) => json!({"name": n, "dtype": "str", "data": v}),
             Column::F64List(v) => json!({"name": n, "dtype": "f64_list", "data": v}),
-            Column::F64Array { width, data } => {
+            Column::F64Array(a) => {
+                let (width, data) = (a.ncols(), isf::store::table::row_major(a));
                 json!({"name": n, "dtype": "f64_array", "width": width, "data": data})
             }
         })

@@ -196,9 +196,10 @@ print("JSON", json.dumps({
     assert_eq!(j["da_shape"], serde_json::json!([3, 4, 12001]));
     // Row 5 is point 1 (0.8 nA), trial 1: the same sample in the frame and the array.
     let tr = s.get_table("quickstart/traces/soma.v").unwrap();
-    let Some(isf::store::Column::F64Array { data, width }) = tr.column("vm") else {
+    let Some(isf::store::Column::F64Array(a)) = tr.column("vm") else {
         panic!()
     };
+    let (data, width) = (isf::store::table::row_major(a), a.ncols());
     assert_eq!(j["v"].as_f64(), Some(data[5 * width + 4000]));
     assert_eq!(j["xv"].as_f64(), Some(data[5 * width + 4000]));
     let seeds: Vec<u64> = (0..3)

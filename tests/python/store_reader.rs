@@ -8,6 +8,7 @@
 
 use crate::common;
 
+use isf::store::table::f64_rows;
 use isf::store::{Column, Metadata, Store, Table};
 use std::path::Path;
 
@@ -53,7 +54,11 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
     // First three trials at once, the rest appended one by one as a sweep would.
     s.put_table(
         "voltage_traces",
-        &Table::traces(ids[..3].to_vec(), &times, vm[..3 * SAMPLES].to_vec()),
+        &Table::traces(
+            ids[..3].to_vec(),
+            &times,
+            f64_rows(SAMPLES, vm[..3 * SAMPLES].to_vec()).unwrap(),
+        ),
         meta,
     )
     .unwrap();
@@ -63,7 +68,7 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
             &Table::traces(
                 vec![ids[i].clone()],
                 &times,
-                vm[i * SAMPLES..(i + 1) * SAMPLES].to_vec(),
+                f64_rows(SAMPLES, vm[i * SAMPLES..(i + 1) * SAMPLES].to_vec()).unwrap(),
             ),
         )
         .unwrap();
@@ -75,7 +80,11 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
         .collect();
     s.put_table(
         "traces_4_decimals",
-        &Table::traces(ids.clone(), &times, vm_dec.clone()),
+        &Table::traces(
+            ids.clone(),
+            &times,
+            f64_rows(SAMPLES, vm_dec.clone()).unwrap(),
+        ),
         Metadata::now(),
     )
     .unwrap();
@@ -134,7 +143,7 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
     ] {
         s.put_table(
             key,
-            &Table::traces(ids.clone(), &times, vm.clone())
+            &Table::traces(ids.clone(), &times, f64_rows(SAMPLES, vm.clone()).unwrap())
                 .with_attr("vm.precision", rmpv::Value::F64(step)),
             Metadata::now(),
         )
@@ -142,7 +151,7 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
     }
     s.put_table(
         "unrounded",
-        &Table::traces(ids.clone(), &times, vm.clone()),
+        &Table::traces(ids.clone(), &times, f64_rows(SAMPLES, vm.clone()).unwrap()),
         Metadata::now(),
     )
     .unwrap();
@@ -155,7 +164,7 @@ fn write_fixture(dir: &Path) -> std::path::PathBuf {
     );
     for (key, name) in [("traces_1uV", "q1"), ("traces_2_5uV", "q25")] {
         let t = s.get_table(key).unwrap();
-        let Some(Column::F64Array { data, .. }) = t.column("vm") else {
+        let Some(Column::F64Array(data)) = t.column("vm") else {
             panic!()
         };
         let raw: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -209,9 +218,7 @@ fn python_reader_reads_the_golden_stores() {
         let raw = |c: &Column| -> Vec<u8> {
             match c {
                 Column::F64(x) => x.iter().flat_map(|x| x.to_le_bytes()).collect(),
-                Column::F64Array { data, .. } => {
-                    data.iter().flat_map(|x| x.to_le_bytes()).collect()
-                }
+                Column::F64Array(data) => data.iter().flat_map(|x| x.to_le_bytes()).collect(),
                 other => panic!("{other:?}"),
             }
         };

@@ -93,7 +93,7 @@ fn traces(vm: Vec<f64>, width: usize, precision: Option<f64>) -> Table {
     let t = Table::traces(
         (0..rows).map(|i| format!("p000000/t{i:06}")).collect(),
         &times,
-        vm,
+        isf::store::table::f64_rows(width, vm).unwrap(),
     );
     match precision {
         Some(p) => t.with_attr(&precision_attr("vm"), rmpv::Value::F64(p)),
@@ -103,7 +103,7 @@ fn traces(vm: Vec<f64>, width: usize, precision: Option<f64>) -> Table {
 
 fn vm_of(t: &Table) -> Vec<f64> {
     match t.column("vm") {
-        Some(Column::F64Array { data, .. }) => data.clone(),
+        Some(Column::F64Array(data)) => isf::store::table::into_row_major(data.clone()),
         _ => panic!("no vm"),
     }
 }

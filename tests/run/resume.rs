@@ -405,10 +405,10 @@ fn swept_duration_and_dt_store_traces_per_point() {
         );
         for p in 0..2 {
             let t = s.get_table(&format!("e/traces/soma.v/p{p:06}")).unwrap();
-            let Some(isf::store::Column::F64Array { width, data }) = t.column("vm") else {
+            let Some(isf::store::Column::F64Array(a)) = t.column("vm") else {
                 panic!("no vm column");
             };
-            assert_eq!((*width, data.len()), (widths[p], 2 * widths[p]), "{sweep}");
+            assert_eq!((a.ncols(), a.len()), (widths[p], 2 * widths[p]), "{sweep}");
             let times = t.attrs.get("vm.labels").and_then(|v| v.as_array()).unwrap();
             assert_eq!(times.len(), widths[p]);
             let end = times.last().and_then(|v| v.as_f64()).unwrap();

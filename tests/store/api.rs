@@ -4,7 +4,9 @@
 use crate::common;
 
 use isf::diagnostics::Code;
+use isf::store::table::{f64_rows, one_row};
 use isf::store::{Column, Kind, Metadata, Store, Table};
+use ndarray::Axis;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,7 +27,7 @@ fn traces(first: usize, n: usize, width: usize) -> Table {
     let data = (0..n * width)
         .map(|i| -75.0 + ((first * width + i) as f64 * 0.01).sin())
         .collect();
-    Table::traces(ids, &times, data)
+    Table::traces(ids, &times, f64_rows(width, data).unwrap())
 }
 
 fn activations() -> Table {
@@ -224,7 +226,7 @@ fn tables_chunk_append_and_check_schema() {
         for (_, c) in expected.columns.iter_mut() {
             match (c, cols.next().unwrap().1) {
                 (Column::Str(a), Column::Str(b)) => a.extend(b),
-                (Column::F64Array { data: a, .. }, Column::F64Array { data: b, .. }) => a.extend(b),
+                (Column::F64Array(a), Column::F64Array(b)) => a.append(Axis(0), b.view()).unwrap(),
                 _ => unreachable!(),
             }
         }
@@ -248,14 +250,18 @@ fn tables_chunk_append_and_check_schema() {
     );
 
     // A run declares the table (schema, provenance) before its first trial finishes.
-    let empty = Table::traces(vec![], &[0.0, 0.025], vec![]);
+    let empty = Table::traces(vec![], &[0.0, 0.025], ndarray::Array2::zeros((0, 2)));
     let meta = Metadata {
         seed: Some(5),
         ..Metadata::default()
     };
     s.put_table("run/vt", &empty, meta).unwrap();
     assert_eq!(s.get_table("run/vt").unwrap(), empty);
-    let one = Table::traces(vec!["t0".into()], &[0.0, 0.025], vec![-75.0, -74.0]);
+    let one = Table::traces(
+        vec!["t0".into()],
+        &[0.0, 0.025],
+        one_row(vec![-75.0, -74.0]),
+    );
     assert_eq!(s.append_rows("run/vt", &one).unwrap(), 1);
     assert_eq!(s.get_table("run/vt").unwrap(), one);
     assert_eq!(s.metadata("run/vt").unwrap().seed, Some(5));
@@ -593,12 +599,12 @@ fn conformance_traces_roundtrip_bit_exact() {
     }
     assert_eq!((cols.len(), times.len()), (20, 12_001));
     let ids = header[1..].iter().map(|s| s.to_string()).collect();
-    let t = Table::traces(ids, &times, cols.concat());
+    let t = Table::traces(ids, &times, f64_rows(12_001, cols.concat()).unwrap());
     let (_d, s) = store();
     s.put_table("vt", &t, Metadata::now()).unwrap();
     let back = s.get_table("vt").unwrap();
     let bits = |t: &Table| match t.column("vm").unwrap() {
-        Column::F64Array { data, .. } => data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        Column::F64Array(data) => data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
         _ => unreachable!(),
     };
     assert_eq!(bits(&back), bits(&t));

@@ -11,7 +11,7 @@ fn fixture(dir: &Path, name: &str, seed: u64) -> Store {
     let t = Table::traces(
         vec!["t/000000".into(), "t/000001".into()],
         &[0.0, 0.025, 0.05],
-        vec![-75.0, -74.5, -74.25, -70.0, 1.5e-3, 20.0],
+        isf::store::table::f64_rows(3, vec![-75.0, -74.5, -74.25, -70.0, 1.5e-3, 20.0]).unwrap(),
     );
     let meta = Metadata {
         seed: Some(seed),

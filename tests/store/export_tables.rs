@@ -128,10 +128,10 @@ fn csv_layouts_and_exact_grid_times() {
     let f = fixture();
     let st = Store::open(&f.store).unwrap();
     let vm = st.get_table("small/traces/soma.v").unwrap();
-    let Some(Column::F64Array { width, data }) = vm.column("vm") else {
+    let Some(Column::F64Array(a)) = vm.column("vm") else {
         panic!("vm")
     };
-    let width = *width;
+    let (width, data) = (a.ncols(), isf::store::table::row_major(a));
     let ev = st.get_table("small/events/spikes_soma_").unwrap();
     let Some(Column::F64List(spikes)) = ev.column("times_ms") else {
         panic!("times")
@@ -362,11 +362,12 @@ fn npy_and_parquet_read_back_in_python() {
     // What the files must hold, straight from the store.
     let vm = st.get_table("small/traces/soma.v").unwrap();
     let ev = st.get_table("small/events/spikes_soma_").unwrap();
-    let (Some(Column::F64Array { width, data }), Some(Column::F64List(spikes))) =
+    let (Some(Column::F64Array(a)), Some(Column::F64List(spikes))) =
         (vm.column("vm"), ev.column("times_ms"))
     else {
         panic!("tables")
     };
+    let (width, data) = (&a.ncols(), isf::store::table::row_major(a));
     let Some(Column::Str(seeds)) = vm.column("seed") else {
         panic!("seed")
     };
@@ -427,10 +428,7 @@ fn per_trial_and_older_tables_get_trial_columns_at_export() {
         .with("seed", Column::Str(vec!["00000000000000ff".into()]))
         .with(
             "soma.v",
-            Column::F64Array {
-                width: 4,
-                data: vec![-70.0, -69.5, -69.0, -68.5],
-            },
+            Column::F64Array(isf::store::table::one_row(vec![-70.0, -69.5, -69.0, -68.5])),
         );
     e.sub("trials")
         .unwrap()

@@ -124,7 +124,7 @@ fn trace(first: usize, n: usize, w: usize) -> Table {
             format!("{x:.4}").parse().unwrap()
         })
         .collect();
-    Table::traces(ids, &times, data)
+    Table::traces(ids, &times, isf::store::table::f64_rows(w, data).unwrap())
 }
 
 /// Every column type; the float column forces the raw encoding (NaN, −0, ∞).
@@ -162,10 +162,10 @@ fn mixed() -> Table {
         )
         .with(
             "vm",
-            Column::F64Array {
-                width: 3,
-                data: (0..18).map(|i| f64::from(i) * 0.7 - 3.0).collect(),
-            },
+            Column::F64Array(
+                isf::store::table::f64_rows(3, (0..18).map(|i| f64::from(i) * 0.7 - 3.0).collect())
+                    .unwrap(),
+            ),
         )
         .with_attr("note", Value::from("mixed columns"))
         .with_attr(
@@ -193,13 +193,9 @@ fn appended(part: usize) -> Table {
 }
 
 fn empty() -> Table {
-    Table::new().with("id", Column::Str(vec![])).with(
-        "vm",
-        Column::F64Array {
-            width: 4,
-            data: vec![],
-        },
-    )
+    Table::new()
+        .with("id", Column::Str(vec![]))
+        .with("vm", Column::F64Array(ndarray::Array2::zeros((0, 4))))
 }
 
 /// Write every golden key into `s`.

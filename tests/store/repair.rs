@@ -43,7 +43,10 @@ fn store(dir: &Path, name: &str) -> Store {
             (x >> 11) as f64 / 1e3
         })
         .collect();
-    let t = Table::new().with("vm", Column::F64Array { width: 1000, data });
+    let t = Table::new().with(
+        "vm",
+        Column::F64Array(isf::store::table::f64_rows(1000, data).unwrap()),
+    );
     // In a chunk file of its own (not inline in the entry): tests damage that file.
     s.clone()
         .with_options(isf::store::WriteOptions {
@@ -340,10 +343,10 @@ fn all_compartments_is_one_table() {
     };
     assert_eq!(labels[0], "p000000/t000000");
     assert_eq!(labels[per_trial], "p000000/t000001");
-    let Some(Column::F64Array { width, .. }) = t.column("vm") else {
+    let Some(Column::F64Array(a)) = t.column("vm") else {
         panic!()
     };
-    assert_eq!(*width, 81);
+    assert_eq!(a.ncols(), 81);
     assert!(isf(&["db", "verify", p(&out)]).status.success());
 }
 

@@ -15,7 +15,7 @@ fn fixture(dir: &Path) -> Store {
     let t = Table::traces(
         vec!["a".into(), "b".into()],
         &[0.0, 0.5, 1.0],
-        vec![1.25; 6],
+        ndarray::Array2::from_elem((2, 3), 1.25),
     )
     .with("ragged", Column::F64List(vec![vec![1.0], vec![]]))
     .with("n", Column::I64(vec![1, 2]));
