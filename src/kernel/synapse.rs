@@ -908,7 +908,7 @@ struct BuildEvent {
 }
 
 /// The synapses of one mechanism while the kernel is built: their channels (first-appearance
-/// order until [`KindBuild::into_node_order`]) and per-synapse values.
+/// order until [`KindBuild::sort_by_node`]) and per-synapse values.
 struct KindBuild {
     mech: Arc<SynapseMech>,
     /// Node of each channel.
@@ -1072,7 +1072,7 @@ impl KindBuild {
     /// Renumber the channels in node order: channels on neighbouring compartments then form
     /// runs, so gathering v and adding currents are block copies rather than scattered
     /// accesses.
-    fn into_node_order(&mut self) {
+    fn sort_by_node(&mut self) {
         let mut order: Vec<usize> = (0..self.nodes.len()).collect();
         order.sort_by_key(|&c| self.nodes[c]);
         let mut new_index = vec![0u32; order.len()];
@@ -1375,7 +1375,7 @@ impl Kind {
         area: &[f64],
         env: CompileEnv,
     ) -> Result<Kind, KernelError> {
-        b.into_node_order();
+        b.sort_by_node();
         let decay_k = b.decay_factors(env.dt_ms)?;
         let members = b.phase_members(ki, events);
         let phases = b.phases(members, decay_k.as_ref(), area, env)?;
