@@ -156,6 +156,10 @@ pub struct SynapseMech {
     plastic: Vec<usize>,
     /// Parameters the channel part depends on (synapses merge only when these are equal).
     channel_params: Vec<usize>,
+    /// Parameters the channel programs that run depend on (see
+    /// [`channel_parameters`](Self::channel_parameters)); the channels are compiled with the
+    /// others uniform.
+    program_params: Vec<usize>,
     /// Whether synapses may share channels.
     mergeable: bool,
     /// Parameter index of each weight slot.
@@ -366,6 +370,17 @@ impl SynapseMech {
                     .any(|&r| dag.depends_on(r, param_in(j)))
             })
             .collect();
+        // The parameters of the channel programs that run: the current's alone where the
+        // kernel advances the states itself.
+        let program_params: Vec<usize> = if decay_b.is_some() {
+            channel_params
+                .iter()
+                .copied()
+                .filter(|&j| current.iter().any(|&r| dag.depends_on(r, param_in(j))))
+                .collect()
+        } else {
+            channel_params.clone()
+        };
         // Events.
         let mut kicks = Vec::new();
         let mut sets = Vec::new();
@@ -446,6 +461,7 @@ impl SynapseMech {
             channel,
             plastic,
             channel_params,
+            program_params,
             mergeable,
             weight_params,
             dag,
@@ -474,6 +490,30 @@ impl SynapseMech {
                 .collect()
         };
         (n(&self.channel), n(&self.plastic))
+    }
+
+    /// The point-process model each channel is compiled from: the conductance states and the
+    /// current, with every parameter of the mechanism (the native-kernel generator compiles it
+    /// as the kernel does).
+    pub fn channel_model(&self) -> &MechModel {
+        &self.channel_model
+    }
+
+    /// Names of the parameters the channel programs that run depend on: those of the current
+    /// and the conductance equations, or of the current alone for a mechanism that
+    /// [decays natively](Self::decays_natively) (its compiled state program never runs).
+    /// Channels are compiled with every other parameter uniform.
+    pub fn channel_parameters(&self) -> Vec<&str> {
+        self.program_params
+            .iter()
+            .map(|&j| self.model.parameters[j].name.as_str())
+            .collect()
+    }
+
+    /// Whether every conductance state decays on its own, so that the kernel advances the
+    /// channels itself and runs only their current program.
+    pub fn decays_natively(&self) -> bool {
+        self.decay_b.is_some()
     }
 
     /// Number of weight slots.
@@ -850,6 +890,525 @@ fn decay(x: &mut [f64], k: &[f64]) {
     decay_column(x, k)
 }
 
+/// An error of the kernel's setup.
+fn setup_error(message: String) -> KernelError {
+    KernelError::Setup { message }
+}
+
+/// One release event while the kernel is built.
+#[derive(Clone, Copy, Debug)]
+struct BuildEvent {
+    /// Step it is applied at (see the module docs).
+    step: u64,
+    /// Exact time at the receptor (release + delay), ms.
+    t: f64,
+    /// Kind (mechanism) index and synapse within the kind.
+    kind: u32,
+    syn: u32,
+}
+
+/// The synapses of one mechanism while the kernel is built: their channels (first-appearance
+/// order until [`KindBuild::sort_by_node`]) and per-synapse values.
+struct KindBuild {
+    mech: Arc<SynapseMech>,
+    /// Node of each channel.
+    nodes: Vec<NodeId>,
+    /// Per parameter, its value per channel (the channel's first synapse's).
+    ch_par: Vec<Vec<f64>>,
+    /// Merged channels by (node, bits of the channel parameters).
+    key: HashMap<(NodeId, Vec<u64>), u32>,
+    /// Per synapse: its channel.
+    syn_channel: Vec<u32>,
+    /// Per synapse × parameter (row per synapse).
+    par: Vec<f64>,
+    /// Per synapse: its index in the specifications.
+    global: Vec<usize>,
+    /// Per synapse: the seed of its draws.
+    seed: Vec<u64>,
+}
+
+/// Check synapse `s` and resolve it: its node and its parameter values (weights set).
+fn check_synapse(
+    tree: &CableTree,
+    area: &[f64],
+    s: usize,
+    syn: &Synapse,
+) -> Result<(NodeId, Vec<f64>), KernelError> {
+    let node = tree.location(syn.section, syn.x)?;
+    if area[node as usize] <= 0.0 {
+        return Err(setup_error(format!(
+            "synapse {s}: section {} x {} is a zero-area node",
+            syn.section, syn.x
+        )));
+    }
+    if !(syn.weights_ns.iter().all(|w| w.is_finite())
+        && syn.delay_ms.is_finite()
+        && syn.delay_ms >= 0.0)
+    {
+        return Err(setup_error(format!(
+            "synapse {s}: weights must be finite and the delay finite and ≥ 0"
+        )));
+    }
+    let params = syn
+        .receptor
+        .with_weights(&syn.weights_ns)
+        .map_err(|m| setup_error(format!("synapse {s}: {m}")))?;
+    if let Some(j) = params.iter().position(|x| !x.is_finite()) {
+        let mech = &syn.receptor.mech;
+        return Err(setup_error(format!(
+            "synapse {s}: parameter `{}` of `{}` is not finite",
+            mech.model.parameters[j].name,
+            mech.name()
+        )));
+    }
+    Ok((node, params))
+}
+
+/// Check every synapse, group the synapses by mechanism (kinds in first-appearance order),
+/// merge them into channels where exact and `coalesce` is set, and list their events
+/// (unsorted).
+fn group_synapses(
+    tree: &CableTree,
+    specs: &[Synapse],
+    coalesce: bool,
+    dt_ms: f64,
+) -> Result<(Vec<KindBuild>, Vec<BuildEvent>), KernelError> {
+    let area = tree.area_um2();
+    let mut kind_of: HashMap<&str, usize> = HashMap::new();
+    let mut builds: Vec<KindBuild> = Vec::new();
+    let mut events = Vec::new();
+    for (s, syn) in specs.iter().enumerate() {
+        let (node, params) = check_synapse(tree, area, s, syn)?;
+        let mech = &syn.receptor.mech;
+        let k = *kind_of.entry(mech.name()).or_insert_with(|| {
+            builds.push(KindBuild::new(mech.clone()));
+            builds.len() - 1
+        });
+        let b = &mut builds[k];
+        if !Arc::ptr_eq(&b.mech, mech) && b.mech.model.origin != mech.model.origin {
+            return Err(setup_error(format!(
+                "two different synapse mechanisms are called `{}`",
+                mech.name()
+            )));
+        }
+        let within = b.add(s, syn.seed, node, params, coalesce);
+        for &t in &syn.release_times_ms {
+            if !(t.is_finite() && t >= 0.0) {
+                return Err(setup_error(format!(
+                    "synapse {s}: release time {t} ms (times must be finite and ≥ 0)"
+                )));
+            }
+            let te = t + syn.delay_ms;
+            let step = (te / dt_ms + 0.5).floor();
+            if step < u64::MAX as f64 {
+                events.push(BuildEvent {
+                    step: step as u64,
+                    t: te,
+                    kind: k as u32,
+                    syn: within,
+                });
+            }
+        }
+    }
+    Ok((builds, events))
+}
+
+/// Events in (step, time, synapse order) — the synapse order given, as before grouping.
+fn sort_events(events: &mut [BuildEvent], builds: &[KindBuild]) {
+    events.sort_by(|x, y| {
+        x.step.cmp(&y.step).then(x.t.total_cmp(&y.t)).then_with(|| {
+            let gx = builds[x.kind as usize].global[x.syn as usize];
+            let gy = builds[y.kind as usize].global[y.syn as usize];
+            gx.cmp(&gy)
+        })
+    });
+}
+
+impl KindBuild {
+    fn new(mech: Arc<SynapseMech>) -> KindBuild {
+        let np = mech.model.parameters.len();
+        KindBuild {
+            mech,
+            nodes: vec![],
+            ch_par: vec![vec![]; np],
+            key: HashMap::new(),
+            syn_channel: vec![],
+            par: vec![],
+            global: vec![],
+            seed: vec![],
+        }
+    }
+
+    /// Add synapse `s` (on `node`, with parameter values `params`): into the channel of an
+    /// earlier synapse with the same node and channel parameters where the mechanism merges
+    /// and `coalesce` is set, else into a new channel. Returns its index within the kind.
+    fn add(&mut self, s: usize, seed: u64, node: NodeId, params: Vec<f64>, coalesce: bool) -> u32 {
+        let new_ch = self.nodes.len() as u32;
+        let ch = if coalesce && self.mech.mergeable {
+            let key: Vec<u64> = self
+                .mech
+                .channel_params
+                .iter()
+                .map(|&j| params[j].to_bits())
+                .collect();
+            *self.key.entry((node, key)).or_insert(new_ch)
+        } else {
+            new_ch
+        };
+        if ch == new_ch {
+            self.nodes.push(node);
+            for (j, col) in self.ch_par.iter_mut().enumerate() {
+                col.push(params[j]);
+            }
+        }
+        let within = self.syn_channel.len() as u32;
+        self.syn_channel.push(ch);
+        self.par.extend_from_slice(&params);
+        self.global.push(s);
+        self.seed.push(seed);
+        within
+    }
+
+    /// Renumber the channels in node order: channels on neighbouring compartments then form
+    /// runs, so gathering v and adding currents are block copies rather than scattered
+    /// accesses.
+    fn sort_by_node(&mut self) {
+        let mut order: Vec<usize> = (0..self.nodes.len()).collect();
+        order.sort_by_key(|&c| self.nodes[c]);
+        let mut new_index = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old] = new as u32;
+        }
+        self.nodes = order.iter().map(|&c| self.nodes[c]).collect();
+        for col in &mut self.ch_par {
+            *col = order.iter().map(|&c| col[c]).collect();
+        }
+        for ch in &mut self.syn_channel {
+            *ch = new_index[*ch as usize];
+        }
+    }
+
+    /// Where every conductance state decays on its own: per channel column, per channel,
+    /// nocmodl's `1 − exp(b·dt)`. Values that depend on parameters alone are evaluated once
+    /// per distinct parameter vector (synapses of one presynaptic type share theirs), not once
+    /// per channel; the results are the same numbers.
+    fn decay_factors(&self, dt_ms: f64) -> Result<Option<Vec<Vec<f64>>>, KernelError> {
+        let m = &self.mech;
+        let Some(roots) = &m.decay_b else {
+            return Ok(None);
+        };
+        let n_ch = self.nodes.len();
+        let ns = m.model.states.len();
+        let upto = roots.iter().map(|&r| r as usize + 1).max().unwrap_or(0);
+        let mut inputs = vec![0.0; m.n_inputs()];
+        let mut buf = Vec::new();
+        let mut memo: HashMap<Vec<u64>, Vec<f64>> = HashMap::new();
+        let mut k = vec![Vec::with_capacity(n_ch); roots.len()];
+        for ch in 0..n_ch {
+            let key: Vec<u64> = self.ch_par.iter().map(|c| c[ch].to_bits()).collect();
+            let row = match memo.get(&key) {
+                Some(row) => row,
+                None => {
+                    for (j, col) in self.ch_par.iter().enumerate() {
+                        inputs[IN_STATES as usize + ns + j] = col[ch];
+                    }
+                    m.eval_into(upto, &inputs, &mut buf);
+                    let mut row = Vec::with_capacity(roots.len());
+                    for &r in roots {
+                        let bb = buf[r as usize];
+                        if !bb.is_finite() {
+                            return Err(setup_error(format!(
+                                "`{}`: a conductance state decays with rate {bb} /ms",
+                                m.name()
+                            )));
+                        }
+                        row.push(1.0 - (bb * dt_ms).exp());
+                    }
+                    memo.entry(key).or_insert(row)
+                }
+            };
+            for (kc, &x) in k.iter_mut().zip(row) {
+                kc.push(x);
+            }
+        }
+        Ok(Some(k))
+    }
+
+    /// The phases (see [`Kind`]) as (first step, member channels), for kind `ki` with events
+    /// `events`: one phase of every channel unless a silent channel's contribution is exactly
+    /// ±0.
+    fn phase_members(&self, ki: usize, events: &[BuildEvent]) -> Vec<(u64, Vec<u32>)> {
+        let m = &self.mech;
+        let n_ch = self.nodes.len();
+        let silent_until_kicked = m.decay_b.is_some()
+            && m.mergeable
+            && m.channel_model
+                .states
+                .iter()
+                .all(|s| s.init_expr.is_none() && s.init.unwrap_or(0.0) == 0.0);
+        if !silent_until_kicked {
+            return vec![(0, (0..n_ch as u32).collect())];
+        }
+        let mut first = vec![u64::MAX; n_ch];
+        for e in events.iter().filter(|e| e.kind as usize == ki) {
+            let f = &mut first[self.syn_channel[e.syn as usize] as usize];
+            *f = (*f).min(e.step);
+        }
+        let starts = phase_starts(&first);
+        // Phase p computes the channels first kicked before phase p + 1 starts.
+        let ends: Vec<u64> = starts[1..].iter().copied().chain([u64::MAX]).collect();
+        ends.into_iter()
+            .zip(&starts)
+            .map(|(end, &start)| {
+                let members: Vec<u32> = (0..n_ch as u32)
+                    .filter(|&c| end == u64::MAX || first[c as usize] < end)
+                    .collect();
+                (start, members)
+            })
+            .collect()
+    }
+
+    /// Compile each phase's member channels (one point-process instance per channel).
+    fn phases(
+        &self,
+        members: Vec<(u64, Vec<u32>)>,
+        decay_k: Option<&Vec<Vec<f64>>>,
+        area: &[f64],
+        env: CompileEnv,
+    ) -> Result<Vec<Phase>, KernelError> {
+        let n_ch = self.nodes.len();
+        let mut phases = Vec::with_capacity(members.len());
+        for (start, members) in members {
+            let pick =
+                |col: &[f64]| -> Vec<f64> { members.iter().map(|&c| col[c as usize]).collect() };
+            let nodes: Vec<NodeId> = members.iter().map(|&c| self.nodes[c as usize]).collect();
+            // The parameters the running programs do not depend on (weights, plasticity; the
+            // decay rates where the kernel advances the states itself, see `decay_factors`)
+            // are passed uniform: they vary per synapse, and as columns they would only take
+            // memory and change the programs' column numbers (and so their native-kernel
+            // fingerprints).
+            let ch_par: Vec<Vec<f64>> = self
+                .ch_par
+                .iter()
+                .enumerate()
+                .map(|(j, c)| {
+                    if self.mech.program_params.contains(&j) {
+                        pick(c)
+                    } else {
+                        vec![c[0]; members.len()]
+                    }
+                })
+                .collect();
+            let chan = CompiledMech::new(&self.mech.channel_model, nodes, &ch_par, &[], area, env)?;
+            let mut local = vec![NOT_LIVE; n_ch];
+            for (i, &c) in members.iter().enumerate() {
+                local[c as usize] = i as u32;
+            }
+            phases.push(Phase {
+                start,
+                chan,
+                decay_k: decay_k.map(|cols| cols.iter().map(|c| pick(c)).collect()),
+                members,
+                local,
+            });
+        }
+        Ok(phases)
+    }
+
+    /// The per-synapse states' initial values and lazy-update coefficients, per synapse,
+    /// evaluated once per distinct parameter vector (errors name the first synapse with those
+    /// values). `inputs` is the DAG input vector (`celsius` set); `buf` the node values.
+    fn plastic_setup(
+        &self,
+        dt_ms: f64,
+        inputs: &mut [f64],
+        buf: &mut Vec<f64>,
+    ) -> Result<PlasticSetup, KernelError> {
+        let m = &self.mech;
+        let np = m.model.parameters.len();
+        let npl = m.plastic.len();
+        let n_syn = self.syn_channel.len();
+        let upto_ab = m
+            .plastic_ab
+            .iter()
+            .map(|&(a, bb)| a.max(bb) as usize + 1)
+            .chain(m.plastic_init.iter().flatten().map(|&r| r as usize + 1))
+            .max()
+            .unwrap_or(0)
+            .max(m.event_upto());
+        let const_init: Vec<f64> = m
+            .plastic
+            .iter()
+            .map(|&p| m.model.states[p].init.unwrap_or(0.0))
+            .collect();
+        let mut out = PlasticSetup {
+            init: Vec::with_capacity(n_syn * npl),
+            rec: Vec::with_capacity(n_syn * npl),
+            inf: Vec::with_capacity(n_syn * npl),
+            drift: Vec::with_capacity(n_syn * npl),
+        };
+        let mut memo: HashMap<Vec<u64>, PlasticSetup> = HashMap::new();
+        for s in 0..n_syn {
+            let params = &self.par[s * np..(s + 1) * np];
+            let key: Vec<u64> = params.iter().map(|x| x.to_bits()).collect();
+            if let Some(row) = memo.get(&key) {
+                out.extend(row);
+                continue;
+            }
+            let row = self.plastic_row(s, params, &const_init, upto_ab, dt_ms, inputs, buf)?;
+            out.extend(&row);
+            memo.insert(key, row);
+        }
+        Ok(out)
+    }
+
+    /// [`plastic_setup`](Self::plastic_setup) for synapse `s` with parameter values `params`.
+    #[allow(clippy::too_many_arguments)]
+    fn plastic_row(
+        &self,
+        s: usize,
+        params: &[f64],
+        const_init: &[f64],
+        upto_ab: usize,
+        dt_ms: f64,
+        inputs: &mut [f64],
+        buf: &mut Vec<f64>,
+    ) -> Result<PlasticSetup, KernelError> {
+        let m = &self.mech;
+        let npl = m.plastic.len();
+        let mut row = PlasticSetup {
+            init: Vec::with_capacity(npl),
+            rec: Vec::with_capacity(npl),
+            inf: Vec::with_capacity(npl),
+            drift: Vec::with_capacity(npl),
+        };
+        inputs[m.param_range()].copy_from_slice(params);
+        for (j, &p) in m.plastic.iter().enumerate() {
+            inputs[IN_STATES as usize + p] = const_init[j];
+        }
+        m.eval_into(upto_ab, inputs, buf);
+        // Initial values (parameter-dependent ones evaluated for this synapse); the
+        // first-event check below then sees them.
+        for (j, &p) in m.plastic.iter().enumerate() {
+            let x = match m.plastic_init[j] {
+                Some(r) => buf[r as usize],
+                None => const_init[j],
+            };
+            if !x.is_finite() {
+                return Err(setup_error(format!(
+                    "synapse {}: `{}` of `{}` starts at {x}",
+                    self.global[s],
+                    m.model.states[p].name,
+                    m.name()
+                )));
+            }
+            inputs[IN_STATES as usize + p] = x;
+            row.init.push(x);
+        }
+        m.eval_into(upto_ab, inputs, buf);
+        // A first event must give finite values (e.g. rise = decay makes the peak
+        // normalisation 0/0).
+        for (st, &r) in m
+            .kicks
+            .iter()
+            .map(|(c, r)| (m.channel[*c], r))
+            .chain(m.sets.iter().map(|(j, r)| (m.plastic[*j], r)))
+        {
+            if !buf[r as usize].is_finite() {
+                return Err(setup_error(format!(
+                    "synapse {}: an event gives `{}` of `{}` the value {} (check the \
+                     parameters)",
+                    self.global[s],
+                    m.model.states[st].name,
+                    m.name(),
+                    buf[r as usize]
+                )));
+            }
+        }
+        for (j, &(a, bb)) in m.plastic_ab.iter().enumerate() {
+            let (a, bb) = (buf[a as usize], buf[bb as usize]);
+            if !(a.is_finite() && bb.is_finite()) {
+                return Err(setup_error(format!(
+                    "synapse {}: the equation of `{}` has non-finite coefficients",
+                    self.global[s], m.model.states[m.plastic[j]].name
+                )));
+            }
+            if bb == 0.0 {
+                row.rec.push(1.0);
+                row.inf.push(a * dt_ms);
+                row.drift.push(true);
+            } else {
+                row.rec.push((bb * dt_ms).exp());
+                row.inf.push(-a / bb);
+                row.drift.push(false);
+            }
+        }
+        Ok(row)
+    }
+}
+
+/// Per synapse × per-synapse state: initial value, `exp(b·dt)` (or 1), `x∞` (or `a·dt`), and
+/// whether the state drifts (`b = 0`); see [`Kind`]'s fields of the same meaning.
+struct PlasticSetup {
+    init: Vec<f64>,
+    rec: Vec<f64>,
+    inf: Vec<f64>,
+    drift: Vec<bool>,
+}
+
+impl PlasticSetup {
+    fn extend(&mut self, row: &PlasticSetup) {
+        self.init.extend_from_slice(&row.init);
+        self.rec.extend_from_slice(&row.rec);
+        self.inf.extend_from_slice(&row.inf);
+        self.drift.extend_from_slice(&row.drift);
+    }
+}
+
+impl Kind {
+    /// Kind `ki` of a kernel from its synapses `b` and the kernel's sorted `events`: channels
+    /// in node order, decay factors, phases compiled, per-synapse states set up.
+    fn build(
+        mut b: KindBuild,
+        ki: usize,
+        events: &[BuildEvent],
+        area: &[f64],
+        env: CompileEnv,
+    ) -> Result<Kind, KernelError> {
+        b.sort_by_node();
+        let decay_k = b.decay_factors(env.dt_ms)?;
+        let members = b.phase_members(ki, events);
+        let phases = b.phases(members, decay_k.as_ref(), area, env)?;
+        let m = b.mech.clone();
+        let mut inputs = vec![0.0; m.n_inputs()];
+        inputs[2] = env.celsius_degc;
+        let mut buf = Vec::new();
+        let pl = b.plastic_setup(env.dt_ms, &mut inputs, &mut buf)?;
+        let upto = m.event_upto();
+        buf.resize(upto.max(buf.len()), 0.0);
+        let n_syn = b.syn_channel.len();
+        Ok(Kind {
+            mech: m,
+            phases,
+            phase: 0,
+            nodes: b.nodes,
+            syn_channel: b.syn_channel,
+            par: b.par,
+            pl: pl.init.clone(),
+            pl_rec: pl.rec,
+            pl_inf: pl.inf,
+            pl_drift: pl.drift,
+            pl_init: pl.init,
+            seed: b.seed,
+            n_ev: vec![0; n_syn],
+            last: vec![0; n_syn],
+            inputs,
+            buf,
+            upto,
+        })
+    }
+}
+
 /// Compiled synapses of a cell: channels, per-synapse states, events.
 #[derive(Clone, Default)]
 pub struct SynapseKernel {
@@ -876,6 +1435,11 @@ impl std::fmt::Debug for SynapseKernel {
 
 impl SynapseKernel {
     /// Compile `specs` for `tree` with time step `dt_ms` at temperature `celsius_degc`.
+    ///
+    /// The steps: check every synapse, group the synapses by mechanism and merge them into
+    /// channels ([`group_synapses`]); order the events ([`sort_events`]); then per mechanism
+    /// ([`Kind::build`]) put the channels in node order, evaluate the parameter-only values, cut
+    /// the run into phases and compile each phase's channels.
     pub fn new(
         tree: &CableTree,
         specs: Vec<Synapse>,
@@ -883,371 +1447,26 @@ impl SynapseKernel {
         dt_ms: f64,
         celsius_degc: f64,
     ) -> Result<SynapseKernel, KernelError> {
-        let setup = |message: String| KernelError::Setup { message };
-        let area = tree.area_um2();
-        // Group by mechanism (first appearance order).
-        let mut kind_of: HashMap<String, usize> = HashMap::new();
-        struct Build {
-            mech: Arc<SynapseMech>,
-            nodes: Vec<NodeId>,
-            ch_par: Vec<Vec<f64>>,
-            key: HashMap<(NodeId, Vec<u64>), u32>,
-            syn_channel: Vec<u32>,
-            par: Vec<f64>,
-            global: Vec<usize>,
-            seed: Vec<u64>,
-        }
-        let mut builds: Vec<Build> = Vec::new();
-        let mut events: Vec<(u64, f64, u32, u32)> = Vec::new();
-        for (s, syn) in specs.iter().enumerate() {
-            let mech = &syn.receptor.mech;
-            let node = tree.location(syn.section, syn.x)?;
-            if area[node as usize] <= 0.0 {
-                return Err(setup(format!(
-                    "synapse {s}: section {} x {} is a zero-area node",
-                    syn.section, syn.x
-                )));
-            }
-            if !(syn.weights_ns.iter().all(|w| w.is_finite())
-                && syn.delay_ms.is_finite()
-                && syn.delay_ms >= 0.0)
-            {
-                return Err(setup(format!(
-                    "synapse {s}: weights must be finite and the delay finite and ≥ 0"
-                )));
-            }
-            let params = syn
-                .receptor
-                .with_weights(&syn.weights_ns)
-                .map_err(|m| setup(format!("synapse {s}: {m}")))?;
-            if let Some(j) = params.iter().position(|x| !x.is_finite()) {
-                return Err(setup(format!(
-                    "synapse {s}: parameter `{}` of `{}` is not finite",
-                    mech.model.parameters[j].name,
-                    mech.name()
-                )));
-            }
-            let k = *kind_of.entry(mech.name().to_string()).or_insert_with(|| {
-                builds.push(Build {
-                    mech: mech.clone(),
-                    nodes: vec![],
-                    ch_par: vec![vec![]; mech.model.parameters.len()],
-                    key: HashMap::new(),
-                    syn_channel: vec![],
-                    par: vec![],
-                    global: vec![],
-                    seed: vec![],
-                });
-                builds.len() - 1
-            });
-            let b = &mut builds[k];
-            if !Arc::ptr_eq(&b.mech, mech) && b.mech.model.origin != mech.model.origin {
-                return Err(setup(format!(
-                    "two different synapse mechanisms are called `{}`",
-                    mech.name()
-                )));
-            }
-            let new_ch = b.nodes.len() as u32;
-            let ch = if coalesce && b.mech.mergeable {
-                let key: Vec<u64> = b
-                    .mech
-                    .channel_params
-                    .iter()
-                    .map(|&j| params[j].to_bits())
-                    .collect();
-                *b.key.entry((node, key)).or_insert(new_ch)
-            } else {
-                new_ch
-            };
-            if ch == new_ch {
-                b.nodes.push(node);
-                for (j, col) in b.ch_par.iter_mut().enumerate() {
-                    col.push(params[j]);
-                }
-            }
-            let within = b.syn_channel.len() as u32;
-            b.syn_channel.push(ch);
-            b.par.extend_from_slice(&params);
-            b.global.push(s);
-            b.seed.push(syn.seed);
-            for &t in &syn.release_times_ms {
-                if !(t.is_finite() && t >= 0.0) {
-                    return Err(setup(format!(
-                        "synapse {s}: release time {t} ms (times must be finite and ≥ 0)"
-                    )));
-                }
-                let te = t + syn.delay_ms;
-                let step = (te / dt_ms + 0.5).floor();
-                if step < u64::MAX as f64 {
-                    events.push((step as u64, te, k as u32, within));
-                }
-            }
-        }
-        // Events in (step, time, synapse order) — the synapse order given, as before grouping.
-        events.sort_by(|x, y| {
-            x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)).then_with(|| {
-                let gx = builds[x.2 as usize].global[x.3 as usize];
-                let gy = builds[y.2 as usize].global[y.3 as usize];
-                gx.cmp(&gy)
-            })
-        });
+        let (builds, mut events) = group_synapses(tree, &specs, coalesce, dt_ms)?;
+        sort_events(&mut events, &builds);
         let env = CompileEnv {
             dt_ms,
             celsius_degc,
         };
-        let mut kinds = Vec::with_capacity(builds.len());
-        for (ki, mut b) in builds.into_iter().enumerate() {
-            // Channels in node order: channels on neighbouring compartments then form runs, so
-            // gathering v and adding currents are block copies rather than scattered accesses.
-            let mut order: Vec<usize> = (0..b.nodes.len()).collect();
-            order.sort_by_key(|&c| b.nodes[c]);
-            let mut new_index = vec![0u32; order.len()];
-            for (new, &old) in order.iter().enumerate() {
-                new_index[old] = new as u32;
-            }
-            b.nodes = order.iter().map(|&c| b.nodes[c]).collect();
-            for col in &mut b.ch_par {
-                *col = order.iter().map(|&c| col[c]).collect();
-            }
-            for ch in &mut b.syn_channel {
-                *ch = new_index[*ch as usize];
-            }
-            let m = &b.mech;
-            let n_ch = b.nodes.len();
-            let ns = m.model.states.len();
-            // Values that depend on parameters alone are evaluated once per distinct parameter
-            // vector (synapses of one presynaptic type share theirs), not once per channel or
-            // synapse; the results are the same numbers.
-            let decay_k = match &m.decay_b {
-                None => None,
-                Some(roots) => {
-                    let upto = roots.iter().map(|&r| r as usize + 1).max().unwrap_or(0);
-                    let mut inputs = vec![0.0; m.n_inputs()];
-                    let mut buf = Vec::new();
-                    let mut memo: HashMap<Vec<u64>, Vec<f64>> = HashMap::new();
-                    let mut k = vec![Vec::with_capacity(n_ch); roots.len()];
-                    for ch in 0..n_ch {
-                        let key: Vec<u64> = b.ch_par.iter().map(|c| c[ch].to_bits()).collect();
-                        let row = match memo.get(&key) {
-                            Some(row) => row,
-                            None => {
-                                for (j, col) in b.ch_par.iter().enumerate() {
-                                    inputs[IN_STATES as usize + ns + j] = col[ch];
-                                }
-                                m.eval_into(upto, &inputs, &mut buf);
-                                let mut row = Vec::with_capacity(roots.len());
-                                for &r in roots {
-                                    let bb = buf[r as usize];
-                                    if !bb.is_finite() {
-                                        return Err(setup(format!(
-                                            "`{}`: a conductance state decays with rate {bb} /ms",
-                                            m.name()
-                                        )));
-                                    }
-                                    row.push(1.0 - (bb * dt_ms).exp());
-                                }
-                                memo.entry(key).or_insert(row)
-                            }
-                        };
-                        for (kc, &x) in k.iter_mut().zip(row) {
-                            kc.push(x);
-                        }
-                    }
-                    Some(k)
-                }
-            };
-            // Phases (see [`Kind`]): only where a silent channel's contribution is exactly ±0.
-            let silent_until_kicked = m.decay_b.is_some()
-                && m.mergeable
-                && m.channel_model
-                    .states
-                    .iter()
-                    .all(|s| s.init_expr.is_none() && s.init.unwrap_or(0.0) == 0.0);
-            let starts = if silent_until_kicked {
-                let mut first = vec![u64::MAX; n_ch];
-                for e in events.iter().filter(|e| e.2 as usize == ki) {
-                    let f = &mut first[b.syn_channel[e.3 as usize] as usize];
-                    *f = (*f).min(e.0);
-                }
-                let starts = phase_starts(&first);
-                // Phase p computes the channels first kicked before phase p + 1 starts.
-                let ends: Vec<u64> = starts[1..].iter().copied().chain([u64::MAX]).collect();
-                ends.into_iter()
-                    .zip(&starts)
-                    .map(|(end, &start)| {
-                        let members: Vec<u32> = (0..n_ch as u32)
-                            .filter(|&c| end == u64::MAX || first[c as usize] < end)
-                            .collect();
-                        (start, members)
-                    })
-                    .collect()
-            } else {
-                vec![(0, (0..n_ch as u32).collect::<Vec<u32>>())]
-            };
-            let mut phases = Vec::with_capacity(starts.len());
-            for (start, members) in starts {
-                let pick = |col: &[f64]| -> Vec<f64> {
-                    members.iter().map(|&c| col[c as usize]).collect()
-                };
-                let nodes: Vec<NodeId> = members.iter().map(|&c| b.nodes[c as usize]).collect();
-                let ch_par: Vec<Vec<f64>> = b.ch_par.iter().map(|c| pick(c)).collect();
-                let chan = CompiledMech::new(&m.channel_model, nodes, &ch_par, &[], area, env)?;
-                let mut local = vec![NOT_LIVE; n_ch];
-                for (i, &c) in members.iter().enumerate() {
-                    local[c as usize] = i as u32;
-                }
-                phases.push(Phase {
-                    start,
-                    chan,
-                    decay_k: decay_k
-                        .as_ref()
-                        .map(|cols| cols.iter().map(|c| pick(c)).collect()),
-                    members,
-                    local,
-                });
-            }
-            let np = m.model.parameters.len();
-            let npl = m.plastic.len();
-            let n_syn = b.syn_channel.len();
-            let mut inputs = vec![0.0; m.n_inputs()];
-            inputs[2] = celsius_degc;
-            let upto_ab = m
-                .plastic_ab
-                .iter()
-                .map(|&(a, bb)| a.max(bb) as usize + 1)
-                .chain(m.plastic_init.iter().flatten().map(|&r| r as usize + 1))
-                .max()
-                .unwrap_or(0)
-                .max(m.event_upto());
-            let const_init: Vec<f64> = m
-                .plastic
-                .iter()
-                .map(|&p| m.model.states[p].init.unwrap_or(0.0))
-                .collect();
-            let mut pl_init = Vec::with_capacity(n_syn * npl);
-            let mut buf = Vec::new();
-            let (mut pl_rec, mut pl_inf, mut pl_drift) = (
-                Vec::with_capacity(n_syn * npl),
-                Vec::with_capacity(n_syn * npl),
-                Vec::with_capacity(n_syn * npl),
-            );
-            // Per distinct parameter vector: (initial values, exp(b·dt) or 1, x∞ or a·dt,
-            // drift) per per-synapse state. Errors name the first synapse with those values.
-            type PlRow = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<bool>);
-            let mut memo: HashMap<Vec<u64>, PlRow> = HashMap::new();
-            for s in 0..n_syn {
-                let params = &b.par[s * np..(s + 1) * np];
-                let key: Vec<u64> = params.iter().map(|x| x.to_bits()).collect();
-                if let Some((init, rec, inf, drift)) = memo.get(&key) {
-                    pl_init.extend_from_slice(init);
-                    pl_rec.extend_from_slice(rec);
-                    pl_inf.extend_from_slice(inf);
-                    pl_drift.extend_from_slice(drift);
-                    continue;
-                }
-                let mut row: PlRow = (
-                    Vec::with_capacity(npl),
-                    Vec::with_capacity(npl),
-                    Vec::with_capacity(npl),
-                    Vec::with_capacity(npl),
-                );
-                inputs[m.param_range()].copy_from_slice(params);
-                for (j, &p) in m.plastic.iter().enumerate() {
-                    inputs[IN_STATES as usize + p] = const_init[j];
-                }
-                m.eval_into(upto_ab, &inputs, &mut buf);
-                // Initial values (parameter-dependent ones evaluated for this synapse); the
-                // first-event check below then sees them.
-                for (j, &p) in m.plastic.iter().enumerate() {
-                    let x = match m.plastic_init[j] {
-                        Some(r) => buf[r as usize],
-                        None => const_init[j],
-                    };
-                    if !x.is_finite() {
-                        return Err(setup(format!(
-                            "synapse {}: `{}` of `{}` starts at {x}",
-                            b.global[s],
-                            m.model.states[p].name,
-                            m.name()
-                        )));
-                    }
-                    inputs[IN_STATES as usize + p] = x;
-                    row.0.push(x);
-                }
-                m.eval_into(upto_ab, &inputs, &mut buf);
-                // A first event must give finite values (e.g. rise = decay makes the peak
-                // normalisation 0/0).
-                for (st, &r) in m
-                    .kicks
-                    .iter()
-                    .map(|(c, r)| (m.channel[*c], r))
-                    .chain(m.sets.iter().map(|(j, r)| (m.plastic[*j], r)))
-                {
-                    if !buf[r as usize].is_finite() {
-                        return Err(setup(format!(
-                            "synapse {}: an event gives `{}` of `{}` the value {} (check the \
-                             parameters)",
-                            b.global[s],
-                            m.model.states[st].name,
-                            m.name(),
-                            buf[r as usize]
-                        )));
-                    }
-                }
-                for (j, &(a, bb)) in m.plastic_ab.iter().enumerate() {
-                    let (a, bb) = (buf[a as usize], buf[bb as usize]);
-                    if !(a.is_finite() && bb.is_finite()) {
-                        return Err(setup(format!(
-                            "synapse {}: the equation of `{}` has non-finite coefficients",
-                            b.global[s], m.model.states[m.plastic[j]].name
-                        )));
-                    }
-                    if bb == 0.0 {
-                        row.1.push(1.0);
-                        row.2.push(a * dt_ms);
-                        row.3.push(true);
-                    } else {
-                        row.1.push((bb * dt_ms).exp());
-                        row.2.push(-a / bb);
-                        row.3.push(false);
-                    }
-                }
-                pl_init.extend_from_slice(&row.0);
-                pl_rec.extend_from_slice(&row.1);
-                pl_inf.extend_from_slice(&row.2);
-                pl_drift.extend_from_slice(&row.3);
-                memo.insert(key, row);
-            }
-            let upto = m.event_upto();
-            buf.resize(upto.max(buf.len()), 0.0);
-            kinds.push(Kind {
-                mech: b.mech.clone(),
-                phases,
-                phase: 0,
-                nodes: b.nodes,
-                syn_channel: b.syn_channel,
-                par: b.par,
-                pl: pl_init.clone(),
-                pl_rec,
-                pl_inf,
-                pl_drift,
-                pl_init,
-                seed: b.seed,
-                n_ev: vec![0; n_syn],
-                last: vec![0; n_syn],
-                inputs,
-                buf,
-                upto,
-            });
-        }
+        let area = tree.area_um2();
+        let kinds = builds
+            .into_iter()
+            .enumerate()
+            .map(|(ki, b)| Kind::build(b, ki, &events, area, env))
+            .collect::<Result<Vec<Kind>, KernelError>>()?;
         Ok(SynapseKernel {
             specs,
             dt_ms,
             kinds,
-            ev_step: events.iter().map(|e| e.0).collect(),
-            ev_t: events.iter().map(|e| e.1).collect(),
-            ev_kind: events.iter().map(|e| e.2).collect(),
-            ev_syn: events.iter().map(|e| e.3).collect(),
+            ev_step: events.iter().map(|e| e.step).collect(),
+            ev_t: events.iter().map(|e| e.t).collect(),
+            ev_kind: events.iter().map(|e| e.kind).collect(),
+            ev_syn: events.iter().map(|e| e.syn).collect(),
             next: 0,
         })
     }
@@ -1311,6 +1530,30 @@ impl SynapseKernel {
         Some((k.nodes.clone(), values))
     }
 
+    /// Per mechanism and phase: the native kernels of its channels' programs (currents,
+    /// states; `None` where the bytecode runs or, for the states of a mechanism that
+    /// [decays natively](SynapseMech::decays_natively), where the program never runs).
+    pub fn native_kernels(&self) -> Vec<(String, [Option<&'static str>; 2])> {
+        self.kinds
+            .iter()
+            .flat_map(|k| {
+                k.phases
+                    .iter()
+                    .map(|p| (k.mech.name().to_string(), p.chan.native_kernels()))
+            })
+            .collect()
+    }
+
+    /// Run the channels' programs as native kernels where available (`true`, the default) or
+    /// as bytecode only (comparisons).
+    pub fn set_native(&mut self, on: bool) {
+        for k in &mut self.kinds {
+            for p in &mut k.phases {
+                p.chan.set_native(on);
+            }
+        }
+    }
+
     /// Number of phases per mechanism (see [`Kind`]; tests and benchmarks).
     pub fn n_phases(&self) -> Vec<(String, usize)> {
         self.kinds
@@ -1358,6 +1601,8 @@ impl SynapseKernel {
 
     /// Apply the events of step `step` (those with `⌊t_e/dt + 1/2⌋ = step`; earlier undelivered
     /// ones too).
+    // Not inlined: a profile then shows the synapses' share of a step (3 calls per step).
+    #[inline(never)]
     pub(crate) fn deliver(&mut self, step: u64) {
         for k in &mut self.kinds {
             k.enter_phase_of(step);
@@ -1422,6 +1667,8 @@ impl SynapseKernel {
     }
 
     /// Add the synaptic currents at the present voltages to `rhs` and `∂i/∂v` to `d`.
+    // Not inlined: a profile then shows the synapses' share of a step (3 calls per step).
+    #[inline(never)]
     pub(crate) fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
         for k in &mut self.kinds {
             k.phases[k.phase].chan.add_currents(env, rhs, d);
@@ -1429,6 +1676,8 @@ impl SynapseKernel {
     }
 
     /// Exact exponential update of the conductance states over one step.
+    // Not inlined: a profile then shows the synapses' share of a step (3 calls per step).
+    #[inline(never)]
     pub(crate) fn advance(&mut self, env: &mut Env<'_>) {
         for k in &mut self.kinds {
             let p = &mut k.phases[k.phase];

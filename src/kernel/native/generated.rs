@@ -2544,8 +2544,1640 @@ fn k45(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
-/// CaDynamics_E2 states, conformance cell: 13 instructions.
+/// glutamate_syn channel currents, other uniform values: 21 instructions.
 fn k46(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 10] = k.try_into().expect("10 constants");
+    let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 10], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c2 - i_c3;
+            let x2 = i_t0 + k0;
+            let x3 = i_t0 * k1;
+            let x4 = vexp::exp(x3);
+            let x5 = x4 + k2;
+            let x6 = x0 / x5;
+            let x7 = x6 * k3;
+            let x8 = x7 + x1;
+            let x9 = x8 * x2;
+            let x10 = x9 * k4;
+            let x11 = i_t0 + k5;
+            let x12 = x11 * k6;
+            let x13 = vexp::exp(x12);
+            let x14 = x13 + k7;
+            let x15 = x0 / x14;
+            let x16 = x15 * k8;
+            let x17 = x16 + x1;
+            let x18 = x11 + k9;
+            let x19 = x17 * x18;
+            let x20 = x19 - x9;
+            t2[e] = x10;
+            t3[e] = x20;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 10], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 10], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, defaults: 19 instructions.
+fn k47(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c2 - i_c3;
+            let x2 = i_t0 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = x3 + k1;
+            let x5 = x0 / x4;
+            let x6 = x5 * k2;
+            let x7 = x6 + x1;
+            let x8 = x7 * i_t0;
+            let x9 = x8 * k3;
+            let x10 = i_t0 + k4;
+            let x11 = x10 * k5;
+            let x12 = vexp::exp(x11);
+            let x13 = x12 + k6;
+            let x14 = x0 / x13;
+            let x15 = x14 * k7;
+            let x16 = x15 + x1;
+            let x17 = x16 * x10;
+            let x18 = x17 - x8;
+            t2[e] = x9;
+            t3[e] = x18;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, varying e: 21 instructions.
+fn k48(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c2 - i_c3;
+            let x2 = i_t0 - i_c4;
+            let x3 = i_t0 * k0;
+            let x4 = vexp::exp(x3);
+            let x5 = x4 + k1;
+            let x6 = x0 / x5;
+            let x7 = x6 * k2;
+            let x8 = x7 + x1;
+            let x9 = x8 * x2;
+            let x10 = x9 * k3;
+            let x11 = i_t0 + k4;
+            let x12 = x11 * k5;
+            let x13 = vexp::exp(x12);
+            let x14 = x13 + k6;
+            let x15 = x0 / x14;
+            let x16 = x15 * k7;
+            let x17 = x16 + x1;
+            let x18 = x11 - i_c4;
+            let x19 = x17 * x18;
+            let x20 = x19 - x9;
+            t2[e] = x10;
+            t3[e] = x20;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, varying n: 19 instructions.
+fn k49(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 6] = k.try_into().expect("6 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c2 - i_c3;
+            let x2 = i_t0 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_c4 * x3;
+            let x5 = x4 + k1;
+            let x6 = x0 / x5;
+            let x7 = x6 + x1;
+            let x8 = x7 * i_t0;
+            let x9 = x8 * k2;
+            let x10 = i_t0 + k3;
+            let x11 = x10 * k4;
+            let x12 = vexp::exp(x11);
+            let x13 = i_c4 * x12;
+            let x14 = x13 + k5;
+            let x15 = x0 / x14;
+            let x16 = x15 + x1;
+            let x17 = x16 * x10;
+            let x18 = x17 - x8;
+            t2[e] = x9;
+            t3[e] = x18;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, varying e, n: 21 instructions.
+fn k50(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 6] = k.try_into().expect("6 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c5 = c5[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c2 - i_c3;
+            let x2 = i_t0 - i_c4;
+            let x3 = i_t0 * k0;
+            let x4 = vexp::exp(x3);
+            let x5 = i_c5 * x4;
+            let x6 = x5 + k1;
+            let x7 = x0 / x6;
+            let x8 = x7 + x1;
+            let x9 = x8 * x2;
+            let x10 = x9 * k2;
+            let x11 = i_t0 + k3;
+            let x12 = x11 * k4;
+            let x13 = vexp::exp(x12);
+            let x14 = i_c5 * x13;
+            let x15 = x14 + k5;
+            let x16 = x0 / x15;
+            let x17 = x16 + x1;
+            let x18 = x11 - i_c4;
+            let x19 = x17 * x18;
+            let x20 = x19 - x9;
+            t2[e] = x10;
+            t3[e] = x20;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, varying gama: 21 instructions.
+fn k51(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c4 = c4[e];
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c4 * i_t0;
+            let x2 = x1 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_c2 - i_c3;
+            let x5 = x3 + k1;
+            let x6 = x0 / x5;
+            let x7 = x6 * k2;
+            let x8 = x7 + x4;
+            let x9 = x8 * i_t0;
+            let x10 = x9 * k3;
+            let x11 = i_t0 + k4;
+            let x12 = i_c4 * x11;
+            let x13 = x12 * k5;
+            let x14 = vexp::exp(x13);
+            let x15 = x14 + k6;
+            let x16 = x0 / x15;
+            let x17 = x16 * k7;
+            let x18 = x17 + x4;
+            let x19 = x18 * x11;
+            let x20 = x19 - x9;
+            t2[e] = x10;
+            t3[e] = x20;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, varying e, gama: 23 instructions.
+fn k52(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c5 = c5[e];
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_c4 = c4[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c5 * i_t0;
+            let x2 = x1 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_c2 - i_c3;
+            let x5 = i_t0 - i_c4;
+            let x6 = x3 + k1;
+            let x7 = x0 / x6;
+            let x8 = x7 * k2;
+            let x9 = x8 + x4;
+            let x10 = x9 * x5;
+            let x11 = x10 * k3;
+            let x12 = i_t0 + k4;
+            let x13 = i_c5 * x12;
+            let x14 = x13 * k5;
+            let x15 = vexp::exp(x14);
+            let x16 = x15 + k6;
+            let x17 = x0 / x16;
+            let x18 = x17 * k7;
+            let x19 = x18 + x4;
+            let x20 = x12 - i_c4;
+            let x21 = x19 * x20;
+            let x22 = x21 - x10;
+            t2[e] = x11;
+            t3[e] = x22;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, varying n, gama: 21 instructions.
+fn k53(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 6] = k.try_into().expect("6 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c5 = c5[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c5 * i_t0;
+            let x2 = x1 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_c4 * x3;
+            let x5 = x4 + k1;
+            let x6 = x0 / x5;
+            let x7 = i_c2 - i_c3;
+            let x8 = x6 + x7;
+            let x9 = x8 * i_t0;
+            let x10 = x9 * k2;
+            let x11 = i_t0 + k3;
+            let x12 = i_c5 * x11;
+            let x13 = x12 * k4;
+            let x14 = vexp::exp(x13);
+            let x15 = i_c4 * x14;
+            let x16 = x15 + k5;
+            let x17 = x0 / x16;
+            let x18 = x17 + x7;
+            let x19 = x18 * x11;
+            let x20 = x19 - x9;
+            t2[e] = x10;
+            t3[e] = x20;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, varying e, n, gama: 23 instructions.
+fn k54(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 6] = k.try_into().expect("6 constants");
+    let [c0, c1, c2, c3, c4, c5, c6] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len, 6 * n_inst + start..6 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let c6 = &c6[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c6 = c6[e];
+            let i_t0 = t0[e];
+            let i_c5 = c5[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_c4 = c4[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c6 * i_t0;
+            let x2 = x1 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_c5 * x3;
+            let x5 = x4 + k1;
+            let x6 = x0 / x5;
+            let x7 = i_c2 - i_c3;
+            let x8 = x6 + x7;
+            let x9 = i_t0 - i_c4;
+            let x10 = x8 * x9;
+            let x11 = x10 * k2;
+            let x12 = i_t0 + k3;
+            let x13 = i_c6 * x12;
+            let x14 = x13 * k4;
+            let x15 = vexp::exp(x14);
+            let x16 = i_c5 * x15;
+            let x17 = x16 + k5;
+            let x18 = x0 / x17;
+            let x19 = x18 + x7;
+            let x20 = x12 - i_c4;
+            let x21 = x19 * x20;
+            let x22 = x21 - x10;
+            t2[e] = x11;
+            t3[e] = x22;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3),
+    }
+}
+
+/// gaba_syn channel currents, other uniform values: 8 instructions.
+fn k55(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 4] = k.try_into().expect("4 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 4], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_t0 + k0;
+            let x2 = x0 * x1;
+            let x3 = x2 * k1;
+            let x4 = i_t0 + k2;
+            let x5 = x4 + k3;
+            let x6 = x0 * x5;
+            let x7 = x6 - x2;
+            t2[e] = x3;
+            t3[e] = x7;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 4], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 4], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
+        _ => body(k, len, c0, c1, t0, t2, t3),
+    }
+}
+
+/// gaba_syn channel currents, varying e: 8 instructions.
+fn k56(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_t0 - i_c2;
+            let x2 = x0 * x1;
+            let x3 = x2 * k0;
+            let x4 = i_t0 + k1;
+            let x5 = x4 - i_c2;
+            let x6 = x0 * x5;
+            let x7 = x6 - x2;
+            t2[e] = x3;
+            t3[e] = x7;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, t0, t2, t3),
+    }
+}
+
+/// exp2syn channel currents, defaults: 6 instructions.
+fn k57(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = x0 * i_t0;
+            let x2 = x1 * k0;
+            let x3 = i_t0 + k1;
+            let x4 = x0 * x3;
+            let x5 = x4 - x1;
+            t2[e] = x2;
+            t3[e] = x5;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
+        _ => body(k, len, c0, c1, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, other uniform values: 28 instructions.
+fn k58(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 15] = k.try_into().expect("15 constants");
+    let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 15], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c3 - i_c2;
+            let x2 = i_t0 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_t0 + k1;
+            let x5 = x3 + k2;
+            let x6 = k3 / x5;
+            let x7 = x0 * x4;
+            let x8 = x7 * k4;
+            let x9 = x1 * x6;
+            let x10 = x9 * x4;
+            let x11 = x10 * k5;
+            let x12 = x8 + x11;
+            let x13 = x12 * k6;
+            let x14 = i_t0 + k7;
+            let x15 = x14 + k8;
+            let x16 = x0 * x15;
+            let x17 = x16 * k9;
+            let x18 = x14 * k10;
+            let x19 = vexp::exp(x18);
+            let x20 = x19 + k11;
+            let x21 = k12 / x20;
+            let x22 = x1 * x21;
+            let x23 = x22 * x15;
+            let x24 = x23 * k13;
+            let x25 = x17 + x24;
+            let x26 = x25 - x12;
+            let x27 = x26 * k14;
+            t2[e] = x13;
+            t3[e] = x27;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 15], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 15], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, defaults: 26 instructions.
+fn k59(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c3 - i_c2;
+            let x2 = i_t0 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = x3 + k1;
+            let x5 = k2 / x4;
+            let x6 = x0 * i_t0;
+            let x7 = x6 * k3;
+            let x8 = x1 * x5;
+            let x9 = x8 * i_t0;
+            let x10 = x9 * k4;
+            let x11 = x7 + x10;
+            let x12 = x11 * k5;
+            let x13 = i_t0 + k6;
+            let x14 = x0 * x13;
+            let x15 = x14 * k7;
+            let x16 = x13 * k8;
+            let x17 = vexp::exp(x16);
+            let x18 = x17 + k9;
+            let x19 = k10 / x18;
+            let x20 = x1 * x19;
+            let x21 = x20 * x13;
+            let x22 = x21 * k11;
+            let x23 = x15 + x22;
+            let x24 = x23 - x11;
+            let x25 = x24 * k12;
+            t2[e] = x12;
+            t3[e] = x25;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, varying e: 28 instructions.
+fn k60(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_t0 - i_c4;
+            let x2 = i_c3 - i_c2;
+            let x3 = i_t0 * k0;
+            let x4 = vexp::exp(x3);
+            let x5 = x4 + k1;
+            let x6 = k2 / x5;
+            let x7 = x0 * x1;
+            let x8 = x7 * k3;
+            let x9 = x2 * x6;
+            let x10 = x9 * x1;
+            let x11 = x10 * k4;
+            let x12 = x8 + x11;
+            let x13 = x12 * k5;
+            let x14 = i_t0 + k6;
+            let x15 = x14 - i_c4;
+            let x16 = x0 * x15;
+            let x17 = x16 * k7;
+            let x18 = x14 * k8;
+            let x19 = vexp::exp(x18);
+            let x20 = x19 + k9;
+            let x21 = k10 / x20;
+            let x22 = x2 * x21;
+            let x23 = x22 * x15;
+            let x24 = x23 * k11;
+            let x25 = x17 + x24;
+            let x26 = x25 - x12;
+            let x27 = x26 * k12;
+            t2[e] = x13;
+            t3[e] = x27;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, varying mg: 28 instructions.
+fn k61(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c3 - i_c2;
+            let x2 = i_t0 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = x3 * i_c4;
+            let x5 = x4 + k1;
+            let x6 = k2 / x5;
+            let x7 = x0 * i_t0;
+            let x8 = x7 * k3;
+            let x9 = x1 * x6;
+            let x10 = x9 * i_t0;
+            let x11 = x10 * k4;
+            let x12 = x8 + x11;
+            let x13 = x12 * k5;
+            let x14 = i_t0 + k6;
+            let x15 = x0 * x14;
+            let x16 = x15 * k7;
+            let x17 = x14 * k8;
+            let x18 = vexp::exp(x17);
+            let x19 = x18 * i_c4;
+            let x20 = x19 + k9;
+            let x21 = k10 / x20;
+            let x22 = x1 * x21;
+            let x23 = x22 * x14;
+            let x24 = x23 * k11;
+            let x25 = x16 + x24;
+            let x26 = x25 - x12;
+            let x27 = x26 * k12;
+            t2[e] = x13;
+            t3[e] = x27;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, varying e, mg: 30 instructions.
+fn k62(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_c5 = c5[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_t0 - i_c4;
+            let x2 = i_c3 - i_c2;
+            let x3 = i_t0 * k0;
+            let x4 = vexp::exp(x3);
+            let x5 = x4 * i_c5;
+            let x6 = x5 + k1;
+            let x7 = k2 / x6;
+            let x8 = x0 * x1;
+            let x9 = x8 * k3;
+            let x10 = x2 * x7;
+            let x11 = x10 * x1;
+            let x12 = x11 * k4;
+            let x13 = x9 + x12;
+            let x14 = x13 * k5;
+            let x15 = i_t0 + k6;
+            let x16 = x15 - i_c4;
+            let x17 = x0 * x16;
+            let x18 = x17 * k7;
+            let x19 = x15 * k8;
+            let x20 = vexp::exp(x19);
+            let x21 = x20 * i_c5;
+            let x22 = x21 + k9;
+            let x23 = k10 / x22;
+            let x24 = x2 * x23;
+            let x25 = x24 * x16;
+            let x26 = x25 * k11;
+            let x27 = x18 + x26;
+            let x28 = x27 - x13;
+            let x29 = x28 * k12;
+            t2[e] = x14;
+            t3[e] = x29;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, varying gmax: 28 instructions.
+fn k63(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c4 = c4[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c4 * x0;
+            let x2 = i_c3 - i_c2;
+            let x3 = i_c4 * x2;
+            let x4 = i_t0 * k0;
+            let x5 = vexp::exp(x4);
+            let x6 = x1 * i_t0;
+            let x7 = x6 * k1;
+            let x8 = x5 + k2;
+            let x9 = k3 / x8;
+            let x10 = x3 * x9;
+            let x11 = x10 * i_t0;
+            let x12 = x11 * k4;
+            let x13 = x7 + x12;
+            let x14 = x13 * k5;
+            let x15 = i_t0 + k6;
+            let x16 = x1 * x15;
+            let x17 = x16 * k7;
+            let x18 = x15 * k8;
+            let x19 = vexp::exp(x18);
+            let x20 = x19 + k9;
+            let x21 = k10 / x20;
+            let x22 = x3 * x21;
+            let x23 = x22 * x15;
+            let x24 = x23 * k11;
+            let x25 = x17 + x24;
+            let x26 = x25 - x13;
+            let x27 = x26 * k12;
+            t2[e] = x14;
+            t3[e] = x27;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, varying e, gmax: 30 instructions.
+fn k64(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c5 = c5[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c5 * x0;
+            let x2 = i_t0 - i_c4;
+            let x3 = x1 * x2;
+            let x4 = x3 * k0;
+            let x5 = i_c3 - i_c2;
+            let x6 = i_c5 * x5;
+            let x7 = i_t0 * k1;
+            let x8 = vexp::exp(x7);
+            let x9 = x8 + k2;
+            let x10 = k3 / x9;
+            let x11 = x6 * x10;
+            let x12 = x11 * x2;
+            let x13 = x12 * k4;
+            let x14 = x4 + x13;
+            let x15 = x14 * k5;
+            let x16 = i_t0 + k6;
+            let x17 = x16 - i_c4;
+            let x18 = x1 * x17;
+            let x19 = x18 * k7;
+            let x20 = x16 * k8;
+            let x21 = vexp::exp(x20);
+            let x22 = x21 + k9;
+            let x23 = k10 / x22;
+            let x24 = x6 * x23;
+            let x25 = x24 * x17;
+            let x26 = x25 * k11;
+            let x27 = x19 + x26;
+            let x28 = x27 - x14;
+            let x29 = x28 * k12;
+            t2[e] = x15;
+            t3[e] = x29;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, varying mg, gmax: 30 instructions.
+fn k65(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c5 = c5[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c5 * x0;
+            let x2 = i_c3 - i_c2;
+            let x3 = i_c5 * x2;
+            let x4 = i_t0 * k0;
+            let x5 = vexp::exp(x4);
+            let x6 = x5 * i_c4;
+            let x7 = x6 + k1;
+            let x8 = k2 / x7;
+            let x9 = x3 * x8;
+            let x10 = x1 * i_t0;
+            let x11 = x10 * k3;
+            let x12 = x9 * i_t0;
+            let x13 = x12 * k4;
+            let x14 = x11 + x13;
+            let x15 = x14 * k5;
+            let x16 = i_t0 + k6;
+            let x17 = x1 * x16;
+            let x18 = x17 * k7;
+            let x19 = x16 * k8;
+            let x20 = vexp::exp(x19);
+            let x21 = x20 * i_c4;
+            let x22 = x21 + k9;
+            let x23 = k10 / x22;
+            let x24 = x3 * x23;
+            let x25 = x24 * x16;
+            let x26 = x25 * k11;
+            let x27 = x18 + x26;
+            let x28 = x27 - x14;
+            let x29 = x28 * k12;
+            t2[e] = x15;
+            t3[e] = x29;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, varying e, mg, gmax: 32 instructions.
+fn k66(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4, c5, c6] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len, 6 * n_inst + start..6 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let c6 = &c6[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c6 = c6[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_c5 = c5[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c6 * x0;
+            let x2 = i_t0 - i_c4;
+            let x3 = x1 * x2;
+            let x4 = x3 * k0;
+            let x5 = i_c3 - i_c2;
+            let x6 = i_c6 * x5;
+            let x7 = i_t0 * k1;
+            let x8 = vexp::exp(x7);
+            let x9 = x8 * i_c5;
+            let x10 = x9 + k2;
+            let x11 = k3 / x10;
+            let x12 = x6 * x11;
+            let x13 = x12 * x2;
+            let x14 = x13 * k4;
+            let x15 = x4 + x14;
+            let x16 = x15 * k5;
+            let x17 = i_t0 + k6;
+            let x18 = x17 - i_c4;
+            let x19 = x1 * x18;
+            let x20 = x19 * k7;
+            let x21 = x17 * k8;
+            let x22 = vexp::exp(x21);
+            let x23 = x22 * i_c5;
+            let x24 = x23 + k9;
+            let x25 = k10 / x24;
+            let x26 = x6 * x25;
+            let x27 = x26 * x18;
+            let x28 = x27 * k11;
+            let x29 = x20 + x28;
+            let x30 = x29 - x15;
+            let x31 = x30 * k12;
+            t2[e] = x16;
+            t3[e] = x31;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3),
+    }
+}
+
+/// ProbUDFsyn2 channel currents, other uniform values: 9 instructions.
+fn k67(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 5] = k.try_into().expect("5 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 5], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1, k2, k3, k4] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_t0 + k0;
+            let x2 = x0 * x1;
+            let x3 = x2 * k1;
+            let x4 = i_t0 + k2;
+            let x5 = x4 + k3;
+            let x6 = x0 * x5;
+            let x7 = x6 - x2;
+            let x8 = x7 * k4;
+            t2[e] = x3;
+            t3[e] = x8;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 5], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 5], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
+        _ => body(k, len, c0, c1, t0, t2, t3),
+    }
+}
+
+/// ProbUDFsyn2 channel currents, varying gmax: 7 instructions.
+fn k68(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c2 * x0;
+            let x2 = x1 * i_t0;
+            let x3 = x2 * k0;
+            let x4 = i_t0 + k1;
+            let x5 = x1 * x4;
+            let x6 = x5 - x2;
+            t2[e] = x3;
+            t3[e] = x6;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, t0, t2, t3),
+    }
+}
+
+/// ProbUDFsyn2 channel currents, varying e, gmax: 9 instructions.
+fn k69(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let [t0, t2, t3] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c3 * x0;
+            let x2 = i_t0 - i_c2;
+            let x3 = x1 * x2;
+            let x4 = x3 * k0;
+            let x5 = i_t0 + k1;
+            let x6 = x5 - i_c2;
+            let x7 = x1 * x6;
+            let x8 = x7 - x3;
+            t2[e] = x4;
+            t3[e] = x8;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, t0, t2, t3)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
+        body(k, len, c0, c1, c2, c3, t0, t2, t3)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, t2, t3) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
+        _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
+    }
+}
+
+/// CaDynamics_E2 states, conformance cell: 13 instructions.
+fn k70(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 5] = k.try_into().expect("5 constants");
     let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
     let [t2] = tmp.get_disjoint_mut([2 * CHUNK..2 * CHUNK + len]).expect("disjoint buffers");
@@ -2652,5 +4284,29 @@ pub(super) static KERNELS: &[Entry] = &[
     Entry { fingerprint: 0x7fc6790c81d68ca6575f6895a84347c2, name: "epsp currents, varying tau0", n_consts: 6, run: k43 },
     Entry { fingerprint: 0xd3ca9b67c5cadfd4dd57cd49cb14ae1c, name: "epsp currents, varying imax", n_consts: 14, run: k44 },
     Entry { fingerprint: 0x041637c0b24252701979340612f470c0, name: "epsp currents, all varying", n_consts: 13, run: k45 },
-    Entry { fingerprint: 0xea2699c355c1c721b1181ab1a757cd56, name: "CaDynamics_E2 states, conformance cell", n_consts: 5, run: k46 },
+    Entry { fingerprint: 0x844ca82375b46891cf18b353863f8cf6, name: "glutamate_syn channel currents, other uniform values", n_consts: 10, run: k46 },
+    Entry { fingerprint: 0x726c7643792ec2979f4da22251dc5902, name: "glutamate_syn channel currents, defaults", n_consts: 8, run: k47 },
+    Entry { fingerprint: 0xa3c7506d05971ccca082737398a1e11c, name: "glutamate_syn channel currents, varying e", n_consts: 8, run: k48 },
+    Entry { fingerprint: 0xd0fb83a834108cb53fedfd6c8e20f67f, name: "glutamate_syn channel currents, varying n", n_consts: 6, run: k49 },
+    Entry { fingerprint: 0xf1ef51a9dac8b77dcc78a2ce23fc6dde, name: "glutamate_syn channel currents, varying e, n", n_consts: 6, run: k50 },
+    Entry { fingerprint: 0x6098abf5056d95c02fc80a5b667cff81, name: "glutamate_syn channel currents, varying gama", n_consts: 8, run: k51 },
+    Entry { fingerprint: 0xd4438f2068442127d51f72747ae75cb8, name: "glutamate_syn channel currents, varying e, gama", n_consts: 8, run: k52 },
+    Entry { fingerprint: 0xf058ddf5edbf56eba634764c09ca153f, name: "glutamate_syn channel currents, varying n, gama", n_consts: 6, run: k53 },
+    Entry { fingerprint: 0x374f568ee2e444d84b3a10109125cd42, name: "glutamate_syn channel currents, varying e, n, gama", n_consts: 6, run: k54 },
+    Entry { fingerprint: 0x653a318a35eb1c9b3d1391f4e80b8ee2, name: "gaba_syn channel currents, other uniform values", n_consts: 4, run: k55 },
+    Entry { fingerprint: 0xb917608cdb3e3b025b826a6b2efbf516, name: "gaba_syn channel currents, varying e", n_consts: 2, run: k56 },
+    Entry { fingerprint: 0xd17a2f5400d246d89a5ead1a1cc820ea, name: "exp2syn channel currents, defaults", n_consts: 2, run: k57 },
+    Entry { fingerprint: 0xe85798004ea0d6b85f73a044f263c55f, name: "ProbAMPANMDA2 channel currents, other uniform values", n_consts: 15, run: k58 },
+    Entry { fingerprint: 0x3b06873f7c407770293ff2a9e6f24e85, name: "ProbAMPANMDA2 channel currents, defaults", n_consts: 13, run: k59 },
+    Entry { fingerprint: 0xb7742b57e9c6ce616a0b02800a0f855c, name: "ProbAMPANMDA2 channel currents, varying e", n_consts: 13, run: k60 },
+    Entry { fingerprint: 0xc628d860ccb356339aa23f169db2b69d, name: "ProbAMPANMDA2 channel currents, varying mg", n_consts: 13, run: k61 },
+    Entry { fingerprint: 0xb86d20f49dfe91829ab1ad22d52458ea, name: "ProbAMPANMDA2 channel currents, varying e, mg", n_consts: 13, run: k62 },
+    Entry { fingerprint: 0x02126a8246f63a1cc682342a779bc19d, name: "ProbAMPANMDA2 channel currents, varying gmax", n_consts: 13, run: k63 },
+    Entry { fingerprint: 0xf0231cc71dc33d4dd518d9a295e432b5, name: "ProbAMPANMDA2 channel currents, varying e, gmax", n_consts: 13, run: k64 },
+    Entry { fingerprint: 0xef1a0adf11b28ac30d951e7e0985b888, name: "ProbAMPANMDA2 channel currents, varying mg, gmax", n_consts: 13, run: k65 },
+    Entry { fingerprint: 0xe65282879f241266de779995a4708057, name: "ProbAMPANMDA2 channel currents, varying e, mg, gmax", n_consts: 13, run: k66 },
+    Entry { fingerprint: 0xc36039ef048f773850afdb96dc6907c5, name: "ProbUDFsyn2 channel currents, other uniform values", n_consts: 5, run: k67 },
+    Entry { fingerprint: 0xc6cecdc929fe4f23aeb617cec0b23d50, name: "ProbUDFsyn2 channel currents, varying gmax", n_consts: 2, run: k68 },
+    Entry { fingerprint: 0x01599417a9ffb98e9b3f721f5e314628, name: "ProbUDFsyn2 channel currents, varying e, gmax", n_consts: 2, run: k69 },
+    Entry { fingerprint: 0xea2699c355c1c721b1181ab1a757cd56, name: "CaDynamics_E2 states, conformance cell", n_consts: 5, run: k70 },
 ];

@@ -10,6 +10,7 @@ use super::{Opd, Step, fingerprint, lower};
 use crate::kernel::dag::Op;
 use crate::kernel::mechanism::{CompileEnv, CompiledMech};
 use crate::kernel::program::Program;
+use crate::kernel::synapse::stdlib_synapses;
 use crate::model::MechModel;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
@@ -312,13 +313,27 @@ pub fn stdlib_mechanisms() -> Result<Vec<MechModel>, String> {
 /// and the others at their defaults (compiled in as constants), at NEURON's default time step
 /// and the conformance temperature.
 pub fn compile_config(mech: &MechModel, columns: &[&str]) -> Result<CompiledMech, String> {
+    compile_values(mech, columns, false)
+}
+
+/// [`compile_config`], or with `shifted` every uniform parameter at `default·1.25 + 0.5`
+/// instead of its default: a default of 0 or 1 is folded out of a program (`v − 0`, `x·1`),
+/// so the same mechanism with other uniform values has another shape.
+fn compile_values(
+    mech: &MechModel,
+    columns: &[&str],
+    shifted: bool,
+) -> Result<CompiledMech, String> {
     let params: Vec<Vec<f64>> = mech
         .parameters
         .iter()
         .map(|p| {
             let d = p.default.unwrap_or(1.0);
+            let other = d * 1.25 + 0.5;
             if columns.contains(&p.name.as_str()) {
-                vec![d, d * 1.25 + 0.5]
+                vec![d, other]
+            } else if shifted {
+                vec![other, other]
             } else {
                 vec![d, d]
             }
@@ -333,9 +348,63 @@ pub fn compile_config(mech: &MechModel, columns: &[&str]) -> Result<CompiledMech
         .map_err(|e| e.to_string())
 }
 
+/// The channel programs of `std.synapses`' mechanisms (`kernel::synapse` compiles one
+/// point-process instance per conductance channel, with the parameters the channel does not
+/// depend on uniform): the current program, and the state program where the kernel runs it
+/// (not for a mechanism that
+/// [decays natively](crate::kernel::synapse::SynapseMech::decays_natively)). Configurations:
+/// the channel parameters at their defaults, each one varying, all varying, and all uniform
+/// at other values than the defaults.
+pub fn stdlib_synapse_programs() -> Result<Vec<(String, Program)>, String> {
+    let mut out = Vec::new();
+    for syn in stdlib_synapses()? {
+        let m = syn.channel_model();
+        let names = syn.channel_parameters();
+        // Channels of one kind differ in any subset of these parameters (a network's
+        // populations set their receptors' parameters each), so every subset varies; programs
+        // of equal shape (a subset differing only in parameters of a program that does not
+        // run) are generated once.
+        let mut configs: Vec<(String, Vec<&str>, bool)> =
+            vec![("other uniform values".into(), vec![], true)];
+        let n = names.len();
+        let subsets: Vec<Vec<usize>> = if n <= 8 {
+            (0..1u32 << n)
+                .map(|set| (0..n).filter(|&j| set & (1 << j) != 0).collect())
+                .collect()
+        } else {
+            let singles = (0..n).map(|j| vec![j]);
+            [vec![]]
+                .into_iter()
+                .chain(singles)
+                .chain([(0..n).collect()])
+                .collect()
+        };
+        for set in subsets {
+            let cols: Vec<&str> = set.iter().map(|&j| names[j]).collect();
+            let label = if cols.is_empty() {
+                "defaults".into()
+            } else {
+                format!("varying {}", cols.join(", "))
+            };
+            configs.push((label, cols, false));
+        }
+        for (label, cols, shifted) in configs {
+            let cm = compile_values(m, &cols, shifted)?;
+            for (what, prog) in cm.hot_programs() {
+                if prog.is_empty() || (what == "states" && syn.decays_natively()) {
+                    continue;
+                }
+                out.push((format!("{} channel {what}, {label}", m.name), prog.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The programs the native kernels are generated for, apart from those of the conformance cell
 /// (added by the test): every mechanism of [`stdlib_mechanisms`] with all parameters at their
-/// defaults, with each one parameter varying, and with all varying; currents and states.
+/// defaults, with each one parameter varying, and with all varying (currents and states), then
+/// the synapse channels' programs ([`stdlib_synapse_programs`]).
 pub fn stdlib_programs() -> Result<Vec<(String, Program)>, String> {
     let mut out = Vec::new();
     for m in stdlib_mechanisms()? {
@@ -356,5 +425,6 @@ pub fn stdlib_programs() -> Result<Vec<(String, Program)>, String> {
             }
         }
     }
+    out.extend(stdlib_synapse_programs()?);
     Ok(out)
 }
