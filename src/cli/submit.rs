@@ -11,7 +11,8 @@
 //! the stores or the scheduler, 2 usage.
 
 use super::check::{Format, emit};
-use crate::diagnostics::{Code, Diagnostic, render};
+use super::{fail, no_experiment, selected_experiments};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{ExperimentModel, Model};
 use crate::run::fingerprint::Plan;
 use crate::run::sink::{check_stored, stored_of_plan, stored_plan};
@@ -92,11 +93,6 @@ pub struct Manifest {
     pub submission: Submission,
     pub experiments: Vec<ExpInfo>,
     pub jobs: Vec<JobRecord>,
-}
-
-fn fail(d: Diagnostic) -> i32 {
-    eprint!("{}", render::plain(&d, &crate::source::SourceMap::new()));
-    1
 }
 
 fn option_error(msg: impl Into<String>) -> Diagnostic {
@@ -190,11 +186,10 @@ fn sbatch(script: &Path, extra: &[String]) -> Result<String, Diagnostic> {
         .arg(script)
         .output()
         .map_err(|e| {
-            Diagnostic::new(
-                Code::E0514,
-                format!("cannot run sbatch: {e}"),
+            Diagnostic::new(Code::E0514, format!("cannot run sbatch: {e}")).help(
+                "run isf submit on a machine of the cluster (a login node), where SLURM's \
+                   commands are on PATH; --dry-run prints the scripts",
             )
-            .help("run isf submit on a machine of the cluster (a login node), where SLURM's commands are on PATH; --dry-run prints the scripts")
         })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -215,7 +210,7 @@ fn sbatch(script: &Path, extra: &[String]) -> Result<String, Diagnostic> {
 pub fn run(args: SubmitArgs) -> i32 {
     match submit(&args) {
         Ok(code) => code,
-        Err(d) => fail(d),
+        Err(d) => fail(&d),
     }
 }
 
@@ -231,20 +226,10 @@ fn submit(args: &SubmitArgs) -> Result<i32, Diagnostic> {
         return Ok(1);
     }
     let model = &checked.model;
-    let exps: Vec<_> = model
-        .experiments
-        .iter()
-        .filter(|e| args.experiment.as_ref().is_none_or(|n| *n == e.name))
-        .collect();
+    let exps = selected_experiments(model, args.experiment.as_ref());
     if exps.is_empty() {
-        return Err(option_error(format!(
-            "no experiment{} to submit in {}",
-            args.experiment
-                .as_ref()
-                .map(|n| format!(" named `{n}`"))
-                .unwrap_or_default(),
-            args.file.display()
-        )));
+        let msg = no_experiment("submit", args.experiment.as_ref(), &args.file);
+        return Err(option_error(msg));
     }
     let results = absolute(&results_path(args, &exps)?);
     let mut work_name = results.file_name().unwrap_or_default().to_os_string();
@@ -629,7 +614,7 @@ fn queue(
 pub fn status(args: StatusArgs) -> i32 {
     match show_status(&args.store) {
         Ok(code) => code,
-        Err(d) => fail(d),
+        Err(d) => fail(&d),
     }
 }
 

@@ -122,7 +122,8 @@ pub fn import(store: &Store, paths: &[PathBuf]) -> ImportReport {
             report.problems.push(Diagnostic::new(
                 Code::E0617,
                 format!(
-                    "{}: no ISF simrun folder found (no simulation_run*_synapses.csv, *_vm_all_traces.csv, … in it or below it)",
+                    "{}: no ISF simrun folder found (no simulation_run*_synapses.csv, \
+                     *_vm_all_traces.csv, … in it or below it)",
                     p.display()
                 ),
             ));
@@ -430,7 +431,9 @@ impl FolderScan<'_> {
             self.problem(
                 Code::E0615,
                 format!(
-                    "{}: {} trace column(s), but the folder has {} trial file(s) (simulation_run…); ISF pairs the k-th column with the k-th trial, so these traces are not imported",
+                    "{}: {} trace column(s), but the folder has {} trial file(s) \
+                     (simulation_run…); ISF pairs the k-th column with the k-th trial, so these \
+                         traces are not imported",
                     r.path.display(),
                     f.columns.len(),
                     runs.len()
@@ -1066,7 +1069,8 @@ fn write_folder(
             Diagnostic::new(
                 Code::E0618,
                 format!(
-                    "key '{key}' holds results of `isf run` (it has a plan); {} is not imported into it",
+                    "key '{key}' holds results of `isf run` (it has a plan); {} is not imported \
+                     into it",
                     rep.folder.display()
                 ),
             )
@@ -1108,7 +1112,8 @@ fn write_folder(
         let mut d = Diagnostic::new(
             Code::E0616,
             format!(
-                "{}: {n} key(s) under '{key}' hold other content than the files now give; nothing of this folder was written",
+                "{}: {n} key(s) under '{key}' hold other content than the files now give; nothing \
+                 of this folder was written",
                 rep.folder.display()
             ),
         );

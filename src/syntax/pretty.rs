@@ -286,38 +286,27 @@ impl Printer<'_> {
             if glued {
                 out.pop();
                 out.push(' ');
-                out.push_str(&r.text);
-                if rendered.get(i + 1).is_some_and(|next| needs_comma(r, next)) {
-                    out.push(',');
+            } else {
+                for &ci in &leading[i] {
+                    let c = &self.comments[ci];
+                    if blank(self, prev_end, c.start) {
+                        out.push('\n');
+                    }
+                    out.push_str(&pad);
+                    out.push_str(&c.text);
+                    out.push('\n');
+                    prev_end = Some(c.end);
                 }
-                prev_end = Some(bounds[i].1);
-                for &ci in &trailing[i] {
-                    out.push(' ');
+                if blank(self, prev_end, bounds[i].0) {
+                    out.push('\n');
+                }
+                for &ci in &r.hoisted {
+                    out.push_str(&pad);
                     out.push_str(&self.comments[ci].text);
-                    prev_end = Some(self.comments[ci].end);
-                }
-                out.push('\n');
-                continue;
-            }
-            for &ci in &leading[i] {
-                let c = &self.comments[ci];
-                if blank(self, prev_end, c.start) {
                     out.push('\n');
                 }
                 out.push_str(&pad);
-                out.push_str(&c.text);
-                out.push('\n');
-                prev_end = Some(c.end);
             }
-            if blank(self, prev_end, bounds[i].0) {
-                out.push('\n');
-            }
-            for &ci in &r.hoisted {
-                out.push_str(&pad);
-                out.push_str(&self.comments[ci].text);
-                out.push('\n');
-            }
-            out.push_str(&pad);
             out.push_str(&r.text);
             if rendered.get(i + 1).is_some_and(|next| needs_comma(r, next)) {
                 out.push(',');
