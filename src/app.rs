@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
     long_about = None,
     after_help = "Examples:\n  isf check examples/quickstart.isf\n  isf check --format json \
                   examples/*.isf\n  isf plan examples/quickstart.isf\n  isf fmt --check \
-                      examples/*.isf\n  isf morph cell.hoc --param cell.param --segments --format \
+                  examples/*.isf\n  isf morph cell.hoc --param cell.param --segments --format \
                           csv\n  isf plan cell.hoc --param cell.param --compartments --format csv"
 )]
 pub struct Cli {
@@ -53,7 +53,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  isf run examples/quickstart.isf\n  isf run model.isf --out \
                       results/sweep.isfdb --jobs 8\n  isf run model.isf --resume            # \
-                          after an interruption\n  isf run model.isf --shard \
+                      after an interruption\n  isf run model.isf --shard \
                               $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT --out \
                                   shard_$SLURM_ARRAY_TASK_ID.isfdb\n  isf run model.isf --dry-run"
     )]
@@ -66,7 +66,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  isf submit sweep.isf --slurm --array-size 16 --cpus-per-task 4 \
                       --time 2:00:00\n  isf submit sweep.isf --slurm --dry-run      # print the \
-                          job scripts\n  isf submit sweep.isf --slurm                # again after \
+                      job scripts\n  isf submit sweep.isf --slurm                # again after \
                               a failure: only unfinished shards\n  isf status results/sweep.isfdb"
     )]
     Submit(submit::SubmitArgs),

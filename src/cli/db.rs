@@ -28,7 +28,7 @@ use std::path::PathBuf;
 #[command(
     after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db \
                   export results/ voltage_traces -o vt.npy\n  isf db export results/ \
-                      sweep/traces/soma.v --layout tidy -o soma.parquet\n  isf db export results/ \
+                  sweep/traces/soma.v --layout tidy -o soma.parquet\n  isf db export results/ \
                           sweep/events/spikes_soma_ --layout tidy -o spikes.csv\n  isf db merge \
                               results/ shard0/ shard1/\n  isf db verify results/ --fix\n  isf db \
                                   rm results/ sweep/trials/p000003_t000012\n  isf db import-isf \

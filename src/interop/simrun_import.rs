@@ -386,25 +386,6 @@ impl FolderScan<'_> {
         self.note(&r.name, &r.sha256, "malformed");
     }
 
-    /// [`Self::assign`], with the file noted as imported or inconsistent.
-    fn assign_noted(
-        &mut self,
-        r: &Read,
-        f: traces::TraceFile,
-        numbers: &[u64],
-        name: String,
-        threshold_mv: f64,
-    ) -> Option<Traces> {
-        let t = self.assign(r, f, numbers, name, threshold_mv);
-        let status = if t.is_some() {
-            "imported"
-        } else {
-            "inconsistent"
-        };
-        self.note(&r.name, &r.sha256, status);
-        t
-    }
-
     fn note(&mut self, name: &str, sha256: &str, status: &str) {
         self.files.push(serde_json::json!({
             "file": name, "sha256": sha256, "status": status
@@ -413,7 +394,7 @@ impl FolderScan<'_> {
 
     /// Trace file columns → trial numbers (ISF: k-th column ↔ k-th smallest trial number of
     /// the folder's synapse files, else of its presynaptic cell files, else the header's run
-    /// numbers).
+    /// numbers). The file is noted as imported, or as inconsistent when the counts differ.
     fn assign(
         &mut self,
         r: &Read,
@@ -433,14 +414,16 @@ impl FolderScan<'_> {
                 format!(
                     "{}: {} trace column(s), but the folder has {} trial file(s) \
                      (simulation_run…); ISF pairs the k-th column with the k-th trial, so these \
-                         traces are not imported",
+                     traces are not imported",
                     r.path.display(),
                     f.columns.len(),
                     runs.len()
                 ),
             );
+            self.note(&r.name, &r.sha256, "inconsistent");
             return None;
         }
+        self.note(&r.name, &r.sha256, "imported");
         Some(Traces {
             name,
             times: f.times_ms,
@@ -802,7 +785,7 @@ fn read_traces(
         uid = Some(u.clone());
         if let Some(r) = scan.read(name) {
             match traces::parse_traces(&r.text, &r.path.display().to_string()) {
-                Ok(f) => all_traces.extend(scan.assign_noted(
+                Ok(f) => all_traces.extend(scan.assign(
                     &r,
                     f,
                     numbers,
@@ -837,7 +820,7 @@ fn read_traces(
                     continue;
                 }
                 let name = format!("{label}.v");
-                all_traces.extend(scan.assign_noted(&r, f, numbers, name, DENDRITE_THRESHOLD_MV));
+                all_traces.extend(scan.assign(&r, f, numbers, name, DENDRITE_THRESHOLD_MV));
             }
             Err(e) => scan.malformed(&r, &e),
         }

@@ -324,7 +324,7 @@ fn activity(a: &Activity) -> Result<String, String> {
             format!(
                 "modulated(rate_before: {rate_before_offset_hz} Hz, mean_rate: {mean_rate_hz} Hz, \
                  modulation: {max_modulation}, frequency: {frequency_hz} Hz, bin: {}, offset: {}, \
-                     {ph})",
+                 {ph})",
                 ms(*bin_ms),
                 ms(*offset_ms)
             )

@@ -316,8 +316,8 @@ pub fn write_am(f: &ScalarField) -> String {
         s,
         "# AmiraMesh 3D ASCII 2.0\n\ndefine Lattice {nx} {ny} {nz}\n\nParameters {{\n\tContent \
          \"{nx}x{ny}x{nz} float, uniform coordinates\",\n\tSpacing {} {} {},\n\tBoundingBox {} {} \
-             {} {} {} {},\n\tCoordType \"uniform\"\n}}\n\nLattice {{ float Data }} @1\n\n# Data \
-                 section follows\n@1\n",
+         {} {} {} {},\n\tCoordType \"uniform\"\n}}\n\nLattice {{ float Data }} @1\n\n# Data \
+         section follows\n@1\n",
         f.spacing[0],
         f.spacing[1],
         f.spacing[2],

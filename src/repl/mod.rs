@@ -155,26 +155,10 @@ impl Session {
         let mut m = self.checked.model.clone();
         for path in self.entries.iter().filter_map(|e| e.loaded.as_ref()) {
             let part = crate::validate::check_path(path).model;
-            for x in part.mechanisms {
-                if !m.mechanisms.iter().any(|y| y.name == x.name) {
-                    m.mechanisms.push(x);
-                }
-            }
-            for x in part.neurons {
-                if !m.neurons.iter().any(|y| y.name == x.name) {
-                    m.neurons.push(x);
-                }
-            }
-            for x in part.networks {
-                if !m.networks.iter().any(|y| y.name == x.name) {
-                    m.networks.push(x);
-                }
-            }
-            for x in part.experiments {
-                if !m.experiments.iter().any(|y| y.name == x.name) {
-                    m.experiments.push(x);
-                }
-            }
+            add_new(&mut m.mechanisms, part.mechanisms, |x| &x.name);
+            add_new(&mut m.neurons, part.neurons, |x| &x.name);
+            add_new(&mut m.networks, part.networks, |x| &x.name);
+            add_new(&mut m.experiments, part.experiments, |x| &x.name);
         }
         self.model = m;
     }
@@ -682,6 +666,16 @@ fn plot_command(arg: &str) -> Reply {
             (files, Vec::new())
         }))
     })
+}
+
+/// Declarations of `from` whose names `into` does not have yet, appended (the session's own
+/// declarations win over those of loaded files).
+fn add_new<T>(into: &mut Vec<T>, from: Vec<T>, name: impl Fn(&T) -> &String) {
+    for x in from {
+        if !into.iter().any(|y| name(y) == name(&x)) {
+            into.push(x);
+        }
+    }
 }
 
 fn one_source(name: &str, text: &str) -> SourceMap {

@@ -239,7 +239,7 @@ mod tests {
                        - section.x\n\nL5tt_C2\t2\t0.25\nL5tt_C2\t2\t1.0\nL1_C2\t1\t0.0\n";
     const CON: &str = "# Anatomical connectivity realization file; only valid with synapse \
                        realization:\n# toy.syn\n# Type - cell ID - synapse \
-                           ID\n\nL5tt_C2\t0\t0\nL5tt_C2\t0\t1\nL1_C2\t0\t0\n";
+                       ID\n\nL5tt_C2\t0\t0\nL5tt_C2\t0\t1\nL1_C2\t0\t0\n";
 
     #[test]
     fn spec_example_matches() {

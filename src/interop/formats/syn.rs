@@ -257,7 +257,7 @@ mod tests {
             text.starts_with(
                 "# Synapse distribution file\n# corresponding to cell: toy\n# \
                                   Type - section - section.x\n# isf map seed \
-                                      7\n\nL5tt_C2\t2\t0.25\n"
+                                  7\n\nL5tt_C2\t2\t0.25\n"
             ),
             "{text}"
         );
