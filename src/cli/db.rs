@@ -6,9 +6,8 @@
 //! `error[E06xx]: key '…': …` on stderr.
 //!
 //! `merge` (into its destination), `verify --fix`, `rm` and `import-isf` write, so they take the
-//! store's
-//! writer lock; the other subcommands only read and never lock. Repairing a damaged store is
-//! described in `docs/store-repair.md`.
+//! store's writer lock; the other subcommands only read and never lock. Repairing a damaged
+//! store is described in `docs/store-repair.md`.
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::run::fingerprint::{Plan, diff, diff_summary};

@@ -4,9 +4,8 @@
 //! Two file formats are accepted, told apart by their first line:
 //! * ISF synapse activation files (`simulation_run*_synapses.csv`,
 //!   [`crate::interop::formats::activation`]): one row per active synapse with its type, ID,
-//! section,
-//!   3-D point and release times. With the network's anatomy the rows are matched to its
-//!   synapses ([`replay()`]: IDs and soma distances as recorded); without one, each row
+//!   section, 3-D point and release times. With the network's anatomy the rows are matched to
+//!   its synapses ([`replay()`]: IDs and soma distances as recorded); without one, each row
 //!   becomes a synapse at `relPts[point]` as ISF does (soma distance at that point, ID as
 //!   recorded, or consecutive within the type for legacy rows without ID).
 //! * Spike-time CSVs (`synapse_id, cell_type, section_id, x, spike_time_ms`,

@@ -2,8 +2,7 @@
 //! read for replay and written in the same layout.
 //!
 //! ```text
-//! # synapse type\tsynapse ID\tsoma distance\tsection ID\tsection pt ID\tdendrite label\tactivation
-//! times
+//! # synapse type\tsynapse ID\tsoma distance\tsection ID\tsection pt ID\tdendrite label\tactivation times
 //! L1_C2\t2\t1360.90328786\t72\t5\tApicalDendrite\t258.249399586,
 //! ```
 //! One line per active synapse; times are release times in ms, each followed by a comma. The
