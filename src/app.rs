@@ -15,7 +15,10 @@ use clap::{Parser, Subcommand};
     version,
     about,
     long_about = None,
-    after_help = "Examples:\n  isf check examples/quickstart.isf\n  isf check --format json examples/*.isf\n  isf plan examples/quickstart.isf\n  isf fmt --check examples/*.isf\n  isf morph cell.hoc --param cell.param --segments --format csv\n  isf plan cell.hoc --param cell.param --compartments --format csv"
+    after_help = "Examples:\n  isf check examples/quickstart.isf\n  isf check --format json \
+                  examples/*.isf\n  isf plan examples/quickstart.isf\n  isf fmt --check \
+                  examples/*.isf\n  isf morph cell.hoc --param cell.param --segments --format \
+                          csv\n  isf plan cell.hoc --param cell.param --compartments --format csv"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -40,14 +43,19 @@ pub enum Command {
     Map(map::MapArgs),
     /// Format .isf files in place (canonical layout, comments kept).
     #[command(
-        after_help = "Examples:\n  isf fmt model.isf stdlib/*.isf\n  isf fmt --check examples/*.isf\n  cat model.isf | isf fmt -"
+        after_help = "Examples:\n  isf fmt model.isf stdlib/*.isf\n  isf fmt --check \
+                      examples/*.isf\n  cat model.isf | isf fmt -"
     )]
     Fmt(fmt::FmtArgs),
     /// Convert an ISF cell parameter file (.param) into a readable .isf neuron declaration.
     Convert(convert::ConvertArgs),
     /// Run experiments: sweep points x trials in parallel into a results store (resumable).
     #[command(
-        after_help = "Examples:\n  isf run examples/quickstart.isf\n  isf run model.isf --out results/sweep.isfdb --jobs 8\n  isf run model.isf --resume            # after an interruption\n  isf run model.isf --shard $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT --out shard_$SLURM_ARRAY_TASK_ID.isfdb\n  isf run model.isf --dry-run"
+        after_help = "Examples:\n  isf run examples/quickstart.isf\n  isf run model.isf --out \
+                      results/sweep.isfdb --jobs 8\n  isf run model.isf --resume            # \
+                      after an interruption\n  isf run model.isf --shard \
+                              $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT --out \
+                                  shard_$SLURM_ARRAY_TASK_ID.isfdb\n  isf run model.isf --dry-run"
     )]
     Run(run::RunArgs),
     /// Interactive session: evaluate expressions with units, declare items, :run a neuron.
@@ -56,7 +64,10 @@ pub enum Command {
     Db(db::DbArgs),
     /// Submit a sweep to a cluster: a SLURM job array over its shards and a merge job.
     #[command(
-        after_help = "Examples:\n  isf submit sweep.isf --slurm --array-size 16 --cpus-per-task 4 --time 2:00:00\n  isf submit sweep.isf --slurm --dry-run      # print the job scripts\n  isf submit sweep.isf --slurm                # again after a failure: only unfinished shards\n  isf status results/sweep.isfdb"
+        after_help = "Examples:\n  isf submit sweep.isf --slurm --array-size 16 --cpus-per-task 4 \
+                      --time 2:00:00\n  isf submit sweep.isf --slurm --dry-run      # print the \
+                      job scripts\n  isf submit sweep.isf --slurm                # again after \
+                              a failure: only unfinished shards\n  isf status results/sweep.isfdb"
     )]
     Submit(submit::SubmitArgs),
     /// Progress of a result store: items per experiment, per shard for a submitted sweep.

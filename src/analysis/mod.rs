@@ -630,7 +630,8 @@ pub fn bin_synapses(
             t.column("release_times_ms"),
         ) else {
             return Err(bad_input(format!(
-                "'{experiment}/synapse_activations' row set {label} lacks synapse_type, soma_distance_um or release_times_ms"
+                "'{experiment}/synapse_activations' row set {label} lacks synapse_type, \
+                 soma_distance_um or release_times_ms"
             )));
         };
         let lab = match t.column("label") {
@@ -760,18 +761,11 @@ pub fn bin_synapses(
     Ok(Written { keys, summary })
 }
 
-/// A group value as a store key component (characters a key may not hold become `_`).
+/// A group value as a store key component: the run's [`column_key`] (characters a key may
+/// not hold become `_`), and `_` for a value that leaves nothing.
+///
+/// [`column_key`]: crate::run::sink::column_key
 fn key_safe(g: &str) -> String {
-    let s: String = g
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let s = s.trim_start_matches('.').to_string();
+    let s = crate::run::sink::column_key(g);
     if s.is_empty() { "_".into() } else { s }
 }

@@ -4,10 +4,11 @@
 //! Exit codes: 0 success; 1 a bad input (missing or misshapen key: E0902, bad parameter:
 //! E0903, synapse type of unknown sign: E0904, store errors: E06xx); 2 usage errors.
 
+use super::fail;
 use crate::analysis::spikes::Mode;
 use crate::analysis::synapses::{BinSpec, GroupKey};
 use crate::analysis::{self, BinParams, IsiParams, PsthParams, SpikeParams, Written};
-use crate::diagnostics::{Code, Diagnostic, render};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::store::Store;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -139,11 +140,6 @@ pub enum AnalyzeCommand {
         #[arg(long)]
         out: Option<String>,
     },
-}
-
-fn fail(d: &Diagnostic) -> i32 {
-    eprint!("{}", render::plain(d, &crate::source::SourceMap::new()));
-    1
 }
 
 /// Run `isf analyze`; returns the exit code.

@@ -5,9 +5,9 @@
 //! failed verification, store locked by another writer), printed as
 //! `error[E06xx]: key '…': …` on stderr.
 //!
-//! `merge` (into its destination), `verify --fix`, `rm` and `import-isf` write, so they take the store's
-//! writer lock; the other subcommands only read and never lock. Repairing a damaged store is
-//! described in `docs/store-repair.md`.
+//! `merge` (into its destination), `verify --fix`, `rm` and `import-isf` write, so they take the
+//! store's writer lock; the other subcommands only read and never lock. Repairing a damaged
+//! store is described in `docs/store-repair.md`.
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::run::fingerprint::{Plan, diff, diff_summary};
@@ -25,7 +25,13 @@ use std::path::PathBuf;
 /// Arguments of `isf db`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db export results/ voltage_traces -o vt.npy\n  isf db export results/ sweep/traces/soma.v --layout tidy -o soma.parquet\n  isf db export results/ sweep/events/spikes_soma_ --layout tidy -o spikes.csv\n  isf db merge results/ shard0/ shard1/\n  isf db verify results/ --fix\n  isf db rm results/ sweep/trials/p000003_t000012\n  isf db import-isf old_sims/results --into results/"
+    after_help = "Examples:\n  isf db ls results/\n  isf db show results/ voltage_traces\n  isf db \
+                  export results/ voltage_traces -o vt.npy\n  isf db export results/ \
+                  sweep/traces/soma.v --layout tidy -o soma.parquet\n  isf db export results/ \
+                          sweep/events/spikes_soma_ --layout tidy -o spikes.csv\n  isf db merge \
+                              results/ shard0/ shard1/\n  isf db verify results/ --fix\n  isf db \
+                                  rm results/ sweep/trials/p000003_t000012\n  isf db import-isf \
+                                      old_sims/results --into results/"
 )]
 pub struct DbArgs {
     #[command(subcommand)]
@@ -532,7 +538,8 @@ fn same_plans(target: &Store, shard: &Store, name: &std::path::Path) -> Result<(
                 Code::E0606,
                 &format!("{exp}/{PLAN_KEY}"),
                 format!(
-                    "{} holds `{exp}` from a different plan than the destination:\n{}\nnothing was merged",
+                    "{} holds `{exp}` from a different plan than the destination:\n{}\nnothing was \
+                     merged",
                     name.display(),
                     diff_summary(&diff(&ours.json, &theirs.json), 10)
                 ),
@@ -595,7 +602,8 @@ fn import_isf(folders: &[PathBuf], into: &PathBuf) -> Result<i32, StoreError> {
         skipped += f.skipped_files;
     }
     let mut line = format!(
-        "imported {} folder(s) into {}: {trials} trial(s), {written} key(s) written, {unchanged} unchanged, {rows} row(s) in {:.2} s",
+        "imported {} folder(s) into {}: {trials} trial(s), {written} key(s) written, {unchanged} \
+         unchanged, {rows} row(s) in {:.2} s",
         report.folders.len() - refused,
         into.display(),
         start.elapsed().as_secs_f64()
@@ -662,7 +670,8 @@ fn merge(dest: &PathBuf, shards: &[PathBuf], move_keys: bool) -> Result<i32, Sto
             .count();
         if have < items.len() {
             println!(
-                "{name}: {have} of {} items stored; tables are assembled once all shards are merged",
+                "{name}: {have} of {} items stored; tables are assembled once all shards are \
+                 merged",
                 items.len()
             );
             continue;
@@ -688,7 +697,8 @@ fn rm(path: &PathBuf, keys: &[String], recursive: bool) -> Result<i32, StoreErro
             return Err(StoreError::new(
                 crate::diagnostics::Code::E0603,
                 format!(
-                    "'{k}' names the store itself; remove the directory {} to delete the whole store",
+                    "'{k}' names the store itself; remove the directory {} to delete the whole \
+                     store",
                     path.display()
                 ),
             ));

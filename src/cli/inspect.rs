@@ -101,7 +101,8 @@ pub fn load(input: &CellInput, need_neuron: bool) -> Option<Loaded> {
     if input.param.is_some() && kind != Kind::Morphology {
         misuse(
             "--param",
-            "it gives the biophysics of a .hoc/.swc morphology (a .param FILE is inspected alone; a script names its own)",
+            "it gives the biophysics of a .hoc/.swc morphology (a .param FILE is inspected alone; \
+             a script names its own)",
         );
         return None;
     }

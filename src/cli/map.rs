@@ -125,7 +125,8 @@ fn run_inner(args: &MapArgs) -> Result<String, String> {
         .sum();
     let n_pops = m.prepared.populations.len();
     s.push_str(&format!(
-        "{cell}: {n_pops} populations, grid {}x{}x{} voxels; {} realizations from seed {}, representative {} with {n_syn} synapses\n",
+        "{cell}: {n_pops} populations, grid {}x{}x{} voxels; {} realizations from seed {}, \
+         representative {} with {n_syn} synapses\n",
         m.prepared.grid.dims[0],
         m.prepared.grid.dims[1],
         m.prepared.grid.dims[2],
@@ -153,24 +154,14 @@ fn run_inner(args: &MapArgs) -> Result<String, String> {
 /// `YYYYmmdd-HHMM` of the current time in UTC (ISF uses local time; UTC keeps the name
 /// independent of the machine's zone).
 fn utc_stamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    // `YYYY-MM-DDTHH:MM:SSZ` → `YYYYMMDD-HHMM`: the store's one calendar conversion.
+    let t = crate::store::meta::now_rfc3339();
     format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}",
-        rem / 3600,
-        (rem % 3600) / 60
+        "{}{}{}-{}{}",
+        &t[0..4],
+        &t[5..7],
+        &t[8..10],
+        &t[11..13],
+        &t[14..16]
     )
 }

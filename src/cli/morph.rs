@@ -2,7 +2,7 @@
 //! morphology alone, with its ISF cell parameter file, a `.param` file or a neuron of a
 //! script (see [`super::inspect`]: the run's own lowering, every cell modification applied).
 
-use super::inspect::{CellInput, load, lower};
+use super::inspect::{CellInput, Table, load, lower};
 use crate::model::Discretization;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
@@ -190,27 +190,11 @@ fn render(format: Format, header: &[&str], rows: &[Vec<Value>]) -> String {
                         .collect()
                 })
                 .collect();
-            let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
-            for r in &texts {
-                for (w, t) in width.iter_mut().zip(r) {
-                    *w = (*w).max(t.len());
-                }
+            Table {
+                header: header.iter().map(|h| h.to_string()).collect(),
+                rows: texts,
             }
-            let mut s = String::new();
-            let line = |cells: Vec<&str>, s: &mut String| {
-                let parts: Vec<String> = cells
-                    .iter()
-                    .zip(&width)
-                    .map(|(c, w)| format!("{c:>w$}"))
-                    .collect();
-                s.push_str(parts.join("  ").trim_end());
-                s.push('\n');
-            };
-            line(header.to_vec(), &mut s);
-            for r in &texts {
-                line(r.iter().map(String::as_str).collect(), &mut s);
-            }
-            s
+            .aligned()
         }
     }
 }

@@ -212,7 +212,8 @@ pub fn render_cells(model: &Model) -> String {
         for r in &cell.regions {
             let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_else(|| "mixed".into());
             out.push_str(&format!(
-                "    {:<16} label {:<15} sections {:>4}  compartments {:>5}  area {:>10.1} um2  Ra {} ohm*cm  cm {} uF/cm2{}\n",
+                "    {:<16} label {:<15} sections {:>4}  compartments {:>5}  area {:>10.1} um2  Ra \
+                 {} ohm*cm  cm {} uF/cm2{}\n",
                 r.region,
                 r.label,
                 r.sections,

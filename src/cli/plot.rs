@@ -1,5 +1,5 @@
-//! `isf plot traces|raster|psth|sweep|kernels|lut|morph|animate`: pictures of run results (spec 09) as
-//! SVG and PNG, and an animation of the morphology as one HTML page (see [`crate::plot`]).
+//! `isf plot traces|raster|psth|sweep|kernels|lut|morph|animate`: pictures of run results (spec 09)
+//! as SVG and PNG, and an animation of the morphology as one HTML page (see [`crate::plot`]).
 //!
 //! Exit codes: 0 success; 1 a bad input (missing or misshapen key: E0902, bad parameter:
 //! E0903, picture not writable: E0905, morphology and recording disagree: E0906, script or
@@ -194,10 +194,7 @@ pub fn run(args: PlotArgs) -> i32 {
             }
             0
         }
-        Err(d) => {
-            eprint!("{}", render::plain(&d, &crate::source::SourceMap::new()));
-            1
-        }
+        Err(d) => super::fail(&d),
     }
 }
 

@@ -10,7 +10,7 @@
 //! Exit codes: 0 success; 1 a bad input (E0910 data, E0911 windows, E0912 classes, E0913
 //! singular fit, E0914 options, E0915 stored model, E06xx store); 2 usage errors.
 
-use crate::diagnostics::{Code, Diagnostic, render};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::reduce::glm;
 use crate::reduce::lda::{self, LdaConfig, LdaModel};
 use crate::reduce::{DataSpec, Dataset, bad_model, bad_option, correlation, roc_auc};
@@ -25,9 +25,12 @@ use std::time::Instant;
 #[command(after_help = "Examples:\n  \
 isf analyze synapses results/s4.isfdb S4 --group-by EI --bin 1\n  \
 isf reduce fit results/s4.isfdb --model lda \\\n      \
---keys S4/analysis/synapse_activation_binned/t1/EI/EXC,S4/analysis/synapse_activation_binned/t1/EI/INH \\\n      \
+--keys \
+    S4/analysis/synapse_activation_binned/t1/EI/EXC,\
+    S4/analysis/synapse_activation_binned/t1/EI/INH \\\n      \
 --output-min 255 --output-max 265 --sa-width 80 --holdout 0.2 --seed 1 --out S4/reduced/lda\n  \
-isf reduce predict results/s4.isfdb --model-key S4/reduced/lda --mode rolling --out S4/reduced/lda_psth")]
+isf reduce predict results/s4.isfdb --model-key S4/reduced/lda --mode rolling --out \
+    S4/reduced/lda_psth")]
 pub struct ReduceArgs {
     #[command(subcommand)]
     pub command: ReduceCommand,
@@ -176,10 +179,7 @@ pub fn run(args: ReduceArgs) -> i32 {
             }
             0
         }
-        Err(d) => {
-            eprint!("{}", render::plain(&d, &crate::source::SourceMap::new()));
-            1
-        }
+        Err(d) => super::fail(&d),
     }
 }
 
@@ -442,7 +442,8 @@ pub fn run_inner(args: ReduceArgs) -> Result<Report, Diagnostic> {
                     }
                     if p.clipped > 0 {
                         lines.push(format!(
-                            "warning: {} trial(s) had a WNI outside the lookup table and were clipped to its range",
+                            "warning: {} trial(s) had a WNI outside the lookup table and were \
+                             clipped to its range",
                             p.clipped
                         ));
                     }
@@ -452,7 +453,8 @@ pub fn run_inner(args: ReduceArgs) -> Result<Report, Diagnostic> {
                     let p = lda::predict_rolling(&m, model_number, &ds)?;
                     let dt = t0.elapsed().as_secs_f64();
                     lines.push(format!(
-                        "rolling prediction of {n} trials × {} bins in {:.3} ms ({:.2} µs per trial)",
+                        "rolling prediction of {n} trials × {} bins in {:.3} ms ({:.2} µs per \
+                         trial)",
                         ds.n_t(),
                         dt * 1e3,
                         dt * 1e6 / n as f64
@@ -483,7 +485,8 @@ pub fn run_inner(args: ReduceArgs) -> Result<Report, Diagnostic> {
                         if n_t > l + 1 {
                             let r = correlation(&p.psth[l..], &sim[l..]);
                             lines.push(format!(
-                                "correlation of the predicted PSTH with the simulated P(spike in the {w} ms before t), t ≥ {} ms: {r:.4}",
+                                "correlation of the predicted PSTH with the simulated P(spike in \
+                                 the {w} ms before t), t ≥ {} ms: {r:.4}",
                                 l as f64 * ds.bin_ms
                             ));
                         }
@@ -493,7 +496,8 @@ pub fn run_inner(args: ReduceArgs) -> Result<Report, Diagnostic> {
                     }
                     if p.clipped > 0 {
                         lines.push(format!(
-                            "warning: {} (trial, bin) WNI values outside the lookup table were clipped to its range",
+                            "warning: {} (trial, bin) WNI values outside the lookup table were \
+                             clipped to its range",
                             p.clipped
                         ));
                     }
@@ -650,7 +654,8 @@ fn fit_glm(a: GlmFitArgs) -> Result<Report, Diagnostic> {
     meta.extra.insert("source_0".into(), sources[0].clone());
     let lines = vec![
         format!(
-            "GLM on {} trials, groups {}: held-back AUC {:.4} (through the LUT {:.4}), split {} of {}",
+            "GLM on {} trials, groups {}: held-back AUC {:.4} (through the LUT {:.4}), split {} of \
+             {}",
             inputs.n_trials(),
             inputs.groups.join(", "),
             m.test_auc,
@@ -779,24 +784,7 @@ fn predict_glm(
 
 /// Read and check a stored model.
 pub fn read_model(s: &Store, key: &str) -> Result<LdaModel, Diagnostic> {
-    if !s.contains(key) {
-        return Err(
-            bad_model(format!("no model key '{key}' in {}", s.path().display()))
-                .help("fit one with `isf reduce fit`"),
-        );
-    }
-    /// Just the kind field of any stored model.
-    #[derive(serde::Deserialize)]
-    struct Kind {
-        model: Option<String>,
-    }
-    let k: Kind = s.get(key).map_err(|e| {
-        bad_model(format!(
-            "key '{key}' is not a reduced model: {}",
-            e.to_diagnostic().message
-        ))
-    })?;
-    match k.model.as_deref() {
+    match model_kind(s, key)?.as_deref() {
         Some("lda") => {}
         Some(other) => {
             return Err(bad_model(format!(
@@ -869,7 +857,8 @@ pub fn fit_summary(m: &LdaModel) -> Vec<String> {
     ));
     for (i, c) in m.classifiers.iter().enumerate() {
         l.push(format!(
-            "split {i}: test AUC {:.4}, accuracy spiking {:.3}, silent {:.3} ({} train, {} test); LUT [{}, {}]",
+            "split {i}: test AUC {:.4}, accuracy spiking {:.3}, silent {:.3} ({} train, {} test); \
+             LUT [{}, {}]",
             c.test.auc,
             c.test.accuracy_1,
             c.test.accuracy_0,
@@ -880,7 +869,8 @@ pub fn fit_summary(m: &LdaModel) -> Vec<String> {
         ));
     }
     l.push(format!(
-        "score {:.4} (median accuracy on spiking + on silent test trials, 0…2), median test AUC {:.4}",
+        "score {:.4} (median accuracy on spiking + on silent test trials, 0…2), median test AUC \
+         {:.4}",
         m.score, m.median_test_auc
     ));
     if let (Some(s), Some(a)) = (m.holdout_score, m.holdout_auc) {

@@ -2,18 +2,19 @@
 //! parallel into a results store, resumably.
 
 use super::check::{Format, emit};
-use crate::diagnostics::Code;
-use crate::diagnostics::{Diagnostic, render};
+use super::{fail, no_experiment, selected_experiments};
+use crate::diagnostics::{Code, Diagnostic, render};
 use crate::model::sweep::{SweepTarget, SweepValue};
+use crate::model::{ExperimentModel, Model};
 use crate::run::cellsim::CellRunner;
 use crate::run::exec::{ResultSink, execute};
 use crate::run::fingerprint::Plan;
 use crate::run::sink::StoreSink;
-use crate::run::{Shard, point_values, work_items};
+use crate::run::{Shard, WorkItem, point_values, work_items};
 use crate::store::{Column, Metadata, Store, WriterLock};
 use clap::Args;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -53,11 +54,6 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-fn fail(d: Diagnostic) -> i32 {
-    eprint!("{}", render::plain(&d, &crate::source::SourceMap::new()));
-    1
-}
-
 /// Run `isf run`.
 pub fn run(args: RunArgs) -> i32 {
     let checked = crate::validate::check_path(&args.file);
@@ -73,33 +69,14 @@ pub fn run(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    let exps: Vec<_> = model
-        .experiments
-        .iter()
-        .filter(|e| args.experiment.as_ref().is_none_or(|n| *n == e.name))
-        .collect();
+    let exps = selected_experiments(model, args.experiment.as_ref());
     if exps.is_empty() {
-        eprintln!(
-            "error: no experiment{} to run in {}",
-            args.experiment
-                .as_ref()
-                .map(|n| format!(" named `{n}`"))
-                .unwrap_or_default(),
-            args.file.display()
-        );
+        let msg = no_experiment("run", args.experiment.as_ref(), &args.file);
+        eprintln!("error: {msg}");
         return 1;
     }
     let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let c = cancel.clone();
-        // A second Ctrl-C while stopping kills the process the usual way.
-        let _ = ctrlc::set_handler(move || {
-            if c.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\nstopping: finishing the trials in flight (Ctrl-C again to abort)");
-        });
-    }
+    on_ctrl_c(&cancel);
     let script =
         crate::files::read_text(&args.file, crate::files::SCRIPT_LIMIT).unwrap_or_default();
     let jobs = args.jobs.unwrap_or_else(|| {
@@ -107,238 +84,316 @@ pub fn run(args: RunArgs) -> i32 {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let model_json = serde_json::to_value(model).unwrap_or_default();
+    let cx = RunContext {
+        args: &args,
+        model,
+        model_json: serde_json::to_value(model).unwrap_or_default(),
+        sources: &checked.sources,
+        shard,
+        script,
+        jobs,
+        cancel,
+        command: format!("isf run {}", args.file.display()),
+    };
     // Held until the process ends: one writer per store (a store may serve several
     // experiments, and a second lock on it from this process would refuse itself).
     let mut locks: Vec<WriterLock> = Vec::new();
-    let command = format!("isf run {}", args.file.display());
     let mut status = 0;
     for exp in exps {
-        let all = work_items(exp);
-        let items: Vec<_> = all
-            .iter()
-            .filter(|i| shard.is_none_or(|s| s.contains(i)))
-            .copied()
-            .collect();
-        let out = match (&args.out, &exp.store) {
-            (Some(o), _) => o.clone(),
-            (None, Some(s)) => PathBuf::from(s),
-            (None, None) => {
-                eprintln!(
-                    "error: experiment `{}` has no `store:` field; give --out STORE",
-                    exp.name
-                );
-                return 1;
-            }
-        };
-        eprintln!(
-            "{}: {} sweep point{} x {} trial{} = {} work items{}, {} steps of {} ms, store {}",
-            exp.name,
-            exp.sweep_points,
-            if exp.sweep_points == 1 { "" } else { "s" },
-            exp.trials,
-            if exp.trials == 1 { "" } else { "s" },
-            all.len(),
-            shard
-                .map(|s| format!(" ({} in shard {}/{})", items.len(), s.k, s.n))
-                .unwrap_or_default(),
-            exp.n_steps,
-            exp.dt_ms,
-            out.display()
-        );
-        if args.dry_run {
-            for it in items.iter().take(20) {
-                let p: Vec<String> = point_values(&exp.sweep, it.point)
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", serde_json::to_string(v).unwrap_or_default()))
-                    .collect();
-                println!(
-                    "{:>6}  point {:>4}  trial {:>4}  seed {:016x}  {}",
-                    it.index,
-                    it.point,
-                    it.trial,
-                    it.seed,
-                    p.join(" ")
-                );
-            }
-            if items.len() > 20 {
-                println!("… {} more", items.len() - 20);
-            }
-            continue;
-        }
-        // The cell is lowered and the run's size checked (compartments, recorded bytes) before
-        // the store is created, so a refused run leaves nothing behind.
-        let runner = match CellRunner::new(model, exp) {
-            Ok(r) => r,
-            Err(d) => return fail(d),
-        };
-        let held = std::fs::canonicalize(&out).is_ok_and(|o| {
-            locks
-                .iter()
-                .any(|l| std::fs::canonicalize(l.store()).ok() == Some(o.clone()))
-        });
-        let store = if held {
-            match Store::open(&out) {
-                Ok(s) => s,
-                Err(e) => return fail(e.to_diagnostic()),
-            }
-        } else {
-            match Store::create_locked(&out, &command) {
-                Ok((s, l)) => {
-                    locks.push(l);
-                    s
-                }
-                Err(e) => return fail(e.to_diagnostic()),
-            }
-        };
-        let Some(plan) = Plan::from_model_json(&model_json, &exp.name) else {
-            return fail(Diagnostic::new(
-                Code::E0901,
-                format!("experiment `{}` is missing from its own plan", exp.name),
-            ));
-        };
-        if args.overwrite
-            && store.contains(&exp.name)
-            && let Err(e) = store.delete(&exp.name)
-        {
-            return fail(e.to_diagnostic());
-        }
-        if !args.resume && store.contains(&exp.name) {
-            eprintln!(
-                "error: {} already holds results of `{}`; use --resume to continue, --overwrite to start again, or another --out",
-                out.display(),
-                exp.name
-            );
-            return 1;
-        }
-        let mut meta = Metadata {
-            isf_version: Some(env!("CARGO_PKG_VERSION").to_string()),
-            plan_hash: Some(model.content_hash()),
-            script: Some(script.clone()),
-            ..Metadata::default()
-        };
-        meta.extra.insert("trials".into(), exp.trials.to_string());
-        meta.extra.insert("experiment".into(), exp.name.clone());
-        if !exp.replay.is_empty() {
-            // Trial t replays file t.
-            let files: Vec<&str> = exp.replay.iter().map(|r| r.path.as_str()).collect();
-            meta.extra.insert(
-                "replay".into(),
-                serde_json::to_string(&files).unwrap_or_default(),
-            );
-        }
-        let axes = exp.sweep.clone();
-        let dt_axes = exp.sweep.clone();
-        let base_dt = exp.dt_ms;
-        let sink = match StoreSink::new(
-            &store,
-            &exp.name,
-            meta,
-            plan,
-            Box::new(move |p| point_values(&axes, p)),
-            // Each point's time step (ms): its `dt` axis value, else the experiment's.
-            Box::new(move |p| {
-                crate::run::point_settings(&dt_axes, p)
-                    .into_iter()
-                    .find_map(|(t, v)| match (t, v) {
-                        (SweepTarget::Dt, SweepValue::Num(x)) => Some(*x),
-                        _ => None,
-                    })
-                    .unwrap_or(base_dt)
-            }),
-        ) {
-            Ok(s) => s.with_precision(
-                exp.record
-                    .iter()
-                    .filter_map(|r| Some((r.name.clone(), r.precision?))),
-            ),
-            Err(d) => return fail(d),
-        };
-        // Before anything runs: the stored results must be items of this plan.
-        let stored = match sink.check_plan() {
-            Ok(s) => s,
-            Err(d) => return fail(d),
-        };
-        if stored.damaged > 0 {
-            eprintln!(
-                "{}: {} stored trial(s) cannot be read; running them again (`isf db verify` names them)",
-                exp.name, stored.damaged
-            );
-        }
-        if stored.extending {
-            let done = match sink.done() {
-                Ok(d) => d,
-                Err(d) => return fail(d),
-            };
-            let to_run = items
-                .iter()
-                .filter(|i| !done.contains(&(i.point, i.trial)))
-                .count();
-            eprintln!(
-                "{}: extending: {} stored items kept, {to_run} to run",
-                exp.name, stored.kept
-            );
-        }
-        let axes = exp.sweep.clone();
-        let progress = !args.quiet && std::io::stderr().is_terminal();
-        let t0 = std::time::Instant::now();
-        let result = execute(
-            &items,
-            &move |p| point_values(&axes, p),
-            &runner,
-            &sink,
-            jobs,
-            args.lanes as usize,
-            progress,
-            &cancel,
-        );
-        let (summary, failures) = match result {
-            Ok(r) => r,
-            Err(d) => return fail(d),
-        };
-        for (item, d) in &failures {
-            eprintln!("trial p{:06}_t{:06} failed:", item.point, item.trial);
-            eprint!("{}", render::plain(d, &checked.sources));
-        }
-        eprintln!(
-            "{}: ran {} trials ({} already stored, {} failed) in {:.2} s with {jobs} threads",
-            exp.name,
-            summary.ran,
-            summary.skipped,
-            summary.failed,
-            t0.elapsed().as_secs_f64()
-        );
-        if summary.cancelled {
-            eprintln!("interrupted: rerun with --resume to finish");
-            return 130;
-        }
-        if summary.failed > 0 {
-            status = 1;
-            continue;
-        }
-        // Tables are assembled only from a complete set: a shard's store gets them once the
-        // other shards are run into it (`--resume`) or merged (`isf db merge`).
-        match sink.complete() {
-            Ok(true) => {
-                if let Err(d) = sink.assemble() {
-                    return fail(d);
-                }
-                if !args.quiet {
-                    print_summary(&store, exp, &out);
-                }
-            }
-            Ok(false) => {
-                let done = sink.done().map(|d| d.len()).unwrap_or(0);
-                eprintln!(
-                    "{}: {done} of {} items stored; trace and event tables are assembled once all are (`isf db merge` the shards)",
-                    exp.name,
-                    all.len()
-                );
-            }
-            Err(d) => return fail(d),
+        match run_experiment(&cx, exp, &mut locks) {
+            Ok(true) => {}
+            Ok(false) => status = 1,
+            Err(code) => return code,
         }
     }
     status
+}
+
+/// What every experiment of one `isf run` shares.
+struct RunContext<'a> {
+    args: &'a RunArgs,
+    model: &'a Model,
+    model_json: serde_json::Value,
+    sources: &'a crate::source::SourceMap,
+    shard: Option<Shard>,
+    /// The script's text, stored in each experiment's metadata.
+    script: String,
+    jobs: usize,
+    cancel: Arc<AtomicBool>,
+    /// The writer lock's holder description.
+    command: String,
+}
+
+/// Ctrl-C asks the run to stop after the trials in flight; a second one kills the process.
+fn on_ctrl_c(cancel: &Arc<AtomicBool>) {
+    let c = cancel.clone();
+    // A second Ctrl-C while stopping kills the process the usual way.
+    let _ = ctrlc::set_handler(move || {
+        if c.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: finishing the trials in flight (Ctrl-C again to abort)");
+    });
+}
+
+/// Run one experiment's work items (of the shard) into its store. `Ok(false)` when trials
+/// failed (the next experiment still runs); `Err(code)` ends the command with that code.
+fn run_experiment(
+    cx: &RunContext,
+    exp: &ExperimentModel,
+    locks: &mut Vec<WriterLock>,
+) -> Result<bool, i32> {
+    let args = cx.args;
+    let all = work_items(exp);
+    let items: Vec<_> = all
+        .iter()
+        .filter(|i| cx.shard.is_none_or(|s| s.contains(i)))
+        .copied()
+        .collect();
+    let out = match (&args.out, &exp.store) {
+        (Some(o), _) => o.clone(),
+        (None, Some(s)) => PathBuf::from(s),
+        (None, None) => {
+            eprintln!(
+                "error: experiment `{}` has no `store:` field; give --out STORE",
+                exp.name
+            );
+            return Err(1);
+        }
+    };
+    eprintln!(
+        "{}: {} sweep point{} x {} trial{} = {} work items{}, {} steps of {} ms, store {}",
+        exp.name,
+        exp.sweep_points,
+        if exp.sweep_points == 1 { "" } else { "s" },
+        exp.trials,
+        if exp.trials == 1 { "" } else { "s" },
+        all.len(),
+        cx.shard
+            .map(|s| format!(" ({} in shard {}/{})", items.len(), s.k, s.n))
+            .unwrap_or_default(),
+        exp.n_steps,
+        exp.dt_ms,
+        out.display()
+    );
+    if args.dry_run {
+        print_items(exp, &items);
+        return Ok(true);
+    }
+    // The cell is lowered and the run's size checked (compartments, recorded bytes) before
+    // the store is created, so a refused run leaves nothing behind.
+    let runner = CellRunner::new(cx.model, exp).map_err(|d| fail(&d))?;
+    let store = open_store(&out, locks, &cx.command).map_err(|d| fail(&d))?;
+    let Some(plan) = Plan::from_model_json(&cx.model_json, &exp.name) else {
+        return Err(fail(&Diagnostic::new(
+            Code::E0901,
+            format!("experiment `{}` is missing from its own plan", exp.name),
+        )));
+    };
+    if args.overwrite
+        && store.contains(&exp.name)
+        && let Err(e) = store.delete(&exp.name)
+    {
+        return Err(fail(&e.to_diagnostic()));
+    }
+    if !args.resume && store.contains(&exp.name) {
+        eprintln!(
+            "error: {} already holds results of `{}`; use --resume to continue, \
+             --overwrite to start again, or another --out",
+            out.display(),
+            exp.name
+        );
+        return Err(1);
+    }
+    let meta = run_metadata(cx, exp);
+    let sink = store_sink(&store, exp, meta, plan).map_err(|d| fail(&d))?;
+    check_stored_items(&sink, exp, &items).map_err(|d| fail(&d))?;
+    let axes = exp.sweep.clone();
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+    let t0 = std::time::Instant::now();
+    let result = execute(
+        &items,
+        &move |p| point_values(&axes, p),
+        &runner,
+        &sink,
+        cx.jobs,
+        args.lanes as usize,
+        progress,
+        &cx.cancel,
+    );
+    let (summary, failures) = result.map_err(|d| fail(&d))?;
+    for (item, d) in &failures {
+        eprintln!("trial p{:06}_t{:06} failed:", item.point, item.trial);
+        eprint!("{}", render::plain(d, cx.sources));
+    }
+    eprintln!(
+        "{}: ran {} trials ({} already stored, {} failed) in {:.2} s with {} threads",
+        exp.name,
+        summary.ran,
+        summary.skipped,
+        summary.failed,
+        t0.elapsed().as_secs_f64(),
+        cx.jobs
+    );
+    if summary.cancelled {
+        eprintln!("interrupted: rerun with --resume to finish");
+        return Err(130);
+    }
+    if summary.failed > 0 {
+        return Ok(false);
+    }
+    finish(&sink, &store, exp, &out, all.len(), args.quiet).map_err(|d| fail(&d))?;
+    Ok(true)
+}
+
+/// `--dry-run`: the first 20 work items with their sweep values and seeds.
+fn print_items(exp: &ExperimentModel, items: &[WorkItem]) {
+    for it in items.iter().take(20) {
+        let p: Vec<String> = point_values(&exp.sweep, it.point)
+            .iter()
+            .map(|(k, v)| format!("{k}={}", serde_json::to_string(v).unwrap_or_default()))
+            .collect();
+        println!(
+            "{:>6}  point {:>4}  trial {:>4}  seed {:016x}  {}",
+            it.index,
+            it.point,
+            it.trial,
+            it.seed,
+            p.join(" ")
+        );
+    }
+    if items.len() > 20 {
+        println!("… {} more", items.len() - 20);
+    }
+}
+
+/// The store `out`: opened if this process already holds its writer lock (an earlier
+/// experiment of the script), else created or opened under a new lock kept in `locks`.
+fn open_store(out: &Path, locks: &mut Vec<WriterLock>, command: &str) -> Result<Store, Diagnostic> {
+    let held = std::fs::canonicalize(out).is_ok_and(|o| {
+        locks
+            .iter()
+            .any(|l| std::fs::canonicalize(l.store()).ok() == Some(o.clone()))
+    });
+    if held {
+        return Store::open(out).map_err(|e| e.to_diagnostic());
+    }
+    let (s, l) = Store::create_locked(out, command).map_err(|e| e.to_diagnostic())?;
+    locks.push(l);
+    Ok(s)
+}
+
+/// The metadata every trial key of the experiment carries.
+fn run_metadata(cx: &RunContext, exp: &ExperimentModel) -> Metadata {
+    let mut meta = Metadata {
+        isf_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        plan_hash: Some(cx.model.content_hash()),
+        script: Some(cx.script.clone()),
+        ..Metadata::default()
+    };
+    meta.extra.insert("trials".into(), exp.trials.to_string());
+    meta.extra.insert("experiment".into(), exp.name.clone());
+    if !exp.replay.is_empty() {
+        // Trial t replays file t.
+        let files: Vec<&str> = exp.replay.iter().map(|r| r.path.as_str()).collect();
+        meta.extra.insert(
+            "replay".into(),
+            serde_json::to_string(&files).unwrap_or_default(),
+        );
+    }
+    meta
+}
+
+/// The experiment's sink in `store`: sweep values and time step per point, recordings'
+/// declared precision.
+fn store_sink(
+    store: &Store,
+    exp: &ExperimentModel,
+    meta: Metadata,
+    plan: Plan,
+) -> Result<StoreSink, Diagnostic> {
+    let axes = exp.sweep.clone();
+    let dt_axes = exp.sweep.clone();
+    let base_dt = exp.dt_ms;
+    let sink = StoreSink::new(
+        store,
+        &exp.name,
+        meta,
+        plan,
+        Box::new(move |p| point_values(&axes, p)),
+        // Each point's time step (ms): its `dt` axis value, else the experiment's.
+        Box::new(move |p| {
+            crate::run::point_settings(&dt_axes, p)
+                .into_iter()
+                .find_map(|(t, v)| match (t, v) {
+                    (SweepTarget::Dt, SweepValue::Num(x)) => Some(*x),
+                    _ => None,
+                })
+                .unwrap_or(base_dt)
+        }),
+    )?;
+    Ok(sink.with_precision(
+        exp.record
+            .iter()
+            .filter_map(|r| Some((r.name.clone(), r.precision?))),
+    ))
+}
+
+/// Before anything runs: the stored results must be items of this plan (E0612); say what
+/// is stored already.
+fn check_stored_items(
+    sink: &StoreSink,
+    exp: &ExperimentModel,
+    items: &[WorkItem],
+) -> Result<(), Diagnostic> {
+    let stored = sink.check_plan()?;
+    if stored.damaged > 0 {
+        eprintln!(
+            "{}: {} stored trial(s) cannot be read; running them again \
+             (`isf db verify` names them)",
+            exp.name, stored.damaged
+        );
+    }
+    if stored.extending {
+        let done = sink.done()?;
+        let to_run = items
+            .iter()
+            .filter(|i| !done.contains(&(i.point, i.trial)))
+            .count();
+        eprintln!(
+            "{}: extending: {} stored items kept, {to_run} to run",
+            exp.name, stored.kept
+        );
+    }
+    Ok(())
+}
+
+/// After the trials: assemble the trace and event tables if the store holds every item of
+/// the experiment (`n_items`), and print the summary.
+fn finish(
+    sink: &StoreSink,
+    store: &Store,
+    exp: &ExperimentModel,
+    out: &Path,
+    n_items: usize,
+    quiet: bool,
+) -> Result<(), Diagnostic> {
+    // Tables are assembled only from a complete set: a shard's store gets them once the
+    // other shards are run into it (`--resume`) or merged (`isf db merge`).
+    if sink.complete()? {
+        sink.assemble()?;
+        if !quiet {
+            print_summary(store, exp, out);
+        }
+    } else {
+        let done = sink.done().map(|d| d.len()).unwrap_or(0);
+        eprintln!(
+            "{}: {done} of {n_items} items stored; trace and event tables are assembled \
+             once all are (`isf db merge` the shards)",
+            exp.name,
+        );
+    }
+    Ok(())
 }
 
 /// The run summary: per sweep point its values and, per spike recording, spikes per trial

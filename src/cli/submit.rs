@@ -11,7 +11,9 @@
 //! the stores or the scheduler, 2 usage.
 
 use super::check::{Format, emit};
-use crate::diagnostics::{Code, Diagnostic, render};
+use super::{fail, no_experiment, selected_experiments};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::model::{ExperimentModel, Model};
 use crate::run::fingerprint::Plan;
 use crate::run::sink::{check_stored, stored_of_plan, stored_plan};
 use crate::run::slurm::{self, MANIFEST, Submission};
@@ -91,11 +93,6 @@ pub struct Manifest {
     pub submission: Submission,
     pub experiments: Vec<ExpInfo>,
     pub jobs: Vec<JobRecord>,
-}
-
-fn fail(d: Diagnostic) -> i32 {
-    eprint!("{}", render::plain(&d, &crate::source::SourceMap::new()));
-    1
 }
 
 fn option_error(msg: impl Into<String>) -> Diagnostic {
@@ -189,11 +186,10 @@ fn sbatch(script: &Path, extra: &[String]) -> Result<String, Diagnostic> {
         .arg(script)
         .output()
         .map_err(|e| {
-            Diagnostic::new(
-                Code::E0514,
-                format!("cannot run sbatch: {e}"),
+            Diagnostic::new(Code::E0514, format!("cannot run sbatch: {e}")).help(
+                "run isf submit on a machine of the cluster (a login node), where SLURM's \
+                   commands are on PATH; --dry-run prints the scripts",
             )
-            .help("run isf submit on a machine of the cluster (a login node), where SLURM's commands are on PATH; --dry-run prints the scripts")
         })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -214,7 +210,7 @@ fn sbatch(script: &Path, extra: &[String]) -> Result<String, Diagnostic> {
 pub fn run(args: SubmitArgs) -> i32 {
     match submit(&args) {
         Ok(code) => code,
-        Err(d) => fail(d),
+        Err(d) => fail(&d),
     }
 }
 
@@ -230,125 +226,19 @@ fn submit(args: &SubmitArgs) -> Result<i32, Diagnostic> {
         return Ok(1);
     }
     let model = &checked.model;
-    let exps: Vec<_> = model
-        .experiments
-        .iter()
-        .filter(|e| args.experiment.as_ref().is_none_or(|n| *n == e.name))
-        .collect();
+    let exps = selected_experiments(model, args.experiment.as_ref());
     if exps.is_empty() {
-        return Err(option_error(format!(
-            "no experiment{} to submit in {}",
-            args.experiment
-                .as_ref()
-                .map(|n| format!(" named `{n}`"))
-                .unwrap_or_default(),
-            args.file.display()
-        )));
+        let msg = no_experiment("submit", args.experiment.as_ref(), &args.file);
+        return Err(option_error(msg));
     }
-    // One result store: shards hold every submitted experiment, as `isf run --out` does.
-    let results = match &args.out {
-        Some(o) => o.clone(),
-        None => {
-            let stores: std::collections::BTreeSet<_> =
-                exps.iter().map(|e| e.store.clone()).collect();
-            match (stores.len(), stores.into_iter().next().flatten()) {
-                (1, Some(s)) => PathBuf::from(s),
-                _ => {
-                    return Err(option_error(
-                        "the experiments name no single `store:`; give --out STORE (or --experiment NAME)",
-                    ));
-                }
-            }
-        }
-    };
-    let results = absolute(&results);
+    let results = absolute(&results_path(args, &exps)?);
     let mut work_name = results.file_name().unwrap_or_default().to_os_string();
     work_name.push(".slurm");
     let work = results.with_file_name(work_name);
     slurm::check_directive_path(&work).map_err(option_error)?;
-    let model_json = serde_json::to_value(model).unwrap_or_default();
-    let mut infos = Vec::new();
-    let mut plans = Vec::new();
-    for e in &exps {
-        let plan = Plan::from_model_json(&model_json, &e.name).ok_or_else(|| {
-            Diagnostic::new(
-                Code::E0901,
-                format!("experiment `{}` is missing from its own plan", e.name),
-            )
-        })?;
-        infos.push(ExpInfo {
-            name: e.name.clone(),
-            plan_hash: plan.hash(),
-            points: e.sweep_points,
-            trials: e.trials,
-        });
-        plans.push(plan);
-    }
-    let most = infos
-        .iter()
-        .map(|e| e.points.saturating_mul(e.trials))
-        .max()
-        .unwrap_or(0);
-    let n = match args.array_size {
-        Some(0) => return Err(option_error("--array-size must be at least 1")),
-        Some(n) if n > most => {
-            return Err(option_error(format!(
-                "--array-size {n} is more than the {most} work items; every array task needs at least one"
-            )));
-        }
-        Some(n) if n > 1000 => {
-            return Err(option_error(format!(
-                "--array-size {n}: SLURM's default MaxArraySize allows task ids up to 1000; run bigger shards"
-            )));
-        }
-        Some(n) => n,
-        None => most.clamp(1, 16),
-    };
-    if args.cpus_per_task == 0 {
-        return Err(option_error("--cpus-per-task must be at least 1"));
-    }
-    if let Some(t) = &args.time {
-        slurm::check_time(t).map_err(|m| option_error(format!("--time: {m}")))?;
-    }
-    if let Some(p) = &args.partition {
-        slurm::check_partition(p).map_err(|m| option_error(format!("--partition: {m}")))?;
-    }
-    let isf = match &args.isf {
-        Some(p) => absolute(p),
-        None => std::env::current_exe().map_err(|e| {
-            Diagnostic::new(Code::E0514, format!("cannot locate the isf binary: {e}"))
-                .help("give --isf PATH")
-        })?,
-    };
-    let stem = args
-        .file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("sweep");
-    let job_name: String = format!("isf-{stem}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let sub = Submission {
-        isf,
-        script: absolute(&args.file),
-        experiment: args.experiment.clone(),
-        results: results.clone(),
-        work: work.clone(),
-        cwd: absolute(Path::new(".")),
-        shards: n,
-        cpus_per_task: args.cpus_per_task,
-        time: args.time.clone(),
-        partition: args.partition.clone(),
-        job_name,
-        allow_large: crate::rules::limits_raised(),
-    };
+    let (infos, plans) = experiment_plans(model, &exps)?;
+    let n = array_size(args, &infos)?;
+    let sub = submission(args, results.clone(), work.clone(), n)?;
 
     // One `isf submit` of this sweep at a time: held from reading the record to writing it.
     // (A dry run writes nothing, so it takes no lock.)
@@ -357,96 +247,12 @@ fn submit(args: &SubmitArgs) -> Result<i32, Diagnostic> {
     } else {
         Some(lock::lock(&work, "isf submit").map_err(|e| e.to_diagnostic())?)
     };
-    // An earlier submission into this directory must be of the same sweep and finished.
     let earlier = read_manifest(&work)?;
     if let Some(m) = &earlier {
-        let same = m.submission.shards == sub.shards
-            && m.submission.script == sub.script
-            && m.submission.experiment == sub.experiment;
-        if !same {
-            return Err(Diagnostic::new(
-                Code::E0515,
-                format!(
-                    "{} holds a submission of {} in {} shards{}; this one is {} in {} shards{}",
-                    work.display(),
-                    m.submission.script.display(),
-                    m.submission.shards,
-                    m.submission.experiment.as_ref().map(|e| format!(" (experiment `{e}`)")).unwrap_or_default(),
-                    sub.script.display(),
-                    sub.shards,
-                    sub.experiment.as_ref().map(|e| format!(" (experiment `{e}`)")).unwrap_or_default(),
-                ),
-            )
-            .help(format!(
-                "submit it again as it was (--array-size {}), choose another --out, or remove {} to start afresh",
-                m.submission.shards,
-                work.display()
-            )));
-        }
-        if let Some(last) = m.jobs.last() {
-            let mut ids: Vec<&str> = vec![last.merge_job.as_str()];
-            ids.extend(last.array_job.as_deref());
-            let active = active_jobs(&ids);
-            if !active.is_empty() {
-                return Err(Diagnostic::new(
-                    Code::E0516,
-                    format!(
-                        "the earlier submission of this sweep is still queued or running: {}",
-                        active.join("; ")
-                    ),
-                )
-                .help(format!(
-                    "wait for it (`isf status {}`), or `scancel {}` and submit again",
-                    results.display(),
-                    ids.join(" ")
-                )));
-            }
-        }
+        check_earlier(m, &sub)?;
     }
-
-    // What is done: shard stores must hold items of this plan only; complete shards are
-    // not queued again.
-    let mut todo = Vec::new();
-    let mut lines = Vec::new();
-    for k in 1..=n {
-        let path = sub.shard_path(k);
-        let shard = if path.exists() {
-            Some(Store::open(&path).map_err(|e| e.to_diagnostic())?)
-        } else {
-            None
-        };
-        let (mut stored, mut expected) = (0, 0);
-        for (e, plan) in infos.iter().zip(&plans) {
-            if let Some(exp) = shard.as_ref().and_then(|s| s.sub_existing(&e.name).ok()) {
-                let old = stored_plan(&exp)?;
-                check_stored(&exp, plan, old.as_ref())?;
-            }
-            let (s, x) = shard_count(shard.as_ref(), e, plan, k, n)?;
-            stored += s;
-            expected += x;
-        }
-        if stored < expected {
-            todo.push(k);
-        }
-        lines.push(format!(
-            "  shard {k}/{n}: {stored} of {expected} items stored{}",
-            if stored < expected { "" } else { " (complete)" }
-        ));
-    }
-    let mut merged_done = true;
-    if let Ok(r) = Store::open(&results) {
-        for (e, plan) in infos.iter().zip(&plans) {
-            let have = r
-                .sub_existing(&e.name)
-                .ok()
-                .map(|x| stored_of_plan(&x, plan))
-                .transpose()?
-                .map_or(0, |s| s.len() as u64);
-            merged_done &= have == e.points * e.trials;
-        }
-    } else {
-        merged_done = false;
-    }
+    let (todo, lines) = shard_progress(&sub, &infos, &plans)?;
+    let merged_done = merged_complete(&results, &infos, &plans)?;
 
     let array = sub.array_script(&todo);
     let merge = sub.merge_script();
@@ -494,28 +300,270 @@ fn submit(args: &SubmitArgs) -> Result<i32, Diagnostic> {
         );
         return Ok(0);
     }
+    let manifest = earlier.unwrap_or(Manifest {
+        submission: sub.clone(),
+        experiments: infos.clone(),
+        jobs: Vec::new(),
+    });
+    queue(&sub, manifest, infos, &todo, &array, &merge)?;
+    Ok(0)
+}
 
+/// The result store: `--out`, else the one `store:` the experiments name.
+fn results_path(args: &SubmitArgs, exps: &[&ExperimentModel]) -> Result<PathBuf, Diagnostic> {
+    // One result store: shards hold every submitted experiment, as `isf run --out` does.
+    if let Some(o) = &args.out {
+        return Ok(o.clone());
+    }
+    let stores: std::collections::BTreeSet<_> = exps.iter().map(|e| e.store.clone()).collect();
+    match (stores.len(), stores.into_iter().next().flatten()) {
+        (1, Some(s)) => Ok(PathBuf::from(s)),
+        _ => Err(option_error(
+            "the experiments name no single `store:`; give --out STORE (or --experiment NAME)",
+        )),
+    }
+}
+
+/// Each experiment's plan, and what a submission records of it.
+fn experiment_plans(
+    model: &Model,
+    exps: &[&ExperimentModel],
+) -> Result<(Vec<ExpInfo>, Vec<Plan>), Diagnostic> {
+    let model_json = serde_json::to_value(model).unwrap_or_default();
+    let mut infos = Vec::new();
+    let mut plans = Vec::new();
+    for e in exps {
+        let plan = Plan::from_model_json(&model_json, &e.name).ok_or_else(|| {
+            Diagnostic::new(
+                Code::E0901,
+                format!("experiment `{}` is missing from its own plan", e.name),
+            )
+        })?;
+        infos.push(ExpInfo {
+            name: e.name.clone(),
+            plan_hash: plan.hash(),
+            points: e.sweep_points,
+            trials: e.trials,
+        });
+        plans.push(plan);
+    }
+    Ok((infos, plans))
+}
+
+/// The number of shards: `--array-size` (at least one item per task, at most SLURM's
+/// default array limit), else 16 or fewer when there are fewer items.
+fn array_size(args: &SubmitArgs, infos: &[ExpInfo]) -> Result<u64, Diagnostic> {
+    let most = infos
+        .iter()
+        .map(|e| e.points.saturating_mul(e.trials))
+        .max()
+        .unwrap_or(0);
+    match args.array_size {
+        Some(0) => Err(option_error("--array-size must be at least 1")),
+        Some(n) if n > most => Err(option_error(format!(
+            "--array-size {n} is more than the {most} work items; \
+             every array task needs at least one"
+        ))),
+        Some(n) if n > 1000 => Err(option_error(format!(
+            "--array-size {n}: SLURM's default MaxArraySize allows task ids up to 1000; \
+             run bigger shards"
+        ))),
+        Some(n) => Ok(n),
+        None => Ok(most.clamp(1, 16)),
+    }
+}
+
+/// The submission of `n` shards from the options (each checked: E0513, E0514).
+fn submission(
+    args: &SubmitArgs,
+    results: PathBuf,
+    work: PathBuf,
+    n: u64,
+) -> Result<Submission, Diagnostic> {
+    if args.cpus_per_task == 0 {
+        return Err(option_error("--cpus-per-task must be at least 1"));
+    }
+    if let Some(t) = &args.time {
+        slurm::check_time(t).map_err(|m| option_error(format!("--time: {m}")))?;
+    }
+    if let Some(p) = &args.partition {
+        slurm::check_partition(p).map_err(|m| option_error(format!("--partition: {m}")))?;
+    }
+    let isf = match &args.isf {
+        Some(p) => absolute(p),
+        None => std::env::current_exe().map_err(|e| {
+            Diagnostic::new(Code::E0514, format!("cannot locate the isf binary: {e}"))
+                .help("give --isf PATH")
+        })?,
+    };
+    let stem = args
+        .file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("sweep");
+    let job_name: String = format!("isf-{stem}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(Submission {
+        isf,
+        script: absolute(&args.file),
+        experiment: args.experiment.clone(),
+        results,
+        work,
+        cwd: absolute(Path::new(".")),
+        shards: n,
+        cpus_per_task: args.cpus_per_task,
+        time: args.time.clone(),
+        partition: args.partition.clone(),
+        job_name,
+        allow_large: crate::rules::limits_raised(),
+    })
+}
+
+/// An earlier submission into this directory must be of the same sweep (E0515) and
+/// finished (E0516).
+fn check_earlier(m: &Manifest, sub: &Submission) -> Result<(), Diagnostic> {
+    let same = m.submission.shards == sub.shards
+        && m.submission.script == sub.script
+        && m.submission.experiment == sub.experiment;
+    let of_experiment = |e: &Option<String>| {
+        e.as_ref()
+            .map(|e| format!(" (experiment `{e}`)"))
+            .unwrap_or_default()
+    };
+    if !same {
+        return Err(Diagnostic::new(
+            Code::E0515,
+            format!(
+                "{} holds a submission of {} in {} shards{}; this one is {} in {} shards{}",
+                sub.work.display(),
+                m.submission.script.display(),
+                m.submission.shards,
+                of_experiment(&m.submission.experiment),
+                sub.script.display(),
+                sub.shards,
+                of_experiment(&sub.experiment),
+            ),
+        )
+        .help(format!(
+            "submit it again as it was (--array-size {}), choose another --out, \
+             or remove {} to start afresh",
+            m.submission.shards,
+            sub.work.display()
+        )));
+    }
+    if let Some(last) = m.jobs.last() {
+        let mut ids: Vec<&str> = vec![last.merge_job.as_str()];
+        ids.extend(last.array_job.as_deref());
+        let active = active_jobs(&ids);
+        if !active.is_empty() {
+            return Err(Diagnostic::new(
+                Code::E0516,
+                format!(
+                    "the earlier submission of this sweep is still queued or running: {}",
+                    active.join("; ")
+                ),
+            )
+            .help(format!(
+                "wait for it (`isf status {}`), or `scancel {}` and submit again",
+                sub.results.display(),
+                ids.join(" ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What is done: shard stores must hold items of this plan only (E0612); returns the
+/// shards not complete (to queue) and a line of progress per shard.
+fn shard_progress(
+    sub: &Submission,
+    infos: &[ExpInfo],
+    plans: &[Plan],
+) -> Result<(Vec<u64>, Vec<String>), Diagnostic> {
+    let n = sub.shards;
+    let mut todo = Vec::new();
+    let mut lines = Vec::new();
+    for k in 1..=n {
+        let path = sub.shard_path(k);
+        let shard = if path.exists() {
+            Some(Store::open(&path).map_err(|e| e.to_diagnostic())?)
+        } else {
+            None
+        };
+        let (mut stored, mut expected) = (0, 0);
+        for (e, plan) in infos.iter().zip(plans) {
+            if let Some(exp) = shard.as_ref().and_then(|s| s.sub_existing(&e.name).ok()) {
+                let old = stored_plan(&exp)?;
+                check_stored(&exp, plan, old.as_ref())?;
+            }
+            let (s, x) = shard_count(shard.as_ref(), e, plan, k, n)?;
+            stored += s;
+            expected += x;
+        }
+        if stored < expected {
+            todo.push(k);
+        }
+        lines.push(format!(
+            "  shard {k}/{n}: {stored} of {expected} items stored{}",
+            if stored < expected { "" } else { " (complete)" }
+        ));
+    }
+    Ok((todo, lines))
+}
+
+/// True when the result store holds every item of every experiment's plan.
+fn merged_complete(results: &Path, infos: &[ExpInfo], plans: &[Plan]) -> Result<bool, Diagnostic> {
+    let Ok(r) = Store::open(results) else {
+        return Ok(false);
+    };
+    let mut done = true;
+    for (e, plan) in infos.iter().zip(plans) {
+        let have = r
+            .sub_existing(&e.name)
+            .ok()
+            .map(|x| stored_of_plan(&x, plan))
+            .transpose()?
+            .map_or(0, |s| s.len() as u64);
+        done &= have == e.points * e.trials;
+    }
+    Ok(done)
+}
+
+/// Write the job scripts, queue the array of the shards in `todo` (if any) and the merge
+/// job after it, record the jobs in the manifest and say what was queued.
+fn queue(
+    sub: &Submission,
+    mut manifest: Manifest,
+    infos: Vec<ExpInfo>,
+    todo: &[u64],
+    array: &str,
+    merge: &str,
+) -> Result<(), Diagnostic> {
+    let work = &sub.work;
     std::fs::create_dir_all(sub.shard_dir())
         .and_then(|_| std::fs::create_dir_all(sub.log_dir()))
-        .map_err(|e| StoreError::io(None, &work, &e).to_diagnostic())?;
+        .map_err(|e| StoreError::io(None, work, &e).to_diagnostic())?;
     let write = |name: &str, text: &str| {
         let p = work.join(name);
         crate::files::write_atomic(&p, text.as_bytes())
             .map(|_| p.clone())
             .map_err(|e| StoreError::io(None, &p, &e).to_diagnostic())
     };
-    let merge_path = write("merge.sbatch", &merge)?;
-    let mut manifest = earlier.unwrap_or(Manifest {
-        submission: sub.clone(),
-        experiments: infos.clone(),
-        jobs: Vec::new(),
-    });
+    let merge_path = write("merge.sbatch", merge)?;
     manifest.submission = sub.clone();
     manifest.experiments = infos;
     let array_job = if todo.is_empty() {
         None
     } else {
-        let array_path = write("array.sbatch", &array)?;
+        let array_path = write("array.sbatch", array)?;
         Some(sbatch(&array_path, &[])?)
     };
     let dep: Vec<String> = array_job
@@ -535,19 +583,21 @@ fn submit(args: &SubmitArgs) -> Result<i32, Diagnostic> {
     manifest.jobs.push(JobRecord {
         at: crate::store::meta::now_rfc3339(),
         array_job: array_job.clone(),
-        tasks: slurm::array_spec(&todo),
+        tasks: slurm::array_spec(todo),
         merge_job: merge_job.clone(),
     });
     write_manifest(&manifest)?;
+    let n = sub.shards;
     match &array_job {
         Some(id) => println!(
-            "submitted array job {id} (shard{} {} of {n}) and merge job {merge_job} (after all succeed)",
+            "submitted array job {id} (shard{} {} of {n}) and merge job {merge_job} \
+             (after all succeed)",
             if todo.len() == 1 { "" } else { "s" },
-            slurm::array_spec(&todo)
+            slurm::array_spec(todo)
         ),
         None => println!("every shard is complete: submitted merge job {merge_job}"),
     }
-    println!("results: {}", results.display());
+    println!("results: {}", sub.results.display());
     println!(
         "shards:  {}\nlogs:    {}",
         sub.shard_dir().display(),
@@ -555,16 +605,16 @@ fn submit(args: &SubmitArgs) -> Result<i32, Diagnostic> {
     );
     println!(
         "progress: isf status {}   (after a failure, submit again: complete shards are kept)",
-        results.display()
+        sub.results.display()
     );
-    Ok(0)
+    Ok(())
 }
 
 /// Run `isf status`.
 pub fn status(args: StatusArgs) -> i32 {
     match show_status(&args.store) {
         Ok(code) => code,
-        Err(d) => fail(d),
+        Err(d) => fail(&d),
     }
 }
 

@@ -405,7 +405,8 @@ pub fn convert(
             "NMODL_mechanisms" => {
                 cx.dict(n, "NMODL_mechanisms");
                 header.push(
-                    "NMODL_mechanisms: ignored; mechanisms are looked up by name (script, imports, stdlib)"
+                    "NMODL_mechanisms: ignored; mechanisms are looked up by name (script, imports, \
+                     stdlib)"
                         .into(),
                 );
             }
@@ -415,7 +416,8 @@ pub fn convert(
                         v,
                         Code::E0803,
                         format!(
-                            "`mech_globals.{k}` is not supported: isf has no global mechanism variables"
+                            "`mech_globals.{k}` is not supported: isf has no global mechanism \
+                             variables"
                         ),
                     );
                 }
@@ -533,7 +535,8 @@ pub fn convert(
                                         av,
                                         Code::E0803,
                                         format!(
-                                            "`scale_apical.{a}` is not supported (only `scale`, and `compartment: \"ApicalDendrite\"`)"
+                                            "`scale_apical.{a}` is not supported (only `scale`, \
+                                             and `compartment: \"ApicalDendrite\"`)"
                                         ),
                                     ),
                                 }
@@ -547,7 +550,8 @@ pub fn convert(
                             v,
                             Code::E0803,
                             format!(
-                                "cell-modify function `{k}` is not supported here: stimuli and synaptic input belong in an experiment"
+                                "cell-modify function `{k}` is not supported here: stimuli and \
+                                 synaptic input belong in an experiment"
                             ),
                         ),
                     }
@@ -744,7 +748,8 @@ fn mechanism(cx: &mut Cx, cat: &Catalogue, name: &str, n: &ParamNode) -> Option<
             n,
             Code::E0803,
             format!(
-                "ion mechanism `{name}` is not supported: ISF ignores its parameters; set reversal potentials under `ions`"
+                "ion mechanism `{name}` is not supported: ISF ignores its parameters; set reversal \
+                 potentials under `ions`"
             ),
         );
         return None;
@@ -797,7 +802,8 @@ fn mechanism(cx: &mut Cx, cat: &Catalogue, name: &str, n: &ParamNode) -> Option<
                 spatial_node,
                 Code::E0803,
                 format!(
-                    "unknown spatial rule `{other}` (uniform, linear, linear_capped, exponential, exponential_by_z_dist, capped_exponential, sigmoid, uniform_range)"
+                    "unknown spatial rule `{other}` (uniform, linear, linear_capped, exponential, \
+                     exponential_by_z_dist, capped_exponential, sigmoid, uniform_range)"
                 ),
             );
             return None;

@@ -293,7 +293,8 @@ fn population(cx: &Ctx, name: &str, n: &ParamNode) -> Result<Population, FileErr
             at,
             Code::E0214,
             format!(
-                "`{name}`: releaseProb \"dynamic\" needs a receptor that draws its own release ({}); receptors here: {}",
+                "`{name}`: releaseProb \"dynamic\" needs a receptor that draws its own release \
+                 ({}); receptors here: {}",
                 stochastic_names(),
                 receptors
                     .iter()
@@ -379,7 +380,8 @@ fn receptor(cx: &Ctx, mech: &str, n: &ParamNode) -> Result<Receptor, FileError> 
                     v,
                     Code::E0803,
                     format!(
-                        "`{mech}` has no parameter `{k}` (ISF would silently create a global `{k}_{mech}`); parameters: {}",
+                        "`{mech}` has no parameter `{k}` (ISF would silently create a global \
+                         `{k}_{mech}`); parameters: {}",
                         known.join(", ")
                     ),
                 ));

@@ -3,9 +3,9 @@
 //!
 //! Two file formats are accepted, told apart by their first line:
 //! * ISF synapse activation files (`simulation_run*_synapses.csv`,
-//!   [`crate::interop::formats::activation`]): one row per active synapse with its type, ID, section,
-//!   3-D point and release times. With the network's anatomy the rows are matched to its
-//!   synapses ([`replay()`]: IDs and soma distances as recorded); without one, each row
+//!   [`crate::interop::formats::activation`]): one row per active synapse with its type, ID,
+//!   section, 3-D point and release times. With the network's anatomy the rows are matched to
+//!   its synapses ([`replay()`]: IDs and soma distances as recorded); without one, each row
 //!   becomes a synapse at `relPts[point]` as ISF does (soma distance at that point, ID as
 //!   recorded, or consecutive within the type for legacy rows without ID).
 //! * Spike-time CSVs (`synapse_id, cell_type, section_id, x, spike_time_ms`,
@@ -125,7 +125,8 @@ pub fn replay(
             return Err(err(
                 Code::E0806,
                 format!(
-                    "`{}` synapse {} is on section {} in the anatomy but on section {} in this file",
+                    "`{}` synapse {} is on section {} in the anatomy but on section {} in this \
+                     file",
                     r.synapse_type, r.synapse_id, net.syn_section[s], r.section
                 ),
             ));
@@ -391,7 +392,8 @@ pub fn replay_spike_times(
             return Err(FileError::new(
                 Code::E0805,
                 format!(
-                    "synapse {} is `{}` on section {} at x {} here but `{}` on section {} at x {} in line {}",
+                    "synapse {} is `{}` on section {} at x {} here but `{}` on section {} at x {} \
+                     in line {}",
                     r.synapse_id,
                     r.cell_type,
                     r.section,

@@ -123,7 +123,8 @@ pub fn import(store: &Store, paths: &[PathBuf]) -> ImportReport {
             report.problems.push(Diagnostic::new(
                 Code::E0617,
                 format!(
-                    "{}: no ISF simrun folder found (no simulation_run*_synapses.csv, *_vm_all_traces.csv, … in it or below it)",
+                    "{}: no ISF simrun folder found (no simulation_run*_synapses.csv, \
+                     *_vm_all_traces.csv, … in it or below it)",
                     p.display()
                 ),
             ));
@@ -380,6 +381,12 @@ impl FolderScan<'_> {
         }
     }
 
+    /// A file that did not parse: its error, and the file noted as malformed.
+    fn malformed(&mut self, r: &Read, e: &FileError) {
+        self.file_error(e);
+        self.note(&r.name, &r.sha256, "malformed");
+    }
+
     fn note(&mut self, name: &str, sha256: &str, status: &str) {
         self.files.push(serde_json::json!({
             "file": name, "sha256": sha256, "status": status
@@ -388,7 +395,7 @@ impl FolderScan<'_> {
 
     /// Trace file columns → trial numbers (ISF: k-th column ↔ k-th smallest trial number of
     /// the folder's synapse files, else of its presynaptic cell files, else the header's run
-    /// numbers).
+    /// numbers). The file is noted as imported, or as inconsistent when the counts differ.
     fn assign(
         &mut self,
         r: &Read,
@@ -406,14 +413,18 @@ impl FolderScan<'_> {
             self.problem(
                 Code::E0615,
                 format!(
-                    "{}: {} trace column(s), but the folder has {} trial file(s) (simulation_run…); ISF pairs the k-th column with the k-th trial, so these traces are not imported",
+                    "{}: {} trace column(s), but the folder has {} trial file(s) \
+                     (simulation_run…); ISF pairs the k-th column with the k-th trial, so these \
+                     traces are not imported",
                     r.path.display(),
                     f.columns.len(),
                     runs.len()
                 ),
             );
+            self.note(&r.name, &r.sha256, "inconsistent");
             return None;
         }
+        self.note(&r.name, &r.sha256, "imported");
         Some(Traces {
             name,
             times: f.times_ms,
@@ -437,14 +448,388 @@ fn trial_label(n: u64) -> String {
     format!("p000000/t{n:06}")
 }
 
-/// Read one simrun folder and plan its keys; then check them against the store and write.
-fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
+/// The sub-store key of a folder: its path components as key parts (`isf_import` for none).
+fn folder_key(rel: &[String]) -> String {
     let key: Vec<String> = rel.iter().map(|c| key_part(c)).collect();
-    let key = if key.is_empty() {
+    if key.is_empty() {
         "isf_import".to_string()
     } else {
         key.join("/")
-    };
+    }
+}
+
+/// The files of a simrun folder by role (names relative to the folder).
+#[derive(Default)]
+struct FolderFiles {
+    synapses: BTreeMap<u64, String>,
+    cells: BTreeMap<u64, String>,
+    /// Soma trace files with their uid.
+    soma: Vec<(String, String)>,
+    /// Dendritic trace files with their name stem.
+    dend: Vec<(String, String)>,
+    neuron: Vec<String>,
+    network: Vec<String>,
+}
+
+impl FolderFiles {
+    /// Classify the folder's files; the same trial number twice (`run0003`, `run00003`) makes
+    /// the folder ambiguous: the second file is left out. Files of no role go to `not_read`.
+    fn classify(scan: &mut FolderScan, not_read: &mut Vec<String>) -> FolderFiles {
+        let mut f = FolderFiles::default();
+        for name in files_of(scan.dir) {
+            match role(&name) {
+                Some(Role::Synapses(n)) | Some(Role::Cells(n)) => {
+                    let map = if matches!(role(&name), Some(Role::Synapses(_))) {
+                        &mut f.synapses
+                    } else {
+                        &mut f.cells
+                    };
+                    if let Some(first) = map.get(&n) {
+                        let msg = format!(
+                            "{}: trial {n} also has {first}; this file is not imported",
+                            scan.dir.join(&name).display()
+                        );
+                        scan.problem(Code::E0615, msg);
+                        scan.note(&name, "", "duplicate trial number");
+                    } else {
+                        map.insert(n, name);
+                    }
+                }
+                Some(Role::Soma(uid)) => f.soma.push((name, uid)),
+                Some(Role::Dendrite(stem)) => f.dend.push((name, stem)),
+                Some(Role::NeuronParam) => f.neuron.push(name),
+                Some(Role::NetworkParam) => f.network.push(name),
+                Some(Role::Npz) => {
+                    scan.problem(
+                        Code::E0617,
+                        format!(
+                            "{}: `.npz` voltage traces (legacy) are not read by the importer yet",
+                            scan.dir.join(&name).display()
+                        ),
+                    );
+                    scan.note(&name, "", "not supported");
+                }
+                None => not_read.push(name),
+            }
+        }
+        f
+    }
+
+    /// The folder's trial numbers: those of its synapse files, else of its presynaptic cell
+    /// files (ISF's order for pairing trace columns with trials).
+    fn trial_numbers(&self) -> Vec<u64> {
+        if self.synapses.is_empty() {
+            self.cells.keys().copied().collect()
+        } else {
+            self.synapses.keys().copied().collect()
+        }
+    }
+}
+
+/// The keys planned for one folder, in the order they are written, and the per-trial
+/// content gathered for the trial keys.
+struct Plan {
+    /// Metadata every key of the folder starts from.
+    base: Metadata,
+    keys: Vec<Planned>,
+    trials: BTreeMap<u64, Trial>,
+}
+
+impl Plan {
+    fn new(dir: &Path, seed: Option<u64>) -> Plan {
+        let mut base = Metadata {
+            seed,
+            ..Metadata::default()
+        };
+        base.extra
+            .insert("imported_from".into(), "ISF simrun folder".into());
+        base.extra
+            .insert("isf_folder".into(), dir.display().to_string());
+        Plan {
+            base,
+            keys: Vec::new(),
+            trials: BTreeMap::new(),
+        }
+    }
+
+    /// The base metadata with `pairs` added to its `extra`.
+    fn meta_with(&self, pairs: &[(&str, String)]) -> Metadata {
+        let mut m = self.base.clone();
+        for (k, v) in pairs {
+            m.extra.insert((*k).to_string(), v.clone());
+        }
+        m
+    }
+
+    fn push(&mut self, key: String, content: Content, meta: Metadata) {
+        self.keys.push(Planned { key, content, meta });
+    }
+
+    /// One per-trial table from each file of `files` (trial number → file name), parsed by
+    /// `parse`, under `PREFIX/p000000_tNNNNNN`; the trial key names its file as `source_key`.
+    /// A malformed file still gives its trial a trial key.
+    fn trial_tables(
+        &mut self,
+        scan: &mut FolderScan,
+        files: &BTreeMap<u64, String>,
+        prefix: &str,
+        source_key: &str,
+        parse: impl Fn(&str, &str) -> Result<Table, FileError>,
+    ) {
+        for (&n, name) in files {
+            let Some(r) = scan.read(name) else { continue };
+            match parse(&r.text, &r.path.display().to_string()) {
+                Ok(t) => {
+                    let meta = self.meta_with(&[
+                        ("source", r.path.display().to_string()),
+                        ("source_sha256", r.sha256.clone()),
+                        ("isf_trial", n.to_string()),
+                    ]);
+                    self.push(
+                        format!("{prefix}/{}", trial_key(n)),
+                        Content::Table(t),
+                        meta,
+                    );
+                    let tr = self.trials.entry(n).or_default();
+                    tr.sources
+                        .insert(source_key.into(), r.path.display().to_string());
+                    scan.note(&r.name, &r.sha256, "imported");
+                }
+                Err(e) => {
+                    scan.malformed(&r, &e);
+                    self.trials.entry(n).or_default();
+                }
+            }
+        }
+    }
+
+    /// Each trace's columns and spike times into the trials they belong to.
+    fn add_traces(&mut self, all_traces: &[Traces]) {
+        for t in all_traces {
+            let event = format!("spikes({})", t.name.trim_end_matches(".v"));
+            for (n, v) in &t.trials {
+                let tr = self.trials.entry(*n).or_default();
+                tr.events.push((
+                    event.clone(),
+                    crate::kernel::spikes::spike_times_at(&t.times, v, t.threshold_mv),
+                ));
+                tr.traces.push((t.name.clone(), v.clone()));
+                let src = if t.name == SOMA_TRACE {
+                    "source_traces".to_string()
+                } else {
+                    format!("source_traces.{}", t.name)
+                };
+                tr.sources.insert(src, t.source.path.display().to_string());
+            }
+        }
+    }
+
+    /// Parameter files: text and JSON, one of each kind (several of a kind: none imported).
+    fn params(&mut self, scan: &mut FolderScan, files: &FolderFiles) {
+        for (kind, names) in [
+            ("neuron_model", &files.neuron),
+            ("network_model", &files.network),
+        ] {
+            if names.len() > 1 {
+                scan.problem(
+                    Code::E0615,
+                    format!(
+                        "{}: several {kind} parameter files ({}); none is imported",
+                        scan.dir.display(),
+                        names.join(", ")
+                    ),
+                );
+                continue;
+            }
+            let Some(name) = names.first() else { continue };
+            let Some(r) = scan.read(name) else { continue };
+            match param::parse_param(&r.text, &r.path.display().to_string()) {
+                Ok(node) => {
+                    let meta = self.meta_with(&[
+                        ("source", r.path.display().to_string()),
+                        ("source_sha256", r.sha256.clone()),
+                    ]);
+                    self.push(
+                        format!("params/{kind}"),
+                        Content::Value(serde_json::json!({
+                            "file": r.name, "sha256": r.sha256, "text": r.text,
+                            "param": node.to_json(),
+                        })),
+                        meta,
+                    );
+                    scan.note(&r.name, &r.sha256, "imported");
+                }
+                Err(e) => scan.malformed(&r, &e),
+            }
+        }
+    }
+
+    /// The trial keys (after their per-trial tables, as `isf run` writes them): one row of
+    /// point, trial, seed, ISF's trial index, the traces and the spike times.
+    fn trial_keys(&mut self, all_traces: &[Traces], seed: Option<u64>, rel_dir: &str) {
+        let seed_col = seed.map_or(String::new(), |s| format!("{s:016x}"));
+        let trials = std::mem::take(&mut self.trials);
+        for (&n, tr) in &trials {
+            let isf_index = format!("{rel_dir}/{n:06}");
+            let mut t = Table::new()
+                .with("point", Column::I64(vec![0]))
+                .with("trial", Column::I64(vec![n as i64]))
+                .with("seed", Column::Str(vec![seed_col.clone()]))
+                .with("isf_sim_trial_index", Column::Str(vec![isf_index.clone()]));
+            for (name, v) in &tr.traces {
+                t = t.with(name, Column::F64Array(one_row(v.clone())));
+            }
+            for (name, v) in &tr.events {
+                t = t.with(name, Column::F64List(vec![v.clone()]));
+            }
+            let mut pairs: Vec<(&str, String)> = vec![
+                ("isf_trial", n.to_string()),
+                ("isf_sim_trial_index", isf_index),
+            ];
+            if let Some(t0) = all_traces.first() {
+                pairs.push(("dt_ms", dt_of(&t0.times).to_string()));
+            }
+            let mut m = self.meta_with(&pairs);
+            m.extra.extend(tr.sources.clone());
+            self.push(format!("trials/{}", trial_key(n)), Content::Table(t), m);
+        }
+        self.trials = trials;
+    }
+
+    /// The assembled tables: `traces/NAME` (a row per trial) and `events/spikes(SITE)`.
+    fn assembled(&mut self, all_traces: &[Traces]) {
+        for t in all_traces {
+            let labels: Vec<String> = t.trials.iter().map(|(n, _)| trial_label(*n)).collect();
+            let data: Vec<f64> = t
+                .trials
+                .iter()
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect();
+            // The columns of one trace file, as long as its times; if not, the empty array
+            // makes the write fail with the row counts (E0609), as before.
+            let vm = ndarray::Array2::from_shape_vec((t.trials.len(), t.times.len()), data)
+                .unwrap_or_default();
+            let table = Table::traces(labels.clone(), &t.times, vm)
+                .with_attr("recording", rmpv::Value::from(t.name.as_str()))
+                .with_attr("dt_ms", rmpv::Value::F64(dt_of(&t.times)));
+            let meta = self.meta_with(&[
+                ("source", t.source.path.display().to_string()),
+                ("source_sha256", t.source.sha256.clone()),
+            ]);
+            self.push(
+                format!("traces/{}", key_part(&t.name)),
+                Content::Table(table),
+                meta.clone(),
+            );
+            let event = format!("spikes({})", t.name.trim_end_matches(".v"));
+            let times: Vec<Vec<f64>> = t
+                .trials
+                .iter()
+                .map(|(_, v)| crate::kernel::spikes::spike_times_at(&t.times, v, t.threshold_mv))
+                .collect();
+            let table = Table::new()
+                .with("sim_trial_index", Column::Str(labels))
+                .with("times_ms", Column::F64List(times))
+                .with_attr("recording", rmpv::Value::from(event.as_str()))
+                .with_attr("threshold_mv", rmpv::Value::F64(t.threshold_mv));
+            self.push(
+                format!("events/{}", key_part(&event)),
+                Content::Table(table),
+                meta,
+            );
+        }
+    }
+}
+
+/// The presynaptic spike table of one trial: a row per presynaptic cell.
+fn presynaptic_table(rows: Vec<presynaptic::CellRow>) -> Table {
+    Table::new()
+        .with(
+            "cell_type",
+            Column::Str(rows.iter().map(|r| r.cell_type.clone()).collect()),
+        )
+        .with(
+            "cell_id",
+            Column::I64(rows.iter().map(|r| r.cell_id).collect()),
+        )
+        .with(
+            "spike_times_ms",
+            Column::F64List(rows.into_iter().map(|r| r.times_ms).collect()),
+        )
+}
+
+/// Voltage traces: the soma file, then the dendritic files on the same time grid. Returns
+/// the traces assigned to trials and the soma file's uid.
+fn read_traces(
+    scan: &mut FolderScan,
+    files: &FolderFiles,
+    numbers: &[u64],
+) -> (Vec<Traces>, Option<String>) {
+    let mut all_traces: Vec<Traces> = Vec::new();
+    let mut uid = None;
+    if files.soma.len() > 1 {
+        let names: Vec<&str> = files.soma.iter().map(|(n, _)| n.as_str()).collect();
+        scan.problem(
+            Code::E0615,
+            format!(
+                "{}: several soma trace files ({}); none is imported",
+                scan.dir.display(),
+                names.join(", ")
+            ),
+        );
+        for n in names {
+            scan.note(n, "", "ambiguous");
+        }
+    } else if let Some((name, u)) = files.soma.first() {
+        uid = Some(u.clone());
+        if let Some(r) = scan.read(name) {
+            match traces::parse_traces(&r.text, &r.path.display().to_string()) {
+                Ok(f) => all_traces.extend(scan.assign(
+                    &r,
+                    f,
+                    numbers,
+                    SOMA_TRACE.into(),
+                    SOMA_THRESHOLD_MV,
+                )),
+                Err(e) => scan.malformed(&r, &e),
+            }
+        }
+    }
+    for (name, stem) in &files.dend {
+        let Some(r) = scan.read(name) else { continue };
+        let label = site_label(stem, uid.as_deref());
+        match traces::parse_traces(&r.text, &r.path.display().to_string()) {
+            Ok(f) => {
+                if let Some(s) = all_traces.first()
+                    && s.times != f.times_ms
+                {
+                    scan.problem(
+                        Code::E0615,
+                        format!(
+                            "{}: {} samples from {} ms, the soma traces {} from {} ms; \
+                             not imported",
+                            r.path.display(),
+                            f.times_ms.len(),
+                            f.times_ms[0],
+                            s.times.len(),
+                            s.times[0]
+                        ),
+                    );
+                    scan.note(&r.name, &r.sha256, "inconsistent");
+                    continue;
+                }
+                let name = format!("{label}.v");
+                all_traces.extend(scan.assign(&r, f, numbers, name, DENDRITE_THRESHOLD_MV));
+            }
+            Err(e) => scan.malformed(&r, &e),
+        }
+    }
+    (all_traces, uid)
+}
+
+/// Read one simrun folder and plan its keys; then check them against the store and write.
+fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
+    let key = folder_key(rel);
     let rel_dir = rel.join("/");
     let mut rep = FolderReport {
         folder: dir.to_path_buf(),
@@ -462,357 +847,52 @@ fn import_folder(store: &Store, dir: &Path, rel: &[String]) -> FolderReport {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let (stamp, seed, pid) = folder_ids(&folder_name);
+    let files = FolderFiles::classify(&mut scan, &mut rep.not_read);
+    let numbers = files.trial_numbers();
 
-    // Classify the folder's files; the same trial number twice (`run0003`, `run00003`) or
-    // two parameter files of a kind make the folder ambiguous: those files are left out.
-    let mut synapses: BTreeMap<u64, String> = BTreeMap::new();
-    let mut cells: BTreeMap<u64, String> = BTreeMap::new();
-    let (mut soma, mut dend, mut neuron, mut network) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for name in files_of(dir) {
-        match role(&name) {
-            Some(Role::Synapses(n)) | Some(Role::Cells(n)) => {
-                let map = if matches!(role(&name), Some(Role::Synapses(_))) {
-                    &mut synapses
-                } else {
-                    &mut cells
-                };
-                if let Some(first) = map.get(&n) {
-                    let msg = format!(
-                        "{}: trial {n} also has {first}; this file is not imported",
-                        dir.join(&name).display()
-                    );
-                    scan.problem(Code::E0615, msg);
-                    scan.note(&name, "", "duplicate trial number");
-                } else {
-                    map.insert(n, name);
-                }
-            }
-            Some(Role::Soma(uid)) => soma.push((name, uid)),
-            Some(Role::Dendrite(stem)) => dend.push((name, stem)),
-            Some(Role::NeuronParam) => neuron.push(name),
-            Some(Role::NetworkParam) => network.push(name),
-            Some(Role::Npz) => {
-                scan.problem(
-                    Code::E0617,
-                    format!(
-                        "{}: `.npz` voltage traces (legacy) are not read by the importer yet",
-                        dir.join(&name).display()
-                    ),
-                );
-                scan.note(&name, "", "not supported");
-            }
-            None => rep.not_read.push(name),
-        }
-    }
-    let numbers: Vec<u64> = if synapses.is_empty() {
-        cells.keys().copied().collect()
-    } else {
-        synapses.keys().copied().collect()
-    };
+    let mut plan = Plan::new(dir, seed);
+    plan.trial_tables(
+        &mut scan,
+        &files.synapses,
+        "synapse_activations",
+        "source_synapses",
+        |text, file| {
+            activation::parse_activation(text, file).map(crate::run::sink::activation_table)
+        },
+    );
+    plan.trial_tables(
+        &mut scan,
+        &files.cells,
+        "presynaptic_spikes",
+        "source_presynaptic_cells",
+        |text, file| presynaptic::parse_presynaptic(text, file).map(presynaptic_table),
+    );
+    let (all_traces, uid) = read_traces(&mut scan, &files, &numbers);
+    plan.add_traces(&all_traces);
+    plan.params(&mut scan, &files);
+    plan.trial_keys(&all_traces, seed, &rel_dir);
+    plan.assembled(&all_traces);
 
-    let mut trials: BTreeMap<u64, Trial> = BTreeMap::new();
-    let mut planned: Vec<Planned> = Vec::new();
-    let mut base = Metadata {
-        seed,
-        ..Metadata::default()
-    };
-    base.extra
-        .insert("imported_from".into(), "ISF simrun folder".into());
-    base.extra
-        .insert("isf_folder".into(), dir.display().to_string());
-    let meta_with = |pairs: &[(&str, String)]| {
-        let mut m = base.clone();
-        for (k, v) in pairs {
-            m.extra.insert((*k).to_string(), v.clone());
-        }
-        m
-    };
-
-    // Synapse activations, per trial.
-    for (&n, name) in &synapses {
-        let Some(r) = scan.read(name) else { continue };
-        match activation::parse_activation(&r.text, &r.path.display().to_string()) {
-            Ok(rows) => {
-                let t = crate::run::sink::activation_table(rows);
-                planned.push(Planned {
-                    key: format!("synapse_activations/{}", trial_key(n)),
-                    content: Content::Table(t),
-                    meta: meta_with(&[
-                        ("source", r.path.display().to_string()),
-                        ("source_sha256", r.sha256.clone()),
-                        ("isf_trial", n.to_string()),
-                    ]),
-                });
-                let tr = trials.entry(n).or_default();
-                tr.sources
-                    .insert("source_synapses".into(), r.path.display().to_string());
-                scan.note(&r.name, &r.sha256, "imported");
-            }
-            Err(e) => {
-                scan.file_error(&e);
-                scan.note(&r.name, &r.sha256, "malformed");
-                trials.entry(n).or_default();
-            }
-        }
-    }
-    // Presynaptic spikes, per trial.
-    for (&n, name) in &cells {
-        let Some(r) = scan.read(name) else { continue };
-        match presynaptic::parse_presynaptic(&r.text, &r.path.display().to_string()) {
-            Ok(rows) => {
-                let t = Table::new()
-                    .with(
-                        "cell_type",
-                        Column::Str(rows.iter().map(|r| r.cell_type.clone()).collect()),
-                    )
-                    .with(
-                        "cell_id",
-                        Column::I64(rows.iter().map(|r| r.cell_id).collect()),
-                    )
-                    .with(
-                        "spike_times_ms",
-                        Column::F64List(rows.into_iter().map(|r| r.times_ms).collect()),
-                    );
-                planned.push(Planned {
-                    key: format!("presynaptic_spikes/{}", trial_key(n)),
-                    content: Content::Table(t),
-                    meta: meta_with(&[
-                        ("source", r.path.display().to_string()),
-                        ("source_sha256", r.sha256.clone()),
-                        ("isf_trial", n.to_string()),
-                    ]),
-                });
-                trials.entry(n).or_default().sources.insert(
-                    "source_presynaptic_cells".into(),
-                    r.path.display().to_string(),
-                );
-                scan.note(&r.name, &r.sha256, "imported");
-            }
-            Err(e) => {
-                scan.file_error(&e);
-                scan.note(&r.name, &r.sha256, "malformed");
-                trials.entry(n).or_default();
-            }
-        }
-    }
-
-    // Voltage traces: the soma file, then the dendritic files on the same time grid.
-    let mut all_traces: Vec<Traces> = Vec::new();
-    let mut uid = None;
-    if soma.len() > 1 {
-        let names: Vec<&str> = soma.iter().map(|(n, _)| n.as_str()).collect();
-        scan.problem(
-            Code::E0615,
-            format!(
-                "{}: several soma trace files ({}); none is imported",
-                dir.display(),
-                names.join(", ")
-            ),
-        );
-        for n in names {
-            scan.note(n, "", "ambiguous");
-        }
-    } else if let Some((name, u)) = soma.first() {
-        uid = Some(u.clone());
-        if let Some(r) = scan.read(name) {
-            match traces::parse_traces(&r.text, &r.path.display().to_string()) {
-                Ok(f) => {
-                    let sha = r.sha256.clone();
-                    match scan.assign(&r, f, &numbers, SOMA_TRACE.into(), SOMA_THRESHOLD_MV) {
-                        Some(t) => {
-                            scan.note(&r.name, &sha, "imported");
-                            all_traces.push(t);
-                        }
-                        None => scan.note(&r.name, &sha, "inconsistent"),
-                    }
-                }
-                Err(e) => {
-                    scan.file_error(&e);
-                    scan.note(&r.name, &r.sha256, "malformed");
-                }
-            }
-        }
-    }
-    for (name, stem) in &dend {
-        let Some(r) = scan.read(name) else { continue };
-        let label = site_label(stem, uid.as_deref());
-        match traces::parse_traces(&r.text, &r.path.display().to_string()) {
-            Ok(f) => {
-                if let Some(s) = all_traces.first()
-                    && s.times != f.times_ms
-                {
-                    scan.problem(
-                        Code::E0615,
-                        format!(
-                            "{}: {} samples from {} ms, the soma traces {} from {} ms; not imported",
-                            r.path.display(),
-                            f.times_ms.len(),
-                            f.times_ms[0],
-                            s.times.len(),
-                            s.times[0]
-                        ),
-                    );
-                    scan.note(&r.name, &r.sha256, "inconsistent");
-                    continue;
-                }
-                let sha = r.sha256.clone();
-                match scan.assign(&r, f, &numbers, format!("{label}.v"), DENDRITE_THRESHOLD_MV) {
-                    Some(t) => {
-                        scan.note(&r.name, &sha, "imported");
-                        all_traces.push(t);
-                    }
-                    None => scan.note(&r.name, &sha, "inconsistent"),
-                }
-            }
-            Err(e) => {
-                scan.file_error(&e);
-                scan.note(&r.name, &r.sha256, "malformed");
-            }
-        }
-    }
-    for t in &all_traces {
-        let event = format!("spikes({})", t.name.trim_end_matches(".v"));
-        for (n, v) in &t.trials {
-            let tr = trials.entry(*n).or_default();
-            tr.events.push((
-                event.clone(),
-                crate::kernel::spikes::spike_times_at(&t.times, v, t.threshold_mv),
-            ));
-            tr.traces.push((t.name.clone(), v.clone()));
-            let src = if t.name == SOMA_TRACE {
-                "source_traces".to_string()
-            } else {
-                format!("source_traces.{}", t.name)
-            };
-            tr.sources.insert(src, t.source.path.display().to_string());
-        }
-    }
-
-    // Parameter files: text and JSON, one of each kind.
-    for (kind, names) in [("neuron_model", &neuron), ("network_model", &network)] {
-        if names.len() > 1 {
-            scan.problem(
-                Code::E0615,
-                format!(
-                    "{}: several {kind} parameter files ({}); none is imported",
-                    dir.display(),
-                    names.join(", ")
-                ),
-            );
-            continue;
-        }
-        let Some(name) = names.first() else { continue };
-        let Some(r) = scan.read(name) else { continue };
-        match param::parse_param(&r.text, &r.path.display().to_string()) {
-            Ok(node) => {
-                planned.push(Planned {
-                    key: format!("params/{kind}"),
-                    content: Content::Value(serde_json::json!({
-                        "file": r.name, "sha256": r.sha256, "text": r.text,
-                        "param": node.to_json(),
-                    })),
-                    meta: meta_with(&[
-                        ("source", r.path.display().to_string()),
-                        ("source_sha256", r.sha256.clone()),
-                    ]),
-                });
-                scan.note(&r.name, &r.sha256, "imported");
-            }
-            Err(e) => {
-                scan.file_error(&e);
-                scan.note(&r.name, &r.sha256, "malformed");
-            }
-        }
-    }
-
-    // Trial keys (after their per-trial tables, as `isf run` writes them), then the
-    // assembled tables.
-    let seed_col = seed.map_or(String::new(), |s| format!("{s:016x}"));
-    for (&n, tr) in &trials {
-        let isf_index = format!("{rel_dir}/{n:06}");
-        let mut t = Table::new()
-            .with("point", Column::I64(vec![0]))
-            .with("trial", Column::I64(vec![n as i64]))
-            .with("seed", Column::Str(vec![seed_col.clone()]))
-            .with("isf_sim_trial_index", Column::Str(vec![isf_index.clone()]));
-        for (name, v) in &tr.traces {
-            t = t.with(name, Column::F64Array(one_row(v.clone())));
-        }
-        for (name, v) in &tr.events {
-            t = t.with(name, Column::F64List(vec![v.clone()]));
-        }
-        let mut pairs: Vec<(&str, String)> = vec![
-            ("isf_trial", n.to_string()),
-            ("isf_sim_trial_index", isf_index),
-        ];
-        if let Some(t0) = all_traces.first() {
-            pairs.push(("dt_ms", dt_of(&t0.times).to_string()));
-        }
-        let mut m = meta_with(&pairs);
-        m.extra.extend(tr.sources.clone());
-        planned.push(Planned {
-            key: format!("trials/{}", trial_key(n)),
-            content: Content::Table(t),
-            meta: m,
-        });
-    }
-    for t in &all_traces {
-        let labels: Vec<String> = t.trials.iter().map(|(n, _)| trial_label(*n)).collect();
-        let data: Vec<f64> = t
-            .trials
-            .iter()
-            .flat_map(|(_, v)| v.iter().copied())
-            .collect();
-        // The columns of one trace file, as long as its times; if not, the empty array makes
-        // the write fail with the row counts (E0609), as before.
-        let vm = ndarray::Array2::from_shape_vec((t.trials.len(), t.times.len()), data)
-            .unwrap_or_default();
-        let table = Table::traces(labels.clone(), &t.times, vm)
-            .with_attr("recording", rmpv::Value::from(t.name.as_str()))
-            .with_attr("dt_ms", rmpv::Value::F64(dt_of(&t.times)));
-        let src = [
-            ("source", t.source.path.display().to_string()),
-            ("source_sha256", t.source.sha256.clone()),
-        ];
-        planned.push(Planned {
-            key: format!("traces/{}", key_part(&t.name)),
-            content: Content::Table(table),
-            meta: meta_with(&src),
-        });
-        let event = format!("spikes({})", t.name.trim_end_matches(".v"));
-        let times: Vec<Vec<f64>> = t
-            .trials
-            .iter()
-            .map(|(_, v)| crate::kernel::spikes::spike_times_at(&t.times, v, t.threshold_mv))
-            .collect();
-        let table = Table::new()
-            .with("sim_trial_index", Column::Str(labels))
-            .with("times_ms", Column::F64List(times))
-            .with_attr("recording", rmpv::Value::from(event.as_str()))
-            .with_attr("threshold_mv", rmpv::Value::F64(t.threshold_mv));
-        planned.push(Planned {
-            key: format!("events/{}", key_part(&event)),
-            content: Content::Table(table),
-            meta: meta_with(&src),
-        });
-    }
-
-    rep.trials = trials.len();
+    rep.trials = plan.trials.len();
     rep.skipped_files = scan.skipped;
+    let problems: Vec<String> = scan
+        .problems
+        .iter()
+        .map(|d| format!("[{}] {}", d.code.as_str(), d.message))
+        .collect();
     let record = serde_json::json!({
         "format": "ISF simrun folder",
         "folder": dir.display().to_string(),
         "isf_sim_trial_index_prefix": rel_dir,
         "stamp": stamp, "seed": seed, "pid": pid, "uid": uid,
-        "trials": trials.keys().collect::<Vec<_>>(),
+        "trials": plan.trials.keys().collect::<Vec<_>>(),
         "files": scan.files,
         "not_read": rep.not_read,
-        "problems": scan.problems.iter().map(|d| format!("[{}] {}", d.code.as_str(), d.message)).collect::<Vec<_>>(),
+        "problems": problems,
         "spike_threshold_mv": {"soma": SOMA_THRESHOLD_MV, "dendrites": DENDRITE_THRESHOLD_MV},
     });
     rep.problems = scan.problems;
-    write_folder(store, &key, planned, record, base, &mut rep);
+    write_folder(store, &key, plan.keys, record, plan.base, &mut rep);
     rep
 }
 
@@ -970,7 +1050,8 @@ fn write_folder(
             Diagnostic::new(
                 Code::E0618,
                 format!(
-                    "key '{key}' holds results of `isf run` (it has a plan); {} is not imported into it",
+                    "key '{key}' holds results of `isf run` (it has a plan); {} is not imported \
+                     into it",
                     rep.folder.display()
                 ),
             )
@@ -1012,7 +1093,8 @@ fn write_folder(
         let mut d = Diagnostic::new(
             Code::E0616,
             format!(
-                "{}: {n} key(s) under '{key}' hold other content than the files now give; nothing of this folder was written",
+                "{}: {n} key(s) under '{key}' hold other content than the files now give; nothing \
+                 of this folder was written",
                 rep.folder.display()
             ),
         );

@@ -293,7 +293,8 @@ fn activity(a: &Activity) -> Result<String, String> {
                     ms(*window_ms)
                 ),
                 SingleShape::LogNormal { mu, sigma } => format!(
-                    "lognormal_spike(active: {active_fraction}, mu: {mu}, sigma: {sigma}, offset: {o})"
+                    "lognormal_spike(active: {active_fraction}, mu: {mu}, sigma: {sigma}, offset: \
+                     {o})"
                 ),
             }
         }
@@ -322,7 +323,8 @@ fn activity(a: &Activity) -> Result<String, String> {
             };
             format!(
                 "modulated(rate_before: {rate_before_offset_hz} Hz, mean_rate: {mean_rate_hz} Hz, \
-                 modulation: {max_modulation}, frequency: {frequency_hz} Hz, bin: {}, offset: {}, {ph})",
+                 modulation: {max_modulation}, frequency: {frequency_hz} Hz, bin: {}, offset: {}, \
+                 {ph})",
                 ms(*bin_ms),
                 ms(*offset_ms)
             )

@@ -60,12 +60,7 @@ impl ScalarField {
 
     /// Outer bounds `[x0, x1, y0, y1, z0, z1]` of the voxels.
     pub fn bounds(&self) -> [f64; 6] {
-        let mut b = [0.0; 6];
-        for a in 0..3 {
-            b[2 * a] = self.origin[a];
-            b[2 * a + 1] = self.origin[a] + self.dims[a] as f64 * self.spacing[a];
-        }
-        b
+        bounds(self.origin, self.dims, self.spacing)
     }
 
     /// Value at voxel `(i, j, k)`.
@@ -241,7 +236,8 @@ pub fn parse_am(text: &str, file: &str) -> Result<ScalarField, FileError> {
                 return Err(err(
                     bbox_line,
                     format!(
-                        "bounding box {axis} range [{lo}, {hi}] is empty but the lattice has {} voxels along {axis}",
+                        "bounding box {axis} range [{lo}, {hi}] is empty but the lattice has {} \
+                         voxels along {axis}",
                         dims[a]
                     ),
                 ));
@@ -254,7 +250,8 @@ pub fn parse_am(text: &str, file: &str) -> Result<ScalarField, FileError> {
                     return Err(err(
                         bbox_line,
                         format!(
-                            "one voxel along {axis}: the spacing cannot come from the bounding box and there is no positive `Spacing` entry"
+                            "one voxel along {axis}: the spacing cannot come from the bounding box \
+                             and there is no positive `Spacing` entry"
                         ),
                     ));
                 }
@@ -317,7 +314,10 @@ pub fn write_am(f: &ScalarField) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "# AmiraMesh 3D ASCII 2.0\n\ndefine Lattice {nx} {ny} {nz}\n\nParameters {{\n\tContent \"{nx}x{ny}x{nz} float, uniform coordinates\",\n\tSpacing {} {} {},\n\tBoundingBox {} {} {} {} {} {},\n\tCoordType \"uniform\"\n}}\n\nLattice {{ float Data }} @1\n\n# Data section follows\n@1\n",
+        "# AmiraMesh 3D ASCII 2.0\n\ndefine Lattice {nx} {ny} {nz}\n\nParameters {{\n\tContent \
+         \"{nx}x{ny}x{nz} float, uniform coordinates\",\n\tSpacing {} {} {},\n\tBoundingBox {} {} \
+         {} {} {} {},\n\tCoordType \"uniform\"\n}}\n\nLattice {{ float Data }} @1\n\n# Data \
+         section follows\n@1\n",
         f.spacing[0],
         f.spacing[1],
         f.spacing[2],
@@ -347,6 +347,17 @@ pub fn fmt_e15(v: f64) -> String {
         }
         None => s,
     }
+}
+
+/// Outer bounds `[x0, x1, y0, y1, z0, z1]` of `dims` voxels of `spacing` from `origin` (a
+/// grid's and a field's).
+pub fn bounds(origin: [f64; 3], dims: [usize; 3], spacing: [f64; 3]) -> [f64; 6] {
+    let mut b = [0.0; 6];
+    for a in 0..3 {
+        b[2 * a] = origin[a];
+        b[2 * a + 1] = origin[a] + dims[a] as f64 * spacing[a];
+    }
+    b
 }
 
 #[cfg(test)]

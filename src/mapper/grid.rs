@@ -145,12 +145,7 @@ impl CellGrid {
 
     /// Outer bounds of the grid.
     pub fn bounds(&self) -> [f64; 6] {
-        let mut b = [0.0; 6];
-        for a in 0..3 {
-            b[2 * a] = self.origin[a];
-            b[2 * a + 1] = self.origin[a] + self.dims[a] as f64 * self.spacing[a];
-        }
-        b
+        crate::mapper::amira::bounds(self.origin, self.dims, self.spacing)
     }
 
     /// The voxel containing `p`: `⌊(p − origin)/spacing⌋`, clamped into the grid (a point on

@@ -134,7 +134,8 @@ pub fn check_grid(reference: &ScalarField, f: &ScalarField) -> Result<(), FileEr
             return Err(FileError::new(
                 Code::E0824,
                 format!(
-                    "voxel spacing along {axis} is {s1} µm here but {s0} µm in {} (all fields must share one grid)",
+                    "voxel spacing along {axis} is {s1} µm here but {s0} µm in {} (all fields must \
+                     share one grid)",
                     reference.file
                 ),
                 &f.file,
@@ -146,7 +147,8 @@ pub fn check_grid(reference: &ScalarField, f: &ScalarField) -> Result<(), FileEr
             return Err(FileError::new(
                 Code::E0824,
                 format!(
-                    "voxels are shifted by {:.4} of a voxel along {axis} against {} (all fields must share one grid)",
+                    "voxels are shifted by {:.4} of a voxel along {axis} against {} (all fields \
+                     must share one grid)",
                     off - off.round(),
                     reference.file
                 ),
@@ -294,9 +296,14 @@ pub fn prepare(inputs: &MapInputs, amira_quirk: bool) -> Result<Prepared, FileEr
         FileError::new(
             Code::E0825,
             format!(
-                "the morphology ({}) lies outside the excitatory PST field ({}); is it placed in the fields' reference frame?",
+                "the morphology ({}) lies outside the excitatory PST field ({}); is it placed in \
+                 the fields' reference frame?",
                 fmt_box(&bbox),
-                if exc.is_empty() { "all zero".to_string() } else { fmt_box(&exc.bounds()) }
+                if exc.is_empty() {
+                    "all zero".to_string()
+                } else {
+                    fmt_box(&exc.bounds())
+                }
             ),
             &inputs.morphology.file,
             0,
@@ -322,7 +329,8 @@ pub fn prepare(inputs: &MapInputs, amira_quirk: bool) -> Result<Prepared, FileEr
         return Err(FileError::new(
             Code::E0827,
             format!(
-                "the morphology covers {} voxels of {}; the mapper handles at most {MAX_GRID_VOXELS} (is the grid much finer than ISF's 50 µm?)",
+                "the morphology covers {} voxels of {}; the mapper handles at most \
+                 {MAX_GRID_VOXELS} (is the grid much finer than ISF's 50 µm?)",
                 grid.n_voxels(),
                 exc.file
             ),
@@ -390,7 +398,8 @@ pub fn prepare(inputs: &MapInputs, amira_quirk: bool) -> Result<Prepared, FileEr
         return Err(FileError::new(
             Code::E0825,
             format!(
-                "no bouton-density field overlaps the morphology ({}) where it has points: no presynaptic axon can form a synapse",
+                "no bouton-density field overlaps the morphology ({}) where it has points: no \
+                 presynaptic axon can form a synapse",
                 fmt_box(&bbox)
             ),
             &inputs.morphology.file,

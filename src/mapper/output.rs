@@ -123,13 +123,19 @@ impl Mapping {
             }
             s.push('\n');
         }
-        s.push_str("\n# connectivity per cell type representative realization summary\nPresynaptic cell type");
+        s.push_str(
+            "\n# connectivity per cell type representative realization summary\nPresynaptic \
+                    cell type",
+        );
         header(&mut s);
         for (j, t) in types.iter().enumerate() {
             s.push_str(t);
             row(&mut s, &per[self.chosen][j]);
         }
-        s.push_str("\n# connectivity per column per cell type summary\nPresynaptic column\tPresynaptic cell type");
+        s.push_str(
+            "\n# connectivity per column per cell type summary\nPresynaptic \
+                    column\tPresynaptic cell type",
+        );
         header(&mut s);
         let mut order: Vec<usize> = (0..self.prepared.populations.len()).collect();
         let pops = &self.prepared.populations;

@@ -290,7 +290,8 @@ pub fn parse_connections(text: &str, file: &str) -> Result<Connections, FileErro
             return Err(err(
                 0,
                 format!(
-                    "expected 8 fields (class, postsynaptic type, SOMA/APICAL/BASAL_LENGTH, SOMA/APICAL/BASAL_AREA), found {}",
+                    "expected 8 fields (class, postsynaptic type, SOMA/APICAL/BASAL_LENGTH, \
+                     SOMA/APICAL/BASAL_AREA), found {}",
                     fields.len()
                 ),
             ));
@@ -387,7 +388,9 @@ mod tests {
 
     #[test]
     fn connections() {
-        let t = "PRESYNAPTIC_CELLTYPE\tPOST\ta\tb\tc\td\te\tf\nEXCITATORY\tL5tt\t0\t0.1\t0.2\t1\t2\t3\nINHIBITORY\tL5tt\t1\t1\t1\t0\t0\t0\n";
+        let t = "PRESYNAPTIC_CELLTYPE\tPOST\ta\tb\tc\td\te\tf\n\
+                 EXCITATORY\tL5tt\t0\t0.1\t0.2\t1\t2\t3\n\
+                 INHIBITORY\tL5tt\t1\t1\t1\t0\t0\t0\n";
         let c = parse_connections(t, "c.csv").unwrap();
         let e = c.get(Class::Exc, "L5tt").unwrap();
         assert_eq!((e.apical_length, e.basal_area), (0.1, 3.0));

@@ -690,7 +690,8 @@ mod tests {
     use super::*;
 
     const TOY: &str = "{create soma}\n{access soma}\n{nseg = 1}\n{pt3dclear()}\n\
-        {pt3dadd(0.0, 0.0, 0.0, 6.0)}\n{pt3dadd(0.0, 0.0, 12.0, 8.0)}\n{pt3dadd(0.0, 0.0, 20.0, 5.0)}\n\n\
+        {pt3dadd(0.0, 0.0, 0.0, 6.0)}\n{pt3dadd(0.0, 0.0, 12.0, 8.0)}\n{pt3dadd(0.0, 0.0, 20.0, \
+            5.0)}\n\n\
         {create dend_1_0}\n{connect dend_1_0(0), soma(0.31)}\n{access dend_1_0}\n{nseg = 1}\n\
         {pt3dclear()}\n{pt3dadd(0.0, 1.0, 5.0, 1.2)}\n{pt3dadd(0.0, 40.0, 5.0, 1.0)}\n\n\
         {create apical_1_0}\n{connect apical_1_0(0), soma(0.5)}\n\

@@ -406,7 +406,8 @@ fn esc(s: &str) -> String {
 
 /// A self-contained HTML page (no external files or scripts) showing the morphology as
 /// inline SVG, coloured per frame, with a time slider. The page reads `#frame=K`, `#t=MS`
-/// or `#slide=K` (moves the slider and fires its `input` event) from its URL on load (used by tests and for links to a moment), and marks
+/// or `#slide=K` (moves the slider and fires its `input` event) from its URL on load (used by tests
+/// and for links to a moment), and marks
 /// `<body data-status="ready">` once drawn, or `data-status="error: …"` when its script fails.
 pub fn animation_html(
     title: &str,
@@ -421,7 +422,8 @@ pub fn animation_html(
     for p in &g.pieces {
         let (a, b) = (lay.px(p.a), lay.px(p.b));
         svg += &format!(
-            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke-width=\"{:.1}\" data-c=\"{}\"/>",
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke-width=\"{:.1}\" \
+             data-c=\"{}\"/>",
             a.0,
             a.1,
             b.0,
@@ -445,7 +447,8 @@ pub fn animation_html(
         .map(|(i, n)| {
             let c = palette(i);
             format!(
-                "<circle cx=\"18\" cy=\"{y}\" r=\"5\" fill=\"rgb({},{},{})\"/><text x=\"30\" y=\"{ty}\" font-size=\"13\">{}</text>",
+                "<circle cx=\"18\" cy=\"{y}\" r=\"5\" fill=\"rgb({},{},{})\"/><text x=\"30\" \
+                 y=\"{ty}\" font-size=\"13\">{}</text>",
                 c.0,
                 c.1,
                 c.2,

@@ -539,7 +539,8 @@ pub fn fit(ds: &Dataset, cfg: &LdaConfig) -> Result<(LdaModel, FitData), Diagnos
     let window = format!("[{o0}, {o1}) ms");
     if n1 == 0 {
         return Err(bad_class(format!(
-            "no fitted trial spikes in the output window {window} ({} trials, {} left out for a spike in the refractory window, {n_hold} held back)",
+            "no fitted trial spikes in the output window {window} ({} trials, {} left out for a \
+             spike in the refractory window, {n_hold} held back)",
             n_all,
             before_all.iter().filter(|&&b| b).count()
         ))
@@ -573,7 +574,8 @@ pub fn fit(ds: &Dataset, cfg: &LdaConfig) -> Result<(LdaModel, FitData), Diagnos
             let n_test = (cfg.test_size * n as f64).ceil() as usize;
             if n_test == 0 || n_test >= n {
                 return Err(bad_class(format!(
-                    "{n} trials ({n1} spiking, {n0} silent{}) are too few to split with --test-size {}",
+                    "{n} trials ({n1} spiking, {n0} silent{}) are too few to split with \
+                     --test-size {}",
                     if cfg.balance {
                         ", classes balanced"
                     } else {
@@ -594,7 +596,8 @@ pub fn fit(ds: &Dataset, cfg: &LdaConfig) -> Result<(LdaModel, FitData), Diagnos
                 return Err(Diagnostic::new(
                     Code::E0913,
                     format!(
-                        "split {split}: the within-class covariance of {} training trials is singular ({} redraws tried)",
+                        "split {split}: the within-class covariance of {} training trials is \
+                         singular ({} redraws tried)",
                         train.len(),
                         tries
                     ),
@@ -604,7 +607,10 @@ pub fn fit(ds: &Dataset, cfg: &LdaConfig) -> Result<(LdaModel, FitData), Diagnos
                 } else {
                     format!("constant columns: {}", constant.join(", "))
                 })
-                .help("shorten the synaptic window to bins that receive input, or give more trials"));
+                .help(
+                    "shorten the synaptic window to bins that receive input, or give more \
+                       trials",
+                ));
             }
             tries += 1;
             attempt += 1;

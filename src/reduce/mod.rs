@@ -161,11 +161,14 @@ impl Dataset {
         for (k, a) in self.activations.iter().enumerate() {
             if a.shape()[1] != 1 {
                 return Err(bad_input(format!(
-                    "key '{}' is binned by soma distance ({} distance bins); this model takes temporal binning",
+                    "key '{}' is binned by soma distance ({} distance bins); this model takes \
+                     temporal binning",
                     self.keys[k],
                     a.shape()[1]
                 ))
-                .help("bin with `isf analyze synapses --group-by EI --bin 1` (no --distance-bin)"));
+                .help(
+                    "bin with `isf analyze synapses --group-by EI --bin 1` (no --distance-bin)",
+                ));
             }
             x.slice_mut(s![.., k * w..(k + 1) * w])
                 .assign(&a.slice(s![.., 0, lo..hi]));
@@ -254,7 +257,8 @@ impl Dataset {
                     && n != b.counts.shape()[2]
                 {
                     return Err(bad_input(format!(
-                        "{path}: key '{key}' has {} time bins, the same key of an earlier store {n}",
+                        "{path}: key '{key}' has {} time bins, the same key of an earlier store \
+                         {n}",
                         b.counts.shape()[2]
                     )));
                 }
@@ -315,7 +319,8 @@ impl Dataset {
                         .map_err(|d| bad_input(format!("{path}: {}", d.message)))?;
                     if ev.compartment.is_some() {
                         return Err(bad_input(format!(
-                            "{path}: '{sk}' holds spikes of several compartments; give the soma's spike table"
+                            "{path}: '{sk}' holds spikes of several compartments; give the soma's \
+                             spike table"
                         )));
                     }
                     let pos: HashMap<&str, usize> = ev
@@ -346,7 +351,10 @@ impl Dataset {
                     return Err(bad_input(format!(
                         "{path}: no spike times: experiment '{experiment}' has no events table"
                     ))
-                    .help("record `spikes(soma, threshold: 0 mV)`, run `isf analyze spikes`, or give --spikes KEY"));
+                    .help(
+                        "record `spikes(soma, threshold: 0 mV)`, run `isf analyze spikes`, or \
+                           give --spikes KEY",
+                    ));
                 }
                 None => {}
             }
@@ -428,7 +436,8 @@ fn read_binned(store: &Store, path: &str, key: &str) -> Result<BinnedKey, Diagno
         (t.column("sim_trial_index"), t.column("counts"))
     else {
         return Err(bad_input(format!(
-            "{path}: key '{key}' is not a table of binned activations (no `sim_trial_index` and `counts` columns)"
+            "{path}: key '{key}' is not a table of binned activations (no `sim_trial_index` and \
+             `counts` columns)"
         ))
         .help(hint));
     };

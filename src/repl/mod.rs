@@ -155,26 +155,10 @@ impl Session {
         let mut m = self.checked.model.clone();
         for path in self.entries.iter().filter_map(|e| e.loaded.as_ref()) {
             let part = crate::validate::check_path(path).model;
-            for x in part.mechanisms {
-                if !m.mechanisms.iter().any(|y| y.name == x.name) {
-                    m.mechanisms.push(x);
-                }
-            }
-            for x in part.neurons {
-                if !m.neurons.iter().any(|y| y.name == x.name) {
-                    m.neurons.push(x);
-                }
-            }
-            for x in part.networks {
-                if !m.networks.iter().any(|y| y.name == x.name) {
-                    m.networks.push(x);
-                }
-            }
-            for x in part.experiments {
-                if !m.experiments.iter().any(|y| y.name == x.name) {
-                    m.experiments.push(x);
-                }
-            }
+            add_new(&mut m.mechanisms, part.mechanisms, |x| &x.name);
+            add_new(&mut m.neurons, part.neurons, |x| &x.name);
+            add_new(&mut m.networks, part.networks, |x| &x.name);
+            add_new(&mut m.experiments, part.experiments, |x| &x.name);
         }
         self.model = m;
     }
@@ -617,94 +601,80 @@ impl Session {
     }
 }
 
+/// Parse `arg` as the arguments of the command `name` (split at white space, as the shell
+/// would) and run it; a usage error is the reply.
+fn subcommand<A: clap::Args + clap::FromArgMatches>(
+    name: &'static str,
+    arg: &str,
+    run: impl FnOnce(A) -> Reply,
+) -> Reply {
+    let mut cmd = A::augment_args(clap::Command::new(name).no_binary_name(true));
+    match cmd
+        .try_get_matches_from_mut(arg.split_whitespace())
+        .and_then(|mut m| A::from_arg_matches_mut(&mut m))
+    {
+        Ok(args) => run(args),
+        Err(e) => Reply::err(e.format(&mut cmd).render().to_string()),
+    }
+}
+
+/// The reply of a command that writes: `wrote …` for each of `written`, then `lines`; or
+/// its error.
+fn wrote(r: Result<(Vec<String>, Vec<String>), Diagnostic>) -> Reply {
+    match r {
+        Ok((written, lines)) => {
+            let mut out: Vec<String> = written.iter().map(|k| format!("wrote {k}")).collect();
+            out.extend(lines);
+            Reply::ok(out.join("\n"))
+        }
+        Err(d) => Reply::err(render::plain(&d, &SourceMap::new())),
+    }
+}
+
 /// `:db ARGS`: the `isf db` command inside the session (`:db ls results/run.isfdb`). Its
 /// output goes straight to the terminal, as from the shell.
 fn db_command(arg: &str) -> Reply {
-    #[derive(clap::Parser)]
-    #[command(name = ":db", no_binary_name = true)]
-    struct Db {
-        #[command(flatten)]
-        args: crate::cli::db::DbArgs,
-    }
-    use clap::Parser;
-    match Db::try_parse_from(arg.split_whitespace()) {
-        Ok(db) => {
-            if crate::cli::db::run(db.args) == 0 {
-                Reply::ok("")
-            } else {
-                Reply::err("")
-            }
+    subcommand(":db", arg, |args: crate::cli::db::DbArgs| {
+        if crate::cli::db::run(args) == 0 {
+            Reply::ok("")
+        } else {
+            Reply::err("")
         }
-        Err(e) => Reply::err(e.render().to_string()),
-    }
+    })
 }
 
 /// `:analyze ARGS`: the `isf analyze` command inside the session; its summary is the reply.
 fn analyze_command(arg: &str) -> Reply {
-    #[derive(clap::Parser)]
-    #[command(name = ":analyze", no_binary_name = true)]
-    struct A {
-        #[command(flatten)]
-        args: crate::cli::analyze::AnalyzeArgs,
-    }
-    use clap::Parser;
-    match A::try_parse_from(arg.split_whitespace()) {
-        Ok(a) => match crate::cli::analyze::run_inner(a.args) {
-            Ok(w) => {
-                let mut out: Vec<String> = w.keys.iter().map(|k| format!("wrote {k}")).collect();
-                out.extend(w.summary);
-                Reply::ok(out.join("\n"))
-            }
-            Err(d) => Reply::err(render::plain(&d, &SourceMap::new())),
-        },
-        Err(e) => Reply::err(e.render().to_string()),
-    }
+    subcommand(":analyze", arg, |args| {
+        wrote(crate::cli::analyze::run_inner(args).map(|w| (w.keys, w.summary)))
+    })
 }
 
 /// `:reduce ARGS`: the `isf reduce` command inside the session; the keys written and the
 /// fit or prediction summary are the reply.
 fn reduce_command(arg: &str) -> Reply {
-    #[derive(clap::Parser)]
-    #[command(name = ":reduce", no_binary_name = true)]
-    struct R {
-        #[command(flatten)]
-        args: crate::cli::reduce::ReduceArgs,
-    }
-    use clap::Parser;
-    match R::try_parse_from(arg.split_whitespace()) {
-        Ok(r) => match crate::cli::reduce::run_inner(r.args) {
-            Ok(rep) => {
-                let mut out: Vec<String> = rep.keys.iter().map(|k| format!("wrote {k}")).collect();
-                out.extend(rep.lines);
-                Reply::ok(out.join("\n"))
-            }
-            Err(d) => Reply::err(render::plain(&d, &SourceMap::new())),
-        },
-        Err(e) => Reply::err(e.render().to_string()),
-    }
+    subcommand(":reduce", arg, |args| {
+        wrote(crate::cli::reduce::run_inner(args).map(|r| (r.keys, r.lines)))
+    })
 }
 
 /// `:plot ARGS`: the `isf plot` command inside the session; replies with the files written.
 fn plot_command(arg: &str) -> Reply {
-    #[derive(clap::Parser)]
-    #[command(name = ":plot", no_binary_name = true)]
-    struct P {
-        #[command(flatten)]
-        args: crate::cli::plot::PlotArgs,
-    }
-    use clap::Parser;
-    match P::try_parse_from(arg.split_whitespace()) {
-        Ok(p) => match crate::cli::plot::run_inner(p.args) {
-            Ok(files) => Reply::ok(
-                files
-                    .iter()
-                    .map(|f| format!("wrote {}", f.display()))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ),
-            Err(d) => Reply::err(render::plain(&d, &SourceMap::new())),
-        },
-        Err(e) => Reply::err(e.render().to_string()),
+    subcommand(":plot", arg, |args| {
+        wrote(crate::cli::plot::run_inner(args).map(|files| {
+            let files = files.iter().map(|f| f.display().to_string()).collect();
+            (files, Vec::new())
+        }))
+    })
+}
+
+/// Declarations of `from` whose names `into` does not have yet, appended (the session's own
+/// declarations win over those of loaded files).
+fn add_new<T>(into: &mut Vec<T>, from: Vec<T>, name: impl Fn(&T) -> &String) {
+    for x in from {
+        if !into.iter().any(|y| name(y) == name(&x)) {
+            into.push(x);
+        }
     }
 }
 

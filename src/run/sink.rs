@@ -7,8 +7,9 @@
 //!   later run compares against it to say what changed.
 //! * `EXPERIMENT/trials/p000003_t000012` — one table per finished work item (one row: the
 //!   item's point, trial, seed, its sweep values as typed columns ([`super::tables`]), one
-//!   `F64Array` column per trace and one `F64List` column per event list), written atomically. Its metadata carries the item's fingerprint
-//!   (`extra.item_hash`) and time step (`extra.dt_ms`). These keys are the source of truth:
+//!   `F64Array` column per trace and one `F64List` column per event list), written
+//!   atomically. Its metadata carries the item's fingerprint (`extra.item_hash`) and time
+//!   step (`extra.dt_ms`). These keys are the source of truth:
 //!   `--resume` skips every item whose key exists and reads back intact (checksums and
 //!   decoding of the entry and its chunks, as `isf db verify` checks them), so a killed run
 //!   loses only the trials in flight and a damaged trial is run again and overwritten.
@@ -206,7 +207,8 @@ pub fn check_stored(
         }
     }
     d = d.note(format!(
-        "{} stored item(s): {different} with a different fingerprint, {outside} outside the new plan",
+        "{} stored item(s): {different} with a different fingerprint, {outside} outside the new \
+         plan",
         stored.len()
     ));
     Err(d.help(
@@ -375,7 +377,8 @@ pub fn assemble(
             return Err(Diagnostic::new(
                 Code::E0612,
                 format!(
-                    "key '{}/trials/{key}' was computed from a different plan; tables not assembled",
+                    "key '{}/trials/{key}' was computed from a different plan; tables not \
+                     assembled",
                     exp_name(exp)
                 ),
             )

@@ -90,7 +90,8 @@ pub fn array_spec(tasks: &[u64]) -> String {
 pub fn check_time(s: &str) -> Result<(), String> {
     let bad = || {
         format!(
-            "`{s}` is not a SLURM time limit; use minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"
+            "`{s}` is not a SLURM time limit; use minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or \
+             D-HH:MM:SS"
         )
     };
     let nums = |part: &str, max: usize| -> Result<(), String> {
@@ -125,7 +126,8 @@ pub fn check_partition(s: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{s}` is not a partition name (letters, digits, `_`, `-`, `.`; several separated by commas)"
+            "`{s}` is not a partition name (letters, digits, `_`, `-`, `.`; several separated by \
+             commas)"
         ))
     }
 }
@@ -141,7 +143,8 @@ pub fn check_directive_path(p: &Path) -> Result<(), String> {
     })?;
     if s.chars().any(|c| c.is_whitespace() || c == '%' || c == '"') {
         return Err(format!(
-            "{s} contains white space, `%` or `\"`, which `#SBATCH` lines cannot hold; choose a --out without them"
+            "{s} contains white space, `%` or `\"`, which `#SBATCH` lines cannot hold; choose a \
+             --out without them"
         ));
     }
     Ok(())
@@ -189,7 +192,8 @@ impl Submission {
     }
 
     /// The array job: one task per shard in `tasks` (array ids are shard numbers, 1-based, so
-    /// task 3 runs shard 3 and logs to `logs/shard-0003.log`). A re-queued task continues its shard (`--resume`): trials already stored are
+    /// task 3 runs shard 3 and logs to `logs/shard-0003.log`). A re-queued task continues its shard
+    /// (`--resume`): trials already stored are
     /// skipped, so a killed task loses only the trials in flight.
     pub fn array_script(&self, tasks: &[u64]) -> String {
         let mut s = String::from("#!/bin/bash\n");
@@ -213,7 +217,8 @@ impl Submission {
         if let Some(e) = &self.experiment {
             s += &format!(" --experiment {}", shell_quote(e));
         }
-        s += " --shard \"$k/$n\" --jobs \"${SLURM_CPUS_PER_TASK:-1}\" --out \"$shard\" --resume --quiet\n";
+        s += " --shard \"$k/$n\" --jobs \"${SLURM_CPUS_PER_TASK:-1}\" --out \"$shard\" --resume \
+              --quiet\n";
         s
     }
 

@@ -286,38 +286,20 @@ impl Printer<'_> {
             if glued {
                 out.pop();
                 out.push(' ');
-                out.push_str(&r.text);
-                if rendered.get(i + 1).is_some_and(|next| needs_comma(r, next)) {
-                    out.push(',');
+            } else {
+                for &ci in &leading[i] {
+                    self.comment_line(&mut out, &pad, &mut prev_end, ci);
                 }
-                prev_end = Some(bounds[i].1);
-                for &ci in &trailing[i] {
-                    out.push(' ');
+                if blank(self, prev_end, bounds[i].0) {
+                    out.push('\n');
+                }
+                for &ci in &r.hoisted {
+                    out.push_str(&pad);
                     out.push_str(&self.comments[ci].text);
-                    prev_end = Some(self.comments[ci].end);
-                }
-                out.push('\n');
-                continue;
-            }
-            for &ci in &leading[i] {
-                let c = &self.comments[ci];
-                if blank(self, prev_end, c.start) {
                     out.push('\n');
                 }
                 out.push_str(&pad);
-                out.push_str(&c.text);
-                out.push('\n');
-                prev_end = Some(c.end);
             }
-            if blank(self, prev_end, bounds[i].0) {
-                out.push('\n');
-            }
-            for &ci in &r.hoisted {
-                out.push_str(&pad);
-                out.push_str(&self.comments[ci].text);
-                out.push('\n');
-            }
-            out.push_str(&pad);
             out.push_str(&r.text);
             if rendered.get(i + 1).is_some_and(|next| needs_comma(r, next)) {
                 out.push(',');
@@ -331,16 +313,22 @@ impl Printer<'_> {
             out.push('\n');
         }
         for ci in dangling {
-            let c = &self.comments[ci];
-            if blank(self, prev_end, c.start) {
-                out.push('\n');
-            }
-            out.push_str(&pad);
-            out.push_str(&c.text);
-            out.push('\n');
-            prev_end = Some(c.end);
+            self.comment_line(&mut out, &pad, &mut prev_end, ci);
         }
         (opening, out)
+    }
+
+    /// Comment `ci` on a line of its own at `pad`, after a blank line where the source has
+    /// one since `prev_end` (which moves to the comment's end).
+    fn comment_line(&self, out: &mut String, pad: &str, prev_end: &mut Option<usize>, ci: usize) {
+        let c = &self.comments[ci];
+        if prev_end.is_some_and(|e| self.newlines(e, c.start) >= 2) {
+            out.push('\n');
+        }
+        out.push_str(pad);
+        out.push_str(&c.text);
+        out.push('\n');
+        *prev_end = Some(c.end);
     }
 
     fn node(&mut self, n: Node, start: usize, end: usize, indent: usize) -> Rendered {

@@ -165,3 +165,36 @@ pub fn s4_network(inputs: &Path) -> isf::network::PreparedNetwork {
         .expect("network");
     isf::network::PreparedNetwork::build(&net, &placer, labels, 0).expect("placed network")
 }
+
+/// Trial 0 of each `(experiment, sweep point, case)` of `cases`, run by the run stage's own
+/// runner (`isf run`'s path) on the checked script `model`, in the order of `cases`'
+/// experiments; `each` gets the experiment name, the case name and the trial's output.
+pub fn run_cases(
+    model: &isf::model::Model,
+    cases: &[(&str, u64, &str)],
+    mut each: impl FnMut(&str, &str, isf::run::exec::TrialOutput),
+) {
+    use isf::run::exec::TrialRunner;
+    let mut names: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    names.dedup();
+    for exp_name in names {
+        let exp = model
+            .experiments
+            .iter()
+            .find(|e| e.name == exp_name)
+            .unwrap_or_else(|| panic!("no experiment {exp_name}"));
+        let runner = isf::run::cellsim::CellRunner::new(model, exp)
+            .unwrap_or_else(|d| panic!("{exp_name}: {d:?}"));
+        let items = isf::run::work_items(exp);
+        for &(_, point, case) in cases.iter().filter(|c| c.0 == exp_name) {
+            let item = items
+                .iter()
+                .find(|i| i.point == point && i.trial == 0)
+                .expect("item");
+            let out = runner
+                .run(item, &isf::run::point_values(&exp.sweep, point))
+                .unwrap_or_else(|d| panic!("{case}: {d:?}"));
+            each(exp_name, case, out);
+        }
+    }
+}

@@ -11,9 +11,6 @@
 
 use crate::common;
 
-use isf::run::cellsim::CellRunner;
-use isf::run::exec::TrialRunner;
-use isf::run::{point_values, work_items};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -132,7 +129,7 @@ fn template_v2_cell_converts_checks_and_runs_like_neuron() {
         assert_eq!(n, cell.geometry.n_segments());
         println!("compartments {n}: max rel. diff area {worst_area:.2e}, ri {worst_ri:.2e}");
         if worst_area > 1e-9 || worst_ri > 1e-9 {
-            failures.push("compartments");
+            failures.push("compartments".to_string());
         }
         // Every density of every compartment (the conformance segments-table layout).
         let segs = full
@@ -180,7 +177,7 @@ fn template_v2_cell_converts_checks_and_runs_like_neuron() {
             }
             println!("densities: {values} values, max rel. diff {worst:.2e}");
             if worst > 1e-12 {
-                failures.push("densities");
+                failures.push("densities".to_string());
             }
         }
     }
@@ -188,56 +185,40 @@ fn template_v2_cell_converts_checks_and_runs_like_neuron() {
         "{:<16} {:>7} {:>10} {:>12} {:>12} {:>12}",
         "case", "spikes", "max |dt|", "RMS 1ms", "max 1ms", "RMS full"
     );
-    for exp_name in ["S0", "S1", "S2"] {
-        let exp = model
-            .experiments
+    common::conformance::run_cases(model, runs, |_, case, out| {
+        let soma = common::named(&out.traces, "soma.v");
+        let spikes = common::named(&out.events, "spikes(soma)");
+        let r = &reference["cases"][case];
+        let ref_spikes: Vec<f64> = common::f64s(&r["spikes_ms"]);
+        let ref_soma: Vec<f64> = common::f64s(&r["soma_mv"]);
+        let ours: Vec<f64> = soma
             .iter()
-            .find(|e| e.name == exp_name)
-            .expect("experiment");
-        let runner = CellRunner::new(model, exp).unwrap_or_else(|d| panic!("{d:?}"));
-        let items = work_items(exp);
-        for &(_, point, case) in runs.iter().filter(|r| r.0 == exp_name) {
-            let item = items
-                .iter()
-                .find(|i| i.point == point && i.trial == 0)
-                .expect("item");
-            let out = runner
-                .run(item, &point_values(&exp.sweep, point))
-                .expect("runs");
-            let soma = common::named(&out.traces, "soma.v");
-            let spikes = common::named(&out.events, "spikes(soma)");
-            let r = &reference["cases"][case];
-            let ref_spikes: Vec<f64> = common::f64s(&r["spikes_ms"]);
-            let ref_soma: Vec<f64> = common::f64s(&r["soma_mv"]);
-            let ours: Vec<f64> = soma
-                .iter()
-                .step_by(40)
-                .copied()
-                .take(ref_soma.len())
-                .collect();
-            let (s_rms, s_max) = rms(&ours, &ref_soma);
-            let max_dt = spikes
-                .iter()
-                .zip(&ref_spikes)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
-            let full_rms = full.as_ref().map(|d| {
-                let v = read_full(&d.join(format!("{case}_trace.csv")));
-                rms(&soma[..v.len()], &v)
-            });
-            println!(
-                "{case:<16} {:>3}/{:<3} {max_dt:>10.3} {s_rms:>12.2e} {s_max:>12.2e} {:>12}",
-                spikes.len(),
-                ref_spikes.len(),
-                full_rms.map_or("-".into(), |(r, m)| format!("{r:.2e} (max {m:.1e})"))
-            );
-            // Same spikes within 0.1 ms; soma voltage at the reference's print precision
-            // (6 decimals: a rounding error of at most 5e-7 mV per sample).
-            let bad_full = full_rms.is_some_and(|(r, _)| r > 1e-6);
-            if spikes.len() != ref_spikes.len() || max_dt > 0.1 || s_rms > 1e-6 || bad_full {
-                failures.push(case);
-            }
+            .step_by(40)
+            .copied()
+            .take(ref_soma.len())
+            .collect();
+        let (s_rms, s_max) = rms(&ours, &ref_soma);
+        let max_dt = spikes
+            .iter()
+            .zip(&ref_spikes)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let full_rms = full.as_ref().map(|d| {
+            let v = read_full(&d.join(format!("{case}_trace.csv")));
+            rms(&soma[..v.len()], &v)
+        });
+        println!(
+            "{case:<16} {:>3}/{:<3} {max_dt:>10.3} {s_rms:>12.2e} {s_max:>12.2e} {:>12}",
+            spikes.len(),
+            ref_spikes.len(),
+            full_rms.map_or("-".into(), |(r, m)| format!("{r:.2e} (max {m:.1e})"))
+        );
+        // Same spikes within 0.1 ms; soma voltage at the reference's print precision
+        // (6 decimals: a rounding error of at most 5e-7 mV per sample).
+        let bad_full = full_rms.is_some_and(|(r, _)| r > 1e-6);
+        if spikes.len() != ref_spikes.len() || max_dt > 0.1 || s_rms > 1e-6 || bad_full {
+            failures.push(case.to_string());
         }
-    }
+    });
     assert!(failures.is_empty(), "differs from NEURON: {failures:?}");
 }

@@ -9,9 +9,6 @@
 use crate::common;
 
 use common::conformance::{print_table_header, print_table_row, rms_max};
-use isf::run::cellsim::CellRunner;
-use isf::run::exec::TrialRunner;
-use isf::run::{point_values, work_items};
 use std::path::Path;
 
 fn read_csv(path: &Path) -> Vec<Vec<f64>> {
@@ -52,59 +49,43 @@ fn isf_script_reproduces_s0_s1_s2() {
     ];
     print_table_header();
     let mut failures = Vec::new();
-    for exp_name in ["S0", "S1", "S2"] {
-        let exp = model
-            .experiments
+    common::conformance::run_cases(model, cases, |exp_name, case, out| {
+        let reference = read_csv(&dir.join(format!("outputs/86_C2_center_{case}_trace.csv")));
+        let ref_spikes: Vec<f64> =
+            read_csv(&dir.join(format!("outputs/86_C2_center_{case}_spikes.csv")))
+                .iter()
+                .map(|r| r[1])
+                .collect();
+        let col = |j: usize| reference.iter().map(|r| r[j]).collect::<Vec<f64>>();
+        let trace = |name: &str| common::named(&out.traces, name);
+        let (s_rms, s_max) = rms_max(trace("soma.v"), &col(1));
+        let (a_rms, a_max) = rms_max(
+            trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[0].v"),
+            &col(2),
+        );
+        let (b_rms, b_max) = rms_max(
+            trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[1].v"),
+            &col(3),
+        );
+        let spikes = common::named(&out.events, "spikes(soma)");
+        let max_dt = spikes
             .iter()
-            .find(|e| e.name == exp_name)
-            .expect("experiment");
-        let runner = CellRunner::new(model, exp).unwrap_or_else(|d| panic!("{d:?}"));
-        let items = work_items(exp);
-        for &(_, point, case) in cases.iter().filter(|c| c.0 == exp_name) {
-            let item = items
-                .iter()
-                .find(|i| i.point == point && i.trial == 0)
-                .expect("item");
-            let out = runner
-                .run(item, &point_values(&exp.sweep, point))
-                .unwrap_or_else(|d| panic!("{case}: {d:?}"));
-            let reference = read_csv(&dir.join(format!("outputs/86_C2_center_{case}_trace.csv")));
-            let ref_spikes: Vec<f64> =
-                read_csv(&dir.join(format!("outputs/86_C2_center_{case}_spikes.csv")))
-                    .iter()
-                    .map(|r| r[1])
-                    .collect();
-            let col = |j: usize| reference.iter().map(|r| r[j]).collect::<Vec<f64>>();
-            let trace = |name: &str| common::named(&out.traces, name);
-            let (s_rms, s_max) = rms_max(trace("soma.v"), &col(1));
-            let (a_rms, a_max) = rms_max(
-                trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[0].v"),
-                &col(2),
-            );
-            let (b_rms, b_max) = rms_max(
-                trace("sites(apical_proximal_distal_rec_sites.landmarkAscii)[1].v"),
-                &col(3),
-            );
-            let spikes = common::named(&out.events, "spikes(soma)");
-            let max_dt = spikes
-                .iter()
-                .zip(&ref_spikes)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
-            print_table_row(
-                case,
-                (spikes.len(), ref_spikes.len()),
-                max_dt,
-                [(s_rms, s_max), (a_rms, a_max), (b_rms, b_max)],
-            );
-            if exp_name == "S2" {
-                let (e_rms, e_max) = rms_max(trace("section(38, 0.99975085).v"), &col(4));
-                println!("{:<16} v_epsp_site RMS {e_rms:.2e} max {e_max:.2e}", "");
-            }
-            if spikes.len() != ref_spikes.len() || max_dt > 0.1 || s_rms >= 0.5 {
-                failures.push(case);
-            }
+            .zip(&ref_spikes)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        print_table_row(
+            case,
+            (spikes.len(), ref_spikes.len()),
+            max_dt,
+            [(s_rms, s_max), (a_rms, a_max), (b_rms, b_max)],
+        );
+        if exp_name == "S2" {
+            let (e_rms, e_max) = rms_max(trace("section(38, 0.99975085).v"), &col(4));
+            println!("{:<16} v_epsp_site RMS {e_rms:.2e} max {e_max:.2e}", "");
         }
-    }
+        if spikes.len() != ref_spikes.len() || max_dt > 0.1 || s_rms >= 0.5 {
+            failures.push(case.to_string());
+        }
+    });
     assert!(failures.is_empty(), "out of bounds: {failures:?}");
 }

@@ -16,7 +16,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// The header line ISF writes (without the line end).
-pub const HEADER: &str = "# synapse type\tsynapse ID\tsoma distance\tsection ID\tsection pt ID\tdendrite label\tactivation times";
+pub const HEADER: &str = "# synapse type\tsynapse ID\tsoma distance\tsection ID\tsection pt \
+                          ID\tdendrite label\tactivation times";
 
 /// One active synapse of a synapse activation file.
 #[derive(Clone, Debug, PartialEq)]
@@ -149,7 +150,8 @@ mod tests {
     #[test]
     fn round_trip_and_legacy() {
         let text = format!(
-            "{HEADER}\nL1_C2\t2\t1360.90328786\t72\t5\tApicalDendrite\t258.249399586,\nVPM_C2\t0\t10.5\t3\t1\tDendrite\t1.5,2.25,\n"
+            "{HEADER}\nL1_C2\t2\t1360.90328786\t72\t5\tApicalDendrite\t258.249399586,\n\
+             VPM_C2\t0\t10.5\t3\t1\tDendrite\t1.5,2.25,\n"
         );
         let rows = parse_activation(&text, "a.csv").unwrap();
         assert_eq!(rows.len(), 2);

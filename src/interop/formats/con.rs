@@ -180,7 +180,8 @@ pub fn check_against_syn(con: &ConFile, syn: &SynFile) -> Result<(), FileError> 
             return Err(FileError::new(
                 Code::E0806,
                 format!(
-                    "`{}` has {} synapses in {} but {} connections here; synapse {missing} has no presynaptic cell",
+                    "`{}` has {} synapses in {} but {} connections here; synapse {missing} has no \
+                     presynaptic cell",
                     ct.name,
                     st.len(),
                     syn.file,
@@ -216,7 +217,8 @@ pub fn check_against_syn(con: &ConFile, syn: &SynFile) -> Result<(), FileError> 
 /// line, then `(type, cell ID, synapse ID)` lines in the given order.
 pub fn write_con(syn_name: &str, notes: &[String], lines: &[(&str, u32, u32)]) -> String {
     let mut s = format!(
-        "# Anatomical connectivity realization file; only valid with synapse realization:\n# {syn_name}\n# Type - cell ID - synapse ID\n"
+        "# Anatomical connectivity realization file; only valid with synapse realization:\n# \
+         {syn_name}\n# Type - cell ID - synapse ID\n"
     );
     for n in notes {
         s.push_str(&format!("# {n}\n"));
@@ -233,8 +235,11 @@ mod tests {
     use super::*;
     use crate::interop::formats::syn::parse_syn;
 
-    const SYN: &str = "# Synapse distribution file\n# corresponding to cell: toy\n# Type - section - section.x\n\nL5tt_C2\t2\t0.25\nL5tt_C2\t2\t1.0\nL1_C2\t1\t0.0\n";
-    const CON: &str = "# Anatomical connectivity realization file; only valid with synapse realization:\n# toy.syn\n# Type - cell ID - synapse ID\n\nL5tt_C2\t0\t0\nL5tt_C2\t0\t1\nL1_C2\t0\t0\n";
+    const SYN: &str = "# Synapse distribution file\n# corresponding to cell: toy\n# Type - section \
+                       - section.x\n\nL5tt_C2\t2\t0.25\nL5tt_C2\t2\t1.0\nL1_C2\t1\t0.0\n";
+    const CON: &str = "# Anatomical connectivity realization file; only valid with synapse \
+                       realization:\n# toy.syn\n# Type - cell ID - synapse \
+                       ID\n\nL5tt_C2\t0\t0\nL5tt_C2\t0\t1\nL1_C2\t0\t0\n";
 
     #[test]
     fn spec_example_matches() {

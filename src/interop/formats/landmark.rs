@@ -88,7 +88,8 @@ mod tests {
 
     #[test]
     fn reads_points_and_rejects_bad_lines() {
-        let t = "define Markers 2\nMarkers { float[3] Coordinates } @1\n# Data section follows\n@1\n1 2 3\n4e0 5 -6\n";
+        let t = "define Markers 2\nMarkers { float[3] Coordinates } @1\n# Data section \
+                 follows\n@1\n1 2 3\n4e0 5 -6\n";
         assert_eq!(
             parse_landmarks(t, "x").unwrap(),
             vec![[1.0, 2.0, 3.0], [4.0, 5.0, -6.0]]

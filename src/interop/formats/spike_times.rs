@@ -226,7 +226,8 @@ mod tests {
 
     #[test]
     fn reads_rows_in_any_column_order() {
-        let t = "cell_type,synapse_id,x,section_id,spike_time_ms,extra\nVPM_C2,3,0.5,7,12.5,a\n\nL2_C2,4,1,0,0,b\n";
+        let t = "cell_type,synapse_id,x,section_id,spike_time_ms,extra\n\
+                 VPM_C2,3,0.5,7,12.5,a\n\nL2_C2,4,1,0,0,b\n";
         assert!(looks_like_spike_times(t));
         let r = parse_spike_times(t, "s.csv").unwrap();
         assert_eq!(r.len(), 2);

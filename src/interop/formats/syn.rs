@@ -116,7 +116,8 @@ pub fn parse_syn(text: &str, file: &str) -> Result<SynFile, FileError> {
             return Err(err(
                 0,
                 format!(
-                    "expected `type<TAB>section<TAB>x` (optionally `<TAB>pruned`), found {} field(s)",
+                    "expected `type<TAB>section<TAB>x` (optionally `<TAB>pruned`), found {} \
+                     field(s)",
                     fields.len()
                 ),
             ));
@@ -192,7 +193,8 @@ pub fn py_float(v: f64) -> String {
 /// type in the given order, `x` clamped to [0, 1] and printed as Python does.
 pub fn write_syn(cell: &str, notes: &[String], types: &[(String, Vec<(u32, f64)>)]) -> String {
     let mut s = format!(
-        "# Synapse distribution file\n# corresponding to cell: {cell}\n# Type - section - section.x\n"
+        "# Synapse distribution file\n# corresponding to cell: {cell}\n# Type - section - \
+         section.x\n"
     );
     for n in notes {
         s.push_str(&format!("# {n}\n"));
@@ -210,7 +212,8 @@ pub fn write_syn(cell: &str, notes: &[String], types: &[(String, Vec<(u32, f64)>
 mod tests {
     use super::*;
 
-    const TOY: &str = "# Synapse distribution file\n# corresponding to cell: toy\n# Type - section - section.x\n\nL5tt_C2\t2\t0.25\nL5tt_C2\t2\t1.0\nL1_C2\t1\t0.0\n";
+    const TOY: &str = "# Synapse distribution file\n# corresponding to cell: toy\n# Type - section \
+                       - section.x\n\nL5tt_C2\t2\t0.25\nL5tt_C2\t2\t1.0\nL1_C2\t1\t0.0\n";
 
     #[test]
     fn spec_example() {
@@ -250,7 +253,14 @@ mod tests {
             ("L1_C2".to_string(), vec![(1, 3e-6)]),
         ];
         let text = write_syn("toy", &["isf map seed 7".into()], &types);
-        assert!(text.starts_with("# Synapse distribution file\n# corresponding to cell: toy\n# Type - section - section.x\n# isf map seed 7\n\nL5tt_C2\t2\t0.25\n"), "{text}");
+        assert!(
+            text.starts_with(
+                "# Synapse distribution file\n# corresponding to cell: toy\n# \
+                                  Type - section - section.x\n# isf map seed \
+                                  7\n\nL5tt_C2\t2\t0.25\n"
+            ),
+            "{text}"
+        );
         let back = parse_syn(&text, "toy.syn").unwrap();
         assert_eq!(back.cell.as_deref(), Some("toy"));
         assert_eq!(back.get("L5tt_C2").unwrap().x, vec![0.25, 1.0]);
