@@ -132,11 +132,7 @@ impl Ctx<'_> {
         for (k, v) in entries {
             if !allowed.contains(&k.as_str()) {
                 let mut msg = format!("unknown key `{k}` in {what}");
-                if let Some(s) = allowed
-                    .iter()
-                    .find(|a| strsim::levenshtein(a, k) <= 2 || a.eq_ignore_ascii_case(k))
-                {
-                    let hint = crate::diagnostics::did_you_mean_hint(s);
+                if let Some(hint) = crate::diagnostics::did_you_mean(k, allowed.iter().copied()) {
                     msg.push_str(&format!(" ({hint})"));
                 } else {
                     msg.push_str(&format!(" (expected one of {})", allowed.join(", ")));

@@ -1515,7 +1515,7 @@ impl SynapseKernel {
     }
 
     /// Conductance state `state` of every channel of mechanism `name` (node order) with the
-    /// channels' nodes, if both exist. Channels not computed yet (see [`Kind`]) show their
+    /// channels' nodes, if both exist. Channels not computed yet (phase not begun) show their
     /// initial value, 0, as they would hold had they been computed.
     pub fn channel_state(&self, name: &str, state: &str) -> Option<(Vec<NodeId>, Vec<f64>)> {
         let k = self.kinds.iter().find(|k| k.mech.name() == name)?;
@@ -1554,7 +1554,7 @@ impl SynapseKernel {
         }
     }
 
-    /// Number of phases per mechanism (see [`Kind`]; tests and benchmarks).
+    /// Number of phases per mechanism (see the private `Kind`; tests and benchmarks).
     pub fn n_phases(&self) -> Vec<(String, usize)> {
         self.kinds
             .iter()

@@ -37,7 +37,7 @@ pub struct Placer {
 
 impl Placer {
     /// Prepare placement on `morph` with `nseg[i]` compartments in section `i` (e.g. from
-    /// [`crate::morph::CellGeometry`]). Sections beyond `nseg` get one compartment.
+    /// [`crate::morph::cell::CellGeometry`]). Sections beyond `nseg` get one compartment.
     pub fn new(morph: &Morphology, nseg: &[usize]) -> Placer {
         let n = morph.sections.len();
         let mut rel_pts = Vec::with_capacity(n);

@@ -1059,7 +1059,7 @@ impl TrialRunner for CellRunner {
     }
 
     /// Up to 8 lanes, fewer where the point's recordings of that many trials would exceed
-    /// [`BATCH_RECORD_BYTES`].
+    /// `BATCH_RECORD_BYTES` (64 MiB of samples).
     fn batch_limit(&self, point: u64) -> usize {
         let Ok(pi) = self.point_inputs(point) else {
             return 1;
