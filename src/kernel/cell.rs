@@ -11,9 +11,9 @@
 //! compiled mechanism's instances are sorted by node, and it reads and writes these arrays
 //! through precomputed runs of consecutive nodes (block loads where a run is long, one element
 //! where it is not); ion currents accumulate in place. Nothing is copied between orders during
-//! a step. The system's start values, `rhs ← 0` and `d ← d_fixed` (the capacitive and axial
-//! part of the diagonal, which the Hines solve overwrites), are written by the previous step's
-//! voltage update in its one pass over the nodes (and by `init`); ion current totals are
+//! a step; the only per-step copy is `d ← d_fixed` (the capacitive and axial part of the
+//! diagonal, which the Hines solve overwrites; as a `memcpy` beside `rhs ← 0` as a `memset`
+//! it measured faster than folded into the voltage update's pass). Ion current totals are
 //! zeroed only over the ranges of nodes where a mechanism adds to them (a passive cell touches
 //! no ion array), and Nernst runs over ranges of consecutive nodes in one vectorised pass.
 //!
@@ -25,7 +25,7 @@
 //!    the present concentrations (NEURON's ion mechanisms run first in the current phase);
 //! 2. ion current totals ← 0 (where written); every mechanism adds `−i(v_n)` to `rhs`, `∂i/∂v` to `d` and its
 //!    ion currents to the ion totals; electrodes add their current at `t_n + dt/2`;
-//! 3. axial terms, Hines solve, `v ← v + Δv` with the limit check, `rhs ← 0`, `d ← d_fixed`;
+//! 3. axial terms, Hines solve, `v ← v + Δv` with the limit check;
 //! 4. states with `v_{n+1}`: mechanisms that write a concentration first (NEURON runs
 //!    `CaDynamics_E2` before `SK_E2`, which then sees the new `cai`), then the others in the
 //!    given order; written concentrations are published to the ion after each mechanism;
@@ -627,8 +627,6 @@ impl ActiveCell {
         for (dl, &df) in cell.d_fixed.chunks_exact_mut(lanes).zip(&d_fixed) {
             dl.fill(df);
         }
-        // A step starts from rhs = 0 and d = d_fixed (reset by the previous step's update).
-        cell.d.copy_from_slice(&cell.d_fixed);
         Ok(cell)
     }
 
@@ -887,8 +885,6 @@ impl ActiveCell {
             p.co_mm.fill(co);
             p.i_ma_cm2.fill(0.0);
         }
-        self.rhs.fill(0.0);
-        self.d.copy_from_slice(&self.d_fixed);
         Self::nernst(
             &mut self.ions,
             &self.nernst_runs,
@@ -952,8 +948,7 @@ impl ActiveCell {
     pub fn step(&mut self) -> Result<(), KernelError> {
         let dt = self.cfg.dt_ms;
         let t0 = self.clock();
-        // 1–2. Reversal potentials, currents at the half step. `rhs` is 0 and `d` is `d_fixed`
-        // here: the previous step's update (or `init`) reset them.
+        // 1–2. Reversal potentials, currents at the half step.
         Self::nernst(
             &mut self.ions,
             &self.nernst_runs,
@@ -965,6 +960,8 @@ impl ActiveCell {
                 p.i_ma_cm2[s..e].fill(0.0);
             }
         }
+        self.rhs.fill(0.0);
+        self.d.copy_from_slice(&self.d_fixed);
         let t_half = (self.step as f64 + 0.5) * dt;
         let mut env = Env {
             t_ms: t_half,
@@ -1013,14 +1010,7 @@ impl ActiveCell {
         let limit = self.cfg.v_limit_mv;
         let ok = &mut self.lane_ok;
         ok.fill(true);
-        update(
-            &mut self.v_mv,
-            &mut self.rhs,
-            &mut self.d,
-            &self.d_fixed,
-            limit,
-            ok,
-        );
+        update(&mut self.v_mv, &self.rhs, limit, ok);
         self.step += 1;
         let t_ms = self.step as f64 * dt;
         let t2 = self.clock();
@@ -1233,26 +1223,16 @@ fn axial(tree: &CableTree, v: &[f64], rhs: &mut [f64], lanes: usize) {
 }
 
 /// `v ← v + Δv` and, per lane, whether every voltage stays within `±limit` (NaN fails the
-/// comparison, so one test covers both); in the same pass `rhs ← 0` and `d ← d_fixed`, the
-/// start of the next step's system (one pass over the nodes instead of three). Lane counts
-/// dividing 8 run [`update_w`], a loop over the lanes otherwise.
-fn update(
-    v: &mut [f64],
-    rhs: &mut [f64],
-    d: &mut [f64],
-    d_fixed: &[f64],
-    limit: f64,
-    ok: &mut [bool],
-) {
+/// comparison, so one test covers both). Lane counts dividing 8 run [`update_w`], a loop over
+/// the lanes otherwise.
+fn update(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
     match ok.len() {
-        1 | 2 | 4 | 8 => update_w::<8>(v, rhs, d, d_fixed, limit, ok),
+        1 | 2 | 4 | 8 => update_w::<8>(v, dv, limit, ok),
         lanes => {
             for k in 0..v.len() {
-                v[k] += rhs[k];
+                v[k] += dv[k];
                 ok[k % lanes] &= v[k].abs() <= limit;
             }
-            rhs.fill(0.0);
-            d.copy_from_slice(d_fixed);
         }
     }
 }
@@ -1261,37 +1241,20 @@ fn update(
 /// belongs to lane `j % lanes`, so `W` flags (a local array of integers, not `bool`s, so that
 /// the loop vectorises, also for one lane) fold into the lanes' flags at the end.
 #[inline(always)]
-fn update_w<const W: usize>(
-    v: &mut [f64],
-    rhs: &mut [f64],
-    d: &mut [f64],
-    d_fixed: &[f64],
-    limit: f64,
-    ok: &mut [bool],
-) {
+fn update_w<const W: usize>(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
     let lanes = ok.len();
     debug_assert!(W.is_multiple_of(lanes) && v.len().is_multiple_of(lanes));
-    let n = v.len();
-    let (v, rhs, d, d_fixed) = (&mut v[..n], &mut rhs[..n], &mut d[..n], &d_fixed[..n]);
     let mut good = [1u64; W];
-    let blocks = v
-        .chunks_mut(W)
-        .zip(rhs.chunks_mut(W))
-        .zip(d.chunks_mut(W).zip(d_fixed.chunks(W)));
-    for ((vc, rc), (dc, fc)) in blocks {
+    for (vc, dc) in v.chunks_mut(W).zip(dv.chunks(W)) {
         if vc.len() == W {
             for j in 0..W {
-                vc[j] += rc[j];
+                vc[j] += dc[j];
                 good[j] &= u64::from(vc[j].abs() <= limit);
-                rc[j] = 0.0;
-                dc[j] = fc[j];
             }
         } else {
             for j in 0..vc.len() {
-                vc[j] += rc[j];
+                vc[j] += dc[j];
                 good[j] &= u64::from(vc[j].abs() <= limit);
-                rc[j] = 0.0;
-                dc[j] = fc[j];
             }
         }
     }
@@ -1344,25 +1307,22 @@ mod tests {
     use super::*;
 
     /// The update's limit check flags exactly the lanes with a voltage beyond the limit or
-    /// NaN, wherever in the blocks of 8 the value sits, and resets `rhs` and `d`.
+    /// NaN, wherever in the blocks of 8 the value sits.
     #[test]
-    fn update_flags_each_lane_and_resets_the_system() {
+    fn update_flags_each_lane() {
         for lanes in [1, 2, 3, 4, 8] {
             let n = 37 * lanes;
             for bad in [0, 5, n / 2, n - 1] {
                 for x in [2e3, f64::NAN] {
                     let mut v = vec![-70.0; n];
-                    let mut rhs = vec![0.5; n];
-                    rhs[bad] = x;
-                    let mut d = vec![0.0; n];
-                    let d_fixed: Vec<f64> = (0..n).map(|i| i as f64).collect();
+                    let mut dv = vec![0.5; n];
+                    dv[bad] = x;
                     let mut ok = vec![true; lanes];
-                    update(&mut v, &mut rhs, &mut d, &d_fixed, 1e3, &mut ok);
+                    update(&mut v, &dv, 1e3, &mut ok);
                     for (l, &o) in ok.iter().enumerate() {
                         assert_eq!(o, l != bad % lanes, "lanes {lanes}, value {x} at {bad}");
                     }
                     assert_eq!(v[1 - bad.min(1)], -69.5);
-                    assert!(rhs.iter().all(|&r| r == 0.0) && d == d_fixed);
                 }
             }
         }
