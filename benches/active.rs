@@ -86,6 +86,8 @@ fn main() {
     println!("column instructions x instances per step (currents + states): {elem_ops}");
     cell.add_iclamp(0, 0.5, 100.0, 150.0, 0.793)
         .expect("iclamp");
+    // The phase split below needs the step's clock reads (off by default).
+    cell.set_profiling(true);
     let t = cell.tree();
     let probes = [
         t.node_at(0, 0.5),

@@ -1,7 +1,8 @@
 //! Passive-cell benchmark: ~1,142 compartments, 300 ms at dt = 0.025 ms (12,000 steps), pas
 //! everywhere, a somatic current clamp, three voltage probes, on the one engine users run
 //! (`ActiveCell` with the standard library's compiled `pas`). Reports ns per compartment-step
-//! (single thread). Run with `cargo bench --bench passive`.
+//! (single thread). Run with `cargo bench --bench passive`; `ISF_BENCH_STEPS` and
+//! `ISF_BENCH_REPEATS` shorten it (for instruction counts under callgrind).
 //!
 //! Cells:
 //! * `synthetic`: [`branched_cell`] with exactly 1,142 segments;
@@ -101,6 +102,17 @@ fn real_cell() -> Option<Bench> {
     })
 }
 
+/// Nanoseconds this thread has been on a CPU (Linux `/proc/thread-self/schedstat`), so that
+/// the figure is not inflated by other jobs on a shared machine; `None` elsewhere.
+fn cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn run(b: &Bench) {
     let tree = CableTree::from_geometry(&b.geom).expect("valid geometry");
     let n_comp = tree.n_segments();
@@ -126,26 +138,43 @@ fn run(b: &Bench) {
         .iter()
         .map(|&(s, x)| sim.tree().node_at(s, x))
         .collect();
-    let n_steps = steps_for(T_STOP_MS, DT_MS);
+    let env_usize = |k: &str| std::env::var(k).ok().and_then(|s| s.parse::<usize>().ok());
+    let n_steps = env_usize("ISF_BENCH_STEPS").unwrap_or(steps_for(T_STOP_MS, DT_MS));
+    let repeats = env_usize("ISF_BENCH_REPEATS").unwrap_or(REPEATS).max(1);
     let mut times = Vec::new();
+    let mut cpus = Vec::new();
     let mut v_end = 0.0;
-    for _ in 0..REPEATS {
+    for _ in 0..repeats {
+        let c0 = cpu_ns();
         let t0 = Instant::now();
         let rec = sim.run(n_steps, &probes).unwrap();
         times.push(t0.elapsed().as_secs_f64());
+        cpus.extend(cpu_ns().zip(c0).map(|(a, b)| (a - b) as f64 * 1e-9));
         v_end = rec.v_mv(n_steps, 0);
     }
     times.sort_by(f64::total_cmp);
+    cpus.sort_by(f64::total_cmp);
     let per = |s: f64| s * 1e9 / (n_comp as f64 * n_steps as f64);
     println!(
         "{}: {n_comp} compartments ({n_nodes} nodes), {n_steps} steps: best {:.3} s = {:.2} ns per \
-         compartment-step, median {:.3} s = {:.2} ns (soma v at {T_STOP_MS} ms: {v_end:.4} mV)",
+         compartment-step, median {:.3} s = {:.2} ns (soma v at {:.1} ms: {v_end:.4} mV)",
         b.name,
         times[0],
         per(times[0]),
-        times[REPEATS / 2],
-        per(times[REPEATS / 2]),
+        times[repeats / 2],
+        per(times[repeats / 2]),
+        n_steps as f64 * DT_MS,
     );
+    if let (Some(&best), Some(&median)) = (cpus.first(), cpus.get(cpus.len() / 2)) {
+        println!(
+            "  on-CPU: best {:.2} ns, median {:.2} ns per compartment-step (load average: {})",
+            per(best),
+            per(median),
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .trim()
+        );
+    }
 }
 
 fn main() {

@@ -12,7 +12,10 @@
 //! through precomputed runs of consecutive nodes (block loads where a run is long, one element
 //! where it is not); ion currents accumulate in place. Nothing is copied between orders during
 //! a step; the only per-step copy is `d ← d_fixed` (the capacitive and axial part of the
-//! diagonal, which the Hines solve overwrites).
+//! diagonal, which the Hines solve overwrites; as a `memcpy` beside `rhs ← 0` as a `memset`
+//! it measured faster than folded into the voltage update's pass). Ion current totals are
+//! zeroed only over the ranges of nodes where a mechanism adds to them (a passive cell touches
+//! no ion array), and Nernst runs over ranges of consecutive nodes in one vectorised pass.
 //!
 //! # Step
 //!
@@ -20,9 +23,9 @@
 //!
 //! 1. reversal potentials of ions whose inside concentration a mechanism writes: Nernst from
 //!    the present concentrations (NEURON's ion mechanisms run first in the current phase);
-//! 2. ion current totals ← 0; every mechanism adds `−i(v_n)` to `rhs`, `∂i/∂v` to `d` and its
+//! 2. ion current totals ← 0 (where written); every mechanism adds `−i(v_n)` to `rhs`, `∂i/∂v` to `d` and its
 //!    ion currents to the ion totals; electrodes add their current at `t_n + dt/2`;
-//! 3. axial terms, Hines solve, `v ← v + Δv`;
+//! 3. axial terms, Hines solve, `v ← v + Δv` with the limit check;
 //! 4. states with `v_{n+1}`: mechanisms that write a concentration first (NEURON runs
 //!    `CaDynamics_E2` before `SK_E2`, which then sees the new `cai`), then the others in the
 //!    given order; written concentrations are published to the ion after each mechanism;
@@ -348,11 +351,50 @@ pub struct ActiveCell {
     d: Vec<f64>,
     /// Capacitive plus axial part of the diagonal, S/cm² (constant over a run).
     d_fixed: Vec<f64>,
-    /// Work space of the Nernst update (one value per node).
-    scratch: Vec<f64>,
+    /// Per ion: ranges of array indices covering those where a mechanism adds to its current
+    /// total. Only these are zeroed each step; elsewhere the total stays at the 0 of `init`
+    /// (no ion array is touched at all on a passive cell). Runs closer than [`GAP`] are
+    /// merged: zeroing a total no mechanism writes changes nothing, and fewer, longer ranges
+    /// cost less than many short ones.
+    current_runs: Vec<Vec<(usize, usize)>>,
+    /// Per ion: ranges covering the array indices where the reversal potential follows Nernst
+    /// (its `nernst_nodes`; runs closer than [`GAP`] merged, empty where no mechanism writes
+    /// the inside concentration), and per index whether it does (the others in a range keep
+    /// their fixed value).
+    nernst_runs: Vec<Vec<(usize, usize)>>,
+    nernst_mask: Vec<Vec<bool>>,
     step: u64,
-    /// Accumulated phase timings.
+    /// Whether [`step`](Self::step) times its phases into [`profile`](Self::profile) (off by
+    /// default: three clock reads a step are about 1 % of a passive step).
+    profiling: bool,
+    /// Accumulated phase timings (only with [`set_profiling`](Self::set_profiling)).
     pub profile: Profile,
+}
+
+/// Runs of `true` in a per-index mask shorter apart than this are merged into one range (see
+/// [`spans`]).
+const GAP: usize = 32;
+
+/// Ranges `(start, end)` covering the `true` entries of `mask`, runs fewer than [`GAP`]
+/// entries apart merged (a range may hold `false` entries; the users say why that is safe).
+fn spans(mask: &[bool]) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+        match out.last_mut() {
+            Some((_, e)) if i < *e + GAP => *e = i + 1,
+            _ => out.push((i, i + 1)),
+        }
+    }
+    out
+}
+
+/// The ions (by index into `ions`) whose current total `model` adds to.
+fn current_ions<'a>(model: &'a MechModel, ions: &'a [IonPool]) -> impl Iterator<Item = usize> + 'a {
+    model
+        .currents
+        .iter()
+        .filter_map(|c| c.ion.as_ref())
+        .filter_map(|name| ions.iter().position(|p| p.name == *name))
 }
 
 impl ActiveCell {
@@ -439,6 +481,8 @@ impl ActiveCell {
             .flat_map(|&a| [a].repeat(lanes))
             .collect();
         let mut mechs = Vec::new();
+        // Per ion: whether a mechanism adds to its current total at an array index.
+        let mut writes_current = vec![vec![false; n_nodes * lanes]; ions.len()];
         for pl in placements {
             let m = pl.mechanism;
             let cerr = |message: String| KernelError::Compile {
@@ -508,6 +552,11 @@ impl ActiveCell {
                     .collect();
                 (nodes, cols)
             };
+            for ion in current_ions(m, &ions) {
+                for &nd in &nodes {
+                    writes_current[ion][nd as usize] = true;
+                }
+            }
             mechs.push(CompiledMech::new(
                 m,
                 nodes,
@@ -531,6 +580,16 @@ impl ActiveCell {
             p.nernst_nodes.sort_unstable();
             p.nernst_nodes.dedup();
         }
+        let nernst_mask: Vec<Vec<bool>> = ions
+            .iter()
+            .map(|p| {
+                let mut m = vec![false; n_nodes * lanes];
+                p.nernst_nodes.iter().for_each(|&n| m[n as usize] = true);
+                m
+            })
+            .collect();
+        let nernst_runs = nernst_mask.iter().map(|m| spans(m)).collect();
+        let current_runs = writes_current.iter().map(|w| spans(w)).collect();
         let e_fixed = ions.iter().map(|p| p.e_mv.clone()).collect();
         let mut cell = ActiveCell {
             cfg,
@@ -547,8 +606,11 @@ impl ActiveCell {
             rhs: vec![0.0; n_nodes * lanes],
             d: vec![0.0; n_nodes * lanes],
             d_fixed: vec![0.0; n_nodes * lanes],
-            scratch: vec![0.0; n_nodes * lanes],
+            current_runs,
+            nernst_runs,
+            nernst_mask,
             step: 0,
+            profiling: false,
             profile: Profile::default(),
             tree,
         };
@@ -742,6 +804,7 @@ impl ActiveCell {
         };
         let mut m = CompiledMech::new(model, vec![node], &params, &[], self.tree.area_um2(), env)?;
         m.place_in_lane(self.lanes, lane);
+        // Compiled with no ions, it adds to no ion current total (see `current_runs`).
         self.epsps.push(m);
         Ok(())
     }
@@ -791,28 +854,23 @@ impl ActiveCell {
         self.synapses.get(lane)?.as_ref()
     }
 
-    /// Nernst potentials at the ions' `nernst_nodes`. `scratch` holds at least as many values
-    /// as the longest list: the logarithms are taken in one vectorised pass over it
-    /// ([`vexp::ln_in_place`], within 2 ulp of libm's).
-    fn nernst(ions: &mut [IonPool], celsius: f64, scratch: &mut [f64]) {
+    /// Nernst potentials at the ions' `nernst_nodes`, by the ranges `runs` covering them
+    /// (`mask` tells which indices of a range are Nernst nodes): one pass per range computing
+    /// `co/ci`, its logarithm ([`vexp::ln`], within 2 ulp of libm's) and the guarded product,
+    /// vectorised with the widest SIMD the CPU has (elementwise, no fused multiply-add: the
+    /// bits do not depend on the width), stored where the mask is set.
+    fn nernst(
+        ions: &mut [IonPool],
+        runs: &[Vec<(usize, usize)>],
+        mask: &[Vec<bool>],
+        celsius: f64,
+    ) {
         let ktf = 1000.0 * GAS_CONSTANT * (celsius + 273.15) / FARADAY;
-        for p in ions {
+        for ((p, runs), mask) in ions.iter_mut().zip(runs).zip(mask) {
             let k = ktf / p.valence;
-            let (ci, co) = (&p.ci_mm, &p.co_mm);
-            let r = &mut scratch[..p.nernst_nodes.len()];
-            for (r, &nd) in r.iter_mut().zip(&p.nernst_nodes) {
-                *r = co[nd as usize] / ci[nd as usize];
-            }
-            vexp::ln_in_place(r);
-            for (&l, &nd) in r.iter().zip(&p.nernst_nodes) {
-                let n = nd as usize;
-                p.e_mv[n] = if ci[n] <= 0.0 {
-                    1e6
-                } else if co[n] <= 0.0 {
-                    -1e6
-                } else {
-                    k * l
-                };
+            for &(s, e) in runs {
+                let (ci, co, m) = (&p.ci_mm[s..e], &p.co_mm[s..e], &mask[s..e]);
+                nernst_range(&mut p.e_mv[s..e], ci, co, m, k);
             }
         }
     }
@@ -827,7 +885,12 @@ impl ActiveCell {
             p.co_mm.fill(co);
             p.i_ma_cm2.fill(0.0);
         }
-        Self::nernst(&mut self.ions, self.cfg.celsius_degc, &mut self.scratch);
+        Self::nernst(
+            &mut self.ions,
+            &self.nernst_runs,
+            &self.nernst_mask,
+            self.cfg.celsius_degc,
+        );
         let mut env = Env {
             t_ms: 0.0,
             v_mv: &self.v_mv,
@@ -837,7 +900,12 @@ impl ActiveCell {
             m.initialise(&mut env);
         }
         // Concentrations set by the initial states change the Nernst potentials.
-        Self::nernst(env.ions, self.cfg.celsius_degc, &mut self.scratch);
+        Self::nernst(
+            env.ions,
+            &self.nernst_runs,
+            &self.nernst_mask,
+            self.cfg.celsius_degc,
+        );
         for m in &mut self.epsps {
             m.initialise(&mut env);
         }
@@ -864,14 +932,33 @@ impl ActiveCell {
         &self.cfg
     }
 
+    /// Time the phases of [`step`](Self::step) into [`profile`](Self::profile) (`true`) or
+    /// not (`false`, the default).
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profiling = on;
+    }
+
+    /// The present time if profiling, for [`step`](Self::step)'s phase timings.
+    #[inline]
+    fn clock(&self) -> Option<Instant> {
+        self.profiling.then(Instant::now)
+    }
+
     /// Advance one fixed step (see the module docs). On error the state is left as computed.
     pub fn step(&mut self) -> Result<(), KernelError> {
         let dt = self.cfg.dt_ms;
-        let t0 = Instant::now();
+        let t0 = self.clock();
         // 1–2. Reversal potentials, currents at the half step.
-        Self::nernst(&mut self.ions, self.cfg.celsius_degc, &mut self.scratch);
-        for p in &mut self.ions {
-            p.i_ma_cm2.fill(0.0);
+        Self::nernst(
+            &mut self.ions,
+            &self.nernst_runs,
+            &self.nernst_mask,
+            self.cfg.celsius_degc,
+        );
+        for (p, runs) in self.ions.iter_mut().zip(&self.current_runs) {
+            for &(s, e) in runs {
+                p.i_ma_cm2[s..e].fill(0.0);
+            }
         }
         self.rhs.fill(0.0);
         self.d.copy_from_slice(&self.d_fixed);
@@ -898,7 +985,7 @@ impl ActiveCell {
             k.deliver(self.step);
             k.add_currents(&mut env, &mut self.rhs, &mut self.d);
         }
-        let t1 = Instant::now();
+        let t1 = self.clock();
 
         // 3. Axial terms, solve, update.
         let tree = &self.tree;
@@ -926,7 +1013,7 @@ impl ActiveCell {
         update(&mut self.v_mv, &self.rhs, limit, ok);
         self.step += 1;
         let t_ms = self.step as f64 * dt;
-        let t2 = Instant::now();
+        let t2 = self.clock();
         if self.lane_ok.contains(&false) {
             if lanes == 1 {
                 return Err(self.diagnose(t_ms, 0));
@@ -952,11 +1039,13 @@ impl ActiveCell {
         for k in self.synapses.iter_mut().flatten() {
             k.advance(&mut env);
         }
-        let t3 = Instant::now();
-        self.profile.currents += t1 - t0;
-        self.profile.matrix += t2 - t1;
-        self.profile.states += t3 - t2;
-        self.profile.steps += 1;
+        if let (Some(t0), Some(t1), Some(t2)) = (t0, t1, t2) {
+            let t3 = Instant::now();
+            self.profile.currents += t1 - t0;
+            self.profile.matrix += t2 - t1;
+            self.profile.states += t3 - t2;
+            self.profile.steps += 1;
+        }
         Ok(())
     }
 
@@ -1134,37 +1223,108 @@ fn axial(tree: &CableTree, v: &[f64], rhs: &mut [f64], lanes: usize) {
 }
 
 /// `v ← v + Δv` and, per lane, whether every voltage stays within `±limit` (NaN fails the
-/// comparison, so one test covers both): [`update_l`] for the lane counts the step loop
-/// specialises, a loop over the lanes otherwise.
+/// comparison, so one test covers both). Lane counts dividing 8 run [`update_w`], a loop over
+/// the lanes otherwise.
 fn update(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
     match ok.len() {
-        1 => update_l::<1>(v, dv, limit, ok),
-        2 => update_l::<2>(v, dv, limit, ok),
-        4 => update_l::<4>(v, dv, limit, ok),
-        8 => update_l::<8>(v, dv, limit, ok),
+        1 | 2 | 4 | 8 => update_w::<8>(v, dv, limit, ok),
         lanes => {
-            for (vc, dc) in v.chunks_exact_mut(lanes).zip(dv.chunks_exact(lanes)) {
-                for l in 0..lanes {
-                    vc[l] += dc[l];
-                    ok[l] &= vc[l].abs() <= limit;
-                }
+            for k in 0..v.len() {
+                v[k] += dv[k];
+                ok[k % lanes] &= v[k].abs() <= limit;
             }
         }
     }
 }
 
-/// [`update`] for `L` lanes known at compile time: the flags live in a local array, so the
-/// loop vectorises (for one lane it is the solo loop).
+/// [`update`] in blocks of `W` values, `W` a multiple of the lane count: value `j` of a block
+/// belongs to lane `j % lanes`, so `W` flags (a local array of integers, not `bool`s, so that
+/// the loop vectorises, also for one lane) fold into the lanes' flags at the end.
 #[inline(always)]
-fn update_l<const L: usize>(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
-    let mut good = [true; L];
-    for (vc, dc) in v.chunks_exact_mut(L).zip(dv.chunks_exact(L)) {
-        for l in 0..L {
-            vc[l] += dc[l];
-            good[l] &= vc[l].abs() <= limit;
+fn update_w<const W: usize>(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
+    let lanes = ok.len();
+    debug_assert!(W.is_multiple_of(lanes) && v.len().is_multiple_of(lanes));
+    let mut good = [1u64; W];
+    for (vc, dc) in v.chunks_mut(W).zip(dv.chunks(W)) {
+        if vc.len() == W {
+            for j in 0..W {
+                vc[j] += dc[j];
+                good[j] &= u64::from(vc[j].abs() <= limit);
+            }
+        } else {
+            for j in 0..vc.len() {
+                vc[j] += dc[j];
+                good[j] &= u64::from(vc[j].abs() <= limit);
+            }
         }
     }
-    for (o, g) in ok.iter_mut().zip(good) {
-        *o &= g;
+    for (j, g) in good.into_iter().enumerate() {
+        ok[j % lanes] &= g != 0;
+    }
+}
+
+/// `e ← k·ln(co/ci)` with NEURON's guards (`ci ≤ 0` → 1e6, `co ≤ 0` → −1e6 mV) where `mask`
+/// is set, over one range of nodes, with the widest SIMD the CPU has.
+fn nernst_range(e: &mut [f64], ci: &[f64], co: &[f64], mask: &[bool], k: f64) {
+    #[inline(always)]
+    fn go(e: &mut [f64], ci: &[f64], co: &[f64], mask: &[bool], k: f64) {
+        for (((e, &ci), &co), &m) in e.iter_mut().zip(ci).zip(co).zip(mask) {
+            let l = vexp::ln(co / ci);
+            let x = if ci <= 0.0 {
+                1e6
+            } else if co <= 0.0 {
+                -1e6
+            } else {
+                k * l
+            };
+            *e = if m { x } else { *e };
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512(e: &mut [f64], ci: &[f64], co: &[f64], mask: &[bool], k: f64) {
+            go(e, ci, co, mask, k)
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2(e: &mut [f64], ci: &[f64], co: &[f64], mask: &[bool], k: f64) {
+            go(e, ci, co, mask, k)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked above).
+            return unsafe { avx512(e, ci, co, mask, k) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked above).
+            return unsafe { avx2(e, ci, co, mask, k) };
+        }
+    }
+    go(e, ci, co, mask, k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The update's limit check flags exactly the lanes with a voltage beyond the limit or
+    /// NaN, wherever in the blocks of 8 the value sits.
+    #[test]
+    fn update_flags_each_lane() {
+        for lanes in [1, 2, 3, 4, 8] {
+            let n = 37 * lanes;
+            for bad in [0, 5, n / 2, n - 1] {
+                for x in [2e3, f64::NAN] {
+                    let mut v = vec![-70.0; n];
+                    let mut dv = vec![0.5; n];
+                    dv[bad] = x;
+                    let mut ok = vec![true; lanes];
+                    update(&mut v, &dv, 1e3, &mut ok);
+                    for (l, &o) in ok.iter().enumerate() {
+                        assert_eq!(o, l != bad % lanes, "lanes {lanes}, value {x} at {bad}");
+                    }
+                    assert_eq!(v[1 - bad.min(1)], -69.5);
+                }
+            }
+        }
     }
 }

@@ -104,8 +104,8 @@ fn solve_l<const L: usize>(
 ) {
     let n = parent.len();
     for i in (n_roots..n).rev() {
+        // `p < i` is checked by the slicing: `dl` holds nodes `0..i` only.
         let p = parent[i] as usize;
-        assert!(p < i);
         let (ai, bi) = (a[i], b[i]);
         let (dl, dh) = d.split_at_mut(i * L);
         let (rl, rh) = rhs.split_at_mut(i * L);
@@ -122,7 +122,6 @@ fn solve_l<const L: usize>(
     }
     for i in n_roots..n {
         let p = parent[i] as usize;
-        assert!(p < i);
         let bi = b[i];
         let (rl, rh) = rhs.split_at_mut(i * L);
         let (rp, ri) = (&rl[p * L..p * L + L], &mut rh[..L]);

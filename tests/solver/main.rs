@@ -19,6 +19,7 @@ mod hines;
 mod isf_extra_mechanisms;
 mod lanes;
 mod native_kernels;
+mod step_golden;
 mod stochastic_synapses;
 mod synapse_language;
 mod synapse_s4;
