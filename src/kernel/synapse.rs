@@ -1437,8 +1437,8 @@ impl SynapseKernel {
     /// Compile `specs` for `tree` with time step `dt_ms` at temperature `celsius_degc`.
     ///
     /// The steps: check every synapse, group the synapses by mechanism and merge them into
-    /// channels ([`group_synapses`]); order the events ([`sort_events`]); then per mechanism
-    /// ([`Kind::build`]) put the channels in node order, evaluate the parameter-only values, cut
+    /// channels (`group_synapses`); order the events (`sort_events`); then per mechanism
+    /// (`Kind::build`) put the channels in node order, evaluate the parameter-only values, cut
     /// the run into phases and compile each phase's channels.
     pub fn new(
         tree: &CableTree,
