@@ -21,7 +21,7 @@
 //! write removes its own chunks at once ([`Written::discard`]).
 
 use super::codec::{Content, payload_codec};
-use super::entry::{ChunkRef, Entry};
+use super::entry::{ChunkRef, Entry, chunk_name, chunk_number};
 use super::frame::{self, FileKind};
 use super::table::{self, Table};
 use super::{ENTRY, Kind, Result, Store, StoreError, blosc};
@@ -29,17 +29,6 @@ use crate::diagnostics::Code;
 use serde::Serialize;
 use std::fs;
 use std::path::{Path, PathBuf};
-
-pub(super) fn chunk_name(n: u64) -> String {
-    format!("chunk-{n:06}.isfd")
-}
-
-pub(super) fn chunk_number(name: &str) -> Option<u64> {
-    name.strip_prefix("chunk-")?
-        .strip_suffix(".isfd")?
-        .parse()
-        .ok()
-}
 
 /// Chunk files written for one table write and not yet listed by a published manifest.
 #[derive(Default)]

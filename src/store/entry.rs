@@ -6,7 +6,6 @@
 //! entry has a manifest, a value entry a value, and a manifest names only this key's chunk
 //! files (never a path elsewhere).
 
-use super::commit::chunk_number;
 use super::frame::{self, FileKind, FrameError};
 use super::table;
 use super::{ColumnSpec, Kind, Metadata, Result, Store, StoreError};
@@ -17,6 +16,20 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::Path;
+
+/// The file name of chunk `n` of a table (`chunk-000007.isfd`): a manifest names its chunks
+/// so, and nothing else in a key's folder is named so.
+pub(super) fn chunk_name(n: u64) -> String {
+    format!("chunk-{n:06}.isfd")
+}
+
+/// The number of a chunk file's name, or `None` for any other name.
+pub(super) fn chunk_number(name: &str) -> Option<u64> {
+    name.strip_prefix("chunk-")?
+        .strip_suffix(".isfd")?
+        .parse()
+        .ok()
+}
 
 // The documents of entry files are serialised by field name (msgpack maps, format §3, §4.1):
 // the field order below is the key order in the file, and a field that is `None` (or an

@@ -7,8 +7,8 @@
 //! goes through the commit path (`commit.rs`).
 
 use super::codec::chunk_content;
-use super::commit::{Written, chunk_name, clean_temps, next_chunk, remove_unreferenced_chunks};
-use super::entry::{ChunkRef, Entry, TableInfo, decode_frame, read_file};
+use super::commit::{Written, clean_temps, next_chunk, remove_unreferenced_chunks};
+use super::entry::{ChunkRef, Entry, TableInfo, chunk_name, decode_frame, read_file};
 use super::frame::{self, FileKind};
 use super::table::{self, Column, ColumnSpec, DType, Table};
 use super::{ENTRY, Kind, Metadata, Result, Store, StoreError, meta};

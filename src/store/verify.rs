@@ -7,8 +7,8 @@
 //! process is gone, an unreferenced chunk only after a grace period (it may belong to an
 //! append in progress); `quarantine` deletes nothing.
 
-use super::commit::{chunk_number, clean_temps};
-use super::entry::TableInfo;
+use super::commit::clean_temps;
+use super::entry::{TableInfo, chunk_number};
 use super::table_io::read_chunk_sized;
 use super::{
     DELETING, ENTRY, Kind, MARKER, ORPHAN_GRACE_S, QUARANTINE, Result, Store, StoreError, frame,
