@@ -567,6 +567,12 @@ impl CompiledMech {
     }
 }
 
+/// An ion value a mechanism reads or writes: (input name, ion, variable).
+type IonInput = (String, usize, IonVar);
+
+/// A program's outputs: (root, where its value goes).
+type Outputs = Vec<(Id, Slot)>;
+
 /// A state's update before it is compiled: a gate (`inf`, `tau`) or a linear ODE (`f`).
 enum Upd {
     Gate { inf: Id, tau: Id },
@@ -672,14 +678,11 @@ impl Roots {
 
 /// The DAG's inputs by name — 0 = v, 1 = t, 2 = celsius, then states, then parameters, then
 /// the ion values the mechanism reads or writes — and those ion values' (name, ion, variable).
-fn input_names(
-    mech: &MechModel,
-    ions: &[String],
-) -> Result<(Vec<String>, Vec<(String, usize, IonVar)>), String> {
+fn input_names(mech: &MechModel, ions: &[String]) -> Result<(Vec<String>, Vec<IonInput>), String> {
     let mut names: Vec<String> = vec!["v".into(), "t".into(), "celsius".into()];
     names.extend(mech.states.iter().map(|s| s.name.clone()));
     names.extend(mech.parameters.iter().map(|p| p.name.clone()));
-    let mut ion_inputs: Vec<(String, usize, IonVar)> = Vec::new();
+    let mut ion_inputs: Vec<IonInput> = Vec::new();
     for u in &mech.ions {
         let ion = ions
             .iter()
@@ -732,7 +735,7 @@ fn uniform_parameters(
 /// columns, the rest constants already substituted.
 fn input_slots(
     names: &[String],
-    ion_inputs: &[(String, usize, IonVar)],
+    ion_inputs: &[IonInput],
     n_states: usize,
     param_col: &[Option<u32>],
 ) -> (Vec<(u32, Gather)>, Vec<Slot>) {
@@ -764,7 +767,7 @@ fn current_outputs(
     point: bool,
     v: Id,
     first_tmp: u32,
-) -> Result<(Vec<(Id, Slot)>, Vec<CurOut>, u32), String> {
+) -> Result<(Outputs, Vec<CurOut>, u32), String> {
     let mut outs = Vec::new();
     let mut cur_out = Vec::new();
     let mut next = first_tmp;
@@ -796,14 +799,13 @@ fn current_outputs(
 
 /// The state program's outputs (each state's update into its column) and the
 /// initialisation's (each state's initial value).
-#[allow(clippy::type_complexity)]
 fn state_outputs(
     dag: &mut Dag,
     mech: &MechModel,
     roots: &Roots,
     input_nodes: &[Id],
     dt_ms: f64,
-) -> Result<(Vec<(Id, Slot)>, Vec<(Id, Slot)>), String> {
+) -> Result<(Outputs, Outputs), String> {
     let mut s_outs = Vec::new();
     let mut i_outs = Vec::new();
     for (s, u) in roots.updates.iter().enumerate() {
