@@ -217,6 +217,12 @@ impl CompiledMech {
     /// Compile `mech` for instances on `nodes`, with parameter columns `params` (one value per
     /// instance, canonical units, in the order of `mech.parameters`). `ions` lists the cell's
     /// ion names by index; `area_um2` is the tree's node areas (used for point processes).
+    ///
+    /// The steps: name the inputs (`v`, `t`, `celsius`, states, parameters, ion values), lower
+    /// the mechanism's expressions into one DAG (`roots`), fold uniform parameters in as
+    /// constants (`uniform_parameters`), place the inputs (`input_slots`), build the current,
+    /// state and initial-value outputs, hoist the parameter-only subexpressions (`hoist`), and
+    /// compile the programs; then fill the columns.
     pub fn new(
         mech: &MechModel,
         nodes: Vec<NodeId>,
@@ -241,148 +247,25 @@ impl CompiledMech {
             "point" => true,
             s => return Err(err(format!("unknown mechanism sort `{s}`"))),
         };
-        // Inputs: 0 = v, 1 = t, 2 = celsius, then states, then parameters, then ion values.
         let n_states = mech.states.len();
-        let mut names: Vec<String> = vec!["v".into(), "t".into(), "celsius".into()];
-        names.extend(mech.states.iter().map(|s| s.name.clone()));
-        names.extend(mech.parameters.iter().map(|p| p.name.clone()));
-        let mut ion_inputs: Vec<(String, usize, IonVar)> = Vec::new();
-        for u in &mech.ions {
-            let ion = ions
-                .iter()
-                .position(|i| *i == u.ion)
-                .ok_or_else(|| err(format!("ion `{}` is not set up on the cell", u.ion)))?;
-            for name in u.reads.iter().chain(&u.writes) {
-                let var = ion_var(name, &u.ion)
-                    .ok_or_else(|| err(format!("`{name}` is not a variable of ion `{}`", u.ion)))?;
-                if !names.contains(name) {
-                    names.push(name.clone());
-                    ion_inputs.push((name.clone(), ion, var));
-                }
-            }
-        }
+        let (names, ion_inputs) = input_names(mech, ions).map_err(err)?;
         let mut dag = Dag::default();
         let input_nodes: Vec<Id> = (0..names.len() as u32).map(|k| dag.input(k)).collect();
-        let lower =
-            |dag: &mut Dag, ex: &crate::model::ex::Ex, what: &str| -> Result<Id, KernelError> {
-                dag.from_ex(ex, &mut |name| {
-                    names.iter().position(|x| x == name).map(|k| input_nodes[k])
-                })
-                .map_err(|m| err(format!("{what}: {m}")))
-            };
-
-        // Roots.
-        let mut currents = Vec::new();
-        for c in &mech.currents {
-            let i = lower(&mut dag, &c.expr, &format!("current {}", c.name))?;
-            let ion = match &c.ion {
-                None => None,
-                Some(name) => Some(
-                    ions.iter()
-                        .position(|x| x == name)
-                        .ok_or_else(|| err(format!("ion `{name}` is not set up on the cell")))?,
-                ),
-            };
-            currents.push((i, ion));
-        }
-        enum Upd {
-            Gate { inf: Id, tau: Id },
-            Ode { f: Id },
-        }
-        let mut updates = Vec::new();
-        // Initial values that depend on parameters (`state cai: mM = minCai`).
-        let mut init_nodes: Vec<Option<Id>> = Vec::new();
-        for s in &mech.states {
-            init_nodes.push(match &s.init_expr {
-                Some(e) => Some(lower(
-                    &mut dag,
-                    e,
-                    &format!("state {} initial value", s.name),
-                )?),
-                None => None,
-            });
-        }
-        for s in &mech.states {
-            let u = match (&s.inf, &s.tau_ms, &s.derivative) {
-                (Some(inf), Some(tau), _) => Upd::Gate {
-                    inf: lower(&mut dag, inf, &format!("state {} inf", s.name))?,
-                    tau: lower(&mut dag, tau, &format!("state {} tau", s.name))?,
-                },
-                (_, _, Some(d)) => Upd::Ode {
-                    f: lower(&mut dag, d, &format!("state {} derivative", s.name))?,
-                },
-                _ => {
-                    return Err(err(format!(
-                        "state {} has neither inf/tau nor a derivative",
-                        s.name
-                    )));
-                }
-            };
-            updates.push(u);
-        }
-
-        // Constants: celsius, uniform parameters.
-        let mut consts: Vec<(u32, f64)> = vec![(2, env.celsius_degc)];
-        let mut param_col: Vec<Option<u32>> = Vec::new();
-        let mut n_cols = n_states as u32;
-        for (j, col) in params.iter().enumerate() {
-            let k = (3 + n_states + j) as u32;
-            if let Some(&first) = col.first()
-                && col.iter().all(|&x| x.to_bits() == first.to_bits())
-            {
-                consts.push((k, first));
-                param_col.push(None);
-            } else if col.is_empty() {
-                consts.push((k, mech.parameters[j].default.unwrap_or(0.0)));
-                param_col.push(None);
-            } else {
-                param_col.push(Some(n_cols));
-                n_cols += 1;
-            }
-        }
-        let subst_all = |dag: &mut Dag, mut r: Id| -> Id {
-            for &(k, c) in &consts {
-                let cn = dag.constant(c);
-                r = dag.substitute(r, k, cn);
-            }
-            r
-        };
-        for c in &mut currents {
-            c.0 = subst_all(&mut dag, c.0);
-        }
-        for u in &mut updates {
-            match u {
-                Upd::Gate { inf, tau } => {
-                    *inf = subst_all(&mut dag, *inf);
-                    *tau = subst_all(&mut dag, *tau);
-                }
-                Upd::Ode { f } => *f = subst_all(&mut dag, *f),
-            }
-        }
-        for n in init_nodes.iter_mut().flatten() {
-            *n = subst_all(&mut dag, *n);
-        }
-
-        // Where inputs live. Gathered inputs get reserved temporaries 0..n_gather.
-        let mut gather_list: Vec<(u32, Gather)> = vec![(0, Gather::V), (1, Gather::T)];
-        for (name, ion, var) in &ion_inputs {
-            let k = names.iter().position(|x| x == name).unwrap_or(0) as u32;
-            gather_list.push((k, Gather::Ion(*ion, *var)));
-        }
+        let mut roots = Roots::lower(&mut dag, mech, ions, &names, &input_nodes).map_err(err)?;
+        let (consts, param_col, mut n_cols) = uniform_parameters(mech, params, env.celsius_degc);
+        roots.substitute(&mut dag, &consts);
+        let (gather_list, input_slot) = input_slots(&names, &ion_inputs, n_states, &param_col);
         let n_gather = gather_list.len() as u32;
-        let mut input_slot = vec![Slot::Const(0.0); names.len()];
-        for (t, &(k, _)) in gather_list.iter().enumerate() {
-            input_slot[k as usize] = Slot::Tmp(t as u32);
-        }
-        for s in 0..n_states {
-            input_slot[3 + s] = Slot::Col(s as u32);
-        }
-        for (j, c) in param_col.iter().enumerate() {
-            if let Some(c) = c {
-                input_slot[3 + n_states + j] = Slot::Col(*c);
-            }
-        }
-        let gathers_for = |dag: &Dag, roots: &[Id]| -> Vec<(Gather, u32)> {
+        let (outs, cur_out, next) =
+            current_outputs(&mut dag, &roots.currents, point, input_nodes[0], n_gather)
+                .map_err(err)?;
+        let (s_outs, i_outs) =
+            state_outputs(&mut dag, mech, &roots, &input_nodes, env.dt_ms).map_err(err)?;
+        let all_roots = outs.iter().chain(&s_outs).chain(&i_outs).map(|o| o.0);
+        let hoisted = hoist(&dag, &param_col, n_states, all_roots, &mut n_cols);
+
+        let hoist_prog = Program::compile(&dag, &input_slot, &hoisted, n_gather);
+        let gathers_for = |roots: &[Id]| -> Vec<(Gather, u32)> {
             gather_list
                 .iter()
                 .enumerate()
@@ -390,129 +273,9 @@ impl CompiledMech {
                 .map(|(t, &(_, g))| (g, t as u32))
                 .collect()
         };
-
-        // Current program: i and ∂i/∂v per current.
-        let mut outs = Vec::new();
-        let mut cur_out = Vec::new();
-        let mut next = n_gather;
-        for &(i, ion) in &currents {
-            let g = if point {
-                // Point processes: nocmodl's difference quotient (i(v + 0.001) − i(v))/0.001,
-                // as NEURON computes it (it differs from ∂i/∂v for nonlinear currents such as
-                // the NMDA Mg block; matching it keeps synaptic runs at NEURON's numbers).
-                let h = dag.constant(0.001);
-                let v = input_nodes[0];
-                let vh = dag.apply(Op::Add, &[v, h]);
-                let i1 = dag.substitute(i, 0, vh);
-                let di = dag.apply(Op::Sub, &[i1, i]);
-                dag.apply(Op::Div, &[di, h])
-            } else {
-                dag.derivative(i, 0)
-                    .map_err(|m| err(format!("conductance: {m}")))?
-            };
-            outs.push((i, Slot::Tmp(next)));
-            outs.push((g, Slot::Tmp(next + 1)));
-            cur_out.push(CurOut {
-                i_tmp: next,
-                g_tmp: next + 1,
-                ion,
-            });
-            next += 2;
-        }
-        // State program and initialisation.
-        let mut s_outs = Vec::new();
-        let mut i_outs = Vec::new();
-        for (s, u) in updates.iter().enumerate() {
-            let x = input_nodes[3 + s];
-            let xk = (3 + s) as u32;
-            match *u {
-                Upd::Gate { inf, tau } => {
-                    let new = gate_update(&mut dag, env.dt_ms, x, inf, tau);
-                    s_outs.push((new, Slot::Col(s as u32)));
-                    i_outs.push((inf, Slot::Col(s as u32)));
-                }
-                Upd::Ode { f } => {
-                    let b = dag
-                        .derivative(f, xk)
-                        .map_err(|m| err(format!("state {}: {m}", mech.states[s].name)))?;
-                    if dag.depends_on(b, xk) {
-                        return Err(err(format!(
-                            "state {}: the equation is not linear in the state; only linear \
-                             equations (exact exponential update, NEURON's cnexp) are supported",
-                            mech.states[s].name
-                        )));
-                    }
-                    // x − (1 − exp(b·dt))·f/b, or x + dt·f where b = 0.
-                    let dt = dag.constant(env.dt_ms);
-                    let bdt = dag.apply(Op::Mul, &[b, dt]);
-                    let e = dag.apply(Op::Exp, &[bdt]);
-                    let one = dag.constant(1.0);
-                    let k1 = dag.apply(Op::Sub, &[one, e]);
-                    let fb = dag.apply(Op::Div, &[f, b]);
-                    let st = dag.apply(Op::Mul, &[k1, fb]);
-                    let exact = dag.apply(Op::Sub, &[x, st]);
-                    let fdt = dag.apply(Op::Mul, &[f, dt]);
-                    let euler = dag.apply(Op::Add, &[x, fdt]);
-                    let zero = dag.constant(0.0);
-                    let is0 = dag.apply(Op::Eq, &[b, zero]);
-                    let new = dag.apply(Op::Select, &[is0, euler, exact]);
-                    s_outs.push((new, Slot::Col(s as u32)));
-                    let init = match init_nodes[s] {
-                        Some(n) => n,
-                        None => dag.constant(mech.states[s].init.unwrap_or(0.0)),
-                    };
-                    i_outs.push((init, Slot::Col(s as u32)));
-                }
-            }
-        }
-        // Subexpressions of parameter columns alone (no v, t, state or ion value) are the same
-        // every step: they are computed once, into extra columns (e.g. the calcium pool's
-        // 1 − exp(−dt/decay) where decay varies along the cell).
-        let hoisted = {
-            let param_input = |k: u32| {
-                let j = (k as usize).wrapping_sub(3 + n_states);
-                param_col.get(j).is_some_and(Option::is_some)
-            };
-            let nodes = dag.nodes();
-            let mut inv = vec![false; nodes.len()];
-            for (id, nd) in nodes.iter().enumerate() {
-                inv[id] = match *nd {
-                    Node::Const(_) => true,
-                    Node::Input(k) => param_input(k),
-                    Node::Apply(op, a) => a[..op.arity()].iter().all(|&x| inv[x as usize]),
-                };
-            }
-            let mut live = vec![false; nodes.len()];
-            let mut frontier = vec![false; nodes.len()];
-            let mut stack: Vec<Id> = Vec::new();
-            for &(r, _) in outs.iter().chain(&s_outs).chain(&i_outs) {
-                frontier[r as usize] = inv[r as usize];
-                stack.push(r);
-            }
-            while let Some(id) = stack.pop() {
-                if std::mem::replace(&mut live[id as usize], true) || inv[id as usize] {
-                    continue;
-                }
-                if let Node::Apply(op, a) = nodes[id as usize] {
-                    for &x in &a[..op.arity()] {
-                        frontier[x as usize] |= inv[x as usize];
-                        stack.push(x);
-                    }
-                }
-            }
-            let mut h = Vec::new();
-            for (id, nd) in nodes.iter().enumerate() {
-                if frontier[id] && matches!(nd, Node::Apply(..)) {
-                    h.push((id as Id, Slot::Col(n_cols)));
-                    n_cols += 1;
-                }
-            }
-            h
-        };
-        let hoist_prog = Program::compile(&dag, &input_slot, &hoisted, n_gather);
         let compile = |outs: &[(Id, Slot)], reserved: u32| Compiled {
             prog: Program::compile_with(&dag, &input_slot, &hoisted, outs, reserved),
-            gathers: gathers_for(&dag, &outs.iter().map(|o| o.0).collect::<Vec<_>>()),
+            gathers: gathers_for(&outs.iter().map(|o| o.0).collect::<Vec<_>>()),
         };
         let mut current = compile(&outs, next);
         let mut state = compile(&s_outs, n_gather);
@@ -523,28 +286,7 @@ impl CompiledMech {
         super::native::attach(&mut state.prog);
         let init = compile(&i_outs, n_gather);
 
-        // States that are ion concentrations written by this mechanism.
-        let mut conc_writes = Vec::new();
-        for u in &mech.ions {
-            for w in &u.writes {
-                if let Some(s) = mech.states.iter().position(|s| s.name == *w)
-                    && ion_var(w, &u.ion) == Some(IonVar::Inside)
-                    && let Some(ion) = ions.iter().position(|x| *x == u.ion)
-                {
-                    conc_writes.push((s, ion));
-                }
-            }
-        }
-
         let n_pad = padded(n);
-        let mut cols = vec![0.0; n_cols as usize * n_pad];
-        for (j, c) in param_col.iter().enumerate() {
-            if let Some(c) = *c {
-                let col = &mut cols[c as usize * n_pad..(c as usize + 1) * n_pad];
-                col[..n].copy_from_slice(&params[j]);
-                col[n..].fill(params[j][n - 1]);
-            }
-        }
         let n_tmp = current
             .prog
             .n_tmp()
@@ -552,12 +294,7 @@ impl CompiledMech {
             .max(init.prog.n_tmp())
             .max(hoist_prog.n_tmp());
         let mut tmp = vec![0.0; n_tmp * CHUNK];
-        let mut start = 0;
-        while start < n_pad {
-            let len = CHUNK.min(n_pad - start);
-            hoist_prog.run_chunk(&mut cols, n_pad, &mut tmp, start, len);
-            start += len;
-        }
+        let cols = columns(params, &param_col, n_cols, n_pad, &hoist_prog, &mut tmp);
         let fac = if point {
             nodes
                 .iter()
@@ -579,7 +316,7 @@ impl CompiledMech {
             cur_out,
             state,
             init,
-            conc_writes,
+            conc_writes: conc_writes(mech, ions),
             runs: Runs::new(&nodes),
             nodes,
         })
@@ -828,4 +565,387 @@ impl CompiledMech {
         }
         None
     }
+}
+
+/// An ion value a mechanism reads or writes: (input name, ion, variable).
+type IonInput = (String, usize, IonVar);
+
+/// A program's outputs: (root, where its value goes).
+type Outputs = Vec<(Id, Slot)>;
+
+/// A state's update before it is compiled: a gate (`inf`, `tau`) or a linear ODE (`f`).
+enum Upd {
+    Gate { inf: Id, tau: Id },
+    Ode { f: Id },
+}
+
+/// The roots of a mechanism's DAG: currents (with their ion), state updates and the initial
+/// values that depend on parameters (`state cai: mM = minCai`).
+struct Roots {
+    currents: Vec<(Id, Option<usize>)>,
+    updates: Vec<Upd>,
+    init_nodes: Vec<Option<Id>>,
+}
+
+impl Roots {
+    /// Lower the mechanism's expressions; errors in the order the mechanism lists them
+    /// (currents, initial values, state equations).
+    fn lower(
+        dag: &mut Dag,
+        mech: &MechModel,
+        ions: &[String],
+        names: &[String],
+        input_nodes: &[Id],
+    ) -> Result<Roots, String> {
+        let lower = |dag: &mut Dag, ex: &crate::model::ex::Ex, what: &str| -> Result<Id, String> {
+            dag.from_ex(ex, &mut |name| {
+                names.iter().position(|x| x == name).map(|k| input_nodes[k])
+            })
+            .map_err(|m| format!("{what}: {m}"))
+        };
+        let mut currents = Vec::new();
+        for c in &mech.currents {
+            let i = lower(dag, &c.expr, &format!("current {}", c.name))?;
+            let ion = match &c.ion {
+                None => None,
+                Some(name) => Some(
+                    ions.iter()
+                        .position(|x| x == name)
+                        .ok_or_else(|| format!("ion `{name}` is not set up on the cell"))?,
+                ),
+            };
+            currents.push((i, ion));
+        }
+        let mut init_nodes: Vec<Option<Id>> = Vec::new();
+        for s in &mech.states {
+            init_nodes.push(match &s.init_expr {
+                Some(e) => Some(lower(dag, e, &format!("state {} initial value", s.name))?),
+                None => None,
+            });
+        }
+        let mut updates = Vec::new();
+        for s in &mech.states {
+            let u = match (&s.inf, &s.tau_ms, &s.derivative) {
+                (Some(inf), Some(tau), _) => Upd::Gate {
+                    inf: lower(dag, inf, &format!("state {} inf", s.name))?,
+                    tau: lower(dag, tau, &format!("state {} tau", s.name))?,
+                },
+                (_, _, Some(d)) => Upd::Ode {
+                    f: lower(dag, d, &format!("state {} derivative", s.name))?,
+                },
+                _ => {
+                    return Err(format!(
+                        "state {} has neither inf/tau nor a derivative",
+                        s.name
+                    ));
+                }
+            };
+            updates.push(u);
+        }
+        Ok(Roots {
+            currents,
+            updates,
+            init_nodes,
+        })
+    }
+
+    /// Put the constants (`(input, value)`) in for their inputs, in every root.
+    fn substitute(&mut self, dag: &mut Dag, consts: &[(u32, f64)]) {
+        let subst_all = |dag: &mut Dag, mut r: Id| -> Id {
+            for &(k, c) in consts {
+                let cn = dag.constant(c);
+                r = dag.substitute(r, k, cn);
+            }
+            r
+        };
+        for c in &mut self.currents {
+            c.0 = subst_all(dag, c.0);
+        }
+        for u in &mut self.updates {
+            match u {
+                Upd::Gate { inf, tau } => {
+                    *inf = subst_all(dag, *inf);
+                    *tau = subst_all(dag, *tau);
+                }
+                Upd::Ode { f } => *f = subst_all(dag, *f),
+            }
+        }
+        for n in self.init_nodes.iter_mut().flatten() {
+            *n = subst_all(dag, *n);
+        }
+    }
+}
+
+/// The DAG's inputs by name — 0 = v, 1 = t, 2 = celsius, then states, then parameters, then
+/// the ion values the mechanism reads or writes — and those ion values' (name, ion, variable).
+fn input_names(mech: &MechModel, ions: &[String]) -> Result<(Vec<String>, Vec<IonInput>), String> {
+    let mut names: Vec<String> = vec!["v".into(), "t".into(), "celsius".into()];
+    names.extend(mech.states.iter().map(|s| s.name.clone()));
+    names.extend(mech.parameters.iter().map(|p| p.name.clone()));
+    let mut ion_inputs: Vec<IonInput> = Vec::new();
+    for u in &mech.ions {
+        let ion = ions
+            .iter()
+            .position(|i| *i == u.ion)
+            .ok_or_else(|| format!("ion `{}` is not set up on the cell", u.ion))?;
+        for name in u.reads.iter().chain(&u.writes) {
+            let var = ion_var(name, &u.ion)
+                .ok_or_else(|| format!("`{name}` is not a variable of ion `{}`", u.ion))?;
+            if !names.contains(name) {
+                names.push(name.clone());
+                ion_inputs.push((name.clone(), ion, var));
+            }
+        }
+    }
+    Ok((names, ion_inputs))
+}
+
+/// Constants (`(input, value)`: celsius, and every parameter with one value on all
+/// instances), the column of each other parameter (after the states), and the number of
+/// columns so far.
+fn uniform_parameters(
+    mech: &MechModel,
+    params: &[Vec<f64>],
+    celsius_degc: f64,
+) -> (Vec<(u32, f64)>, Vec<Option<u32>>, u32) {
+    let n_states = mech.states.len();
+    let mut consts: Vec<(u32, f64)> = vec![(2, celsius_degc)];
+    let mut param_col: Vec<Option<u32>> = Vec::new();
+    let mut n_cols = n_states as u32;
+    for (j, col) in params.iter().enumerate() {
+        let k = (3 + n_states + j) as u32;
+        if let Some(&first) = col.first()
+            && col.iter().all(|&x| x.to_bits() == first.to_bits())
+        {
+            consts.push((k, first));
+            param_col.push(None);
+        } else if col.is_empty() {
+            consts.push((k, mech.parameters[j].default.unwrap_or(0.0)));
+            param_col.push(None);
+        } else {
+            param_col.push(Some(n_cols));
+            n_cols += 1;
+        }
+    }
+    (consts, param_col, n_cols)
+}
+
+/// Where inputs live: gathered inputs (`v`, `t`, ion values) in reserved temporaries
+/// `0..n_gather` (the list says which input each is), states and parameter columns in their
+/// columns, the rest constants already substituted.
+fn input_slots(
+    names: &[String],
+    ion_inputs: &[IonInput],
+    n_states: usize,
+    param_col: &[Option<u32>],
+) -> (Vec<(u32, Gather)>, Vec<Slot>) {
+    let mut gather_list: Vec<(u32, Gather)> = vec![(0, Gather::V), (1, Gather::T)];
+    for (name, ion, var) in ion_inputs {
+        let k = names.iter().position(|x| x == name).unwrap_or(0) as u32;
+        gather_list.push((k, Gather::Ion(*ion, *var)));
+    }
+    let mut input_slot = vec![Slot::Const(0.0); names.len()];
+    for (t, &(k, _)) in gather_list.iter().enumerate() {
+        input_slot[k as usize] = Slot::Tmp(t as u32);
+    }
+    for s in 0..n_states {
+        input_slot[3 + s] = Slot::Col(s as u32);
+    }
+    for (j, c) in param_col.iter().enumerate() {
+        if let Some(c) = c {
+            input_slot[3 + n_states + j] = Slot::Col(*c);
+        }
+    }
+    (gather_list, input_slot)
+}
+
+/// The current program's outputs: `i` and its conductance per current, in temporaries from
+/// `first_tmp` on; returns the outputs, where each lands, and the next free temporary.
+fn current_outputs(
+    dag: &mut Dag,
+    currents: &[(Id, Option<usize>)],
+    point: bool,
+    v: Id,
+    first_tmp: u32,
+) -> Result<(Outputs, Vec<CurOut>, u32), String> {
+    let mut outs = Vec::new();
+    let mut cur_out = Vec::new();
+    let mut next = first_tmp;
+    for &(i, ion) in currents {
+        let g = if point {
+            // Point processes: nocmodl's difference quotient (i(v + 0.001) − i(v))/0.001,
+            // as NEURON computes it (it differs from ∂i/∂v for nonlinear currents such as
+            // the NMDA Mg block; matching it keeps synaptic runs at NEURON's numbers).
+            let h = dag.constant(0.001);
+            let vh = dag.apply(Op::Add, &[v, h]);
+            let i1 = dag.substitute(i, 0, vh);
+            let di = dag.apply(Op::Sub, &[i1, i]);
+            dag.apply(Op::Div, &[di, h])
+        } else {
+            dag.derivative(i, 0)
+                .map_err(|m| format!("conductance: {m}"))?
+        };
+        outs.push((i, Slot::Tmp(next)));
+        outs.push((g, Slot::Tmp(next + 1)));
+        cur_out.push(CurOut {
+            i_tmp: next,
+            g_tmp: next + 1,
+            ion,
+        });
+        next += 2;
+    }
+    Ok((outs, cur_out, next))
+}
+
+/// The state program's outputs (each state's update into its column) and the
+/// initialisation's (each state's initial value).
+fn state_outputs(
+    dag: &mut Dag,
+    mech: &MechModel,
+    roots: &Roots,
+    input_nodes: &[Id],
+    dt_ms: f64,
+) -> Result<(Outputs, Outputs), String> {
+    let mut s_outs = Vec::new();
+    let mut i_outs = Vec::new();
+    for (s, u) in roots.updates.iter().enumerate() {
+        let x = input_nodes[3 + s];
+        let xk = (3 + s) as u32;
+        match *u {
+            Upd::Gate { inf, tau } => {
+                let new = gate_update(dag, dt_ms, x, inf, tau);
+                s_outs.push((new, Slot::Col(s as u32)));
+                i_outs.push((inf, Slot::Col(s as u32)));
+            }
+            Upd::Ode { f } => {
+                let name = &mech.states[s].name;
+                let b = dag
+                    .derivative(f, xk)
+                    .map_err(|m| format!("state {name}: {m}"))?;
+                if dag.depends_on(b, xk) {
+                    return Err(format!(
+                        "state {name}: the equation is not linear in the state; only linear \
+                         equations (exact exponential update, NEURON's cnexp) are supported"
+                    ));
+                }
+                // x − (1 − exp(b·dt))·f/b, or x + dt·f where b = 0.
+                let dt = dag.constant(dt_ms);
+                let bdt = dag.apply(Op::Mul, &[b, dt]);
+                let e = dag.apply(Op::Exp, &[bdt]);
+                let one = dag.constant(1.0);
+                let k1 = dag.apply(Op::Sub, &[one, e]);
+                let fb = dag.apply(Op::Div, &[f, b]);
+                let st = dag.apply(Op::Mul, &[k1, fb]);
+                let exact = dag.apply(Op::Sub, &[x, st]);
+                let fdt = dag.apply(Op::Mul, &[f, dt]);
+                let euler = dag.apply(Op::Add, &[x, fdt]);
+                let zero = dag.constant(0.0);
+                let is0 = dag.apply(Op::Eq, &[b, zero]);
+                let new = dag.apply(Op::Select, &[is0, euler, exact]);
+                s_outs.push((new, Slot::Col(s as u32)));
+                let init = match roots.init_nodes[s] {
+                    Some(n) => n,
+                    None => dag.constant(mech.states[s].init.unwrap_or(0.0)),
+                };
+                i_outs.push((init, Slot::Col(s as u32)));
+            }
+        }
+    }
+    Ok((s_outs, i_outs))
+}
+
+/// Subexpressions of parameter columns alone (no v, t, state or ion value) are the same
+/// every step: they are computed once, into extra columns from `n_cols` on (e.g. the calcium
+/// pool's 1 − exp(−dt/decay) where decay varies along the cell). Only the outermost such
+/// subexpressions the `roots` use are hoisted.
+fn hoist(
+    dag: &Dag,
+    param_col: &[Option<u32>],
+    n_states: usize,
+    roots: impl Iterator<Item = Id>,
+    n_cols: &mut u32,
+) -> Vec<(Id, Slot)> {
+    let param_input = |k: u32| {
+        let j = (k as usize).wrapping_sub(3 + n_states);
+        param_col.get(j).is_some_and(Option::is_some)
+    };
+    let nodes = dag.nodes();
+    let mut inv = vec![false; nodes.len()];
+    for (id, nd) in nodes.iter().enumerate() {
+        inv[id] = match *nd {
+            Node::Const(_) => true,
+            Node::Input(k) => param_input(k),
+            Node::Apply(op, a) => a[..op.arity()].iter().all(|&x| inv[x as usize]),
+        };
+    }
+    let mut live = vec![false; nodes.len()];
+    let mut frontier = vec![false; nodes.len()];
+    let mut stack: Vec<Id> = Vec::new();
+    for r in roots {
+        frontier[r as usize] = inv[r as usize];
+        stack.push(r);
+    }
+    while let Some(id) = stack.pop() {
+        if std::mem::replace(&mut live[id as usize], true) || inv[id as usize] {
+            continue;
+        }
+        if let Node::Apply(op, a) = nodes[id as usize] {
+            for &x in &a[..op.arity()] {
+                frontier[x as usize] |= inv[x as usize];
+                stack.push(x);
+            }
+        }
+    }
+    let mut h = Vec::new();
+    for (id, nd) in nodes.iter().enumerate() {
+        if frontier[id] && matches!(nd, Node::Apply(..)) {
+            h.push((id as Id, Slot::Col(*n_cols)));
+            *n_cols += 1;
+        }
+    }
+    h
+}
+
+/// States that are ion concentrations written by the mechanism: (state, ion).
+fn conc_writes(mech: &MechModel, ions: &[String]) -> Vec<(usize, usize)> {
+    let mut w = Vec::new();
+    for u in &mech.ions {
+        for name in &u.writes {
+            if let Some(s) = mech.states.iter().position(|s| s.name == *name)
+                && ion_var(name, &u.ion) == Some(IonVar::Inside)
+                && let Some(ion) = ions.iter().position(|x| *x == u.ion)
+            {
+                w.push((s, ion));
+            }
+        }
+    }
+    w
+}
+
+/// The persistent columns: parameter columns filled (padding repeats the last value), the
+/// hoisted subexpressions computed once by `hoist_prog`.
+fn columns(
+    params: &[Vec<f64>],
+    param_col: &[Option<u32>],
+    n_cols: u32,
+    n_pad: usize,
+    hoist_prog: &Program,
+    tmp: &mut [f64],
+) -> Vec<f64> {
+    let mut cols = vec![0.0; n_cols as usize * n_pad];
+    for (j, c) in param_col.iter().enumerate() {
+        if let Some(c) = *c {
+            let n = params[j].len();
+            let col = &mut cols[c as usize * n_pad..(c as usize + 1) * n_pad];
+            col[..n].copy_from_slice(&params[j]);
+            col[n..].fill(params[j][n - 1]);
+        }
+    }
+    let mut start = 0;
+    while start < n_pad {
+        let len = CHUNK.min(n_pad - start);
+        hoist_prog.run_chunk(&mut cols, n_pad, tmp, start, len);
+        start += len;
+    }
+    cols
 }
