@@ -132,37 +132,6 @@ pub fn ln(x: f64) -> f64 {
     }
 }
 
-/// `x ← ln x` over a slice, with the widest SIMD the CPU has (same results on every variant:
-/// no fused multiply-add).
-pub fn ln_in_place(xs: &mut [f64]) {
-    #[inline(always)]
-    fn go(xs: &mut [f64]) {
-        for x in xs {
-            *x = ln(*x);
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        fn avx512(xs: &mut [f64]) {
-            go(xs)
-        }
-        #[target_feature(enable = "avx2")]
-        fn avx2(xs: &mut [f64]) {
-            go(xs)
-        }
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked above).
-            return unsafe { avx512(xs) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked above).
-            return unsafe { avx2(xs) };
-        }
-    }
-    go(xs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
