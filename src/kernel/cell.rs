@@ -1238,8 +1238,10 @@ fn update(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
 }
 
 /// [`update`] in blocks of `W` values, `W` a multiple of the lane count: value `j` of a block
-/// belongs to lane `j % lanes`, so `W` flags (a local array of integers, not `bool`s, so that
-/// the loop vectorises, also for one lane) fold into the lanes' flags at the end.
+/// belongs to lane `j % lanes`, so `W` flags (a local array of integers) fold into the lanes'
+/// flags at the end. Measured: the loop compiles to scalar code all the same (perf annotate),
+/// and it times as the per-lane loop it replaced; it stays for the one code path it gives
+/// every lane count that divides 8.
 #[inline(always)]
 fn update_w<const W: usize>(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
     let lanes = ok.len();
