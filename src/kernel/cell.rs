@@ -60,6 +60,7 @@ use super::vexp;
 use crate::model::MechModel;
 use crate::sim::SimError;
 use crate::sim::hines;
+use crate::sim::hines::Elimination;
 use crate::sim::tree::{CableTree, NodeId};
 use ndarray::{Array2, ArrayView2, s};
 use std::collections::BTreeMap;
@@ -620,9 +621,11 @@ impl ActiveCell {
         for (df, &cm) in d_fixed.iter_mut().zip(t.cm_uf_cm2()) {
             *df = cfac * cm;
         }
-        for i in t.n_roots()..t.n_nodes() {
-            d_fixed[i] -= t.b()[i];
-            d_fixed[t.parent()[i] as usize] -= t.a()[i];
+        // In the elimination order, as the axial pass adds its terms: the same sums, bits.
+        let e = t.elimination();
+        for k in 0..e.len() {
+            d_fixed[e.node[k] as usize] -= e.b[k];
+            d_fixed[e.parent[k] as usize] -= e.a[k];
         }
         for (dl, &df) in cell.d_fixed.chunks_exact_mut(lanes).zip(&d_fixed) {
             dl.fill(df);
@@ -988,25 +991,16 @@ impl ActiveCell {
         let t1 = self.clock();
 
         // 3. Axial terms, solve, update.
-        let tree = &self.tree;
-        let nr = tree.n_roots();
+        let elim = self.tree.elimination();
         let lanes = self.lanes;
         match lanes {
-            1 => axial(tree, &self.v_mv, &mut self.rhs, 1),
-            2 => axial(tree, &self.v_mv, &mut self.rhs, 2),
-            4 => axial(tree, &self.v_mv, &mut self.rhs, 4),
-            8 => axial(tree, &self.v_mv, &mut self.rhs, 8),
-            l => axial(tree, &self.v_mv, &mut self.rhs, l),
+            1 => axial::<1>(elim, &self.v_mv, &mut self.rhs),
+            2 => axial::<2>(elim, &self.v_mv, &mut self.rhs),
+            4 => axial::<4>(elim, &self.v_mv, &mut self.rhs),
+            8 => axial::<8>(elim, &self.v_mv, &mut self.rhs),
+            l => axial_dyn(elim, &self.v_mv, &mut self.rhs, l),
         }
-        hines::solve_lanes(
-            nr,
-            tree.parent(),
-            tree.a(),
-            tree.b(),
-            &mut self.d,
-            &mut self.rhs,
-            lanes,
-        );
+        hines::solve_lanes(elim, &mut self.d, &mut self.rhs, lanes);
         let limit = self.cfg.v_limit_mv;
         let ok = &mut self.lane_ok;
         ok.fill(true);
@@ -1055,15 +1049,17 @@ impl ActiveCell {
         let lanes = self.lanes;
         let real = |nd: NodeId| nd / lanes as NodeId;
         for m in &self.mechs {
-            // States in order, instances in node order: with one lane the first non-finite
-            // state; with several, the same restricted to the lane's instances.
+            // States in order, instances in elimination order (the tree's `rank`, the same
+            // for every node numbering): with one lane the first non-finite state; with
+            // several, the same restricted to the lane's instances.
             for (s, state) in m.state_names.iter().enumerate() {
                 let col = m.state(s);
                 let hit = m
                     .nodes
                     .iter()
                     .zip(col)
-                    .find(|&(&nd, x)| nd as usize % lanes == lane && !x.is_finite());
+                    .filter(|&(&nd, x)| nd as usize % lanes == lane && !x.is_finite())
+                    .min_by_key(|&(&nd, _)| self.tree.rank(real(nd)));
                 if let Some((&nd, &value)) = hit {
                     return KernelError::NonFiniteState {
                         mechanism: m.name.clone(),
@@ -1095,10 +1091,14 @@ impl ActiveCell {
             .step_by(lanes)
             .copied()
             .collect();
-        let node = v
-            .iter()
-            .position(|v| !v.is_finite())
-            .or_else(|| v.iter().position(|v| v.abs() > limit))
+        // The first failing node in elimination order (as for the states above).
+        let first = |bad: &dyn Fn(f64) -> bool| {
+            (0..v.len())
+                .filter(|&i| bad(v[i]))
+                .min_by_key(|&i| self.tree.rank(i as NodeId))
+        };
+        let node = first(&|x: f64| !x.is_finite())
+            .or_else(|| first(&|x: f64| x.abs() > limit))
             .unwrap_or(0);
         let v_mv = v[node];
         let location = self.tree.node_label(node as NodeId);
@@ -1204,20 +1204,38 @@ impl ActiveCell {
     }
 }
 
-/// Axial currents into `rhs` from the present voltages, lane-minor with `lanes` lanes: per
-/// node the solo operations, done for each lane. Inlined into calls with a constant lane
-/// count, so the lane loop becomes vector instructions (and, for one lane, the solo loop).
-#[inline(always)]
-fn axial(tree: &CableTree, v: &[f64], rhs: &mut [f64], lanes: usize) {
-    let (parent, a, b) = (tree.parent(), tree.a(), tree.b());
-    for i in tree.n_roots()..tree.n_nodes() {
-        let p = parent[i] as usize;
-        let (ai, bi) = (a[i], b[i]);
+/// Axial currents into `rhs` from the present voltages, lane-minor with `L` lanes: per node,
+/// in the elimination order (each node's own term, then its children's, as NEURON adds them),
+/// the solo operations, done for each lane; the lane loop becomes vector instructions (and,
+/// for one lane, the solo loop). A node's values are copied out before its parent's are
+/// updated, so the two never alias.
+fn axial<const L: usize>(e: &Elimination, v: &[f64], rhs: &mut [f64]) {
+    for k in 0..e.len() {
+        let (i, p) = (e.node[k] as usize, e.parent[k] as usize);
+        let (ai, bi) = (e.a[k], e.b[k]);
+        let vi: [f64; L] = v[i * L..i * L + L].try_into().expect("a lane block");
+        let vp: [f64; L] = v[p * L..p * L + L].try_into().expect("a lane block");
+        let dv: [f64; L] = std::array::from_fn(|l| vp[l] - vi[l]);
+        let ri = &mut rhs[i * L..i * L + L];
+        for l in 0..L {
+            ri[l] -= bi * dv[l];
+        }
+        let rp = &mut rhs[p * L..p * L + L];
+        for l in 0..L {
+            rp[l] += ai * dv[l];
+        }
+    }
+}
+
+/// [`axial`] for any lane count.
+fn axial_dyn(e: &Elimination, v: &[f64], rhs: &mut [f64], lanes: usize) {
+    for k in 0..e.len() {
+        let (i, p) = (e.node[k] as usize, e.parent[k] as usize);
         for l in 0..lanes {
             let (ki, kp) = (i * lanes + l, p * lanes + l);
             let dv = v[kp] - v[ki];
-            rhs[ki] -= bi * dv;
-            rhs[kp] += ai * dv;
+            rhs[ki] -= e.b[k] * dv;
+            rhs[kp] += e.a[k] * dv;
         }
     }
 }

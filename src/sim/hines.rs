@@ -1,23 +1,88 @@
 //! The Hines solver: Gaussian elimination on a tree matrix in parent-index form.
 //!
 //! The matrix has diagonal `d`, for every non-root node `i` the entry `b[i]` in row `i`,
-//! column `parent[i]`, and `a[i]` in row `parent[i]`, column `i`. With the nodes ordered so that
-//! `parent[i] < i`, eliminating from the highest index down never creates fill-in, so the solve
-//! is O(n) with no allocation (Hines 1984). The operation order is NEURON's `triang`/`bksub`
-//! so results agree with NEURON to rounding.
+//! column `parent[i]`, and `a[i]` in row `parent[i]`, column `i`. Eliminating the nodes from
+//! the leaves towards the roots never creates fill-in, so the solve is O(n) with no allocation
+//! (Hines 1984). The operation order is NEURON's `triang`/`bksub` so results agree with NEURON
+//! to rounding.
+//!
+//! The nodes are eliminated in an [`Elimination`] order, which need not be the order the
+//! node arrays are stored in: every node must come after its parent. The bits of the result
+//! depend only on the order in which each parent collects its children's contributions, so
+//! the arrays can be laid out for the mechanisms (a section's nodes contiguous) while the
+//! elimination walks the cell level by level, many independent branches at once (the
+//! recurrences are latency-bound chains with a division per node; interleaving independent
+//! chains lets the CPU overlap them).
 //!
 //! [`solve_lanes`] solves `L` independent systems of one tree at once, stored lane-minor
 //! (`d[i·L + l]` is node `i` of system `l`): every lane does exactly the operations, in the
-//! order, of [`solve`] on its own system, so each lane's result is bit-identical to a solo
-//! solve, while the inner loop over lanes runs vector-wide.
+//! order, of a solo solve on its own system, so each lane's result is bit-identical to it,
+//! while the inner loop over lanes runs vector-wide.
 
 use crate::sim::tree::NodeId;
 
-/// Solve `M·x = rhs` in place: on return `rhs` holds `x` and `d` is overwritten by the
-/// eliminated diagonal. Nodes `0..n_roots` are roots (their `parent` entries are ignored);
-/// every other node must satisfy `parent[i] < i`.
+/// The order in which the non-root nodes of a tree are eliminated, with each node's parent
+/// and coupling coefficients in that order (sequential loads in the solver's loops).
+#[derive(Clone, Debug, Default)]
+pub struct Elimination {
+    /// Nodes `0..n_roots` are the roots.
+    pub n_roots: usize,
+    /// Non-root nodes, each after its parent.
+    pub node: Vec<NodeId>,
+    /// `parent[k]` is the parent of `node[k]`.
+    pub parent: Vec<NodeId>,
+    /// `a[k]`: coupling of `node[k]` into its parent's row.
+    pub a: Vec<f64>,
+    /// `b[k]`: coupling of the parent into `node[k]`'s row.
+    pub b: Vec<f64>,
+}
+
+impl Elimination {
+    /// The elimination of the nodes `order` (every non-root node once, each after its
+    /// parent) of a tree given by per-node `parent`, `a`, `b`.
+    ///
+    /// Panics if `order` is not such an order.
+    pub fn new(n_roots: usize, order: &[NodeId], parent: &[NodeId], a: &[f64], b: &[f64]) -> Self {
+        let n = parent.len();
+        assert!(a.len() == n && b.len() == n && n_roots <= n && order.len() == n - n_roots);
+        let mut seen = vec![false; n];
+        seen[..n_roots].fill(true);
+        for &i in order {
+            let (i, p) = (i as usize, parent[i as usize] as usize);
+            assert!(i >= n_roots && !seen[i] && p < n && seen[p], "not an elimination order");
+            seen[i] = true;
+        }
+        Elimination {
+            n_roots,
+            node: order.to_vec(),
+            parent: order.iter().map(|&i| parent[i as usize]).collect(),
+            a: order.iter().map(|&i| a[i as usize]).collect(),
+            b: order.iter().map(|&i| b[i as usize]).collect(),
+        }
+    }
+
+    /// Elimination in index order, for trees numbered so that `parent[i] < i`.
+    pub fn in_index_order(n_roots: usize, parent: &[NodeId], a: &[f64], b: &[f64]) -> Self {
+        let order: Vec<NodeId> = (n_roots as NodeId..parent.len() as NodeId).collect();
+        Elimination::new(n_roots, &order, parent, a, b)
+    }
+
+    /// Number of nodes eliminated (the non-root nodes).
+    pub fn len(&self) -> usize {
+        self.node.len()
+    }
+
+    /// Whether the tree is roots only.
+    pub fn is_empty(&self) -> bool {
+        self.node.is_empty()
+    }
+}
+
+/// Solve `M·x = rhs` in place for a tree numbered so that `parent[i] < i` (nodes
+/// `0..n_roots` are roots; their `parent` entries are ignored): on return `rhs` holds `x` and
+/// `d` is overwritten by the eliminated diagonal.
 ///
-/// Panics if the slices differ in length or a parent index is out of range.
+/// Panics if the slices differ in length or the numbering is not of that kind.
 pub fn solve(
     n_roots: usize,
     parent: &[NodeId],
@@ -26,106 +91,63 @@ pub fn solve(
     d: &mut [f64],
     rhs: &mut [f64],
 ) {
-    let n = parent.len();
-    assert!(a.len() == n && b.len() == n && d.len() == n && rhs.len() == n);
-    assert!(n_roots <= n);
-    triangularize(n_roots, parent, a, b, d, rhs);
-    back_substitute(n_roots, parent, b, d, rhs);
+    let e = Elimination::in_index_order(n_roots, parent, a, b);
+    solve_lanes(&e, d, rhs, 1);
 }
 
-/// Eliminate the `a` entries from the leaves towards the roots (NEURON's `triang`).
-#[inline]
-pub fn triangularize(
-    n_roots: usize,
-    parent: &[NodeId],
-    a: &[f64],
-    b: &[f64],
-    d: &mut [f64],
-    rhs: &mut [f64],
-) {
-    for i in (n_roots..parent.len()).rev() {
-        let p = parent[i] as usize;
-        debug_assert!(p < i);
-        let f = a[i] / d[i];
-        d[p] -= f * b[i];
-        rhs[p] -= f * rhs[i];
-    }
-}
-
-/// Solve the roots, then substitute outwards (NEURON's `bksub`).
-#[inline]
-pub fn back_substitute(n_roots: usize, parent: &[NodeId], b: &[f64], d: &[f64], rhs: &mut [f64]) {
-    for i in 0..n_roots {
-        rhs[i] /= d[i];
-    }
-    for i in n_roots..parent.len() {
-        let p = parent[i] as usize;
-        rhs[i] -= b[i] * rhs[p];
-        rhs[i] /= d[i];
-    }
-}
-
-/// Solve `lanes` systems that share the tree (`parent`, `a`, `b`) in place, lane-minor:
-/// `d[i·lanes + l]` and `rhs[i·lanes + l]` belong to node `i` of system `l`. Each lane gets
-/// the bits [`solve`] gives it alone (same operations in the same order; no fused
-/// multiply-add). Lane counts 2, 4 and 8 run specialised loops.
+/// Solve `lanes` systems that share the tree of `e` in place, lane-minor: `d[i·lanes + l]`
+/// and `rhs[i·lanes + l]` belong to node `i` of system `l`. Each lane gets the bits a solo
+/// solve gives it alone (same operations in the same order; no fused multiply-add). Lane
+/// counts 1, 2, 4 and 8 run specialised loops.
 ///
-/// Panics if the slices differ in length or a parent index is out of range.
-pub fn solve_lanes(
-    n_roots: usize,
-    parent: &[NodeId],
-    a: &[f64],
-    b: &[f64],
-    d: &mut [f64],
-    rhs: &mut [f64],
-    lanes: usize,
-) {
-    let n = parent.len();
-    assert!(lanes >= 1 && a.len() == n && b.len() == n);
-    assert!(d.len() == n * lanes && rhs.len() == n * lanes && n_roots <= n);
+/// Panics if the slices do not hold `lanes` values per node of the tree.
+pub fn solve_lanes(e: &Elimination, d: &mut [f64], rhs: &mut [f64], lanes: usize) {
+    let n = e.n_roots + e.len();
+    assert!(lanes >= 1 && d.len() == n * lanes && rhs.len() == n * lanes);
     match lanes {
-        1 => solve(n_roots, parent, a, b, d, rhs),
-        2 => solve_l::<2>(n_roots, parent, a, b, d, rhs),
-        4 => solve_l::<4>(n_roots, parent, a, b, d, rhs),
-        8 => solve_l::<8>(n_roots, parent, a, b, d, rhs),
-        l => solve_dyn(n_roots, parent, a, b, d, rhs, l),
+        1 => solve_l::<1>(e, d, rhs),
+        2 => solve_l::<2>(e, d, rhs),
+        4 => solve_l::<4>(e, d, rhs),
+        8 => solve_l::<8>(e, d, rhs),
+        l => solve_dyn(e, d, rhs, l),
     }
+}
+
+/// Copy `L` values starting at `k·L` (a lane block) out of `x`.
+#[inline(always)]
+fn block<const L: usize>(x: &[f64], k: usize) -> [f64; L] {
+    x[k * L..k * L + L].try_into().expect("a lane block")
 }
 
 /// [`solve_lanes`] for a lane count known at compile time: the lane loops are fixed-length
-/// array operations the compiler turns into vector instructions.
-fn solve_l<const L: usize>(
-    n_roots: usize,
-    parent: &[NodeId],
-    a: &[f64],
-    b: &[f64],
-    d: &mut [f64],
-    rhs: &mut [f64],
-) {
-    let n = parent.len();
-    for i in (n_roots..n).rev() {
-        // `p < i` is checked by the slicing: `dl` holds nodes `0..i` only.
-        let p = parent[i] as usize;
-        let (ai, bi) = (a[i], b[i]);
-        let (dl, dh) = d.split_at_mut(i * L);
-        let (rl, rh) = rhs.split_at_mut(i * L);
-        let (dp, di) = (&mut dl[p * L..p * L + L], &dh[..L]);
-        let (rp, ri) = (&mut rl[p * L..p * L + L], &rh[..L]);
+/// array operations the compiler turns into vector instructions. A node's own values are
+/// copied out before its parent's are updated, so the two never alias.
+fn solve_l<const L: usize>(e: &Elimination, d: &mut [f64], rhs: &mut [f64]) {
+    // NEURON's `triang`: from the leaves towards the roots.
+    for k in (0..e.len()).rev() {
+        let (i, p) = (e.node[k] as usize, e.parent[k] as usize);
+        let (ai, bi) = (e.a[k], e.b[k]);
+        let (di, ri) = (block::<L>(d, i), block::<L>(rhs, i));
+        let f: [f64; L] = std::array::from_fn(|l| ai / di[l]);
+        let dp = &mut d[p * L..p * L + L];
         for l in 0..L {
-            let f = ai / di[l];
-            dp[l] -= f * bi;
-            rp[l] -= f * ri[l];
+            dp[l] -= f[l] * bi;
+        }
+        let rp = &mut rhs[p * L..p * L + L];
+        for l in 0..L {
+            rp[l] -= f[l] * ri[l];
         }
     }
-    for (r, &dd) in rhs[..n_roots * L].iter_mut().zip(&d[..n_roots * L]) {
+    // NEURON's `bksub`: the roots, then outwards.
+    let nr = e.n_roots * L;
+    for (r, &dd) in rhs[..nr].iter_mut().zip(&d[..nr]) {
         *r /= dd;
     }
-    for i in n_roots..n {
-        let p = parent[i] as usize;
-        let bi = b[i];
-        let (rl, rh) = rhs.split_at_mut(i * L);
-        let (rp, ri) = (&rl[p * L..p * L + L], &mut rh[..L]);
-        let di = &d[i * L..i * L + L];
+    for k in 0..e.len() {
+        let (i, p) = (e.node[k] as usize, e.parent[k] as usize);
+        let bi = e.b[k];
+        let (rp, di) = (block::<L>(rhs, p), block::<L>(d, i));
+        let ri = &mut rhs[i * L..i * L + L];
         for l in 0..L {
             ri[l] -= bi * rp[l];
             ri[l] /= di[l];
@@ -134,32 +156,22 @@ fn solve_l<const L: usize>(
 }
 
 /// [`solve_lanes`] for any lane count.
-fn solve_dyn(
-    n_roots: usize,
-    parent: &[NodeId],
-    a: &[f64],
-    b: &[f64],
-    d: &mut [f64],
-    rhs: &mut [f64],
-    lanes: usize,
-) {
-    let n = parent.len();
-    for i in (n_roots..n).rev() {
-        let p = parent[i] as usize;
-        assert!(p < i);
+fn solve_dyn(e: &Elimination, d: &mut [f64], rhs: &mut [f64], lanes: usize) {
+    for k in (0..e.len()).rev() {
+        let (i, p) = (e.node[k] as usize, e.parent[k] as usize);
         for l in 0..lanes {
-            let f = a[i] / d[i * lanes + l];
-            d[p * lanes + l] -= f * b[i];
+            let f = e.a[k] / d[i * lanes + l];
+            d[p * lanes + l] -= f * e.b[k];
             rhs[p * lanes + l] -= f * rhs[i * lanes + l];
         }
     }
-    for k in 0..n_roots * lanes {
+    for k in 0..e.n_roots * lanes {
         rhs[k] /= d[k];
     }
-    for i in n_roots..n {
-        let p = parent[i] as usize;
+    for k in 0..e.len() {
+        let (i, p) = (e.node[k] as usize, e.parent[k] as usize);
         for l in 0..lanes {
-            rhs[i * lanes + l] -= b[i] * rhs[p * lanes + l];
+            rhs[i * lanes + l] -= e.b[k] * rhs[p * lanes + l];
             rhs[i * lanes + l] /= d[i * lanes + l];
         }
     }
@@ -210,7 +222,12 @@ mod tests {
                     r[i * lanes + l] = rl[i];
                 }
             }
-            solve_lanes(2, &parent, &a, &b, &mut d, &mut r, lanes);
+            solve_lanes(
+                &Elimination::in_index_order(2, &parent, &a, &b),
+                &mut d,
+                &mut r,
+                lanes,
+            );
             for l in 0..lanes {
                 let (mut dl, mut rl) = sys(l);
                 solve(2, &parent, &a, &b, &mut dl, &mut rl);

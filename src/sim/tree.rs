@@ -15,20 +15,30 @@
 //!
 //! # Ordering
 //!
-//! Nodes are numbered so that `parent[i] < i` for every non-root node (Hines ordering); root
-//! 0-end nodes are `0..n_roots`. Two orders are offered ([`NodeOrder`]):
+//! Root 0-end nodes are `0..n_roots`. A tree has two orders: the order its node arrays are
+//! stored in (the [`NodeId`]s) and the order the Hines elimination and the axial pass walk
+//! them ([`CableTree::elimination`], every node after its parent). Three numberings are
+//! offered ([`NodeOrder`]):
 //!
+//! * [`NodeOrder::Sections`] (default): stored by section — the segment nodes depth-first
+//!   from the roots (a section's segments contiguous, each subtree after its parent section),
+//!   then all zero-area end nodes. A mechanism inserted in a region then covers a few long
+//!   runs of consecutive nodes, so its values are read and its currents added as whole
+//!   slices. Eliminated in the level order below.
+//! * [`NodeOrder::Level`]: stored and eliminated by depth (number of nodes to the root), ties
+//!   in NEURON order. The elimination walks through many independent branches at once instead
+//!   of one long section after another; the Hines recurrences are latency-bound chains (a
+//!   division per node), so interleaving independent chains lets the CPU overlap them — 3.3
+//!   instead of 11 ns per node for the solve on a 1,142-segment cell.
 //! * [`NodeOrder::Neuron`]: NEURON's own — sections breadth-first from the roots (children in
 //!   section-index order; NEURON's sibling order may differ), each contributing its `nseg`
-//!   segment nodes then its 1-end node, so a section's nodes are contiguous;
-//! * [`NodeOrder::Level`] (default): nodes sorted by depth (number of nodes to the root), ties
-//!   in NEURON order. The elimination then walks through many independent branches at once
-//!   instead of one long section after another; the Hines recurrences are latency-bound chains
-//!   (a division per node), so interleaving independent chains lets the CPU overlap them —
-//!   3.3 instead of 11 ns per node for the solve on a 1,142-segment cell.
+//!   segment nodes then its 1-end node; stored and eliminated in that order.
 //!
-//! Both orders give the same matrix and the same elimination pairs; only the order in which a
-//! parent's diagonal collects its children's contributions differs, i.e. rounding (a few ulp).
+//! All orders give the same matrix and the same elimination pairs; only the order in which a
+//! parent's diagonal collects its children's contributions can differ, i.e. rounding (a few
+//! ulp). `Sections` and `Level` give the same bits: their eliminations are the same sequence
+//! of operations, only stored elsewhere. Depth-first, a parent's children are visited in their
+//! level order, so the depth-first numbering also has `parent[i] < i` for segment nodes.
 //!
 //! # Units of the coupling coefficients
 //!
@@ -48,6 +58,7 @@
 
 use crate::morph::cell::CellGeometry;
 use crate::sim::error::SimError;
+use crate::sim::hines::Elimination;
 
 /// Index of a node in the tree's arrays.
 pub type NodeId = u32;
@@ -90,9 +101,11 @@ pub struct SectionNodes {
 pub enum NodeOrder {
     /// NEURON's order: sections breadth-first, nodes of a section contiguous.
     Neuron,
-    /// By depth from the root, then NEURON's order: faster elimination.
-    #[default]
+    /// By depth from the root, then NEURON's order: stored as eliminated.
     Level,
+    /// Segment nodes depth-first by section, then the end nodes; eliminated as `Level`.
+    #[default]
+    Sections,
 }
 
 /// A branched cable in NEURON's node layout, structure of arrays, Hines-ordered.
@@ -109,6 +122,40 @@ pub struct CableTree {
     sections: Vec<SectionNodes>,
     /// Segment nodes of all sections, section after section (`SectionNodes::seg_offset`).
     seg_nodes: Vec<NodeId>,
+    /// The Hines elimination and axial order of the non-root nodes.
+    elim: Elimination,
+    /// Position of each node in the elimination order (roots `0..n_roots`, then the
+    /// eliminated nodes): the order in which diagnostics look for the first failing node.
+    rank: Vec<u32>,
+}
+
+/// The [`NodeOrder::Sections`] numbering (`perm[new] = old`): roots, then the segment nodes
+/// depth-first, a node's children visited in their order in `level` (so each parent still
+/// collects its children's contributions in the level order), then the end nodes in level
+/// order.
+fn section_order(
+    n_roots: usize,
+    parent: &[NodeId],
+    kind: &[NodeKind],
+    level: &[usize],
+) -> Vec<usize> {
+    let n = parent.len();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &i in &level[n_roots..] {
+        children[parent[i] as usize].push(i);
+    }
+    let mut segments = Vec::with_capacity(n);
+    let mut stack: Vec<usize> = (0..n_roots).rev().collect();
+    while let Some(i) = stack.pop() {
+        if matches!(kind[i], NodeKind::Segment(_)) {
+            segments.push(i);
+        }
+        stack.extend(children[i].iter().rev());
+    }
+    let ends = level[n_roots..]
+        .iter()
+        .filter(|&&i| !matches!(kind[i], NodeKind::Segment(_)));
+    (0..n_roots).chain(segments).chain(ends.copied()).collect()
 }
 
 /// NEURON's `node_index`: the segment containing `x` (0 < x < 1), boundaries going to the
@@ -285,15 +332,20 @@ impl CableTree {
         debug_assert_eq!(next as usize, n_nodes);
 
         // Pass 2: renumber. `perm[new] = old`; a stable sort by depth keeps NEURON's order
-        // within a level and keeps roots (depth 0) first.
-        let mut perm: Vec<usize> = (0..n_nodes).collect();
-        if order_kind == NodeOrder::Level {
+        // within a level and keeps roots (depth 0) first. `level[k]` is the k-th node (old
+        // number) of the elimination.
+        let mut level: Vec<usize> = (0..n_nodes).collect();
+        if order_kind != NodeOrder::Neuron {
             let mut depth = vec![0u32; n_nodes];
             for i in roots.len()..n_nodes {
                 depth[i] = depth[parent[i] as usize] + 1;
             }
-            perm.sort_by_key(|&i| depth[i]);
+            level.sort_by_key(|&i| depth[i]);
         }
+        let perm = match order_kind {
+            NodeOrder::Sections => section_order(roots.len(), &parent, &node_kind, &level),
+            _ => level.clone(),
+        };
         let mut new_of = vec![0 as NodeId; n_nodes];
         for (new, &old) in perm.iter().enumerate() {
             new_of[old] = new as NodeId;
@@ -316,6 +368,8 @@ impl CableTree {
             node_kind: perm.iter().map(|&old| node_kind[old]).collect(),
             sections: Vec::with_capacity(nsec),
             seg_nodes: Vec::with_capacity(n_nodes),
+            elim: Elimination::default(),
+            rank: Vec::new(),
         };
         for (s, sec) in geom.sections.iter().enumerate() {
             let nseg = sec.nseg as u32;
@@ -332,11 +386,19 @@ impl CableTree {
         let ri_mohm = remap(&ri_mohm);
         for (i, &ri) in ri_mohm.iter().enumerate().skip(tree.n_roots) {
             let p = tree.parent[i] as usize;
-            debug_assert!(p < i, "Hines ordering violated");
             // Same expression shape as NEURON's connection_coef (rallbranch = 1).
             let rinv_us = 1.0 / ri;
             tree.a[i] = -1.0e2 * rinv_us / tree.area_um2[p];
             tree.b[i] = -1.0e2 * rinv_us / tree.area_um2[i];
+        }
+        let order: Vec<NodeId> = level[tree.n_roots..]
+            .iter()
+            .map(|&old| new_of[old])
+            .collect();
+        tree.elim = Elimination::new(tree.n_roots, &order, &tree.parent, &tree.a, &tree.b);
+        tree.rank = vec![0; n_nodes];
+        for (k, &old) in level.iter().enumerate() {
+            tree.rank[new_of[old] as usize] = k as u32;
         }
         Ok(tree)
     }
@@ -405,6 +467,18 @@ impl CableTree {
     /// Parent node of each node ([`NO_PARENT`] for roots).
     pub fn parent(&self) -> &[NodeId] {
         &self.parent
+    }
+
+    /// The order the Hines solve eliminates the non-root nodes in (and the axial pass walks
+    /// them), with their parents and coefficients (see the module docs on ordering).
+    pub fn elimination(&self) -> &Elimination {
+        &self.elim
+    }
+
+    /// Position of `node` in the elimination order (roots first): where a search for the
+    /// first failing node looks first.
+    pub fn rank(&self, node: NodeId) -> u32 {
+        self.rank[node as usize]
     }
 
     /// Coupling of each node into its parent's row, S/cm² (NEURON's `NODEA`).

@@ -27,34 +27,51 @@ use std::collections::BTreeMap;
 
 /// Digest of a run: every node's voltage after every step (all lanes), then the end state;
 /// and the number of somatic spikes of lane 0 (so that the run is known to exercise the
-/// channels, not only rest).
+/// channels, not only rest). Values are taken node by node in the tree's elimination order
+/// (`CableTree::rank`), lanes within a node, whatever order the arrays are stored in: the
+/// digests pin the numbers, not the numbering (they were made with the level numbering, where
+/// the two orders coincide).
 fn run_digest(cell: &mut ActiveCell, n_steps: usize) -> (String, usize) {
     let soma = cell.index(cell.tree().node_at(0, 0.5), 0);
+    let lanes = cell.lanes();
+    let tree = cell.tree();
+    let key = |idx: usize| (tree.rank((idx / lanes) as u32), idx % lanes);
+    let mut order: Vec<usize> = (0..tree.n_nodes() * lanes).collect();
+    order.sort_by_key(|&i| key(i));
+    let inst: Vec<Vec<usize>> = cell
+        .mechanisms()
+        .iter()
+        .map(|m| {
+            let mut k: Vec<usize> = (0..m.nodes.len()).collect();
+            k.sort_by_key(|&j| key(m.nodes[j] as usize));
+            k
+        })
+        .collect();
     let mut spikes = 0;
     let mut h = Sha256::new();
-    let mut put = |xs: &[f64]| {
-        for x in xs {
-            h.update(x.to_bits().to_le_bytes());
+    let mut put = |xs: &[f64], order: &[usize]| {
+        for &i in order {
+            h.update(xs[i].to_bits().to_le_bytes());
         }
     };
     cell.init();
-    put(cell.v_mv());
+    put(cell.v_mv(), &order);
     for _ in 0..n_steps {
         let before = cell.v_mv()[soma];
         cell.step().expect("step");
         spikes += usize::from(before < 0.0 && cell.v_mv()[soma] >= 0.0);
-        put(cell.v_mv());
+        put(cell.v_mv(), &order);
     }
-    for m in cell.mechanisms() {
+    for (m, inst) in cell.mechanisms().iter().zip(&inst) {
         for s in 0..m.state_names.len() {
-            put(m.state(s));
+            put(m.state(s), inst);
         }
     }
     for p in cell.ions() {
-        put(&p.e_mv);
-        put(&p.ci_mm);
-        put(&p.co_mm);
-        put(&p.i_ma_cm2);
+        put(&p.e_mv, &order);
+        put(&p.ci_mm, &order);
+        put(&p.co_mm, &order);
+        put(&p.i_ma_cm2, &order);
     }
     let digest = h.finalize();
     (digest.iter().map(|b| format!("{b:02x}")).collect(), spikes)
