@@ -19,6 +19,7 @@
 //!   once at construction into extra columns (parameters do not change afterwards).
 
 use super::dag::{Dag, Id, Node, Op};
+use super::direct::{Io, IoShape, MAX_IN, MAX_TOT};
 use super::error::KernelError;
 use super::program::{CHUNK, Program, Slot};
 use crate::model::MechModel;
@@ -151,6 +152,13 @@ impl Runs {
         r
     }
 
+    /// The node of the chunk starting at instance `start` if its instances sit on consecutive
+    /// nodes (one run: the kernel may work in place, see [`super::direct`]).
+    fn single(&self, start: usize) -> Option<usize> {
+        let c = start / CHUNK;
+        (self.first[c + 1] - self.first[c] == 1).then(|| self.runs[self.first[c]].1 as usize)
+    }
+
     /// Runs of the chunk starting at instance `start`.
     fn chunk(&self, start: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
         let c = start / CHUNK;
@@ -200,6 +208,10 @@ pub struct CompiledMech {
     init: Compiled,
     /// State columns that are an ion's inside concentration (copied to the ion after updates).
     conc_writes: Vec<(usize, usize)>,
+    /// Ions whose totals the currents add to, by slot of [`Io::tot`].
+    tot_ions: Vec<usize>,
+    /// Whether native kernels work in place on single-run chunks (see [`super::direct`]).
+    direct: bool,
     /// Number of instructions per program (current, state, init), for reports.
     pub n_instructions: [usize; 3],
 }
@@ -516,6 +528,38 @@ impl CompiledMech {
         };
         let mut current = compile(&outs, next);
         let mut state = compile(&s_outs, n_gather);
+        // What the reserved temporaries mean, for the in-place kernels: the same inputs in both
+        // programs, and the currents with their ions' slots. A current program that reads an
+        // ion's total (which it may also add to) keeps the gather.
+        let mut tot_ions: Vec<usize> = Vec::new();
+        for ion in cur_out.iter().filter_map(|c| c.ion) {
+            if !tot_ions.contains(&ion) {
+                tot_ions.push(ion);
+            }
+        }
+        let reads_total = current
+            .gathers
+            .iter()
+            .any(|g| matches!(g.0, Gather::Ion(_, IonVar::Current)));
+        let fits = n_gather as usize <= MAX_IN && tot_ions.len() <= MAX_TOT;
+        current.prog.set_io((fits && !reads_total).then(|| {
+            IoShape {
+                n_inputs: n_gather,
+                point,
+                currents: cur_out
+                    .iter()
+                    .map(|c| {
+                        let slot = c.ion.and_then(|i| tot_ions.iter().position(|&x| x == i));
+                        (c.i_tmp, c.g_tmp, slot.map(|j| j as u8))
+                    })
+                    .collect(),
+            }
+        }));
+        state.prog.set_io(fits.then(|| IoShape {
+            n_inputs: n_gather,
+            point: false,
+            currents: Vec::new(),
+        }));
         // The per-step programs run as fused native kernels where one was generated for their
         // exact shape (the standard library's mechanisms); initialisation runs once and keeps
         // the bytecode.
@@ -580,6 +624,8 @@ impl CompiledMech {
             state,
             init,
             conc_writes,
+            tot_ions,
+            direct: true,
             runs: Runs::new(&nodes),
             nodes,
         })
@@ -637,6 +683,29 @@ impl CompiledMech {
                 p.detach_native();
             }
         }
+    }
+
+    /// Let the native kernels work in place where a chunk's instances sit on consecutive nodes
+    /// (`true`, the default; see [`super::direct`]) or always gather and scatter (`false`).
+    /// Results are bit-identical; for tests and comparisons.
+    pub fn set_direct(&mut self, on: bool) {
+        self.direct = on;
+    }
+
+    /// Whether the per-step programs (currents, states) have in-place native kernels in use.
+    pub fn direct_kernels(&self) -> [bool; 2] {
+        [
+            self.direct && self.current.prog.has_direct(),
+            self.direct && self.state.prog.has_direct(),
+        ]
+    }
+
+    /// Chunks of instances on one run of consecutive nodes (those the in-place kernels take),
+    /// and all chunks.
+    pub fn single_run_chunks(&self) -> (usize, usize) {
+        let starts = (0..self.nodes.len()).step_by(CHUNK);
+        let single = starts.clone().filter(|&s| self.runs.single(s).is_some());
+        (single.count(), starts.count())
     }
 
     /// Number of instances.
@@ -737,9 +806,24 @@ impl CompiledMech {
     fn run_states(&mut self, init: bool, env: &mut Env<'_>) {
         let (n, n_pad) = (self.nodes.len(), self.n_pad);
         let c = if init { &self.init } else { &self.state };
+        let direct = self.direct && c.prog.has_direct();
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
+            if direct && let Some(node) = self.runs.single(start) {
+                // In place: the kernel reads v and the ions where they live.
+                let mut io = bind(
+                    &c.gathers,
+                    &[],
+                    node,
+                    (env.t_ms, env.v_mv, &mut *env.ions),
+                    (&mut [], &mut [], &[]),
+                );
+                c.prog
+                    .run_direct(&mut self.cols, n_pad, start, len, &mut io);
+                start += len;
+                continue;
+            }
             let len_pad = CHUNK.min(n_pad - start);
             Self::gather(
                 &mut self.tmp,
@@ -761,9 +845,26 @@ impl CompiledMech {
     /// per node — and ion currents to the ions' totals in place.
     pub(crate) fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
         let (n, n_pad) = (self.nodes.len(), self.n_pad);
+        let direct = self.direct && self.current.prog.has_direct();
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
+            if direct && let Some(node) = self.runs.single(start) {
+                // In place: inputs read and currents added where they live, in the kernel's
+                // loop (the same operations in the same order as the scatter below).
+                let mut io = bind(
+                    &self.current.gathers,
+                    &self.tot_ions,
+                    node,
+                    (env.t_ms, env.v_mv, &mut *env.ions),
+                    (&mut *rhs, &mut *d, &self.fac),
+                );
+                self.current
+                    .prog
+                    .run_direct(&mut self.cols, n_pad, start, len, &mut io);
+                start += len;
+                continue;
+            }
             let len_pad = CHUNK.min(n_pad - start);
             let nodes = &self.nodes[start..start + len];
             Self::gather(
@@ -819,6 +920,8 @@ impl CompiledMech {
     }
 
     /// The first instance with a non-finite state: (instance, state name, value).
+    ///
+    /// (Padding instances are not looked at: the in-place kernels do not update them.)
     pub fn first_non_finite_state(&self) -> Option<(usize, &str, f64)> {
         for (s, name) in self.state_names.iter().enumerate() {
             let col = self.state(s);
@@ -827,5 +930,59 @@ impl CompiledMech {
             }
         }
         None
+    }
+}
+
+/// The cell's arrays for an in-place kernel on the chunk at `node` (see [`super::direct`]):
+/// `v` and the ion values the program gathers (by their temporaries), the totals of the ions in
+/// `tot_ions` (by slot), and `rhs`, `d`, `fac` (empty for the state pass).
+fn bind<'a>(
+    gathers: &[(Gather, u32)],
+    tot_ions: &[usize],
+    node: usize,
+    (t_ms, v, ions): (f64, &'a [f64], &'a mut [IonPool]),
+    (rhs, d, fac): (&'a mut [f64], &'a mut [f64], &'a [f64]),
+) -> Io<'a> {
+    let mut ins: [&'a [f64]; MAX_IN] = [&[]; MAX_IN];
+    ins[0] = v;
+    let mut tot: [&'a mut [f64]; MAX_TOT] = Default::default();
+    for (k, p) in ions.iter_mut().enumerate() {
+        let IonPool {
+            e_mv,
+            ci_mm,
+            co_mm,
+            i_ma_cm2,
+            ..
+        } = p;
+        // An ion's total is either added to (a slot) or read, never both (`CompiledMech::new`
+        // keeps the gather for a current program that reads one).
+        let i_read: &'a [f64] = match tot_ions.iter().position(|&i| i == k) {
+            Some(slot) => {
+                tot[slot] = i_ma_cm2.as_mut_slice();
+                &[]
+            }
+            None => i_ma_cm2.as_slice(),
+        };
+        for &(g, t) in gathers {
+            if let Gather::Ion(ion, var) = g
+                && ion == k
+            {
+                ins[t as usize] = match var {
+                    IonVar::Reversal => e_mv.as_slice(),
+                    IonVar::Inside => ci_mm.as_slice(),
+                    IonVar::Outside => co_mm.as_slice(),
+                    IonVar::Current => i_read,
+                };
+            }
+        }
+    }
+    Io {
+        node,
+        t_ms,
+        ins,
+        rhs,
+        d,
+        fac,
+        tot,
     }
 }
