@@ -1,9 +1,22 @@
 //! In-place access for the native kernels: where a chunk of a mechanism's instances sits on one
-//! run of consecutive nodes (the common case — mechanisms are sorted by node, and with lanes
-//! the `(node, lane)` pairs of consecutive nodes are consecutive in the lane-minor arrays), a
-//! kernel reads `v` and the ion values straight from the cell's node-order arrays and adds its
-//! currents straight into `rhs`, `d` and the ions' totals, in the loop that computes them: no
-//! gather into temporaries before, no scatter pass after.
+//! run of consecutive nodes (mechanisms are sorted by node, and with lanes the `(node, lane)`
+//! pairs of consecutive nodes are consecutive in the lane-minor arrays), a kernel reads `v` and
+//! the ion values straight from the cell's node-order arrays and adds its currents straight
+//! into `rhs`, `d` and the ions' totals, in the loop that computes them: no gather into
+//! temporaries before, no scatter pass after.
+//!
+//! How often a chunk is one run depends on the node order: with [`NodeOrder::Neuron`] a
+//! section's segments are consecutive, but the default [`NodeOrder::Level`] interleaves the
+//! sections by depth and puts each section's zero-area end node among them, so on a
+//! reconstructed cell runs are a few nodes long and a chunk of [`CHUNK`] instances is hardly
+//! ever one run: on the S1 cell (1,142 compartments) no chunk is (callgrind: the gather's
+//! instruction count did not change), so there the gather path still runs. Running the kernel
+//! in place per run, or a node order with the segment nodes of a level consecutive, would
+//! change that (issue 16).
+//!
+//! [`NodeOrder::Neuron`]: crate::sim::tree::NodeOrder::Neuron
+//! [`NodeOrder::Level`]: crate::sim::tree::NodeOrder::Level
+//! [`CHUNK`]: super::program::CHUNK
 //!
 //! [`IoShape`] is what such a kernel is generated for: the meaning of a program's reserved
 //! temporaries (gathered inputs; current and conductance outputs with their ion), set by
