@@ -19,6 +19,7 @@
 //!   once at construction into extra columns (parameters do not change afterwards).
 
 use super::dag::{Dag, Id, Node, Op};
+use super::direct::{Io, IoShape, MAX_IN, MAX_TOT};
 use super::error::KernelError;
 use super::program::{CHUNK, Program, Slot};
 use crate::model::MechModel;
@@ -122,6 +123,10 @@ pub(crate) struct Env<'a> {
     pub ions: &'a mut [IonPool],
 }
 
+/// The average run length from which a chunk runs in place (measured on S1: runs of a few
+/// nodes cost more as kernel calls than as copies).
+const MIN_RUN: usize = 8;
+
 /// Runs of consecutive nodes among a mechanism's instances (sorted by node), chunk by chunk,
 /// computed once: loads of `v` and ion values and the accumulation of currents work on whole
 /// runs (vectorised) where instances sit on consecutive nodes, one element where they do not.
@@ -149,6 +154,15 @@ impl Runs {
         }
         r.first.push(r.runs.len());
         r
+    }
+
+    /// Whether the chunk starting at instance `start` is made of long runs (on average at
+    /// least [`MIN_RUN`] instances on consecutive nodes): the kernel then works in place, one
+    /// call per run (see [`super::direct`]); short runs gather, where one call per run would
+    /// cost more than the copies.
+    fn long(&self, start: usize, len: usize) -> bool {
+        let c = start / CHUNK;
+        (self.first[c + 1] - self.first[c]) * MIN_RUN <= len
     }
 
     /// Runs of the chunk starting at instance `start`.
@@ -200,6 +214,10 @@ pub struct CompiledMech {
     init: Compiled,
     /// State columns that are an ion's inside concentration (copied to the ion after updates).
     conc_writes: Vec<(usize, usize)>,
+    /// Ions whose totals the currents add to, by slot of [`Io::tot`].
+    tot_ions: Vec<usize>,
+    /// Whether native kernels work in place on single-run chunks (see [`super::direct`]).
+    direct: bool,
     /// Number of instructions per program (current, state, init), for reports.
     pub n_instructions: [usize; 3],
 }
@@ -279,6 +297,7 @@ impl CompiledMech {
         };
         let mut current = compile(&outs, next);
         let mut state = compile(&s_outs, n_gather);
+        let tot_ions = declare_io(&mut current, &mut state, &cur_out, point, n_gather);
         // The per-step programs run as fused native kernels where one was generated for their
         // exact shape (the standard library's mechanisms); initialisation runs once and keeps
         // the bytecode.
@@ -317,6 +336,8 @@ impl CompiledMech {
             state,
             init,
             conc_writes: conc_writes(mech, ions),
+            tot_ions,
+            direct: true,
             runs: Runs::new(&nodes),
             nodes,
         })
@@ -374,6 +395,32 @@ impl CompiledMech {
                 p.detach_native();
             }
         }
+    }
+
+    /// Let the native kernels work in place where a chunk's instances sit on consecutive nodes
+    /// (`true`, the default; see [`super::direct`]) or always gather and scatter (`false`).
+    /// Results are bit-identical; for tests and comparisons.
+    pub fn set_direct(&mut self, on: bool) {
+        self.direct = on;
+    }
+
+    /// Whether the per-step programs (currents, states) have in-place native kernels in use.
+    pub fn direct_kernels(&self) -> [bool; 2] {
+        [
+            self.direct && self.current.prog.has_direct(),
+            self.direct && self.state.prog.has_direct(),
+        ]
+    }
+
+    /// Chunks whose instances the in-place kernels take (long runs of consecutive nodes), and
+    /// all chunks.
+    pub fn in_place_chunks(&self) -> (usize, usize) {
+        let n = self.nodes.len();
+        let starts = (0..n).step_by(CHUNK);
+        let long = starts
+            .clone()
+            .filter(|&s| self.runs.long(s, CHUNK.min(n - s)));
+        (long.count(), starts.count())
     }
 
     /// Number of instances.
@@ -474,9 +521,26 @@ impl CompiledMech {
     fn run_states(&mut self, init: bool, env: &mut Env<'_>) {
         let (n, n_pad) = (self.nodes.len(), self.n_pad);
         let c = if init { &self.init } else { &self.state };
+        let direct = self.direct && c.prog.has_direct();
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
+            if direct && self.runs.long(start, len) {
+                // In place, run by run: the kernel reads v and the ions where they live.
+                let mut io = bind(
+                    &c.gathers,
+                    &[],
+                    (env.t_ms, env.v_mv, &mut *env.ions),
+                    (&mut [], &mut [], &[]),
+                );
+                for (o, node, l) in self.runs.chunk(start) {
+                    io.node = node;
+                    c.prog
+                        .run_direct(&mut self.cols, n_pad, start + o, l, &mut io);
+                }
+                start += len;
+                continue;
+            }
             let len_pad = CHUNK.min(n_pad - start);
             Self::gather(
                 &mut self.tmp,
@@ -498,9 +562,28 @@ impl CompiledMech {
     /// per node — and ion currents to the ions' totals in place.
     pub(crate) fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
         let (n, n_pad) = (self.nodes.len(), self.n_pad);
+        let direct = self.direct && self.current.prog.has_direct();
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
+            if direct && self.runs.long(start, len) {
+                // In place, run by run: inputs read and currents added where they live, in the
+                // kernel's loop (the same operations in the same order as the scatter below).
+                let mut io = bind(
+                    &self.current.gathers,
+                    &self.tot_ions,
+                    (env.t_ms, env.v_mv, &mut *env.ions),
+                    (&mut *rhs, &mut *d, &self.fac),
+                );
+                for (o, node, l) in self.runs.chunk(start) {
+                    io.node = node;
+                    self.current
+                        .prog
+                        .run_direct(&mut self.cols, n_pad, start + o, l, &mut io);
+                }
+                start += len;
+                continue;
+            }
             let len_pad = CHUNK.min(n_pad - start);
             let nodes = &self.nodes[start..start + len];
             Self::gather(
@@ -556,6 +639,8 @@ impl CompiledMech {
     }
 
     /// The first instance with a non-finite state: (instance, state name, value).
+    ///
+    /// (Padding instances are not looked at: the in-place kernels do not update them.)
     pub fn first_non_finite_state(&self) -> Option<(usize, &str, f64)> {
         for (s, name) in self.state_names.iter().enumerate() {
             let col = self.state(s);
@@ -948,4 +1033,102 @@ fn columns(
         start += len;
     }
     cols
+}
+
+/// Declare what the reserved temporaries of the current and state programs mean, for the
+/// in-place kernels (see [`super::direct`]): the same inputs in both programs, and the
+/// currents with their ions' slots; returns the ions whose totals the currents add to, by
+/// slot. A current program that reads an ion's total (which it may also add to) keeps the
+/// gather.
+fn declare_io(
+    current: &mut Compiled,
+    state: &mut Compiled,
+    cur_out: &[CurOut],
+    point: bool,
+    n_gather: u32,
+) -> Vec<usize> {
+    let mut tot_ions: Vec<usize> = Vec::new();
+    for ion in cur_out.iter().filter_map(|c| c.ion) {
+        if !tot_ions.contains(&ion) {
+            tot_ions.push(ion);
+        }
+    }
+    let reads_total = current
+        .gathers
+        .iter()
+        .any(|g| matches!(g.0, Gather::Ion(_, IonVar::Current)));
+    let fits = n_gather as usize <= MAX_IN && tot_ions.len() <= MAX_TOT;
+    current.prog.set_io((fits && !reads_total).then(|| {
+        IoShape {
+            n_inputs: n_gather,
+            point,
+            currents: cur_out
+                .iter()
+                .map(|c| {
+                    let slot = c.ion.and_then(|i| tot_ions.iter().position(|&x| x == i));
+                    (c.i_tmp, c.g_tmp, slot.map(|j| j as u8))
+                })
+                .collect(),
+        }
+    }));
+    state.prog.set_io(fits.then(|| IoShape {
+        n_inputs: n_gather,
+        point: false,
+        currents: Vec::new(),
+    }));
+    tot_ions
+}
+
+/// The cell's arrays for an in-place kernel (see [`super::direct`]; the caller sets the run's
+/// first node):
+/// `v` and the ion values the program gathers (by their temporaries), the totals of the ions in
+/// `tot_ions` (by slot), and `rhs`, `d`, `fac` (empty for the state pass).
+fn bind<'a>(
+    gathers: &[(Gather, u32)],
+    tot_ions: &[usize],
+    (t_ms, v, ions): (f64, &'a [f64], &'a mut [IonPool]),
+    (rhs, d, fac): (&'a mut [f64], &'a mut [f64], &'a [f64]),
+) -> Io<'a> {
+    let mut ins: [&'a [f64]; MAX_IN] = [&[]; MAX_IN];
+    ins[0] = v;
+    let mut tot: [&'a mut [f64]; MAX_TOT] = Default::default();
+    for (k, p) in ions.iter_mut().enumerate() {
+        let IonPool {
+            e_mv,
+            ci_mm,
+            co_mm,
+            i_ma_cm2,
+            ..
+        } = p;
+        // An ion's total is either added to (a slot) or read, never both (`CompiledMech::new`
+        // keeps the gather for a current program that reads one).
+        let i_read: &'a [f64] = match tot_ions.iter().position(|&i| i == k) {
+            Some(slot) => {
+                tot[slot] = i_ma_cm2.as_mut_slice();
+                &[]
+            }
+            None => i_ma_cm2.as_slice(),
+        };
+        for &(g, t) in gathers {
+            if let Gather::Ion(ion, var) = g
+                && ion == k
+            {
+                ins[t as usize] = match var {
+                    IonVar::Reversal => e_mv.as_slice(),
+                    IonVar::Inside => ci_mm.as_slice(),
+                    IonVar::Outside => co_mm.as_slice(),
+                    IonVar::Current => i_read,
+                };
+            }
+        }
+    }
+    Io {
+        node: 0,
+        t_ms,
+        ins,
+        rhs,
+        d,
+        fac,
+        tot,
+    }
 }

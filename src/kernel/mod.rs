@@ -9,6 +9,8 @@
 //! * [`program`]: columnar bytecode over chunks of instances (structure of arrays);
 //! * [`native`]: fused native kernels generated from the standard library's programs, picked
 //!   by fingerprint in place of the bytecode (bit-identical);
+//! * `direct`: the native kernels' in-place variant — inputs read and currents added where they
+//!   live, for chunks of instances on consecutive nodes (bit-identical);
 //! * [`mechanism`]: one mechanism on all its compartments (currents with `∂i/∂v`, `cnexp`
 //!   state updates, initialisation);
 //! * [`cell`]: [`ActiveCell`], the one engine — ions (fixed `ena`/`ek`, Nernst `eca` where a
@@ -39,6 +41,7 @@
 
 pub mod cell;
 pub mod dag;
+pub(crate) mod direct;
 pub mod error;
 pub mod mechanism;
 pub mod native;

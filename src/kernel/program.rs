@@ -18,6 +18,7 @@
 //! very state columns it reads.
 
 use super::dag::{Dag, Id, Node, Op};
+use super::direct::{Io, IoShape};
 use super::vexp;
 use std::sync::Arc;
 
@@ -70,6 +71,9 @@ pub struct Program {
     /// [`super::native`], which attaches it); it then runs instead of the bytecode, with
     /// bit-identical results.
     native: Option<Arc<dyn ChunkKernel>>,
+    /// What the reserved temporaries mean, where the caller declared it (see
+    /// [`super::direct`]): a native kernel then also comes in an in-place variant.
+    io: Option<IoShape>,
 }
 
 /// A fused replacement for one program's bytecode, run on a chunk with the arguments of
@@ -80,6 +84,18 @@ pub(crate) trait ChunkKernel: std::fmt::Debug + Send + Sync {
     fn run_chunk(&self, cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize);
     /// The kernel's name (mechanism, program, configuration it was generated from).
     fn name(&self) -> &'static str;
+    /// Whether the kernel has an in-place variant ([`ChunkKernel::run_direct`]).
+    fn has_direct(&self) -> bool;
+    /// Run the in-place variant on instances `start..start + len` (see [`super::direct`];
+    /// arguments checked by [`Program::run_direct`]).
+    fn run_direct(
+        &self,
+        cols: &mut [f64],
+        n_inst: usize,
+        start: usize,
+        len: usize,
+        io: &mut Io<'_>,
+    );
 }
 
 impl Program {
@@ -251,6 +267,7 @@ impl Program {
             n_tmp,
             n_reserved,
             native: None,
+            io: None,
         }
     }
 
@@ -269,6 +286,44 @@ impl Program {
     pub(crate) fn set_native(&mut self, kernel: Option<Arc<dyn ChunkKernel>>) -> bool {
         self.native = kernel;
         self.native.is_some()
+    }
+
+    /// Declare what the reserved temporaries mean (before a native kernel is attached: the
+    /// shape is part of its fingerprint).
+    pub(crate) fn set_io(&mut self, io: Option<IoShape>) {
+        self.io = io;
+    }
+
+    /// What the reserved temporaries mean, if declared.
+    pub(crate) fn io(&self) -> Option<&IoShape> {
+        self.io.as_ref()
+    }
+
+    /// Whether an in-place native kernel is attached ([`Program::run_direct`] may be called).
+    pub(crate) fn has_direct(&self) -> bool {
+        self.native.as_ref().is_some_and(|n| n.has_direct())
+    }
+
+    /// Run the attached in-place native kernel on instances `start..start + len` (`len ≤
+    /// CHUNK`) of the chunk whose instances sit on nodes `io.node..io.node + len` (see
+    /// [`super::direct`]). Only after [`Program::has_direct`] said yes.
+    pub(crate) fn run_direct(
+        &self,
+        cols: &mut [f64],
+        n_inst: usize,
+        start: usize,
+        len: usize,
+        io: &mut Io<'_>,
+    ) {
+        assert!(len <= CHUNK && start + len <= n_inst);
+        if len == 0 {
+            return;
+        }
+        let nat = self
+            .native
+            .as_ref()
+            .expect("an in-place kernel is attached");
+        nat.run_direct(cols, n_inst, start, len, io);
     }
 
     /// Drop the native kernel (the bytecode runs).

@@ -606,3 +606,208 @@ fn stdlib_epsp_is_the_mod_file_current() {
         }
     }
 }
+
+/// The in-place kernels ([`super::direct`]) against gather → kernel → scatter on a whole cell:
+/// the Hay channels with calcium (Nernst `eca`, `cai` written by the pool), in three lanes
+/// with different stimuli, mechanisms on every compartment, on a prefix (a chunk tail of one
+/// run), with gaps (chunks of several long runs, in place run by run) and on every other
+/// compartment (runs too short, which keep the gather), some parameters
+/// varying (column kernels). Every voltage, ion value and state, every step, bit for bit.
+#[test]
+fn in_place_kernels_are_bit_identical_to_gather_and_scatter() {
+    use super::cell::{ActiveCell, CellConfig, MechPlacement};
+    use std::collections::BTreeMap;
+    let mechs = hay2011_mechanisms().expect("hay2011");
+    let tree = || crate::sim::CableTree::from_geometry(&synth::branched_cell(700, 11)).unwrap();
+    let n = tree().n_segments();
+    assert!(n > 2 * CHUNK, "{n} segments: want several chunks");
+    let all: Vec<usize> = (0..n).collect();
+    let prefix: Vec<usize> = (0..n * 3 / 5).collect();
+    let gappy: Vec<usize> = (0..n).filter(|k| k % 7 != 3).collect();
+    // Runs of one node (three lanes): shorter than `MIN_RUN`, these chunks keep the gather.
+    let sparse: Vec<usize> = (0..n).filter(|k| k % 2 == 0).collect();
+    // (mechanism, segments, gbar scale, varying parameter)
+    let plan: [(&str, &Vec<usize>, f64, Option<&str>); 12] = [
+        ("pas", &all, 0.05, Some("g")),
+        ("NaTa_t", &all, 2000.0, Some("gbar")),
+        ("SKv3_1", &all, 1000.0, None),
+        ("Nap_Et2", &prefix, 50.0, None),
+        ("K_Pst", &prefix, 100.0, None),
+        ("K_Tst", &gappy, 100.0, Some("gbar")),
+        ("Im", &prefix, 20.0, None),
+        ("Ih", &prefix, 20.0, Some("gbar")),
+        ("Ca_HVA", &gappy, 50.0, None),
+        ("Ca_LVAst", &sparse, 300.0, None),
+        ("CaDynamics_E2", &gappy, 1.0, Some("decay")),
+        ("SK_E2", &sparse, 1000.0, None),
+    ];
+    let placements: Vec<MechPlacement<'_>> = plan
+        .iter()
+        .map(|&(name, segs, scale, varying)| {
+            let m = mech(&mechs, name);
+            let params: BTreeMap<String, Vec<f64>> = m
+                .parameters
+                .iter()
+                .map(|p| {
+                    let d = p.default.expect("default");
+                    let d = if p.name == "gbar" { d * scale } else { d };
+                    let col = segs
+                        .iter()
+                        .map(|&k| match varying {
+                            Some(v) if v == p.name => d * (1.0 + 0.1 * (k % 5) as f64),
+                            _ => d,
+                        })
+                        .collect();
+                    (p.name.clone(), col)
+                })
+                .collect();
+            MechPlacement {
+                mechanism: m,
+                segments: segs.clone(),
+                params,
+            }
+        })
+        .collect();
+    let lanes = 3;
+    let build = |direct: bool| {
+        let mut cell =
+            ActiveCell::with_lanes(tree(), &placements, &[], CellConfig::default(), lanes)
+                .expect("cell");
+        for m in cell.mechanisms_mut() {
+            m.set_direct(direct);
+        }
+        cell.add_iclamp_in(0, 0, 0.5, 1.0, 20.0, 8.0).unwrap();
+        cell.add_iclamp_in(1, 0, 0.5, 3.0, 20.0, 3.0).unwrap();
+        cell.add_epsp_in(2, 1, 0.5, 2.0, 0.5, 4.0, 0.8).unwrap();
+        cell.init();
+        cell
+    };
+    let (mut a, mut b) = (build(true), build(false));
+    // The in-place path must really run (and the gather path too, on the gappy chunks).
+    let (mut single, mut chunks, mut direct) = (0, 0, 0);
+    for m in a.mechanisms() {
+        let (s, c) = m.in_place_chunks();
+        single += s;
+        chunks += c;
+        direct += m.direct_kernels().iter().filter(|&&x| x).count();
+    }
+    assert!(
+        single > 0 && single < chunks,
+        "{single} of {chunks} chunks run in place"
+    );
+    assert!(direct >= 20, "{direct} in-place kernels in use");
+    assert!(
+        b.mechanisms()
+            .iter()
+            .all(|m| m.direct_kernels() == [false; 2])
+    );
+    let same = |x: &[f64], y: &[f64]| {
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
+    };
+    let mut v_max = f64::NEG_INFINITY;
+    for step in 0..800 {
+        a.step().expect("in place");
+        b.step().expect("gathered");
+        assert!(same(a.v_mv(), b.v_mv()), "v differs after step {step}");
+        for (p, q) in a.ions().iter().zip(b.ions()) {
+            assert!(same(&p.e_mv, &q.e_mv), "e{} step {step}", p.name);
+            assert!(same(&p.ci_mm, &q.ci_mm), "{}i step {step}", p.name);
+            assert!(same(&p.i_ma_cm2, &q.i_ma_cm2), "i{} step {step}", p.name);
+        }
+        for (p, q) in a.mechanisms().iter().zip(b.mechanisms()) {
+            for s in 0..p.state_names.len() {
+                assert!(
+                    same(p.state(s), q.state(s)),
+                    "{} state {} step {step}",
+                    p.name,
+                    p.state_names[s]
+                );
+            }
+        }
+        v_max = a.v_mv().iter().copied().fold(v_max, f64::max);
+    }
+    // The gates must move: the stimuli depolarise well past the sodium threshold.
+    assert!(
+        v_max > -30.0,
+        "highest voltage {v_max} mV: the stimuli are too weak"
+    );
+}
+
+/// A point process in place (`rhs −= i·fac`, `d += g·fac`): `std.stimuli`'s `epsp` with every
+/// parameter varying on 600 consecutive nodes (two full chunks and a tail) and on nodes with
+/// gaps, against the gather → kernel → scatter path, onto the same non-zero `rhs` and `d`.
+#[test]
+fn in_place_point_process_is_bit_identical() {
+    let model = super::cell::stdlib_epsp().unwrap();
+    let tree =
+        crate::sim::CableTree::from_geometry(&synth::cylinder_cell(2000.0, 2.0, 801, 100.0, 1.0))
+            .unwrap();
+    let n_nodes = tree.n_nodes();
+    let env = CompileEnv {
+        dt_ms: 0.025,
+        celsius_degc: 34.0,
+    };
+    for nodes in [
+        (1..601).collect::<Vec<u32>>(),
+        (1..700).filter(|k| k % 5 != 0).collect(),
+    ] {
+        let k = nodes.len();
+        let params: Vec<Vec<f64>> = model
+            .parameters
+            .iter()
+            .map(|p| {
+                (0..k)
+                    .map(|j| {
+                        let x = (j % 9) as f64;
+                        match p.name.as_str() {
+                            "onset" => 1.0 + 0.3 * x,
+                            "tau0" => 0.5 + 0.05 * x,
+                            "tau1" => 4.0 + 0.2 * x,
+                            "imax" => 0.2 + 0.1 * x,
+                            _ => p.default.unwrap(),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let compile = |direct: bool| {
+            let mut m = CompiledMech::new(model, nodes.clone(), &params, &[], tree.area_um2(), env)
+                .unwrap();
+            m.set_direct(direct);
+            m
+        };
+        let (mut a, mut b) = (compile(true), compile(false));
+        assert!(
+            a.direct_kernels()[0],
+            "epsp currents have no in-place kernel"
+        );
+        let (single, _) = a.in_place_chunks();
+        assert!(single > 0 || nodes.windows(2).any(|w| w[1] != w[0] + 1));
+        let v: Vec<f64> = (0..n_nodes).map(|j| -70.0 + (j % 13) as f64).collect();
+        let mut ions: Vec<IonPool> = vec![];
+        let mut rhs_a: Vec<f64> = (0..n_nodes).map(|j| (j as f64 * 0.37).sin()).collect();
+        let mut d_a: Vec<f64> = (0..n_nodes)
+            .map(|j| 1.0 + (j as f64 * 0.11).cos())
+            .collect();
+        let (mut rhs_b, mut d_b) = (rhs_a.clone(), d_a.clone());
+        for step in 0..400 {
+            let t = step as f64 * 0.025 + 0.0125;
+            for (m, rhs, d) in [
+                (&mut a, &mut rhs_a, &mut d_a),
+                (&mut b, &mut rhs_b, &mut d_b),
+            ] {
+                let mut env = Env {
+                    t_ms: t,
+                    v_mv: &v,
+                    ions: &mut ions,
+                };
+                m.add_currents(&mut env, rhs, d);
+                m.advance(&mut env);
+            }
+            for j in 0..n_nodes {
+                assert_eq!(rhs_a[j].to_bits(), rhs_b[j].to_bits(), "rhs[{j}] at t {t}");
+                assert_eq!(d_a[j].to_bits(), d_b[j].to_bits(), "d[{j}] at t {t}");
+            }
+        }
+    }
+}

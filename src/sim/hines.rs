@@ -49,7 +49,10 @@ impl Elimination {
         seen[..n_roots].fill(true);
         for &i in order {
             let (i, p) = (i as usize, parent[i as usize] as usize);
-            assert!(i >= n_roots && !seen[i] && p < n && seen[p], "not an elimination order");
+            assert!(
+                i >= n_roots && !seen[i] && p < n && seen[p],
+                "not an elimination order"
+            );
             seen[i] = true;
         }
         Elimination {

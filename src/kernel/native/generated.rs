@@ -5,6 +5,7 @@
 #![allow(clippy::too_many_arguments, clippy::needless_range_loop, clippy::erasing_op, clippy::identity_op, clippy::single_range_in_vec_init, clippy::eq_op, unused_parens)]
 
 use super::{Entry, Isa};
+use crate::kernel::direct::Io;
 use crate::kernel::program::CHUNK;
 use crate::kernel::vexp;
 
@@ -46,6 +47,50 @@ fn k0(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, t0, t2, t3) },
         _ => body(k, len, t0, t2, t3),
+    }
+}
+
+/// pas currents, defaults, in place: 3 instructions.
+fn k0d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 3] = k.try_into().expect("3 constants");
+    let _ = (cols, n_inst, start);
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 3], len: usize, t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        let [k0, k1, k2] = *k;
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let x0 = i_t0 + k0;
+            let x1 = x0 * k1;
+            let x2 = k2;
+            rhs[e] -= x1;
+            d[e] += x2;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 3], len: usize, t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, t0, rhs, d)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 3], len: usize, t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, t0, rhs, d)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, t0, rhs, d) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, t0, rhs, d) },
+        _ => body(k, len, t0, rhs, d),
     }
 }
 
@@ -92,6 +137,52 @@ fn k1(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
     }
 }
 
+/// pas currents, varying g, in place: 3 instructions.
+fn k1d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 1] = k.try_into().expect("1 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 1], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        let [k0] = *k;
+        let c0 = &c0[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let x0 = i_t0 + k0;
+            let x1 = i_c0 * x0;
+            let x2 = i_c0;
+            rhs[e] -= x1;
+            d[e] += x2;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 1], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, t0, rhs, d)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 1], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, t0, rhs, d)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0, rhs, d) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0, rhs, d) },
+        _ => body(k, len, c0, t0, rhs, d),
+    }
+}
+
 /// pas currents, varying e: 3 instructions.
 fn k2(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
@@ -132,6 +223,52 @@ fn k2(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, t3) },
         _ => body(k, len, c0, t0, t2, t3),
+    }
+}
+
+/// pas currents, varying e, in place: 3 instructions.
+fn k2d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let x0 = i_t0 - i_c0;
+            let x1 = x0 * k0;
+            let x2 = k1;
+            rhs[e] -= x1;
+            d[e] += x2;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, t0, rhs, d)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, t0, rhs, d)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0, rhs, d) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0, rhs, d) },
+        _ => body(k, len, c0, t0, rhs, d),
     }
 }
 
@@ -177,6 +314,54 @@ fn k3(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
         _ => body(k, len, c0, c1, t0, t2, t3),
+    }
+}
+
+/// pas currents, all varying, in place: 3 instructions.
+fn k3d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 0] = k.try_into().expect("0 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        let [] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let x0 = i_t0 - i_c1;
+            let x1 = i_c0 * x0;
+            let x2 = i_c0;
+            rhs[e] -= x1;
+            d[e] += x2;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, c1, t0, rhs, d)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, c1, t0, rhs, d)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d) },
+        _ => body(k, len, c0, c1, t0, rhs, d),
     }
 }
 
@@ -231,11 +416,144 @@ fn k4(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
     }
 }
 
+/// NaTa_t currents, defaults, in place: 7 instructions.
+fn k4d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let t2 = &io.ins[2][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let [tot0, _, _, _] = &mut io.tot;
+    let tot0 = &mut tot0[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let t2 = &t2[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let tot0 = &mut tot0[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_t2 = t2[e];
+            let i_c1 = c1[e];
+            let x0 = i_c0 * i_c0;
+            let x1 = i_c0 * x0;
+            let x2 = i_t0 - i_t2;
+            let x3 = x1 * i_c1;
+            let x4 = x3 * k0;
+            let x5 = x3 * x2;
+            let x6 = x5 * k1;
+            rhs[e] -= x6;
+            d[e] += x4;
+            tot0[e] += x6;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, rhs, d, tot0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, rhs, d, tot0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, rhs, d, tot0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, rhs, d, tot0) },
+        _ => body(k, len, c0, c1, t0, t2, rhs, d, tot0),
+    }
+}
+
 /// NaTa_t states, defaults: 33 instructions.
 fn k5(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 21] = k.try_into().expect("21 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
     let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = x3 + k4;
+            let x6 = x5 * k5;
+            let x7 = vexp::exp(x6);
+            let x8 = x7 + k6;
+            let x9 = x5 / x8;
+            let x10 = x9 * k7;
+            let x11 = k8 / x7;
+            let x12 = x11 + k9;
+            let x13 = x5 / x12;
+            let x14 = x13 * k10;
+            let x15 = x10 + x14;
+            let x16 = x9 / x15;
+            let x17 = x16 * k11;
+            let x18 = ((x4 == k12) as u8 as f64);
+            let x19 = x3 + k13;
+            let x20 = if x18 != 0.0 { x19 } else { x3 };
+            let x21 = x20 + k14;
+            let x22 = x21 * k15;
+            let x23 = vexp::exp(x22);
+            let x24 = x23 + k16;
+            let x25 = x21 / x24;
+            let x26 = k17 / x23;
+            let x27 = x26 + k18;
+            let x28 = x21 / x27;
+            let x29 = x25 - x28;
+            let x30 = x25 / x29;
+            let x31 = i_c0 + (1.0 - vexp::exp(k19 * x15)) * (x17 - i_c0);
+            let x32 = i_c1 + (1.0 - vexp::exp(k20 * x29)) * (x30 - i_c1);
+            c0[e] = x31;
+            c1[e] = x32;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
+        _ => body(k, len, c0, c1, t0),
+    }
+}
+
+/// NaTa_t states, defaults, in place: 33 instructions.
+fn k5d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 21] = k.try_into().expect("21 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
@@ -356,11 +674,160 @@ fn k6(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
     }
 }
 
+/// NaTa_t currents, varying gbar, in place: 6 instructions.
+fn k6d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 0] = k.try_into().expect("0 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let t2 = &io.ins[2][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let [tot0, _, _, _] = &mut io.tot;
+    let tot0 = &mut tot0[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        let [] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        let t2 = &t2[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let tot0 = &mut tot0[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c2 = c2[e];
+            let i_c1 = c1[e];
+            let i_t0 = t0[e];
+            let i_t2 = t2[e];
+            let x0 = i_c0 * i_c0;
+            let x1 = i_c0 * x0;
+            let x2 = i_c2 * x1;
+            let x3 = x2 * i_c1;
+            let x4 = i_t0 - i_t2;
+            let x5 = x3 * x4;
+            rhs[e] -= x5;
+            d[e] += x3;
+            tot0[e] += x5;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
+        _ => body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0),
+    }
+}
+
 /// Nap_Et2 states, defaults: 48 instructions.
 fn k7(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 34] = k.try_into().expect("34 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
     let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 34], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21, k22, k23, k24, k25, k26, k27, k28, k29, k30, k31, k32, k33] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 * k0;
+            let x1 = i_t0 + k1;
+            let x2 = x1 * k2;
+            let x3 = vexp::exp(x2);
+            let x4 = x3 + k3;
+            let x5 = k4 / x4;
+            let x6 = ((x0 == k5) as u8 as f64);
+            let x7 = i_t0 + k6;
+            let x8 = if x6 != 0.0 { x7 } else { i_t0 };
+            let x9 = x8 * k7;
+            let x10 = x8 + k8;
+            let x11 = x10 * k9;
+            let x12 = vexp::exp(x11);
+            let x13 = x12 + k10;
+            let x14 = x10 / x13;
+            let x15 = x14 * k11;
+            let x16 = k12 / x12;
+            let x17 = x16 + k13;
+            let x18 = x10 / x17;
+            let x19 = x18 * k14;
+            let x20 = x15 + x19;
+            let x21 = ((x9 == k15) as u8 as f64);
+            let x22 = x8 + k16;
+            let x23 = if x21 != 0.0 { x22 } else { x8 };
+            let x24 = x23 * k17;
+            let x25 = ((x24 == k18) as u8 as f64);
+            let x26 = x23 + k19;
+            let x27 = if x25 != 0.0 { x26 } else { x23 };
+            let x28 = x27 + k20;
+            let x29 = x28 * k21;
+            let x30 = vexp::exp(x29);
+            let x31 = x30 + k22;
+            let x32 = k23 / x31;
+            let x33 = x27 + k24;
+            let x34 = x33 * k25;
+            let x35 = vexp::exp(x34);
+            let x36 = x35 + k26;
+            let x37 = x33 / x36;
+            let x38 = x37 * k27;
+            let x39 = x27 + k28;
+            let x40 = x39 * k29;
+            let x41 = vexp::exp(x40);
+            let x42 = x41 + k30;
+            let x43 = x39 / x42;
+            let x44 = x43 * k31;
+            let x45 = x38 + x44;
+            let x46 = i_c0 + (1.0 - vexp::exp(k32 * x20)) * (x5 - i_c0);
+            let x47 = i_c1 + (1.0 - vexp::exp(k33 * x45)) * (x32 - i_c1);
+            c0[e] = x46;
+            c1[e] = x47;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 34], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 34], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
+        _ => body(k, len, c0, c1, t0),
+    }
+}
+
+/// Nap_Et2 states, defaults, in place: 48 instructions.
+fn k7d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 34] = k.try_into().expect("34 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 34], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21, k22, k23, k24, k25, k26, k27, k28, k29, k30, k31, k32, k33] = *k;
@@ -494,11 +961,141 @@ fn k8(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
     }
 }
 
+/// K_Pst currents, defaults, in place: 6 instructions.
+fn k8d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let t2 = &io.ins[2][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let [tot0, _, _, _] = &mut io.tot;
+    let tot0 = &mut tot0[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let t2 = &t2[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let tot0 = &mut tot0[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_t2 = t2[e];
+            let i_c1 = c1[e];
+            let x0 = i_c0 * i_c0;
+            let x1 = i_t0 - i_t2;
+            let x2 = x0 * i_c1;
+            let x3 = x2 * k0;
+            let x4 = x2 * x1;
+            let x5 = x4 * k1;
+            rhs[e] -= x5;
+            d[e] += x3;
+            tot0[e] += x5;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, rhs, d, tot0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, rhs, d, tot0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, rhs, d, tot0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, rhs, d, tot0) },
+        _ => body(k, len, c0, c1, t0, t2, rhs, d, tot0),
+    }
+}
+
 /// K_Pst states, defaults: 31 instructions.
 fn k9(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 24] = k.try_into().expect("24 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
     let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21, k22, k23] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 + k0;
+            let x1 = x0 * k1;
+            let x2 = x0 + k2;
+            let x3 = x2 * k3;
+            let x4 = vexp::exp(x3);
+            let x5 = x4 + k4;
+            let x6 = k5 / x5;
+            let x7 = ((x1 < k6) as u8 as f64);
+            let x8 = x0 * k7;
+            let x9 = vexp::exp(x8);
+            let x10 = x9 + k8;
+            let x11 = x10 * k9;
+            let x12 = k10 / x9;
+            let x13 = x12 + k11;
+            let x14 = x13 * k12;
+            let x15 = if x7 != 0.0 { x11 } else { x14 };
+            let x16 = x0 + k13;
+            let x17 = x16 * k14;
+            let x18 = vexp::exp(x17);
+            let x19 = x18 + k15;
+            let x20 = k16 / x19;
+            let x21 = x0 + k17;
+            let x22 = x21 + k18;
+            let x23 = x0 + k19;
+            let x24 = x23 * x23;
+            let x25 = x24 * k20;
+            let x26 = vexp::exp(x25);
+            let x27 = x22 * x26;
+            let x28 = x27 + k21;
+            let x29 = i_c0 + (1.0 - vexp::exp(k22 / x15)) * (x6 - i_c0);
+            let x30 = i_c1 + (1.0 - vexp::exp(k23 / x28)) * (x20 - i_c1);
+            c0[e] = x29;
+            c1[e] = x30;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
+        _ => body(k, len, c0, c1, t0),
+    }
+}
+
+/// K_Pst states, defaults, in place: 31 instructions.
+fn k9d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 24] = k.try_into().expect("24 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21, k22, k23] = *k;
@@ -616,6 +1213,65 @@ fn k10(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// K_Pst currents, varying gbar, in place: 5 instructions.
+fn k10d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 0] = k.try_into().expect("0 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let t2 = &io.ins[2][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let [tot0, _, _, _] = &mut io.tot;
+    let tot0 = &mut tot0[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        let [] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        let t2 = &t2[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let tot0 = &mut tot0[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c2 = c2[e];
+            let i_c1 = c1[e];
+            let i_t0 = t0[e];
+            let i_t2 = t2[e];
+            let x0 = i_c0 * i_c0;
+            let x1 = i_c2 * x0;
+            let x2 = x1 * i_c1;
+            let x3 = i_t0 - i_t2;
+            let x4 = x2 * x3;
+            rhs[e] -= x4;
+            d[e] += x2;
+            tot0[e] += x4;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
+        _ => body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0),
+    }
+}
+
 /// K_Tst currents, defaults: 7 instructions.
 fn k11(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
@@ -667,11 +1323,133 @@ fn k11(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// K_Tst currents, defaults, in place: 7 instructions.
+fn k11d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let t2 = &io.ins[2][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let [tot0, _, _, _] = &mut io.tot;
+    let tot0 = &mut tot0[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let t2 = &t2[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let tot0 = &mut tot0[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_t2 = t2[e];
+            let i_c1 = c1[e];
+            let x0 = i_c0 * i_c0;
+            let x1 = x0 * x0;
+            let x2 = i_t0 - i_t2;
+            let x3 = x1 * i_c1;
+            let x4 = x3 * k0;
+            let x5 = x3 * x2;
+            let x6 = x5 * k1;
+            rhs[e] -= x6;
+            d[e] += x4;
+            tot0[e] += x6;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, rhs, d, tot0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, rhs, d, tot0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, rhs, d, tot0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, rhs, d, tot0) },
+        _ => body(k, len, c0, c1, t0, t2, rhs, d, tot0),
+    }
+}
+
 /// K_Tst states, defaults: 22 instructions.
 fn k12(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 16] = k.try_into().expect("16 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
     let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 + k0;
+            let x1 = x0 * k1;
+            let x2 = vexp::exp(x1);
+            let x3 = x2 + k2;
+            let x4 = k3 / x3;
+            let x5 = x0 + k4;
+            let x6 = x5 * x5;
+            let x7 = x6 * k5;
+            let x8 = vexp::exp(x7);
+            let x9 = x8 + k6;
+            let x10 = x0 + k7;
+            let x11 = x10 * k8;
+            let x12 = vexp::exp(x11);
+            let x13 = x12 + k9;
+            let x14 = k10 / x13;
+            let x15 = x0 + k11;
+            let x16 = x15 * x15;
+            let x17 = x16 * k12;
+            let x18 = vexp::exp(x17);
+            let x19 = x18 + k13;
+            let x20 = i_c0 + (1.0 - vexp::exp(k14 / x9)) * (x4 - i_c0);
+            let x21 = i_c1 + (1.0 - vexp::exp(k15 / x19)) * (x14 - i_c1);
+            c0[e] = x20;
+            c1[e] = x21;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
+        _ => body(k, len, c0, c1, t0),
+    }
+}
+
+/// K_Tst states, defaults, in place: 22 instructions.
+fn k12d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 16] = k.try_into().expect("16 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15] = *k;
@@ -781,6 +1559,66 @@ fn k13(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// K_Tst currents, varying gbar, in place: 6 instructions.
+fn k13d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 0] = k.try_into().expect("0 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let t2 = &io.ins[2][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let [tot0, _, _, _] = &mut io.tot;
+    let tot0 = &mut tot0[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        let [] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        let t2 = &t2[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let tot0 = &mut tot0[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c2 = c2[e];
+            let i_c1 = c1[e];
+            let i_t0 = t0[e];
+            let i_t2 = t2[e];
+            let x0 = i_c0 * i_c0;
+            let x1 = x0 * x0;
+            let x2 = i_c2 * x1;
+            let x3 = x2 * i_c1;
+            let x4 = i_t0 - i_t2;
+            let x5 = x3 * x4;
+            rhs[e] -= x5;
+            d[e] += x3;
+            tot0[e] += x5;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
+        _ => body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0),
+    }
+}
+
 /// SKv3_1 currents, defaults: 4 instructions.
 fn k14(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
@@ -827,11 +1665,113 @@ fn k14(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// SKv3_1 currents, defaults, in place: 4 instructions.
+fn k14d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let t2 = &io.ins[2][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let [tot0, _, _, _] = &mut io.tot;
+    let tot0 = &mut tot0[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let t0 = &t0[..len];
+        let t2 = &t2[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let tot0 = &mut tot0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_t2 = t2[e];
+            let i_c0 = c0[e];
+            let x0 = i_t0 - i_t2;
+            let x1 = i_c0 * k0;
+            let x2 = i_c0 * x0;
+            let x3 = x2 * k1;
+            rhs[e] -= x3;
+            d[e] += x1;
+            tot0[e] += x3;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, t0, t2, rhs, d, tot0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, t0, t2, rhs, d, tot0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, rhs, d, tot0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, rhs, d, tot0) },
+        _ => body(k, len, c0, t0, t2, rhs, d, tot0),
+    }
+}
+
 /// SKv3_1 states, defaults: 10 instructions.
 fn k15(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
     let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &mut c0[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let x0 = i_t0 + k0;
+            let x1 = x0 * k1;
+            let x2 = vexp::exp(x1);
+            let x3 = x2 + k2;
+            let x4 = k3 / x3;
+            let x5 = i_t0 + k4;
+            let x6 = x5 * k5;
+            let x7 = vexp::exp(x6);
+            let x8 = x7 + k6;
+            let x9 = i_c0 + (1.0 - vexp::exp(k7 * x8)) * (x4 - i_c0);
+            c0[e] = x9;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0) },
+        _ => body(k, len, c0, t0),
+    }
+}
+
+/// SKv3_1 states, defaults, in place: 10 instructions.
+fn k15d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
@@ -921,11 +1861,111 @@ fn k16(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// SKv3_1 currents, varying gbar, in place: 3 instructions.
+fn k16d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 0] = k.try_into().expect("0 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let t2 = &io.ins[2][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let [tot0, _, _, _] = &mut io.tot;
+    let tot0 = &mut tot0[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        let [] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let t2 = &t2[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let tot0 = &mut tot0[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_t2 = t2[e];
+            let x0 = i_c1 * i_c0;
+            let x1 = i_t0 - i_t2;
+            let x2 = x0 * x1;
+            rhs[e] -= x2;
+            d[e] += x0;
+            tot0[e] += x2;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, rhs, d, tot0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, rhs, d, tot0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, rhs, d, tot0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, rhs, d, tot0) },
+        _ => body(k, len, c0, c1, t0, t2, rhs, d, tot0),
+    }
+}
+
 /// Im states, defaults: 7 instructions.
 fn k17(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
     let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64]) {
+        let [k0, k1, k2, k3] = *k;
+        let c0 = &mut c0[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let x0 = i_t0 + k0;
+            let x1 = x0 * k1;
+            let x2 = vexp::exp(x1);
+            let x3 = k2 / x2;
+            let x4 = x2 + x3;
+            let x5 = x2 / x4;
+            let x6 = i_c0 + (1.0 - vexp::exp(k3 * x4)) * (x5 - i_c0);
+            c0[e] = x6;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0) },
+        _ => body(k, len, c0, t0),
+    }
+}
+
+/// Im states, defaults, in place: 7 instructions.
+fn k17d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 4] = k.try_into().expect("4 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64]) {
         let [k0, k1, k2, k3] = *k;
@@ -1011,11 +2051,114 @@ fn k18(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// SK_E2 currents, defaults, in place: 4 instructions.
+fn k18d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let t2 = &io.ins[2][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let [tot0, _, _, _] = &mut io.tot;
+    let tot0 = &mut tot0[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let t0 = &t0[..len];
+        let t2 = &t2[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let tot0 = &mut tot0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_t2 = t2[e];
+            let i_c0 = c0[e];
+            let x0 = i_t0 - i_t2;
+            let x1 = i_c0 * k0;
+            let x2 = i_c0 * x0;
+            let x3 = x2 * k1;
+            rhs[e] -= x3;
+            d[e] += x1;
+            tot0[e] += x3;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, t0, t2, rhs, d, tot0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, t0, t2, rhs, d, tot0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, rhs, d, tot0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, rhs, d, tot0) },
+        _ => body(k, len, c0, t0, t2, rhs, d, tot0),
+    }
+}
+
 /// SK_E2 states, defaults: 11 instructions.
 fn k19(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
     let [t4] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], t4: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &mut c0[..len];
+        let t4 = &t4[..len];
+        for e in 0..len {
+            let i_t4 = t4[e];
+            let i_c0 = c0[e];
+            let x0 = ((i_t4 < k0) as u8 as f64);
+            let x1 = i_t4 + k1;
+            let x2 = if x0 != 0.0 { x1 } else { i_t4 };
+            let x3 = k2 / x2;
+            let x4 = x3 * k3;
+            let x5 = vexp::exp(k4 * vexp::ln(x4));
+            let x6 = x5 + k5;
+            let x7 = k6 / x6;
+            let x8 = x7 - i_c0;
+            let x9 = x8 * k7;
+            let x10 = i_c0 + x9;
+            c0[e] = x10;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], t4: &[f64]) {
+        body(k, len, c0, t4)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], t4: &[f64]) {
+        body(k, len, c0, t4)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t4) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t4) },
+        _ => body(k, len, c0, t4),
+    }
+}
+
+/// SK_E2 states, defaults, in place: 11 instructions.
+fn k19d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t4 = &io.ins[4][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 8], len: usize, c0: &mut [f64], t4: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
@@ -1106,11 +2249,115 @@ fn k20(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// SK_E2 currents, varying gbar, in place: 3 instructions.
+fn k20d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 0] = k.try_into().expect("0 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let t2 = &io.ins[2][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let [tot0, _, _, _] = &mut io.tot;
+    let tot0 = &mut tot0[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        let [] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let t2 = &t2[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let tot0 = &mut tot0[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_t2 = t2[e];
+            let x0 = i_c1 * i_c0;
+            let x1 = i_t0 - i_t2;
+            let x2 = x0 * x1;
+            rhs[e] -= x2;
+            d[e] += x0;
+            tot0[e] += x2;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, rhs, d, tot0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
+        body(k, len, c0, c1, t0, t2, rhs, d, tot0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, rhs, d, tot0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, rhs, d, tot0) },
+        _ => body(k, len, c0, c1, t0, t2, rhs, d, tot0),
+    }
+}
+
 /// SK_E2 states, varying zTau: 9 instructions.
 fn k21(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
     let [t4] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &c1[..len];
+        let t4 = &t4[..len];
+        for e in 0..len {
+            let i_t4 = t4[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = ((i_t4 < k0) as u8 as f64);
+            let x1 = i_t4 + k1;
+            let x2 = if x0 != 0.0 { x1 } else { i_t4 };
+            let x3 = k2 / x2;
+            let x4 = x3 * k3;
+            let x5 = vexp::exp(k4 * vexp::ln(x4));
+            let x6 = x5 + k5;
+            let x7 = k6 / x6;
+            let x8 = i_c0 + (1.0 - vexp::exp(k7 / i_c1)) * (x7 - i_c0);
+            c0[e] = x8;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64]) {
+        body(k, len, c0, c1, t4)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64]) {
+        body(k, len, c0, c1, t4)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t4) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t4) },
+        _ => body(k, len, c0, c1, t4),
+    }
+}
+
+/// SK_E2 states, varying zTau, in place: 9 instructions.
+fn k21d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t4 = &io.ins[4][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
@@ -1202,11 +2449,133 @@ fn k22(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// SK_E2 states, all varying, in place: 9 instructions.
+fn k22d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t4 = &io.ins[4][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &mut c0[..len];
+        let c2 = &c2[..len];
+        let t4 = &t4[..len];
+        for e in 0..len {
+            let i_t4 = t4[e];
+            let i_c0 = c0[e];
+            let i_c2 = c2[e];
+            let x0 = ((i_t4 < k0) as u8 as f64);
+            let x1 = i_t4 + k1;
+            let x2 = if x0 != 0.0 { x1 } else { i_t4 };
+            let x3 = k2 / x2;
+            let x4 = x3 * k3;
+            let x5 = vexp::exp(k4 * vexp::ln(x4));
+            let x6 = x5 + k5;
+            let x7 = k6 / x6;
+            let x8 = i_c0 + (1.0 - vexp::exp(k7 / i_c2)) * (x7 - i_c0);
+            c0[e] = x8;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64]) {
+        body(k, len, c0, c2, t4)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64]) {
+        body(k, len, c0, c2, t4)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c2, t4) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c2, t4) },
+        _ => body(k, len, c0, c2, t4),
+    }
+}
+
 /// Ca_HVA states, defaults: 32 instructions.
 fn k23(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 22] = k.try_into().expect("22 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
     let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 + k3;
+            let x5 = x4 * k4;
+            let x6 = vexp::exp(x5);
+            let x7 = x6 + k5;
+            let x8 = x4 / x7;
+            let x9 = x8 * k6;
+            let x10 = x3 + k7;
+            let x11 = x10 * k8;
+            let x12 = vexp::exp(x11);
+            let x13 = x12 * k9;
+            let x14 = x9 + x13;
+            let x15 = x8 / x14;
+            let x16 = x15 * k10;
+            let x17 = x3 + k11;
+            let x18 = x17 * k12;
+            let x19 = vexp::exp(x18);
+            let x20 = x19 * k13;
+            let x21 = x3 + k14;
+            let x22 = x21 * k15;
+            let x23 = vexp::exp(x22);
+            let x24 = x23 + k16;
+            let x25 = k17 / x24;
+            let x26 = x25 * k18;
+            let x27 = x20 + x26;
+            let x28 = x19 / x27;
+            let x29 = x28 * k19;
+            let x30 = i_c0 + (1.0 - vexp::exp(k20 * x14)) * (x16 - i_c0);
+            let x31 = i_c1 + (1.0 - vexp::exp(k21 * x27)) * (x29 - i_c1);
+            c0[e] = x30;
+            c1[e] = x31;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
+        _ => body(k, len, c0, c1, t0),
+    }
+}
+
+/// Ca_HVA states, defaults, in place: 32 instructions.
+fn k23d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 22] = k.try_into().expect("22 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21] = *k;
@@ -1339,6 +2708,72 @@ fn k24(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// Ca_LVAst states, defaults, in place: 25 instructions.
+fn k24d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 21] = k.try_into().expect("21 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 + k0;
+            let x1 = x0 + k1;
+            let x2 = x1 * k2;
+            let x3 = vexp::exp(x2);
+            let x4 = x3 + k3;
+            let x5 = k4 / x4;
+            let x6 = x0 + k5;
+            let x7 = x6 * k6;
+            let x8 = vexp::exp(x7);
+            let x9 = x8 + k7;
+            let x10 = k8 / x9;
+            let x11 = x10 + k9;
+            let x12 = x0 + k10;
+            let x13 = x12 * k11;
+            let x14 = vexp::exp(x13);
+            let x15 = x14 + k12;
+            let x16 = k13 / x15;
+            let x17 = x0 + k14;
+            let x18 = x17 * k15;
+            let x19 = vexp::exp(x18);
+            let x20 = x19 + k16;
+            let x21 = k17 / x20;
+            let x22 = x21 + k18;
+            let x23 = i_c0 + (1.0 - vexp::exp(k19 / x11)) * (x5 - i_c0);
+            let x24 = i_c1 + (1.0 - vexp::exp(k20 / x22)) * (x16 - i_c1);
+            c0[e] = x23;
+            c1[e] = x24;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
+        _ => body(k, len, c0, c1, t0),
+    }
+}
+
 /// CaDynamics_E2 states, defaults: 6 instructions.
 fn k25(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
@@ -1382,11 +2817,102 @@ fn k25(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// CaDynamics_E2 states, defaults, in place: 6 instructions.
+fn k25d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 4] = k.try_into().expect("4 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t2 = &io.ins[2][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 4], len: usize, c0: &mut [f64], t2: &[f64]) {
+        let [k0, k1, k2, k3] = *k;
+        let c0 = &mut c0[..len];
+        let t2 = &t2[..len];
+        for e in 0..len {
+            let i_t2 = t2[e];
+            let i_c0 = c0[e];
+            let x0 = i_t2 * k0;
+            let x1 = i_c0 + k1;
+            let x2 = x1 * k2;
+            let x3 = x0 - x2;
+            let x4 = x3 * k3;
+            let x5 = i_c0 - x4;
+            c0[e] = x5;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], t2: &[f64]) {
+        body(k, len, c0, t2)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], t2: &[f64]) {
+        body(k, len, c0, t2)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t2) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t2) },
+        _ => body(k, len, c0, t2),
+    }
+}
+
 /// CaDynamics_E2 states, varying gamma: 7 instructions.
 fn k26(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
     let [t2] = tmp.get_disjoint_mut([2 * CHUNK..2 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
+        let [k0, k1, k2, k3] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &c1[..len];
+        let t2 = &t2[..len];
+        for e in 0..len {
+            let i_t2 = t2[e];
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let x0 = i_t2 * i_c1;
+            let x1 = x0 * k0;
+            let x2 = i_c0 + k1;
+            let x3 = x2 * k2;
+            let x4 = x1 - x3;
+            let x5 = x4 * k3;
+            let x6 = i_c0 - x5;
+            c0[e] = x6;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, t2)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, t2)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t2) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t2) },
+        _ => body(k, len, c0, c1, t2),
+    }
+}
+
+/// CaDynamics_E2 states, varying gamma, in place: 7 instructions.
+fn k26d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 4] = k.try_into().expect("4 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t2 = &io.ins[2][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         let [k0, k1, k2, k3] = *k;
@@ -1485,6 +3011,64 @@ fn k27(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// CaDynamics_E2 states, varying decay, in place: 12 instructions.
+fn k27d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 5] = k.try_into().expect("5 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t2 = &io.ins[2][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t2: &[f64]) {
+        let [k0, k1, k2, k3, k4] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t2 = &t2[..len];
+        for e in 0..len {
+            let i_t2 = t2[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_c4 = c4[e];
+            let x0 = i_t2 * k0;
+            let x1 = i_c0 + k1;
+            let x2 = x1 / i_c1;
+            let x3 = x2 * k2;
+            let x4 = x0 - x3;
+            let x5 = x4 / i_c2;
+            let x6 = i_c3 * x5;
+            let x7 = x6 * k3;
+            let x8 = i_c0 - x7;
+            let x9 = x4 * k4;
+            let x10 = i_c0 + x9;
+            let x11 = if i_c4 != 0.0 { x10 } else { x8 };
+            c0[e] = x11;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t2)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t2)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t2) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t2) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t2),
+    }
+}
+
 /// CaDynamics_E2 states, varying depth: 7 instructions.
 fn k28(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
@@ -1531,11 +3115,104 @@ fn k28(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// CaDynamics_E2 states, varying depth, in place: 7 instructions.
+fn k28d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 4] = k.try_into().expect("4 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t2 = &io.ins[2][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
+        let [k0, k1, k2, k3] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &c1[..len];
+        let t2 = &t2[..len];
+        for e in 0..len {
+            let i_t2 = t2[e];
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let x0 = i_t2 / i_c1;
+            let x1 = x0 * k0;
+            let x2 = i_c0 + k1;
+            let x3 = x2 * k2;
+            let x4 = x1 - x3;
+            let x5 = x4 * k3;
+            let x6 = i_c0 - x5;
+            c0[e] = x6;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, t2)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, t2)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t2) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t2) },
+        _ => body(k, len, c0, c1, t2),
+    }
+}
+
 /// CaDynamics_E2 states, varying minCai: 6 instructions.
 fn k29(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 3] = k.try_into().expect("3 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
     let [t2] = tmp.get_disjoint_mut([2 * CHUNK..2 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 3], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
+        let [k0, k1, k2] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &c1[..len];
+        let t2 = &t2[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_t2 = t2[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = x0 * k0;
+            let x2 = i_t2 * k1;
+            let x3 = x2 - x1;
+            let x4 = x3 * k2;
+            let x5 = i_c0 - x4;
+            c0[e] = x5;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 3], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, t2)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 3], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, t2)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t2) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t2) },
+        _ => body(k, len, c0, c1, t2),
+    }
+}
+
+/// CaDynamics_E2 states, varying minCai, in place: 6 instructions.
+fn k29d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 3] = k.try_into().expect("3 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t2 = &io.ins[2][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 3], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         let [k0, k1, k2] = *k;
@@ -1641,6 +3318,72 @@ fn k30(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// CaDynamics_E2 states, all varying, in place: 14 instructions.
+fn k30d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 4] = k.try_into().expect("4 constants");
+    let [c0, c1, c2, c3, c4, c5, c6, c7] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len, 6 * n_inst + start..6 * n_inst + start + len, 7 * n_inst + start..7 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t2 = &io.ins[2][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], c7: &[f64], t2: &[f64]) {
+        let [k0, k1, k2, k3] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let c6 = &c6[..len];
+        let c7 = &c7[..len];
+        let t2 = &t2[..len];
+        for e in 0..len {
+            let i_t2 = t2[e];
+            let i_c1 = c1[e];
+            let i_c3 = c3[e];
+            let i_c0 = c0[e];
+            let i_c4 = c4[e];
+            let i_c2 = c2[e];
+            let i_c5 = c5[e];
+            let i_c6 = c6[e];
+            let i_c7 = c7[e];
+            let x0 = i_t2 * i_c1;
+            let x1 = x0 / i_c3;
+            let x2 = x1 * k0;
+            let x3 = i_c0 - i_c4;
+            let x4 = x3 / i_c2;
+            let x5 = x4 * k1;
+            let x6 = x2 - x5;
+            let x7 = x6 / i_c5;
+            let x8 = i_c6 * x7;
+            let x9 = x8 * k2;
+            let x10 = i_c0 - x9;
+            let x11 = x6 * k3;
+            let x12 = i_c0 + x11;
+            let x13 = if i_c7 != 0.0 { x12 } else { x10 };
+            c0[e] = x13;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], c7: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], c7: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2),
+    }
+}
+
 /// Ih currents, defaults: 4 instructions.
 fn k31(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 3] = k.try_into().expect("3 constants");
@@ -1685,11 +3428,113 @@ fn k31(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// Ih currents, defaults, in place: 4 instructions.
+fn k31d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 3] = k.try_into().expect("3 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 3], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        let [k0, k1, k2] = *k;
+        let c0 = &c0[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let x0 = i_c0 * k0;
+            let x1 = i_t0 + k1;
+            let x2 = i_c0 * x1;
+            let x3 = x2 * k2;
+            rhs[e] -= x3;
+            d[e] += x0;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 3], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, t0, rhs, d)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 3], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, t0, rhs, d)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0, rhs, d) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0, rhs, d) },
+        _ => body(k, len, c0, t0, rhs, d),
+    }
+}
+
 /// Ih states, defaults: 17 instructions.
 fn k32(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 11] = k.try_into().expect("11 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
     let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10] = *k;
+        let c0 = &mut c0[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 + k3;
+            let x5 = x4 * k4;
+            let x6 = vexp::exp(x5);
+            let x7 = x6 + k5;
+            let x8 = x4 / x7;
+            let x9 = x8 * k6;
+            let x10 = x3 * k7;
+            let x11 = vexp::exp(x10);
+            let x12 = x11 * k8;
+            let x13 = x9 + x12;
+            let x14 = x8 / x13;
+            let x15 = x14 * k9;
+            let x16 = i_c0 + (1.0 - vexp::exp(k10 * x13)) * (x15 - i_c0);
+            c0[e] = x16;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0) },
+        _ => body(k, len, c0, t0),
+    }
+}
+
+/// Ih states, defaults, in place: 17 instructions.
+fn k32d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 11] = k.try_into().expect("11 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10] = *k;
@@ -1784,6 +3629,54 @@ fn k33(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// Ih currents, varying gbar, in place: 3 instructions.
+fn k33d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 1] = k.try_into().expect("1 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 1], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        let [k0] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 * i_c0;
+            let x1 = i_t0 + k0;
+            let x2 = x0 * x1;
+            rhs[e] -= x2;
+            d[e] += x0;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 1], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, c1, t0, rhs, d)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 1], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, c1, t0, rhs, d)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d) },
+        _ => body(k, len, c0, c1, t0, rhs, d),
+    }
+}
+
 /// Ih currents, varying ehcn: 4 instructions.
 fn k34(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
@@ -1827,6 +3720,55 @@ fn k34(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
         _ => body(k, len, c0, c1, t0, t2, t3),
+    }
+}
+
+/// Ih currents, varying ehcn, in place: 4 instructions.
+fn k34d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let x0 = i_t0 - i_c1;
+            let x1 = i_c0 * k0;
+            let x2 = i_c0 * x0;
+            let x3 = x2 * k1;
+            rhs[e] -= x3;
+            d[e] += x1;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, c1, t0, rhs, d)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, c1, t0, rhs, d)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d) },
+        _ => body(k, len, c0, c1, t0, rhs, d),
     }
 }
 
@@ -1877,11 +3819,135 @@ fn k35(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// Ih currents, all varying, in place: 3 instructions.
+fn k35d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 0] = k.try_into().expect("0 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        let [] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let x0 = i_c1 * i_c0;
+            let x1 = i_t0 - i_c2;
+            let x2 = x0 * x1;
+            rhs[e] -= x2;
+            d[e] += x0;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, rhs, d)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, rhs, d)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, rhs, d) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, rhs, d) },
+        _ => body(k, len, c0, c1, c2, t0, rhs, d),
+    }
+}
+
 /// NaTg states, defaults: 33 instructions.
 fn k36(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 21] = k.try_into().expect("21 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
     let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = ((x4 == k4) as u8 as f64);
+            let x6 = x3 + k5;
+            let x7 = if x5 != 0.0 { x6 } else { x3 };
+            let x8 = x3 + k6;
+            let x9 = x8 * k7;
+            let x10 = vexp::exp(x9);
+            let x11 = x10 + k8;
+            let x12 = x8 / x11;
+            let x13 = x12 * k9;
+            let x14 = k10 / x10;
+            let x15 = x14 + k11;
+            let x16 = x8 / x15;
+            let x17 = x16 * k12;
+            let x18 = x13 + x17;
+            let x19 = x12 / x18;
+            let x20 = x19 * k13;
+            let x21 = x7 + k14;
+            let x22 = x21 * k15;
+            let x23 = vexp::exp(x22);
+            let x24 = x23 + k16;
+            let x25 = x21 / x24;
+            let x26 = k17 / x23;
+            let x27 = x26 + k18;
+            let x28 = x21 / x27;
+            let x29 = x25 - x28;
+            let x30 = x25 / x29;
+            let x31 = i_c0 + (1.0 - vexp::exp(k19 * x18)) * (x20 - i_c0);
+            let x32 = i_c1 + (1.0 - vexp::exp(k20 * x29)) * (x30 - i_c1);
+            c0[e] = x31;
+            c1[e] = x32;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+        body(k, len, c0, c1, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
+        _ => body(k, len, c0, c1, t0),
+    }
+}
+
+/// NaTg states, defaults, in place: 33 instructions.
+fn k36d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 21] = k.try_into().expect("21 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
@@ -2025,11 +4091,163 @@ fn k37(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// NaTg states, varying vshiftm, in place: 33 instructions.
+fn k37d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 20] = k.try_into().expect("20 constants");
+    let [c0, c1, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c3 = c3[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = x3 - i_c3;
+            let x6 = ((x4 == k4) as u8 as f64);
+            let x7 = x3 + k5;
+            let x8 = if x6 != 0.0 { x7 } else { x3 };
+            let x9 = x5 * k6;
+            let x10 = vexp::exp(x9);
+            let x11 = x10 + k7;
+            let x12 = x5 / x11;
+            let x13 = x12 * k8;
+            let x14 = k9 / x10;
+            let x15 = x14 + k10;
+            let x16 = x5 / x15;
+            let x17 = x16 * k11;
+            let x18 = x13 + x17;
+            let x19 = x12 / x18;
+            let x20 = x19 * k12;
+            let x21 = x8 + k13;
+            let x22 = x21 * k14;
+            let x23 = vexp::exp(x22);
+            let x24 = x23 + k15;
+            let x25 = x21 / x24;
+            let x26 = k16 / x23;
+            let x27 = x26 + k17;
+            let x28 = x21 / x27;
+            let x29 = x25 - x28;
+            let x30 = x25 / x29;
+            let x31 = i_c0 + (1.0 - vexp::exp(k18 * x18)) * (x20 - i_c0);
+            let x32 = i_c1 + (1.0 - vexp::exp(k19 * x29)) * (x30 - i_c1);
+            c0[e] = x31;
+            c1[e] = x32;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
+        body(k, len, c0, c1, c3, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
+        body(k, len, c0, c1, c3, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c3, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c3, t0) },
+        _ => body(k, len, c0, c1, c3, t0),
+    }
+}
+
 /// NaTg states, varying vshifth: 33 instructions.
 fn k38(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 20] = k.try_into().expect("20 constants");
     let [c0, c1, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
     let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c3 = c3[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = ((x4 == k4) as u8 as f64);
+            let x6 = x3 + k5;
+            let x7 = if x5 != 0.0 { x6 } else { x3 };
+            let x8 = x7 - i_c3;
+            let x9 = x3 + k6;
+            let x10 = x9 * k7;
+            let x11 = vexp::exp(x10);
+            let x12 = x11 + k8;
+            let x13 = x9 / x12;
+            let x14 = x13 * k9;
+            let x15 = k10 / x11;
+            let x16 = x15 + k11;
+            let x17 = x9 / x16;
+            let x18 = x17 * k12;
+            let x19 = x14 + x18;
+            let x20 = x13 / x19;
+            let x21 = x20 * k13;
+            let x22 = x8 * k14;
+            let x23 = vexp::exp(x22);
+            let x24 = x23 + k15;
+            let x25 = x8 / x24;
+            let x26 = k16 / x23;
+            let x27 = x26 + k17;
+            let x28 = x8 / x27;
+            let x29 = x25 - x28;
+            let x30 = x25 / x29;
+            let x31 = i_c0 + (1.0 - vexp::exp(k18 * x19)) * (x21 - i_c0);
+            let x32 = i_c1 + (1.0 - vexp::exp(k19 * x29)) * (x30 - i_c1);
+            c0[e] = x31;
+            c1[e] = x32;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
+        body(k, len, c0, c1, c3, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
+        body(k, len, c0, c1, c3, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c3, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c3, t0) },
+        _ => body(k, len, c0, c1, c3, t0),
+    }
+}
+
+/// NaTg states, varying vshifth, in place: 33 instructions.
+fn k38d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 20] = k.try_into().expect("20 constants");
+    let [c0, c1, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
@@ -2176,11 +4394,164 @@ fn k39(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// NaTg states, varying slopem, in place: 34 instructions.
+fn k39d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 21] = k.try_into().expect("21 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = ((x4 == k4) as u8 as f64);
+            let x6 = x3 + k5;
+            let x7 = if x5 != 0.0 { x6 } else { x3 };
+            let x8 = x3 + k6;
+            let x9 = x8 / i_c2;
+            let x10 = x9 * k7;
+            let x11 = vexp::exp(x10);
+            let x12 = x11 + k8;
+            let x13 = x8 / x12;
+            let x14 = x13 * k9;
+            let x15 = k10 / x11;
+            let x16 = x15 + k11;
+            let x17 = x8 / x16;
+            let x18 = x17 * k12;
+            let x19 = x14 + x18;
+            let x20 = x13 / x19;
+            let x21 = x20 * k13;
+            let x22 = x7 + k14;
+            let x23 = x22 * k15;
+            let x24 = vexp::exp(x23);
+            let x25 = x24 + k16;
+            let x26 = x22 / x25;
+            let x27 = k17 / x24;
+            let x28 = x27 + k18;
+            let x29 = x22 / x28;
+            let x30 = x26 - x29;
+            let x31 = x26 / x30;
+            let x32 = i_c0 + (1.0 - vexp::exp(k19 * x19)) * (x21 - i_c0);
+            let x33 = i_c1 + (1.0 - vexp::exp(k20 * x30)) * (x31 - i_c1);
+            c0[e] = x32;
+            c1[e] = x33;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
+        body(k, len, c0, c1, c2, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
+        body(k, len, c0, c1, c2, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0) },
+        _ => body(k, len, c0, c1, c2, t0),
+    }
+}
+
 /// NaTg states, varying slopeh: 33 instructions.
 fn k40(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 20] = k.try_into().expect("20 constants");
     let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
     let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = ((x4 == k4) as u8 as f64);
+            let x6 = x3 + k5;
+            let x7 = if x5 != 0.0 { x6 } else { x3 };
+            let x8 = x3 + k6;
+            let x9 = x8 * k7;
+            let x10 = vexp::exp(x9);
+            let x11 = x10 + k8;
+            let x12 = x8 / x11;
+            let x13 = x12 * k9;
+            let x14 = k10 / x10;
+            let x15 = x14 + k11;
+            let x16 = x8 / x15;
+            let x17 = x16 * k12;
+            let x18 = x13 + x17;
+            let x19 = x12 / x18;
+            let x20 = x19 * k13;
+            let x21 = x7 + k14;
+            let x22 = x21 / i_c2;
+            let x23 = vexp::exp(x22);
+            let x24 = x23 + k15;
+            let x25 = x21 / x24;
+            let x26 = k16 / x23;
+            let x27 = x26 + k17;
+            let x28 = x21 / x27;
+            let x29 = x25 - x28;
+            let x30 = x25 / x29;
+            let x31 = i_c0 + (1.0 - vexp::exp(k18 * x18)) * (x20 - i_c0);
+            let x32 = i_c1 + (1.0 - vexp::exp(k19 * x29)) * (x30 - i_c1);
+            c0[e] = x31;
+            c1[e] = x32;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
+        body(k, len, c0, c1, c2, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
+        body(k, len, c0, c1, c2, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0) },
+        _ => body(k, len, c0, c1, c2, t0),
+    }
+}
+
+/// NaTg states, varying slopeh, in place: 33 instructions.
+fn k40d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 20] = k.try_into().expect("20 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
@@ -2333,6 +4704,89 @@ fn k41(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// NaTg states, all varying, in place: 34 instructions.
+fn k41d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 18] = k.try_into().expect("18 constants");
+    let [c0, c1, c5, c6, c7, c8] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len, 6 * n_inst + start..6 * n_inst + start + len, 7 * n_inst + start..7 * n_inst + start + len, 8 * n_inst + start..8 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let c5 = &c5[..len];
+        let c6 = &c6[..len];
+        let c7 = &c7[..len];
+        let c8 = &c8[..len];
+        let t0 = &t0[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c7 = c7[e];
+            let i_c5 = c5[e];
+            let i_c8 = c8[e];
+            let i_c6 = c6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = x3 - i_c7;
+            let x6 = x5 / i_c5;
+            let x7 = x6 * k4;
+            let x8 = vexp::exp(x7);
+            let x9 = x8 + k5;
+            let x10 = x5 / x9;
+            let x11 = x10 * k6;
+            let x12 = k7 / x8;
+            let x13 = x12 + k8;
+            let x14 = x5 / x13;
+            let x15 = x14 * k9;
+            let x16 = x11 + x15;
+            let x17 = x10 / x16;
+            let x18 = x17 * k10;
+            let x19 = ((x4 == k11) as u8 as f64);
+            let x20 = x3 + k12;
+            let x21 = if x19 != 0.0 { x20 } else { x3 };
+            let x22 = x21 - i_c8;
+            let x23 = x22 / i_c6;
+            let x24 = vexp::exp(x23);
+            let x25 = x24 + k13;
+            let x26 = x22 / x25;
+            let x27 = k14 / x24;
+            let x28 = x27 + k15;
+            let x29 = x22 / x28;
+            let x30 = x26 - x29;
+            let x31 = x26 / x30;
+            let x32 = i_c0 + (1.0 - vexp::exp(k16 * x16)) * (x18 - i_c0);
+            let x33 = i_c1 + (1.0 - vexp::exp(k17 * x30)) * (x31 - i_c1);
+            c0[e] = x32;
+            c1[e] = x33;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64]) {
+        body(k, len, c0, c1, c5, c6, c7, c8, t0)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64]) {
+        body(k, len, c0, c1, c5, c6, c7, c8, t0)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c5, c6, c7, c8, t0) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c5, c6, c7, c8, t0) },
+        _ => body(k, len, c0, c1, c5, c6, c7, c8, t0),
+    }
+}
+
 /// epsp currents, defaults: 2 instructions.
 fn k42(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
@@ -2368,6 +4822,48 @@ fn k42(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, t2, t3) },
         _ => body(k, len, t2, t3),
+    }
+}
+
+/// epsp currents, defaults, in place: 2 instructions.
+fn k42d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let _ = (cols, n_inst, start);
+    let s = io.node;
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1] = *k;
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let x0 = k0;
+            let x1 = k1;
+            rhs[e] -= x0 * fac[e];
+            d[e] += x1 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, rhs, d, fac) },
+        _ => body(k, len, rhs, d, fac),
     }
 }
 
@@ -2412,6 +4908,54 @@ fn k43(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, t1, t2, t3) },
         _ => body(k, len, t1, t2, t3),
+    }
+}
+
+/// epsp currents, varying tau0, in place: 6 instructions.
+fn k43d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 6] = k.try_into().expect("6 constants");
+    let _ = (cols, n_inst, start);
+    let s = io.node;
+    let t1 = io.t_ms;
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 6], len: usize, t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5] = *k;
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_t1 = t1;
+            let x0 = i_t1 * k0;
+            let x1 = ((x0 < k1) as u8 as f64);
+            let x2 = if x1 != 0.0 { k2 } else { k3 };
+            let x3 = x2 * k4;
+            let x4 = x2 - x2;
+            let x5 = x4 * k5;
+            rhs[e] -= x3 * fac[e];
+            d[e] += x5 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 6], len: usize, t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, t1, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 6], len: usize, t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, t1, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, t1, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, t1, rhs, d, fac) },
+        _ => body(k, len, t1, rhs, d, fac),
     }
 }
 
@@ -2471,6 +5015,69 @@ fn k44(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t1, t2, t3) },
         _ => body(k, len, c0, t1, t2, t3),
+    }
+}
+
+/// epsp currents, varying imax, in place: 19 instructions.
+fn k44d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 14] = k.try_into().expect("14 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t1 = io.t_ms;
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 14], len: usize, c0: &[f64], t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13] = *k;
+        let c0 = &c0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_t1 = t1;
+            let i_c0 = c0[e];
+            let x0 = i_t1 * k0;
+            let x1 = ((x0 < k1) as u8 as f64);
+            let x2 = i_t1 * k2;
+            let x3 = ((x2 < k3) as u8 as f64);
+            let x4 = vexp::exp(x2);
+            let x5 = if x3 != 0.0 { k4 } else { x4 };
+            let x6 = x5 + k5;
+            let x7 = i_t1 * k6;
+            let x8 = ((x7 < k7) as u8 as f64);
+            let x9 = vexp::exp(x7);
+            let x10 = if x8 != 0.0 { k8 } else { x9 };
+            let x11 = x10 + k9;
+            let x12 = x6 - x11;
+            let x13 = i_c0 * x12;
+            let x14 = x13 * k10;
+            let x15 = if x1 != 0.0 { k11 } else { x14 };
+            let x16 = x15 * k12;
+            let x17 = x15 - x15;
+            let x18 = x17 * k13;
+            rhs[e] -= x16 * fac[e];
+            d[e] += x18 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 14], len: usize, c0: &[f64], t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, t1, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 14], len: usize, c0: &[f64], t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, t1, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t1, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t1, rhs, d, fac) },
+        _ => body(k, len, c0, t1, rhs, d, fac),
     }
 }
 
@@ -2544,6 +5151,80 @@ fn k45(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// epsp currents, all varying, in place: 22 instructions.
+fn k45d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t1 = io.t_ms;
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c4: &[f64], c5: &[f64], t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_t1 = t1;
+            let i_c4 = c4[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c5 = c5[e];
+            let x0 = i_t1 * k0;
+            let x1 = ((x0 < i_c4) as u8 as f64);
+            let x2 = i_t1 - i_c0;
+            let x3 = x2 / i_c1;
+            let x4 = x3 * k1;
+            let x5 = ((x4 < k2) as u8 as f64);
+            let x6 = vexp::exp(x4);
+            let x7 = if x5 != 0.0 { k3 } else { x6 };
+            let x8 = x7 + k4;
+            let x9 = x2 / i_c2;
+            let x10 = x9 * k5;
+            let x11 = ((x10 < k6) as u8 as f64);
+            let x12 = vexp::exp(x10);
+            let x13 = if x11 != 0.0 { k7 } else { x12 };
+            let x14 = x13 + k8;
+            let x15 = x8 - x14;
+            let x16 = i_c5 * x15;
+            let x17 = x16 * k9;
+            let x18 = if x1 != 0.0 { k10 } else { x17 };
+            let x19 = x18 * k11;
+            let x20 = x18 - x18;
+            let x21 = x20 * k12;
+            rhs[e] -= x19 * fac[e];
+            d[e] += x21 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c4: &[f64], c5: &[f64], t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c4, c5, t1, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c4: &[f64], c5: &[f64], t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c4, c5, t1, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c4, c5, t1, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c4, c5, t1, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c4, c5, t1, rhs, d, fac),
+    }
+}
+
 /// glutamate_syn channel currents, other uniform values: 21 instructions.
 fn k46(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 10] = k.try_into().expect("10 constants");
@@ -2611,6 +5292,78 @@ fn k46(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// glutamate_syn channel currents, other uniform values, in place: 21 instructions.
+fn k46d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 10] = k.try_into().expect("10 constants");
+    let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 10], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c2 - i_c3;
+            let x2 = i_t0 + k0;
+            let x3 = i_t0 * k1;
+            let x4 = vexp::exp(x3);
+            let x5 = x4 + k2;
+            let x6 = x0 / x5;
+            let x7 = x6 * k3;
+            let x8 = x7 + x1;
+            let x9 = x8 * x2;
+            let x10 = x9 * k4;
+            let x11 = i_t0 + k5;
+            let x12 = x11 * k6;
+            let x13 = vexp::exp(x12);
+            let x14 = x13 + k7;
+            let x15 = x0 / x14;
+            let x16 = x15 * k8;
+            let x17 = x16 + x1;
+            let x18 = x11 + k9;
+            let x19 = x17 * x18;
+            let x20 = x19 - x9;
+            rhs[e] -= x10 * fac[e];
+            d[e] += x20 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 10], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 10], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, t0, rhs, d, fac),
+    }
+}
+
 /// glutamate_syn channel currents, defaults: 19 instructions.
 fn k47(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
@@ -2673,6 +5426,76 @@ fn k47(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, defaults, in place: 19 instructions.
+fn k47d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c2 - i_c3;
+            let x2 = i_t0 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = x3 + k1;
+            let x5 = x0 / x4;
+            let x6 = x5 * k2;
+            let x7 = x6 + x1;
+            let x8 = x7 * i_t0;
+            let x9 = x8 * k3;
+            let x10 = i_t0 + k4;
+            let x11 = x10 * k5;
+            let x12 = vexp::exp(x11);
+            let x13 = x12 + k6;
+            let x14 = x0 / x13;
+            let x15 = x14 * k7;
+            let x16 = x15 + x1;
+            let x17 = x16 * x10;
+            let x18 = x17 - x8;
+            rhs[e] -= x9 * fac[e];
+            d[e] += x18 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, t0, rhs, d, fac),
     }
 }
 
@@ -2745,6 +5568,80 @@ fn k48(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// glutamate_syn channel currents, varying e, in place: 21 instructions.
+fn k48d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c2 - i_c3;
+            let x2 = i_t0 - i_c4;
+            let x3 = i_t0 * k0;
+            let x4 = vexp::exp(x3);
+            let x5 = x4 + k1;
+            let x6 = x0 / x5;
+            let x7 = x6 * k2;
+            let x8 = x7 + x1;
+            let x9 = x8 * x2;
+            let x10 = x9 * k3;
+            let x11 = i_t0 + k4;
+            let x12 = x11 * k5;
+            let x13 = vexp::exp(x12);
+            let x14 = x13 + k6;
+            let x15 = x0 / x14;
+            let x16 = x15 * k7;
+            let x17 = x16 + x1;
+            let x18 = x11 - i_c4;
+            let x19 = x17 * x18;
+            let x20 = x19 - x9;
+            rhs[e] -= x10 * fac[e];
+            d[e] += x20 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
+    }
+}
+
 /// glutamate_syn channel currents, varying n: 19 instructions.
 fn k49(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 6] = k.try_into().expect("6 constants");
@@ -2809,6 +5706,78 @@ fn k49(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, varying n, in place: 19 instructions.
+fn k49d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 6] = k.try_into().expect("6 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c2 - i_c3;
+            let x2 = i_t0 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_c4 * x3;
+            let x5 = x4 + k1;
+            let x6 = x0 / x5;
+            let x7 = x6 + x1;
+            let x8 = x7 * i_t0;
+            let x9 = x8 * k2;
+            let x10 = i_t0 + k3;
+            let x11 = x10 * k4;
+            let x12 = vexp::exp(x11);
+            let x13 = i_c4 * x12;
+            let x14 = x13 + k5;
+            let x15 = x0 / x14;
+            let x16 = x15 + x1;
+            let x17 = x16 * x10;
+            let x18 = x17 - x8;
+            rhs[e] -= x9 * fac[e];
+            d[e] += x18 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
     }
 }
 
@@ -2883,6 +5852,82 @@ fn k50(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// glutamate_syn channel currents, varying e, n, in place: 21 instructions.
+fn k50d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 6] = k.try_into().expect("6 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c5 = c5[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c2 - i_c3;
+            let x2 = i_t0 - i_c4;
+            let x3 = i_t0 * k0;
+            let x4 = vexp::exp(x3);
+            let x5 = i_c5 * x4;
+            let x6 = x5 + k1;
+            let x7 = x0 / x6;
+            let x8 = x7 + x1;
+            let x9 = x8 * x2;
+            let x10 = x9 * k2;
+            let x11 = i_t0 + k3;
+            let x12 = x11 * k4;
+            let x13 = vexp::exp(x12);
+            let x14 = i_c5 * x13;
+            let x15 = x14 + k5;
+            let x16 = x0 / x15;
+            let x17 = x16 + x1;
+            let x18 = x11 - i_c4;
+            let x19 = x17 * x18;
+            let x20 = x19 - x9;
+            rhs[e] -= x10 * fac[e];
+            d[e] += x20 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
+    }
+}
+
 /// glutamate_syn channel currents, varying gama: 21 instructions.
 fn k51(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
@@ -2949,6 +5994,80 @@ fn k51(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, varying gama, in place: 21 instructions.
+fn k51d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c4 = c4[e];
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c4 * i_t0;
+            let x2 = x1 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_c2 - i_c3;
+            let x5 = x3 + k1;
+            let x6 = x0 / x5;
+            let x7 = x6 * k2;
+            let x8 = x7 + x4;
+            let x9 = x8 * i_t0;
+            let x10 = x9 * k3;
+            let x11 = i_t0 + k4;
+            let x12 = i_c4 * x11;
+            let x13 = x12 * k5;
+            let x14 = vexp::exp(x13);
+            let x15 = x14 + k6;
+            let x16 = x0 / x15;
+            let x17 = x16 * k7;
+            let x18 = x17 + x4;
+            let x19 = x18 * x11;
+            let x20 = x19 - x9;
+            rhs[e] -= x10 * fac[e];
+            d[e] += x20 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
     }
 }
 
@@ -3025,6 +6144,84 @@ fn k52(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// glutamate_syn channel currents, varying e, gama, in place: 23 instructions.
+fn k52d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c5 = c5[e];
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_c4 = c4[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c5 * i_t0;
+            let x2 = x1 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_c2 - i_c3;
+            let x5 = i_t0 - i_c4;
+            let x6 = x3 + k1;
+            let x7 = x0 / x6;
+            let x8 = x7 * k2;
+            let x9 = x8 + x4;
+            let x10 = x9 * x5;
+            let x11 = x10 * k3;
+            let x12 = i_t0 + k4;
+            let x13 = i_c5 * x12;
+            let x14 = x13 * k5;
+            let x15 = vexp::exp(x14);
+            let x16 = x15 + k6;
+            let x17 = x0 / x16;
+            let x18 = x17 * k7;
+            let x19 = x18 + x4;
+            let x20 = x12 - i_c4;
+            let x21 = x19 * x20;
+            let x22 = x21 - x10;
+            rhs[e] -= x11 * fac[e];
+            d[e] += x22 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
+    }
+}
+
 /// glutamate_syn channel currents, varying n, gama: 21 instructions.
 fn k53(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 6] = k.try_into().expect("6 constants");
@@ -3093,6 +6290,82 @@ fn k53(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
+    }
+}
+
+/// glutamate_syn channel currents, varying n, gama, in place: 21 instructions.
+fn k53d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 6] = k.try_into().expect("6 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c5 = c5[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c5 * i_t0;
+            let x2 = x1 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_c4 * x3;
+            let x5 = x4 + k1;
+            let x6 = x0 / x5;
+            let x7 = i_c2 - i_c3;
+            let x8 = x6 + x7;
+            let x9 = x8 * i_t0;
+            let x10 = x9 * k2;
+            let x11 = i_t0 + k3;
+            let x12 = i_c5 * x11;
+            let x13 = x12 * k4;
+            let x14 = vexp::exp(x13);
+            let x15 = i_c4 * x14;
+            let x16 = x15 + k5;
+            let x17 = x0 / x16;
+            let x18 = x17 + x7;
+            let x19 = x18 * x11;
+            let x20 = x19 - x9;
+            rhs[e] -= x10 * fac[e];
+            d[e] += x20 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
     }
 }
 
@@ -3171,6 +6444,86 @@ fn k54(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// glutamate_syn channel currents, varying e, n, gama, in place: 23 instructions.
+fn k54d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 6] = k.try_into().expect("6 constants");
+    let [c0, c1, c2, c3, c4, c5, c6] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len, 6 * n_inst + start..6 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let c6 = &c6[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let i_c6 = c6[e];
+            let i_t0 = t0[e];
+            let i_c5 = c5[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_c4 = c4[e];
+            let x0 = i_c0 - i_c1;
+            let x1 = i_c6 * i_t0;
+            let x2 = x1 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_c5 * x3;
+            let x5 = x4 + k1;
+            let x6 = x0 / x5;
+            let x7 = i_c2 - i_c3;
+            let x8 = x6 + x7;
+            let x9 = i_t0 - i_c4;
+            let x10 = x8 * x9;
+            let x11 = x10 * k2;
+            let x12 = i_t0 + k3;
+            let x13 = i_c6 * x12;
+            let x14 = x13 * k4;
+            let x15 = vexp::exp(x14);
+            let x16 = i_c5 * x15;
+            let x17 = x16 + k5;
+            let x18 = x0 / x17;
+            let x19 = x18 + x7;
+            let x20 = x12 - i_c4;
+            let x21 = x19 * x20;
+            let x22 = x21 - x10;
+            rhs[e] -= x11 * fac[e];
+            d[e] += x22 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac),
+    }
+}
+
 /// gaba_syn channel currents, other uniform values: 8 instructions.
 fn k55(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
@@ -3218,6 +6571,61 @@ fn k55(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
         _ => body(k, len, c0, c1, t0, t2, t3),
+    }
+}
+
+/// gaba_syn channel currents, other uniform values, in place: 8 instructions.
+fn k55d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 4] = k.try_into().expect("4 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 4], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_t0 + k0;
+            let x2 = x0 * x1;
+            let x3 = x2 * k1;
+            let x4 = i_t0 + k2;
+            let x5 = x4 + k3;
+            let x6 = x0 * x5;
+            let x7 = x6 - x2;
+            rhs[e] -= x3 * fac[e];
+            d[e] += x7 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 4], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 4], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, t0, rhs, d, fac),
     }
 }
 
@@ -3273,6 +6681,63 @@ fn k56(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// gaba_syn channel currents, varying e, in place: 8 instructions.
+fn k56d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_t0 - i_c2;
+            let x2 = x0 * x1;
+            let x3 = x2 * k0;
+            let x4 = i_t0 + k1;
+            let x5 = x4 - i_c2;
+            let x6 = x0 * x5;
+            let x7 = x6 - x2;
+            rhs[e] -= x3 * fac[e];
+            d[e] += x7 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, t0, rhs, d, fac),
+    }
+}
+
 /// exp2syn channel currents, defaults: 6 instructions.
 fn k57(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
@@ -3318,6 +6783,59 @@ fn k57(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
         _ => body(k, len, c0, c1, t0, t2, t3),
+    }
+}
+
+/// exp2syn channel currents, defaults, in place: 6 instructions.
+fn k57d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = x0 * i_t0;
+            let x2 = x1 * k0;
+            let x3 = i_t0 + k1;
+            let x4 = x0 * x3;
+            let x5 = x4 - x1;
+            rhs[e] -= x2 * fac[e];
+            d[e] += x5 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, t0, rhs, d, fac),
     }
 }
 
@@ -3395,6 +6913,85 @@ fn k58(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// ProbAMPANMDA2 channel currents, other uniform values, in place: 28 instructions.
+fn k58d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 15] = k.try_into().expect("15 constants");
+    let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 15], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c3 - i_c2;
+            let x2 = i_t0 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = i_t0 + k1;
+            let x5 = x3 + k2;
+            let x6 = k3 / x5;
+            let x7 = x0 * x4;
+            let x8 = x7 * k4;
+            let x9 = x1 * x6;
+            let x10 = x9 * x4;
+            let x11 = x10 * k5;
+            let x12 = x8 + x11;
+            let x13 = x12 * k6;
+            let x14 = i_t0 + k7;
+            let x15 = x14 + k8;
+            let x16 = x0 * x15;
+            let x17 = x16 * k9;
+            let x18 = x14 * k10;
+            let x19 = vexp::exp(x18);
+            let x20 = x19 + k11;
+            let x21 = k12 / x20;
+            let x22 = x1 * x21;
+            let x23 = x22 * x15;
+            let x24 = x23 * k13;
+            let x25 = x17 + x24;
+            let x26 = x25 - x12;
+            let x27 = x26 * k14;
+            rhs[e] -= x13 * fac[e];
+            d[e] += x27 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 15], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 15], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, t0, rhs, d, fac),
+    }
+}
+
 /// ProbAMPANMDA2 channel currents, defaults: 26 instructions.
 fn k59(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
@@ -3464,6 +7061,83 @@ fn k59(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, defaults, in place: 26 instructions.
+fn k59d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c3 - i_c2;
+            let x2 = i_t0 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = x3 + k1;
+            let x5 = k2 / x4;
+            let x6 = x0 * i_t0;
+            let x7 = x6 * k3;
+            let x8 = x1 * x5;
+            let x9 = x8 * i_t0;
+            let x10 = x9 * k4;
+            let x11 = x7 + x10;
+            let x12 = x11 * k5;
+            let x13 = i_t0 + k6;
+            let x14 = x0 * x13;
+            let x15 = x14 * k7;
+            let x16 = x13 * k8;
+            let x17 = vexp::exp(x16);
+            let x18 = x17 + k9;
+            let x19 = k10 / x18;
+            let x20 = x1 * x19;
+            let x21 = x20 * x13;
+            let x22 = x21 * k11;
+            let x23 = x15 + x22;
+            let x24 = x23 - x11;
+            let x25 = x24 * k12;
+            rhs[e] -= x12 * fac[e];
+            d[e] += x25 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, t0, rhs, d, fac),
     }
 }
 
@@ -3543,6 +7217,87 @@ fn k60(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// ProbAMPANMDA2 channel currents, varying e, in place: 28 instructions.
+fn k60d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_t0 - i_c4;
+            let x2 = i_c3 - i_c2;
+            let x3 = i_t0 * k0;
+            let x4 = vexp::exp(x3);
+            let x5 = x4 + k1;
+            let x6 = k2 / x5;
+            let x7 = x0 * x1;
+            let x8 = x7 * k3;
+            let x9 = x2 * x6;
+            let x10 = x9 * x1;
+            let x11 = x10 * k4;
+            let x12 = x8 + x11;
+            let x13 = x12 * k5;
+            let x14 = i_t0 + k6;
+            let x15 = x14 - i_c4;
+            let x16 = x0 * x15;
+            let x17 = x16 * k7;
+            let x18 = x14 * k8;
+            let x19 = vexp::exp(x18);
+            let x20 = x19 + k9;
+            let x21 = k10 / x20;
+            let x22 = x2 * x21;
+            let x23 = x22 * x15;
+            let x24 = x23 * k11;
+            let x25 = x17 + x24;
+            let x26 = x25 - x12;
+            let x27 = x26 * k12;
+            rhs[e] -= x13 * fac[e];
+            d[e] += x27 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
+    }
+}
+
 /// ProbAMPANMDA2 channel currents, varying mg: 28 instructions.
 fn k61(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
@@ -3616,6 +7371,87 @@ fn k61(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, varying mg, in place: 28 instructions.
+fn k61d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c3 - i_c2;
+            let x2 = i_t0 * k0;
+            let x3 = vexp::exp(x2);
+            let x4 = x3 * i_c4;
+            let x5 = x4 + k1;
+            let x6 = k2 / x5;
+            let x7 = x0 * i_t0;
+            let x8 = x7 * k3;
+            let x9 = x1 * x6;
+            let x10 = x9 * i_t0;
+            let x11 = x10 * k4;
+            let x12 = x8 + x11;
+            let x13 = x12 * k5;
+            let x14 = i_t0 + k6;
+            let x15 = x0 * x14;
+            let x16 = x15 * k7;
+            let x17 = x14 * k8;
+            let x18 = vexp::exp(x17);
+            let x19 = x18 * i_c4;
+            let x20 = x19 + k9;
+            let x21 = k10 / x20;
+            let x22 = x1 * x21;
+            let x23 = x22 * x14;
+            let x24 = x23 * k11;
+            let x25 = x16 + x24;
+            let x26 = x25 - x12;
+            let x27 = x26 * k12;
+            rhs[e] -= x13 * fac[e];
+            d[e] += x27 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
     }
 }
 
@@ -3699,6 +7535,91 @@ fn k62(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// ProbAMPANMDA2 channel currents, varying e, mg, in place: 30 instructions.
+fn k62d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_c5 = c5[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_t0 - i_c4;
+            let x2 = i_c3 - i_c2;
+            let x3 = i_t0 * k0;
+            let x4 = vexp::exp(x3);
+            let x5 = x4 * i_c5;
+            let x6 = x5 + k1;
+            let x7 = k2 / x6;
+            let x8 = x0 * x1;
+            let x9 = x8 * k3;
+            let x10 = x2 * x7;
+            let x11 = x10 * x1;
+            let x12 = x11 * k4;
+            let x13 = x9 + x12;
+            let x14 = x13 * k5;
+            let x15 = i_t0 + k6;
+            let x16 = x15 - i_c4;
+            let x17 = x0 * x16;
+            let x18 = x17 * k7;
+            let x19 = x15 * k8;
+            let x20 = vexp::exp(x19);
+            let x21 = x20 * i_c5;
+            let x22 = x21 + k9;
+            let x23 = k10 / x22;
+            let x24 = x2 * x23;
+            let x25 = x24 * x16;
+            let x26 = x25 * k11;
+            let x27 = x18 + x26;
+            let x28 = x27 - x13;
+            let x29 = x28 * k12;
+            rhs[e] -= x14 * fac[e];
+            d[e] += x29 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
+    }
+}
+
 /// ProbAMPANMDA2 channel currents, varying gmax: 28 instructions.
 fn k63(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
@@ -3772,6 +7693,87 @@ fn k63(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, varying gmax, in place: 28 instructions.
+fn k63d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c4 = c4[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c4 * x0;
+            let x2 = i_c3 - i_c2;
+            let x3 = i_c4 * x2;
+            let x4 = i_t0 * k0;
+            let x5 = vexp::exp(x4);
+            let x6 = x1 * i_t0;
+            let x7 = x6 * k1;
+            let x8 = x5 + k2;
+            let x9 = k3 / x8;
+            let x10 = x3 * x9;
+            let x11 = x10 * i_t0;
+            let x12 = x11 * k4;
+            let x13 = x7 + x12;
+            let x14 = x13 * k5;
+            let x15 = i_t0 + k6;
+            let x16 = x1 * x15;
+            let x17 = x16 * k7;
+            let x18 = x15 * k8;
+            let x19 = vexp::exp(x18);
+            let x20 = x19 + k9;
+            let x21 = k10 / x20;
+            let x22 = x3 * x21;
+            let x23 = x22 * x15;
+            let x24 = x23 * k11;
+            let x25 = x17 + x24;
+            let x26 = x25 - x13;
+            let x27 = x26 * k12;
+            rhs[e] -= x14 * fac[e];
+            d[e] += x27 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
     }
 }
 
@@ -3855,6 +7857,91 @@ fn k64(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// ProbAMPANMDA2 channel currents, varying e, gmax, in place: 30 instructions.
+fn k64d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c5 = c5[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c5 * x0;
+            let x2 = i_t0 - i_c4;
+            let x3 = x1 * x2;
+            let x4 = x3 * k0;
+            let x5 = i_c3 - i_c2;
+            let x6 = i_c5 * x5;
+            let x7 = i_t0 * k1;
+            let x8 = vexp::exp(x7);
+            let x9 = x8 + k2;
+            let x10 = k3 / x9;
+            let x11 = x6 * x10;
+            let x12 = x11 * x2;
+            let x13 = x12 * k4;
+            let x14 = x4 + x13;
+            let x15 = x14 * k5;
+            let x16 = i_t0 + k6;
+            let x17 = x16 - i_c4;
+            let x18 = x1 * x17;
+            let x19 = x18 * k7;
+            let x20 = x16 * k8;
+            let x21 = vexp::exp(x20);
+            let x22 = x21 + k9;
+            let x23 = k10 / x22;
+            let x24 = x6 * x23;
+            let x25 = x24 * x17;
+            let x26 = x25 * k11;
+            let x27 = x19 + x26;
+            let x28 = x27 - x14;
+            let x29 = x28 * k12;
+            rhs[e] -= x15 * fac[e];
+            d[e] += x29 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
+    }
+}
+
 /// ProbAMPANMDA2 channel currents, varying mg, gmax: 30 instructions.
 fn k65(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
@@ -3932,6 +8019,91 @@ fn k65(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
+    }
+}
+
+/// ProbAMPANMDA2 channel currents, varying mg, gmax, in place: 30 instructions.
+fn k65d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c5 = c5[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c5 * x0;
+            let x2 = i_c3 - i_c2;
+            let x3 = i_c5 * x2;
+            let x4 = i_t0 * k0;
+            let x5 = vexp::exp(x4);
+            let x6 = x5 * i_c4;
+            let x7 = x6 + k1;
+            let x8 = k2 / x7;
+            let x9 = x3 * x8;
+            let x10 = x1 * i_t0;
+            let x11 = x10 * k3;
+            let x12 = x9 * i_t0;
+            let x13 = x12 * k4;
+            let x14 = x11 + x13;
+            let x15 = x14 * k5;
+            let x16 = i_t0 + k6;
+            let x17 = x1 * x16;
+            let x18 = x17 * k7;
+            let x19 = x16 * k8;
+            let x20 = vexp::exp(x19);
+            let x21 = x20 * i_c4;
+            let x22 = x21 + k9;
+            let x23 = k10 / x22;
+            let x24 = x3 * x23;
+            let x25 = x24 * x16;
+            let x26 = x25 * k11;
+            let x27 = x18 + x26;
+            let x28 = x27 - x14;
+            let x29 = x28 * k12;
+            rhs[e] -= x15 * fac[e];
+            d[e] += x29 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
     }
 }
 
@@ -4019,6 +8191,95 @@ fn k66(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// ProbAMPANMDA2 channel currents, varying e, mg, gmax, in place: 32 instructions.
+fn k66d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 13] = k.try_into().expect("13 constants");
+    let [c0, c1, c2, c3, c4, c5, c6] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len, 6 * n_inst + start..6 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let c6 = &c6[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c6 = c6[e];
+            let i_t0 = t0[e];
+            let i_c4 = c4[e];
+            let i_c3 = c3[e];
+            let i_c2 = c2[e];
+            let i_c5 = c5[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c6 * x0;
+            let x2 = i_t0 - i_c4;
+            let x3 = x1 * x2;
+            let x4 = x3 * k0;
+            let x5 = i_c3 - i_c2;
+            let x6 = i_c6 * x5;
+            let x7 = i_t0 * k1;
+            let x8 = vexp::exp(x7);
+            let x9 = x8 * i_c5;
+            let x10 = x9 + k2;
+            let x11 = k3 / x10;
+            let x12 = x6 * x11;
+            let x13 = x12 * x2;
+            let x14 = x13 * k4;
+            let x15 = x4 + x14;
+            let x16 = x15 * k5;
+            let x17 = i_t0 + k6;
+            let x18 = x17 - i_c4;
+            let x19 = x1 * x18;
+            let x20 = x19 * k7;
+            let x21 = x17 * k8;
+            let x22 = vexp::exp(x21);
+            let x23 = x22 * i_c5;
+            let x24 = x23 + k9;
+            let x25 = k10 / x24;
+            let x26 = x6 * x25;
+            let x27 = x26 * x18;
+            let x28 = x27 * k11;
+            let x29 = x20 + x28;
+            let x30 = x29 - x15;
+            let x31 = x30 * k12;
+            rhs[e] -= x16 * fac[e];
+            d[e] += x31 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac),
+    }
+}
+
 /// ProbUDFsyn2 channel currents, other uniform values: 9 instructions.
 fn k67(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 5] = k.try_into().expect("5 constants");
@@ -4070,6 +8331,62 @@ fn k67(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// ProbUDFsyn2 channel currents, other uniform values, in place: 9 instructions.
+fn k67d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 5] = k.try_into().expect("5 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 5], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1, k2, k3, k4] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_t0 + k0;
+            let x2 = x0 * x1;
+            let x3 = x2 * k1;
+            let x4 = i_t0 + k2;
+            let x5 = x4 + k3;
+            let x6 = x0 * x5;
+            let x7 = x6 - x2;
+            let x8 = x7 * k4;
+            rhs[e] -= x3 * fac[e];
+            d[e] += x8 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 5], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 5], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, t0, rhs, d, fac),
+    }
+}
+
 /// ProbUDFsyn2 channel currents, varying gmax: 7 instructions.
 fn k68(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
@@ -4118,6 +8435,62 @@ fn k68(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, t0, t2, t3),
+    }
+}
+
+/// ProbUDFsyn2 channel currents, varying gmax, in place: 7 instructions.
+fn k68d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c2 = c2[e];
+            let i_t0 = t0[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c2 * x0;
+            let x2 = x1 * i_t0;
+            let x3 = x2 * k0;
+            let x4 = i_t0 + k1;
+            let x5 = x1 * x4;
+            let x6 = x5 - x2;
+            rhs[e] -= x3 * fac[e];
+            d[e] += x6 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, t0, rhs, d, fac),
     }
 }
 
@@ -4173,6 +8546,66 @@ fn k69(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
+    }
+}
+
+/// ProbUDFsyn2 channel currents, varying e, gmax, in place: 9 instructions.
+fn k69d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 2] = k.try_into().expect("2 constants");
+    let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    let rhs = &mut io.rhs[s..s + len];
+    let d = &mut io.d[s..s + len];
+    let fac = &io.fac[start..start + len];
+    #[inline(always)]
+    fn body(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        let [k0, k1] = *k;
+        let c0 = &c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let rhs = &mut rhs[..len];
+        let d = &mut d[..len];
+        let fac = &fac[..len];
+        for e in 0..len {
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c3 = c3[e];
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let x0 = i_c1 - i_c0;
+            let x1 = i_c3 * x0;
+            let x2 = i_t0 - i_c2;
+            let x3 = x1 * x2;
+            let x4 = x3 * k0;
+            let x5 = i_t0 + k1;
+            let x6 = x5 - i_c2;
+            let x7 = x1 * x6;
+            let x8 = x7 - x3;
+            rhs[e] -= x4 * fac[e];
+            d[e] += x8 * fac[e];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
+        body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
+        _ => body(k, len, c0, c1, c2, c3, t0, rhs, d, fac),
     }
 }
 
@@ -4236,77 +8669,138 @@ fn k70(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// CaDynamics_E2 states, conformance cell, in place: 13 instructions.
+fn k70d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 5] = k.try_into().expect("5 constants");
+    let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t2 = &io.ins[2][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t2: &[f64]) {
+        let [k0, k1, k2, k3, k4] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &c1[..len];
+        let c2 = &c2[..len];
+        let c3 = &c3[..len];
+        let c4 = &c4[..len];
+        let c5 = &c5[..len];
+        let t2 = &t2[..len];
+        for e in 0..len {
+            let i_t2 = t2[e];
+            let i_c1 = c1[e];
+            let i_c0 = c0[e];
+            let i_c2 = c2[e];
+            let i_c3 = c3[e];
+            let i_c4 = c4[e];
+            let i_c5 = c5[e];
+            let x0 = i_t2 * i_c1;
+            let x1 = x0 * k0;
+            let x2 = i_c0 + k1;
+            let x3 = x2 / i_c2;
+            let x4 = x3 * k2;
+            let x5 = x1 - x4;
+            let x6 = x5 / i_c3;
+            let x7 = i_c4 * x6;
+            let x8 = x7 * k3;
+            let x9 = i_c0 - x8;
+            let x10 = x5 * k4;
+            let x11 = i_c0 + x10;
+            let x12 = if i_c5 != 0.0 { x11 } else { x9 };
+            c0[e] = x12;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t2)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t2: &[f64]) {
+        body(k, len, c0, c1, c2, c3, c4, c5, t2)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t2) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t2) },
+        _ => body(k, len, c0, c1, c2, c3, c4, c5, t2),
+    }
+}
+
 /// The kernels, by program fingerprint.
 pub(super) static KERNELS: &[Entry] = &[
-    Entry { fingerprint: 0x6772170517d95f829f6fceb63953dbf6, name: "pas currents, defaults", n_consts: 3, run: k0 },
-    Entry { fingerprint: 0xc41fc66e6f8735e66d1b88eb6087134c, name: "pas currents, varying g", n_consts: 1, run: k1 },
-    Entry { fingerprint: 0x4e8fd11133a04187f949b2d86f5c8111, name: "pas currents, varying e", n_consts: 2, run: k2 },
-    Entry { fingerprint: 0xc4657170efced7912783814428a5aa56, name: "pas currents, all varying", n_consts: 0, run: k3 },
-    Entry { fingerprint: 0x6e91da0260989bac5e2384f4a0270286, name: "NaTa_t currents, defaults", n_consts: 2, run: k4 },
-    Entry { fingerprint: 0xee6e9614600e8881b993c387f47bf480, name: "NaTa_t states, defaults", n_consts: 21, run: k5 },
-    Entry { fingerprint: 0xad09b0ba6e4bedba4c6c6c2d570aa283, name: "NaTa_t currents, varying gbar", n_consts: 0, run: k6 },
-    Entry { fingerprint: 0x2125dce1f84f7cc65bd46b2edb299ca1, name: "Nap_Et2 states, defaults", n_consts: 34, run: k7 },
-    Entry { fingerprint: 0x425119e8991ef59fdb46e2c66448f5af, name: "K_Pst currents, defaults", n_consts: 2, run: k8 },
-    Entry { fingerprint: 0xb76a5c88902f66a89e4c612b14aa6aef, name: "K_Pst states, defaults", n_consts: 24, run: k9 },
-    Entry { fingerprint: 0xe679203a047f745b1c33ed1a3751b49b, name: "K_Pst currents, varying gbar", n_consts: 0, run: k10 },
-    Entry { fingerprint: 0x738c205bf9b3110cef6c4fcbbb226432, name: "K_Tst currents, defaults", n_consts: 2, run: k11 },
-    Entry { fingerprint: 0x5885c9b32e1cb3192def173634bc00c5, name: "K_Tst states, defaults", n_consts: 16, run: k12 },
-    Entry { fingerprint: 0xe8c4802a0e82e37967ecaddd6774c72e, name: "K_Tst currents, varying gbar", n_consts: 0, run: k13 },
-    Entry { fingerprint: 0xe16b360ce9b72a26f9d656b1b7575c9f, name: "SKv3_1 currents, defaults", n_consts: 2, run: k14 },
-    Entry { fingerprint: 0xb49679d70d29290146e7ce2ef5394b06, name: "SKv3_1 states, defaults", n_consts: 8, run: k15 },
-    Entry { fingerprint: 0x9fbe25e22551ac200d8a3e1ba650f09e, name: "SKv3_1 currents, varying gbar", n_consts: 0, run: k16 },
-    Entry { fingerprint: 0xd310e0502616f5c56f946bfd11ed56c7, name: "Im states, defaults", n_consts: 4, run: k17 },
-    Entry { fingerprint: 0xbb11b43ebc18f9f04b5995ad23c9ab77, name: "SK_E2 currents, defaults", n_consts: 2, run: k18 },
-    Entry { fingerprint: 0x69cc8619241d1546145dc7d126cd991e, name: "SK_E2 states, defaults", n_consts: 8, run: k19 },
-    Entry { fingerprint: 0xc82220654a793d03abc14e03f3fbe459, name: "SK_E2 currents, varying gbar", n_consts: 0, run: k20 },
-    Entry { fingerprint: 0x31b9bc9ebc22cb90baeb743c2f69d7f4, name: "SK_E2 states, varying zTau", n_consts: 8, run: k21 },
-    Entry { fingerprint: 0xc0c6213dac25f97a373ce253d80ec218, name: "SK_E2 states, all varying", n_consts: 8, run: k22 },
-    Entry { fingerprint: 0x717f69d9f7940c32e835ab368472001c, name: "Ca_HVA states, defaults", n_consts: 22, run: k23 },
-    Entry { fingerprint: 0x11748deb58d79817ae5622e45bf3bff5, name: "Ca_LVAst states, defaults", n_consts: 21, run: k24 },
-    Entry { fingerprint: 0x7bdffae02fe2c9af2f628d525b19834e, name: "CaDynamics_E2 states, defaults", n_consts: 4, run: k25 },
-    Entry { fingerprint: 0x20c7503cca1b524b9fa75544ee759bad, name: "CaDynamics_E2 states, varying gamma", n_consts: 4, run: k26 },
-    Entry { fingerprint: 0x303ef8e1d6253c1b2fb603e1f9a20c1f, name: "CaDynamics_E2 states, varying decay", n_consts: 5, run: k27 },
-    Entry { fingerprint: 0xf13a813456daade6d33548bc100f1c76, name: "CaDynamics_E2 states, varying depth", n_consts: 4, run: k28 },
-    Entry { fingerprint: 0xd27eb999fbfb0ef605184251611ae4d7, name: "CaDynamics_E2 states, varying minCai", n_consts: 3, run: k29 },
-    Entry { fingerprint: 0x69f8834e19496b67ed7e29f264f4952e, name: "CaDynamics_E2 states, all varying", n_consts: 4, run: k30 },
-    Entry { fingerprint: 0x6e3691db5687f64e7a75f44a7c2706c6, name: "Ih currents, defaults", n_consts: 3, run: k31 },
-    Entry { fingerprint: 0x9c87e1984f0ebe36ce0a3fadcb843181, name: "Ih states, defaults", n_consts: 11, run: k32 },
-    Entry { fingerprint: 0x92abc8e9abb54b56fb5f02236581fed0, name: "Ih currents, varying gbar", n_consts: 1, run: k33 },
-    Entry { fingerprint: 0x3e32739c8d15a035deac282715b967d5, name: "Ih currents, varying ehcn", n_consts: 2, run: k34 },
-    Entry { fingerprint: 0x637ae6e27aa6efe580fe9d8efe1e155a, name: "Ih currents, all varying", n_consts: 0, run: k35 },
-    Entry { fingerprint: 0xe8c760913f4235ccbc60a26968f13870, name: "NaTg states, defaults", n_consts: 21, run: k36 },
-    Entry { fingerprint: 0xeac352aa37016850b40519633fe50f2c, name: "NaTg states, varying vshiftm", n_consts: 20, run: k37 },
-    Entry { fingerprint: 0xbb8b80b7f63f61b891ba575d61ef9773, name: "NaTg states, varying vshifth", n_consts: 20, run: k38 },
-    Entry { fingerprint: 0x259cf91d651f3ea0c0457e4681c1d5c1, name: "NaTg states, varying slopem", n_consts: 21, run: k39 },
-    Entry { fingerprint: 0xda4d9b8d6c40a3accb9bbc93ece27b5c, name: "NaTg states, varying slopeh", n_consts: 20, run: k40 },
-    Entry { fingerprint: 0xe1eec28b7b9560257bbf89e1046fc55b, name: "NaTg states, all varying", n_consts: 18, run: k41 },
-    Entry { fingerprint: 0xadbfb11314a62a6d90a29911293676cc, name: "epsp currents, defaults", n_consts: 2, run: k42 },
-    Entry { fingerprint: 0x7fc6790c81d68ca6575f6895a84347c2, name: "epsp currents, varying tau0", n_consts: 6, run: k43 },
-    Entry { fingerprint: 0xd3ca9b67c5cadfd4dd57cd49cb14ae1c, name: "epsp currents, varying imax", n_consts: 14, run: k44 },
-    Entry { fingerprint: 0x041637c0b24252701979340612f470c0, name: "epsp currents, all varying", n_consts: 13, run: k45 },
-    Entry { fingerprint: 0x844ca82375b46891cf18b353863f8cf6, name: "glutamate_syn channel currents, other uniform values", n_consts: 10, run: k46 },
-    Entry { fingerprint: 0x726c7643792ec2979f4da22251dc5902, name: "glutamate_syn channel currents, defaults", n_consts: 8, run: k47 },
-    Entry { fingerprint: 0xa3c7506d05971ccca082737398a1e11c, name: "glutamate_syn channel currents, varying e", n_consts: 8, run: k48 },
-    Entry { fingerprint: 0xd0fb83a834108cb53fedfd6c8e20f67f, name: "glutamate_syn channel currents, varying n", n_consts: 6, run: k49 },
-    Entry { fingerprint: 0xf1ef51a9dac8b77dcc78a2ce23fc6dde, name: "glutamate_syn channel currents, varying e, n", n_consts: 6, run: k50 },
-    Entry { fingerprint: 0x6098abf5056d95c02fc80a5b667cff81, name: "glutamate_syn channel currents, varying gama", n_consts: 8, run: k51 },
-    Entry { fingerprint: 0xd4438f2068442127d51f72747ae75cb8, name: "glutamate_syn channel currents, varying e, gama", n_consts: 8, run: k52 },
-    Entry { fingerprint: 0xf058ddf5edbf56eba634764c09ca153f, name: "glutamate_syn channel currents, varying n, gama", n_consts: 6, run: k53 },
-    Entry { fingerprint: 0x374f568ee2e444d84b3a10109125cd42, name: "glutamate_syn channel currents, varying e, n, gama", n_consts: 6, run: k54 },
-    Entry { fingerprint: 0x653a318a35eb1c9b3d1391f4e80b8ee2, name: "gaba_syn channel currents, other uniform values", n_consts: 4, run: k55 },
-    Entry { fingerprint: 0xb917608cdb3e3b025b826a6b2efbf516, name: "gaba_syn channel currents, varying e", n_consts: 2, run: k56 },
-    Entry { fingerprint: 0xd17a2f5400d246d89a5ead1a1cc820ea, name: "exp2syn channel currents, defaults", n_consts: 2, run: k57 },
-    Entry { fingerprint: 0xe85798004ea0d6b85f73a044f263c55f, name: "ProbAMPANMDA2 channel currents, other uniform values", n_consts: 15, run: k58 },
-    Entry { fingerprint: 0x3b06873f7c407770293ff2a9e6f24e85, name: "ProbAMPANMDA2 channel currents, defaults", n_consts: 13, run: k59 },
-    Entry { fingerprint: 0xb7742b57e9c6ce616a0b02800a0f855c, name: "ProbAMPANMDA2 channel currents, varying e", n_consts: 13, run: k60 },
-    Entry { fingerprint: 0xc628d860ccb356339aa23f169db2b69d, name: "ProbAMPANMDA2 channel currents, varying mg", n_consts: 13, run: k61 },
-    Entry { fingerprint: 0xb86d20f49dfe91829ab1ad22d52458ea, name: "ProbAMPANMDA2 channel currents, varying e, mg", n_consts: 13, run: k62 },
-    Entry { fingerprint: 0x02126a8246f63a1cc682342a779bc19d, name: "ProbAMPANMDA2 channel currents, varying gmax", n_consts: 13, run: k63 },
-    Entry { fingerprint: 0xf0231cc71dc33d4dd518d9a295e432b5, name: "ProbAMPANMDA2 channel currents, varying e, gmax", n_consts: 13, run: k64 },
-    Entry { fingerprint: 0xef1a0adf11b28ac30d951e7e0985b888, name: "ProbAMPANMDA2 channel currents, varying mg, gmax", n_consts: 13, run: k65 },
-    Entry { fingerprint: 0xe65282879f241266de779995a4708057, name: "ProbAMPANMDA2 channel currents, varying e, mg, gmax", n_consts: 13, run: k66 },
-    Entry { fingerprint: 0xc36039ef048f773850afdb96dc6907c5, name: "ProbUDFsyn2 channel currents, other uniform values", n_consts: 5, run: k67 },
-    Entry { fingerprint: 0xc6cecdc929fe4f23aeb617cec0b23d50, name: "ProbUDFsyn2 channel currents, varying gmax", n_consts: 2, run: k68 },
-    Entry { fingerprint: 0x01599417a9ffb98e9b3f721f5e314628, name: "ProbUDFsyn2 channel currents, varying e, gmax", n_consts: 2, run: k69 },
-    Entry { fingerprint: 0xea2699c355c1c721b1181ab1a757cd56, name: "CaDynamics_E2 states, conformance cell", n_consts: 5, run: k70 },
+    Entry { fingerprint: 0x5dea9b488eaf4d282e212e8403a0ab9f, name: "pas currents, defaults", n_consts: 3, run: k0, direct: Some(k0d) },
+    Entry { fingerprint: 0x9cc2b8d367478f8bfebaab15ecc04105, name: "pas currents, varying g", n_consts: 1, run: k1, direct: Some(k1d) },
+    Entry { fingerprint: 0x5a318ca9a7c6071378e3a5eaa10f075e, name: "pas currents, varying e", n_consts: 2, run: k2, direct: Some(k2d) },
+    Entry { fingerprint: 0x98dfb631fd6b251119bc4a229a56f43a, name: "pas currents, all varying", n_consts: 0, run: k3, direct: Some(k3d) },
+    Entry { fingerprint: 0xfc594556bca1fbcc6df3954453309ba5, name: "NaTa_t currents, defaults", n_consts: 2, run: k4, direct: Some(k4d) },
+    Entry { fingerprint: 0x2fcdfee7a0edeb03d1ba77bebb64fe84, name: "NaTa_t states, defaults", n_consts: 21, run: k5, direct: Some(k5d) },
+    Entry { fingerprint: 0xf4451300f1f002730de7cb0ac24742f6, name: "NaTa_t currents, varying gbar", n_consts: 0, run: k6, direct: Some(k6d) },
+    Entry { fingerprint: 0x07eb8a8c7e6d45cb248d06d14da68a5d, name: "Nap_Et2 states, defaults", n_consts: 34, run: k7, direct: Some(k7d) },
+    Entry { fingerprint: 0xb21b38c3bca1b9cbb1ab3f84948758c3, name: "K_Pst currents, defaults", n_consts: 2, run: k8, direct: Some(k8d) },
+    Entry { fingerprint: 0x8448f1303c87543777cd1665014bc277, name: "K_Pst states, defaults", n_consts: 24, run: k9, direct: Some(k9d) },
+    Entry { fingerprint: 0x8ec27bf0f8a15393ff5b36f05de0316d, name: "K_Pst currents, varying gbar", n_consts: 0, run: k10, direct: Some(k10d) },
+    Entry { fingerprint: 0x8d1857db027e99832965c47af949e586, name: "K_Tst currents, defaults", n_consts: 2, run: k11, direct: Some(k11d) },
+    Entry { fingerprint: 0xb37c89d9537c73bf3b1bd7a4f168f26c, name: "K_Tst states, defaults", n_consts: 16, run: k12, direct: Some(k12d) },
+    Entry { fingerprint: 0x0d0708e4383d512e75addbab34db7328, name: "K_Tst currents, varying gbar", n_consts: 0, run: k13, direct: Some(k13d) },
+    Entry { fingerprint: 0x8d4f7b59a781e8c6ce9274893276b3c5, name: "SKv3_1 currents, defaults", n_consts: 2, run: k14, direct: Some(k14d) },
+    Entry { fingerprint: 0x5ddd02fef7ea4d232b340e62e35ffd10, name: "SKv3_1 states, defaults", n_consts: 8, run: k15, direct: Some(k15d) },
+    Entry { fingerprint: 0xc8fa021b49512fb00b1c70ea9c4b0e60, name: "SKv3_1 currents, varying gbar", n_consts: 0, run: k16, direct: Some(k16d) },
+    Entry { fingerprint: 0x367f9c8217f3ac6e618fd24dbee38136, name: "Im states, defaults", n_consts: 4, run: k17, direct: Some(k17d) },
+    Entry { fingerprint: 0x480652a46083081deefcefdeff28294f, name: "SK_E2 currents, defaults", n_consts: 2, run: k18, direct: Some(k18d) },
+    Entry { fingerprint: 0xa667aecb024247bf2befde2add4b6223, name: "SK_E2 states, defaults", n_consts: 8, run: k19, direct: Some(k19d) },
+    Entry { fingerprint: 0xa3a2da975065d7e8d8274a20f065c6c0, name: "SK_E2 currents, varying gbar", n_consts: 0, run: k20, direct: Some(k20d) },
+    Entry { fingerprint: 0x40067433bfb00efdfa684520b7395314, name: "SK_E2 states, varying zTau", n_consts: 8, run: k21, direct: Some(k21d) },
+    Entry { fingerprint: 0x5954becd172763fe9cc432df2524be8c, name: "SK_E2 states, all varying", n_consts: 8, run: k22, direct: Some(k22d) },
+    Entry { fingerprint: 0x322a54ac1511f9ccaba6b6fd0a7728ad, name: "Ca_HVA states, defaults", n_consts: 22, run: k23, direct: Some(k23d) },
+    Entry { fingerprint: 0x540e97f83ce9bad2265e12e33d9f23b8, name: "Ca_LVAst states, defaults", n_consts: 21, run: k24, direct: Some(k24d) },
+    Entry { fingerprint: 0xff368f5056230faf9b6940be3766ebb6, name: "CaDynamics_E2 states, defaults", n_consts: 4, run: k25, direct: Some(k25d) },
+    Entry { fingerprint: 0x4fc3c4df6ebee6d9bb4905b5b248fe86, name: "CaDynamics_E2 states, varying gamma", n_consts: 4, run: k26, direct: Some(k26d) },
+    Entry { fingerprint: 0x75ae95314683a2508ec1d220415f0be5, name: "CaDynamics_E2 states, varying decay", n_consts: 5, run: k27, direct: Some(k27d) },
+    Entry { fingerprint: 0xdd5ffe521a098c19cb59908d34a17750, name: "CaDynamics_E2 states, varying depth", n_consts: 4, run: k28, direct: Some(k28d) },
+    Entry { fingerprint: 0x10a686e515eeb680b3d222208d74cc04, name: "CaDynamics_E2 states, varying minCai", n_consts: 3, run: k29, direct: Some(k29d) },
+    Entry { fingerprint: 0x0b6e9b557a88f74db87aa175ccbd8a59, name: "CaDynamics_E2 states, all varying", n_consts: 4, run: k30, direct: Some(k30d) },
+    Entry { fingerprint: 0xc68e56e5b8199eb8d44f70bfe196ac12, name: "Ih currents, defaults", n_consts: 3, run: k31, direct: Some(k31d) },
+    Entry { fingerprint: 0x75c8c3767484ebf3d653a655e5309b37, name: "Ih states, defaults", n_consts: 11, run: k32, direct: Some(k32d) },
+    Entry { fingerprint: 0xc95bce311c93f5575272dd7be4665bdb, name: "Ih currents, varying gbar", n_consts: 1, run: k33, direct: Some(k33d) },
+    Entry { fingerprint: 0xb4993874a99de62de6299154b2748391, name: "Ih currents, varying ehcn", n_consts: 2, run: k34, direct: Some(k34d) },
+    Entry { fingerprint: 0x0e8a72ffc74d61d2963824b2c341b42d, name: "Ih currents, all varying", n_consts: 0, run: k35, direct: Some(k35d) },
+    Entry { fingerprint: 0x1554b41843734329ff6eb4fa303100bd, name: "NaTg states, defaults", n_consts: 21, run: k36, direct: Some(k36d) },
+    Entry { fingerprint: 0xad72a960d3b4b13b9ec5c207653990b3, name: "NaTg states, varying vshiftm", n_consts: 20, run: k37, direct: Some(k37d) },
+    Entry { fingerprint: 0x44a538635f91ded75763e8e9a903092f, name: "NaTg states, varying vshifth", n_consts: 20, run: k38, direct: Some(k38d) },
+    Entry { fingerprint: 0xf34b871710d417849d5849a03396e9f8, name: "NaTg states, varying slopem", n_consts: 21, run: k39, direct: Some(k39d) },
+    Entry { fingerprint: 0xd9b702cd006a34e4a2ceab4b4944280c, name: "NaTg states, varying slopeh", n_consts: 20, run: k40, direct: Some(k40d) },
+    Entry { fingerprint: 0xbc543b9e8859a6f96270322f31cc4204, name: "NaTg states, all varying", n_consts: 18, run: k41, direct: Some(k41d) },
+    Entry { fingerprint: 0x5a025ee1ffad2b8f6e23b35a023a1702, name: "epsp currents, defaults", n_consts: 2, run: k42, direct: Some(k42d) },
+    Entry { fingerprint: 0x6133fa04e4334b4f7612fcdd97fd4f07, name: "epsp currents, varying tau0", n_consts: 6, run: k43, direct: Some(k43d) },
+    Entry { fingerprint: 0x6adf5f210715fb3de9d4669ea58c1a44, name: "epsp currents, varying imax", n_consts: 14, run: k44, direct: Some(k44d) },
+    Entry { fingerprint: 0x3047e1bce780440aec9e1af9a2e8a56e, name: "epsp currents, all varying", n_consts: 13, run: k45, direct: Some(k45d) },
+    Entry { fingerprint: 0xff9a6137bb18343ad58c4b28c30c1d0c, name: "glutamate_syn channel currents, other uniform values", n_consts: 10, run: k46, direct: Some(k46d) },
+    Entry { fingerprint: 0xee2704ddaeac7f9884018714e7dc1ee0, name: "glutamate_syn channel currents, defaults", n_consts: 8, run: k47, direct: Some(k47d) },
+    Entry { fingerprint: 0xc1dee70469d2f37908237af6cc89a117, name: "glutamate_syn channel currents, varying e", n_consts: 8, run: k48, direct: Some(k48d) },
+    Entry { fingerprint: 0x9d67636aac0d9f62fb30c5a489094e6f, name: "glutamate_syn channel currents, varying n", n_consts: 6, run: k49, direct: Some(k49d) },
+    Entry { fingerprint: 0xa1d35801d62e9be95f60198144ce2db3, name: "glutamate_syn channel currents, varying e, n", n_consts: 6, run: k50, direct: Some(k50d) },
+    Entry { fingerprint: 0xadc1b40fa122387d4cee06c7fb2373e6, name: "glutamate_syn channel currents, varying gama", n_consts: 8, run: k51, direct: Some(k51d) },
+    Entry { fingerprint: 0xb79173461c52f30d12bf4575541fba42, name: "glutamate_syn channel currents, varying e, gama", n_consts: 8, run: k52, direct: Some(k52d) },
+    Entry { fingerprint: 0x4e37f0ace0791ddd21ddc2539523e235, name: "glutamate_syn channel currents, varying n, gama", n_consts: 6, run: k53, direct: Some(k53d) },
+    Entry { fingerprint: 0x36b7aeba3e7f24119b800c7a924a8227, name: "glutamate_syn channel currents, varying e, n, gama", n_consts: 6, run: k54, direct: Some(k54d) },
+    Entry { fingerprint: 0x83f30adada7e2938cbd9cdd23f94e981, name: "gaba_syn channel currents, other uniform values", n_consts: 4, run: k55, direct: Some(k55d) },
+    Entry { fingerprint: 0x080c965b6b3cb30281a29270ca970ce4, name: "gaba_syn channel currents, varying e", n_consts: 2, run: k56, direct: Some(k56d) },
+    Entry { fingerprint: 0x7f97212121c12eed29d3b7c8815915bf, name: "exp2syn channel currents, defaults", n_consts: 2, run: k57, direct: Some(k57d) },
+    Entry { fingerprint: 0x69cda307e74f228e26fa18952dda693d, name: "ProbAMPANMDA2 channel currents, other uniform values", n_consts: 15, run: k58, direct: Some(k58d) },
+    Entry { fingerprint: 0x75a8089e97344bcd1c0ce02129e66f2b, name: "ProbAMPANMDA2 channel currents, defaults", n_consts: 13, run: k59, direct: Some(k59d) },
+    Entry { fingerprint: 0x82d06a908da7600e5a52c7ff5add80dd, name: "ProbAMPANMDA2 channel currents, varying e", n_consts: 13, run: k60, direct: Some(k60d) },
+    Entry { fingerprint: 0x9df5c0646c6fed77901d3f6b039d6df6, name: "ProbAMPANMDA2 channel currents, varying mg", n_consts: 13, run: k61, direct: Some(k61d) },
+    Entry { fingerprint: 0xaa94a4aa8c30ebcf347bc4ec722783f9, name: "ProbAMPANMDA2 channel currents, varying e, mg", n_consts: 13, run: k62, direct: Some(k62d) },
+    Entry { fingerprint: 0x7b6bd705f85af54ed45f331abc73bcb2, name: "ProbAMPANMDA2 channel currents, varying gmax", n_consts: 13, run: k63, direct: Some(k63d) },
+    Entry { fingerprint: 0x16c713bee448b6ae242a247fc6af64b6, name: "ProbAMPANMDA2 channel currents, varying e, gmax", n_consts: 13, run: k64, direct: Some(k64d) },
+    Entry { fingerprint: 0x2901d79606bdec21626de08c5b09eca0, name: "ProbAMPANMDA2 channel currents, varying mg, gmax", n_consts: 13, run: k65, direct: Some(k65d) },
+    Entry { fingerprint: 0x688fb6765d46bab2902323cbac946122, name: "ProbAMPANMDA2 channel currents, varying e, mg, gmax", n_consts: 13, run: k66, direct: Some(k66d) },
+    Entry { fingerprint: 0x73dee2c2ac514878cec48e1061c2b173, name: "ProbUDFsyn2 channel currents, other uniform values", n_consts: 5, run: k67, direct: Some(k67d) },
+    Entry { fingerprint: 0xc3eb8a49c1f92396206793b94756453f, name: "ProbUDFsyn2 channel currents, varying gmax", n_consts: 2, run: k68, direct: Some(k68d) },
+    Entry { fingerprint: 0x8375a5df91519d4507464cd5574b941c, name: "ProbUDFsyn2 channel currents, varying e, gmax", n_consts: 2, run: k69, direct: Some(k69d) },
+    Entry { fingerprint: 0x9ab3d31471672bcd89d99e3b4915d383, name: "CaDynamics_E2 states, conformance cell", n_consts: 5, run: k70, direct: Some(k70d) },
 ];

@@ -8,6 +8,7 @@
 
 use super::{Opd, Step, fingerprint, lower};
 use crate::kernel::dag::Op;
+use crate::kernel::direct::{IoShape, MAX_IN, MAX_TOT};
 use crate::kernel::mechanism::{CompileEnv, CompiledMech};
 use crate::kernel::program::Program;
 use crate::kernel::synapse::stdlib_synapses;
@@ -25,6 +26,7 @@ pub fn generate(programs: &[(String, Program)]) -> String {
          //! One fused kernel per program shape of the standard library's mechanisms.\n\n\
          #![allow(clippy::too_many_arguments, clippy::needless_range_loop, clippy::erasing_op, clippy::identity_op, clippy::single_range_in_vec_init, clippy::eq_op, unused_parens)]\n\n\
          use super::{Entry, Isa};\n\
+         use crate::kernel::direct::Io;\n\
          use crate::kernel::program::CHUNK;\n\
          use crate::kernel::vexp;\n\n",
     );
@@ -33,14 +35,30 @@ pub fn generate(programs: &[(String, Program)]) -> String {
     let mut idx = 0;
     for (name, prog) in programs {
         let (steps, consts) = lower(prog);
-        let fp = fingerprint(prog.n_reserved(), &steps);
+        let fp = fingerprint(prog.n_reserved(), prog.io(), &steps);
         if !seen.insert(fp) {
             continue;
         }
         kernel(&mut out, idx, name, &steps, consts.len(), prog.n_reserved());
+        let direct = prog.io().is_some_and(|io| {
+            direct_kernel(
+                &mut out,
+                idx,
+                name,
+                &steps,
+                consts.len(),
+                prog.n_reserved(),
+                io,
+            )
+        });
+        let direct = if direct {
+            format!("Some(k{idx}d)")
+        } else {
+            "None".into()
+        };
         let _ = writeln!(
             table,
-            "    Entry {{ fingerprint: 0x{fp:032x}, name: {name:?}, n_consts: {}, run: k{idx} }},",
+            "    Entry {{ fingerprint: 0x{fp:032x}, name: {name:?}, n_consts: {}, run: k{idx}, direct: {direct} }},",
             consts.len()
         );
         idx += 1;
@@ -61,15 +79,15 @@ fn buf(o: Opd) -> String {
     }
 }
 
-/// Emit kernel `k{idx}`.
-fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: usize, n_res: u32) {
+/// Buffers of a kernel: those read before they are written (loaded at the top of the loop
+/// body) and those written (stored at the bottom), each in first-use order. External buffers are
+/// columns and reserved temporaries (`0..n_res`).
+fn buffers(steps: &[Step], n_res: u32) -> (Vec<Opd>, Vec<Opd>) {
     let external = |o: Opd| match o {
         Opd::Col(_) => true,
         Opd::Tmp(k) => k < n_res,
         Opd::K(_) => false,
     };
-    // Buffers read before they are written (loaded at the top of the loop body) and written
-    // (stored at the bottom), in first-use order.
     let mut inputs: Vec<Opd> = Vec::new();
     let mut written: Vec<Opd> = Vec::new();
     let operands = |s: &Step| -> (Vec<Opd>, Opd) {
@@ -90,6 +108,77 @@ fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: us
             written.push(dst);
         }
     }
+    (inputs, written)
+}
+
+/// The loop body's computation: `let x{n} = …;` per step (operands from `cur`, which maps
+/// every buffer to the local holding its present value and is updated with the results).
+fn steps_body(body: &mut String, steps: &[Step], cur: &mut HashMap<Opd, String>) {
+    let val = |o: Opd, cur: &HashMap<Opd, String>| match o {
+        Opd::K(j) => format!("k{j}"),
+        _ => cur.get(&o).cloned().expect("operand computed before use"),
+    };
+    for (n, s) in steps.iter().enumerate() {
+        let (expr, dst) = match s {
+            Step::Store { dst, src } => (val(*src, cur), *dst),
+            Step::PowC { dst, a, b } => (
+                format!("vexp::exp(k{b} * vexp::ln({}))", val(*a, cur)),
+                *dst,
+            ),
+            Step::Apply { op, dst, args, mdt } => {
+                let a: Vec<String> = args.iter().map(|&x| val(x, cur)).collect();
+                (expr(*op, &a, *mdt), *dst)
+            }
+        };
+        let _ = writeln!(body, "            let x{n} = {expr};");
+        cur.insert(dst, format!("x{n}"));
+    }
+}
+
+/// `let [names] = from.get_disjoint_mut([ranges])` (or a discard where there are none).
+fn split(names: &[String], ranges: &[String], from: &str) -> String {
+    if names.is_empty() && from == "cols" {
+        "    let _ = (cols, n_inst, start);\n".to_string()
+    } else if names.is_empty() {
+        format!("    let _ = {from};\n")
+    } else {
+        format!(
+            "    let [{}] = {from}.get_disjoint_mut([{}]).expect(\"disjoint buffers\");\n",
+            names.join(", "),
+            ranges.join(", ")
+        )
+    }
+}
+
+/// The three instruction-set variants of a body with parameters `params` called with `args`,
+/// and the dispatch on `isa`.
+fn dispatch(n_consts: usize, params: &str, args: &str) -> String {
+    format!(
+        "\x20   #[cfg(target_arch = \"x86_64\")]\n\
+         \x20   #[target_feature(enable = \"avx512f\")]\n\
+         \x20   fn avx512(k: &[f64; {n_consts}], len: usize, {params}) {{\n\
+         \x20       body(k, len, {args})\n\
+         \x20   }}\n\
+         \x20   #[cfg(target_arch = \"x86_64\")]\n\
+         \x20   #[target_feature(enable = \"avx2\")]\n\
+         \x20   fn avx2(k: &[f64; {n_consts}], len: usize, {params}) {{\n\
+         \x20       body(k, len, {args})\n\
+         \x20   }}\n\
+         \x20   match isa {{\n\
+         \x20       // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.\n\
+         \x20       #[cfg(target_arch = \"x86_64\")]\n\
+         \x20       Isa::Avx512 => unsafe {{ avx512(k, len, {args}) }},\n\
+         \x20       // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.\n\
+         \x20       #[cfg(target_arch = \"x86_64\")]\n\
+         \x20       Isa::Avx2 => unsafe {{ avx2(k, len, {args}) }},\n\
+         \x20       _ => body(k, len, {args}),\n\
+         \x20   }}\n"
+    )
+}
+
+/// Emit kernel `k{idx}`.
+fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: usize, n_res: u32) {
+    let (inputs, written) = buffers(steps, n_res);
     let mut bufs: Vec<(Opd, bool)> = Vec::new();
     for &o in inputs.iter().chain(&written) {
         if !bufs.iter().any(|b| b.0 == o) {
@@ -115,25 +204,7 @@ fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: us
         let _ = writeln!(body, "            let i_{0} = {0}[e];", buf(o));
         cur.insert(o, format!("i_{}", buf(o)));
     }
-    let val = |o: Opd, cur: &HashMap<Opd, String>| match o {
-        Opd::K(j) => format!("k{j}"),
-        _ => cur.get(&o).cloned().expect("operand computed before use"),
-    };
-    for (n, s) in steps.iter().enumerate() {
-        let (expr, dst) = match s {
-            Step::Store { dst, src } => (val(*src, &cur), *dst),
-            Step::PowC { dst, a, b } => (
-                format!("vexp::exp(k{b} * vexp::ln({}))", val(*a, &cur)),
-                *dst,
-            ),
-            Step::Apply { op, dst, args, mdt } => {
-                let a: Vec<String> = args.iter().map(|&x| val(x, &cur)).collect();
-                (expr(*op, &a, *mdt), *dst)
-            }
-        };
-        let _ = writeln!(body, "            let x{n} = {expr};");
-        cur.insert(dst, format!("x{n}"));
-    }
+    steps_body(&mut body, steps, &mut cur);
     for &o in &written {
         let _ = writeln!(body, "            {}[e] = {};", buf(o), cur[&o]);
     }
@@ -149,13 +220,7 @@ fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: us
             )
         })
         .collect();
-    let cols: Vec<String> = bufs
-        .iter()
-        .filter_map(|b| match b.0 {
-            Opd::Col(k) => Some(format!("{k} * n_inst + start..{k} * n_inst + start + len")),
-            _ => None,
-        })
-        .collect();
+    let (col_names, cols) = col_split(&bufs);
     let tmps: Vec<String> = bufs
         .iter()
         .filter_map(|b| match b.0 {
@@ -163,29 +228,11 @@ fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: us
             _ => None,
         })
         .collect();
-    let col_names: Vec<String> = bufs
-        .iter()
-        .filter(|b| matches!(b.0, Opd::Col(_)))
-        .map(|b| buf(b.0))
-        .collect();
     let tmp_names: Vec<String> = bufs
         .iter()
         .filter(|b| matches!(b.0, Opd::Tmp(_)))
         .map(|b| buf(b.0))
         .collect();
-    let split = |names: &[String], ranges: &[String], from: &str| {
-        if names.is_empty() && from == "cols" {
-            "    let _ = (cols, n_inst, start);\n".to_string()
-        } else if names.is_empty() {
-            format!("    let _ = {from};\n")
-        } else {
-            format!(
-                "    let [{}] = {from}.get_disjoint_mut([{}]).expect(\"disjoint buffers\");\n",
-                names.join(", "),
-                ranges.join(", ")
-            )
-        }
-    };
     let _ = write!(
         out,
         "/// {name}: {n_ins} instructions.\n\
@@ -200,31 +247,218 @@ fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: us
          {body}\
          \x20       }}\n\
          \x20   }}\n\
-         \x20   #[cfg(target_arch = \"x86_64\")]\n\
-         \x20   #[target_feature(enable = \"avx512f\")]\n\
-         \x20   fn avx512(k: &[f64; {n_consts}], len: usize, {params}) {{\n\
-         \x20       body(k, len, {args})\n\
-         \x20   }}\n\
-         \x20   #[cfg(target_arch = \"x86_64\")]\n\
-         \x20   #[target_feature(enable = \"avx2\")]\n\
-         \x20   fn avx2(k: &[f64; {n_consts}], len: usize, {params}) {{\n\
-         \x20       body(k, len, {args})\n\
-         \x20   }}\n\
-         \x20   match isa {{\n\
-         \x20       // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.\n\
-         \x20       #[cfg(target_arch = \"x86_64\")]\n\
-         \x20       Isa::Avx512 => unsafe {{ avx512(k, len, {args}) }},\n\
-         \x20       // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.\n\
-         \x20       #[cfg(target_arch = \"x86_64\")]\n\
-         \x20       Isa::Avx2 => unsafe {{ avx2(k, len, {args}) }},\n\
-         \x20       _ => body(k, len, {args}),\n\
-         \x20   }}\n\
+         {dispatch}\
          }}\n\n",
         n_ins = steps.len(),
         split_cols = split(&col_names, &cols, "cols"),
         split_tmps = split(&tmp_names, &tmps, "tmp"),
         ks = ks.join(", "),
+        dispatch = dispatch(n_consts, &params, &args),
     );
+}
+
+/// The column buffers among `bufs`: their names and their ranges in `cols` for the chunk.
+fn col_split(bufs: &[(Opd, bool)]) -> (Vec<String>, Vec<String>) {
+    bufs.iter()
+        .filter_map(|b| match b.0 {
+            Opd::Col(k) => Some((
+                buf(b.0),
+                format!("{k} * n_inst + start..{k} * n_inst + start + len"),
+            )),
+            _ => None,
+        })
+        .unzip()
+}
+
+/// Emit `k{idx}d`, the in-place variant of kernel `k{idx}` (see [`crate::kernel::direct`]):
+/// reserved inputs are read from the node-order slices of its `Io` (`t` is a scalar), and
+/// every current is added where the scatter after the kernel adds it — `rhs −= i`,
+/// `d += ∂i/∂v`, the ion's `tot += i`, times `fac` for point processes — in the scatter's
+/// order, in the same loop. Returns `false` (nothing emitted) where the program's reserved
+/// temporaries do not fit `io`.
+fn direct_kernel(
+    out: &mut String,
+    idx: usize,
+    name: &str,
+    steps: &[Step],
+    n_consts: usize,
+    n_res: u32,
+    io: &IoShape,
+) -> bool {
+    if n_res != io.n_inputs + 2 * io.currents.len() as u32 {
+        return false;
+    }
+    let (inputs, written) = buffers(steps, n_res);
+    let is_out = |k: u32| io.currents.iter().any(|&(i, g, _)| i == k || g == k);
+    let fits = io.n_inputs as usize <= MAX_IN
+        && io.currents.iter().all(|&(i, g, t)| {
+            i >= io.n_inputs
+                && g >= io.n_inputs
+                && i < n_res
+                && g < n_res
+                && t.is_none_or(|t| (t as usize) < MAX_TOT)
+        })
+        && inputs
+            .iter()
+            .all(|&o| !matches!(o, Opd::Tmp(k) if k >= io.n_inputs))
+        && written
+            .iter()
+            .all(|&o| !matches!(o, Opd::Tmp(k) if !is_out(k)))
+        && io
+            .currents
+            .iter()
+            .all(|&(i, g, _)| written.contains(&Opd::Tmp(i)) && written.contains(&Opd::Tmp(g)));
+    if !fits {
+        return false;
+    }
+    // Columns as in `k{idx}`; then inputs (slices, `t` a scalar); then the accumulators.
+    let mut col_bufs: Vec<(Opd, bool)> = Vec::new();
+    for &o in inputs.iter().chain(&written) {
+        if matches!(o, Opd::Col(_)) && !col_bufs.iter().any(|b| b.0 == o) {
+            col_bufs.push((o, written.contains(&o)));
+        }
+    }
+    col_bufs.sort_by_key(|b| match b.0 {
+        Opd::Col(k) => k,
+        _ => 0,
+    });
+    let mut in_tmps: Vec<u32> = inputs
+        .iter()
+        .filter_map(|&o| match o {
+            Opd::Tmp(k) => Some(k),
+            _ => None,
+        })
+        .collect();
+    in_tmps.sort_unstable();
+    let has_cur = !io.currents.is_empty();
+    let mut slots: Vec<u8> = io.currents.iter().filter_map(|c| c.2).collect();
+    slots.sort_unstable();
+    slots.dedup();
+
+    let mut params: Vec<String> = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    let mut prologue = String::new();
+    let mut reslice = String::new();
+    let mut uses_node = false;
+    for &(o, w) in &col_bufs {
+        params.push(format!("{}: &{}[f64]", buf(o), if w { "mut " } else { "" }));
+        args.push(buf(o));
+        let _ = writeln!(
+            reslice,
+            "        let {0} = &{1}{0}[..len];",
+            buf(o),
+            if w { "mut " } else { "" }
+        );
+    }
+    for &k in &in_tmps {
+        if k == 1 {
+            params.push("t1: f64".into());
+            let _ = writeln!(prologue, "    let t1 = io.t_ms;");
+        } else {
+            params.push(format!("t{k}: &[f64]"));
+            let _ = writeln!(prologue, "    let t{k} = &io.ins[{k}][s..s + len];");
+            let _ = writeln!(reslice, "        let t{k} = &t{k}[..len];");
+            uses_node = true;
+        }
+        args.push(format!("t{k}"));
+    }
+    if has_cur {
+        uses_node = true;
+        for a in ["rhs", "d"] {
+            params.push(format!("{a}: &mut [f64]"));
+            args.push(a.into());
+            let _ = writeln!(prologue, "    let {a} = &mut io.{a}[s..s + len];");
+            let _ = writeln!(reslice, "        let {a} = &mut {a}[..len];");
+        }
+        if io.point {
+            params.push("fac: &[f64]".into());
+            args.push("fac".into());
+            let _ = writeln!(prologue, "    let fac = &io.fac[start..start + len];");
+            let _ = writeln!(reslice, "        let fac = &fac[..len];");
+        }
+        if !slots.is_empty() {
+            let names: Vec<String> = (0..MAX_TOT)
+                .map(|j| {
+                    if slots.contains(&(j as u8)) {
+                        format!("tot{j}")
+                    } else {
+                        "_".into()
+                    }
+                })
+                .collect();
+            let _ = writeln!(prologue, "    let [{}] = &mut io.tot;", names.join(", "));
+        }
+        for &j in &slots {
+            params.push(format!("tot{j}: &mut [f64]"));
+            args.push(format!("tot{j}"));
+            let _ = writeln!(prologue, "    let tot{j} = &mut tot{j}[s..s + len];");
+            let _ = writeln!(reslice, "        let tot{j} = &mut tot{j}[..len];");
+        }
+    }
+    if uses_node {
+        prologue.insert_str(0, "    let s = io.node;\n");
+    } else {
+        prologue.insert_str(0, "    let _ = &io;\n");
+    }
+    let (params, args) = (params.join(", "), args.join(", "));
+
+    // Loop body: inputs, the steps, stores of columns, then the currents in scatter order.
+    let mut body = String::new();
+    let mut cur: HashMap<Opd, String> = HashMap::new();
+    for &o in &inputs {
+        let line = match o {
+            Opd::Tmp(1) => "            let i_t1 = t1;".to_string(),
+            _ => format!("            let i_{0} = {0}[e];", buf(o)),
+        };
+        let _ = writeln!(body, "{line}");
+        cur.insert(o, format!("i_{}", buf(o)));
+    }
+    steps_body(&mut body, steps, &mut cur);
+    for &o in &written {
+        if matches!(o, Opd::Col(_)) {
+            let _ = writeln!(body, "            {}[e] = {};", buf(o), cur[&o]);
+        }
+    }
+    for &(i, g, slot) in &io.currents {
+        let (xi, xg) = (&cur[&Opd::Tmp(i)], &cur[&Opd::Tmp(g)]);
+        let scaled = |x: &str| {
+            if io.point {
+                format!("{x} * fac[e]")
+            } else {
+                x.to_string()
+            }
+        };
+        let _ = writeln!(body, "            rhs[e] -= {};", scaled(xi));
+        let _ = writeln!(body, "            d[e] += {};", scaled(xg));
+        if let Some(j) = slot {
+            let _ = writeln!(body, "            tot{j}[e] += {};", scaled(xi));
+        }
+    }
+
+    let ks: Vec<String> = (0..n_consts).map(|j| format!("k{j}")).collect();
+    let (col_names, cols) = col_split(&col_bufs);
+    let _ = write!(
+        out,
+        "/// {name}, in place: {n_ins} instructions.\n\
+         fn k{idx}d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {{\n\
+         \x20   let k: &[f64; {n_consts}] = k.try_into().expect(\"{n_consts} constants\");\n\
+         {split_cols}{prologue}\
+         \x20   #[inline(always)]\n\
+         \x20   fn body(k: &[f64; {n_consts}], len: usize, {params}) {{\n\
+         \x20       let [{ks}] = *k;\n\
+         {reslice}\
+         \x20       for e in 0..len {{\n\
+         {body}\
+         \x20       }}\n\
+         \x20   }}\n\
+         {dispatch}\
+         }}\n\n",
+        n_ins = steps.len(),
+        split_cols = split(&col_names, &cols, "cols"),
+        ks = ks.join(", "),
+        dispatch = dispatch(n_consts, &params, &args),
+    );
+    true
 }
 
 /// The expression of one operation, exactly as the bytecode computes it per element.

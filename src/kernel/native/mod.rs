@@ -8,6 +8,11 @@
 //! (baseline, AVX2, AVX-512F) like the interpreter. It replaces [`Program::run_chunk`] on the
 //! very same chunk buffers (gathered inputs and outputs in the reserved temporaries, states
 //! and parameters in the columns), so the gather before and the scatter after it are unchanged.
+//! Where the program declares what its reserved temporaries mean ([`IoShape`]), every kernel
+//! also comes in an in-place variant (`k{n}d`, see [`super::direct`]): for a chunk on one run
+//! of consecutive nodes it reads `v` and the ion values from the cell's arrays and adds its
+//! currents to `rhs`, `d` and the ion totals in its own loop, with the scatter's operations in
+//! the scatter's order (bit-identical; no gather, no scatter pass).
 //!
 //! Bit-identical to the bytecode: every element goes through the same operations in the same
 //! order, with the same functions (`vexp::exp`/`ln`, libm for the rest); element-wise programs
@@ -28,6 +33,7 @@ pub mod generator;
 mod generated;
 
 use super::dag::Op;
+use super::direct::{Io, IoShape};
 use super::program::{ChunkKernel, Ins, Program, Slot};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -60,6 +66,11 @@ impl Isa {
 /// [`Native::select`], which is the one place that creates an [`Isa`] for it.
 pub(crate) type RunFn = fn(Isa, &[f64], &mut [f64], usize, &mut [f64], usize, usize);
 
+/// The in-place variant of a kernel (see [`super::direct`]): `run(isa, constants, cols,
+/// n_inst, start, len, io)`, inputs read from and currents added to the cell's node-order
+/// arrays in `io`.
+pub(crate) type DirectFn = fn(Isa, &[f64], &mut [f64], usize, usize, usize, &mut Io<'_>);
+
 /// One entry of the generated table.
 #[derive(Debug)]
 pub(crate) struct Entry {
@@ -70,6 +81,8 @@ pub(crate) struct Entry {
     /// Number of constants the kernel takes.
     pub n_consts: usize,
     pub run: RunFn,
+    /// The in-place variant, generated where the program declares its [`IoShape`].
+    pub direct: Option<DirectFn>,
 }
 
 /// A native kernel attached to a program: the generated function and the program's constants.
@@ -88,7 +101,7 @@ impl Native {
             return None;
         }
         let (steps, consts) = lower(prog);
-        let fp = fingerprint(prog.n_reserved(), &steps);
+        let fp = fingerprint(prog.n_reserved(), prog.io(), &steps);
         let entry = generated::KERNELS.iter().find(|e| e.fingerprint == fp)?;
         // A fingerprint match implies the same constant count; checked anyway (the kernel
         // would panic on a wrong count).
@@ -126,6 +139,22 @@ impl ChunkKernel for Native {
 
     fn name(&self) -> &'static str {
         self.entry.name
+    }
+
+    fn has_direct(&self) -> bool {
+        self.entry.direct.is_some()
+    }
+
+    fn run_direct(
+        &self,
+        cols: &mut [f64],
+        n_inst: usize,
+        start: usize,
+        len: usize,
+        io: &mut Io<'_>,
+    ) {
+        let run = self.entry.direct.expect("checked by has_direct");
+        run(self.isa, &self.consts, cols, n_inst, start, len, io)
     }
 }
 
@@ -222,11 +251,15 @@ pub(crate) fn lower(prog: &Program) -> (Vec<Step>, Vec<f64>) {
     (steps, consts)
 }
 
-/// 128 bits of the SHA-256 of the program's shape: the reserved temporaries and every
-/// instruction with its constants erased (their positions in the constant list remain).
-pub(crate) fn fingerprint(n_reserved: u32, steps: &[Step]) -> u128 {
+/// 128 bits of the SHA-256 of the program's shape: the reserved temporaries, what they mean
+/// (the in-place variant is generated for it), and every instruction with its constants erased
+/// (their positions in the constant list remain).
+pub(crate) fn fingerprint(n_reserved: u32, io: Option<&IoShape>, steps: &[Step]) -> u128 {
     let mut h = Sha256::new();
     h.update(format!("isf-native-1 reserved {n_reserved}\n").as_bytes());
+    if let Some(io) = io {
+        h.update(format!("io {io:?}\n").as_bytes());
+    }
     for s in steps {
         h.update(format!("{s:?}\n").as_bytes());
     }
