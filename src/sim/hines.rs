@@ -19,67 +19,7 @@
 //! order, of a solo solve on its own system, so each lane's result is bit-identical to it,
 //! while the inner loop over lanes runs vector-wide.
 
-use crate::sim::tree::NodeId;
-
-/// The order in which the non-root nodes of a tree are eliminated, with each node's parent
-/// and coupling coefficients in that order (sequential loads in the solver's loops).
-#[derive(Clone, Debug, Default)]
-pub struct Elimination {
-    /// Nodes `0..n_roots` are the roots.
-    pub n_roots: usize,
-    /// Non-root nodes, each after its parent.
-    pub node: Vec<NodeId>,
-    /// `parent[k]` is the parent of `node[k]`.
-    pub parent: Vec<NodeId>,
-    /// `a[k]`: coupling of `node[k]` into its parent's row.
-    pub a: Vec<f64>,
-    /// `b[k]`: coupling of the parent into `node[k]`'s row.
-    pub b: Vec<f64>,
-}
-
-impl Elimination {
-    /// The elimination of the nodes `order` (every non-root node once, each after its
-    /// parent) of a tree given by per-node `parent`, `a`, `b`.
-    ///
-    /// Panics if `order` is not such an order.
-    pub fn new(n_roots: usize, order: &[NodeId], parent: &[NodeId], a: &[f64], b: &[f64]) -> Self {
-        let n = parent.len();
-        assert!(a.len() == n && b.len() == n && n_roots <= n && order.len() == n - n_roots);
-        let mut seen = vec![false; n];
-        seen[..n_roots].fill(true);
-        for &i in order {
-            let (i, p) = (i as usize, parent[i as usize] as usize);
-            assert!(
-                i >= n_roots && !seen[i] && p < n && seen[p],
-                "not an elimination order"
-            );
-            seen[i] = true;
-        }
-        Elimination {
-            n_roots,
-            node: order.to_vec(),
-            parent: order.iter().map(|&i| parent[i as usize]).collect(),
-            a: order.iter().map(|&i| a[i as usize]).collect(),
-            b: order.iter().map(|&i| b[i as usize]).collect(),
-        }
-    }
-
-    /// Elimination in index order, for trees numbered so that `parent[i] < i`.
-    pub fn in_index_order(n_roots: usize, parent: &[NodeId], a: &[f64], b: &[f64]) -> Self {
-        let order: Vec<NodeId> = (n_roots as NodeId..parent.len() as NodeId).collect();
-        Elimination::new(n_roots, &order, parent, a, b)
-    }
-
-    /// Number of nodes eliminated (the non-root nodes).
-    pub fn len(&self) -> usize {
-        self.node.len()
-    }
-
-    /// Whether the tree is roots only.
-    pub fn is_empty(&self) -> bool {
-        self.node.is_empty()
-    }
-}
+use crate::sim::tree::{Elimination, NodeId};
 
 /// Solve `M·x = rhs` in place for a tree numbered so that `parent[i] < i` (nodes
 /// `0..n_roots` are roots; their `parent` entries are ignored): on return `rhs` holds `x` and
