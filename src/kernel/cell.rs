@@ -9,8 +9,13 @@
 //! Everything lives in the tree's node order (CoreNEURON's single structure of arrays): `v`,
 //! `rhs`, `d`, and every ion's reversal potential, concentrations and current total. A
 //! compiled mechanism's instances are sorted by node, and it reads and writes these arrays
-//! through precomputed runs of consecutive nodes (block loads where a run is long, one element
-//! where it is not); ion currents accumulate in place. Nothing is copied between orders during
+//! through precomputed runs of consecutive nodes; the tree stores a section's segments
+//! contiguously (see [`crate::sim::tree`]), so a mechanism inserted in a region covers a few
+//! long runs, on which its native kernel reads `v` and adds its currents in place (see
+//! `kernel/direct.rs`); short runs are gathered into temporaries and scattered back. Ion
+//! currents accumulate in place. The axial pass and the Hines solve walk the nodes in the
+//! tree's elimination order (level by level), which is what fixes the bits, not the storage
+//! order. Nothing is copied between orders during
 //! a step; the only per-step copy is `d ← d_fixed` (the capacitive and axial part of the
 //! diagonal, which the Hines solve overwrites; as a `memcpy` beside `rhs ← 0` as a `memset`
 //! it measured faster than folded into the voltage update's pass). Ion current totals are

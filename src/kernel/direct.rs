@@ -5,18 +5,16 @@
 //! into `rhs`, `d` and the ions' totals, in the loop that computes them: no gather into
 //! temporaries before, no scatter pass after.
 //!
-//! How often a chunk is one run depends on the node order: with [`NodeOrder::Neuron`] a
-//! section's segments are consecutive, but the default [`NodeOrder::Level`] interleaves the
-//! sections by depth and puts each section's zero-area end node among them, so on a
-//! reconstructed cell runs are a few nodes long and a chunk of [`CHUNK`] instances is hardly
-//! ever one run: on the S1 cell (1,142 compartments) no chunk is (callgrind: the gather's
-//! instruction count did not change), so there the gather path still runs. Running the kernel
-//! in place per run, or a node order with the segment nodes of a level consecutive, would
-//! change that (issue 16).
+//! A chunk runs in place run by run when its runs are long (on average at least `MIN_RUN`
+//! instances, see `mechanism.rs`), else it keeps the gather. How long runs are depends on the
+//! node numbering: the default [`NodeOrder::Sections`] stores a section's segments
+//! contiguously, each subtree after its parent section and the zero-area end nodes at the end,
+//! so a mechanism inserted in a region covers a few long runs (on S1 every chunk of every
+//! mechanism runs in place); with [`NodeOrder::Level`] (sections interleaved by depth) runs
+//! are a few nodes long and the gather path runs.
 //!
-//! [`NodeOrder::Neuron`]: crate::sim::tree::NodeOrder::Neuron
+//! [`NodeOrder::Sections`]: crate::sim::tree::NodeOrder::Sections
 //! [`NodeOrder::Level`]: crate::sim::tree::NodeOrder::Level
-//! [`CHUNK`]: super::program::CHUNK
 //!
 //! [`IoShape`] is what such a kernel is generated for: the meaning of a program's reserved
 //! temporaries (gathered inputs; current and conductance outputs with their ion), set by

@@ -2,7 +2,8 @@
 //! ([`crate::kernel::ActiveCell`]).
 //!
 //! * [`tree`]: [`CableTree`], NEURON's node layout built from the morphology hand-over
-//!   [`CellGeometry`](crate::morph::cell::CellGeometry), Hines-ordered, structure of arrays;
+//!   [`CellGeometry`](crate::morph::cell::CellGeometry), stored by section and eliminated level
+//!   by level (its [`tree::Elimination`]), structure of arrays;
 //! * [`hines`]: the O(n) tree solve;
 //! * [`error`]: [`SimError`], geometry and voltage failures (E0501/E0502).
 
