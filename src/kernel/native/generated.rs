@@ -231,21 +231,23 @@ fn k4(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
     }
 }
 
-/// NaTa_t states, defaults: 33 instructions.
+/// NaTa_t states, defaults: 33 instructions in 2 loops.
 fn k5(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 21] = k.try_into().expect("21 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
         let c0 = &mut c0[..len];
         let c1 = &mut c1[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
         for e in 0..len {
             let i_t0 = t0[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = i_t0 * k0;
             let x1 = ((x0 == k1) as u8 as f64);
             let x2 = i_t0 + k2;
@@ -254,6 +256,24 @@ fn k5(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
             let x5 = x3 + k4;
             let x6 = x5 * k5;
             let x7 = vexp::exp(x6);
+            let x18 = ((x4 == k12) as u8 as f64);
+            let x19 = x3 + k13;
+            let x20 = if x18 != 0.0 { x19 } else { x3 };
+            let x21 = x20 + k14;
+            let x22 = x21 * k15;
+            let x23 = vexp::exp(x22);
+            t4[e] = x5;
+            t5[e] = x7;
+            t6[e] = x21;
+            t7[e] = x23;
+        }
+        for e in 0..len {
+            let x7 = t5[e];
+            let x5 = t4[e];
+            let x23 = t7[e];
+            let x21 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
             let x8 = x7 + k6;
             let x9 = x5 / x8;
             let x10 = x9 * k7;
@@ -264,12 +284,6 @@ fn k5(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
             let x15 = x10 + x14;
             let x16 = x9 / x15;
             let x17 = x16 * k11;
-            let x18 = ((x4 == k12) as u8 as f64);
-            let x19 = x3 + k13;
-            let x20 = if x18 != 0.0 { x19 } else { x3 };
-            let x21 = x20 + k14;
-            let x22 = x21 * k15;
-            let x23 = vexp::exp(x22);
             let x24 = x23 + k16;
             let x25 = x21 / x24;
             let x26 = k17 / x23;
@@ -285,22 +299,22 @@ fn k5(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
-        _ => body(k, len, c0, c1, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
     }
 }
 
@@ -494,48 +508,68 @@ fn k8(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
     }
 }
 
-/// K_Pst states, defaults: 31 instructions.
+/// K_Pst states, defaults: 31 instructions in 2 loops.
 fn k9(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 24] = k.try_into().expect("24 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5, t6, t7, t8, t9] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len, 8 * CHUNK..8 * CHUNK + len, 9 * CHUNK..9 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+    fn body(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64], t9: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21, k22, k23] = *k;
         let c0 = &mut c0[..len];
         let c1 = &mut c1[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        let t8 = &mut t8[..len];
+        let t9 = &mut t9[..len];
         for e in 0..len {
             let i_t0 = t0[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = i_t0 + k0;
             let x1 = x0 * k1;
             let x2 = x0 + k2;
             let x3 = x2 * k3;
             let x4 = vexp::exp(x3);
-            let x5 = x4 + k4;
-            let x6 = k5 / x5;
             let x7 = ((x1 < k6) as u8 as f64);
             let x8 = x0 * k7;
             let x9 = vexp::exp(x8);
-            let x10 = x9 + k8;
-            let x11 = x10 * k9;
-            let x12 = k10 / x9;
-            let x13 = x12 + k11;
-            let x14 = x13 * k12;
-            let x15 = if x7 != 0.0 { x11 } else { x14 };
             let x16 = x0 + k13;
             let x17 = x16 * k14;
             let x18 = vexp::exp(x17);
-            let x19 = x18 + k15;
-            let x20 = k16 / x19;
             let x21 = x0 + k17;
             let x22 = x21 + k18;
             let x23 = x0 + k19;
             let x24 = x23 * x23;
             let x25 = x24 * k20;
             let x26 = vexp::exp(x25);
+            t4[e] = x4;
+            t5[e] = x7;
+            t6[e] = x9;
+            t7[e] = x18;
+            t8[e] = x22;
+            t9[e] = x26;
+        }
+        for e in 0..len {
+            let x4 = t4[e];
+            let x9 = t6[e];
+            let x7 = t5[e];
+            let x18 = t7[e];
+            let x22 = t8[e];
+            let x26 = t9[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x5 = x4 + k4;
+            let x6 = k5 / x5;
+            let x10 = x9 + k8;
+            let x11 = x10 * k9;
+            let x12 = k10 / x9;
+            let x13 = x12 + k11;
+            let x14 = x13 * k12;
+            let x15 = if x7 != 0.0 { x11 } else { x14 };
+            let x19 = x18 + k15;
+            let x20 = k16 / x19;
             let x27 = x22 * x26;
             let x28 = x27 + k21;
             let x29 = i_c0 + (1.0 - vexp::exp(k22 / x15)) * (x6 - i_c0);
@@ -546,22 +580,22 @@ fn k9(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx512(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64], t9: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx2(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64], t9: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
-        _ => body(k, len, c0, c1, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9),
     }
 }
 
@@ -667,40 +701,54 @@ fn k11(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
-/// K_Tst states, defaults: 22 instructions.
+/// K_Tst states, defaults: 22 instructions in 2 loops.
 fn k12(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 16] = k.try_into().expect("16 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+    fn body(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15] = *k;
         let c0 = &mut c0[..len];
         let c1 = &mut c1[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
         for e in 0..len {
             let i_t0 = t0[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = i_t0 + k0;
             let x1 = x0 * k1;
             let x2 = vexp::exp(x1);
-            let x3 = x2 + k2;
-            let x4 = k3 / x3;
             let x5 = x0 + k4;
             let x6 = x5 * x5;
             let x7 = x6 * k5;
             let x8 = vexp::exp(x7);
-            let x9 = x8 + k6;
             let x10 = x0 + k7;
             let x11 = x10 * k8;
             let x12 = vexp::exp(x11);
-            let x13 = x12 + k9;
-            let x14 = k10 / x13;
             let x15 = x0 + k11;
             let x16 = x15 * x15;
             let x17 = x16 * k12;
             let x18 = vexp::exp(x17);
+            t4[e] = x2;
+            t5[e] = x8;
+            t6[e] = x12;
+            t7[e] = x18;
+        }
+        for e in 0..len {
+            let x2 = t4[e];
+            let x8 = t5[e];
+            let x12 = t6[e];
+            let x18 = t7[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x3 = x2 + k2;
+            let x4 = k3 / x3;
+            let x9 = x8 + k6;
+            let x13 = x12 + k9;
+            let x14 = k10 / x13;
             let x19 = x18 + k13;
             let x20 = i_c0 + (1.0 - vexp::exp(k14 / x9)) * (x4 - i_c0);
             let x21 = i_c1 + (1.0 - vexp::exp(k15 / x19)) * (x14 - i_c1);
@@ -710,22 +758,22 @@ fn k12(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx512(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx2(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
-        _ => body(k, len, c0, c1, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
     }
 }
 
@@ -827,27 +875,35 @@ fn k14(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
-/// SKv3_1 states, defaults: 10 instructions.
+/// SKv3_1 states, defaults: 10 instructions in 2 loops.
 fn k15(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64]) {
+    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
         let c0 = &mut c0[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
         for e in 0..len {
             let i_t0 = t0[e];
-            let i_c0 = c0[e];
             let x0 = i_t0 + k0;
             let x1 = x0 * k1;
             let x2 = vexp::exp(x1);
-            let x3 = x2 + k2;
-            let x4 = k3 / x3;
             let x5 = i_t0 + k4;
             let x6 = x5 * k5;
             let x7 = vexp::exp(x6);
+            t4[e] = x2;
+            t5[e] = x7;
+        }
+        for e in 0..len {
+            let x2 = t4[e];
+            let x7 = t5[e];
+            let i_c0 = c0[e];
+            let x3 = x2 + k2;
+            let x4 = k3 / x3;
             let x8 = x7 + k6;
             let x9 = i_c0 + (1.0 - vexp::exp(k7 * x8)) * (x4 - i_c0);
             c0[e] = x9;
@@ -855,22 +911,22 @@ fn k15(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, t0)
+    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64]) {
+        body(k, len, c0, t0, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, t0)
+    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64]) {
+        body(k, len, c0, t0, t4, t5)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t4, t5) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, t0) },
-        _ => body(k, len, c0, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t4, t5) },
+        _ => body(k, len, c0, t0, t4, t5),
     }
 }
 
@@ -921,22 +977,27 @@ fn k16(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
-/// Im states, defaults: 7 instructions.
+/// Im states, defaults: 7 instructions in 2 loops.
 fn k17(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64]) {
+    fn body(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64]) {
         let [k0, k1, k2, k3] = *k;
         let c0 = &mut c0[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
         for e in 0..len {
             let i_t0 = t0[e];
-            let i_c0 = c0[e];
             let x0 = i_t0 + k0;
             let x1 = x0 * k1;
             let x2 = vexp::exp(x1);
+            t4[e] = x2;
+        }
+        for e in 0..len {
+            let x2 = t4[e];
+            let i_c0 = c0[e];
             let x3 = k2 / x2;
             let x4 = x2 + x3;
             let x5 = x2 / x4;
@@ -946,22 +1007,22 @@ fn k17(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, t0)
+    fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64]) {
+        body(k, len, c0, t0, t4)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, t0)
+    fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64]) {
+        body(k, len, c0, t0, t4)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t4) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, t0) },
-        _ => body(k, len, c0, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t4) },
+        _ => body(k, len, c0, t0, t4),
     }
 }
 
@@ -1106,27 +1167,32 @@ fn k20(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
-/// SK_E2 states, varying zTau: 9 instructions.
+/// SK_E2 states, varying zTau: 9 instructions in 2 loops.
 fn k21(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
-    let [t4] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len]).expect("disjoint buffers");
+    let [t4, t5] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64]) {
+    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64], t5: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
         let c0 = &mut c0[..len];
         let c1 = &c1[..len];
         let t4 = &t4[..len];
+        let t5 = &mut t5[..len];
         for e in 0..len {
             let i_t4 = t4[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = ((i_t4 < k0) as u8 as f64);
             let x1 = i_t4 + k1;
             let x2 = if x0 != 0.0 { x1 } else { i_t4 };
             let x3 = k2 / x2;
             let x4 = x3 * k3;
             let x5 = vexp::exp(k4 * vexp::ln(x4));
+            t5[e] = x5;
+        }
+        for e in 0..len {
+            let x5 = t5[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
             let x6 = x5 + k5;
             let x7 = k6 / x6;
             let x8 = i_c0 + (1.0 - vexp::exp(k7 / i_c1)) * (x7 - i_c0);
@@ -1135,46 +1201,51 @@ fn k21(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64]) {
-        body(k, len, c0, c1, t4)
+    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64], t5: &mut [f64]) {
+        body(k, len, c0, c1, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64]) {
-        body(k, len, c0, c1, t4)
+    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64], t5: &mut [f64]) {
+        body(k, len, c0, c1, t4, t5)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t4) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t4, t5) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t4) },
-        _ => body(k, len, c0, c1, t4),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t4, t5) },
+        _ => body(k, len, c0, c1, t4, t5),
     }
 }
 
-/// SK_E2 states, all varying: 9 instructions.
+/// SK_E2 states, all varying: 9 instructions in 2 loops.
 fn k22(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
     let [c0, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
-    let [t4] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len]).expect("disjoint buffers");
+    let [t4, t5] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64]) {
+    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64], t5: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
         let c0 = &mut c0[..len];
         let c2 = &c2[..len];
         let t4 = &t4[..len];
+        let t5 = &mut t5[..len];
         for e in 0..len {
             let i_t4 = t4[e];
-            let i_c0 = c0[e];
-            let i_c2 = c2[e];
             let x0 = ((i_t4 < k0) as u8 as f64);
             let x1 = i_t4 + k1;
             let x2 = if x0 != 0.0 { x1 } else { i_t4 };
             let x3 = k2 / x2;
             let x4 = x3 * k3;
             let x5 = vexp::exp(k4 * vexp::ln(x4));
+            t5[e] = x5;
+        }
+        for e in 0..len {
+            let x5 = t5[e];
+            let i_c0 = c0[e];
+            let i_c2 = c2[e];
             let x6 = x5 + k5;
             let x7 = k6 / x6;
             let x8 = i_c0 + (1.0 - vexp::exp(k7 / i_c2)) * (x7 - i_c0);
@@ -1183,40 +1254,43 @@ fn k22(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64]) {
-        body(k, len, c0, c2, t4)
+    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64], t5: &mut [f64]) {
+        body(k, len, c0, c2, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64]) {
-        body(k, len, c0, c2, t4)
+    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64], t5: &mut [f64]) {
+        body(k, len, c0, c2, t4, t5)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c2, t4) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c2, t4, t5) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c2, t4) },
-        _ => body(k, len, c0, c2, t4),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c2, t4, t5) },
+        _ => body(k, len, c0, c2, t4, t5),
     }
 }
 
-/// Ca_HVA states, defaults: 32 instructions.
+/// Ca_HVA states, defaults: 32 instructions in 2 loops.
 fn k23(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 22] = k.try_into().expect("22 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5, t6, t7, t8] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len, 8 * CHUNK..8 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+    fn body(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21] = *k;
         let c0 = &mut c0[..len];
         let c1 = &mut c1[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        let t8 = &mut t8[..len];
         for e in 0..len {
             let i_t0 = t0[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = i_t0 * k0;
             let x1 = ((x0 == k1) as u8 as f64);
             let x2 = i_t0 + k2;
@@ -1224,23 +1298,37 @@ fn k23(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x4 = x3 + k3;
             let x5 = x4 * k4;
             let x6 = vexp::exp(x5);
-            let x7 = x6 + k5;
-            let x8 = x4 / x7;
-            let x9 = x8 * k6;
             let x10 = x3 + k7;
             let x11 = x10 * k8;
             let x12 = vexp::exp(x11);
+            let x17 = x3 + k11;
+            let x18 = x17 * k12;
+            let x19 = vexp::exp(x18);
+            let x21 = x3 + k14;
+            let x22 = x21 * k15;
+            let x23 = vexp::exp(x22);
+            t4[e] = x4;
+            t5[e] = x6;
+            t6[e] = x12;
+            t7[e] = x19;
+            t8[e] = x23;
+        }
+        for e in 0..len {
+            let x6 = t5[e];
+            let x4 = t4[e];
+            let x12 = t6[e];
+            let x19 = t7[e];
+            let x23 = t8[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x7 = x6 + k5;
+            let x8 = x4 / x7;
+            let x9 = x8 * k6;
             let x13 = x12 * k9;
             let x14 = x9 + x13;
             let x15 = x8 / x14;
             let x16 = x15 * k10;
-            let x17 = x3 + k11;
-            let x18 = x17 * k12;
-            let x19 = vexp::exp(x18);
             let x20 = x19 * k13;
-            let x21 = x3 + k14;
-            let x22 = x21 * k15;
-            let x23 = vexp::exp(x22);
             let x24 = x23 + k16;
             let x25 = k17 / x24;
             let x26 = x25 * k18;
@@ -1255,60 +1343,74 @@ fn k23(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx512(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7, t8)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx2(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7, t8)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7, t8) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
-        _ => body(k, len, c0, c1, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7, t8) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7, t8),
     }
 }
 
-/// Ca_LVAst states, defaults: 25 instructions.
+/// Ca_LVAst states, defaults: 25 instructions in 2 loops.
 fn k24(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 21] = k.try_into().expect("21 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
         let c0 = &mut c0[..len];
         let c1 = &mut c1[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
         for e in 0..len {
             let i_t0 = t0[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = i_t0 + k0;
             let x1 = x0 + k1;
             let x2 = x1 * k2;
             let x3 = vexp::exp(x2);
-            let x4 = x3 + k3;
-            let x5 = k4 / x4;
             let x6 = x0 + k5;
             let x7 = x6 * k6;
             let x8 = vexp::exp(x7);
-            let x9 = x8 + k7;
-            let x10 = k8 / x9;
-            let x11 = x10 + k9;
             let x12 = x0 + k10;
             let x13 = x12 * k11;
             let x14 = vexp::exp(x13);
-            let x15 = x14 + k12;
-            let x16 = k13 / x15;
             let x17 = x0 + k14;
             let x18 = x17 * k15;
             let x19 = vexp::exp(x18);
+            t4[e] = x3;
+            t5[e] = x8;
+            t6[e] = x14;
+            t7[e] = x19;
+        }
+        for e in 0..len {
+            let x3 = t4[e];
+            let x8 = t5[e];
+            let x14 = t6[e];
+            let x19 = t7[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x4 = x3 + k3;
+            let x5 = k4 / x4;
+            let x9 = x8 + k7;
+            let x10 = k8 / x9;
+            let x11 = x10 + k9;
+            let x15 = x14 + k12;
+            let x16 = k13 / x15;
             let x20 = x19 + k16;
             let x21 = k17 / x20;
             let x22 = x21 + k18;
@@ -1320,22 +1422,22 @@ fn k24(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
-        _ => body(k, len, c0, c1, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
     }
 }
 
@@ -1685,19 +1787,21 @@ fn k31(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
-/// Ih states, defaults: 17 instructions.
+/// Ih states, defaults: 17 instructions in 2 loops.
 fn k32(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 11] = k.try_into().expect("11 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t2, t3, t4] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64]) {
+    fn body(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64], t4: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10] = *k;
         let c0 = &mut c0[..len];
         let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        let t4 = &mut t4[..len];
         for e in 0..len {
             let i_t0 = t0[e];
-            let i_c0 = c0[e];
             let x0 = i_t0 * k0;
             let x1 = ((x0 == k1) as u8 as f64);
             let x2 = i_t0 + k2;
@@ -1705,11 +1809,20 @@ fn k32(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x4 = x3 + k3;
             let x5 = x4 * k4;
             let x6 = vexp::exp(x5);
+            let x10 = x3 * k7;
+            let x11 = vexp::exp(x10);
+            t2[e] = x4;
+            t3[e] = x6;
+            t4[e] = x11;
+        }
+        for e in 0..len {
+            let x6 = t3[e];
+            let x4 = t2[e];
+            let x11 = t4[e];
+            let i_c0 = c0[e];
             let x7 = x6 + k5;
             let x8 = x4 / x7;
             let x9 = x8 * k6;
-            let x10 = x3 * k7;
-            let x11 = vexp::exp(x10);
             let x12 = x11 * k8;
             let x13 = x9 + x12;
             let x14 = x8 / x13;
@@ -1720,22 +1833,22 @@ fn k32(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, t0)
+    fn avx512(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64], t4: &mut [f64]) {
+        body(k, len, c0, t0, t2, t3, t4)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, t0)
+    fn avx2(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64], t4: &mut [f64]) {
+        body(k, len, c0, t0, t2, t3, t4)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, t3, t4) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, t0) },
-        _ => body(k, len, c0, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, t3, t4) },
+        _ => body(k, len, c0, t0, t2, t3, t4),
     }
 }
 
@@ -1877,21 +1990,23 @@ fn k35(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
-/// NaTg states, defaults: 33 instructions.
+/// NaTg states, defaults: 33 instructions in 2 loops.
 fn k36(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 21] = k.try_into().expect("21 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
         let c0 = &mut c0[..len];
         let c1 = &mut c1[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
         for e in 0..len {
             let i_t0 = t0[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = i_t0 * k0;
             let x1 = ((x0 == k1) as u8 as f64);
             let x2 = i_t0 + k2;
@@ -1903,6 +2018,21 @@ fn k36(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x8 = x3 + k6;
             let x9 = x8 * k7;
             let x10 = vexp::exp(x9);
+            let x21 = x7 + k14;
+            let x22 = x21 * k15;
+            let x23 = vexp::exp(x22);
+            t4[e] = x8;
+            t5[e] = x10;
+            t6[e] = x21;
+            t7[e] = x23;
+        }
+        for e in 0..len {
+            let x10 = t5[e];
+            let x8 = t4[e];
+            let x23 = t7[e];
+            let x21 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
             let x11 = x10 + k8;
             let x12 = x8 / x11;
             let x13 = x12 * k9;
@@ -1913,9 +2043,6 @@ fn k36(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x18 = x13 + x17;
             let x19 = x12 / x18;
             let x20 = x19 * k13;
-            let x21 = x7 + k14;
-            let x22 = x21 * k15;
-            let x23 = vexp::exp(x22);
             let x24 = x23 + k16;
             let x25 = x21 / x24;
             let x26 = k17 / x23;
@@ -1931,42 +2058,44 @@ fn k36(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
-        body(k, len, c0, c1, t0)
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
-        _ => body(k, len, c0, c1, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
     }
 }
 
-/// NaTg states, varying vshiftm: 33 instructions.
+/// NaTg states, varying vshiftm: 33 instructions in 2 loops.
 fn k37(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 20] = k.try_into().expect("20 constants");
     let [c0, c1, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
+    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
         let c0 = &mut c0[..len];
         let c1 = &mut c1[..len];
         let c3 = &c3[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
         for e in 0..len {
             let i_t0 = t0[e];
             let i_c3 = c3[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = i_t0 * k0;
             let x1 = ((x0 == k1) as u8 as f64);
             let x2 = i_t0 + k2;
@@ -1978,6 +2107,21 @@ fn k37(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x8 = if x6 != 0.0 { x7 } else { x3 };
             let x9 = x5 * k6;
             let x10 = vexp::exp(x9);
+            let x21 = x8 + k13;
+            let x22 = x21 * k14;
+            let x23 = vexp::exp(x22);
+            t4[e] = x5;
+            t5[e] = x10;
+            t6[e] = x21;
+            t7[e] = x23;
+        }
+        for e in 0..len {
+            let x10 = t5[e];
+            let x5 = t4[e];
+            let x23 = t7[e];
+            let x21 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
             let x11 = x10 + k7;
             let x12 = x5 / x11;
             let x13 = x12 * k8;
@@ -1988,9 +2132,6 @@ fn k37(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x18 = x13 + x17;
             let x19 = x12 / x18;
             let x20 = x19 * k12;
-            let x21 = x8 + k13;
-            let x22 = x21 * k14;
-            let x23 = vexp::exp(x22);
             let x24 = x23 + k15;
             let x25 = x21 / x24;
             let x26 = k16 / x23;
@@ -2006,42 +2147,44 @@ fn k37(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
-        body(k, len, c0, c1, c3, t0)
+    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
-        body(k, len, c0, c1, c3, t0)
+    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c3, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c3, t0) },
-        _ => body(k, len, c0, c1, c3, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, c3, t0, t4, t5, t6, t7),
     }
 }
 
-/// NaTg states, varying vshifth: 33 instructions.
+/// NaTg states, varying vshifth: 33 instructions in 2 loops.
 fn k38(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 20] = k.try_into().expect("20 constants");
     let [c0, c1, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
+    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
         let c0 = &mut c0[..len];
         let c1 = &mut c1[..len];
         let c3 = &c3[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
         for e in 0..len {
             let i_t0 = t0[e];
             let i_c3 = c3[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = i_t0 * k0;
             let x1 = ((x0 == k1) as u8 as f64);
             let x2 = i_t0 + k2;
@@ -2054,6 +2197,20 @@ fn k38(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x9 = x3 + k6;
             let x10 = x9 * k7;
             let x11 = vexp::exp(x10);
+            let x22 = x8 * k14;
+            let x23 = vexp::exp(x22);
+            t4[e] = x8;
+            t5[e] = x9;
+            t6[e] = x11;
+            t7[e] = x23;
+        }
+        for e in 0..len {
+            let x11 = t6[e];
+            let x9 = t5[e];
+            let x23 = t7[e];
+            let x8 = t4[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
             let x12 = x11 + k8;
             let x13 = x9 / x12;
             let x14 = x13 * k9;
@@ -2064,8 +2221,6 @@ fn k38(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x19 = x14 + x18;
             let x20 = x13 / x19;
             let x21 = x20 * k13;
-            let x22 = x8 * k14;
-            let x23 = vexp::exp(x22);
             let x24 = x23 + k15;
             let x25 = x8 / x24;
             let x26 = k16 / x23;
@@ -2081,42 +2236,44 @@ fn k38(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
-        body(k, len, c0, c1, c3, t0)
+    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64]) {
-        body(k, len, c0, c1, c3, t0)
+    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c3, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c3, t0) },
-        _ => body(k, len, c0, c1, c3, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, c3, t0, t4, t5, t6, t7),
     }
 }
 
-/// NaTg states, varying slopem: 34 instructions.
+/// NaTg states, varying slopem: 34 instructions in 2 loops.
 fn k39(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 21] = k.try_into().expect("21 constants");
     let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
         let c0 = &mut c0[..len];
         let c1 = &mut c1[..len];
         let c2 = &c2[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
         for e in 0..len {
             let i_t0 = t0[e];
             let i_c2 = c2[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = i_t0 * k0;
             let x1 = ((x0 == k1) as u8 as f64);
             let x2 = i_t0 + k2;
@@ -2129,6 +2286,21 @@ fn k39(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x9 = x8 / i_c2;
             let x10 = x9 * k7;
             let x11 = vexp::exp(x10);
+            let x22 = x7 + k14;
+            let x23 = x22 * k15;
+            let x24 = vexp::exp(x23);
+            t4[e] = x8;
+            t5[e] = x11;
+            t6[e] = x22;
+            t7[e] = x24;
+        }
+        for e in 0..len {
+            let x11 = t5[e];
+            let x8 = t4[e];
+            let x24 = t7[e];
+            let x22 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
             let x12 = x11 + k8;
             let x13 = x8 / x12;
             let x14 = x13 * k9;
@@ -2139,9 +2311,6 @@ fn k39(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x19 = x14 + x18;
             let x20 = x13 / x19;
             let x21 = x20 * k13;
-            let x22 = x7 + k14;
-            let x23 = x22 * k15;
-            let x24 = vexp::exp(x23);
             let x25 = x24 + k16;
             let x26 = x22 / x25;
             let x27 = k17 / x24;
@@ -2157,42 +2326,44 @@ fn k39(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
-        body(k, len, c0, c1, c2, t0)
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
-        body(k, len, c0, c1, c2, t0)
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0) },
-        _ => body(k, len, c0, c1, c2, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, c2, t0, t4, t5, t6, t7),
     }
 }
 
-/// NaTg states, varying slopeh: 33 instructions.
+/// NaTg states, varying slopeh: 33 instructions in 2 loops.
 fn k40(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 20] = k.try_into().expect("20 constants");
     let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
+    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
         let c0 = &mut c0[..len];
         let c1 = &mut c1[..len];
         let c2 = &c2[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
         for e in 0..len {
             let i_t0 = t0[e];
             let i_c2 = c2[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = i_t0 * k0;
             let x1 = ((x0 == k1) as u8 as f64);
             let x2 = i_t0 + k2;
@@ -2204,6 +2375,21 @@ fn k40(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x8 = x3 + k6;
             let x9 = x8 * k7;
             let x10 = vexp::exp(x9);
+            let x21 = x7 + k14;
+            let x22 = x21 / i_c2;
+            let x23 = vexp::exp(x22);
+            t4[e] = x8;
+            t5[e] = x10;
+            t6[e] = x21;
+            t7[e] = x23;
+        }
+        for e in 0..len {
+            let x10 = t5[e];
+            let x8 = t4[e];
+            let x23 = t7[e];
+            let x21 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
             let x11 = x10 + k8;
             let x12 = x8 / x11;
             let x13 = x12 * k9;
@@ -2214,9 +2400,6 @@ fn k40(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x18 = x13 + x17;
             let x19 = x12 / x18;
             let x20 = x19 * k13;
-            let x21 = x7 + k14;
-            let x22 = x21 / i_c2;
-            let x23 = vexp::exp(x22);
             let x24 = x23 + k15;
             let x25 = x21 / x24;
             let x26 = k16 / x23;
@@ -2232,32 +2415,32 @@ fn k40(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
-        body(k, len, c0, c1, c2, t0)
+    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64]) {
-        body(k, len, c0, c1, c2, t0)
+    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0) },
-        _ => body(k, len, c0, c1, c2, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, c2, t0, t4, t5, t6, t7),
     }
 }
 
-/// NaTg states, all varying: 34 instructions.
+/// NaTg states, all varying: 34 instructions in 2 loops.
 fn k41(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 18] = k.try_into().expect("18 constants");
     let [c0, c1, c5, c6, c7, c8] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len, 6 * n_inst + start..6 * n_inst + start + len, 7 * n_inst + start..7 * n_inst + start + len, 8 * n_inst + start..8 * n_inst + start + len]).expect("disjoint buffers");
-    let [t0] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len]).expect("disjoint buffers");
+    let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
     #[inline(always)]
-    fn body(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64]) {
+    fn body(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17] = *k;
         let c0 = &mut c0[..len];
         let c1 = &mut c1[..len];
@@ -2266,14 +2449,16 @@ fn k41(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         let c7 = &c7[..len];
         let c8 = &c8[..len];
         let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
         for e in 0..len {
             let i_t0 = t0[e];
             let i_c7 = c7[e];
             let i_c5 = c5[e];
             let i_c8 = c8[e];
             let i_c6 = c6[e];
-            let i_c0 = c0[e];
-            let i_c1 = c1[e];
             let x0 = i_t0 * k0;
             let x1 = ((x0 == k1) as u8 as f64);
             let x2 = i_t0 + k2;
@@ -2283,6 +2468,24 @@ fn k41(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x6 = x5 / i_c5;
             let x7 = x6 * k4;
             let x8 = vexp::exp(x7);
+            let x19 = ((x4 == k11) as u8 as f64);
+            let x20 = x3 + k12;
+            let x21 = if x19 != 0.0 { x20 } else { x3 };
+            let x22 = x21 - i_c8;
+            let x23 = x22 / i_c6;
+            let x24 = vexp::exp(x23);
+            t4[e] = x5;
+            t5[e] = x8;
+            t6[e] = x22;
+            t7[e] = x24;
+        }
+        for e in 0..len {
+            let x8 = t5[e];
+            let x5 = t4[e];
+            let x24 = t7[e];
+            let x22 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
             let x9 = x8 + k5;
             let x10 = x5 / x9;
             let x11 = x10 * k6;
@@ -2293,12 +2496,6 @@ fn k41(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
             let x16 = x11 + x15;
             let x17 = x10 / x16;
             let x18 = x17 * k10;
-            let x19 = ((x4 == k11) as u8 as f64);
-            let x20 = x3 + k12;
-            let x21 = if x19 != 0.0 { x20 } else { x3 };
-            let x22 = x21 - i_c8;
-            let x23 = x22 / i_c6;
-            let x24 = vexp::exp(x23);
             let x25 = x24 + k13;
             let x26 = x22 / x25;
             let x27 = k14 / x24;
@@ -2314,22 +2511,22 @@ fn k41(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn avx512(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64]) {
-        body(k, len, c0, c1, c5, c6, c7, c8, t0)
+    fn avx512(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn avx2(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64]) {
-        body(k, len, c0, c1, c5, c6, c7, c8, t0)
+    fn avx2(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7)
     }
     match isa {
         // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c5, c6, c7, c8, t0) },
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7) },
         // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c5, c6, c7, c8, t0) },
-        _ => body(k, len, c0, c1, c5, c6, c7, c8, t0),
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7),
     }
 }
 
