@@ -40,17 +40,22 @@ pub fn generate(programs: &[(String, Program)]) -> String {
             continue;
         }
         kernel(&mut out, idx, name, &steps, consts.len(), prog.n_reserved());
-        let direct = prog.io().is_some_and(|io| {
-            direct_kernel(
-                &mut out,
-                idx,
-                name,
-                &steps,
-                consts.len(),
-                prog.n_reserved(),
-                io,
-            )
-        });
+        // In-place variants for single-loop kernels only: a kernel split into loops (see
+        // [`Plan`]) carries values through scratch temporaries the in-place call does not
+        // have; those chunks gather (with long runs of nodes, one copy per run).
+        let one_loop = Plan::new(&steps, prog.n_reserved()).n_loops == 1;
+        let direct = one_loop
+            && prog.io().is_some_and(|io| {
+                direct_kernel(
+                    &mut out,
+                    idx,
+                    name,
+                    &steps,
+                    consts.len(),
+                    prog.n_reserved(),
+                    io,
+                )
+            });
         let direct = if direct {
             format!("Some(k{idx}d)")
         } else {
@@ -79,6 +84,341 @@ fn buf(o: Opd) -> String {
     }
 }
 
+/// A value a step reads: a buffer's value on entry to the kernel, the result of an earlier
+/// step, or a constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Val {
+    In(Opd),
+    St(usize),
+    K(u32),
+}
+
+/// The operands a step reads and the slot it writes.
+fn operands(s: &Step) -> (Vec<Opd>, Opd) {
+    match s {
+        Step::Apply { dst, args, .. } => (args.clone(), *dst),
+        Step::Store { dst, src } => (vec![*src], *dst),
+        Step::PowC { dst, a, .. } => (vec![*a], *dst),
+    }
+}
+
+/// Whether a step's result comes out of an `exp` (a long dependency chain, see [`Plan`]).
+fn exp_like(s: &Step) -> bool {
+    match s {
+        Step::PowC { .. } => true,
+        Step::Apply { op, .. } => matches!(op, Op::Exp | Op::Cnexp(_) | Op::CnexpRate(_)),
+        Step::Store { .. } => false,
+    }
+}
+
+/// How a kernel's steps are laid out in loops over the chunk.
+///
+/// A gate's rates are `exp`s of the voltage, then divisions and its update's own `exp` of the
+/// rates: one long dependency chain per element, so a single fused loop is limited by latency
+/// (the out-of-order window holds about two iterations of a 250-instruction body), not by the
+/// arithmetic units. Steps are therefore split into loops by the number of `exp`s on their
+/// longest path from the inputs: loop 0 computes the `exp`s of the inputs (independent,
+/// throughput-bound), loop 1 what depends on them, and so on. Every element still goes through
+/// exactly the same operations on the same values (a value crossing loops is stored to a
+/// chunk-long scratch buffer and loaded back, which is exact), so the bits do not change. The
+/// scratch buffers are the program's own temporaries `n_reserved..` (the bytecode's scratch,
+/// which `Program::run_chunk` guarantees are there and nobody reads after the run).
+struct Plan {
+    /// Each step's operands.
+    args: Vec<Vec<Val>>,
+    /// Each step's loop.
+    level: Vec<usize>,
+    n_loops: usize,
+    /// The buffers written, in first-write order: (buffer, final value, loop that writes it;
+    /// no earlier than any loop reading the buffer's entry value).
+    writes: Vec<(Opd, Val, usize)>,
+    /// The scratch temporary of each step result used in a later loop than its own.
+    carry: HashMap<usize, u32>,
+}
+
+impl Plan {
+    fn new(steps: &[Step], n_res: u32) -> Plan {
+        let external = |o: Opd| match o {
+            Opd::Col(_) => true,
+            Opd::Tmp(k) => k < n_res,
+            Opd::K(_) => false,
+        };
+        let mut cur: HashMap<Opd, Val> = HashMap::new();
+        let mut args = Vec::with_capacity(steps.len());
+        let mut level = Vec::with_capacity(steps.len());
+        let mut writes: Vec<Opd> = Vec::new();
+        for s in steps {
+            let (ops, dst) = operands(s);
+            let vals: Vec<Val> = ops
+                .iter()
+                .map(|&o| match o {
+                    Opd::K(j) => Val::K(j),
+                    _ => cur.get(&o).copied().unwrap_or_else(|| {
+                        assert!(external(o), "operand computed before use");
+                        Val::In(o)
+                    }),
+                })
+                .collect();
+            // An exp's result is available from the next loop on; a copy stays with its source.
+            let bump = !matches!(s, Step::Store { .. });
+            let lv = vals
+                .iter()
+                .map(|&v| match v {
+                    Val::St(m) => level[m] + usize::from(bump && exp_like(&steps[m])),
+                    _ => 0,
+                })
+                .max()
+                .unwrap_or(0);
+            cur.insert(dst, Val::St(level.len()));
+            level.push(lv);
+            args.push(vals);
+            if external(dst) && !writes.contains(&dst) {
+                writes.push(dst);
+            }
+        }
+        let val_level = |v: Val, level: &[usize]| match v {
+            Val::St(m) => level[m],
+            _ => 0,
+        };
+        let mut writes: Vec<(Opd, Val, usize)> = writes
+            .into_iter()
+            .map(|o| {
+                let fin = cur[&o];
+                let read = (0..steps.len())
+                    .filter(|&n| args[n].contains(&Val::In(o)))
+                    .map(|n| level[n])
+                    .max()
+                    .unwrap_or(0);
+                (o, fin, val_level(fin, &level).max(read))
+            })
+            .collect();
+        let mut n_loops = level.iter().max().map_or(1, |&l| l + 1);
+        // A last loop without an `exp` is a short tail (SK_E2's `k/(x + c)` after its power,
+        // the synapse channels' currents): it joins the loop before, since splitting it off
+        // would shorten no long chain and only add the scratch stores and loads.
+        while n_loops > 1
+            && !(0..steps.len()).any(|n| level[n] == n_loops - 1 && exp_like(&steps[n]))
+        {
+            n_loops -= 1;
+            for l in level.iter_mut().chain(writes.iter_mut().map(|w| &mut w.2)) {
+                *l = (*l).min(n_loops - 1);
+            }
+        }
+        // Last loop using each step's result.
+        let mut last: Vec<usize> = level.clone();
+        for (n, a) in args.iter().enumerate() {
+            for &v in a {
+                if let Val::St(m) = v {
+                    last[m] = last[m].max(level[n]);
+                }
+            }
+        }
+        for &(_, v, w) in &writes {
+            if let Val::St(m) = v {
+                last[m] = last[m].max(w);
+            }
+        }
+        // Scratch temporaries: those the program itself uses beyond the reserved ones, each
+        // holding one carried value at a time (a value's loops never overlap the next one's).
+        let n_tmp = steps
+            .iter()
+            .flat_map(|s| {
+                let (mut o, d) = operands(s);
+                o.push(d);
+                o
+            })
+            .filter_map(|o| match o {
+                Opd::Tmp(k) => Some(k + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+            .max(n_res);
+        let mut free_after: Vec<(u32, Option<usize>)> = (n_res..n_tmp).map(|k| (k, None)).collect();
+        let mut carry = HashMap::new();
+        for m in (0..steps.len()).filter(|&m| last[m] > level[m]) {
+            let Some(slot) = free_after
+                .iter_mut()
+                .find(|(_, busy)| busy.is_none_or(|b| b < level[m]))
+            else {
+                // Not enough scratch: one fused loop, as the bytecode's order.
+                return Plan {
+                    writes: writes.into_iter().map(|(o, v, _)| (o, v, 0)).collect(),
+                    level: vec![0; steps.len()],
+                    args,
+                    n_loops: 1,
+                    carry: HashMap::new(),
+                };
+            };
+            slot.1 = Some(last[m]);
+            carry.insert(m, slot.0);
+        }
+        Plan {
+            args,
+            level,
+            n_loops,
+            writes,
+            carry,
+        }
+    }
+}
+
+/// Emit kernel `k{idx}`.
+fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: usize, n_res: u32) {
+    let plan = Plan::new(steps, n_res);
+    // Buffers: those read on entry or written (external), and the scratch temporaries.
+    let mut bufs: Vec<(Opd, bool)> = Vec::new();
+    for a in &plan.args {
+        for &v in a {
+            if let Val::In(o) = v
+                && !bufs.iter().any(|b| b.0 == o)
+            {
+                bufs.push((o, false));
+            }
+        }
+    }
+    for &(o, _, _) in &plan.writes {
+        match bufs.iter_mut().find(|b| b.0 == o) {
+            Some(b) => b.1 = true,
+            None => bufs.push((o, true)),
+        }
+    }
+    let mut scratch: Vec<u32> = plan.carry.values().copied().collect();
+    scratch.sort_unstable();
+    scratch.dedup();
+    bufs.extend(scratch.iter().map(|&k| (Opd::Tmp(k), true)));
+    bufs.sort_by_key(|b| match b.0 {
+        Opd::Col(k) => (0, k),
+        Opd::Tmp(k) => (1, k),
+        Opd::K(k) => (2, k),
+    });
+    let params: Vec<String> = bufs
+        .iter()
+        .map(|&(o, w)| format!("{}: &{}[f64]", buf(o), if w { "mut " } else { "" }))
+        .collect();
+    let args: Vec<String> = bufs.iter().map(|&(o, _)| buf(o)).collect();
+    let (params, args) = (params.join(", "), args.join(", "));
+
+    // Loop bodies.
+    let name_of = |v: Val| match v {
+        Val::In(o) => format!("i_{}", buf(o)),
+        Val::St(m) => format!("x{m}"),
+        Val::K(j) => format!("k{j}"),
+    };
+    let mut loops = String::new();
+    for l in 0..plan.n_loops {
+        let at_l: Vec<usize> = (0..steps.len()).filter(|&n| plan.level[n] == l).collect();
+        let wr: Vec<&(Opd, Val, usize)> = plan.writes.iter().filter(|w| w.2 == l).collect();
+        // Values this loop reads, in first-use order.
+        let mut used: Vec<Val> = Vec::new();
+        for v in at_l
+            .iter()
+            .flat_map(|&n| plan.args[n].iter().copied())
+            .chain(wr.iter().map(|w| w.1))
+        {
+            if !used.contains(&v) {
+                used.push(v);
+            }
+        }
+        let mut body = String::new();
+        for &v in &used {
+            match v {
+                Val::In(o) => {
+                    let _ = writeln!(body, "            let i_{0} = {0}[e];", buf(o));
+                }
+                Val::St(m) if plan.level[m] < l => {
+                    let _ = writeln!(body, "            let x{m} = t{}[e];", plan.carry[&m]);
+                }
+                _ => {}
+            }
+        }
+        for &n in &at_l {
+            let a: Vec<String> = plan.args[n].iter().map(|&v| name_of(v)).collect();
+            let e = match &steps[n] {
+                Step::Store { .. } => a[0].clone(),
+                Step::PowC { b, .. } => format!("vexp::exp(k{b} * vexp::ln({}))", a[0]),
+                Step::Apply { op, mdt, .. } => expr(*op, &a, *mdt),
+            };
+            let _ = writeln!(body, "            let x{n} = {e};");
+        }
+        let mut carried: Vec<(usize, u32)> = plan
+            .carry
+            .iter()
+            .filter(|&(&m, _)| plan.level[m] == l)
+            .map(|(&m, &k)| (m, k))
+            .collect();
+        carried.sort_unstable();
+        for (m, k) in carried {
+            let _ = writeln!(body, "            t{k}[e] = x{m};");
+        }
+        for &&(o, v, _) in &wr {
+            let _ = writeln!(body, "            {}[e] = {};", buf(o), name_of(v));
+        }
+        let _ = write!(loops, "        for e in 0..len {{\n{body}        }}\n");
+    }
+
+    let ks: Vec<String> = (0..n_consts).map(|j| format!("k{j}")).collect();
+    let reslice: String = bufs
+        .iter()
+        .map(|&(o, w)| {
+            format!(
+                "        let {0} = &{1}{0}[..len];\n",
+                buf(o),
+                if w { "mut " } else { "" }
+            )
+        })
+        .collect();
+    let cols: Vec<String> = bufs
+        .iter()
+        .filter_map(|b| match b.0 {
+            Opd::Col(k) => Some(format!("{k} * n_inst + start..{k} * n_inst + start + len")),
+            _ => None,
+        })
+        .collect();
+    let tmps: Vec<String> = bufs
+        .iter()
+        .filter_map(|b| match b.0 {
+            Opd::Tmp(k) => Some(format!("{k} * CHUNK..{k} * CHUNK + len")),
+            _ => None,
+        })
+        .collect();
+    let col_names: Vec<String> = bufs
+        .iter()
+        .filter(|b| matches!(b.0, Opd::Col(_)))
+        .map(|b| buf(b.0))
+        .collect();
+    let tmp_names: Vec<String> = bufs
+        .iter()
+        .filter(|b| matches!(b.0, Opd::Tmp(_)))
+        .map(|b| buf(b.0))
+        .collect();
+    let loops_note = if plan.n_loops > 1 {
+        format!(" in {} loops", plan.n_loops)
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        out,
+        "/// {name}: {n_ins} instructions{loops_note}.\n\
+         fn k{idx}(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {{\n\
+         \x20   let k: &[f64; {n_consts}] = k.try_into().expect(\"{n_consts} constants\");\n\
+         {split_cols}{split_tmps}\
+         \x20   #[inline(always)]\n\
+         \x20   fn body(k: &[f64; {n_consts}], len: usize, {params}) {{\n\
+         \x20       let [{ks}] = *k;\n\
+         {reslice}\
+         {loops}\
+         \x20   }}\n\
+         {dispatch}\
+         }}\n\n",
+        n_ins = steps.len(),
+        split_cols = split(&col_names, &cols, "cols"),
+        split_tmps = split(&tmp_names, &tmps, "tmp"),
+        ks = ks.join(", "),
+        dispatch = dispatch(n_consts, &params, &args),
+    );
+}
+
 /// Buffers of a kernel: those read before they are written (loaded at the top of the loop
 /// body) and those written (stored at the bottom), each in first-use order. External buffers are
 /// columns and reserved temporaries (`0..n_res`).
@@ -90,13 +430,6 @@ fn buffers(steps: &[Step], n_res: u32) -> (Vec<Opd>, Vec<Opd>) {
     };
     let mut inputs: Vec<Opd> = Vec::new();
     let mut written: Vec<Opd> = Vec::new();
-    let operands = |s: &Step| -> (Vec<Opd>, Opd) {
-        match s {
-            Step::Apply { dst, args, .. } => (args.clone(), *dst),
-            Step::Store { dst, src } => (vec![*src], *dst),
-            Step::PowC { dst, a, .. } => (vec![*a], *dst),
-        }
-    };
     for s in steps {
         let (args, dst) = operands(s);
         for a in args {
@@ -174,87 +507,6 @@ fn dispatch(n_consts: usize, params: &str, args: &str) -> String {
          \x20       _ => body(k, len, {args}),\n\
          \x20   }}\n"
     )
-}
-
-/// Emit kernel `k{idx}`.
-fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: usize, n_res: u32) {
-    let (inputs, written) = buffers(steps, n_res);
-    let mut bufs: Vec<(Opd, bool)> = Vec::new();
-    for &o in inputs.iter().chain(&written) {
-        if !bufs.iter().any(|b| b.0 == o) {
-            bufs.push((o, written.contains(&o)));
-        }
-    }
-    bufs.sort_by_key(|b| match b.0 {
-        Opd::Col(k) => (0, k),
-        Opd::Tmp(k) => (1, k),
-        Opd::K(k) => (2, k),
-    });
-    let params: Vec<String> = bufs
-        .iter()
-        .map(|&(o, w)| format!("{}: &{}[f64]", buf(o), if w { "mut " } else { "" }))
-        .collect();
-    let args: Vec<String> = bufs.iter().map(|&(o, _)| buf(o)).collect();
-    let (params, args) = (params.join(", "), args.join(", "));
-
-    // Loop body.
-    let mut body = String::new();
-    let mut cur: HashMap<Opd, String> = HashMap::new();
-    for &o in &inputs {
-        let _ = writeln!(body, "            let i_{0} = {0}[e];", buf(o));
-        cur.insert(o, format!("i_{}", buf(o)));
-    }
-    steps_body(&mut body, steps, &mut cur);
-    for &o in &written {
-        let _ = writeln!(body, "            {}[e] = {};", buf(o), cur[&o]);
-    }
-
-    let ks: Vec<String> = (0..n_consts).map(|j| format!("k{j}")).collect();
-    let reslice: String = bufs
-        .iter()
-        .map(|&(o, w)| {
-            format!(
-                "        let {0} = &{1}{0}[..len];\n",
-                buf(o),
-                if w { "mut " } else { "" }
-            )
-        })
-        .collect();
-    let (col_names, cols) = col_split(&bufs);
-    let tmps: Vec<String> = bufs
-        .iter()
-        .filter_map(|b| match b.0 {
-            Opd::Tmp(k) => Some(format!("{k} * CHUNK..{k} * CHUNK + len")),
-            _ => None,
-        })
-        .collect();
-    let tmp_names: Vec<String> = bufs
-        .iter()
-        .filter(|b| matches!(b.0, Opd::Tmp(_)))
-        .map(|b| buf(b.0))
-        .collect();
-    let _ = write!(
-        out,
-        "/// {name}: {n_ins} instructions.\n\
-         fn k{idx}(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {{\n\
-         \x20   let k: &[f64; {n_consts}] = k.try_into().expect(\"{n_consts} constants\");\n\
-         {split_cols}{split_tmps}\
-         \x20   #[inline(always)]\n\
-         \x20   fn body(k: &[f64; {n_consts}], len: usize, {params}) {{\n\
-         \x20       let [{ks}] = *k;\n\
-         {reslice}\
-         \x20       for e in 0..len {{\n\
-         {body}\
-         \x20       }}\n\
-         \x20   }}\n\
-         {dispatch}\
-         }}\n\n",
-        n_ins = steps.len(),
-        split_cols = split(&col_names, &cols, "cols"),
-        split_tmps = split(&tmp_names, &tmps, "tmp"),
-        ks = ks.join(", "),
-        dispatch = dispatch(n_consts, &params, &args),
-    );
 }
 
 /// The column buffers among `bufs`: their names and their ranges in `cols` for the chunk.
@@ -661,4 +913,76 @@ pub fn stdlib_programs() -> Result<Vec<(String, Program)>, String> {
     }
     out.extend(stdlib_synapse_programs()?);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The loop split only ever uses the program's own scratch temporaries (never a reserved
+    /// one the caller reads, never one past `n_tmp`, so `Program::run_chunk`'s buffer holds
+    /// it), no two values share one in overlapping loops, and the gates whose update's `exp`
+    /// depends on `exp`s of the rates (the Hay channels' Ih, Ca_HVA, …) get two loops.
+    #[test]
+    fn loop_split_uses_free_scratch_and_splits_the_gates() {
+        let mut split = Vec::new();
+        for (name, prog) in stdlib_programs().expect("stdlib") {
+            let (steps, _) = lower(&prog);
+            let plan = Plan::new(&steps, prog.n_reserved());
+            assert!(plan.level.iter().all(|&l| l < plan.n_loops), "{name}");
+            let mut busy: Vec<(u32, usize, usize)> = Vec::new();
+            for (&m, &slot) in &plan.carry {
+                assert!(
+                    slot >= prog.n_reserved() && (slot as usize) < prog.n_tmp(),
+                    "{name}: scratch {slot} outside {}..{}",
+                    prog.n_reserved(),
+                    prog.n_tmp()
+                );
+                let last = plan
+                    .args
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| a.contains(&Val::St(m)))
+                    .map(|(n, _)| plan.level[n])
+                    .chain(
+                        plan.writes
+                            .iter()
+                            .filter(|w| w.1 == Val::St(m))
+                            .map(|w| w.2),
+                    )
+                    .max()
+                    .expect("a carried value is used");
+                assert!(
+                    last > plan.level[m],
+                    "{name}: x{m} carried but not used later"
+                );
+                for &(s, a, b) in &busy {
+                    assert!(
+                        s != slot || b < plan.level[m] || last < a,
+                        "{name}: scratch {slot} shared by overlapping values"
+                    );
+                }
+                busy.push((slot, plan.level[m], last));
+            }
+            if plan.n_loops > 1 {
+                split.push(name);
+            }
+        }
+        for gate in [
+            "Ih states, defaults",
+            "Ca_HVA states, defaults",
+            "NaTa_t states, defaults",
+        ] {
+            assert!(
+                split.iter().any(|n| n == gate),
+                "{gate} is one loop: {split:?}"
+            );
+        }
+        assert!(
+            !split
+                .iter()
+                .any(|n| n.starts_with("SK_E2 states, defaults")),
+            "SK_E2's tail after its power has no exp and should stay in one loop"
+        );
+    }
 }

@@ -5,7 +5,10 @@
 //! The bytecode runs a program instruction by instruction over a chunk, writing every
 //! intermediate to an L1 temporary; a native kernel runs the same instructions element by
 //! element in one loop, intermediates in locals (registers), with the loop compiled three times
-//! (baseline, AVX2, AVX-512F) like the interpreter. It replaces [`Program::run_chunk`] on the
+//! (baseline, AVX2, AVX-512F) like the interpreter. A gate whose update's `exp` depends on
+//! `exp`s of its rates gets two loops instead (rates, then the rest), so that neither is one
+//! long dependency chain per element (see the generator's `Plan`); a value crossing from one
+//! loop to the next goes through one of the program's own scratch temporaries, exactly. It replaces [`Program::run_chunk`] on the
 //! very same chunk buffers (gathered inputs and outputs in the reserved temporaries, states
 //! and parameters in the columns), so the gather before and the scatter after it are unchanged.
 //! Where the program declares what its reserved temporaries mean ([`IoShape`]), every kernel
