@@ -843,9 +843,8 @@ struct Phase {
     /// instances sit on consecutive virtual nodes `0..n` and read and write the buffers of
     /// [`Phase::compact`]; otherwise on the cell's nodes (lane-placed).
     chan: CompiledMech,
-    /// Index in the cell's node-ordered arrays (`node·lanes + lane`) of each instance.
-    at: Vec<NodeId>,
-    /// The instances' own contiguous `v`, `rhs` and `d` (see [`Compact`]), if used.
+    /// The instances' cell indices and own contiguous `v`, `rhs` and `d` (see [`Compact`]),
+    /// if used.
     compact: Option<Compact>,
     /// Channel index (over all the kind's channels) of each instance.
     members: Vec<u32>,
@@ -876,25 +875,64 @@ const NOT_LIVE: u32 = u32::MAX;
 /// so such mechanisms keep the cell's nodes.
 #[derive(Clone)]
 struct Compact {
+    /// Index in the cell's node-ordered arrays (`node·lanes + lane`) of each instance.
+    at: Vec<NodeId>,
+    /// One past the largest index in `at` (0 when empty): the arrays the loops below index
+    /// must be at least this long, which they check once per call.
+    end: usize,
     v: Vec<f64>,
     rhs: Vec<f64>,
     d: Vec<f64>,
 }
 
 impl Compact {
-    fn new(n: usize) -> Compact {
+    /// Instances at the cell indices `at`.
+    fn new(at: Vec<NodeId>) -> Compact {
+        let n = at.len();
+        let end = at.iter().map(|&i| i as usize + 1).max().unwrap_or(0);
         Compact {
+            at,
+            end,
             v: vec![0.0; n],
             rhs: vec![-0.0; n],
             d: vec![-0.0; n],
         }
     }
 
-    /// `v` at the cell indices `at`, into the buffer.
+    /// Move the instances into lane `lane` of `lanes` (see [`SynapseKernel::place_in_lane`]).
+    fn place_in_lane(&mut self, lanes: usize, lane: usize) {
+        let at = self
+            .at
+            .iter()
+            .map(|&i| i * lanes as NodeId + lane as NodeId);
+        *self = Compact::new(at.collect());
+    }
+
+    /// `v` at the instances' cell indices, into the buffer.
     #[inline]
-    fn gather_v(&mut self, at: &[NodeId], v_mv: &[f64]) {
-        for (x, &i) in self.v.iter_mut().zip(at) {
-            *x = v_mv[i as usize];
+    fn gather_v(&mut self, v_mv: &[f64]) {
+        assert!(self.end <= v_mv.len(), "synapse channels outside the cell");
+        for (x, &i) in self.v.iter_mut().zip(&self.at) {
+            // SAFETY: `i < self.end` (an invariant of `at` and `end`, set together in `new`)
+            // and `self.end <= v_mv.len()` (asserted above).
+            *x = unsafe { *v_mv.get_unchecked(i as usize) };
+        }
+    }
+
+    /// Add the buffers' `rhs` and `d` into the cell's arrays, instance by instance.
+    #[inline]
+    fn scatter(&self, rhs: &mut [f64], d: &mut [f64]) {
+        assert!(
+            self.end <= rhs.len() && self.end <= d.len(),
+            "synapse channels outside the cell"
+        );
+        for ((&i, &r), &g) in self.at.iter().zip(&self.rhs).zip(&self.d) {
+            // SAFETY: `i < self.end` (see `gather_v`) and `self.end` is at most both lengths
+            // (asserted above).
+            unsafe {
+                *rhs.get_unchecked_mut(i as usize) += r;
+                *d.get_unchecked_mut(i as usize) += g;
+            }
         }
     }
 }
@@ -902,13 +940,11 @@ impl Compact {
 impl Phase {
     /// Add the channels' currents to `rhs` and `∂i/∂v` to `d` (see [`Compact`]).
     fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
-        let Phase {
-            chan, at, compact, ..
-        } = self;
+        let Phase { chan, compact, .. } = self;
         let Some(c) = compact else {
             return chan.add_currents(env, rhs, d);
         };
-        c.gather_v(at, env.v_mv);
+        c.gather_v(env.v_mv);
         c.rhs.fill(-0.0);
         c.d.fill(-0.0);
         let mut no_ions: [IonPool; 0] = [];
@@ -918,18 +954,13 @@ impl Phase {
             ions: &mut no_ions,
         };
         chan.add_currents(&mut local, &mut c.rhs, &mut c.d);
-        for ((&i, &r), &g) in at.iter().zip(&c.rhs).zip(&c.d) {
-            rhs[i as usize] += r;
-            d[i as usize] += g;
-        }
+        c.scatter(rhs, d);
     }
 
     /// Initialise (`init`) or advance the channels' states by their compiled programs, with
     /// the channels' own voltages where the phase is compact.
     fn run_states(&mut self, env: &mut Env<'_>, init: bool) {
-        let Phase {
-            chan, at, compact, ..
-        } = self;
+        let Phase { chan, compact, .. } = self;
         let run = |chan: &mut CompiledMech, env: &mut Env<'_>| {
             if init {
                 chan.initialise(env);
@@ -940,7 +971,7 @@ impl Phase {
         match compact {
             None => run(chan, env),
             Some(c) => {
-                c.gather_v(at, env.v_mv);
+                c.gather_v(env.v_mv);
                 let mut no_ions: [IonPool; 0] = [];
                 let mut local = Env {
                     t_ms: env.t_ms,
@@ -949,6 +980,14 @@ impl Phase {
                 };
                 run(chan, &mut local);
             }
+        }
+    }
+
+    /// Cell index (lane-placed) of instance `i`.
+    fn cell_index(&self, i: usize) -> NodeId {
+        match &self.compact {
+            Some(c) => c.at[i],
+            None => self.chan.nodes[i],
         }
     }
 }
@@ -1397,20 +1436,15 @@ impl KindBuild {
                     }
                 })
                 .collect();
-            let compact = compact && self.mech.channel_model.currents.len() == 1;
-            let chan = if compact {
+            let model = &self.mech.channel_model;
+            let (chan, compact) = if compact && model.currents.len() == 1 {
                 let virt: Vec<NodeId> = (0..nodes.len() as NodeId).collect();
                 let area_at: Vec<f64> = nodes.iter().map(|&nd| area[nd as usize]).collect();
-                CompiledMech::new(&self.mech.channel_model, virt, &ch_par, &[], &area_at, env)?
+                let chan = CompiledMech::new(model, virt, &ch_par, &[], &area_at, env)?;
+                (chan, Some(Compact::new(nodes)))
             } else {
-                CompiledMech::new(
-                    &self.mech.channel_model,
-                    nodes.clone(),
-                    &ch_par,
-                    &[],
-                    area,
-                    env,
-                )?
+                let chan = CompiledMech::new(model, nodes, &ch_par, &[], area, env)?;
+                (chan, None)
             };
             let mut local = vec![NOT_LIVE; n_ch];
             for (i, &c) in members.iter().enumerate() {
@@ -1419,8 +1453,7 @@ impl KindBuild {
             phases.push(Phase {
                 start,
                 chan,
-                compact: compact.then(|| Compact::new(nodes.len())),
-                at: nodes,
+                compact,
                 decay_k: decay_k.map(|cols| cols.iter().map(|c| pick(c)).collect()),
                 members,
                 local,
@@ -1719,12 +1752,10 @@ impl SynapseKernel {
     pub(crate) fn place_in_lane(&mut self, lanes: usize, lane: usize) {
         for k in &mut self.kinds {
             for p in &mut k.phases {
-                for at in &mut p.at {
-                    *at = *at * lanes as NodeId + lane as NodeId;
-                }
                 // A compact channel's own nodes are virtual (`0..n`) and stay.
-                if p.compact.is_none() {
-                    p.chan.place_in_lane(lanes, lane);
+                match &mut p.compact {
+                    Some(c) => c.place_in_lane(lanes, lane),
+                    None => p.chan.place_in_lane(lanes, lane),
                 }
             }
         }
@@ -1947,7 +1978,7 @@ impl SynapseKernel {
             let p = k.cur();
             p.chan
                 .first_non_finite_state()
-                .map(|(c, st, v)| (k.mech.name(), st, p.at[c], v))
+                .map(|(c, st, v)| (k.mech.name(), st, p.cell_index(c), v))
         })
     }
 
