@@ -24,7 +24,10 @@
 //! bytecode, symbolic `∂i/∂v`, exact exponential update), with one instance per channel:
 //! currents enter as `rhs −= i·100/area`, `d += g·100/area` with NEURON's difference quotient
 //! `g = (i(v + 0.001) − i(v))/0.001` (with the NMDA Mg block the symbolic `∂i/∂v` would differ
-//! from NEURON by up to 1e-3 mV over an S3 run).
+//! from NEURON by up to 1e-3 mV over an S3 run). A mechanism with one current runs its
+//! channels on their own contiguous voltages and current buffers, gathered from and added into
+//! the cell's arrays in one indexed pass each (`Compact`: the same bits, fewer scattered
+//! accesses).
 //!
 //! **Event timing.** An event at `t_e` (release time + delay) is applied before the current
 //! phase of the step starting at `t_n = n·dt` with `n = ⌊t_e/dt + 1/2⌋`, i.e. when
@@ -35,7 +38,9 @@
 //! which is where this module applies them. Exact half-way times depend on NEURON's floating
 //! point accumulation of `t` and are rounded up here. Events of one step are applied in time
 //! order. Delivery walks a pre-sorted event array and evaluates the event expressions into
-//! preallocated buffers: the step loop does not allocate.
+//! preallocated buffers: the step loop does not allocate. An event evaluates only the nodes
+//! that depend on its time, the states or its draws; the parameter-only values they need are
+//! computed once per distinct parameter vector when the kernel is built (`EventProgram`).
 
 use super::dag::{Dag, Id, Node, Op};
 use super::error::KernelError;
