@@ -2526,7 +2526,13 @@ mechanism two_cur : synapse {
         assert!(n_compact(&a) > 0 && n_compact(&b) == 0);
         // Every step from fresh arrays with signed zeros and ordinary values, so that a
         // wrongly signed zero shows (it would vanish in a sum over steps).
-        let fresh = |i: usize| if i % 2 == 0 { -0.0 } else { 0.01 * i as f64 };
+        let fresh = |i: usize| {
+            if i.is_multiple_of(2) {
+                -0.0
+            } else {
+                0.01 * i as f64
+            }
+        };
         let bits = |x: &[f64]| x.iter().map(|y| y.to_bits()).collect::<Vec<_>>();
         let mut ions = Vec::new();
         let mut env = Env {
