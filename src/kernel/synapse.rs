@@ -24,7 +24,10 @@
 //! bytecode, symbolic `∂i/∂v`, exact exponential update), with one instance per channel:
 //! currents enter as `rhs −= i·100/area`, `d += g·100/area` with NEURON's difference quotient
 //! `g = (i(v + 0.001) − i(v))/0.001` (with the NMDA Mg block the symbolic `∂i/∂v` would differ
-//! from NEURON by up to 1e-3 mV over an S3 run).
+//! from NEURON by up to 1e-3 mV over an S3 run). A mechanism with one current runs its
+//! channels on their own contiguous voltages and current buffers, gathered from and added into
+//! the cell's arrays in one indexed pass each (`Compact`: the same bits, fewer scattered
+//! accesses).
 //!
 //! **Event timing.** An event at `t_e` (release time + delay) is applied before the current
 //! phase of the step starting at `t_n = n·dt` with `n = ⌊t_e/dt + 1/2⌋`, i.e. when
@@ -35,11 +38,13 @@
 //! which is where this module applies them. Exact half-way times depend on NEURON's floating
 //! point accumulation of `t` and are rounded up here. Events of one step are applied in time
 //! order. Delivery walks a pre-sorted event array and evaluates the event expressions into
-//! preallocated buffers: the step loop does not allocate.
+//! preallocated buffers: the step loop does not allocate. An event evaluates only the nodes
+//! that depend on its time, the states or its draws; the parameter-only values they need are
+//! computed once per distinct parameter vector when the kernel is built (`EventProgram`).
 
 use super::dag::{Dag, Id, Node, Op};
 use super::error::KernelError;
-use super::mechanism::{CompileEnv, CompiledMech, Env};
+use super::mechanism::{CompileEnv, CompiledMech, Env, IonPool};
 use crate::model::ex::Draw;
 use crate::model::{MechModel, StateModel};
 use crate::rng::Rng;
@@ -180,6 +185,67 @@ pub struct SynapseMech {
     /// the `b` root per channel column. The kernel then advances channels with one multiply-add
     /// per state instead of the compiled state program.
     decay_b: Option<Vec<Id>>,
+    /// What an event evaluates (see [`EventProgram`]).
+    event: EventProgram,
+}
+
+/// The part of the DAG an event evaluates. The event values (kicks and sets) mostly combine
+/// parameters (weights, peak normalisations of the time constants: `exp`, `ln`, divisions)
+/// with a few per-event inputs (`t`, the per-synapse states, the draws). The parameter-only
+/// nodes they need are evaluated once per distinct parameter vector when the kernel is built
+/// ([`EventProgram::fixed`]); an event evaluates only the nodes that depend on its inputs and
+/// lead to an event value ([`EventProgram::live`]), in DAG order. Every node is computed by
+/// the same operation from the same operand values as a whole-DAG evaluation would, so the
+/// values are the same bits.
+#[derive(Clone, Debug, Default)]
+struct EventProgram {
+    /// Nodes evaluated per event, in DAG order.
+    live: Vec<Id>,
+    /// Parameter-only nodes read by `live` nodes or themselves event values, whose values are
+    /// kept per parameter vector.
+    fixed: Vec<Id>,
+}
+
+impl EventProgram {
+    /// The event program of the roots `roots` over the DAG's first `upto` nodes: a node is
+    /// per-event when it depends on an input for which `per_event(input)` holds.
+    fn new(dag: &Dag, upto: usize, roots: &[Id], per_event: impl Fn(u32) -> bool) -> Self {
+        let nodes = &dag.nodes()[..upto];
+        let args = |n: &Node| -> Vec<Id> {
+            match *n {
+                Node::Apply(op, a) => a[..op.arity()].to_vec(),
+                _ => Vec::new(),
+            }
+        };
+        let mut dynamic = vec![false; upto];
+        for (i, n) in nodes.iter().enumerate() {
+            dynamic[i] = match *n {
+                Node::Const(_) => false,
+                Node::Input(k) => per_event(k),
+                Node::Apply(..) => args(n).iter().any(|&a| dynamic[a as usize]),
+            };
+        }
+        let mut needed = vec![false; upto];
+        let mut fixed = vec![false; upto];
+        for &r in roots {
+            needed[r as usize] = true;
+            fixed[r as usize] = !dynamic[r as usize];
+        }
+        for i in (0..upto).rev() {
+            if needed[i] && dynamic[i] {
+                for a in args(&nodes[i]) {
+                    needed[a as usize] = true;
+                    fixed[a as usize] |= !dynamic[a as usize];
+                }
+            }
+        }
+        let ids = |keep: Vec<bool>| (0..upto).filter(|&i| keep[i]).map(|i| i as Id).collect();
+        let live = needed.iter().zip(&dynamic).map(|(&n, &d)| n && d).collect();
+        EventProgram {
+            live: ids(live),
+            fixed: ids(fixed),
+        }
+    }
 }
 
 impl SynapseMech {
@@ -453,7 +519,17 @@ impl SynapseMech {
             weights: vec![],
             events: vec![],
         };
+        // Per event: `t`, the states and the draws (`v` never reaches an event value).
+        let roots: Vec<Id> = kicks.iter().chain(&sets).map(|&(_, r)| r).collect();
+        let upto = roots.iter().map(|&r| r as usize + 1).max().unwrap_or(0);
+        let event = EventProgram::new(&dag, upto, &roots, |k| {
+            k == IN_V
+                || k == IN_T
+                || (IN_STATES..IN_STATES + ns as u32).contains(&k)
+                || k >= draw_in0
+        });
         Ok(SynapseMech {
+            event,
             draws,
             plastic_init,
             model: model.clone(),
@@ -534,6 +610,28 @@ impl SynapseMech {
         }
         for (i, node) in self.dag.nodes()[..upto].iter().enumerate() {
             buf[i] = match *node {
+                Node::Const(b) => f64::from_bits(b),
+                Node::Input(k) => inputs[k as usize],
+                Node::Apply(op, [a, b, c]) => {
+                    let g = |x: Id| buf[x as usize];
+                    op.eval(g(a), g(b), g(c))
+                }
+            };
+        }
+    }
+
+    /// The event values for per-event `inputs` into `buf` (at least [`event_upto`] long):
+    /// the fixed values of the synapse's parameter vector, then the live nodes (see
+    /// [`EventProgram`]).
+    ///
+    /// [`event_upto`]: Self::event_upto
+    fn eval_event(&self, fixed: &[f64], inputs: &[f64], buf: &mut [f64]) {
+        for (&n, &x) in self.event.fixed.iter().zip(fixed) {
+            buf[n as usize] = x;
+        }
+        let nodes = self.dag.nodes();
+        for &n in &self.event.live {
+            buf[n as usize] = match nodes[n as usize] {
                 Node::Const(b) => f64::from_bits(b),
                 Node::Input(k) => inputs[k as usize],
                 Node::Apply(op, [a, b, c]) => {
@@ -746,8 +844,13 @@ impl SynapseSet {
 struct Phase {
     /// First step of the phase.
     start: u64,
-    /// One instance per member channel, in node order.
+    /// One instance per member channel, in node order. Where the phase is [`Compact`], the
+    /// instances sit on consecutive virtual nodes `0..n` and read and write the buffers of
+    /// [`Phase::compact`]; otherwise on the cell's nodes (lane-placed).
     chan: CompiledMech,
+    /// The instances' cell indices and own contiguous `v`, `rhs` and `d` (see [`Compact`]),
+    /// if used.
+    compact: Option<Compact>,
     /// Channel index (over all the kind's channels) of each instance.
     members: Vec<u32>,
     /// Per channel of the kind: its instance here, or [`NOT_LIVE`].
@@ -758,6 +861,141 @@ struct Phase {
 
 /// [`Phase::local`] of a channel the phase leaves out.
 const NOT_LIVE: u32 = u32::MAX;
+
+/// A phase's channels on consecutive virtual nodes `0..n`, with their own contiguous `v`,
+/// `rhs` and `d`: the kernel copies `v` at the channels' cell indices into `v`, the compiled
+/// channel reads and writes these buffers (one run per chunk, so its loads and stores are
+/// block copies and vector loops), and the kernel adds `rhs` and `d` into the cell's arrays.
+/// Channels sit on scattered nodes (the cell's node order interleaves sections, zero-area
+/// nodes and, with lanes, trials), so gathering into and scattering from the cell's arrays
+/// directly costs a copy call or a loop per run of a node or two; one indexed pass each way
+/// is cheaper (issue 16).
+///
+/// The same bits as the channel adding into the cell's arrays itself: per instance the
+/// channel does `rhs[n] −= y` and `d[n] += z`. With the buffers at −0 beforehand it leaves
+/// `−0 − y`, which is `−y` exactly for every `y` (signed zeros included), and `−0 + z = z`;
+/// the kernel then adds `−y` to `rhs[n]`, which IEEE 754 defines as `rhs[n] − y`, and `z` to
+/// `d[n]`, in instance order as before. That needs one current per channel: with several,
+/// the channel would sum them in the buffer before they reach `rhs` (another rounding order),
+/// so such mechanisms keep the cell's nodes.
+#[derive(Clone)]
+struct Compact {
+    /// Index in the cell's node-ordered arrays (`node·lanes + lane`) of each instance.
+    at: Vec<NodeId>,
+    /// One past the largest index in `at` (0 when empty): the arrays the loops below index
+    /// must be at least this long, which they check once per call.
+    end: usize,
+    v: Vec<f64>,
+    rhs: Vec<f64>,
+    d: Vec<f64>,
+}
+
+impl Compact {
+    /// Instances at the cell indices `at`.
+    fn new(at: Vec<NodeId>) -> Compact {
+        let n = at.len();
+        let end = at.iter().map(|&i| i as usize + 1).max().unwrap_or(0);
+        Compact {
+            at,
+            end,
+            v: vec![0.0; n],
+            rhs: vec![-0.0; n],
+            d: vec![-0.0; n],
+        }
+    }
+
+    /// Move the instances into lane `lane` of `lanes` (see [`SynapseKernel::place_in_lane`]).
+    fn place_in_lane(&mut self, lanes: usize, lane: usize) {
+        let at = self
+            .at
+            .iter()
+            .map(|&i| i * lanes as NodeId + lane as NodeId);
+        *self = Compact::new(at.collect());
+    }
+
+    /// `v` at the instances' cell indices, into the buffer.
+    #[inline]
+    fn gather_v(&mut self, v_mv: &[f64]) {
+        assert!(self.end <= v_mv.len(), "synapse channels outside the cell");
+        for (x, &i) in self.v.iter_mut().zip(&self.at) {
+            // SAFETY: `i < self.end` (an invariant of `at` and `end`, set together in `new`)
+            // and `self.end <= v_mv.len()` (asserted above).
+            *x = unsafe { *v_mv.get_unchecked(i as usize) };
+        }
+    }
+
+    /// Add the buffers' `rhs` and `d` into the cell's arrays, instance by instance.
+    #[inline]
+    fn scatter(&self, rhs: &mut [f64], d: &mut [f64]) {
+        assert!(
+            self.end <= rhs.len() && self.end <= d.len(),
+            "synapse channels outside the cell"
+        );
+        for ((&i, &r), &g) in self.at.iter().zip(&self.rhs).zip(&self.d) {
+            // SAFETY: `i < self.end` (see `gather_v`) and `self.end` is at most both lengths
+            // (asserted above).
+            unsafe {
+                *rhs.get_unchecked_mut(i as usize) += r;
+                *d.get_unchecked_mut(i as usize) += g;
+            }
+        }
+    }
+}
+
+impl Phase {
+    /// Add the channels' currents to `rhs` and `∂i/∂v` to `d` (see [`Compact`]).
+    fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
+        let Phase { chan, compact, .. } = self;
+        let Some(c) = compact else {
+            return chan.add_currents(env, rhs, d);
+        };
+        c.gather_v(env.v_mv);
+        c.rhs.fill(-0.0);
+        c.d.fill(-0.0);
+        let mut no_ions: [IonPool; 0] = [];
+        let mut local = Env {
+            t_ms: env.t_ms,
+            v_mv: &c.v,
+            ions: &mut no_ions,
+        };
+        chan.add_currents(&mut local, &mut c.rhs, &mut c.d);
+        c.scatter(rhs, d);
+    }
+
+    /// Initialise (`init`) or advance the channels' states by their compiled programs, with
+    /// the channels' own voltages where the phase is compact.
+    fn run_states(&mut self, env: &mut Env<'_>, init: bool) {
+        let Phase { chan, compact, .. } = self;
+        let run = |chan: &mut CompiledMech, env: &mut Env<'_>| {
+            if init {
+                chan.initialise(env);
+            } else {
+                chan.advance(env);
+            }
+        };
+        match compact {
+            None => run(chan, env),
+            Some(c) => {
+                c.gather_v(env.v_mv);
+                let mut no_ions: [IonPool; 0] = [];
+                let mut local = Env {
+                    t_ms: env.t_ms,
+                    v_mv: &c.v,
+                    ions: &mut no_ions,
+                };
+                run(chan, &mut local);
+            }
+        }
+    }
+
+    /// Cell index (lane-placed) of instance `i`.
+    fn cell_index(&self, i: usize) -> NodeId {
+        match &self.compact {
+            Some(c) => c.at[i],
+            None => self.chan.nodes[i],
+        }
+    }
+}
 
 /// A kind with at least this many channels is computed in phases.
 const PHASED_MIN_CHANNELS: usize = 64;
@@ -786,8 +1024,10 @@ struct Kind {
     nodes: Vec<NodeId>,
     /// Per synapse: its channel.
     syn_channel: Vec<u32>,
-    /// Per synapse × parameter (row per synapse).
-    par: Vec<f64>,
+    /// Per distinct parameter vector: the values of [`EventProgram::fixed`] (row-major).
+    ev_fixed: Vec<f64>,
+    /// Per synapse: its row of `ev_fixed`.
+    ev_row: Vec<u32>,
     /// Per synapse × per-synapse state.
     pl: Vec<f64>,
     /// Per synapse × per-synapse state: `exp(b·dt)` and `x∞` (or `a·dt` where `b = 0`).
@@ -802,10 +1042,9 @@ struct Kind {
     n_ev: Vec<u64>,
     /// Step of each synapse's last event.
     last: Vec<u64>,
-    /// Scratch: DAG inputs and node values.
+    /// Scratch: DAG inputs and node values (at least [`SynapseMech::event_upto`] long).
     inputs: Vec<f64>,
     buf: Vec<f64>,
-    upto: usize,
 }
 
 impl Kind {
@@ -1168,13 +1407,16 @@ impl KindBuild {
             .collect()
     }
 
-    /// Compile each phase's member channels (one point-process instance per channel).
+    /// Compile each phase's member channels (one point-process instance per channel), on
+    /// virtual nodes where `compact` is set and the mechanism has one current (see
+    /// [`Compact`]).
     fn phases(
         &self,
         members: Vec<(u64, Vec<u32>)>,
         decay_k: Option<&Vec<Vec<f64>>>,
         area: &[f64],
         env: CompileEnv,
+        compact: bool,
     ) -> Result<Vec<Phase>, KernelError> {
         let n_ch = self.nodes.len();
         let mut phases = Vec::with_capacity(members.len());
@@ -1199,7 +1441,16 @@ impl KindBuild {
                     }
                 })
                 .collect();
-            let chan = CompiledMech::new(&self.mech.channel_model, nodes, &ch_par, &[], area, env)?;
+            let model = &self.mech.channel_model;
+            let (chan, compact) = if compact && model.currents.len() == 1 {
+                let virt: Vec<NodeId> = (0..nodes.len() as NodeId).collect();
+                let area_at: Vec<f64> = nodes.iter().map(|&nd| area[nd as usize]).collect();
+                let chan = CompiledMech::new(model, virt, &ch_par, &[], &area_at, env)?;
+                (chan, Some(Compact::new(nodes)))
+            } else {
+                let chan = CompiledMech::new(model, nodes, &ch_par, &[], area, env)?;
+                (chan, None)
+            };
             let mut local = vec![NOT_LIVE; n_ch];
             for (i, &c) in members.iter().enumerate() {
                 local[c as usize] = i as u32;
@@ -1207,6 +1458,7 @@ impl KindBuild {
             phases.push(Phase {
                 start,
                 chan,
+                compact,
                 decay_k: decay_k.map(|cols| cols.iter().map(|c| pick(c)).collect()),
                 members,
                 local,
@@ -1241,23 +1493,23 @@ impl KindBuild {
             .iter()
             .map(|&p| m.model.states[p].init.unwrap_or(0.0))
             .collect();
-        let mut out = PlasticSetup {
-            init: Vec::with_capacity(n_syn * npl),
-            rec: Vec::with_capacity(n_syn * npl),
-            inf: Vec::with_capacity(n_syn * npl),
-            drift: Vec::with_capacity(n_syn * npl),
-        };
-        let mut memo: HashMap<Vec<u64>, PlasticSetup> = HashMap::new();
+        let mut out = PlasticSetup::with_capacity(n_syn * npl);
+        out.fixed_row.reserve(n_syn);
+        let mut memo: HashMap<Vec<u64>, (PlasticSetup, u32)> = HashMap::new();
         for s in 0..n_syn {
             let params = &self.par[s * np..(s + 1) * np];
             let key: Vec<u64> = params.iter().map(|x| x.to_bits()).collect();
-            if let Some(row) = memo.get(&key) {
+            if let Some((row, r)) = memo.get(&key) {
                 out.extend(row);
+                out.fixed_row.push(*r);
                 continue;
             }
             let row = self.plastic_row(s, params, &const_init, upto_ab, dt_ms, inputs, buf)?;
+            let r = memo.len() as u32;
             out.extend(&row);
-            memo.insert(key, row);
+            out.fixed.extend_from_slice(&row.fixed);
+            out.fixed_row.push(r);
+            memo.insert(key, (row, r));
         }
         Ok(out)
     }
@@ -1276,12 +1528,7 @@ impl KindBuild {
     ) -> Result<PlasticSetup, KernelError> {
         let m = &self.mech;
         let npl = m.plastic.len();
-        let mut row = PlasticSetup {
-            init: Vec::with_capacity(npl),
-            rec: Vec::with_capacity(npl),
-            inf: Vec::with_capacity(npl),
-            drift: Vec::with_capacity(npl),
-        };
+        let mut row = PlasticSetup::with_capacity(npl);
         inputs[m.param_range()].copy_from_slice(params);
         for (j, &p) in m.plastic.iter().enumerate() {
             inputs[IN_STATES as usize + p] = const_init[j];
@@ -1306,6 +1553,9 @@ impl KindBuild {
             row.init.push(x);
         }
         m.eval_into(upto_ab, inputs, buf);
+        // The event program's parameter-only values (they read no state: either evaluation
+        // gives them).
+        row.fixed = m.event.fixed.iter().map(|&n| buf[n as usize]).collect();
         // A first event must give finite values (e.g. rise = decay makes the peak
         // normalisation 0/0).
         for (st, &r) in m
@@ -1348,15 +1598,31 @@ impl KindBuild {
 }
 
 /// Per synapse × per-synapse state: initial value, `exp(b·dt)` (or 1), `x∞` (or `a·dt`), and
-/// whether the state drifts (`b = 0`); see [`Kind`]'s fields of the same meaning.
+/// whether the state drifts (`b = 0`); see [`Kind`]'s fields of the same meaning. Per
+/// distinct parameter vector the event program's fixed values, and per synapse its row of
+/// them (for one synapse: its values, no row).
 struct PlasticSetup {
     init: Vec<f64>,
     rec: Vec<f64>,
     inf: Vec<f64>,
     drift: Vec<bool>,
+    fixed: Vec<f64>,
+    fixed_row: Vec<u32>,
 }
 
 impl PlasticSetup {
+    fn with_capacity(n: usize) -> PlasticSetup {
+        PlasticSetup {
+            init: Vec::with_capacity(n),
+            rec: Vec::with_capacity(n),
+            inf: Vec::with_capacity(n),
+            drift: Vec::with_capacity(n),
+            fixed: Vec::new(),
+            fixed_row: Vec::new(),
+        }
+    }
+
+    /// Append one synapse's per-synapse-state values (not its fixed values).
     fn extend(&mut self, row: &PlasticSetup) {
         self.init.extend_from_slice(&row.init);
         self.rec.extend_from_slice(&row.rec);
@@ -1367,25 +1633,26 @@ impl PlasticSetup {
 
 impl Kind {
     /// Kind `ki` of a kernel from its synapses `b` and the kernel's sorted `events`: channels
-    /// in node order, decay factors, phases compiled, per-synapse states set up.
+    /// in node order, decay factors, phases compiled (`compact`: see [`KindBuild::phases`]),
+    /// per-synapse states set up.
     fn build(
         mut b: KindBuild,
         ki: usize,
         events: &[BuildEvent],
         area: &[f64],
         env: CompileEnv,
+        compact: bool,
     ) -> Result<Kind, KernelError> {
         b.sort_by_node();
         let decay_k = b.decay_factors(env.dt_ms)?;
         let members = b.phase_members(ki, events);
-        let phases = b.phases(members, decay_k.as_ref(), area, env)?;
+        let phases = b.phases(members, decay_k.as_ref(), area, env, compact)?;
         let m = b.mech.clone();
         let mut inputs = vec![0.0; m.n_inputs()];
         inputs[2] = env.celsius_degc;
         let mut buf = Vec::new();
         let pl = b.plastic_setup(env.dt_ms, &mut inputs, &mut buf)?;
-        let upto = m.event_upto();
-        buf.resize(upto.max(buf.len()), 0.0);
+        buf.resize(m.event_upto().max(buf.len()), 0.0);
         let n_syn = b.syn_channel.len();
         Ok(Kind {
             mech: m,
@@ -1393,7 +1660,8 @@ impl Kind {
             phase: 0,
             nodes: b.nodes,
             syn_channel: b.syn_channel,
-            par: b.par,
+            ev_fixed: pl.fixed,
+            ev_row: pl.fixed_row,
             pl: pl.init.clone(),
             pl_rec: pl.rec,
             pl_inf: pl.inf,
@@ -1404,7 +1672,6 @@ impl Kind {
             last: vec![0; n_syn],
             inputs,
             buf,
-            upto,
         })
     }
 }
@@ -1447,6 +1714,19 @@ impl SynapseKernel {
         dt_ms: f64,
         celsius_degc: f64,
     ) -> Result<SynapseKernel, KernelError> {
+        Self::compile(tree, specs, coalesce, dt_ms, celsius_degc, true)
+    }
+
+    /// [`new`](Self::new), with the channels compact where they can be (`compact`; see
+    /// `Compact`) or all on the cell's nodes (the tests compare the two).
+    fn compile(
+        tree: &CableTree,
+        specs: Vec<Synapse>,
+        coalesce: bool,
+        dt_ms: f64,
+        celsius_degc: f64,
+        compact: bool,
+    ) -> Result<SynapseKernel, KernelError> {
         let (builds, mut events) = group_synapses(tree, &specs, coalesce, dt_ms)?;
         sort_events(&mut events, &builds);
         let env = CompileEnv {
@@ -1457,7 +1737,7 @@ impl SynapseKernel {
         let kinds = builds
             .into_iter()
             .enumerate()
-            .map(|(ki, b)| Kind::build(b, ki, &events, area, env))
+            .map(|(ki, b)| Kind::build(b, ki, &events, area, env, compact))
             .collect::<Result<Vec<Kind>, KernelError>>()?;
         Ok(SynapseKernel {
             specs,
@@ -1477,7 +1757,11 @@ impl SynapseKernel {
     pub(crate) fn place_in_lane(&mut self, lanes: usize, lane: usize) {
         for k in &mut self.kinds {
             for p in &mut k.phases {
-                p.chan.place_in_lane(lanes, lane);
+                // A compact channel's own nodes are virtual (`0..n`) and stay.
+                match &mut p.compact {
+                    Some(c) => c.place_in_lane(lanes, lane),
+                    None => p.chan.place_in_lane(lanes, lane),
+                }
             }
         }
     }
@@ -1589,7 +1873,7 @@ impl SynapseKernel {
     pub(crate) fn init(&mut self, env: &mut Env<'_>) {
         for k in &mut self.kinds {
             for p in &mut k.phases {
-                p.chan.initialise(env);
+                p.run_states(env, true);
             }
             k.phase = 0;
             k.pl.copy_from_slice(&k.pl_init);
@@ -1614,7 +1898,6 @@ impl SynapseKernel {
             let s = self.ev_syn[i] as usize;
             let m = &*k.mech;
             let npl = m.plastic.len();
-            let np = m.model.parameters.len();
             // Per-synapse states: recover lazily over the steps since the last event.
             let n = step - k.last[s];
             k.last[s] = step;
@@ -1634,26 +1917,27 @@ impl SynapseKernel {
                     }
                 }
             }
-            // Inputs: t = event time, conductance states 0 (kicks are free of them),
-            // per-synapse states, parameters.
+            // Per-event inputs: t = event time, conductance states 0 (kicks are free of
+            // them), per-synapse states; the parameters enter through the fixed values.
             k.inputs[IN_T as usize] = self.ev_t[i];
             for (j, &p) in m.plastic.iter().enumerate() {
                 k.inputs[IN_STATES as usize + p] = pl[j];
             }
-            let pr = m.param_range();
-            k.inputs[pr.clone()].copy_from_slice(&k.par[s * np..(s + 1) * np]);
             // Draws: counter-based, from (the synapse's seed, its event index) only.
             if !m.draws.is_empty() {
+                let d0 = m.param_range().end;
                 let mut rng = Rng::new(crate::rng::stream_seed(k.seed[s], k.n_ev[s]));
                 for (j, d) in m.draws.iter().enumerate() {
-                    k.inputs[pr.end + j] = match d {
+                    k.inputs[d0 + j] = match d {
                         Draw::Exp => rng.exp1(),
                         Draw::Uniform => rng.uniform(),
                     };
                 }
             }
             k.n_ev[s] += 1;
-            m.eval_into(k.upto, &k.inputs, &mut k.buf);
+            let nf = m.event.fixed.len();
+            let fixed = &k.ev_fixed[k.ev_row[s] as usize * nf..][..nf];
+            m.eval_event(fixed, &k.inputs, &mut k.buf);
             let p = &mut k.phases[k.phase];
             // Live in this phase: the phase holds every channel kicked before it ends.
             let ch = p.local[k.syn_channel[s] as usize] as usize;
@@ -1671,7 +1955,7 @@ impl SynapseKernel {
     #[inline(never)]
     pub(crate) fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
         for k in &mut self.kinds {
-            k.phases[k.phase].chan.add_currents(env, rhs, d);
+            k.phases[k.phase].add_currents(env, rhs, d);
         }
     }
 
@@ -1688,7 +1972,7 @@ impl SynapseKernel {
                         decay(p.chan.state_mut(c), kc);
                     }
                 }
-                None => p.chan.advance(env),
+                None => p.run_states(env, false),
             }
         }
     }
@@ -1699,7 +1983,7 @@ impl SynapseKernel {
             let p = k.cur();
             p.chan
                 .first_non_finite_state()
-                .map(|(c, st, v)| (k.mech.name(), st, p.chan.nodes[c], v))
+                .map(|(c, st, v)| (k.mech.name(), st, p.cell_index(c), v))
         })
     }
 
@@ -2162,6 +2446,188 @@ mod tests {
         assert_eq!(a.1, b.1);
         assert_eq!(a.2, b.2);
         assert!(a.1.iter().filter(|r| **r != 0.0).count() >= n);
+    }
+
+    /// A synapse with two currents (channels stay on the cell's nodes, see `Compact`) and a
+    /// per-synapse state the event reads, checked and analysed like `std.synapses`.
+    fn two_currents() -> Receptor {
+        const TEXT: &str = r#"
+mechanism two_cur : synapse {
+    parameter tau1: ms = 3 ms
+    parameter tau2: ms = 9 ms
+    parameter w: nS = 0 nS
+    parameter dep: 1 = 0.7
+    weights: [w]
+    state A: nS = 0 nS, B: nS = 0 nS, x: 1 = 1
+    derivative A = -A / tau1
+    derivative B = -B / tau2
+    derivative x = (1 - x) / 40 ms
+    current ia = A * (v - 0 mV)
+    current ib = B * (v - -70 mV)
+    event { A: A + w * x, B: B + 0.5 * w * exp(-tau1 / tau2) * x, x: x * dep }
+}
+"#;
+        let c = crate::sema::check::check_text("two", TEXT, std::path::Path::new("."));
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        let m = SynapseMech::analyse(&c.model.mechanisms[0]).unwrap();
+        assert_eq!(m.channel_model().currents.len(), 2);
+        Receptor::new(Arc::new(m), &[]).unwrap()
+    }
+
+    /// Compact channels (their own contiguous `v`, `rhs`, `d`, see `Compact`) add the same
+    /// bits to the cell's arrays as channels on the cell's nodes, in a lane of a lane-minor
+    /// layout, with several channels on one node, signed zeros in `rhs`, phases and a
+    /// two-current mechanism (which stays on the cell's nodes either way).
+    #[test]
+    fn compact_channels_give_the_same_bits_as_channels_on_cell_nodes() {
+        let n = 161;
+        let tree = CableTree::from_geometry(&cylinder_cell(1600.0, 2.0, n, 100.0, 1.0)).unwrap();
+        let x = |i: usize| (i as f64 + 0.5) / n as f64;
+        let glu = glutamate();
+        let (gab, gab2) = (gaba(&[("decaygaba", 0.8)]), gaba(&[("e", -70.0)]));
+        let two = two_currents();
+        let mut syns = Vec::new();
+        // Every third compartment has no synapse; some have two GABA channels (two reversal
+        // potentials) and the two-current synapse.
+        for i in (0..n).filter(|i| i % 3 != 1) {
+            let t0 = 0.37 * i as f64 + 0.01;
+            let mut specs = vec![
+                syn(&glu, &[0.5 + 0.001 * i as f64, 0.7], &[t0, t0 + 7.3, 61.2]),
+                syn(&gab, &[1.0], &[0.2 * (n - i) as f64 + 1.013, 55.5]),
+            ];
+            if i % 4 == 0 {
+                specs.push(syn(&gab2, &[0.8], &[0.11 * i as f64 + 2.0]));
+                specs.push(syn(&two, &[1.5], &[0.13 * i as f64 + 0.5, 30.0]));
+            }
+            for mut sp in specs {
+                sp.x = x(i);
+                syns.push(sp);
+            }
+        }
+        let (lanes, lane) = (3, 1);
+        let nn = tree.n_nodes() * lanes;
+        let v: Vec<f64> = (0..nn).map(|i| -85.0 + 0.37 * (i % 271) as f64).collect();
+        let kernel = |compact: bool| {
+            let mut k =
+                SynapseKernel::compile(&tree, syns.clone(), true, DT, 34.0, compact).unwrap();
+            assert!(
+                k.n_phases().iter().any(|(_, p)| *p > 2),
+                "{:?}",
+                k.n_phases()
+            );
+            k.place_in_lane(lanes, lane);
+            k
+        };
+        let (mut a, mut b) = (kernel(true), kernel(false));
+        let n_compact = |k: &SynapseKernel| -> usize {
+            let ph = k.kinds.iter().flat_map(|kd| &kd.phases);
+            ph.filter(|p| p.compact.is_some()).count()
+        };
+        assert!(n_compact(&a) > 0 && n_compact(&b) == 0);
+        // Every step from fresh arrays with signed zeros and ordinary values, so that a
+        // wrongly signed zero shows (it would vanish in a sum over steps).
+        let fresh = |i: usize| {
+            if i.is_multiple_of(2) {
+                -0.0
+            } else {
+                0.01 * i as f64
+            }
+        };
+        let bits = |x: &[f64]| x.iter().map(|y| y.to_bits()).collect::<Vec<_>>();
+        let mut ions = Vec::new();
+        let mut env = Env {
+            t_ms: 0.0,
+            v_mv: &v,
+            ions: &mut ions,
+        };
+        a.init(&mut env);
+        b.init(&mut env);
+        let (mut moved, mut signed_zeros) = (0, 0);
+        for step in 0..3000 {
+            let mut out = Vec::new();
+            for k in [&mut a, &mut b] {
+                k.deliver(step);
+                let mut rhs: Vec<f64> = (0..nn).map(fresh).collect();
+                let mut d = vec![1.0; nn];
+                k.add_currents(&mut env, &mut rhs, &mut d);
+                k.advance(&mut env);
+                out.push((rhs, d));
+            }
+            for (what, x, y) in [("rhs", &out[0].0, &out[1].0), ("d", &out[0].1, &out[1].1)] {
+                if let Some(i) = (0..nn).find(|&i| x[i].to_bits() != y[i].to_bits()) {
+                    panic!("step {step}: {what}[{i}] {:e} vs {:e}", x[i], y[i]);
+                }
+            }
+            // Only this lane's entries change.
+            for (i, r) in out[0].0.iter().enumerate() {
+                if r.to_bits() != fresh(i).to_bits() {
+                    assert_eq!(i % lanes, lane, "index {i} changed");
+                    moved += 1;
+                    signed_zeros += (*r == 0.0) as usize;
+                }
+            }
+        }
+        assert!(
+            moved > 0 && signed_zeros > 0,
+            "{moved} changes, {signed_zeros} zeros"
+        );
+        for kd in &a.kinds {
+            for st in kd.mech.state_split().0 {
+                let name = kd.mech.name();
+                let (x, y) = (a.channel_state(name, st), b.channel_state(name, st));
+                assert_eq!(bits(&x.unwrap().1), bits(&y.unwrap().1), "{name} {st}");
+            }
+        }
+    }
+
+    /// An event evaluates only the nodes that depend on its inputs, from the parameter-only
+    /// values kept per parameter vector, and gets the same bits as evaluating the whole DAG.
+    #[test]
+    fn event_program_gives_the_whole_dags_event_values() {
+        let mut mechs: Vec<Arc<SynapseMech>> = stdlib_synapses().unwrap().to_vec();
+        mechs.push(two_currents().mech);
+        for m in mechs {
+            let upto = m.event_upto();
+            let roots: Vec<Id> = m.kicks.iter().chain(&m.sets).map(|&(_, r)| r).collect();
+            assert!(
+                m.event.live.len() < upto / 2,
+                "{}: {} of {upto} nodes per event",
+                m.name(),
+                m.event.live.len()
+            );
+            let mut rng = Rng::new(7);
+            for _ in 0..50 {
+                // Parameters at their defaults with positive weights; random per-event inputs.
+                let mut inputs = vec![0.0; m.n_inputs()];
+                inputs[2] = 34.0;
+                for (j, p) in m.model.parameters.iter().enumerate() {
+                    inputs[m.param_range().start + j] = p.default.unwrap_or(0.0);
+                }
+                for &j in &m.weight_params {
+                    inputs[m.param_range().start + j] = 0.5 + rng.uniform();
+                }
+                inputs[IN_T as usize] = 300.0 * rng.uniform();
+                for &p in &m.plastic {
+                    inputs[IN_STATES as usize + p] = rng.uniform();
+                }
+                for j in 0..m.n_draws() {
+                    inputs[m.param_range().end + j] = rng.uniform();
+                }
+                let mut whole = Vec::new();
+                m.eval_into(upto, &inputs, &mut whole);
+                let fixed: Vec<f64> = m.event.fixed.iter().map(|&n| whole[n as usize]).collect();
+                // Per-event inputs only: the parameters must come from the fixed values.
+                let mut ev_inputs = inputs.clone();
+                ev_inputs[m.param_range()].fill(f64::NAN);
+                let mut buf = vec![f64::NAN; upto];
+                m.eval_event(&fixed, &ev_inputs, &mut buf);
+                for &r in &roots {
+                    let (a, b) = (whole[r as usize], buf[r as usize]);
+                    assert!(a.is_finite(), "{}: root {r} = {a}", m.name());
+                    assert_eq!(a.to_bits(), b.to_bits(), "{}: root {r}", m.name());
+                }
+            }
+        }
     }
 
     #[test]
