@@ -4,23 +4,19 @@
 //! the run loop (initialisation + steps), ns per compartment-step, and the split between
 //! mechanism currents, matrix (axial terms + Hines solve) and state updates.
 //!
-//! Measured on the shared 2-vCPU EPYC (Zen 4, AVX-512 executor) dev VM, 2026-11-27, load
-//! average ≈ 0.8–2.8 from other jobs, on-CPU thread time: best of 7 0.70 s = 51.4 ns per
-//! compartment-step, median 52.2 ns (currents 14, matrix 7, states 31 ns); 127,403 column
-//! instructions × instances per step. The same session's build of the kernel before the
-//! speed-up work (commit 85cd8e7): best of 5 1.20 s = 87.8 ns (currents 25, matrix 7, states
-//! 56), median ≈ 89 ns, so 1.7× faster. Earlier the same day NEURON 9.0.2 (anchor `time.py`, 3
-//! repeats): 3.15–3.54 s, median 3.37 s, ≈ 4.8× slower than isf now. Timings on this machine
-//! vary by ±10 % with the load; compare best-of-N on-CPU times from the same session.
+//! Measured on the shared 2-vCPU EPYC (Zen 4, AVX-512) dev VM, 2026-12-04, load average ≈ 3
+//! from other builds, `ISF_BENCH_STEPS=6000`, best of 5 on-CPU, three interleaved rounds: the
+//! build before (stop 14) 47.8–48.2 ns per compartment-step; nodes stored by section (long
+//! runs per mechanism) 37.5–37.8; plus in-place current kernels 35.9–36.0; plus kernels split
+//! into loops by `exp` depth 32.9–33.6. In lanes (`ISF_LANES`, per trial, 4,000 steps): 4 lanes
+//! 36.7 → 29.1, 8 lanes 35.1 → 29.2. Where the time goes now (perf): the four gate-state
+//! kernels Ca_HVA, Ca_LVAst, Ih, NaTa_t ≈ 42 % (exp and division throughput), Hines 11 %, the
+//! step's own loops 6 %. Figures move by ±5 % with the load; compare interleaved best-of-N
+//! on-CPU times from one session (and the git log for older figures).
 //!
 //! `ISF_LANES=L` runs `L` copies of the trial side by side in lanes (`ActiveCell::with_lanes`)
 //! and reports per trial; `ISF_BENCH_STEPS` shortens the run (for instruction counts under
-//! callgrind). Measured 2026-12-04 on the same VM under heavy load (load average ≈ 20), 2,000
-//! steps, best of 3 on-CPU, two interleaved rounds: 1 lane 58–62 ns per compartment-step per
-//! trial, 2 lanes 50, 4 lanes 47.5–49, 8 lanes 48–52. Callgrind, 400 steps (AVX2 executor):
-//! 754 instructions per compartment-step per trial with 1 lane, 585 with 8; the mechanism
-//! bytecode costs about the same per trial (387 and 368 per compartment-step), the lanes save
-//! the overheads around it.
+//! callgrind).
 //!
 //! Run with `cargo bench --bench active`. Needs the conformance data (`ISF_CONFORMANCE`, default
 //! `../shared/conformance` next to the crate); prints `SKIPPED:` without it.

@@ -158,7 +158,7 @@ impl Runs {
 
     /// Whether the chunk starting at instance `start` is made of long runs (on average at
     /// least [`MIN_RUN`] instances on consecutive nodes): the kernel then works in place, one
-    /// call per run (see [`super::direct`]); short runs gather, where one call per run would
+    /// call per run (see `kernel/direct.rs`); short runs gather, where one call per run would
     /// cost more than the copies.
     fn long(&self, start: usize, len: usize) -> bool {
         let c = start / CHUNK;
@@ -216,7 +216,7 @@ pub struct CompiledMech {
     conc_writes: Vec<(usize, usize)>,
     /// Ions whose totals the currents add to, by slot of [`Io::tot`].
     tot_ions: Vec<usize>,
-    /// Whether native kernels work in place on single-run chunks (see [`super::direct`]).
+    /// Whether native kernels work in place on single-run chunks (see `kernel/direct.rs`).
     direct: bool,
     /// Number of instructions per program (current, state, init), for reports.
     pub n_instructions: [usize; 3],
@@ -398,7 +398,7 @@ impl CompiledMech {
     }
 
     /// Let the native kernels work in place where a chunk's instances sit on consecutive nodes
-    /// (`true`, the default; see [`super::direct`]) or always gather and scatter (`false`).
+    /// (`true`, the default; see `kernel/direct.rs`) or always gather and scatter (`false`).
     /// Results are bit-identical; for tests and comparisons.
     pub fn set_direct(&mut self, on: bool) {
         self.direct = on;
@@ -1036,7 +1036,7 @@ fn columns(
 }
 
 /// Declare what the reserved temporaries of the current and state programs mean, for the
-/// in-place kernels (see [`super::direct`]): the same inputs in both programs, and the
+/// in-place kernels (see `kernel/direct.rs`): the same inputs in both programs, and the
 /// currents with their ions' slots; returns the ions whose totals the currents add to, by
 /// slot. A current program that reads an ion's total (which it may also add to) keeps the
 /// gather.
@@ -1079,7 +1079,7 @@ fn declare_io(
     tot_ions
 }
 
-/// The cell's arrays for an in-place kernel (see [`super::direct`]; the caller sets the run's
+/// The cell's arrays for an in-place kernel (see `kernel/direct.rs`; the caller sets the run's
 /// first node):
 /// `v` and the ion values the program gathers (by their temporaries), the totals of the ions in
 /// `tot_ions` (by slot), and `rhs`, `d`, `fac` (empty for the state pass).

@@ -72,7 +72,7 @@ pub struct Program {
     /// bit-identical results.
     native: Option<Arc<dyn ChunkKernel>>,
     /// What the reserved temporaries mean, where the caller declared it (see
-    /// [`super::direct`]): a native kernel then also comes in an in-place variant.
+    /// `kernel/direct.rs`): a native kernel then also comes in an in-place variant.
     io: Option<IoShape>,
 }
 
@@ -86,7 +86,7 @@ pub(crate) trait ChunkKernel: std::fmt::Debug + Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether the kernel has an in-place variant ([`ChunkKernel::run_direct`]).
     fn has_direct(&self) -> bool;
-    /// Run the in-place variant on instances `start..start + len` (see [`super::direct`];
+    /// Run the in-place variant on instances `start..start + len` (see `kernel/direct.rs`;
     /// arguments checked by [`Program::run_direct`]).
     fn run_direct(
         &self,
@@ -306,7 +306,7 @@ impl Program {
 
     /// Run the attached in-place native kernel on instances `start..start + len` (`len ≤
     /// CHUNK`) of the chunk whose instances sit on nodes `io.node..io.node + len` (see
-    /// [`super::direct`]). Only after [`Program::has_direct`] said yes.
+    /// `kernel/direct.rs`). Only after [`Program::has_direct`] said yes.
     pub(crate) fn run_direct(
         &self,
         cols: &mut [f64],

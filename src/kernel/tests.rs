@@ -607,7 +607,7 @@ fn stdlib_epsp_is_the_mod_file_current() {
     }
 }
 
-/// The in-place kernels ([`super::direct`]) against gather → kernel → scatter on a whole cell:
+/// The in-place kernels (`kernel/direct.rs`) against gather → kernel → scatter on a whole cell:
 /// the Hay channels with calcium (Nernst `eca`, `cai` written by the pool), in three lanes
 /// with different stimuli, mechanisms on every compartment, on a prefix (a chunk tail of one
 /// run), with gaps (chunks of several long runs, in place run by run) and on every other

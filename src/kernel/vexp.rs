@@ -18,6 +18,22 @@ const SHIFT: f64 = 6_755_399_441_055_744.0;
 const X_MAX: f64 = 709.0;
 const X_MIN: f64 = -708.39;
 
+/// Chebyshev fit of e^r on [−ln2/2, ln2/2] (mpmath `chebyfit`, 12 terms).
+const EXP_C: [f64; 12] = [
+    1.0,
+    1.0,
+    0.500_000_000_000_001_9,
+    0.166_666_666_666_666_8,
+    0.041_666_666_666_488_1,
+    0.008_333_333_333_319_601,
+    0.001_388_888_895_231_477_5,
+    0.000_198_412_698_900_471_13,
+    2.480_148_548_232_849_4e-5,
+    2.755_724_091_857_897e-6,
+    2.763_263_963_904_103e-7,
+    2.511_003_760_596_377_7e-8,
+];
+
 /// `e^x`, vectorisable. See the module docs for accuracy and range.
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
@@ -29,32 +45,17 @@ pub fn exp(x: f64) -> f64 {
     let kf = t - SHIFT;
     let k = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
     let r = (x - kf * LN2_HI) - kf * LN2_LO;
-    // Chebyshev fit of e^r on [−ln2/2, ln2/2] (mpmath `chebyfit`, 12 terms).
-    const C: [f64; 12] = [
-        1.0,
-        1.0,
-        0.500_000_000_000_001_9,
-        0.166_666_666_666_666_8,
-        0.041_666_666_666_488_1,
-        0.008_333_333_333_319_601,
-        0.001_388_888_895_231_477_5,
-        0.000_198_412_698_900_471_13,
-        2.480_148_548_232_849_4e-5,
-        2.755_724_091_857_897e-6,
-        2.763_263_963_904_103e-7,
-        2.511_003_760_596_377_7e-8,
-    ];
     // Estrin's scheme (pairs, then powers r², r⁴, r⁸): a dependency chain of 4 multiply-add
     // levels instead of Horner's 11, so the out-of-order core overlaps more of the loop.
     let r2 = r * r;
     let r4 = r2 * r2;
     let r8 = r4 * r4;
-    let p01 = C[0] + C[1] * r;
-    let p23 = C[2] + C[3] * r;
-    let p45 = C[4] + C[5] * r;
-    let p67 = C[6] + C[7] * r;
-    let p89 = C[8] + C[9] * r;
-    let p1011 = C[10] + C[11] * r;
+    let p01 = EXP_C[0] + EXP_C[1] * r;
+    let p23 = EXP_C[2] + EXP_C[3] * r;
+    let p45 = EXP_C[4] + EXP_C[5] * r;
+    let p67 = EXP_C[6] + EXP_C[7] * r;
+    let p89 = EXP_C[8] + EXP_C[9] * r;
+    let p1011 = EXP_C[10] + EXP_C[11] * r;
     let p03 = p01 + p23 * r2;
     let p47 = p45 + p67 * r2;
     let p811 = p89 + p1011 * r2;
@@ -172,20 +173,7 @@ mod tests {
         let r = (xc - kf * LN2_HI) - kf * LN2_LO;
         let (r2, r4) = (r * r, r * r * (r * r));
         let r8 = r4 * r4;
-        let c = [
-            1.0,
-            1.0,
-            0.500_000_000_000_001_9,
-            0.166_666_666_666_666_8,
-            0.041_666_666_666_488_1,
-            0.008_333_333_333_319_601,
-            0.001_388_888_895_231_477_5,
-            0.000_198_412_698_900_471_13,
-            2.480_148_548_232_849_4e-5,
-            2.755_724_091_857_897e-6,
-            2.763_263_963_904_103e-7,
-            2.511_003_760_596_377_7e-8,
-        ];
+        let c = EXP_C;
         let p03 = (c[0] + c[1] * r) + (c[2] + c[3] * r) * r2;
         let p47 = (c[4] + c[5] * r) + (c[6] + c[7] * r) * r2;
         let p811 = (c[8] + c[9] * r) + (c[10] + c[11] * r) * r2;

@@ -522,7 +522,7 @@ fn col_split(bufs: &[(Opd, bool)]) -> (Vec<String>, Vec<String>) {
         .unzip()
 }
 
-/// Emit `k{idx}d`, the in-place variant of kernel `k{idx}` (see [`crate::kernel::direct`]):
+/// Emit `k{idx}d`, the in-place variant of kernel `k{idx}` (see `kernel/direct.rs`):
 /// reserved inputs are read from the node-order slices of its `Io` (`t` is a scalar), and
 /// every current is added where the scatter after the kernel adds it — `rhs −= i`,
 /// `d += ∂i/∂v`, the ion's `tot += i`, times `fac` for point processes — in the scatter's

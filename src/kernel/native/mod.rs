@@ -11,8 +11,8 @@
 //! loop to the next goes through one of the program's own scratch temporaries, exactly. It replaces [`Program::run_chunk`] on the
 //! very same chunk buffers (gathered inputs and outputs in the reserved temporaries, states
 //! and parameters in the columns), so the gather before and the scatter after it are unchanged.
-//! Where the program declares what its reserved temporaries mean ([`IoShape`]), every kernel
-//! also comes in an in-place variant (`k{n}d`, see [`super::direct`]): for a chunk on one run
+//! Where the program declares what its reserved temporaries mean (`IoShape`), every kernel
+//! also comes in an in-place variant (`k{n}d`, see `kernel/direct.rs`): for a chunk on one run
 //! of consecutive nodes it reads `v` and the ion values from the cell's arrays and adds its
 //! currents to `rhs`, `d` and the ion totals in its own loop, with the scatter's operations in
 //! the scatter's order (bit-identical; no gather, no scatter pass).
@@ -69,7 +69,7 @@ impl Isa {
 /// [`Native::select`], which is the one place that creates an [`Isa`] for it.
 pub(crate) type RunFn = fn(Isa, &[f64], &mut [f64], usize, &mut [f64], usize, usize);
 
-/// The in-place variant of a kernel (see [`super::direct`]): `run(isa, constants, cols,
+/// The in-place variant of a kernel (see `kernel/direct.rs`): `run(isa, constants, cols,
 /// n_inst, start, len, io)`, inputs read from and currents added to the cell's node-order
 /// arrays in `io`.
 pub(crate) type DirectFn = fn(Isa, &[f64], &mut [f64], usize, usize, usize, &mut Io<'_>);
@@ -84,7 +84,7 @@ pub(crate) struct Entry {
     /// Number of constants the kernel takes.
     pub n_consts: usize,
     pub run: RunFn,
-    /// The in-place variant, generated where the program declares its [`IoShape`].
+    /// The in-place variant, generated where the program declares its `IoShape`.
     pub direct: Option<DirectFn>,
 }
 
