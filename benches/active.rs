@@ -70,13 +70,23 @@ fn main() {
         t0.elapsed().as_secs_f64() * 1e3
     );
     println!(
-        "{:<14} {:>9} {:>22}",
-        "mechanism", "instances", "instr (cur/state/init)"
+        "{:<14} {:>9} {:>22} {:>16}",
+        "mechanism", "instances", "instr (cur/state/init)", "in-place chunks"
     );
     let mut elem_ops = 0usize;
     for m in cell.mechanisms() {
         let [a, b, c] = m.n_instructions;
-        println!("{:<14} {:>9} {:>8}/{}/{}", m.name, m.len(), a, b, c);
+        let (long, chunks) = m.in_place_chunks();
+        println!(
+            "{:<14} {:>9} {:>8}/{}/{} {:>13}/{}",
+            m.name,
+            m.len(),
+            a,
+            b,
+            c,
+            long,
+            chunks
+        );
         elem_ops += (a + b) * m.len();
     }
     println!("column instructions x instances per step (currents + states): {elem_ops}");

@@ -9,8 +9,10 @@
 //! instances, see `mechanism.rs`), else it keeps the gather. How long runs are depends on the
 //! node numbering: the default [`NodeOrder::Sections`] stores a section's segments
 //! contiguously, each subtree after its parent section and the zero-area end nodes at the end,
-//! so a mechanism inserted in a region covers a few long runs (on S1 every chunk of every
-//! mechanism runs in place); with [`NodeOrder::Level`] (sections interleaved by depth) runs
+//! so a mechanism inserted in a region covers a few long runs (on S1 every chunk of the nine
+//! mechanisms with hundreds of instances runs in place; the three with 13 instances, on the
+//! soma and the axon's first sections, gather: `cargo bench --bench active` prints the
+//! counts); with [`NodeOrder::Level`] (sections interleaved by depth) runs
 //! are a few nodes long and the gather path runs.
 //!
 //! [`NodeOrder::Sections`]: crate::sim::tree::NodeOrder::Sections

@@ -136,6 +136,9 @@ struct Runs {
     first: Vec<usize>,
     /// `(offset in the chunk, first index, length)`.
     runs: Vec<(u32, u32, u32)>,
+    /// Whether every chunk is made of long runs ([`Runs::long`]): the in-place kernels then
+    /// take the whole mechanism with one binding of the cell's arrays.
+    all_long: bool,
 }
 
 impl Runs {
@@ -153,6 +156,10 @@ impl Runs {
             }
         }
         r.first.push(r.runs.len());
+        let n = index.len();
+        r.all_long = (0..n)
+            .step_by(CHUNK)
+            .all(|start| r.long(start, CHUNK.min(n - start)));
         r
     }
 
@@ -522,6 +529,19 @@ impl CompiledMech {
         let (n, n_pad) = (self.nodes.len(), self.n_pad);
         let c = if init { &self.init } else { &self.state };
         let direct = self.direct && c.prog.has_direct();
+        if direct && self.runs.all_long {
+            // In place, run by run, all chunks with one binding of the cell's arrays.
+            let mut io = bind(
+                &c.gathers,
+                &[],
+                (env.t_ms, env.v_mv, &mut *env.ions),
+                (&mut [], &mut [], &[]),
+            );
+            let starts = (0..n).step_by(CHUNK);
+            in_place(&c.prog, &mut self.cols, n_pad, &self.runs, starts, &mut io);
+            self.scatter_conc(env.ions);
+            return;
+        }
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
@@ -533,11 +553,8 @@ impl CompiledMech {
                     (env.t_ms, env.v_mv, &mut *env.ions),
                     (&mut [], &mut [], &[]),
                 );
-                for (o, node, l) in self.runs.chunk(start) {
-                    io.node = node;
-                    c.prog
-                        .run_direct(&mut self.cols, n_pad, start + o, l, &mut io);
-                }
+                let starts = std::iter::once(start);
+                in_place(&c.prog, &mut self.cols, n_pad, &self.runs, starts, &mut io);
                 start += len;
                 continue;
             }
@@ -563,6 +580,18 @@ impl CompiledMech {
     pub(crate) fn add_currents(&mut self, env: &mut Env<'_>, rhs: &mut [f64], d: &mut [f64]) {
         let (n, n_pad) = (self.nodes.len(), self.n_pad);
         let direct = self.direct && self.current.prog.has_direct();
+        if direct && self.runs.all_long {
+            // In place, run by run, all chunks with one binding of the cell's arrays.
+            let mut io = bind(
+                &self.current.gathers,
+                &self.tot_ions,
+                (env.t_ms, env.v_mv, &mut *env.ions),
+                (rhs, d, &self.fac),
+            );
+            let (prog, starts) = (&self.current.prog, (0..n).step_by(CHUNK));
+            in_place(prog, &mut self.cols, n_pad, &self.runs, starts, &mut io);
+            return;
+        }
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
@@ -575,12 +604,8 @@ impl CompiledMech {
                     (env.t_ms, env.v_mv, &mut *env.ions),
                     (&mut *rhs, &mut *d, &self.fac),
                 );
-                for (o, node, l) in self.runs.chunk(start) {
-                    io.node = node;
-                    self.current
-                        .prog
-                        .run_direct(&mut self.cols, n_pad, start + o, l, &mut io);
-                }
+                let (prog, starts) = (&self.current.prog, std::iter::once(start));
+                in_place(prog, &mut self.cols, n_pad, &self.runs, starts, &mut io);
                 start += len;
                 continue;
             }
@@ -1077,6 +1102,24 @@ fn declare_io(
         currents: Vec::new(),
     }));
     tot_ions
+}
+
+/// Run `prog`'s in-place kernel on the chunks starting at `starts`, one call per run of
+/// consecutive nodes (see `kernel/direct.rs`).
+fn in_place(
+    prog: &Program,
+    cols: &mut [f64],
+    n_pad: usize,
+    runs: &Runs,
+    starts: impl Iterator<Item = usize>,
+    io: &mut Io<'_>,
+) {
+    for start in starts {
+        for (o, node, l) in runs.chunk(start) {
+            io.node = node;
+            prog.run_direct(cols, n_pad, start + o, l, io);
+        }
+    }
 }
 
 /// The cell's arrays for an in-place kernel (see `kernel/direct.rs`; the caller sets the run's
