@@ -74,6 +74,9 @@ pub struct Program {
     /// What the reserved temporaries mean, where the caller declared it (see
     /// `kernel/direct.rs`): a native kernel then also comes in an in-place variant.
     io: Option<IoShape>,
+    /// Whether the attached kernel has an in-place variant (asked every step: kept here
+    /// rather than asked of the kernel through its trait object).
+    direct: bool,
 }
 
 /// A fused replacement for one program's bytecode, run on a chunk with the arguments of
@@ -267,6 +270,7 @@ impl Program {
             n_tmp,
             n_reserved,
             native: None,
+            direct: false,
             io: None,
         }
     }
@@ -285,6 +289,7 @@ impl Program {
     /// returns whether one is attached.
     pub(crate) fn set_native(&mut self, kernel: Option<Arc<dyn ChunkKernel>>) -> bool {
         self.native = kernel;
+        self.direct = self.native.as_ref().is_some_and(|n| n.has_direct());
         self.native.is_some()
     }
 
@@ -301,7 +306,7 @@ impl Program {
 
     /// Whether an in-place native kernel is attached ([`Program::run_direct`] may be called).
     pub(crate) fn has_direct(&self) -> bool {
-        self.native.as_ref().is_some_and(|n| n.has_direct())
+        self.direct
     }
 
     /// Run the attached in-place native kernel on instances `start..start + len` (`len ≤
@@ -329,6 +334,7 @@ impl Program {
     /// Drop the native kernel (the bytecode runs).
     pub fn detach_native(&mut self) {
         self.native = None;
+        self.direct = false;
     }
 
     /// Name of the attached native kernel, if any.
