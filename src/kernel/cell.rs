@@ -1260,30 +1260,67 @@ fn update(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
 }
 
 /// [`update`] in blocks of `W` values, `W` a multiple of the lane count: value `j` of a block
-/// belongs to lane `j % lanes`, so `W` flags (a local array of integers) fold into the lanes'
-/// flags at the end. Measured: the loop compiles to scalar code all the same (perf annotate),
-/// and it times as the per-lane loop it replaced; it stays for the one code path it gives
-/// every lane count that divides 8.
-#[inline(always)]
+/// belongs to lane `j % lanes`, so `W` flags fold into the lanes' flags at the end. The block
+/// loop runs with the widest SIMD the CPU has (as [`nernst_range`]): compiled for the baseline
+/// instruction set alone it stayed scalar (perf annotate).
 fn update_w<const W: usize>(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [bool]) {
     let lanes = ok.len();
     debug_assert!(W.is_multiple_of(lanes) && v.len().is_multiple_of(lanes));
-    let mut good = [1u64; W];
-    for (vc, dc) in v.chunks_mut(W).zip(dv.chunks(W)) {
-        if vc.len() == W {
+    #[inline(always)]
+    fn go<const W: usize>(v: &mut [f64], dv: &[f64], limit: f64) -> [bool; W] {
+        // A flag per position of a block: 0 while every value there stayed within the limit
+        // (NaN fails `≤`, so it sets the flag too).
+        let mut bad = [0.0f64; W];
+        let n = v.len().min(dv.len());
+        let (v, dv) = (&mut v[..n], &dv[..n]);
+        let mut vc = v.chunks_exact_mut(W);
+        let mut dc = dv.chunks_exact(W);
+        for (vb, db) in (&mut vc).zip(&mut dc) {
+            let vb: &mut [f64; W] = vb.try_into().expect("a block");
+            let db: &[f64; W] = db.try_into().expect("a block");
             for j in 0..W {
-                vc[j] += dc[j];
-                good[j] &= u64::from(vc[j].abs() <= limit);
-            }
-        } else {
-            for j in 0..vc.len() {
-                vc[j] += dc[j];
-                good[j] &= u64::from(vc[j].abs() <= limit);
+                let x = vb[j] + db[j];
+                vb[j] = x;
+                bad[j] = if x.abs() <= limit { bad[j] } else { 1.0 };
             }
         }
+        for (j, (x, d)) in vc
+            .into_remainder()
+            .iter_mut()
+            .zip(dc.remainder())
+            .enumerate()
+        {
+            *x += d;
+            bad[j] = if x.abs() <= limit { bad[j] } else { 1.0 };
+        }
+        bad.map(|b| b == 0.0)
     }
-    for (j, g) in good.into_iter().enumerate() {
-        ok[j % lanes] &= g != 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512<const W: usize>(v: &mut [f64], dv: &[f64], limit: f64) -> [bool; W] {
+            go::<W>(v, dv, limit)
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2<const W: usize>(v: &mut [f64], dv: &[f64], limit: f64) -> [bool; W] {
+            go::<W>(v, dv, limit)
+        }
+        let good = if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked on the line above).
+            unsafe { avx512::<W>(v, dv, limit) }
+        } else if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked on the line above).
+            unsafe { avx2::<W>(v, dv, limit) }
+        } else {
+            go::<W>(v, dv, limit)
+        };
+        for (j, g) in good.into_iter().enumerate() {
+            ok[j % lanes] &= g;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    for (j, g) in go::<W>(v, dv, limit).into_iter().enumerate() {
+        ok[j % lanes] &= g;
     }
 }
 
