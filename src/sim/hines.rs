@@ -25,6 +25,9 @@ use crate::sim::tree::{Elimination, NodeId};
 /// `0..n_roots` are roots; their `parent` entries are ignored): on return `rhs` holds `x` and
 /// `d` is overwritten by the eliminated diagonal.
 ///
+/// Builds the [`Elimination`] on each call (for one-off solves and tests; a time-step loop
+/// keeps its tree's and calls [`solve_lanes`]).
+///
 /// Panics if the slices differ in length or the numbering is not of that kind.
 pub fn solve(
     n_roots: usize,

@@ -37,8 +37,9 @@
 //! All orders give the same matrix and the same elimination pairs; only the order in which a
 //! parent's diagonal collects its children's contributions can differ, i.e. rounding (a few
 //! ulp). `Sections` and `Level` give the same bits: their eliminations are the same sequence
-//! of operations, only stored elsewhere. Depth-first, a parent's children are visited in their
-//! level order, so the depth-first numbering also has `parent[i] < i` for segment nodes.
+//! of operations, only stored elsewhere. With `Sections` a node can be stored before its parent
+//! (a child section's first segment hangs on its parent's 1-end node, which is stored with the
+//! end nodes, last), so nothing may assume `parent[i] < i`: walk the elimination instead.
 //!
 //! # Units of the coupling coefficients
 //!
@@ -107,7 +108,8 @@ pub enum NodeOrder {
     Sections,
 }
 
-/// A branched cable in NEURON's node layout, structure of arrays, Hines-ordered.
+/// A branched cable in NEURON's node layout, structure of arrays, stored and eliminated in
+/// the orders of its [`NodeOrder`].
 #[derive(Clone, Debug)]
 pub struct CableTree {
     n_roots: usize,
@@ -650,16 +652,46 @@ mod tests {
                 sec("d4", Some(1), 0.5, 1),
             ],
         };
-        for order in [NodeOrder::Neuron, NodeOrder::Level] {
+        for order in [NodeOrder::Neuron, NodeOrder::Level, NodeOrder::Sections] {
             check_layout(&CableTree::from_geometry_ordered(&geom, order).unwrap());
         }
+        // Sections: each section's segments contiguous, every segment before every end node,
+        // and the same elimination as the level order, node for node (hence the same bits).
+        let (lv, sc) = (
+            CableTree::from_geometry_ordered(&geom, NodeOrder::Level).unwrap(),
+            CableTree::from_geometry_ordered(&geom, NodeOrder::Sections).unwrap(),
+        );
+        for s in 0..geom.sections.len() {
+            let nodes = sc.section_segment_nodes(s);
+            assert!(nodes.windows(2).all(|w| w[1] == w[0] + 1), "{s}: {nodes:?}");
+        }
+        let n_seg = sc.n_segments() as u32;
+        for node in 0..sc.n_nodes() as u32 {
+            let segment = matches!(sc.describe(node).1, NodeKind::Segment(_));
+            assert_eq!(segment, (1..=n_seg).contains(&node), "node {node}");
+        }
+        let (el, es) = (lv.elimination(), sc.elimination());
+        assert_eq!((el.a.clone(), el.b.clone()), (es.a.clone(), es.b.clone()));
+        for k in 0..el.len() {
+            let label = |t: &CableTree, n: u32| t.node_label(n);
+            assert_eq!(label(&lv, el.node[k]), label(&sc, es.node[k]));
+            assert_eq!(label(&lv, el.parent[k]), label(&sc, es.parent[k]));
+            assert_eq!(lv.rank(el.node[k]), sc.rank(es.node[k]));
+        }
+        assert!(
+            (0..sc.n_nodes()).any(|i| sc.parent()[i] != NO_PARENT && sc.parent()[i] as usize > i)
+        );
     }
 
     fn check_layout(t: &CableTree) {
         assert_eq!(t.n_roots(), 1);
         assert_eq!(t.n_nodes(), 1 + 2 + 4 + 3 + 2 + 2);
-        for i in 1..t.n_nodes() {
-            assert!((t.parent()[i] as usize) < i);
+        // Every node is eliminated once, after its parent.
+        let e = t.elimination();
+        assert_eq!(e.len(), t.n_nodes() - 1);
+        for k in 0..e.len() {
+            assert_eq!(e.parent[k], t.parent()[e.node[k] as usize]);
+            assert!(t.rank(e.parent[k]) < t.rank(e.node[k]));
         }
         let soma_seg = t.segment_node(0, 0);
         assert_eq!(soma_seg, 1);
