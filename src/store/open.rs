@@ -50,23 +50,35 @@ pub(super) fn not_a_store(root: &Path) -> StoreError {
     )
 }
 
+/// Whether `root` is a non-empty directory that is not a store (never written into).
+///
+/// Names starting with `.` are never keys: another process creating the same store at this
+/// moment may have its temporary marker or the lock file there already. The marker is looked
+/// for after the listing: a store never loses its marker, so a directory another process
+/// turned into a store between a first look and the listing (its marker renamed into place,
+/// its first keys written) is seen as the store it is, not as a foreign directory.
+fn foreign_dir(root: &Path) -> Result<bool> {
+    let is_store = || root.join(MARKER).is_file() || root.join(ENTRY).is_file();
+    if is_store() || !root.is_dir() {
+        return Ok(false);
+    }
+    let listed = fs::read_dir(root)
+        .map_err(|e| StoreError::io(None, root, &e))?
+        .flatten()
+        .any(|e| !e.file_name().to_string_lossy().starts_with('.'));
+    Ok(listed && !is_store())
+}
+
 impl Store {
     /// Create a store at `path` (creating directories), or open it if it already is one.
     /// Refuses a non-empty directory that is not a store.
     pub fn create(path: impl AsRef<Path>) -> Result<Store> {
         let root = path.as_ref().to_path_buf();
+        if foreign_dir(&root)? {
+            return Err(not_a_store(&root));
+        }
         if root.join(MARKER).is_file() || root.join(ENTRY).is_file() {
             return Store::open(&root);
-        }
-        // Names starting with `.` are never keys: another process creating the same store
-        // at this moment may have its temporary marker or the lock file there already.
-        if root.is_dir()
-            && fs::read_dir(&root)
-                .map_err(|e| StoreError::io(None, &root, &e))?
-                .flatten()
-                .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        {
-            return Err(not_a_store(&root));
         }
         fs::create_dir_all(&root).map_err(|e| StoreError::io(None, &root, &e))?;
         let marker = serde_json::json!({"format": "isf-store", "version": frame::VERSION,
@@ -83,13 +95,7 @@ impl Store {
     pub fn create_locked(path: impl AsRef<Path>, command: &str) -> Result<(Store, WriterLock)> {
         let root = path.as_ref();
         // Refuse a foreign directory before putting a lock file into it.
-        if !(root.join(MARKER).is_file() || root.join(ENTRY).is_file())
-            && root.is_dir()
-            && fs::read_dir(root)
-                .map_err(|e| StoreError::io(None, root, &e))?
-                .flatten()
-                .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        {
+        if foreign_dir(root)? {
             return Err(not_a_store(root));
         }
         let held = lock::lock(root, command)?;
