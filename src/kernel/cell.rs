@@ -1297,19 +1297,21 @@ fn update_w<const W: usize>(v: &mut [f64], dv: &[f64], limit: f64, ok: &mut [boo
     }
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f")]
+        #[target_feature(enable = "avx512f,fma")]
         fn avx512<const W: usize>(v: &mut [f64], dv: &[f64], limit: f64) -> [bool; W] {
             go::<W>(v, dv, limit)
         }
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma")]
         fn avx2<const W: usize>(v: &mut [f64], dv: &[f64], limit: f64) -> [bool; W] {
             go::<W>(v, dv, limit)
         }
-        let good = if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked on the line above).
+        let good = if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX-512F and FMA (checked on the line above).
             unsafe { avx512::<W>(v, dv, limit) }
-        } else if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked on the line above).
+        } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA (checked on the line above).
             unsafe { avx2::<W>(v, dv, limit) }
         } else {
             go::<W>(v, dv, limit)
@@ -1343,20 +1345,20 @@ fn nernst_range(e: &mut [f64], ci: &[f64], co: &[f64], mask: &[bool], k: f64) {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f")]
+        #[target_feature(enable = "avx512f,fma")]
         fn avx512(e: &mut [f64], ci: &[f64], co: &[f64], mask: &[bool], k: f64) {
             go(e, ci, co, mask, k)
         }
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma")]
         fn avx2(e: &mut [f64], ci: &[f64], co: &[f64], mask: &[bool], k: f64) {
             go(e, ci, co, mask, k)
         }
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked above).
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX-512F and FMA (checked above).
             return unsafe { avx512(e, ci, co, mask, k) };
         }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked above).
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX2 and FMA (checked above).
             return unsafe { avx2(e, ci, co, mask, k) };
         }
     }

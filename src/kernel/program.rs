@@ -416,13 +416,13 @@ impl Program {
     ) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports AVX-512F (checked above).
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports AVX-512F and FMA (checked above).
                 unsafe { run_avx512(&self.code, cols, n_inst, tmp, start, len) };
                 return;
             }
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2 (checked above).
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports AVX2 and FMA (checked above).
                 unsafe { run_avx2(&self.code, cols, n_inst, tmp, start, len) };
                 return;
             }
@@ -440,7 +440,7 @@ fn in_place(op: Op) -> bool {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn run_avx2(
     code: &[Ins],
     cols: &mut [f64],
@@ -453,7 +453,7 @@ unsafe fn run_avx2(
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,fma")]
 unsafe fn run_avx512(
     code: &[Ins],
     cols: &mut [f64],
@@ -790,10 +790,10 @@ mod tests {
         let mut variants: Vec<(&str, Run)> = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 variants.push(("avx2", run_avx2));
             }
-            if std::is_x86_feature_detected!("avx512f") {
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
                 variants.push(("avx512", run_avx512));
             }
         }
@@ -869,10 +869,10 @@ mod tests {
         let mut variants: Vec<(&str, Run)> = vec![("baseline", generic)];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 variants.push(("avx2", run_avx2));
             }
-            if std::is_x86_feature_detected!("avx512f") {
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
                 variants.push(("avx512", run_avx512));
             }
         }

@@ -1109,19 +1109,19 @@ fn decay_column(x: &mut [f64], k: &[f64]) {
 fn decay(x: &mut [f64], k: &[f64]) {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f")]
+        #[target_feature(enable = "avx512f,fma")]
         fn wide(x: &mut [f64], k: &[f64]) {
             decay_column(x, k)
         }
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma")]
         fn medium(x: &mut [f64], k: &[f64]) {
             decay_column(x, k)
         }
-        if std::is_x86_feature_detected!("avx512f") {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the processor has the feature (checked above).
             return unsafe { wide(x, k) };
         }
-        if std::is_x86_feature_detected!("avx2") {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: as above.
             return unsafe { medium(x, k) };
         }

@@ -2,12 +2,20 @@
 //! also gives powers with a constant exponent as `exp(b·ln a)`.
 //!
 //! Range reduction `x = k·ln2 + r` with `|r| ≤ ln2/2` (Cody–Waite, fdlibm's split of ln2),
-//! a degree-11 polynomial for `e^r` (Chebyshev fit on the interval; relative error < 1.7e-17
-//! with its coefficients rounded to f64, two multiplications fewer than the degree-13 Taylor
-//! polynomial it replaced), scaling by `2^k` through the exponent bits. Measured against libm over [−700, 700]: at most 2 ulp apart
+//! `e^r = 1 + r + r²·P(r)` with `P` of degree 9 (Chebyshev fit on the interval; relative error
+//! < 2.1e-17 with its coefficients rounded to f64), scaling by `2^k` through the exponent bits.
+//! Measured against libm over [−700, 700]: at most 1 ulp apart, equal on 90 % of arguments
 //! (unit test below). Outside the normal range: `x > 709` gives `+∞` (libm: finite up to
-//! 709.78), `x < −708.39` gives 0 (libm: subnormals down to −745); NaN gives NaN. No
-//! fused multiply-add is used, so results are bit-identical whatever SIMD width runs them.
+//! 709.78), `x < −708.39` gives 0 (libm: subnormals down to −745); NaN gives NaN.
+//!
+//! Both functions use fused multiply-adds (`f64::mul_add`, 15 of them in `exp`): a third fewer
+//! vector instructions than separate multiplications and additions, and one rounding fewer per
+//! step. A fused multiply-add is exactly rounded however it is computed, so the results are
+//! bit-identical whatever SIMD width runs them, provided the code runs where the processor
+//! has FMA: every SIMD variant enables the `fma` target feature next to AVX2 or AVX-512 and
+//! is chosen only where the processor has it. The baseline x86-64 build has no FMA instruction
+//! and calls libm's `fma` (the same bits, an order of magnitude slower); that path runs only
+//! on processors without AVX2 and FMA.
 
 const LOG2E: f64 = std::f64::consts::LOG2_E;
 /// fdlibm's `ln2_hi` (32 trailing zero bits, so `k·LN2_HI` is exact) and `ln2_lo`.
@@ -18,20 +26,19 @@ const SHIFT: f64 = 6_755_399_441_055_744.0;
 const X_MAX: f64 = 709.0;
 const X_MIN: f64 = -708.39;
 
-/// Chebyshev fit of e^r on [−ln2/2, ln2/2] (mpmath `chebyfit`, 12 terms).
-const EXP_C: [f64; 12] = [
-    1.0,
-    1.0,
-    0.500_000_000_000_001_9,
-    0.166_666_666_666_666_8,
-    0.041_666_666_666_488_1,
-    0.008_333_333_333_319_601,
-    0.001_388_888_895_231_477_5,
-    0.000_198_412_698_900_471_13,
-    2.480_148_548_232_849_4e-5,
-    2.755_724_091_857_897e-6,
-    2.763_263_963_904_103e-7,
-    2.511_003_760_596_377_7e-8,
+/// Chebyshev fit of `P` in `e^r = 1 + r + r²·P(r)` on [−ln2/2, ln2/2] (mpmath `chebyfit`, 10
+/// terms; relative error of `e^r` < 2.1e-17 with the coefficients rounded to f64).
+const EXP_P: [f64; 10] = [
+    0.500_000_000_000_000_1,
+    0.166_666_666_666_666_69,
+    0.041_666_666_666_624_164,
+    0.008_333_333_333_330_065,
+    0.001_388_888_891_719_671_9,
+    0.000_198_412_698_630_405_45,
+    2.480_152_132_236_869_2e-5,
+    2.755_726_848_031_002_4e-6,
+    2.762_007_587_998_336_7e-7,
+    2.510_037_583_256_123_4e-8,
 ];
 
 /// `e^x`, vectorisable. See the module docs for accuracy and range.
@@ -39,28 +46,31 @@ const EXP_C: [f64; 12] = [
 pub fn exp(x: f64) -> f64 {
     // No clamp into [X_MIN, X_MAX]: outside it the selects at the end replace whatever the
     // arithmetic made of `x` (all of it wrapping or IEEE, so nothing can trap), and inside it a
-    // clamp is the identity; NaN fails both tests and stays NaN either way. A clamp cost one
-    // `max` per element (LLVM already drops the upper one), 1 of 37 vector instructions.
-    let t = x * LOG2E + SHIFT;
+    // clamp is the identity; NaN fails both tests and stays NaN either way.
+    let t = x.mul_add(LOG2E, SHIFT);
     let kf = t - SHIFT;
     let k = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
-    let r = (x - kf * LN2_HI) - kf * LN2_LO;
+    // kf·LN2_HI is exact (|k| < 2^11, LN2_HI has 32 trailing zero bits), so the first fused
+    // step is exactly x − k·LN2_HI, as in fdlibm.
+    let r = kf.mul_add(-LN2_HI, x);
+    let r = kf.mul_add(-LN2_LO, r);
     // Estrin's scheme (pairs, then powers r², r⁴, r⁸): a dependency chain of 4 multiply-add
-    // levels instead of Horner's 11, so the out-of-order core overlaps more of the loop.
+    // levels instead of Horner's 9, so the out-of-order core overlaps more of the loop.
     let r2 = r * r;
     let r4 = r2 * r2;
     let r8 = r4 * r4;
-    let p01 = EXP_C[0] + EXP_C[1] * r;
-    let p23 = EXP_C[2] + EXP_C[3] * r;
-    let p45 = EXP_C[4] + EXP_C[5] * r;
-    let p67 = EXP_C[6] + EXP_C[7] * r;
-    let p89 = EXP_C[8] + EXP_C[9] * r;
-    let p1011 = EXP_C[10] + EXP_C[11] * r;
-    let p03 = p01 + p23 * r2;
-    let p47 = p45 + p67 * r2;
-    let p811 = p89 + p1011 * r2;
-    let p07 = p03 + p47 * r4;
-    let p = p07 + p811 * r8;
+    let p01 = EXP_P[1].mul_add(r, EXP_P[0]);
+    let p23 = EXP_P[3].mul_add(r, EXP_P[2]);
+    let p45 = EXP_P[5].mul_add(r, EXP_P[4]);
+    let p67 = EXP_P[7].mul_add(r, EXP_P[6]);
+    let p89 = EXP_P[9].mul_add(r, EXP_P[8]);
+    let p03 = p23.mul_add(r2, p01);
+    let p47 = p67.mul_add(r2, p45);
+    let p07 = p47.mul_add(r4, p03);
+    let p = p89.mul_add(r8, p07);
+    // e^r − 1 = r + r²·P(r), one rounding; the 1 is added last so the small terms keep their
+    // bits.
+    let p = 1.0 + p.mul_add(r2, r);
     // p·2^k by adding k to the exponent field: p ∈ [0.7, 1.5) and the range test below keep
     // p·2^k a normal number (k = −1022 only with r > 0), where this equals the multiplication exactly;
     // an integer addition is cheaper than a floating-point multiplication here.
@@ -109,21 +119,22 @@ pub fn ln(x: f64) -> f64 {
     let z2 = z * z;
     let z4 = z2 * z2;
     let z8 = z4 * z4;
-    let q01 = C[1] + C[2] * z;
-    let q23 = C[3] + C[4] * z;
-    let q45 = C[5] + C[6] * z;
-    let q67 = C[7] + C[8] * z;
-    let q89 = C[9] + C[10] * z;
-    let q03 = q01 + q23 * z2;
-    let q47 = q45 + q67 * z2;
-    let q811 = q89 + C[11] * z2;
-    let q07 = q03 + q47 * z4;
-    let q = q07 + q811 * z8;
+    let q01 = C[2].mul_add(z, C[1]);
+    let q23 = C[4].mul_add(z, C[3]);
+    let q45 = C[6].mul_add(z, C[5]);
+    let q67 = C[8].mul_add(z, C[7]);
+    let q89 = C[10].mul_add(z, C[9]);
+    let q03 = q23.mul_add(z2, q01);
+    let q47 = q67.mul_add(z2, q45);
+    let q811 = C[11].mul_add(z2, q89);
+    let q07 = q47.mul_add(z4, q03);
+    let q = q811.mul_add(z8, q07);
     // ln m = 2s + 2s·z·q; 2s is exact.
     let s2 = s + s;
-    let lnm = s2 + s2 * (z * q);
+    let lnm = s2.mul_add(z * q, s2);
     let ef = e as f64;
-    let y = ef * LN2_HI + (ef * LN2_LO + lnm);
+    // ef·LN2_HI is exact (|e| < 2^11), so the outer fused step rounds once, as the sum did.
+    let y = ef.mul_add(LN2_HI, ef.mul_add(LN2_LO, lnm));
     if x > 0.0 && x < f64::INFINITY {
         y
     } else if x == 0.0 {
@@ -163,21 +174,22 @@ mod tests {
         (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
     }
 
-    /// `exp` as it was with its argument clamped into [X_MIN, X_MAX] first (the kernels' bits
-    /// until the clamp was dropped).
+    /// `exp` with its argument clamped into [X_MIN, X_MAX] first, written out separately: the
+    /// reference that dropping the clamp changes no bit.
     fn exp_clamped(x: f64) -> f64 {
         let xc = x.clamp(X_MIN, X_MAX);
-        let t = xc * LOG2E + SHIFT;
+        let t = xc.mul_add(LOG2E, SHIFT);
         let kf = t - SHIFT;
         let k = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
-        let r = (xc - kf * LN2_HI) - kf * LN2_LO;
+        let r = kf.mul_add(-LN2_LO, kf.mul_add(-LN2_HI, xc));
         let (r2, r4) = (r * r, r * r * (r * r));
         let r8 = r4 * r4;
-        let c = EXP_C;
-        let p03 = (c[0] + c[1] * r) + (c[2] + c[3] * r) * r2;
-        let p47 = (c[4] + c[5] * r) + (c[6] + c[7] * r) * r2;
-        let p811 = (c[8] + c[9] * r) + (c[10] + c[11] * r) * r2;
-        let p = (p03 + p47 * r4) + p811 * r8;
+        let c = EXP_P;
+        let p03 = c[3].mul_add(r, c[2]).mul_add(r2, c[1].mul_add(r, c[0]));
+        let p47 = c[7].mul_add(r, c[6]).mul_add(r2, c[5].mul_add(r, c[4]));
+        let p89 = c[9].mul_add(r, c[8]);
+        let p = p89.mul_add(r8, p47.mul_add(r4, p03));
+        let p = 1.0 + p.mul_add(r2, r);
         let y = f64::from_bits(p.to_bits().wrapping_add((k as u64) << 52));
         if x > X_MAX {
             f64::INFINITY
@@ -234,16 +246,22 @@ mod tests {
 
     #[test]
     fn agrees_with_libm() {
-        let mut worst = 0;
+        let (mut worst, mut n, mut differ) = (0, 0, 0);
         let mut x = -700.0;
         while x < 700.0 {
-            worst = worst.max(ulps(exp(x), x.exp()));
-            x += 0.01234567;
+            let u = ulps(exp(x), x.exp());
+            worst = worst.max(u);
+            n += 1;
+            differ += usize::from(u > 0);
+            x += 0.001_234_57;
         }
         for &x in &[0.0, 1e-300, -1e-300, 0.5, -0.5, 1.0, -38.0 / 6.0, 3.7e-8] {
             worst = worst.max(ulps(exp(x), x.exp()));
         }
-        assert!(worst <= 2, "worst {worst} ulp");
+        assert!(worst <= 1, "worst {worst} ulp");
+        // glibc's exp is itself within 0.51 ulp, so neither is the exact value where they
+        // differ; the fused version differs on 9.5 % of this grid (the unfused one on 40 %).
+        assert!(differ * 100 < 12 * n, "{differ} of {n} differ from libm");
         assert_eq!(exp(0.0), 1.0);
         assert!(exp(f64::NAN).is_nan());
         assert_eq!(exp(1000.0), f64::INFINITY);

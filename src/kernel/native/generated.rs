@@ -30,20 +30,20 @@ fn k0(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 3], len: usize, t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 3], len: usize, t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, t0, t2, t3) },
         _ => body(k, len, t0, t2, t3),
@@ -74,20 +74,20 @@ fn k0d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: 
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 3], len: usize, t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, t0, rhs, d)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 3], len: usize, t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, t0, rhs, d)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, t0, rhs, d) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, t0, rhs, d) },
         _ => body(k, len, t0, rhs, d),
@@ -117,20 +117,20 @@ fn k1(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 1], len: usize, c0: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 1], len: usize, c0: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, t3) },
         _ => body(k, len, c0, t0, t2, t3),
@@ -163,20 +163,20 @@ fn k1d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: 
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 1], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, t0, rhs, d)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 1], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, t0, rhs, d)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, rhs, d) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, rhs, d) },
         _ => body(k, len, c0, t0, rhs, d),
@@ -206,20 +206,20 @@ fn k2(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, t3) },
         _ => body(k, len, c0, t0, t2, t3),
@@ -252,20 +252,20 @@ fn k2d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: 
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, t0, rhs, d)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, t0, rhs, d)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, rhs, d) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, rhs, d) },
         _ => body(k, len, c0, t0, rhs, d),
@@ -297,20 +297,20 @@ fn k3(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
         _ => body(k, len, c0, c1, t0, t2, t3),
@@ -345,20 +345,20 @@ fn k3d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: 
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, c1, t0, rhs, d)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, c1, t0, rhs, d)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d) },
         _ => body(k, len, c0, c1, t0, rhs, d),
@@ -396,20 +396,20 @@ fn k4(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t4, t5)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t4, t5) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t4, t5) },
         _ => body(k, len, c0, c1, t0, t2, t4, t5),
@@ -455,20 +455,20 @@ fn k4d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: 
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, rhs, d, tot0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, rhs, d, tot0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, rhs, d, tot0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, rhs, d, tot0) },
         _ => body(k, len, c0, c1, t0, t2, rhs, d, tot0),
@@ -542,20 +542,20 @@ fn k5(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
         _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
@@ -594,20 +594,20 @@ fn k6(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t4, t5)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, t4, t5) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, t4, t5) },
         _ => body(k, len, c0, c1, c2, t0, t2, t4, t5),
@@ -654,20 +654,20 @@ fn k6d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: 
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
         _ => body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0),
@@ -742,20 +742,20 @@ fn k7(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 34], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
         body(k, len, c0, c1, t0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 34], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
         body(k, len, c0, c1, t0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
         _ => body(k, len, c0, c1, t0),
@@ -831,20 +831,20 @@ fn k7d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: 
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 34], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
         body(k, len, c0, c1, t0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 34], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64]) {
         body(k, len, c0, c1, t0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0) },
         _ => body(k, len, c0, c1, t0),
@@ -881,20 +881,20 @@ fn k8(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t4, t5)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t4, t5) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t4, t5) },
         _ => body(k, len, c0, c1, t0, t2, t4, t5),
@@ -939,20 +939,20 @@ fn k8d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: 
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, rhs, d, tot0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, rhs, d, tot0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, rhs, d, tot0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, rhs, d, tot0) },
         _ => body(k, len, c0, c1, t0, t2, rhs, d, tot0),
@@ -1030,20 +1030,20 @@ fn k9(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64], t9: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64], t9: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9) },
         _ => body(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9),
@@ -1081,20 +1081,20 @@ fn k10(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t4, t5)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, t4, t5) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, t4, t5) },
         _ => body(k, len, c0, c1, c2, t0, t2, t4, t5),
@@ -1140,20 +1140,20 @@ fn k10d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
         _ => body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0),
@@ -1191,20 +1191,20 @@ fn k11(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t4, t5)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t4, t5) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t4, t5) },
         _ => body(k, len, c0, c1, t0, t2, t4, t5),
@@ -1250,20 +1250,20 @@ fn k11d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, rhs, d, tot0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, rhs, d, tot0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, rhs, d, tot0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, rhs, d, tot0) },
         _ => body(k, len, c0, c1, t0, t2, rhs, d, tot0),
@@ -1326,20 +1326,20 @@ fn k12(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
         _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
@@ -1378,20 +1378,20 @@ fn k13(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t4, t5)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, t4, t5) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, t4, t5) },
         _ => body(k, len, c0, c1, c2, t0, t2, t4, t5),
@@ -1438,20 +1438,20 @@ fn k13d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, rhs, d, tot0) },
         _ => body(k, len, c0, c1, c2, t0, t2, rhs, d, tot0),
@@ -1484,20 +1484,20 @@ fn k14(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, t0, t2, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, t0, t2, t4, t5)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, t4, t5) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, t4, t5) },
         _ => body(k, len, c0, t0, t2, t4, t5),
@@ -1538,20 +1538,20 @@ fn k14d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, t0, t2, rhs, d, tot0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, t0, t2, rhs, d, tot0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, rhs, d, tot0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, rhs, d, tot0) },
         _ => body(k, len, c0, t0, t2, rhs, d, tot0),
@@ -1593,20 +1593,20 @@ fn k15(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, t0, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, t0, t4, t5)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t4, t5) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t4, t5) },
         _ => body(k, len, c0, t0, t4, t5),
@@ -1640,20 +1640,20 @@ fn k16(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], t4: &mut [f64], t5: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t4, t5)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t4, t5) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t4, t5) },
         _ => body(k, len, c0, c1, t0, t2, t4, t5),
@@ -1695,20 +1695,20 @@ fn k16d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, rhs, d, tot0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, rhs, d, tot0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, rhs, d, tot0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, rhs, d, tot0) },
         _ => body(k, len, c0, c1, t0, t2, rhs, d, tot0),
@@ -1744,20 +1744,20 @@ fn k17(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64]) {
         body(k, len, c0, t0, t4)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64]) {
         body(k, len, c0, t0, t4)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t4) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t4) },
         _ => body(k, len, c0, t0, t4),
@@ -1790,20 +1790,20 @@ fn k18(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], t5: &mut [f64], t6: &mut [f64]) {
         body(k, len, c0, t0, t2, t5, t6)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], t5: &mut [f64], t6: &mut [f64]) {
         body(k, len, c0, t0, t2, t5, t6)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, t5, t6) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, t5, t6) },
         _ => body(k, len, c0, t0, t2, t5, t6),
@@ -1844,20 +1844,20 @@ fn k18d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, t0, t2, rhs, d, tot0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, t0, t2, rhs, d, tot0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, rhs, d, tot0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, rhs, d, tot0) },
         _ => body(k, len, c0, t0, t2, rhs, d, tot0),
@@ -1892,20 +1892,20 @@ fn k19(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], t4: &[f64]) {
         body(k, len, c0, t4)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], t4: &[f64]) {
         body(k, len, c0, t4)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t4) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t4) },
         _ => body(k, len, c0, t4),
@@ -1941,20 +1941,20 @@ fn k19d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], t4: &[f64]) {
         body(k, len, c0, t4)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], t4: &[f64]) {
         body(k, len, c0, t4)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t4) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t4) },
         _ => body(k, len, c0, t4),
@@ -1988,20 +1988,20 @@ fn k20(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], t5: &mut [f64], t6: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t5, t6)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], t5: &mut [f64], t6: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t5, t6)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t5, t6) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t5, t6) },
         _ => body(k, len, c0, c1, t0, t2, t5, t6),
@@ -2043,20 +2043,20 @@ fn k20d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, rhs, d, tot0)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &[f64], rhs: &mut [f64], d: &mut [f64], tot0: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, rhs, d, tot0)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, rhs, d, tot0) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, rhs, d, tot0) },
         _ => body(k, len, c0, c1, t0, t2, rhs, d, tot0),
@@ -2096,20 +2096,20 @@ fn k21(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64], t5: &mut [f64]) {
         body(k, len, c0, c1, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64], t5: &mut [f64]) {
         body(k, len, c0, c1, t4, t5)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t4, t5) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t4, t5) },
         _ => body(k, len, c0, c1, t4, t5),
@@ -2149,20 +2149,20 @@ fn k22(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64], t5: &mut [f64]) {
         body(k, len, c0, c2, t4, t5)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64], t5: &mut [f64]) {
         body(k, len, c0, c2, t4, t5)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c2, t4, t5) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c2, t4, t5) },
         _ => body(k, len, c0, c2, t4, t5),
@@ -2238,20 +2238,20 @@ fn k23(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7, t8)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7, t8)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7, t8) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7, t8) },
         _ => body(k, len, c0, c1, t0, t4, t5, t6, t7, t8),
@@ -2317,20 +2317,20 @@ fn k24(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
         _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
@@ -2360,20 +2360,20 @@ fn k25(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], t2: &[f64]) {
         body(k, len, c0, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], t2: &[f64]) {
         body(k, len, c0, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t2) },
         _ => body(k, len, c0, t2),
@@ -2404,20 +2404,20 @@ fn k25d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], t2: &[f64]) {
         body(k, len, c0, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], t2: &[f64]) {
         body(k, len, c0, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t2) },
         _ => body(k, len, c0, t2),
@@ -2450,20 +2450,20 @@ fn k26(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t2) },
         _ => body(k, len, c0, c1, t2),
@@ -2497,20 +2497,20 @@ fn k26d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t2) },
         _ => body(k, len, c0, c1, t2),
@@ -2554,20 +2554,20 @@ fn k27(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t2) },
         _ => body(k, len, c0, c1, c2, c3, c4, t2),
@@ -2612,20 +2612,20 @@ fn k27d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t2) },
         _ => body(k, len, c0, c1, c2, c3, c4, t2),
@@ -2658,20 +2658,20 @@ fn k28(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t2) },
         _ => body(k, len, c0, c1, t2),
@@ -2705,20 +2705,20 @@ fn k28d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t2) },
         _ => body(k, len, c0, c1, t2),
@@ -2750,20 +2750,20 @@ fn k29(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 3], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 3], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t2) },
         _ => body(k, len, c0, c1, t2),
@@ -2796,20 +2796,20 @@ fn k29d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 3], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 3], len: usize, c0: &mut [f64], c1: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t2) },
         _ => body(k, len, c0, c1, t2),
@@ -2861,20 +2861,20 @@ fn k30(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], c7: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], c7: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2),
@@ -2927,20 +2927,20 @@ fn k30d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], c7: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], c7: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, c6, c7, t2),
@@ -2971,20 +2971,20 @@ fn k31(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 3], len: usize, c0: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 3], len: usize, c0: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, t3) },
         _ => body(k, len, c0, t0, t2, t3),
@@ -3018,20 +3018,20 @@ fn k31d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 3], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, t0, rhs, d)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 3], len: usize, c0: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, t0, rhs, d)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, rhs, d) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, rhs, d) },
         _ => body(k, len, c0, t0, rhs, d),
@@ -3083,20 +3083,20 @@ fn k32(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64], t4: &mut [f64]) {
         body(k, len, c0, t0, t2, t3, t4)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64], t4: &mut [f64]) {
         body(k, len, c0, t0, t2, t3, t4)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, t3, t4) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, t3, t4) },
         _ => body(k, len, c0, t0, t2, t3, t4),
@@ -3128,20 +3128,20 @@ fn k33(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 1], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 1], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
         _ => body(k, len, c0, c1, t0, t2, t3),
@@ -3176,20 +3176,20 @@ fn k33d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 1], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, c1, t0, rhs, d)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 1], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, c1, t0, rhs, d)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d) },
         _ => body(k, len, c0, c1, t0, rhs, d),
@@ -3222,20 +3222,20 @@ fn k34(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
         _ => body(k, len, c0, c1, t0, t2, t3),
@@ -3271,20 +3271,20 @@ fn k34d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, c1, t0, rhs, d)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, c1, t0, rhs, d)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d) },
         _ => body(k, len, c0, c1, t0, rhs, d),
@@ -3318,20 +3318,20 @@ fn k35(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, t0, t2, t3),
@@ -3368,20 +3368,20 @@ fn k35d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, rhs, d)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 0], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, rhs, d)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, rhs, d) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, rhs, d) },
         _ => body(k, len, c0, c1, c2, t0, rhs, d),
@@ -3455,20 +3455,20 @@ fn k36(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, t0, t4, t5, t6, t7)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
         _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
@@ -3544,20 +3544,20 @@ fn k37(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
         _ => body(k, len, c0, c1, c3, t0, t4, t5, t6, t7),
@@ -3633,20 +3633,20 @@ fn k38(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
         _ => body(k, len, c0, c1, c3, t0, t4, t5, t6, t7),
@@ -3723,20 +3723,20 @@ fn k39(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
         _ => body(k, len, c0, c1, c2, t0, t4, t5, t6, t7),
@@ -3812,20 +3812,20 @@ fn k40(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
         _ => body(k, len, c0, c1, c2, t0, t4, t5, t6, t7),
@@ -3908,20 +3908,20 @@ fn k41(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         body(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7) },
         _ => body(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7),
@@ -3946,20 +3946,20 @@ fn k42(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, t2, t3) },
         _ => body(k, len, t2, t3),
@@ -3988,20 +3988,20 @@ fn k42d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, rhs, d, fac) },
         _ => body(k, len, rhs, d, fac),
@@ -4032,20 +4032,20 @@ fn k43(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 6], len: usize, t1: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, t1, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 6], len: usize, t1: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, t1, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, t1, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, t1, t2, t3) },
         _ => body(k, len, t1, t2, t3),
@@ -4080,20 +4080,20 @@ fn k43d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 6], len: usize, t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, t1, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 6], len: usize, t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, t1, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, t1, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, t1, rhs, d, fac) },
         _ => body(k, len, t1, rhs, d, fac),
@@ -4139,20 +4139,20 @@ fn k44(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 14], len: usize, c0: &[f64], t1: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, t1, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 14], len: usize, c0: &[f64], t1: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, t1, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t1, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t1, t2, t3) },
         _ => body(k, len, c0, t1, t2, t3),
@@ -4202,20 +4202,20 @@ fn k44d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 14], len: usize, c0: &[f64], t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, t1, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 14], len: usize, c0: &[f64], t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, t1, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, t1, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, t1, rhs, d, fac) },
         _ => body(k, len, c0, t1, rhs, d, fac),
@@ -4272,20 +4272,20 @@ fn k45(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c4: &[f64], c5: &[f64], t1: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c4, c5, t1, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c4: &[f64], c5: &[f64], t1: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c4, c5, t1, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c4, c5, t1, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c4, c5, t1, t2, t3) },
         _ => body(k, len, c0, c1, c2, c4, c5, t1, t2, t3),
@@ -4346,20 +4346,20 @@ fn k45d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c4: &[f64], c5: &[f64], t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c4, c5, t1, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c4: &[f64], c5: &[f64], t1: f64, rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c4, c5, t1, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c4, c5, t1, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c4, c5, t1, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c4, c5, t1, rhs, d, fac),
@@ -4413,20 +4413,20 @@ fn k46(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 10], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 10], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
@@ -4485,20 +4485,20 @@ fn k46d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 10], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 10], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, t0, rhs, d, fac),
@@ -4550,20 +4550,20 @@ fn k47(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
@@ -4620,20 +4620,20 @@ fn k47d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, t0, rhs, d, fac),
@@ -4689,20 +4689,20 @@ fn k48(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
@@ -4763,20 +4763,20 @@ fn k48d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
@@ -4830,20 +4830,20 @@ fn k49(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
@@ -4902,20 +4902,20 @@ fn k49d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
@@ -4973,20 +4973,20 @@ fn k50(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
@@ -5049,20 +5049,20 @@ fn k50d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
@@ -5118,20 +5118,20 @@ fn k51(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
@@ -5192,20 +5192,20 @@ fn k51d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
@@ -5265,20 +5265,20 @@ fn k52(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
@@ -5343,20 +5343,20 @@ fn k52d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 8], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
@@ -5414,20 +5414,20 @@ fn k53(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
@@ -5490,20 +5490,20 @@ fn k53d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
@@ -5565,20 +5565,20 @@ fn k54(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3),
@@ -5645,20 +5645,20 @@ fn k54d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 6], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac),
@@ -5695,20 +5695,20 @@ fn k55(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 4], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 4], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
         _ => body(k, len, c0, c1, t0, t2, t3),
@@ -5750,20 +5750,20 @@ fn k55d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 4], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 4], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, t0, rhs, d, fac),
@@ -5802,20 +5802,20 @@ fn k56(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, t0, t2, t3),
@@ -5859,20 +5859,20 @@ fn k56d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, t0, rhs, d, fac),
@@ -5907,20 +5907,20 @@ fn k57(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
         _ => body(k, len, c0, c1, t0, t2, t3),
@@ -5960,20 +5960,20 @@ fn k57d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, t0, rhs, d, fac),
@@ -6034,20 +6034,20 @@ fn k58(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 15], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 15], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
@@ -6113,20 +6113,20 @@ fn k58d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 15], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 15], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, t0, rhs, d, fac),
@@ -6185,20 +6185,20 @@ fn k59(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
@@ -6262,20 +6262,20 @@ fn k59d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, t0, rhs, d, fac),
@@ -6338,20 +6338,20 @@ fn k60(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
@@ -6419,20 +6419,20 @@ fn k60d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
@@ -6495,20 +6495,20 @@ fn k61(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
@@ -6576,20 +6576,20 @@ fn k61d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
@@ -6656,20 +6656,20 @@ fn k62(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
@@ -6741,20 +6741,20 @@ fn k62d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
@@ -6817,20 +6817,20 @@ fn k63(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, t2, t3),
@@ -6898,20 +6898,20 @@ fn k63d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, t0, rhs, d, fac),
@@ -6978,20 +6978,20 @@ fn k64(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
@@ -7063,20 +7063,20 @@ fn k64d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
@@ -7143,20 +7143,20 @@ fn k65(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, t2, t3),
@@ -7228,20 +7228,20 @@ fn k65d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t0, rhs, d, fac),
@@ -7312,20 +7312,20 @@ fn k66(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, t2, t3),
@@ -7401,20 +7401,20 @@ fn k66d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 13], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], c6: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, c6, t0, rhs, d, fac),
@@ -7452,20 +7452,20 @@ fn k67(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 5], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 5], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t2, t3) },
         _ => body(k, len, c0, c1, t0, t2, t3),
@@ -7508,20 +7508,20 @@ fn k67d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 5], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 5], len: usize, c0: &[f64], c1: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, t0, rhs, d, fac),
@@ -7559,20 +7559,20 @@ fn k68(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, t0, t2, t3),
@@ -7615,20 +7615,20 @@ fn k68d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, t0, rhs, d, fac),
@@ -7670,20 +7670,20 @@ fn k69(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, t0, t2, t3)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64]) {
         body(k, len, c0, c1, c2, c3, t0, t2, t3)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, t2, t3) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, t2, t3) },
         _ => body(k, len, c0, c1, c2, c3, t0, t2, t3),
@@ -7730,20 +7730,20 @@ fn k69d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 2], len: usize, c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], t0: &[f64], rhs: &mut [f64], d: &mut [f64], fac: &[f64]) {
         body(k, len, c0, c1, c2, c3, t0, rhs, d, fac)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, t0, rhs, d, fac) },
         _ => body(k, len, c0, c1, c2, c3, t0, rhs, d, fac),
@@ -7790,20 +7790,20 @@ fn k70(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t2) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t2),
@@ -7851,20 +7851,20 @@ fn k70d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len:
         }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,fma")]
     fn avx512(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t2)
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn avx2(k: &[f64; 5], len: usize, c0: &mut [f64], c1: &[f64], c2: &[f64], c3: &[f64], c4: &[f64], c5: &[f64], t2: &[f64]) {
         body(k, len, c0, c1, c2, c3, c4, c5, t2)
     }
     match isa {
-        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, c3, c4, c5, t2) },
-        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, c3, c4, c5, t2) },
         _ => body(k, len, c0, c1, c2, c3, c4, c5, t2),

@@ -488,20 +488,20 @@ fn split(names: &[String], ranges: &[String], from: &str) -> String {
 fn dispatch(n_consts: usize, params: &str, args: &str) -> String {
     format!(
         "\x20   #[cfg(target_arch = \"x86_64\")]\n\
-         \x20   #[target_feature(enable = \"avx512f\")]\n\
+         \x20   #[target_feature(enable = \"avx512f,fma\")]\n\
          \x20   fn avx512(k: &[f64; {n_consts}], len: usize, {params}) {{\n\
          \x20       body(k, len, {args})\n\
          \x20   }}\n\
          \x20   #[cfg(target_arch = \"x86_64\")]\n\
-         \x20   #[target_feature(enable = \"avx2\")]\n\
+         \x20   #[target_feature(enable = \"avx2,fma\")]\n\
          \x20   fn avx2(k: &[f64; {n_consts}], len: usize, {params}) {{\n\
          \x20       body(k, len, {args})\n\
          \x20   }}\n\
          \x20   match isa {{\n\
-         \x20       // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F.\n\
+         \x20       // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.\n\
          \x20       #[cfg(target_arch = \"x86_64\")]\n\
          \x20       Isa::Avx512 => unsafe {{ avx512(k, len, {args}) }},\n\
-         \x20       // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2.\n\
+         \x20       // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.\n\
          \x20       #[cfg(target_arch = \"x86_64\")]\n\
          \x20       Isa::Avx2 => unsafe {{ avx2(k, len, {args}) }},\n\
          \x20       _ => body(k, len, {args}),\n\

@@ -107,10 +107,10 @@ fn isas() -> Vec<Isa> {
     let mut v = vec![Isa::Generic];
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             v.push(Isa::Avx2);
         }
-        if std::is_x86_feature_detected!("avx512f") {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
             v.push(Isa::Avx512);
         }
     }
