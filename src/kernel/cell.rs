@@ -45,8 +45,9 @@
 //! ([`hines::solve_lanes`]) and the voltage update do per node the same operations across the
 //! lanes. Electrodes, EPSP currents and synapses (with their events and draws) belong to one
 //! lane each. Every operation a lane does is the operation, in the order, of the same trial
-//! run alone (the mechanism programs are elementwise and use no fused multiply-add, so neither
-//! an instance's position in a chunk nor the SIMD width changes its bits): each lane's results
+//! run alone (the mechanism programs are elementwise, and their only fused multiply-adds are
+//! those written out in `vexp`, which round exactly once at any width, so neither an
+//! instance's position in a chunk nor the SIMD width changes its bits): each lane's results
 //! are bit-identical to a solo run (tested in `kernel::tests`). A lane whose voltage runs
 //! away or turns NaN is diagnosed for itself ([`ActiveCell::lane_error`]) and the others go on.
 //!
@@ -864,8 +865,8 @@ impl ActiveCell {
     /// Nernst potentials at the ions' `nernst_nodes`, by the ranges `runs` covering them
     /// (`mask` tells which indices of a range are Nernst nodes): one pass per range computing
     /// `co/ci`, its logarithm ([`vexp::ln`], within 2 ulp of libm's) and the guarded product,
-    /// vectorised with the widest SIMD the CPU has (elementwise, no fused multiply-add: the
-    /// bits do not depend on the width), stored where the mask is set.
+    /// vectorised with the widest SIMD the CPU has (elementwise; `vexp`'s fused multiply-adds
+    /// round once at any width, so the bits do not depend on it), stored where the mask is set.
     fn nernst(
         ions: &mut [IonPool],
         runs: &[Vec<(usize, usize)>],

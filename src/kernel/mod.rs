@@ -50,6 +50,16 @@ pub mod spikes;
 pub mod synapse;
 pub mod vexp;
 
+/// Revision of the engine's arithmetic: bumped whenever results change in their last bits
+/// (the model and every conformance figure unchanged). Plans carry it (`numerics`), so a
+/// `--resume` never mixes trials computed by two revisions; the difference is small but not
+/// zero, and chaotic network activity can amplify it over long runs.
+///
+/// * 1 — up to issue 16's node order and in-place kernels;
+/// * 2 — `vexp::exp` and `vexp::ln` with fused multiply-adds (issue 16): traces moved by at
+///   most 8.9e-9 mV on the conformance cases, spike times unchanged.
+pub const NUMERICS: u32 = 2;
+
 pub use cell::{
     ActiveCell, CellConfig, Epsp, IClamp, MechPlacement, Profile, Trace, stdlib_pas, steps_for,
 };

@@ -7,8 +7,9 @@
 //! are straight-line element-wise loops over equal-length slices, which LLVM vectorises; the
 //! whole executor is compiled three times (baseline, AVX2, AVX-512F) and the variant is picked
 //! at run time (AVX-512 measured ≈ 5–10 % faster than AVX2 on the Zen 4 dev machine: half the
-//! instructions for the same work). No fused multiply-add is used in any variant (LLVM does not
-//! contract without fast-math flags), so all give bit-identical results.
+//! instructions for the same work). The only fused multiply-adds are the ones `vexp` writes out
+//! (LLVM does not contract without fast-math flags), which round once in every variant (the
+//! SIMD ones enable `fma` and run only where the CPU has it), so all give bit-identical results.
 //!
 //! Compilation ([`Program::compile`]) walks a [`Dag`] from its roots in id order (a valid
 //! evaluation order), gives every computed node a temporary and frees it after its last use

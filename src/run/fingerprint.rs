@@ -92,6 +92,8 @@ impl Plan {
                 model.get("version").cloned().unwrap_or(J::Null),
             );
             o.insert("uses".into(), J::Object(uses));
+            // The arithmetic's revision: trials of two revisions differ in the last bits.
+            o.insert("numerics".into(), J::from(crate::kernel::NUMERICS));
         }
         // Axis `path`s name model fields, not files: only their values are content-addressed.
         let sweep = exp.as_object_mut().and_then(|o| o.remove("sweep"));
@@ -432,6 +434,25 @@ mod tests {
         assert!(a.json.get("store").is_none());
         assert!(a.json["uses"]["mechanisms"].get("unused").is_none());
         assert!(a.json["uses"]["mechanisms"]["pas"].get("origin").is_none());
+    }
+
+    #[test]
+    fn the_arithmetic_revision_is_part_of_every_item() {
+        let a = Plan::from_model_json(&model(0.8, 4, &[0.1, 0.2]), "e").unwrap();
+        assert_eq!(a.json["numerics"], crate::kernel::NUMERICS);
+        // A plan stored by the previous revision: same model, other arithmetic.
+        let mut old = a.json.clone();
+        old["numerics"] = J::from(crate::kernel::NUMERICS - 1);
+        let old = Plan::from_json(old);
+        assert_ne!(a.item_hash(0, 0), old.item_hash(0, 0));
+        assert_eq!(
+            diff(&old.json, &a.json),
+            [format!(
+                "numerics: {} → {}",
+                crate::kernel::NUMERICS - 1,
+                crate::kernel::NUMERICS
+            )]
+        );
     }
 
     #[test]

@@ -19,9 +19,11 @@
 //!
 //! Bit-identical to the bytecode: every element goes through the same operations in the same
 //! order, with the same functions (`vexp::exp`/`ln`, libm for the rest); element-wise programs
-//! do not care whether instructions or elements form the outer loop; no fused multiply-add is
-//! used anywhere (Rust does not contract), so the vector body and the scalar remainder give the
-//! same bits (tested for every generated kernel).
+//! do not care whether instructions or elements form the outer loop; the only fused
+//! multiply-adds are those `vexp` writes out (Rust does not contract the rest), and a fused
+//! multiply-add rounds once whatever the width, so the vector body and the scalar remainder
+//! give the same bits (tested for every generated kernel). The SIMD variants enable `fma` with
+//! AVX2 or AVX-512 and run only where the CPU has it.
 //!
 //! The fingerprint is the SHA-256 of the program's instructions with every constant erased
 //! (operation names, operand slots, the number of reserved temporaries); the constants
