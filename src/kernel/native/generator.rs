@@ -1,10 +1,10 @@
 //! The generator of `generated.rs`: Rust source for a list of compiled programs, one fused
 //! kernel each (see the [parent module](super) for what a kernel is and why it gives the
 //! bytecode's bits), and the standard set of programs it is run on ([`stdlib_programs`]).
-//! A kernel and its in-place variant are emitted by one function from one [`Plan`] (the same
+//! A kernel and its in-place variant are emitted by one function from one `Plan` (the same
 //! loops, the same scratch temporaries for values crossing them); they differ only in where
-//! the reserved temporaries live ([`Mode`]): in the chunk's `tmp`, or in the cell's node
-//! arrays with the currents added in the last loop.
+//! the reserved temporaries live (`Mode`): in the chunk's `tmp`, or in the cell's node arrays
+//! with the currents added in the last loop.
 //!
 //! `tests/solver/native_kernels.rs` regenerates the file from [`stdlib_programs`] plus the
 //! conformance cell's mechanisms and fails when the committed file is stale
