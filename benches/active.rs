@@ -12,7 +12,11 @@
 //! 36.7 → 29.1, 8 lanes 35.1 → 29.2. Where the time goes now (perf): the four gate-state
 //! kernels Ca_HVA, Ca_LVAst, Ih, NaTa_t ≈ 42 % (exp and division throughput), Hines 11 %, the
 //! step's own loops 6 %. Figures move by ±5 % with the load; compare interleaved best-of-N
-//! on-CPU times from one session (and the git log for older figures).
+//! on-CPU times from one session (and the git log for older figures). In-place variants of the
+//! split gate-state kernels (2026-12-04, load average 1.3–3.5, five interleaved rounds, best
+//! on-CPU): solo 28.8–29.3 → 29.1–29.7 ns (no gain: the gather and its copies, ≈ 2 % of the
+//! samples, go, but the in-place kernels themselves take about as much longer), 4 lanes
+//! 25.1–25.8 → 24.8–25.7, 8 lanes 24.9–25.5 → 24.4–25.0 (4,000 steps, three rounds).
 //!
 //! `ISF_LANES=L` runs `L` copies of the trial side by side in lanes (`ActiveCell::with_lanes`)
 //! and reports per trial; `ISF_BENCH_STEPS` shortens the run (for instruction counts under
@@ -70,22 +74,30 @@ fn main() {
         t0.elapsed().as_secs_f64() * 1e3
     );
     println!(
-        "{:<14} {:>9} {:>22} {:>16}",
-        "mechanism", "instances", "instr (cur/state/init)", "in-place chunks"
+        "{:<14} {:>9} {:>22} {:>16} {:>28}",
+        "mechanism",
+        "instances",
+        "instr (cur/state/init)",
+        "in-place chunks",
+        "in-place kernels (cur/state)"
     );
     let mut elem_ops = 0usize;
     for m in cell.mechanisms() {
         let [a, b, c] = m.n_instructions;
         let (long, chunks) = m.in_place_chunks();
+        // A program without an in-place kernel gathers on every chunk, long runs or not.
+        let yes = |d: bool| if d { "yes" } else { "no" };
+        let [dc, ds] = m.direct_kernels();
         println!(
-            "{:<14} {:>9} {:>8}/{}/{} {:>13}/{}",
+            "{:<14} {:>9} {:>8}/{}/{} {:>13}/{} {:>28}",
             m.name,
             m.len(),
             a,
             b,
             c,
             long,
-            chunks
+            chunks,
+            format!("{}/{}", yes(dc), yes(ds))
         );
         elem_ops += (a + b) * m.len();
     }

@@ -18,6 +18,11 @@
 //! [`NodeOrder::Sections`]: crate::sim::tree::NodeOrder::Sections
 //! [`NodeOrder::Level`]: crate::sim::tree::NodeOrder::Level
 //!
+//! Every native kernel has such a variant, those split into loops by `exp` depth (the gate
+//! states of the Hay channels) included: their loops read the inputs in place and carry values
+//! between them through the scratch temporaries of the mechanism's chunk buffer, which the
+//! call is given (`tmp`; the reserved temporaries in it are left alone).
+//!
 //! [`IoShape`] is what such a kernel is generated for: the meaning of a program's reserved
 //! temporaries (gathered inputs; current and conductance outputs with their ion), set by
 //! [`CompiledMech`](super::CompiledMech) on its programs and part of the native-kernel

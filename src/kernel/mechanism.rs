@@ -538,7 +538,15 @@ impl CompiledMech {
                 (&mut [], &mut [], &[]),
             );
             let starts = (0..n).step_by(CHUNK);
-            in_place(&c.prog, &mut self.cols, n_pad, &self.runs, starts, &mut io);
+            in_place(
+                &c.prog,
+                &mut self.cols,
+                n_pad,
+                &mut self.tmp,
+                &self.runs,
+                starts,
+                &mut io,
+            );
             self.scatter_conc(env.ions);
             return;
         }
@@ -554,7 +562,15 @@ impl CompiledMech {
                     (&mut [], &mut [], &[]),
                 );
                 let starts = std::iter::once(start);
-                in_place(&c.prog, &mut self.cols, n_pad, &self.runs, starts, &mut io);
+                in_place(
+                    &c.prog,
+                    &mut self.cols,
+                    n_pad,
+                    &mut self.tmp,
+                    &self.runs,
+                    starts,
+                    &mut io,
+                );
                 start += len;
                 continue;
             }
@@ -589,7 +605,15 @@ impl CompiledMech {
                 (rhs, d, &self.fac),
             );
             let (prog, starts) = (&self.current.prog, (0..n).step_by(CHUNK));
-            in_place(prog, &mut self.cols, n_pad, &self.runs, starts, &mut io);
+            in_place(
+                prog,
+                &mut self.cols,
+                n_pad,
+                &mut self.tmp,
+                &self.runs,
+                starts,
+                &mut io,
+            );
             return;
         }
         let mut start = 0;
@@ -605,7 +629,15 @@ impl CompiledMech {
                     (&mut *rhs, &mut *d, &self.fac),
                 );
                 let (prog, starts) = (&self.current.prog, std::iter::once(start));
-                in_place(prog, &mut self.cols, n_pad, &self.runs, starts, &mut io);
+                in_place(
+                    prog,
+                    &mut self.cols,
+                    n_pad,
+                    &mut self.tmp,
+                    &self.runs,
+                    starts,
+                    &mut io,
+                );
                 start += len;
                 continue;
             }
@@ -1105,11 +1137,13 @@ fn declare_io(
 }
 
 /// Run `prog`'s in-place kernel on the chunks starting at `starts`, one call per run of
-/// consecutive nodes (see `kernel/direct.rs`).
+/// consecutive nodes (see `kernel/direct.rs`); `tmp` is the mechanism's chunk temporaries, whose
+/// scratch ones carry values between the loops of a split kernel.
 fn in_place(
     prog: &Program,
     cols: &mut [f64],
     n_pad: usize,
+    tmp: &mut [f64],
     runs: &Runs,
     starts: impl Iterator<Item = usize>,
     io: &mut Io<'_>,
@@ -1117,7 +1151,7 @@ fn in_place(
     for start in starts {
         for (o, node, l) in runs.chunk(start) {
             io.node = node;
-            prog.run_direct(cols, n_pad, start + o, l, io);
+            prog.run_direct(cols, n_pad, tmp, start + o, l, io);
         }
     }
 }

@@ -91,11 +91,13 @@ pub(crate) trait ChunkKernel: std::fmt::Debug + Send + Sync {
     /// Whether the kernel has an in-place variant ([`ChunkKernel::run_direct`]).
     fn has_direct(&self) -> bool;
     /// Run the in-place variant on instances `start..start + len` (see `kernel/direct.rs`;
-    /// arguments checked by [`Program::run_direct`]).
+    /// arguments checked by [`Program::run_direct`]; `tmp` as for [`ChunkKernel::run_chunk`],
+    /// its scratch temporaries carry values between the loops of a split kernel).
     fn run_direct(
         &self,
         cols: &mut [f64],
         n_inst: usize,
+        tmp: &mut [f64],
         start: usize,
         len: usize,
         io: &mut Io<'_>,
@@ -312,16 +314,20 @@ impl Program {
 
     /// Run the attached in-place native kernel on instances `start..start + len` (`len ≤
     /// CHUNK`) of the chunk whose instances sit on nodes `io.node..io.node + len` (see
-    /// `kernel/direct.rs`). Only after [`Program::has_direct`] said yes.
+    /// `kernel/direct.rs`). `tmp` holds the temporaries as for [`Program::run_chunk`]: a
+    /// kernel split into loops carries values between them through its scratch ones (the
+    /// reserved ones are neither read nor written). Only after [`Program::has_direct`] said yes.
     pub(crate) fn run_direct(
         &self,
         cols: &mut [f64],
         n_inst: usize,
+        tmp: &mut [f64],
         start: usize,
         len: usize,
         io: &mut Io<'_>,
     ) {
         assert!(len <= CHUNK && start + len <= n_inst);
+        assert!(tmp.len() >= self.n_tmp as usize * CHUNK);
         if len == 0 {
             return;
         }
@@ -329,7 +335,7 @@ impl Program {
             .native
             .as_ref()
             .expect("an in-place kernel is attached");
-        nat.run_direct(cols, n_inst, start, len, io);
+        nat.run_direct(cols, n_inst, tmp, start, len, io);
     }
 
     /// Drop the native kernel (the bytecode runs).

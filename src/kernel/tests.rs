@@ -690,11 +690,16 @@ fn in_place_kernels_are_bit_identical_to_gather_and_scatter() {
         single += s;
         chunks += c;
         // Every current program runs in place (but the calcium pool's, which reads `ica`: a
-        // program reading an ion total keeps the gather); state programs split into loops
-        // (the Hay gates, see `native::generator`) gather.
+        // program reading an ion total keeps the gather), and every state program (`pas` has
+        // none), those split into loops (the Hay gates, see `native::generator`) included.
         assert!(
             m.direct_kernels()[0] || m.name == "CaDynamics_E2",
             "{}: currents not in place",
+            m.name
+        );
+        assert!(
+            m.direct_kernels()[1] || m.name == "pas",
+            "{}: states not in place",
             m.name
         );
         direct += m.direct_kernels().iter().filter(|&&x| x).count();
@@ -703,7 +708,7 @@ fn in_place_kernels_are_bit_identical_to_gather_and_scatter() {
         single > 0 && single < chunks,
         "{single} of {chunks} chunks run in place"
     );
-    assert!(direct >= plan.len(), "{direct} in-place kernels in use");
+    assert_eq!(direct, 2 * plan.len() - 2, "in-place kernels in use");
     assert!(
         b.mechanisms()
             .iter()

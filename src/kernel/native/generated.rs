@@ -51,9 +51,10 @@ fn k0(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
 }
 
 /// pas currents, defaults, in place: 3 instructions.
-fn k0d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k0d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 3] = k.try_into().expect("3 constants");
     let _ = (cols, n_inst, start);
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -138,9 +139,10 @@ fn k1(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
 }
 
 /// pas currents, varying g, in place: 3 instructions.
-fn k1d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k1d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 1] = k.try_into().expect("1 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -227,9 +229,10 @@ fn k2(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
 }
 
 /// pas currents, varying e, in place: 3 instructions.
-fn k2d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k2d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -318,9 +321,10 @@ fn k3(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
 }
 
 /// pas currents, all varying, in place: 3 instructions.
-fn k3d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k3d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 0] = k.try_into().expect("0 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -417,9 +421,10 @@ fn k4(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
 }
 
 /// NaTa_t currents, defaults, in place: 7 instructions.
-fn k4d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k4d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let t2 = &io.ins[2][s..s + len];
@@ -562,6 +567,95 @@ fn k5(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
     }
 }
 
+/// NaTa_t states, defaults, in place: 33 instructions in 2 loops.
+fn k5d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 21] = k.try_into().expect("21 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5, t6, t7] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = x3 + k4;
+            let x6 = x5 * k5;
+            let x7 = vexp::exp(x6);
+            let x18 = ((x4 == k12) as u8 as f64);
+            let x19 = x3 + k13;
+            let x20 = if x18 != 0.0 { x19 } else { x3 };
+            let x21 = x20 + k14;
+            let x22 = x21 * k15;
+            let x23 = vexp::exp(x22);
+            t4[e] = x5;
+            t5[e] = x7;
+            t6[e] = x21;
+            t7[e] = x23;
+        }
+        for e in 0..len {
+            let x7 = t5[e];
+            let x5 = t4[e];
+            let x23 = t7[e];
+            let x21 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x8 = x7 + k6;
+            let x9 = x5 / x8;
+            let x10 = x9 * k7;
+            let x11 = k8 / x7;
+            let x12 = x11 + k9;
+            let x13 = x5 / x12;
+            let x14 = x13 * k10;
+            let x15 = x10 + x14;
+            let x16 = x9 / x15;
+            let x17 = x16 * k11;
+            let x24 = x23 + k16;
+            let x25 = x21 / x24;
+            let x26 = k17 / x23;
+            let x27 = x26 + k18;
+            let x28 = x21 / x27;
+            let x29 = x25 - x28;
+            let x30 = x25 / x29;
+            let x31 = i_c0 + (1.0 - vexp::exp(k19 * x15)) * (x17 - i_c0);
+            let x32 = i_c1 + (1.0 - vexp::exp(k20 * x29)) * (x30 - i_c1);
+            c0[e] = x31;
+            c1[e] = x32;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
+    }
+}
+
 /// NaTa_t currents, varying gbar: 6 instructions.
 fn k6(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 0] = k.try_into().expect("0 constants");
@@ -615,9 +709,10 @@ fn k6(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
 }
 
 /// NaTa_t currents, varying gbar, in place: 6 instructions.
-fn k6d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k6d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 0] = k.try_into().expect("0 constants");
     let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let t2 = &io.ins[2][s..s + len];
@@ -763,9 +858,10 @@ fn k7(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
 }
 
 /// Nap_Et2 states, defaults, in place: 48 instructions.
-fn k7d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k7d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 34] = k.try_into().expect("34 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
@@ -902,9 +998,10 @@ fn k8(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
 }
 
 /// K_Pst currents, defaults, in place: 6 instructions.
-fn k8d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k8d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let t2 = &io.ins[2][s..s + len];
@@ -1050,6 +1147,99 @@ fn k9(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], sta
     }
 }
 
+/// K_Pst states, defaults, in place: 31 instructions in 2 loops.
+fn k9d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 24] = k.try_into().expect("24 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5, t6, t7, t8, t9] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len, 8 * CHUNK..8 * CHUNK + len, 9 * CHUNK..9 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64], t9: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21, k22, k23] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        let t8 = &mut t8[..len];
+        let t9 = &mut t9[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let x0 = i_t0 + k0;
+            let x1 = x0 * k1;
+            let x2 = x0 + k2;
+            let x3 = x2 * k3;
+            let x4 = vexp::exp(x3);
+            let x7 = ((x1 < k6) as u8 as f64);
+            let x8 = x0 * k7;
+            let x9 = vexp::exp(x8);
+            let x16 = x0 + k13;
+            let x17 = x16 * k14;
+            let x18 = vexp::exp(x17);
+            let x21 = x0 + k17;
+            let x22 = x21 + k18;
+            let x23 = x0 + k19;
+            let x24 = x23 * x23;
+            let x25 = x24 * k20;
+            let x26 = vexp::exp(x25);
+            t4[e] = x4;
+            t5[e] = x7;
+            t6[e] = x9;
+            t7[e] = x18;
+            t8[e] = x22;
+            t9[e] = x26;
+        }
+        for e in 0..len {
+            let x4 = t4[e];
+            let x9 = t6[e];
+            let x7 = t5[e];
+            let x18 = t7[e];
+            let x22 = t8[e];
+            let x26 = t9[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x5 = x4 + k4;
+            let x6 = k5 / x5;
+            let x10 = x9 + k8;
+            let x11 = x10 * k9;
+            let x12 = k10 / x9;
+            let x13 = x12 + k11;
+            let x14 = x13 * k12;
+            let x15 = if x7 != 0.0 { x11 } else { x14 };
+            let x19 = x18 + k15;
+            let x20 = k16 / x19;
+            let x27 = x22 * x26;
+            let x28 = x27 + k21;
+            let x29 = i_c0 + (1.0 - vexp::exp(k22 / x15)) * (x6 - i_c0);
+            let x30 = i_c1 + (1.0 - vexp::exp(k23 / x28)) * (x20 - i_c1);
+            c0[e] = x29;
+            c1[e] = x30;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64], t9: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 24], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64], t9: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7, t8, t9),
+    }
+}
+
 /// K_Pst currents, varying gbar: 5 instructions.
 fn k10(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 0] = k.try_into().expect("0 constants");
@@ -1102,9 +1292,10 @@ fn k10(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// K_Pst currents, varying gbar, in place: 5 instructions.
-fn k10d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k10d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 0] = k.try_into().expect("0 constants");
     let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let t2 = &io.ins[2][s..s + len];
@@ -1212,9 +1403,10 @@ fn k11(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// K_Tst currents, defaults, in place: 7 instructions.
-fn k11d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k11d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let t2 = &io.ins[2][s..s + len];
@@ -1346,6 +1538,84 @@ fn k12(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// K_Tst states, defaults, in place: 22 instructions in 2 loops.
+fn k12d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 16] = k.try_into().expect("16 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5, t6, t7] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let x0 = i_t0 + k0;
+            let x1 = x0 * k1;
+            let x2 = vexp::exp(x1);
+            let x5 = x0 + k4;
+            let x6 = x5 * x5;
+            let x7 = x6 * k5;
+            let x8 = vexp::exp(x7);
+            let x10 = x0 + k7;
+            let x11 = x10 * k8;
+            let x12 = vexp::exp(x11);
+            let x15 = x0 + k11;
+            let x16 = x15 * x15;
+            let x17 = x16 * k12;
+            let x18 = vexp::exp(x17);
+            t4[e] = x2;
+            t5[e] = x8;
+            t6[e] = x12;
+            t7[e] = x18;
+        }
+        for e in 0..len {
+            let x2 = t4[e];
+            let x8 = t5[e];
+            let x12 = t6[e];
+            let x18 = t7[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x3 = x2 + k2;
+            let x4 = k3 / x3;
+            let x9 = x8 + k6;
+            let x13 = x12 + k9;
+            let x14 = k10 / x13;
+            let x19 = x18 + k13;
+            let x20 = i_c0 + (1.0 - vexp::exp(k14 / x9)) * (x4 - i_c0);
+            let x21 = i_c1 + (1.0 - vexp::exp(k15 / x19)) * (x14 - i_c1);
+            c0[e] = x20;
+            c1[e] = x21;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 16], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
+    }
+}
+
 /// K_Tst currents, varying gbar: 6 instructions.
 fn k13(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 0] = k.try_into().expect("0 constants");
@@ -1399,9 +1669,10 @@ fn k13(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// K_Tst currents, varying gbar, in place: 6 instructions.
-fn k13d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k13d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 0] = k.try_into().expect("0 constants");
     let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let t2 = &io.ins[2][s..s + len];
@@ -1505,9 +1776,10 @@ fn k14(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// SKv3_1 currents, defaults, in place: 4 instructions.
-fn k14d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k14d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let t2 = &io.ins[2][s..s + len];
@@ -1613,6 +1885,63 @@ fn k15(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// SKv3_1 states, defaults, in place: 10 instructions in 2 loops.
+fn k15d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &mut c0[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let x0 = i_t0 + k0;
+            let x1 = x0 * k1;
+            let x2 = vexp::exp(x1);
+            let x5 = i_t0 + k4;
+            let x6 = x5 * k5;
+            let x7 = vexp::exp(x6);
+            t4[e] = x2;
+            t5[e] = x7;
+        }
+        for e in 0..len {
+            let x2 = t4[e];
+            let x7 = t5[e];
+            let i_c0 = c0[e];
+            let x3 = x2 + k2;
+            let x4 = k3 / x3;
+            let x8 = x7 + k6;
+            let x9 = i_c0 + (1.0 - vexp::exp(k7 * x8)) * (x4 - i_c0);
+            c0[e] = x9;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64]) {
+        body(k, len, c0, t0, t4, t5)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64]) {
+        body(k, len, c0, t0, t4, t5)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t4, t5) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t4, t5) },
+        _ => body(k, len, c0, t0, t4, t5),
+    }
+}
+
 /// SKv3_1 currents, varying gbar: 3 instructions.
 fn k16(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 0] = k.try_into().expect("0 constants");
@@ -1661,9 +1990,10 @@ fn k16(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// SKv3_1 currents, varying gbar, in place: 3 instructions.
-fn k16d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k16d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 0] = k.try_into().expect("0 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let t2 = &io.ins[2][s..s + len];
@@ -1764,6 +2094,57 @@ fn k17(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// Im states, defaults, in place: 7 instructions in 2 loops.
+fn k17d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 4] = k.try_into().expect("4 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64]) {
+        let [k0, k1, k2, k3] = *k;
+        let c0 = &mut c0[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let x0 = i_t0 + k0;
+            let x1 = x0 * k1;
+            let x2 = vexp::exp(x1);
+            t4[e] = x2;
+        }
+        for e in 0..len {
+            let x2 = t4[e];
+            let i_c0 = c0[e];
+            let x3 = k2 / x2;
+            let x4 = x2 + x3;
+            let x5 = x2 / x4;
+            let x6 = i_c0 + (1.0 - vexp::exp(k3 * x4)) * (x5 - i_c0);
+            c0[e] = x6;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64]) {
+        body(k, len, c0, t0, t4)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 4], len: usize, c0: &mut [f64], t0: &[f64], t4: &mut [f64]) {
+        body(k, len, c0, t0, t4)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t4) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t4) },
+        _ => body(k, len, c0, t0, t4),
+    }
+}
+
 /// SK_E2 currents, defaults: 4 instructions.
 fn k18(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
@@ -1811,9 +2192,10 @@ fn k18(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// SK_E2 currents, defaults, in place: 4 instructions.
-fn k18d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k18d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let t2 = &io.ins[2][s..s + len];
@@ -1913,9 +2295,10 @@ fn k19(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// SK_E2 states, defaults, in place: 11 instructions.
-fn k19d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k19d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t4 = &io.ins[4][s..s + len];
     #[inline(always)]
@@ -2009,9 +2392,10 @@ fn k20(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// SK_E2 currents, varying gbar, in place: 3 instructions.
-fn k20d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k20d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 0] = k.try_into().expect("0 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let t2 = &io.ins[2][s..s + len];
@@ -2116,6 +2500,61 @@ fn k21(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// SK_E2 states, varying zTau, in place: 9 instructions in 2 loops.
+fn k21d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let [t5] = tmp.get_disjoint_mut([5 * CHUNK..5 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t4 = &io.ins[4][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64], t5: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &c1[..len];
+        let t4 = &t4[..len];
+        let t5 = &mut t5[..len];
+        for e in 0..len {
+            let i_t4 = t4[e];
+            let x0 = ((i_t4 < k0) as u8 as f64);
+            let x1 = i_t4 + k1;
+            let x2 = if x0 != 0.0 { x1 } else { i_t4 };
+            let x3 = k2 / x2;
+            let x4 = x3 * k3;
+            let x5 = vexp::exp(k4 * vexp::ln(x4));
+            t5[e] = x5;
+        }
+        for e in 0..len {
+            let x5 = t5[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x6 = x5 + k5;
+            let x7 = k6 / x6;
+            let x8 = i_c0 + (1.0 - vexp::exp(k7 / i_c1)) * (x7 - i_c0);
+            c0[e] = x8;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64], t5: &mut [f64]) {
+        body(k, len, c0, c1, t4, t5)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], c1: &[f64], t4: &[f64], t5: &mut [f64]) {
+        body(k, len, c0, c1, t4, t5)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t4, t5) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t4, t5) },
+        _ => body(k, len, c0, c1, t4, t5),
+    }
+}
+
 /// SK_E2 states, all varying: 9 instructions in 2 loops.
 fn k22(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
@@ -2169,11 +2608,157 @@ fn k22(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// SK_E2 states, all varying, in place: 9 instructions in 2 loops.
+fn k22d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 8] = k.try_into().expect("8 constants");
+    let [c0, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let [t5] = tmp.get_disjoint_mut([5 * CHUNK..5 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t4 = &io.ins[4][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64], t5: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7] = *k;
+        let c0 = &mut c0[..len];
+        let c2 = &c2[..len];
+        let t4 = &t4[..len];
+        let t5 = &mut t5[..len];
+        for e in 0..len {
+            let i_t4 = t4[e];
+            let x0 = ((i_t4 < k0) as u8 as f64);
+            let x1 = i_t4 + k1;
+            let x2 = if x0 != 0.0 { x1 } else { i_t4 };
+            let x3 = k2 / x2;
+            let x4 = x3 * k3;
+            let x5 = vexp::exp(k4 * vexp::ln(x4));
+            t5[e] = x5;
+        }
+        for e in 0..len {
+            let x5 = t5[e];
+            let i_c0 = c0[e];
+            let i_c2 = c2[e];
+            let x6 = x5 + k5;
+            let x7 = k6 / x6;
+            let x8 = i_c0 + (1.0 - vexp::exp(k7 / i_c2)) * (x7 - i_c0);
+            c0[e] = x8;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64], t5: &mut [f64]) {
+        body(k, len, c0, c2, t4, t5)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 8], len: usize, c0: &mut [f64], c2: &[f64], t4: &[f64], t5: &mut [f64]) {
+        body(k, len, c0, c2, t4, t5)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c2, t4, t5) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c2, t4, t5) },
+        _ => body(k, len, c0, c2, t4, t5),
+    }
+}
+
 /// Ca_HVA states, defaults: 32 instructions in 2 loops.
 fn k23(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 22] = k.try_into().expect("22 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
     let [t0, t4, t5, t6, t7, t8] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len, 8 * CHUNK..8 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        let t8 = &mut t8[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 + k3;
+            let x5 = x4 * k4;
+            let x6 = vexp::exp(x5);
+            let x10 = x3 + k7;
+            let x11 = x10 * k8;
+            let x12 = vexp::exp(x11);
+            let x17 = x3 + k11;
+            let x18 = x17 * k12;
+            let x19 = vexp::exp(x18);
+            let x21 = x3 + k14;
+            let x22 = x21 * k15;
+            let x23 = vexp::exp(x22);
+            t4[e] = x4;
+            t5[e] = x6;
+            t6[e] = x12;
+            t7[e] = x19;
+            t8[e] = x23;
+        }
+        for e in 0..len {
+            let x6 = t5[e];
+            let x4 = t4[e];
+            let x12 = t6[e];
+            let x19 = t7[e];
+            let x23 = t8[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x7 = x6 + k5;
+            let x8 = x4 / x7;
+            let x9 = x8 * k6;
+            let x13 = x12 * k9;
+            let x14 = x9 + x13;
+            let x15 = x8 / x14;
+            let x16 = x15 * k10;
+            let x20 = x19 * k13;
+            let x24 = x23 + k16;
+            let x25 = k17 / x24;
+            let x26 = x25 * k18;
+            let x27 = x20 + x26;
+            let x28 = x19 / x27;
+            let x29 = x28 * k19;
+            let x30 = i_c0 + (1.0 - vexp::exp(k20 * x14)) * (x16 - i_c0);
+            let x31 = i_c1 + (1.0 - vexp::exp(k21 * x27)) * (x29 - i_c1);
+            c0[e] = x30;
+            c1[e] = x31;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7, t8)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7, t8)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7, t8) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7, t8) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7, t8),
+    }
+}
+
+/// Ca_HVA states, defaults, in place: 32 instructions in 2 loops.
+fn k23d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 22] = k.try_into().expect("22 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5, t6, t7, t8] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len, 8 * CHUNK..8 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 22], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64], t8: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21] = *k;
@@ -2337,6 +2922,87 @@ fn k24(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// Ca_LVAst states, defaults, in place: 25 instructions in 2 loops.
+fn k24d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 21] = k.try_into().expect("21 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5, t6, t7] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let x0 = i_t0 + k0;
+            let x1 = x0 + k1;
+            let x2 = x1 * k2;
+            let x3 = vexp::exp(x2);
+            let x6 = x0 + k5;
+            let x7 = x6 * k6;
+            let x8 = vexp::exp(x7);
+            let x12 = x0 + k10;
+            let x13 = x12 * k11;
+            let x14 = vexp::exp(x13);
+            let x17 = x0 + k14;
+            let x18 = x17 * k15;
+            let x19 = vexp::exp(x18);
+            t4[e] = x3;
+            t5[e] = x8;
+            t6[e] = x14;
+            t7[e] = x19;
+        }
+        for e in 0..len {
+            let x3 = t4[e];
+            let x8 = t5[e];
+            let x14 = t6[e];
+            let x19 = t7[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x4 = x3 + k3;
+            let x5 = k4 / x4;
+            let x9 = x8 + k7;
+            let x10 = k8 / x9;
+            let x11 = x10 + k9;
+            let x15 = x14 + k12;
+            let x16 = k13 / x15;
+            let x20 = x19 + k16;
+            let x21 = k17 / x20;
+            let x22 = x21 + k18;
+            let x23 = i_c0 + (1.0 - vexp::exp(k19 / x11)) * (x5 - i_c0);
+            let x24 = i_c1 + (1.0 - vexp::exp(k20 / x22)) * (x16 - i_c1);
+            c0[e] = x23;
+            c1[e] = x24;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
+    }
+}
+
 /// CaDynamics_E2 states, defaults: 6 instructions.
 fn k25(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
@@ -2381,9 +3047,10 @@ fn k25(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// CaDynamics_E2 states, defaults, in place: 6 instructions.
-fn k25d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k25d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t2 = &io.ins[2][s..s + len];
     #[inline(always)]
@@ -2471,9 +3138,10 @@ fn k26(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// CaDynamics_E2 states, varying gamma, in place: 7 instructions.
-fn k26d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k26d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t2 = &io.ins[2][s..s + len];
     #[inline(always)]
@@ -2575,9 +3243,10 @@ fn k27(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// CaDynamics_E2 states, varying decay, in place: 12 instructions.
-fn k27d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k27d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 5] = k.try_into().expect("5 constants");
     let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t2 = &io.ins[2][s..s + len];
     #[inline(always)]
@@ -2679,9 +3348,10 @@ fn k28(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// CaDynamics_E2 states, varying depth, in place: 7 instructions.
-fn k28d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k28d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t2 = &io.ins[2][s..s + len];
     #[inline(always)]
@@ -2771,9 +3441,10 @@ fn k29(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// CaDynamics_E2 states, varying minCai, in place: 6 instructions.
-fn k29d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k29d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 3] = k.try_into().expect("3 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t2 = &io.ins[2][s..s + len];
     #[inline(always)]
@@ -2882,9 +3553,10 @@ fn k30(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// CaDynamics_E2 states, all varying, in place: 14 instructions.
-fn k30d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k30d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
     let [c0, c1, c2, c3, c4, c5, c6, c7] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len, 6 * n_inst + start..6 * n_inst + start + len, 7 * n_inst + start..7 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t2 = &io.ins[2][s..s + len];
     #[inline(always)]
@@ -2992,9 +3664,10 @@ fn k31(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// Ih currents, defaults, in place: 4 instructions.
-fn k31d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k31d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 3] = k.try_into().expect("3 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -3103,6 +3776,73 @@ fn k32(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// Ih states, defaults, in place: 17 instructions in 2 loops.
+fn k32d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 11] = k.try_into().expect("11 constants");
+    let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let [t2, t3, t4] = tmp.get_disjoint_mut([2 * CHUNK..2 * CHUNK + len, 3 * CHUNK..3 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64], t4: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10] = *k;
+        let c0 = &mut c0[..len];
+        let t0 = &t0[..len];
+        let t2 = &mut t2[..len];
+        let t3 = &mut t3[..len];
+        let t4 = &mut t4[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 + k3;
+            let x5 = x4 * k4;
+            let x6 = vexp::exp(x5);
+            let x10 = x3 * k7;
+            let x11 = vexp::exp(x10);
+            t2[e] = x4;
+            t3[e] = x6;
+            t4[e] = x11;
+        }
+        for e in 0..len {
+            let x6 = t3[e];
+            let x4 = t2[e];
+            let x11 = t4[e];
+            let i_c0 = c0[e];
+            let x7 = x6 + k5;
+            let x8 = x4 / x7;
+            let x9 = x8 * k6;
+            let x12 = x11 * k8;
+            let x13 = x9 + x12;
+            let x14 = x8 / x13;
+            let x15 = x14 * k9;
+            let x16 = i_c0 + (1.0 - vexp::exp(k10 * x13)) * (x15 - i_c0);
+            c0[e] = x16;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64], t4: &mut [f64]) {
+        body(k, len, c0, t0, t2, t3, t4)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 11], len: usize, c0: &mut [f64], t0: &[f64], t2: &mut [f64], t3: &mut [f64], t4: &mut [f64]) {
+        body(k, len, c0, t0, t2, t3, t4)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, t0, t2, t3, t4) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, t0, t2, t3, t4) },
+        _ => body(k, len, c0, t0, t2, t3, t4),
+    }
+}
+
 /// Ih currents, varying gbar: 3 instructions.
 fn k33(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 1] = k.try_into().expect("1 constants");
@@ -3149,9 +3889,10 @@ fn k33(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// Ih currents, varying gbar, in place: 3 instructions.
-fn k33d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k33d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 1] = k.try_into().expect("1 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -3243,9 +3984,10 @@ fn k34(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// Ih currents, varying ehcn, in place: 4 instructions.
-fn k34d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k34d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -3339,9 +4081,10 @@ fn k35(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// Ih currents, all varying, in place: 3 instructions.
-fn k35d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k35d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 0] = k.try_into().expect("0 constants");
     let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -3393,6 +4136,95 @@ fn k36(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     let k: &[f64; 21] = k.try_into().expect("21 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
     let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = ((x4 == k4) as u8 as f64);
+            let x6 = x3 + k5;
+            let x7 = if x5 != 0.0 { x6 } else { x3 };
+            let x8 = x3 + k6;
+            let x9 = x8 * k7;
+            let x10 = vexp::exp(x9);
+            let x21 = x7 + k14;
+            let x22 = x21 * k15;
+            let x23 = vexp::exp(x22);
+            t4[e] = x8;
+            t5[e] = x10;
+            t6[e] = x21;
+            t7[e] = x23;
+        }
+        for e in 0..len {
+            let x10 = t5[e];
+            let x8 = t4[e];
+            let x23 = t7[e];
+            let x21 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x11 = x10 + k8;
+            let x12 = x8 / x11;
+            let x13 = x12 * k9;
+            let x14 = k10 / x10;
+            let x15 = x14 + k11;
+            let x16 = x8 / x15;
+            let x17 = x16 * k12;
+            let x18 = x13 + x17;
+            let x19 = x12 / x18;
+            let x20 = x19 * k13;
+            let x24 = x23 + k16;
+            let x25 = x21 / x24;
+            let x26 = k17 / x23;
+            let x27 = x26 + k18;
+            let x28 = x21 / x27;
+            let x29 = x25 - x28;
+            let x30 = x25 / x29;
+            let x31 = i_c0 + (1.0 - vexp::exp(k19 * x18)) * (x20 - i_c0);
+            let x32 = i_c1 + (1.0 - vexp::exp(k20 * x29)) * (x30 - i_c1);
+            c0[e] = x31;
+            c1[e] = x32;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, t0, t4, t5, t6, t7)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, t0, t4, t5, t6, t7),
+    }
+}
+
+/// NaTg states, defaults, in place: 33 instructions in 2 loops.
+fn k36d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 21] = k.try_into().expect("21 constants");
+    let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5, t6, t7] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
@@ -3564,11 +4396,193 @@ fn k37(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// NaTg states, varying vshiftm, in place: 33 instructions in 2 loops.
+fn k37d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 20] = k.try_into().expect("20 constants");
+    let [c0, c1, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5, t6, t7] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c3 = c3[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = x3 - i_c3;
+            let x6 = ((x4 == k4) as u8 as f64);
+            let x7 = x3 + k5;
+            let x8 = if x6 != 0.0 { x7 } else { x3 };
+            let x9 = x5 * k6;
+            let x10 = vexp::exp(x9);
+            let x21 = x8 + k13;
+            let x22 = x21 * k14;
+            let x23 = vexp::exp(x22);
+            t4[e] = x5;
+            t5[e] = x10;
+            t6[e] = x21;
+            t7[e] = x23;
+        }
+        for e in 0..len {
+            let x10 = t5[e];
+            let x5 = t4[e];
+            let x23 = t7[e];
+            let x21 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x11 = x10 + k7;
+            let x12 = x5 / x11;
+            let x13 = x12 * k8;
+            let x14 = k9 / x10;
+            let x15 = x14 + k10;
+            let x16 = x5 / x15;
+            let x17 = x16 * k11;
+            let x18 = x13 + x17;
+            let x19 = x12 / x18;
+            let x20 = x19 * k12;
+            let x24 = x23 + k15;
+            let x25 = x21 / x24;
+            let x26 = k16 / x23;
+            let x27 = x26 + k17;
+            let x28 = x21 / x27;
+            let x29 = x25 - x28;
+            let x30 = x25 / x29;
+            let x31 = i_c0 + (1.0 - vexp::exp(k18 * x18)) * (x20 - i_c0);
+            let x32 = i_c1 + (1.0 - vexp::exp(k19 * x29)) * (x30 - i_c1);
+            c0[e] = x31;
+            c1[e] = x32;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, c3, t0, t4, t5, t6, t7),
+    }
+}
+
 /// NaTg states, varying vshifth: 33 instructions in 2 loops.
 fn k38(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 20] = k.try_into().expect("20 constants");
     let [c0, c1, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
     let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let c3 = &c3[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c3 = c3[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = ((x4 == k4) as u8 as f64);
+            let x6 = x3 + k5;
+            let x7 = if x5 != 0.0 { x6 } else { x3 };
+            let x8 = x7 - i_c3;
+            let x9 = x3 + k6;
+            let x10 = x9 * k7;
+            let x11 = vexp::exp(x10);
+            let x22 = x8 * k14;
+            let x23 = vexp::exp(x22);
+            t4[e] = x8;
+            t5[e] = x9;
+            t6[e] = x11;
+            t7[e] = x23;
+        }
+        for e in 0..len {
+            let x11 = t6[e];
+            let x9 = t5[e];
+            let x23 = t7[e];
+            let x8 = t4[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x12 = x11 + k8;
+            let x13 = x9 / x12;
+            let x14 = x13 * k9;
+            let x15 = k10 / x11;
+            let x16 = x15 + k11;
+            let x17 = x9 / x16;
+            let x18 = x17 * k12;
+            let x19 = x14 + x18;
+            let x20 = x13 / x19;
+            let x21 = x20 * k13;
+            let x24 = x23 + k15;
+            let x25 = x8 / x24;
+            let x26 = k16 / x23;
+            let x27 = x26 + k17;
+            let x28 = x8 / x27;
+            let x29 = x25 - x28;
+            let x30 = x25 / x29;
+            let x31 = i_c0 + (1.0 - vexp::exp(k18 * x19)) * (x21 - i_c0);
+            let x32 = i_c1 + (1.0 - vexp::exp(k19 * x29)) * (x30 - i_c1);
+            c0[e] = x31;
+            c1[e] = x32;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c3, t0, t4, t5, t6, t7)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c3, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, c3, t0, t4, t5, t6, t7),
+    }
+}
+
+/// NaTg states, varying vshifth, in place: 33 instructions in 2 loops.
+fn k38d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 20] = k.try_into().expect("20 constants");
+    let [c0, c1, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5, t6, t7] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c3: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
@@ -3743,11 +4757,194 @@ fn k39(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// NaTg states, varying slopem, in place: 34 instructions in 2 loops.
+fn k39d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 21] = k.try_into().expect("21 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5, t6, t7] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = ((x4 == k4) as u8 as f64);
+            let x6 = x3 + k5;
+            let x7 = if x5 != 0.0 { x6 } else { x3 };
+            let x8 = x3 + k6;
+            let x9 = x8 / i_c2;
+            let x10 = x9 * k7;
+            let x11 = vexp::exp(x10);
+            let x22 = x7 + k14;
+            let x23 = x22 * k15;
+            let x24 = vexp::exp(x23);
+            t4[e] = x8;
+            t5[e] = x11;
+            t6[e] = x22;
+            t7[e] = x24;
+        }
+        for e in 0..len {
+            let x11 = t5[e];
+            let x8 = t4[e];
+            let x24 = t7[e];
+            let x22 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x12 = x11 + k8;
+            let x13 = x8 / x12;
+            let x14 = x13 * k9;
+            let x15 = k10 / x11;
+            let x16 = x15 + k11;
+            let x17 = x8 / x16;
+            let x18 = x17 * k12;
+            let x19 = x14 + x18;
+            let x20 = x13 / x19;
+            let x21 = x20 * k13;
+            let x25 = x24 + k16;
+            let x26 = x22 / x25;
+            let x27 = k17 / x24;
+            let x28 = x27 + k18;
+            let x29 = x22 / x28;
+            let x30 = x26 - x29;
+            let x31 = x26 / x30;
+            let x32 = i_c0 + (1.0 - vexp::exp(k19 * x19)) * (x21 - i_c0);
+            let x33 = i_c1 + (1.0 - vexp::exp(k20 * x30)) * (x31 - i_c1);
+            c0[e] = x32;
+            c1[e] = x33;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 21], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, c2, t0, t4, t5, t6, t7),
+    }
+}
+
 /// NaTg states, varying slopeh: 33 instructions in 2 loops.
 fn k40(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 20] = k.try_into().expect("20 constants");
     let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
     let [t0, t4, t5, t6, t7] = tmp.get_disjoint_mut([0 * CHUNK..0 * CHUNK + len, 4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    #[inline(always)]
+    fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let c2 = &c2[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c2 = c2[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = ((x4 == k4) as u8 as f64);
+            let x6 = x3 + k5;
+            let x7 = if x5 != 0.0 { x6 } else { x3 };
+            let x8 = x3 + k6;
+            let x9 = x8 * k7;
+            let x10 = vexp::exp(x9);
+            let x21 = x7 + k14;
+            let x22 = x21 / i_c2;
+            let x23 = vexp::exp(x22);
+            t4[e] = x8;
+            t5[e] = x10;
+            t6[e] = x21;
+            t7[e] = x23;
+        }
+        for e in 0..len {
+            let x10 = t5[e];
+            let x8 = t4[e];
+            let x23 = t7[e];
+            let x21 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x11 = x10 + k8;
+            let x12 = x8 / x11;
+            let x13 = x12 * k9;
+            let x14 = k10 / x10;
+            let x15 = x14 + k11;
+            let x16 = x8 / x15;
+            let x17 = x16 * k12;
+            let x18 = x13 + x17;
+            let x19 = x12 / x18;
+            let x20 = x19 * k13;
+            let x24 = x23 + k15;
+            let x25 = x21 / x24;
+            let x26 = k16 / x23;
+            let x27 = x26 + k17;
+            let x28 = x21 / x27;
+            let x29 = x25 - x28;
+            let x30 = x25 / x29;
+            let x31 = i_c0 + (1.0 - vexp::exp(k18 * x18)) * (x20 - i_c0);
+            let x32 = i_c1 + (1.0 - vexp::exp(k19 * x29)) * (x30 - i_c1);
+            c0[e] = x31;
+            c1[e] = x32;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c2, t0, t4, t5, t6, t7)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c2, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, c2, t0, t4, t5, t6, t7),
+    }
+}
+
+/// NaTg states, varying slopeh, in place: 33 instructions in 2 loops.
+fn k40d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 20] = k.try_into().expect("20 constants");
+    let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5, t6, t7] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
     #[inline(always)]
     fn body(k: &[f64; 20], len: usize, c0: &mut [f64], c1: &mut [f64], c2: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19] = *k;
@@ -3928,6 +5125,104 @@ fn k41(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
     }
 }
 
+/// NaTg states, all varying, in place: 34 instructions in 2 loops.
+fn k41d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
+    let k: &[f64; 18] = k.try_into().expect("18 constants");
+    let [c0, c1, c5, c6, c7, c8] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len, 6 * n_inst + start..6 * n_inst + start + len, 7 * n_inst + start..7 * n_inst + start + len, 8 * n_inst + start..8 * n_inst + start + len]).expect("disjoint buffers");
+    let [t4, t5, t6, t7] = tmp.get_disjoint_mut([4 * CHUNK..4 * CHUNK + len, 5 * CHUNK..5 * CHUNK + len, 6 * CHUNK..6 * CHUNK + len, 7 * CHUNK..7 * CHUNK + len]).expect("disjoint buffers");
+    let s = io.node;
+    let t0 = &io.ins[0][s..s + len];
+    #[inline(always)]
+    fn body(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17] = *k;
+        let c0 = &mut c0[..len];
+        let c1 = &mut c1[..len];
+        let c5 = &c5[..len];
+        let c6 = &c6[..len];
+        let c7 = &c7[..len];
+        let c8 = &c8[..len];
+        let t0 = &t0[..len];
+        let t4 = &mut t4[..len];
+        let t5 = &mut t5[..len];
+        let t6 = &mut t6[..len];
+        let t7 = &mut t7[..len];
+        for e in 0..len {
+            let i_t0 = t0[e];
+            let i_c7 = c7[e];
+            let i_c5 = c5[e];
+            let i_c8 = c8[e];
+            let i_c6 = c6[e];
+            let x0 = i_t0 * k0;
+            let x1 = ((x0 == k1) as u8 as f64);
+            let x2 = i_t0 + k2;
+            let x3 = if x1 != 0.0 { x2 } else { i_t0 };
+            let x4 = x3 * k3;
+            let x5 = x3 - i_c7;
+            let x6 = x5 / i_c5;
+            let x7 = x6 * k4;
+            let x8 = vexp::exp(x7);
+            let x19 = ((x4 == k11) as u8 as f64);
+            let x20 = x3 + k12;
+            let x21 = if x19 != 0.0 { x20 } else { x3 };
+            let x22 = x21 - i_c8;
+            let x23 = x22 / i_c6;
+            let x24 = vexp::exp(x23);
+            t4[e] = x5;
+            t5[e] = x8;
+            t6[e] = x22;
+            t7[e] = x24;
+        }
+        for e in 0..len {
+            let x8 = t5[e];
+            let x5 = t4[e];
+            let x24 = t7[e];
+            let x22 = t6[e];
+            let i_c0 = c0[e];
+            let i_c1 = c1[e];
+            let x9 = x8 + k5;
+            let x10 = x5 / x9;
+            let x11 = x10 * k6;
+            let x12 = k7 / x8;
+            let x13 = x12 + k8;
+            let x14 = x5 / x13;
+            let x15 = x14 * k9;
+            let x16 = x11 + x15;
+            let x17 = x10 / x16;
+            let x18 = x17 * k10;
+            let x25 = x24 + k13;
+            let x26 = x22 / x25;
+            let x27 = k14 / x24;
+            let x28 = x27 + k15;
+            let x29 = x22 / x28;
+            let x30 = x26 - x29;
+            let x31 = x26 / x30;
+            let x32 = i_c0 + (1.0 - vexp::exp(k16 * x16)) * (x18 - i_c0);
+            let x33 = i_c1 + (1.0 - vexp::exp(k17 * x30)) * (x31 - i_c1);
+            c0[e] = x32;
+            c1[e] = x33;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn avx512(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(k: &[f64; 18], len: usize, c0: &mut [f64], c1: &mut [f64], c5: &[f64], c6: &[f64], c7: &[f64], c8: &[f64], t0: &[f64], t4: &mut [f64], t5: &mut [f64], t6: &mut [f64], t7: &mut [f64]) {
+        body(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7)
+    }
+    match isa {
+        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7) },
+        // SAFETY: `Isa::Avx2` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7) },
+        _ => body(k, len, c0, c1, c5, c6, c7, c8, t0, t4, t5, t6, t7),
+    }
+}
+
 /// epsp currents, defaults: 2 instructions.
 fn k42(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
@@ -3967,9 +5262,10 @@ fn k42(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// epsp currents, defaults, in place: 2 instructions.
-fn k42d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k42d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let _ = (cols, n_inst, start);
+    let _ = tmp;
     let s = io.node;
     let rhs = &mut io.rhs[s..s + len];
     let d = &mut io.d[s..s + len];
@@ -4053,9 +5349,10 @@ fn k43(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// epsp currents, varying tau0, in place: 6 instructions.
-fn k43d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k43d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 6] = k.try_into().expect("6 constants");
     let _ = (cols, n_inst, start);
+    let _ = tmp;
     let s = io.node;
     let t1 = io.t_ms;
     let rhs = &mut io.rhs[s..s + len];
@@ -4160,9 +5457,10 @@ fn k44(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// epsp currents, varying imax, in place: 19 instructions.
-fn k44d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k44d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 14] = k.try_into().expect("14 constants");
     let [c0] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t1 = io.t_ms;
     let rhs = &mut io.rhs[s..s + len];
@@ -4293,9 +5591,10 @@ fn k45(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// epsp currents, all varying, in place: 22 instructions.
-fn k45d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k45d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
     let [c0, c1, c2, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t1 = io.t_ms;
     let rhs = &mut io.rhs[s..s + len];
@@ -4434,9 +5733,10 @@ fn k46(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// glutamate_syn channel currents, other uniform values, in place: 21 instructions.
-fn k46d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k46d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 10] = k.try_into().expect("10 constants");
     let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -4571,9 +5871,10 @@ fn k47(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// glutamate_syn channel currents, defaults, in place: 19 instructions.
-fn k47d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k47d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
     let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -4710,9 +6011,10 @@ fn k48(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// glutamate_syn channel currents, varying e, in place: 21 instructions.
-fn k48d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k48d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
     let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -4851,9 +6153,10 @@ fn k49(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// glutamate_syn channel currents, varying n, in place: 19 instructions.
-fn k49d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k49d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 6] = k.try_into().expect("6 constants");
     let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -4994,9 +6297,10 @@ fn k50(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// glutamate_syn channel currents, varying e, n, in place: 21 instructions.
-fn k50d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k50d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 6] = k.try_into().expect("6 constants");
     let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -5139,9 +6443,10 @@ fn k51(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// glutamate_syn channel currents, varying gama, in place: 21 instructions.
-fn k51d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k51d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
     let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -5286,9 +6591,10 @@ fn k52(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// glutamate_syn channel currents, varying e, gama, in place: 23 instructions.
-fn k52d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k52d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 8] = k.try_into().expect("8 constants");
     let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -5435,9 +6741,10 @@ fn k53(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// glutamate_syn channel currents, varying n, gama, in place: 21 instructions.
-fn k53d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k53d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 6] = k.try_into().expect("6 constants");
     let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -5586,9 +6893,10 @@ fn k54(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// glutamate_syn channel currents, varying e, n, gama, in place: 23 instructions.
-fn k54d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k54d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 6] = k.try_into().expect("6 constants");
     let [c0, c1, c2, c3, c4, c5, c6] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len, 6 * n_inst + start..6 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -5716,9 +7024,10 @@ fn k55(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// gaba_syn channel currents, other uniform values, in place: 8 instructions.
-fn k55d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k55d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 4] = k.try_into().expect("4 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -5823,9 +7132,10 @@ fn k56(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// gaba_syn channel currents, varying e, in place: 8 instructions.
-fn k56d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k56d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -5928,9 +7238,10 @@ fn k57(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// exp2syn channel currents, defaults, in place: 6 instructions.
-fn k57d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k57d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -6055,9 +7366,10 @@ fn k58(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbAMPANMDA2 channel currents, other uniform values, in place: 28 instructions.
-fn k58d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k58d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 15] = k.try_into().expect("15 constants");
     let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -6206,9 +7518,10 @@ fn k59(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbAMPANMDA2 channel currents, defaults, in place: 26 instructions.
-fn k59d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k59d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
     let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -6359,9 +7672,10 @@ fn k60(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbAMPANMDA2 channel currents, varying e, in place: 28 instructions.
-fn k60d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k60d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
     let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -6516,9 +7830,10 @@ fn k61(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbAMPANMDA2 channel currents, varying mg, in place: 28 instructions.
-fn k61d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k61d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
     let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -6677,9 +7992,10 @@ fn k62(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbAMPANMDA2 channel currents, varying e, mg, in place: 30 instructions.
-fn k62d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k62d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
     let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -6838,9 +8154,10 @@ fn k63(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbAMPANMDA2 channel currents, varying gmax, in place: 28 instructions.
-fn k63d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k63d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
     let [c0, c1, c2, c3, c4] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -6999,9 +8316,10 @@ fn k64(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbAMPANMDA2 channel currents, varying e, gmax, in place: 30 instructions.
-fn k64d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k64d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
     let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -7164,9 +8482,10 @@ fn k65(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbAMPANMDA2 channel currents, varying mg, gmax, in place: 30 instructions.
-fn k65d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k65d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
     let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -7333,9 +8652,10 @@ fn k66(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbAMPANMDA2 channel currents, varying e, mg, gmax, in place: 32 instructions.
-fn k66d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k66d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 13] = k.try_into().expect("13 constants");
     let [c0, c1, c2, c3, c4, c5, c6] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len, 6 * n_inst + start..6 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -7473,9 +8793,10 @@ fn k67(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbUDFsyn2 channel currents, other uniform values, in place: 9 instructions.
-fn k67d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k67d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 5] = k.try_into().expect("5 constants");
     let [c0, c1] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -7580,9 +8901,10 @@ fn k68(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbUDFsyn2 channel currents, varying gmax, in place: 7 instructions.
-fn k68d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k68d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let [c0, c1, c2] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -7691,9 +9013,10 @@ fn k69(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// ProbUDFsyn2 channel currents, varying e, gmax, in place: 9 instructions.
-fn k69d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k69d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 2] = k.try_into().expect("2 constants");
     let [c0, c1, c2, c3] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t0 = &io.ins[0][s..s + len];
     let rhs = &mut io.rhs[s..s + len];
@@ -7811,9 +9134,10 @@ fn k70(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], st
 }
 
 /// CaDynamics_E2 states, conformance cell, in place: 13 instructions.
-fn k70d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {
+fn k70d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize, io: &mut Io<'_>) {
     let k: &[f64; 5] = k.try_into().expect("5 constants");
     let [c0, c1, c2, c3, c4, c5] = cols.get_disjoint_mut([0 * n_inst + start..0 * n_inst + start + len, 1 * n_inst + start..1 * n_inst + start + len, 2 * n_inst + start..2 * n_inst + start + len, 3 * n_inst + start..3 * n_inst + start + len, 4 * n_inst + start..4 * n_inst + start + len, 5 * n_inst + start..5 * n_inst + start + len]).expect("disjoint buffers");
+    let _ = tmp;
     let s = io.node;
     let t2 = &io.ins[2][s..s + len];
     #[inline(always)]
@@ -7878,26 +9202,26 @@ pub(super) static KERNELS: &[Entry] = &[
     Entry { fingerprint: 0x5a318ca9a7c6071378e3a5eaa10f075e, name: "pas currents, varying e", n_consts: 2, run: k2, direct: Some(k2d) },
     Entry { fingerprint: 0x98dfb631fd6b251119bc4a229a56f43a, name: "pas currents, all varying", n_consts: 0, run: k3, direct: Some(k3d) },
     Entry { fingerprint: 0xfc594556bca1fbcc6df3954453309ba5, name: "NaTa_t currents, defaults", n_consts: 2, run: k4, direct: Some(k4d) },
-    Entry { fingerprint: 0x2fcdfee7a0edeb03d1ba77bebb64fe84, name: "NaTa_t states, defaults", n_consts: 21, run: k5, direct: None },
+    Entry { fingerprint: 0x2fcdfee7a0edeb03d1ba77bebb64fe84, name: "NaTa_t states, defaults", n_consts: 21, run: k5, direct: Some(k5d) },
     Entry { fingerprint: 0xf4451300f1f002730de7cb0ac24742f6, name: "NaTa_t currents, varying gbar", n_consts: 0, run: k6, direct: Some(k6d) },
     Entry { fingerprint: 0x07eb8a8c7e6d45cb248d06d14da68a5d, name: "Nap_Et2 states, defaults", n_consts: 34, run: k7, direct: Some(k7d) },
     Entry { fingerprint: 0xb21b38c3bca1b9cbb1ab3f84948758c3, name: "K_Pst currents, defaults", n_consts: 2, run: k8, direct: Some(k8d) },
-    Entry { fingerprint: 0x8448f1303c87543777cd1665014bc277, name: "K_Pst states, defaults", n_consts: 24, run: k9, direct: None },
+    Entry { fingerprint: 0x8448f1303c87543777cd1665014bc277, name: "K_Pst states, defaults", n_consts: 24, run: k9, direct: Some(k9d) },
     Entry { fingerprint: 0x8ec27bf0f8a15393ff5b36f05de0316d, name: "K_Pst currents, varying gbar", n_consts: 0, run: k10, direct: Some(k10d) },
     Entry { fingerprint: 0x8d1857db027e99832965c47af949e586, name: "K_Tst currents, defaults", n_consts: 2, run: k11, direct: Some(k11d) },
-    Entry { fingerprint: 0xb37c89d9537c73bf3b1bd7a4f168f26c, name: "K_Tst states, defaults", n_consts: 16, run: k12, direct: None },
+    Entry { fingerprint: 0xb37c89d9537c73bf3b1bd7a4f168f26c, name: "K_Tst states, defaults", n_consts: 16, run: k12, direct: Some(k12d) },
     Entry { fingerprint: 0x0d0708e4383d512e75addbab34db7328, name: "K_Tst currents, varying gbar", n_consts: 0, run: k13, direct: Some(k13d) },
     Entry { fingerprint: 0x8d4f7b59a781e8c6ce9274893276b3c5, name: "SKv3_1 currents, defaults", n_consts: 2, run: k14, direct: Some(k14d) },
-    Entry { fingerprint: 0x5ddd02fef7ea4d232b340e62e35ffd10, name: "SKv3_1 states, defaults", n_consts: 8, run: k15, direct: None },
+    Entry { fingerprint: 0x5ddd02fef7ea4d232b340e62e35ffd10, name: "SKv3_1 states, defaults", n_consts: 8, run: k15, direct: Some(k15d) },
     Entry { fingerprint: 0xc8fa021b49512fb00b1c70ea9c4b0e60, name: "SKv3_1 currents, varying gbar", n_consts: 0, run: k16, direct: Some(k16d) },
-    Entry { fingerprint: 0x367f9c8217f3ac6e618fd24dbee38136, name: "Im states, defaults", n_consts: 4, run: k17, direct: None },
+    Entry { fingerprint: 0x367f9c8217f3ac6e618fd24dbee38136, name: "Im states, defaults", n_consts: 4, run: k17, direct: Some(k17d) },
     Entry { fingerprint: 0x480652a46083081deefcefdeff28294f, name: "SK_E2 currents, defaults", n_consts: 2, run: k18, direct: Some(k18d) },
     Entry { fingerprint: 0xa667aecb024247bf2befde2add4b6223, name: "SK_E2 states, defaults", n_consts: 8, run: k19, direct: Some(k19d) },
     Entry { fingerprint: 0xa3a2da975065d7e8d8274a20f065c6c0, name: "SK_E2 currents, varying gbar", n_consts: 0, run: k20, direct: Some(k20d) },
-    Entry { fingerprint: 0x40067433bfb00efdfa684520b7395314, name: "SK_E2 states, varying zTau", n_consts: 8, run: k21, direct: None },
-    Entry { fingerprint: 0x5954becd172763fe9cc432df2524be8c, name: "SK_E2 states, all varying", n_consts: 8, run: k22, direct: None },
-    Entry { fingerprint: 0x322a54ac1511f9ccaba6b6fd0a7728ad, name: "Ca_HVA states, defaults", n_consts: 22, run: k23, direct: None },
-    Entry { fingerprint: 0x540e97f83ce9bad2265e12e33d9f23b8, name: "Ca_LVAst states, defaults", n_consts: 21, run: k24, direct: None },
+    Entry { fingerprint: 0x40067433bfb00efdfa684520b7395314, name: "SK_E2 states, varying zTau", n_consts: 8, run: k21, direct: Some(k21d) },
+    Entry { fingerprint: 0x5954becd172763fe9cc432df2524be8c, name: "SK_E2 states, all varying", n_consts: 8, run: k22, direct: Some(k22d) },
+    Entry { fingerprint: 0x322a54ac1511f9ccaba6b6fd0a7728ad, name: "Ca_HVA states, defaults", n_consts: 22, run: k23, direct: Some(k23d) },
+    Entry { fingerprint: 0x540e97f83ce9bad2265e12e33d9f23b8, name: "Ca_LVAst states, defaults", n_consts: 21, run: k24, direct: Some(k24d) },
     Entry { fingerprint: 0xff368f5056230faf9b6940be3766ebb6, name: "CaDynamics_E2 states, defaults", n_consts: 4, run: k25, direct: Some(k25d) },
     Entry { fingerprint: 0x4fc3c4df6ebee6d9bb4905b5b248fe86, name: "CaDynamics_E2 states, varying gamma", n_consts: 4, run: k26, direct: Some(k26d) },
     Entry { fingerprint: 0x75ae95314683a2508ec1d220415f0be5, name: "CaDynamics_E2 states, varying decay", n_consts: 5, run: k27, direct: Some(k27d) },
@@ -7905,16 +9229,16 @@ pub(super) static KERNELS: &[Entry] = &[
     Entry { fingerprint: 0x10a686e515eeb680b3d222208d74cc04, name: "CaDynamics_E2 states, varying minCai", n_consts: 3, run: k29, direct: Some(k29d) },
     Entry { fingerprint: 0x0b6e9b557a88f74db87aa175ccbd8a59, name: "CaDynamics_E2 states, all varying", n_consts: 4, run: k30, direct: Some(k30d) },
     Entry { fingerprint: 0xc68e56e5b8199eb8d44f70bfe196ac12, name: "Ih currents, defaults", n_consts: 3, run: k31, direct: Some(k31d) },
-    Entry { fingerprint: 0x75c8c3767484ebf3d653a655e5309b37, name: "Ih states, defaults", n_consts: 11, run: k32, direct: None },
+    Entry { fingerprint: 0x75c8c3767484ebf3d653a655e5309b37, name: "Ih states, defaults", n_consts: 11, run: k32, direct: Some(k32d) },
     Entry { fingerprint: 0xc95bce311c93f5575272dd7be4665bdb, name: "Ih currents, varying gbar", n_consts: 1, run: k33, direct: Some(k33d) },
     Entry { fingerprint: 0xb4993874a99de62de6299154b2748391, name: "Ih currents, varying ehcn", n_consts: 2, run: k34, direct: Some(k34d) },
     Entry { fingerprint: 0x0e8a72ffc74d61d2963824b2c341b42d, name: "Ih currents, all varying", n_consts: 0, run: k35, direct: Some(k35d) },
-    Entry { fingerprint: 0x1554b41843734329ff6eb4fa303100bd, name: "NaTg states, defaults", n_consts: 21, run: k36, direct: None },
-    Entry { fingerprint: 0xad72a960d3b4b13b9ec5c207653990b3, name: "NaTg states, varying vshiftm", n_consts: 20, run: k37, direct: None },
-    Entry { fingerprint: 0x44a538635f91ded75763e8e9a903092f, name: "NaTg states, varying vshifth", n_consts: 20, run: k38, direct: None },
-    Entry { fingerprint: 0xf34b871710d417849d5849a03396e9f8, name: "NaTg states, varying slopem", n_consts: 21, run: k39, direct: None },
-    Entry { fingerprint: 0xd9b702cd006a34e4a2ceab4b4944280c, name: "NaTg states, varying slopeh", n_consts: 20, run: k40, direct: None },
-    Entry { fingerprint: 0xbc543b9e8859a6f96270322f31cc4204, name: "NaTg states, all varying", n_consts: 18, run: k41, direct: None },
+    Entry { fingerprint: 0x1554b41843734329ff6eb4fa303100bd, name: "NaTg states, defaults", n_consts: 21, run: k36, direct: Some(k36d) },
+    Entry { fingerprint: 0xad72a960d3b4b13b9ec5c207653990b3, name: "NaTg states, varying vshiftm", n_consts: 20, run: k37, direct: Some(k37d) },
+    Entry { fingerprint: 0x44a538635f91ded75763e8e9a903092f, name: "NaTg states, varying vshifth", n_consts: 20, run: k38, direct: Some(k38d) },
+    Entry { fingerprint: 0xf34b871710d417849d5849a03396e9f8, name: "NaTg states, varying slopem", n_consts: 21, run: k39, direct: Some(k39d) },
+    Entry { fingerprint: 0xd9b702cd006a34e4a2ceab4b4944280c, name: "NaTg states, varying slopeh", n_consts: 20, run: k40, direct: Some(k40d) },
+    Entry { fingerprint: 0xbc543b9e8859a6f96270322f31cc4204, name: "NaTg states, all varying", n_consts: 18, run: k41, direct: Some(k41d) },
     Entry { fingerprint: 0x5a025ee1ffad2b8f6e23b35a023a1702, name: "epsp currents, defaults", n_consts: 2, run: k42, direct: Some(k42d) },
     Entry { fingerprint: 0x6133fa04e4334b4f7612fcdd97fd4f07, name: "epsp currents, varying tau0", n_consts: 6, run: k43, direct: Some(k43d) },
     Entry { fingerprint: 0x6adf5f210715fb3de9d4669ea58c1a44, name: "epsp currents, varying imax", n_consts: 14, run: k44, direct: Some(k44d) },

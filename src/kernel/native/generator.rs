@@ -1,6 +1,10 @@
 //! The generator of `generated.rs`: Rust source for a list of compiled programs, one fused
 //! kernel each (see the [parent module](super) for what a kernel is and why it gives the
 //! bytecode's bits), and the standard set of programs it is run on ([`stdlib_programs`]).
+//! A kernel and its in-place variant are emitted by one function from one `Plan` (the same
+//! loops, the same scratch temporaries for values crossing them); they differ only in where
+//! the reserved temporaries live (`Mode`): in the chunk's `tmp`, or in the cell's node arrays
+//! with the currents added in the last loop.
 //!
 //! `tests/solver/native_kernels.rs` regenerates the file from [`stdlib_programs`] plus the
 //! conformance cell's mechanisms and fails when the committed file is stale
@@ -39,23 +43,29 @@ pub fn generate(programs: &[(String, Program)]) -> String {
         if !seen.insert(fp) {
             continue;
         }
-        kernel(&mut out, idx, name, &steps, consts.len(), prog.n_reserved());
-        // In-place variants for single-loop kernels only: a kernel split into loops (see
-        // [`Plan`]) carries values through scratch temporaries the in-place call does not
-        // have; those chunks gather (with long runs of nodes, one copy per run).
-        let one_loop = Plan::new(&steps, prog.n_reserved()).n_loops == 1;
-        let direct = one_loop
-            && prog.io().is_some_and(|io| {
-                direct_kernel(
-                    &mut out,
-                    idx,
-                    name,
-                    &steps,
-                    consts.len(),
-                    prog.n_reserved(),
-                    io,
-                )
-            });
+        let n_res = prog.n_reserved();
+        kernel(
+            &mut out,
+            idx,
+            name,
+            &steps,
+            consts.len(),
+            n_res,
+            Mode::Gathered,
+        );
+        // The in-place variant, where the program declares what its reserved temporaries mean
+        // (split kernels too: their scratch temporaries come from the `tmp` it is given).
+        let direct = prog.io().is_some_and(|io| {
+            kernel(
+                &mut out,
+                idx,
+                name,
+                &steps,
+                consts.len(),
+                n_res,
+                Mode::InPlace(io),
+            )
+        });
         let direct = if direct {
             format!("Some(k{idx}d)")
         } else {
@@ -137,7 +147,10 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(steps: &[Step], n_res: u32) -> Plan {
+    /// The plan of `steps` with `n_res` reserved temporaries; the final values of the buffers
+    /// in `late` are written in the last loop (the in-place variant adds its currents there,
+    /// all in one loop, in the scatter's order).
+    fn new(steps: &[Step], n_res: u32, late: &[Opd]) -> Plan {
         let external = |o: Opd| match o {
             Opd::Col(_) => true,
             Opd::Tmp(k) => k < n_res,
@@ -204,6 +217,9 @@ impl Plan {
                 *l = (*l).min(n_loops - 1);
             }
         }
+        for w in writes.iter_mut().filter(|w| late.contains(&w.0)) {
+            w.2 = n_loops - 1;
+        }
         // Last loop using each step's result.
         let mut last: Vec<usize> = level.clone();
         for (n, a) in args.iter().enumerate() {
@@ -263,9 +279,73 @@ impl Plan {
     }
 }
 
-/// Emit kernel `k{idx}`.
-fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: usize, n_res: u32) {
-    let plan = Plan::new(steps, n_res);
+/// Where a kernel finds its reserved temporaries.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    /// `k{idx}`, on the chunk buffers of [`Program::run_chunk`]: gathered inputs and the
+    /// outputs in `tmp`, for the scatter after it.
+    Gathered,
+    /// `k{idx}d`, the in-place variant (see `kernel/direct.rs`): reserved inputs read from the
+    /// node-order slices of its `Io` (`t` a scalar), and every current added where the scatter
+    /// after `k{idx}` adds it — `rhs −= i`, `d += ∂i/∂v`, the ion's `tot += i`, times `fac`
+    /// for point processes — in the scatter's order, in the last loop. Values crossing loops
+    /// go through the same scratch temporaries as in `k{idx}`, from the `tmp` it is given.
+    InPlace(&'a IoShape),
+}
+
+/// Whether the in-place variant can be generated: the program's reserved temporaries are the
+/// inputs and current outputs `io` says, it reads only the inputs among them and writes only
+/// the outputs, each of them.
+fn fits_io(steps: &[Step], n_res: u32, io: &IoShape) -> bool {
+    if n_res != io.n_inputs + 2 * io.currents.len() as u32 {
+        return false;
+    }
+    let (inputs, written) = buffers(steps, n_res);
+    let is_out = |k: u32| io.currents.iter().any(|&(i, g, _)| i == k || g == k);
+    io.n_inputs as usize <= MAX_IN
+        && io.currents.iter().all(|&(i, g, t)| {
+            i >= io.n_inputs
+                && g >= io.n_inputs
+                && i < n_res
+                && g < n_res
+                && t.is_none_or(|t| (t as usize) < MAX_TOT)
+        })
+        && inputs
+            .iter()
+            .all(|&o| !matches!(o, Opd::Tmp(k) if k >= io.n_inputs))
+        && written
+            .iter()
+            .all(|&o| !matches!(o, Opd::Tmp(k) if !is_out(k)))
+        && io
+            .currents
+            .iter()
+            .all(|&(i, g, _)| written.contains(&Opd::Tmp(i)) && written.contains(&Opd::Tmp(g)))
+}
+
+/// Emit kernel `k{idx}` ([`Mode::Gathered`]) or its in-place variant `k{idx}d`, both laid out
+/// in loops by the same [`Plan`]. Returns `false` (nothing emitted) where an in-place variant
+/// does not fit the program ([`fits_io`]).
+fn kernel(
+    out: &mut String,
+    idx: usize,
+    name: &str,
+    steps: &[Step],
+    n_consts: usize,
+    n_res: u32,
+    mode: Mode<'_>,
+) -> bool {
+    let io = match mode {
+        Mode::Gathered => None,
+        Mode::InPlace(io) if fits_io(steps, n_res, io) => Some(io),
+        Mode::InPlace(_) => return false,
+    };
+    // The in-place variant keeps no output buffers: it adds its currents in the last loop.
+    let outputs: Vec<Opd> = io
+        .iter()
+        .flat_map(|io| io.currents.iter())
+        .flat_map(|&(i, g, _)| [Opd::Tmp(i), Opd::Tmp(g)])
+        .collect();
+    let plan = Plan::new(steps, n_res, &outputs);
     // Buffers: those read on entry or written (external), and the scratch temporaries.
     let mut bufs: Vec<(Opd, bool)> = Vec::new();
     for a in &plan.args {
@@ -283,6 +363,7 @@ fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: us
             None => bufs.push((o, true)),
         }
     }
+    bufs.retain(|b| !outputs.contains(&b.0));
     let mut scratch: Vec<u32> = plan.carry.values().copied().collect();
     scratch.sort_unstable();
     scratch.dedup();
@@ -292,11 +373,82 @@ fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: us
         Opd::Tmp(k) => (1, k),
         Opd::K(k) => (2, k),
     });
-    let params: Vec<String> = bufs
+    // A reserved temporary in place is an input, read from the cell's arrays.
+    let node_input = |o: Opd| io.is_some() && matches!(o, Opd::Tmp(k) if k < n_res);
+    let scalar_t = |o: Opd| node_input(o) && o == Opd::Tmp(1);
+
+    // Parameters of the body, the prologue that makes its arguments, and their re-slicing.
+    let mut params: Vec<String> = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    let mut prologue = String::new();
+    let mut reslice = String::new();
+    let mut uses_node = false;
+    for &(o, w) in &bufs {
+        let b = buf(o);
+        if scalar_t(o) {
+            params.push("t1: f64".into());
+            let _ = writeln!(prologue, "    let t1 = io.t_ms;");
+        } else {
+            let m = if w { "mut " } else { "" };
+            params.push(format!("{b}: &{m}[f64]"));
+            let _ = writeln!(reslice, "        let {b} = &{m}{b}[..len];");
+            if let (true, Opd::Tmp(k)) = (node_input(o), o) {
+                let _ = writeln!(prologue, "    let {b} = &io.ins[{k}][s..s + len];");
+                uses_node = true;
+            }
+        }
+        args.push(b);
+    }
+    let mut slots: Vec<u8> = io
         .iter()
-        .map(|&(o, w)| format!("{}: &{}[f64]", buf(o), if w { "mut " } else { "" }))
+        .flat_map(|io| io.currents.iter())
+        .filter_map(|c| c.2)
         .collect();
-    let args: Vec<String> = bufs.iter().map(|&(o, _)| buf(o)).collect();
+    slots.sort_unstable();
+    slots.dedup();
+    if let Some(io) = io.filter(|io| !io.currents.is_empty()) {
+        uses_node = true;
+        for a in ["rhs", "d"] {
+            params.push(format!("{a}: &mut [f64]"));
+            args.push(a.into());
+            let _ = writeln!(prologue, "    let {a} = &mut io.{a}[s..s + len];");
+            let _ = writeln!(reslice, "        let {a} = &mut {a}[..len];");
+        }
+        if io.point {
+            params.push("fac: &[f64]".into());
+            args.push("fac".into());
+            let _ = writeln!(prologue, "    let fac = &io.fac[start..start + len];");
+            let _ = writeln!(reslice, "        let fac = &fac[..len];");
+        }
+        if !slots.is_empty() {
+            let names: Vec<String> = (0..MAX_TOT)
+                .map(|j| {
+                    if slots.contains(&(j as u8)) {
+                        format!("tot{j}")
+                    } else {
+                        "_".into()
+                    }
+                })
+                .collect();
+            let _ = writeln!(prologue, "    let [{}] = &mut io.tot;", names.join(", "));
+        }
+        for &j in &slots {
+            params.push(format!("tot{j}: &mut [f64]"));
+            args.push(format!("tot{j}"));
+            let _ = writeln!(prologue, "    let tot{j} = &mut tot{j}[s..s + len];");
+            let _ = writeln!(reslice, "        let tot{j} = &mut tot{j}[..len];");
+        }
+    }
+    if io.is_some() {
+        prologue.insert_str(
+            0,
+            if uses_node {
+                "    let s = io.node;\n"
+            } else {
+                "    let _ = &io;\n"
+            },
+        );
+    }
     let (params, args) = (params.join(", "), args.join(", "));
 
     // Loop bodies.
@@ -323,6 +475,9 @@ fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: us
         let mut body = String::new();
         for &v in &used {
             match v {
+                Val::In(o) if scalar_t(o) => {
+                    let _ = writeln!(body, "            let i_t1 = t1;");
+                }
                 Val::In(o) => {
                     let _ = writeln!(body, "            let i_{0} = {0}[e];", buf(o));
                 }
@@ -351,58 +506,58 @@ fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: us
         for (m, k) in carried {
             let _ = writeln!(body, "            t{k}[e] = x{m};");
         }
-        for &&(o, v, _) in &wr {
+        for &&(o, v, _) in wr.iter().filter(|w| !outputs.contains(&w.0)) {
             let _ = writeln!(body, "            {}[e] = {};", buf(o), name_of(v));
+        }
+        if let Some(io) = io.filter(|_| l == plan.n_loops - 1) {
+            // The currents, in the scatter's order.
+            let fin = |k: u32| {
+                let w = plan.writes.iter().find(|w| w.0 == Opd::Tmp(k));
+                name_of(w.expect("an output is written (fits_io)").1)
+            };
+            let scaled = |x: String| if io.point { format!("{x} * fac[e]") } else { x };
+            for &(i, g, slot) in &io.currents {
+                let _ = writeln!(body, "            rhs[e] -= {};", scaled(fin(i)));
+                let _ = writeln!(body, "            d[e] += {};", scaled(fin(g)));
+                if let Some(j) = slot {
+                    let _ = writeln!(body, "            tot{j}[e] += {};", scaled(fin(i)));
+                }
+            }
         }
         let _ = write!(loops, "        for e in 0..len {{\n{body}        }}\n");
     }
 
     let ks: Vec<String> = (0..n_consts).map(|j| format!("k{j}")).collect();
-    let reslice: String = bufs
-        .iter()
-        .map(|&(o, w)| {
-            format!(
-                "        let {0} = &{1}{0}[..len];\n",
-                buf(o),
-                if w { "mut " } else { "" }
-            )
-        })
-        .collect();
-    let cols: Vec<String> = bufs
-        .iter()
-        .filter_map(|b| match b.0 {
-            Opd::Col(k) => Some(format!("{k} * n_inst + start..{k} * n_inst + start + len")),
-            _ => None,
-        })
-        .collect();
-    let tmps: Vec<String> = bufs
-        .iter()
-        .filter_map(|b| match b.0 {
-            Opd::Tmp(k) => Some(format!("{k} * CHUNK..{k} * CHUNK + len")),
-            _ => None,
-        })
-        .collect();
-    let col_names: Vec<String> = bufs
-        .iter()
-        .filter(|b| matches!(b.0, Opd::Col(_)))
-        .map(|b| buf(b.0))
-        .collect();
-    let tmp_names: Vec<String> = bufs
-        .iter()
-        .filter(|b| matches!(b.0, Opd::Tmp(_)))
-        .map(|b| buf(b.0))
-        .collect();
+    let (mut col_names, mut cols) = (Vec::new(), Vec::new());
+    let (mut tmp_names, mut tmps) = (Vec::new(), Vec::new());
+    for &(o, _) in &bufs {
+        match o {
+            Opd::Col(k) => {
+                col_names.push(buf(o));
+                cols.push(format!("{k} * n_inst + start..{k} * n_inst + start + len"));
+            }
+            Opd::Tmp(k) if !node_input(o) => {
+                tmp_names.push(buf(o));
+                tmps.push(format!("{k} * CHUNK..{k} * CHUNK + len"));
+            }
+            _ => {}
+        }
+    }
     let loops_note = if plan.n_loops > 1 {
         format!(" in {} loops", plan.n_loops)
     } else {
         String::new()
     };
+    let (what, suffix, io_param) = match io {
+        None => ("", "", ""),
+        Some(_) => (", in place", "d", ", io: &mut Io<'_>"),
+    };
     let _ = write!(
         out,
-        "/// {name}: {n_ins} instructions{loops_note}.\n\
-         fn k{idx}(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize) {{\n\
+        "/// {name}{what}: {n_ins} instructions{loops_note}.\n\
+         fn k{idx}{suffix}(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, tmp: &mut [f64], start: usize, len: usize{io_param}) {{\n\
          \x20   let k: &[f64; {n_consts}] = k.try_into().expect(\"{n_consts} constants\");\n\
-         {split_cols}{split_tmps}\
+         {split_cols}{split_tmps}{prologue}\
          \x20   #[inline(always)]\n\
          \x20   fn body(k: &[f64; {n_consts}], len: usize, {params}) {{\n\
          \x20       let [{ks}] = *k;\n\
@@ -417,6 +572,7 @@ fn kernel(out: &mut String, idx: usize, name: &str, steps: &[Step], n_consts: us
         ks = ks.join(", "),
         dispatch = dispatch(n_consts, &params, &args),
     );
+    true
 }
 
 /// Buffers of a kernel: those read before they are written (loaded at the top of the loop
@@ -442,30 +598,6 @@ fn buffers(steps: &[Step], n_res: u32) -> (Vec<Opd>, Vec<Opd>) {
         }
     }
     (inputs, written)
-}
-
-/// The loop body's computation: `let x{n} = …;` per step (operands from `cur`, which maps
-/// every buffer to the local holding its present value and is updated with the results).
-fn steps_body(body: &mut String, steps: &[Step], cur: &mut HashMap<Opd, String>) {
-    let val = |o: Opd, cur: &HashMap<Opd, String>| match o {
-        Opd::K(j) => format!("k{j}"),
-        _ => cur.get(&o).cloned().expect("operand computed before use"),
-    };
-    for (n, s) in steps.iter().enumerate() {
-        let (expr, dst) = match s {
-            Step::Store { dst, src } => (val(*src, cur), *dst),
-            Step::PowC { dst, a, b } => (
-                format!("vexp::exp(k{b} * vexp::ln({}))", val(*a, cur)),
-                *dst,
-            ),
-            Step::Apply { op, dst, args, mdt } => {
-                let a: Vec<String> = args.iter().map(|&x| val(x, cur)).collect();
-                (expr(*op, &a, *mdt), *dst)
-            }
-        };
-        let _ = writeln!(body, "            let x{n} = {expr};");
-        cur.insert(dst, format!("x{n}"));
-    }
 }
 
 /// `let [names] = from.get_disjoint_mut([ranges])` (or a discard where there are none).
@@ -507,210 +639,6 @@ fn dispatch(n_consts: usize, params: &str, args: &str) -> String {
          \x20       _ => body(k, len, {args}),\n\
          \x20   }}\n"
     )
-}
-
-/// The column buffers among `bufs`: their names and their ranges in `cols` for the chunk.
-fn col_split(bufs: &[(Opd, bool)]) -> (Vec<String>, Vec<String>) {
-    bufs.iter()
-        .filter_map(|b| match b.0 {
-            Opd::Col(k) => Some((
-                buf(b.0),
-                format!("{k} * n_inst + start..{k} * n_inst + start + len"),
-            )),
-            _ => None,
-        })
-        .unzip()
-}
-
-/// Emit `k{idx}d`, the in-place variant of kernel `k{idx}` (see `kernel/direct.rs`):
-/// reserved inputs are read from the node-order slices of its `Io` (`t` is a scalar), and
-/// every current is added where the scatter after the kernel adds it — `rhs −= i`,
-/// `d += ∂i/∂v`, the ion's `tot += i`, times `fac` for point processes — in the scatter's
-/// order, in the same loop. Returns `false` (nothing emitted) where the program's reserved
-/// temporaries do not fit `io`.
-fn direct_kernel(
-    out: &mut String,
-    idx: usize,
-    name: &str,
-    steps: &[Step],
-    n_consts: usize,
-    n_res: u32,
-    io: &IoShape,
-) -> bool {
-    if n_res != io.n_inputs + 2 * io.currents.len() as u32 {
-        return false;
-    }
-    let (inputs, written) = buffers(steps, n_res);
-    let is_out = |k: u32| io.currents.iter().any(|&(i, g, _)| i == k || g == k);
-    let fits = io.n_inputs as usize <= MAX_IN
-        && io.currents.iter().all(|&(i, g, t)| {
-            i >= io.n_inputs
-                && g >= io.n_inputs
-                && i < n_res
-                && g < n_res
-                && t.is_none_or(|t| (t as usize) < MAX_TOT)
-        })
-        && inputs
-            .iter()
-            .all(|&o| !matches!(o, Opd::Tmp(k) if k >= io.n_inputs))
-        && written
-            .iter()
-            .all(|&o| !matches!(o, Opd::Tmp(k) if !is_out(k)))
-        && io
-            .currents
-            .iter()
-            .all(|&(i, g, _)| written.contains(&Opd::Tmp(i)) && written.contains(&Opd::Tmp(g)));
-    if !fits {
-        return false;
-    }
-    // Columns as in `k{idx}`; then inputs (slices, `t` a scalar); then the accumulators.
-    let mut col_bufs: Vec<(Opd, bool)> = Vec::new();
-    for &o in inputs.iter().chain(&written) {
-        if matches!(o, Opd::Col(_)) && !col_bufs.iter().any(|b| b.0 == o) {
-            col_bufs.push((o, written.contains(&o)));
-        }
-    }
-    col_bufs.sort_by_key(|b| match b.0 {
-        Opd::Col(k) => k,
-        _ => 0,
-    });
-    let mut in_tmps: Vec<u32> = inputs
-        .iter()
-        .filter_map(|&o| match o {
-            Opd::Tmp(k) => Some(k),
-            _ => None,
-        })
-        .collect();
-    in_tmps.sort_unstable();
-    let has_cur = !io.currents.is_empty();
-    let mut slots: Vec<u8> = io.currents.iter().filter_map(|c| c.2).collect();
-    slots.sort_unstable();
-    slots.dedup();
-
-    let mut params: Vec<String> = Vec::new();
-    let mut args: Vec<String> = Vec::new();
-    let mut prologue = String::new();
-    let mut reslice = String::new();
-    let mut uses_node = false;
-    for &(o, w) in &col_bufs {
-        params.push(format!("{}: &{}[f64]", buf(o), if w { "mut " } else { "" }));
-        args.push(buf(o));
-        let _ = writeln!(
-            reslice,
-            "        let {0} = &{1}{0}[..len];",
-            buf(o),
-            if w { "mut " } else { "" }
-        );
-    }
-    for &k in &in_tmps {
-        if k == 1 {
-            params.push("t1: f64".into());
-            let _ = writeln!(prologue, "    let t1 = io.t_ms;");
-        } else {
-            params.push(format!("t{k}: &[f64]"));
-            let _ = writeln!(prologue, "    let t{k} = &io.ins[{k}][s..s + len];");
-            let _ = writeln!(reslice, "        let t{k} = &t{k}[..len];");
-            uses_node = true;
-        }
-        args.push(format!("t{k}"));
-    }
-    if has_cur {
-        uses_node = true;
-        for a in ["rhs", "d"] {
-            params.push(format!("{a}: &mut [f64]"));
-            args.push(a.into());
-            let _ = writeln!(prologue, "    let {a} = &mut io.{a}[s..s + len];");
-            let _ = writeln!(reslice, "        let {a} = &mut {a}[..len];");
-        }
-        if io.point {
-            params.push("fac: &[f64]".into());
-            args.push("fac".into());
-            let _ = writeln!(prologue, "    let fac = &io.fac[start..start + len];");
-            let _ = writeln!(reslice, "        let fac = &fac[..len];");
-        }
-        if !slots.is_empty() {
-            let names: Vec<String> = (0..MAX_TOT)
-                .map(|j| {
-                    if slots.contains(&(j as u8)) {
-                        format!("tot{j}")
-                    } else {
-                        "_".into()
-                    }
-                })
-                .collect();
-            let _ = writeln!(prologue, "    let [{}] = &mut io.tot;", names.join(", "));
-        }
-        for &j in &slots {
-            params.push(format!("tot{j}: &mut [f64]"));
-            args.push(format!("tot{j}"));
-            let _ = writeln!(prologue, "    let tot{j} = &mut tot{j}[s..s + len];");
-            let _ = writeln!(reslice, "        let tot{j} = &mut tot{j}[..len];");
-        }
-    }
-    if uses_node {
-        prologue.insert_str(0, "    let s = io.node;\n");
-    } else {
-        prologue.insert_str(0, "    let _ = &io;\n");
-    }
-    let (params, args) = (params.join(", "), args.join(", "));
-
-    // Loop body: inputs, the steps, stores of columns, then the currents in scatter order.
-    let mut body = String::new();
-    let mut cur: HashMap<Opd, String> = HashMap::new();
-    for &o in &inputs {
-        let line = match o {
-            Opd::Tmp(1) => "            let i_t1 = t1;".to_string(),
-            _ => format!("            let i_{0} = {0}[e];", buf(o)),
-        };
-        let _ = writeln!(body, "{line}");
-        cur.insert(o, format!("i_{}", buf(o)));
-    }
-    steps_body(&mut body, steps, &mut cur);
-    for &o in &written {
-        if matches!(o, Opd::Col(_)) {
-            let _ = writeln!(body, "            {}[e] = {};", buf(o), cur[&o]);
-        }
-    }
-    for &(i, g, slot) in &io.currents {
-        let (xi, xg) = (&cur[&Opd::Tmp(i)], &cur[&Opd::Tmp(g)]);
-        let scaled = |x: &str| {
-            if io.point {
-                format!("{x} * fac[e]")
-            } else {
-                x.to_string()
-            }
-        };
-        let _ = writeln!(body, "            rhs[e] -= {};", scaled(xi));
-        let _ = writeln!(body, "            d[e] += {};", scaled(xg));
-        if let Some(j) = slot {
-            let _ = writeln!(body, "            tot{j}[e] += {};", scaled(xi));
-        }
-    }
-
-    let ks: Vec<String> = (0..n_consts).map(|j| format!("k{j}")).collect();
-    let (col_names, cols) = col_split(&col_bufs);
-    let _ = write!(
-        out,
-        "/// {name}, in place: {n_ins} instructions.\n\
-         fn k{idx}d(isa: Isa, k: &[f64], cols: &mut [f64], n_inst: usize, start: usize, len: usize, io: &mut Io<'_>) {{\n\
-         \x20   let k: &[f64; {n_consts}] = k.try_into().expect(\"{n_consts} constants\");\n\
-         {split_cols}{prologue}\
-         \x20   #[inline(always)]\n\
-         \x20   fn body(k: &[f64; {n_consts}], len: usize, {params}) {{\n\
-         \x20       let [{ks}] = *k;\n\
-         {reslice}\
-         \x20       for e in 0..len {{\n\
-         {body}\
-         \x20       }}\n\
-         \x20   }}\n\
-         {dispatch}\
-         }}\n\n",
-        n_ins = steps.len(),
-        split_cols = split(&col_names, &cols, "cols"),
-        ks = ks.join(", "),
-        dispatch = dispatch(n_consts, &params, &args),
-    );
-    true
 }
 
 /// The expression of one operation, exactly as the bytecode computes it per element.
@@ -922,50 +850,73 @@ mod tests {
     /// The loop split only ever uses the program's own scratch temporaries (never a reserved
     /// one the caller reads, never one past `n_tmp`, so `Program::run_chunk`'s buffer holds
     /// it), no two values share one in overlapping loops, and the gates whose update's `exp`
-    /// depends on `exp`s of the rates (the Hay channels' Ih, Ca_HVA, …) get two loops.
+    /// depends on `exp`s of the rates (the Hay channels' Ih, Ca_HVA, …) get two loops. The
+    /// same holds for the plan of the in-place variant, which has the very same loops with the
+    /// currents written in the last one.
     #[test]
     fn loop_split_uses_free_scratch_and_splits_the_gates() {
         let mut split = Vec::new();
         for (name, prog) in stdlib_programs().expect("stdlib") {
             let (steps, _) = lower(&prog);
-            let plan = Plan::new(&steps, prog.n_reserved());
-            assert!(plan.level.iter().all(|&l| l < plan.n_loops), "{name}");
-            let mut busy: Vec<(u32, usize, usize)> = Vec::new();
-            for (&m, &slot) in &plan.carry {
-                assert!(
-                    slot >= prog.n_reserved() && (slot as usize) < prog.n_tmp(),
-                    "{name}: scratch {slot} outside {}..{}",
-                    prog.n_reserved(),
-                    prog.n_tmp()
-                );
-                let last = plan
-                    .args
+            let outputs: Vec<Opd> = prog
+                .io()
+                .iter()
+                .flat_map(|io| io.currents.iter())
+                .flat_map(|&(i, g, _)| [Opd::Tmp(i), Opd::Tmp(g)])
+                .collect();
+            let gathered = Plan::new(&steps, prog.n_reserved(), &[]);
+            let in_place = Plan::new(&steps, prog.n_reserved(), &outputs);
+            assert_eq!(
+                gathered.level, in_place.level,
+                "{name}: other loops in place"
+            );
+            assert!(
+                in_place
+                    .writes
                     .iter()
-                    .enumerate()
-                    .filter(|(_, a)| a.contains(&Val::St(m)))
-                    .map(|(n, _)| plan.level[n])
-                    .chain(
-                        plan.writes
-                            .iter()
-                            .filter(|w| w.1 == Val::St(m))
-                            .map(|w| w.2),
-                    )
-                    .max()
-                    .expect("a carried value is used");
-                assert!(
-                    last > plan.level[m],
-                    "{name}: x{m} carried but not used later"
-                );
-                for &(s, a, b) in &busy {
-                    assert!(
-                        s != slot || b < plan.level[m] || last < a,
-                        "{name}: scratch {slot} shared by overlapping values"
-                    );
-                }
-                busy.push((slot, plan.level[m], last));
+                    .filter(|w| outputs.contains(&w.0))
+                    .all(|w| w.2 == in_place.n_loops - 1),
+                "{name}: a current is not written in the last loop"
+            );
+            if gathered.n_loops > 1 {
+                split.push(name.clone());
             }
-            if plan.n_loops > 1 {
-                split.push(name);
+            for plan in [&gathered, &in_place] {
+                assert!(plan.level.iter().all(|&l| l < plan.n_loops), "{name}");
+                let mut busy: Vec<(u32, usize, usize)> = Vec::new();
+                for (&m, &slot) in &plan.carry {
+                    assert!(
+                        slot >= prog.n_reserved() && (slot as usize) < prog.n_tmp(),
+                        "{name}: scratch {slot} outside {}..{}",
+                        prog.n_reserved(),
+                        prog.n_tmp()
+                    );
+                    let last = plan
+                        .args
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, a)| a.contains(&Val::St(m)))
+                        .map(|(n, _)| plan.level[n])
+                        .chain(
+                            plan.writes
+                                .iter()
+                                .filter(|w| w.1 == Val::St(m))
+                                .map(|w| w.2),
+                        )
+                        .max()
+                        .expect("a carried value is used");
+                    assert!(
+                        last > plan.level[m],
+                        "{name}: x{m} carried but not used later"
+                    );
+                    for &(s, a, b) in &busy {
+                        assert!(
+                            s != slot || b < plan.level[m] || last < a,
+                            "{name}: scratch {slot} shared by overlapping values"
+                        );
+                    }
+                    busy.push((slot, plan.level[m], last));
+                }
             }
         }
         for gate in [

@@ -14,8 +14,10 @@
 //! Where the program declares what its reserved temporaries mean (`IoShape`), every kernel
 //! also comes in an in-place variant (`k{n}d`, see `kernel/direct.rs`): for a chunk on one run
 //! of consecutive nodes it reads `v` and the ion values from the cell's arrays and adds its
-//! currents to `rhs`, `d` and the ion totals in its own loop, with the scatter's operations in
-//! the scatter's order (bit-identical; no gather, no scatter pass).
+//! currents to `rhs`, `d` and the ion totals in its last loop, with the scatter's operations in
+//! the scatter's order (bit-identical; no gather, no scatter pass). A kernel split into loops
+//! has the same loops in place, carrying values through the same scratch temporaries of the
+//! chunk buffer it is given.
 //!
 //! Bit-identical to the bytecode: every element goes through the same operations in the same
 //! order, with the same functions (`vexp::exp`/`ln`, libm for the rest); element-wise programs
@@ -72,9 +74,11 @@ impl Isa {
 pub(crate) type RunFn = fn(Isa, &[f64], &mut [f64], usize, &mut [f64], usize, usize);
 
 /// The in-place variant of a kernel (see `kernel/direct.rs`): `run(isa, constants, cols,
-/// n_inst, start, len, io)`, inputs read from and currents added to the cell's node-order
-/// arrays in `io`.
-pub(crate) type DirectFn = fn(Isa, &[f64], &mut [f64], usize, usize, usize, &mut Io<'_>);
+/// n_inst, tmp, start, len, io)`, inputs read from and currents added to the cell's node-order
+/// arrays in `io`; `tmp` holds the program's temporaries as for [`RunFn`], of which a kernel
+/// split into loops uses the scratch ones (`n_reserved..`) to carry values between its loops.
+pub(crate) type DirectFn =
+    fn(Isa, &[f64], &mut [f64], usize, &mut [f64], usize, usize, &mut Io<'_>);
 
 /// One entry of the generated table.
 #[derive(Debug)]
@@ -154,12 +158,13 @@ impl ChunkKernel for Native {
         &self,
         cols: &mut [f64],
         n_inst: usize,
+        tmp: &mut [f64],
         start: usize,
         len: usize,
         io: &mut Io<'_>,
     ) {
         let run = self.entry.direct.expect("checked by has_direct");
-        run(self.isa, &self.consts, cols, n_inst, start, len, io)
+        run(self.isa, &self.consts, cols, n_inst, tmp, start, len, io)
     }
 }
 

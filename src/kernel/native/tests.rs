@@ -173,3 +173,162 @@ fn kernels_serve_every_step_and_temperature_but_not_a_changed_mechanism() {
 }
 
 use crate::kernel::CompiledMech;
+
+/// Every in-place variant (`k{n}d`, see `kernel/direct.rs`) against the gathered path on the
+/// same instances: inputs gathered from random node-order arrays into the reserved
+/// temporaries, the program's bytecode, then the scatter's operations (`rhs −= i·fac`,
+/// `d += ∂i/∂v·fac`, the ion's `tot += i·fac`, `fac` for point processes only) — every column
+/// and every node array bit for bit, on every instruction set, at node offsets other than the
+/// instance offsets. Kernels split into loops (the Hay gates' states) carry values through the
+/// scratch temporaries of the `tmp` they are given, which starts out as NaN garbage here (a
+/// value read before it is written would show).
+#[test]
+fn every_in_place_variant_is_bit_identical_to_gather_program_scatter() {
+    use crate::kernel::direct::{Io, MAX_IN, MAX_TOT};
+    let progs = stdlib_programs().expect("stdlib");
+    let mut with_direct = Vec::new();
+    let n = 2 * CHUNK + 61;
+    let n_nodes = 1100;
+    // (first instance, length, first node): full chunks, a tail, single instances, short runs.
+    let runs = [
+        (0, CHUNK, 7),
+        (CHUNK, CHUNK, 300),
+        (2 * CHUNK, 61, 1000),
+        (5, 1, 0),
+        (17, 3, 1097),
+        (40, 9, 511),
+        (301, 200, 560),
+    ];
+    for (seed, (name, prog)) in progs.iter().enumerate() {
+        let nat = Native::select(prog).unwrap_or_else(|| panic!("{name}: no native kernel"));
+        let Some(direct) = nat.entry.direct else {
+            continue;
+        };
+        with_direct.push(name.clone());
+        let io_shape = prog.io().expect("an in-place variant implies an IoShape");
+        let n_cols = lower(prog)
+            .0
+            .iter()
+            .flat_map(|s| match s {
+                Step::Apply { dst, args, .. } => args.iter().chain([dst]).copied().collect(),
+                Step::Store { dst, src } => vec![*dst, *src],
+                Step::PowC { dst, a, .. } => vec![*dst, *a],
+            })
+            .filter_map(|o| match o {
+                Opd::Col(k) => Some(k as usize + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        for isa in isas() {
+            let mut rng = Rng(0x5eed_0000 + seed as u64);
+            let mut cols: Vec<f64> = (0..n_cols * n).map(|_| rng.range(0.0, 1.5)).collect();
+            for (r, &(start, len, node)) in runs.iter().enumerate() {
+                let t_ms = rng.range(0.0, 500.0);
+                let ins: Vec<Vec<f64>> = (0..MAX_IN)
+                    .map(|k| {
+                        (0..n_nodes)
+                            .map(|_| match k {
+                                0 => rng.range(-100.0, 60.0),
+                                _ => rng.range(1e-4, 2.0),
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let fac: Vec<f64> = (0..n).map(|_| rng.range(0.01, 3.0)).collect();
+                let rhs: Vec<f64> = (0..n_nodes).map(|_| rng.range(-1.0, 1.0)).collect();
+                let d: Vec<f64> = (0..n_nodes).map(|_| rng.range(0.0, 2.0)).collect();
+                let tots: Vec<Vec<f64>> = (0..MAX_TOT)
+                    .map(|_| (0..n_nodes).map(|_| rng.range(-1.0, 1.0)).collect())
+                    .collect();
+
+                // Gather → bytecode → scatter.
+                let (mut c1, mut rhs1, mut d1, mut tots1) =
+                    (cols.clone(), rhs.clone(), d.clone(), tots.clone());
+                let mut t1 = vec![f64::NAN; prog.n_tmp().max(1) * CHUNK];
+                for k in 0..io_shape.n_inputs as usize {
+                    for e in 0..len {
+                        t1[k * CHUNK + e] = if k == 1 { t_ms } else { ins[k][node + e] };
+                    }
+                }
+                prog.run_chunk_bytecode(&mut c1, n, &mut t1, start, len);
+                for &(i, g, slot) in &io_shape.currents {
+                    for e in 0..len {
+                        let (x, gx) = (t1[i as usize * CHUNK + e], t1[g as usize * CHUNK + e]);
+                        let (x, gx) = if io_shape.point {
+                            (x * fac[start + e], gx * fac[start + e])
+                        } else {
+                            (x, gx)
+                        };
+                        rhs1[node + e] -= x;
+                        d1[node + e] += gx;
+                        if let Some(j) = slot {
+                            tots1[j as usize][node + e] += x;
+                        }
+                    }
+                }
+
+                // In place.
+                let (mut c2, mut rhs2, mut d2, mut tots2) =
+                    (cols.clone(), rhs.clone(), d.clone(), tots.clone());
+                let mut t2 = vec![f64::NAN; prog.n_tmp().max(1) * CHUNK];
+                let mut tot_it = tots2.iter_mut();
+                let mut io = Io {
+                    node,
+                    t_ms,
+                    ins: std::array::from_fn(|k| ins[k].as_slice()),
+                    rhs: &mut rhs2,
+                    d: &mut d2,
+                    fac: &fac,
+                    tot: std::array::from_fn(|_| tot_it.next().expect("MAX_TOT").as_mut_slice()),
+                };
+                direct(isa, &nat.consts, &mut c2, n, &mut t2, start, len, &mut io);
+
+                let at = |what: &str, i: usize, a: f64, b: f64| {
+                    panic!(
+                        "{name} ({isa:?}, run {r}): {what} {i} differs: {a} (gathered) vs {b} (in place)"
+                    )
+                };
+                if let Some(i) = same(&c1, &c2) {
+                    at("column element", i, c1[i], c2[i]);
+                }
+                if let Some(i) = same(&rhs1, &rhs2) {
+                    at("rhs at node", i, rhs1[i], rhs2[i]);
+                }
+                if let Some(i) = same(&d1, &d2) {
+                    at("d at node", i, d1[i], d2[i]);
+                }
+                for (j, (a, b)) in tots1.iter().zip(&tots2).enumerate() {
+                    if let Some(i) = same(a, b) {
+                        at(&format!("ion total {j} at node"), i, a[i], b[i]);
+                    }
+                }
+                assert!(
+                    c1.iter().chain(&rhs1).any(|x| x.is_finite()),
+                    "{name}: inputs too wild to test anything"
+                );
+                cols = c1;
+            }
+        }
+    }
+    // The kernels split into loops by `exp` depth (see `generator::Plan`) have their in-place
+    // variants too: the gate states of the Hay channels and of NaTg, and currents throughout.
+    for split in [
+        "NaTa_t states, defaults",
+        "Ca_HVA states, defaults",
+        "Ca_LVAst states, defaults",
+        "Ih states, defaults",
+        "SKv3_1 states, defaults",
+        "Im states, defaults",
+        "K_Pst states, defaults",
+        "K_Tst states, defaults",
+        "NaTg states, all varying",
+        "pas currents, defaults",
+        "NaTa_t currents, varying gbar",
+    ] {
+        assert!(
+            with_direct.iter().any(|n| n == split),
+            "{split} has no in-place variant"
+        );
+    }
+}
