@@ -17,6 +17,11 @@
 //! on-CPU): solo 28.8–29.3 → 29.1–29.7 ns (no gain: the gather and its copies, ≈ 2 % of the
 //! samples, go, but the in-place kernels themselves take about as much longer), 4 lanes
 //! 25.1–25.8 → 24.8–25.7, 8 lanes 24.9–25.5 → 24.4–25.0 (4,000 steps, three rounds).
+//! `exp` and `ln` with fused multiply-adds (revision 2 of the arithmetic; last bits change):
+//! 32.8 → 29.4 ns solo. Session end, quiet (load < 1), best of 5 on-CPU, three interleaved
+//! rounds against the stop-15 build: solo 32.7–33.3 → 30.0–30.6 ns, 4 lanes 28.9 → 25.0–25.4,
+//! 8 lanes 28.3–28.6 → 24.4–25.1; NEURON 9.0.2 in the same session (`time.py`), median 240.2
+//! ns, so 8.0× solo and 9.6× in 4 lanes.
 //!
 //! `ISF_LANES=L` runs `L` copies of the trial side by side in lanes (`ActiveCell::with_lanes`)
 //! and reports per trial; `ISF_BENCH_STEPS` shortens the run (for instruction counts under
