@@ -26,18 +26,13 @@ fn same(a: &[f64], b: &[f64]) -> Option<usize> {
 /// Run `prog`'s bytecode and its native kernel (on instruction set `isa`) over the same random
 /// columns and gathered inputs, chunk after chunk including short tails, and require identical
 /// bits in every column and reserved temporary.
-fn check_bits(name: &str, prog: &Program, isa: Isa, seed: u64) {
-    let nat = Native::select(prog).unwrap_or_else(|| panic!("{name}: no native kernel"));
-    let nat = Native { isa, ..nat };
-    let (steps, _) = lower(prog);
-    let n_cols = steps
+/// How many columns `prog`'s steps touch (one past the highest column index).
+fn n_cols(prog: &Program) -> usize {
+    lower(prog)
+        .0
         .iter()
         .flat_map(|s| match s {
-            Step::Apply { dst, args, .. } => {
-                let mut v = args.clone();
-                v.push(*dst);
-                v
-            }
+            Step::Apply { dst, args, .. } => args.iter().chain([dst]).copied().collect(),
             Step::Store { dst, src } => vec![*dst, *src],
             Step::PowC { dst, a, .. } => vec![*dst, *a],
         })
@@ -46,7 +41,13 @@ fn check_bits(name: &str, prog: &Program, isa: Isa, seed: u64) {
             _ => None,
         })
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+fn check_bits(name: &str, prog: &Program, isa: Isa, seed: u64) {
+    let nat = Native::select(prog).unwrap_or_else(|| panic!("{name}: no native kernel"));
+    let nat = Native { isa, ..nat };
+    let n_cols = n_cols(prog);
     let n = 2 * CHUNK + 61;
     let mut rng = Rng(seed | 1);
     let mut cols: Vec<f64> = (0..n_cols * n).map(|_| rng.range(0.0, 1.5)).collect();
@@ -206,20 +207,7 @@ fn every_in_place_variant_is_bit_identical_to_gather_program_scatter() {
         };
         with_direct.push(name.clone());
         let io_shape = prog.io().expect("an in-place variant implies an IoShape");
-        let n_cols = lower(prog)
-            .0
-            .iter()
-            .flat_map(|s| match s {
-                Step::Apply { dst, args, .. } => args.iter().chain([dst]).copied().collect(),
-                Step::Store { dst, src } => vec![*dst, *src],
-                Step::PowC { dst, a, .. } => vec![*dst, *a],
-            })
-            .filter_map(|o| match o {
-                Opd::Col(k) => Some(k as usize + 1),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0);
+        let n_cols = n_cols(prog);
         for isa in isas() {
             let mut rng = Rng(0x5eed_0000 + seed as u64);
             let mut cols: Vec<f64> = (0..n_cols * n).map(|_| rng.range(0.0, 1.5)).collect();
